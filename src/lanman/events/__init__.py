@@ -1,0 +1,109 @@
+"""Security and operational event log.
+
+Events live in the ``events`` table of the home's ``lanman.sqlite`` (same file as accounts and
+shares; the schema is versioned in :mod:`lanman.store.schema`). Writing never raises into the
+caller: a disk or database error is reported on stderr and the event is dropped, so a full
+disk cannot turn into a denial of service of the SMB server.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from lanman.events.catalogue import BY_ID, CATALOGUE, LEVELS, EventDef, render
+
+__all__ = ["BY_ID", "CATALOGUE", "EventDef", "EventLog", "LEVELS", "render"]
+
+_TIME_FMT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_SECRET_KEYS = ("password", "secret", "nt_hash", "session_key")
+
+
+def _utc(ts: datetime | str) -> str:
+    if isinstance(ts, str):
+        ts = datetime.fromisoformat(ts)
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC).strftime(_TIME_FMT)
+
+
+class EventLog:
+    """``EventLog(path_to_sqlite)``. Thread-safe; one connection guarded by a lock."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            from lanman.store import schema
+
+            self._conn = schema.connect(self.path)
+        return self._conn
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def write(self, event_id: int, level: str, source: str, message: str, **data: object) -> None:
+        """Append one event. Never raises on database/disk errors (reports on stderr)."""
+        try:
+            clean = {k: ("[redacted]" if any(s in k.lower() for s in _SECRET_KEYS) else v)
+                     for k, v in data.items()}
+            data_json = json.dumps(clean, default=str, ensure_ascii=False, sort_keys=True)
+            row = (datetime.now(UTC).strftime(_TIME_FMT), int(event_id), str(level),
+                   str(source), str(message), data_json)
+            with self._lock:
+                self._connection().execute(
+                    "INSERT INTO events (time_utc, event_id, level, source, message, data_json) "
+                    "VALUES (?, ?, ?, ?, ?, ?)", row)
+        except Exception as e:  # noqa: BLE001 - the event log must never break its caller
+            try:
+                print(f"lanman: could not write event {event_id} to {self.path}: {e}; "
+                      f"event message: {message}", file=sys.stderr)
+            except Exception:  # noqa: BLE001
+                pass
+
+    def emit(self, name: str, source: str = "lanman", **data: object) -> None:
+        """Write catalogue event ``name`` with its id, level and rendered template."""
+        ev = CATALOGUE[name]
+        self.write(ev.id, ev.level, source, render(name, **data), **data)
+
+    def query(self, since: datetime | str | None = None, event_id: int | None = None,
+              limit: int = 100) -> list[dict]:
+        """Events newest first. ``since`` is a datetime or ISO 8601 string (naive = UTC).
+
+        Each dict: id, time_utc, event_id, name, level, source, message, data (dict).
+        """
+        sql = "SELECT id, time_utc, event_id, level, source, message, data_json FROM events"
+        where, args = [], []
+        if since is not None:
+            where.append("time_utc >= ?")
+            args.append(_utc(since))
+        if event_id is not None:
+            where.append("event_id = ?")
+            args.append(int(event_id))
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC LIMIT ?"
+        args.append(max(0, int(limit)))
+        with self._lock:
+            rows = self._connection().execute(sql, args).fetchall()
+        out = []
+        for r in rows:
+            try:
+                data = json.loads(r[6])
+            except ValueError:
+                data = {"raw": r[6]}
+            ev = BY_ID.get(r[2])
+            out.append({"id": r[0], "time_utc": r[1], "event_id": r[2],
+                        "name": ev.name if ev else "", "level": r[3], "source": r[4],
+                        "message": r[5], "data": data})
+        return out

@@ -1,0 +1,332 @@
+"""Accounts and shares in ``lanman.sqlite`` (one SQLite file in the home directory).
+
+Accounts keep only the NT hash (MD4 of the UTF-16LE password, MS-NLMP 3.3.1): NTLM needs
+nothing else, and the password itself is never written anywhere. Note that the NT hash is
+password-equivalent for NTLM, so the file is created mode 0600.
+
+Names are compared case-insensitively, as Windows does (``COLLATE NOCASE``; ASCII folding).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from lanman.crypto.md4 import nt_hash
+from lanman.store import schema
+
+__all__ = [
+    "Share",
+    "Store",
+    "StoreError",
+    "User",
+    "validate_share_name",
+    "validate_user_name",
+    "validate_password",
+]
+
+# Win32 / NERR codes that `net share` and `net user` report for the same mistakes
+# (lmerr.h, winerror.h). Kept here until errors/win32.py exists to host them.
+_WIN32: dict[str, tuple[int, str]] = {
+    "ERROR_INVALID_NAME": (123, "The filename, directory name, or volume label syntax is incorrect."),
+    "ERROR_INVALID_PARAMETER": (87, "The parameter is incorrect."),
+    "NERR_UnknownDevDir": (2116, "The device or directory does not exist."),
+    "NERR_DuplicateShare": (2118, "The name has already been shared."),
+    "NERR_BadUsername": (2202, "The user name or group name parameter is invalid."),
+    "NERR_UserNotFound": (2221, "The user name could not be found."),
+    "NERR_UserExists": (2224, "The account already exists."),
+    "NERR_PasswordTooShort": (
+        2245,
+        "The password does not meet the password policy requirements. Check the minimum "
+        "password length, password complexity and password history requirements.",
+    ),
+    "NERR_NetNameNotFound": (2310, "This shared resource does not exist."),
+}
+
+
+class StoreError(ValueError):
+    """A request the store refuses. ``str(e)`` is the one-line explanation.
+
+    Attributes: ``message`` (our explanation), ``remedy`` (what to do), ``win32_name`` /
+    ``win32_code`` / ``win32_text`` (the Windows error `net share`/`net user` would show).
+    """
+
+    def __init__(self, message: str, remedy: str = "", win32: str = "ERROR_INVALID_PARAMETER"):
+        super().__init__(message)
+        self.message = message
+        self.remedy = remedy
+        self.win32_name = win32
+        self.win32_code, self.win32_text = _WIN32[win32]
+
+
+@dataclass(slots=True)
+class User:
+    name: str
+    rid: int
+    nt_hash: bytes
+    enabled: bool
+    created: str
+
+    def __repr__(self) -> str:  # never print the hash by accident
+        return f"User(name={self.name!r}, rid={self.rid}, enabled={self.enabled})"
+
+
+@dataclass(slots=True)
+class Share:
+    name: str
+    path: str
+    read_only: bool
+    guest_ok: bool
+    remark: str
+
+
+# --- validation -------------------------------------------------------------------------------
+
+SHARE_NAME_MAX = 80
+SHARE_NAME_BAD = set('\\/:*?"<>|')
+RESERVED_SHARES = frozenset({"IPC$"})
+USER_NAME_MAX = 20  # SAM account name limit
+USER_NAME_BAD = set('"/\\[]:;|=,+*?<>')
+PASSWORD_MAX = 256  # longest password Windows accepts
+
+
+def _has_control(s: str) -> bool:
+    return any(ord(c) < 0x20 or ord(c) == 0x7F for c in s)
+
+
+def validate_share_name(name: str) -> str:
+    if not isinstance(name, str) or not name:
+        raise StoreError("share name is empty", "give a name of 1 to 80 characters",
+                         "ERROR_INVALID_NAME")
+    if len(name) > SHARE_NAME_MAX:
+        raise StoreError(
+            f"share name is {len(name)} characters long; the limit is {SHARE_NAME_MAX}",
+            "choose a shorter name", "ERROR_INVALID_NAME")
+    bad = sorted({c for c in name if c in SHARE_NAME_BAD})
+    if bad or _has_control(name):
+        what = " ".join(bad) if bad else "control characters"
+        raise StoreError(
+            f"share name {name!r} contains characters Windows does not allow: {what}",
+            'share names may not contain \\ / : * ? " < > | or control characters',
+            "ERROR_INVALID_NAME")
+    if name.upper() in RESERVED_SHARES:
+        raise StoreError(
+            f"share name {name!r} is reserved for the server's own use",
+            "choose another name; IPC$ (named pipes) is always present", "ERROR_INVALID_NAME")
+    return name
+
+
+def validate_user_name(name: str) -> str:
+    if not isinstance(name, str) or not name:
+        raise StoreError("user name is empty", "give a name of 1 to 20 characters",
+                         "NERR_BadUsername")
+    if len(name) > USER_NAME_MAX:
+        raise StoreError(
+            f"user name is {len(name)} characters long; Windows allows at most {USER_NAME_MAX}",
+            "choose a shorter name", "NERR_BadUsername")
+    bad = sorted({c for c in name if c in USER_NAME_BAD})
+    if bad or _has_control(name):
+        what = " ".join(bad) if bad else "control characters"
+        raise StoreError(
+            f"user name {name!r} contains characters Windows does not allow: {what}",
+            'user names may not contain " / \\ [ ] : ; | = , + * ? < > or control characters',
+            "NERR_BadUsername")
+    if set(name) <= {".", " "}:
+        raise StoreError(f"user name {name!r} consists only of periods and spaces",
+                         "use at least one letter or digit", "NERR_BadUsername")
+    return name
+
+
+def validate_password(password: str) -> str:
+    if not isinstance(password, str) or password == "":
+        raise StoreError("empty passwords are refused",
+                         "give a non-empty password", "NERR_PasswordTooShort")
+    if len(password) > PASSWORD_MAX:
+        raise StoreError(f"password is longer than {PASSWORD_MAX} characters",
+                         "use a shorter password", "NERR_PasswordTooShort")
+    return password
+
+
+def _resolve_share_path(path: str | os.PathLike[str]) -> str:
+    p = Path(path).expanduser()
+    try:
+        resolved = p.resolve(strict=True)
+    except (FileNotFoundError, RuntimeError, OSError):
+        raise StoreError(f"share path {str(path)!r} does not exist",
+                         f"create the directory first (mkdir -p {str(path)!r})",
+                         "NERR_UnknownDevDir") from None
+    if not resolved.is_dir():
+        raise StoreError(f"share path {str(resolved)!r} is not a directory",
+                         "give the path of a directory", "NERR_UnknownDevDir")
+    return str(resolved)
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- store ------------------------------------------------------------------------------------
+
+
+class Store:
+    """Accounts and shares. Thread-safe (one connection, one lock); WAL lets other
+    processes (the CLI while ``lanman up`` runs) read and write the same file."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        try:
+            # Create the file 0600 before SQLite touches it: it holds password-equivalent hashes.
+            os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            pass
+        except OSError as e:
+            raise StoreError(f"cannot create {str(self.path)!r}: {e.strerror}",
+                             "check that the home directory exists and is writable") from None
+        try:
+            self._conn = schema.connect(self.path)
+        except schema.SchemaTooNewError as e:
+            raise StoreError(f"{self.path}: {e}", "upgrade lanman") from None
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot open database {str(self.path)!r}: {e}",
+                             "check the file; restore it from a backup if it is damaged") from None
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # users
+
+    def add_user(self, name: str, password: str) -> User:
+        validate_user_name(name)
+        validate_password(password)
+        digest = nt_hash(password)
+        with self._lock, _txn(self._conn) as c:
+            if c.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
+                raise StoreError(f"user {name!r} already exists",
+                                 f"choose another name, or `lanman user passwd {name}`",
+                                 "NERR_UserExists")
+            rid = int(c.execute("SELECT value FROM meta WHERE key = 'next_rid'").fetchone()[0])
+            c.execute("UPDATE meta SET value = ? WHERE key = 'next_rid'", (str(rid + 1),))
+            user = User(name=name, rid=rid, nt_hash=digest, enabled=True, created=_now())
+            c.execute(
+                "INSERT INTO users (name, rid, nt_hash, enabled, created) VALUES (?, ?, ?, ?, ?)",
+                (user.name, user.rid, user.nt_hash, 1, user.created),
+            )
+        return user
+
+    def set_password(self, name: str, password: str) -> None:
+        validate_password(password)
+        digest = nt_hash(password)
+        with self._lock, _txn(self._conn) as c:
+            cur = c.execute("UPDATE users SET nt_hash = ? WHERE name = ?", (digest, name))
+            if cur.rowcount == 0:
+                raise _no_user(name)
+
+    def set_enabled(self, name: str, enabled: bool) -> None:
+        with self._lock, _txn(self._conn) as c:
+            cur = c.execute("UPDATE users SET enabled = ? WHERE name = ?", (int(enabled), name))
+            if cur.rowcount == 0:
+                raise _no_user(name)
+
+    def remove_user(self, name: str) -> None:
+        with self._lock, _txn(self._conn) as c:
+            if c.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount == 0:
+                raise _no_user(name)
+
+    def get_user(self, name: str) -> User | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT name, rid, nt_hash, enabled, created FROM users WHERE name = ?", (name,)
+            ).fetchone()
+        return _user(row) if row else None
+
+    def list_users(self) -> list[User]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT name, rid, nt_hash, enabled, created FROM users ORDER BY name"
+            ).fetchall()
+        return [_user(r) for r in rows]
+
+    # shares
+
+    def add_share(self, name: str, path: str | os.PathLike[str], *, read_only: bool = False,
+                  guest_ok: bool = False, remark: str = "") -> Share:
+        validate_share_name(name)
+        if _has_control(remark):
+            raise StoreError("share remark contains control characters",
+                             "use printable text for --remark")
+        share = Share(name=name, path=_resolve_share_path(path), read_only=bool(read_only),
+                      guest_ok=bool(guest_ok), remark=remark)
+        with self._lock, _txn(self._conn) as c:
+            if c.execute("SELECT 1 FROM shares WHERE name = ?", (name,)).fetchone():
+                raise StoreError(f"share {name!r} already exists",
+                                 f"choose another name, or `lanman share remove {name}` first",
+                                 "NERR_DuplicateShare")
+            c.execute(
+                "INSERT INTO shares (name, path, read_only, guest_ok, remark) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (share.name, share.path, int(share.read_only), int(share.guest_ok), share.remark),
+            )
+        return share
+
+    def remove_share(self, name: str) -> None:
+        with self._lock, _txn(self._conn) as c:
+            if c.execute("DELETE FROM shares WHERE name = ?", (name,)).rowcount == 0:
+                raise StoreError(f"share {name!r} does not exist",
+                                 "`lanman share list` shows the configured shares",
+                                 "NERR_NetNameNotFound")
+
+    def get_share(self, name: str) -> Share | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT name, path, read_only, guest_ok, remark FROM shares WHERE name = ?",
+                (name,),
+            ).fetchone()
+        return _share(row) if row else None
+
+    def list_shares(self) -> list[Share]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT name, path, read_only, guest_ok, remark FROM shares ORDER BY name"
+            ).fetchall()
+        return [_share(r) for r in rows]
+
+
+class _txn:
+    """BEGIN IMMEDIATE ... COMMIT/ROLLBACK on an autocommit connection."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _no_user(name: str) -> StoreError:
+    return StoreError(f"user {name!r} does not exist",
+                      "`lanman user list` shows the accounts", "NERR_UserNotFound")
+
+
+def _user(row: tuple) -> User:
+    return User(name=row[0], rid=int(row[1]), nt_hash=bytes(row[2]), enabled=bool(row[3]),
+                created=row[4])
+
+
+def _share(row: tuple) -> Share:
+    return Share(name=row[0], path=row[1], read_only=bool(row[2]), guest_ok=bool(row[3]),
+                 remark=row[4])

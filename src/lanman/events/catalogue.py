@@ -1,0 +1,110 @@
+"""The event catalogue: one row per event lanman writes (id, name, level, channel, template).
+
+Where Windows has a matching event the id and channel are Windows' own so that people who know
+the Windows logs recognise them:
+
+* 551 ``Microsoft-Windows-SMBServer/Security`` "SMB Session Authentication Failure" (from
+  memory of the Windows channel; not yet checked against a cited source in reference/).
+* 3021 and 3023 ``Microsoft-Windows-SMBServer/Audit`` (Windows 11 24H2 / KB5066913 audit events
+  "client does not support signing" and "insecure guest logon"; reference/smb-signing.md §4-5).
+
+Windows logs nothing for a request whose signature fails or that arrives unsigned on a
+signing-required session (it just answers STATUS_ACCESS_DENIED), and nothing server-side for
+a refused guest logon, so those — and our operational events — use lanman's own ids in the
+9000 range, on channel ``lanman/Security`` or ``lanman/Operational``.
+
+Templates are ``str.format`` strings; missing fields render as ``?``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Levels as the Windows Event Viewer names them.
+CRITICAL = "Critical"
+ERROR = "Error"
+WARNING = "Warning"
+INFORMATION = "Information"
+LEVELS = (CRITICAL, ERROR, WARNING, INFORMATION, "Verbose")
+
+
+@dataclass(frozen=True, slots=True)
+class EventDef:
+    id: int
+    name: str
+    level: str
+    channel: str
+    template: str
+    windows: bool  # True when id/channel are Windows' own
+
+
+_SEC = "Microsoft-Windows-SMBServer/Security"
+_AUDIT = "Microsoft-Windows-SMBServer/Audit"
+_LSEC = "lanman/Security"
+_LOPS = "lanman/Operational"
+
+_ROWS: tuple[EventDef, ...] = (
+    # --- security ---------------------------------------------------------------------------
+    EventDef(551, "LOGON_FAILURE", ERROR, _SEC,
+             "SMB session authentication failure. Client: {client}; user: {domain}\\{user}; "
+             "status: {status}; reason: {reason}", True),
+    EventDef(3021, "CLIENT_DOES_NOT_SUPPORT_SIGNING", WARNING, _AUDIT,
+             "The client does not support SMB signing. Client: {client}; user: {user}; "
+             "dialect: {dialect}", True),
+    EventDef(3023, "INSECURE_GUEST_LOGON", WARNING, _AUDIT,
+             "A client logged on as guest (unsigned session). Client: {client}; "
+             "requested user: {user}; share: {share}", True),
+    EventDef(9001, "SMB_SIGNATURE_VERIFY_FAILED", ERROR, _LSEC,
+             "The signature of an SMB request did not verify; the request was refused with "
+             "STATUS_ACCESS_DENIED and not executed. Client: {client}; user: {user}; "
+             "session: {session_id}; command: {command}; message id: {message_id}; "
+             "algorithm: {algorithm}", False),
+    EventDef(9002, "SMB_UNSIGNED_REQUEST_ON_SIGNED_SESSION", ERROR, _LSEC,
+             "An unsigned SMB request arrived on a session that requires signing; the request "
+             "was refused with STATUS_ACCESS_DENIED and not executed. Client: {client}; "
+             "user: {user}; session: {session_id}; command: {command}; "
+             "message id: {message_id}", False),
+    EventDef(9003, "GUEST_LOGON_REFUSED", WARNING, _LSEC,
+             "A guest logon was refused because guest mapping is off or no share allows guests. "
+             "Client: {client}; requested user: {user}; reason: {reason}", False),
+    EventDef(9004, "UNSIGNED_TREE_CONNECT_DISCONNECTED", ERROR, _LSEC,
+             "An unsigned TREE_CONNECT from an authenticated user at dialect 3.1.1; the "
+             "connection was closed (MS-SMB2 3.3.5.7). Client: {client}; user: {user}", False),
+    EventDef(9005, "MALFORMED_REQUEST", WARNING, _LSEC,
+             "A malformed SMB message closed its connection. Client: {client}; "
+             "reason: {reason}", False),
+    # --- operational ------------------------------------------------------------------------
+    EventDef(9100, "SERVICE_STARTED", INFORMATION, _LOPS,
+             "The {service} service started on {listen}:{port}. Signing required: "
+             "{require_security_signature}", False),
+    EventDef(9101, "SERVICE_STOPPED", INFORMATION, _LOPS,
+             "The {service} service stopped.", False),
+    EventDef(9110, "SHARE_ADDED", INFORMATION, _LOPS,
+             "Share {share} added for {path} (read-only: {read_only}, guest ok: {guest_ok}).",
+             False),
+    EventDef(9111, "SHARE_REMOVED", INFORMATION, _LOPS, "Share {share} removed.", False),
+    EventDef(9120, "USER_ADDED", INFORMATION, _LOPS, "User {user} added (RID {rid}).", False),
+    EventDef(9121, "USER_REMOVED", INFORMATION, _LOPS, "User {user} removed.", False),
+    EventDef(9122, "USER_PASSWORD_CHANGED", INFORMATION, _LOPS,
+             "The password of user {user} was changed.", False),
+    EventDef(9130, "SERVER_CONFIG_CHANGED", INFORMATION, _LOPS,
+             "Server configuration changed: {changes}", False),
+)
+
+CATALOGUE: dict[str, EventDef] = {e.name: e for e in _ROWS}
+BY_ID: dict[int, EventDef] = {e.id: e for e in _ROWS}
+assert len(CATALOGUE) == len(BY_ID) == len(_ROWS), "duplicate event name or id"
+
+
+class _Missing(dict):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def render(name_or_id: str | int, **data: object) -> str:
+    """Fill the event's template; never raises for missing fields."""
+    ev = CATALOGUE[name_or_id] if isinstance(name_or_id, str) else BY_ID[name_or_id]
+    try:
+        return ev.template.format_map(_Missing(data))
+    except (ValueError, IndexError, AttributeError, KeyError):
+        return ev.template
