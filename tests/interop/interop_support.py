@@ -350,7 +350,8 @@ SMB_CONF = """\
     path = {share_dir}
     read only = no
     guest ok = no
-    create mask = 0644
+    create mask = 0755
+    directory mask = 0755
 
 [{ro_share}]
     path = {ro_dir}

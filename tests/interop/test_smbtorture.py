@@ -1,0 +1,46 @@
+"""Samba's smbtorture (Debian samba-testsuite 4.17) against the server.
+
+Syntax: ``smbtorture //127.0.0.1/data -p PORT -U user%pw TEST`` (``-p`` is
+``--smb-ports``, there is no ``--port``).  The output is subunit-like text: one
+``success: NAME`` / ``failure: NAME [...]`` / ``error:`` / ``skip:`` line per sub-test;
+the exit code is 0 when nothing failed (skips do not count).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from interop_support import require_tool, run
+
+pytestmark = [pytest.mark.interop]
+
+TESTS = {
+    "smb2.connect": {"connect"},
+    # bug14607 needs a Samba-only test FSCTL and is skipped by smbtorture itself
+    "smb2.read": {"eof", "position", "dir", "access"},
+    "smb2.session.signing-hmac-sha-256": {"signing-hmac-sha-256"},
+    "smb2.session.signing-aes-128-cmac": {"signing-aes-128-cmac"},
+    "smb2.session.signing-aes-128-gmac": {"signing-aes-128-gmac"},
+}
+
+
+def smbtorture(target, test: str) -> tuple[int, str]:
+    exe = require_tool("smbtorture")
+    cp = run([exe, target.unc(), "-p", str(target.port), "-U", f"{target.user}%{target.password}",
+              "--maximum-runtime=150", test], timeout=180)
+    return cp.returncode, cp.stdout.decode(errors="replace") + cp.stderr.decode(errors="replace")
+
+
+@pytest.mark.timeout(200)
+@pytest.mark.parametrize("test", list(TESTS))
+def test_smbtorture(target, test):
+    rc, out = smbtorture(target, test)
+    results = dict((name, kind) for kind, name in
+                   re.findall(r"^(success|failure|error|skip|xfail|uxsuccess): (\S+)", out, re.M))
+    failed = {n: k for n, k in results.items() if k in ("failure", "error", "uxsuccess")}
+    assert not failed, out
+    missing = {n for n in TESTS[test] if results.get(n) != "success"}
+    assert not missing, f"sub-tests did not succeed: {missing}\n{out}"
+    assert rc == 0, out
