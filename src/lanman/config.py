@@ -37,8 +37,9 @@ _TABLE = "server"
 class ConfigError(ValueError):
     """``lanman.toml`` is unreadable or wrong. ``str(e)`` names file, line and problem."""
 
-    def __init__(self, message: str, remedy: str = "", *, path: Path | None = None,
-                 line: int | None = None):
+    def __init__(
+        self, message: str, remedy: str = "", *, path: Path | None = None, line: int | None = None
+    ):
         super().__init__(message)
         self.message = message
         self.remedy = remedy
@@ -63,7 +64,7 @@ def _check_listen(v: str) -> str | None:
     try:
         ipaddress.ip_address(v)
     except ValueError:
-        return "is not an IPv4 or IPv6 address (for example \"127.0.0.1\" or \"0.0.0.0\")"
+        return 'is not an IPv4 or IPv6 address (for example "127.0.0.1" or "0.0.0.0")'
     return None
 
 
@@ -96,7 +97,7 @@ def _check_guid(v: str) -> str | None:
     try:
         uuid.UUID(v)
     except ValueError:
-        return "is not a GUID (for example \"0f8fad5b-d9cb-469f-a165-70867728950e\")"
+        return 'is not a GUID (for example "0f8fad5b-d9cb-469f-a165-70867728950e")'
     return None
 
 
@@ -112,8 +113,9 @@ _CHECKS = {
     "server_guid": _check_guid,
     "max_connections": _check_max_conn,
 }
-_TYPES: dict[str, type] = {f.name: type(getattr(ServerConfig(), f.name))
-                           for f in fields(ServerConfig)}
+_TYPES: dict[str, type] = {
+    f.name: type(getattr(ServerConfig(), f.name)) for f in fields(ServerConfig)
+}
 _TYPE_NAMES = {bool: "true or false", int: "an integer", str: "a quoted string"}
 
 
@@ -150,14 +152,19 @@ def load_config(home: Path) -> ServerConfig:
     except FileNotFoundError:
         return ServerConfig()
     except OSError as e:
-        raise ConfigError(f"{path}: cannot read: {e.strerror}",
-                          "check the file's permissions", path=path) from None
+        raise ConfigError(
+            f"{path}: cannot read: {e.strerror}", "check the file's permissions", path=path
+        ) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
-        raise ConfigError(f"{path}:{line}: not valid UTF-8 (byte {e.start})",
-                          "save the file as UTF-8", path=path, line=line) from None
+        raise ConfigError(
+            f"{path}:{line}: not valid UTF-8 (byte {e.start})",
+            "save the file as UTF-8",
+            path=path,
+            line=line,
+        ) from None
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -166,9 +173,12 @@ def load_config(home: Path) -> ServerConfig:
         m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
         line = int(m.group(1)) if m else None
         where = f"{path}:{line}" if line else str(path)
-        raise ConfigError(f"{where}: invalid TOML: {msg}",
-                          f"fix the syntax at that line, or move {path.name} away to start "
-                          "from the defaults", path=path, line=line) from None
+        raise ConfigError(
+            f"{where}: invalid TOML: {msg}",
+            f"fix the syntax at that line, or move {path.name} away to start from the defaults",
+            path=path,
+            line=line,
+        ) from None
 
     cfg = ServerConfig()
     for key in doc:
@@ -177,26 +187,39 @@ def load_config(home: Path) -> ServerConfig:
             raise ConfigError(
                 f"{path}:{line or '?'}: unknown {'table' if isinstance(doc[key], dict) else 'key'}"
                 f" {key!r}; settings belong in the [{_TABLE}] table",
-                f"move it under [{_TABLE}] or remove it", path=path, line=line)
+                f"move it under [{_TABLE}] or remove it",
+                path=path,
+                line=line,
+            )
     table = doc.get(_TABLE, {})
     for key, value in table.items():
         line = _line_of(text, key)
         if key not in _TYPES:
             known = ", ".join(_TYPES)
-            raise ConfigError(f"{path}:{line or '?'}: unknown key {key!r} in [{_TABLE}]",
-                              f"known keys: {known}", path=path, line=line)
+            raise ConfigError(
+                f"{path}:{line or '?'}: unknown key {key!r} in [{_TABLE}]",
+                f"known keys: {known}",
+                path=path,
+                line=line,
+            )
         typ = _TYPES[key]
         if type(value) is not typ:
             raise ConfigError(
                 f"{path}:{line or '?'}: {key} must be {_TYPE_NAMES[typ]}, not {value!r}",
                 f"for example: {key} = {_format(_example(key))}",
-                path=path, line=line)
+                path=path,
+                line=line,
+            )
         setattr(cfg, key, value)
     for key, problem in validate(cfg):
         line = _line_of(text, key)
-        raise ConfigError(f"{path}:{line or '?'}: {key} = {_format(getattr(cfg, key))} {problem}",
-                          f"fix the value or delete the line to use the default "
-                          f"({_format(getattr(ServerConfig(), key))})", path=path, line=line)
+        raise ConfigError(
+            f"{path}:{line or '?'}: {key} = {_format(getattr(cfg, key))} {problem}",
+            f"fix the value or delete the line to use the default "
+            f"({_format(getattr(ServerConfig(), key))})",
+            path=path,
+            line=line,
+        )
     return cfg
 
 
@@ -212,8 +235,7 @@ def save_config(home: Path, cfg: ServerConfig) -> None:
     problems = validate(cfg)
     if problems:
         key, problem = problems[0]
-        raise ConfigError(f"{key} = {_format(getattr(cfg, key))} {problem}",
-                          "give a valid value")
+        raise ConfigError(f"{key} = {_format(getattr(cfg, key))} {problem}", "give a valid value")
     path = Path(home) / CONFIG_FILE
     text = dumps({_TABLE: {f.name: getattr(cfg, f.name) for f in fields(ServerConfig)}})
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -228,8 +250,11 @@ def save_config(home: Path, cfg: ServerConfig) -> None:
             tmp.unlink()
         except OSError:
             pass
-        raise ConfigError(f"{path}: cannot write: {e.strerror}",
-                          "check that the home directory is writable", path=path) from None
+        raise ConfigError(
+            f"{path}: cannot write: {e.strerror}",
+            "check that the home directory is writable",
+            path=path,
+        ) from None
 
 
 # --- tiny TOML writer (flat tables of str / int / bool) ---------------------------------------
@@ -268,8 +293,10 @@ def _key(k: str) -> str:
 
 
 def dumps(tables: dict[str, dict[str, object]]) -> str:
-    lines = ["# lanman configuration. `lanman smb server-config set` edits this file;",
-             "# hand edits are fine (restart `lanman up` to apply)."]
+    lines = [
+        "# lanman configuration. `lanman smb server-config set` edits this file;",
+        "# hand edits are fine (restart `lanman up` to apply).",
+    ]
     for name, table in tables.items():
         lines.append("")
         lines.append(f"[{_key(name)}]")

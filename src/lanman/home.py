@@ -74,16 +74,21 @@ class Home:
         p = p.expanduser().absolute()
         if not p.is_dir():
             if p.exists():
-                raise HomeError(f"home {str(p)!r} exists but is not a directory",
-                                "give --home a directory path")
+                raise HomeError(
+                    f"home {str(p)!r} exists but is not a directory", "give --home a directory path"
+                )
             if not create:
-                raise HomeError(f"home directory {str(p)!r} does not exist",
-                                "run `lanman up --demo` or pass --home / set LANMAN_HOME")
+                raise HomeError(
+                    f"home directory {str(p)!r} does not exist",
+                    "run `lanman up --demo` or pass --home / set LANMAN_HOME",
+                )
             try:
                 p.mkdir(mode=0o700, parents=True)
             except OSError as e:
-                raise HomeError(f"cannot create home directory {str(p)!r}: {e.strerror}",
-                                "choose a writable location with --home") from None
+                raise HomeError(
+                    f"cannot create home directory {str(p)!r}: {e.strerror}",
+                    "choose a writable location with --home",
+                ) from None
         config = load_config(p)  # raises ConfigError before anything is written
         if create:
             (p / "shares").mkdir(exist_ok=True)
@@ -114,7 +119,13 @@ class Home:
         share = self.store.add_share(DEMO_SHARE, demo_dir, remark="lanman demo share")
         password = secrets.token_urlsafe(12)
         user = self.store.add_user(DEMO_USER, password)
-        self.events.emit("SHARE_ADDED", source="lanman-demo", share=share.name, path=share.path,
-                         read_only=share.read_only, guest_ok=share.guest_ok)
+        self.events.emit(
+            "SHARE_ADDED",
+            source="lanman-demo",
+            share=share.name,
+            path=share.path,
+            read_only=share.read_only,
+            guest_ok=share.guest_ok,
+        )
         self.events.emit("USER_ADDED", source="lanman-demo", user=user.name, rid=user.rid)
         return password

@@ -8,6 +8,7 @@ disk cannot turn into a denial of service of the SMB server.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import sys
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from lanman.events.catalogue import BY_ID, CATALOGUE, LEVELS, EventDef, render
 
-__all__ = ["BY_ID", "CATALOGUE", "EventDef", "EventLog", "LEVELS", "render"]
+__all__ = ["BY_ID", "CATALOGUE", "LEVELS", "EventDef", "EventLog", "render"]
 
 _TIME_FMT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _SECRET_KEYS = ("password", "secret", "nt_hash", "session_key")
@@ -55,29 +56,41 @@ class EventLog:
     def write(self, event_id: int, level: str, source: str, message: str, **data: object) -> None:
         """Append one event. Never raises on database/disk errors (reports on stderr)."""
         try:
-            clean = {k: ("[redacted]" if any(s in k.lower() for s in _SECRET_KEYS) else v)
-                     for k, v in data.items()}
+            clean = {
+                k: ("[redacted]" if any(s in k.lower() for s in _SECRET_KEYS) else v)
+                for k, v in data.items()
+            }
             data_json = json.dumps(clean, default=str, ensure_ascii=False, sort_keys=True)
-            row = (datetime.now(UTC).strftime(_TIME_FMT), int(event_id), str(level),
-                   str(source), str(message), data_json)
+            row = (
+                datetime.now(UTC).strftime(_TIME_FMT),
+                int(event_id),
+                str(level),
+                str(source),
+                str(message),
+                data_json,
+            )
             with self._lock:
                 self._connection().execute(
                     "INSERT INTO events (time_utc, event_id, level, source, message, data_json) "
-                    "VALUES (?, ?, ?, ?, ?, ?)", row)
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    row,
+                )
         except Exception as e:  # noqa: BLE001 - the event log must never break its caller
-            try:
-                print(f"lanman: could not write event {event_id} to {self.path}: {e}; "
-                      f"event message: {message}", file=sys.stderr)
-            except Exception:  # noqa: BLE001
-                pass
+            with contextlib.suppress(Exception):  # stderr itself may be gone
+                print(
+                    f"lanman: could not write event {event_id} to {self.path}: {e}; "
+                    f"event message: {message}",
+                    file=sys.stderr,
+                )
 
     def emit(self, name: str, source: str = "lanman", **data: object) -> None:
         """Write catalogue event ``name`` with its id, level and rendered template."""
         ev = CATALOGUE[name]
         self.write(ev.id, ev.level, source, render(name, **data), **data)
 
-    def query(self, since: datetime | str | None = None, event_id: int | None = None,
-              limit: int = 100) -> list[dict]:
+    def query(
+        self, since: datetime | str | None = None, event_id: int | None = None, limit: int = 100
+    ) -> list[dict]:
         """Events newest first. ``since`` is a datetime or ISO 8601 string (naive = UTC).
 
         Each dict: id, time_utc, event_id, name, level, source, message, data (dict).
@@ -103,7 +116,16 @@ class EventLog:
             except ValueError:
                 data = {"raw": r[6]}
             ev = BY_ID.get(r[2])
-            out.append({"id": r[0], "time_utc": r[1], "event_id": r[2],
-                        "name": ev.name if ev else "", "level": r[3], "source": r[4],
-                        "message": r[5], "data": data})
+            out.append(
+                {
+                    "id": r[0],
+                    "time_utc": r[1],
+                    "event_id": r[2],
+                    "name": ev.name if ev else "",
+                    "level": r[3],
+                    "source": r[4],
+                    "message": r[5],
+                    "data": data,
+                }
+            )
         return out

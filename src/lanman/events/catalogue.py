@@ -45,50 +45,119 @@ _LOPS = "lanman/Operational"
 
 _ROWS: tuple[EventDef, ...] = (
     # --- security ---------------------------------------------------------------------------
-    EventDef(551, "LOGON_FAILURE", ERROR, _SEC,
-             "SMB session authentication failure. Client: {client}; user: {domain}\\{user}; "
-             "status: {status}; reason: {reason}", True),
-    EventDef(3021, "CLIENT_DOES_NOT_SUPPORT_SIGNING", WARNING, _AUDIT,
-             "The client does not support SMB signing. Client: {client}; user: {user}; "
-             "dialect: {dialect}", True),
-    EventDef(3023, "INSECURE_GUEST_LOGON", WARNING, _AUDIT,
-             "A client logged on as guest (unsigned session). Client: {client}; "
-             "requested user: {user}; share: {share}", True),
-    EventDef(9001, "SMB_SIGNATURE_VERIFY_FAILED", ERROR, _LSEC,
-             "The signature of an SMB request did not verify; the request was refused with "
-             "STATUS_ACCESS_DENIED and not executed. Client: {client}; user: {user}; "
-             "session: {session_id}; command: {command}; message id: {message_id}; "
-             "algorithm: {algorithm}", False),
-    EventDef(9002, "SMB_UNSIGNED_REQUEST_ON_SIGNED_SESSION", ERROR, _LSEC,
-             "An unsigned SMB request arrived on a session that requires signing; the request "
-             "was refused with STATUS_ACCESS_DENIED and not executed. Client: {client}; "
-             "user: {user}; session: {session_id}; command: {command}; "
-             "message id: {message_id}", False),
-    EventDef(9003, "GUEST_LOGON_REFUSED", WARNING, _LSEC,
-             "A guest logon was refused because guest mapping is off or no share allows guests. "
-             "Client: {client}; requested user: {user}; reason: {reason}", False),
-    EventDef(9004, "UNSIGNED_TREE_CONNECT_DISCONNECTED", ERROR, _LSEC,
-             "An unsigned TREE_CONNECT from an authenticated user at dialect 3.1.1; the "
-             "connection was closed (MS-SMB2 3.3.5.7). Client: {client}; user: {user}", False),
-    EventDef(9005, "MALFORMED_REQUEST", WARNING, _LSEC,
-             "A malformed SMB message closed its connection. Client: {client}; "
-             "reason: {reason}", False),
+    EventDef(
+        551,
+        "LOGON_FAILURE",
+        ERROR,
+        _SEC,
+        "SMB session authentication failure. Client: {client}; user: {domain}\\{user}; "
+        "status: {status}; reason: {reason}",
+        True,
+    ),
+    EventDef(
+        3021,
+        "CLIENT_DOES_NOT_SUPPORT_SIGNING",
+        WARNING,
+        _AUDIT,
+        "The client does not support SMB signing. Client: {client}; user: {user}; "
+        "dialect: {dialect}",
+        True,
+    ),
+    EventDef(
+        3023,
+        "INSECURE_GUEST_LOGON",
+        WARNING,
+        _AUDIT,
+        "A client logged on as guest (unsigned session). Client: {client}; "
+        "requested user: {user}; share: {share}",
+        True,
+    ),
+    EventDef(
+        9001,
+        "SMB_SIGNATURE_VERIFY_FAILED",
+        ERROR,
+        _LSEC,
+        "The signature of an SMB request did not verify; the request was refused with "
+        "STATUS_ACCESS_DENIED and not executed. Client: {client}; user: {user}; "
+        "session: {session_id}; command: {command}; message id: {message_id}; "
+        "algorithm: {algorithm}",
+        False,
+    ),
+    EventDef(
+        9002,
+        "SMB_UNSIGNED_REQUEST_ON_SIGNED_SESSION",
+        ERROR,
+        _LSEC,
+        "An unsigned SMB request arrived on a session that requires signing; the request "
+        "was refused with STATUS_ACCESS_DENIED and not executed. Client: {client}; "
+        "user: {user}; session: {session_id}; command: {command}; "
+        "message id: {message_id}",
+        False,
+    ),
+    EventDef(
+        9003,
+        "GUEST_LOGON_REFUSED",
+        WARNING,
+        _LSEC,
+        "A guest logon was refused because guest mapping is off or no share allows guests. "
+        "Client: {client}; requested user: {user}; reason: {reason}",
+        False,
+    ),
+    EventDef(
+        9004,
+        "UNSIGNED_TREE_CONNECT_DISCONNECTED",
+        ERROR,
+        _LSEC,
+        "An unsigned TREE_CONNECT from an authenticated user at dialect 3.1.1; the "
+        "connection was closed (MS-SMB2 3.3.5.7). Client: {client}; user: {user}",
+        False,
+    ),
+    EventDef(
+        9005,
+        "MALFORMED_REQUEST",
+        WARNING,
+        _LSEC,
+        "A malformed SMB message closed its connection. Client: {client}; reason: {reason}",
+        False,
+    ),
     # --- operational ------------------------------------------------------------------------
-    EventDef(9100, "SERVICE_STARTED", INFORMATION, _LOPS,
-             "The {service} service started on {listen}:{port}. Signing required: "
-             "{require_security_signature}", False),
-    EventDef(9101, "SERVICE_STOPPED", INFORMATION, _LOPS,
-             "The {service} service stopped.", False),
-    EventDef(9110, "SHARE_ADDED", INFORMATION, _LOPS,
-             "Share {share} added for {path} (read-only: {read_only}, guest ok: {guest_ok}).",
-             False),
+    EventDef(
+        9100,
+        "SERVICE_STARTED",
+        INFORMATION,
+        _LOPS,
+        "The {service} service started on {listen}:{port}. Signing required: "
+        "{require_security_signature}",
+        False,
+    ),
+    EventDef(9101, "SERVICE_STOPPED", INFORMATION, _LOPS, "The {service} service stopped.", False),
+    EventDef(
+        9110,
+        "SHARE_ADDED",
+        INFORMATION,
+        _LOPS,
+        "Share {share} added for {path} (read-only: {read_only}, guest ok: {guest_ok}).",
+        False,
+    ),
     EventDef(9111, "SHARE_REMOVED", INFORMATION, _LOPS, "Share {share} removed.", False),
     EventDef(9120, "USER_ADDED", INFORMATION, _LOPS, "User {user} added (RID {rid}).", False),
     EventDef(9121, "USER_REMOVED", INFORMATION, _LOPS, "User {user} removed.", False),
-    EventDef(9122, "USER_PASSWORD_CHANGED", INFORMATION, _LOPS,
-             "The password of user {user} was changed.", False),
-    EventDef(9130, "SERVER_CONFIG_CHANGED", INFORMATION, _LOPS,
-             "Server configuration changed: {changes}", False),
+    EventDef(
+        9122,
+        "USER_PASSWORD_CHANGED",
+        INFORMATION,
+        _LOPS,
+        "The password of user {user} was changed.",
+        False,
+    ),
+    EventDef(
+        9130,
+        "SERVER_CONFIG_CHANGED",
+        INFORMATION,
+        _LOPS,
+        "Server configuration changed: {changes}",
+        False,
+    ),
 )
 
 CATALOGUE: dict[str, EventDef] = {e.name: e for e in _ROWS}

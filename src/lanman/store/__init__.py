@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Self
 
 from lanman.crypto.md4 import nt_hash
 from lanman.store import schema
@@ -24,15 +25,18 @@ __all__ = [
     "Store",
     "StoreError",
     "User",
+    "validate_password",
     "validate_share_name",
     "validate_user_name",
-    "validate_password",
 ]
 
 # Win32 / NERR codes that `net share` and `net user` report for the same mistakes
 # (lmerr.h, winerror.h). Kept here until errors/win32.py exists to host them.
 _WIN32: dict[str, tuple[int, str]] = {
-    "ERROR_INVALID_NAME": (123, "The filename, directory name, or volume label syntax is incorrect."),
+    "ERROR_INVALID_NAME": (
+        123,
+        "The filename, directory name, or volume label syntax is incorrect.",
+    ),
     "ERROR_INVALID_PARAMETER": (87, "The parameter is incorrect."),
     "NERR_UnknownDevDir": (2116, "The device or directory does not exist."),
     "NERR_DuplicateShare": (2118, "The name has already been shared."),
@@ -41,8 +45,10 @@ _WIN32: dict[str, tuple[int, str]] = {
     "NERR_UserExists": (2224, "The account already exists."),
     "NERR_PasswordTooShort": (
         2245,
-        "The password does not meet the password policy requirements. Check the minimum "
-        "password length, password complexity and password history requirements.",
+        (
+            "The password does not meet the password policy requirements. Check the minimum "
+            "password length, password complexity and password history requirements."
+        ),
     ),
     "NERR_NetNameNotFound": (2310, "This shared resource does not exist."),
 }
@@ -100,54 +106,71 @@ def _has_control(s: str) -> bool:
 
 def validate_share_name(name: str) -> str:
     if not isinstance(name, str) or not name:
-        raise StoreError("share name is empty", "give a name of 1 to 80 characters",
-                         "ERROR_INVALID_NAME")
+        raise StoreError(
+            "share name is empty", "give a name of 1 to 80 characters", "ERROR_INVALID_NAME"
+        )
     if len(name) > SHARE_NAME_MAX:
         raise StoreError(
             f"share name is {len(name)} characters long; the limit is {SHARE_NAME_MAX}",
-            "choose a shorter name", "ERROR_INVALID_NAME")
+            "choose a shorter name",
+            "ERROR_INVALID_NAME",
+        )
     bad = sorted({c for c in name if c in SHARE_NAME_BAD})
     if bad or _has_control(name):
         what = " ".join(bad) if bad else "control characters"
         raise StoreError(
             f"share name {name!r} contains characters Windows does not allow: {what}",
             'share names may not contain \\ / : * ? " < > | or control characters',
-            "ERROR_INVALID_NAME")
+            "ERROR_INVALID_NAME",
+        )
     if name.upper() in RESERVED_SHARES:
         raise StoreError(
             f"share name {name!r} is reserved for the server's own use",
-            "choose another name; IPC$ (named pipes) is always present", "ERROR_INVALID_NAME")
+            "choose another name; IPC$ (named pipes) is always present",
+            "ERROR_INVALID_NAME",
+        )
     return name
 
 
 def validate_user_name(name: str) -> str:
     if not isinstance(name, str) or not name:
-        raise StoreError("user name is empty", "give a name of 1 to 20 characters",
-                         "NERR_BadUsername")
+        raise StoreError(
+            "user name is empty", "give a name of 1 to 20 characters", "NERR_BadUsername"
+        )
     if len(name) > USER_NAME_MAX:
         raise StoreError(
             f"user name is {len(name)} characters long; Windows allows at most {USER_NAME_MAX}",
-            "choose a shorter name", "NERR_BadUsername")
+            "choose a shorter name",
+            "NERR_BadUsername",
+        )
     bad = sorted({c for c in name if c in USER_NAME_BAD})
     if bad or _has_control(name):
         what = " ".join(bad) if bad else "control characters"
         raise StoreError(
             f"user name {name!r} contains characters Windows does not allow: {what}",
             'user names may not contain " / \\ [ ] : ; | = , + * ? < > or control characters',
-            "NERR_BadUsername")
+            "NERR_BadUsername",
+        )
     if set(name) <= {".", " "}:
-        raise StoreError(f"user name {name!r} consists only of periods and spaces",
-                         "use at least one letter or digit", "NERR_BadUsername")
+        raise StoreError(
+            f"user name {name!r} consists only of periods and spaces",
+            "use at least one letter or digit",
+            "NERR_BadUsername",
+        )
     return name
 
 
 def validate_password(password: str) -> str:
     if not isinstance(password, str) or password == "":
-        raise StoreError("empty passwords are refused",
-                         "give a non-empty password", "NERR_PasswordTooShort")
+        raise StoreError(
+            "empty passwords are refused", "give a non-empty password", "NERR_PasswordTooShort"
+        )
     if len(password) > PASSWORD_MAX:
-        raise StoreError(f"password is longer than {PASSWORD_MAX} characters",
-                         "use a shorter password", "NERR_PasswordTooShort")
+        raise StoreError(
+            f"password is longer than {PASSWORD_MAX} characters",
+            "use a shorter password",
+            "NERR_PasswordTooShort",
+        )
     return password
 
 
@@ -156,12 +179,17 @@ def _resolve_share_path(path: str | os.PathLike[str]) -> str:
     try:
         resolved = p.resolve(strict=True)
     except (FileNotFoundError, RuntimeError, OSError):
-        raise StoreError(f"share path {str(path)!r} does not exist",
-                         f"create the directory first (mkdir -p {str(path)!r})",
-                         "NERR_UnknownDevDir") from None
+        raise StoreError(
+            f"share path {str(path)!r} does not exist",
+            f"create the directory first (mkdir -p {str(path)!r})",
+            "NERR_UnknownDevDir",
+        ) from None
     if not resolved.is_dir():
-        raise StoreError(f"share path {str(resolved)!r} is not a directory",
-                         "give the path of a directory", "NERR_UnknownDevDir")
+        raise StoreError(
+            f"share path {str(resolved)!r} is not a directory",
+            "give the path of a directory",
+            "NERR_UnknownDevDir",
+        )
     return str(resolved)
 
 
@@ -185,21 +213,25 @@ class Store:
         except FileExistsError:
             pass
         except OSError as e:
-            raise StoreError(f"cannot create {str(self.path)!r}: {e.strerror}",
-                             "check that the home directory exists and is writable") from None
+            raise StoreError(
+                f"cannot create {str(self.path)!r}: {e.strerror}",
+                "check that the home directory exists and is writable",
+            ) from None
         try:
             self._conn = schema.connect(self.path)
         except schema.SchemaTooNewError as e:
             raise StoreError(f"{self.path}: {e}", "upgrade lanman") from None
         except sqlite3.Error as e:
-            raise StoreError(f"cannot open database {str(self.path)!r}: {e}",
-                             "check the file; restore it from a backup if it is damaged") from None
+            raise StoreError(
+                f"cannot open database {str(self.path)!r}: {e}",
+                "check the file; restore it from a backup if it is damaged",
+            ) from None
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -213,9 +245,7 @@ class Store:
         digest = nt_hash(password)
         with self._lock, _txn(self._conn) as c:
             if c.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
-                raise StoreError(f"user {name!r} already exists",
-                                 f"choose another name, or `lanman user passwd {name}`",
-                                 "NERR_UserExists")
+                raise user_exists_error(name)
             rid = int(c.execute("SELECT value FROM meta WHERE key = 'next_rid'").fetchone()[0])
             c.execute("UPDATE meta SET value = ? WHERE key = 'next_rid'", (str(rid + 1),))
             user = User(name=name, rid=rid, nt_hash=digest, enabled=True, created=_now())
@@ -260,19 +290,34 @@ class Store:
 
     # shares
 
-    def add_share(self, name: str, path: str | os.PathLike[str], *, read_only: bool = False,
-                  guest_ok: bool = False, remark: str = "") -> Share:
+    def add_share(
+        self,
+        name: str,
+        path: str | os.PathLike[str],
+        *,
+        read_only: bool = False,
+        guest_ok: bool = False,
+        remark: str = "",
+    ) -> Share:
         validate_share_name(name)
         if _has_control(remark):
-            raise StoreError("share remark contains control characters",
-                             "use printable text for --remark")
-        share = Share(name=name, path=_resolve_share_path(path), read_only=bool(read_only),
-                      guest_ok=bool(guest_ok), remark=remark)
+            raise StoreError(
+                "share remark contains control characters", "use printable text for --remark"
+            )
+        share = Share(
+            name=name,
+            path=_resolve_share_path(path),
+            read_only=bool(read_only),
+            guest_ok=bool(guest_ok),
+            remark=remark,
+        )
         with self._lock, _txn(self._conn) as c:
             if c.execute("SELECT 1 FROM shares WHERE name = ?", (name,)).fetchone():
-                raise StoreError(f"share {name!r} already exists",
-                                 f"choose another name, or `lanman share remove {name}` first",
-                                 "NERR_DuplicateShare")
+                raise StoreError(
+                    f"share {name!r} already exists",
+                    f"choose another name, or `lanman share remove {name}` first",
+                    "NERR_DuplicateShare",
+                )
             c.execute(
                 "INSERT INTO shares (name, path, read_only, guest_ok, remark) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -283,9 +328,11 @@ class Store:
     def remove_share(self, name: str) -> None:
         with self._lock, _txn(self._conn) as c:
             if c.execute("DELETE FROM shares WHERE name = ?", (name,)).rowcount == 0:
-                raise StoreError(f"share {name!r} does not exist",
-                                 "`lanman share list` shows the configured shares",
-                                 "NERR_NetNameNotFound")
+                raise StoreError(
+                    f"share {name!r} does not exist",
+                    "`lanman share list` shows the configured shares",
+                    "NERR_NetNameNotFound",
+                )
 
     def get_share(self, name: str) -> Share | None:
         with self._lock:
@@ -317,16 +364,33 @@ class _txn:
         self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
+def user_exists_error(name: str) -> StoreError:
+    return StoreError(
+        f"user {name!r} already exists",
+        f"choose another name, or `lanman user passwd {name}`",
+        "NERR_UserExists",
+    )
+
+
+def no_user_error(name: str) -> StoreError:
+    return _no_user(name)
+
+
 def _no_user(name: str) -> StoreError:
-    return StoreError(f"user {name!r} does not exist",
-                      "`lanman user list` shows the accounts", "NERR_UserNotFound")
+    return StoreError(
+        f"user {name!r} does not exist",
+        "`lanman user list` shows the accounts",
+        "NERR_UserNotFound",
+    )
 
 
 def _user(row: tuple) -> User:
-    return User(name=row[0], rid=int(row[1]), nt_hash=bytes(row[2]), enabled=bool(row[3]),
-                created=row[4])
+    return User(
+        name=row[0], rid=int(row[1]), nt_hash=bytes(row[2]), enabled=bool(row[3]), created=row[4]
+    )
 
 
 def _share(row: tuple) -> Share:
-    return Share(name=row[0], path=row[1], read_only=bool(row[2]), guest_ok=bool(row[3]),
-                 remark=row[4])
+    return Share(
+        name=row[0], path=row[1], read_only=bool(row[2]), guest_ok=bool(row[3]), remark=row[4]
+    )

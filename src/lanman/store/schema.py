@@ -61,9 +61,7 @@ def connect(path: str | Path) -> sqlite3.Connection:
     The connection may be shared between threads; callers serialise access with a lock.
     """
     path = Path(path)
-    conn = sqlite3.connect(
-        str(path), timeout=10.0, isolation_level=None, check_same_thread=False
-    )
+    conn = sqlite3.connect(str(path), timeout=10.0, isolation_level=None, check_same_thread=False)
     try:
         conn.execute("PRAGMA busy_timeout = 10000")
         conn.execute("PRAGMA journal_mode = WAL")

@@ -1,0 +1,123 @@
+"""Shared CLI plumbing: error display, the home in the click context, value types, output."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from lanman.home import Home
+
+EXIT_ERROR = 1
+
+
+class CliError(Exception):
+    """An error raised by CLI code itself (bad option combination, missing input)."""
+
+    def __init__(self, message: str, remedy: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.remedy = remedy
+
+
+def report_error(exc: BaseException) -> None:
+    """Print a known error Windows-style on stderr: code line (if any), message, remedy."""
+    code = getattr(exc, "win32_code", None)
+    name = getattr(exc, "win32_name", None)
+    text = getattr(exc, "win32_text", None)
+    if code is not None and name:
+        click.echo(f"System error {code} ({name}): {text}", err=True)
+    message = getattr(exc, "message", None) or str(exc)
+    click.echo(f"lanman: {message}", err=True)
+    remedy = getattr(exc, "remedy", "")
+    if remedy:
+        click.echo(f"Remedy: {remedy}", err=True)
+
+
+class LanmanGroup(click.Group):
+    """Top-level group: turns lanman errors into message + remedy on stderr and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:
+            if hasattr(exc, "remedy"):
+                report_error(exc)
+            else:
+                if os.environ.get("LANMAN_DEBUG"):
+                    raise
+                click.echo(f"lanman: internal error: {type(exc).__name__}: {exc}", err=True)
+                click.echo(
+                    "Remedy: run again with LANMAN_DEBUG=1 for a traceback and report it", err=True
+                )
+                if os.environ.get("LANMAN_TRACEBACK_FILE"):
+                    with open(os.environ["LANMAN_TRACEBACK_FILE"], "a") as fh:
+                        traceback.print_exc(file=fh)
+            ctx.exit(EXIT_ERROR)
+
+
+class HomeRef:
+    """Lazily opened :class:`Home`; closed when the command's context closes."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self._home: Home | None = None
+
+    def get(self, ctx: click.Context) -> Home:
+        if self._home is None:
+            self._home = Home.open(self.path, create=True)
+            ctx.find_root().call_on_close(self._home.close)
+        return self._home
+
+
+def get_home(ctx: click.Context) -> Home:
+    ref = ctx.find_root().obj
+    if not isinstance(ref, HomeRef):  # invoked without the root group (tests of subgroups)
+        ref = HomeRef(None)
+        ctx.find_root().obj = ref
+    return ref.get(ctx)
+
+
+_TRUE = {"true", "$true", "1"}
+_FALSE = {"false", "$false", "0"}
+
+
+class WinBool(click.ParamType):
+    """true/false, PowerShell $true/$false, 1/0 — case-insensitive."""
+
+    name = "true|false"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None):
+        if isinstance(value, bool):
+            return value
+        v = str(value).strip().lower()
+        if v in _TRUE:
+            return True
+        if v in _FALSE:
+            return False
+        self.fail(f"{value!r} is not a boolean; use true/false, $true/$false or 1/0", param, ctx)
+
+
+WIN_BOOL = WinBool()
+
+
+def console() -> Console:
+    return Console(file=sys.stdout, highlight=False, soft_wrap=False)
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def yes_no(v: bool) -> str:
+    return "True" if v else "False"

@@ -1,0 +1,43 @@
+"""``lanman`` command line: ``lanman [--home DIR] <group> <verb>``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from lanman.cli._common import HomeRef, LanmanGroup
+from lanman.cli.events import events
+from lanman.cli.share import share
+from lanman.cli.smb import smb
+from lanman.cli.up import up
+from lanman.cli.user import user
+
+
+@click.group(cls=LanmanGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--home",
+    type=click.Path(path_type=Path),
+    envvar="LANMAN_HOME",
+    help="Data directory (default: $LANMAN_HOME, else ./lanman-home).",
+)
+@click.version_option(package_name="lanman", prog_name="lanman")
+@click.pass_context
+def cli(ctx: click.Context, home: Path | None) -> None:
+    """lanman: Windows-grade network security services (SMB server that signs like Windows)."""
+    ctx.obj = HomeRef(home)
+
+
+cli.add_command(up)
+cli.add_command(share)
+cli.add_command(user)
+cli.add_command(smb)
+cli.add_command(events)
+
+
+def main() -> None:
+    cli(prog_name="lanman")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""``lanman share add|list|remove``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from lanman.cli._common import console, echo_json, get_home, yes_no
+
+
+@click.group("share")
+def share() -> None:
+    """Manage the file shares the SMB server offers."""
+
+
+@share.command("add")
+@click.argument("name")
+@click.argument("path", type=click.Path(file_okay=False, path_type=str))
+@click.option("--read-only", is_flag=True, help="Refuse writes on this share.")
+@click.option(
+    "--guest-ok",
+    is_flag=True,
+    help="Allow guest sessions (also needs --map-to-guest true in server-config).",
+)
+@click.option("--remark", default="", help="Description shown by `smbclient -L`.")
+@click.pass_context
+def share_add(
+    ctx: click.Context, name: str, path: str, read_only: bool, guest_ok: bool, remark: str
+) -> None:
+    """Share directory PATH as NAME."""
+    home = get_home(ctx)
+    s = home.store.add_share(name, path, read_only=read_only, guest_ok=guest_ok, remark=remark)
+    home.events.emit(
+        "SHARE_ADDED",
+        source="lanman-cli",
+        share=s.name,
+        path=s.path,
+        read_only=s.read_only,
+        guest_ok=s.guest_ok,
+    )
+    click.echo(f"{s.name} was shared successfully ({s.path}).")
+    if guest_ok:
+        if not home.config.map_to_guest:
+            click.echo(
+                "warning: guests reach this share only after "
+                "`lanman smb server-config set --map-to-guest true`.",
+                err=True,
+            )
+        click.echo(
+            "warning: guest sessions are never signed; Windows 11 24H2 and other clients "
+            "that require signing refuse them.",
+            err=True,
+        )
+
+
+@share.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def share_list(ctx: click.Context, as_json: bool) -> None:
+    """List the shares."""
+    shares = get_home(ctx).store.list_shares()
+    if as_json:
+        echo_json([asdict(s) for s in shares])
+        return
+    if not shares:
+        click.echo("There are no entries in the list.")
+        return
+    t = Table("Name", "Path", "ReadOnly", "GuestOk", "Remark", box=None, header_style="bold")
+    for s in shares:
+        t.add_row(
+            escape(s.name),
+            escape(s.path),
+            yes_no(s.read_only),
+            yes_no(s.guest_ok),
+            escape(s.remark),
+        )
+    console().print(t)
+
+
+@share.command("remove")
+@click.argument("name")
+@click.pass_context
+def share_remove(ctx: click.Context, name: str) -> None:
+    """Stop sharing NAME (the directory itself is left alone)."""
+    home = get_home(ctx)
+    home.store.remove_share(name)
+    home.events.emit("SHARE_REMOVED", source="lanman-cli", share=name)
+    click.echo(f"{name} was deleted successfully.")

@@ -1,0 +1,92 @@
+"""``lanman up``: run the configured services in the foreground."""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+
+import click
+
+from lanman.cli._common import CliError, get_home
+from lanman.home import DEMO_SHARE, DEMO_USER
+
+SERVICE_MODULE = "lanman.smb.server.service"
+
+
+def _client_host(listen: str) -> str:
+    addr = ipaddress.ip_address(listen)
+    if addr.is_unspecified:
+        return "127.0.0.1" if addr.version == 4 else "::1"
+    return listen
+
+
+@click.command("up")
+@click.option("--listen", help="Address to bind (default from lanman.toml: 127.0.0.1).")
+@click.option(
+    "--smb-port",
+    type=click.IntRange(1, 65535),
+    help="SMB TCP port (default from lanman.toml: 4445).",
+)
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="On first run create share 'demo' and user 'demo'; print its password once.",
+)
+@click.pass_context
+def up(ctx: click.Context, listen: str | None, smb_port: int | None, demo: bool) -> None:
+    """Run all configured services in the foreground (Ctrl-C stops)."""
+    home = get_home(ctx)
+    listen = listen or home.config.listen
+    port = smb_port or home.config.smb_port
+    try:
+        host = _client_host(listen)
+    except ValueError:
+        raise CliError(
+            f"--listen {listen!r} is not an IP address", "use e.g. 127.0.0.1 or 0.0.0.0"
+        ) from None
+
+    if demo:
+        password = home.ensure_demo()
+        if password is not None:
+            click.echo(
+                f"Created share '{DEMO_SHARE}' ({home.shares_root / DEMO_SHARE}) "
+                f"and user '{DEMO_USER}'."
+            )
+            click.echo(f"Password for user '{DEMO_USER}' (shown once, not stored): {password}")
+            click.echo("Connect with:")
+            click.echo(
+                f"  smbclient //{host}/{DEMO_SHARE} -p {port} -U {DEMO_USER}%{password} "
+                "--client-protection=sign -c ls"
+            )
+        elif home.store.get_share(DEMO_SHARE) and home.store.get_user(DEMO_USER):
+            click.echo(
+                f"Demo share and user exist; the password was shown on the first run "
+                f"(reset it: lanman --home {home.path} user passwd {DEMO_USER})."
+            )
+            click.echo("Connect with:")
+            click.echo(
+                f"  smbclient //{host}/{DEMO_SHARE} -p {port} -U {DEMO_USER} "
+                "--client-protection=sign -c ls"
+            )
+        else:
+            click.echo("--demo: this home already has users or shares; no demo was created.")
+        sys.stdout.flush()
+
+    try:
+        from lanman.smb.server.service import run
+    except ImportError as e:
+        if e.name and SERVICE_MODULE.startswith(e.name):
+            raise CliError(
+                "the SMB server service is not available in this build "
+                f"({SERVICE_MODULE} is missing)",
+                "update lanman; the SMB server is still under construction",
+            ) from None
+        raise
+    signing = "required" if home.config.require_security_signature else "enabled, not required"
+    click.echo(f"lanman: SMB server on {listen}:{port} (signing {signing}); Ctrl-C stops.")
+    sys.stdout.flush()
+    try:
+        run(home, listen, port)
+    except KeyboardInterrupt:
+        click.echo("lanman: stopped.")
+        ctx.exit(0)
