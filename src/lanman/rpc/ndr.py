@@ -220,7 +220,7 @@ class NdrReader:
         return self.u32()
 
     def wstr(self, max_chars: int = MAX_STRING_CHARS) -> str:
-        """Conformant varying wide string; the trailing NUL (if present) is stripped."""
+        """Conformant varying wide string, cut at the first NUL (the terminator)."""
         max_count = self.u32()
         offset = self.u32()
         actual = self.u32()
@@ -228,10 +228,8 @@ class NdrReader:
             raise NdrError(f"bad string counts max={max_count} offset={offset} actual={actual}")
         data = bytes(self._take(actual * 2))
         text = data.decode("utf-16-le", errors="surrogatepass")
-        text = text.removesuffix("\x00")
-        if "\x00" in text:
-            raise NdrError("embedded NUL in string")
-        return text
+        # C semantics: the string ends at the first NUL (some clients pad with extra NULs).
+        return text.split("\x00", 1)[0]
 
     def unique_wstr(self, max_chars: int = MAX_STRING_CHARS) -> str | None:
         """Top-level ``[unique, string] wchar_t*``: referent id then (if non-NULL) the string."""
