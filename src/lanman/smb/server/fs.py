@@ -1,0 +1,1033 @@
+"""Directory-backed share: SMB2 CREATE semantics over a host directory (MS-SMB2 3.3.5.9,
+MS-FSA 2.1.5.1), plus the per-open operations READ, WRITE, FLUSH, SET_INFO and
+QUERY_DIRECTORY need.
+
+Safety model (DESIGN.md principle 6: paths never leave their share):
+
+- Client paths are validated by :func:`lanman.smb.server.fs_paths.split_smb_path` (no ``..``,
+  no ``:`` streams, no wildcards, no device names, bounded lengths).
+- Lookups walk from a fresh descriptor of the share root, one component at a time, with
+  ``openat(..., O_NOFOLLOW | O_DIRECTORY)``; final objects are opened with ``O_NOFOLLOW``
+  relative to their parent's descriptor. A symlink is therefore never followed by the kernel.
+- Symbolic links met on the way are resolved by lanman: the link's full target is computed
+  with ``realpath``; if it lies outside the share root the open fails with
+  ``STATUS_ACCESS_DENIED``; otherwise the walk restarts from the root over the resolved
+  (symlink-free) components, again with ``O_NOFOLLOW`` everywhere. A link swapped in by a race
+  is met by ``O_NOFOLLOW`` and resolved (and checked) again, at most 40 times. With
+  ``follow_symlinks=False`` every symlink is refused with ``STATUS_ACCESS_DENIED``.
+  Out of scope: a local user moving a directory out of the share *while* an open walks
+  through it (``openat2(RESOLVE_BENEATH)`` would close that; CPython does not expose it).
+- Only regular files and directories are served; FIFOs, sockets and devices are refused with
+  ``STATUS_ACCESS_DENIED`` (and opened ``O_NONBLOCK`` so a swapped-in FIFO cannot hang us).
+- The host file system is case-sensitive; when a component does not exist with the exact
+  spelling, the directory is scanned for a case-insensitive (``str.casefold``) match, the
+  first in sorted order if several. No Unicode normalisation is applied.
+
+Simplifications (documented on purpose):
+
+- ``share_access`` is accepted but not enforced (no sharing violations); the open table of
+  the server is the place to add it.
+- Delete-on-close is per handle (MS-FSA keeps it per stream); the server's open table should
+  share it between handles to the same file if it needs to.
+- ``set_allocation`` only truncates when the new size is below end of file; growing the
+  allocation is a no-op (no portable ``FALLOC_FL_KEEP_SIZE`` in CPython).
+- The ``READONLY`` attribute is reported (and settable) for files only; on directories it is
+  ignored, as Explorer gives it a different meaning there.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import stat as stat_mod
+import zlib
+from dataclasses import dataclass
+from typing import Self
+
+from lanman.errors.ntstatus import (
+    STATUS_ACCESS_DENIED,
+    STATUS_DIRECTORY_NOT_EMPTY,
+    STATUS_FILE_CLOSED,
+    STATUS_FILE_IS_A_DIRECTORY,
+    STATUS_INVALID_DEVICE_REQUEST,
+    STATUS_INVALID_PARAMETER,
+    STATUS_NOT_A_DIRECTORY,
+    STATUS_OBJECT_NAME_COLLISION,
+    STATUS_OBJECT_NAME_INVALID,
+    STATUS_OBJECT_NAME_NOT_FOUND,
+    STATUS_OBJECT_PATH_NOT_FOUND,
+    NtStatusError,
+)
+from lanman.smb.filestat import (
+    FILE_ATTRIBUTE_ARCHIVE,
+    FILE_ATTRIBUTE_DIRECTORY,
+    FILE_ATTRIBUTE_HIDDEN,
+    FILE_ATTRIBUTE_READONLY,
+    FileStat,
+    filetime_to_unix_ns,
+    unix_ns_to_filetime,
+)
+from lanman.smb.server.fs_paths import (
+    MAX_COMPONENT_CHARS,
+    STATUS_CANNOT_DELETE,
+    component_error,
+    has_wildcards,
+    is_valid_component,
+    nt_error,
+    pattern_matches,
+    split_smb_path,
+)
+
+log = logging.getLogger(__name__)
+
+# MS-SMB2 2.2.13 CreateDisposition
+FILE_SUPERSEDE = 0
+FILE_OPEN = 1
+FILE_CREATE = 2
+FILE_OPEN_IF = 3
+FILE_OVERWRITE = 4
+FILE_OVERWRITE_IF = 5
+
+# MS-SMB2 2.2.14 CreateAction
+FILE_SUPERSEDED = 0
+FILE_OPENED = 1
+FILE_CREATED = 2
+FILE_OVERWRITTEN = 3
+
+# MS-SMB2 2.2.13 CreateOptions
+FILE_DIRECTORY_FILE = 0x00000001
+FILE_NON_DIRECTORY_FILE = 0x00000040
+FILE_DELETE_ON_CLOSE = 0x00001000
+
+# MS-SMB2 2.2.13.1.1 File_Pipe_Printer_Access_Mask / MS-DTYP 2.4.3
+FILE_READ_DATA = 0x00000001
+FILE_WRITE_DATA = 0x00000002
+FILE_APPEND_DATA = 0x00000004
+FILE_READ_EA = 0x00000008
+FILE_WRITE_EA = 0x00000010
+FILE_EXECUTE = 0x00000020
+FILE_DELETE_CHILD = 0x00000040
+FILE_READ_ATTRIBUTES = 0x00000080
+FILE_WRITE_ATTRIBUTES = 0x00000100
+DELETE = 0x00010000
+READ_CONTROL = 0x00020000
+WRITE_DAC = 0x00040000
+WRITE_OWNER = 0x00080000
+SYNCHRONIZE = 0x00100000
+ACCESS_SYSTEM_SECURITY = 0x01000000
+MAXIMUM_ALLOWED = 0x02000000
+GENERIC_ALL = 0x10000000
+GENERIC_EXECUTE = 0x20000000
+GENERIC_WRITE = 0x40000000
+GENERIC_READ = 0x80000000
+
+FILE_ALL_ACCESS = 0x001F01FF
+FILE_GENERIC_READ = 0x00120089
+FILE_GENERIC_WRITE = 0x00120116
+FILE_GENERIC_EXECUTE = 0x001200A0
+# What MAXIMUM_ALLOWED yields where writing is impossible (read-only share or file).
+READ_ONLY_ACCESS = FILE_GENERIC_READ | FILE_GENERIC_EXECUTE
+
+# Rights that change something: refused on a read-only share.
+WRITE_LIKE_ACCESS = (
+    FILE_WRITE_DATA
+    | FILE_APPEND_DATA
+    | FILE_WRITE_EA
+    | FILE_DELETE_CHILD
+    | FILE_WRITE_ATTRIBUTES
+    | DELETE
+    | WRITE_DAC
+    | WRITE_OWNER
+)
+
+APPEND_OFFSET = 0xFFFFFFFFFFFFFFFF  # MS-SMB2 2.2.21: write at end of file
+_MAX_I64 = (1 << 63) - 1
+_MAX_SYMLINK_RESTARTS = 40
+_CLUSTER = 4096
+
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_O_PATH = getattr(os, "O_PATH", 0)
+_DIR_FLAGS = os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC
+_FILE_FLAGS = _O_NOFOLLOW | _O_CLOEXEC | _O_NONBLOCK
+
+
+def map_generic_access(desired_access: int) -> int:
+    """Expand GENERIC_* bits with the file generic mapping (MS-DTYP 2.4.3, MS-SMB2 2.2.13.1)."""
+    access = desired_access & 0x01FFFFFF
+    if desired_access & GENERIC_READ:
+        access |= FILE_GENERIC_READ
+    if desired_access & GENERIC_WRITE:
+        access |= FILE_GENERIC_WRITE
+    if desired_access & GENERIC_EXECUTE:
+        access |= FILE_GENERIC_EXECUTE
+    if desired_access & GENERIC_ALL:
+        access |= FILE_ALL_ACCESS
+    return access
+
+
+def make_filestat(name: str, st: os.stat_result) -> FileStat:
+    """FileStat from a host ``stat`` result (MS-FSCC 2.4.7 times, 2.6 attributes).
+
+    CreationTime is the birth time where the platform reports one, else the earlier of
+    ctime and mtime; ChangeTime is ctime. Directories report EndOfFile and AllocationSize 0;
+    files report allocation as ``st_blocks * 512`` rounded up to 4 KiB clusters.
+    """
+    is_dir = stat_mod.S_ISDIR(st.st_mode)
+    birth = getattr(st, "st_birthtime_ns", None)
+    if birth is None:
+        bt = getattr(st, "st_birthtime", None)
+        birth = int(bt * 1_000_000_000) if bt else None
+    creation_ns = birth if birth else min(st.st_ctime_ns, st.st_mtime_ns)
+    if is_dir:
+        attrs = FILE_ATTRIBUTE_DIRECTORY
+        eof = alloc = 0
+    else:
+        attrs = FILE_ATTRIBUTE_ARCHIVE
+        if not st.st_mode & stat_mod.S_IWUSR:
+            attrs |= FILE_ATTRIBUTE_READONLY
+        eof = st.st_size
+        blocks = getattr(st, "st_blocks", None)
+        raw = blocks * 512 if blocks is not None else st.st_size
+        alloc = (raw + _CLUSTER - 1) // _CLUSTER * _CLUSTER
+    if name.startswith(".") and name not in (".", ".."):
+        attrs |= FILE_ATTRIBUTE_HIDDEN
+    return FileStat(
+        name=name,
+        creation_time=unix_ns_to_filetime(creation_ns),
+        last_access_time=unix_ns_to_filetime(st.st_atime_ns),
+        last_write_time=unix_ns_to_filetime(st.st_mtime_ns),
+        change_time=unix_ns_to_filetime(st.st_ctime_ns),
+        allocation_size=alloc,
+        end_of_file=eof,
+        file_attributes=attrs,
+        file_id=st.st_ino & 0xFFFFFFFFFFFFFFFF,
+        number_of_links=st.st_nlink,
+    )
+
+
+@dataclass(slots=True)
+class VolumeStats:
+    """What FILESYSTEM QUERY_INFO needs (MS-FSCC 2.5.4, 2.5.8, 2.5.9)."""
+
+    total_bytes: int
+    free_bytes: int  # free on the volume
+    caller_free_bytes: int  # free for an unprivileged user (f_bavail)
+    volume_serial: int
+    creation_time: int  # FILETIME
+    volume_label: str
+
+
+@dataclass(slots=True)
+class _Lookup:
+    """Result of walking a path: the parent's descriptor (owned by the caller), the host
+    components of the parent, the host name of the last component (None for the root) and
+    its ``lstat`` (None when it does not exist)."""
+
+    parent_fd: int
+    parent_rel: tuple[str, ...]
+    name: str | None
+    st: os.stat_result | None
+
+
+class ShareFS:
+    """One directory-backed share (the backend behind a tree connect, MS-SMB2 3.3.5.7)."""
+
+    def __init__(self, root: str, *, read_only: bool = False, follow_symlinks: bool = True):
+        real = os.path.realpath(root)
+        if not os.path.isdir(real):
+            raise NotADirectoryError(f"share root {root!r} is not a directory")
+        self.root: str = real
+        self._root_prefix = real if real.endswith(os.sep) else real + os.sep
+        self.read_only = read_only
+        self.follow_symlinks = follow_symlinks
+
+    # -- lookups ------------------------------------------------------------------------------
+
+    def _inside(self, host_path: str) -> bool:
+        return host_path == self.root or host_path.startswith(self._root_prefix)
+
+    @staticmethod
+    def _find(dir_fd: int, name: str) -> tuple[str, os.stat_result | None]:
+        """``lstat`` ``name`` in ``dir_fd``; on a miss, look for a case-insensitive match."""
+        try:
+            return name, os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            raise nt_error(e) from e
+        folded = name.casefold()
+        try:
+            candidates = sorted(n for n in os.listdir(dir_fd) if n.casefold() == folded)
+        except OSError:
+            candidates = []
+        for cand in candidates:
+            try:
+                return cand, os.stat(cand, dir_fd=dir_fd, follow_symlinks=False)
+            except OSError:
+                continue
+        return name, None
+
+    def _follow(self, host_rel: list[str], rest: list[str]) -> list[str]:
+        """Resolve the symlink at ``host_rel``; return the new component list from the root."""
+        if not self.follow_symlinks:
+            raise NtStatusError(STATUS_ACCESS_DENIED, "symbolic links are not followed")
+        target = os.path.realpath(os.path.join(self.root, *host_rel))
+        if not self._inside(target):
+            raise NtStatusError(STATUS_ACCESS_DENIED, "symbolic link leads outside the share")
+        tail = target[len(self._root_prefix) :] if target != self.root else ""
+        return [c for c in tail.split(os.sep) if c] + rest
+
+    def _open_root(self) -> int:
+        try:
+            return os.open(self.root, _DIR_FLAGS)
+        except OSError as e:
+            raise nt_error(e, detail="share root unavailable") from e
+
+    def _lookup(self, parts: list[str], *, follow_final: bool = True) -> _Lookup:
+        """Walk ``parts`` from the share root without letting the kernel follow symlinks."""
+        for _ in range(_MAX_SYMLINK_RESTARTS):
+            fd = self._open_root()
+            keep = False
+            try:
+                rel: list[str] = []
+                restart: list[str] | None = None
+                for i, part in enumerate(parts[:-1]):
+                    name, st = self._find(fd, part)
+                    if st is None:
+                        raise NtStatusError(STATUS_OBJECT_PATH_NOT_FOUND, "missing directory")
+                    if stat_mod.S_ISLNK(st.st_mode):
+                        restart = self._follow(rel + [name], parts[i + 1 :])
+                        break
+                    if not stat_mod.S_ISDIR(st.st_mode):
+                        raise NtStatusError(STATUS_OBJECT_PATH_NOT_FOUND, "not a directory")
+                    try:
+                        nfd = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                    except OSError as e:
+                        # ELOOP/ENOTDIR here means the entry changed under us: retry.
+                        if e.errno in (errno.ELOOP, errno.ENOTDIR):
+                            restart = parts
+                            break
+                        raise nt_error(e, parent_missing=True) from e
+                    os.close(fd)
+                    fd = nfd
+                    rel.append(name)
+                else:
+                    if not parts:
+                        keep = True
+                        return _Lookup(fd, (), None, os.fstat(fd))
+                    name, st = self._find(fd, parts[-1])
+                    if st is not None and stat_mod.S_ISLNK(st.st_mode) and follow_final:
+                        restart = self._follow(rel + [name], [])
+                    else:
+                        keep = True
+                        return _Lookup(fd, tuple(rel), name, st)
+                assert restart is not None
+                parts = restart
+            finally:
+                if not keep:
+                    os.close(fd)
+        raise NtStatusError(STATUS_ACCESS_DENIED, "too many symbolic links")
+
+    def _open_dir_exact(self, rel: tuple[str, ...]) -> int:
+        """Descriptor of the directory at host components ``rel`` (exact names, no symlinks)."""
+        fd = self._open_root()
+        try:
+            for name in rel:
+                nfd = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = nfd
+        except OSError as e:
+            os.close(fd)
+            raise nt_error(e, parent_missing=True) from e
+        return fd
+
+    def _host_path(self, rel: tuple[str, ...]) -> str:
+        return os.path.join(self.root, *rel) if rel else self.root
+
+    def resolve(self, smb_path: str) -> str:
+        """Absolute host path for ``smb_path`` (which need not exist, but its parent must),
+        always inside the share root; invalid or escaping paths raise :class:`NtStatusError`."""
+        look = self._lookup(split_smb_path(smb_path))
+        os.close(look.parent_fd)
+        if look.name is None:
+            return self.root
+        return self._host_path(look.parent_rel + (look.name,))
+
+    def volume_stats(self) -> VolumeStats:
+        """Sizes from ``statvfs`` and a stable serial number for FILESYSTEM QUERY_INFO."""
+        try:
+            vfs = os.statvfs(self.root)
+            st = os.stat(self.root)
+        except OSError as e:
+            raise nt_error(e) from e
+        return VolumeStats(
+            total_bytes=vfs.f_blocks * vfs.f_frsize,
+            free_bytes=vfs.f_bfree * vfs.f_frsize,
+            caller_free_bytes=vfs.f_bavail * vfs.f_frsize,
+            volume_serial=zlib.crc32(os.fsencode(self.root)) & 0xFFFFFFFF,
+            creation_time=make_filestat("", st).creation_time,
+            volume_label=os.path.basename(self.root)[:32],
+        )
+
+    # -- CREATE ------------------------------------------------------------------------------
+
+    def open(
+        self,
+        smb_path: str,
+        *,
+        desired_access: int,
+        share_access: int,
+        create_disposition: int,
+        create_options: int,
+        file_attributes: int,
+    ) -> tuple[OpenFile, int]:
+        """Open or create ``smb_path`` as an SMB2 CREATE does (MS-SMB2 3.3.5.9, MS-FSA 2.1.5.1).
+
+        Returns ``(handle, create_action)``. ``share_access`` is not enforced (see module doc).
+        """
+        del share_access  # not enforced, see the module docstring
+        disposition = create_disposition
+        if not FILE_SUPERSEDE <= disposition <= FILE_OVERWRITE_IF:
+            raise NtStatusError(STATUS_INVALID_PARAMETER, f"CreateDisposition {disposition}")
+        want_dir = bool(create_options & FILE_DIRECTORY_FILE)
+        want_file = bool(create_options & FILE_NON_DIRECTORY_FILE)
+        delete_on_close = bool(create_options & FILE_DELETE_ON_CLOSE)
+        overwriting = disposition in (FILE_SUPERSEDE, FILE_OVERWRITE, FILE_OVERWRITE_IF)
+        if want_dir and want_file:
+            raise NtStatusError(STATUS_INVALID_PARAMETER, "both DIRECTORY and NON_DIRECTORY")
+        if want_dir and overwriting:
+            raise NtStatusError(STATUS_INVALID_PARAMETER, "cannot overwrite a directory")
+        access = map_generic_access(desired_access)
+        max_allowed = bool(desired_access & MAXIMUM_ALLOWED)
+        if delete_on_close and not (access & DELETE or max_allowed):
+            raise NtStatusError(STATUS_ACCESS_DENIED, "DELETE_ON_CLOSE without DELETE access")
+        if self.read_only:
+            if disposition not in (FILE_OPEN, FILE_OPEN_IF):
+                raise NtStatusError(STATUS_ACCESS_DENIED, "read-only share")
+            if access & WRITE_LIKE_ACCESS or delete_on_close:
+                raise NtStatusError(STATUS_ACCESS_DENIED, "read-only share")
+
+        parts = split_smb_path(smb_path)
+        look = self._lookup(parts)
+        if look.name is None:  # the share root itself
+            return self._open_root_handle(
+                look, disposition, want_file, delete_on_close, access, max_allowed
+            )
+        try:
+            if look.st is None:
+                return self._create_new(
+                    look,
+                    parts,
+                    disposition,
+                    want_dir,
+                    delete_on_close,
+                    access,
+                    max_allowed,
+                    file_attributes,
+                )
+            return self._open_existing(
+                look,
+                parts,
+                disposition,
+                want_dir,
+                want_file,
+                delete_on_close,
+                access,
+                max_allowed,
+                overwriting,
+            )
+        finally:
+            os.close(look.parent_fd)
+
+    def _open_root_handle(
+        self,
+        look: _Lookup,
+        disposition: int,
+        want_file: bool,
+        delete_on_close: bool,
+        access: int,
+        max_allowed: bool,
+    ) -> tuple[OpenFile, int]:
+        fd = look.parent_fd
+        try:
+            if want_file:
+                raise NtStatusError(STATUS_FILE_IS_A_DIRECTORY, "share root")
+            if disposition == FILE_CREATE:
+                raise NtStatusError(STATUS_OBJECT_NAME_COLLISION, "share root")
+            if disposition != FILE_OPEN and disposition != FILE_OPEN_IF:
+                raise NtStatusError(STATUS_INVALID_PARAMETER, "cannot overwrite the share root")
+            if delete_on_close:
+                raise NtStatusError(STATUS_ACCESS_DENIED, "cannot delete the share root")
+        except BaseException:
+            os.close(fd)
+            raise
+        granted = self._granted(access, max_allowed, writable=not self.read_only)
+        st = look.st
+        assert st is not None
+        handle = OpenFile(self, fd, self.root, "", True, granted, (), (st.st_dev, st.st_ino))
+        return handle, FILE_OPENED
+
+    def _granted(self, access: int, max_allowed: bool, *, writable: bool) -> int:
+        if max_allowed:
+            access |= FILE_ALL_ACCESS if writable else READ_ONLY_ACCESS
+        if self.read_only:
+            access &= ~WRITE_LIKE_ACCESS
+        return access & ~MAXIMUM_ALLOWED
+
+    def _create_new(
+        self,
+        look: _Lookup,
+        parts: list[str],
+        disposition: int,
+        want_dir: bool,
+        delete_on_close: bool,
+        access: int,
+        max_allowed: bool,
+        file_attributes: int,
+    ) -> tuple[OpenFile, int]:
+        if disposition in (FILE_OPEN, FILE_OVERWRITE):
+            raise NtStatusError(STATUS_OBJECT_NAME_NOT_FOUND, "no such file")
+        if self.read_only:
+            raise NtStatusError(STATUS_ACCESS_DENIED, "read-only share")
+        name = look.name
+        assert name is not None
+        if delete_on_close and not want_dir and file_attributes & FILE_ATTRIBUTE_READONLY:
+            raise NtStatusError(STATUS_CANNOT_DELETE, "read-only file with DELETE_ON_CLOSE")
+        pfd = look.parent_fd
+        try:
+            if want_dir:
+                os.mkdir(name, 0o777, dir_fd=pfd)
+                fd = os.open(name, _DIR_FLAGS, dir_fd=pfd)
+            else:
+                fd = os.open(
+                    name, os.O_RDWR | os.O_CREAT | os.O_EXCL | _FILE_FLAGS, 0o666, dir_fd=pfd
+                )
+        except OSError as e:
+            raise nt_error(e) from e
+        try:
+            st = os.fstat(fd)
+            if not want_dir and file_attributes & FILE_ATTRIBUTE_READONLY:
+                os.fchmod(fd, stat_mod.S_IMODE(st.st_mode) & ~0o222)
+        except OSError as e:
+            os.close(fd)
+            raise nt_error(e) from e
+        granted = self._granted(access, max_allowed, writable=True)
+        rel = look.parent_rel + (name,)
+        handle = OpenFile(
+            self,
+            fd,
+            self._host_path(rel),
+            "\\".join(parts),
+            want_dir,
+            granted,
+            rel,
+            (st.st_dev, st.st_ino),
+        )
+        handle.delete_on_close = delete_on_close
+        return handle, FILE_CREATED
+
+    def _open_existing(
+        self,
+        look: _Lookup,
+        parts: list[str],
+        disposition: int,
+        want_dir: bool,
+        want_file: bool,
+        delete_on_close: bool,
+        access: int,
+        max_allowed: bool,
+        overwriting: bool,
+    ) -> tuple[OpenFile, int]:
+        st = look.st
+        name = look.name
+        assert st is not None and name is not None
+        pfd = look.parent_fd
+        is_dir = stat_mod.S_ISDIR(st.st_mode)
+        if not is_dir and not stat_mod.S_ISREG(st.st_mode):
+            raise NtStatusError(STATUS_ACCESS_DENIED, "not a regular file or directory")
+        if disposition == FILE_CREATE:
+            raise NtStatusError(STATUS_OBJECT_NAME_COLLISION, "file exists")
+        rel = look.parent_rel + (name,)
+        smb_path = "\\".join(parts)
+        if is_dir:
+            if want_file:
+                raise NtStatusError(STATUS_FILE_IS_A_DIRECTORY, smb_path)
+            if overwriting:
+                raise NtStatusError(STATUS_INVALID_PARAMETER, "cannot overwrite a directory")
+            try:
+                fd = os.open(name, _DIR_FLAGS, dir_fd=pfd)
+            except OSError as e:
+                raise nt_error(e) from e
+            handle = self._checked_handle(
+                fd,
+                st,
+                rel,
+                smb_path,
+                True,
+                self._granted(access, max_allowed, writable=not self.read_only),
+            )
+            if delete_on_close:
+                try:
+                    handle.set_delete_on_close(True)
+                except BaseException:
+                    handle.close()
+                    raise
+            return handle, FILE_OPENED
+
+        if want_dir:
+            raise NtStatusError(STATUS_NOT_A_DIRECTORY, smb_path)
+        owner_writable = bool(st.st_mode & stat_mod.S_IWUSR)
+        explicit_write = bool(access & (FILE_WRITE_DATA | FILE_APPEND_DATA))
+        if (explicit_write or overwriting) and not owner_writable:
+            raise NtStatusError(STATUS_ACCESS_DENIED, "file is read-only")
+        if delete_on_close and not owner_writable:
+            raise NtStatusError(STATUS_CANNOT_DELETE, "file is read-only")
+        try_write = (
+            explicit_write or overwriting or (max_allowed and owner_writable and not self.read_only)
+        )
+        fd = -1
+        writable = False
+        try:
+            if try_write:
+                try:
+                    fd = os.open(name, os.O_RDWR | _FILE_FLAGS, dir_fd=pfd)
+                    writable = True
+                except PermissionError:
+                    if explicit_write or overwriting:
+                        raise
+            if fd < 0:
+                try:
+                    fd = os.open(name, os.O_RDONLY | _FILE_FLAGS, dir_fd=pfd)
+                except PermissionError:
+                    # Attribute-only opens of unreadable files still work (fstat, utime by
+                    # path are not needed): fall back to an O_PATH descriptor.
+                    if not _O_PATH or access & (FILE_READ_DATA | FILE_EXECUTE):
+                        raise
+                    fd = os.open(name, _O_PATH | _O_NOFOLLOW | _O_CLOEXEC, dir_fd=pfd)
+        except OSError as e:
+            raise nt_error(e) from e
+        granted = self._granted(access, max_allowed, writable=writable)
+        if not writable:
+            granted &= ~(FILE_WRITE_DATA | FILE_APPEND_DATA)
+        handle = self._checked_handle(fd, st, rel, smb_path, False, granted)
+        action = FILE_OPENED
+        try:
+            if overwriting:
+                os.ftruncate(fd, 0)
+                action = FILE_SUPERSEDED if disposition == FILE_SUPERSEDE else FILE_OVERWRITTEN
+            handle.delete_on_close = delete_on_close
+        except OSError as e:
+            handle.close()
+            raise nt_error(e) from e
+        return handle, action
+
+    def _checked_handle(
+        self,
+        fd: int,
+        st: os.stat_result,
+        rel: tuple[str, ...],
+        smb_path: str,
+        is_dir: bool,
+        granted: int,
+    ) -> OpenFile:
+        """Wrap ``fd`` after checking it is the object ``lstat`` saw (no swap in between)."""
+        try:
+            fst = os.fstat(fd)
+        except OSError as e:
+            os.close(fd)
+            raise nt_error(e) from e
+        expected = stat_mod.S_ISDIR if is_dir else stat_mod.S_ISREG
+        if (fst.st_dev, fst.st_ino) != (st.st_dev, st.st_ino) or not expected(fst.st_mode):
+            os.close(fd)
+            raise NtStatusError(STATUS_ACCESS_DENIED, "object changed during open")
+        return OpenFile(
+            self, fd, self._host_path(rel), smb_path, is_dir, granted, rel, (fst.st_dev, fst.st_ino)
+        )
+
+    # -- helpers for OpenFile -----------------------------------------------------------------
+
+    def _unlink_if_same(self, rel: tuple[str, ...], dev_ino: tuple[int, int], is_dir: bool) -> None:
+        """Delete ``rel`` if it is still the object ``dev_ino`` (delete-on-close)."""
+        try:
+            pfd = self._open_dir_exact(rel[:-1])
+        except NtStatusError:
+            log.info("delete-on-close: parent of %s is gone", os.path.join(*rel))
+            return
+        try:
+            st = os.stat(rel[-1], dir_fd=pfd, follow_symlinks=False)
+            if (st.st_dev, st.st_ino) != dev_ino:
+                log.info("delete-on-close: %s was replaced; not deleting", os.path.join(*rel))
+                return
+            if is_dir:
+                os.rmdir(rel[-1], dir_fd=pfd)
+            else:
+                os.unlink(rel[-1], dir_fd=pfd)
+        except OSError as e:
+            log.info("delete-on-close of %s failed: %s", os.path.join(*rel), e)
+        finally:
+            os.close(pfd)
+
+    def _stat_symlink_target(self, rel: tuple[str, ...]) -> os.stat_result | None:
+        """For directory listings: stat of a symlink's target if it stays inside the share."""
+        if not self.follow_symlinks:
+            return None
+        target = os.path.realpath(self._host_path(rel))
+        if not self._inside(target):
+            return None
+        try:
+            st = os.stat(target, follow_symlinks=False)
+        except OSError:
+            return None
+        if stat_mod.S_ISDIR(st.st_mode) or stat_mod.S_ISREG(st.st_mode):
+            return st
+        return None
+
+
+@dataclass(slots=True, eq=False)
+class OpenFile:
+    """One open of a file or directory in a :class:`ShareFS` (MS-SMB2 3.3.1.10 Open).
+
+    ``fd`` is a host descriptor: ``O_RDWR`` / ``O_RDONLY`` for files (``O_PATH`` for
+    attribute-only opens of unreadable files), ``O_RDONLY | O_DIRECTORY`` for directories.
+    ``granted_access`` is the access mask after generic mapping and MAXIMUM_ALLOWED.
+    """
+
+    share: ShareFS
+    fd: int
+    path: str  # host path
+    smb_path: str  # share-relative, backslash separated, "" for the root
+    is_directory: bool
+    granted_access: int
+    _rel: tuple[str, ...]
+    _dev_ino: tuple[int, int]
+    delete_on_close: bool = False
+    closed: bool = False
+
+    # -- state --------------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """Host name of the object ("" for the share root)."""
+        return self._rel[-1] if self._rel else ""
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise NtStatusError(STATUS_FILE_CLOSED, self.smb_path)
+
+    def _check_writable_share(self) -> None:
+        if self.share.read_only:
+            raise NtStatusError(STATUS_ACCESS_DENIED, "read-only share")
+
+    def _need(self, mask: int, what: str) -> None:
+        if not self.granted_access & mask:
+            raise NtStatusError(STATUS_ACCESS_DENIED, f"{what} not granted")
+
+    def stat(self) -> FileStat:
+        """FileStat of the open object, from ``fstat`` on the handle."""
+        self._check_open()
+        try:
+            st = os.fstat(self.fd)
+        except OSError as e:
+            raise nt_error(e) from e
+        fs = make_filestat(self.name, st)
+        fs.delete_pending = self.delete_on_close
+        return fs
+
+    # -- data path (DESIGN.md principle 5) -----------------------------------------------------
+
+    def read_into(self, offset: int, buf: memoryview) -> int:
+        """Read up to ``len(buf)`` bytes at ``offset`` into the caller's buffer with
+        ``os.preadv`` (no intermediate bytes object). Returns the count, 0 at end of file.
+        MS-SMB2 3.3.5.12: needs FILE_READ_DATA or FILE_EXECUTE."""
+        if self.closed:
+            raise NtStatusError(STATUS_FILE_CLOSED, self.smb_path)
+        if self.is_directory:
+            raise NtStatusError(STATUS_INVALID_DEVICE_REQUEST, "read on a directory")
+        if not self.granted_access & (FILE_READ_DATA | FILE_EXECUTE):
+            raise NtStatusError(STATUS_ACCESS_DENIED, "read access not granted")
+        if offset < 0 or offset > _MAX_I64:
+            raise NtStatusError(STATUS_INVALID_PARAMETER, "bad offset")
+        if not len(buf):
+            return 0
+        try:
+            return os.preadv(self.fd, [buf], offset)
+        except OSError as e:
+            raise nt_error(e) from e
+
+    def write(self, offset: int, data: memoryview | bytes) -> int:
+        """Write ``data`` at ``offset`` with ``os.pwrite`` (MS-SMB2 3.3.5.13).
+
+        ``offset == 0xFFFFFFFFFFFFFFFF``, or an open with FILE_APPEND_DATA but not
+        FILE_WRITE_DATA, writes at end of file. Returns the number of bytes written."""
+        self._check_open()
+        self._check_writable_share()
+        if self.is_directory:
+            raise NtStatusError(STATUS_INVALID_DEVICE_REQUEST, "write on a directory")
+        self._need(FILE_WRITE_DATA | FILE_APPEND_DATA, "write access")
+        mv = memoryview(data).cast("B")
+        try:
+            if offset == APPEND_OFFSET or not self.granted_access & FILE_WRITE_DATA:
+                offset = os.fstat(self.fd).st_size
+            elif offset < 0 or offset + len(mv) > _MAX_I64:
+                raise NtStatusError(STATUS_INVALID_PARAMETER, "bad offset")
+            done = 0
+            total = len(mv)
+            while done < total:
+                n = os.pwrite(self.fd, mv[done:], offset + done)
+                if n <= 0:
+                    raise OSError(errno.ENOSPC, "No space left on device")
+                done += n
+            return done
+        except OSError as e:
+            raise nt_error(e) from e
+
+    def flush(self) -> None:
+        """``fsync`` the object (MS-SMB2 3.3.5.11: files need write access)."""
+        self._check_open()
+        if not self.is_directory:
+            self._need(FILE_WRITE_DATA | FILE_APPEND_DATA, "write access")
+        try:
+            os.fsync(self.fd)
+        except OSError as e:
+            raise nt_error(e) from e
+
+    # -- SET_INFO ----------------------------------------------------------------------------
+
+    def _check_size_change(self, n: int) -> None:
+        self._check_open()
+        self._check_writable_share()
+        if self.is_directory:
+            raise NtStatusError(STATUS_INVALID_PARAMETER, "directory has no data")
+        self._need(FILE_WRITE_DATA, "FILE_WRITE_DATA")
+        if n < 0 or n > _MAX_I64:
+            raise NtStatusError(STATUS_INVALID_PARAMETER, "bad size")
+
+    def set_end_of_file(self, n: int) -> None:
+        """FileEndOfFileInformation (MS-FSCC 2.4.14): truncate or extend to ``n`` bytes."""
+        self._check_size_change(n)
+        try:
+            os.ftruncate(self.fd, n)
+        except OSError as e:
+            raise nt_error(e) from e
+
+    def set_allocation(self, n: int) -> None:
+        """FileAllocationInformation (MS-FSCC 2.4.4): an allocation below end of file
+        truncates the file (MS-FSA 2.1.5.15.1); growing it is a no-op here."""
+        self._check_size_change(n)
+        try:
+            if n < os.fstat(self.fd).st_size:
+                os.ftruncate(self.fd, n)
+        except OSError as e:
+            raise nt_error(e) from e
+
+    def set_basic_info(
+        self, creation: int, last_access: int, last_write: int, change: int, attributes: int
+    ) -> None:
+        """FileBasicInformation (MS-FSCC 2.4.7, MS-FSA 2.1.5.15.2).
+
+        Times 0 and -1 (and -2) leave a time unchanged; LastAccessTime and LastWriteTime are
+        applied with ``os.utime(ns=...)``; CreationTime and ChangeTime cannot be set on a POSIX
+        host and are ignored. Attributes 0 leave them unchanged; READONLY on a file clears /
+        restores the write bits; other attributes are ignored.
+        """
+        self._check_open()
+        self._check_writable_share()
+        self._need(FILE_WRITE_ATTRIBUTES, "FILE_WRITE_ATTRIBUTES")
+        for t in (creation, last_access, last_write, change):
+            if t < -2:
+                raise NtStatusError(STATUS_INVALID_PARAMETER, "bad time")
+        if attributes & FILE_ATTRIBUTE_DIRECTORY and not self.is_directory:
+            raise NtStatusError(STATUS_INVALID_PARAMETER, "DIRECTORY attribute on a file")
+        try:
+            if last_access > 0 or last_write > 0:
+                st = os.fstat(self.fd)
+                atime = filetime_to_unix_ns(last_access) if last_access > 0 else st.st_atime_ns
+                mtime = filetime_to_unix_ns(last_write) if last_write > 0 else st.st_mtime_ns
+                os.utime(self.fd, ns=(atime, mtime))
+            if attributes and not self.is_directory:
+                mode = stat_mod.S_IMODE(os.fstat(self.fd).st_mode)
+                if attributes & FILE_ATTRIBUTE_READONLY:
+                    new_mode = mode & ~0o222
+                else:
+                    new_mode = mode | stat_mod.S_IWUSR
+                if new_mode != mode:
+                    os.fchmod(self.fd, new_mode)
+        except OverflowError as e:
+            raise NtStatusError(STATUS_INVALID_PARAMETER, "time out of range") from e
+        except OSError as e:
+            raise nt_error(e) from e
+
+    def set_delete_on_close(self, flag: bool) -> None:
+        """FileDispositionInformation (MS-FSCC 2.4.11, MS-FSA 2.1.5.15.3).
+
+        Needs DELETE access; a read-only share or the share root -> STATUS_ACCESS_DENIED; a
+        non-empty directory -> STATUS_DIRECTORY_NOT_EMPTY; a READONLY file ->
+        STATUS_CANNOT_DELETE (0xC0000121)."""
+        self._check_open()
+        if flag:
+            self._check_writable_share()
+            if not self._rel:
+                raise NtStatusError(STATUS_ACCESS_DENIED, "cannot delete the share root")
+            self._need(DELETE, "DELETE")
+            try:
+                if self.is_directory:
+                    if os.listdir(self.fd):
+                        raise NtStatusError(STATUS_DIRECTORY_NOT_EMPTY, self.smb_path)
+                elif not os.fstat(self.fd).st_mode & stat_mod.S_IWUSR:
+                    raise NtStatusError(STATUS_CANNOT_DELETE, "file is read-only")
+            except OSError as e:
+                raise nt_error(e) from e
+        self.delete_on_close = flag
+
+    def rename(self, new_smb_path: str, replace_if_exists: bool) -> None:
+        """FileRenameInformation (MS-FSCC 2.4.42.2, MS-SMB2 3.3.5.21.1): move the object to
+        ``new_smb_path`` (share-relative, same safety rules as CREATE).
+
+        Target exists and ``replace_if_exists`` is false -> STATUS_OBJECT_NAME_COLLISION;
+        replacing a directory, or replacing anything with a directory -> STATUS_ACCESS_DENIED.
+        Renaming to a different case of the same name is allowed. The no-replace check and
+        the rename are two steps (no RENAME_NOREPLACE in CPython)."""
+        self._check_open()
+        self._check_writable_share()
+        if not self._rel:
+            raise NtStatusError(STATUS_ACCESS_DENIED, "cannot rename the share root")
+        self._need(DELETE, "DELETE")
+        parts = split_smb_path(new_smb_path)
+        if not parts:
+            raise NtStatusError(STATUS_OBJECT_NAME_INVALID, "cannot rename to the share root")
+        share = self.share
+        dst = share._lookup(parts, follow_final=False)
+        try:
+            src_pfd = share._open_dir_exact(self._rel[:-1])
+        except BaseException:
+            os.close(dst.parent_fd)
+            raise
+        try:
+            src_name = self._rel[-1]
+            try:
+                sst = os.stat(src_name, dir_fd=src_pfd, follow_symlinks=False)
+            except OSError as e:
+                raise nt_error(e) from e
+            if (sst.st_dev, sst.st_ino) != self._dev_ino:
+                raise NtStatusError(STATUS_OBJECT_NAME_NOT_FOUND, "source was replaced")
+            new_name = parts[-1]
+            dst_name = dst.name
+            assert dst_name is not None
+            if dst.st is not None and (dst.st.st_dev, dst.st.st_ino) != self._dev_ino:
+                if not replace_if_exists:
+                    raise NtStatusError(STATUS_OBJECT_NAME_COLLISION, new_smb_path)
+                if stat_mod.S_ISDIR(dst.st.st_mode) or self.is_directory:
+                    raise NtStatusError(STATUS_ACCESS_DENIED, "cannot replace with directories")
+                os.rename(src_name, dst_name, src_dir_fd=src_pfd, dst_dir_fd=dst.parent_fd)
+                if dst_name != new_name:  # existing target matched case-insensitively
+                    os.rename(
+                        dst_name, new_name, src_dir_fd=dst.parent_fd, dst_dir_fd=dst.parent_fd
+                    )
+            elif dst.st is None or dst_name != new_name or self._rel[:-1] != dst.parent_rel:
+                if dst.st is None:
+                    # Re-check right before the rename to keep the race window small.
+                    try:
+                        os.stat(new_name, dir_fd=dst.parent_fd, follow_symlinks=False)
+                    except FileNotFoundError:
+                        pass
+                    else:
+                        if not replace_if_exists:
+                            raise NtStatusError(STATUS_OBJECT_NAME_COLLISION, new_smb_path)
+                os.rename(src_name, new_name, src_dir_fd=src_pfd, dst_dir_fd=dst.parent_fd)
+            self._rel = dst.parent_rel + (new_name,)
+            self.path = share._host_path(self._rel)
+            self.smb_path = "\\".join(parts)
+        except OSError as e:
+            raise nt_error(e) from e
+        finally:
+            os.close(src_pfd)
+            os.close(dst.parent_fd)
+
+    # -- QUERY_DIRECTORY ---------------------------------------------------------------------
+
+    def list_directory(self, pattern: str) -> list[FileStat]:
+        """Entries of this directory that match ``pattern`` (MS-SMB2 3.3.5.18, MS-FSA 2.1.4.4).
+
+        ``*``, ``?`` and the DOS wildcards ``< > "`` match case-insensitively; a pattern
+        without wildcards names one entry (exact, else case-insensitive). ``.`` and ``..`` come
+        first when the pattern matches them (``..`` of the share root is the root itself).
+        Host names that SMB clients could not open (see
+        :func:`lanman.smb.server.fs_paths.component_error`) and symlinks that lead outside the
+        share or nowhere are left out. Other entries are sorted case-insensitively."""
+        self._check_open()
+        if not self.is_directory:
+            raise NtStatusError(STATUS_INVALID_PARAMETER, "not a directory")
+        if not pattern:
+            pattern = "*"
+        if len(pattern) > MAX_COMPONENT_CHARS or any(c in pattern for c in "\\/:|\x00"):
+            raise NtStatusError(STATUS_OBJECT_NAME_INVALID, "bad search pattern")
+        out: list[FileStat] = []
+        try:
+            if pattern_matches(pattern, "."):
+                out.append(make_filestat(".", os.fstat(self.fd)))
+            if pattern_matches(pattern, ".."):
+                if self._rel:
+                    parent = os.stat("..", dir_fd=self.fd, follow_symlinks=False)
+                else:
+                    parent = os.fstat(self.fd)
+                out.append(make_filestat("..", parent))
+            if not has_wildcards(pattern):
+                if component_error(pattern) is None:
+                    name, st = ShareFS._find(self.fd, pattern)
+                    entry = self._entry(name, st)
+                    if entry is not None:
+                        out.append(entry)
+                return out
+            found: list[FileStat] = []
+            with os.scandir(self.fd) as it:
+                for de in it:
+                    name = de.name
+                    if not is_valid_component(name) or not pattern_matches(pattern, name):
+                        continue
+                    try:
+                        st = de.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    entry = self._entry(name, st)
+                    if entry is not None:
+                        found.append(entry)
+        except OSError as e:
+            raise nt_error(e) from e
+        found.sort(key=lambda f: (f.name.casefold(), f.name))
+        out.extend(found)
+        return out
+
+    def _entry(self, name: str, st: os.stat_result | None) -> FileStat | None:
+        if st is None:
+            return None
+        if stat_mod.S_ISLNK(st.st_mode):
+            st = self.share._stat_symlink_target(self._rel + (name,))
+            if st is None:
+                return None
+        elif not (stat_mod.S_ISREG(st.st_mode) or stat_mod.S_ISDIR(st.st_mode)):
+            return None
+        return make_filestat(name, st)
+
+    # -- CLOSE -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the handle; performs a pending delete-on-close first. Idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        fd, self.fd = self.fd, -1
+        try:
+            if self.delete_on_close and self._rel and not self.share.read_only:
+                self.share._unlink_if_same(self._rel, self._dev_ino, self.is_directory)
+        finally:
+            os.close(fd)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
