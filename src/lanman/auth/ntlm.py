@@ -24,18 +24,18 @@ from lanman.errors.ntstatus import (
 )
 
 __all__ = [
+    "MSV_AV_FLAGS_MIC_PRESENT",
     "NTLMSSP_SIGNATURE",
     "AuthError",
     "AuthResult",
-    "AvId",
     "AuthenticateMessage",
+    "AvId",
     "ChallengeMessage",
     "NegotiateFlags",
     "NegotiateMessage",
     "NtlmAcceptor",
     "NtlmInitiator",
     "NtlmSession",
-    "MSV_AV_FLAGS_MIC_PRESENT",
     "compute_mic",
     "encode_av_pairs",
     "ntlmv2_response",
