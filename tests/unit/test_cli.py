@@ -303,3 +303,12 @@ def test_internal_error_no_traceback(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("LANMAN_DEBUG", raising=False)
     r = run(tmp_path / "h", "up")
     assert r.exit_code == 1 and "internal error: RuntimeError: kaboom" in r.stderr
+
+
+def test_up_without_service_keeps_demo_password_unused(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "lanman.smb.server.service", None)
+    home = tmp_path / "h"
+    r = run(home, "up", "--demo")
+    assert r.exit_code == 1 and "not available" in r.stderr
+    assert "Password" not in r.output
+    assert json.loads(run(home, "user", "list", "--json").output) == []

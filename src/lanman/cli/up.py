@@ -45,6 +45,18 @@ def up(ctx: click.Context, listen: str | None, smb_port: int | None, demo: bool)
             f"--listen {listen!r} is not an IP address", "use e.g. 127.0.0.1 or 0.0.0.0"
         ) from None
 
+    # Import first: do not use up the one-time demo password if the server cannot start.
+    try:
+        from lanman.smb.server.service import run
+    except ImportError as e:
+        if e.name and SERVICE_MODULE.startswith(e.name):
+            raise CliError(
+                "the SMB server service is not available in this build "
+                f"({SERVICE_MODULE} is missing)",
+                "update lanman; the SMB server is still under construction",
+            ) from None
+        raise
+
     if demo:
         password = home.ensure_demo()
         if password is not None:
@@ -72,16 +84,6 @@ def up(ctx: click.Context, listen: str | None, smb_port: int | None, demo: bool)
             click.echo("--demo: this home already has users or shares; no demo was created.")
         sys.stdout.flush()
 
-    try:
-        from lanman.smb.server.service import run
-    except ImportError as e:
-        if e.name and SERVICE_MODULE.startswith(e.name):
-            raise CliError(
-                "the SMB server service is not available in this build "
-                f"({SERVICE_MODULE} is missing)",
-                "update lanman; the SMB server is still under construction",
-            ) from None
-        raise
     signing = "required" if home.config.require_security_signature else "enabled, not required"
     click.echo(f"lanman: SMB server on {listen}:{port} (signing {signing}); Ctrl-C stops.")
     sys.stdout.flush()
