@@ -1,0 +1,517 @@
+"""Sans-IO SMB2/3 server connection: framing of compounds, NEGOTIATE, signing, credits and
+dispatch (MS-SMB2 3.3.5).
+
+Feed :meth:`ServerConnection.receive_frame` one Direct-TCP payload (without the 4-byte
+length prefix) and the current time; it returns the frames to send, each a list of buffers
+(header and payload are never concatenated). ``closed`` turns True when the connection must
+be dropped.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import struct
+from dataclasses import dataclass, field
+from typing import Callable
+
+from lanman.crypto.smb_signing import SigningAlgorithm, compute_signature, preauth_hash_update
+from lanman.errors import ntstatus as st
+from lanman.errors.ntstatus import NtStatusError
+from lanman.smb.wire import negotiate as neg
+from lanman.smb.wire._buf import pad8
+from lanman.smb.wire.constants import (
+    HASH_SHA_512,
+    SMB1_PROTOCOL_ID,
+    SMB2_HEADER_SIZE,
+    SMB2_PROTOCOL_ID,
+    SUPPORTED_DIALECTS,
+    Command,
+    Dialect,
+    GlobalCapabilities,
+    HeaderFlags,
+    NegotiateContextType,
+    SecurityMode,
+)
+from lanman.smb.wire.header import SIGNATURE_OFFSET, Smb2Header, WireError
+from lanman.smb.wire.query import pack_error_response
+from lanman.smb.wire.smb1 import parse_smb1_negotiate
+
+from .credits import SequenceWindow
+from .files import FileHandlers
+from .sessions import SessionHandlers
+from .state import ServerContext, Session
+
+Buffers = list  # list[bytes | bytearray | memoryview]
+
+# Commands that need no session (MS-SMB2 3.3.5.2.9).
+_SESSIONLESS = {Command.NEGOTIATE, Command.SESSION_SETUP, Command.ECHO, Command.CANCEL}
+# Commands that need a tree connect (MS-SMB2 3.3.5.2.11).
+_TREE_COMMANDS = {Command.CREATE, Command.CLOSE, Command.FLUSH, Command.READ, Command.WRITE,
+                  Command.LOCK, Command.IOCTL, Command.QUERY_DIRECTORY, Command.CHANGE_NOTIFY,
+                  Command.QUERY_INFO, Command.SET_INFO, Command.TREE_DISCONNECT}
+# Commands whose payload size sets the credit charge (MS-SMB2 3.3.5.2.5).
+_LARGE_COMMANDS = {Command.READ, Command.WRITE, Command.IOCTL, Command.QUERY_DIRECTORY,
+                   Command.CHANGE_NOTIFY, Command.QUERY_INFO, Command.SET_INFO}
+
+
+class Disconnect(Exception):
+    """The request requires the server to drop the transport connection."""
+
+
+@dataclass(slots=True)
+class Request:
+    """One PDU of a received compound, with the state resolved for it."""
+
+    header: Smb2Header
+    pdu: memoryview
+    session: Session | None = None
+    signed_ok: bool = False  # signature present and verified
+
+
+@dataclass(slots=True)
+class Reply:
+    """A response before it is framed and signed."""
+
+    request: Smb2Header
+    status: int
+    body: Buffers
+    session: Session | None = None
+    sign: bool = False
+    signing_key: bytes | None = None  # overrides the session key (final SESSION_SETUP)
+    async_id: int | None = None
+    credits: int = 0
+    after_pack: Callable[[bytes], None] | None = None
+    tree_id: int | None = None
+    session_id: int | None = None
+
+
+@dataclass(slots=True)
+class PendingAsync:
+    """An operation that answered STATUS_PENDING and completes later (MS-SMB2 3.3.4.2)."""
+
+    async_id: int
+    header: Smb2Header
+    session: Session | None
+    sign: bool
+    open_id: int
+    kind: str  # "notify" | "pipe_read"
+    max_length: int = 0
+
+
+class ServerConnection(SessionHandlers, FileHandlers):
+    """MS-SMB2 3.3.1.7 Connection plus the request processing of 3.3.5."""
+
+    def __init__(self, ctx: ServerContext, client_address: str = "") -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings
+        self.client_address = client_address
+        self.closed = False
+        self.dialect: int | None = None  # Connection.Dialect; 0x02FF after SMB1 upgrade
+        self.client_guid = b""
+        self.client_security_mode = 0
+        self.client_capabilities = 0
+        self.client_dialects: list[int] = []
+        self.server_capabilities = 0
+        self.server_security_mode = 0
+        self.should_sign = False
+        self.signing_algorithm = SigningAlgorithm.HMAC_SHA256
+        self.preauth_hash = b"\x00" * 64
+        self.window = SequenceWindow()
+        self.sessions: dict[int, Session] = {}
+        self.opens: dict = {}
+        self.pending: dict[int, PendingAsync] = {}
+        self.max_read_size = 65536
+        self.max_write_size = 65536
+        self.max_transact_size = 65536
+        self.now = 0
+        self._next_async_id = 1
+        self._next_volatile_id = 1
+        self._next_tree_id = 1
+        self._outbox: list[Buffers] = []
+        self.compound_open_id: int | None = None
+        self.disconnect_reason = ""
+
+    # ---- entry point -------------------------------------------------------------------
+
+    def receive_frame(self, frame: bytes | bytearray | memoryview, now: int) -> list[Buffers]:
+        """Process one transport frame; return the frames to send."""
+        self.now = now
+        view = memoryview(frame)
+        try:
+            if self.closed:
+                return []
+            proto = bytes(view[:4])
+            if proto == SMB1_PROTOCOL_ID and self.dialect is None:
+                self._smb1_negotiate(view)
+            elif proto == SMB2_PROTOCOL_ID:
+                self._receive_compound(view)
+            else:
+                raise Disconnect("unsupported protocol id (encryption/compression not offered)")
+        except (Disconnect, WireError) as exc:
+            self.disconnect_reason = str(exc)
+            self.closed = True
+            if isinstance(exc, WireError):
+                self.ctx.emit_event("MALFORMED_REQUEST", client=self.client_address,
+                                    reason=str(exc))
+        out, self._outbox = self._outbox, []
+        return out
+
+    def connection_lost(self) -> None:
+        """Release every open (the transport is gone)."""
+        for open_ in list(self.opens.values()):
+            self._close_open(open_)
+        self.sessions.clear()
+        self.pending.clear()
+
+    # ---- framing -----------------------------------------------------------------------
+
+    def _split(self, view: memoryview) -> list[memoryview]:
+        pdus = []
+        pos = 0
+        while True:
+            if len(view) - pos < SMB2_HEADER_SIZE or bytes(view[pos:pos + 4]) != SMB2_PROTOCOL_ID:
+                raise Disconnect("malformed compound")
+            (next_command,) = struct.unpack_from("<I", view, pos + 20)
+            if next_command == 0:
+                pdus.append(view[pos:])
+                return pdus
+            if next_command < SMB2_HEADER_SIZE or next_command % 8 or \
+                    pos + next_command > len(view):
+                raise Disconnect("bad NextCommand")
+            pdus.append(view[pos:pos + next_command])
+            pos += next_command
+            if len(pdus) > 128:
+                raise Disconnect("compound too long")
+
+    def _receive_compound(self, view: memoryview) -> None:
+        replies: list[Reply] = []
+        self.compound_open_id = None  # FileId 0xFF.. in related requests (3.3.5.2.7.2)
+        prev: Request | None = None
+        prev_status = st.STATUS_SUCCESS
+        prev_tree: int | None = None
+        for pdu in self._split(view):
+            hdr = Smb2Header.unpack(pdu)
+            if hdr.is_response:
+                raise Disconnect("response received by server")
+            req = Request(hdr, pdu)
+            related = hdr.is_related and prev is not None
+            if related:
+                # MS-SMB2 3.3.5.2.7.2: inherit SessionId/TreeId from the previous request.
+                hdr.session_id = prev.header.session_id
+                hdr.tree_id = prev_tree if prev_tree is not None else prev.header.tree_id
+            reply = self._process(req, prev_status if related else st.STATUS_SUCCESS)
+            if reply is None:
+                prev = req
+                continue
+            reply.credits = self.window.grant(hdr.credit)
+            replies.append(reply)
+            prev, prev_status = req, reply.status
+            prev_tree = reply.tree_id if reply.tree_id is not None else hdr.tree_id
+            if self.closed:
+                break
+        if replies and not self.closed:
+            self._outbox.append(self._assemble(replies))
+
+    def _assemble(self, replies: list[Reply]) -> Buffers:
+        """Frame responses into one compound, each PDU 8-aligned and signed on its own
+        (MS-SMB2 3.3.4.1.3, 3.1.4.1)."""
+        parts: Buffers = []
+        for i, r in enumerate(replies):
+            last = i == len(replies) - 1
+            body_len = sum(len(b) for b in r.body)
+            pad = 0 if last else pad8(SMB2_HEADER_SIZE + body_len)
+            q = r.request
+            flags = HeaderFlags.SERVER_TO_REDIR | (q.flags & (HeaderFlags.RELATED_OPERATIONS |
+                                                               HeaderFlags.PRIORITY_MASK))
+            key = r.signing_key or (r.session.signing_key if r.session else b"")
+            sign = r.sign and bool(key) and r.status != st.STATUS_PENDING
+            if sign:
+                flags |= HeaderFlags.SIGNED
+            hdr = Smb2Header(
+                command=q.command, status=r.status, credit_charge=q.credit_charge,
+                credit=r.credits, flags=flags,
+                next_command=0 if last else SMB2_HEADER_SIZE + body_len + pad,
+                message_id=q.message_id, process_id=q.process_id,
+                tree_id=r.tree_id if r.tree_id is not None else q.tree_id,
+                session_id=r.session_id if r.session_id is not None else q.session_id)
+            if r.async_id is not None:
+                hdr.flags |= HeaderFlags.ASYNC_COMMAND
+                hdr.async_id = r.async_id
+            raw = bytearray(hdr.pack())
+            msg = [raw, *r.body]
+            if pad:
+                msg.append(b"\x00" * pad)
+            if sign:
+                raw[SIGNATURE_OFFSET:SIGNATURE_OFFSET + 16] = compute_signature(
+                    key, self.signing_algorithm, msg, message_id=q.message_id,
+                    is_response=True, is_cancel=q.command == Command.CANCEL)
+            if r.after_pack is not None:
+                r.after_pack(b"".join(bytes(m) for m in msg))
+            parts.extend(msg)
+        return parts
+
+    # ---- per-request processing (MS-SMB2 3.3.5.2) -----------------------------------
+
+    def _process(self, req: Request, prev_status: int) -> Reply | None:
+        hdr = req.header
+        if self.dialect is None and hdr.command != Command.NEGOTIATE:
+            raise Disconnect("request before NEGOTIATE")
+        if hdr.command == Command.CANCEL:
+            self._cancel(req)
+            return None
+        # 3.3.5.2.3 / 3.3.5.2.5: MessageId window and credit charge.
+        charge = hdr.credit_charge if self.supports_multi_credit else 1
+        if not self.window.consume(hdr.message_id, charge if charge else 1):
+            raise Disconnect(f"MessageId {hdr.message_id} outside the granted window")
+        try:
+            if prev_status != st.STATUS_SUCCESS:
+                raise NtStatusError(prev_status)
+            self._check_signature(req)
+            if hdr.command not in _SESSIONLESS:
+                self._require_session(req)
+            if self.supports_multi_credit and hdr.command in _LARGE_COMMANDS:
+                self._check_credit_charge(req, charge)
+            handler = self._handlers.get(hdr.command)
+            if handler is None:
+                raise NtStatusError(st.STATUS_INVALID_PARAMETER, "unknown command")
+            return handler(self, req)
+        except NtStatusError as exc:
+            return self._error(req, exc.status)
+        except WireError:
+            return self._error(req, st.STATUS_INVALID_PARAMETER)
+
+    @property
+    def supports_multi_credit(self) -> bool:
+        return self.dialect is not None and self.dialect >= Dialect.SMB_2_1 and \
+            self.dialect != Dialect.SMB_2_WILDCARD
+
+    def _check_credit_charge(self, req: Request, charge: int) -> None:
+        """MS-SMB2 3.3.5.2.5: CreditCharge must cover the payload in 64 KiB units."""
+        size = self._payload_size(req)
+        needed = max(1, (size - 1) // 65536 + 1) if size else 1
+        if charge < needed:
+            raise NtStatusError(st.STATUS_INVALID_PARAMETER, "CreditCharge too small")
+
+    def _error(self, req: Request, status: int) -> Reply:
+        return Reply(req.header, status, [pack_error_response()], session=req.session,
+                     sign=self._should_sign_reply(req))
+
+    def _should_sign_reply(self, req: Request) -> bool:
+        s = req.session
+        return s is not None and s.can_sign and (s.signing_required or req.signed_ok)
+
+    def ok(self, req: Request, body: Buffers, status: int = st.STATUS_SUCCESS, **kw) -> Reply:
+        return Reply(req.header, status, body, session=req.session,
+                     sign=self._should_sign_reply(req), **kw)
+
+    # ---- signing (MS-SMB2 3.3.5.2.4) ------------------------------------------------
+
+    def _check_signature(self, req: Request) -> None:
+        hdr = req.header
+        if hdr.command == Command.NEGOTIATE:
+            if hdr.is_signed:
+                raise NtStatusError(st.STATUS_INVALID_PARAMETER, "signed NEGOTIATE")
+            return
+        if hdr.session_id == 0:
+            return
+        session = self.sessions.get(hdr.session_id)
+        req.session = session
+        if hdr.is_signed:
+            if session is None:
+                raise NtStatusError(st.STATUS_USER_SESSION_DELETED)
+            if not session.signing_key:
+                if session.state == "in_progress":
+                    return  # no key yet: nothing to verify against
+                self._signing_violation(req, "signed request on a session without a key")
+            if not self._verify(req, session):
+                self._signing_violation(req, "bad signature")
+            req.signed_ok = True
+            return
+        if session is not None and session.signing_required and session.state == "valid":
+            self._signing_violation(req, "unsigned request on a signing-required session")
+
+    def _verify(self, req: Request, session: Session) -> bool:
+        pdu = req.pdu
+        hdr_copy = bytearray(pdu[:SMB2_HEADER_SIZE])
+        received = bytes(hdr_copy[SIGNATURE_OFFSET:SIGNATURE_OFFSET + 16])
+        hdr_copy[SIGNATURE_OFFSET:SIGNATURE_OFFSET + 16] = b"\x00" * 16
+        expected = compute_signature(
+            session.signing_key, self.signing_algorithm, [hdr_copy, pdu[SMB2_HEADER_SIZE:]],
+            message_id=req.header.message_id, is_response=False,
+            is_cancel=req.header.command == Command.CANCEL)
+        return hmac.compare_digest(expected, received)
+
+    def _signing_violation(self, req: Request, what: str) -> None:
+        """Refuse a request that failed the signing rules and log who sent it."""
+        s = req.session
+        cmd = req.header.command
+        self.ctx.emit_event(
+            "SMB_UNSIGNED_REQUEST_ON_SIGNED_SESSION" if what.startswith("unsigned")
+            else "SMB_SIGNATURE_VERIFY_FAILED",
+            client=self.client_address, user=self._user_label(s),
+            command=Command(cmd).name if cmd in Command._value2member_map_ else str(cmd),
+            session_id=f"0x{req.header.session_id:016x}", message_id=req.header.message_id,
+            algorithm=self.signing_algorithm.name, reason=what)
+        req.session = None  # never sign the failure with the session key
+        raise NtStatusError(st.STATUS_ACCESS_DENIED, what)
+
+    @staticmethod
+    def _user_label(s: Session | None) -> str:
+        if s is None:
+            return ""
+        if s.is_anonymous:
+            return "(anonymous)"
+        return f"{s.domain}\\{s.user}" if s.domain else s.user
+
+    def _require_session(self, req: Request) -> None:
+        s = req.session if req.session is not None else self.sessions.get(req.header.session_id)
+        if s is None:
+            raise NtStatusError(st.STATUS_USER_SESSION_DELETED)
+        if s.state != "valid" and req.header.command not in (Command.LOGOFF,):
+            raise NtStatusError(st.STATUS_ACCESS_DENIED, "session setup in progress")
+        req.session = s
+
+    # ---- NEGOTIATE (MS-SMB2 3.3.5.3, 3.3.5.4) ---------------------------------------
+
+    def _smb1_negotiate(self, view: memoryview) -> None:
+        """MS-SMB2 3.3.5.3.1: answer an SMB1 multi-protocol NEGOTIATE in SMB2."""
+        dialects = parse_smb1_negotiate(view)
+        if "SMB 2.???" in dialects:
+            chosen = Dialect.SMB_2_WILDCARD
+        elif "SMB 2.002" in dialects:
+            chosen = Dialect.SMB_2_0_2
+        else:
+            raise Disconnect("SMB1 only client: SMB1 is not offered")
+        if not self.window.consume(0, 1):
+            raise Disconnect("window")
+        self._set_dialect(chosen)
+        body = self._negotiate_response_body(chosen, [])
+        fake = Smb2Header(command=Command.NEGOTIATE, message_id=0)
+        reply = Reply(fake, st.STATUS_SUCCESS, [body], credits=self.window.grant(1))
+        if chosen == Dialect.SMB_2_WILDCARD:
+            self.dialect = Dialect.SMB_2_WILDCARD
+        self._outbox.append(self._assemble([reply]))
+
+    def _set_dialect(self, dialect: int) -> None:
+        self.dialect = dialect
+        large = dialect >= Dialect.SMB_2_1 and dialect != Dialect.SMB_2_WILDCARD
+        self.max_read_size = self.settings.max_read_size if large else 65536
+        self.max_write_size = self.settings.max_write_size if large else 65536
+        self.max_transact_size = self.settings.max_transact_size if large else 65536
+        self.server_capabilities = GlobalCapabilities.LARGE_MTU if large else 0
+        self.server_security_mode = SecurityMode.SIGNING_ENABLED | (
+            SecurityMode.SIGNING_REQUIRED if self.settings.require_message_signing else 0)
+        self.signing_algorithm = (SigningAlgorithm.HMAC_SHA256 if dialect < Dialect.SMB_3_0
+                                  else SigningAlgorithm.AES_CMAC)
+
+    def _negotiate_response_body(self, dialect: int, contexts: list) -> bytes:
+        from lanman.auth.spnego import negotiate_token
+
+        resp = neg.NegotiateResponse(
+            security_mode=self.server_security_mode, dialect_revision=dialect,
+            server_guid=self.settings.server_guid, capabilities=self.server_capabilities,
+            max_transact_size=self.max_transact_size, max_read_size=self.max_read_size,
+            max_write_size=self.max_write_size, system_time=self.now,
+            server_start_time=0, security_buffer=negotiate_token(), contexts=contexts)
+        return resp.pack()
+
+    def _negotiate(self, req: Request) -> Reply:
+        if self.dialect is not None and self.dialect != Dialect.SMB_2_WILDCARD:
+            raise Disconnect("second NEGOTIATE")
+        r = neg.NegotiateRequest.unpack(req.pdu)
+        common = [d for d in SUPPORTED_DIALECTS if d in r.dialects]
+        if not common:
+            raise NtStatusError(st.STATUS_NOT_SUPPORTED, "no common dialect")
+        dialect = max(common)
+        self.client_guid = r.client_guid
+        self.client_security_mode = r.security_mode
+        self.client_capabilities = r.capabilities
+        self.client_dialects = list(r.dialects)
+        self._set_dialect(dialect)
+        if r.security_mode & SecurityMode.SIGNING_REQUIRED:
+            self.should_sign = True  # 3.3.5.4: Connection.ShouldSign
+        contexts: list = []
+        if dialect == Dialect.SMB_3_1_1:
+            contexts = self._negotiate_contexts(r)
+            self.preauth_hash = preauth_hash_update(self.preauth_hash, req.pdu)
+        if dialect >= Dialect.SMB_3_0:
+            self.server_capabilities |= 0  # no multichannel, leasing or encryption offered
+        body = self._negotiate_response_body(dialect, contexts)
+        reply = Reply(req.header, st.STATUS_SUCCESS, [body])
+        if dialect == Dialect.SMB_3_1_1:
+            def _hash(packed: bytes) -> None:
+                self.preauth_hash = preauth_hash_update(self.preauth_hash, packed)
+            reply.after_pack = _hash
+        return reply
+
+    def _negotiate_contexts(self, r: neg.NegotiateRequest) -> list:
+        """MS-SMB2 3.3.5.4 for 3.1.1: preauth integrity (required) and signing algorithm."""
+        by_type: dict[int, bytes] = {}
+        for c in r.contexts:
+            if c.context_type in by_type and c.context_type in (
+                    NegotiateContextType.PREAUTH_INTEGRITY_CAPABILITIES,
+                    NegotiateContextType.SIGNING_CAPABILITIES,
+                    NegotiateContextType.ENCRYPTION_CAPABILITIES):
+                raise NtStatusError(st.STATUS_INVALID_PARAMETER, "duplicate negotiate context")
+            by_type[c.context_type] = c.data
+        pre = by_type.get(NegotiateContextType.PREAUTH_INTEGRITY_CAPABILITIES)
+        if pre is None:
+            raise NtStatusError(st.STATUS_INVALID_PARAMETER, "no preauth integrity context")
+        algs, _salt = neg.parse_preauth_context(pre)
+        if HASH_SHA_512 not in algs:
+            raise NtStatusError(st.STATUS_SMB_NO_PREAUTH_INTEGRITY_HASH_OVERLAP)
+        out = [neg.preauth_context([HASH_SHA_512], os.urandom(32))]
+        sig = by_type.get(NegotiateContextType.SIGNING_CAPABILITIES)
+        if sig is not None:
+            offered = neg.parse_id_list_context(sig)
+            chosen = next((a for a in offered if a in (0, 1, 2)), None)
+            if chosen is None:
+                chosen = SigningAlgorithm.AES_CMAC  # 3.1.1 default algorithm
+            self.signing_algorithm = SigningAlgorithm(chosen)
+            out.append(neg.id_list_context(NegotiateContextType.SIGNING_CAPABILITIES, [chosen]))
+        return out
+
+    # ---- ECHO / CANCEL / async --------------------------------------------------------
+
+    def _echo(self, req: Request) -> Reply:
+        from lanman.smb.wire.session import empty_body
+
+        return self.ok(req, [empty_body(4)])
+
+    def new_async(self, req: Request, kind: str, open_id: int, max_length: int = 0) -> Reply:
+        """Answer STATUS_PENDING (never signed, 3.3.4.2) and remember the operation."""
+        if len(self.pending) >= self.settings.max_async_per_connection:
+            raise NtStatusError(st.STATUS_INSUFF_SERVER_RESOURCES)
+        aid = self._next_async_id
+        self._next_async_id += 1
+        self.pending[aid] = PendingAsync(aid, req.header, req.session,
+                                         self._should_sign_reply(req), open_id, kind,
+                                         max_length)
+        return Reply(req.header, st.STATUS_PENDING, [pack_error_response()], async_id=aid)
+
+    def complete_async(self, p: PendingAsync, status: int, body: Buffers | None = None) -> None:
+        """Send the final response of a pending operation (no credits granted)."""
+        self.pending.pop(p.async_id, None)
+        reply = Reply(p.header, status, body or [pack_error_response()], session=p.session,
+                      sign=p.sign, async_id=p.async_id, credits=0)
+        self._outbox.append(self._assemble([reply]))
+
+    def _cancel(self, req: Request) -> None:
+        """MS-SMB2 3.3.5.16: CANCEL gets no response; the cancelled request answers
+        STATUS_CANCELLED."""
+        hdr = req.header
+        for p in list(self.pending.values()):
+            if (hdr.is_async and p.async_id == hdr.async_id) or (
+                    not hdr.is_async and p.header.message_id == hdr.message_id):
+                self.complete_async(p, st.STATUS_CANCELLED)
+
+    _handlers: dict = {}
+
+
+ServerConnection._handlers = {
+    Command.NEGOTIATE: ServerConnection._negotiate,
+    Command.ECHO: ServerConnection._echo,
+    **SessionHandlers.handlers(),
+    **FileHandlers.handlers(),
+}

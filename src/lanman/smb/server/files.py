@@ -1,0 +1,579 @@
+"""File, directory and named-pipe requests on the server (MS-SMB2 3.3.5.9-3.3.5.21)."""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING
+
+from lanman.errors import ntstatus as st
+from lanman.errors.ntstatus import NtStatusError
+from lanman.smb.filestat import FILE_ATTRIBUTE_NORMAL, FileStat
+from lanman.smb.wire import fileinfo as fi
+from lanman.smb.wire.constants import (
+    DELETE,
+    FILE_ALL_ACCESS,
+    FILE_APPEND_DATA,
+    FILE_DELETE_ON_CLOSE,
+    FILE_EXECUTE,
+    FILE_GENERIC_EXECUTE,
+    FILE_GENERIC_READ,
+    FILE_GENERIC_WRITE,
+    FILE_READ_ATTRIBUTES,
+    FILE_READ_DATA,
+    FILE_WRITE_ATTRIBUTES,
+    FILE_WRITE_DATA,
+    FSCTL_DFS_GET_REFERRALS,
+    FSCTL_DFS_GET_REFERRALS_EX,
+    FSCTL_PIPE_TRANSCEIVE,
+    FSCTL_PIPE_WAIT,
+    FSCTL_QUERY_NETWORK_INTERFACE_INFO,
+    FSCTL_SRV_ENUMERATE_SNAPSHOTS,
+    FSCTL_VALIDATE_NEGOTIATE_INFO,
+    GENERIC_ALL,
+    GENERIC_EXECUTE,
+    GENERIC_READ,
+    GENERIC_WRITE,
+    MAXIMUM_ALLOWED,
+    SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB,
+    SMB2_FILEID_NONE,
+    SMB2_LOCKFLAG_EXCLUSIVE_LOCK,
+    SMB2_LOCKFLAG_SHARED_LOCK,
+    SMB2_LOCKFLAG_UNLOCK,
+    Command,
+    Dialect,
+    InfoType,
+    QueryDirectoryFlags,
+)
+from lanman.smb.wire.create import (
+    CloseRequest,
+    CloseResponse,
+    CreateContext,
+    CreateRequest,
+    CreateResponse,
+)
+from lanman.smb.wire.io import (
+    LockRequest,
+    ReadRequest,
+    WriteRequest,
+    pack_read_response_fixed,
+    pack_write_response,
+    unpack_flush_request,
+)
+from lanman.smb.wire.query import (
+    ChangeNotifyRequest,
+    IoctlRequest,
+    QueryDirectoryRequest,
+    QueryInfoRequest,
+    SetInfoRequest,
+    pack_error_response,
+    pack_ioctl_response,
+    pack_output_response,
+    pack_set_info_response,
+)
+from lanman.smb.wire.session import empty_body
+
+from .locks import ByteRangeLocks
+from .state import DirectoryScan, Open
+
+if TYPE_CHECKING:
+    from .connection import Reply, Request
+
+_READ_BITS = FILE_READ_DATA | FILE_EXECUTE
+_WRITE_BITS = FILE_WRITE_DATA | FILE_APPEND_DATA
+
+
+def map_generic(access: int, maximal: int) -> int:
+    """MS-SMB2 3.3.5.9 / MS-DTYP 2.4.3: expand GENERIC_* and MAXIMUM_ALLOWED."""
+    granted = access & 0x01FFFFFF & ~MAXIMUM_ALLOWED
+    if access & GENERIC_READ:
+        granted |= FILE_GENERIC_READ
+    if access & GENERIC_WRITE:
+        granted |= FILE_GENERIC_WRITE
+    if access & GENERIC_EXECUTE:
+        granted |= FILE_GENERIC_EXECUTE
+    if access & GENERIC_ALL:
+        granted |= FILE_ALL_ACCESS
+    if access & MAXIMUM_ALLOWED:
+        granted |= maximal
+    return granted
+
+
+class FileHandlers:
+    """Mixin of :class:`ServerConnection` for the commands that act on opens."""
+
+    # ---- open table -----------------------------------------------------------------
+
+    def _lookup_open(self, req: Request, file_id: bytes) -> Open:
+        if file_id == SMB2_FILEID_NONE and req.header.is_related:
+            vid = self.compound_open_id
+        else:
+            vid = int.from_bytes(file_id[8:16], "little")
+        open_ = self.opens.get(vid) if vid is not None else None
+        if open_ is None or open_.session_id != req.session.session_id or \
+                open_.tree_id != req.header.tree_id:
+            raise NtStatusError(st.STATUS_FILE_CLOSED)
+        return open_
+
+    def _close_open(self, open_: Open) -> None:
+        self.opens.pop(open_.volatile_id, None)
+        for p in [p for p in self.pending.values() if p.open_id == open_.volatile_id]:
+            self.complete_async(p, st.STATUS_NOTIFY_CLEANUP if p.kind == "notify"
+                                else st.STATUS_PIPE_BROKEN)
+        if open_.kind != "pipe":
+            self.locks_for(open_).release_owner(open_.volatile_id)
+        try:
+            open_.handle.close()
+        except (OSError, NtStatusError):
+            pass
+
+    def locks_for(self, open_: Open) -> ByteRangeLocks:
+        table = getattr(self, "_lock_tables", None)
+        if table is None:
+            table = self._lock_tables = {}
+        key = open_.handle.path if hasattr(open_.handle, "path") else open_.volatile_id
+        locks = table.get(key)
+        if locks is None:
+            locks = table[key] = ByteRangeLocks()
+        return locks
+
+    # ---- CREATE ---------------------------------------------------------------------
+
+    def _create(self, req: Request) -> Reply:
+        r = CreateRequest.unpack(req.pdu)
+        tree = self._tree(req)
+        if len(self.opens) >= self.settings.max_opens_per_connection:
+            raise NtStatusError(st.STATUS_INSUFFICIENT_RESOURCES, "too many open handles")
+        if r.create_options & FILE_DELETE_ON_CLOSE and not (
+                map_generic(r.desired_access, tree.maximal_access) & DELETE):
+            raise NtStatusError(st.STATUS_ACCESS_DENIED, "delete-on-close without DELETE")
+        vid = self._next_volatile_id
+        self._next_volatile_id += 1
+        if tree.is_ipc:
+            open_ = self._open_pipe(req, r, vid, tree)
+            stat = None
+            action = 1
+        else:
+            granted = map_generic(r.desired_access, tree.maximal_access)
+            if tree.read_only and granted & (FILE_WRITE_DATA | FILE_APPEND_DATA | DELETE |
+                                             FILE_WRITE_ATTRIBUTES) and not (
+                    r.desired_access & MAXIMUM_ALLOWED):
+                raise NtStatusError(st.STATUS_ACCESS_DENIED, "read-only share")
+            granted &= tree.maximal_access
+            handle, action = tree.fs.open(
+                r.name, desired_access=granted, share_access=r.share_access,
+                create_disposition=r.create_disposition, create_options=r.create_options,
+                file_attributes=r.file_attributes)
+            stat = handle.stat()
+            open_ = Open(vid, req.session.session_id, tree.tree_id,
+                         "dir" if handle.is_directory else "file", granted, handle,
+                         smb_path=r.name.strip("\\"))
+        self.opens[vid] = open_
+        self.compound_open_id = vid
+        contexts = self._create_contexts(r.contexts, open_, stat, tree)
+        if stat is None:
+            body = CreateResponse(0, action, 0, 0, 0, 0, 4096, 0, FILE_ATTRIBUTE_NORMAL,
+                                  open_.file_id, contexts)
+        else:
+            body = CreateResponse(0, action, stat.creation_time, stat.last_access_time,
+                                  stat.last_write_time, stat.change_time, stat.allocation_size,
+                                  stat.end_of_file, stat.file_attributes, open_.file_id,
+                                  contexts)
+        return self.ok(req, [body.pack()])
+
+    def _create_contexts(self, contexts: list[CreateContext], open_: Open,
+                         stat: FileStat | None, tree) -> list[CreateContext]:
+        """Answer the create contexts lanman understands (MS-SMB2 3.3.5.9.5, 3.3.5.9.9);
+        others (durable handles, leases, app instance ids) are not granted."""
+        out = []
+        for c in contexts:
+            if c.name == b"MxAc":
+                out.append(CreateContext(b"MxAc", struct.pack("<II", 0, tree.maximal_access)))
+            elif c.name == b"QFid" and stat is not None:
+                out.append(CreateContext(b"QFid", struct.pack(
+                    "<QQ16s", stat.file_id & 0xFFFFFFFFFFFFFFFF, 0, b"")))
+        return out
+
+    def _open_pipe(self, req: Request, r: CreateRequest, vid: int, tree) -> Open:
+        from lanman.rpc.endpoint import CallContext, open_pipe
+        from lanman.rpc.interfaces.srvsvc import ShareInfo
+
+        s = req.session
+
+        def shares() -> list:
+            out = [ShareInfo(sh.name, 0, sh.remark) for sh in self.ctx.list_shares()]
+            out.append(ShareInfo("IPC$", 0x80000003, "Remote IPC"))
+            return out
+
+        ctx = CallContext(user=s.user, is_anonymous=s.is_anonymous, is_guest=s.is_guest,
+                          client_address=self.client_address,
+                          server_name=self.settings.server_name)
+        pipe = open_pipe(r.name.strip("\\"), ctx, shares)
+        if pipe is None:
+            raise NtStatusError(st.STATUS_OBJECT_NAME_NOT_FOUND, f"no pipe {r.name!r}")
+        return Open(vid, s.session_id, tree.tree_id, "pipe", FILE_ALL_ACCESS, pipe,
+                    smb_path=r.name.strip("\\"))
+
+    # ---- CLOSE / FLUSH ----------------------------------------------------------------
+
+    def _close(self, req: Request) -> Reply:
+        r = CloseRequest.unpack(req.pdu)
+        open_ = self._lookup_open(req, r.file_id)
+        resp = CloseResponse()
+        if r.flags & SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB and open_.kind != "pipe":
+            try:
+                s = open_.handle.stat()
+                resp = CloseResponse(SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB, s.creation_time,
+                                     s.last_access_time, s.last_write_time, s.change_time,
+                                     s.allocation_size, s.end_of_file, s.file_attributes)
+            except (OSError, NtStatusError):
+                pass
+        self._close_open(open_)
+        return self.ok(req, [resp.pack()])
+
+    def _flush(self, req: Request) -> Reply:
+        open_ = self._lookup_open(req, unpack_flush_request(req.pdu))
+        if open_.kind == "file":
+            if not open_.granted_access & (FILE_WRITE_DATA | FILE_APPEND_DATA):
+                raise NtStatusError(st.STATUS_ACCESS_DENIED)
+            open_.handle.flush()
+        return self.ok(req, [empty_body(4)])
+
+    # ---- READ / WRITE -------------------------------------------------------------------
+
+    def _payload_size(self, req: Request) -> int:
+        """Bytes the request moves, for the credit charge check (3.3.5.2.5)."""
+        cmd = req.header.command
+        pdu = req.pdu
+        try:
+            if cmd == Command.READ:
+                return struct.unpack_from("<I", pdu, 64 + 4)[0]
+            if cmd == Command.WRITE:
+                return struct.unpack_from("<I", pdu, 64 + 4)[0]
+            if cmd == Command.IOCTL:
+                inc, = struct.unpack_from("<I", pdu, 64 + 28)
+                maxout, = struct.unpack_from("<I", pdu, 64 + 44)
+                return max(inc, maxout)
+            if cmd == Command.QUERY_DIRECTORY:
+                return struct.unpack_from("<I", pdu, 64 + 28)[0]
+            if cmd == Command.CHANGE_NOTIFY:
+                return struct.unpack_from("<I", pdu, 64 + 4)[0]
+            if cmd == Command.QUERY_INFO:
+                return struct.unpack_from("<I", pdu, 64 + 4)[0]
+            if cmd == Command.SET_INFO:
+                return struct.unpack_from("<I", pdu, 64 + 4)[0]
+        except struct.error:
+            raise NtStatusError(st.STATUS_INVALID_PARAMETER) from None
+        return 0
+
+    def _read(self, req: Request) -> Reply:
+        r = ReadRequest.unpack(req.pdu)
+        open_ = self._lookup_open(req, r.file_id)
+        if r.length > self.max_read_size:
+            raise NtStatusError(st.STATUS_INVALID_PARAMETER, "Length above MaxReadSize")
+        if open_.kind == "pipe":
+            return self._read_pipe(req, open_, r.length)
+        if open_.kind == "dir":
+            raise NtStatusError(st.STATUS_INVALID_DEVICE_REQUEST)
+        if not open_.granted_access & _READ_BITS:
+            raise NtStatusError(st.STATUS_ACCESS_DENIED)
+        if r.offset > 0x7FFFFFFFFFFFFFFF:
+            raise NtStatusError(st.STATUS_INVALID_PARAMETER)
+        locks = self.locks_for(open_)
+        if locks and locks.conflicts(open_.volatile_id, r.offset, r.length, write=False):
+            raise NtStatusError(st.STATUS_FILE_LOCK_CONFLICT)
+        buf = bytearray(r.length)
+        n = open_.handle.read_into(r.offset, memoryview(buf)) if r.length else 0
+        if (n == 0 and r.length) or n < r.minimum_count:
+            raise NtStatusError(st.STATUS_END_OF_FILE)
+        open_.position = r.offset + n
+        return self.ok(req, [pack_read_response_fixed(n), memoryview(buf)[:n]])
+
+    def _read_pipe(self, req: Request, open_: Open, length: int) -> Reply:
+        pipe = open_.handle
+        if pipe.pending_output() == 0:
+            # A named-pipe read waits for data (async, 3.3.4.2); a later WRITE completes it.
+            return self.new_async(req, "pipe_read", open_.volatile_id, length)
+        data = pipe.read(length)
+        status = st.STATUS_BUFFER_OVERFLOW if pipe.pending_output() else st.STATUS_SUCCESS
+        return self.ok(req, [pack_read_response_fixed(len(data)), data], status=status)
+
+    def _write(self, req: Request) -> Reply:
+        r = WriteRequest.unpack(req.pdu)
+        open_ = self._lookup_open(req, r.file_id)
+        if len(r.data) > self.max_write_size:
+            raise NtStatusError(st.STATUS_INVALID_PARAMETER, "Length above MaxWriteSize")
+        if open_.kind == "pipe":
+            from lanman.rpc.endpoint import RpcProtocolError
+
+            try:
+                open_.handle.write(bytes(r.data))
+            except RpcProtocolError:
+                raise NtStatusError(st.STATUS_INVALID_PARAMETER, "bad RPC PDU") from None
+            self._complete_pipe_reads(open_)
+            return self.ok(req, [pack_write_response(len(r.data))])
+        if open_.kind == "dir":
+            raise NtStatusError(st.STATUS_INVALID_DEVICE_REQUEST)
+        if not open_.granted_access & _WRITE_BITS:
+            raise NtStatusError(st.STATUS_ACCESS_DENIED)
+        if r.offset > 0x7FFFFFFFFFFFFFFF and r.offset != 0xFFFFFFFFFFFFFFFF:
+            raise NtStatusError(st.STATUS_INVALID_PARAMETER)
+        locks = self.locks_for(open_)
+        if locks and locks.conflicts(open_.volatile_id, r.offset, len(r.data), write=True):
+            raise NtStatusError(st.STATUS_FILE_LOCK_CONFLICT)
+        n = open_.handle.write(r.offset, r.data)
+        return self.ok(req, [pack_write_response(n)])
+
+    def _complete_pipe_reads(self, open_: Open) -> None:
+        for p in [p for p in self.pending.values()
+                  if p.open_id == open_.volatile_id and p.kind == "pipe_read"]:
+            pipe = open_.handle
+            if not pipe.pending_output():
+                break
+            data = pipe.read(p.max_length)
+            status = st.STATUS_BUFFER_OVERFLOW if pipe.pending_output() else st.STATUS_SUCCESS
+            self.complete_async(p, status, [pack_read_response_fixed(len(data)), data])
+
+    # ---- LOCK ---------------------------------------------------------------------------
+
+    def _lock(self, req: Request) -> Reply:
+        """MS-SMB2 3.3.5.14. Conflicting locks fail at once (no blocking waits)."""
+        r = LockRequest.unpack(req.pdu)
+        open_ = self._lookup_open(req, r.file_id)
+        if open_.kind != "file":
+            raise NtStatusError(st.STATUS_INVALID_PARAMETER)
+        locks = self.locks_for(open_)
+        unlocking = r.locks[0].flags & SMB2_LOCKFLAG_UNLOCK
+        for el in r.locks:
+            kind = el.flags & 0x7
+            if unlocking and kind != SMB2_LOCKFLAG_UNLOCK or not unlocking and kind not in (
+                    SMB2_LOCKFLAG_SHARED_LOCK, SMB2_LOCKFLAG_EXCLUSIVE_LOCK):
+                raise NtStatusError(st.STATUS_INVALID_PARAMETER, "bad lock flags")
+            if el.length and el.offset + el.length - 1 > 0xFFFFFFFFFFFFFFFF:
+                raise NtStatusError(st.STATUS_INVALID_LOCK_RANGE
+                                    if hasattr(st, "STATUS_INVALID_LOCK_RANGE")
+                                    else st.STATUS_INVALID_PARAMETER)
+        done = []
+        try:
+            for el in r.locks:
+                if unlocking:
+                    locks.unlock(open_.volatile_id, el.offset, el.length)
+                else:
+                    locks.lock(open_.volatile_id, el.offset, el.length,
+                               exclusive=bool(el.flags & SMB2_LOCKFLAG_EXCLUSIVE_LOCK))
+                    done.append(el)
+        except NtStatusError:
+            for el in done:  # all or nothing (3.3.5.14.2)
+                locks.unlock(open_.volatile_id, el.offset, el.length)
+            raise
+        return self.ok(req, [empty_body(4)])
+
+    # ---- QUERY_DIRECTORY ---------------------------------------------------------------
+
+    def _query_directory(self, req: Request) -> Reply:
+        r = QueryDirectoryRequest.unpack(req.pdu)
+        open_ = self._lookup_open(req, r.file_id)
+        if open_.kind != "dir":
+            raise NtStatusError(st.STATUS_INVALID_PARAMETER, "not a directory")
+        if r.file_information_class not in fi.QUERY_DIRECTORY_CLASSES:
+            raise NtStatusError(st.STATUS_INVALID_INFO_CLASS)
+        if r.output_buffer_length > self.max_transact_size:
+            raise NtStatusError(st.STATUS_INVALID_PARAMETER)
+        scan = open_.scan
+        restart = r.flags & (QueryDirectoryFlags.RESTART_SCANS | QueryDirectoryFlags.REOPEN)
+        first = scan is None or restart or not scan.started
+        if first:
+            pattern = r.pattern or "*"
+            scan = open_.scan = DirectoryScan(open_.handle.list_directory(pattern), 0, True)
+        if scan.index >= len(scan.entries):
+            raise NtStatusError(st.STATUS_NO_SUCH_FILE if first and not scan.entries
+                                else st.STATUS_NO_MORE_FILES)
+        todo = scan.entries[scan.index:]
+        if r.flags & QueryDirectoryFlags.RETURN_SINGLE_ENTRY:
+            todo = todo[:1]
+        data, count = fi.encode_directory_entries(r.file_information_class, todo,
+                                                  r.output_buffer_length)
+        if count == 0:
+            raise NtStatusError(fi.directory_no_fit_status(r.file_information_class,
+                                                           r.output_buffer_length))
+        scan.index += count
+        return self.ok(req, [pack_output_response(data)])
+
+    # ---- CHANGE_NOTIFY ------------------------------------------------------------------
+
+    def _change_notify(self, req: Request) -> Reply:
+        """MS-SMB2 3.3.5.19: lanman does not watch the file system; the request waits
+        until it is cancelled or its handle closes, as on an idle Windows share."""
+        r = ChangeNotifyRequest.unpack(req.pdu)
+        open_ = self._lookup_open(req, r.file_id)
+        if open_.kind != "dir":
+            raise NtStatusError(st.STATUS_INVALID_PARAMETER)
+        return self.new_async(req, "notify", open_.volatile_id)
+
+    # ---- QUERY_INFO / SET_INFO ------------------------------------------------------
+
+    def _pipe_stat(self, open_: Open) -> FileStat:
+        return FileStat(open_.smb_path, 0, 0, 0, 0, 4096, 0, FILE_ATTRIBUTE_NORMAL,
+                        open_.volatile_id)
+
+    def _query_info(self, req: Request) -> Reply:
+        r = QueryInfoRequest.unpack(req.pdu)
+        open_ = self._lookup_open(req, r.file_id)
+        if r.output_buffer_length > self.max_transact_size:
+            raise NtStatusError(st.STATUS_INVALID_PARAMETER)
+        tree = self._tree(req)
+        stat = self._pipe_stat(open_) if open_.kind == "pipe" else open_.handle.stat()
+        status = st.STATUS_SUCCESS
+        if r.info_type == InfoType.FILE:
+            if r.file_info_class in (fi.FILE_ALL_INFORMATION, fi.FILE_BASIC_INFORMATION,
+                                     fi.FILE_NETWORK_OPEN_INFORMATION) and not (
+                    open_.granted_access & FILE_READ_ATTRIBUTES):
+                raise NtStatusError(st.STATUS_ACCESS_DENIED)
+            data = fi.encode_file_info(r.file_info_class, stat,
+                                       access_mask=open_.granted_access,
+                                       position=open_.position, mode=open_.mode,
+                                       smb_path=open_.smb_path)
+            data, status = fi.fit_query_output(r.file_info_class, data, r.output_buffer_length)
+        elif r.info_type == InfoType.FILESYSTEM:
+            if tree.fs is None:
+                raise NtStatusError(st.STATUS_INVALID_PARAMETER)
+            vs = tree.fs.volume_stats()
+            data = fi.encode_fs_info(
+                r.file_info_class, total_bytes=vs.total_bytes, free_bytes=vs.free_bytes,
+                caller_free_bytes=vs.caller_free_bytes, volume_label=vs.volume_label,
+                volume_serial=vs.volume_serial, creation_time=vs.creation_time,
+                read_only=tree.read_only)
+            data, status = fi.fit_output(data, r.output_buffer_length,
+                                         minimum=fi.FS_INFO_MIN.get(r.file_info_class, 0))
+        elif r.info_type == InfoType.SECURITY:
+            data = fi.encode_security_descriptor(stat, r.additional_information,
+                                                 read_only=tree.read_only)
+            if len(data) > r.output_buffer_length:
+                # MS-SMB2 3.3.5.20.3: STATUS_BUFFER_TOO_SMALL with the needed size.
+                return self.ok(req, [pack_error_response(struct.pack("<I", len(data)))],
+                               status=st.STATUS_BUFFER_TOO_SMALL)
+        elif r.info_type == InfoType.QUOTA:
+            raise NtStatusError(st.STATUS_NOT_SUPPORTED)
+        else:
+            raise NtStatusError(st.STATUS_INVALID_PARAMETER)
+        return self.ok(req, [pack_output_response(data)], status=status)
+
+    def _set_info(self, req: Request) -> Reply:
+        r = SetInfoRequest.unpack(req.pdu)
+        open_ = self._lookup_open(req, r.file_id)
+        tree = self._tree(req)
+        if r.info_type == InfoType.SECURITY:
+            raise NtStatusError(st.STATUS_NOT_SUPPORTED, "security descriptors are fixed")
+        if r.info_type != InfoType.FILE:
+            raise NtStatusError(st.STATUS_NOT_SUPPORTED)
+        if open_.kind == "pipe":
+            raise NtStatusError(st.STATUS_NOT_SUPPORTED)
+        info = fi.decode_set_file_info(r.file_info_class, r.buffer)
+        h = open_.handle
+        ga = open_.granted_access
+        if isinstance(info, fi.BasicInfo):
+            self._need(ga, FILE_WRITE_ATTRIBUTES, tree)
+            h.set_basic_info(info.creation_time, info.last_access_time, info.last_write_time,
+                             info.change_time, info.file_attributes)
+        elif isinstance(info, fi.RenameInfo):
+            self._need(ga, DELETE, tree)
+            if info.root_directory:
+                raise NtStatusError(st.STATUS_INVALID_PARAMETER, "RootDirectory must be 0")
+            new_path = info.file_name.strip("\\")
+            h.rename(new_path, info.replace_if_exists)
+            open_.smb_path = new_path
+        elif isinstance(info, fi.DispositionInfo):
+            self._need(ga, DELETE, tree)
+            h.set_delete_on_close(info.delete_pending)
+        elif isinstance(info, fi.PositionInfo):
+            open_.position = info.current_byte_offset
+        elif isinstance(info, fi.ModeInfo):
+            open_.mode = info.mode
+        elif isinstance(info, fi.AllocationInfo):
+            self._need(ga, FILE_WRITE_DATA, tree)
+            h.set_allocation(info.allocation_size)
+        elif isinstance(info, fi.EndOfFileInfo):
+            self._need(ga, FILE_WRITE_DATA, tree)
+            h.set_end_of_file(info.end_of_file)
+        return self.ok(req, [pack_set_info_response()])
+
+    @staticmethod
+    def _need(granted: int, bit: int, tree) -> None:
+        if tree.read_only or not granted & bit:
+            raise NtStatusError(st.STATUS_ACCESS_DENIED)
+
+    # ---- IOCTL ----------------------------------------------------------------------------
+
+    def _ioctl(self, req: Request) -> Reply:
+        from .connection import Disconnect
+
+        r = IoctlRequest.unpack(req.pdu)
+        if r.max_output_response > self.max_transact_size or \
+                len(r.input) > self.max_transact_size:
+            raise NtStatusError(st.STATUS_INVALID_PARAMETER)
+        code = r.ctl_code
+        if code == FSCTL_VALIDATE_NEGOTIATE_INFO:
+            return self._validate_negotiate(req, r, Disconnect)
+        if code in (FSCTL_DFS_GET_REFERRALS, FSCTL_DFS_GET_REFERRALS_EX):
+            raise NtStatusError(st.STATUS_NOT_FOUND, "no DFS")
+        if code == FSCTL_QUERY_NETWORK_INTERFACE_INFO:
+            raise NtStatusError(st.STATUS_NOT_SUPPORTED, "no multichannel")
+        if code == FSCTL_PIPE_WAIT:
+            return self.ok(req, [pack_ioctl_response(code, r.file_id, b"")])
+        open_ = self._lookup_open(req, r.file_id)
+        if code == FSCTL_PIPE_TRANSCEIVE:
+            if open_.kind != "pipe":
+                raise NtStatusError(st.STATUS_INVALID_DEVICE_REQUEST)
+            from lanman.rpc.endpoint import RpcProtocolError
+
+            try:
+                out = open_.handle.transact(bytes(r.input), r.max_output_response)
+            except RpcProtocolError:
+                raise NtStatusError(st.STATUS_INVALID_PARAMETER, "bad RPC PDU") from None
+            status = st.STATUS_BUFFER_OVERFLOW if open_.handle.pending_output() \
+                else st.STATUS_SUCCESS
+            return self.ok(req, [pack_ioctl_response(code, open_.file_id, out)], status=status)
+        if code == FSCTL_SRV_ENUMERATE_SNAPSHOTS:
+            if r.max_output_response < 16:
+                raise NtStatusError(st.STATUS_INVALID_PARAMETER)
+            return self.ok(req, [pack_ioctl_response(code, open_.file_id, b"\x00" * 16)])
+        if open_.kind == "pipe":
+            raise NtStatusError(st.STATUS_NOT_SUPPORTED)
+        raise NtStatusError(st.STATUS_INVALID_DEVICE_REQUEST, f"FSCTL 0x{code:08x}")
+
+    def _validate_negotiate(self, req: Request, r: IoctlRequest, Disconnect) -> Reply:
+        """MS-SMB2 3.3.5.15.12: any mismatch with what NEGOTIATE saw drops the connection."""
+        if self.dialect == Dialect.SMB_3_1_1:
+            raise Disconnect("VALIDATE_NEGOTIATE_INFO at 3.1.1")
+        data = bytes(r.input)
+        if len(data) < 24 or r.max_output_response < 24:
+            raise Disconnect("VALIDATE_NEGOTIATE_INFO too short")
+        caps, guid, sec, count = struct.unpack_from("<I16sHH", data)
+        if count == 0 or len(data) < 24 + 2 * count:
+            raise Disconnect("VALIDATE_NEGOTIATE_INFO dialects truncated")
+        dialects = list(struct.unpack_from(f"<{count}H", data, 24))
+        if dialects != self.client_dialects or guid != self.client_guid or \
+                sec != self.client_security_mode or caps != self.client_capabilities:
+            self.ctx.emit_event("MALFORMED_REQUEST", client=self.client_address,
+                                reason="VALIDATE_NEGOTIATE_INFO mismatch")
+            raise Disconnect("VALIDATE_NEGOTIATE_INFO mismatch (downgrade attempt?)")
+        out = struct.pack("<I16sHH", self.server_capabilities, self.settings.server_guid,
+                          self.server_security_mode, self.dialect)
+        reply = self.ok(req, [pack_ioctl_response(r.ctl_code, r.file_id, out)])
+        reply.sign = bool(req.session and req.session.can_sign)  # always signed (Anatomy blog)
+        return reply
+
+    @staticmethod
+    def handlers() -> dict:
+        return {
+            Command.CREATE: FileHandlers._create,
+            Command.CLOSE: FileHandlers._close,
+            Command.FLUSH: FileHandlers._flush,
+            Command.READ: FileHandlers._read,
+            Command.WRITE: FileHandlers._write,
+            Command.LOCK: FileHandlers._lock,
+            Command.IOCTL: FileHandlers._ioctl,
+            Command.QUERY_DIRECTORY: FileHandlers._query_directory,
+            Command.CHANGE_NOTIFY: FileHandlers._change_notify,
+            Command.QUERY_INFO: FileHandlers._query_info,
+            Command.SET_INFO: FileHandlers._set_info,
+        }

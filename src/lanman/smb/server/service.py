@@ -1,0 +1,68 @@
+"""Run the SMB server of a lanman home (``lanman up``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import uuid
+
+from lanman.events.catalogue import CATALOGUE
+
+from .state import ServerContext, ServerSettings
+from .transport import start_server
+
+log = logging.getLogger("lanman.smb")
+
+
+def build_context(home) -> ServerContext:
+    """Wire the store, configuration and event log of ``home`` into a ServerContext."""
+    cfg = home.config
+    store = home.store
+    try:
+        guid = uuid.UUID(cfg.server_guid).bytes_le
+    except ValueError:
+        guid = uuid.uuid4().bytes_le
+    settings = ServerSettings(
+        server_name=cfg.server_name, domain_name=cfg.domain_name, server_guid=guid,
+        require_message_signing=cfg.require_security_signature, map_to_guest=cfg.map_to_guest)
+
+    def lookup_nt_hash(name: str) -> bytes | None:
+        user = store.get_user(name)
+        if user is None or not user.enabled:
+            return None
+        return user.nt_hash
+
+    def emit(name: str, **data) -> None:
+        if name in CATALOGUE:
+            home.events.emit(name, source="smb", **data)
+
+    return ServerContext(settings=settings, lookup_nt_hash=lookup_nt_hash,
+                         get_share=store.get_share, list_shares=store.list_shares,
+                         emit_event=emit)
+
+
+async def serve(home, listen: str, port: int, stop: asyncio.Event | None = None) -> None:
+    ctx = build_context(home)
+    server = await start_server(ctx, listen, port, home.config.max_connections)
+    emit = ctx.emit_event
+    emit("SERVICE_STARTED", service="SMB", listen=listen, port=port,
+         require_security_signature=home.config.require_security_signature)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    try:
+        await stop.wait()
+    finally:
+        server.close()
+        emit("SERVICE_STOPPED", service="SMB")
+
+
+def run(home, listen: str, port: int) -> None:
+    """Serve until SIGINT/SIGTERM (blocking)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    asyncio.run(serve(home, listen, port))

@@ -1,0 +1,230 @@
+"""SESSION_SETUP, LOGOFF, TREE_CONNECT, TREE_DISCONNECT on the server (MS-SMB2 3.3.5.5-3.3.5.8).
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING
+
+from lanman.crypto.smb_signing import derive_keys, preauth_hash_update
+from lanman.errors import ntstatus as st
+from lanman.errors.ntstatus import NtStatusError
+from lanman.smb.wire.constants import (
+    FILE_ALL_ACCESS,
+    SESSION_FLAG_BINDING,
+    Command,
+    Dialect,
+    SecurityMode,
+    SessionFlags,
+    ShareType,
+)
+from lanman.smb.wire.session import (
+    SessionSetupRequest,
+    SessionSetupResponse,
+    TreeConnectRequest,
+    TreeConnectResponse,
+    check_empty_body,
+    empty_body,
+)
+
+from .state import Session, TreeConnect
+
+if TYPE_CHECKING:
+    from .connection import Reply, Request
+
+# Read + execute + read attributes/EA/control: what a read-only share grants.
+READ_ONLY_ACCESS = 0x001200A9
+
+
+class SessionHandlers:
+    """Mixin of :class:`ServerConnection` for session and tree management."""
+
+    # ---- SESSION_SETUP -----------------------------------------------------------------
+
+    def _new_auth(self):
+        from lanman.auth.ntlm import NtlmAcceptor
+        from lanman.auth.spnego import SpnegoAcceptor
+
+        s = self.settings
+        ntlm = NtlmAcceptor(
+            lookup_nt_hash=self.ctx.lookup_nt_hash, server_name=s.server_name,
+            domain_name=s.domain_name, dns_computer_name=s.server_name.lower(),
+            dns_domain_name=s.dns_domain_name or s.domain_name.lower(),
+            now_filetime=self.now, guest_allowed=s.map_to_guest, anonymous_allowed=True)
+        return SpnegoAcceptor(ntlm)
+
+    def _session_setup(self, req: Request) -> Reply:
+        from lanman.auth.ntlm import AuthError
+
+        hdr = req.header
+        r = SessionSetupRequest.unpack(req.pdu)
+        if r.flags & SESSION_FLAG_BINDING:
+            # No multichannel offered (MS-SMB2 3.3.5.5: binding needs 3.x + MULTI_CHANNEL).
+            raise NtStatusError(st.STATUS_REQUEST_NOT_ACCEPTED, "session binding")
+        if hdr.session_id == 0:
+            if len(self.sessions) >= self.settings.max_sessions_per_connection:
+                raise NtStatusError(st.STATUS_REQUEST_NOT_ACCEPTED, "too many sessions")
+            sid = secrets.randbits(64) | 1
+            while sid in self.sessions or sid == 0xFFFFFFFFFFFFFFFF:
+                sid = secrets.randbits(64) | 1
+            session = Session(session_id=sid, preauth_hash=self.preauth_hash,
+                              client_security_mode=r.security_mode)
+            session.auth = self._new_auth()
+            self.sessions[sid] = session
+        else:
+            session = self.sessions.get(hdr.session_id)
+            if session is None:
+                raise NtStatusError(st.STATUS_USER_SESSION_DELETED)
+            if session.state == "valid":
+                # Re-authentication (3.3.5.5.2): run a new exchange, keep the keys.
+                if session.auth is None:
+                    session.auth = self._new_auth()
+            elif session.auth is None:
+                raise NtStatusError(st.STATUS_INVALID_PARAMETER)
+        req.session = session
+        first_setup = session.state == "in_progress"
+        if self.dialect == Dialect.SMB_3_1_1 and first_setup:
+            session.preauth_hash = preauth_hash_update(session.preauth_hash, req.pdu)
+        try:
+            out_token, complete = session.auth.step(r.security_buffer)
+        except AuthError as exc:
+            self._auth_failed(session, first_setup, exc.status)
+            raise NtStatusError(exc.status) from None
+        if not complete:
+            reply = self._setup_reply(req, session, 0, out_token,
+                                      st.STATUS_MORE_PROCESSING_REQUIRED)
+            if self.dialect == Dialect.SMB_3_1_1 and first_setup:
+                def _hash(packed: bytes, s=session) -> None:
+                    s.preauth_hash = preauth_hash_update(s.preauth_hash, packed)
+                reply.after_pack = _hash
+            return reply
+        result = session.auth.result
+        session.auth = None
+        if not first_setup:
+            if result.is_guest or result.is_anonymous or \
+                    result.user.lower() != session.user.lower():
+                self._auth_failed(session, False, st.STATUS_ACCESS_DENIED)
+                raise NtStatusError(st.STATUS_ACCESS_DENIED, "re-authentication as another user")
+            return self._setup_reply(req, session, self._session_flags(session), out_token,
+                                     st.STATUS_SUCCESS, sign=session.can_sign)
+        session.user, session.domain = result.user, result.domain
+        session.is_guest, session.is_anonymous = result.is_guest, result.is_anonymous
+        if not (session.is_guest or session.is_anonymous):
+            key = (result.session_key + b"\x00" * 16)[:16]
+            keys = derive_keys(key, self.dialect,
+                               session.preauth_hash if self.dialect == Dialect.SMB_3_1_1 else None)
+            session.session_key = key
+            session.signing_key = keys.signing_key
+            session.application_key = keys.application_key
+        # MS-SMB2 3.3.5.5.3 step 5, never for guest/anonymous (they hold no key).
+        session.signing_required = session.can_sign and bool(
+            (session.client_security_mode & SecurityMode.SIGNING_REQUIRED)
+            or self.should_sign or self.settings.require_message_signing)
+        session.state = "valid"
+        if session.is_guest:
+            self.ctx.emit_event("INSECURE_GUEST_LOGON", client=self.client_address,
+                                user=result.requested_user if hasattr(result, "requested_user")
+                                else "", share="")
+        # The final response of a real user's session is signed (3.3.5.5.3; Samba: all
+        # dialects), so the client can check that the keys agree.
+        return self._setup_reply(req, session, self._session_flags(session), out_token,
+                                 st.STATUS_SUCCESS, sign=session.can_sign)
+
+    def _session_flags(self, session: Session) -> int:
+        if session.is_anonymous:
+            return SessionFlags.IS_NULL
+        if session.is_guest:
+            return SessionFlags.IS_GUEST
+        return 0
+
+    def _setup_reply(self, req, session, flags, token, status, sign=False):
+        from .connection import Reply
+
+        return Reply(req.header, status, [SessionSetupResponse(flags, token or b"").pack()],
+                     session=session, sign=sign, session_id=session.session_id)
+
+    def _auth_failed(self, session: Session, first_setup: bool, status: int) -> None:
+        if first_setup:
+            self.sessions.pop(session.session_id, None)
+        else:
+            session.auth = None
+        self.ctx.emit_event("LOGON_FAILURE", client=self.client_address, domain="", user="",
+                            status=f"0x{status:08X} {st.lookup(status).name}",
+                            reason="authentication failed")
+
+    # ---- LOGOFF ------------------------------------------------------------------------
+
+    def _logoff(self, req: Request) -> Reply:
+        check_empty_body(req.pdu, 4)
+        session = req.session
+        reply = self.ok(req, [empty_body(4)])
+        for open_ in [o for o in self.opens.values() if o.session_id == session.session_id]:
+            self._close_open(open_)
+        self.sessions.pop(session.session_id, None)
+        return reply
+
+    # ---- TREE_CONNECT / TREE_DISCONNECT -------------------------------------------
+
+    def _tree_connect(self, req: Request) -> Reply:
+        from .connection import Disconnect
+        from .fs import ShareFS
+
+        session = req.session
+        if self.dialect == Dialect.SMB_3_1_1 and not req.signed_ok and not (
+                session.is_guest or session.is_anonymous):
+            # MS-SMB2 3.3.5.7: an unsigned 3.1.1 TREE_CONNECT from a real user.
+            self.ctx.emit_event("UNSIGNED_TREE_CONNECT_DISCONNECTED", client=self.client_address,
+                                user=self._user_label(session))
+            raise Disconnect("unsigned TREE_CONNECT at 3.1.1")
+        r = TreeConnectRequest.unpack(req.pdu)
+        path = r.path.rstrip("\x00")
+        parts = [p for p in path.split("\\") if p]
+        if len(parts) != 2 or len(path) > 1024:
+            raise NtStatusError(st.STATUS_BAD_NETWORK_NAME)
+        name = parts[1]
+        if len(session.trees) >= 1024:
+            raise NtStatusError(st.STATUS_INSUFF_SERVER_RESOURCES)
+        if name.upper() == "IPC$":
+            tree = TreeConnect(self._next_tree_id, "IPC$", True, None, False, FILE_ALL_ACCESS)
+            share_type = ShareType.PIPE
+        else:
+            share = self.ctx.get_share(name)
+            if share is None:
+                raise NtStatusError(st.STATUS_BAD_NETWORK_NAME)
+            if session.is_anonymous or (session.is_guest and not share.guest_ok):
+                raise NtStatusError(st.STATUS_ACCESS_DENIED)
+            try:
+                fs = ShareFS(share.path, read_only=share.read_only)
+            except (OSError, NtStatusError):
+                raise NtStatusError(st.STATUS_BAD_NETWORK_NAME) from None
+            access = READ_ONLY_ACCESS if share.read_only else FILE_ALL_ACCESS
+            tree = TreeConnect(self._next_tree_id, share.name, False, fs, share.read_only, access)
+            share_type = ShareType.DISK
+        self._next_tree_id += 1
+        session.trees[tree.tree_id] = tree
+        body = TreeConnectResponse(share_type, 0, 0, tree.maximal_access).pack()
+        return self.ok(req, [body], tree_id=tree.tree_id)
+
+    def _tree_disconnect(self, req: Request) -> Reply:
+        check_empty_body(req.pdu, 4)
+        tree = self._tree(req)
+        for open_ in [o for o in self.opens.values()
+                      if o.session_id == req.session.session_id and o.tree_id == tree.tree_id]:
+            self._close_open(open_)
+        req.session.trees.pop(tree.tree_id, None)
+        return self.ok(req, [empty_body(4)])
+
+    def _tree(self, req: Request) -> TreeConnect:
+        tree = req.session.trees.get(req.header.tree_id)
+        if tree is None:
+            raise NtStatusError(st.STATUS_NETWORK_NAME_DELETED)
+        return tree
+
+    @staticmethod
+    def handlers() -> dict:
+        return {
+            Command.SESSION_SETUP: SessionHandlers._session_setup,
+            Command.LOGOFF: SessionHandlers._logoff,
+            Command.TREE_CONNECT: SessionHandlers._tree_connect,
+            Command.TREE_DISCONNECT: SessionHandlers._tree_disconnect,
+        }

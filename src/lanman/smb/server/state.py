@@ -1,0 +1,114 @@
+"""Server-side abstract data model: global settings, sessions, tree connects, opens
+(MS-SMB2 3.3.1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+
+class ShareRecord(Protocol):
+    name: str
+    path: str
+    read_only: bool
+    guest_ok: bool
+    remark: str
+
+
+@dataclass(slots=True)
+class ServerSettings:
+    """The global settings of MS-SMB2 3.3.1.1 that lanman exposes."""
+
+    server_name: str = "LANMAN"
+    domain_name: str = "WORKGROUP"
+    dns_domain_name: str = ""
+    server_guid: bytes = b"\x00" * 16
+    require_message_signing: bool = True  # RequireSecuritySignature
+    map_to_guest: bool = False
+    max_read_size: int = 8 * 1024 * 1024
+    max_write_size: int = 8 * 1024 * 1024
+    max_transact_size: int = 8 * 1024 * 1024
+    max_opens_per_connection: int = 4096
+    max_async_per_connection: int = 256
+    max_sessions_per_connection: int = 64
+
+
+EventSink = Callable[..., None]  # (event_name: str, **fields) -> None
+
+
+@dataclass(slots=True)
+class ServerContext:
+    """What a connection needs from the rest of lanman; shared by all connections."""
+
+    settings: ServerSettings
+    lookup_nt_hash: Callable[[str], bytes | None]
+    get_share: Callable[[str], ShareRecord | None]
+    list_shares: Callable[[], list[ShareRecord]]
+    emit_event: EventSink = lambda *a, **k: None
+    server_start_time: int = 0
+
+
+@dataclass(slots=True)
+class TreeConnect:
+    """MS-SMB2 3.3.1.9."""
+
+    tree_id: int
+    share_name: str
+    is_ipc: bool
+    fs: Any  # ShareFS for disk shares, None for IPC$
+    read_only: bool
+    maximal_access: int
+
+
+@dataclass(slots=True)
+class Session:
+    """MS-SMB2 3.3.1.8."""
+
+    session_id: int
+    state: str = "in_progress"  # in_progress | valid
+    auth: Any = None  # SpnegoAcceptor while in progress
+    user: str = ""
+    domain: str = ""
+    is_guest: bool = False
+    is_anonymous: bool = False
+    session_key: bytes = b""
+    signing_key: bytes = b""
+    application_key: bytes = b""
+    signing_required: bool = False
+    client_security_mode: int = 0
+    preauth_hash: bytes = b""
+    trees: dict[int, TreeConnect] = field(default_factory=dict)
+
+    @property
+    def can_sign(self) -> bool:
+        return bool(self.signing_key) and not (self.is_guest or self.is_anonymous)
+
+
+@dataclass(slots=True)
+class DirectoryScan:
+    """Enumeration state of an open directory (QUERY_DIRECTORY)."""
+
+    entries: list = field(default_factory=list)
+    index: int = 0
+    started: bool = False
+
+
+@dataclass(slots=True)
+class Open:
+    """MS-SMB2 3.3.1.10."""
+
+    volatile_id: int
+    session_id: int
+    tree_id: int
+    kind: str  # "file" | "dir" | "pipe"
+    granted_access: int
+    handle: Any  # fs OpenFile, or rpc RpcPipe
+    smb_path: str = ""
+    scan: DirectoryScan | None = None
+    position: int = 0
+    mode: int = 0
+
+    @property
+    def file_id(self) -> bytes:
+        v = self.volatile_id.to_bytes(8, "little")
+        return v + v
