@@ -525,6 +525,7 @@ class TamperProxy:
         self.requests: list[Smb2Msg] = []
         self.tampered: list[Smb2Msg] = []  # the messages we modified (original headers)
         self.server_closed = threading.Event()
+        self.transformed = 0  # encrypted (transform header) PDUs seen, either direction
         self.dialects: list[int] = []  # DialectRevision of each NEGOTIATE response seen
         self.errors: list[str] = []
         self._stop = threading.Event()
@@ -614,6 +615,8 @@ class TamperProxy:
                 pdu = self._recv_exact(src, length) or b""
                 if len(pdu) != length:
                     break
+                if pdu[:4] == b"\xfdSMB":
+                    self.transformed += 1
                 if c2s:
                     msgs = parse_messages(pdu)
                     with self._lock:
@@ -656,6 +659,10 @@ def unsigned_traffic(proxy: "TamperProxy") -> list[str]:
     it (interim STATUS_PENDING and oplock breaks excepted).
     """
     bad = []
+    if proxy.transformed:
+        bad.append(f"{proxy.transformed} encrypted PDUs: signing was not exercised")
+    if not any(m.flags & SMB2_FLAGS_SIGNED for m in proxy.requests):
+        bad.append("no signed request seen at all")
     for m in proxy.requests:
         if m.session_id and m.command not in (SMB2_SESSION_SETUP, SMB2_CANCEL, SMB2_NEGOTIATE):
             if not m.flags & SMB2_FLAGS_SIGNED:
