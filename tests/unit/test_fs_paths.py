@@ -1,0 +1,152 @@
+"""Share path rules and wildcard matching (lanman.smb.server.fs_paths)."""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+
+from lanman.errors.ntstatus import (
+    STATUS_ACCESS_DENIED,
+    STATUS_DIRECTORY_NOT_EMPTY,
+    STATUS_OBJECT_NAME_INVALID,
+    STATUS_OBJECT_NAME_NOT_FOUND,
+    STATUS_OBJECT_PATH_NOT_FOUND,
+    NtStatusError,
+)
+from lanman.smb.server.fs_paths import (
+    STATUS_UNEXPECTED_IO_ERROR,
+    component_error,
+    has_wildcards,
+    pattern_matches,
+    split_smb_path,
+    status_from_oserror,
+)
+
+
+@pytest.mark.parametrize(
+    ("path", "parts"),
+    [
+        ("", []),
+        ("\\", []),
+        ("a", ["a"]),
+        ("\\a\\b", ["a", "b"]),
+        ("a\\b\\", ["a", "b"]),
+        ("dir with space\\file.tar.gz", ["dir with space", "file.tar.gz"]),
+        (".hidden", [".hidden"]),
+        ("...x", ["...x"]),
+        (" lead", [" lead"]),
+        ("Ünïcødé\\日本語.txt", ["Ünïcødé", "日本語.txt"]),
+        ("CONSOLE\\COM10\\LPT0", ["CONSOLE", "COM10", "LPT0"]),
+        ("x" * 255, ["x" * 255]),
+    ],
+)
+def test_valid_paths(path: str, parts: list[str]) -> None:
+    assert split_smb_path(path) == parts
+
+
+INVALID = [
+    "..",
+    "..\\x",
+    "a\\..",
+    "a\\..\\b",
+    "a\\..\\..\\etc",
+    ".",
+    "a\\.\\b",
+    "\\\\?\\C:\\x",
+    "C:",
+    "C:\\Windows",
+    "file.txt:stream",
+    "file.txt::$DATA",
+    "a\x00b",
+    "a\x01",
+    "a\x1f",
+    "a/b",
+    "/etc/passwd",
+    "*",
+    "a?",
+    "a<",
+    "a>",
+    'a"',
+    "a|b",
+    "CON",
+    "con.txt",
+    "dir\\NUL",
+    "COM1",
+    "lpt9.log",
+    "aux ",
+    "PRN.tar.gz",
+    "CONIN$",
+    "x" * 256,
+    "a\\" + "y" * 256,
+    "é" * 128,
+    "\\".join(["a"] * 20000),
+    "name.",
+    "name ",
+    "dir\\sub. ",
+    "\\\\",
+    "a\\\\b",
+    "\\\\server\\share",
+    "\ud800",
+]
+
+
+@pytest.mark.parametrize("path", INVALID)
+def test_invalid_paths(path: str) -> None:
+    with pytest.raises(NtStatusError) as e:
+        split_smb_path(path)
+    assert e.value.status == STATUS_OBJECT_NAME_INVALID
+
+
+def test_component_error_messages() -> None:
+    assert component_error("ok.txt") is None
+    assert "reserved" in (component_error("nul.txt") or "")
+    assert "U+003A" in (component_error("a:b") or "")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "name", "expected"),
+    [
+        ("*", "anything", True),
+        ("*", ".", True),
+        ("*.txt", "A.TXT", True),
+        ("*.txt", "a.txt.bak", False),
+        ("file?.txt", "file1.txt", True),
+        ("file?.txt", "file12.txt", False),
+        ("FILE.TXT", "file.txt", True),
+        ("a*b*c", "aXXbYYc", True),
+        ("a*b*c", "aXXbYY", False),
+        ('<"*', "noext", True),
+        ('<"*', "x.y.z", True),
+        ("<.txt", "a.b.txt", True),
+        ("<.txt", "a.txt.b", False),
+        ("file>>>.txt", "file.txt", True),
+        ("file>>>.txt", "file12.txt", True),
+        ("file>>>.txt", "file1234.txt", False),
+        ('name"', "name", True),
+        ('name"', "name.", True),
+        ("a.c", "abc", False),
+        ("[ab]", "a", False),
+        ("[ab]", "[ab]", True),
+    ],
+)
+def test_pattern_matches(pattern: str, name: str, expected: bool) -> None:
+    assert pattern_matches(pattern, name) is expected
+
+
+def test_has_wildcards() -> None:
+    assert has_wildcards("*.txt") and has_wildcards('a"') and has_wildcards("<")
+    assert not has_wildcards("plain.txt")
+
+
+def test_errno_mapping() -> None:
+    def st(code: int, **kw: bool) -> int:
+        return status_from_oserror(OSError(code, "x"), **kw)
+
+    assert st(errno.ENOENT) == STATUS_OBJECT_NAME_NOT_FOUND
+    assert st(errno.ENOENT, parent_missing=True) == STATUS_OBJECT_PATH_NOT_FOUND
+    assert st(errno.EACCES) == STATUS_ACCESS_DENIED
+    assert st(errno.EPERM) == STATUS_ACCESS_DENIED
+    assert st(errno.ENOTEMPTY) == STATUS_DIRECTORY_NOT_EMPTY
+    assert st(errno.ENAMETOOLONG) == STATUS_OBJECT_NAME_INVALID
+    assert st(12345) == STATUS_UNEXPECTED_IO_ERROR
