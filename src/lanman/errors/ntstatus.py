@@ -91,6 +91,9 @@ _TABLE: tuple[tuple[int, str, str], ...] = (
     (0xC00000AD, "STATUS_INVALID_PIPE_STATE", "The named pipe is not in the connected or closing state."),
     (0xC00000AB, "STATUS_INSTANCE_NOT_AVAILABLE", "The maximum number of instances of the specified pipe has been reached."),
     (0x80000014, "STATUS_EA_LIST_INCONSISTENT", "The extended attribute (EA) list is inconsistent."),
+    (0xC00000E3, "STATUS_INVALID_OPLOCK_PROTOCOL", "An error status returned when an invalid opportunistic lock (oplock) acknowledgment is received by a file system."),
+    (0xC000001E, "STATUS_INVALID_LOCK_SEQUENCE", "The requested lock sequence is not valid."),
+    (0xC00001A1, "STATUS_INVALID_LOCK_RANGE", "A lock operation was attempted with a range that is not valid."),
     (0xC00000E5, "STATUS_INTERNAL_ERROR", "An internal error occurred."),
     (0xC0000044, "STATUS_QUOTA_EXCEEDED", "Not enough quota is available to process this command."),
 )
@@ -149,6 +152,8 @@ STATUS_NOT_FOUND = 0xC0000225
 STATUS_NETWORK_SESSION_EXPIRED = 0xC000035C
 STATUS_INSUFFICIENT_RESOURCES = 0xC000009A
 STATUS_INTERNAL_ERROR = 0xC00000E5
+STATUS_INVALID_OPLOCK_PROTOCOL = 0xC00000E3
+STATUS_INVALID_LOCK_RANGE = 0xC00001A1
 STATUS_INVALID_SIGNATURE = 0xC000A000
 STATUS_SMB_NO_SIGNING_ALGORITHM_OVERLAP = 0xC05D0003
 STATUS_SMB_NO_PREAUTH_INTEGRITY_HASH_OVERLAP = 0xC05D0000

@@ -119,6 +119,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
         self.preauth_hash = b"\x00" * 64
         self.window = SequenceWindow()
         self.sessions: dict[int, Session] = {}
+        self.logged_off: dict[int, Session] = {}  # the last few, to sign their errors
         self.opens: dict = {}
         self.pending: dict[int, PendingAsync] = {}
         self.max_read_size = 65536
@@ -130,6 +131,8 @@ class ServerConnection(SessionHandlers, FileHandlers):
         self._next_tree_id = 1
         self._outbox: list[Buffers] = []
         self.compound_open_id: int | None = None
+        self.push: Callable[[Buffers], None] | None = None  # transport: send now
+        self._receiving = False
         self.disconnect_reason = ""
 
     # ---- entry point -------------------------------------------------------------------
@@ -138,6 +141,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
         """Process one transport frame; return the frames to send."""
         self.now = now
         view = memoryview(frame)
+        self._receiving = True
         try:
             if self.closed:
                 return []
@@ -154,13 +158,29 @@ class ServerConnection(SessionHandlers, FileHandlers):
             if isinstance(exc, WireError):
                 self.ctx.emit_event("MALFORMED_REQUEST", client=self.client_address,
                                     reason=str(exc))
+        finally:
+            self._receiving = False
         out, self._outbox = self._outbox, []
         return out
 
+    def send_oplock_break(self, file_id: bytes, level: int) -> None:
+        """MS-SMB2 3.3.4.6: an unsolicited OPLOCK_BREAK notification (never signed)."""
+        from .oplocks import pack_oplock_break
+
+        hdr = Smb2Header(command=Command.OPLOCK_BREAK, flags=HeaderFlags.SERVER_TO_REDIR,
+                         message_id=0xFFFFFFFFFFFFFFFF, process_id=0, tree_id=0, session_id=0)
+        frame = [hdr.pack(), pack_oplock_break(level, file_id)]
+        if self._receiving or self.push is None:
+            self._outbox.append(frame)
+        elif not self.closed:
+            self.push(frame)
+
     def connection_lost(self) -> None:
         """Release every open (the transport is gone)."""
+        self.closed = True
         for open_ in list(self.opens.values()):
             self._close_open(open_)
+        self.ctx.oplocks.release_connection(self)
         self.sessions.clear()
         self.pending.clear()
 
@@ -319,6 +339,12 @@ class ServerConnection(SessionHandlers, FileHandlers):
         req.session = session
         if hdr.is_signed:
             if session is None:
+                # A signed request for a session that was logged off: answer
+                # USER_SESSION_DELETED, signed with the old key when the request proves it
+                # (MS-SMB2 3.3.5.2.4; clients that require signing insist on it).
+                old = self.logged_off.get(hdr.session_id)
+                if old is not None and self._verify(req, old):
+                    req.session, req.signed_ok = old, True
                 raise NtStatusError(st.STATUS_USER_SESSION_DELETED)
             if not session.signing_key:
                 if session.state == "in_progress":

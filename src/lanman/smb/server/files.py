@@ -116,6 +116,8 @@ class FileHandlers:
 
     def _close_open(self, open_: Open) -> None:
         self.opens.pop(open_.volatile_id, None)
+        if open_.oplock_key is not None:
+            self.ctx.oplocks.release(open_.oplock_key, self, open_.volatile_id)
         for p in [p for p in self.pending.values() if p.open_id == open_.volatile_id]:
             self.complete_async(p, st.STATUS_NOTIFY_CLEANUP if p.kind == "notify"
                                 else st.STATUS_PIPE_BROKEN)
@@ -169,12 +171,18 @@ class FileHandlers:
                          smb_path=r.name.strip("\\"))
         self.opens[vid] = open_
         self.compound_open_id = vid
+        oplock = 0
+        if open_.kind == "file":
+            open_.oplock_key = (tree.fs.root, stat.file_id)
+            oplock = self.ctx.oplocks.grant(
+                open_.oplock_key, self, vid, open_.file_id, r.requested_oplock_level,
+                overwrite=r.create_disposition in (0, 4, 5))
         contexts = self._create_contexts(r.contexts, open_, stat, tree)
         if stat is None:
             body = CreateResponse(0, action, 0, 0, 0, 0, 4096, 0, FILE_ATTRIBUTE_NORMAL,
                                   open_.file_id, contexts)
         else:
-            body = CreateResponse(0, action, stat.creation_time, stat.last_access_time,
+            body = CreateResponse(oplock, action, stat.creation_time, stat.last_access_time,
                                   stat.last_write_time, stat.change_time, stat.allocation_size,
                                   stat.end_of_file, stat.file_attributes, open_.file_id,
                                   contexts)
@@ -294,7 +302,7 @@ class FileHandlers:
             # A named-pipe read waits for data (async, 3.3.4.2); a later WRITE completes it.
             return self.new_async(req, "pipe_read", open_.volatile_id, length)
         data = pipe.read(length)
-        status = st.STATUS_BUFFER_OVERFLOW if pipe.pending_output() else st.STATUS_SUCCESS
+        status = st.STATUS_BUFFER_OVERFLOW if pipe.message_remaining() else st.STATUS_SUCCESS
         return self.ok(req, [pack_read_response_fixed(len(data)), data], status=status)
 
     def _write(self, req: Request) -> Reply:
@@ -321,6 +329,8 @@ class FileHandlers:
         if locks and locks.conflicts(open_.volatile_id, r.offset, len(r.data), write=True):
             raise NtStatusError(st.STATUS_FILE_LOCK_CONFLICT)
         n = open_.handle.write(r.offset, r.data)
+        if open_.oplock_key is not None:
+            self.ctx.oplocks.on_write(open_.oplock_key, self, open_.volatile_id)
         return self.ok(req, [pack_write_response(n)])
 
     def _complete_pipe_reads(self, open_: Open) -> None:
@@ -330,7 +340,7 @@ class FileHandlers:
             if not pipe.pending_output():
                 break
             data = pipe.read(p.max_length)
-            status = st.STATUS_BUFFER_OVERFLOW if pipe.pending_output() else st.STATUS_SUCCESS
+            status = st.STATUS_BUFFER_OVERFLOW if pipe.message_remaining() else st.STATUS_SUCCESS
             self.complete_async(p, status, [pack_read_response_fixed(len(data)), data])
 
     # ---- LOCK ---------------------------------------------------------------------------
@@ -529,7 +539,7 @@ class FileHandlers:
                 out = open_.handle.transact(bytes(r.input), r.max_output_response)
             except RpcProtocolError:
                 raise NtStatusError(st.STATUS_INVALID_PARAMETER, "bad RPC PDU") from None
-            status = st.STATUS_BUFFER_OVERFLOW if open_.handle.pending_output() \
+            status = st.STATUS_BUFFER_OVERFLOW if open_.handle.message_remaining() \
                 else st.STATUS_SUCCESS
             return self.ok(req, [pack_ioctl_response(code, open_.file_id, out)], status=status)
         if code == FSCTL_SRV_ENUMERATE_SNAPSHOTS:
@@ -562,9 +572,24 @@ class FileHandlers:
         reply.sign = bool(req.session and req.session.can_sign)  # always signed (Anatomy blog)
         return reply
 
+    # ---- OPLOCK_BREAK acknowledgment (MS-SMB2 3.3.5.22.1) -------------------------
+
+    def _oplock_break_ack(self, req: Request) -> Reply:
+        from .oplocks import pack_oplock_break, unpack_oplock_break
+
+        if struct.unpack_from("<H", req.pdu, 64)[0] != 24:
+            raise NtStatusError(st.STATUS_INVALID_PARAMETER, "lease break acks: no leases")
+        level, file_id = unpack_oplock_break(req.pdu)
+        open_ = self._lookup_open(req, file_id)
+        if open_.oplock_key is None:
+            raise NtStatusError(st.STATUS_INVALID_OPLOCK_PROTOCOL)
+        new = self.ctx.oplocks.acknowledge(open_.oplock_key, self, open_.volatile_id, level)
+        return self.ok(req, [pack_oplock_break(new, open_.file_id)])
+
     @staticmethod
     def handlers() -> dict:
         return {
+            Command.OPLOCK_BREAK: FileHandlers._oplock_break_ack,
             Command.CREATE: FileHandlers._create,
             Command.CLOSE: FileHandlers._close,
             Command.FLUSH: FileHandlers._flush,

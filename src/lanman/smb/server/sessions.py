@@ -161,6 +161,10 @@ class SessionHandlers:
         for open_ in [o for o in self.opens.values() if o.session_id == session.session_id]:
             self._close_open(open_)
         self.sessions.pop(session.session_id, None)
+        session.trees.clear()
+        self.logged_off[session.session_id] = session
+        while len(self.logged_off) > 8:
+            self.logged_off.pop(next(iter(self.logged_off)))
         return reply
 
     # ---- TREE_CONNECT / TREE_DISCONNECT -------------------------------------------

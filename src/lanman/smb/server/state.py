@@ -46,6 +46,13 @@ class ServerContext:
     list_shares: Callable[[], list[ShareRecord]]
     emit_event: EventSink = lambda *a, **k: None
     server_start_time: int = 0
+    oplocks: Any = None  # OplockTable shared by all connections (set in __post_init__)
+
+    def __post_init__(self) -> None:
+        if self.oplocks is None:
+            from .oplocks import OplockTable
+
+            self.oplocks = OplockTable()
 
 
 @dataclass(slots=True)
@@ -107,6 +114,7 @@ class Open:
     scan: DirectoryScan | None = None
     position: int = 0
     mode: int = 0
+    oplock_key: tuple | None = None
 
     @property
     def file_id(self) -> bytes:

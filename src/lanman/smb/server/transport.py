@@ -38,6 +38,7 @@ class SmbProtocol(asyncio.BufferedProtocol):
         self.transport = transport
         peer = transport.get_extra_info("peername") or ("?", 0)
         self.conn = ServerConnection(self.ctx, client_address=f"{peer[0]}:{peer[1]}")
+        self.conn.push = self._send
         self.registry.add(self)
         self._touch()
 
@@ -84,13 +85,18 @@ class SmbProtocol(asyncio.BufferedProtocol):
             self._close("internal error")
             return
         for parts in outgoing:
-            size = sum(len(p) for p in parts)
-            self.transport.write(struct.pack(">I", size))
-            for p in parts:
-                self.transport.write(p)
+            self._send(parts)
         if conn.closed:
             log.info("closing %s: %s", conn.client_address, conn.disconnect_reason)
             self._close(conn.disconnect_reason)
+
+    def _send(self, parts: list) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        size = sum(len(p) for p in parts)
+        self.transport.write(struct.pack(">I", size))
+        for p in parts:
+            self.transport.write(p)
 
     def _close(self, reason: str) -> None:
         if self.transport is not None and not self.transport.is_closing():
