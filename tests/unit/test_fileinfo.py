@@ -6,6 +6,8 @@ from __future__ import annotations
 import struct
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hst
 from smbprotocol import file_info as sp
 from smbprotocol.security_descriptor import SMB2CreateSDBuffer
 
@@ -505,3 +507,34 @@ def test_directory_first_entry_does_not_fit() -> None:
     with pytest.raises(NtStatusError) as e:
         fi.encode_directory_entries(fi.FILE_BASIC_INFORMATION, ents, 4096)
     assert e.value.status == STATUS_INVALID_INFO_CLASS
+
+
+# -- hostile input ----------------------------------------------------------------------------
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    cls=hst.sampled_from([4, 10, 13, 14, 16, 19, 20, 64, 65, 0, 255]),
+    buf=hst.binary(max_size=80),
+)
+def test_set_info_decoders_only_raise_ntstatus(cls: int, buf: bytes) -> None:
+    try:
+        info = fi.decode_set_file_info(cls, buf)
+    except NtStatusError:
+        return
+    if isinstance(info, fi.RenameInfo):
+        assert 0 < len(info.file_name) * 2 <= len(buf) - 20
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    cls=hst.sampled_from(sorted(fi.QUERY_DIRECTORY_CLASSES)),
+    names=hst.lists(hst.text(min_size=1, max_size=40), max_size=12),
+    max_len=hst.integers(min_value=0, max_value=2048),
+)
+def test_directory_entries_always_fit(cls: int, names: list[str], max_len: int) -> None:
+    ents = [FileStat(n, 0, 0, 0, 0, 0, 0, FILE_ATTRIBUTE_ARCHIVE, i) for i, n in enumerate(names)]
+    buf, count = fi.encode_directory_entries(cls, ents, max_len)
+    assert len(buf) <= max_len and 0 <= count <= len(ents)
+    if count:
+        assert len(walk(buf)) == count

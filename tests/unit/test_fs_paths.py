@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hst
 
 from lanman.errors.ntstatus import (
     STATUS_ACCESS_DENIED,
@@ -150,3 +152,19 @@ def test_errno_mapping() -> None:
     assert st(errno.ENOTEMPTY) == STATUS_DIRECTORY_NOT_EMPTY
     assert st(errno.ENAMETOOLONG) == STATUS_OBJECT_NAME_INVALID
     assert st(12345) == STATUS_UNEXPECTED_IO_ERROR
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    hst.text(alphabet=hst.characters(codec="utf-8") | hst.sampled_from(list("\\.:/ ")), max_size=60)
+)
+def test_split_never_yields_climbing_components(path: str) -> None:
+    try:
+        parts = split_smb_path(path)
+    except NtStatusError as e:
+        assert e.status == STATUS_OBJECT_NAME_INVALID
+        return
+    for part in parts:
+        assert part not in ("", ".", "..")
+        assert not set(part) & set('\\/:*?"<>|')
+        assert component_error(part) is None
