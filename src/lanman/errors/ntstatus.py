@@ -94,6 +94,9 @@ _TABLE: tuple[tuple[int, str, str], ...] = (
     (0xC00000E3, "STATUS_INVALID_OPLOCK_PROTOCOL", "An error status returned when an invalid opportunistic lock (oplock) acknowledgment is received by a file system."),
     (0xC000001E, "STATUS_INVALID_LOCK_SEQUENCE", "The requested lock sequence is not valid."),
     (0xC00001A1, "STATUS_INVALID_LOCK_RANGE", "A lock operation was attempted with a range that is not valid."),
+    (0xC0000121, "STATUS_CANNOT_DELETE", "An attempt has been made to remove a file or directory that cannot be deleted."),
+    (0xC00000D4, "STATUS_NOT_SAME_DEVICE", "{Incorrect Volume} The destination file of a rename request is located on a different device than the source of the rename request."),
+    (0xC00000E9, "STATUS_UNEXPECTED_IO_ERROR", "An I/O error occurred."),
     (0xC00000E5, "STATUS_INTERNAL_ERROR", "An internal error occurred."),
     (0xC0000044, "STATUS_QUOTA_EXCEEDED", "Not enough quota is available to process this command."),
 )
@@ -153,6 +156,10 @@ STATUS_NETWORK_SESSION_EXPIRED = 0xC000035C
 STATUS_INSUFFICIENT_RESOURCES = 0xC000009A
 STATUS_INTERNAL_ERROR = 0xC00000E5
 STATUS_INVALID_OPLOCK_PROTOCOL = 0xC00000E3
+STATUS_CANNOT_DELETE = 0xC0000121
+STATUS_NOT_SAME_DEVICE = 0xC00000D4
+STATUS_QUOTA_EXCEEDED = 0xC0000044
+STATUS_UNEXPECTED_IO_ERROR = 0xC00000E9
 STATUS_INVALID_LOCK_RANGE = 0xC00001A1
 STATUS_INVALID_SIGNATURE = 0xC000A000
 STATUS_SMB_NO_SIGNING_ALGORITHM_OVERLAP = 0xC05D0003
