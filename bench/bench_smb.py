@@ -175,7 +175,7 @@ KBS = re.compile(r"\(([\d.]+) kb/s\)")
 def classify_failure(out: str) -> str:
     if "mechListMIC" in out:
         return "fails (mechListMIC)"
-    if "NT_STATUS_INVALID_NETWORK_RESPONSE" in out and "negprot" in out.lower():
+    if "protocol negotiation failed" in out:
         return "fails (dialect not offered)"
     m = re.search(r"NT_STATUS_[A-Z_]+", out)
     return f"fails ({m.group(0)})" if m else "fails"
@@ -297,7 +297,8 @@ def main(argv=None) -> int:
     ap.add_argument("--size-mib", type=int, default=512)
     ap.add_argument("--servers", default=",".join(SERVERS),
                     help="comma list of lanman,samba,impacket")
-    ap.add_argument("--dialects", default=",".join(DIALECTS), help="comma list of 3.1.1,3.0,2.1")
+    ap.add_argument("--dialects", default="3.1.1,3.0,2.1",
+                    help="comma list of 3.1.1,3.0,2.1,2.0.2")
     ap.add_argument("--timeout", type=float, default=900, help="per smbclient command, s")
     ap.add_argument("--results", default=str(HERE / "RESULTS.md"))
     ap.add_argument("--no-append", action="store_true", help="print only")
