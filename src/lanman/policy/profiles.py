@@ -1,0 +1,376 @@
+"""Per-release defaults of every catalogue value, each with its documented source.
+
+A :class:`Profile` gives, for every :data:`~lanman.policy.catalogue.CATALOGUE` entry, either a
+:class:`Default` (the data a fresh install behaves as if it had, the document that says so, and
+any disagreement between documents) or :data:`NOT_APPLICABLE` (the release does not read the
+value). It also names which catalogue values its SMB client and server actually read: an
+NT 4.0 SP3 client reads ``Rdr\\Parameters``, a Windows 98 client ``VxD\\VNETSUP``.
+
+Sources are cited by short names; see reference/smb-signing.md §4.2 (defaults table) and §5
+(guest logons), reference/msg-tsts.md §2 (AllowRemoteRPC).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from lanman.policy.catalogue import CATALOGUE
+
+__all__ = [
+    "DEFAULT_PROFILE",
+    "NOT_APPLICABLE",
+    "PROFILES",
+    "Default",
+    "Profile",
+    "get_profile",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Default:
+    """A default value. ``value`` None means the release does not read it (not applicable)."""
+
+    value: int | None
+    source: str
+    conflict: str = ""
+    confirmed: bool = True
+
+    @property
+    def applicable(self) -> bool:
+        return self.value is not None
+
+
+NOT_APPLICABLE = Default(None, "the release does not read this value")
+
+# --- sources ----------------------------------------------------------------------------------
+KB887429 = "KB 887429 (smb-signing.md §4.2: NT4/2000/XP/2003 client enabled, not required)"
+KB887429_DC = "KB 887429 (smb-signing.md §4.2: server signing enabled on DCs only)"
+KB887429_2003DC = "KB 887429 (smb-signing.md §4.2: required on Windows Server 2003 DCs)"
+KB887429_FIRST = "KB 887429 (smb-signing.md §4.2: NT 4.0 SP3 / Windows 98 first with signing)"
+ANATOMY_CLIENT = (
+    "Anatomy blog 'Signing configuration' (Get-SmbClientConfiguration: Enable=True, Require=False)"
+)
+ANATOMY_SERVER = (
+    "Anatomy blog 'Signing configuration' (Get-SmbServerConfiguration: Enable=False, Require=False)"
+)
+SIGNING_24H2 = "windowsserverdocs smb-signing.md (10/25/2024; smb-signing.md §4.2)"
+DC_POLICY = (
+    "windows-itpro-docs microsoft-network-server-digitally-sign-communications-always.md "
+    "(Default Domain Controller Policy = Enabled); smb-signing-overview.md"
+)
+GUEST_1709 = (
+    "enable-insecure-guest-logons-smb2-and-smb3.md (smb-signing.md §5: Windows 10 1709+ "
+    "Enterprise/Education/Pro for Workstations and Server block SMB2/3 guest by default)"
+)
+GUEST_24H2_PRO = (
+    "enable-insecure-guest-logons-smb2-and-smb3.md (smb-signing.md §5: Home/Pro allowed until "
+    "Windows 11 Pro Insider 25267, then blocked in 24H2 Pro)"
+)
+W9X = "Policy CSP LocalPoliciesSecurityOptions (smb-signing.md §4.1: must be set to 1 on W2000)"
+REMOTE_RPC = "msg-tsts.md §2 ('Default 0 on Vista+ client SKUs' widely reported)"
+
+HARDENING_CONFLICT = (
+    "smb-security-hardening.md says 24H2 and Server 2025 require signing for 'all outbound "
+    "and inbound' connections; the more specific smb-signing.md says Server 2025 requires it "
+    "outbound only and 24H2 Home neither. lanman follows smb-signing.md."
+)
+SMB1_ONLY = "ignored by SMB2+; SMB1 is not installed by default on this release"
+
+
+def _na(why: str) -> Default:
+    return Default(None, why)
+
+
+def _unconfirmed(value: int, source: str, conflict: str = "") -> Default:
+    return Default(value, source, conflict, confirmed=False)
+
+
+# Names of catalogue entries, short.
+LW_REQ = "LanmanWorkstation.RequireSecuritySignature"
+LW_EN = "LanmanWorkstation.EnableSecuritySignature"
+LW_GUEST = "LanmanWorkstation.AllowInsecureGuestAuth"
+LS_REQ = "LanmanServer.RequireSecuritySignature"
+LS_EN = "LanmanServer.EnableSecuritySignature"
+LS_W9X = "LanmanServer.EnableW9xsecuritysignature"
+RDR_REQ = "Rdr.RequireSecuritySignature"
+RDR_EN = "Rdr.EnableSecuritySignature"
+VN_REQ = "VNETSUP.RequireSecuritySignature"
+VN_EN = "VNETSUP.EnableSecuritySignature"
+REMOTE = "TerminalServer.AllowRemoteRPC"
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    name: str
+    title: str
+    defaults: MappingProxyType  # catalogue name -> Default
+    #: catalogue names the SMB client reads: (enable, require, allow insecure guest or None)
+    client_values: tuple[str, str, str | None] | None
+    #: catalogue names the SMB server reads: (enable, require); None: no SMB server signing
+    server_values: tuple[str, str] | None = (LS_EN, LS_REQ)
+    dialects: str = "SMB2/3 (SMB1 off by default)"
+    is_dc: bool = False
+    notes: tuple[str, ...] = ()
+
+    def default(self, name: str) -> Default:
+        return self.defaults[name]
+
+
+_LEGACY_NA = {
+    LS_W9X: _na("only Windows 2000 servers read EnableW9xsecuritysignature"),
+    RDR_REQ: _na("NT 4.0 redirector value"),
+    RDR_EN: _na("NT 4.0 redirector value"),
+    VN_REQ: _na("Windows 98 value"),
+    VN_EN: _na("Windows 98 value"),
+}
+_GUEST_NA = _na("SMB1-only client: the insecure-guest block is an SMB2/3 (Windows 10 1709+) rule")
+_RPC_PRE_VISTA = _na("no documented AllowRemoteRPC default before Windows Vista")
+
+
+def _profile(
+    name: str,
+    title: str,
+    values: dict[str, Default],
+    *,
+    client: tuple[str, str, str | None] | None = (LW_EN, LW_REQ, LW_GUEST),
+    server: tuple[str, str] | None = (LS_EN, LS_REQ),
+    dialects: str = "SMB2/3 (SMB1 off by default)",
+    is_dc: bool = False,
+    notes: tuple[str, ...] = (),
+) -> Profile:
+    full = dict(_LEGACY_NA)
+    full.update(values)
+    missing = [v.name for v in CATALOGUE if v.name not in full]
+    extra = [k for k in full if k not in {v.name for v in CATALOGUE}]
+    if missing or extra:  # pragma: no cover - caught by the completeness test at import
+        raise AssertionError(f"profile {name}: missing {missing}, unknown {extra}")
+    return Profile(
+        name=name,
+        title=title,
+        defaults=MappingProxyType(full),
+        client_values=client,
+        server_values=server,
+        dialects=dialects,
+        is_dc=is_dc,
+        notes=notes,
+    )
+
+
+def _nt4(dc: bool) -> Profile:
+    server = (
+        {LS_EN: Default(1, KB887429_DC), LS_REQ: Default(0, KB887429_DC)}
+        if dc
+        else {LS_EN: Default(0, KB887429_DC), LS_REQ: Default(0, KB887429_DC)}
+    )
+    return _profile(
+        "nt4-sp3-dc" if dc else "nt4-sp3",
+        f"Windows NT 4.0 SP3{' domain controller' if dc else ''}",
+        {
+            LW_REQ: _na("NT 4.0's client is the redirector (Rdr\\Parameters)"),
+            LW_EN: _na("NT 4.0's client is the redirector (Rdr\\Parameters)"),
+            LW_GUEST: _GUEST_NA,
+            RDR_EN: Default(1, KB887429_FIRST),
+            RDR_REQ: Default(0, KB887429),
+            REMOTE: _RPC_PRE_VISTA,
+            **server,
+        },
+        client=(RDR_EN, RDR_REQ, None),
+        dialects="SMB1 only",
+        is_dc=dc,
+        notes=("Rdr\\Parameters names are [unconfirmed] (KB 887429 part not retrievable).",),
+    )
+
+
+def _legacy_nt(name: str, title: str, dc: bool, require_on_dc: bool, w9x: bool) -> Profile:
+    if dc:
+        server = {
+            LS_EN: Default(1, KB887429_DC),
+            LS_REQ: Default(1, KB887429_2003DC) if require_on_dc else Default(0, KB887429_DC),
+        }
+    else:
+        server = {LS_EN: Default(0, KB887429_DC), LS_REQ: Default(0, KB887429_DC)}
+    vals: dict[str, Default] = {
+        LW_EN: Default(1, KB887429),
+        LW_REQ: Default(0, KB887429),
+        LW_GUEST: _GUEST_NA,
+        REMOTE: _RPC_PRE_VISTA,
+        **server,
+    }
+    if w9x:
+        vals[LS_W9X] = _unconfirmed(
+            0, W9X, "no document gives the default; 'must be set to 1' implies 0 or absent"
+        )
+    notes: tuple[str, ...] = ()
+    if dc and not require_on_dc:
+        notes = (
+            (
+                "DC policy 'required' is documented for 'all modern' DCs and Windows Server "
+                "2003 DCs; for Windows 2000 DCs KB 887429 says only 'enabled'."
+            ),
+        )
+    return _profile(name, title, vals, dialects="SMB1 only", is_dc=dc, notes=notes)
+
+
+def _modern(
+    name: str,
+    title: str,
+    *,
+    client_require: Default,
+    server_require: Default,
+    server_enable: Default,
+    guest: Default,
+    remote_rpc: Default,
+    dc: bool = False,
+    notes: tuple[str, ...] = (),
+) -> Profile:
+    return _profile(
+        name,
+        title,
+        {
+            LW_EN: Default(1, ANATOMY_CLIENT, confirmed=name == "win10"),
+            LW_REQ: client_require,
+            LW_GUEST: guest,
+            LS_EN: server_enable,
+            LS_REQ: server_require,
+            REMOTE: remote_rpc,
+        },
+        is_dc=dc,
+        notes=notes,
+    )
+
+
+_RPC_CLIENT = _unconfirmed(0, REMOTE_RPC, "not confirmed by a Microsoft page")
+_RPC_SERVER = _unconfirmed(
+    0, REMOTE_RPC, "reported for client SKUs only; lanman assumes the same for server SKUs"
+)
+_SE_CARRIED = _unconfirmed(
+    0, ANATOMY_SERVER + "; not documented for this release, carried from Windows 10", SMB1_ONLY
+)
+_SE_ON_24H2 = _unconfirmed(
+    1,
+    SIGNING_24H2 + " requires signing; EnableSecuritySignature assumed on with it",
+    "Windows 10's default was 0 (Anatomy blog); " + SMB1_ONLY,
+)
+_SE_DC = Default(1, KB887429_DC + "; " + DC_POLICY)
+
+
+def _win11(edition: str, home: bool, guest: Default) -> Profile:
+    req = (
+        Default(0, SIGNING_24H2 + ": Home does not require signing", HARDENING_CONFLICT)
+        if home
+        else Default(1, SIGNING_24H2 + ": Enterprise/Pro/Education require signing", "")
+    )
+    return _modern(
+        f"win11-24h2-{edition.lower()}",
+        f"Windows 11 24H2 {edition}",
+        client_require=req,
+        server_require=req,
+        server_enable=_SE_CARRIED if home else _SE_ON_24H2,
+        guest=guest,
+        remote_rpc=_RPC_CLIENT,
+    )
+
+
+PROFILES: MappingProxyType = MappingProxyType(
+    {
+        p.name: p
+        for p in (
+            _nt4(dc=False),
+            _nt4(dc=True),
+            _profile(
+                "win98",
+                "Windows 98",
+                {
+                    LW_REQ: _na("Windows 98's client reads VxD\\VNETSUP"),
+                    LW_EN: _na("Windows 98's client reads VxD\\VNETSUP"),
+                    LW_GUEST: _GUEST_NA,
+                    LS_REQ: _na("Windows 98 file sharing has no SMB signing"),
+                    LS_EN: _na("Windows 98 file sharing has no SMB signing"),
+                    VN_EN: Default(1, KB887429_FIRST + "; outbound enabled"),
+                    VN_REQ: Default(0, KB887429_FIRST),
+                    REMOTE: _na("no Terminal Server component"),
+                },
+                client=(VN_EN, VN_REQ, None),
+                server=None,
+                dialects="SMB1 only",
+                notes=("VxD\\VNETSUP names are [unconfirmed] (KB 887429 part not retrievable).",),
+            ),
+            _legacy_nt("win2000", "Windows 2000", dc=False, require_on_dc=False, w9x=True),
+            _legacy_nt("win2000-dc", "Windows 2000 DC", dc=True, require_on_dc=False, w9x=True),
+            _legacy_nt("xp", "Windows XP", dc=False, require_on_dc=False, w9x=False),
+            _legacy_nt(
+                "server2003", "Windows Server 2003", dc=False, require_on_dc=False, w9x=False
+            ),
+            _legacy_nt(
+                "server2003-dc", "Windows Server 2003 DC", dc=True, require_on_dc=True, w9x=False
+            ),
+            _modern(
+                "win10",
+                "Windows 10 (Home/Pro, 1709 and later)",
+                client_require=Default(0, ANATOMY_CLIENT),
+                server_require=Default(0, ANATOMY_SERVER),
+                server_enable=Default(0, ANATOMY_SERVER),
+                guest=Default(
+                    1,
+                    GUEST_1709 + "; Home/Pro allowed",
+                    "Enterprise, Education and Pro for Workstations block guest (0) since 1709; "
+                    "use a win11-24h2 profile or a local override for those editions",
+                ),
+                remote_rpc=_RPC_CLIENT,
+            ),
+            _win11(
+                "Home",
+                home=True,
+                guest=_unconfirmed(
+                    1,
+                    GUEST_24H2_PRO,
+                    "24H2 documents the block for Pro, not Home; Home assumed still allowed",
+                ),
+            ),
+            _win11("Pro", home=False, guest=Default(0, GUEST_24H2_PRO)),
+            _win11("Enterprise", home=False, guest=Default(0, GUEST_1709)),
+            _win11("Education", home=False, guest=Default(0, GUEST_1709)),
+            _modern(
+                "server2025",
+                "Windows Server 2025 (member server)",
+                client_require=Default(1, SIGNING_24H2 + ": Server 2025 requires outbound"),
+                server_require=Default(
+                    0, SIGNING_24H2 + ": not required inbound (except DC)", HARDENING_CONFLICT
+                ),
+                server_enable=_SE_CARRIED,
+                guest=Default(0, GUEST_1709),
+                remote_rpc=_RPC_SERVER,
+            ),
+            _modern(
+                "server2025-dc",
+                "Windows Server 2025 domain controller",
+                client_require=Default(1, SIGNING_24H2 + ": Server 2025 requires outbound"),
+                server_require=Default(1, DC_POLICY),
+                server_enable=_SE_DC,
+                guest=Default(0, GUEST_1709),
+                remote_rpc=_RPC_SERVER,
+                dc=True,
+                notes=(
+                    (
+                        "On Windows the DC requirement comes from the Default Domain "
+                        "Controllers Policy GPO; lanman shows it as the profile default."
+                    ),
+                ),
+            ),
+        )
+    }
+)
+
+#: The profile of a new lanman home: its documented defaults are lanman's own — the server and
+#: the client require signing and insecure guest logons are blocked (Windows 11 24H2
+#: Enterprise). server2025 is not the default: smb-signing.md gives it no inbound requirement.
+DEFAULT_PROFILE = "win11-24h2-enterprise"
+
+
+def get_profile(name: str) -> Profile:
+    """Profile by name (case-insensitive); KeyError with the known names otherwise."""
+    try:
+        return PROFILES[name.strip().lower()]
+    except KeyError:
+        raise KeyError(name) from None
