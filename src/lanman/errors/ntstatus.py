@@ -109,6 +109,7 @@ BY_NAME: dict[str, NtStatus] = {s.name: s for s in BY_VALUE.values()}
 # Names as constants for static analysis and readers (values also set from the table above).
 STATUS_SUCCESS = 0x00000000
 STATUS_PENDING = 0x00000103
+STATUS_NOTIFY_CLEANUP = 0x0000010B
 STATUS_BUFFER_OVERFLOW = 0x80000005
 STATUS_NO_MORE_FILES = 0x80000006
 STATUS_NOT_IMPLEMENTED = 0xC0000002

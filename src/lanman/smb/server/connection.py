@@ -278,6 +278,12 @@ class ServerConnection(SessionHandlers, FileHandlers):
         if self.dialect is None and hdr.command != Command.NEGOTIATE:
             raise Disconnect("request before NEGOTIATE")
         if hdr.command == Command.CANCEL:
+            # CANCEL consumes no MessageId and gets no response, but it is verified like
+            # any other request (3.3.5.2.4): an unauthenticated one is dropped.
+            try:
+                self._check_signature(req)
+            except NtStatusError:
+                return None
             self._cancel(req)
             return None
         # 3.3.5.2.3 / 3.3.5.2.5: MessageId window and credit charge.
@@ -298,7 +304,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
             return handler(self, req)
         except NtStatusError as exc:
             return self._error(req, exc.status)
-        except WireError:
+        except (WireError, struct.error):
             return self._error(req, st.STATUS_INVALID_PARAMETER)
 
     @property

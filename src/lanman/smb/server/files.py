@@ -577,7 +577,7 @@ class FileHandlers:
     def _oplock_break_ack(self, req: Request) -> Reply:
         from .oplocks import pack_oplock_break, unpack_oplock_break
 
-        if struct.unpack_from("<H", req.pdu, 64)[0] != 24:
+        if len(req.pdu) < 66 or struct.unpack_from("<H", req.pdu, 64)[0] != 24:
             raise NtStatusError(st.STATUS_INVALID_PARAMETER, "lease break acks: no leases")
         level, file_id = unpack_oplock_break(req.pdu)
         open_ = self._lookup_open(req, file_id)
