@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import hashlib
 import os
 import platform
 import re
@@ -44,7 +43,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO / "tests" / "interop"))
 
-import interop_support as isup  # noqa: E402
+import interop_support as isup
 
 DIALECTS = {"3.1.1": ("SMB3_11", "AES-GMAC"), "3.0": ("SMB3_00", "AES-CMAC"),
             "2.1": ("SMB2_10", "HMAC-SHA256"), "2.0.2": ("SMB2_02", "HMAC-SHA256")}
@@ -346,7 +345,7 @@ def main(argv=None) -> int:
         uname, cpu = machine()
         smbclient_ver = subprocess.run(["smbclient", "--version"], stdout=subprocess.PIPE,
                                        timeout=10).stdout.decode().strip()
-        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
         block = [f"\n## {stamp} — {args.size_mib} MiB\n",
                  f"- machine: `{uname}`", f"- CPU: {cpu}",
                  f"- client: {smbclient_ver}; servers: {', '.join(servers)}",

@@ -18,7 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from interop_support import (  # noqa: E402
+from interop_support import (
     Target,
     cleanup_target,
     free_port,

@@ -24,8 +24,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 import pytest
 
@@ -101,7 +101,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_port(port: int, timeout: float = 15.0, proc: Optional[subprocess.Popen] = None) -> None:
+def wait_port(port: int, timeout: float = 15.0, proc: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -149,8 +149,8 @@ def make_random_file(path: Path, size: int, seed: int = 0) -> str:
     return h.hexdigest()
 
 
-def run(cmd: list[str], timeout: float = 120, input: Optional[bytes] = None,
-        check: bool = False, env: Optional[dict] = None, cwd=None) -> subprocess.CompletedProcess:
+def run(cmd: list[str], timeout: float = 120, input: bytes | None = None,
+        check: bool = False, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
     try:
         cp = subprocess.run(cmd, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             timeout=timeout, env=env, cwd=cwd)
@@ -177,7 +177,7 @@ def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> None:
         proc.wait(timeout=timeout)
 
 
-def vm_hwm_kib(pid: int) -> Optional[int]:
+def vm_hwm_kib(pid: int) -> int | None:
     """Peak resident set size (VmHWM) of a live process, KiB."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -206,19 +206,19 @@ class Target:
     ro_dir: Path
     home: Path
     require_signing: bool = True
-    proc: Optional[subprocess.Popen] = None
-    log_path: Optional[Path] = None
-    _start: Optional[Callable[["Target"], None]] = None
+    proc: subprocess.Popen | None = None
+    log_path: Path | None = None
+    _start: Callable[[Target], None] | None = None
 
     @property
-    def pid(self) -> Optional[int]:
+    def pid(self) -> int | None:
         return self.proc.pid if self.proc else None
 
     @property
     def is_lanman(self) -> bool:
         return self.kind == "lanman"
 
-    def unc(self, share: Optional[str] = None) -> str:
+    def unc(self, share: str | None = None) -> str:
         return f"//{self.host}/{share or self.share}"
 
     def log_text(self, limit: int = 20000) -> str:
@@ -234,7 +234,7 @@ class Target:
         if self.proc is not None:
             stop_process(self.proc)
 
-    def restart(self, require_signing: Optional[bool] = None) -> None:
+    def restart(self, require_signing: bool | None = None) -> None:
         """Stop, optionally change RequireSecuritySignature, start again (same port)."""
         self.stop()
         if require_signing is not None:
@@ -262,7 +262,7 @@ class Target:
         return list(data)
 
 
-def _lanman(home: Path, *args: str, input: Optional[bytes] = None) -> None:
+def _lanman(home: Path, *args: str, input: bytes | None = None) -> None:
     run(lanman_cmd() + ["--home", str(home), *args], input=input, timeout=60, check=True)
 
 
@@ -282,7 +282,7 @@ def _lanman_start(t: Target) -> None:
         raise AssertionError(f"lanman did not start: {e}\n--- server output\n{t.log_text()}") from None
 
 
-def start_lanman(base: Path, require_signing: bool = True, port: Optional[int] = None) -> Target:
+def start_lanman(base: Path, require_signing: bool = True, port: int | None = None) -> Target:
     home = base / "home"
     share_dir = base / "share-data"
     ro_dir = base / "share-ro"
@@ -389,8 +389,8 @@ def _samba_start(t: Target) -> None:
         raise AssertionError(f"smbd did not start: {e}\n--- smbd output\n{t.log_text()}") from None
 
 
-def start_samba(base: Optional[Path] = None, require_signing: bool = True,
-                port: Optional[int] = None) -> Target:
+def start_samba(base: Path | None = None, require_signing: bool = True,
+                port: int | None = None) -> Target:
     """Start Debian's smbd with a private smb.conf on a free loopback port.
 
     ``base`` must be traversable by the unix user; we therefore always use a fresh
@@ -433,9 +433,9 @@ def cleanup_target(t: Target) -> None:
 
 
 def smbclient(t: Target, *args: str, protocol: str = "SMB3_11", sign: bool = True,
-              timeout: float = 120, share: Optional[str] = None, cwd=None,
+              timeout: float = 120, share: str | None = None, cwd=None,
               check: bool = True, extra: tuple = (), unc: bool = True,
-              port: Optional[int] = None) -> subprocess.CompletedProcess:
+              port: int | None = None) -> subprocess.CompletedProcess:
     """Run Samba's smbclient against the target with min=max protocol (forces dialect).
 
     ``port`` overrides the target port (to go through a proxy).
@@ -498,7 +498,7 @@ def parse_messages(pdu: bytes) -> list[Smb2Msg]:
     return out
 
 
-Mutator = Callable[[int, bytes], Optional[bytes]]  # (pdu_index, pdu) -> new pdu or None
+Mutator = Callable[[int, bytes], bytes | None]  # (pdu_index, pdu) -> new pdu or None
 
 
 class TamperProxy:
@@ -510,7 +510,7 @@ class TamperProxy:
     tampered message id, and whether the server closed the connection.
     """
 
-    def __init__(self, target_port: int, mutate: Optional[Mutator] = None,
+    def __init__(self, target_port: int, mutate: Mutator | None = None,
                  max_seconds: float = 300.0):
         self.target_port = target_port
         self.mutate = mutate
@@ -555,7 +555,7 @@ class TamperProxy:
         for th in self._threads:
             th.join(timeout=5)
 
-    def status_for(self, message_id: int) -> Optional[int]:
+    def status_for(self, message_id: int) -> int | None:
         """Final (non-PENDING) status the server answered for message_id, if any."""
         with self._lock:
             for r in self.responses:
@@ -569,7 +569,7 @@ class TamperProxy:
         while not self._stop.is_set() and time.monotonic() < deadline and conns < 64:
             try:
                 c, _ = self.lsock.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return
@@ -591,7 +591,7 @@ class TamperProxy:
             self._threads += [t1, t2]
 
     @staticmethod
-    def _recv_exact(sock: socket.socket, n: int) -> Optional[bytes]:
+    def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
         buf = bytearray()
         while len(buf) < n:
             chunk = sock.recv(min(n - len(buf), 1 << 20))
@@ -651,7 +651,7 @@ SMB2_CANCEL = 0x000C
 SMB2_OPLOCK_BREAK = 0x0012
 
 
-def unsigned_traffic(proxy: "TamperProxy") -> list[str]:
+def unsigned_traffic(proxy: TamperProxy) -> list[str]:
     """Describe requests/responses that should have been signed but were not.
 
     On a signing-required session every request with a SessionId (other than

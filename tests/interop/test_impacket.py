@@ -14,12 +14,11 @@ import io
 import os
 
 import pytest
-
 from interop_support import TamperProxy, unsigned_traffic
 
 pytest.importorskip("impacket")
-from impacket import smb3structs as s3  # noqa: E402
-from impacket.smbconnection import SMBConnection  # noqa: E402
+from impacket import smb3structs as s3
+from impacket.smbconnection import SMBConnection
 
 pytestmark = [pytest.mark.interop]
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from interop_support import require_tool, run
 
 pytestmark = [pytest.mark.interop]
@@ -54,7 +53,7 @@ def test_nmap_signing_not_required_after_config_change(target_fn):
 def test_nmap_protocols_lists_all_smb2_dialects(target):
     out = nmap_script(target, "smb-protocols")
     assert "dialects:" in out, out
-    found = re.findall(r"^\|[_ ]\s+(\S+)\s*$", out.split("dialects:", 1)[1], re.M)
+    found = re.findall(r"^\|[_ ]\s+(\S+)\s*$", out.split("dialects:", 1)[1], re.MULTILINE)
     norm = {d.replace(":", "").replace(".", "") for d in found}
     assert {"202", "210", "300", "302", "311"} <= norm, out
     # SMB1 file service is out of scope: "NT LM 0.12" must not be offered

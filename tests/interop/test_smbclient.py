@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from interop_support import (
     PROTOCOL_DIALECT,
     SMBCLIENT_PROTOCOLS,

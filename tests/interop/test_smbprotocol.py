@@ -6,12 +6,11 @@ import os
 import uuid
 
 import pytest
-
 from interop_support import TamperProxy, unsigned_traffic
 
 smbprotocol = pytest.importorskip("smbprotocol")  # a test dependency: always installed
-import smbclient  # noqa: E402  (smbprotocol's high-level module, not Samba's binary)
-from smbprotocol.connection import Connection, Dialects, SigningAlgorithms  # noqa: E402
+import smbclient
+from smbprotocol.connection import Connection, Dialects, SigningAlgorithms
 
 pytestmark = [pytest.mark.interop]
 

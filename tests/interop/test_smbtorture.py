@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from interop_support import require_tool, run
 
 pytestmark = [pytest.mark.interop]
@@ -38,7 +37,7 @@ def smbtorture(target, test: str) -> tuple[int, str]:
 def test_smbtorture(target, test):
     rc, out = smbtorture(target, test)
     results = dict((name, kind) for kind, name in
-                   re.findall(r"^(success|failure|error|skip|xfail|uxsuccess): (\S+)", out, re.M))
+                   re.findall(r"^(success|failure|error|skip|xfail|uxsuccess): (\S+)", out, re.MULTILINE))
     failed = {n: k for n, k in results.items() if k in ("failure", "error", "uxsuccess")}
     assert not failed, out
     missing = {n for n in TESTS[test] if results.get(n) != "success"}

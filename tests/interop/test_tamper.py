@@ -20,7 +20,6 @@ import time
 import uuid
 
 import pytest
-
 from interop_support import (
     SMB2_FLAGS_SIGNED,
     SMB2_QUERY_DIRECTORY,
@@ -35,8 +34,8 @@ from interop_support import (
 )
 
 pytest.importorskip("smbprotocol")
-from smbprotocol.connection import Connection, Dialects  # noqa: E402
-from smbprotocol.open import (  # noqa: E402
+from smbprotocol.connection import Connection, Dialects
+from smbprotocol.open import (
     CreateDisposition,
     CreateOptions,
     FileAttributes,
@@ -45,8 +44,8 @@ from smbprotocol.open import (  # noqa: E402
     Open,
     ShareAccess,
 )
-from smbprotocol.session import Session  # noqa: E402
-from smbprotocol.tree import TreeConnect  # noqa: E402
+from smbprotocol.session import Session
+from smbprotocol.tree import TreeConnect
 
 pytestmark = [pytest.mark.interop]
 

@@ -30,7 +30,6 @@ import time
 import uuid
 
 import pytest
-
 from interop_support import HOST, require_tool, run, smbclient, stop_process
 
 pytestmark = [pytest.mark.interop]
