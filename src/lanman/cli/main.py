@@ -8,6 +8,9 @@ import click
 
 from lanman.cli._common import HomeRef, LanmanGroup
 from lanman.cli.events import events
+from lanman.cli.policy import policy
+from lanman.cli.profile import profile
+from lanman.cli.registry import registry
 from lanman.cli.share import share
 from lanman.cli.smb import smb
 from lanman.cli.up import up
@@ -33,6 +36,9 @@ cli.add_command(share)
 cli.add_command(user)
 cli.add_command(smb)
 cli.add_command(events)
+cli.add_command(policy)
+cli.add_command(profile)
+cli.add_command(registry)
 
 
 def main() -> None:

@@ -1,4 +1,9 @@
-"""``lanman smb server-config get|set`` (after Get-/Set-SmbServerConfiguration)."""
+"""``lanman smb server-config|client-config get|set`` (after Get-/Set-SmbServerConfiguration and
+Get-/Set-SmbClientConfiguration).
+
+Signing and guest fields are effective values (Group Policy > local > profile default) shown with
+their origin; ``set`` writes the local layer (the registry value Set-Smb*Configuration writes).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,11 @@ import ipaddress
 import click
 from rich.table import Table
 
-from lanman.cli._common import WIN_BOOL, CliError, console, echo_json, get_home, yes_no
+from lanman.cli._common import WIN_BOOL, CliError, console, echo_json, yes_no
+from lanman.cli.policy import load_host, save
 from lanman.config import ServerConfig
+from lanman.policy.effective import Setting, client_policy, server_policy
+from lanman.policy.hoststate import TOML_KEYS
 
 # (PowerShell-style name, config field, meaning) — the order of `server-config get`.
 SETTINGS: tuple[tuple[str, str, str], ...] = (
@@ -42,36 +50,78 @@ def _fmt(v: object) -> str:
 
 @click.group("smb")
 def smb() -> None:
-    """SMB server (and later client) settings."""
+    """SMB server and client settings."""
 
 
 @smb.group("server-config")
 def server_config() -> None:
-    """Show or change the SMB server configuration (lanman.toml)."""
+    """Show or change the SMB server configuration (policy layers and lanman.toml)."""
+
+
+def _setting_bool(s: Setting | None) -> bool:
+    return bool(s is not None and s.value)
+
+
+def _origin(s: Setting | None) -> str:
+    if s is None:
+        return "default (profile has no SMB server signing)"
+    if s.value is None:
+        return "default (not applicable)"
+    return s.origin
+
+
+def _server_view(ctx: click.Context) -> tuple[list[tuple[str, object, str]], str]:
+    home, host = load_host(ctx)
+    cfg = home.config
+    sp = server_policy(host)
+    rows: list[tuple[str, object, str]] = []
+    for ps, field, _ in SETTINGS:
+        if field == "require_security_signature":
+            rows.append((ps, _setting_bool(sp.require), _origin(sp.require)))
+        elif field == "enable_security_signature":
+            rows.append((ps, _setting_bool(sp.enable), _origin(sp.enable)))
+        elif field == "map_to_guest":
+            origin = "local" if cfg.map_to_guest != ServerConfig().map_to_guest else "default"
+            rows.append((ps, cfg.map_to_guest, origin))
+        else:
+            rows.append((ps, getattr(cfg, field), "lanman.toml"))
+    return rows, host.profile_name
+
+
+def _print_view(rows: list[tuple[str, object, str]], profile: str, as_json: bool) -> None:
+    if as_json:
+        data: dict[str, object] = {ps: v for ps, v, _ in rows}
+        data["Origin"] = {ps: o for ps, _, o in rows}
+        data["Profile"] = profile
+        echo_json(data)
+        return
+    t = Table("Name", "Value", "Origin", box=None, header_style="bold")
+    for ps, v, origin in rows:
+        t.add_row(ps, _fmt(v), origin)
+    console().print(t)
+    console().print(f"Profile: {profile}")
 
 
 @server_config.command("get")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def server_config_get(ctx: click.Context, as_json: bool) -> None:
-    """Show the configuration, like Get-SmbServerConfiguration."""
-    cfg = get_home(ctx).config
-    if as_json:
-        echo_json({ps: getattr(cfg, field) for ps, field, _ in SETTINGS})
-        return
-    t = Table("Name", "Value", box=None, header_style="bold")
-    for ps, field, _meaning in SETTINGS:
-        t.add_row(ps, _fmt(getattr(cfg, field)))
-    console().print(t)
+    """Show the configuration, like Get-SmbServerConfiguration (with each value's origin)."""
+    rows, profile = _server_view(ctx)
+    _print_view(rows, profile, as_json)
 
 
 @server_config.command("set")
 @click.option(
     "--require-security-signature",
     type=WIN_BOOL,
-    help="true|false ($true/$false, 1/0). Default true, as Windows 11 24H2.",
+    help="true|false ($true/$false, 1/0). Local layer of LanmanServer RequireSecuritySignature.",
 )
-@click.option("--enable-security-signature", type=WIN_BOOL, help="true|false.")
+@click.option(
+    "--enable-security-signature",
+    type=WIN_BOOL,
+    help="true|false. LanmanServer EnableSecuritySignature (SMB1 only; SMB2+ ignores it).",
+)
 @click.option(
     "--map-to-guest",
     type=WIN_BOOL,
@@ -97,33 +147,154 @@ def server_config_set(ctx: click.Context, **opts: object) -> None:
                 f"--listen {changes['listen']!r} is not an IP address",
                 "use e.g. 127.0.0.1, 0.0.0.0 or ::1",
             ) from None
-    home = get_home(ctx)
-    cfg = home.config
-    new = ServerConfig(**{f: getattr(cfg, f) for f in ServerConfig.__dataclass_fields__})
-    for k, v in changes.items():
-        setattr(new, k, v)
-    from lanman.config import save_config
+    home, host = load_host(ctx)
+    old_rows, _ = _server_view(ctx)
+    old = {ps: v for ps, v, _ in old_rows}
+    signing = {k: changes.pop(k) for k in list(changes) if k in TOML_KEYS}
+    if changes:
+        cfg = home.config
+        new = ServerConfig(**{f: getattr(cfg, f) for f in ServerConfig.__dataclass_fields__})
+        for k, v in changes.items():
+            setattr(new, k, v)
+        from lanman.config import save_config
 
-    save_config(home.path, new)  # validates before writing
-    home.config = new
+        save_config(home.path, new)  # validates before writing
+        home.config = new
+    for k, v in signing.items():
+        from lanman.policy.catalogue import by_name
+
+        host.local.set_catalogue(by_name(TOML_KEYS[k]), int(bool(v)), "local")
+    save(home, host)  # policy.toml, then lanman.toml holds the effective signing values
+    new_rows, _ = _server_view(ctx)
     names = {field: ps for ps, field, _ in SETTINGS}
     lines = []
-    for k in changes:
-        old, now = getattr(cfg, k), getattr(new, k)
-        lines.append(f"{names[k]}: {_fmt(old)} -> {_fmt(now)}")
+    origins = {}
+    for k in [*signing, *changes]:
+        ps = names[k]
+        now = next(r for r in new_rows if r[0] == ps)
+        origins[ps] = now[2]
+        lines.append(f"{ps}: {_fmt(old[ps])} -> {_fmt(now[1])}")
     home.events.emit("SERVER_CONFIG_CHANGED", source="lanman-cli", changes="; ".join(lines))
     for line in lines:
         click.echo(line)
-    click.echo("Saved to lanman.toml; restart `lanman up` for the change to take effect.")
-    if not new.require_security_signature:
+    click.echo("Saved; restart `lanman up` for the change to take effect.")
+    for k, v in signing.items():
+        ps = names[k]
+        if origins.get(ps) == "group policy":
+            click.echo(
+                f"warning: Group Policy defines {ps}; the local value {_fmt(v)} has no effect "
+                "while the policy is defined (lanman policy get).",
+                err=True,
+            )
+    sp = server_policy(host)
+    if not sp.require_signing:
         click.echo(
             "warning: signing is no longer required; unsigned sessions can be relayed "
             "(NTLM relay). Windows 11 24H2 requires it by default.",
             err=True,
         )
-    if new.map_to_guest and new.require_security_signature:
+    if home.config.map_to_guest and sp.require_signing:
         click.echo(
             "note: guest sessions are never signed, even with "
             "RequireSecuritySignature true; clients that require signing refuse them.",
+            err=True,
+        )
+
+
+# --- client ---------------------------------------------------------------------------------
+
+CLIENT_FIELDS = ("RequireSecuritySignature", "EnableSecuritySignature", "EnableInsecureGuestLogons")
+
+
+@smb.group("client-config")
+def client_config() -> None:
+    """Show or change the SMB client policy (Get-/Set-SmbClientConfiguration)."""
+
+
+def _client_rows(ctx: click.Context) -> tuple[list[tuple[str, object, str]], str]:
+    _home, host = load_host(ctx)
+    cp = client_policy(host)
+    guest = cp.allow_insecure_guest
+    rows: list[tuple[str, object, str]] = [
+        ("RequireSecuritySignature", _setting_bool(cp.require), _origin(cp.require)),
+        ("EnableSecuritySignature", _setting_bool(cp.enable), _origin(cp.enable)),
+        (
+            "EnableInsecureGuestLogons",
+            cp.insecure_guest_allowed,
+            _origin(guest) if guest else "default (SMB1-only client: no insecure-guest rule)",
+        ),
+    ]
+    return rows, host.profile_name
+
+
+@client_config.command("get")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def client_config_get(ctx: click.Context, as_json: bool) -> None:
+    """Show the client's signing and guest policy, like Get-SmbClientConfiguration."""
+    rows, profile = _client_rows(ctx)
+    _print_view(rows, profile, as_json)
+    if not as_json:
+        console().print("(EnableSecuritySignature affects SMB1 only; SMB2+ ignores it.)")
+
+
+@client_config.command("set")
+@click.option("--require-security-signature", type=WIN_BOOL, help="true|false.")
+@click.option("--enable-security-signature", type=WIN_BOOL, help="true|false (SMB1 only).")
+@click.option(
+    "--enable-insecure-guest-logons", type=WIN_BOOL, help="true|false (AllowInsecureGuestAuth)."
+)
+@click.pass_context
+def client_config_set(
+    ctx: click.Context,
+    require_security_signature: bool | None,
+    enable_security_signature: bool | None,
+    enable_insecure_guest_logons: bool | None,
+) -> None:
+    """Change the local layer, like Set-SmbClientConfiguration."""
+    wanted = {
+        "RequireSecuritySignature": require_security_signature,
+        "EnableSecuritySignature": enable_security_signature,
+        "EnableInsecureGuestLogons": enable_insecure_guest_logons,
+    }
+    wanted = {k: v for k, v in wanted.items() if v is not None}
+    if not wanted:
+        raise CliError(
+            "nothing to set", "give at least one option, e.g. --require-security-signature true"
+        )
+    home, host = load_host(ctx)
+    cv = host.profile.client_values
+    assert cv is not None
+    targets = {
+        "EnableSecuritySignature": cv[0],
+        "RequireSecuritySignature": cv[1],
+        "EnableInsecureGuestLogons": cv[2],
+    }
+    from lanman.policy.catalogue import by_name
+
+    old_rows, _ = _client_rows(ctx)
+    for ps, v in wanted.items():
+        target = targets[ps]
+        if target is None:
+            raise CliError(
+                f"{ps} does not exist on profile {host.profile_name} (SMB1-only client)",
+                "choose a Windows 10 or later profile: lanman profile use win11-24h2-pro",
+            )
+        host.local.set_catalogue(by_name(target), int(v), "local")
+    save(home, host)
+    new_rows, _ = _client_rows(ctx)
+    old = {r[0]: r[1] for r in old_rows}
+    for ps, value, origin in new_rows:
+        if ps in wanted:
+            click.echo(f"{ps}: {_fmt(old[ps])} -> {_fmt(value)} (origin: {origin})")
+            if origin == "group policy":
+                click.echo(
+                    f"warning: Group Policy defines {ps}; the local value has no effect.",
+                    err=True,
+                )
+    if wanted.get("EnableInsecureGuestLogons"):
+        click.echo(
+            "warning: guest sessions are never signed or encrypted; a client that requires "
+            "signing still refuses them (0xC05D0003).",
             err=True,
         )

@@ -65,7 +65,7 @@ def commit_host(home, host: HostPolicy) -> None:
     sp = server_policy(host)
     eff = {
         "require_security_signature": sp.require_signing,
-        "enable_security_signature": sp.enable_signing,
+        "enable_security_signature": bool(sp.enable and sp.enable.value),
     }
     host.lanman_toml = dict(eff)
     save_host(home.path, host)

@@ -23,9 +23,14 @@ def build_context(home) -> ServerContext:
         guid = uuid.UUID(cfg.server_guid).bytes_le
     except ValueError:
         guid = uuid.uuid4().bytes_le
+    # Effective policy: Group Policy > local (registry, lanman.toml) > profile default.
+    from lanman.policy.hoststate import effective_server
+
+    eff = effective_server(home)
+    log.info("%s", eff.describe())
     settings = ServerSettings(
         server_name=cfg.server_name, domain_name=cfg.domain_name, server_guid=guid,
-        require_message_signing=cfg.require_security_signature, map_to_guest=cfg.map_to_guest)
+        require_message_signing=eff.require_message_signing, map_to_guest=eff.map_to_guest)
 
     def lookup_nt_hash(name: str) -> bytes | None:
         user = store.get_user(name)

@@ -1,0 +1,164 @@
+"""``lanman policy get|set "<Group Policy name>" enabled|disabled|not-defined [--scope ...]``.
+
+The group layer stands for Group Policy (a domain GPO, or the Policies key of an
+administrative template); the local layer for the registry / local security policy. Group
+Policy wins; "not defined" falls through to local, then to the profile default.
+"""
+
+from __future__ import annotations
+
+import click
+from rich.table import Table
+
+from lanman.cli._common import CliError, console, echo_json, get_home
+from lanman.policy.catalogue import CATALOGUE, RegistryValue, by_gp_name, by_name
+from lanman.policy.effective import Setting, resolve
+from lanman.policy.hoststate import commit_host, open_host
+from lanman.policy.layers import HostPolicy, PolicyFileError
+
+STATES = {"enabled": 1, "disabled": 0, "not-defined": None}
+
+
+def state_name(v: int | None) -> str:
+    return "not defined" if v is None else ("enabled" if v else "disabled")
+
+
+def load_host(ctx: click.Context) -> tuple[object, HostPolicy]:
+    home = get_home(ctx)
+    try:
+        return home, open_host(home)
+    except PolicyFileError as e:
+        raise CliError(e.message, e.remedy) from None
+
+
+def save(home: object, host: HostPolicy) -> None:
+    try:
+        commit_host(home, host)
+    except PolicyFileError as e:
+        raise CliError(e.message, e.remedy) from None
+
+
+def find_entry(name: str) -> RegistryValue:
+    """By Group Policy display name; lanman id, registry path or PowerShell name also work."""
+    for lookup in (by_gp_name, by_name):
+        try:
+            return lookup(name)
+        except KeyError:
+            pass
+    names = "; ".join(f'"{v.gp_name}"' for v in CATALOGUE if v.gp_name)
+    raise CliError(f"no policy setting named {name!r}", f"known Group Policy names: {names}")
+
+
+def fmt_value(s: Setting) -> str:
+    if s.value is None:
+        return "n/a"
+    return "True" if s.value else "False"
+
+
+def setting_json(s: Setting) -> dict[str, object]:
+    d = s.as_dict()
+    d["state"] = state_name(s.value) if s.value is not None else "not applicable"
+    d["local_state"] = state_name(s.local)
+    d["group_state"] = state_name(s.group)
+    return d
+
+
+def _scope_remedy(entry: RegistryValue, scope: str) -> str:
+    return entry.gp_path if scope == "group" and entry.gp_path else entry.path
+
+
+@click.group("policy")
+def policy() -> None:
+    """Group Policy / local security policy settings (signing, insecure guest logons)."""
+
+
+@policy.command("get")
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def policy_get(ctx: click.Context, name: str | None, as_json: bool) -> None:
+    """Show one policy setting (or all): effective state, origin, each layer, the default."""
+    _home, host = load_host(ctx)
+    entries = [find_entry(name)] if name else list(CATALOGUE)
+    settings = [resolve(host, e.name) for e in entries]
+    if as_json:
+        data = [setting_json(s) for s in settings]
+        echo_json(data[0] if name else {"profile": host.profile_name, "settings": data})
+        return
+    if name:
+        s = settings[0]
+        e = s.entry
+        t = Table(box=None, show_header=False)
+        rows = [
+            ("Policy", e.gp_name or "(no Group Policy setting)"),
+            ("Location", e.gp_location or "-"),
+            ("Registry", e.path),
+            ("Group Policy writes", e.gp_path or "-"),
+            ("PowerShell", e.powershell or "-"),
+            ("Effective", f"{state_name(s.value) if s.applicable else 'not applicable'}"),
+            ("Origin", s.origin),
+            ("Group Policy layer", state_name(s.group)),
+            ("Local layer", state_name(s.local)),
+            (
+                f"Default ({host.profile_name})",
+                state_name(s.default.value) if s.default.applicable else "not applicable",
+            ),
+            (
+                "Default source",
+                s.default.source + ("" if s.default.confirmed else " [unconfirmed]"),
+            ),
+        ]
+        if s.default.conflict:
+            rows.append(("Conflict", s.default.conflict))
+        if e.smb1_only:
+            rows.append(("Note", "SMB2 and later ignore this value; it affects SMB1 only"))
+        for k, v in rows:
+            t.add_row(k, v)
+        console().print(t)
+        return
+    t = Table("Setting", "Effective", "Origin", box=None, header_style="bold")
+    for s in settings:
+        label = s.entry.gp_name or s.entry.path
+        eff = state_name(s.value) if s.applicable else "not applicable"
+        t.add_row(label, eff, s.origin)
+    console().print(f"Profile: {host.profile_name}")
+    console().print(t)
+
+
+@policy.command("set")
+@click.argument("name")
+@click.argument("state", type=click.Choice(list(STATES), case_sensitive=False))
+@click.option(
+    "--scope",
+    type=click.Choice(["local", "group"]),
+    default="group",
+    show_default=True,
+    help="group: Group Policy layer (wins); local: the registry / local security policy.",
+)
+@click.pass_context
+def policy_set(ctx: click.Context, name: str, state: str, scope: str) -> None:
+    """Define a setting as enabled or disabled in one layer, or remove it (not-defined)."""
+    entry = find_entry(name)
+    home, host = load_host(ctx)
+    before = resolve(host, entry.name)
+    host.layer(scope).set_catalogue(entry, STATES[state.lower()], scope)
+    after = resolve(host, entry.name)
+    save(home, host)
+    label = entry.gp_name or entry.path
+    click.echo(f"{label} [{scope}]: {state.lower().replace('-', ' ')}")
+    click.echo(f"  registry: {_scope_remedy(entry, scope)}")
+    eff = state_name(after.value) if after.applicable else "not applicable"
+    click.echo(f"  effective: {eff} (origin: {after.origin}; was {state_name(before.value)})")
+    if scope == "local" and after.origin == "group policy":
+        click.echo(
+            "warning: Group Policy defines this setting; the local value has no effect "
+            f'(lanman policy set "{label}" not-defined --scope group)',
+            err=True,
+        )
+    if entry.smb1_only:
+        click.echo("note: SMB2 and later ignore this value; it affects SMB1 only.", err=True)
+    if not after.applicable:
+        click.echo(
+            f"note: profile {host.profile_name} does not read this value ({after.default.source}).",
+            err=True,
+        )
