@@ -209,7 +209,9 @@ def _legacy_nt(name: str, title: str, dc: bool, require_on_dc: bool, w9x: bool) 
                 "2003 DCs; for Windows 2000 DCs KB 887429 says only 'enabled'."
             ),
         )
-    return _profile(name, title, vals, dialects="SMB1 only", is_dc=dc, notes=notes)
+    return _profile(
+        name, title, vals, client=(LW_EN, LW_REQ, None), dialects="SMB1 only", is_dc=dc, notes=notes
+    )
 
 
 def _modern(
