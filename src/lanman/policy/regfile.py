@@ -269,7 +269,7 @@ def parse_reg(raw: bytes | str, name: str = "<reg>") -> list[RegOp]:
                 e.message = f"{where}: {e.message}"
             raise
     if not seen_header:
-        raise RegFileError(f"{name}: empty file: no {HEADER!r} header", line=1)
+        raise RegFileError(f"{name}:1: empty file: no {HEADER!r} header", line=1)
     return ops
 
 
