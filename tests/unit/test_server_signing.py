@@ -117,6 +117,14 @@ def test_unsigned_request_is_access_denied(victim):
 def test_other_commands_unsigned_are_refused(victim, command):
     c, events, share_dir, tid, fid = victim
     if command == "TREE_CONNECT":
+        if c.dialect == 0x0311:
+            # MS-SMB2 3.3.5.7: at 3.1.1 an unsigned TREE_CONNECT from a user disconnects.
+            c.send_frame(c.build([Pdu(Command.TREE_CONNECT,
+                                      TreeConnectRequest("\\\\lanman\\data").pack(),
+                                      tamper=strip_signature)]))
+            assert c.closed
+            assert events.named("UNSIGNED_TREE_CONNECT_DISCONNECTED")
+            return
         r = c.tree_connect_raw("data", tamper=strip_signature)
     elif command == "CREATE":
         r = c.create_raw(tid, "new.txt", tamper=strip_signature)

@@ -291,9 +291,12 @@ class ServerConnection(SessionHandlers, FileHandlers):
         if not self.window.consume(hdr.message_id, charge if charge else 1):
             raise Disconnect(f"MessageId {hdr.message_id} outside the granted window")
         try:
-            if prev_status != st.STATUS_SUCCESS:
-                raise NtStatusError(prev_status)
             self._check_signature(req)
+            if prev_status != st.STATUS_SUCCESS:
+                # 3.3.5.2.7.2: a related request after a failed one fails the same way.
+                if req.session is None:
+                    req.session = self.sessions.get(hdr.session_id)
+                raise NtStatusError(prev_status)
             if hdr.command not in _SESSIONLESS:
                 self._require_session(req)
             if self.supports_multi_credit and hdr.command in _LARGE_COMMANDS:
@@ -360,7 +363,15 @@ class ServerConnection(SessionHandlers, FileHandlers):
                 self._signing_violation(req, "bad signature")
             req.signed_ok = True
             return
-        if session is not None and session.signing_required and session.state == "valid":
+        if session is None or session.state != "valid":
+            return
+        if hdr.command == Command.TREE_CONNECT and self.dialect == Dialect.SMB_3_1_1 and not (
+                session.is_guest or session.is_anonymous):
+            # MS-SMB2 3.3.5.7: an unsigned 3.1.1 TREE_CONNECT from a real user disconnects.
+            self.ctx.emit_event("UNSIGNED_TREE_CONNECT_DISCONNECTED",
+                                client=self.client_address, user=self._user_label(session))
+            raise Disconnect("unsigned TREE_CONNECT at 3.1.1")
+        if session.signing_required:
             self._signing_violation(req, "unsigned request on a signing-required session")
 
     def _verify(self, req: Request, session: Session) -> bool:

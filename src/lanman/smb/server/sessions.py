@@ -170,16 +170,9 @@ class SessionHandlers:
     # ---- TREE_CONNECT / TREE_DISCONNECT -------------------------------------------
 
     def _tree_connect(self, req: Request) -> Reply:
-        from .connection import Disconnect
         from .fs import ShareFS
 
-        session = req.session
-        if self.dialect == Dialect.SMB_3_1_1 and not req.signed_ok and not (
-                session.is_guest or session.is_anonymous):
-            # MS-SMB2 3.3.5.7: an unsigned 3.1.1 TREE_CONNECT from a real user.
-            self.ctx.emit_event("UNSIGNED_TREE_CONNECT_DISCONNECTED", client=self.client_address,
-                                user=self._user_label(session))
-            raise Disconnect("unsigned TREE_CONNECT at 3.1.1")
+        session = req.session  # an unsigned 3.1.1 request never gets here (_check_signature)
         r = TreeConnectRequest.unpack(req.pdu)
         path = r.path.rstrip("\x00")
         parts = [p for p in path.split("\\") if p]
