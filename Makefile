@@ -36,7 +36,7 @@ peers:
 	fi
 
 test: $(STAMP) peers
-	$(BIN)/pytest -q
+	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
+
+# Launched as ``.venv/bin/pytest``, Python puts ``.venv/bin`` first on sys.path, where
+# impacket installs its example scripts (``smbclient.py``...): they would shadow
+# smbprotocol's ``smbclient`` package. Tests import libraries, never those scripts.
+_bin = str(Path(sys.executable).parent)
+sys.path[:] = [p for p in sys.path if p != _bin]
 
 
 @pytest.fixture
