@@ -121,22 +121,30 @@ class FileHandlers:
         for p in [p for p in self.pending.values() if p.open_id == open_.volatile_id]:
             self.complete_async(p, st.STATUS_NOTIFY_CLEANUP if p.kind == "notify"
                                 else st.STATUS_PIPE_BROKEN)
-        if open_.kind != "pipe":
-            self.locks_for(open_).release_owner(open_.volatile_id)
+        if open_.kind == "file":
+            self._drop_locks(open_)
         try:
             open_.handle.close()
         except (OSError, NtStatusError):
             pass
 
     def locks_for(self, open_: Open) -> ByteRangeLocks:
-        table = getattr(self, "_lock_tables", None)
-        if table is None:
-            table = self._lock_tables = {}
-        key = open_.handle.path if hasattr(open_.handle, "path") else open_.volatile_id
-        locks = table.get(key)
+        """The byte-range locks of the open's file, shared by every connection."""
+        key = open_.oplock_key if open_.oplock_key is not None else ("open", id(self),
+                                                                       open_.volatile_id)
+        tables = self.ctx.lock_tables
+        locks = tables.get(key)
         if locks is None:
-            locks = table[key] = ByteRangeLocks()
+            locks = tables[key] = ByteRangeLocks()
         return locks
+
+    def _drop_locks(self, open_: Open) -> None:
+        key = open_.oplock_key
+        locks = self.ctx.lock_tables.get(key) if key is not None else None
+        if locks is not None:
+            locks.release_owner((id(self), open_.volatile_id))
+            if not locks:
+                del self.ctx.lock_tables[key]
 
     # ---- CREATE ---------------------------------------------------------------------
 
@@ -287,7 +295,8 @@ class FileHandlers:
         if r.offset > 0x7FFFFFFFFFFFFFFF:
             raise NtStatusError(st.STATUS_INVALID_PARAMETER)
         locks = self.locks_for(open_)
-        if locks and locks.conflicts(open_.volatile_id, r.offset, r.length, write=False):
+        if locks and locks.conflicts((id(self), open_.volatile_id), r.offset, r.length,
+                                     write=False):
             raise NtStatusError(st.STATUS_FILE_LOCK_CONFLICT)
         buf = bytearray(r.length)
         n = open_.handle.read_into(r.offset, memoryview(buf)) if r.length else 0
@@ -326,7 +335,8 @@ class FileHandlers:
         if r.offset > 0x7FFFFFFFFFFFFFFF and r.offset != 0xFFFFFFFFFFFFFFFF:
             raise NtStatusError(st.STATUS_INVALID_PARAMETER)
         locks = self.locks_for(open_)
-        if locks and locks.conflicts(open_.volatile_id, r.offset, len(r.data), write=True):
+        if locks and locks.conflicts((id(self), open_.volatile_id), r.offset, len(r.data),
+                                     write=True):
             raise NtStatusError(st.STATUS_FILE_LOCK_CONFLICT)
         n = open_.handle.write(r.offset, r.data)
         if open_.oplock_key is not None:
@@ -352,6 +362,7 @@ class FileHandlers:
         if open_.kind != "file":
             raise NtStatusError(st.STATUS_INVALID_PARAMETER)
         locks = self.locks_for(open_)
+        owner = (id(self), open_.volatile_id)
         unlocking = r.locks[0].flags & SMB2_LOCKFLAG_UNLOCK
         for el in r.locks:
             kind = el.flags & 0x7
@@ -366,14 +377,14 @@ class FileHandlers:
         try:
             for el in r.locks:
                 if unlocking:
-                    locks.unlock(open_.volatile_id, el.offset, el.length)
+                    locks.unlock(owner, el.offset, el.length)
                 else:
-                    locks.lock(open_.volatile_id, el.offset, el.length,
+                    locks.lock(owner, el.offset, el.length,
                                exclusive=bool(el.flags & SMB2_LOCKFLAG_EXCLUSIVE_LOCK))
                     done.append(el)
         except NtStatusError:
             for el in done:  # all or nothing (3.3.5.14.2)
-                locks.unlock(open_.volatile_id, el.offset, el.length)
+                locks.unlock(owner, el.offset, el.length)
             raise
         return self.ok(req, [empty_body(4)])
 

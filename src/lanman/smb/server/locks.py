@@ -12,7 +12,7 @@ MAX_LOCKS_PER_FILE = 4096
 
 @dataclass(slots=True)
 class _Lock:
-    owner: int  # volatile id of the open
+    owner: object  # (connection id, volatile id) of the open
     offset: int
     length: int
     exclusive: bool
@@ -32,7 +32,7 @@ class ByteRangeLocks:
     def __len__(self) -> int:
         return len(self._locks)
 
-    def lock(self, owner: int, offset: int, length: int, *, exclusive: bool) -> None:
+    def lock(self, owner: object, offset: int, length: int, *, exclusive: bool) -> None:
         for lk in self._locks:
             if lk.overlaps(offset, length) and (exclusive or lk.exclusive):
                 raise NtStatusError(st.STATUS_LOCK_NOT_GRANTED)
@@ -40,17 +40,17 @@ class ByteRangeLocks:
             raise NtStatusError(st.STATUS_INSUFFICIENT_RESOURCES)
         self._locks.append(_Lock(owner, offset, length, exclusive))
 
-    def unlock(self, owner: int, offset: int, length: int) -> None:
+    def unlock(self, owner: object, offset: int, length: int) -> None:
         for i, lk in enumerate(self._locks):
             if lk.owner == owner and lk.offset == offset and lk.length == length:
                 del self._locks[i]
                 return
         raise NtStatusError(st.STATUS_RANGE_NOT_LOCKED)
 
-    def release_owner(self, owner: int) -> None:
+    def release_owner(self, owner: object) -> None:
         self._locks = [lk for lk in self._locks if lk.owner != owner]
 
-    def conflicts(self, owner: int, offset: int, length: int, *, write: bool) -> bool:
+    def conflicts(self, owner: object, offset: int, length: int, *, write: bool) -> bool:
         """True if another open's lock forbids this read/write (MS-FSA 2.1.4.2)."""
         for lk in self._locks:
             if not lk.overlaps(offset, length):

@@ -47,6 +47,7 @@ class ServerContext:
     emit_event: EventSink = lambda *a, **k: None
     server_start_time: int = 0
     oplocks: Any = None  # OplockTable shared by all connections (set in __post_init__)
+    lock_tables: dict = field(default_factory=dict)  # file key -> ByteRangeLocks
 
     def __post_init__(self) -> None:
         if self.oplocks is None:

@@ -17,6 +17,7 @@ log = logging.getLogger("lanman.smb")
 
 # Largest frame accepted: an 8 MiB WRITE plus headers and a compound's small requests.
 MAX_FRAME = 8 * 1024 * 1024 + 64 * 1024
+REUSE_MIN = 1024 * 1024  # frames at least this large reuse the connection's buffer
 IDLE_TIMEOUT = 15 * 60  # seconds without a frame before the connection is dropped
 
 
@@ -30,7 +31,8 @@ class SmbProtocol(asyncio.BufferedProtocol):
         self.conn: ServerConnection | None = None
         self._hdr = bytearray(4)
         self._hdr_got = 0
-        self._frame: bytearray | None = None
+        self._frame: memoryview | None = None
+        self._spare: bytearray | None = None
         self._frame_got = 0
         self._idle: asyncio.TimerHandle | None = None
 
@@ -66,7 +68,15 @@ class SmbProtocol(asyncio.BufferedProtocol):
             if kind != 0x00 or length < 4 or length > MAX_FRAME:
                 self._close(f"bad Direct TCP frame (type {kind}, length {length})")
                 return
-            self._frame = bytearray(length)
+            # Reuse the last large buffer: a fresh 8 MiB bytearray per WRITE costs page
+            # faults and zero-filling. The core never keeps views into a frame after
+            # receive_frame returns, so one buffer per connection is safe.
+            if length >= REUSE_MIN and self._spare is not None and len(self._spare) >= length:
+                self._frame = memoryview(self._spare)[:length]
+            else:
+                self._frame = memoryview(bytearray(length))
+                if length >= REUSE_MIN:
+                    self._spare = self._frame.obj
             self._frame_got = 0
             return
         self._frame_got += nbytes
@@ -75,8 +85,10 @@ class SmbProtocol(asyncio.BufferedProtocol):
         frame, self._frame = self._frame, None
         self._touch()
         self._handle(frame)
+        if len(frame) < REUSE_MIN:
+            self._spare = None  # streaming stopped: give the big buffer back
 
-    def _handle(self, frame: bytearray) -> None:
+    def _handle(self, frame: memoryview) -> None:
         conn = self.conn
         try:
             outgoing = conn.receive_frame(frame, unix_ns_to_filetime(time.time_ns()))
