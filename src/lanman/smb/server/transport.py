@@ -1,12 +1,23 @@
 """asyncio transport for the SMB server: Direct TCP framing (MS-SMB2 2.1, RFC 1002 4.3.1)
-around a sans-IO :class:`ServerConnection`."""
+around a sans-IO :class:`ServerConnection`.
+
+Small requests are processed on the event loop. Large READ/WRITE frames go to one worker
+thread per connection so that receiving the next 8 MiB from the socket overlaps with
+writing the previous one to disk (``pwrite``/``preadv`` release the GIL). Order is kept:
+while the worker has work, every later frame of that connection queues behind it. One
+process-wide lock serializes the cores of all connections (they share oplock and lock
+tables), exactly as the single-threaded loop did.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import struct
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from lanman.smb.filestat import unix_ns_to_filetime
 
@@ -17,8 +28,23 @@ log = logging.getLogger("lanman.smb")
 
 # Largest frame accepted: an 8 MiB WRITE plus headers and a compound's small requests.
 MAX_FRAME = 8 * 1024 * 1024 + 64 * 1024
-REUSE_MIN = 1024 * 1024  # frames at least this large reuse the connection's buffer
+LARGE = 1024 * 1024  # frames (or READ lengths) from here on go to the worker thread
+MAX_QUEUED = 2  # frames waiting for the worker before the socket stops being read
 IDLE_TIMEOUT = 15 * 60  # seconds without a frame before the connection is dropped
+
+_CORE_LOCK = threading.Lock()
+_READ = 0x0008
+
+
+def _is_large(frame: memoryview) -> bool:
+    if len(frame) >= LARGE:
+        return True
+    # A single READ asking for a lot: its work (preadv + signing) is large too.
+    if len(frame) >= 64 + 16 and frame[:4] == b"\xfeSMB" and \
+            frame[12] | (frame[13] << 8) == _READ and \
+            struct.unpack_from("<I", frame, 20)[0] == 0:  # not a compound
+        return struct.unpack_from("<I", frame, 64 + 4)[0] >= LARGE
+    return False
 
 
 class SmbProtocol(asyncio.BufferedProtocol):
@@ -29,31 +55,51 @@ class SmbProtocol(asyncio.BufferedProtocol):
         self.registry = registry
         self.transport: asyncio.Transport | None = None
         self.conn: ServerConnection | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
         self._hdr = bytearray(4)
         self._hdr_got = 0
         self._frame: memoryview | None = None
-        self._spare: bytearray | None = None
         self._frame_got = 0
+        self._spares: list[bytearray] = []  # large buffers to reuse (no page faults)
         self._idle: asyncio.TimerHandle | None = None
+        self._queue: collections.deque[memoryview] = collections.deque()
+        self._busy = False  # the worker holds a frame
+        self._paused = False
+        self._worker: ThreadPoolExecutor | None = None
+
+    # ---- connection life --------------------------------------------------------------
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
         self.transport = transport
+        self.loop = asyncio.get_running_loop()
         peer = transport.get_extra_info("peername") or ("?", 0)
         self.conn = ServerConnection(self.ctx, client_address=f"{peer[0]}:{peer[1]}")
-        self.conn.push = self._send
+        self.conn.push = self._push_threadsafe
         self.registry.add(self)
         self._touch()
+
+    def connection_lost(self, exc) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+        self.registry.discard(self)
+        self._queue.clear()
+        if self._worker is not None:
+            self._worker.shutdown(wait=False)
+        if self.conn is not None:
+            with _CORE_LOCK:
+                self.conn.connection_lost()
 
     def _touch(self) -> None:
         if self._idle is not None:
             self._idle.cancel()
-        loop = asyncio.get_running_loop()
-        self._idle = loop.call_later(IDLE_TIMEOUT, self._close, "idle timeout")
+        self._idle = self.loop.call_later(IDLE_TIMEOUT, self._close, "idle timeout")
+
+    # ---- receiving ----------------------------------------------------------------------
 
     def get_buffer(self, sizehint: int) -> memoryview:
         if self._frame is None:
             return memoryview(self._hdr)[self._hdr_got:]
-        return memoryview(self._frame)[self._frame_got:]
+        return self._frame[self._frame_got:]
 
     def buffer_updated(self, nbytes: int) -> None:
         if self._frame is None:
@@ -68,15 +114,7 @@ class SmbProtocol(asyncio.BufferedProtocol):
             if kind != 0x00 or length < 4 or length > MAX_FRAME:
                 self._close(f"bad Direct TCP frame (type {kind}, length {length})")
                 return
-            # Reuse the last large buffer: a fresh 8 MiB bytearray per WRITE costs page
-            # faults and zero-filling. The core never keeps views into a frame after
-            # receive_frame returns, so one buffer per connection is safe.
-            if length >= REUSE_MIN and self._spare is not None and len(self._spare) >= length:
-                self._frame = memoryview(self._spare)[:length]
-            else:
-                self._frame = memoryview(bytearray(length))
-                if length >= REUSE_MIN:
-                    self._spare = self._frame.obj
+            self._frame = self._new_buffer(length)
             self._frame_got = 0
             return
         self._frame_got += nbytes
@@ -84,23 +122,80 @@ class SmbProtocol(asyncio.BufferedProtocol):
             return
         frame, self._frame = self._frame, None
         self._touch()
-        self._handle(frame)
-        if len(frame) < REUSE_MIN:
-            self._spare = None  # streaming stopped: give the big buffer back
+        if self._busy or _is_large(frame):
+            self._queue.append(frame)
+            self._kick()
+            if len(self._queue) >= MAX_QUEUED and not self._paused:
+                self._paused = True
+                self.transport.pause_reading()
+        else:
+            self._finish(self._process(frame), frame)
 
-    def _handle(self, frame: memoryview) -> None:
-        conn = self.conn
+    def _new_buffer(self, length: int) -> memoryview:
+        if length >= LARGE:
+            for i, spare in enumerate(self._spares):
+                if len(spare) >= length:
+                    del self._spares[i]
+                    return memoryview(spare)[:length]
+        return memoryview(bytearray(length))
+
+    def _recycle(self, frame: memoryview) -> None:
+        buf = frame.obj
+        if isinstance(buf, bytearray) and len(buf) >= LARGE and len(self._spares) < 2:
+            self._spares.append(buf)
+
+    # ---- processing ----------------------------------------------------------------------
+
+    def _process(self, frame: memoryview) -> list | None:
+        """Run the sans-IO core (any thread); None if it raised."""
         try:
-            outgoing = conn.receive_frame(frame, unix_ns_to_filetime(time.time_ns()))
+            with _CORE_LOCK:
+                return self.conn.receive_frame(frame, unix_ns_to_filetime(time.time_ns()))
         except Exception:  # a bug must cost this connection only
-            log.exception("internal error; dropping connection %s", conn.client_address)
+            log.exception("internal error; dropping connection %s", self.conn.client_address)
+            return None
+
+    def _kick(self) -> None:
+        if self._busy or not self._queue:
+            return
+        self._busy = True
+        frame = self._queue.popleft()
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(1, thread_name_prefix="lanman-smb-io")
+        fut = self._worker.submit(self._process, frame)
+        fut.add_done_callback(
+            lambda f, fr=frame: self.loop.call_soon_threadsafe(self._worker_done, f, fr))
+
+    def _worker_done(self, fut, frame: memoryview) -> None:
+        self._busy = False
+        out = None if fut.cancelled() or fut.exception() else fut.result()
+        self._finish(out, frame)
+        if self._paused and len(self._queue) < MAX_QUEUED and self.transport is not None \
+                and not self.transport.is_closing():
+            self._paused = False
+            self.transport.resume_reading()
+        self._kick()
+
+    def _finish(self, outgoing: list | None, frame: memoryview) -> None:
+        self._recycle(frame)
+        if outgoing is None:
             self._close("internal error")
             return
         for parts in outgoing:
             self._send(parts)
-        if conn.closed:
-            log.info("closing %s: %s", conn.client_address, conn.disconnect_reason)
-            self._close(conn.disconnect_reason)
+        if self.conn.closed:
+            log.info("closing %s: %s", self.conn.client_address, self.conn.disconnect_reason)
+            self._close(self.conn.disconnect_reason)
+
+    # ---- sending -------------------------------------------------------------------------
+
+    def _push_threadsafe(self, parts: list) -> None:
+        """Unsolicited frames (oplock breaks) raised by another connection's request."""
+        if threading.current_thread() is threading.main_thread() and \
+                asyncio._get_running_loop() is self.loop:
+            self._send(parts)
+        else:
+            self.loop.call_soon_threadsafe(self._send, parts)
 
     def _send(self, parts: list) -> None:
         if self.transport is None or self.transport.is_closing():
@@ -113,13 +208,6 @@ class SmbProtocol(asyncio.BufferedProtocol):
     def _close(self, reason: str) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
-
-    def connection_lost(self, exc) -> None:
-        if self._idle is not None:
-            self._idle.cancel()
-        self.registry.discard(self)
-        if self.conn is not None:
-            self.conn.connection_lost()
 
 
 async def start_server(ctx: ServerContext, host: str, port: int,
