@@ -36,6 +36,7 @@ from lanman.smb.filestat import (
 from lanman.smb.server import fs as F
 from lanman.smb.server.fs import OpenFile, ShareFS
 from lanman.smb.server.fs_paths import STATUS_CANNOT_DELETE
+from lanman.smb.wire import constants as C
 
 READ = F.FILE_GENERIC_READ
 RW = F.FILE_GENERIC_READ | F.FILE_GENERIC_WRITE
@@ -474,7 +475,7 @@ def test_access_checks_on_data(share: ShareFS) -> None:
     assert status_of(h.flush) == STATUS_ACCESS_DENIED
     assert status_of(h.set_end_of_file, 0) == STATUS_ACCESS_DENIED
     h.close()
-    h, _ = open_(share, "file.txt", access=F.FILE_READ_ATTRIBUTES)
+    h, _ = open_(share, "file.txt", access=C.FILE_READ_ATTRIBUTES)
     assert status_of(h.read_into, 0, memoryview(bytearray(4))) == STATUS_ACCESS_DENIED
     h.close()
     h, _ = open_(share, "file.txt", access=F.FILE_APPEND_DATA | F.FILE_READ_DATA)

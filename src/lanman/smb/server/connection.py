@@ -12,8 +12,9 @@ from __future__ import annotations
 import hmac
 import os
 import struct
-from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
 
 from lanman.crypto.smb_signing import SigningAlgorithm, compute_signature, preauth_hash_update
 from lanman.errors import ntstatus as st
@@ -549,7 +550,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
                     not hdr.is_async and p.header.message_id == hdr.message_id):
                 self.complete_async(p, st.STATUS_CANCELLED)
 
-    _handlers: dict = {}
+    _handlers: ClassVar[dict] = {}
 
 
 ServerConnection._handlers = {

@@ -12,7 +12,7 @@ class SequenceWindow:
     out of order. Grants never let the window exceed :data:`MAX_CREDITS` ids.
     """
 
-    __slots__ = ("low", "high", "used")
+    __slots__ = ("high", "low", "used")
 
     def __init__(self) -> None:
         self.low = 0

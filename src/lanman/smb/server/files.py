@@ -15,9 +15,6 @@ from lanman.smb.wire.constants import (
     FILE_APPEND_DATA,
     FILE_DELETE_ON_CLOSE,
     FILE_EXECUTE,
-    FILE_GENERIC_EXECUTE,
-    FILE_GENERIC_READ,
-    FILE_GENERIC_WRITE,
     FILE_READ_ATTRIBUTES,
     FILE_READ_DATA,
     FILE_WRITE_ATTRIBUTES,
@@ -29,10 +26,6 @@ from lanman.smb.wire.constants import (
     FSCTL_QUERY_NETWORK_INTERFACE_INFO,
     FSCTL_SRV_ENUMERATE_SNAPSHOTS,
     FSCTL_VALIDATE_NEGOTIATE_INFO,
-    GENERIC_ALL,
-    GENERIC_EXECUTE,
-    GENERIC_READ,
-    GENERIC_WRITE,
     MAXIMUM_ALLOWED,
     SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB,
     SMB2_FILEID_NONE,
@@ -72,6 +65,7 @@ from lanman.smb.wire.query import (
 )
 from lanman.smb.wire.session import empty_body
 
+from .fs import map_generic_access
 from .locks import ByteRangeLocks
 from .state import DirectoryScan, Open
 
@@ -83,16 +77,9 @@ _WRITE_BITS = FILE_WRITE_DATA | FILE_APPEND_DATA
 
 
 def map_generic(access: int, maximal: int) -> int:
-    """MS-SMB2 3.3.5.9 / MS-DTYP 2.4.3: expand GENERIC_* and MAXIMUM_ALLOWED."""
-    granted = access & 0x01FFFFFF & ~MAXIMUM_ALLOWED
-    if access & GENERIC_READ:
-        granted |= FILE_GENERIC_READ
-    if access & GENERIC_WRITE:
-        granted |= FILE_GENERIC_WRITE
-    if access & GENERIC_EXECUTE:
-        granted |= FILE_GENERIC_EXECUTE
-    if access & GENERIC_ALL:
-        granted |= FILE_ALL_ACCESS
+    """MS-SMB2 3.3.5.9 / MS-DTYP 2.4.3: expand GENERIC_* and grant MAXIMUM_ALLOWED as the
+    tree's maximal access."""
+    granted = map_generic_access(access) & ~MAXIMUM_ALLOWED
     if access & MAXIMUM_ALLOWED:
         granted |= maximal
     return granted

@@ -97,7 +97,7 @@ class NegotiateRequest:
 
     @classmethod
     def unpack(cls, pdu: Buffer) -> NegotiateRequest:
-        size, count, sec, _, caps, guid, union = fixed(pdu, _REQ, 36)
+        _size, count, sec, _, caps, guid, union = fixed(pdu, _REQ, 36)
         if count == 0 or count > MAX_DIALECTS:
             raise WireError("bad DialectCount")
         pos = SMB2_HEADER_SIZE + 36
@@ -168,7 +168,7 @@ class NegotiateResponse:
 
     @classmethod
     def unpack(cls, pdu: Buffer) -> NegotiateResponse:
-        (size, sec, dialect, ctx_count, guid, caps, mts, mrs, mws, systime, start, sboff,
+        (_size, sec, dialect, ctx_count, guid, caps, mts, mrs, mws, systime, start, sboff,
          sblen, ctx_off) = fixed(pdu, _RESP, 65)
         secbuf = bytes(region(pdu, sboff, sblen))
         contexts = parse_contexts(pdu, ctx_off, ctx_count) if dialect == 0x0311 and ctx_count \
