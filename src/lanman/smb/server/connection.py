@@ -135,12 +135,17 @@ class ServerConnection(SessionHandlers, FileHandlers):
         self.push: Callable[[Buffers], None] | None = None  # transport: send now
         self._receiving = False
         self.disconnect_reason = ""
+        self.smb1 = None  # Smb1ServerConnection once an SMB1-only client negotiated NT LM 0.12
 
     # ---- entry point -------------------------------------------------------------------
 
     def receive_frame(self, frame: bytes | bytearray | memoryview, now: int) -> list[Buffers]:
         """Process one transport frame; return the frames to send."""
         self.now = now
+        if self.smb1 is not None:  # the connection speaks SMB1 (see _smb1_negotiate)
+            out = [] if self.closed else self.smb1.receive_frame(frame, now)
+            self.closed, self.disconnect_reason = self.smb1.closed, self.smb1.disconnect_reason
+            return out
         view = memoryview(frame)
         self._receiving = True
         try:
@@ -425,6 +430,16 @@ class ServerConnection(SessionHandlers, FileHandlers):
             chosen = Dialect.SMB_2_WILDCARD
         elif "SMB 2.002" in dialects:
             chosen = Dialect.SMB_2_0_2
+        elif "NT LM 0.12" in dialects and getattr(self.settings, "smb1_enabled", False):
+            # SMB1 switched on for this server (off by default, as on modern Windows): the
+            # SMB1 core answers this NEGOTIATE and every later frame (MS-CIFS / MS-SMB).
+            from lanman.smb.smb1.server import Smb1ServerConnection
+
+            self.smb1 = Smb1ServerConnection(self.ctx, self.client_address)
+            self._outbox.extend(self.smb1.receive_frame(view, self.now))
+            if self.smb1.closed:
+                raise Disconnect(self.smb1.disconnect_reason)
+            return
         else:
             raise Disconnect("SMB1 only client: SMB1 is not offered")
         if not self.window.consume(0, 1):

@@ -25,6 +25,8 @@ class ServerSettings:
     dns_domain_name: str = ""
     server_guid: bytes = b"\x00" * 16
     require_message_signing: bool = True  # RequireSecuritySignature
+    enable_security_signature: bool = True  # EnableSecuritySignature (SMB1 only)
+    smb1_enabled: bool = False  # EnableSMB1Protocol (off by default, as modern Windows)
     map_to_guest: bool = False
     max_read_size: int = 8 * 1024 * 1024
     max_write_size: int = 8 * 1024 * 1024
