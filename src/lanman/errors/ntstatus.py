@@ -99,6 +99,13 @@ _TABLE: tuple[tuple[int, str, str], ...] = (
     (0xC00000E9, "STATUS_UNEXPECTED_IO_ERROR", "An I/O error occurred."),
     (0xC00000E5, "STATUS_INTERNAL_ERROR", "An internal error occurred."),
     (0xC0000044, "STATUS_QUOTA_EXCEEDED", "Not enough quota is available to process this command."),
+    # SMB client-side results (reference/smb-signing.md §5.2)
+    (0xC00000C3, "STATUS_INVALID_NETWORK_RESPONSE", "The network responded incorrectly."),
+    (0xC0000248, "STATUS_LOGIN_WKSTA_RESTRICTION", "The user account is restricted such that it may not be used to log on from the source workstation."),
+    (0xC0000418, "STATUS_NTLM_BLOCKED", "The authentication failed since NTLM was blocked."),
+    (0xC05D0002, "STATUS_SMB_GUEST_LOGON_BLOCKED", "You can't access this shared folder because your organization's security policies block unauthenticated guest access."),
+    (0xC05D0006, "STATUS_SMB_GUEST_LOGON_BLOCKED_SIGNING_REQUIRED", "You can't access this shared folder because your computer is configured to require SMB signing."),
+    (0xC05D0007, "STATUS_SMB_GUEST_ENCRYPTION_NOT_SUPPORTED", "The requested operation failed. Encryption is not supported for guest access."),
 )
 
 BY_VALUE: dict[int, NtStatus] = {}
@@ -166,6 +173,13 @@ STATUS_INVALID_SIGNATURE = 0xC000A000
 STATUS_SMB_NO_SIGNING_ALGORITHM_OVERLAP = 0xC05D0003
 STATUS_SMB_NO_PREAUTH_INTEGRITY_HASH_OVERLAP = 0xC05D0000
 STATUS_NOTIFY_ENUM_DIR = 0x0000010C
+STATUS_CONNECTION_DISCONNECTED = 0xC000020C
+STATUS_IO_TIMEOUT = 0xC00000B5
+STATUS_INVALID_NETWORK_RESPONSE = 0xC00000C3
+STATUS_LOGIN_WKSTA_RESTRICTION = 0xC0000248
+STATUS_SMB_GUEST_LOGON_BLOCKED = 0xC05D0002
+STATUS_SMB_GUEST_LOGON_BLOCKED_SIGNING_REQUIRED = 0xC05D0006
+STATUS_SMB_GUEST_ENCRYPTION_NOT_SUPPORTED = 0xC05D0007
 
 
 def lookup(value: int) -> NtStatus:

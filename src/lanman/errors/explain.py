@@ -1,0 +1,277 @@
+"""Explain an SMB client failure the way an administrator needs it.
+
+First what Windows shows (code, symbolic name, message — reference/smb-signing.md §5), then
+lanman's one-line cause, then the remedy: Group Policy path, registry value, PowerShell line,
+smb.conf line (and the lanman command that does the same on a lanman host).
+
+:func:`explain` takes a failure key (see :data:`FAILURES`) or an NTSTATUS value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lanman.errors import ntstatus as nts
+from lanman.errors import win32
+
+__all__ = ["FAILURES", "Explanation", "Remedy", "explain", "key_for_status"]
+
+_WS_PARAMS = r"HKLM\SYSTEM\CurrentControlSet\Services\LanmanWorkstation\Parameters"
+_SRV_PARAMS = r"HKLM\SYSTEM\CurrentControlSet\Services\LanmanServer\Parameters"
+_SECOPT = (r"Computer Configuration\Windows Settings\Security Settings\Local Policies"
+           r"\Security Options")
+_LANMAN_WS = r"Computer Configuration\Administrative Templates\Network\Lanman Workstation"
+
+
+@dataclass(frozen=True, slots=True)
+class Remedy:
+    """One way out. Every field is optional; a remedy names the side it applies to."""
+
+    side: str  # "server" | "client"
+    summary: str
+    group_policy: str = ""
+    registry: str = ""
+    powershell: str = ""
+    smb_conf: str = ""
+    lanman: str = ""
+
+    def lines(self) -> list[str]:
+        out = [f"Remedy ({self.side}): {self.summary}"]
+        for label, value in (("Group Policy", self.group_policy), ("Registry", self.registry),
+                             ("PowerShell", self.powershell), ("smb.conf", self.smb_conf),
+                             ("lanman", self.lanman)):
+            if value:
+                out.append(f"  {label + ':':<13} {value}")
+        return out
+
+    def as_dict(self) -> dict[str, str]:
+        return {"side": self.side, "summary": self.summary, "group_policy": self.group_policy,
+                "registry": self.registry, "powershell": self.powershell,
+                "smb_conf": self.smb_conf, "lanman": self.lanman}
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    key: str
+    #: what Windows shows, one line each, in order (net use / Explorer / PowerShell)
+    shown: tuple[str, ...]
+    #: the primary code: Win32/HRESULT value, or the NTSTATUS where Windows shows that
+    code: int
+    name: str
+    message: str
+    cause: str
+    remedies: tuple[Remedy, ...] = field(default_factory=tuple)
+    ntstatus: int | None = None
+
+    def lines(self) -> list[str]:
+        out = list(self.shown)
+        out.append(f"Cause: {self.cause}")
+        for r in self.remedies:
+            out.extend(r.lines())
+        return out
+
+    def text(self) -> str:
+        return "\n".join(self.lines())
+
+    def as_dict(self) -> dict[str, object]:
+        return {"key": self.key, "code": self.code, "code_hex": f"0x{self.code:08X}",
+                "name": self.name, "message": self.message, "shown": list(self.shown),
+                "cause": self.cause, "ntstatus": self.ntstatus,
+                "remedies": [r.as_dict() for r in self.remedies]}
+
+
+def _nt_line(status: int) -> str:
+    e = nts.lookup(status)
+    return f"0x{e.value:08x} {e.signed} {e.name} {e.message}"
+
+
+def _win_lines(code: int) -> tuple[str, ...]:
+    e = win32.lookup(code)
+    return (e.system_error_line(), f"{e.name} ({e.hex}): {e.message}")
+
+
+_SERVER_SIGN = Remedy(
+    side="server",
+    summary="make the server sign (required signing on the server)",
+    group_policy=f"{_SECOPT}\\Microsoft network server: Digitally sign communications "
+                 "(always) = Enabled",
+    registry=f"{_SRV_PARAMS}\\RequireSecuritySignature = 1 (REG_DWORD)",
+    powershell="Set-SmbServerConfiguration -RequireSecuritySignature $true",
+    smb_conf="server signing = mandatory",
+    lanman="lanman smb server-config set --require-security-signature true",
+)
+_CLIENT_NO_REQUIRE = Remedy(
+    side="client",
+    summary="stop requiring signing on this client (weakens protection against relay and "
+            "tampering; prefer fixing the server)",
+    group_policy=f"{_SECOPT}\\Microsoft network client: Digitally sign communications "
+                 "(always) = Disabled",
+    registry=f"{_WS_PARAMS}\\RequireSecuritySignature = 0 (REG_DWORD)",
+    powershell="Set-SmbClientConfiguration -RequireSecuritySignature $false",
+    lanman="lanman smb client-config set --require-security-signature false "
+           "(or lanman client --require-signing false)",
+)
+_SERVER_NO_GUEST = Remedy(
+    side="server",
+    summary="give the client a real account on the server instead of guest access",
+    smb_conf="map to guest = never; guest ok = no (then: smbpasswd -a USER)",
+    powershell="New-SmbShare ... -FullAccess DOMAIN\\User (no Everyone/Guest access)",
+    lanman="lanman user add USER; lanman smb server-config set --map-to-guest false",
+)
+_CLIENT_ALLOW_GUEST = Remedy(
+    side="client",
+    summary="allow insecure guest logons on this client (guest sessions are never signed)",
+    group_policy=f"{_LANMAN_WS}\\Enable insecure guest logons = Enabled",
+    registry=f"{_WS_PARAMS}\\AllowInsecureGuestAuth = 1 (REG_DWORD)",
+    powershell="Set-SmbClientConfiguration -EnableInsecureGuestLogons $true",
+    lanman="lanman smb client-config set --enable-insecure-guest-logons true "
+           "(or lanman client --allow-insecure-guest true)",
+)
+
+
+def _build() -> dict[str, Explanation]:
+    sig = nts.lookup(nts.STATUS_INVALID_SIGNATURE)
+    g = win32.lookup(win32.ERROR_SMB_GUEST_LOGON_BLOCKED)
+    gs = win32.lookup(win32.ERROR_SMB_GUEST_LOGON_BLOCKED_SIGNING_REQUIRED)
+    ws = win32.lookup(win32.ERROR_LOGIN_WKSTA_RESTRICTION)
+    bad = win32.lookup(win32.E_BAD_NETPATH)
+    ad = win32.lookup(win32.ERROR_ACCESS_DENIED)
+    lf = win32.lookup(win32.ERROR_LOGON_FAILURE)
+    bn = win32.lookup(win32.ERROR_BAD_NET_NAME)
+    out = [
+        Explanation(
+            key="server_will_not_sign",
+            shown=(_nt_line(sig.value),),
+            code=sig.value, name=sig.name, message=sig.message, ntstatus=sig.value,
+            cause="this client requires SMB signing, but the server did not sign its "
+                  "responses (it does not require signing and gave an unsigned session).",
+            remedies=(_SERVER_SIGN, _CLIENT_NO_REQUIRE),
+        ),
+        Explanation(
+            key="bad_signature",
+            shown=(_nt_line(sig.value),),
+            code=sig.value, name=sig.name, message=sig.message, ntstatus=sig.value,
+            cause="a signed response from the server did not verify; it was discarded "
+                  "(tampering on the path, or a server with a broken signing implementation).",
+            remedies=(Remedy(side="network", summary="look for a device rewriting SMB traffic "
+                             "(WAN optimiser, proxy) or a man in the middle; capture with "
+                             "tshark and compare"),),
+        ),
+        Explanation(
+            key="guest_blocked",
+            shown=(g.message, f"Error code: {bad.hex} {bad.message}",
+                   g.system_error_line(), f"{g.name} ({g.value}): {g.message}"),
+            code=g.value, name=g.name, message=g.message,
+            ntstatus=nts.STATUS_SMB_GUEST_LOGON_BLOCKED,
+            cause="the server gave only an unauthenticated guest session and insecure guest "
+                  "logons are disabled on this client (AllowInsecureGuestAuth = 0).",
+            remedies=(_SERVER_NO_GUEST, _CLIENT_ALLOW_GUEST),
+        ),
+        Explanation(
+            key="guest_blocked_signing",
+            shown=(gs.system_error_line(), f"{gs.name} ({gs.hex}): {gs.message}"),
+            code=gs.value, name=gs.name, message=gs.message,
+            ntstatus=nts.STATUS_SMB_GUEST_LOGON_BLOCKED_SIGNING_REQUIRED,
+            cause="the server gave only a guest session, which has no key and cannot be "
+                  "signed, and this client requires signing (RequireSecuritySignature = 1).",
+            remedies=(_SERVER_NO_GUEST, Remedy(
+                side="client",
+                summary="allow unsigned guest sessions on this client: stop requiring "
+                        "signing AND enable insecure guest logons (both are needed)",
+                group_policy=f"{_SECOPT}\\Microsoft network client: Digitally sign "
+                             f"communications (always) = Disabled; {_LANMAN_WS}\\Enable "
+                             "insecure guest logons = Enabled",
+                registry=f"{_WS_PARAMS}\\RequireSecuritySignature = 0; "
+                         f"{_WS_PARAMS}\\AllowInsecureGuestAuth = 1",
+                powershell="Set-SmbClientConfiguration -RequireSecuritySignature $false "
+                           "-EnableInsecureGuestLogons $true",
+                lanman="lanman smb client-config set --require-security-signature false "
+                       "--enable-insecure-guest-logons true",
+            )),
+        ),
+        Explanation(
+            key="smb1_wksta_restriction",
+            shown=(ws.system_error_line(), ws.message),
+            code=ws.value, name=ws.name, message=ws.message,
+            ntstatus=nts.STATUS_LOGIN_WKSTA_RESTRICTION,
+            cause="SMB1: this client requires signing and the server has signing disabled; "
+                  "the connection was closed after NEGOTIATE.",
+            remedies=(Remedy(
+                side="server", summary="enable (or require) SMB1 signing on the server",
+                group_policy=f"{_SECOPT}\\Microsoft network server: Digitally sign "
+                             "communications (always) = Enabled",
+                registry=f"{_SRV_PARAMS}\\EnableSecuritySignature = 1; "
+                         f"{_SRV_PARAMS}\\RequireSecuritySignature = 1",
+                powershell="Set-SmbServerConfiguration -EnableSecuritySignature $true "
+                           "-RequireSecuritySignature $true",
+                smb_conf="server signing = mandatory",
+                lanman="lanman smb server-config set --require-security-signature true"),
+                _CLIENT_NO_REQUIRE),
+        ),
+        Explanation(
+            key="access_denied",
+            shown=(ad.system_error_line(), ad.message),
+            code=ad.value, name=ad.name, message=ad.message, ntstatus=nts.STATUS_ACCESS_DENIED,
+            cause="the server refused the request (share or file permissions, a read-only "
+                  "share, or an SMB1 signing mismatch where the server requires signing).",
+            remedies=(Remedy(side="server", summary="grant the account access to the share "
+                             "and path", smb_conf="read only = no; valid users = USER",
+                             powershell="Grant-SmbShareAccess -Name SHARE -AccountName USER "
+                             "-AccessRight Full"),),
+        ),
+        Explanation(
+            key="logon_failure",
+            shown=(lf.system_error_line(), lf.message),
+            code=lf.value, name=lf.name, message=lf.message, ntstatus=nts.STATUS_LOGON_FAILURE,
+            cause="the server rejected the user name or password (NTLMv2).",
+            remedies=(Remedy(side="client", summary="check the user name and password; "
+                             "for a local account on the server use SERVER\\user",
+                             smb_conf="(server) smbpasswd -a USER",
+                             lanman="(lanman server) lanman user add USER"),),
+        ),
+        Explanation(
+            key="bad_network_name",
+            shown=(bn.system_error_line(), bn.message),
+            code=bn.value, name=bn.name, message=bn.message,
+            ntstatus=nts.STATUS_BAD_NETWORK_NAME,
+            cause="the server has no share of that name.",
+            remedies=(Remedy(side="client", summary="list the shares (smbclient -L HOST, "
+                             "net view \\\\HOST) and use one of them"),),
+        ),
+        Explanation(
+            key="bad_netpath",
+            shown=(win32.lookup(53).system_error_line(), win32.lookup(53).message),
+            code=53, name="ERROR_BAD_NETPATH", message=win32.lookup(53).message,
+            cause="no SMB server answered at that address and port.",
+            remedies=(Remedy(side="client", summary="check the host name, the port "
+                             "(-p) and any firewall; the server must listen on TCP 445"),),
+        ),
+    ]
+    return {e.key: e for e in out}
+
+
+FAILURES: dict[str, Explanation] = _build()
+
+_BY_STATUS = {
+    nts.STATUS_INVALID_SIGNATURE: "bad_signature",
+    nts.STATUS_SMB_GUEST_LOGON_BLOCKED: "guest_blocked",
+    nts.STATUS_SMB_GUEST_LOGON_BLOCKED_SIGNING_REQUIRED: "guest_blocked_signing",
+    nts.STATUS_LOGIN_WKSTA_RESTRICTION: "smb1_wksta_restriction",
+    nts.STATUS_ACCESS_DENIED: "access_denied",
+    nts.STATUS_LOGON_FAILURE: "logon_failure",
+    nts.STATUS_BAD_NETWORK_NAME: "bad_network_name",
+}
+
+
+def key_for_status(status: int) -> str | None:
+    return _BY_STATUS.get(status & 0xFFFFFFFF)
+
+
+def explain(key_or_status: str | int) -> Explanation | None:
+    """The explanation for a failure key or NTSTATUS; None when lanman has none."""
+    if isinstance(key_or_status, int):
+        key = key_for_status(key_or_status)
+        if key is None:
+            return None
+        return FAILURES[key]
+    return FAILURES.get(key_or_status)
