@@ -93,7 +93,9 @@ def test_spnego_negotiate_token_shape() -> None:
     token = negotiate_token()
     parsed = parse_token(token)
     assert isinstance(parsed, NegTokenInit)
-    assert parsed.mech_types == [NTLMSSP_OID] and parsed.hint_name == HINT_NAME
+    assert parsed.mech_types == [NTLMSSP_OID] and parsed.hint_name is None
+    windows = parse_token(negotiate_token(hints=True))  # the NegTokenInit2 form Windows sends
+    assert isinstance(windows, NegTokenInit) and windows.hint_name == HINT_NAME
     # impacket (an independent decoder) reads it too.
     init = SPNEGO_NegTokenInit(token)
     assert init["MechTypes"] == [IMPACKET_NTLM]

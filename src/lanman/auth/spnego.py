@@ -228,9 +228,15 @@ def encode_neg_token_init(
     return _tlv(_T_APPLICATION_0, encode_oid(SPNEGO_OID) + inner)
 
 
-def negotiate_token(mechs: Iterable[str] = (NTLMSSP_OID,)) -> bytes:
-    """NegTokenInit2 for the SMB2 NEGOTIATE response security buffer (MS-SPNG 2.2.1, 3.2.5.2)."""
-    return encode_neg_token_init(_encode_mech_types(mechs), hint_name=HINT_NAME)
+def negotiate_token(mechs: Iterable[str] = (NTLMSSP_OID,), *, hints: bool = False) -> bytes:
+    """The SMB2 NEGOTIATE response security buffer (MS-SMB2 3.3.5.4, MS-SPNG 3.2.5.2).
+
+    Plain RFC 4178 NegTokenInit by default: Windows adds MS-SPNG negHints (NegTokenInit2),
+    which no client needs and which Wireshark 4.0 flags as a malformed mechListMIC, so a
+    capture of lanman dissects clean. ``hints=True`` gives the Windows form.
+    """
+    return encode_neg_token_init(_encode_mech_types(mechs),
+                                 hint_name=HINT_NAME if hints else None)
 
 
 def _octets(buf: bytes, cs: int, ce: int) -> bytes:
