@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from lanman.cli._common import HomeRef, LanmanGroup
+from lanman.cli.client import client
 from lanman.cli.events import events
 from lanman.cli.policy import policy
 from lanman.cli.profile import profile
@@ -39,6 +40,7 @@ cli.add_command(events)
 cli.add_command(policy)
 cli.add_command(profile)
 cli.add_command(registry)
+cli.add_command(client)
 
 
 def main() -> None:

@@ -120,6 +120,53 @@ _ROWS: tuple[EventDef, ...] = (
         "A malformed SMB message closed its connection. Client: {client}; reason: {reason}",
         False,
     ),
+    # --- SMB client (the Workstation service; reference/smb-signing.md §4.3, §5) ------------
+    EventDef(
+        31017,
+        "CLIENT_REJECTED_INSECURE_GUEST_LOGON",
+        ERROR,
+        "Microsoft-Windows-SMBClient/Security",
+        "Rejected an insecure guest logon. Server: {server}; session kind: {kind}; "
+        "requested user: {user}; dialect: {dialect}; reason: {reason}",
+        True,
+    ),
+    EventDef(
+        31022,
+        "CLIENT_ALLOWED_INSECURE_GUEST_LOGON",
+        WARNING,
+        "Microsoft-Windows-SMBClient/Security",
+        "Allowed an insecure guest logon (the session is not signed). Server: {server}; "
+        "session kind: {kind}; requested user: {user}; dialect: {dialect}",
+        True,
+    ),
+    EventDef(
+        31998,
+        "CLIENT_SERVER_DOES_NOT_SUPPORT_SIGNING",
+        ERROR,
+        "Microsoft-Windows-SMBClient/Audit",
+        "The server does not support signing; this client requires it. Server: {server}; "
+        "user: {user}; dialect: {dialect}; command: {command}",
+        True,
+    ),
+    EventDef(
+        31999,
+        "CLIENT_SERVER_DOES_NOT_SUPPORT_ENCRYPTION",
+        ERROR,
+        "Microsoft-Windows-SMBClient/Audit",
+        "The server does not support encryption; this client requires it. Server: {server}; "
+        "dialect: {dialect}",
+        True,
+    ),
+    EventDef(
+        9201,
+        "CLIENT_RESPONSE_SIGNATURE_INVALID",
+        ERROR,
+        _LSEC,
+        "The signature of an SMB response did not verify; the response was discarded and the "
+        "request failed with STATUS_INVALID_SIGNATURE. Server: {server}; session: "
+        "{session_id}; command: {command}; message id: {message_id}; algorithm: {algorithm}",
+        False,
+    ),
     # --- operational ------------------------------------------------------------------------
     EventDef(
         9100,

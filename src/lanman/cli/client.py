@@ -1,0 +1,283 @@
+"""``lanman client``: the SMB client (the Workstation service) on the command line.
+
+    lanman client //HOST/SHARE [-p PORT] [-U USER[%PASSWORD]] [--password-stdin] [-N]
+                  [--dialect 3.1.1] [--require-signing true|false]
+                  [--allow-insecure-guest true|false] [-c "ls; get a b; put c d"]
+                  [--show-connection] [--json]
+    lanman client connections //HOST/SHARE [same options] [--json]
+
+``lanman client //HOST/SHARE`` is short for ``lanman client run //HOST/SHARE``. Commands
+(``-c``, separated by ``;``): ``ls [dir]``, ``dir``, ``cd DIR``, ``get REMOTE [LOCAL]``,
+``put LOCAL [REMOTE]``, ``mkdir DIR``, ``rmdir DIR``, ``rm FILE`` (``del``),
+``rename OLD NEW`` (``mv``), ``stat PATH``. Without ``-c`` the client connects, prints the
+connection and disconnects (a connectivity/policy check).
+
+The client is not a resident service, so ``connections`` connects, prints the row that
+Get-SmbConnection would show for that connection (dialect, signed, signing algorithm, guest,
+user, server) and disconnects; ``--show-connection`` prints the same row after a ``-c`` run.
+
+Signing and guest policy: the effective client policy of the home (RequireSecuritySignature,
+AllowInsecureGuestAuth; see ``lanman smb client-config get``) unless overridden here.
+Failures print as Windows shows them, then the cause and the remedy; the matching client
+events (31017, 31022, 31998, 9201) go to the home's event log (``lanman events``).
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from lanman.cli._common import WIN_BOOL, CliError, echo_json, get_home
+from lanman.smb.client import SmbClient, SmbClientError, parse_dialect
+from lanman.smb.client.connection import ALL_DIALECTS
+
+EXIT_FAILURE = 1
+
+
+class _ClientGroup(click.Group):
+    """``lanman client //h/s ...`` routes to ``run``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help") and any(
+                a.startswith(("//", "\\\\")) for a in args):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group("client", cls=_ClientGroup)
+def client() -> None:
+    """SMB client: lanman client //HOST/SHARE [-c "ls; get a b"] (see `client run -h`)."""
+
+
+def _split_unc(unc: str) -> tuple[str, str | None]:
+    u = unc.replace("\\", "/")
+    if not u.startswith("//"):
+        raise CliError(f"{unc!r} is not a UNC path", "write //HOST/SHARE (or \\\\HOST\\SHARE)")
+    parts = [p for p in u[2:].split("/") if p]
+    if not parts:
+        raise CliError(f"{unc!r} names no host", "write //HOST/SHARE")
+    return parts[0], (parts[1] if len(parts) > 1 else None)
+
+
+def _common(f):
+    opts = [
+        click.argument("unc"),
+        click.option("-p", "--port", type=click.IntRange(1, 65535), default=445,
+                      show_default=True, help="TCP port of the server."),
+        click.option("-U", "--user", "user_spec", metavar="[DOMAIN\\]USER[%PASSWORD]",
+                     help="User (and password after %)."),
+        click.option("--password-stdin", is_flag=True,
+                     help="Read the password from the first line of standard input."),
+        click.option("-N", "--no-pass", is_flag=True,
+                     help="No password: with -U an empty password, without -U an anonymous "
+                          "(null session) logon, which a server may map to guest."),
+        click.option("--dialect", "dialects", multiple=True,
+                     metavar="2.0.2|2.1|3.0|3.0.2|3.1.1",
+                     help="Offer only this dialect (repeat to offer several; default all)."),
+        click.option("--require-signing", type=WIN_BOOL, default=None,
+                     help="Override RequireSecuritySignature for this connection."),
+        click.option("--allow-insecure-guest", type=WIN_BOOL, default=None,
+                     help="Override AllowInsecureGuestAuth (EnableInsecureGuestLogons)."),
+        click.option("--timeout", type=click.FloatRange(0.5, 3600), default=30.0,
+                     show_default=True, help="Seconds to wait for each response."),
+        click.option("--json", "as_json", is_flag=True, help="Machine-readable output."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _credentials(user_spec: str | None, password_stdin: bool, no_pass: bool
+                 ) -> tuple[str, str, bool]:
+    user, password = "", None
+    if user_spec:
+        user, sep, pw = user_spec.partition("%")
+        if sep:
+            password = pw
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if no_pass:
+        return user, "", not user
+    if not user:
+        raise CliError("no user given", "use -U USER[%PASSWORD], or -N for an anonymous/guest "
+                       "logon")
+    if password is None:
+        password = click.prompt(f"Password for {user}", hide_input=True, default="",
+                                show_default=False, err=True)
+    return user, password, False
+
+
+def _connect(ctx: click.Context, unc: str, port: int, user_spec: str | None,
+             password_stdin: bool, no_pass: bool, dialects: tuple[str, ...],
+             require_signing: bool | None, allow_insecure_guest: bool | None,
+             timeout: float) -> SmbClient:
+    host, share = _split_unc(unc)
+    try:
+        ds = tuple(parse_dialect(d) for d in dialects) or ALL_DIALECTS
+    except ValueError as e:
+        raise CliError(str(e), "use --dialect 2.0.2, 2.1, 3.0, 3.0.2 or 3.1.1") from None
+    user, password, anonymous = _credentials(user_spec, password_stdin, no_pass)
+    home = get_home(ctx)
+
+    def sink(name: str, fields: dict) -> None:
+        home.events.emit(name, source="lanman client", **fields)
+
+    return SmbClient.connect(host, port, user, password, share=share, dialects=ds,
+                             require_signing=require_signing,
+                             allow_insecure_guest=allow_insecure_guest, anonymous=anonymous,
+                             home=home, events=sink, timeout=timeout)
+
+
+def _fail(e: SmbClientError, as_json: bool) -> None:
+    if as_json:
+        echo_json({"error": {"ntstatus": e.status, "ntstatus_hex": f"0x{e.status:08X}",
+                             "ntstatus_name": e.ntstatus_name,
+                             "win32": e.win32_code, "win32_name": e.win32_name,
+                             "detail": e.detail,
+                             "explanation": e.explanation.as_dict() if e.explanation
+                             else None}})
+    for line in e.lines():
+        click.echo(line, err=True)
+    sys.exit(EXIT_FAILURE)
+
+
+def _print_connection(c: SmbClient, as_json: bool) -> None:
+    info = c.connection_info()
+    if as_json:
+        echo_json([info.as_dict()])
+        return
+    t = Table("ServerName", "ShareName", "UserName", "Credential", "Dialect", "Signed",
+              "SigningAlgorithm", "Guest", "NumOpens", box=None, header_style="bold")
+    t.add_row(info.server_name, info.share_name, info.user_name, info.credential,
+              info.dialect, str(info.signed), info.signing_algorithm or "-",
+              str(info.is_guest or info.is_anonymous), str(info.num_opens))
+    Console(width=200, highlight=False, soft_wrap=False).print(t)
+
+
+def _join(cwd: str, path: str) -> str:
+    p = path.replace("\\", "/")
+    if p.startswith("/"):
+        return p.strip("/")
+    parts = [x for x in cwd.split("/") if x]
+    for seg in p.split("/"):
+        if seg in ("", "."):
+            continue
+        if seg == "..":
+            if parts:
+                parts.pop()
+        else:
+            parts.append(seg)
+    return "/".join(parts)
+
+
+def run_commands(c: SmbClient, script: str, out=click.echo) -> None:
+    """Run ``cmd; cmd`` against a connected client (raises on the first failure)."""
+    cwd = ""
+    for raw in script.split(";"):
+        words = shlex.split(raw.strip())
+        if not words:
+            continue
+        cmd, args = words[0].lower(), words[1:]
+
+        def need(n: int, usage: str, args=args, cmd=cmd) -> None:
+            if len(args) < n:
+                raise CliError(f"{cmd}: missing argument", f"usage: {usage}")
+
+        if cmd in ("ls", "dir"):
+            path = _join(cwd, args[0]) if args else cwd
+            for e in sorted(c.listdir(path), key=lambda e: e.name.lower()):
+                m = e.mtime
+                when = m.strftime("%a %b %d %H:%M:%S %Y") if m else ""
+                out(f"  {e.name:<30} {'D' if e.is_dir else 'A':>3} {e.size:>12}  {when}")
+        elif cmd == "cd":
+            need(1, "cd DIR")
+            new = _join(cwd, args[0])
+            if new and not c.stat(new).is_dir:
+                raise CliError(f"cd: {args[0]} is not a directory")
+            cwd = new
+        elif cmd == "get":
+            need(1, "get REMOTE [LOCAL]")
+            local = args[1] if len(args) > 1 else Path(args[0].replace("\\", "/")).name
+            n = c.get(_join(cwd, args[0]), local)
+            out(f"getting file {args[0]} of size {n} as {local}")
+        elif cmd == "put":
+            need(1, "put LOCAL [REMOTE]")
+            remote = args[1] if len(args) > 1 else Path(args[0]).name
+            n = c.put(args[0], _join(cwd, remote))
+            out(f"putting file {args[0]} as {remote} ({n} bytes)")
+        elif cmd in ("mkdir", "md"):
+            need(1, "mkdir DIR")
+            c.mkdir(_join(cwd, args[0]))
+        elif cmd in ("rmdir", "rd"):
+            need(1, "rmdir DIR")
+            c.rmdir(_join(cwd, args[0]))
+        elif cmd in ("rm", "del"):
+            need(1, "rm FILE")
+            c.remove(_join(cwd, args[0]))
+        elif cmd in ("rename", "mv"):
+            need(2, "rename OLD NEW")
+            c.rename(_join(cwd, args[0]), _join(cwd, args[1]))
+        elif cmd == "stat":
+            need(1, "stat PATH")
+            e = c.stat(_join(cwd, args[0]))
+            out(f"{args[0]}: size {e.size}, attributes 0x{e.attributes:08X}, "
+                f"{'directory' if e.is_dir else 'file'}, modified {e.mtime}")
+        else:
+            raise CliError(f"unknown command {cmd!r}",
+                           "use ls, cd, get, put, mkdir, rmdir, rm, rename, stat")
+
+
+@client.command("run")
+@_common
+@click.option("-c", "--command", "script", help='Commands separated by ";".')
+@click.option("--show-connection", is_flag=True,
+              help="Print the Get-SmbConnection-like row after the commands.")
+@click.pass_context
+def run(ctx: click.Context, unc: str, port: int, user_spec: str | None, password_stdin: bool,
+        no_pass: bool, dialects: tuple[str, ...], require_signing: bool | None,
+        allow_insecure_guest: bool | None, timeout: float, as_json: bool, script: str | None,
+        show_connection: bool) -> None:
+    """Connect to //HOST/SHARE and run commands."""
+    try:
+        c = _connect(ctx, unc, port, user_spec, password_stdin, no_pass, dialects,
+                     require_signing, allow_insecure_guest, timeout)
+    except SmbClientError as e:
+        _fail(e, as_json)
+        return
+    try:
+        if script:
+            if not c.share:
+                raise CliError("no share in the UNC path", "write //HOST/SHARE")
+            run_commands(c, script, out=(lambda _s: None) if as_json else click.echo)
+        if show_connection or not script:
+            _print_connection(c, as_json)
+    except SmbClientError as e:
+        c.close()
+        _fail(e, as_json)
+    finally:
+        c.close()
+
+
+@client.command("connections")
+@_common
+@click.pass_context
+def connections(ctx: click.Context, unc: str, port: int, user_spec: str | None,
+                password_stdin: bool, no_pass: bool, dialects: tuple[str, ...],
+                require_signing: bool | None, allow_insecure_guest: bool | None,
+                timeout: float, as_json: bool) -> None:
+    """Connect, print the Get-SmbConnection-like row, disconnect."""
+    try:
+        c = _connect(ctx, unc, port, user_spec, password_stdin, no_pass, dialects,
+                     require_signing, allow_insecure_guest, timeout)
+    except SmbClientError as e:
+        _fail(e, as_json)
+        return
+    try:
+        _print_connection(c, as_json)
+    finally:
+        c.close()
