@@ -10,6 +10,7 @@ Layout (one flat table; unknown keys are an error so that typos do not go unnoti
     require_security_signature = true   # LanmanServer\\Parameters\\RequireSecuritySignature
     enable_security_signature = true    # ...\\EnableSecuritySignature (SMB1 only on Windows)
     map_to_guest = false
+    smb1_enabled = false                # EnableSMB1Protocol: SMB1 (NT LM 0.12) off by default
     server_guid = "..."                 # uuid4, generated on first save
     max_connections = 256
 
@@ -56,6 +57,7 @@ class ServerConfig:
     require_security_signature: bool = True  # LanmanServer RequireSecuritySignature, 24H2 default
     enable_security_signature: bool = True
     map_to_guest: bool = False  # guest mapping off by default
+    smb1_enabled: bool = False  # Set-SmbServerConfiguration -EnableSMB1Protocol; off by default
     server_guid: str = ""  # generated uuid4 on first save, persisted
     max_connections: int = 256
 

@@ -35,6 +35,11 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
         "map_to_guest",
         "guest mapping: unknown users may get an unsigned guest session on --guest-ok shares",
     ),
+    (
+        "EnableSMB1Protocol",
+        "smb1_enabled",
+        "SMB1 (NT LM 0.12) offered to clients that speak nothing newer (off by default)",
+    ),
     ("ServerName", "server_name", "NetBIOS name of the server"),
     ("DomainName", "domain_name", "workgroup / domain name in NTLM target info"),
     ("ServerGuid", "server_guid", "ServerGuid sent in NEGOTIATE"),
@@ -126,6 +131,12 @@ def server_config_get(ctx: click.Context, as_json: bool) -> None:
     "--map-to-guest",
     type=WIN_BOOL,
     help="true|false. Map unknown users to guest on --guest-ok shares (default false).",
+)
+@click.option(
+    "--enable-smb1-protocol",
+    "smb1_enabled",
+    type=WIN_BOOL,
+    help="true|false. Offer SMB1 (NT LM 0.12) to SMB1-only clients (default false).",
 )
 @click.option("--listen", help="Address to bind, e.g. 127.0.0.1 or 0.0.0.0.")
 @click.option("--smb-port", type=click.IntRange(1, 65535), help="TCP port.")

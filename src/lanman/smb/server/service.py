@@ -30,7 +30,9 @@ def build_context(home) -> ServerContext:
     log.info("%s", eff.describe())
     settings = ServerSettings(
         server_name=cfg.server_name, domain_name=cfg.domain_name, server_guid=guid,
-        require_message_signing=eff.require_message_signing, map_to_guest=eff.map_to_guest)
+        require_message_signing=eff.require_message_signing, map_to_guest=eff.map_to_guest,
+        enable_security_signature=eff.policy.enable is not None and eff.policy.enable.enabled,
+        smb1_enabled=cfg.smb1_enabled)
 
     def lookup_nt_hash(name: str) -> bytes | None:
         user = store.get_user(name)

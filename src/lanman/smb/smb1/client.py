@@ -285,11 +285,24 @@ class _AnonymousSpnego:
         return None
 
 
+_WIN32_TEXT = {
+    5: "Access is denied.",
+    50: "The request is not supported.",
+    59: "An unexpected network error occurred.",
+    64: "The specified network name is no longer available.",
+    67: "The network name cannot be found.",
+    1240: "The account is not authorized to log in from this station.",
+    1326: "The user name or password is incorrect.",
+}
+
+
 def _failure(stage: str, status: int, client: Smb1Client, detail: str = "") -> Smb1Result:
     entry = st.lookup(status)
     mode = client.negotiate_response.security_mode if client.negotiate_response else None
-    return Smb1Result(False, _WIN32.get(status), status, client.signing_active, mode, stage,
-                      client.outcome, detail or f"{entry.name}: {entry.message}")
+    win32 = _WIN32.get(status)
+    text = _WIN32_TEXT.get(win32) if win32 is not None else None
+    return Smb1Result(False, win32, status, client.signing_active, mode, stage,
+                      client.outcome, text or f"{entry.name}: {entry.message}")
 
 
 def run_connect(exchange: Exchange, host: str, user: str, password: str, share: str, *,

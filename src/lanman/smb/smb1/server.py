@@ -227,8 +227,10 @@ class Smb1ServerConnection:
 
     def _signing_failure(self, hdr: w.Smb1Header) -> None:
         s = self.sessions.get(hdr.uid)
+        unsigned = hdr.signature == b"\x00" * 8 and not hdr.flags2 & Flags2.SMB_SECURITY_SIGNATURE
         self.ctx.emit_event(
-            "SMB_SIGNATURE_VERIFY_FAILED", client=self.client_address,
+            "SMB_UNSIGNED_REQUEST_ON_SIGNED_SESSION" if unsigned
+            else "SMB_SIGNATURE_VERIFY_FAILED", client=self.client_address,
             user=(f"{s.domain}\\{s.user}" if s and s.domain else (s.user if s else "")),
             session_id=f"0x{hdr.uid:04x}", command=_command_name(hdr.command),
             message_id=hdr.mid, algorithm="MD5 (SMB1)")
@@ -325,13 +327,24 @@ class Smb1ServerConnection:
         session.is_guest, session.is_anonymous = result.is_guest, result.is_anonymous
         session.session_key = (result.session_key + b"\x00" * 16)[:16] \
             if result.session_key else b""
+        # The client offers to sign with SMB_FLAGS2_SMB_SECURITY_SIGNATURE (Windows) or a
+        # non-zero SecuritySignature before activation (Samba's "BSRSPYL ").
+        client_signs = bool(q.flags2 & (Flags2.SMB_SECURITY_SIGNATURE
+                                        | Flags2.SMB_SECURITY_SIGNATURE_REQUIRED)) or \
+            q.signature != b"\x00" * 8
         self.client_signing_flags = q.flags2 & (Flags2.SMB_SECURITY_SIGNATURE
                                                 | Flags2.SMB_SECURITY_SIGNATURE_REQUIRED)
         if (not self.signing_active and session.session_key
-                and self.signing_state != "disabled"
-                and q.flags2 & Flags2.SMB_SECURITY_SIGNATURE):
-            # MS-CIFS 3.3.5.3: activate signing; this response is signed with number 1 and
-            # the next request carries 2 (Samba and Windows alike).
+                and (self.signing_state == "required"
+                     or (self.signing_state == "enabled" and client_signs))):
+            # MS-CIFS 3.3.5.3: activate signing with the first real user session; this
+            # response is signed with number 1 and the next request carries 2. A server that
+            # requires signing activates it even for a client that did not offer to sign;
+            # that client's unsigned TREE_CONNECT_ANDX then fails with STATUS_ACCESS_DENIED.
+            if not client_signs:
+                self.ctx.emit_event("CLIENT_DOES_NOT_SUPPORT_SIGNING",
+                                    client=self.client_address, user=session.user,
+                                    dialect="NT LM 0.12")
             self.signing_active = True
             self.signing_key = session.session_key
             self.next_seq = 2
