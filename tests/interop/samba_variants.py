@@ -103,24 +103,53 @@ def start_samba_variant(signing: str = "mandatory", map_to_guest: str = "bad use
         os.chown(p, pw.pw_uid, pw.pw_gid)
     password = random_password()
     port = free_port()
-    t = Target("samba", HOST, port, SAMBA_UNIX_USER, password, SHARE, share_dir, RO_SHARE,
-               guest_dir, d, signing == "mandatory", log_path=d / "smbd.out")
+    t = Target(
+        "samba",
+        HOST,
+        port,
+        SAMBA_UNIX_USER,
+        password,
+        SHARE,
+        share_dir,
+        RO_SHARE,
+        guest_dir,
+        d,
+        signing == "mandatory",
+        log_path=d / "smbd.out",
+    )
     conf = d / "smb.conf"
-    conf.write_text(_CONF.format(
-        port=port, d=d, signing=signing, map_to_guest=map_to_guest,
-        guest_account=SAMBA_UNIX_USER, share=SHARE, share_dir=share_dir, ro_share=RO_SHARE,
-        ro_dir=ro_dir, guest_share=GUEST_SHARE, guest_dir=guest_dir))
-    run([smbpasswd, "-c", str(conf), "-a", "-s", SAMBA_UNIX_USER],
-        input=f"{password}\n{password}\n".encode(), check=True, timeout=30)
-    logf = open(t.log_path, "ab")
-    t.proc = subprocess.Popen(
-        [smbd, "--foreground", "--no-process-group", "--debug-stdout", f"--configfile={conf}"],
-        stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        start_new_session=True)  # smbd signals its whole process group on exit
-    logf.close()
+    conf.write_text(
+        _CONF.format(
+            port=port,
+            d=d,
+            signing=signing,
+            map_to_guest=map_to_guest,
+            guest_account=SAMBA_UNIX_USER,
+            share=SHARE,
+            share_dir=share_dir,
+            ro_share=RO_SHARE,
+            ro_dir=ro_dir,
+            guest_share=GUEST_SHARE,
+            guest_dir=guest_dir,
+        )
+    )
+    run(
+        [smbpasswd, "-c", str(conf), "-a", "-s", SAMBA_UNIX_USER],
+        input=f"{password}\n{password}\n".encode(),
+        check=True,
+        timeout=30,
+    )
+    with open(t.log_path, "ab") as logf:
+        t.proc = subprocess.Popen(
+            [smbd, "--foreground", "--no-process-group", "--debug-stdout", f"--configfile={conf}"],
+            stdout=logf,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # smbd signals its whole process group on exit
     try:
         wait_port(port, 15.0, t.proc)
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - reported with the smbd log
         stop_process(t.proc)
         raise AssertionError(f"smbd did not start: {e}\n{t.log_text()}") from None
     return t
@@ -134,9 +163,21 @@ def start_lanman_guest(base: Path, require_signing: bool = False) -> Target:
         p.mkdir(parents=True, exist_ok=True)
     (ro_dir / "hello.txt").write_bytes(b"hello guest\n")
     password = random_password()
-    t = Target("lanman", HOST, free_port(), "alice", password, SHARE, share_dir, GUEST_SHARE,
-               ro_dir, home, require_signing, log_path=base / "lanman.log",
-               _start=_lanman_start)
+    t = Target(
+        "lanman",
+        HOST,
+        free_port(),
+        "alice",
+        password,
+        SHARE,
+        share_dir,
+        GUEST_SHARE,
+        ro_dir,
+        home,
+        require_signing,
+        log_path=base / "lanman.log",
+        _start=_lanman_start,
+    )
     _lanman(home, "user", "add", "alice", "--password-stdin", input=(password + "\n").encode())
     _lanman(home, "share", "add", SHARE, str(share_dir))
     _lanman(home, "share", "add", GUEST_SHARE, str(ro_dir), "--guest-ok")

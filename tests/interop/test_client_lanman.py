@@ -27,18 +27,30 @@ def guest_server(tmp_path_factory):
 
 
 def client(home, *args, input=None, cwd=None):
-    return run(lanman_cmd() + ["--home", str(home), "client", *args], timeout=60,
-               input=input, cwd=cwd)
+    return run(
+        lanman_cmd() + ["--home", str(home), "client", *args], timeout=60, input=input, cwd=cwd
+    )
 
 
 def test_cli_commands_against_lanman(guest_server, tmp_path):
     t = guest_server
     home = tmp_path / "client-home"
     (tmp_path / "up.txt").write_bytes(b"payload\n")
-    cp = client(home, t.unc(), "-p", str(t.port), "-U", f"{t.user}%{t.password}",
-                "--require-signing", "true", "--show-connection", "-c",
-                "mkdir d; put up.txt d/up.txt; ls d; rename d/up.txt d/x.txt; "
-                "get d/x.txt down.txt; rm d/x.txt; rmdir d", cwd=tmp_path)
+    cp = client(
+        home,
+        t.unc(),
+        "-p",
+        str(t.port),
+        "-U",
+        f"{t.user}%{t.password}",
+        "--require-signing",
+        "true",
+        "--show-connection",
+        "-c",
+        "mkdir d; put up.txt d/up.txt; ls d; rename d/up.txt d/x.txt; "
+        "get d/x.txt down.txt; rm d/x.txt; rmdir d",
+        cwd=tmp_path,
+    )
     out = cp.stdout.decode()
     assert cp.returncode == 0, cp.stderr.decode()
     assert "up.txt" in out and "3.1.1" in out and "AES-GMAC" in out
@@ -49,9 +61,22 @@ def test_cli_commands_against_lanman(guest_server, tmp_path):
 @pytest.mark.parametrize("dialect", ["2.0.2", "2.1", "3.0", "3.0.2", "3.1.1"])
 def test_cli_connections_json(guest_server, tmp_path, dialect):
     t = guest_server
-    cp = client(tmp_path / "h", "connections", t.unc(), "-p", str(t.port), "-U", t.user,
-                "--password-stdin", "--dialect", dialect, "--require-signing", "true",
-                "--json", input=(t.password + "\n").encode())
+    cp = client(
+        tmp_path / "h",
+        "connections",
+        t.unc(),
+        "-p",
+        str(t.port),
+        "-U",
+        t.user,
+        "--password-stdin",
+        "--dialect",
+        dialect,
+        "--require-signing",
+        "true",
+        "--json",
+        input=(t.password + "\n").encode(),
+    )
     assert cp.returncode == 0, cp.stderr.decode()
     (row,) = json.loads(cp.stdout)
     assert row["Dialect"] == dialect and row["Signed"] is True
@@ -62,23 +87,45 @@ def test_cli_connections_json(guest_server, tmp_path, dialect):
 def test_cli_guest_blocked_shows_1272_and_logs_31017(guest_server, tmp_path):
     t = guest_server
     home = tmp_path / "h"
-    cp = client(home, f"//{t.host}/{GUEST_SHARE}", "-p", str(t.port), "-N",
-                "--require-signing", "false", "--allow-insecure-guest", "false")
+    cp = client(
+        home,
+        f"//{t.host}/{GUEST_SHARE}",
+        "-p",
+        str(t.port),
+        "-N",
+        "--require-signing",
+        "false",
+        "--allow-insecure-guest",
+        "false",
+    )
     err = cp.stderr.decode()
     assert cp.returncode == 1
     assert "System error 1272 has occurred." in err
     assert "organization's security policies block unauthenticated guest access" in err
     assert "Error code: 0x80070035 The network path was not found." in err
     assert "Enable insecure guest logons" in err and "AllowInsecureGuestAuth = 1" in err
-    ev = run(lanman_cmd() + ["--home", str(home), "events", "--id", "31017", "--json"],
-             timeout=30, check=True)
+    ev = run(
+        lanman_cmd() + ["--home", str(home), "events", "--id", "31017", "--json"],
+        timeout=30,
+        check=True,
+    )
     assert json.loads(ev.stdout)[0]["event_id"] == 31017
 
 
 def test_cli_guest_signing_required_3227320323(guest_server, tmp_path):
     t = guest_server
-    cp = client(tmp_path / "h", f"//{t.host}/{GUEST_SHARE}", "-p", str(t.port), "-U",
-                "nosuchuser%x", "--require-signing", "true", "--allow-insecure-guest", "true")
+    cp = client(
+        tmp_path / "h",
+        f"//{t.host}/{GUEST_SHARE}",
+        "-p",
+        str(t.port),
+        "-U",
+        "nosuchuser%x",
+        "--require-signing",
+        "true",
+        "--allow-insecure-guest",
+        "true",
+    )
     err = cp.stderr.decode()
     assert cp.returncode == 1
     assert "System error 3227320323 has occurred." in err
@@ -87,9 +134,21 @@ def test_cli_guest_signing_required_3227320323(guest_server, tmp_path):
 
 def test_cli_guest_both_permissive(guest_server, tmp_path):
     t = guest_server
-    cp = client(tmp_path / "h", f"//{t.host}/{GUEST_SHARE}", "-p", str(t.port), "-U",
-                "nosuchuser%x", "--require-signing", "false", "--allow-insecure-guest", "true",
-                "-c", "ls", "--show-connection")
+    cp = client(
+        tmp_path / "h",
+        f"//{t.host}/{GUEST_SHARE}",
+        "-p",
+        str(t.port),
+        "-U",
+        "nosuchuser%x",
+        "--require-signing",
+        "false",
+        "--allow-insecure-guest",
+        "true",
+        "-c",
+        "ls",
+        "--show-connection",
+    )
     out = cp.stdout.decode()
     assert cp.returncode == 0, cp.stderr.decode()
     assert "hello.txt" in out and "Guest" in out
@@ -102,11 +161,25 @@ def test_cli_policy_from_home(guest_server, tmp_path):
     home = tmp_path / "h"
     cp = client(home, f"//{t.host}/{GUEST_SHARE}", "-p", str(t.port), "-U", "nosuchuser%x")
     assert cp.returncode == 1 and "System error 1272" in cp.stderr.decode()
-    run(lanman_cmd() + ["--home", str(home), "smb", "client-config", "set",
-                        "--require-security-signature", "false",
-                        "--enable-insecure-guest-logons", "true"], timeout=30, check=True)
-    cp = client(home, f"//{t.host}/{GUEST_SHARE}", "-p", str(t.port), "-U", "nosuchuser%x",
-                "-c", "ls")
+    run(
+        lanman_cmd()
+        + [
+            "--home",
+            str(home),
+            "smb",
+            "client-config",
+            "set",
+            "--require-security-signature",
+            "false",
+            "--enable-insecure-guest-logons",
+            "true",
+        ],
+        timeout=30,
+        check=True,
+    )
+    cp = client(
+        home, f"//{t.host}/{GUEST_SHARE}", "-p", str(t.port), "-U", "nosuchuser%x", "-c", "ls"
+    )
     assert cp.returncode == 0, cp.stderr.decode()
     assert "hello.txt" in cp.stdout.decode()
 
@@ -115,9 +188,21 @@ def _smbclient_n(t, protection: str):
     exe = require_tool("smbclient")
     env = dict(os.environ)
     env.setdefault("HOME", "/tmp")
-    return run([exe, f"//{t.host}/{GUEST_SHARE}", "-p", str(t.port), "-N",
-                f"--client-protection={protection}", "--option=client smb encrypt=off",
-                "-c", "ls"], timeout=60, env=env)
+    return run(
+        [
+            exe,
+            f"//{t.host}/{GUEST_SHARE}",
+            "-p",
+            str(t.port),
+            "-N",
+            f"--client-protection={protection}",
+            "--option=client smb encrypt=off",
+            "-c",
+            "ls",
+        ],
+        timeout=60,
+        env=env,
+    )
 
 
 def test_smbclient_guest_works_without_signing(guest_server):

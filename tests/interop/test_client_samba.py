@@ -37,9 +37,15 @@ def samba_auto():
 
 def _connect(t, share="data", user=None, password=None, **kw):
     kw.setdefault("allow_insecure_guest", False)
-    return SmbClient.connect(t.host, t.port, t.user if user is None else user,
-                             t.password if password is None else password, share=share,
-                             timeout=20, **kw)
+    return SmbClient.connect(
+        t.host,
+        t.port,
+        t.user if user is None else user,
+        t.password if password is None else password,
+        share=share,
+        timeout=20,
+        **kw,
+    )
 
 
 def _roundtrip(c: SmbClient, tmp_path) -> None:
@@ -66,8 +72,10 @@ def test_mandatory_signed(samba_mandatory, tmp_path, dialect, require):
         assert info.dialect == dialect
         assert info.signed, "Samba mandatory signing: every message is signed"
         assert not info.is_guest
-        assert info.signing_algorithm == {"3.1.1": "AES-GMAC", "3.0": "AES-CMAC",
-                                          "2.1": "HMAC-SHA256"}[dialect]
+        assert (
+            info.signing_algorithm
+            == {"3.1.1": "AES-GMAC", "3.0": "AES-CMAC", "2.1": "HMAC-SHA256"}[dialect]
+        )
         assert c.conn.discarded == 0
         _roundtrip(c, tmp_path)
     finally:
@@ -97,8 +105,14 @@ def test_auto_validate_negotiate_302(samba_auto, tmp_path):
 
 def test_guest_share_client_requires_signing(samba_auto):
     with pytest.raises(SmbClientError) as ei:
-        _connect(samba_auto, share=GUEST_SHARE, user="nosuchuser", password="whatever",
-                 require_signing=True, allow_insecure_guest=True)
+        _connect(
+            samba_auto,
+            share=GUEST_SHARE,
+            user="nosuchuser",
+            password="whatever",
+            require_signing=True,
+            allow_insecure_guest=True,
+        )
     e = ei.value
     assert e.win32.value == 3227320323
     assert e.win32.name == "ERROR_SMB_GUEST_LOGON_BLOCKED_SIGNING_REQUIRED"
@@ -107,8 +121,14 @@ def test_guest_share_client_requires_signing(samba_auto):
 
 def test_guest_share_insecure_guest_disabled(samba_auto):
     with pytest.raises(SmbClientError) as ei:
-        _connect(samba_auto, share=GUEST_SHARE, user="nosuchuser", password="whatever",
-                 require_signing=False, allow_insecure_guest=False)
+        _connect(
+            samba_auto,
+            share=GUEST_SHARE,
+            user="nosuchuser",
+            password="whatever",
+            require_signing=False,
+            allow_insecure_guest=False,
+        )
     e = ei.value
     assert e.win32.value == 1272 and e.win32.name == "ERROR_SMB_GUEST_LOGON_BLOCKED"
     text = "\n".join(e.lines())
@@ -120,8 +140,14 @@ def test_guest_share_insecure_guest_disabled(samba_auto):
 def test_guest_share_both_permitted(request, samba):
     """Samba forces no signing for guests, even with ``server signing = mandatory``."""
     t = request.getfixturevalue(samba)
-    c = _connect(t, share=GUEST_SHARE, user="nosuchuser", password="whatever",
-                 require_signing=False, allow_insecure_guest=True)
+    c = _connect(
+        t,
+        share=GUEST_SHARE,
+        user="nosuchuser",
+        password="whatever",
+        require_signing=False,
+        allow_insecure_guest=True,
+    )
     try:
         info = c.connection_info()
         assert info.is_guest and not info.signed

@@ -75,15 +75,32 @@ class EventSink:
         return [n for n, _ in self.items]
 
 
-def connect(ctx, *, dialect: int | None = 0x0311, user: str = USER, password: str = PASSWORD,
-            share: str | None = "data", mutate: Mutator | None = None, events=None,
-            **kw) -> SmbClient:
+def connect(
+    ctx,
+    *,
+    dialect: int | None = 0x0311,
+    user: str = USER,
+    password: str = PASSWORD,
+    share: str | None = "data",
+    mutate: Mutator | None = None,
+    events=None,
+    **kw,
+) -> SmbClient:
     t = InProcessTransport(ctx, mutate)
     kw.setdefault("require_signing", True)
     kw.setdefault("allow_insecure_guest", False)
-    return SmbClient.connect("lanman", 445, user, password, share=share,
-                             dialects=(dialect,) if dialect else ALL_DIALECTS, transport=t,
-                             events=events, now_filetime=NOW, **kw)
+    return SmbClient.connect(
+        "lanman",
+        445,
+        user,
+        password,
+        share=share,
+        dialects=(dialect,) if dialect else ALL_DIALECTS,
+        transport=t,
+        events=events,
+        now_filetime=NOW,
+        **kw,
+    )
 
 
 # ---- every dialect ------------------------------------------------------------------------
@@ -99,9 +116,16 @@ def test_file_operations_every_dialect(tmp_path, label, require):
     assert info.signed is require
     assert not info.is_guest
     if require:
-        assert info.signing_algorithm == {"2.0.2": "HMAC-SHA256", "2.1": "HMAC-SHA256",
-                                          "3.0": "AES-CMAC", "3.0.2": "AES-CMAC",
-                                          "3.1.1": "AES-GMAC"}[label]
+        assert (
+            info.signing_algorithm
+            == {
+                "2.0.2": "HMAC-SHA256",
+                "2.1": "HMAC-SHA256",
+                "3.0": "AES-CMAC",
+                "3.0.2": "AES-CMAC",
+                "3.1.1": "AES-GMAC",
+            }[label]
+        )
     src = tmp_path / "src.bin"
     payload = os.urandom(300_000)
     src.write_bytes(payload)
@@ -157,9 +181,18 @@ def test_neither_requires_signing_is_unsigned(tmp_path):
 def test_311_tree_connect_always_signed(tmp_path):
     ctx, _, _ = make_context(tmp_path, require_message_signing=False)
     t = InProcessTransport(ctx)
-    c = SmbClient.connect("lanman", 445, USER, PASSWORD, share="data", dialects=(0x0311,),
-                          transport=t, require_signing=False, allow_insecure_guest=False,
-                          now_filetime=NOW)
+    c = SmbClient.connect(
+        "lanman",
+        445,
+        USER,
+        PASSWORD,
+        share="data",
+        dialects=(0x0311,),
+        transport=t,
+        require_signing=False,
+        allow_insecure_guest=False,
+        now_filetime=NOW,
+    )
     tc = [f for f in t.sent if struct.unpack_from("<H", f, 12)[0] == Command.TREE_CONNECT]
     assert struct.unpack_from("<I", tc[0], 16)[0] & 0x8
     c.close()
@@ -182,9 +215,18 @@ def test_large_io_multi_credit(tmp_path):
 def test_validate_negotiate_sent_at_30(tmp_path):
     ctx, _, _ = make_context(tmp_path)
     t = InProcessTransport(ctx)
-    c = SmbClient.connect("lanman", 445, USER, PASSWORD, share="data", dialects=(0x0300,),
-                          transport=t, require_signing=True, allow_insecure_guest=False,
-                          now_filetime=NOW)
+    c = SmbClient.connect(
+        "lanman",
+        445,
+        USER,
+        PASSWORD,
+        share="data",
+        dialects=(0x0300,),
+        transport=t,
+        require_signing=True,
+        allow_insecure_guest=False,
+        now_filetime=NOW,
+    )
     ioctls = [f for f in t.sent if struct.unpack_from("<H", f, 12)[0] == Command.IOCTL]
     assert len(ioctls) == 1 and struct.unpack_from("<I", ioctls[0], 16)[0] & 0x8
     assert c._validated
@@ -213,6 +255,7 @@ def _flip_in_response(command: int, offset: int) -> Mutator:
     def mutate(frame: bytearray, _i: int) -> None:
         if struct.unpack_from("<H", frame, 12)[0] == command:
             frame[offset] ^= 0x01
+
     return mutate
 
 
@@ -222,23 +265,31 @@ def test_tampered_signed_response_is_discarded(tmp_path, label):
     ctx, _, share_dir = make_context(tmp_path)
     (share_dir / "x.txt").write_bytes(b"x")
     events = EventSink()
-    c = connect(ctx, dialect=DIALECTS[label], events=events,
-                mutate=_flip_in_response(Command.QUERY_DIRECTORY, 64 + 8 + 10))
+    c = connect(
+        ctx,
+        dialect=DIALECTS[label],
+        events=events,
+        mutate=_flip_in_response(Command.QUERY_DIRECTORY, 64 + 8 + 10),
+    )
     with pytest.raises(SmbClientError) as ei:
         c.listdir("")
     e = ei.value
     assert e.status == 0xC000A000 and e.key == "bad_signature"
-    assert e.lines()[0] == ("0xc000a000 -1073700864 STATUS_INVALID_SIGNATURE "
-                            "The cryptographic signature is invalid.")
+    assert e.lines()[0] == (
+        "0xc000a000 -1073700864 STATUS_INVALID_SIGNATURE The cryptographic signature is invalid."
+    )
     assert c.conn.discarded == 1
     assert "CLIENT_RESPONSE_SIGNATURE_INVALID" in events.names()
 
 
 def test_tampered_final_session_setup(tmp_path):
     def mutate(frame, _i):
-        if struct.unpack_from("<H", frame, 12)[0] == Command.SESSION_SETUP and \
-                struct.unpack_from("<I", frame, 8)[0] == 0:
+        if (
+            struct.unpack_from("<H", frame, 12)[0] == Command.SESSION_SETUP
+            and struct.unpack_from("<I", frame, 8)[0] == 0
+        ):
             frame[62] ^= 0x80  # inside the signature
+
     ctx, _, _ = make_context(tmp_path)
     with pytest.raises(SmbClientError) as ei:
         connect(ctx, mutate=mutate)
@@ -263,8 +314,10 @@ def test_client_requires_signing_server_will_not_sign(tmp_path, label):
     assert e.status == 0xC000A000
     assert e.key == "server_will_not_sign"
     text = "\n".join(e.lines())
-    assert "0xc000a000 -1073700864 STATUS_INVALID_SIGNATURE The cryptographic signature " \
-           "is invalid." in text
+    assert (
+        "0xc000a000 -1073700864 STATUS_INVALID_SIGNATURE The cryptographic signature "
+        "is invalid." in text
+    )
     assert "server signing = mandatory" in text
     assert "Set-SmbServerConfiguration -RequireSecuritySignature $true" in text
     assert "RequireSecuritySignature" in text and "Group Policy" in text
@@ -273,9 +326,11 @@ def test_client_requires_signing_server_will_not_sign(tmp_path, label):
 
 def test_unsigned_response_later_in_session(tmp_path):
     """Signing-required session, the server stops signing after SESSION_SETUP."""
+
     def mutate(frame, _i):
         if struct.unpack_from("<H", frame, 12)[0] == Command.CREATE:
             _strip_signatures(frame, _i)
+
     ctx, _, _ = make_context(tmp_path)
     c = connect(ctx, dialect=0x0311, mutate=mutate)
     with pytest.raises(SmbClientError) as ei:
@@ -298,16 +353,27 @@ def _guest_ctx(tmp_path):
     pub = tmp_path / "pub"
     pub.mkdir()
     (pub / "hello.txt").write_bytes(b"hi")
-    return make_context(tmp_path, shares=[Share("pub", str(pub), guest_ok=True)],
-                        require_message_signing=False, map_to_guest=True)
+    return make_context(
+        tmp_path,
+        shares=[Share("pub", str(pub), guest_ok=True)],
+        require_message_signing=False,
+        map_to_guest=True,
+    )
 
 
 def test_guest_blocked_insecure_guest_disabled(tmp_path):
     ctx, _, _ = _guest_ctx(tmp_path)
     events = EventSink()
     with pytest.raises(SmbClientError) as ei:
-        connect(ctx, user="nobody", password="x", share="pub", require_signing=False,
-                allow_insecure_guest=False, events=events)
+        connect(
+            ctx,
+            user="nobody",
+            password="x",
+            share="pub",
+            require_signing=False,
+            allow_insecure_guest=False,
+            events=events,
+        )
     e = ei.value
     assert e.win32.value == 1272 and e.win32.name == "ERROR_SMB_GUEST_LOGON_BLOCKED"
     text = "\n".join(e.lines())
@@ -320,10 +386,16 @@ def test_guest_blocked_insecure_guest_disabled(tmp_path):
 def test_guest_blocked_signing_required(tmp_path):
     ctx, _, _ = _guest_ctx(tmp_path)
     with pytest.raises(SmbClientError) as ei:
-        connect(ctx, user="nobody", password="x", share="pub", require_signing=True,
-                allow_insecure_guest=True)
+        connect(
+            ctx,
+            user="nobody",
+            password="x",
+            share="pub",
+            require_signing=True,
+            allow_insecure_guest=True,
+        )
     e = ei.value
-    assert e.win32.value == 3227320323 == 0xC05D0003
+    assert e.win32.value == 0xC05D0003  # net use: 3227320323
     assert e.win32.name == "ERROR_SMB_GUEST_LOGON_BLOCKED_SIGNING_REQUIRED"
     assert e.lines()[0] == "System error 3227320323 has occurred."
     assert e.status == nts.STATUS_SMB_GUEST_LOGON_BLOCKED_SIGNING_REQUIRED
@@ -333,8 +405,16 @@ def test_guest_blocked_signing_required(tmp_path):
 def test_guest_allowed_when_both_permissive(tmp_path, label):
     ctx, _, _ = _guest_ctx(tmp_path)
     events = EventSink()
-    c = connect(ctx, dialect=DIALECTS[label], user="nobody", password="x", share="pub",
-                require_signing=False, allow_insecure_guest=True, events=events)
+    c = connect(
+        ctx,
+        dialect=DIALECTS[label],
+        user="nobody",
+        password="x",
+        share="pub",
+        require_signing=False,
+        allow_insecure_guest=True,
+        events=events,
+    )
     info = c.connection_info()
     assert info.is_guest and not info.signed and info.user_name == "Guest"
     assert [e.name for e in c.listdir("")] and c.read_bytes("hello.txt") == b"hi"
@@ -345,11 +425,13 @@ def test_guest_allowed_when_both_permissive(tmp_path, label):
 def test_anonymous_is_judged_like_guest(tmp_path):
     ctx, _, _ = _guest_ctx(tmp_path)
     with pytest.raises(SmbClientError) as ei:
-        connect(ctx, user="", password="", share=None, require_signing=False,
-                allow_insecure_guest=False)
+        connect(
+            ctx, user="", password="", share=None, require_signing=False, allow_insecure_guest=False
+        )
     assert ei.value.win32.value == 1272
-    c = connect(ctx, user="", password="", share=None, require_signing=False,
-                allow_insecure_guest=True)
+    c = connect(
+        ctx, user="", password="", share=None, require_signing=False, allow_insecure_guest=True
+    )
     assert c.connection_info().is_anonymous
     c.close()
 

@@ -43,8 +43,12 @@ class _ClientGroup(click.Group):
     """``lanman client //h/s ...`` routes to ``run``."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in ("-h", "--help") and any(
-                a.startswith(("//", "\\\\")) for a in args):
+        if (
+            args
+            and args[0] not in self.commands
+            and args[0] not in ("-h", "--help")
+            and any(a.startswith(("//", "\\\\")) for a in args)
+        ):
             args = ["run", *args]
         return super().parse_args(ctx, args)
 
@@ -67,24 +71,59 @@ def _split_unc(unc: str) -> tuple[str, str | None]:
 def _common(f):
     opts = [
         click.argument("unc"),
-        click.option("-p", "--port", type=click.IntRange(1, 65535), default=445,
-                      show_default=True, help="TCP port of the server."),
-        click.option("-U", "--user", "user_spec", metavar="[DOMAIN\\]USER[%PASSWORD]",
-                     help="User (and password after %)."),
-        click.option("--password-stdin", is_flag=True,
-                     help="Read the password from the first line of standard input."),
-        click.option("-N", "--no-pass", is_flag=True,
-                     help="No password: with -U an empty password, without -U an anonymous "
-                          "(null session) logon, which a server may map to guest."),
-        click.option("--dialect", "dialects", multiple=True,
-                     metavar="2.0.2|2.1|3.0|3.0.2|3.1.1",
-                     help="Offer only this dialect (repeat to offer several; default all)."),
-        click.option("--require-signing", type=WIN_BOOL, default=None,
-                     help="Override RequireSecuritySignature for this connection."),
-        click.option("--allow-insecure-guest", type=WIN_BOOL, default=None,
-                     help="Override AllowInsecureGuestAuth (EnableInsecureGuestLogons)."),
-        click.option("--timeout", type=click.FloatRange(0.5, 3600), default=30.0,
-                     show_default=True, help="Seconds to wait for each response."),
+        click.option(
+            "-p",
+            "--port",
+            type=click.IntRange(1, 65535),
+            default=445,
+            show_default=True,
+            help="TCP port of the server.",
+        ),
+        click.option(
+            "-U",
+            "--user",
+            "user_spec",
+            metavar="[DOMAIN\\]USER[%PASSWORD]",
+            help="User (and password after %).",
+        ),
+        click.option(
+            "--password-stdin",
+            is_flag=True,
+            help="Read the password from the first line of standard input.",
+        ),
+        click.option(
+            "-N",
+            "--no-pass",
+            is_flag=True,
+            help="No password: with -U an empty password, without -U an anonymous "
+            "(null session) logon, which a server may map to guest.",
+        ),
+        click.option(
+            "--dialect",
+            "dialects",
+            multiple=True,
+            metavar="2.0.2|2.1|3.0|3.0.2|3.1.1",
+            help="Offer only this dialect (repeat to offer several; default all).",
+        ),
+        click.option(
+            "--require-signing",
+            type=WIN_BOOL,
+            default=None,
+            help="Override RequireSecuritySignature for this connection.",
+        ),
+        click.option(
+            "--allow-insecure-guest",
+            type=WIN_BOOL,
+            default=None,
+            help="Override AllowInsecureGuestAuth (EnableInsecureGuestLogons).",
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(0.5, 3600),
+            default=30.0,
+            show_default=True,
+            help="Seconds to wait for each response.",
+        ),
         click.option("--json", "as_json", is_flag=True, help="Machine-readable output."),
     ]
     for o in reversed(opts):
@@ -92,8 +131,9 @@ def _common(f):
     return f
 
 
-def _credentials(user_spec: str | None, password_stdin: bool, no_pass: bool
-                 ) -> tuple[str, str, bool]:
+def _credentials(
+    user_spec: str | None, password_stdin: bool, no_pass: bool
+) -> tuple[str, str, bool]:
     user, password = "", None
     if user_spec:
         user, sep, pw = user_spec.partition("%")
@@ -104,18 +144,28 @@ def _credentials(user_spec: str | None, password_stdin: bool, no_pass: bool
     if no_pass:
         return user, "", not user
     if not user:
-        raise CliError("no user given", "use -U USER[%PASSWORD], or -N for an anonymous/guest "
-                       "logon")
+        raise CliError(
+            "no user given", "use -U USER[%PASSWORD], or -N for an anonymous/guest logon"
+        )
     if password is None:
-        password = click.prompt(f"Password for {user}", hide_input=True, default="",
-                                show_default=False, err=True)
+        password = click.prompt(
+            f"Password for {user}", hide_input=True, default="", show_default=False, err=True
+        )
     return user, password, False
 
 
-def _connect(ctx: click.Context, unc: str, port: int, user_spec: str | None,
-             password_stdin: bool, no_pass: bool, dialects: tuple[str, ...],
-             require_signing: bool | None, allow_insecure_guest: bool | None,
-             timeout: float) -> SmbClient:
+def _connect(
+    ctx: click.Context,
+    unc: str,
+    port: int,
+    user_spec: str | None,
+    password_stdin: bool,
+    no_pass: bool,
+    dialects: tuple[str, ...],
+    require_signing: bool | None,
+    allow_insecure_guest: bool | None,
+    timeout: float,
+) -> SmbClient:
     host, share = _split_unc(unc)
     try:
         ds = tuple(parse_dialect(d) for d in dialects) or ALL_DIALECTS
@@ -127,20 +177,37 @@ def _connect(ctx: click.Context, unc: str, port: int, user_spec: str | None,
     def sink(name: str, fields: dict) -> None:
         home.events.emit(name, source="lanman client", **fields)
 
-    return SmbClient.connect(host, port, user, password, share=share, dialects=ds,
-                             require_signing=require_signing,
-                             allow_insecure_guest=allow_insecure_guest, anonymous=anonymous,
-                             home=home, events=sink, timeout=timeout)
+    return SmbClient.connect(
+        host,
+        port,
+        user,
+        password,
+        share=share,
+        dialects=ds,
+        require_signing=require_signing,
+        allow_insecure_guest=allow_insecure_guest,
+        anonymous=anonymous,
+        home=home,
+        events=sink,
+        timeout=timeout,
+    )
 
 
 def _fail(e: SmbClientError, as_json: bool) -> None:
     if as_json:
-        echo_json({"error": {"ntstatus": e.status, "ntstatus_hex": f"0x{e.status:08X}",
-                             "ntstatus_name": e.ntstatus_name,
-                             "win32": e.win32_code, "win32_name": e.win32_name,
-                             "detail": e.detail,
-                             "explanation": e.explanation.as_dict() if e.explanation
-                             else None}})
+        echo_json(
+            {
+                "error": {
+                    "ntstatus": e.status,
+                    "ntstatus_hex": f"0x{e.status:08X}",
+                    "ntstatus_name": e.ntstatus_name,
+                    "win32": e.win32_code,
+                    "win32_name": e.win32_name,
+                    "detail": e.detail,
+                    "explanation": e.explanation.as_dict() if e.explanation else None,
+                }
+            }
+        )
     for line in e.lines():
         click.echo(line, err=True)
     sys.exit(EXIT_FAILURE)
@@ -151,11 +218,30 @@ def _print_connection(c: SmbClient, as_json: bool) -> None:
     if as_json:
         echo_json([info.as_dict()])
         return
-    t = Table("ServerName", "ShareName", "UserName", "Credential", "Dialect", "Signed",
-              "SigningAlgorithm", "Guest", "NumOpens", box=None, header_style="bold")
-    t.add_row(info.server_name, info.share_name, info.user_name, info.credential,
-              info.dialect, str(info.signed), info.signing_algorithm or "-",
-              str(info.is_guest or info.is_anonymous), str(info.num_opens))
+    t = Table(
+        "ServerName",
+        "ShareName",
+        "UserName",
+        "Credential",
+        "Dialect",
+        "Signed",
+        "SigningAlgorithm",
+        "Guest",
+        "NumOpens",
+        box=None,
+        header_style="bold",
+    )
+    t.add_row(
+        info.server_name,
+        info.share_name,
+        info.user_name,
+        info.credential,
+        info.dialect,
+        str(info.signed),
+        info.signing_algorithm or "-",
+        str(info.is_guest or info.is_anonymous),
+        str(info.num_opens),
+    )
     Console(width=200, highlight=False, soft_wrap=False).print(t)
 
 
@@ -225,27 +311,54 @@ def run_commands(c: SmbClient, script: str, out=click.echo) -> None:
         elif cmd == "stat":
             need(1, "stat PATH")
             e = c.stat(_join(cwd, args[0]))
-            out(f"{args[0]}: size {e.size}, attributes 0x{e.attributes:08X}, "
-                f"{'directory' if e.is_dir else 'file'}, modified {e.mtime}")
+            out(
+                f"{args[0]}: size {e.size}, attributes 0x{e.attributes:08X}, "
+                f"{'directory' if e.is_dir else 'file'}, modified {e.mtime}"
+            )
         else:
-            raise CliError(f"unknown command {cmd!r}",
-                           "use ls, cd, get, put, mkdir, rmdir, rm, rename, stat")
+            raise CliError(
+                f"unknown command {cmd!r}", "use ls, cd, get, put, mkdir, rmdir, rm, rename, stat"
+            )
 
 
 @client.command("run")
 @_common
 @click.option("-c", "--command", "script", help='Commands separated by ";".')
-@click.option("--show-connection", is_flag=True,
-              help="Print the Get-SmbConnection-like row after the commands.")
+@click.option(
+    "--show-connection",
+    is_flag=True,
+    help="Print the Get-SmbConnection-like row after the commands.",
+)
 @click.pass_context
-def run(ctx: click.Context, unc: str, port: int, user_spec: str | None, password_stdin: bool,
-        no_pass: bool, dialects: tuple[str, ...], require_signing: bool | None,
-        allow_insecure_guest: bool | None, timeout: float, as_json: bool, script: str | None,
-        show_connection: bool) -> None:
+def run(
+    ctx: click.Context,
+    unc: str,
+    port: int,
+    user_spec: str | None,
+    password_stdin: bool,
+    no_pass: bool,
+    dialects: tuple[str, ...],
+    require_signing: bool | None,
+    allow_insecure_guest: bool | None,
+    timeout: float,
+    as_json: bool,
+    script: str | None,
+    show_connection: bool,
+) -> None:
     """Connect to //HOST/SHARE and run commands."""
     try:
-        c = _connect(ctx, unc, port, user_spec, password_stdin, no_pass, dialects,
-                     require_signing, allow_insecure_guest, timeout)
+        c = _connect(
+            ctx,
+            unc,
+            port,
+            user_spec,
+            password_stdin,
+            no_pass,
+            dialects,
+            require_signing,
+            allow_insecure_guest,
+            timeout,
+        )
     except SmbClientError as e:
         _fail(e, as_json)
         return
@@ -266,14 +379,33 @@ def run(ctx: click.Context, unc: str, port: int, user_spec: str | None, password
 @client.command("connections")
 @_common
 @click.pass_context
-def connections(ctx: click.Context, unc: str, port: int, user_spec: str | None,
-                password_stdin: bool, no_pass: bool, dialects: tuple[str, ...],
-                require_signing: bool | None, allow_insecure_guest: bool | None,
-                timeout: float, as_json: bool) -> None:
+def connections(
+    ctx: click.Context,
+    unc: str,
+    port: int,
+    user_spec: str | None,
+    password_stdin: bool,
+    no_pass: bool,
+    dialects: tuple[str, ...],
+    require_signing: bool | None,
+    allow_insecure_guest: bool | None,
+    timeout: float,
+    as_json: bool,
+) -> None:
     """Connect, print the Get-SmbConnection-like row, disconnect."""
     try:
-        c = _connect(ctx, unc, port, user_spec, password_stdin, no_pass, dialects,
-                     require_signing, allow_insecure_guest, timeout)
+        c = _connect(
+            ctx,
+            unc,
+            port,
+            user_spec,
+            password_stdin,
+            no_pass,
+            dialects,
+            require_signing,
+            allow_insecure_guest,
+            timeout,
+        )
     except SmbClientError as e:
         _fail(e, as_json)
         return

@@ -18,8 +18,10 @@ __all__ = ["FAILURES", "Explanation", "Remedy", "explain", "key_for_status"]
 
 _WS_PARAMS = r"HKLM\SYSTEM\CurrentControlSet\Services\LanmanWorkstation\Parameters"
 _SRV_PARAMS = r"HKLM\SYSTEM\CurrentControlSet\Services\LanmanServer\Parameters"
-_SECOPT = (r"Computer Configuration\Windows Settings\Security Settings\Local Policies"
-           r"\Security Options")
+_SECOPT = (
+    r"Computer Configuration\Windows Settings\Security Settings\Local Policies"
+    r"\Security Options"
+)
 _LANMAN_WS = r"Computer Configuration\Administrative Templates\Network\Lanman Workstation"
 
 
@@ -37,17 +39,27 @@ class Remedy:
 
     def lines(self) -> list[str]:
         out = [f"Remedy ({self.side}): {self.summary}"]
-        for label, value in (("Group Policy", self.group_policy), ("Registry", self.registry),
-                             ("PowerShell", self.powershell), ("smb.conf", self.smb_conf),
-                             ("lanman", self.lanman)):
+        for label, value in (
+            ("Group Policy", self.group_policy),
+            ("Registry", self.registry),
+            ("PowerShell", self.powershell),
+            ("smb.conf", self.smb_conf),
+            ("lanman", self.lanman),
+        ):
             if value:
                 out.append(f"  {label + ':':<13} {value}")
         return out
 
     def as_dict(self) -> dict[str, str]:
-        return {"side": self.side, "summary": self.summary, "group_policy": self.group_policy,
-                "registry": self.registry, "powershell": self.powershell,
-                "smb_conf": self.smb_conf, "lanman": self.lanman}
+        return {
+            "side": self.side,
+            "summary": self.summary,
+            "group_policy": self.group_policy,
+            "registry": self.registry,
+            "powershell": self.powershell,
+            "smb_conf": self.smb_conf,
+            "lanman": self.lanman,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +86,17 @@ class Explanation:
         return "\n".join(self.lines())
 
     def as_dict(self) -> dict[str, object]:
-        return {"key": self.key, "code": self.code, "code_hex": f"0x{self.code:08X}",
-                "name": self.name, "message": self.message, "shown": list(self.shown),
-                "cause": self.cause, "ntstatus": self.ntstatus,
-                "remedies": [r.as_dict() for r in self.remedies]}
+        return {
+            "key": self.key,
+            "code": self.code,
+            "code_hex": f"0x{self.code:08X}",
+            "name": self.name,
+            "message": self.message,
+            "shown": list(self.shown),
+            "cause": self.cause,
+            "ntstatus": self.ntstatus,
+            "remedies": [r.as_dict() for r in self.remedies],
+        }
 
 
 def _nt_line(status: int) -> str:
@@ -94,7 +113,7 @@ _SERVER_SIGN = Remedy(
     side="server",
     summary="make the server sign (required signing on the server)",
     group_policy=f"{_SECOPT}\\Microsoft network server: Digitally sign communications "
-                 "(always) = Enabled",
+    "(always) = Enabled",
     registry=f"{_SRV_PARAMS}\\RequireSecuritySignature = 1 (REG_DWORD)",
     powershell="Set-SmbServerConfiguration -RequireSecuritySignature $true",
     smb_conf="server signing = mandatory",
@@ -103,13 +122,13 @@ _SERVER_SIGN = Remedy(
 _CLIENT_NO_REQUIRE = Remedy(
     side="client",
     summary="stop requiring signing on this client (weakens protection against relay and "
-            "tampering; prefer fixing the server)",
+    "tampering; prefer fixing the server)",
     group_policy=f"{_SECOPT}\\Microsoft network client: Digitally sign communications "
-                 "(always) = Disabled",
+    "(always) = Disabled",
     registry=f"{_WS_PARAMS}\\RequireSecuritySignature = 0 (REG_DWORD)",
     powershell="Set-SmbClientConfiguration -RequireSecuritySignature $false",
     lanman="lanman smb client-config set --require-security-signature false "
-           "(or lanman client --require-signing false)",
+    "(or lanman client --require-signing false)",
 )
 _SERVER_NO_GUEST = Remedy(
     side="server",
@@ -125,7 +144,7 @@ _CLIENT_ALLOW_GUEST = Remedy(
     registry=f"{_WS_PARAMS}\\AllowInsecureGuestAuth = 1 (REG_DWORD)",
     powershell="Set-SmbClientConfiguration -EnableInsecureGuestLogons $true",
     lanman="lanman smb client-config set --enable-insecure-guest-logons true "
-           "(or lanman client --allow-insecure-guest true)",
+    "(or lanman client --allow-insecure-guest true)",
 )
 
 
@@ -142,109 +161,167 @@ def _build() -> dict[str, Explanation]:
         Explanation(
             key="server_will_not_sign",
             shown=(_nt_line(sig.value),),
-            code=sig.value, name=sig.name, message=sig.message, ntstatus=sig.value,
+            code=sig.value,
+            name=sig.name,
+            message=sig.message,
+            ntstatus=sig.value,
             cause="this client requires SMB signing, but the server did not sign its "
-                  "responses (it does not require signing and gave an unsigned session).",
+            "responses (it does not require signing and gave an unsigned session).",
             remedies=(_SERVER_SIGN, _CLIENT_NO_REQUIRE),
         ),
         Explanation(
             key="bad_signature",
             shown=(_nt_line(sig.value),),
-            code=sig.value, name=sig.name, message=sig.message, ntstatus=sig.value,
+            code=sig.value,
+            name=sig.name,
+            message=sig.message,
+            ntstatus=sig.value,
             cause="a signed response from the server did not verify; it was discarded "
-                  "(tampering on the path, or a server with a broken signing implementation).",
-            remedies=(Remedy(side="network", summary="look for a device rewriting SMB traffic "
-                             "(WAN optimiser, proxy) or a man in the middle; capture with "
-                             "tshark and compare"),),
+            "(tampering on the path, or a server with a broken signing implementation).",
+            remedies=(
+                Remedy(
+                    side="network",
+                    summary="look for a device rewriting SMB traffic "
+                    "(WAN optimiser, proxy) or a man in the middle; capture with "
+                    "tshark and compare",
+                ),
+            ),
         ),
         Explanation(
             key="guest_blocked",
-            shown=(g.message, f"Error code: {bad.hex} {bad.message}",
-                   g.system_error_line(), f"{g.name} ({g.value}): {g.message}"),
-            code=g.value, name=g.name, message=g.message,
+            shown=(
+                g.message,
+                f"Error code: {bad.hex} {bad.message}",
+                g.system_error_line(),
+                f"{g.name} ({g.value}): {g.message}",
+            ),
+            code=g.value,
+            name=g.name,
+            message=g.message,
             ntstatus=nts.STATUS_SMB_GUEST_LOGON_BLOCKED,
             cause="the server gave only an unauthenticated guest session and insecure guest "
-                  "logons are disabled on this client (AllowInsecureGuestAuth = 0).",
+            "logons are disabled on this client (AllowInsecureGuestAuth = 0).",
             remedies=(_SERVER_NO_GUEST, _CLIENT_ALLOW_GUEST),
         ),
         Explanation(
             key="guest_blocked_signing",
             shown=(gs.system_error_line(), f"{gs.name} ({gs.hex}): {gs.message}"),
-            code=gs.value, name=gs.name, message=gs.message,
+            code=gs.value,
+            name=gs.name,
+            message=gs.message,
             ntstatus=nts.STATUS_SMB_GUEST_LOGON_BLOCKED_SIGNING_REQUIRED,
             cause="the server gave only a guest session, which has no key and cannot be "
-                  "signed, and this client requires signing (RequireSecuritySignature = 1).",
-            remedies=(_SERVER_NO_GUEST, Remedy(
-                side="client",
-                summary="allow unsigned guest sessions on this client: stop requiring "
-                        "signing AND enable insecure guest logons (both are needed)",
-                group_policy=f"{_SECOPT}\\Microsoft network client: Digitally sign "
-                             f"communications (always) = Disabled; {_LANMAN_WS}\\Enable "
-                             "insecure guest logons = Enabled",
-                registry=f"{_WS_PARAMS}\\RequireSecuritySignature = 0; "
-                         f"{_WS_PARAMS}\\AllowInsecureGuestAuth = 1",
-                powershell="Set-SmbClientConfiguration -RequireSecuritySignature $false "
-                           "-EnableInsecureGuestLogons $true",
-                lanman="lanman smb client-config set --require-security-signature false "
-                       "--enable-insecure-guest-logons true",
-            )),
+            "signed, and this client requires signing (RequireSecuritySignature = 1).",
+            remedies=(
+                _SERVER_NO_GUEST,
+                Remedy(
+                    side="client",
+                    summary="allow unsigned guest sessions on this client: stop requiring "
+                    "signing AND enable insecure guest logons (both are needed)",
+                    group_policy=f"{_SECOPT}\\Microsoft network client: Digitally sign "
+                    f"communications (always) = Disabled; {_LANMAN_WS}\\Enable "
+                    "insecure guest logons = Enabled",
+                    registry=f"{_WS_PARAMS}\\RequireSecuritySignature = 0; "
+                    f"{_WS_PARAMS}\\AllowInsecureGuestAuth = 1",
+                    powershell="Set-SmbClientConfiguration -RequireSecuritySignature $false "
+                    "-EnableInsecureGuestLogons $true",
+                    lanman="lanman smb client-config set --require-security-signature false "
+                    "--enable-insecure-guest-logons true",
+                ),
+            ),
         ),
         Explanation(
             key="smb1_wksta_restriction",
             shown=(ws.system_error_line(), ws.message),
-            code=ws.value, name=ws.name, message=ws.message,
+            code=ws.value,
+            name=ws.name,
+            message=ws.message,
             ntstatus=nts.STATUS_LOGIN_WKSTA_RESTRICTION,
             cause="SMB1: this client requires signing and the server has signing disabled; "
-                  "the connection was closed after NEGOTIATE.",
-            remedies=(Remedy(
-                side="server", summary="enable (or require) SMB1 signing on the server",
-                group_policy=f"{_SECOPT}\\Microsoft network server: Digitally sign "
-                             "communications (always) = Enabled",
-                registry=f"{_SRV_PARAMS}\\EnableSecuritySignature = 1; "
-                         f"{_SRV_PARAMS}\\RequireSecuritySignature = 1",
-                powershell="Set-SmbServerConfiguration -EnableSecuritySignature $true "
-                           "-RequireSecuritySignature $true",
-                smb_conf="server signing = mandatory",
-                lanman="lanman smb server-config set --require-security-signature true"),
-                _CLIENT_NO_REQUIRE),
+            "the connection was closed after NEGOTIATE.",
+            remedies=(
+                Remedy(
+                    side="server",
+                    summary="enable (or require) SMB1 signing on the server",
+                    group_policy=f"{_SECOPT}\\Microsoft network server: Digitally sign "
+                    "communications (always) = Enabled",
+                    registry=f"{_SRV_PARAMS}\\EnableSecuritySignature = 1; "
+                    f"{_SRV_PARAMS}\\RequireSecuritySignature = 1",
+                    powershell="Set-SmbServerConfiguration -EnableSecuritySignature $true "
+                    "-RequireSecuritySignature $true",
+                    smb_conf="server signing = mandatory",
+                    lanman="lanman smb server-config set --require-security-signature true",
+                ),
+                _CLIENT_NO_REQUIRE,
+            ),
         ),
         Explanation(
             key="access_denied",
             shown=(ad.system_error_line(), ad.message),
-            code=ad.value, name=ad.name, message=ad.message, ntstatus=nts.STATUS_ACCESS_DENIED,
+            code=ad.value,
+            name=ad.name,
+            message=ad.message,
+            ntstatus=nts.STATUS_ACCESS_DENIED,
             cause="the server refused the request (share or file permissions, a read-only "
-                  "share, or an SMB1 signing mismatch where the server requires signing).",
-            remedies=(Remedy(side="server", summary="grant the account access to the share "
-                             "and path", smb_conf="read only = no; valid users = USER",
-                             powershell="Grant-SmbShareAccess -Name SHARE -AccountName USER "
-                             "-AccessRight Full"),),
+            "share, or an SMB1 signing mismatch where the server requires signing).",
+            remedies=(
+                Remedy(
+                    side="server",
+                    summary="grant the account access to the share and path",
+                    smb_conf="read only = no; valid users = USER",
+                    powershell="Grant-SmbShareAccess -Name SHARE -AccountName USER "
+                    "-AccessRight Full",
+                ),
+            ),
         ),
         Explanation(
             key="logon_failure",
             shown=(lf.system_error_line(), lf.message),
-            code=lf.value, name=lf.name, message=lf.message, ntstatus=nts.STATUS_LOGON_FAILURE,
+            code=lf.value,
+            name=lf.name,
+            message=lf.message,
+            ntstatus=nts.STATUS_LOGON_FAILURE,
             cause="the server rejected the user name or password (NTLMv2).",
-            remedies=(Remedy(side="client", summary="check the user name and password; "
-                             "for a local account on the server use SERVER\\user",
-                             smb_conf="(server) smbpasswd -a USER",
-                             lanman="(lanman server) lanman user add USER"),),
+            remedies=(
+                Remedy(
+                    side="client",
+                    summary="check the user name and password; "
+                    "for a local account on the server use SERVER\\user",
+                    smb_conf="(server) smbpasswd -a USER",
+                    lanman="(lanman server) lanman user add USER",
+                ),
+            ),
         ),
         Explanation(
             key="bad_network_name",
             shown=(bn.system_error_line(), bn.message),
-            code=bn.value, name=bn.name, message=bn.message,
+            code=bn.value,
+            name=bn.name,
+            message=bn.message,
             ntstatus=nts.STATUS_BAD_NETWORK_NAME,
             cause="the server has no share of that name.",
-            remedies=(Remedy(side="client", summary="list the shares (smbclient -L HOST, "
-                             "net view \\\\HOST) and use one of them"),),
+            remedies=(
+                Remedy(
+                    side="client",
+                    summary="list the shares (smbclient -L HOST, "
+                    "net view \\\\HOST) and use one of them",
+                ),
+            ),
         ),
         Explanation(
             key="bad_netpath",
             shown=(win32.lookup(53).system_error_line(), win32.lookup(53).message),
-            code=53, name="ERROR_BAD_NETPATH", message=win32.lookup(53).message,
+            code=53,
+            name="ERROR_BAD_NETPATH",
+            message=win32.lookup(53).message,
             cause="no SMB server answered at that address and port.",
-            remedies=(Remedy(side="client", summary="check the host name, the port "
-                             "(-p) and any firewall; the server must listen on TCP 445"),),
+            remedies=(
+                Remedy(
+                    side="client",
+                    summary="check the host name, the port "
+                    "(-p) and any firewall; the server must listen on TCP 445",
+                ),
+            ),
         ),
     ]
     return {e.key: e for e in out}

@@ -11,6 +11,7 @@ home, or of the default profile when no home is given — like the Workstation s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 from collections.abc import Callable, Sequence
@@ -71,8 +72,9 @@ class ClientSettings:
     profile: str = ""
 
 
-def resolve_policy(home=None, *, require_signing: bool | None = None,
-                   allow_insecure_guest: bool | None = None) -> ClientSettings:
+def resolve_policy(
+    home=None, *, require_signing: bool | None = None, allow_insecure_guest: bool | None = None
+) -> ClientSettings:
     """Flags win; otherwise the home's effective client policy (Group Policy > local >
     profile default); without a home, the default profile's defaults."""
     from lanman.policy.effective import client_policy
@@ -115,13 +117,20 @@ class ConnectionInfo:
     port: int = 445
 
     def as_dict(self) -> dict[str, object]:
-        return {"ServerName": self.server_name, "ShareName": self.share_name,
-                "UserName": self.user_name, "Credential": self.credential,
-                "Dialect": self.dialect, "Signed": self.signed,
-                "SigningAlgorithm": self.signing_algorithm or None,
-                "Encrypted": self.encrypted, "IsGuest": self.is_guest,
-                "IsAnonymous": self.is_anonymous, "NumOpens": self.num_opens,
-                "Port": self.port}
+        return {
+            "ServerName": self.server_name,
+            "ShareName": self.share_name,
+            "UserName": self.user_name,
+            "Credential": self.credential,
+            "Dialect": self.dialect,
+            "Signed": self.signed,
+            "SigningAlgorithm": self.signing_algorithm or None,
+            "Encrypted": self.encrypted,
+            "IsGuest": self.is_guest,
+            "IsAnonymous": self.is_anonymous,
+            "NumOpens": self.num_opens,
+            "Port": self.port,
+        }
 
 
 def _smb_path(path: str) -> str:
@@ -134,8 +143,14 @@ def _smb_path(path: str) -> str:
 class SmbClient:
     """A blocking SMB2/3 client session with at most one tree connected at a time."""
 
-    def __init__(self, transport: Transport, conn: ClientConnection, *,
-                 events: EventSink | None = None, port: int = 445) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        conn: ClientConnection,
+        *,
+        events: EventSink | None = None,
+        port: int = 445,
+    ) -> None:
         self.transport = transport
         self.conn = conn
         self.events = events
@@ -150,25 +165,42 @@ class SmbClient:
     # ---- connecting ---------------------------------------------------------------------
 
     @classmethod
-    def connect(cls, host: str, port: int = 445, user: str = "", password: str = "", *,
-                domain: str = "", share: str | None = None,
-                dialects: Sequence[int] = ALL_DIALECTS, require_signing: bool | None = None,
-                allow_insecure_guest: bool | None = None, anonymous: bool = False,
-                home=None, events: EventSink | None = None, timeout: float = 30.0,
-                transport: Transport | None = None, now_filetime: int = 0) -> SmbClient:
+    def connect(
+        cls,
+        host: str,
+        port: int = 445,
+        user: str = "",
+        password: str = "",
+        *,
+        domain: str = "",
+        share: str | None = None,
+        dialects: Sequence[int] = ALL_DIALECTS,
+        require_signing: bool | None = None,
+        allow_insecure_guest: bool | None = None,
+        anonymous: bool = False,
+        home=None,
+        events: EventSink | None = None,
+        timeout: float = 30.0,
+        transport: Transport | None = None,
+        now_filetime: int = 0,
+    ) -> SmbClient:
         """NEGOTIATE + SESSION_SETUP (+ TREE_CONNECT when ``share`` is given).
 
         ``anonymous`` (or an empty ``user``) logs on with an NTLM null session; a server
         may answer with a guest or anonymous session, which the guest policy then judges.
         """
-        settings = resolve_policy(home, require_signing=require_signing,
-                                  allow_insecure_guest=allow_insecure_guest)
+        settings = resolve_policy(
+            home, require_signing=require_signing, allow_insecure_guest=allow_insecure_guest
+        )
         if "\\" in user and not domain:
             domain, user = user.split("\\", 1)
-        conn = ClientConnection(dialects=tuple(dialects),
-                                require_signing=settings.require_signing,
-                                allow_insecure_guest=settings.allow_insecure_guest,
-                                server_name=host, now_filetime=now_filetime)
+        conn = ClientConnection(
+            dialects=tuple(dialects),
+            require_signing=settings.require_signing,
+            allow_insecure_guest=settings.allow_insecure_guest,
+            server_name=host,
+            now_filetime=now_filetime,
+        )
         t = transport or SocketTransport(host, port, timeout=timeout)
         client = cls(t, conn, events=events, port=port)
         client.settings = settings
@@ -188,8 +220,7 @@ class SmbClient:
         self._send(out)
         self.conn.on_negotiate(self._wait(out.message_id))
 
-    def login(self, user: str, password: str, domain: str = "", *,
-              anonymous: bool = False) -> None:
+    def login(self, user: str, password: str, domain: str = "", *, anonymous: bool = False) -> None:
         out = self.conn.session_setup(user, password, domain, anonymous=anonymous)
         for _ in range(8):
             self._send(out)
@@ -208,10 +239,8 @@ class SmbClient:
     def _flush_events(self) -> None:
         for name, fields in self.conn.drain_events():
             if self.events is not None:
-                try:
+                with contextlib.suppress(Exception):  # logging must not break the client
                     self.events(name, fields)
-                except Exception:  # noqa: BLE001 - logging must not break the client
-                    pass
 
     def _send(self, out: Outgoing) -> None:
         self.transport.send(out.parts)
@@ -241,16 +270,29 @@ class SmbClient:
         if self.conn.available < n:
             raise SmbProtocolError(f"server granted no credits ({self.conn.available})")
 
-    def _start(self, command: int, body: bytes, *, payload: int = 0, data=None,
-               sign: bool | None = None, tree: bool = True) -> int:
+    def _start(
+        self,
+        command: int,
+        body: bytes,
+        *,
+        payload: int = 0,
+        data=None,
+        sign: bool | None = None,
+        tree: bool = True,
+    ) -> int:
         self._ensure_credits(self.conn.charge_for(payload))
-        out = self.conn.request(command, body, tree_id=self.tree_id if tree else 0,
-                                payload=payload, data=data, sign=sign)
+        out = self.conn.request(
+            command,
+            body,
+            tree_id=self.tree_id if tree else 0,
+            payload=payload,
+            data=data,
+            sign=sign,
+        )
         self._send(out)
         return out.message_id
 
-    def _finish(self, mid: int, what: str, ok: tuple[int, ...] = (nts.STATUS_SUCCESS,)
-                ) -> Incoming:
+    def _finish(self, mid: int, what: str, ok: tuple[int, ...] = (nts.STATUS_SUCCESS,)) -> Incoming:
         inc = self._wait(mid)
         if inc.error is not None:
             raise inc.error
@@ -258,8 +300,15 @@ class SmbClient:
             raise SmbClientError(inc.status, command=what)
         return inc
 
-    def _call(self, command: int, body: bytes, what: str, *,
-              ok: tuple[int, ...] = (nts.STATUS_SUCCESS,), **kw) -> Incoming:
+    def _call(
+        self,
+        command: int,
+        body: bytes,
+        what: str,
+        *,
+        ok: tuple[int, ...] = (nts.STATUS_SUCCESS,),
+        **kw,
+    ) -> Incoming:
         return self._finish(self._start(command, body, **kw), what, ok)
 
     # ---- tree ---------------------------------------------------------------------------
@@ -269,8 +318,9 @@ class SmbClient:
             self.tree_disconnect()
         host = self.conn.server_name or "server"
         body = TreeConnectRequest(f"\\\\{host}\\{share}").pack()
-        inc = self._call(Command.TREE_CONNECT, body, f"TREE_CONNECT \\\\{host}\\{share}",
-                         tree=False)
+        inc = self._call(
+            Command.TREE_CONNECT, body, f"TREE_CONNECT \\\\{host}\\{share}", tree=False
+        )
         try:
             TreeConnectResponse.unpack(inc.pdu)
         except WireError as e:
@@ -301,11 +351,19 @@ class SmbClient:
 
     # ---- files --------------------------------------------------------------------------
 
-    def _open(self, path: str, access: int, disposition: int, options: int = 0,
-              attributes: int = 0x80, what: str = "CREATE") -> CreateResponse:
+    def _open(
+        self,
+        path: str,
+        access: int,
+        disposition: int,
+        options: int = 0,
+        attributes: int = 0x80,
+        what: str = "CREATE",
+    ) -> CreateResponse:
         self._need_tree()
-        body = CreateRequest(_smb_path(path), access, attributes, FILE_SHARE_ALL,
-                             disposition, options).pack()
+        body = CreateRequest(
+            _smb_path(path), access, attributes, FILE_SHARE_ALL, disposition, options
+        ).pack()
         inc = self._call(Command.CREATE, body, f"{what} {path}")
         try:
             r = CreateResponse.unpack(inc.pdu)
@@ -322,22 +380,39 @@ class SmbClient:
         r = self._open(path, FILE_READ_ATTRIBUTES | SYNCHRONIZE, FILE_OPEN, attributes=0)
         self._close(r.file_id)
         name = _smb_path(path).rsplit("\\", 1)[-1]
-        return RemoteEntry(name, r.end_of_file, r.file_attributes, r.creation_time,
-                           r.last_access_time, r.last_write_time, r.change_time,
-                           r.allocation_size)
+        return RemoteEntry(
+            name,
+            r.end_of_file,
+            r.file_attributes,
+            r.creation_time,
+            r.last_access_time,
+            r.last_write_time,
+            r.change_time,
+            r.allocation_size,
+        )
 
     def listdir(self, path: str = "", pattern: str = "*") -> list[RemoteEntry]:
-        r = self._open(path, FILE_READ_DATA | FILE_READ_ATTRIBUTES | SYNCHRONIZE, FILE_OPEN,
-                       FILE_DIRECTORY_FILE, attributes=0)
+        r = self._open(
+            path,
+            FILE_READ_DATA | FILE_READ_ATTRIBUTES | SYNCHRONIZE,
+            FILE_OPEN,
+            FILE_DIRECTORY_FILE,
+            attributes=0,
+        )
         out: list[RemoteEntry] = []
         try:
             flags = QueryDirectoryFlags.RESTART_SCANS
             for _ in range(100000):
-                body = QueryDirectoryRequest(FILE_DIRECTORY_INFORMATION, flags, 0, r.file_id,
-                                             pattern, 65536).pack()
-                inc = self._call(Command.QUERY_DIRECTORY, body, f"QUERY_DIRECTORY {path}",
-                                 ok=(nts.STATUS_SUCCESS, nts.STATUS_NO_MORE_FILES),
-                                 payload=65536)
+                body = QueryDirectoryRequest(
+                    FILE_DIRECTORY_INFORMATION, flags, 0, r.file_id, pattern, 65536
+                ).pack()
+                inc = self._call(
+                    Command.QUERY_DIRECTORY,
+                    body,
+                    f"QUERY_DIRECTORY {path}",
+                    ok=(nts.STATUS_SUCCESS, nts.STATUS_NO_MORE_FILES),
+                    payload=65536,
+                )
                 if inc.status == nts.STATUS_NO_MORE_FILES:
                     break
                 try:
@@ -368,8 +443,9 @@ class SmbClient:
                         inflight.append((self._start(Command.READ, body, payload=n), offset, n))
                         offset += n
                     mid, off, n = inflight.pop(0)
-                    inc = self._finish(mid, f"READ {remote}",
-                                       ok=(nts.STATUS_SUCCESS, nts.STATUS_END_OF_FILE))
+                    inc = self._finish(
+                        mid, f"READ {remote}", ok=(nts.STATUS_SUCCESS, nts.STATUS_END_OF_FILE)
+                    )
                     if inc.status == nts.STATUS_END_OF_FILE:
                         continue
                     data = unpack_read_response(inc.pdu)
@@ -382,8 +458,12 @@ class SmbClient:
 
     def put(self, local: str | os.PathLike, remote: str) -> int:
         """Upload ``local`` to ``remote`` (replaced); WRITEs up to MaxWriteSize in flight."""
-        r = self._open(remote, FILE_GENERIC_WRITE | FILE_GENERIC_READ, FILE_OVERWRITE_IF,
-                       FILE_NON_DIRECTORY_FILE)
+        r = self._open(
+            remote,
+            FILE_GENERIC_WRITE | FILE_GENERIC_READ,
+            FILE_OVERWRITE_IF,
+            FILE_NON_DIRECTORY_FILE,
+        )
         chunk = self.conn.write_chunk
         total = 0
         try:
@@ -400,8 +480,9 @@ class SmbClient:
                         if self.conn.available < self.conn.charge_for(len(data)) and inflight:
                             mid, n = inflight.pop(0)
                             total += self._write_done(mid, remote, n)
-                        fixed = struct.pack(_WRITE_FIXED, 49, 64 + 48, len(data), offset,
-                                            r.file_id, 0, 0, 0, 0, 0)
+                        fixed = struct.pack(
+                            _WRITE_FIXED, 49, 64 + 48, len(data), offset, r.file_id, 0, 0, 0, 0, 0
+                        )
                         mid = self._start(Command.WRITE, fixed, payload=len(data), data=data)
                         inflight.append((mid, len(data)))
                         offset += len(data)
@@ -420,27 +501,50 @@ class SmbClient:
         return count
 
     def mkdir(self, path: str) -> None:
-        r = self._open(path, FILE_READ_ATTRIBUTES | SYNCHRONIZE, FILE_CREATE,
-                       FILE_DIRECTORY_FILE, attributes=0x10, what="MKDIR")
+        r = self._open(
+            path,
+            FILE_READ_ATTRIBUTES | SYNCHRONIZE,
+            FILE_CREATE,
+            FILE_DIRECTORY_FILE,
+            attributes=0x10,
+            what="MKDIR",
+        )
         self._close(r.file_id)
 
     def rmdir(self, path: str) -> None:
-        r = self._open(path, DELETE | FILE_READ_ATTRIBUTES | SYNCHRONIZE, FILE_OPEN,
-                       FILE_DIRECTORY_FILE | FILE_DELETE_ON_CLOSE, attributes=0, what="RMDIR")
+        r = self._open(
+            path,
+            DELETE | FILE_READ_ATTRIBUTES | SYNCHRONIZE,
+            FILE_OPEN,
+            FILE_DIRECTORY_FILE | FILE_DELETE_ON_CLOSE,
+            attributes=0,
+            what="RMDIR",
+        )
         self._close(r.file_id)
 
     def remove(self, path: str) -> None:
-        r = self._open(path, DELETE | FILE_READ_ATTRIBUTES | SYNCHRONIZE, FILE_OPEN,
-                       FILE_NON_DIRECTORY_FILE | FILE_DELETE_ON_CLOSE, attributes=0,
-                       what="DELETE")
+        r = self._open(
+            path,
+            DELETE | FILE_READ_ATTRIBUTES | SYNCHRONIZE,
+            FILE_OPEN,
+            FILE_NON_DIRECTORY_FILE | FILE_DELETE_ON_CLOSE,
+            attributes=0,
+            what="DELETE",
+        )
         self._close(r.file_id)
 
     def rename(self, old: str, new: str, *, replace: bool = False) -> None:
-        r = self._open(old, DELETE | FILE_READ_ATTRIBUTES | SYNCHRONIZE, FILE_OPEN,
-                       attributes=0, what="RENAME")
+        r = self._open(
+            old, DELETE | FILE_READ_ATTRIBUTES | SYNCHRONIZE, FILE_OPEN, attributes=0, what="RENAME"
+        )
         try:
-            body = SetInfoRequest(InfoType.FILE, FILE_RENAME_INFORMATION, 0, r.file_id,
-                                  pack_rename_info(_smb_path(new), replace)).pack()
+            body = SetInfoRequest(
+                InfoType.FILE,
+                FILE_RENAME_INFORMATION,
+                0,
+                r.file_id,
+                pack_rename_info(_smb_path(new), replace),
+            ).pack()
             self._call(Command.SET_INFO, body, f"RENAME {old} -> {new}")
         finally:
             self._close(r.file_id)
@@ -467,11 +571,19 @@ class SmbClient:
             user = f"{s.domain}\\{user}"
         shown = "Guest" if s.is_guest else ("Anonymous" if s.is_null else user)
         return ConnectionInfo(
-            server_name=c.server_name, share_name=self.share, user_name=shown,
-            credential=user or "(anonymous)", dialect=dialect_label(c.dialect),
-            signed=c.signed, signing_algorithm=c.signing_algorithm_name, encrypted=False,
-            is_guest=s.is_guest, is_anonymous=s.is_null, num_opens=len(self.opens),
-            port=self.port)
+            server_name=c.server_name,
+            share_name=self.share,
+            user_name=shown,
+            credential=user or "(anonymous)",
+            dialect=dialect_label(c.dialect),
+            signed=c.signed,
+            signing_algorithm=c.signing_algorithm_name,
+            encrypted=False,
+            is_guest=s.is_guest,
+            is_anonymous=s.is_null,
+            num_opens=len(self.opens),
+            port=self.port,
+        )
 
     def logoff(self) -> None:
         if self.conn.session.state == "valid":
@@ -494,7 +606,7 @@ class SmbClient:
             self.transport.close()
             self._flush_events()
 
-    def __enter__(self) -> SmbClient:
+    def __enter__(self) -> SmbClient:  # noqa: PYI034
         return self
 
     def __exit__(self, *exc) -> None:

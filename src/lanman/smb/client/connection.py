@@ -35,7 +35,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from lanman.auth.ntlm import AuthError, AuthenticateMessage, NegotiateFlags, NtlmInitiator
+from lanman.auth.ntlm import AuthenticateMessage, AuthError, NegotiateFlags, NtlmInitiator
 from lanman.auth.spnego import NegTokenResp, SpnegoInitiator
 from lanman.crypto.smb_signing import (
     SigningAlgorithm,
@@ -78,15 +78,31 @@ __all__ = [
 ]
 
 ALL_DIALECTS: tuple[int, ...] = (0x0202, 0x0210, 0x0300, 0x0302, 0x0311)
-DEFAULT_SIGNING_ALGORITHMS = (SigningAlgorithm.AES_GMAC, SigningAlgorithm.AES_CMAC,
-                              SigningAlgorithm.HMAC_SHA256)
+DEFAULT_SIGNING_ALGORITHMS = (
+    SigningAlgorithm.AES_GMAC,
+    SigningAlgorithm.AES_CMAC,
+    SigningAlgorithm.HMAC_SHA256,
+)
 CREDIT_UNIT = 65536
 NOTIFICATION_MID = 0xFFFFFFFFFFFFFFFF
-ALGORITHM_NAMES = {SigningAlgorithm.HMAC_SHA256: "HMAC-SHA256",
-                   SigningAlgorithm.AES_CMAC: "AES-CMAC", SigningAlgorithm.AES_GMAC: "AES-GMAC"}
+ALGORITHM_NAMES = {
+    SigningAlgorithm.HMAC_SHA256: "HMAC-SHA256",
+    SigningAlgorithm.AES_CMAC: "AES-CMAC",
+    SigningAlgorithm.AES_GMAC: "AES-GMAC",
+}
 _UNAUTHENTICATED = SessionFlags.IS_GUEST | SessionFlags.IS_NULL
-_LABELS = {"2.0.2": 0x0202, "2.02": 0x0202, "2.1": 0x0210, "2.10": 0x0210, "3.0": 0x0300,
-           "3.00": 0x0300, "3.0.2": 0x0302, "3.02": 0x0302, "3.1.1": 0x0311, "3.11": 0x0311}
+_LABELS = {
+    "2.0.2": 0x0202,
+    "2.02": 0x0202,
+    "2.1": 0x0210,
+    "2.10": 0x0210,
+    "3.0": 0x0300,
+    "3.00": 0x0300,
+    "3.0.2": 0x0302,
+    "3.02": 0x0302,
+    "3.1.1": 0x0311,
+    "3.11": 0x0311,
+}
 
 
 def dialect_label(dialect: int | None) -> str:
@@ -99,7 +115,7 @@ def dialect_label(dialect: int | None) -> str:
 
 
 def parse_dialect(text: str) -> int:
-    """"3.1.1" / "SMB3_11" / "0x0311" -> 0x0311."""
+    """ "3.1.1" / "SMB3_11" / "0x0311" -> 0x0311."""
     t = text.strip().upper().removeprefix("SMB").lstrip("_")
     if t.startswith("0X"):
         value = int(t, 16)
@@ -231,8 +247,11 @@ class ClientConnection:
 
     @property
     def multi_credit(self) -> bool:
-        return self.dialect is not None and self.dialect != 0x0202 and bool(
-            self.server_capabilities & GlobalCapabilities.LARGE_MTU)
+        return (
+            self.dialect is not None
+            and self.dialect != 0x0202
+            and bool(self.server_capabilities & GlobalCapabilities.LARGE_MTU)
+        )
 
     @property
     def available(self) -> int:
@@ -268,10 +287,18 @@ class ClientConnection:
             return True
         return command == Command.TREE_CONNECT and self.dialect == 0x0311
 
-    def request(self, command: int, body: bytes | memoryview, *, tree_id: int = 0,
-                payload: int = 0, data: bytes | memoryview | None = None,
-                sign: bool | None = None, credit_request: int | None = None,
-                session_id: int | None = None) -> Outgoing:
+    def request(
+        self,
+        command: int,
+        body: bytes | memoryview,
+        *,
+        tree_id: int = 0,
+        payload: int = 0,
+        data: bytes | memoryview | None = None,
+        sign: bool | None = None,
+        credit_request: int | None = None,
+        session_id: int | None = None,
+    ) -> Outgoing:
         """Build one request. ``data`` is sent after ``body`` without being copied (WRITE
         payload); ``payload`` is the size moved, for the credit charge."""
         if self.state == "closed":
@@ -285,18 +312,29 @@ class ClientConnection:
         want = credit_request if credit_request is not None else max(charge + 8, 64)
         signing = self._should_sign(command, sign, sid)
         flags = HeaderFlags.SIGNED if signing else 0
-        hdr = Smb2Header(command=command, credit_charge=charge if self.dialect and
-                         self.dialect != 0x0202 else 0, credit=min(want, 8192), flags=flags,
-                         message_id=mid, tree_id=tree_id, session_id=sid)
+        hdr = Smb2Header(
+            command=command,
+            credit_charge=charge if self.dialect and self.dialect != 0x0202 else 0,
+            credit=min(want, 8192),
+            flags=flags,
+            message_id=mid,
+            tree_id=tree_id,
+            session_id=sid,
+        )
         head = bytearray(hdr.pack())
         head += body
         parts: list[bytes | memoryview] = [head]
         if data is not None and len(data):
             parts.append(data)
         if signing:
-            head[SIGNATURE_OFFSET:SIGNATURE_OFFSET + 16] = compute_signature(
-                self.session.signing_key, self.algorithm, parts, message_id=mid,
-                is_response=False, is_cancel=command == Command.CANCEL)
+            head[SIGNATURE_OFFSET : SIGNATURE_OFFSET + 16] = compute_signature(
+                self.session.signing_key,
+                self.algorithm,
+                parts,
+                message_id=mid,
+                is_response=False,
+                is_cancel=command == Command.CANCEL,
+            )
         self.outstanding[mid] = command
         return Outgoing(mid, command, parts)
 
@@ -307,16 +345,23 @@ class ClientConnection:
         ds = [d for d in self.dialects if d in ALL_DIALECTS]
         if not ds:
             raise ValueError("no SMB2 dialect to offer")
-        self.security_mode = int(SecurityMode.SIGNING_ENABLED | (
-            SecurityMode.SIGNING_REQUIRED if self.require_signing else 0))
+        self.security_mode = int(
+            SecurityMode.SIGNING_ENABLED
+            | (SecurityMode.SIGNING_REQUIRED if self.require_signing else 0)
+        )
         self.capabilities = int(GlobalCapabilities.LARGE_MTU) if max(ds) >= 0x0210 else 0
         contexts: list[neg.NegotiateContext] = []
         if 0x0311 in ds:
             contexts.append(neg.preauth_context([HASH_SHA_512], os.urandom(32)))
-            contexts.append(neg.id_list_context(NegotiateContextType.SIGNING_CAPABILITIES,
-                                                [int(a) for a in self.signing_algorithms]))
-        body = neg.NegotiateRequest(ds, self.security_mode, self.capabilities,
-                                    self.client_guid, contexts).pack()
+            contexts.append(
+                neg.id_list_context(
+                    NegotiateContextType.SIGNING_CAPABILITIES,
+                    [int(a) for a in self.signing_algorithms],
+                )
+            )
+        body = neg.NegotiateRequest(
+            ds, self.security_mode, self.capabilities, self.client_guid, contexts
+        ).pack()
         self.dialects = ds
         out = self.request(Command.NEGOTIATE, body, session_id=0, credit_request=64)
         self._negotiate_sent = out.data
@@ -331,8 +376,9 @@ class ClientConnection:
         except WireError as e:
             raise SmbProtocolError(f"NEGOTIATE response: {e}") from None
         if r.dialect_revision not in self.dialects:
-            raise SmbProtocolError(f"server chose dialect 0x{r.dialect_revision:04X}, "
-                                   "which was not offered")
+            raise SmbProtocolError(
+                f"server chose dialect 0x{r.dialect_revision:04X}, which was not offered"
+            )
         self.dialect = r.dialect_revision
         self.server_security_mode = r.security_mode
         self.server_capabilities = r.capabilities
@@ -342,8 +388,9 @@ class ClientConnection:
         self.max_write_size = max(r.max_write_size, 4096)
         self.max_transact_size = max(r.max_transact_size, 4096)
         self.gss_token = r.security_buffer
-        self.algorithm = (SigningAlgorithm.HMAC_SHA256 if self.dialect < 0x0300
-                          else SigningAlgorithm.AES_CMAC)
+        self.algorithm = (
+            SigningAlgorithm.HMAC_SHA256 if self.dialect < 0x0300 else SigningAlgorithm.AES_CMAC
+        )
         if self.dialect == 0x0311:
             have_preauth = False
             for c in r.contexts:
@@ -354,29 +401,41 @@ class ClientConnection:
                     have_preauth = True
                 elif c.context_type == NegotiateContextType.SIGNING_CAPABILITIES:
                     algs = neg.parse_id_list_context(c.data)
-                    if len(algs) != 1 or algs[0] not in [int(a) for a in
-                                                         self.signing_algorithms]:
+                    if len(algs) != 1 or algs[0] not in [int(a) for a in self.signing_algorithms]:
                         raise SmbClientError(nts.STATUS_SMB_NO_SIGNING_ALGORITHM_OVERLAP)
                     self.algorithm = SigningAlgorithm(algs[0])
             if not have_preauth:
                 raise SmbProtocolError("3.1.1 NEGOTIATE response without preauth context")
             self.preauth_hash = preauth_hash_update(
-                preauth_hash_update(b"\x00" * 64, self._negotiate_sent), inc.pdu)
+                preauth_hash_update(b"\x00" * 64, self._negotiate_sent), inc.pdu
+            )
         self.state = "negotiated"
 
     # ---- SESSION_SETUP ------------------------------------------------------------------
 
-    def session_setup(self, user: str = "", password: str = "", domain: str = "", *,
-                      anonymous: bool = False) -> Outgoing:
+    def session_setup(
+        self, user: str = "", password: str = "", domain: str = "", *, anonymous: bool = False
+    ) -> Outgoing:
         """First SESSION_SETUP leg (SPNEGO NegTokenInit with an NTLM NEGOTIATE)."""
         if self.state != "negotiated":
             raise SmbProtocolError("SESSION_SETUP before NEGOTIATE")
-        ntlm = NtlmInitiator(user or "", password or "", domain, workstation=self.workstation,
-                             now_filetime=self.now_filetime)
+        ntlm = NtlmInitiator(
+            user or "",
+            password or "",
+            domain,
+            workstation=self.workstation,
+            now_filetime=self.now_filetime,
+        )
         spnego = SpnegoInitiator(ntlm)
-        self.session = ClientSession(user=user, domain=domain, state="in_progress",
-                                     preauth_hash=self.preauth_hash,
-                                     anonymous_requested=anonymous, spnego=spnego, ntlm=ntlm)
+        self.session = ClientSession(
+            user=user,
+            domain=domain,
+            state="in_progress",
+            preauth_hash=self.preauth_hash,
+            anonymous_requested=anonymous,
+            spnego=spnego,
+            ntlm=ntlm,
+        )
         try:
             token = spnego.step(self.gss_token or None)
         except AuthError as e:
@@ -387,8 +446,7 @@ class ClientConnection:
         body = SessionSetupRequest(token, security_mode=self.security_mode & 0xFF).pack()
         out = self.request(Command.SESSION_SETUP, body, sign=False)
         if self.dialect == 0x0311:
-            self.session.preauth_hash = preauth_hash_update(self.session.preauth_hash,
-                                                            *out.parts)
+            self.session.preauth_hash = preauth_hash_update(self.session.preauth_hash, *out.parts)
         return out
 
     def on_session_setup(self, inc: Incoming) -> Outgoing | None:
@@ -427,8 +485,9 @@ class ClientConnection:
             raise SmbProtocolError("anonymous logon answered as an authenticated session")
         ntlm = s.ntlm
         assert ntlm is not None and s.spnego is not None
-        keys = derive_keys(ntlm.session_key, self.dialect,
-                           s.preauth_hash if self.dialect == 0x0311 else None)
+        keys = derive_keys(
+            ntlm.session_key, self.dialect, s.preauth_hash if self.dialect == 0x0311 else None
+        )
         s.session_key = keys.session_key
         s.signing_key = keys.signing_key
         s.signing_required = bool(self.require_signing or self.require_signing_server)
@@ -437,16 +496,22 @@ class ClientConnection:
             if not verify_pdu([inc.pdu], s.signing_key, self.algorithm, is_response=True):
                 self._bad_signature(inc)
                 s.signing_key = b""
-                raise SmbClientError(nts.STATUS_INVALID_SIGNATURE,
-                                     "final SESSION_SETUP response signature did not verify",
-                                     key="bad_signature", command="SESSION_SETUP")
+                raise SmbClientError(
+                    nts.STATUS_INVALID_SIGNATURE,
+                    "final SESSION_SETUP response signature did not verify",
+                    key="bad_signature",
+                    command="SESSION_SETUP",
+                )
         elif self.dialect >= 0x0300 or s.signing_required:
             # MS-SMB2 3.2.5.3.1: the final response of a real user's session is signed.
             self._server_will_not_sign(inc)
             s.signing_key = b""
-            raise SmbClientError(nts.STATUS_INVALID_SIGNATURE,
-                                 "the server sent an unsigned final SESSION_SETUP response",
-                                 key="server_will_not_sign", command="SESSION_SETUP")
+            raise SmbClientError(
+                nts.STATUS_INVALID_SIGNATURE,
+                "the server sent an unsigned final SESSION_SETUP response",
+                key="server_will_not_sign",
+                command="SESSION_SETUP",
+            )
         try:
             s.spnego.step(resp.security_buffer)  # the server's mechListMIC
         except AuthError as e:
@@ -459,21 +524,28 @@ class ClientConnection:
         """IS_GUEST / IS_NULL: no key, nothing can be signed (smb-signing.md §5)."""
         kind = "guest" if s.is_guest else "anonymous"
         decision = guest_logon_allowed(self.allow_insecure_guest, self.require_signing)
-        fields = {"server": self.server_name, "user": s.user or "", "kind": kind,
-                  "dialect": dialect_label(self.dialect)}
+        fields = {
+            "server": self.server_name,
+            "user": s.user or "",
+            "kind": kind,
+            "dialect": dialect_label(self.dialect),
+        }
         if not decision.allowed:
-            key = ("guest_blocked" if decision.win32 == 1272 else "guest_blocked_signing")
-            self.events.append(("CLIENT_REJECTED_INSECURE_GUEST_LOGON",
-                                dict(fields, reason=decision.win32_name)))
+            key = "guest_blocked" if decision.win32 == 1272 else "guest_blocked_signing"
+            self.events.append(
+                ("CLIENT_REJECTED_INSECURE_GUEST_LOGON", dict(fields, reason=decision.win32_name))
+            )
             s.state = "refused"
-            raise SmbClientError(decision.ntstatus or nts.STATUS_ACCESS_DENIED,
-                                 f"the server offered only a {kind} session", key=key,
-                                 command="SESSION_SETUP")
+            raise SmbClientError(
+                decision.ntstatus or nts.STATUS_ACCESS_DENIED,
+                f"the server offered only a {kind} session",
+                key=key,
+                command="SESSION_SETUP",
+            )
         s.signing_required = False
         s.state = "valid"
         s.spnego = None
         self.events.append(("CLIENT_ALLOWED_INSECURE_GUEST_LOGON", fields))
-        return None
 
     # ---- FSCTL_VALIDATE_NEGOTIATE_INFO (3.0 / 3.0.2) ------------------------------------
 
@@ -483,13 +555,15 @@ class ClientConnection:
 
     def validate_negotiate(self, tree_id: int) -> Outgoing:
         """MS-SMB2 3.2.4.20.8 (always signed)."""
-        data = struct.pack("<I16sHH", self.capabilities, self.client_guid, self.security_mode,
-                           len(self.dialects)) + struct.pack(f"<{len(self.dialects)}H",
-                                                             *self.dialects)
-        body = IoctlRequest(FSCTL_VALIDATE_NEGOTIATE_INFO, b"\xff" * 16, data, 0, 24,
-                            SMB2_0_IOCTL_IS_FSCTL).pack()
-        return self.request(Command.IOCTL, body, tree_id=tree_id, sign=True,
-                            payload=max(len(data), 24))
+        data = struct.pack(
+            "<I16sHH", self.capabilities, self.client_guid, self.security_mode, len(self.dialects)
+        ) + struct.pack(f"<{len(self.dialects)}H", *self.dialects)
+        body = IoctlRequest(
+            FSCTL_VALIDATE_NEGOTIATE_INFO, b"\xff" * 16, data, 0, 24, SMB2_0_IOCTL_IS_FSCTL
+        ).pack()
+        return self.request(
+            Command.IOCTL, body, tree_id=tree_id, sign=True, payload=max(len(data), 24)
+        )
 
     def on_validate_negotiate(self, inc: Incoming) -> None:
         """MS-SMB2 3.2.5.14.12: unsigned, ACCESS_DENIED or a mismatch terminates."""
@@ -497,26 +571,39 @@ class ClientConnection:
             raise inc.error
         if not inc.verified:
             self.state = "closed"
-            raise SmbClientError(nts.STATUS_ACCESS_DENIED, "VALIDATE_NEGOTIATE_INFO response "
-                                 "not signed", key="server_will_not_sign")
-        if inc.status in (nts.STATUS_NOT_SUPPORTED, nts.STATUS_INVALID_DEVICE_REQUEST,
-                          nts.STATUS_FILE_CLOSED):
+            raise SmbClientError(
+                nts.STATUS_ACCESS_DENIED,
+                "VALIDATE_NEGOTIATE_INFO response not signed",
+                key="server_will_not_sign",
+            )
+        if inc.status in (
+            nts.STATUS_NOT_SUPPORTED,
+            nts.STATUS_INVALID_DEVICE_REQUEST,
+            nts.STATUS_FILE_CLOSED,
+        ):
             return  # signed refusal from a server that predates the FSCTL
         if inc.status != nts.STATUS_SUCCESS:
             self.state = "closed"
-            raise SmbClientError(inc.status, "secure dialect negotiation failed",
-                                 command="IOCTL")
+            raise SmbClientError(inc.status, "secure dialect negotiation failed", command="IOCTL")
         out = bytes(unpack_ioctl_response(inc.pdu))
         if len(out) < 24:
             self.state = "closed"
             raise SmbProtocolError("VALIDATE_NEGOTIATE_INFO response truncated")
         caps, guid, mode, dialect = struct.unpack_from("<I16sHH", out)
-        if (caps, guid, mode, dialect) != (self.server_capabilities, self.server_guid,
-                                           self.server_security_mode, self.dialect):
+        if (caps, guid, mode, dialect) != (
+            self.server_capabilities,
+            self.server_guid,
+            self.server_security_mode,
+            self.dialect,
+        ):
             self.state = "closed"
-            raise SmbClientError(nts.STATUS_ACCESS_DENIED, "secure dialect negotiation: the "
-                                 "server's answer differs from its NEGOTIATE response "
-                                 "(downgrade attempt?)", command="IOCTL")
+            raise SmbClientError(
+                nts.STATUS_ACCESS_DENIED,
+                "secure dialect negotiation: the "
+                "server's answer differs from its NEGOTIATE response "
+                "(downgrade attempt?)",
+                command="IOCTL",
+            )
 
     # ---- receiving ----------------------------------------------------------------------
 
@@ -562,29 +649,50 @@ class ClientConnection:
                 inc.verified = True
                 return
             self._bad_signature(inc)
-            inc.error = SmbClientError(nts.STATUS_INVALID_SIGNATURE,
-                                       "response signature did not verify; response discarded",
-                                       key="bad_signature", command=_cmd(hdr.command))
+            inc.error = SmbClientError(
+                nts.STATUS_INVALID_SIGNATURE,
+                "response signature did not verify; response discarded",
+                key="bad_signature",
+                command=_cmd(hdr.command),
+            )
             return
         if s.signing_required:
             self._server_will_not_sign(inc)
-            inc.error = SmbClientError(nts.STATUS_INVALID_SIGNATURE,
-                                       "unsigned response on a signing-required session; "
-                                       "response discarded", key="server_will_not_sign",
-                                       command=_cmd(hdr.command))
+            inc.error = SmbClientError(
+                nts.STATUS_INVALID_SIGNATURE,
+                "unsigned response on a signing-required session; response discarded",
+                key="server_will_not_sign",
+                command=_cmd(hdr.command),
+            )
 
     def _bad_signature(self, inc: Incoming) -> None:
         self.discarded += 1
-        self.events.append(("CLIENT_RESPONSE_SIGNATURE_INVALID", {
-            "server": self.server_name, "command": _cmd(inc.command),
-            "message_id": inc.message_id, "algorithm": ALGORITHM_NAMES.get(self.algorithm, ""),
-            "session_id": f"0x{inc.header.session_id:016x}"}))
+        self.events.append(
+            (
+                "CLIENT_RESPONSE_SIGNATURE_INVALID",
+                {
+                    "server": self.server_name,
+                    "command": _cmd(inc.command),
+                    "message_id": inc.message_id,
+                    "algorithm": ALGORITHM_NAMES.get(self.algorithm, ""),
+                    "session_id": f"0x{inc.header.session_id:016x}",
+                },
+            )
+        )
 
     def _server_will_not_sign(self, inc: Incoming) -> None:
         self.discarded += 1
-        self.events.append(("CLIENT_SERVER_DOES_NOT_SUPPORT_SIGNING", {
-            "server": self.server_name, "command": _cmd(inc.command),
-            "dialect": dialect_label(self.dialect), "user": self.session.user}))
+        self.events.append(
+            (
+                "CLIENT_SERVER_DOES_NOT_SUPPORT_SIGNING",
+                {
+                    "server": self.server_name,
+                    "command": _cmd(inc.command),
+                    "dialect": dialect_label(self.dialect),
+                    "user": self.session.user,
+                },
+            )
+        )
 
     @staticmethod
     def _check(inc: Incoming, what: str) -> None:
@@ -620,10 +728,15 @@ def _cmd(command: int) -> str:
 
 def _anonymous_token(workstation: str) -> bytes:
     """NTLM AUTHENTICATE with empty user and responses (MS-NLMP 3.2.5.1.2), in SPNEGO."""
-    flags = int(NegotiateFlags.UNICODE | NegotiateFlags.NTLM | NegotiateFlags.ANONYMOUS |
-                NegotiateFlags.EXTENDED_SESSIONSECURITY)
-    auth = AuthenticateMessage(flags=flags, lm_response=b"\x00", nt_response=b"",
-                               workstation=workstation).encode()
+    flags = int(
+        NegotiateFlags.UNICODE
+        | NegotiateFlags.NTLM
+        | NegotiateFlags.ANONYMOUS
+        | NegotiateFlags.EXTENDED_SESSIONSECURITY
+    )
+    auth = AuthenticateMessage(
+        flags=flags, lm_response=b"\x00", nt_response=b"", workstation=workstation
+    ).encode()
     return NegTokenResp(response_token=auth).encode()
 
 

@@ -19,8 +19,9 @@ class SmbClientError(Exception):
     (STATUS_INVALID_SIGNATURE: "server_will_not_sign" vs "bad_signature").
     """
 
-    def __init__(self, status: int, detail: str = "", *, key: str | None = None,
-                 command: str = "") -> None:
+    def __init__(
+        self, status: int, detail: str = "", *, key: str | None = None, command: str = ""
+    ) -> None:
         self.status = status & 0xFFFFFFFF
         self.detail = detail
         self.command = command
@@ -33,8 +34,9 @@ class SmbClientError(Exception):
             w = win32.lookup(self.explanation.code)
         self.win32 = w
         where = f"{command}: " if command else ""
-        self.message = (f"{where}0x{self.status:08X} {entry.name}: {entry.message}"
-                        + (f" ({detail})" if detail else ""))
+        self.message = f"{where}0x{self.status:08X} {entry.name}: {entry.message}" + (
+            f" ({detail})" if detail else ""
+        )
         super().__init__(self.message)
 
     # attributes lanman.cli._common.report_error understands

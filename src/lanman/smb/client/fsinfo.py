@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from lanman.smb.wire.header import WireError
 
-__all__ = ["RemoteEntry", "filetime_to_datetime", "pack_rename_info",
-           "parse_directory_information"]
+__all__ = ["RemoteEntry", "filetime_to_datetime", "pack_rename_info", "parse_directory_information"]
 
 FILE_ATTRIBUTE_DIRECTORY = 0x10
 FILE_DIRECTORY_INFORMATION = 1
@@ -50,13 +49,16 @@ class RemoteEntry:
 
     def as_dict(self) -> dict[str, object]:
         m = self.mtime
-        return {"name": self.name, "size": self.size, "is_dir": self.is_dir,
-                "attributes": self.attributes,
-                "last_write_time": m.isoformat() if m else None}
+        return {
+            "name": self.name,
+            "size": self.size,
+            "is_dir": self.is_dir,
+            "attributes": self.attributes,
+            "last_write_time": m.isoformat() if m else None,
+        }
 
 
-def parse_directory_information(buf: bytes | memoryview, limit: int = 100000
-                                ) -> list[RemoteEntry]:
+def parse_directory_information(buf: bytes | memoryview, limit: int = 100000) -> list[RemoteEntry]:
     """A QUERY_DIRECTORY output buffer of FileDirectoryInformation entries (bounded)."""
     out: list[RemoteEntry] = []
     pos = 0
@@ -68,7 +70,7 @@ def parse_directory_information(buf: bytes | memoryview, limit: int = 100000
         start = pos + _DIR.size
         if nlen % 2 or start + nlen > n:
             raise WireError("directory entry name out of bounds")
-        name = bytes(buf[start:start + nlen]).decode("utf-16-le", "replace")
+        name = bytes(buf[start : start + nlen]).decode("utf-16-le", "replace")
         out.append(RemoteEntry(name, eof, attrs, ct, at, wt, cht, alloc))
         if nxt == 0:
             return out

@@ -29,15 +29,18 @@ class Transport(Protocol):
 
 
 class SocketTransport:
-    def __init__(self, host: str, port: int = 445, *, timeout: float = 30.0,
-                 connect_timeout: float = 10.0) -> None:
+    def __init__(
+        self, host: str, port: int = 445, *, timeout: float = 30.0, connect_timeout: float = 10.0
+    ) -> None:
         self.host, self.port = host, port
         try:
             self.sock = socket.create_connection((host, port), timeout=connect_timeout)
         except OSError as e:
-            raise SmbClientError(nts.STATUS_CONNECTION_DISCONNECTED,
-                                 f"cannot connect to {host}:{port}: {e}",
-                                 key="bad_netpath") from None
+            raise SmbClientError(
+                nts.STATUS_CONNECTION_DISCONNECTED,
+                f"cannot connect to {host}:{port}: {e}",
+                key="bad_netpath",
+            ) from None
         self.sock.settimeout(timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.closed = False
@@ -69,15 +72,17 @@ class SocketTransport:
                 n = self.sock.recv_into(view[pos:])
             except TimeoutError:
                 self.close()
-                raise SmbClientError(nts.STATUS_IO_TIMEOUT, "the server did not answer in "
-                                     "time") from None
+                raise SmbClientError(
+                    nts.STATUS_IO_TIMEOUT, "the server did not answer in time"
+                ) from None
             except OSError as e:
                 self.close()
                 raise SmbClientError(nts.STATUS_CONNECTION_DISCONNECTED, f"recv: {e}") from None
             if n == 0:
                 self.close()
-                raise SmbClientError(nts.STATUS_CONNECTION_DISCONNECTED,
-                                     "the server closed the connection")
+                raise SmbClientError(
+                    nts.STATUS_CONNECTION_DISCONNECTED, "the server closed the connection"
+                )
             pos += n
 
     def recv(self) -> bytearray:
@@ -86,8 +91,9 @@ class SocketTransport:
         (length,) = struct.unpack(">I", head)
         if length >> 24 or length < 64:
             self.close()
-            raise SmbClientError(nts.STATUS_INVALID_NETWORK_RESPONSE,
-                                 f"bad Direct-TCP length {length}")
+            raise SmbClientError(
+                nts.STATUS_INVALID_NETWORK_RESPONSE, f"bad Direct-TCP length {length}"
+            )
         buf = bytearray(length)
         self._read_exact(memoryview(buf))
         return buf
