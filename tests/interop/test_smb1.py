@@ -111,3 +111,24 @@ def test_samba_smbclient_nt1(smb1_server):
     # Samba refuses on its own side: "SMB signing is required, but client[disabled] and
     # server[required] mismatch" -> NT_STATUS_ACCESS_DENIED.
     assert cp.returncode != 0 and "NT_STATUS_ACCESS_DENIED" in text, text
+
+
+@pytest.mark.timeout(120)
+def test_impacket_smb1_signed_session(smb1_server):
+    """impacket's own SMB1 code (NT LM 0.12, NTLMSSP, MD5 signing with sequence numbers)
+    against a server that requires signing: an independent check of our MAC and numbering."""
+    from impacket.smb import SMB_DIALECT
+    from impacket.smbconnection import SMBConnection
+
+    t = smb1_server
+    configure(t, True, True)
+    c = SMBConnection(t.host, t.host, sess_port=t.port, preferredDialect=SMB_DIALECT)
+    try:
+        assert c.getDialect() == SMB_DIALECT
+        assert c.isSigningRequired()
+        c.login(t.user, t.password)
+        tid = c.connectTree(t.share)  # signed TREE_CONNECT_ANDX (sequence number 2)
+        c.disconnectTree(tid)
+        c.logoff()
+    finally:
+        c.close()
