@@ -9,6 +9,7 @@ import click
 from lanman.cli._common import HomeRef, LanmanGroup
 from lanman.cli.client import client
 from lanman.cli.events import events
+from lanman.cli.msg import msg
 from lanman.cli.policy import policy
 from lanman.cli.profile import profile
 from lanman.cli.registry import registry
@@ -40,6 +41,7 @@ cli.add_command(events)
 cli.add_command(policy)
 cli.add_command(profile)
 cli.add_command(registry)
+cli.add_command(msg)
 cli.add_command(client)
 
 

@@ -167,6 +167,43 @@ _ROWS: tuple[EventDef, ...] = (
         "{session_id}; command: {command}; message id: {message_id}; algorithm: {algorithm}",
         False,
     ),
+    # --- msg / MS-TSTS (reference/msg-tsts.md §7: log sender, source, target, outcome) -----
+    EventDef(
+        9300,
+        "MSG_DELIVERED",
+        INFORMATION,
+        _LOPS,
+        "A message from {sender} ({client}) was delivered to session {session_id} "
+        "({session}, user {user}); {length} characters; response: {response}",
+        False,
+    ),
+    EventDef(
+        9301,
+        "MSG_DELIVERY_FAILED",
+        WARNING,
+        _LOPS,
+        "A message from {sender} ({client}) was not delivered to session {session_id} "
+        "({session}, user {user}): error {error}, {reason}",
+        False,
+    ),
+    EventDef(
+        9302,
+        "MSG_REMOTE_RPC_REFUSED",
+        WARNING,
+        _LSEC,
+        "A remote open of the WinStation pipe {pipe} was refused. Client: {client}; "
+        "user: {user}; reason: {reason}",
+        False,
+    ),
+    EventDef(
+        9303,
+        "RPC_AUTH_FAILED",
+        ERROR,
+        _LSEC,
+        "A DCE/RPC authentication on pipe {pipe} failed. Client: {client}; user: {user}; "
+        "reason: {reason}",
+        False,
+    ),
     # --- operational ------------------------------------------------------------------------
     EventDef(
         9100,
