@@ -37,6 +37,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Self
 
 from lanman.errors import ntstatus as nts
 from lanman.errors import win32
@@ -111,8 +112,9 @@ class Party:
     @classmethod
     def of(cls, profile: str, overrides: Overrides = None) -> Party:
         host = host_policy(profile, overrides)
-        return cls(host.profile_name, client_policy(host), server_policy(host),
-                   is_smb1_only(profile))
+        return cls(
+            host.profile_name, client_policy(host), server_policy(host), is_smb1_only(profile)
+        )
 
     @property
     def client_smb1_state(self) -> str:
@@ -186,8 +188,9 @@ SMB2 = "SMB2/3"
 SMB1 = "SMB1"
 
 
-def _failure(family: str, stage: str, code: int, ntstatus: int, key: str | None,
-             note: str) -> Outcome:
+def _failure(
+    family: str, stage: str, code: int, ntstatus: int, key: str | None, note: str
+) -> Outcome:
     if code == ntstatus:
         e = nts.lookup(code)
         name, text = e.name, e.message
@@ -203,8 +206,7 @@ def _failure(family: str, stage: str, code: int, ntstatus: int, key: str | None,
 ERROR_LOGIN_WKSTA_RESTRICTION = (1240, 0xC0000248, "smb1_wksta_restriction")
 ERROR_ACCESS_DENIED = (5, 0xC0000022, "access_denied")
 ERROR_SMB_GUEST_LOGON_BLOCKED = (1272, 0xC05D0002, "guest_blocked")
-ERROR_SMB_GUEST_LOGON_BLOCKED_SIGNING_REQUIRED = (0xC05D0003, 0xC05D0006,
-                                                  "guest_blocked_signing")
+ERROR_SMB_GUEST_LOGON_BLOCKED_SIGNING_REQUIRED = (0xC05D0003, 0xC05D0006, "guest_blocked_signing")
 STATUS_INVALID_SIGNATURE = (0xC000A000, 0xC000A000, "server_will_not_sign")
 #: not in the fact sheet: a server without SMB1 drops an NT LM 0.12-only NEGOTIATE (MS-SMB2
 #: 3.3.5.3.1); Windows' redirector shows STATUS_CONNECTION_DISCONNECTED as 64.
@@ -216,9 +218,16 @@ def _fail(family: str, stage: str, row: tuple, note: str) -> Outcome:
     return _failure(family, stage, code, status, key, note)
 
 
-def expected_outcome(client_profile: str, server_profile: str, scenario: str = "user", *,
-                     client_overrides: Overrides = None, server_overrides: Overrides = None,
-                     smb1_servers: bool = False, server_signs: bool = True) -> Outcome:
+def expected_outcome(
+    client_profile: str,
+    server_profile: str,
+    scenario: str = "user",
+    *,
+    client_overrides: Overrides = None,
+    server_overrides: Overrides = None,
+    smb1_servers: bool = False,
+    server_signs: bool = True,
+) -> Outcome:
     """What the documents say the client shows for this pair (reference/smb-signing.md).
 
     ``server_signs=False`` models an SMB2 server that does not sign its responses (a broken
@@ -232,29 +241,48 @@ def expected_outcome(client_profile: str, server_profile: str, scenario: str = "
 
     if c.smb1_only or s.smb1_only:
         if not (s.smb1_only or smb1_servers):
-            return _fail(SMB1, "negotiate", ERROR_NETNAME_DELETED,
-                         "SMB1-only client, server with SMB1 off (EnableSMB1Protocol default)")
+            return _fail(
+                SMB1,
+                "negotiate",
+                ERROR_NETNAME_DELETED,
+                "SMB1-only client, server with SMB1 off (EnableSMB1Protocol default)",
+            )
         cs, ss = c.client_smb1_state, s.server_smb1_state
         table = smb1_signing_outcome(cs, ss)  # MS-SMB 3.2.4.2.4
         if table == "blocked" and cs == "required":
             # §3 / KB 887429: closed after NEGOTIATE, "System error 1240 has occurred."
-            return _fail(SMB1, "negotiate", ERROR_LOGIN_WKSTA_RESTRICTION,
-                         "§3 KB 887429: client requires, server disabled")
+            return _fail(
+                SMB1,
+                "negotiate",
+                ERROR_LOGIN_WKSTA_RESTRICTION,
+                "§3 KB 887429: client requires, server disabled",
+            )
         if guest:
             # §5: a guest session has no key and cannot sign; a client that requires signing
             # refuses it (Samba's client likewise, CVE-2016-2019). SMB1 code: §5.2 row
             # "guest blocked because client requires signing" [unconfirmed for SMB1].
             if cs == "required":
-                return _fail(SMB1, "session setup",
-                             ERROR_SMB_GUEST_LOGON_BLOCKED_SIGNING_REQUIRED,
-                             "§5: guest cannot sign, client requires signing")
+                return _fail(
+                    SMB1,
+                    "session setup",
+                    ERROR_SMB_GUEST_LOGON_BLOCKED_SIGNING_REQUIRED,
+                    "§5: guest cannot sign, client requires signing",
+                )
             if ss == "required":
-                return _fail(SMB1, "tree connect", ERROR_ACCESS_DENIED,
-                             "§3 KB 887429: server requires, the (guest) session is unsigned")
+                return _fail(
+                    SMB1,
+                    "tree connect",
+                    ERROR_ACCESS_DENIED,
+                    "§3 KB 887429: server requires, the (guest) session is unsigned",
+                )
             return Outcome(True, SMB1, False, note="§5: guest sessions are never signed")
         if table == "blocked":  # client disabled, server required
-            return _fail(SMB1, "tree connect", ERROR_ACCESS_DENIED,
-                         "§3 KB 887429: client disabled, server requires -> ACCESS_DENIED")
+            return _fail(
+                SMB1,
+                "tree connect",
+                ERROR_ACCESS_DENIED,
+                "§3 KB 887429: client disabled, server requires -> ACCESS_DENIED",
+            )
         return Outcome(True, SMB1, table == "signed", note=f"§3 MS-SMB 3.2.4.2.4: {cs} x {ss}")
 
     creq, sreq = c.client.require_signing, s.server.require_signing
@@ -263,21 +291,29 @@ def expected_outcome(client_profile: str, server_profile: str, scenario: str = "
         # client requires signing; otherwise an unsigned guest session.
         d = guest_logon_allowed(c.client.insecure_guest_allowed, creq)
         if not d.allowed:
-            row = (ERROR_SMB_GUEST_LOGON_BLOCKED if d.win32 == 1272
-                   else ERROR_SMB_GUEST_LOGON_BLOCKED_SIGNING_REQUIRED)
+            row = (
+                ERROR_SMB_GUEST_LOGON_BLOCKED
+                if d.win32 == 1272
+                else ERROR_SMB_GUEST_LOGON_BLOCKED_SIGNING_REQUIRED
+            )
             return _fail(SMB2, "session setup", row, "§5 guest logon rules")
         return Outcome(True, SMB2, False, note="§5: guest sessions are never signed")
     if not server_signs:
         # §5.2: "Peer won't/can't sign" -> 0xC000A000 (MS-SMB2 3.2.5.3.1: the final
         # SESSION_SETUP response of a user session is signed, 3.x always).
-        return _fail(SMB2, "session setup", STATUS_INVALID_SIGNATURE,
-                     "§5: the server did not sign the final SESSION_SETUP response")
+        return _fail(
+            SMB2,
+            "session setup",
+            STATUS_INVALID_SIGNATURE,
+            "§5: the server did not sign the final SESSION_SETUP response",
+        )
     # §4.1: SMB2+ ignores EnableSecuritySignature; either side requires -> signed.
     return Outcome(True, SMB2, bool(creq or sreq), note="§4.1 SMB2/3 matrix")
 
 
-def expected_table(clients: Sequence[str], servers: Sequence[str], scenario: str = "user",
-                   **kw) -> dict[tuple[str, str], Outcome]:
+def expected_table(
+    clients: Sequence[str], servers: Sequence[str], scenario: str = "user", **kw
+) -> dict[tuple[str, str], Outcome]:
     return {(c, s): expected_outcome(c, s, scenario, **kw) for c in clients for s in servers}
 
 
@@ -293,8 +329,7 @@ class _Share:
     remark: str = "lanman smb matrix"
 
 
-def server_settings_for(profile: str, overrides: Overrides = None, *,
-                        smb1_servers: bool = False):
+def server_settings_for(profile: str, overrides: Overrides = None, *, smb1_servers: bool = False):
     """ServerSettings a host under ``profile`` serves with (matrix decisions above)."""
     from lanman.smb.server.state import ServerSettings
 
@@ -312,8 +347,14 @@ def server_settings_for(profile: str, overrides: Overrides = None, *,
 class MatrixServer:
     """lanman's SMB server for one server profile on 127.0.0.1:<random>, in its own thread."""
 
-    def __init__(self, profile: str, overrides: Overrides = None, *, smb1_servers: bool = False,
-                 start_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        profile: str,
+        overrides: Overrides = None,
+        *,
+        smb1_servers: bool = False,
+        start_timeout: float = 10.0,
+    ) -> None:
         from lanman.crypto.md4 import nt_hash
         from lanman.smb.server.state import ServerContext
 
@@ -334,8 +375,9 @@ class MatrixServer:
         )
         self._loop = asyncio.new_event_loop()
         self._server = None
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
-                                        name=f"lanman-matrix-{self.profile}")
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, daemon=True, name=f"lanman-matrix-{self.profile}"
+        )
         self._thread.start()
         try:
             fut = asyncio.run_coroutine_threadsafe(self._start(), self._loop)
@@ -366,7 +408,7 @@ class MatrixServer:
             self._loop.close()
         self._tmp.cleanup()
 
-    def __enter__(self) -> MatrixServer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -383,13 +425,22 @@ def _smb2_connect(port: int, client: Party, scenario: str, timeout: float) -> Ou
     user, password = _credentials(scenario)
     try:
         conn = SmbClient.connect(
-            HOST, port, user, password, share=SHARE,
+            HOST,
+            port,
+            user,
+            password,
+            share=SHARE,
             require_signing=client.client.require_signing,
             allow_insecure_guest=client.client.insecure_guest_allowed,
-            timeout=timeout, now_filetime=_now())
+            timeout=timeout,
+            now_filetime=_now(),
+        )
     except SmbClientError as e:
-        stage = {"NEGOTIATE": "negotiate", "SESSION_SETUP": "session setup",
-                 "TREE_CONNECT": "tree connect"}.get(e.command, e.command.lower())
+        stage = {
+            "NEGOTIATE": "negotiate",
+            "SESSION_SETUP": "session setup",
+            "TREE_CONNECT": "tree connect",
+        }.get(e.command, e.command.lower())
         ex = e.explanation
         if ex is not None:
             code, name, text = ex.code, ex.name, ex.message
@@ -398,17 +449,27 @@ def _smb2_connect(port: int, client: Party, scenario: str, timeout: float) -> Ou
         else:
             entry = nts.lookup(e.status)
             code, name, text = e.status, entry.name, entry.message
-        return Outcome(False, SMB2, False, stage, code, name, text, e.status,
-                       e.key, note=e.detail)
+        return Outcome(False, SMB2, False, stage, code, name, text, e.status, e.key, note=e.detail)
     except OSError as e:
-        return Outcome(False, SMB2, False, "connect", 53, "ERROR_BAD_NETPATH",
-                       win32.lookup(53).message, None, "bad_netpath", note=str(e))
+        return Outcome(
+            False,
+            SMB2,
+            False,
+            "connect",
+            53,
+            "ERROR_BAD_NETPATH",
+            win32.lookup(53).message,
+            None,
+            "bad_netpath",
+            note=str(e),
+        )
     try:
         info = conn.connection_info()
     finally:
         conn.close()
-    return Outcome(True, SMB2, info.signed, dialect=info.dialect,
-                   note="guest" if info.is_guest else "")
+    return Outcome(
+        True, SMB2, info.signed, dialect=info.dialect, note="guest" if info.is_guest else ""
+    )
 
 
 def _smb1_connect(port: int, client: Party, scenario: str, timeout: float) -> Outcome:
@@ -416,21 +477,39 @@ def _smb1_connect(port: int, client: Party, scenario: str, timeout: float) -> Ou
     from lanman.smb.smb1.client import smb1_connect
 
     user, password = _credentials(scenario)
-    r = smb1_connect(HOST, port, user, password, SHARE,
-                     enable_signing=client.client.enable_signing,
-                     require_signing=client.client.require_signing, timeout=timeout)
+    r = smb1_connect(
+        HOST,
+        port,
+        user,
+        password,
+        SHARE,
+        enable_signing=client.client.enable_signing,
+        require_signing=client.client.require_signing,
+        timeout=timeout,
+    )
     if r.ok:
-        return Outcome(True, SMB1, r.signed, dialect="NT LM 0.12",
-                       note=f"SecurityMode {r.security_mode}")
+        return Outcome(
+            True, SMB1, r.signed, dialect="NT LM 0.12", note=f"SecurityMode {r.security_mode}"
+        )
     if r.win32_code:
         w = win32.lookup(r.win32_code)
         code, name, text = w.value, w.name, r.message or w.message
     else:
         entry = nts.lookup(r.ntstatus or 0)
         code, name, text = entry.value, entry.name, entry.message
-    return Outcome(False, SMB1, False, r.stage, code, name, text, r.ntstatus,
-                   key_for_status(r.ntstatus) if r.ntstatus is not None else None,
-                   dialect="NT LM 0.12", note=f"SecurityMode {r.security_mode}")
+    return Outcome(
+        False,
+        SMB1,
+        False,
+        r.stage,
+        code,
+        name,
+        text,
+        r.ntstatus,
+        key_for_status(r.ntstatus) if r.ntstatus is not None else None,
+        dialect="NT LM 0.12",
+        note=f"SecurityMode {r.security_mode}",
+    )
 
 
 def _now() -> int:
@@ -439,8 +518,15 @@ def _now() -> int:
     return unix_ns_to_filetime(time.time_ns())
 
 
-def run_pair(port: int, client_profile: str, server_profile: str, scenario: str = "user", *,
-             client_overrides: Overrides = None, timeout: float = 10.0) -> Outcome:
+def run_pair(
+    port: int,
+    client_profile: str,
+    server_profile: str,
+    scenario: str = "user",
+    *,
+    client_overrides: Overrides = None,
+    timeout: float = 10.0,
+) -> Outcome:
     """Connect lanman's client under ``client_profile`` to the server on ``port``, which runs
     ``server_profile`` (its family decides SMB1 vs SMB2/3, see the module notes)."""
     c = Party.of(client_profile, client_overrides)
@@ -493,11 +579,17 @@ class MatrixRun:
         return [c for c in self.cells if not c.matches]
 
 
-def run_matrix(clients: Iterable[str] | None = None, servers: Iterable[str] | None = None,
-               scenarios: Iterable[str] = ("user",), *, client_overrides: Overrides = None,
-               server_overrides: Overrides = None, smb1_servers: bool = False,
-               timeout: float = 10.0,
-               progress: Callable[[MatrixCell], None] | None = None) -> MatrixRun:
+def run_matrix(
+    clients: Iterable[str] | None = None,
+    servers: Iterable[str] | None = None,
+    scenarios: Iterable[str] = ("user",),
+    *,
+    client_overrides: Overrides = None,
+    server_overrides: Overrides = None,
+    smb1_servers: bool = False,
+    timeout: float = 10.0,
+    progress: Callable[[MatrixCell], None] | None = None,
+) -> MatrixRun:
     """Run every pair over loopback sockets: one server per server profile, reused for all
     client profiles and scenarios. ``timeout`` bounds every socket operation."""
     cl = [get_profile(c).name for c in (clients or profile_names())]
@@ -513,13 +605,25 @@ def run_matrix(clients: Iterable[str] | None = None, servers: Iterable[str] | No
             for scenario in sc:
                 for client in cl:
                     t = time.monotonic()
-                    observed = run_pair(srv.port, client, server, scenario,
-                                        client_overrides=client_overrides, timeout=timeout)
+                    observed = run_pair(
+                        srv.port,
+                        client,
+                        server,
+                        scenario,
+                        client_overrides=client_overrides,
+                        timeout=timeout,
+                    )
                     expected = expected_outcome(
-                        client, server, scenario, client_overrides=client_overrides,
-                        server_overrides=server_overrides, smb1_servers=smb1_servers)
-                    cell = MatrixCell(client, server, scenario, observed, expected,
-                                      time.monotonic() - t)
+                        client,
+                        server,
+                        scenario,
+                        client_overrides=client_overrides,
+                        server_overrides=server_overrides,
+                        smb1_servers=smb1_servers,
+                    )
+                    cell = MatrixCell(
+                        client, server, scenario, observed, expected, time.monotonic() - t
+                    )
                     run.cells.append(cell)
                     if progress is not None:
                         progress(cell)
