@@ -309,3 +309,8 @@ def client_config_set(
             "signing still refuses them (0xC05D0003).",
             err=True,
         )
+
+
+from lanman.cli.matrix import matrix  # `lanman smb matrix` (after the group exists)
+
+smb.add_command(matrix)
