@@ -488,6 +488,26 @@ class NtlmSession:
         self.recv_seq = (self.recv_seq + 1) & 0xFFFFFFFF
         return len(signature) == 16 and hmac.compare_digest(expected, bytes(signature))
 
+    def seal(self, plaintext: bytes, prefix: bytes = b"", suffix: bytes = b"") -> tuple[bytes, bytes]:
+        """SEAL (MS-NLMP 3.4.3): RC4-encrypt ``plaintext`` with our sealing handle, then sign.
+
+        The signature covers ``prefix + plaintext + suffix``; DCE/RPC signs the whole PDU but
+        encrypts only the stub (MS-RPCE 3.3.1.5.2).  Order matters: the body is encrypted
+        before the checksum is run through the same RC4 stream.
+        """
+        assert self._send_seal is not None
+        cipher = self._send_seal.update(bytes(plaintext))
+        return cipher, self.sign(bytes(prefix) + bytes(plaintext) + bytes(suffix))
+
+    def unseal(
+        self, ciphertext: bytes, signature: bytes, prefix: bytes = b"", suffix: bytes = b""
+    ) -> tuple[bytes, bool]:
+        """Decrypt with the peer's sealing handle and verify the signature over
+        ``prefix + plaintext + suffix``; returns (plaintext, signature_ok)."""
+        assert self._recv_seal is not None
+        plain = self._recv_seal.update(bytes(ciphertext))
+        return plain, self.verify(bytes(prefix) + plain + bytes(suffix), signature)
+
 
 # --- acceptor (server) -------------------------------------------------------------------------
 

@@ -19,6 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from lanman.rpc.auth import (
+    NTLM_SIGNATURE_SIZE,
+    RPC_C_AUTHN_WINNT,
+    AuthLevel,
+    RpcAuthError,
+    protect,
+    unprotect,
+)
 from lanman.rpc.ndr import NdrError
 from lanman.rpc.pdu import (
     BTFN_KEEP_CONNECTION_ON_ORPHAN,
@@ -34,6 +42,7 @@ from lanman.rpc.pdu import (
     ContextResultItem,
     FaultPdu,
     FaultStatus,
+    OtherPdu,
     PduFramer,
     ProviderReason,
     PType,
@@ -48,6 +57,7 @@ from lanman.rpc.pdu import (
 )
 
 if TYPE_CHECKING:
+    from lanman.auth.ntlm import NtlmAcceptor, NtlmSession
     from lanman.rpc.interfaces.srvsvc import ShareProvider
 
 __all__ = [
@@ -94,6 +104,10 @@ class CallContext:
     server_name: str
     is_admin: bool = False
     domain: str = ""
+    #: RPC-level authentication of the association (MS-RPCE 3.3.1.5.2): the NTLM user and
+    #: the negotiated level; 0 = none.  When set, ``user``/``domain`` are the RPC identity.
+    rpc_auth_level: int = 0
+    pipe_name: str = ""
 
 
 class RpcFault(Exception):
@@ -149,6 +163,8 @@ class RpcPipe:
         *,
         sec_addr: str = "",
         assoc_group_id: int = 0x0000_53F0,
+        auth_factory: Callable[[], NtlmAcceptor] | None = None,
+        emit: Callable[..., None] | None = None,
     ) -> None:
         self.interfaces = list(interfaces)
         self.ctx = ctx
@@ -167,6 +183,15 @@ class RpcPipe:
         self._out_bytes = 0
         self._call: _PendingCall | None = None
         self._discard_call_id: int | None = None
+        # NTLMSSP security context (MS-RPCE 3.3.1.5.2); one per association.
+        self._auth_factory = auth_factory
+        self._emit_event = emit or (lambda *a, **k: None)
+        self.auth_type = 0
+        self.auth_level = 0
+        self.auth_context_id = 0
+        self._acceptor: NtlmAcceptor | None = None
+        self.auth_session: NtlmSession | None = None
+        self.auth_failed = False
 
     # ------------------------------------------------------------------ SMB-facing API
     def write(self, data: bytes | memoryview) -> None:
@@ -262,9 +287,17 @@ class RpcPipe:
                 self._fault(hdr.call_id, FaultStatus.NCA_S_PROTO_ERROR)
                 return
             assert isinstance(req, RequestPdu)
+            if not self._authenticate_request(raw, req):
+                return
             self._on_request(req)
         elif ptype == PType.AUTH3:
-            return  # never negotiated: we refuse authenticated binds (see _on_bind)
+            try:
+                pdu3 = parse_pdu(raw)
+            except RpcProtocolError:
+                self._auth_fail("malformed AUTH3")
+                return
+            assert isinstance(pdu3, OtherPdu)
+            self._on_auth3(pdu3)
         elif ptype in (PType.CO_CANCEL, PType.ORPHANED):
             # C706 12.4 cancel / MS-RPCE 3.3.1.5.10 orphaned: drop a call still being received.
             if self._call is not None and self._call.call_id == hdr.call_id:
@@ -331,12 +364,11 @@ class RpcPipe:
             # A second bind on an association is a protocol violation (C706 12.6.4.3).
             self._emit(BindNakPdu(pdu.call_id, BindNakReason.REASON_NOT_SPECIFIED).pack())
             return
+        auth_reply = None
         if pdu.auth is not None:
-            # Pipes ride on an authenticated SMB session; RPC-level auth is not offered yet.
-            self._emit(
-                BindNakPdu(pdu.call_id, BindNakReason.AUTHENTICATION_TYPE_NOT_RECOGNIZED).pack()
-            )
-            return
+            auth_reply = self._start_auth(pdu)
+            if auth_reply is None:
+                return
         if not pdu.contexts:
             self._emit(BindNakPdu(pdu.call_id, BindNakReason.REASON_NOT_SPECIFIED).pack())
             return
@@ -352,10 +384,15 @@ class RpcPipe:
             self.assoc_group_id,
             self.sec_addr,
             results,
+            auth=auth_reply,
         )
         self._emit(ack.pack())
 
     def _on_alter_context(self, pdu: BindPdu) -> None:
+        if pdu.auth is not None and pdu.auth.auth_context_id == self.auth_context_id and (
+            self.auth_session is not None
+        ):
+            pdu.auth = None  # same security context, already established (MS-RPCE 3.3.1.5.4)
         if not self.bound or pdu.auth is not None or not pdu.contexts:
             self._fault(pdu.call_id, FaultStatus.NCA_S_PROTO_ERROR)
             return
@@ -451,7 +488,11 @@ class RpcPipe:
 
         Every fragment but the last carries a multiple of 8 stub bytes so NDR alignment is
         preserved across fragments; alloc_hint is the stub bytes remaining from this fragment.
+        With PKT_INTEGRITY/PRIVACY every fragment carries its own verifier (MS-RPCE 2.2.2.11).
         """
+        if self.auth_session is not None and self.auth_level >= AuthLevel.PKT_INTEGRITY:
+            self._emit_protected_response(call, stub)
+            return
         room = self.max_xmit_frag - _RESPONSE_HEADER
         room -= room % 8
         total = len(stub)
@@ -467,6 +508,137 @@ class RpcPipe:
                 break
 
 
+    # -- NTLMSSP security context (MS-RPCE 3.3.1.5.2) -------------------------------------------
+    def _auth_fail(self, reason: str) -> None:
+        self.auth_failed = True
+        self.auth_session = None
+        self._emit_event(
+            "RPC_AUTH_FAILED",
+            pipe=self.ctx.pipe_name or self.sec_addr,
+            client=self.ctx.client_address,
+            user=self.ctx.user or "-",
+            reason=reason,
+        )
+
+    def _start_auth(self, pdu: BindPdu):
+        """First leg: NEGOTIATE in the bind -> CHALLENGE in the bind_ack (or a bind_nak)."""
+        from lanman.auth.ntlm import AuthError
+        from lanman.rpc.pdu import AuthVerifier
+
+        auth = pdu.auth
+        assert auth is not None
+        level = auth.auth_level
+        if (
+            self._auth_factory is None
+            or auth.auth_type != RPC_C_AUTHN_WINNT
+            or not AuthLevel.CONNECT <= level <= AuthLevel.PKT_PRIVACY
+        ):
+            self._emit(
+                BindNakPdu(pdu.call_id, BindNakReason.AUTHENTICATION_TYPE_NOT_RECOGNIZED).pack()
+            )
+            return None
+        acceptor = self._auth_factory()
+        try:
+            challenge = acceptor.step(auth.auth_value)
+        except AuthError as exc:
+            self._auth_fail(f"bad NTLM NEGOTIATE: {exc}")
+            self._emit(BindNakPdu(pdu.call_id, BindNakReason.REASON_NOT_SPECIFIED).pack())
+            return None
+        self._acceptor = acceptor
+        self.auth_type = auth.auth_type
+        # NTLM protects messages at PKT_INTEGRITY or PRIVACY; CALL and PKT mean integrity.
+        self.auth_level = AuthLevel.PKT_INTEGRITY if level in (3, 4) else level
+        self.auth_context_id = auth.auth_context_id
+        return AuthVerifier(auth.auth_type, auth.auth_level, 0, auth.auth_context_id,
+                            challenge or b"")
+
+    def _on_auth3(self, pdu: OtherPdu) -> None:
+        """Third leg: AUTHENTICATE (MS-RPCE 2.2.2.10); no reply PDU."""
+        from lanman.auth.ntlm import AuthError
+
+        acceptor = self._acceptor
+        if acceptor is None or pdu.auth is None or self.auth_session is not None:
+            self._auth_fail("unexpected AUTH3")
+            return
+        self._acceptor = None
+        if pdu.auth.auth_context_id != self.auth_context_id:
+            self._auth_fail("AUTH3 for another security context")
+            return
+        try:
+            acceptor.step(pdu.auth.auth_value)
+        except AuthError as exc:
+            self._auth_fail(exc.detail if hasattr(exc, "detail") else str(exc))
+            return
+        res = acceptor.result
+        if res is None or res.is_anonymous or res.is_guest or acceptor.session is None:
+            # No session key for anonymous/guest (MS-NLMP 3.2.5.1.2): refuse, never seal with 0s.
+            self._auth_fail("anonymous or guest RPC authentication refused")
+            return
+        self.auth_session = acceptor.session
+        self.ctx.user = res.user
+        self.ctx.domain = res.domain
+        self.ctx.is_anonymous = False
+        self.ctx.is_guest = False
+        self.ctx.rpc_auth_level = self.auth_level
+
+    def _authenticate_request(self, raw: bytes, req: RequestPdu) -> bool:
+        """Check/unseal a request on an authenticated association; False = answered."""
+        if self.auth_level == 0:
+            if req.auth is not None:
+                self._abort_call(req.call_id)
+                self._fault(req.call_id, FaultStatus.NCA_S_PROTO_ERROR, req.p_cont_id)
+                return False
+            return True
+        if self.auth_failed or self.auth_session is None:
+            self._abort_call(req.call_id)
+            self._fault(req.call_id, FaultStatus.RPC_S_ACCESS_DENIED, req.p_cont_id)
+            return False
+        if self.auth_level < AuthLevel.PKT_INTEGRITY:
+            req.auth = None  # CONNECT level: identity only, messages unprotected
+            return True
+        if req.auth is None or len(req.auth.auth_value) != NTLM_SIGNATURE_SIZE:
+            self._abort_call(req.call_id)
+            self._fault(req.call_id, FaultStatus.RPC_S_ACCESS_DENIED, req.p_cont_id)
+            return False
+        start = 40 if req.object_uuid is not None else 24
+        try:
+            req.stub = unprotect(raw, start, session=self.auth_session,
+                                 auth_level=self.auth_level,
+                                 auth_context_id=self.auth_context_id)
+        except RpcAuthError as exc:
+            self._auth_fail(str(exc))
+            self._abort_call(req.call_id)
+            self._fault(req.call_id, FaultStatus.RPC_S_ACCESS_DENIED, req.p_cont_id)
+            self.broken = True  # the RC4 streams are out of step now
+            return False
+        req.auth = None
+        return True
+
+    def _emit_protected_response(self, call: _PendingCall, stub: bytes) -> None:
+        import struct
+
+        session = self.auth_session
+        assert session is not None
+        room = self.max_xmit_frag - _RESPONSE_HEADER - 8 - NTLM_SIGNATURE_SIZE
+        room -= room % 16
+        total = len(stub)
+        pos = 0
+        while True:
+            chunk = stub[pos : pos + room]
+            flags = (PFC_FIRST_FRAG if pos == 0 else 0) | (
+                PFC_LAST_FRAG if pos + room >= total else 0
+            )
+            fixed = struct.pack("<IHBx", total - pos, call.p_cont_id, 0)
+            self._emit(
+                protect(PType.RESPONSE, flags, call.call_id, fixed, chunk, session=session,
+                        auth_type=self.auth_type, auth_level=self.auth_level,
+                        auth_context_id=self.auth_context_id)
+            )
+            pos += room
+            if pos >= total:
+                break
+
+
 # ---------------------------------------------------------------------- pipe registry
 
 
@@ -475,9 +647,16 @@ class PipeProviders:
     """Data sources the built-in interfaces need; extended as interfaces are added."""
 
     shares: ShareProvider | None = None
+    #: msg service for the MS-TSTS pipes (a :class:`lanman.msg.host.MsgHost`); None = the
+    #: TSTS pipes do not exist (remote WinStation RPC off).
+    msg: object | None = None
+    #: NTLM acceptor factory for authenticated binds (MS-RPCE 3.3.1.5.2); None = refuse them.
+    auth: Callable[[], NtlmAcceptor] | None = None
+    #: event sink ``(name, **fields)``
+    emit: Callable[..., None] | None = None
 
 
-PipeFactory = Callable[[CallContext, PipeProviders], RpcPipe]
+PipeFactory = Callable[[CallContext, PipeProviders], "RpcPipe | None"]
 
 
 def normalize_pipe_name(name: str) -> str:

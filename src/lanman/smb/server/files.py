@@ -197,20 +197,44 @@ class FileHandlers:
         return out
 
     def _open_pipe(self, req: Request, r: CreateRequest, vid: int, tree) -> Open:
-        from lanman.rpc.endpoint import CallContext, open_pipe
+        from lanman.auth.ntlm import NtlmAcceptor
+        from lanman.msg.server import TSTS_PIPES, PipeAccess, binding_for, pipe_access
+        from lanman.rpc.endpoint import CallContext, PipeProviders, normalize_pipe_name, open_pipe
         from lanman.rpc.interfaces.srvsvc import ShareInfo
 
         s = req.session
+        st_ = self.settings
 
         def shares() -> list:
             out = [ShareInfo(sh.name, 0, sh.remark) for sh in self.ctx.list_shares()]
             out.append(ShareInfo("IPC$", 0x80000003, "Remote IPC"))
             return out
 
+        def rpc_acceptor() -> NtlmAcceptor:  # DCE/RPC NTLMSSP binds (MS-RPCE 3.3.1.5.2)
+            return NtlmAcceptor(
+                lookup_nt_hash=self.ctx.lookup_nt_hash, server_name=st_.server_name,
+                domain_name=st_.domain_name, dns_computer_name=st_.server_name.lower(),
+                dns_domain_name=st_.dns_domain_name or st_.domain_name.lower(),
+                now_filetime=self.now, guest_allowed=False, anonymous_allowed=False)
+
         ctx = CallContext(user=s.user, is_anonymous=s.is_anonymous, is_guest=s.is_guest,
                           client_address=self.client_address,
-                          server_name=self.settings.server_name)
-        pipe = open_pipe(r.name.strip("\\"), ctx, shares)
+                          server_name=st_.server_name, domain=s.domain)
+        providers = PipeProviders(shares=shares, auth=rpc_acceptor, emit=self.ctx.emit_event)
+        name = normalize_pipe_name(r.name)
+        if name in TSTS_PIPES:  # MS-TSTS: AllowRemoteRPC and an authenticated caller
+            binding = binding_for(self.ctx)
+            access = pipe_access(bool(binding and binding.allow_remote_rpc()),
+                                 is_anonymous=s.is_anonymous, is_guest=s.is_guest)
+            if access is not PipeAccess.ALLOWED:
+                self.ctx.emit_event("MSG_REMOTE_RPC_REFUSED", pipe=TSTS_PIPES[name],
+                                    client=self.client_address, user=s.user or "-",
+                                    reason=access.value)
+                raise NtStatusError(st.STATUS_OBJECT_NAME_NOT_FOUND
+                                    if access is PipeAccess.NOT_FOUND
+                                    else st.STATUS_ACCESS_DENIED, access.value)
+            providers.msg = binding.host
+        pipe = open_pipe(r.name.strip("\\"), ctx, providers)
         if pipe is None:
             raise NtStatusError(st.STATUS_OBJECT_NAME_NOT_FOUND, f"no pipe {r.name!r}")
         return Open(vid, s.session_id, tree.tree_id, "pipe", FILE_ALL_ACCESS, pipe,

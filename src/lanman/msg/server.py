@@ -1,0 +1,102 @@
+"""The receiving side of remote msg: which SMB pipe opens reach the MS-TSTS interfaces.
+
+Windows serves the WinStation pipes to remote callers only when
+``HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\AllowRemoteRPC`` is 1.  With 0 the
+remote endpoint is not there: the pipe CREATE fails with STATUS_OBJECT_NAME_NOT_FOUND, which
+the Windows RPC runtime (and lanman's client) reports as RPC_S_SERVER_UNAVAILABLE, error 1722
+— the "Error 1722 getting session names" msg prints.  Anonymous and guest sessions are refused
+with STATUS_ACCESS_DENIED (error 5): the caller must be an authenticated account.
+
+:func:`pipe_access` is the pure decision; :func:`binding_for` finds the msg host and policy of
+a running SMB server (explicitly :func:`attach`-ed, else derived from the server's store,
+which lives in the home directory).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from lanman.msg.host import MsgHost
+
+__all__ = [
+    "ALLOW_REMOTE_RPC",
+    "TSTS_PIPES",
+    "MsgServerBinding",
+    "PipeAccess",
+    "attach",
+    "binding_for",
+    "detach",
+    "pipe_access",
+]
+
+ALLOW_REMOTE_RPC = "TerminalServer.AllowRemoteRPC"
+#: normalized pipe names of the MS-TSTS endpoints (reference/msg-tsts.md §3.1)
+TSTS_PIPES = {"lsm_api_service": "\\PIPE\\LSM_API_service",
+              "ctx_winstation_api_service": "\\PIPE\\Ctx_WinStation_API_service"}
+
+
+class PipeAccess(enum.Enum):
+    ALLOWED = "allowed"
+    NOT_FOUND = "AllowRemoteRPC is 0: the WinStation RPC endpoint is not offered remotely"
+    ACCESS_DENIED = "anonymous and guest callers may not use WinStation RPC"
+
+
+def pipe_access(allow_remote_rpc: bool, *, is_anonymous: bool, is_guest: bool) -> PipeAccess:
+    """Decision for an SMB CREATE of a TSTS pipe (truth table in tests/unit/test_msg_tsts.py)."""
+    if not allow_remote_rpc:
+        return PipeAccess.NOT_FOUND
+    if is_anonymous or is_guest:
+        return PipeAccess.ACCESS_DENIED
+    return PipeAccess.ALLOWED
+
+
+@dataclass(slots=True)
+class MsgServerBinding:
+    host: MsgHost
+    allow_remote_rpc: Callable[[], bool]
+
+
+_ATTACHED: dict[int, tuple[object, MsgServerBinding]] = {}
+
+
+def attach(server_ctx: object, binding: MsgServerBinding) -> None:
+    """Bind a msg host and policy source to a ServerContext (tests; service wiring)."""
+    _ATTACHED[id(server_ctx)] = (server_ctx, binding)
+
+
+def detach(server_ctx: object) -> None:
+    _ATTACHED.pop(id(server_ctx), None)
+
+
+def home_policy_allows(home_dir: Path) -> bool:
+    """AllowRemoteRPC from the home's policy (Group Policy > local > profile default), read
+    at every pipe open so a change applies without a restart."""
+    from lanman.policy.effective import resolve
+    from lanman.policy.layers import load_host
+
+    try:
+        return bool(resolve(load_host(home_dir), ALLOW_REMOTE_RPC).value)
+    except Exception:  # noqa: BLE001 - an unreadable policy never opens the endpoint
+        return False
+
+
+def binding_for(server_ctx) -> MsgServerBinding | None:
+    entry = _ATTACHED.get(id(server_ctx))
+    if entry is not None and entry[0] is server_ctx:
+        return entry[1]
+    store = getattr(getattr(server_ctx, "get_share", None), "__self__", None)
+    db = getattr(store, "path", None)
+    if db is None:
+        return None
+    home_dir = Path(db).parent
+
+    def emit(name: str, **data) -> None:
+        server_ctx.emit_event(name, **data)
+
+    binding = MsgServerBinding(MsgHost.open(home_dir / "msg", emit=emit),
+                               lambda: home_policy_allows(home_dir))
+    attach(server_ctx, binding)
+    return binding
