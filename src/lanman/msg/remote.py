@@ -91,7 +91,7 @@ class _Pipe:
     def close(self) -> None:
         try:
             self.smb._close(self.fid)
-        except Exception:  # noqa: BLE001 - best effort on the way out
+        except Exception:  # noqa: BLE001, S110 - best effort on the way out
             pass
 
 
