@@ -8,11 +8,6 @@ Plus each failure scenario of the issue over sockets, with exact codes and texts
 3227320323 (guest-only server), SMB1 1240, SMB1 ACCESS_DENIED at TREE_CONNECT, and success
 when both sides require / both have signing disabled.
 
-Known gap (strict xfail, so a fix shows up as XPASS): SMB1 guest sessions. lanman's SMB1
-client (``smb/smb1/client.py`` ``Smb1Client.session_setup``) demands the server's SPNEGO
-mechListMIC even when the server answered SMB_SETUP_GUEST, where the server (rightly, no
-key) sends none -> STATUS_ACCESS_DENIED at SESSION_SETUP; and it does not refuse a guest
-session when it requires signing (§5: a client that requires signing refuses guest).
 """
 
 from __future__ import annotations
@@ -33,7 +28,6 @@ from lanman.policy.matrix import (
     SHARE,
     MatrixServer,
     expected_outcome,
-    is_smb1_only,
     profile_names,
     run_matrix,
     run_pair,
@@ -56,19 +50,6 @@ GUEST_SIGNING_TEXT = (
     "signing. These policies help protect your PC from unsafe or malicious devices on the "
     "network."
 )
-
-SMB1_GUEST_GAP = (
-    "lanman's SMB1 client fails a guest SESSION_SETUP with STATUS_ACCESS_DENIED (it demands "
-    "the server's mechListMIC, which a keyless guest session cannot send) and does not "
-    "refuse guest when it requires signing (smb-signing.md §5)"
-)
-
-
-def _smb1_guest_gap(client: str, server: str, smb1_servers: bool) -> bool:
-    if not (is_smb1_only(client) or is_smb1_only(server)):
-        return False
-    e = expected_outcome(client, server, "guest", smb1_servers=smb1_servers)
-    return e.stage != "negotiate"  # the guest session is reached
 
 
 @pytest.fixture(scope="module")
@@ -101,34 +82,11 @@ def test_user_scenario(runs, client, server, smb1_servers):
     assert cell.observed.comparable() == cell.expected.comparable(), _describe(cell)
 
 
-def _guest_params():
-    out = []
-    for smb1 in (False, True):
-        for c, s in PAIRS:
-            marks = []
-            if _smb1_guest_gap(c, s, smb1):
-                marks.append(pytest.mark.xfail(reason=SMB1_GUEST_GAP, strict=True))
-            out.append(pytest.param(c, s, smb1, marks=marks))
-    return out
-
-
-@pytest.mark.parametrize(("client", "server", "smb1_servers"), _guest_params())
+@pytest.mark.parametrize("smb1_servers", [False, True], ids=["smb1-default", "smb1-on"])
+@pytest.mark.parametrize(("client", "server"), PAIRS)
 def test_guest_scenario(runs, client, server, smb1_servers):
     cell = runs[smb1_servers].cell(client, server, "guest")
     assert cell.observed.comparable() == cell.expected.comparable(), _describe(cell)
-
-
-def test_every_smb2_pair_matches_in_guest_scenario(runs):
-    """The guest table without the SMB1 gap: all 49 SMB2/3 pairs (and the SMB1 pairs that
-    fail before a session, 1240 / 64) match."""
-    bad = [
-        _describe(c)
-        for c in runs[False].cells
-        if c.scenario == "guest"
-        and not _smb1_guest_gap(c.client, c.server, False)
-        and not c.matches
-    ]
-    assert not bad, "\n".join(bad)
 
 
 # ---- the scenarios of the issue, with exact codes and texts ---------------------------------

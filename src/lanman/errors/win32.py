@@ -67,6 +67,7 @@ _TABLE: tuple[tuple[int, str, str], ...] = (
         "The process cannot access the file because it is being used by another process.",
     ),
     (53, "ERROR_BAD_NETPATH", "The network path was not found."),
+    (50, "ERROR_NOT_SUPPORTED", "The request is not supported."),
     (59, "ERROR_UNEXP_NET_ERR", "An unexpected network error occurred."),
     (64, "ERROR_NETNAME_DELETED", "The specified network name is no longer available."),
     (67, "ERROR_BAD_NET_NAME", "The network name cannot be found."),
@@ -189,6 +190,8 @@ _FROM_NT: dict[int, int] = {
     0xC0000203: 59,  # STATUS_USER_SESSION_DELETED
     0xC000020C: 64,  # STATUS_CONNECTION_DISCONNECTED
     0xC00000B5: 121,  # STATUS_IO_TIMEOUT
+    0xC00000BB: 50,  # STATUS_NOT_SUPPORTED
+    0xC00000C3: 59,  # STATUS_INVALID_NETWORK_RESPONSE
 }
 
 

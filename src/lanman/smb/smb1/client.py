@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lanman.errors import ntstatus as st
+from lanman.errors.win32 import from_ntstatus
 from lanman.policy import decisions as dec
 
 from . import wire as w
@@ -36,18 +37,6 @@ __all__ = ["Smb1Client", "Smb1Error", "Smb1Result", "run_connect", "server_signi
 
 Exchange = Callable[[bytes], list[bytes]]
 NT_LM_012 = "NT LM 0.12"
-
-_WIN32 = {  # the Win32 code `net use` shows for a status (MS-ERREF 2.3 / RtlNtStatusToDosError)
-    st.STATUS_ACCESS_DENIED: 5,
-    st.STATUS_LOGON_FAILURE: 1326,
-    st.STATUS_BAD_NETWORK_NAME: 67,
-    st.STATUS_NOT_SUPPORTED: 50,
-    st.STATUS_USER_SESSION_DELETED: 64,
-    st.STATUS_CONNECTION_DISCONNECTED: 64,
-    st.STATUS_INVALID_NETWORK_RESPONSE: 59,
-    0xC0000248: 1240,  # STATUS_LOGIN_WKSTA_RESTRICTION
-}
-
 
 class Smb1Error(Exception):
     """A request failed with ``status`` (or the connection broke)."""
@@ -197,7 +186,14 @@ class Smb1Client:
                     raise Smb1Error(exc.status, "SPNEGO") from None
                 continue
             self.is_guest = bool(resp.action & w.SMB_SETUP_GUEST)
-            if resp.security_blob and not spnego.complete:
+            if self.is_guest and self.client_state == "required":
+                # A guest session has no key and cannot sign: a client that requires
+                # signing refuses it (reference smb-signing.md §5).
+                self.closed = True
+                raise Smb1Error(st.STATUS_SMB_GUEST_LOGON_BLOCKED_SIGNING_REQUIRED,
+                                "guest session offered, client requires signing")
+            if resp.security_blob and not spnego.complete and not self.is_guest:
+                # (a guest answer carries no mechListMIC: there is no key to make one)
                 try:
                     spnego.step(resp.security_blob)
                 except AuthError as exc:
@@ -285,22 +281,14 @@ class _AnonymousSpnego:
         return None
 
 
-_WIN32_TEXT = {
-    5: "Access is denied.",
-    50: "The request is not supported.",
-    59: "An unexpected network error occurred.",
-    64: "The specified network name is no longer available.",
-    67: "The network name cannot be found.",
-    1240: "The account is not authorized to log in from this station.",
-    1326: "The user name or password is incorrect.",
-}
 
 
 def _failure(stage: str, status: int, client: Smb1Client, detail: str = "") -> Smb1Result:
     entry = st.lookup(status)
     mode = client.negotiate_response.security_mode if client.negotiate_response else None
-    win32 = _WIN32.get(status)
-    text = _WIN32_TEXT.get(win32) if win32 is not None else None
+    err = from_ntstatus(status)
+    win32 = err.value if err is not None else None
+    text = err.message if err is not None else None
     return Smb1Result(False, win32, status, client.signing_active, mode, stage,
                       client.outcome, text or f"{entry.name}: {entry.message}")
 
