@@ -15,7 +15,6 @@ failure or access denied -> 5.  Credentials: ``-U user[%password]`` or ``LANMAN_
 from __future__ import annotations
 
 import os
-import struct
 
 from lanman.auth.ntlm import NtlmInitiator
 from lanman.msg.delivery import IDASYNC, Message
@@ -47,11 +46,8 @@ class _Pipe:
     """One pipe open carrying one bound, authenticated RPC association."""
 
     def __init__(self, smb, name: str, iface: str, user: str, password: str, domain: str):
-        from lanman.smb.wire.constants import FILE_NON_DIRECTORY_FILE, FILE_OPEN, FILE_READ_DATA
-
         self.smb = smb
-        r = smb._open(name, FILE_READ_DATA | 0x2, FILE_OPEN, FILE_NON_DIRECTORY_FILE, 0)
-        self.fid = r.file_id
+        self.fid = smb.open_pipe(name)
         self.rpc = RpcClient(SyntaxId.from_str(iface, 1, 0),
                              ntlm=NtlmInitiator(user, password, domain),
                              auth_level=AuthLevel.PKT_PRIVACY)
@@ -60,23 +56,14 @@ class _Pipe:
         self._write(self.rpc.auth3())
 
     def _write(self, data: bytes) -> None:
-        from lanman.smb.wire.constants import Command
-
-        fixed = struct.pack("<HHIQ16sIIHHI", 49, 64 + 48, len(data), 0, self.fid, 0, 0, 0, 0, 0)
-        mid = self.smb._start(Command.WRITE, fixed, payload=len(data), data=data)
-        self.smb._finish(mid, "WRITE pipe")
+        self.smb.pipe_write(self.fid, data)
 
     def _read_pdu(self) -> bytes:
-        from lanman.smb.wire.constants import Command
-        from lanman.smb.wire.io import ReadRequest, unpack_read_response
-
         out = b""
         for _ in range(64):
-            mid = self.smb._start(Command.READ, ReadRequest(self.fid, 8192, 0).pack(),
-                                  payload=8192)
-            inc = self.smb._finish(mid, "READ pipe", ok=(0, _BUFFER_OVERFLOW))
-            out += bytes(unpack_read_response(inc.pdu))
-            if inc.status == 0:
+            chunk, more = self.smb.pipe_read(self.fid, 8192)
+            out += chunk
+            if not more:
                 return out
         raise RpcCallError(RPC_S_SERVER_UNAVAILABLE, "PDU too large")
 
@@ -90,7 +77,7 @@ class _Pipe:
 
     def close(self) -> None:
         try:
-            self.smb._close(self.fid)
+            self.smb.close_file(self.fid)
         except Exception:  # noqa: BLE001, S110 - best effort on the way out
             pass
 

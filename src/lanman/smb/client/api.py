@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from lanman.smb.wire.constants import (
     FILE_OVERWRITE_IF,
     FILE_READ_ATTRIBUTES,
     FILE_READ_DATA,
+    FILE_WRITE_DATA,
     SYNCHRONIZE,
     Command,
     InfoType,
@@ -38,7 +38,12 @@ from lanman.smb.wire.constants import (
 )
 from lanman.smb.wire.create import CloseRequest, CreateRequest, CreateResponse
 from lanman.smb.wire.header import WireError
-from lanman.smb.wire.io import ReadRequest, unpack_read_response, unpack_write_response
+from lanman.smb.wire.io import (
+    ReadRequest,
+    pack_write_request_fixed,
+    unpack_read_response,
+    unpack_write_response,
+)
 from lanman.smb.wire.query import QueryDirectoryRequest, SetInfoRequest, unpack_output_response
 from lanman.smb.wire.session import TreeConnectRequest, TreeConnectResponse, empty_body
 
@@ -57,7 +62,6 @@ __all__ = ["ClientSettings", "ConnectionInfo", "EventSink", "SmbClient", "resolv
 
 EventSink = Callable[[str, dict], None]
 FILE_SHARE_ALL = 0x7
-_WRITE_FIXED = "<HHIQ16sIIHHI"
 PIPELINE_DEPTH = 4
 
 
@@ -376,6 +380,29 @@ class SmbClient:
         self.opens.discard(fid)
         self._call(Command.CLOSE, CloseRequest(fid).pack(), "CLOSE")
 
+    # ---- named pipes (IPC$) ----------------------------------------------------------
+
+    def open_pipe(self, name: str) -> bytes:
+        """Open ``\\pipe\\name`` on the connected IPC$ tree; returns the FileId."""
+        return self._open(name, FILE_READ_DATA | FILE_WRITE_DATA, FILE_OPEN,
+                          FILE_NON_DIRECTORY_FILE, 0, what="CREATE pipe").file_id
+
+    def pipe_write(self, fid: bytes, data: bytes) -> None:
+        """One message into the pipe (MS-SMB2 2.2.21)."""
+        self._call(Command.WRITE, pack_write_request_fixed(fid, 0, len(data)), "WRITE pipe",
+                   payload=len(data), data=data)
+
+    def pipe_read(self, fid: bytes, max_length: int = 8192) -> tuple[bytes, bool]:
+        """Up to ``max_length`` bytes of the next message; True when more of it remains
+        (STATUS_BUFFER_OVERFLOW, MS-SMB2 3.3.5.12)."""
+        inc = self._call(Command.READ, ReadRequest(fid, max_length, 0).pack(), "READ pipe",
+                         ok=(nts.STATUS_SUCCESS, nts.STATUS_BUFFER_OVERFLOW),
+                         payload=max_length)
+        return bytes(unpack_read_response(inc.pdu)), inc.status == nts.STATUS_BUFFER_OVERFLOW
+
+    def close_file(self, fid: bytes) -> None:
+        self._close(fid)
+
     def stat(self, path: str) -> RemoteEntry:
         r = self._open(path, FILE_READ_ATTRIBUTES | SYNCHRONIZE, FILE_OPEN, attributes=0)
         self._close(r.file_id)
@@ -480,9 +507,7 @@ class SmbClient:
                         if self.conn.available < self.conn.charge_for(len(data)) and inflight:
                             mid, n = inflight.pop(0)
                             total += self._write_done(mid, remote, n)
-                        fixed = struct.pack(
-                            _WRITE_FIXED, 49, 64 + 48, len(data), offset, r.file_id, 0, 0, 0, 0, 0
-                        )
+                        fixed = pack_write_request_fixed(r.file_id, offset, len(data))
                         mid = self._start(Command.WRITE, fixed, payload=len(data), data=data)
                         inflight.append((mid, len(data)))
                         offset += len(data)

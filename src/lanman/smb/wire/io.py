@@ -71,6 +71,13 @@ class WriteRequest:
                             self.flags) + bytes(self.data)
 
 
+def pack_write_request_fixed(file_id: bytes, offset: int, length: int, flags: int = 0) -> bytes:
+    """The 48-byte fixed part of a WRITE request whose ``length`` data bytes follow it
+    directly (DataOffset 0x70): the caller sends the payload without copying it."""
+    return _WR_REQ.pack(49, SMB2_HEADER_SIZE + _WR_REQ.size, length, offset, file_id, 0, 0, 0,
+                        0, flags)
+
+
 _WR_RESP = struct.Struct("<HHIIHH")
 
 
