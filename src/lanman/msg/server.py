@@ -28,6 +28,7 @@ __all__ = [
     "PipeAccess",
     "attach",
     "binding_for",
+    "binding_for_home",
     "detach",
     "pipe_access",
 ]
@@ -59,16 +60,20 @@ class MsgServerBinding:
     allow_remote_rpc: Callable[[], bool]
 
 
-_ATTACHED: dict[int, tuple[object, MsgServerBinding]] = {}
+def attach(server_ctx, binding: MsgServerBinding) -> None:
+    """Bind a msg host and its policy source to a ServerContext."""
+    server_ctx.msg = binding
 
 
-def attach(server_ctx: object, binding: MsgServerBinding) -> None:
-    """Bind a msg host and policy source to a ServerContext (tests; service wiring)."""
-    _ATTACHED[id(server_ctx)] = (server_ctx, binding)
+def detach(server_ctx) -> None:
+    server_ctx.msg = None
 
 
-def detach(server_ctx: object) -> None:
-    _ATTACHED.pop(id(server_ctx), None)
+def binding_for_home(home_dir: Path, emit: Callable[..., None]) -> MsgServerBinding:
+    """The binding ``lanman up`` attaches: sessions in ``<home>/msg``, AllowRemoteRPC from
+    the home's policy."""
+    return MsgServerBinding(MsgHost.open(home_dir / "msg", emit=emit),
+                            lambda: home_policy_allows(home_dir))
 
 
 def home_policy_allows(home_dir: Path) -> bool:
@@ -84,19 +89,4 @@ def home_policy_allows(home_dir: Path) -> bool:
 
 
 def binding_for(server_ctx) -> MsgServerBinding | None:
-    entry = _ATTACHED.get(id(server_ctx))
-    if entry is not None and entry[0] is server_ctx:
-        return entry[1]
-    store = getattr(getattr(server_ctx, "get_share", None), "__self__", None)
-    db = getattr(store, "path", None)
-    if db is None:
-        return None
-    home_dir = Path(db).parent
-
-    def emit(name: str, **data) -> None:
-        server_ctx.emit_event(name, **data)
-
-    binding = MsgServerBinding(MsgHost.open(home_dir / "msg", emit=emit),
-                               lambda: home_policy_allows(home_dir))
-    attach(server_ctx, binding)
-    return binding
+    return getattr(server_ctx, "msg", None)

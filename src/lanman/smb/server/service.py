@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import uuid
+from pathlib import Path
 
 from lanman.events.catalogue import CATALOGUE
 
@@ -44,9 +45,11 @@ def build_context(home) -> ServerContext:
         if name in CATALOGUE:
             home.events.emit(name, source="smb", **data)
 
+    from lanman.msg.server import binding_for_home
+
     return ServerContext(settings=settings, lookup_nt_hash=lookup_nt_hash,
                          get_share=store.get_share, list_shares=store.list_shares,
-                         emit_event=emit)
+                         emit_event=emit, msg=binding_for_home(Path(home.path), emit))
 
 
 async def serve(home, listen: str, port: int, stop: asyncio.Event | None = None) -> None:

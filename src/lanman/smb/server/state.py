@@ -51,6 +51,7 @@ class ServerContext:
     server_start_time: int = 0
     oplocks: Any = None  # OplockTable shared by all connections (set in __post_init__)
     lock_tables: dict = field(default_factory=dict)  # file key -> ByteRangeLocks
+    msg: Any = None  # lanman.msg.server.MsgServerBinding: TSTS pipes (None: not offered)
 
     def __post_init__(self) -> None:
         if self.oplocks is None:
