@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.lanman-installed
 HOME_DIR ?= ./lanman-home
 
 # Real peers the interop tests drive (Debian package names).
-PEERS := smbclient samba samba-testsuite nmap tshark krb5-user
+PEERS := smbclient samba samba-testsuite nmap tshark krb5-user iproute2 chromium
 
 .PHONY: run test lint format peers venv clean
 
