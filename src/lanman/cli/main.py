@@ -13,6 +13,7 @@ from lanman.cli.msg import msg
 from lanman.cli.policy import policy
 from lanman.cli.profile import profile
 from lanman.cli.registry import registry
+from lanman.cli.scan import scan
 from lanman.cli.share import share
 from lanman.cli.smb import smb
 from lanman.cli.up import up
@@ -43,6 +44,7 @@ cli.add_command(profile)
 cli.add_command(registry)
 cli.add_command(msg)
 cli.add_command(client)
+cli.add_command(scan)
 
 
 def main() -> None:

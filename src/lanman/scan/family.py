@@ -1,0 +1,47 @@
+"""Recognise the server family from what the probes saw (to pick the remedy to show).
+
+Heuristics, in order (each names its evidence in the report):
+
+* impacket: NTLM CHALLENGE version 255.255.65535 (its placeholder) or a ServerGuid of "A"s;
+* Samba: NTLM version 6.1 build 0 (Samba's fixed NTLMSSP version), or "Samba" in the IPC$
+  remark a share listing returned;
+* lanman: NTLM version 10.0.20348 with NTLM as the only SPNEGO mechanism and no cipher
+  offered (lanman's server does not encrypt; Windows Server 2022 offers Kerberos, NegoEx and
+  four ciphers);
+* Windows: any other NTLM version with a non-zero build, or Kerberos/NegoEx offered.
+"""
+
+from __future__ import annotations
+
+from lanman.scan.model import HostResult
+
+__all__ = ["FAMILIES", "recognise"]
+
+FAMILIES = ("windows", "samba", "lanman", "impacket", "unknown")
+
+
+def _remarks(host: HostResult) -> str:
+    out = []
+    for s in (host.guest, host.anonymous):
+        for sh in (s.shares or []) if s else []:
+            out.append(str(sh.get("remark", "")))
+    return " ".join(out)
+
+
+def recognise(host: HostResult) -> tuple[str, str]:
+    """(family, evidence); ("unknown", "") when nothing fits."""
+    v = host.ntlm.version if host.ntlm else ""
+    if v == "255.255.65535" or host.server_guid == "41414141-4141-4141-4141-414141414141":
+        return "impacket", f"NTLM version {v or '?'}, ServerGuid {host.server_guid or '?'}"
+    remarks = _remarks(host)
+    if "samba" in remarks.lower():
+        return "samba", f"share remark {remarks.strip()[:60]!r}"
+    if v == "6.1.0":
+        return "samba", "NTLM version 6.1 build 0 (Samba's fixed NTLMSSP version)"
+    if v == "10.0.20348" and host.mechanisms == ["NTLM"] and not host.ciphers:
+        return "lanman", "NTLM version 10.0.20348, NTLM-only SPNEGO, no SMB3 encryption"
+    if v and not v.endswith(".0"):
+        return "windows", f"NTLM version {v}"
+    if any(m in ("Kerberos", "MS-KRB5", "NegoEx") for m in host.mechanisms):
+        return "windows", "Kerberos/NegoEx offered in SPNEGO"
+    return "unknown", ""
