@@ -222,7 +222,7 @@ def test_command_outputs(tmp_path):
 
 def test_command_session_names_error(tmp_path):
     class Down:
-        def list_sessions(self):
+        def list_sessions(self, users=True):
             raise MsgError(1722)
 
     out, err = io.StringIO(), io.StringIO()

@@ -13,6 +13,7 @@ from lanman.cli.msg import msg
 from lanman.cli.policy import policy
 from lanman.cli.profile import profile
 from lanman.cli.registry import registry
+from lanman.cli.session import session
 from lanman.cli.scan import scan
 from lanman.cli.share import share
 from lanman.cli.smb import smb
@@ -43,6 +44,7 @@ cli.add_command(policy)
 cli.add_command(profile)
 cli.add_command(registry)
 cli.add_command(msg)
+cli.add_command(session)
 cli.add_command(client)
 cli.add_command(scan)
 

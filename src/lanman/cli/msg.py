@@ -4,6 +4,11 @@
 ``lanman msg sessions`` lists sessions (like qwinsta); ``session-add`` / ``session-remove``
 manage lanman's own sessions; ``agent`` runs a session that shows messages in this terminal.
 A user literally named like a verb is reached with ``lanman msg -- sessions ...``.
+
+The listing is one command, :data:`sessions_cmd`, reached as ``lanman msg sessions`` and
+``lanman session list`` (:mod:`lanman.cli.session`).  :func:`main` is the ``msg`` console
+script: exactly the Windows syntax (``msg * /SERVER:host hello``), no lanman verbs, the home
+from ``$LANMAN_HOME``.
 """
 
 from __future__ import annotations
@@ -17,13 +22,14 @@ from pathlib import Path
 import click
 
 from lanman.cli._common import get_home
+from lanman.msg.agent import InboxFollower
 from lanman.msg.command import EXIT_FAILURE, USAGE, LocalBackend, MsgError, run_msg
-from lanman.msg.delivery import IDOK, inbox_path, response_path
+from lanman.msg.delivery import IDOK
 from lanman.msg.host import MsgHost, local_caller
 from lanman.msg.sessions import SessionState
 from lanman.msg.syntax import MsgArgs, MsgUsageError, parse_msg_args
 
-__all__ = ["msg"]
+__all__ = ["main", "msg", "msg_script", "sessions_cmd"]
 
 
 def msg_state_dir(home) -> Path:
@@ -66,13 +72,8 @@ def _backend_factory(ctx: click.Context):
     return make
 
 
-@click.group("msg", cls=_MsgGroup, invoke_without_command=True, add_help_option=False)
-@click.pass_context
-def msg(ctx: click.Context) -> None:
-    """Send a message to the sessions of a host (Windows msg syntax; see `lanman msg /?`)."""
-    if ctx.invoked_subcommand is not None:
-        return
-    argv = ctx.meta.get("lanman.msg.argv", [])
+def _send(ctx: click.Context, argv: list[str]) -> None:
+    """The Windows msg command line: parse, send, exit with run_msg's code."""
     try:
         a = parse_msg_args(argv)
     except MsgUsageError as exc:
@@ -88,7 +89,40 @@ def msg(ctx: click.Context) -> None:
     ctx.exit(rc)
 
 
-@msg.command("sessions")
+@click.group("msg", cls=_MsgGroup, invoke_without_command=True, add_help_option=False)
+@click.pass_context
+def msg(ctx: click.Context) -> None:
+    """Send a message to the sessions of a host (Windows msg syntax; see `lanman msg /?`)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    _send(ctx, ctx.meta.get("lanman.msg.argv", []))
+
+
+class _RawCommand(click.Command):
+    """Every argument goes to the Windows parser untouched (``--``, ``/?``, ``-v`` too)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["lanman.msg.argv"] = list(args)
+        return super().parse_args(ctx, [])
+
+
+@click.command("msg", cls=_RawCommand, add_help_option=False)
+@click.pass_context
+def msg_script(ctx: click.Context) -> None:
+    """msg {user | session-name | session-id | @file | *} [/SERVER:host] [/TIME:s] [/V] [/W]
+    [message]"""
+    _send(ctx, ctx.meta.get("lanman.msg.argv", []))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The ``msg`` console script (pyproject ``[project.scripts]``)."""
+    from lanman.cli._common import HomeRef
+
+    msg_script.main(args=sys.argv[1:] if argv is None else list(argv), prog_name="msg",
+                    obj=HomeRef(None))
+
+
+@click.command("sessions")
 @click.option("--server", "-s", help="Host to ask (host[:port]); default this one.")
 @click.option("--user", "-U", help="user[%password] for --server.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -100,13 +134,18 @@ def sessions_cmd(ctx: click.Context, server: str | None, user: str | None, as_js
 
         a = MsgArgs(target="*", server=server)
         if user:
-            a.user, _, pw = user.partition("%")
-            a.password = pw or None
+            a.user, sep, pw = user.partition("%")
+            a.password = pw if sep else None
+        backend = remote_backend(a)
         try:
-            rows = remote_backend(a).list_sessions()
+            rows = backend.list_sessions()
         except MsgError as exc:
             click.echo(f"Error {exc.win32} getting session names", err=True)
+            if exc.detail:
+                click.echo(f"lanman: {exc.detail}", err=True)
             ctx.exit(EXIT_FAILURE)
+        finally:
+            backend.close()
     else:
         rows = open_host(ctx).sessions()
     if as_json:
@@ -117,6 +156,9 @@ def sessions_cmd(ctx: click.Context, server: str | None, user: str | None, as_js
         device = s.tty or (s.inbox or "")
         click.echo(f" {s.name:<18}{s.user:<20}{s.session_id:>6}  {s.state.label:<8}"
                    f"{s.kind:<10}{device}")
+
+
+msg.add_command(sessions_cmd)
 
 
 _RESPONSES = {"ok": IDOK, "cancel": 2, "yes": 6, "no": 7, "timeout": 32000}
@@ -168,33 +210,20 @@ def agent(ctx: click.Context, name: str | None, user: str | None, respond: str |
     name = name or f"agent#{os.getpid()}"
     host.virtual.add(name, user or local_caller().user, pid=os.getpid())
     s = next(s for s in host.sessions() if s.name.casefold() == name.casefold())
+    follower = InboxFollower(host.state_dir, s)
     click.echo(f"lanman msg agent: session {s.name} (id {s.session_id}); Ctrl-C stops.")
     sys.stdout.flush()
-    path = inbox_path(host.state_dir, s)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch()
-    pos = path.stat().st_size
     start = time.monotonic()
     try:
         while not max_seconds or time.monotonic() - start < max_seconds:
-            with open(path, "rb") as fh:
-                fh.seek(pos)
-                chunk = fh.read()
-            if not chunk.endswith(b"\n"):
-                chunk = chunk[: chunk.rfind(b"\n") + 1]
-            pos += len(chunk)
-            for line in chunk.splitlines():
-                try:
-                    rec = json.loads(line)
-                except ValueError:
-                    continue
+            for rec in follower.poll():
                 title = f" — {rec.get('title')}" if str(rec.get("title", "")).strip() else ""
                 click.echo(f"\nMessage from {rec.get('sender')}{title}:\n{rec.get('message')}")
                 if rec.get("wait"):
                     code = _RESPONSES.get(respond or "")
                     if code is None:
                         code = IDOK if click.confirm("OK?", default=True) else 2
-                    response_path(host.state_dir, s, rec["id"]).write_text(str(code))
+                    follower.respond(rec, code)
                 sys.stdout.flush()
             time.sleep(0.05)
     except KeyboardInterrupt:

@@ -71,8 +71,12 @@ class MsgError(Exception):
 
 
 class MsgBackend(Protocol):
-    def list_sessions(self) -> list[MsgSession]:
-        """All sessions of the target host; raise :class:`MsgError` when unavailable."""
+    def list_sessions(self, users: bool = True) -> list[MsgSession]:
+        """All sessions of the target host; raise :class:`MsgError` when unavailable.
+
+        ``users=False``: the caller needs no user names (targets ``*`` and session ids), so
+        a remote backend may skip asking for them, one call per session.
+        """
         ...
 
     def send(self, session: MsgSession, m: Message) -> SendResult: ...
@@ -83,7 +87,7 @@ class LocalBackend:
     host: MsgHost
     caller: Caller
 
-    def list_sessions(self) -> list[MsgSession]:
+    def list_sessions(self, users: bool = True) -> list[MsgSession]:
         return self.host.sessions()
 
     def send(self, session: MsgSession, m: Message) -> SendResult:
@@ -134,14 +138,35 @@ def run_msg(
         err.write(f"msg: the message is longer than {MAX_MESSAGE_CHARS} characters; "
                   "it was cut\n")
         text = text[:MAX_MESSAGE_CHARS]
+    backend = None
     try:
         backend = backend_factory(args)
-        sessions = backend.list_sessions()
+        sessions = backend.list_sessions(users=_needs_users(targets))
     except MsgError as exc:
         err.write(f"Error {exc.win32} getting session names\n")
         if exc.detail:
             err.write(f"lanman: {exc.detail}\n")
+        _close(backend)
         return EXIT_FAILURE
+    try:
+        return _send_all(args, backend, sessions, targets, text, sender, out, err)
+    finally:
+        _close(backend)
+
+
+def _needs_users(targets: list[str]) -> bool:
+    """Whether resolving ``targets`` may look at user names (not for ``*`` and ids)."""
+    return any(t.strip() != "*" and not t.strip().isdigit() for t in targets)
+
+
+def _close(backend) -> None:
+    close = getattr(backend, "close", None)
+    if close is not None:
+        close()
+
+
+def _send_all(args: MsgArgs, backend: MsgBackend, sessions: list[MsgSession],
+              targets: list[str], text: str, sender: str, out: TextIO, err: TextIO) -> int:
     chosen: list[MsgSession] = []
     seen: set[int] = set()
     missing = []

@@ -78,6 +78,7 @@ class MsgHost:
     #: Extra users (case-insensitive) holding WINSTATION_MSG on every session; "*" = anyone
     #: authenticated.  By default only administrators and the session's own user may send.
     senders: frozenset[str] = frozenset()
+    _registry: SessionRegistry | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def open(cls, state_dir: str | os.PathLike, *, os_sessions: bool = True,
@@ -94,7 +95,11 @@ class MsgHost:
 
     @property
     def registry(self) -> SessionRegistry:
-        return SessionRegistry(self.state_dir, self.providers)
+        """One registry per host, so its session list cache lives as long as the host."""
+        reg = self._registry
+        if reg is None or reg.providers is not self.providers or reg.state_dir != self.state_dir:
+            reg = self._registry = SessionRegistry(self.state_dir, self.providers)
+        return reg
 
     @property
     def virtual(self) -> VirtualProvider:

@@ -4,7 +4,9 @@ Sequence (reference/msg-tsts.md §3.3-3.4, §4): SMB logon, TREE_CONNECT IPC$, C
 ``LSM_API_service``, DCE/RPC bind with NTLMSSP at PKT_PRIVACY (BIND, BIND_ACK, AUTH3);
 TermSrvEnumeration RpcOpenEnum / RpcGetEnumResult(1) / RpcCloseEnum for the session list,
 TermSrvSession RpcGetSessionInformationEx for user names, RpcOpenSession /
-RpcShowMessageBox / RpcCloseSession per message.
+RpcShowMessageBox / RpcCloseSession per message.  One TermSrvSession pipe (one bind, one
+NTLMSSP authentication) serves the names and every message of the command: ``msg *`` to 200
+sessions is 3 calls per session, not a new pipe and bind each.
 
 Errors map as the Windows RPC runtime reports them: no connection or no pipe
 (STATUS_OBJECT_NAME_NOT_FOUND, AllowRemoteRPC = 0) -> 1722 RPC_S_SERVER_UNAVAILABLE; logon
@@ -31,6 +33,20 @@ __all__ = ["RemoteBackend", "remote_backend", "split_server"]
 RPC_S_SERVER_UNAVAILABLE = 1722
 ERROR_ACCESS_DENIED = 5
 _NOT_FOUND = 0xC0000034
+#: Statuses that mean the host was not reached (nothing listens, no route, timed out, reset):
+#: the RPC server is unavailable (1722), not an access problem.
+_UNREACHABLE = frozenset({
+    0xC000020C,  # STATUS_CONNECTION_DISCONNECTED (refused / closed before SMB)
+    0xC0000236,  # STATUS_CONNECTION_REFUSED
+    0xC000023C,  # STATUS_NETWORK_UNREACHABLE
+    0xC000023D,  # STATUS_HOST_UNREACHABLE
+    0xC00000B5,  # STATUS_IO_TIMEOUT
+    0xC000013B,  # STATUS_LOCAL_DISCONNECT
+    0xC000013C,  # STATUS_REMOTE_DISCONNECT
+    0xC0000241,  # STATUS_CONNECTION_ABORTED
+    0xC000020D,  # STATUS_CONNECTION_RESET
+    0xC00000BE,  # STATUS_BAD_NETWORK_PATH
+})
 _BUFFER_OVERFLOW = 0x80000005
 
 
@@ -91,6 +107,7 @@ class RemoteBackend:
         self.host, self.port = host, port
         self.user, self.password, self.domain = user, password, domain
         self._smb = None
+        self._session_pipe: _Pipe | None = None
 
     def _connect(self):
         from lanman.msg.command import MsgError
@@ -107,7 +124,9 @@ class RemoteBackend:
                                           domain=self.domain, share="IPC$",
                                           require_signing=False, timeout=15.0)
         except SmbClientError as exc:
-            raise MsgError(ERROR_ACCESS_DENIED, f"SMB logon to {self.host}: {exc}") from None
+            code = (RPC_S_SERVER_UNAVAILABLE if getattr(exc, "status", 0) in _UNREACHABLE
+                    else ERROR_ACCESS_DENIED)
+            raise MsgError(code, f"SMB logon to {self.host}: {exc}") from None
         except OSError as exc:
             raise MsgError(RPC_S_SERVER_UNAVAILABLE, f"{self.host}:{self.port}: {exc}") from None
         return self._smb
@@ -126,7 +145,7 @@ class RemoteBackend:
         except RpcCallError as exc:
             raise MsgError(ERROR_ACCESS_DENIED, f"RPC bind: {exc}") from None
 
-    def list_sessions(self) -> list[MsgSession]:
+    def list_sessions(self, users: bool = True) -> list[MsgSession]:
         from lanman.msg.command import MsgError
 
         enum = self._pipe(TERMSRV_ENUMERATION_UUID)
@@ -155,7 +174,12 @@ class RemoteBackend:
                            str(exc)) from None
         finally:
             enum.close()
-        sess = self._pipe(TERMSRV_SESSION_UUID)
+        if not users:
+            return sessions
+        try:
+            sess = self._session()
+        except MsgError:
+            return sessions  # names only; the list itself is good
         try:
             for s in sessions:
                 w = NdrWriter()
@@ -167,15 +191,35 @@ class RemoteBackend:
                 s.domain = _wstr_fixed(r, 18)
                 s.user = _wstr_fixed(r, 21)
         except RpcCallError:
-            pass  # names only; the list itself is good
-        finally:
-            sess.close()
+            self._drop_session()  # names only; the list itself is good
         return sessions
 
+    def _session(self) -> _Pipe:
+        """The TermSrvSession pipe of this command, opened and bound on first use."""
+        if self._session_pipe is None:
+            self._session_pipe = self._pipe(TERMSRV_SESSION_UUID)
+        return self._session_pipe
+
+    def _drop_session(self) -> None:
+        if self._session_pipe is not None:
+            self._session_pipe.close()
+            self._session_pipe = None
+
+    def close(self) -> None:
+        self._drop_session()
+        if self._smb is not None:
+            try:
+                self._smb.close()
+            except Exception:  # noqa: BLE001, S110 - best effort on the way out
+                pass
+            self._smb = None
+
     def send(self, session: MsgSession, m: Message) -> SendResult:
+        from lanman.smb.client.errors import SmbClientError
+
         res = SendResult(session)
         try:
-            p = self._pipe(TERMSRV_SESSION_UUID)
+            p = self._session()
         except Exception as exc:  # noqa: BLE001
             res.error, res.detail = getattr(exc, "win32", 1722), str(exc)
             return res
@@ -205,8 +249,10 @@ class RemoteBackend:
             p.call(1, handle)
         except RpcCallError as exc:
             res.error, res.detail = (exc.status if exc.status < 0x10000 else 1722), str(exc)
-        finally:
-            p.close()
+            self._drop_session()  # a fault may leave the association unusable: start afresh
+        except (SmbClientError, OSError) as exc:
+            res.error, res.detail = RPC_S_SERVER_UNAVAILABLE, str(exc)
+            self._drop_session()
         return res
 
 

@@ -14,6 +14,12 @@ Session 0 (``Services``, Disconnected) is synthetic and reserved, as on Windows 
 
 Ids are kept stable in ``ids.json`` (key -> id), the lowest free id >= 1 is handed out, so a
 session keeps its id for as long as it exists.  All file updates hold an ``fcntl`` lock.
+
+The list is cached (the MS-TSTS server looks sessions up several times per message): it is
+built again as soon as a provider's source changes (each provider's :meth:`stamp`: the
+file's inode, size and mtime, and a counter of this process's own changes), and at the
+latest after :data:`CACHE_SECONDS`, which bounds how late a dead agent or a stale utmp
+record drops out.  Sessions the registry returns are shared: treat them as read-only.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from pathlib import Path
 from typing import Protocol
 
 __all__ = [
+    "CACHE_SECONDS",
     "MAX_SESSION_ID",
     "SERVICES_SESSION_ID",
     "WINSTATIONNAME_LENGTH",
@@ -49,6 +56,8 @@ WINSTATIONNAME_LENGTH = 32
 SERVICES_SESSION_ID = 0
 #: Ids >= 65536 are listener sessions on Windows (MS-TSTS 2.2.2.13); we never hand them out.
 MAX_SESSION_ID = 65535
+#: Longest a cached session list is used while none of its sources changed.
+CACHE_SECONDS = 1.0
 
 
 class SessionState(enum.IntEnum):
@@ -101,6 +110,18 @@ class SessionProvider(Protocol):
         """Current sessions; ``session_id`` may be 0 (the registry assigns stable ids)."""
         ...
 
+    def stamp(self) -> object | None:
+        """A value that changes whenever :meth:`sessions` may; None: do not cache."""
+        ...
+
+
+def _file_stamp(path: str | os.PathLike) -> tuple[int, int, int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (0, 0, 0)
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
 
 # --------------------------------------------------------------------------- utmp
 
@@ -147,6 +168,9 @@ class UtmpProvider:
 
     def __init__(self, path: str | os.PathLike = "/var/run/utmp") -> None:
         self.path = path
+
+    def stamp(self) -> object:
+        return _file_stamp(self.path)
 
     def sessions(self) -> list[MsgSession]:
         entries = sorted(read_utmp(self.path), key=lambda e: (e.tv_sec, e.line))
@@ -200,6 +224,12 @@ class VirtualProvider:
         self.table = self.state_dir / "sessions.json"
         self.inbox_dir = self.state_dir / "inbox"
 
+    #: Changes made by this process (a file's mtime may not move within one clock tick).
+    _generation = 0
+
+    def stamp(self) -> object:
+        return (_file_stamp(self.table), VirtualProvider._generation)
+
     def _rows(self) -> list[dict]:
         rows = _load_json(self.table, [])
         return rows if isinstance(rows, list) else []
@@ -217,6 +247,7 @@ class VirtualProvider:
             rows.append({"name": name, "user": user, "state": int(state), "domain": domain,
                          "auto_response": auto_response, "pid": pid, "created": time.time()})
             _save_json(self.table, rows)
+            VirtualProvider._generation += 1
         return f"virtual:{name.casefold()}"
 
     def remove(self, name: str) -> bool:
@@ -226,6 +257,7 @@ class VirtualProvider:
             if len(keep) == len(rows):
                 return False
             _save_json(self.table, keep)
+            VirtualProvider._generation += 1
         return True
 
     def sessions(self) -> list[MsgSession]:
@@ -258,6 +290,9 @@ class StaticProvider:
     def sessions(self) -> list[MsgSession]:
         return list(self._sessions)
 
+    def stamp(self) -> object | None:
+        return None  # the list is the caller's: never cached
+
 
 # --------------------------------------------------------------------------- registry
 
@@ -269,6 +304,7 @@ class SessionRegistry:
     state_dir: Path
     providers: list[SessionProvider] = field(default_factory=list)
     host_domain: str = ""
+    _cache: tuple | None = field(default=None, repr=False, compare=False)
 
     @property
     def id_map_path(self) -> Path:
@@ -300,7 +336,27 @@ class SessionRegistry:
         for s in sessions:
             s.session_id = ids[s.key]
 
+    def _stamp(self) -> tuple | None:
+        stamps = []
+        for p in self.providers:
+            st = p.stamp() if hasattr(p, "stamp") else None
+            if st is None:
+                return None
+            stamps.append((id(p), st))
+        return (str(self.state_dir), tuple(stamps))
+
     def list(self) -> list[MsgSession]:
+        """Session 0 and every provider's sessions, by id (cached: see the module notes)."""
+        stamp = self._stamp()
+        now = time.monotonic()
+        cached = self._cache
+        if stamp is not None and cached is not None and cached[0] == stamp and now < cached[1]:
+            return list(cached[2])
+        result = self._list_uncached()
+        self._cache = (stamp, now + CACHE_SECONDS, result) if stamp is not None else None
+        return list(result)
+
+    def _list_uncached(self) -> list[MsgSession]:
         found: list[MsgSession] = []
         seen: set[str] = set()
         for p in self.providers:
