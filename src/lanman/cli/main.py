@@ -8,7 +8,11 @@ import click
 
 from lanman.cli._common import HomeRef, LanmanGroup
 from lanman.cli.client import client
+from lanman.cli.computer import computer
+from lanman.cli.domain import domain
 from lanman.cli.events import events
+from lanman.cli.group import group
+from lanman.cli.keytab import keytab
 from lanman.cli.msg import msg
 from lanman.cli.policy import policy
 from lanman.cli.profile import profile
@@ -17,6 +21,7 @@ from lanman.cli.session import session
 from lanman.cli.scan import scan
 from lanman.cli.share import share
 from lanman.cli.smb import smb
+from lanman.cli.spn import spn
 from lanman.cli.up import up
 from lanman.cli.user import user
 
@@ -46,6 +51,11 @@ cli.add_command(registry)
 cli.add_command(msg)
 cli.add_command(session)
 cli.add_command(client)
+cli.add_command(domain)
+cli.add_command(computer)
+cli.add_command(group)
+cli.add_command(spn)
+cli.add_command(keytab)
 cli.add_command(scan)
 
 

@@ -1,4 +1,5 @@
-"""``lanman user add|list|passwd|remove``. Passwords are hashed (NT hash) and never stored."""
+"""``lanman user add|list|show|set|passwd|remove``. Passwords are never stored: only the NT
+hash and, once a domain is provisioned, the AES keys derived from them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from lanman.cli._common import CliError, console, echo_json, get_home, yes_no
+from lanman.cli.computer import principal_json
+from lanman.cli.domain import fmt_time, maybe_directory, open_directory, parse_expires
+from lanman.directory.model import ETYPE_NAMES, UAC, etype_order
 from lanman.store import no_user_error, user_exists_error, validate_user_name
 
 
@@ -31,31 +35,79 @@ def _read_password(from_stdin: bool) -> str:
     )
 
 
+def _active(p) -> bool:
+    return not (p.uac & UAC.ACCOUNTDISABLE)
+
+
+def _etypes(p) -> str:
+    return ", ".join(ETYPE_NAMES[e] for e in etype_order(p.keys)) or "none"
+
+
 @click.group("user")
 def user() -> None:
-    """Manage the local accounts that may log on to the SMB server."""
+    """Manage the accounts that may log on (local, or domain users once provisioned)."""
 
 
 @user.command("add")
 @click.argument("name")
 @click.option("--password-stdin", is_flag=True, help="Read the password from one stdin line.")
+@click.option("--disabled", is_flag=True, help="Create the account disabled.")
+@click.option("--expires", default=None, help="Account expiry: YYYY-MM-DD (domain only).")
 @click.pass_context
-def user_add(ctx: click.Context, name: str, password_stdin: bool) -> None:
+def user_add(
+    ctx: click.Context, name: str, password_stdin: bool, disabled: bool, expires: str | None
+) -> None:
     """Create account NAME (prompts twice for the password unless --password-stdin)."""
     home = get_home(ctx)
     validate_user_name(name)  # fail before asking for a password
     if home.store.get_user(name) is not None:
         raise user_exists_error(name)
+    d = maybe_directory(ctx)
+    if expires is not None and d is None:
+        raise CliError("--expires needs a domain", "run `lanman domain provision` first")
+    exp = parse_expires(expires) if expires is not None else None
     u = home.store.add_user(name, _read_password(password_stdin))
     home.events.emit("USER_ADDED", source="lanman-cli", user=u.name, rid=u.rid)
-    click.echo(f"User {u.name} was added (RID {u.rid}).")
+    if disabled:
+        home.store.set_enabled(name, False)
+    if d is None:
+        click.echo(f"User {u.name} was added (RID {u.rid}).")
+        return
+    if expires is not None:
+        d.set_account(name, expires=exp)
+    p = d.get(name)
+    assert p is not None
+    click.echo(f"User {p.name} was added ({p.sid}).")
+    click.echo(f"Kerberos keys: {_etypes(p)} (kvno {p.kvno}).")
 
 
 @user.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def user_list(ctx: click.Context, as_json: bool) -> None:
-    """List the accounts (hashes are never shown)."""
+    """List the accounts (hashes are never shown; computers are in `lanman computer list`)."""
+    d = maybe_directory(ctx)
+    if d is not None:
+        ps = [p for p in d.list_principals() if p.kind != "computer"]
+        created = {u.name: u.created for u in get_home(ctx).store.list_users()}
+        if as_json:
+            echo_json([{**principal_json(p), "created": created.get(p.name, "")} for p in ps])
+            return
+        t = Table(
+            "Name", "RID", "Enabled", "Locked", "Expires", "Keys", box=None, header_style="bold"
+        )
+        for p in ps:
+            keys = _etypes(p) + (" (RC4 only until next password)" if p.keys_pending else "")
+            t.add_row(
+                escape(p.name),
+                str(p.rid),
+                yes_no(_active(p)),
+                yes_no(p.locked),
+                fmt_time(p.expires),
+                keys,
+            )
+        console().print(t)
+        return
     users = get_home(ctx).store.list_users()
     if as_json:
         echo_json(
@@ -74,6 +126,113 @@ def user_list(ctx: click.Context, as_json: bool) -> None:
     console().print(t)
 
 
+@user.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def user_show(ctx: click.Context, name: str, as_json: bool) -> None:
+    """Show domain account NAME with its group memberships (like `net user NAME /domain`)."""
+    d = open_directory(ctx)
+    p = d.get(name)
+    if p is None:
+        raise no_user_error(name)
+    groups = d.groups_of(p.name)
+    if as_json:
+        echo_json({**principal_json(p), "groups": [g.name for g in groups]})
+        return
+    t = Table(box=None, show_header=False)
+    rows = [
+        ("User name", p.name),
+        ("SID", p.sid),
+        ("UPN", p.upn),
+        ("Account active", yes_no(_active(p))),
+        ("Locked out", yes_no(p.locked)),
+        ("Account expires", fmt_time(p.expires)),
+        ("Password must change", yes_no(p.password_expired)),
+        ("Protected Users", yes_no(p.protected_user)),
+        ("userAccountControl", f"0x{p.uac:08X}"),
+        ("Key version", str(p.kvno)),
+        (
+            "Kerberos keys",
+            _etypes(p) + (" (RC4 only until next password)" if p.keys_pending else ""),
+        ),
+        ("Group memberships", ", ".join(g.name for g in groups) or "*None"),
+    ]
+    if p.spns:
+        rows.append(("SPNs", ", ".join(p.spns)))
+    for k, v in rows:
+        t.add_row(k, escape(v))
+    console().print(t)
+
+
+@user.command("set")
+@click.argument("name")
+@click.option("--disabled/--enabled", "disabled", default=None, help="Disable or enable.")
+@click.option("--expires", default=None, help="YYYY-MM-DD, ISO date-time or `never`.")
+@click.option(
+    "--locked/--unlocked",
+    "locked",
+    default=None,
+    help="Lock out now, or unlock (clears the bad-password count).",
+)
+@click.option(
+    "--preauth/--no-preauth",
+    "preauth",
+    default=None,
+    help="Require Kerberos pre-authentication (--no-preauth sets DONT_REQUIRE_PREAUTH).",
+)
+@click.option(
+    "--must-change-password/--no-must-change-password",
+    "must_change",
+    default=None,
+    help="User must change the password at next logon.",
+)
+@click.option(
+    "--rc4/--no-rc4",
+    "rc4",
+    default=None,
+    help="Allow RC4 for this account (msDS-SupportedEncryptionTypes).",
+)
+@click.pass_context
+def user_set(
+    ctx: click.Context,
+    name: str,
+    disabled: bool | None,
+    expires: str | None,
+    locked: bool | None,
+    preauth: bool | None,
+    must_change: bool | None,
+    rc4: bool | None,
+) -> None:
+    """Change account flags of NAME."""
+    home = get_home(ctx)
+    d = maybe_directory(ctx)
+    if d is None:
+        if any(v is not None for v in (expires, locked, preauth, must_change, rc4)):
+            raise CliError(
+                "only --disabled/--enabled work without a domain",
+                "run `lanman domain provision` first",
+            )
+        if disabled is None:
+            raise CliError("nothing to change", "give --disabled or --enabled")
+        home.store.set_enabled(name, not disabled)
+        click.echo(f"User {name} is now {'disabled' if disabled else 'enabled'}.")
+        return
+    p = d.set_account(
+        name,
+        enabled=None if disabled is None else not disabled,
+        expires=parse_expires(expires) if expires is not None else False,
+        locked=locked,
+        preauth=preauth,
+        password_expired=must_change,
+        rc4=rc4,
+    )
+    click.echo(
+        f"User {p.name}: active {yes_no(_active(p))}, locked {yes_no(p.locked)}, "
+        f"expires {fmt_time(p.expires)}, uac 0x{p.uac:08X}."
+    )
+
+
 @user.command("passwd")
 @click.argument("name")
 @click.option("--password-stdin", is_flag=True, help="Read the password from one stdin line.")
@@ -86,6 +245,11 @@ def user_passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
     home.store.set_password(name, _read_password(password_stdin))
     home.events.emit("USER_PASSWORD_CHANGED", source="lanman-cli", user=name)
     click.echo(f"The password of {name} was changed.")
+    d = maybe_directory(ctx)
+    if d is not None:
+        p = d.get(name)
+        if p is not None:
+            click.echo(f"Kerberos keys: {_etypes(p)} (kvno {p.kvno}).")
 
 
 @user.command("remove")
@@ -94,6 +258,17 @@ def user_passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
 def user_remove(ctx: click.Context, name: str) -> None:
     """Delete account NAME."""
     home = get_home(ctx)
-    home.store.remove_user(name)
+    d = maybe_directory(ctx)
+    if d is not None:
+        p = d.get(name)
+        if p is not None and p.kind == "computer":
+            raise CliError(
+                f"{p.name} is a computer account", f"use `lanman computer remove {p.name}`"
+            )
+        if p is None:
+            raise no_user_error(name)
+        d.remove_account(p.name)
+    else:
+        home.store.remove_user(name)
     home.events.emit("USER_REMOVED", source="lanman-cli", user=name)
     click.echo(f"User {name} was removed.")

@@ -60,6 +60,10 @@ _TABLE: tuple[tuple[int, str, str], ...] = (
     (0xC000006D, "STATUS_LOGON_FAILURE", "The attempted logon is invalid. This is either due to a bad username or authentication information."),
     (0xC000006E, "STATUS_ACCOUNT_RESTRICTION", "Indicates a referenced user name and authentication information are valid, but some user account restriction has prevented successful authentication (such as time-of-day restrictions)."),
     (0xC0000072, "STATUS_ACCOUNT_DISABLED", "The referenced account is currently disabled and may not be logged on to."),
+    (0xC0000071, "STATUS_PASSWORD_EXPIRED", "The user account's password has expired."),
+    (0xC0000193, "STATUS_ACCOUNT_EXPIRED", "The user account has expired."),
+    (0xC0000224, "STATUS_PASSWORD_MUST_CHANGE", "The user password must be changed before signing in for the first time."),
+    (0xC0000234, "STATUS_ACCOUNT_LOCKED_OUT", "The user account has been automatically locked because too many invalid logon attempts or password change attempts have been requested."),
     (0xC000007E, "STATUS_RANGE_NOT_LOCKED", "The range specified in NtUnlockFile was not locked."),
     (0xC000007F, "STATUS_DISK_FULL", "An operation failed because the disk was full."),
     (0xC00000BA, "STATUS_FILE_IS_A_DIRECTORY", "The file that was specified as a target is a directory and the caller specified that it could be anything but a directory."),
@@ -143,6 +147,10 @@ STATUS_DELETE_PENDING = 0xC0000056
 STATUS_LOGON_FAILURE = 0xC000006D
 STATUS_ACCOUNT_RESTRICTION = 0xC000006E
 STATUS_ACCOUNT_DISABLED = 0xC0000072
+STATUS_PASSWORD_EXPIRED = 0xC0000071
+STATUS_ACCOUNT_EXPIRED = 0xC0000193
+STATUS_PASSWORD_MUST_CHANGE = 0xC0000224
+STATUS_ACCOUNT_LOCKED_OUT = 0xC0000234
 STATUS_RANGE_NOT_LOCKED = 0xC000007E
 STATUS_DISK_FULL = 0xC000007F
 STATUS_FILE_IS_A_DIRECTORY = 0xC00000BA

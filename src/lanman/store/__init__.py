@@ -253,6 +253,7 @@ class Store:
                 "INSERT INTO users (name, rid, nt_hash, enabled, created) VALUES (?, ?, ?, ?, ?)",
                 (user.name, user.rid, user.nt_hash, 1, user.created),
             )
+            _domain_keys(c, user.rid, password, new=True)
         return user
 
     def set_password(self, name: str, password: str) -> None:
@@ -262,6 +263,8 @@ class Store:
             cur = c.execute("UPDATE users SET nt_hash = ? WHERE name = ?", (digest, name))
             if cur.rowcount == 0:
                 raise _no_user(name)
+            rid = c.execute("SELECT rid FROM users WHERE name = ?", (name,)).fetchone()[0]
+            _domain_keys(c, rid, password, new=False)
 
     def set_enabled(self, name: str, enabled: bool) -> None:
         with self._lock, _txn(self._conn) as c:
@@ -271,8 +274,11 @@ class Store:
 
     def remove_user(self, name: str) -> None:
         with self._lock, _txn(self._conn) as c:
-            if c.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount == 0:
+            row = c.execute("SELECT rid FROM users WHERE name = ?", (name,)).fetchone()
+            if row is None:
                 raise _no_user(name)
+            c.execute("DELETE FROM group_members WHERE member_rid = ?", (row[0],))
+            c.execute("DELETE FROM users WHERE rid = ?", (row[0],))
 
     def get_user(self, name: str) -> User | None:
         with self._lock:
@@ -348,6 +354,16 @@ class Store:
                 "SELECT name, path, read_only, guest_ok, remark FROM shares ORDER BY name"
             ).fetchall()
         return [_share(r) for r in rows]
+
+
+def _domain_keys(c: sqlite3.Connection, rid: int, password: str, *, new: bool) -> None:
+    """Once a domain is provisioned, an account's password also yields its AES keys
+    (lanman.directory keeps them; only password-derived keys, never the password)."""
+    if c.execute("SELECT 1 FROM domain WHERE id = 1").fetchone() is None:
+        return
+    from lanman.directory.accounts import store_password_keys
+
+    store_password_keys(c, rid, password, new=new)
 
 
 class _txn:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MIGRATIONS: tuple[str, ...] = (
     # 0 -> 1
@@ -47,6 +47,64 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX events_event_id ON events (event_id);
     -- Windows local accounts get RIDs from 1000 on and never reuse one.
     INSERT INTO meta (key, value) VALUES ('next_rid', '1000');
+    """,
+    # 1 -> 2: the domain directory (lanman.directory). Additive: local users stay as they are
+    # and become domain users (same RID, domain SID) once `lanman domain provision` has run.
+    """
+    ALTER TABLE users ADD COLUMN kind TEXT NOT NULL DEFAULT 'user';
+    ALTER TABLE users ADD COLUMN uac INTEGER NOT NULL DEFAULT 512;
+    ALTER TABLE users ADD COLUMN primary_group_rid INTEGER NOT NULL DEFAULT 513;
+    -- unix seconds; NULL = never / not locked / unknown
+    ALTER TABLE users ADD COLUMN account_expires INTEGER;
+    ALTER TABLE users ADD COLUMN lockout_time INTEGER;
+    ALTER TABLE users ADD COLUMN bad_pwd_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE users ADD COLUMN bad_pwd_time INTEGER;
+    ALTER TABLE users ADD COLUMN pwd_last_set INTEGER;
+    ALTER TABLE users ADD COLUMN kvno INTEGER NOT NULL DEFAULT 1;
+    -- 1 = only the NT hash is known (user created before the domain): RC4 until next password
+    ALTER TABLE users ADD COLUMN keys_pending INTEGER NOT NULL DEFAULT 1;
+    -- msDS-SupportedEncryptionTypes; NULL = not set (AES + RC4)
+    ALTER TABLE users ADD COLUMN supported_enctypes INTEGER;
+    ALTER TABLE users ADD COLUMN description TEXT NOT NULL DEFAULT '';
+    CREATE TABLE domain (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        realm       TEXT NOT NULL,
+        netbios     TEXT NOT NULL,
+        sid         TEXT NOT NULL,
+        dc_name     TEXT NOT NULL,
+        created     TEXT NOT NULL,
+        lockout_threshold INTEGER NOT NULL DEFAULT 0,
+        lockout_duration  INTEGER NOT NULL DEFAULT 600,
+        lockout_window    INTEGER NOT NULL DEFAULT 600
+    );
+    -- Password-derived long-term keys (never passwords). RC4 is users.nt_hash.
+    CREATE TABLE kerberos_keys (
+        rid   INTEGER NOT NULL REFERENCES users (rid) ON DELETE CASCADE,
+        etype INTEGER NOT NULL,
+        kvno  INTEGER NOT NULL,
+        key   BLOB NOT NULL,
+        salt  BLOB NOT NULL,
+        PRIMARY KEY (rid, etype)
+    );
+    CREATE TABLE spns (
+        spn TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+        rid INTEGER NOT NULL REFERENCES users (rid) ON DELETE CASCADE
+    );
+    CREATE INDEX spns_rid ON spns (rid);
+    CREATE TABLE groups (
+        rid         INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        scope       TEXT NOT NULL DEFAULT 'global',
+        description TEXT NOT NULL DEFAULT '',
+        builtin     INTEGER NOT NULL DEFAULT 0
+    );
+    -- member_rid is an account (users.rid) or a group (groups.rid): nested groups are allowed.
+    CREATE TABLE group_members (
+        group_rid  INTEGER NOT NULL REFERENCES groups (rid) ON DELETE CASCADE,
+        member_rid INTEGER NOT NULL,
+        PRIMARY KEY (group_rid, member_rid)
+    );
+    CREATE INDEX group_members_member ON group_members (member_rid);
     """,
 )
 

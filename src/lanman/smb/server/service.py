@@ -36,6 +36,17 @@ def build_context(home) -> ServerContext:
         smb1_enabled=cfg.smb1_enabled)
 
     def lookup_nt_hash(name: str) -> bytes | None:
+        # A provisioned domain: the directory decides (disabled / locked out / expired /
+        # Protected Users get their NTSTATUS, as a DC's NTLM pass-through would answer).
+        from lanman.auth.ntlm import AuthError
+        from lanman.directory import AccountRestriction, Directory
+
+        if Directory.is_provisioned(home.path):
+            with Directory.open(home.path) as directory:
+                try:
+                    return directory.ntlm_logon_hash(name)
+                except AccountRestriction as exc:
+                    raise AuthError(exc.status, exc.detail) from None
         user = store.get_user(name)
         if user is None or not user.enabled:
             return None

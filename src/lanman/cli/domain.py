@@ -1,0 +1,263 @@
+"""``lanman domain provision|show|krb5conf|set``: the domain this home is the controller of."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime, timedelta
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from lanman.cli._common import CliError, console, echo_json, get_home
+from lanman.directory import Directory, NotProvisionedError, provision
+
+DEFAULT_KDC_PORT = 88
+
+
+def open_directory(ctx: click.Context) -> Directory:
+    """The directory of the command's home (closed with the context); a clear error when no
+    domain is provisioned."""
+    home = get_home(ctx)
+    if not Directory.is_provisioned(home.path):
+        raise NotProvisionedError(home.path)
+    d = Directory.open(home.path)
+    ctx.find_root().call_on_close(d.close)
+    return d
+
+
+def maybe_directory(ctx: click.Context) -> Directory | None:
+    home = get_home(ctx)
+    if not Directory.is_provisioned(home.path):
+        return None
+    return open_directory(ctx)
+
+
+def parse_expires(value: str) -> int | None:
+    """``never`` -> None; ``YYYY-MM-DD`` -> the account works through that day (it expires at
+    the next midnight UTC, like ``net user /expires:``); ISO date-time -> that instant (UTC if
+    no offset). Returns unix seconds."""
+    v = value.strip()
+    if v.lower() in ("never", "none", ""):
+        return None
+    try:
+        if len(v) == 10:
+            day = datetime.strptime(v, "%Y-%m-%d").replace(tzinfo=UTC)
+            return int((day + timedelta(days=1)).timestamp())
+        dt = datetime.fromisoformat(v)
+    except ValueError:
+        raise CliError(
+            f"{value!r} is not a date", "use YYYY-MM-DD, an ISO 8601 date-time or `never`"
+        ) from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return int(dt.timestamp())
+
+
+def fmt_time(ts: int | None) -> str:
+    if ts is None:
+        return "Never"
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _read_secret(from_stdin: bool) -> str | None:
+    if not from_stdin:
+        return None
+    line = sys.stdin.readline()
+    if not line:
+        raise CliError("no password on standard input", "pipe the password followed by a newline")
+    return line.removesuffix("\n").removesuffix("\r")
+
+
+@click.group("domain")
+def domain() -> None:
+    """Provision and inspect the domain (directory + KDC) this home serves."""
+
+
+@domain.command("provision")
+@click.option("--realm", required=True, help="Kerberos realm / DNS domain, e.g. LANMAN.TEST.")
+@click.option("--domain", "netbios", required=True, help="NetBIOS domain name, e.g. LANMAN.")
+@click.option(
+    "--admin-password-stdin",
+    is_flag=True,
+    help="Read Administrator's password from one stdin line (else one is generated "
+    "and shown once).",
+)
+@click.option(
+    "--host-name",
+    default=None,
+    help="This host's computer name (default: server_name of lanman.toml).",
+)
+@click.option("--domain-sid", default=None, help="Use this S-1-5-21-x-y-z instead of a new one.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def domain_provision(
+    ctx: click.Context,
+    realm: str,
+    netbios: str,
+    admin_password_stdin: bool,
+    host_name: str | None,
+    domain_sid: str | None,
+    as_json: bool,
+) -> None:
+    """Create the domain: SID, Administrator, Guest, krbtgt, well-known groups, this host's
+    computer account with host/ and cifs/ SPNs. Existing users become domain users."""
+    home = get_home(ctx)
+    pw = _read_secret(admin_password_stdin)
+    r = provision(
+        home.path,
+        realm=realm,
+        domain=netbios,
+        host_name=host_name or home.config.server_name,
+        admin_password=pw,
+        domain_sid=domain_sid,
+    )
+    if home.config.domain_name.upper() != r.domain:
+        home.config.domain_name = r.domain  # NTLM's NetBIOS domain name (MsvAvNbDomainName)
+        home.save_config()
+    if as_json:
+        echo_json(
+            {
+                "realm": r.realm,
+                "domain": r.domain,
+                "domain_sid": r.domain_sid,
+                "dc_name": r.dc_name,
+                "dc_account": r.dc_account,
+                "admin_password": r.admin_password_generated,
+                "rc4_only_users": r.migrated_users,
+            }
+        )
+        return
+    click.echo(f"Domain {r.domain} ({r.realm}) provisioned.")
+    click.echo(f"Domain SID: {r.domain_sid}")
+    click.echo(
+        f"Domain controller account: {r.dc_account} (SPNs host/ and cifs/ for "
+        f"{r.dc_name} and {r.dc_name.lower()}.{r.realm.lower()})"
+    )
+    click.echo("Accounts: Administrator (500), Guest (501, disabled), krbtgt (502).")
+    if r.admin_password_generated:
+        click.echo(f"Administrator password (shown once, not stored): {r.admin_password_generated}")
+    if r.migrated_users:
+        click.echo(
+            f"Warning: {len(r.migrated_users)} existing user(s) became domain users: "
+            f"{', '.join(r.migrated_users)}. Only their NT hashes are stored, so until their "
+            "next password set they can use Kerberos with RC4 only (no AES keys) — run "
+            "`lanman user passwd NAME` for each.",
+            err=True,
+        )
+    click.echo("Next: `lanman domain krb5conf > krb5.conf` for Kerberos clients.")
+
+
+@domain.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def domain_show(ctx: click.Context, as_json: bool) -> None:
+    """Show the domain: names, SID, counts, lockout policy, RC4-only accounts."""
+    info = open_directory(ctx).info()
+    if as_json:
+        echo_json(info)
+        return
+    t = Table(box=None, show_header=False)
+    for label, key in (
+        ("Realm", "realm"),
+        ("NetBIOS domain", "domain"),
+        ("DNS domain", "dns_domain"),
+        ("Domain SID", "domain_sid"),
+        ("Domain controller", "dc_dns_name"),
+        ("Created", "created"),
+        ("Users", "users"),
+        ("Computers", "computers"),
+        ("Groups", "groups"),
+    ):
+        t.add_row(label, escape(str(info[key])))
+    lo = info["lockout"]
+    t.add_row("Lockout threshold", "Never" if lo["threshold"] == 0 else str(lo["threshold"]))
+    t.add_row(
+        "Lockout duration",
+        f"{lo['duration_seconds'] // 60} min" if lo["duration_seconds"] else "until unlocked",
+    )
+    t.add_row("Lockout window", f"{lo['window_seconds'] // 60} min")
+    t.add_row("RC4-only accounts", escape(", ".join(info["rc4_only_accounts"]) or "none"))
+    console().print(t)
+
+
+def krb5_conf(realm: str, dns_domain: str, kdc: str) -> str:
+    return (
+        "# krb5.conf for clients of lanman's KDC (lanman domain krb5conf)\n"
+        "[libdefaults]\n"
+        f"    default_realm = {realm}\n"
+        "    dns_lookup_kdc = false\n"
+        "    dns_lookup_realm = false\n"
+        "    rdns = false\n"
+        "    dns_canonicalize_hostname = false\n"
+        "\n"
+        "[realms]\n"
+        f"    {realm} = {{\n"
+        f"        kdc = {kdc}\n"
+        f"        default_domain = {dns_domain}\n"
+        "    }\n"
+        "\n"
+        "[domain_realm]\n"
+        f"    .{dns_domain} = {realm}\n"
+        f"    {dns_domain} = {realm}\n"
+    )
+
+
+@domain.command("krb5conf")
+@click.option(
+    "--kdc",
+    default=None,
+    metavar="HOST:PORT",
+    help="KDC address (default: 127.0.0.1 and the configured KDC port, else 88).",
+)
+@click.pass_context
+def domain_krb5conf(ctx: click.Context, kdc: str | None) -> None:
+    """Print a krb5.conf for MIT/Heimdal clients of this domain."""
+    d = open_directory(ctx)
+    if kdc is None:
+        cfg = get_home(ctx).config
+        port = getattr(cfg, "kdc_port", None) or DEFAULT_KDC_PORT
+        kdc = f"127.0.0.1:{port}"
+    elif any(c.isspace() for c in kdc) or not kdc:
+        raise CliError(f"{kdc!r} is not HOST[:PORT]", "e.g. --kdc 127.0.0.1:8888")
+    click.echo(krb5_conf(d.realm, d.dns_domain, kdc), nl=False)
+
+
+@domain.command("set")
+@click.option(
+    "--lockout-threshold",
+    type=int,
+    default=None,
+    help="Bad passwords before lockout (0 = never, the Default Domain Policy).",
+)
+@click.option(
+    "--lockout-duration",
+    type=int,
+    default=None,
+    help="Minutes an account stays locked (0 = until an administrator unlocks).",
+)
+@click.option(
+    "--lockout-window",
+    type=int,
+    default=None,
+    help="Minutes after which the bad-password count restarts.",
+)
+@click.pass_context
+def domain_set(
+    ctx: click.Context,
+    lockout_threshold: int | None,
+    lockout_duration: int | None,
+    lockout_window: int | None,
+) -> None:
+    """Change the domain's account lockout policy."""
+    d = open_directory(ctx)
+    d.set_lockout_policy(
+        threshold=lockout_threshold,
+        duration=None if lockout_duration is None else lockout_duration * 60,
+        window=None if lockout_window is None else lockout_window * 60,
+    )
+    lo = d.lockout_policy
+    click.echo(
+        f"Lockout threshold {lo['threshold']}, duration {lo['duration_seconds'] // 60} "
+        f"min, window {lo['window_seconds'] // 60} min."
+    )
