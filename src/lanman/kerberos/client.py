@@ -1,0 +1,226 @@
+"""Minimal sans-IO Kerberos initiator: AS-REQ/TGS-REQ builders and reply decoding.
+
+Used by tests and the benchmark load generator, and as the base of the SMB client's Kerberos.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from lanman.kerberos import asn1, crypto
+from lanman.kerberos.asn1 import KDCOptions as KO
+from lanman.kerberos.asn1 import bit
+from lanman.kerberos.crypto import KU
+
+__all__ = [
+    "Credentials",
+    "KrbErrorReply",
+    "as_req",
+    "parse_as_rep",
+    "parse_error",
+    "parse_tgs_rep",
+    "tgs_req",
+]
+
+DEFAULT_OPTIONS = bit(KO.forwardable) | bit(KO.renewable) | bit(KO.renewable_ok)
+
+
+class KrbErrorReply(Exception):
+    def __init__(self, code: int, e_text: str, e_data: bytes | None, err: asn1.KrbError) -> None:
+        super().__init__(f"KRB-ERROR {code}: {e_text}")
+        self.code = code
+        self.e_text = e_text
+        self.e_data = e_data
+        self.err = err
+
+
+@dataclass(slots=True)
+class Credentials:
+    ticket: asn1.Ticket
+    session_etype: int
+    session_key: bytes
+    crealm: str
+    cname: asn1.PrincipalName
+    flags: int
+    endtime: int
+    renew_till: int | None
+    enc_part: asn1.EncKDCRepPart
+
+
+def _body(
+    realm: str,
+    cname: list[str] | None,
+    sname: list[str],
+    etypes: list[int],
+    options: int,
+    now: float,
+    nonce: int,
+    till: float | None = None,
+) -> asn1.KDCReqBody:
+    fields: dict[str, Any] = {
+        "kdc-options": asn1.KerberosFlags(options),
+        "realm": realm,
+        "sname": asn1.principal(asn1.NT_SRV_INST if len(sname) > 1 else asn1.NT_PRINCIPAL, *sname),
+        "till": int(till if till is not None else now + 36000),
+        "nonce": nonce,
+        "etype": etypes,
+    }
+    if options & bit(KO.renewable):
+        fields["rtime"] = int(now + 7 * 86400)
+    if cname is not None:
+        fields["cname"] = asn1.principal(asn1.NT_PRINCIPAL, *cname)
+    return asn1.KDCReqBody(fields)
+
+
+def parse_error(data: bytes) -> KrbErrorReply:
+    err = asn1.KrbError.load(data)
+    ed = err["e-data"].native
+    return KrbErrorReply(err["error-code"].native, err["e-text"].native or "", ed, err)
+
+
+def as_req(
+    realm: str,
+    user: str,
+    *,
+    key: tuple[int, bytes] | None = None,
+    etypes: list[int] | None = None,
+    sname: list[str] | None = None,
+    options: int = DEFAULT_OPTIONS,
+    now: float | None = None,
+    include_pac: bool | None = None,
+    nonce: int | None = None,
+) -> tuple[bytes, int]:
+    """An AS-REQ (with PA-ENC-TIMESTAMP when ``key`` = (etype, key) is given). -> (der, nonce)"""
+    now = time.time() if now is None else now
+    nonce = int.from_bytes(os.urandom(4), "big") & 0x7FFFFFFF if nonce is None else nonce
+    etypes = etypes or [18, 17, 23]
+    body = _body(realm, [user], sname or ["krbtgt", realm], etypes, options, now, nonce)
+    padata: list[dict[str, Any]] = []
+    if key is not None:
+        ts = asn1.PaEncTsEnc({"patimestamp": int(now), "pausec": int((now % 1) * 1e6)}).dump()
+        enc = crypto.encrypt(key[0], key[1], KU.AS_REQ_PA_ENC_TIMESTAMP, ts)
+        padata.append(
+            {
+                "padata-type": asn1.PA_ENC_TIMESTAMP,
+                "padata-value": asn1.EncryptedData({"etype": key[0], "cipher": enc}).dump(),
+            }
+        )
+    if include_pac is not None:
+        padata.append(
+            {
+                "padata-type": asn1.PA_PAC_REQUEST,
+                "padata-value": asn1.KerbPaPacRequest({"include-pac": include_pac}).dump(),
+            }
+        )
+    fields: dict[str, Any] = {"pvno": 5, "msg-type": asn1.MSG_AS_REQ, "req-body": body}
+    if padata:
+        fields["padata"] = padata
+    return asn1.ASReq(fields).dump(), nonce
+
+
+def _creds(rep: Any, enc: asn1.EncKDCRepPart) -> Credentials:
+    k = enc["key"]
+    return Credentials(
+        ticket=rep["ticket"],
+        session_etype=k["keytype"].native,
+        session_key=k["keyvalue"].native,
+        crealm=rep["crealm"].native,
+        cname=rep["cname"],
+        flags=asn1.flags_to_int(enc["flags"]),
+        endtime=enc["endtime"].native,
+        renew_till=enc["renew-till"].native,
+        enc_part=enc,
+    )
+
+
+def parse_as_rep(data: bytes, key: bytes, etype: int, nonce: int | None = None) -> Credentials:
+    mt = asn1.message_type(data)
+    if mt == asn1.MSG_KRB_ERROR:
+        raise parse_error(data)
+    rep = asn1.ASRep.load(data)
+    ep = rep["enc-part"]
+    plain = crypto.decrypt(ep["etype"].native, key, KU.AS_REP_ENCPART, ep["cipher"].native)
+    try:
+        enc = asn1.EncASRepPart.load(plain)
+        enc["key"]
+    except (ValueError, TypeError):
+        enc = asn1.EncTGSRepPart.load(plain)  # some KDCs use tag 26 in AS-REP (RFC 4120 5.4.2)
+    if nonce is not None and enc["nonce"].native != nonce:
+        raise ValueError("nonce mismatch")
+    return _creds(rep, enc)
+
+
+def tgs_req(
+    tgt: Credentials,
+    sname: list[str],
+    *,
+    realm: str | None = None,
+    etypes: list[int] | None = None,
+    options: int = bit(KO.forwardable) | bit(KO.canonicalize),
+    now: float | None = None,
+    subkey: tuple[int, bytes] | None = None,
+    nonce: int | None = None,
+) -> tuple[bytes, int]:
+    now = time.time() if now is None else now
+    realm = realm or tgt.crealm
+    nonce = int.from_bytes(os.urandom(4), "big") & 0x7FFFFFFF if nonce is None else nonce
+    body = _body(realm, None, sname, etypes or [18, 17, 23], options, now, nonce)
+    body_der = body.dump()
+    ck_type = crypto.checksum_type_for(tgt.session_etype)
+    auth: dict[str, Any] = {
+        "authenticator-vno": 5,
+        "crealm": tgt.crealm,
+        "cname": tgt.cname,
+        "cksum": {
+            "cksumtype": ck_type,
+            "checksum": crypto.make_checksum(
+                ck_type, tgt.session_key, KU.TGS_REQ_AUTH_CKSUM, body_der
+            ),
+        },
+        "cusec": int((now % 1) * 1e6),
+        "ctime": int(now),
+    }
+    if subkey is not None:
+        auth["subkey"] = {"keytype": subkey[0], "keyvalue": subkey[1]}
+    enc_auth = crypto.encrypt(
+        tgt.session_etype, tgt.session_key, KU.TGS_REQ_AUTH, asn1.Authenticator(auth).dump()
+    )
+    ap = asn1.APReq(
+        {
+            "pvno": 5,
+            "msg-type": asn1.MSG_AP_REQ,
+            "ap-options": asn1.KerberosFlags(0),
+            "ticket": tgt.ticket,
+            "authenticator": {"etype": tgt.session_etype, "cipher": enc_auth},
+        }
+    )
+    req = asn1.TGSReq(
+        {
+            "pvno": 5,
+            "msg-type": asn1.MSG_TGS_REQ,
+            "padata": [{"padata-type": asn1.PA_TGS_REQ, "padata-value": ap.dump()}],
+            "req-body": body,
+        }
+    )
+    return req.dump(), nonce
+
+
+def parse_tgs_rep(
+    data: bytes, tgt: Credentials, subkey: tuple[int, bytes] | None = None
+) -> Credentials:
+    mt = asn1.message_type(data)
+    if mt == asn1.MSG_KRB_ERROR:
+        raise parse_error(data)
+    rep = asn1.TGSRep.load(data)
+    ep = rep["enc-part"]
+    if subkey is not None:
+        plain = crypto.decrypt(subkey[0], subkey[1], KU.TGS_REP_ENCPART_SUBKEY, ep["cipher"].native)
+    else:
+        plain = crypto.decrypt(
+            tgt.session_etype, tgt.session_key, KU.TGS_REP_ENCPART_SESSKEY, ep["cipher"].native
+        )
+    enc = asn1.EncTGSRepPart.load(plain)
+    return _creds(rep, enc)

@@ -1,0 +1,302 @@
+"""AS exchange (RFC 4120 3.1, MS-KILE 3.3.5.6): pre-authentication, TGT with PAC, FAST."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from lanman.kerberos import asn1, crypto
+from lanman.kerberos.asn1 import KDCOptions as KO
+from lanman.kerberos.asn1 import TicketFlags as TF
+from lanman.kerberos.asn1 import bit
+from lanman.kerberos.crypto import KU
+from lanman.kerberos.kdc import errors as E
+from lanman.kerberos.kdc import fast as F
+
+if TYPE_CHECKING:
+    from lanman.kerberos.kdc.core import KdcCore, Request
+
+__all__ = ["handle"]
+
+log = logging.getLogger("lanman.kdc")
+
+UF_DONT_REQUIRE_PREAUTH = 0x400000
+
+
+def _etype_info2(client: Any, etypes: list[int]) -> bytes:
+    salt = client.salt.decode("utf-8", "replace") if isinstance(client.salt, bytes) else client.salt
+    entries = []
+    for e in etypes:
+        ent: dict[str, Any] = {"etype": e}
+        if e != crypto.ETYPE_RC4_HMAC:
+            ent["salt"] = salt
+        entries.append(ent)
+    return asn1.ETypeInfo2(entries).dump()
+
+
+def _client_etypes(client: Any, requested: list[int]) -> list[int]:
+    """Client keys usable for this request, in the client's preference order."""
+    keys = client.keys
+    usable = [e for e in requested if e in keys]
+    if getattr(client, "protected_user", False):
+        usable = [e for e in usable if e != crypto.ETYPE_RC4_HMAC]
+    return usable
+
+
+def handle(core: KdcCore, req: Request, now: float) -> bytes:
+    realm = core.realm
+    padata = req.padata
+    outer_body_der = asn1.der(req.req_body)
+    body = req.req_body
+
+    # -- FAST ---------------------------------------------------------------------------------
+    fast_pa = next((v for t, v in padata if t == asn1.PA_FX_FAST), None)
+    if fast_pa is not None:
+        choice = asn1.PaFxFastRequest.load(fast_pa)
+        armored = choice.chosen
+        armor = armored["armor"]
+        if armor.native is None or armor["armor-type"].native != asn1.FX_FAST_ARMOR_AP_REQUEST:
+            raise E.KdcError(E.KDC_ERR_PREAUTH_FAILED, "FAST armor missing")
+        tkt, auth = core.verify_ap_req(armor["armor-value"].native, now, KU.AP_REQ_AUTH)
+        sub = auth["subkey"]
+        if sub.native is None:
+            raise E.KdcError(E.KDC_ERR_PREAUTH_FAILED, "FAST armor without subkey")
+        s_etype, s_key = sub["keytype"].native, sub["keyvalue"].native
+        akey = F.armor_key(s_etype, s_key, tkt.session_etype, tkt.session_key)
+        req.fast = F.unwrap_request(armored, s_etype, akey, outer_body_der)
+        padata = req.fast.padata
+        body = req.fast.req_body
+
+    options = asn1.flags_to_int(body["kdc-options"])
+    cname = body["cname"]
+    if cname.native is None:
+        raise E.KdcError(E.KDC_ERR_C_PRINCIPAL_UNKNOWN, "no client name")
+    req.cname = cname
+    sname = body["sname"]
+    if sname.native is None:
+        raise E.KdcError(E.KDC_ERR_S_PRINCIPAL_UNKNOWN, "no server name")
+    req.sname = sname
+    if body["realm"].native.upper() != realm:
+        raise E.KdcError(E.KDC_ERR_WRONG_REALM, "wrong realm")
+    requested_etypes = list(body["etype"].native)
+    nonce = body["nonce"].native
+
+    client = core.lookup_client(cname)
+    if client is None:
+        raise E.KdcError(E.KDC_ERR_C_PRINCIPAL_UNKNOWN, "client not found")
+    server = core.lookup_service(sname)
+    if server is None:
+        raise E.KdcError(E.KDC_ERR_S_PRINCIPAL_UNKNOWN, "server not found")
+
+    etypes = _client_etypes(client, requested_etypes)
+    if not etypes:
+        raise E.KdcError(E.KDC_ERR_ETYPE_NOSUPP, "no common encryption type")
+    core.check_client_state(client, now)
+
+    # -- PAC request --------------------------------------------------------------------------
+    pac_req = next((v for t, v in padata if t == asn1.PA_PAC_REQUEST), None)
+    include_pac = True
+    pac_requested: bool | None = None
+    if pac_req is not None:
+        include_pac = bool(asn1.KerbPaPacRequest.load(pac_req)["include-pac"].native)
+        pac_requested = include_pac
+
+    # -- pre-authentication -------------------------------------------------------------------
+    reply_etype: int | None = None
+    reply_padata: list[tuple[int, bytes]] = []
+    preauth_done = False
+    enc_ts = next((v for t, v in padata if t == asn1.PA_ENC_TIMESTAMP), None)
+    enc_chal = next((v for t, v in padata if t == asn1.PA_ENCRYPTED_CHALLENGE), None)
+    einfo = _etype_info2(client, etypes[:1] + [e for e in etypes[1:] if e != etypes[0]])
+    hint: list[tuple[int, bytes]] = [(asn1.PA_ETYPE_INFO2, einfo)]
+    if req.fast is not None:
+        hint.append((asn1.PA_ENCRYPTED_CHALLENGE, b""))
+    else:
+        hint.append((asn1.PA_ENC_TIMESTAMP, b""))
+    hint.append((asn1.PA_FX_FAST, b""))
+
+    if enc_chal is not None and req.fast is not None:
+        ed = asn1.EncryptedData.load(enc_chal)
+        reply_etype = ed["etype"].native
+        if reply_etype not in etypes:
+            raise E.KdcError(E.KDC_ERR_ETYPE_NOSUPP, "challenge etype")
+        ckey = F.client_challenge_key(req.fast, reply_etype, client.keys[reply_etype])
+        ts = _decrypt_ts(
+            core, client, req.fast.armor_etype, ckey, KU.ENC_CHALLENGE_CLIENT, ed, hint
+        )
+        _check_ts(core, ts, now, client)
+        reply_padata.append(
+            (
+                asn1.PA_ENCRYPTED_CHALLENGE,
+                F.kdc_challenge_padata(req.fast, reply_etype, client.keys[reply_etype], now),
+            )
+        )
+        preauth_done = True
+    elif enc_ts is not None:
+        ed = asn1.EncryptedData.load(enc_ts)
+        reply_etype = ed["etype"].native
+        if reply_etype not in etypes:
+            if reply_etype in client.keys:  # e.g. RC4 for a Protected User
+                raise E.KdcError(E.KDC_ERR_ETYPE_NOSUPP, "pre-auth etype not allowed")
+            raise E.KdcError(E.KDC_ERR_PREAUTH_FAILED, "pre-auth etype", padata=hint)
+        ts = _decrypt_ts(
+            core,
+            client,
+            reply_etype,
+            client.keys[reply_etype],
+            KU.AS_REQ_PA_ENC_TIMESTAMP,
+            ed,
+            hint,
+        )
+        _check_ts(core, ts, now, client)
+        preauth_done = True
+    elif not (client.uac & UF_DONT_REQUIRE_PREAUTH):
+        raise E.KdcError(E.KDC_ERR_PREAUTH_REQUIRED, "pre-authentication required", padata=hint)
+    if preauth_done:
+        _bookkeeping(core.directory.record_logon_success, client.name)
+    if reply_etype is None:
+        reply_etype = etypes[0]
+    reply_key = client.keys[reply_etype]
+
+    # -- ticket -------------------------------------------------------------------------------
+    is_tgt = core.is_local_tgs(sname)
+    session_etype = next((e for e in requested_etypes if e in server.keys), None)
+    if session_etype is None:
+        session_etype = next((e for e in requested_etypes if e in crypto.SUPPORTED_ETYPES), None)
+    if session_etype is None:
+        raise E.KdcError(E.KDC_ERR_ETYPE_NOSUPP, "no session key etype")
+    session_key = core.session_key(session_etype)
+    authtime = int(now)
+    protected = bool(getattr(client, "protected_user", False))
+    life_cap = core.config.max_ticket_life
+    max_renew = None
+    if protected:
+        life_cap = min(life_cap, core.config.protected_user_life)
+        max_renew = authtime + core.config.protected_user_life
+    endtime, renew_till, extra = core.lifetimes(
+        body, authtime, options=options, max_end=None, max_renew=max_renew, life_cap=life_cap
+    )
+    if protected and renew_till is not None:
+        renew_till = min(renew_till, authtime + core.config.protected_user_life)
+    flags = bit(TF.initial) | extra
+    if preauth_done:
+        flags |= bit(TF.pre_authent)
+    if not protected:
+        if options & bit(KO.forwardable):
+            flags |= bit(TF.forwardable)
+        if options & bit(KO.proxiable):
+            flags |= bit(TF.proxiable)
+    canonicalize = bool(options & bit(KO.canonicalize))
+    reply_cname = cname
+    if canonicalize or cname["name-type"].native == asn1.NT_ENTERPRISE:
+        reply_cname = asn1.principal(asn1.NT_PRINCIPAL, client.name)
+    reply_sname = sname
+    if canonicalize and is_tgt:
+        reply_sname = core.krbtgt_principal_name()
+
+    pac = core.build_pac(client, authtime, requested=pac_requested) if include_pac else None
+    ticket = core.issue_ticket(
+        flags=flags,
+        session_etype=session_etype,
+        session_key=session_key,
+        crealm=realm,
+        cname=reply_cname,
+        authtime=authtime,
+        starttime=None,
+        endtime=endtime,
+        renew_till=renew_till,
+        server=server,
+        sname=reply_sname,
+        pac=pac,
+        service_ticket=not is_tgt,
+        caddr=body["addresses"] if body["addresses"].native else None,
+    )
+
+    # -- reply --------------------------------------------------------------------------------
+    if req.fast is not None:
+        F.new_strengthen_key(req.fast, reply_etype)
+        enc_key = F.strengthened_reply_key(req.fast, reply_etype, reply_key)
+    else:
+        enc_key = reply_key
+    enc_fields: dict[str, Any] = {
+        "key": {"keytype": session_etype, "keyvalue": session_key},
+        "last-req": [{"lr-type": 0, "lr-value": authtime}],
+        "nonce": nonce,
+        "flags": asn1.KerberosFlags(flags),
+        "authtime": authtime,
+        "endtime": endtime,
+        "srealm": realm,
+        "sname": reply_sname,
+    }
+    if renew_till is not None:
+        enc_fields["renew-till"] = renew_till
+    if body["addresses"].native:
+        enc_fields["caddr"] = body["addresses"]
+    if any(t == asn1.PA_REQ_ENC_PA_REP for t, _ in padata) or req.fast is not None:
+        enc_pa: list[dict[str, Any]] = []
+        if req.fast is not None:
+            enc_pa.append({"padata-type": asn1.PA_FX_FAST, "padata-value": b""})
+        if enc_pa:
+            enc_fields["encrypted-pa-data"] = enc_pa
+    enc_part = asn1.EncASRepPart(enc_fields).dump()
+    cipher = crypto.encrypt(reply_etype, enc_key, KU.AS_REP_ENCPART, enc_part)
+
+    rep_padata: list[tuple[int, bytes]] = [
+        (asn1.PA_ETYPE_INFO2, _etype_info2(client, [reply_etype]))
+    ]
+    ticket_der = ticket.dump()
+    if req.fast is not None:
+        fast_value = F.fast_reply_padata(
+            req.fast,
+            reply_padata,
+            ticket_der=ticket_der,
+            crealm=realm,
+            cname=reply_cname,
+            now=now,
+            strengthen=True,
+        )
+        rep_padata = [(asn1.PA_FX_FAST, fast_value)]
+    rep = asn1.ASRep(
+        {
+            "pvno": 5,
+            "msg-type": asn1.MSG_AS_REP,
+            "padata": [{"padata-type": t, "padata-value": v} for t, v in rep_padata],
+            "crealm": realm,
+            "cname": reply_cname,
+            "ticket": ticket,
+            "enc-part": {"etype": reply_etype, "kvno": client.kvno, "cipher": cipher},
+        }
+    )
+    return rep.dump()
+
+
+def _decrypt_ts(
+    core: KdcCore,
+    client: Any,
+    etype: int,
+    key: bytes,
+    usage: int,
+    ed: asn1.EncryptedData,
+    hint: list[tuple[int, bytes]],
+) -> int:
+    try:
+        plain = crypto.decrypt(etype, key, usage, ed["cipher"].native)
+    except crypto.CryptoError:
+        _bookkeeping(core.directory.record_logon_failure, client.name)
+        raise E.KdcError(
+            E.KDC_ERR_PREAUTH_FAILED, "pre-authentication failed", padata=hint
+        ) from None
+    return asn1.PaEncTsEnc.load(plain)["patimestamp"].native
+
+
+def _bookkeeping(fn: Any, name: str) -> None:
+    """Logon success/failure accounting must never fail the exchange itself."""
+    try:
+        fn(name)
+    except Exception:
+        log.warning("directory logon bookkeeping failed for %s", name, exc_info=True)
+
+
+def _check_ts(core: KdcCore, ts: int, now: float, client: Any) -> None:
+    if abs(ts - now) > core.config.clock_skew:
+        raise E.KdcError(E.KRB_AP_ERR_SKEW, "clock skew too great")

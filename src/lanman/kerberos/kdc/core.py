@@ -1,0 +1,504 @@
+"""Sans-IO KDC core: ``KdcCore(directory, now).handle(request) -> reply`` (RFC 4120 3.1, 3.3).
+
+The directory is anything that implements the contract in ``lanman.directory``:
+``realm``, ``domain``, ``domain_sid``, ``dc_name``, ``dns_domain``, ``find_principal(name)``,
+``find_by_spn(spn)``, ``krbtgt()``, ``record_logon_failure(name)``, ``record_logon_success(name)``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lanman.kerberos import asn1, crypto
+from lanman.kerberos import pac as P
+from lanman.kerberos.asn1 import KDCOptions as KO
+from lanman.kerberos.asn1 import TicketFlags as TF
+from lanman.kerberos.asn1 import bit
+from lanman.kerberos.crypto import KU
+from lanman.kerberos.kdc import errors as E
+from lanman.kerberos.kdc.fast import FastState, fast_error_edata
+from lanman.kerberos.kdc.replay import ReplayCache
+
+__all__ = ["KdcConfig", "KdcCore", "TicketInfo"]
+
+ETYPE_PREFERENCE = (
+    crypto.ETYPE_AES256_CTS_HMAC_SHA1_96,
+    crypto.ETYPE_AES128_CTS_HMAC_SHA1_96,
+    crypto.ETYPE_RC4_HMAC,
+)
+MAX_REQUEST = 65536
+
+
+@dataclass(slots=True)
+class KdcConfig:
+    """KDC policy knobs (MS-KILE 3.3.1 defaults: 10 h tickets, 7 d renewal, 5 min skew)."""
+
+    max_ticket_life: int = 10 * 3600
+    max_renew_life: int = 7 * 24 * 3600
+    protected_user_life: int = 4 * 3600
+    clock_skew: int = 300
+    replay_entries: int = 200_000
+
+
+@dataclass(slots=True)
+class TicketInfo:
+    """A decrypted ticket the KDC issued (from a PA-TGS-REQ or a FAST armor AP-REQ)."""
+
+    enc: asn1.EncTicketPart
+    flags: int
+    session_etype: int
+    session_key: bytes
+    crealm: str
+    cname: asn1.PrincipalName
+    authtime: int
+    starttime: int | None
+    endtime: int
+    renew_till: int | None
+    pac: P.Pac | None
+    sname: asn1.PrincipalName
+    srealm: str
+
+
+@dataclass(slots=True)
+class Request:
+    """Per-request state shared between handler steps."""
+
+    msg_type: int
+    req_body: asn1.KDCReqBody
+    padata: list[tuple[int, bytes]]
+    fast: FastState | None = None
+    sname: asn1.PrincipalName | None = None
+    cname: asn1.PrincipalName | None = None
+    extra_error_padata: list[tuple[int, bytes]] = field(default_factory=list)
+
+
+def pname(pn: asn1.PrincipalName) -> str:
+    return "/".join(pn["name-string"].native)
+
+
+def name_components(pn: asn1.PrincipalName) -> list[str]:
+    return pn["name-string"].native
+
+
+def choose_etype(requested: list[int], available: dict[int, bytes] | list[int]) -> int | None:
+    for e in requested:
+        if e in available:
+            return e
+    return None
+
+
+def best_key_etype(keys: dict[int, bytes]) -> int | None:
+    for e in ETYPE_PREFERENCE:
+        if e in keys:
+            return e
+    return None
+
+
+class KdcCore:
+    """Stateless apart from the replay cache; one instance serves all requests of a realm."""
+
+    def __init__(
+        self,
+        directory: Any,
+        now: Callable[[], float] = time.time,
+        config: KdcConfig | None = None,
+    ) -> None:
+        self.directory = directory
+        self.now = now
+        self.config = config or KdcConfig()
+        self.realm: str = directory.realm.upper()
+        self.replay = ReplayCache(self.config.clock_skew, self.config.replay_entries)
+
+    # -----------------------------------------------------------------------------------------
+    def handle(self, data: bytes) -> bytes | None:
+        """One request in, one reply out (None: drop, e.g. a non-Kerberos datagram)."""
+        from lanman.kerberos.kdc import as_req, tgs_req
+
+        now = self.now()
+        if len(data) > MAX_REQUEST:
+            return E.krb_error(E.KRB_ERR_FIELD_TOOLONG, now=now, realm=self.realm)
+        mt = asn1.message_type(data)
+        if mt not in (asn1.MSG_AS_REQ, asn1.MSG_TGS_REQ):
+            if mt is None:
+                return None
+            return E.krb_error(
+                E.KRB_AP_ERR_MSG_TYPE, now=now, realm=self.realm, e_text="not a KDC request"
+            )
+        req: Request | None = None
+        try:
+            try:
+                if mt == asn1.MSG_AS_REQ:
+                    msg = asn1.ASReq.load(data, strict=True)
+                else:
+                    msg = asn1.TGSReq.load(data, strict=True)
+                if msg["pvno"].native != 5:
+                    raise E.KdcError(E.KDC_ERR_BAD_PVNO, "pvno must be 5")
+                if msg["msg-type"].native != mt:
+                    raise E.KdcError(E.KRB_AP_ERR_MSG_TYPE, "msg-type mismatch")
+                pad = msg["padata"]
+                padata = (
+                    [(p["padata-type"].native, p["padata-value"].native) for p in pad]
+                    if pad.native is not None
+                    else []
+                )
+                body = msg["req-body"]
+                body["nonce"].native  # noqa: B018 - force parse of mandatory fields
+                req = Request(msg_type=mt, req_body=body, padata=padata)
+                if mt == asn1.MSG_AS_REQ:
+                    return as_req.handle(self, req, now)
+                return tgs_req.handle(self, req, now)
+            except E.KdcError:
+                raise
+            except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
+                raise E.KdcError(E.KRB_ERR_GENERIC, f"malformed request: {type(exc).__name__}")
+        except E.KdcError as err:
+            return self.error_reply(req, err, now)
+
+    # -----------------------------------------------------------------------------------------
+    def error_reply(self, req: Request | None, err: E.KdcError, now: float) -> bytes:
+        sname = None
+        if req is not None:
+            sname = req.sname
+            if sname is None:
+                try:
+                    sname = req.req_body["sname"] if req.req_body["sname"].native else None
+                except (ValueError, TypeError, KeyError):
+                    sname = None
+        e_data: bytes | None = None
+        tgs = req is not None and req.msg_type == asn1.MSG_TGS_REQ
+        if err.status is not None:
+            e_data = E.ext_error_edata(err.status, tgs=tgs)
+        elif err.padata is not None:
+            e_data = E.method_data(err.padata)
+        cname = err.cname
+        if cname is None and req is not None and req.cname is not None:
+            cname = req.cname
+        kwargs: dict[str, Any] = {
+            "now": now,
+            "realm": self.realm,
+            "sname": sname,
+            "cname": cname,
+            "crealm": err.crealm or (self.realm if cname is not None else None),
+            "e_text": err.e_text,
+        }
+        if req is not None and req.fast is not None:
+            inner = E.krb_error(err.code, e_data=e_data, **kwargs)
+            fast_padata = list(err.padata or []) if err.status is None else []
+            outer_edata = fast_error_edata(req.fast, inner, fast_padata)
+            return E.krb_error(err.code, e_data=outer_edata, **kwargs)
+        return E.krb_error(err.code, e_data=e_data, **kwargs)
+
+    # -----------------------------------------------------------------------------------------
+    # Shared pieces
+    # -----------------------------------------------------------------------------------------
+    def krbtgt_principal_name(self) -> asn1.PrincipalName:
+        return asn1.principal(asn1.NT_SRV_INST, "krbtgt", self.realm)
+
+    def is_local_tgs(self, sname: asn1.PrincipalName) -> bool:
+        comps = name_components(sname)
+        return len(comps) == 2 and comps[0].lower() == "krbtgt" and comps[1].upper() == self.realm
+
+    def lookup_service(self, sname: asn1.PrincipalName) -> Any:
+        comps = name_components(sname)
+        if not comps:
+            return None
+        if comps[0].lower() == "krbtgt":
+            if len(comps) == 2 and comps[1].upper() == self.realm:
+                return self.directory.krbtgt()
+            return None
+        name = "/".join(comps)
+        if len(comps) == 1:
+            return self.directory.find_principal(name)
+        return self.directory.find_by_spn(name)
+
+    def lookup_client(self, cname: asn1.PrincipalName) -> Any:
+        comps = name_components(cname)
+        if not comps:
+            return None
+        if len(comps) == 1:
+            return self.directory.find_principal(comps[0])
+        return self.directory.find_by_spn("/".join(comps))
+
+    def check_client_state(self, p: Any, now: float, *, tgs: bool = False) -> None:
+        """Account restrictions with Windows' KRB errors and NTSTATUS (MS-KILE 3.3.5.6)."""
+        if getattr(p, "disabled", False):
+            raise E.KdcError(
+                E.KDC_ERR_CLIENT_REVOKED, "account disabled", status=E.STATUS_ACCOUNT_DISABLED
+            )
+        expires = getattr(p, "expires", None)
+        if expires is not None and expires <= now:
+            raise E.KdcError(
+                E.KDC_ERR_CLIENT_REVOKED, "account expired", status=E.STATUS_ACCOUNT_EXPIRED
+            )
+        if getattr(p, "locked", False):
+            raise E.KdcError(
+                E.KDC_ERR_CLIENT_REVOKED, "account locked out", status=E.STATUS_ACCOUNT_LOCKED_OUT
+            )
+        if not tgs and getattr(p, "password_expired", False):
+            raise E.KdcError(
+                E.KDC_ERR_KEY_EXPIRED, "password expired", status=E.STATUS_PASSWORD_EXPIRED
+            )
+
+    # -- tickets ------------------------------------------------------------------------------
+    def decrypt_ticket(self, ticket: asn1.Ticket, now: float) -> TicketInfo:
+        """Decrypt a ticket issued by this KDC for krbtgt/REALM and check its PAC."""
+        sname = ticket["sname"]
+        if ticket["tkt-vno"].native != 5:
+            raise E.KdcError(E.KRB_AP_ERR_BADVERSION, "ticket version")
+        if not self.is_local_tgs(sname) or ticket["realm"].native.upper() != self.realm:
+            raise E.KdcError(E.KRB_AP_ERR_NOT_US, "ticket not for krbtgt of this realm")
+        tgs = self.directory.krbtgt()
+        enc = ticket["enc-part"]
+        etype = enc["etype"].native
+        key = tgs.keys.get(etype)
+        if key is None:
+            raise E.KdcError(E.KRB_AP_ERR_NOKEY, "no krbtgt key for ticket etype")
+        kvno = enc["kvno"].native
+        if kvno is not None and tgs.kvno and kvno != tgs.kvno:
+            raise E.KdcError(E.KRB_AP_ERR_BADKEYVER, "krbtgt kvno")
+        try:
+            plain = crypto.decrypt(etype, key, KU.KDC_REP_TICKET, enc["cipher"].native)
+        except crypto.CryptoError:
+            raise E.KdcError(E.KRB_AP_ERR_BAD_INTEGRITY, "ticket integrity") from None
+        etp = asn1.EncTicketPart.load(plain)
+        k = etp["key"]
+        starttime = etp["starttime"].native
+        renew = etp["renew-till"].native
+        info = TicketInfo(
+            enc=etp,
+            flags=asn1.flags_to_int(etp["flags"]),
+            session_etype=k["keytype"].native,
+            session_key=k["keyvalue"].native,
+            crealm=etp["crealm"].native,
+            cname=etp["cname"],
+            authtime=etp["authtime"].native,
+            starttime=starttime,
+            endtime=etp["endtime"].native,
+            renew_till=renew,
+            pac=None,
+            sname=sname,
+            srealm=ticket["realm"].native,
+        )
+        pac_bytes = find_pac(etp)
+        if pac_bytes is not None:
+            try:
+                pac = P.Pac.parse(pac_bytes)
+                pac.verify(key, tgs.keys.get(best_key_etype(tgs.keys) or etype, key))
+            except P.PacError:
+                # A PAC signed with another krbtgt key etype: try each key.
+                pac = None
+                for kk in tgs.keys.values():
+                    try:
+                        cand = P.Pac.parse(pac_bytes)
+                        cand.verify(None, kk)
+                        pac = cand
+                        break
+                    except P.PacError:
+                        continue
+                if pac is None:
+                    raise E.KdcError(E.KRB_AP_ERR_MODIFIED, "PAC signature") from None
+            info.pac = pac
+        return info
+
+    def issue_ticket(
+        self,
+        *,
+        flags: int,
+        session_etype: int,
+        session_key: bytes,
+        crealm: str,
+        cname: asn1.PrincipalName,
+        authtime: int,
+        starttime: int | None,
+        endtime: int,
+        renew_till: int | None,
+        server: Any,
+        sname: asn1.PrincipalName,
+        pac: P.Pac | None,
+        service_ticket: bool,
+        caddr: Any = None,
+    ) -> asn1.Ticket:
+        """Build, PAC-sign and encrypt a ticket for ``server``."""
+        t_etype = best_key_etype(server.keys)
+        if t_etype is None:
+            raise E.KdcError(E.KDC_ERR_ETYPE_NOSUPP, "service has no usable key")
+        s_key = server.keys[t_etype]
+        fields: dict[str, Any] = {
+            "flags": asn1.KerberosFlags(flags),
+            "key": {"keytype": session_etype, "keyvalue": session_key},
+            "crealm": crealm,
+            "cname": cname,
+            "transited": {"tr-type": 1, "contents": b""},
+            "authtime": authtime,
+            "endtime": endtime,
+        }
+        if starttime is not None:
+            fields["starttime"] = starttime
+        if renew_till is not None:
+            fields["renew-till"] = renew_till
+        if caddr is not None:
+            fields["caddr"] = caddr
+        if pac is not None:
+            tgs = self.directory.krbtgt()
+            k_etype = best_key_etype(tgs.keys)
+            assert k_etype is not None
+            ticket_body = None
+            if service_ticket:
+                fields["authorization-data"] = _pac_authdata(b"\x00")
+                ticket_body = asn1.EncTicketPart(fields).dump()
+            pac.sign(t_etype, s_key, k_etype, tgs.keys[k_etype], ticket_body)
+            fields["authorization-data"] = _pac_authdata(pac.pack())
+        plain = asn1.EncTicketPart(fields).dump()
+        cipher = crypto.encrypt(t_etype, s_key, KU.KDC_REP_TICKET, plain)
+        return asn1.Ticket(
+            {
+                "tkt-vno": 5,
+                "realm": self.realm,
+                "sname": sname,
+                "enc-part": {"etype": t_etype, "kvno": server.kvno, "cipher": cipher},
+            }
+        )
+
+    def build_pac(self, client: Any, authtime: int, *, requested: bool | None) -> P.Pac:
+        """A TGT PAC for ``client`` (MS-PAC 2.4; buffers in Windows' order)."""
+        d = self.directory
+        groups = list(client.group_rids) or [513]
+        info = P.LogonInfo(
+            logon_time=authtime,
+            effective_name=client.name,
+            full_name=getattr(client, "full_name", "") or "",
+            user_id=client.rid,
+            primary_group_id=groups[0],
+            group_ids=groups,
+            logon_server=(d.dc_name or "").upper().rstrip("$"),
+            logon_domain_name=d.domain.upper(),
+            logon_domain_id=d.domain_sid,
+            user_account_control=_samr_acb(client),
+            extra_sids=list(client.extra_sids),
+        )
+        is_computer = client.kind in ("computer",)
+        upn = client.upn or f"{client.name}@{d.dns_domain}"
+        buffers = [
+            (P.PAC_LOGON_INFO, P.build_logon_info(info)),
+            (P.PAC_CLIENT_INFO, P.client_info(authtime, client.name)),
+            (
+                P.PAC_UPN_DNS_INFO,
+                P.upn_dns_info(upn, d.dns_domain.upper(), client.name, client.sid),
+            ),
+            (
+                P.PAC_ATTRIBUTES_INFO,
+                P.attributes_info(P.PAC_WAS_REQUESTED if requested else P.PAC_WAS_GIVEN_IMPLICITLY),
+            ),
+            (P.PAC_REQUESTOR, P.sid_to_bytes(client.sid)),
+        ]
+        del is_computer
+        return P.Pac(buffers)
+
+    # -- AP-REQ in PA-TGS-REQ / FAST armor ----------------------------------------------------
+    def verify_ap_req(
+        self, ap_bytes: bytes, now: float, usage: int, *, check_replay: bool = True
+    ) -> tuple[TicketInfo, asn1.Authenticator]:
+        ap = asn1.APReq.load(ap_bytes, strict=True)
+        if ap["pvno"].native != 5 or ap["msg-type"].native != asn1.MSG_AP_REQ:
+            raise E.KdcError(E.KRB_AP_ERR_MSG_TYPE, "not an AP-REQ")
+        tkt = self.decrypt_ticket(ap["ticket"], now)
+        auth_enc = ap["authenticator"]
+        if auth_enc["etype"].native != tkt.session_etype:
+            raise E.KdcError(E.KRB_AP_ERR_BAD_INTEGRITY, "authenticator etype")
+        cipher = auth_enc["cipher"].native
+        try:
+            plain = crypto.decrypt(tkt.session_etype, tkt.session_key, usage, cipher)
+        except crypto.CryptoError:
+            raise E.KdcError(E.KRB_AP_ERR_BAD_INTEGRITY, "authenticator integrity") from None
+        auth = asn1.Authenticator.load(plain)
+        if (
+            auth["crealm"].native.upper() != tkt.crealm.upper()
+            or auth["cname"]["name-string"].native != tkt.cname["name-string"].native
+        ):
+            raise E.KdcError(E.KRB_AP_ERR_BADMATCH, "authenticator client mismatch")
+        ctime = auth["ctime"].native
+        if abs(ctime - now) > self.config.clock_skew:
+            raise E.KdcError(E.KRB_AP_ERR_SKEW, "clock skew too great")
+        if tkt.flags & bit(TF.invalid):
+            raise E.KdcError(E.KRB_AP_ERR_TKT_NYV, "ticket invalid")
+        if check_replay and not self.replay.check_and_store(cipher, "krbtgt", now):
+            raise E.KdcError(E.KRB_AP_ERR_REPEAT, "request is a replay")
+        return tkt, auth
+
+    def lifetimes(
+        self,
+        body: asn1.KDCReqBody,
+        now: int,
+        *,
+        options: int,
+        max_end: int | None,
+        max_renew: int | None,
+        life_cap: int,
+    ) -> tuple[int, int | None, int]:
+        """(endtime, renew_till, extra-flags) from till/rtime and the caps (RFC 4120 3.1.3)."""
+        till = body["till"].native if body["till"].contents is not None else 0
+        if not till:  # 19700101000000Z / absent: "as long as possible"
+            till = now + life_cap
+        endtime = min(till, now + life_cap)
+        if max_end is not None:
+            endtime = min(endtime, max_end)
+        if endtime <= now - self.config.clock_skew:
+            raise E.KdcError(E.KDC_ERR_NEVER_VALID, "requested end time is in the past")
+        renew_till: int | None = None
+        extra = 0
+        want_renew = options & bit(KO.renewable)
+        if not want_renew and options & bit(KO.renewable_ok) and till > endtime:
+            want_renew = 1
+            rtime = till
+        else:
+            rtime = body["rtime"].native if body["rtime"].contents is not None else 0
+            if not rtime:
+                rtime = now + self.config.max_renew_life
+        if want_renew and (max_renew is None or max_renew > now):
+            renew_till = min(rtime, now + self.config.max_renew_life)
+            if max_renew is not None:
+                renew_till = min(renew_till, max_renew)
+            renew_till = max(renew_till, endtime)
+            extra |= bit(TF.renewable)
+        return endtime, renew_till, extra
+
+    def session_key(self, etype: int) -> bytes:
+        return os.urandom(crypto.key_length(etype))
+
+
+def _pac_authdata(pac_bytes: bytes) -> list[dict[str, Any]]:
+    inner = asn1.AuthorizationData([{"ad-type": asn1.AD_WIN2K_PAC, "ad-data": pac_bytes}])
+    return [{"ad-type": asn1.AD_IF_RELEVANT, "ad-data": inner.dump()}]
+
+
+def find_pac(etp: asn1.EncTicketPart) -> bytes | None:
+    ad = etp["authorization-data"]
+    if ad.native is None:
+        return None
+    for el in ad:
+        if el["ad-type"].native == asn1.AD_IF_RELEVANT:
+            inner = asn1.AuthorizationData.load(el["ad-data"].native)
+            for sub in inner:
+                if sub["ad-type"].native == asn1.AD_WIN2K_PAC:
+                    return sub["ad-data"].native
+    return None
+
+
+def _samr_acb(client: Any) -> int:
+    """KERB_VALIDATION_INFO.UserAccountControl uses SAMR ACB bits (MS-SAMR 2.2.1.12)."""
+    kind = getattr(client, "kind", "user")
+    acb = 0x80 if kind == "computer" else 0x10  # WSTRUST / NORMAL
+    uac = getattr(client, "uac", 0) or 0
+    if uac & 0x2000:
+        acb = 0x100  # SVRTRUST
+    if uac & 0x10000:
+        acb |= 0x200  # DONT_EXPIRE_PASSWORD
+    if uac & 0x20:
+        acb |= 0x4  # PWNOTREQ
+    if uac & 0x400000:
+        acb |= 0x10000  # DONT_REQUIRE_PREAUTH
+    return acb

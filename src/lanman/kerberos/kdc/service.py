@@ -1,0 +1,131 @@
+"""asyncio KDC service: UDP datagrams and TCP with a 4-byte length prefix (RFC 4120 7.2.1-7.2.2).
+
+Bounded everywhere: requests over ``MAX_MESSAGE`` are refused (TCP: KRB_ERR_FIELD_TOOLONG then
+close; a length with the reserved high bit set closes at once), each TCP connection handles at
+most ``MAX_REQUESTS_PER_CONN`` requests with an idle timeout, and at most ``MAX_CONNECTIONS``
+TCP connections are open at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import struct
+from dataclasses import dataclass, field
+
+from lanman.kerberos.kdc import errors as E
+from lanman.kerberos.kdc.core import KdcCore
+
+__all__ = ["KdcServer", "start_kdc"]
+
+log = logging.getLogger("lanman.kdc")
+
+MAX_MESSAGE = 65536
+MAX_UDP_REPLY = 4096  # like MIT's max_dgram_reply_size: bigger answers say "use TCP"
+MAX_REQUESTS_PER_CONN = 64
+MAX_CONNECTIONS = 256
+IDLE_TIMEOUT = 15.0
+
+
+class _Udp(asyncio.DatagramProtocol):
+    def __init__(self, core: KdcCore) -> None:
+        self.core = core
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple) -> None:
+        try:
+            reply = self.core.handle(data)
+        except Exception:
+            log.exception("KDC core failed on a UDP request")
+            reply = E.krb_error(E.KRB_ERR_GENERIC, now=self.core.now(), realm=self.core.realm)
+        if reply is None or self.transport is None:
+            return
+        if len(reply) > MAX_UDP_REPLY:
+            reply = E.krb_error(
+                E.KRB_ERR_RESPONSE_TOO_BIG, now=self.core.now(), realm=self.core.realm
+            )
+        self.transport.sendto(reply, addr)
+
+
+@dataclass
+class KdcServer:
+    core: KdcCore
+    host: str
+    udp_transport: asyncio.DatagramTransport | None = None
+    tcp_server: asyncio.Server | None = None
+    port: int = 0
+    _conns: set[asyncio.Task] = field(default_factory=set)
+
+    async def _tcp_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if len(self._conns) >= MAX_CONNECTIONS:
+            writer.close()
+            return
+        if task is not None:
+            self._conns.add(task)
+        try:
+            for _ in range(MAX_REQUESTS_PER_CONN):
+                try:
+                    head = await asyncio.wait_for(reader.readexactly(4), IDLE_TIMEOUT)
+                except (asyncio.IncompleteReadError, TimeoutError, ConnectionError):
+                    return
+                (length,) = struct.unpack(">I", head)
+                if length & 0x80000000:  # reserved bit: extension negotiation we don't do
+                    return
+                if length > MAX_MESSAGE or length == 0:
+                    reply = E.krb_error(
+                        E.KRB_ERR_FIELD_TOOLONG, now=self.core.now(), realm=self.core.realm
+                    )
+                    writer.write(struct.pack(">I", len(reply)) + reply)
+                    with contextlib.suppress(ConnectionError):
+                        await writer.drain()
+                    return
+                try:
+                    data = await asyncio.wait_for(reader.readexactly(length), IDLE_TIMEOUT)
+                except (asyncio.IncompleteReadError, TimeoutError, ConnectionError):
+                    return
+                try:
+                    reply = self.core.handle(data)
+                except Exception:
+                    log.exception("KDC core failed on a TCP request")
+                    reply = E.krb_error(
+                        E.KRB_ERR_GENERIC, now=self.core.now(), realm=self.core.realm
+                    )
+                if reply is None:
+                    return
+                writer.write(struct.pack(">I", len(reply)) + reply)
+                try:
+                    await writer.drain()
+                except ConnectionError:
+                    return
+        finally:
+            if task is not None:
+                self._conns.discard(task)
+            writer.close()
+
+    async def close(self) -> None:
+        if self.udp_transport is not None:
+            self.udp_transport.close()
+        if self.tcp_server is not None:
+            self.tcp_server.close()
+            for t in list(self._conns):
+                t.cancel()
+            await self.tcp_server.wait_closed()
+
+
+async def start_kdc(core: KdcCore, host: str = "127.0.0.1", port: int = 88) -> KdcServer:
+    """Bind UDP and TCP on the same port (0: pick a free TCP port and use it for UDP too)."""
+    loop = asyncio.get_running_loop()
+    server = KdcServer(core=core, host=host)
+    server.tcp_server = await asyncio.start_server(
+        server._tcp_client, host, port, reuse_address=True, limit=MAX_MESSAGE + 8
+    )
+    bound = server.tcp_server.sockets[0].getsockname()[1]
+    server.port = bound
+    transport, _ = await loop.create_datagram_endpoint(lambda: _Udp(core), local_addr=(host, bound))
+    server.udp_transport = transport  # type: ignore[assignment]
+    return server

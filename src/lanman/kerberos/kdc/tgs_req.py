@@ -1,0 +1,198 @@
+"""TGS exchange (RFC 4120 3.3, MS-KILE 3.3.5.7): service tickets, renewal, FAST, PAC re-signing."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from lanman.kerberos import asn1, crypto
+from lanman.kerberos import pac as P
+from lanman.kerberos.asn1 import KDCOptions as KO
+from lanman.kerberos.asn1 import TicketFlags as TF
+from lanman.kerberos.asn1 import bit
+from lanman.kerberos.crypto import KU
+from lanman.kerberos.kdc import errors as E
+from lanman.kerberos.kdc import fast as F
+
+if TYPE_CHECKING:
+    from lanman.kerberos.kdc.core import KdcCore, Request
+
+__all__ = ["handle"]
+
+_UNKEYED_OK = (crypto.CKSUM_RSA_MD5,)
+
+
+def handle(core: KdcCore, req: Request, now: float) -> bytes:
+    realm = core.realm
+    ap_bytes = next((v for t, v in req.padata if t == asn1.PA_TGS_REQ), None)
+    if ap_bytes is None:
+        raise E.KdcError(E.KDC_ERR_PADATA_TYPE_NOSUPP, "no PA-TGS-REQ")
+    body = req.req_body
+    outer_body_der = asn1.der(body)
+    tgt, auth = core.verify_ap_req(ap_bytes, now, KU.TGS_REQ_AUTH)
+    req.cname = tgt.cname
+    sub = auth["subkey"]
+    subkey = (sub["keytype"].native, sub["keyvalue"].native) if sub.native is not None else None
+
+    # -- FAST (armor = the TGS AP-REQ's subkey + TGT session key) -----------------------------
+    fast_pa = next((v for t, v in req.padata if t == asn1.PA_FX_FAST), None)
+    if fast_pa is not None:
+        if subkey is None:
+            raise E.KdcError(E.KDC_ERR_PREAUTH_FAILED, "FAST TGS without subkey")
+        armored = asn1.PaFxFastRequest.load(fast_pa).chosen
+        akey = F.armor_key(subkey[0], subkey[1], tgt.session_etype, tgt.session_key)
+        req.fast = F.unwrap_request(armored, subkey[0], akey, ap_bytes)
+        body = req.fast.req_body
+    else:
+        # Authenticator checksum binds the request body (RFC 4120 7.2.2.2 key usage 6).
+        ck = auth["cksum"]
+        if ck.native is not None:
+            ctype = ck["cksumtype"].native
+            ok = crypto.verify_checksum(
+                ctype,
+                None if ctype in _UNKEYED_OK else tgt.session_key,
+                KU.TGS_REQ_AUTH_CKSUM,
+                outer_body_der,
+                ck["checksum"].native,
+            )
+            if not ok:
+                raise E.KdcError(E.KRB_AP_ERR_MODIFIED, "authenticator checksum")
+
+    options = asn1.flags_to_int(body["kdc-options"])
+    if tgt.endtime < now - core.config.clock_skew and not options & bit(KO.renew):
+        raise E.KdcError(E.KRB_AP_ERR_TKT_EXPIRED, "ticket expired")
+    if tgt.starttime is not None and tgt.starttime > now + core.config.clock_skew:
+        raise E.KdcError(E.KRB_AP_ERR_TKT_NYV, "ticket not yet valid")
+
+    # -- client still allowed? ----------------------------------------------------------------
+    comps = tgt.cname["name-string"].native
+    if tgt.crealm.upper() == realm:
+        client = core.directory.find_principal("/".join(comps)) if len(comps) == 1 else None
+        if client is not None:
+            core.check_client_state(client, now, tgs=True)
+        elif len(comps) == 1:
+            raise E.KdcError(E.KDC_ERR_C_PRINCIPAL_UNKNOWN, "client no longer exists")
+
+    sname = body["sname"]
+    if sname.native is None:
+        raise E.KdcError(E.KDC_ERR_S_PRINCIPAL_UNKNOWN, "no server name")
+    req.sname = sname
+    if body["realm"].native.upper() != realm:
+        raise E.KdcError(E.KDC_ERR_S_PRINCIPAL_UNKNOWN, "no cross-realm trust")
+    server = core.lookup_service(sname)
+    if server is None:
+        raise E.KdcError(E.KDC_ERR_S_PRINCIPAL_UNKNOWN, "server not found")
+    to_tgs = core.is_local_tgs(sname)
+    requested_etypes = list(body["etype"].native)
+
+    authtime = tgt.authtime
+    inow = int(now)
+    flags = tgt.flags & (bit(TF.pre_authent) | bit(TF.hw_authent))
+    if options & bit(KO.renew):
+        # RFC 4120 3.3.3.1: a renewable, unexpired-renewal TGT gets a fresh copy of itself.
+        if not tgt.flags & bit(TF.renewable):
+            raise E.KdcError(E.KDC_ERR_BADOPTION, "ticket not renewable")
+        if tgt.renew_till is None or tgt.renew_till < now:
+            raise E.KdcError(E.KRB_AP_ERR_TKT_EXPIRED, "renewal period over")
+        if not to_tgs and not core.is_local_tgs(tgt.sname):
+            raise E.KdcError(E.KDC_ERR_BADOPTION, "renew of a foreign ticket")
+        start = tgt.starttime or tgt.authtime
+        life = tgt.endtime - start
+        endtime = min(tgt.renew_till, inow + life)
+        renew_till = tgt.renew_till
+        flags = tgt.flags & ~(bit(TF.initial) | bit(TF.invalid))
+        session_etype, session_key = tgt.session_etype, tgt.session_key
+        session_etype = tgt.session_etype
+        session_key = core.session_key(session_etype)
+    else:
+        life_cap = core.config.max_ticket_life
+        endtime, renew_till, extra = core.lifetimes(
+            body,
+            inow,
+            options=options,
+            max_end=tgt.endtime,
+            max_renew=tgt.renew_till if tgt.flags & bit(TF.renewable) else inow,
+            life_cap=life_cap,
+        )
+        flags |= extra
+        if options & bit(KO.forwardable) and tgt.flags & bit(TF.forwardable):
+            flags |= bit(TF.forwardable)
+        if options & bit(KO.proxiable) and tgt.flags & bit(TF.proxiable):
+            flags |= bit(TF.proxiable)
+        if options & (bit(KO.forwarded) | bit(KO.proxy) | bit(KO.enc_tkt_in_skey)):
+            raise E.KdcError(E.KDC_ERR_BADOPTION, "option not supported")
+        session_etype = next((e for e in requested_etypes if e in server.keys), None)
+        if session_etype is None:
+            raise E.KdcError(E.KDC_ERR_ETYPE_NOSUPP, "no common session key etype")
+        session_key = core.session_key(session_etype)
+
+    # -- PAC: re-signed for the target (ticket signature on service tickets) ------------------
+    pac = None
+    if tgt.pac is not None:
+        pac = P.Pac([(t, d) for t, d in tgt.pac.buffers if t not in P.SIGNATURE_TYPES])
+        if not to_tgs:
+            pac.remove(P.PAC_ATTRIBUTES_INFO)
+            pac.remove(P.PAC_REQUESTOR)
+    reply_sname = sname
+    ticket = core.issue_ticket(
+        flags=flags,
+        session_etype=session_etype,
+        session_key=session_key,
+        crealm=tgt.crealm,
+        cname=tgt.cname,
+        authtime=authtime,
+        starttime=inow,
+        endtime=endtime,
+        renew_till=renew_till,
+        server=server,
+        sname=reply_sname,
+        pac=pac,
+        service_ticket=not to_tgs,
+        caddr=tgt.enc["caddr"] if tgt.enc["caddr"].native else None,
+    )
+
+    enc_fields: dict[str, Any] = {
+        "key": {"keytype": session_etype, "keyvalue": session_key},
+        "last-req": [{"lr-type": 0, "lr-value": authtime}],
+        "nonce": body["nonce"].native,
+        "flags": asn1.KerberosFlags(flags),
+        "authtime": authtime,
+        "starttime": inow,
+        "endtime": endtime,
+        "srealm": realm,
+        "sname": reply_sname,
+    }
+    if renew_till is not None:
+        enc_fields["renew-till"] = renew_till
+    enc_part = asn1.EncTGSRepPart(enc_fields).dump()
+    if subkey is not None:
+        reply_etype, reply_key, usage = subkey[0], subkey[1], KU.TGS_REP_ENCPART_SUBKEY
+    else:
+        reply_etype, reply_key, usage = (
+            tgt.session_etype,
+            tgt.session_key,
+            KU.TGS_REP_ENCPART_SESSKEY,
+        )
+    cipher = crypto.encrypt(reply_etype, reply_key, usage, enc_part)
+    padata: list[dict[str, Any]] = []
+    if req.fast is not None:
+        value = F.fast_reply_padata(
+            req.fast,
+            [],
+            ticket_der=ticket.dump(),
+            crealm=tgt.crealm,
+            cname=tgt.cname,
+            now=now,
+            strengthen=False,
+        )
+        padata.append({"padata-type": asn1.PA_FX_FAST, "padata-value": value})
+    fields: dict[str, Any] = {
+        "pvno": 5,
+        "msg-type": asn1.MSG_TGS_REP,
+        "crealm": tgt.crealm,
+        "cname": tgt.cname,
+        "ticket": ticket,
+        "enc-part": {"etype": reply_etype, "cipher": cipher},
+    }
+    if padata:
+        fields["padata"] = padata
+    return asn1.TGSRep(fields).dump()

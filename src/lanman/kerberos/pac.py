@@ -1,0 +1,413 @@
+"""MS-PAC: the Privilege Attribute Certificate the KDC puts in tickets.
+
+* :func:`build_logon_info` -- KERB_VALIDATION_INFO (MS-PAC 2.5) in an NDR type serialization
+  version 1 envelope (MS-RPCE 2.2.6).
+* :class:`Pac` -- the PACTYPE container (MS-PAC 2.3/2.4): ordered buffers, pack/parse, and the
+  server / KDC / ticket signatures (MS-PAC 2.8).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from lanman.kerberos import crypto
+from lanman.rpc.ndr import NdrWriter
+
+__all__ = [
+    "PAC_ATTRIBUTES_INFO",
+    "PAC_CLIENT_INFO",
+    "PAC_KDC_CHECKSUM",
+    "PAC_LOGON_INFO",
+    "PAC_REQUESTOR",
+    "PAC_SERVER_CHECKSUM",
+    "PAC_TICKET_CHECKSUM",
+    "PAC_UPN_DNS_INFO",
+    "LogonInfo",
+    "Pac",
+    "PacError",
+    "build_logon_info",
+    "client_info",
+    "sid_to_bytes",
+    "unix_to_filetime",
+    "upn_dns_info",
+]
+
+PAC_LOGON_INFO = 1
+PAC_CREDENTIALS_INFO = 2
+PAC_SERVER_CHECKSUM = 6
+PAC_KDC_CHECKSUM = 7
+PAC_CLIENT_INFO = 10
+PAC_DELEGATION_INFO = 11
+PAC_UPN_DNS_INFO = 12
+PAC_CLIENT_CLAIMS = 13
+PAC_DEVICE_INFO = 14
+PAC_DEVICE_CLAIMS = 15
+PAC_TICKET_CHECKSUM = 16
+PAC_ATTRIBUTES_INFO = 17
+PAC_REQUESTOR = 18
+PAC_FULL_CHECKSUM = 19
+
+SIGNATURE_TYPES = (PAC_SERVER_CHECKSUM, PAC_KDC_CHECKSUM, PAC_TICKET_CHECKSUM, PAC_FULL_CHECKSUM)
+
+# KERB_VALIDATION_INFO UserFlags (MS-PAC 2.5) and group attributes (MS-PAC 2.2.1 / MS-KILE).
+LOGON_EXTRA_SIDS = 0x20
+SE_GROUP_MANDATORY = 0x1
+SE_GROUP_ENABLED_BY_DEFAULT = 0x2
+SE_GROUP_ENABLED = 0x4
+GROUP_ATTRS = SE_GROUP_MANDATORY | SE_GROUP_ENABLED_BY_DEFAULT | SE_GROUP_ENABLED
+
+# PAC_ATTRIBUTES_INFO flags (MS-PAC 2.14).
+PAC_WAS_REQUESTED = 0x1
+PAC_WAS_GIVEN_IMPLICITLY = 0x2
+
+# UPN_DNS_INFO flags (MS-PAC 2.10).
+UPN_NO_UPN_SET = 0x1
+UPN_HAS_SAM_NAME_AND_SID = 0x2
+
+_NEVER = 0x7FFFFFFFFFFFFFFF
+_MAX_BUFFERS = 64
+_MAX_PAC = 1 << 20
+
+
+class PacError(ValueError):
+    """A PAC that does not parse or whose signatures do not verify."""
+
+
+def unix_to_filetime(seconds: float) -> int:
+    return int(seconds * 10_000_000) + 116444736000000000
+
+
+def sid_to_bytes(sid: str) -> bytes:
+    """MS-DTYP 2.4.2.2 binary SID from "S-1-5-21-..."."""
+    parts = sid.split("-")
+    if len(parts) < 3 or parts[0].upper() != "S":
+        raise PacError(f"bad SID {sid!r}")
+    rev, auth = int(parts[1]), int(parts[2])
+    subs = [int(p) for p in parts[3:]]
+    return (
+        struct.pack("<BB", rev, len(subs))
+        + auth.to_bytes(6, "big")
+        + struct.pack(f"<{len(subs)}I", *subs)
+    )
+
+
+def _split_sid(sid: str) -> tuple[str, int]:
+    domain, _, rid = sid.rpartition("-")
+    return domain, int(rid)
+
+
+# ---------------------------------------------------------------------------------------------
+# KERB_VALIDATION_INFO
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class LogonInfo:
+    """The fields of KERB_VALIDATION_INFO that a lanman KDC fills (MS-PAC 2.5)."""
+
+    logon_time: float
+    effective_name: str
+    full_name: str
+    user_id: int
+    primary_group_id: int
+    group_ids: list[int]
+    logon_server: str
+    logon_domain_name: str
+    logon_domain_id: str
+    user_account_control: int = 0x10  # USER_NORMAL_ACCOUNT (MS-SAMR 2.2.1.12)
+    extra_sids: list[str] = field(default_factory=list)
+    password_last_set: float | None = None
+    logon_count: int = 0
+    bad_password_count: int = 0
+    user_flags: int = 0
+
+
+def _ustr_header(w: NdrWriter, text: str) -> None:
+    """RPC_UNICODE_STRING: Length, MaximumLength, [unique] Buffer (deferred)."""
+    data = text.encode("utf-16-le")
+    w.u16(len(data))
+    w.u16(len(data))
+    if not data:
+        w.u32(0)
+        return
+
+    def body(w2: NdrWriter) -> None:
+        n = len(data) // 2
+        w2.u32(n)
+        w2.u32(0)
+        w2.u32(n)
+        w2.raw(data)
+
+    w.pointer(body)
+
+
+def _rpc_sid(w: NdrWriter, sid: bytes) -> None:
+    w.align(4)
+    w.u32(sid[1])  # conformance: SubAuthorityCount
+    w.raw(sid)
+
+
+def build_logon_info(info: LogonInfo) -> bytes:
+    """PAC_LOGON_INFO buffer: NDR type serialization v1 of a [unique] KERB_VALIDATION_INFO*."""
+    domain_sid = sid_to_bytes(info.logon_domain_id)
+    extra = [sid_to_bytes(s) for s in info.extra_sids]
+    user_flags = info.user_flags | (LOGON_EXTRA_SIDS if extra else 0)
+    w = NdrWriter()
+
+    def kvi(w: NdrWriter) -> None:
+        lt = unix_to_filetime(info.logon_time)
+        pls = unix_to_filetime(info.password_last_set) if info.password_last_set else 0
+        for ft in (lt, _NEVER, _NEVER, pls, pls, _NEVER):
+            w.u32(ft & 0xFFFFFFFF)
+            w.u32(ft >> 32)
+        _ustr_header(w, info.effective_name)
+        _ustr_header(w, info.full_name)
+        for _ in range(4):  # LogonScript, ProfilePath, HomeDirectory, HomeDirectoryDrive
+            _ustr_header(w, "")
+        w.u16(info.logon_count)
+        w.u16(info.bad_password_count)
+        w.u32(info.user_id)
+        w.u32(info.primary_group_id)
+        groups = list(dict.fromkeys(info.group_ids))
+        w.u32(len(groups))
+
+        def group_array(w2: NdrWriter) -> None:
+            w2.u32(len(groups))
+            for rid in groups:
+                w2.u32(rid)
+                w2.u32(GROUP_ATTRS)
+
+        w.pointer(group_array if groups else None)
+        w.u32(user_flags)
+        w.raw(bytes(16))  # UserSessionKey
+        _ustr_header(w, info.logon_server)
+        _ustr_header(w, info.logon_domain_name)
+        w.pointer(lambda w2: _rpc_sid(w2, domain_sid))
+        w.u32(0)
+        w.u32(0)  # Reserved1[2]
+        w.u32(info.user_account_control)
+        w.u32(0)  # SubAuthStatus
+        for _ in range(4):  # LastSuccessfulILogon, LastFailedILogon (FILETIME each)
+            w.u32(0)
+        w.u32(0)  # FailedILogonCount
+        w.u32(0)  # Reserved3
+        w.u32(len(extra))
+
+        def extra_array(w2: NdrWriter) -> None:
+            w2.u32(len(extra))
+            for sid in extra:
+                w2.pointer(lambda w3, s=sid: _rpc_sid(w3, s))
+                w2.u32(GROUP_ATTRS)
+
+        w.pointer(extra_array if extra else None)
+        w.u32(0)  # ResourceGroupDomainSid (NULL)
+        w.u32(0)  # ResourceGroupCount
+        w.u32(0)  # ResourceGroupIds (NULL)
+
+    w.top_level_pointer(kvi)
+    body = w.getvalue()
+    body += bytes((-len(body)) % 8)
+    header = struct.pack("<BBHI", 1, 0x10, 8, 0xCCCCCCCC) + struct.pack("<II", len(body), 0)
+    return header + body
+
+
+# ---------------------------------------------------------------------------------------------
+# Small buffers
+# ---------------------------------------------------------------------------------------------
+
+
+def client_info(authtime: float, name: str) -> bytes:
+    """PAC_CLIENT_INFO (MS-PAC 2.7)."""
+    raw = name.encode("utf-16-le")
+    return struct.pack("<QH", unix_to_filetime(int(authtime)), len(raw)) + raw
+
+
+def upn_dns_info(upn: str, dns_domain: str, sam_name: str | None, sid: str | None) -> bytes:
+    """UPN_DNS_INFO (MS-PAC 2.10) with the extended SamName/Sid part when given."""
+    upn_b = upn.encode("utf-16-le")
+    dns_b = dns_domain.encode("utf-16-le")
+    extended = sam_name is not None and sid is not None
+    flags = UPN_HAS_SAM_NAME_AND_SID if extended else 0
+    head_len = 24 if extended else 16
+    parts: list[bytes] = []
+    offsets: list[int] = []
+    pos = head_len
+    strings = [upn_b, dns_b]
+    if extended:
+        strings += [sam_name.encode("utf-16-le"), sid_to_bytes(sid)]  # type: ignore[union-attr]
+    for s in strings:
+        pad = (-pos) % 8
+        parts.append(bytes(pad))
+        pos += pad
+        offsets.append(pos)
+        parts.append(s)
+        pos += len(s)
+    head = struct.pack("<HHHHI", len(upn_b), offsets[0], len(dns_b), offsets[1], flags)
+    if extended:
+        head += struct.pack("<HHHH", len(strings[2]), offsets[2], len(strings[3]), offsets[3])
+    return head + b"".join(parts)
+
+
+def attributes_info(flags: int) -> bytes:
+    return struct.pack("<II", 2, flags)
+
+
+def signature_buffer(cksumtype: int) -> bytes:
+    size = 16 if cksumtype == crypto.CKSUM_HMAC_MD5 else 12
+    return struct.pack("<i", cksumtype) + bytes(size)
+
+
+# ---------------------------------------------------------------------------------------------
+# PACTYPE
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Pac:
+    """Ordered PAC buffers ``[(ulType, data)]``."""
+
+    buffers: list[tuple[int, bytes]]
+
+    def get(self, ul_type: int) -> bytes | None:
+        for t, d in self.buffers:
+            if t == ul_type:
+                return d
+        return None
+
+    def set(self, ul_type: int, data: bytes) -> None:
+        for i, (t, _) in enumerate(self.buffers):
+            if t == ul_type:
+                self.buffers[i] = (t, data)
+                return
+        self.buffers.append((ul_type, data))
+
+    def remove(self, ul_type: int) -> None:
+        self.buffers = [(t, d) for t, d in self.buffers if t != ul_type]
+
+    # -- wire ---------------------------------------------------------------------------------
+    def pack(self) -> bytes:
+        n = len(self.buffers)
+        offset = 8 + 16 * n
+        heads = [struct.pack("<II", n, 0)]
+        bodies: list[bytes] = []
+        for t, d in self.buffers:
+            heads.append(struct.pack("<IIQ", t, len(d), offset))
+            padded = d + bytes((-len(d)) % 8)
+            bodies.append(padded)
+            offset += len(padded)
+        return b"".join(heads) + b"".join(bodies)
+
+    @classmethod
+    def parse(cls, data: bytes) -> Pac:
+        if len(data) < 8 or len(data) > _MAX_PAC:
+            raise PacError("PAC too short or too long")
+        n, version = struct.unpack_from("<II", data)
+        if version != 0 or n == 0 or n > _MAX_BUFFERS or 8 + 16 * n > len(data):
+            raise PacError("bad PACTYPE header")
+        buffers = []
+        for i in range(n):
+            t, size, off = struct.unpack_from("<IIQ", data, 8 + 16 * i)
+            if off % 8 or off < 8 + 16 * n or off + size > len(data):
+                raise PacError("PAC buffer out of range")
+            buffers.append((t, data[off : off + size]))
+        return cls(buffers)
+
+    # -- signatures (MS-PAC 2.8) --------------------------------------------------------------
+    @staticmethod
+    def _sig_type(buf: bytes) -> int:
+        if len(buf) < 4:
+            raise PacError("short PAC_SIGNATURE_DATA")
+        return struct.unpack_from("<i", buf)[0]
+
+    def _zeroed(self) -> bytes:
+        saved = list(self.buffers)
+        try:
+            self.buffers = [
+                (
+                    t,
+                    d[:4]
+                    + bytes(_sig_len(self._sig_type(d)))
+                    + d[4 + _sig_len(self._sig_type(d)) :],
+                )
+                if t in (PAC_SERVER_CHECKSUM, PAC_KDC_CHECKSUM)
+                else (t, d)
+                for t, d in saved
+            ]
+            return self.pack()
+        finally:
+            self.buffers = saved
+
+    def sign(
+        self,
+        server_etype: int,
+        server_key: bytes,
+        kdc_etype: int,
+        kdc_key: bytes,
+        ticket_body: bytes | None = None,
+    ) -> None:
+        """Fill server (and ticket) and KDC signatures; ``ticket_body`` is the EncTicketPart
+        encoded with the PAC replaced by one zero byte (service tickets only)."""
+        s_type = crypto.checksum_type_for(server_etype)
+        k_type = crypto.checksum_type_for(kdc_etype)
+        self.set(PAC_SERVER_CHECKSUM, signature_buffer(s_type))
+        self.set(PAC_KDC_CHECKSUM, signature_buffer(k_type))
+        if ticket_body is not None:
+            t_sig = crypto.make_checksum(k_type, kdc_key, crypto.KU.APP_DATA_CKSUM, ticket_body)
+            self.set(PAC_TICKET_CHECKSUM, struct.pack("<i", k_type) + t_sig)
+        else:
+            self.remove(PAC_TICKET_CHECKSUM)
+        # Signature buffers go last, in the order Windows uses.
+        sigs = {t: d for t, d in self.buffers if t in SIGNATURE_TYPES}
+        self.buffers = [(t, d) for t, d in self.buffers if t not in SIGNATURE_TYPES] + [
+            (t, sigs[t])
+            for t in (PAC_SERVER_CHECKSUM, PAC_KDC_CHECKSUM, PAC_TICKET_CHECKSUM)
+            if t in sigs
+        ]
+        server_sig = crypto.make_checksum(
+            s_type, server_key, crypto.KU.APP_DATA_CKSUM, self._zeroed()
+        )
+        kdc_sig = crypto.make_checksum(k_type, kdc_key, crypto.KU.APP_DATA_CKSUM, server_sig)
+        self.set(PAC_SERVER_CHECKSUM, struct.pack("<i", s_type) + server_sig)
+        self.set(PAC_KDC_CHECKSUM, struct.pack("<i", k_type) + kdc_sig)
+
+    def verify(
+        self,
+        server_key: bytes | None,
+        kdc_key: bytes,
+        ticket_body: bytes | None = None,
+    ) -> None:
+        """Check the server signature (if ``server_key``), the KDC signature and, when both
+        present, the ticket signature.  Raises :class:`PacError`."""
+        srv = self.get(PAC_SERVER_CHECKSUM)
+        kdc = self.get(PAC_KDC_CHECKSUM)
+        if srv is None or kdc is None:
+            raise PacError("PAC without server or KDC signature")
+        s_type, k_type = self._sig_type(srv), self._sig_type(kdc)
+        s_sig = srv[4 : 4 + _sig_len(s_type)]
+        k_sig = kdc[4 : 4 + _sig_len(k_type)]
+        if server_key is not None and not crypto.verify_checksum(
+            s_type, server_key, crypto.KU.APP_DATA_CKSUM, self._zeroed(), s_sig
+        ):
+            raise PacError("PAC server signature mismatch")
+        if not crypto.verify_checksum(k_type, kdc_key, crypto.KU.APP_DATA_CKSUM, s_sig, k_sig):
+            raise PacError("PAC KDC signature mismatch")
+        tkt = self.get(PAC_TICKET_CHECKSUM)
+        if tkt is not None and ticket_body is not None:
+            t_type = self._sig_type(tkt)
+            if not crypto.verify_checksum(
+                t_type,
+                kdc_key,
+                crypto.KU.APP_DATA_CKSUM,
+                ticket_body,
+                tkt[4 : 4 + _sig_len(t_type)],
+            ):
+                raise PacError("PAC ticket signature mismatch")
+
+
+def _sig_len(cksumtype: int) -> int:
+    if cksumtype == crypto.CKSUM_HMAC_MD5:
+        return 16
+    if cksumtype in (crypto.CKSUM_HMAC_SHA1_96_AES128, crypto.CKSUM_HMAC_SHA1_96_AES256):
+        return 12
+    raise PacError(f"unsupported PAC signature type {cksumtype}")
