@@ -182,13 +182,34 @@ def _how(r: Remedy, family: str) -> list[str]:
     return [f"{label}: {v}" for label, v in picks if v]
 
 
+#: ERROR_NETNAME_DELETED for an SMB1-only client has no entry in lanman.errors.explain (the
+#: matrix gives it no key); the scanner still owes the administrator a way out.
+_SMB1_ONLY_CLIENT = (
+    Remedy(
+        side="server",
+        summary="this client speaks SMB1 only: offer SMB1 on the server (insecure; prefer "
+        "replacing the client)",
+        group_policy="",
+        powershell="Set-SmbServerConfiguration -EnableSMB1Protocol $true",
+        smb_conf="server min protocol = NT1",
+        lanman="lanman smb server-config set --enable-smb1-protocol true",
+    ),
+    Remedy(side="client", summary="replace or upgrade the SMB1-only client (SMB2/3 capable)"),
+)
+_EXTRA = {"smb1_only_client": _SMB1_ONLY_CLIENT}
+
+
 def remedies_for(key: str | None, family: str) -> list[dict[str, object]]:
     """Server remedies first (for the recognised family, else the generic summary), then the
     client-side ones; from :data:`lanman.errors.explain.FAILURES`."""
-    if not key or key not in FAILURES:
+    if key in _EXTRA:
+        found = _EXTRA[key]
+    elif key and key in FAILURES:
+        found = FAILURES[key].remedies
+    else:
         return []
     out = []
-    rs = sorted(FAILURES[key].remedies, key=lambda r: r.side != "server")
+    rs = sorted(found, key=lambda r: r.side != "server")
     for r in rs:
         out.append({"side": r.side, "summary": r.summary, "how": _how(r, family)})
     return out
@@ -256,6 +277,7 @@ def verdicts_for(host: HostResult, profiles, *, credentials: bool) -> list[Verdi
         facts = facts_from(host, credentials=credentials)
         o = predict(name, facts)
         status = "works" if o.ok else "fails"
+        key = o.key or ("smb1_only_client" if o.code == ERROR_NETNAME_DELETED[0] else None)
         out.append(Verdict(name, status, facts.scenario, o,
-                           [] if o.ok else remedies_for(o.key, host.family)))
+                           [] if o.ok else remedies_for(key, host.family)))
     return out
