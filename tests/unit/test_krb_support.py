@@ -111,3 +111,23 @@ class FakeDirectory:
 
     def record_logon_success(self, name: str) -> None:
         pass
+
+
+def write_keytab(path, principal: str, realm: str, keys: dict[int, bytes], kvno: int) -> None:
+    """MIT keytab (format 0x0502) for ``principal`` ("svc/host" or "name")."""
+    import struct
+    import time
+
+    def counted(b: bytes) -> bytes:
+        return struct.pack(">H", len(b)) + b
+
+    comps = principal.split("/")
+    out = b"\x05\x02"
+    for etype, key in keys.items():
+        ent = struct.pack(">H", len(comps)) + counted(realm.encode())
+        ent += b"".join(counted(c.encode()) for c in comps)
+        ent += struct.pack(">IIBH", 1, int(time.time()), kvno & 0xFF, etype) + counted(key)
+        ent += struct.pack(">I", kvno)
+        out += struct.pack(">i", len(ent)) + ent
+    with open(path, "wb") as f:
+        f.write(out)

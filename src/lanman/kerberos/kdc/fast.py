@@ -9,6 +9,8 @@ from lanman.kerberos import asn1, crypto
 from lanman.kerberos.crypto import KU
 from lanman.kerberos.kdc import errors as E
 
+FX_COOKIE = b"lanman-kdc"
+
 __all__ = ["FastState", "armor_key", "fast_error_edata", "fast_reply_padata", "unwrap_request"]
 
 
@@ -135,7 +137,9 @@ def fast_error_edata(
     resp = asn1.KrbFastResponse(
         {
             "padata": [{"padata-type": asn1.PA_FX_ERROR, "padata-value": inner_error}]
-            + [{"padata-type": t, "padata-value": v} for t, v in padata],
+            + [{"padata-type": t, "padata-value": v} for t, v in padata if t != asn1.PA_FX_FAST]
+            # MIT clients only retry a FAST error that carries a cookie (RFC 6113 5.2).
+            + [{"padata-type": asn1.PA_FX_COOKIE, "padata-value": FX_COOKIE}],
             "nonce": state.nonce,
         }
     )
