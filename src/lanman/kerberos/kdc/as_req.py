@@ -205,7 +205,7 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
         crealm=realm,
         cname=reply_cname,
         authtime=authtime,
-        starttime=None,
+        starttime=authtime,
         endtime=endtime,
         renew_till=renew_till,
         server=server,
@@ -227,6 +227,7 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
         "nonce": nonce,
         "flags": asn1.KerberosFlags(flags),
         "authtime": authtime,
+        "starttime": authtime,  # optional, but Windows sends it and impacket needs it
         "endtime": endtime,
         "srealm": realm,
         "sname": reply_sname,
