@@ -21,11 +21,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 
-from test_krb_support import REALM, FakeDirectory, write_keytab  # noqa: E402
+from test_krb_support import REALM, FakeDirectory, write_keytab
 
-from lanman.kerberos import asn1, client  # noqa: E402
-from lanman.kerberos.kdc import KdcCore  # noqa: E402
-from lanman.kerberos.kdc.service import start_kdc  # noqa: E402
+from lanman.kerberos import asn1, client
+from lanman.kerberos.kdc import KdcCore
+from lanman.kerberos.kdc.service import start_kdc
 
 PASSWORD = "Passw0rd!"
 VENV_BIN = Path(sys.executable).parent
@@ -121,7 +121,13 @@ def kdc(tmp_path_factory):
 
 def _run(args, env, input_text=None, timeout=30):
     return subprocess.run(
-        args, env=env, input=input_text, capture_output=True, text=True, timeout=timeout
+        args,
+        env=env,
+        input=input_text,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -221,6 +227,7 @@ def _impacket(script: str, *args: str, cwd: Path, env: dict | None = None):
         pytest.fail(f"impacket example {script} missing from the venv")
     return subprocess.run(
         [sys.executable, str(path), *args],
+        check=False,
         cwd=cwd,
         env=env or dict(os.environ),
         capture_output=True,
