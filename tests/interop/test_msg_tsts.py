@@ -137,3 +137,34 @@ def test_lanman_msg_remote(server, tmp_path):
     cp = _msg(server, "*", "x", password="wrong")
     assert cp.returncode == 1
     assert cp.stderr.decode().splitlines()[0] == "Error 5 getting session names"
+
+
+def test_waiting_message_does_not_stall_other_clients(server):
+    """msg /W waits for a person; meanwhile the server keeps serving other connections
+    (the wait runs in a blocking section with the core lock released)."""
+    import subprocess
+    import time
+
+    from interop_support import smbclient
+
+    _policy(server, "enabled")
+    env = dict(os.environ, LANMAN_MSG_OS_SESSIONS="0")
+    waiting = subprocess.Popen(
+        lanman_cmd() + ["--home", str(server.home), "msg", f"/SERVER:{HOST}:{server.port}",
+                        "-U", f"{server.user}%{server.password}", "/W", "/V", "/TIME:6",
+                        "desk", "are you there?"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + 20
+        while not any(m["message"] == "are you there?" for m in _inbox(server, "desk")):
+            assert time.monotonic() < deadline, "the waiting message never arrived"
+            time.sleep(0.05)
+        start = time.monotonic()
+        cp = smbclient(server, "-c", "ls", check=False, timeout=30)
+        took = time.monotonic() - start
+        assert cp.returncode == 0, cp.stdout.decode() + cp.stderr.decode()
+        assert waiting.poll() is None, "msg /W returned before its timeout"
+        assert took < 4, f"another client waited {took:.1f}s behind msg /W"
+    finally:
+        out = waiting.communicate(timeout=60)[0].decode()
+    assert "timed out" in out.lower() or "timeout" in out.lower(), out

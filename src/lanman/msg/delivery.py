@@ -24,6 +24,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lanman.concurrency import blocking_section
 from lanman.msg.sessions import MsgSession
 
 __all__ = [
@@ -137,7 +138,8 @@ def deliver_tty(session: MsgSession, m: Message) -> int:
             except BlockingIOError:
                 if time.monotonic() > deadline:
                     raise DeliveryError(1460, f"{path}: terminal does not accept output") from None
-                time.sleep(_POLL)
+                with blocking_section():
+                    time.sleep(_POLL)
             except OSError as exc:
                 if exc.errno in (errno.EIO, errno.ENXIO):
                     raise DeliveryError(2, f"{path}: hung up") from None
@@ -179,16 +181,17 @@ def deliver_inbox(state_dir: Path, session: MsgSession, m: Message,
     rpath = response_path(state_dir, session, m.msg_id)
     limit = min(m.timeout if m.timeout > 0 else MAX_WAIT_SECONDS, MAX_WAIT_SECONDS)
     deadline = clock() + limit
-    while True:
-        try:
-            value = int(rpath.read_text().strip() or "0")
-            rpath.unlink(missing_ok=True)
-            return value
-        except (OSError, ValueError):
-            pass
-        if clock() >= deadline:
-            return IDTIMEOUT
-        sleep(_POLL)
+    with blocking_section():  # a server running this call keeps serving others meanwhile
+        while True:
+            try:
+                value = int(rpath.read_text().strip() or "0")
+                rpath.unlink(missing_ok=True)
+                return value
+            except (OSError, ValueError):
+                pass
+            if clock() >= deadline:
+                return IDTIMEOUT
+            sleep(_POLL)
 
 
 def deliver(state_dir: Path, session: MsgSession, m: Message) -> int:

@@ -63,9 +63,9 @@ USER_CHARS = 21
 #: LOGONID in RpcWinStationEnumerate's byte buffer: ULONG id, WCHAR[33], pad, enum (76 bytes)
 #: — C layout, [unconfirmed] on the wire (reference/msg-tsts.md §3.2).
 LOGONID_SIZE = 76
-#: The server runs calls inline; a message that waits (bDoNotWait = FALSE) holds the pipe for
-#: at most this long, whatever ulTimeout says, and then answers IDTIMEOUT.
-MAX_RPC_WAIT_SECONDS = 10
+#: A message that waits (bDoNotWait = FALSE) holds its pipe (not the server: the wait is a
+#: blocking section, lanman.concurrency) for at most this long, then answers IDTIMEOUT.
+MAX_RPC_WAIT_SECONDS = 300
 SESSIONFLAGS_UNKNOWN = 0xFFFFFFFF
 _EPOCH_AS_FILETIME = 116444736000000000
 

@@ -169,6 +169,10 @@ class ServerConnection(SessionHandlers, FileHandlers):
         out, self._outbox = self._outbox, []
         return out
 
+    @property
+    def has_pipe_opens(self) -> bool:
+        return any(o.kind == "pipe" for o in self.opens.values())
+
     def send_oplock_break(self, file_id: bytes, level: int) -> None:
         """MS-SMB2 3.3.4.6: an unsolicited OPLOCK_BREAK notification (never signed)."""
         from .oplocks import pack_oplock_break

@@ -19,6 +19,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from lanman.concurrency import serving
 from lanman.smb.filestat import unix_ns_to_filetime
 
 from .connection import ServerConnection
@@ -122,7 +123,9 @@ class SmbProtocol(asyncio.BufferedProtocol):
             return
         frame, self._frame = self._frame, None
         self._touch()
-        if self._busy or _is_large(frame):
+        # Large I/O, and every request of a connection that holds a named pipe (an RPC call
+        # may wait for a person, msg /W), run on the worker: the loop keeps serving others.
+        if self._busy or _is_large(frame) or self.conn.has_pipe_opens:
             self._queue.append(frame)
             self._kick()
             if len(self._queue) >= MAX_QUEUED and not self._paused:
@@ -146,11 +149,15 @@ class SmbProtocol(asyncio.BufferedProtocol):
 
     # ---- processing ----------------------------------------------------------------------
 
-    def _process(self, frame: memoryview) -> list | None:
-        """Run the sans-IO core (any thread); None if it raised."""
+    def _process(self, frame: memoryview, *, worker: bool = False) -> list | None:
+        """Run the sans-IO core (any thread); None if it raised. On the worker thread a
+        request may wait in a blocking section (msg /W) with the core lock released."""
         try:
             with _CORE_LOCK:
-                return self.conn.receive_frame(frame, unix_ns_to_filetime(time.time_ns()))
+                if not worker:
+                    return self.conn.receive_frame(frame, unix_ns_to_filetime(time.time_ns()))
+                with serving(_CORE_LOCK.release, _CORE_LOCK.acquire):
+                    return self.conn.receive_frame(frame, unix_ns_to_filetime(time.time_ns()))
         except Exception:  # a bug must cost this connection only
             log.exception("internal error; dropping connection %s", self.conn.client_address)
             return None
@@ -162,7 +169,7 @@ class SmbProtocol(asyncio.BufferedProtocol):
         frame = self._queue.popleft()
         if self._worker is None:
             self._worker = ThreadPoolExecutor(1, thread_name_prefix="lanman-smb-io")
-        fut = self._worker.submit(self._process, frame)
+        fut = self._worker.submit(self._process, frame, worker=True)
         fut.add_done_callback(
             lambda f, fr=frame: self.loop.call_soon_threadsafe(self._worker_done, f, fr))
 
