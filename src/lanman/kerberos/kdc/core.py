@@ -294,7 +294,7 @@ class KdcCore:
                 for kk in tgs.keys.values():
                     try:
                         cand = P.Pac.parse(pac_bytes)
-                        cand.verify(None, kk)
+                        cand.verify(key, kk)
                         pac = cand
                         break
                     except P.PacError:
