@@ -883,6 +883,11 @@ class Directory:
                 if etype == ETYPE_RC4 and not rc4:
                     continue
                 out.append(KeytabEntry(comps, self.realm, nt, ts, p.kvno, etype, p.keys[etype]))
+        if not out:
+            raise DirectoryError(
+                f"{p.name} has only an RC4 key and RC4 was excluded",
+                f"set its password (`lanman user passwd {p.name}`) to derive AES keys",
+            )
         return out
 
 
