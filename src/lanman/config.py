@@ -13,6 +13,7 @@ Layout (one flat table; unknown keys are an error so that typos do not go unnoti
     smb1_enabled = false                # EnableSMB1Protocol: SMB1 (NT LM 0.12) off by default
     server_guid = "..."                 # uuid4, generated on first save
     max_connections = 256
+    kdc_port = 4088                     # KDC (UDP+TCP) when a domain is provisioned
 
 Read with :mod:`tomllib`; written by the small writer below (flat tables of str/int/bool).
 A file that does not parse or holds a wrong value raises :class:`ConfigError` naming the file,
@@ -60,6 +61,7 @@ class ServerConfig:
     smb1_enabled: bool = False  # Set-SmbServerConfiguration -EnableSMB1Protocol; off by default
     server_guid: str = ""  # generated uuid4 on first save, persisted
     max_connections: int = 256
+    kdc_port: int = 4088  # KDC UDP+TCP port when a domain is provisioned (Windows: 88)
 
 
 def _check_listen(v: str) -> str | None:
@@ -114,6 +116,7 @@ _CHECKS = {
     "domain_name": _check_domain,
     "server_guid": _check_guid,
     "max_connections": _check_max_conn,
+    "kdc_port": _check_port,
 }
 _TYPES: dict[str, type] = {
     f.name: type(getattr(ServerConfig(), f.name)) for f in fields(ServerConfig)

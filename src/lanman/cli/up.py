@@ -28,12 +28,19 @@ def _client_host(listen: str) -> str:
     help="SMB TCP port (default from lanman.toml: 4445).",
 )
 @click.option(
+    "--kdc-port",
+    type=click.IntRange(1, 65535),
+    help="KDC UDP+TCP port when a domain is provisioned (default from lanman.toml: 4088).",
+)
+@click.option(
     "--demo",
     is_flag=True,
     help="On first run create share 'demo' and user 'demo'; print its password once.",
 )
 @click.pass_context
-def up(ctx: click.Context, listen: str | None, smb_port: int | None, demo: bool) -> None:
+def up(
+    ctx: click.Context, listen: str | None, smb_port: int | None, kdc_port: int | None, demo: bool
+) -> None:
     """Run all configured services in the foreground (Ctrl-C stops)."""
     home = get_home(ctx)
     listen = listen or home.config.listen
@@ -87,6 +94,8 @@ def up(ctx: click.Context, listen: str | None, smb_port: int | None, demo: bool)
     signing = "required" if home.config.require_security_signature else "enabled, not required"
     click.echo(f"lanman: SMB server on {listen}:{port} (signing {signing}); Ctrl-C stops.")
     sys.stdout.flush()
+    if kdc_port:
+        home.config.kdc_port = kdc_port  # this run only; lanman.toml is not rewritten
     try:
         run(home, listen, port)
     except KeyboardInterrupt:

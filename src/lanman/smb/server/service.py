@@ -63,12 +63,33 @@ def build_context(home) -> ServerContext:
                          emit_event=emit, msg=binding_for_home(Path(home.path), emit))
 
 
-async def serve(home, listen: str, port: int, stop: asyncio.Event | None = None) -> None:
+async def start_kdc_if_domain(home, listen: str, port: int, emit):
+    """Start the KDC (UDP+TCP on ``port``) when the home has a provisioned domain; else None."""
+    try:
+        from lanman.directory import Directory
+    except ImportError:
+        return None
+    if not Directory.is_provisioned(home.path):
+        return None
+    from lanman.kerberos.kdc import KdcCore
+    from lanman.kerberos.kdc.service import start_kdc
+
+    directory = Directory.open(home.path)
+    kdc = await start_kdc(KdcCore(directory), listen, port)
+    kdc.directory = directory
+    emit("SERVICE_STARTED", service="KDC", listen=listen, port=kdc.port, realm=directory.realm)
+    return kdc
+
+
+async def serve(home, listen: str, port: int, stop: asyncio.Event | None = None,
+                kdc_port: int | None = None) -> None:
     ctx = build_context(home)
     server = await start_server(ctx, listen, port, home.config.max_connections)
     emit = ctx.emit_event
     emit("SERVICE_STARTED", service="SMB", listen=listen, port=port,
          require_security_signature=home.config.require_security_signature)
+    kdc = await start_kdc_if_domain(
+        home, listen, home.config.kdc_port if kdc_port is None else kdc_port, emit)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -81,9 +102,13 @@ async def serve(home, listen: str, port: int, stop: asyncio.Event | None = None)
     finally:
         server.close()
         emit("SERVICE_STOPPED", service="SMB")
+        if kdc is not None:
+            await kdc.close()
+            kdc.directory.close()
+            emit("SERVICE_STOPPED", service="KDC")
 
 
-def run(home, listen: str, port: int) -> None:
+def run(home, listen: str, port: int, kdc_port: int | None = None) -> None:
     """Serve until SIGINT/SIGTERM (blocking)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(serve(home, listen, port))
+    asyncio.run(serve(home, listen, port, kdc_port=kdc_port))
