@@ -1,0 +1,107 @@
+"""`lanman up` with a provisioned domain: MIT krb5 against the real directory + KDC.
+
+krb5.conf from `lanman domain krb5conf`, a host keytab from `lanman keytab export`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from interop_support import free_port, lanman_cmd, random_password, stop_process, wait_port
+
+REALM = "KDCUP.TEST"
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} not found: install Debian krb5-user")
+    return path
+
+
+def _lanman(home: Path, *args: str, input_text: str | None = None) -> str:
+    r = subprocess.run(
+        [*lanman_cmd(), "--home", str(home), *args],
+        input=input_text,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout
+
+
+@pytest.fixture(scope="module")
+def domain(tmp_path_factory):
+    base = tmp_path_factory.mktemp("kdcup")
+    home = base / "home"
+    _lanman(home, "domain", "provision", "--realm", REALM, "--domain", "KDCUP")
+    password = random_password()
+    _lanman(home, "user", "add", "dave", "--password-stdin", input_text=password + "\n")
+    smb_port, kdc_port = free_port(), free_port()
+    log = open(base / "up.log", "ab")  # noqa: SIM115 - handed to the child process
+    proc = subprocess.Popen(
+        [
+            *lanman_cmd(),
+            "--home",
+            str(home),
+            "up",
+            "--listen",
+            "127.0.0.1",
+            "--smb-port",
+            str(smb_port),
+            "--kdc-port",
+            str(kdc_port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    log.close()
+    try:
+        wait_port(smb_port, 20.0, proc)
+        wait_port(kdc_port, 20.0, proc)
+        conf = base / "krb5.conf"
+        conf.write_text(_lanman(home, "domain", "krb5conf", "--kdc", f"127.0.0.1:{kdc_port}"))
+        env = {**os.environ, "KRB5_CONFIG": str(conf), "KRB5CCNAME": f"FILE:{base / 'cc'}"}
+        yield {"home": home, "base": base, "env": env, "password": password, "proc": proc}
+    finally:
+        stop_process(proc)
+
+
+def _run(args, env, input_text=None):
+    return subprocess.run(
+        args, env=env, input=input_text, capture_output=True, text=True, timeout=30, check=False
+    )
+
+
+def test_kinit_klist_kvno_against_lanman_up(domain):
+    env = domain["env"]
+    r = _run([_tool("kinit"), "dave"], env, domain["password"] + "\n")
+    assert r.returncode == 0, r.stderr
+    k = _run([_tool("klist"), "-e"], env)
+    assert "aes256-cts-hmac-sha1-96" in k.stdout
+    v = _run([_tool("kvno"), f"cifs/lanman.{REALM.lower()}"], env)
+    assert v.returncode == 0, v.stderr
+    bad = _run([_tool("kinit"), "dave"], dict(env, KRB5CCNAME="FILE:/dev/null"), "wrong\n")
+    assert "Password incorrect" in bad.stderr
+
+
+def test_fast_with_exported_host_keytab(domain):
+    base, env = domain["base"], domain["env"]
+    keytab = base / "host.keytab"
+    spn = f"host/lanman.{REALM.lower()}"
+    _lanman(domain["home"], "keytab", "export", spn, str(keytab))
+    armor = base / "armor.cc"
+    a = _run([_tool("kinit"), "-k", "-t", str(keytab), spn], dict(env, KRB5CCNAME=f"FILE:{armor}"))
+    assert a.returncode == 0, a.stderr
+    trace = base / "fast.trace"
+    fenv = dict(env, KRB5CCNAME=f"FILE:{base / 'fast.cc'}", KRB5_TRACE=str(trace))
+    r = _run([_tool("kinit"), "-T", f"FILE:{armor}", "dave"], fenv, domain["password"] + "\n")
+    assert r.returncode == 0, r.stderr
+    assert "FAST reply key" in trace.read_text()
