@@ -61,12 +61,15 @@ def test_domain_show_and_krb5conf(prov):
     info = json.loads(prov("domain", "show", "--json").output)
     assert info["realm"] == "LANMAN.TEST" and info["dc_name"] == "LANMAN"
     assert info["rc4_only_accounts"] == ["bob"] and info["computers"] == 1
+    from lanman.config import ServerConfig
+
+    port = getattr(ServerConfig(), "kdc_port", 88)
     conf = prov("domain", "krb5conf").output
     for line in (
         "default_realm = LANMAN.TEST",
         "dns_lookup_kdc = false",
         "rdns = false",
-        "kdc = 127.0.0.1:88",
+        f"kdc = 127.0.0.1:{port}",
         ".lanman.test = LANMAN.TEST",
     ):
         assert line in conf

@@ -181,6 +181,16 @@ def domain_show(ctx: click.Context, as_json: bool) -> None:
     console().print(t)
 
 
+def default_kdc_address(cfg) -> str:
+    """``listen:kdc_port`` of lanman.toml (127.0.0.1 for a wildcard listen; port 88 when the
+    configuration has no KDC port)."""
+    port = getattr(cfg, "kdc_port", None) or DEFAULT_KDC_PORT
+    host = getattr(cfg, "listen", "127.0.0.1")
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def krb5_conf(realm: str, dns_domain: str, kdc: str) -> str:
     return (
         "# krb5.conf for clients of lanman's KDC (lanman domain krb5conf)\n"
@@ -208,16 +218,14 @@ def krb5_conf(realm: str, dns_domain: str, kdc: str) -> str:
     "--kdc",
     default=None,
     metavar="HOST:PORT",
-    help="KDC address (default: 127.0.0.1 and the configured KDC port, else 88).",
+    help="KDC address (default: listen and kdc_port of lanman.toml, else 127.0.0.1:88).",
 )
 @click.pass_context
 def domain_krb5conf(ctx: click.Context, kdc: str | None) -> None:
     """Print a krb5.conf for MIT/Heimdal clients of this domain."""
     d = open_directory(ctx)
     if kdc is None:
-        cfg = get_home(ctx).config
-        port = getattr(cfg, "kdc_port", None) or DEFAULT_KDC_PORT
-        kdc = f"127.0.0.1:{port}"
+        kdc = default_kdc_address(get_home(ctx).config)
     elif any(c.isspace() for c in kdc) or not kdc:
         raise CliError(f"{kdc!r} is not HOST[:PORT]", "e.g. --kdc 127.0.0.1:8888")
     click.echo(krb5_conf(d.realm, d.dns_domain, kdc), nl=False)
