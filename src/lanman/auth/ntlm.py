@@ -537,6 +537,8 @@ class NtlmAcceptor:
         guest_allowed: bool = False,
         anonymous_allowed: bool = True,
     ) -> None:
+        self.attempted_user = ""
+        self.bad_password = False
         if server_challenge is not None and len(server_challenge) != 8:
             raise ValueError("server_challenge must be 8 bytes")
         self._lookup = lookup_nt_hash
@@ -608,6 +610,7 @@ class NtlmAcceptor:
 
     def _on_authenticate(self, token: bytes) -> None:
         auth = AuthenticateMessage.parse(token)
+        self.attempted_user = auth.user  # for bad-password accounting by the caller
         lm_empty = auth.lm_response in (b"", b"\x00")
         if not auth.user and not auth.nt_response and lm_empty:
             # Anonymous (MS-NLMP 3.2.5.1.2): no key, no signing.
@@ -646,6 +649,7 @@ class NtlmAcceptor:
                 session_base_key = _hmac_md5(key_nt, nt_proof)
                 break
         if session_base_key is None:
+            self.bad_password = True
             raise AuthError(STATUS_LOGON_FAILURE, "wrong password")
 
         key_exchange_key = session_base_key  # NTLMv2 (MS-NLMP 3.4.5.1)

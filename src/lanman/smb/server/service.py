@@ -52,6 +52,19 @@ def build_context(home) -> ServerContext:
             return None
         return user.nt_hash
 
+    def record_logon(name: str, ok: bool) -> None:
+        from lanman.directory import Directory
+
+        if not Directory.is_provisioned(home.path):
+            return
+        with Directory.open(home.path) as directory:
+            if ok:
+                directory.record_logon_success(name)
+            elif directory.record_logon_failure(name):
+                emit("LOGON_FAILURE", client="", domain=directory.domain, user=name,
+                     status="0xC0000234 STATUS_ACCOUNT_LOCKED_OUT",
+                     reason="bad-password threshold reached: account locked out")
+
     def emit(name: str, **data) -> None:
         if name in CATALOGUE:
             home.events.emit(name, source="smb", **data)
@@ -60,7 +73,8 @@ def build_context(home) -> ServerContext:
 
     return ServerContext(settings=settings, lookup_nt_hash=lookup_nt_hash,
                          get_share=store.get_share, list_shares=store.list_shares,
-                         emit_event=emit, msg=binding_for_home(Path(home.path), emit))
+                         emit_event=emit, record_logon=record_logon,
+                         msg=binding_for_home(Path(home.path), emit))
 
 
 async def start_kdc_if_domain(home, listen: str, port: int, emit):

@@ -88,6 +88,9 @@ class SessionHandlers:
         try:
             out_token, complete = session.auth.step(r.security_buffer)
         except AuthError as exc:
+            ntlm = getattr(session.auth, "ntlm", None)
+            if ntlm is not None and getattr(ntlm, "bad_password", False):
+                self.ctx.record_logon(ntlm.attempted_user, False)
             self._auth_failed(session, first_setup, exc.status)
             raise NtStatusError(exc.status) from None
         if not complete:
@@ -100,6 +103,8 @@ class SessionHandlers:
             return reply
         result = session.auth.result
         session.auth = None
+        if result.user and not (result.is_guest or result.is_anonymous):
+            self.ctx.record_logon(result.user, True)
         if not first_setup:
             if result.is_guest or result.is_anonymous or \
                     result.user.lower() != session.user.lower():

@@ -48,6 +48,9 @@ class ServerContext:
     get_share: Callable[[str], ShareRecord | None]
     list_shares: Callable[[], list[ShareRecord]]
     emit_event: EventSink = lambda *a, **k: None
+    #: (user, password_ok) after each NTLM logon with a known user: bad-password counting and
+    #: lockout (the directory's badPwdCount) -- MS-SAMR 3.1.1.8.1 semantics.
+    record_logon: Callable[[str, bool], None] = lambda user, ok: None
     server_start_time: int = 0
     oplocks: Any = None  # OplockTable shared by all connections (set in __post_init__)
     lock_tables: dict = field(default_factory=dict)  # file key -> ByteRangeLocks
