@@ -380,3 +380,36 @@ def test_tcp_full_exchange_with_own_client(kdc):
     trep = _udp(kdc, treq)
     st = client.parse_tgs_rep(trep, tgt)
     assert st.session_etype == 18
+
+
+# ----------------------------------------------------------------------------------------------
+# Samba's raw Kerberos tests (Debian python3-samba)
+# ----------------------------------------------------------------------------------------------
+
+
+def test_samba_krb5_kdc_tests(kdc):
+    """samba.tests.krb5.kdc_tests (system python3 + python3-samba; pyasn1 from our venv)."""
+    py = "/usr/bin/python3"
+    if not Path("/usr/lib/python3/dist-packages/samba/tests/krb5/kdc_tests.py").exists():
+        pytest.fail("samba.tests.krb5.kdc_tests not found: install Debian python3-samba")
+    site = next(Path(sys.prefix, "lib").glob("python3*/site-packages"))
+    env = {
+        **os.environ,
+        "SERVER": kdc.host,
+        "DC_SERVER": kdc.host,
+        "DOMAIN": "LANMAN",
+        "REALM": REALM,
+        "USERNAME": "alice",
+        "PASSWORD": PASSWORD,
+        "PYTHONPATH": f"/usr/lib/python3/dist-packages:{site}",
+    }
+    r = subprocess.run(
+        [py, "-m", "unittest", "samba.tests.krb5.kdc_tests", "-v"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Ran 5 tests" in r.stderr and "OK" in r.stderr
