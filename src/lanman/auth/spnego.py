@@ -1,7 +1,8 @@
-"""SPNEGO (RFC 4178, MS-SPNG) around NTLMSSP, with a small bounded DER codec.
+"""SPNEGO (RFC 4178, MS-SPNG) around NTLMSSP and Kerberos, with a small bounded DER codec.
 
 Only what SMB needs: the server's NegTokenInit2 for the NEGOTIATE response, an acceptor that
-selects NTLMSSP and exchanges mechListMIC, and a matching initiator.  Every DER length is
+selects Kerberos (MS_KRB5_OID / KRB5_OID, when given a Kerberos acceptor) or NTLMSSP and
+exchanges mechListMIC, and a matching initiator.  Every DER length is
 checked against its enclosing buffer; anything malformed raises
 ``AuthError(STATUS_INVALID_PARAMETER)``.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Any
 
 from lanman.auth.ntlm import NTLMSSP_SIGNATURE, AuthError, AuthResult, NtlmAcceptor, NtlmInitiator
 from lanman.errors.ntstatus import (
@@ -332,23 +334,48 @@ def parse_token(token: bytes) -> NegTokenInit | NegTokenResp:
     raise _bad("not a SPNEGO token")
 
 
+def _is_krb5_token(token: bytes) -> bool:
+    try:
+        _tag, cs, ce = _read_tlv(token, 0, len(token))
+        otag, os_, oe = _read_tlv(token, cs, ce)
+        return otag == _T_OID and decode_oid(bytes(token[os_:oe])) in (KRB5_OID, MS_KRB5_OID)
+    except AuthError:
+        return False
+
+
 # --- acceptor --------------------------------------------------------------------------------
 
 
 class SpnegoAcceptor:
-    """Server side of SPNEGO selecting NTLMSSP (RFC 4178 5, MS-SPNG 3.2.5)."""
+    """Server side of SPNEGO (RFC 4178 5, MS-SPNG 3.2.5): Kerberos or NTLMSSP.
 
-    def __init__(self, ntlm: NtlmAcceptor) -> None:
+    With ``kerberos`` (a :class:`lanman.auth.kerberos.KerberosAcceptor`), the first of the
+    client's mechTypes that lanman supports is selected; a Kerberos answer names the OID the
+    client used (MS_KRB5 or KRB5) as supportedMech, carries the AP-REP and a mechListMIC.
+    """
+
+    def __init__(self, ntlm: NtlmAcceptor, kerberos: Any = None) -> None:
         self.ntlm = ntlm
+        self.kerberos = kerberos
+        self.mech: Any = ntlm
+        self.selected_mech = ""
         self.mech_types_raw = b""
         self.mic_required = False
         self.raw_ntlm = False
+        self.raw_krb5 = False
         self.complete = False
         self._started = False
+        self._krb_state = ""  # "" | "token" (AP-REQ awaited) | "mic" (client MIC awaited)
 
     @property
     def result(self) -> AuthResult | None:
-        return self.ntlm.result
+        return self.mech.result
+
+    @property
+    def mechanism(self) -> str:
+        """"Kerberos" or "NTLM" (after the first token)."""
+        return "Kerberos" if self.mech is self.kerberos and self.kerberos is not None \
+            else "NTLM"
 
     def step(self, token: bytes) -> tuple[bytes, bool]:
         """Consume a client token; return (response token, complete)."""
@@ -363,6 +390,15 @@ class SpnegoAcceptor:
                 self.complete = True
                 return b"", True
             return out, False
+        if (not self._started and self.kerberos is not None and token[:1] == b"\x60"
+                and _is_krb5_token(token)):
+            # A bare GSS Kerberos token without SPNEGO (RFC 4121 4.1).
+            self.raw_krb5 = True
+            self._started = True
+            self.mech = self.kerberos
+            out = self.kerberos.step(token)
+            self.complete = True
+            return out or b"", True
 
         parsed = parse_token(token)
         if not self._started:
@@ -372,12 +408,64 @@ class SpnegoAcceptor:
             return self._on_init(parsed)
         if not isinstance(parsed, NegTokenResp):
             raise _bad("SPNEGO: expected NegTokenResp")
+        if self._krb_state:
+            return self._on_krb_resp(parsed)
         return self._on_resp(parsed)
 
+    def _supported(self) -> tuple[str, ...]:
+        if self.kerberos is None:
+            return (NTLMSSP_OID,)
+        return (MS_KRB5_OID, KRB5_OID, NTLMSSP_OID)
+
+    def _krb_mic(self) -> bytes | None:
+        k = self.kerberos
+        return k.sign(self.mech_types_raw) if k.can_sign else None
+
+    def _on_krb_init(self, init: NegTokenInit, oid: str, preferred: bool) -> tuple[bytes, bool]:
+        self.mech = self.kerberos
+        self.selected_mech = oid
+        if preferred and init.mech_token is not None:
+            out = self.kerberos.step(init.mech_token)
+            self.complete = True
+            resp = NegTokenResp(NegState.ACCEPT_COMPLETED, oid, out, self._krb_mic())
+            return resp.encode(), True
+        self._krb_state = "token"
+        state = NegState.ACCEPT_INCOMPLETE if preferred else NegState.REQUEST_MIC
+        return NegTokenResp(state, oid).encode(), False
+
+    def _on_krb_resp(self, resp: NegTokenResp) -> tuple[bytes, bool]:
+        if resp.neg_state == NegState.REJECT:
+            raise AuthError(STATUS_LOGON_FAILURE, "client rejected the negotiation")
+        k = self.kerberos
+        if self._krb_state == "token":
+            if resp.response_token is None:
+                raise _bad("SPNEGO: NegTokenResp without the Kerberos AP-REQ")
+            out = k.step(resp.response_token)
+            if not self.mic_required:
+                self.complete = True
+                return NegTokenResp(NegState.ACCEPT_COMPLETED, None, out,
+                                    self._krb_mic()).encode(), True
+            # RFC 4178 5 (d): a non-preferred mechanism: both sides exchange mechListMIC.
+            self._krb_state = "mic"
+            return NegTokenResp(NegState.ACCEPT_INCOMPLETE, None, out,
+                                self._krb_mic()).encode(), False
+        if resp.mech_list_mic is None or not k.verify(self.mech_types_raw, resp.mech_list_mic):
+            k.result = None
+            raise AuthError(STATUS_ACCESS_DENIED, "mechListMIC missing or invalid")
+        self.complete = True
+        return NegTokenResp(NegState.ACCEPT_COMPLETED).encode(), True
+
     def _on_init(self, init: NegTokenInit) -> tuple[bytes, bool]:
-        if NTLMSSP_OID not in init.mech_types:
+        supported = self._supported()
+        selected = next((m for m in init.mech_types if m in supported), None)
+        if selected is None:
             raise AuthError(STATUS_LOGON_FAILURE, "no mutually supported SPNEGO mechanism")
         self.mech_types_raw = init.mech_types_raw
+        if selected in (MS_KRB5_OID, KRB5_OID):
+            preferred = init.mech_types[0] == selected
+            self.mic_required = not preferred
+            return self._on_krb_init(init, selected, preferred)
+        self.selected_mech = NTLMSSP_OID
         preferred = init.mech_types[0] == NTLMSSP_OID
         # RFC 4178 5 (c)/(d): a non-preferred selection makes the mechListMIC exchange mandatory.
         self.mic_required = not preferred
@@ -419,21 +507,47 @@ class SpnegoAcceptor:
 
 
 class SpnegoInitiator:
-    """Client side of SPNEGO offering NTLMSSP only (RFC 4178 5, MS-SPNG 3.1.5)."""
+    """Client side of SPNEGO (RFC 4178 5, MS-SPNG 3.1.5): NTLMSSP, or Kerberos when given a
+    :class:`lanman.auth.kerberos.KerberosInitiator` and the server offers it."""
 
-    def __init__(self, ntlm: NtlmInitiator) -> None:
+    def __init__(self, ntlm: NtlmInitiator | None, kerberos: Any = None) -> None:
         self.ntlm = ntlm
+        self.kerberos = kerberos
+        self.mech: Any = ntlm
         self.mech_types_raw = _encode_mech_types([NTLMSSP_OID])
         self.complete = False
         self._state = "init"
 
+    @property
+    def mechanism(self) -> str:
+        return "Kerberos" if self.kerberos is not None and self.mech is self.kerberos \
+            else "NTLM"
+
+    @property
+    def session_key(self) -> bytes:
+        return self.mech.session_key
+
     def step(self, token: bytes | None) -> bytes | None:
         """None or the server's NegTokenInit2 -> first token; then NegTokenResp in, out."""
         if self._state == "init":
-            if token:
-                hint = parse_token(token)
-                if not isinstance(hint, NegTokenInit) or NTLMSSP_OID not in hint.mech_types:
-                    raise AuthError(STATUS_LOGON_FAILURE, "server does not offer NTLMSSP")
+            hint = parse_token(token) if token else None
+            if hint is not None and not isinstance(hint, NegTokenInit):
+                raise AuthError(STATUS_LOGON_FAILURE, "server sent no NegTokenInit")
+            offered = hint.mech_types if hint is not None else None
+            if self.kerberos is not None and (
+                offered is None or MS_KRB5_OID in offered or KRB5_OID in offered
+            ):
+                self.mech = self.kerberos
+                oids = [MS_KRB5_OID, KRB5_OID]
+                self.mech_types_raw = _encode_mech_types(oids)
+                self._state = "krb"
+                return encode_neg_token_init(self.mech_types_raw,
+                                             mech_token=self.kerberos.step(None))
+            if self.ntlm is None:
+                raise AuthError(STATUS_LOGON_FAILURE, "server does not offer Kerberos")
+            if offered is not None and NTLMSSP_OID not in offered:
+                raise AuthError(STATUS_LOGON_FAILURE, "server does not offer NTLMSSP")
+            self.mech = self.ntlm
             self._state = "challenge"
             return encode_neg_token_init(self.mech_types_raw, mech_token=self.ntlm.step(None))
         if token is None:
@@ -443,6 +557,9 @@ class SpnegoInitiator:
             raise _bad("SPNEGO: expected NegTokenResp")
         if resp.neg_state == NegState.REJECT:
             raise AuthError(STATUS_LOGON_FAILURE, "server rejected the negotiation")
+        if self._state in ("krb", "krb_mic"):
+            return self._krb_step(resp)
+        assert self.ntlm is not None
         if self._state == "challenge":
             if resp.supported_mech not in (None, NTLMSSP_OID) or resp.response_token is None:
                 raise AuthError(STATUS_LOGON_FAILURE, "server did not select NTLMSSP")
@@ -462,3 +579,27 @@ class SpnegoInitiator:
             self._state = "done"
             return None
         raise _bad("SPNEGO exchange already complete")
+
+    def _krb_step(self, resp: NegTokenResp) -> bytes | None:
+        k = self.kerberos
+        if self._state == "krb":
+            if resp.supported_mech not in (None, MS_KRB5_OID, KRB5_OID):
+                raise AuthError(STATUS_LOGON_FAILURE, "server did not select Kerberos")
+            if resp.response_token is None:
+                raise AuthError(STATUS_LOGON_FAILURE, "server sent no AP-REP")
+            k.step(resp.response_token)  # mutual authentication (raises on failure)
+            if resp.mech_list_mic is not None and not k.verify(self.mech_types_raw,
+                                                               resp.mech_list_mic):
+                raise AuthError(STATUS_ACCESS_DENIED, "server mechListMIC invalid")
+            if resp.neg_state in (None, NegState.ACCEPT_COMPLETED):
+                self.complete = True
+                self._state = "done"
+                return None
+            # The server asks for our mechListMIC (RFC 4178 5 (d)).
+            self._state = "krb_mic"
+            return NegTokenResp(mech_list_mic=k.sign(self.mech_types_raw)).encode()
+        if resp.neg_state != NegState.ACCEPT_COMPLETED:
+            raise AuthError(STATUS_LOGON_FAILURE, "server did not complete")
+        self.complete = True
+        self._state = "done"
+        return None

@@ -165,6 +165,9 @@ class SmbClient:
         self._responses: dict[int, Incoming] = {}
         self._validated = False
         self.settings: ClientSettings | None = None
+        self.warnings: list[str] = []  # e.g. why Kerberos could not be used
+        self.kerberos_plan = None  # lanman.smb.client.kerberos.KerberosPlan when used
+        self._kerberos = None  # KerberosInitiator for the next login
 
     # ---- connecting ---------------------------------------------------------------------
 
@@ -187,11 +190,24 @@ class SmbClient:
         timeout: float = 30.0,
         transport: Transport | None = None,
         now_filetime: int = 0,
+        kerberos: bool | None = None,
+        address: str | None = None,
+        kdc: str = "",
+        realm: str = "",
+        ccache: str | None = None,
+        krb5_conf: str | None = None,
     ) -> SmbClient:
         """NEGOTIATE + SESSION_SETUP (+ TREE_CONNECT when ``share`` is given).
 
-        ``anonymous`` (or an empty ``user``) logs on with an NTLM null session; a server
-        may answer with a guest or anonymous session, which the guest policy then judges.
+        ``anonymous`` (or an empty ``user`` without a Kerberos ticket) logs on with an NTLM
+        null session; a server may answer with a guest or anonymous session, which the guest
+        policy then judges.
+
+        Kerberos (``kerberos``: None = when possible, True = required, False = never): the SPN
+        is ``cifs/<host as given>``; the ticket comes from ``ccache`` (KRB5CCNAME by default)
+        or from ``user``/``password`` at ``kdc`` (krb5.conf by default) in ``realm``.
+        ``address`` connects to that IP while ``host`` still names the server (smbclient -I).
+        Why Kerberos was not used, when the user can fix it, lands in ``warnings``.
         """
         settings = resolve_policy(
             home, require_signing=require_signing, allow_insecure_guest=allow_insecure_guest
@@ -205,12 +221,23 @@ class SmbClient:
             server_name=host,
             now_filetime=now_filetime,
         )
-        t = transport or SocketTransport(host, port, timeout=timeout)
+        client_krb = None
+        warnings: list[str] = []
+        plan = None
+        if kerberos is not False and not anonymous:
+            client_krb, plan, warnings = _kerberos_initiator(
+                host, user, password, domain, kerberos is True, kdc=kdc, realm=realm,
+                ccache=ccache, krb5_conf=krb5_conf)
+        t = transport or SocketTransport(address or host, port, timeout=timeout)
         client = cls(t, conn, events=events, port=port)
         client.settings = settings
+        client.warnings = warnings
+        client.kerberos_plan = plan
+        client._kerberos = client_krb
         try:
             client.negotiate()
-            client.login(user, password, domain, anonymous=anonymous or not user)
+            client.login(user, password, domain,
+                         anonymous=anonymous or (not user and client_krb is None))
             if share is not None:
                 client.tree_connect(share)
         except BaseException:
@@ -225,7 +252,9 @@ class SmbClient:
         self.conn.on_negotiate(self._wait(out.message_id))
 
     def login(self, user: str, password: str, domain: str = "", *, anonymous: bool = False) -> None:
-        out = self.conn.session_setup(user, password, domain, anonymous=anonymous)
+        krb, self._kerberos = self._kerberos, None  # a ticket's authenticator is single-use
+        out = self.conn.session_setup(user, password, domain, anonymous=anonymous,
+                                      kerberos=krb)
         for _ in range(8):
             self._send(out)
             inc = self._wait(out.message_id)
@@ -237,6 +266,11 @@ class SmbClient:
                 return
             out = nxt
         raise SmbProtocolError("SESSION_SETUP did not complete")
+
+    @property
+    def mechanism(self) -> str:
+        """"Kerberos" or "NTLM" (the established session's mechanism; "" before)."""
+        return self.conn.session.mechanism
 
     # ---- plumbing -----------------------------------------------------------------------
 
@@ -636,3 +670,28 @@ class SmbClient:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _kerberos_initiator(host, user, password, domain, required, **kw):
+    """-> (KerberosInitiator or None, KerberosPlan or None, warnings)."""
+    import logging
+
+    from lanman.auth.kerberos import KerberosInitiator
+
+    from .kerberos import KerberosUnavailable, acquire_service_ticket
+
+    realm = kw.pop("realm", "") or (domain.upper() if "." in domain else "")
+    try:
+        ticket, plan = acquire_service_ticket(host, user=user, password=password, realm=realm,
+                                              **kw)
+    except KerberosUnavailable as e:
+        if required:
+            raise SmbClientError(nts.STATUS_LOGON_FAILURE,
+                                 f"Kerberos is required but unavailable: {e.detail}"
+                                 + (f" ({e.warning})" if e.warning else ""),
+                                 command="SESSION_SETUP") from None
+        if e.warning:
+            logging.getLogger("lanman.smb.client").warning("%s", e.warning)
+            return None, None, [e.warning]
+        return None, None, []
+    return KerberosInitiator(ticket), plan, []

@@ -187,6 +187,7 @@ class ClientSession:
     anonymous_requested: bool = False
     spnego: SpnegoInitiator | None = None
     ntlm: NtlmInitiator | None = None
+    mechanism: str = ""  # "Kerberos" | "NTLM" once established
 
     @property
     def is_guest(self) -> bool:
@@ -414,9 +415,12 @@ class ClientConnection:
     # ---- SESSION_SETUP ------------------------------------------------------------------
 
     def session_setup(
-        self, user: str = "", password: str = "", domain: str = "", *, anonymous: bool = False
+        self, user: str = "", password: str = "", domain: str = "", *, anonymous: bool = False,
+        kerberos: object | None = None,
     ) -> Outgoing:
-        """First SESSION_SETUP leg (SPNEGO NegTokenInit with an NTLM NEGOTIATE)."""
+        """First SESSION_SETUP leg: SPNEGO NegTokenInit with an NTLM NEGOTIATE, or with a
+        Kerberos AP-REQ when ``kerberos`` (a KerberosInitiator) is given and the server
+        offers Kerberos."""
         if self.state != "negotiated":
             raise SmbProtocolError("SESSION_SETUP before NEGOTIATE")
         ntlm = NtlmInitiator(
@@ -426,7 +430,9 @@ class ClientConnection:
             workstation=self.workstation,
             now_filetime=self.now_filetime,
         )
-        spnego = SpnegoInitiator(ntlm)
+        spnego = SpnegoInitiator(ntlm, None if anonymous else kerberos)
+        if not user and kerberos is not None and not anonymous:
+            user = getattr(kerberos, "user", "")
         self.session = ClientSession(
             user=user,
             domain=domain,
@@ -483,10 +489,17 @@ class ClientConnection:
             return self._unauthenticated_session(s)
         if s.anonymous_requested:
             raise SmbProtocolError("anonymous logon answered as an authenticated session")
-        ntlm = s.ntlm
-        assert ntlm is not None and s.spnego is not None
+        assert s.spnego is not None
+        if s.spnego.mechanism == "Kerberos":
+            # The AP-REP (and with it the session key: the acceptor's subkey) arrives in this
+            # final response (MS-SMB2 3.2.5.3.1, MS-KILE 3.4.5.1).
+            try:
+                s.spnego.step(resp.security_buffer)
+            except AuthError as e:
+                raise SmbClientError(e.status, str(e), command="SESSION_SETUP") from None
         keys = derive_keys(
-            ntlm.session_key, self.dialect, s.preauth_hash if self.dialect == 0x0311 else None
+            s.spnego.session_key, self.dialect,
+            s.preauth_hash if self.dialect == 0x0311 else None,
         )
         s.session_key = keys.session_key
         s.signing_key = keys.signing_key
@@ -512,10 +525,12 @@ class ClientConnection:
                 key="server_will_not_sign",
                 command="SESSION_SETUP",
             )
-        try:
-            s.spnego.step(resp.security_buffer)  # the server's mechListMIC
-        except AuthError as e:
-            raise SmbClientError(e.status, str(e), command="SESSION_SETUP") from None
+        if s.spnego.mechanism != "Kerberos":
+            try:
+                s.spnego.step(resp.security_buffer)  # the server's mechListMIC
+            except AuthError as e:
+                raise SmbClientError(e.status, str(e), command="SESSION_SETUP") from None
+        s.mechanism = s.spnego.mechanism
         s.state = "valid"
         s.spnego = None
         return None

@@ -476,7 +476,8 @@ class ServerConnection(SessionHandlers, FileHandlers):
             server_guid=self.settings.server_guid, capabilities=self.server_capabilities,
             max_transact_size=self.max_transact_size, max_read_size=self.max_read_size,
             max_write_size=self.max_write_size, system_time=self.now,
-            server_start_time=0, security_buffer=negotiate_token(), contexts=contexts)
+            server_start_time=0, security_buffer=negotiate_token(self.ctx.negotiate_mechs),
+            contexts=contexts)
         return resp.pack()
 
     def _negotiate(self, req: Request) -> Reply:

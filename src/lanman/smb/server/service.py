@@ -71,10 +71,46 @@ def build_context(home) -> ServerContext:
 
     from lanman.msg.server import binding_for_home
 
-    return ServerContext(settings=settings, lookup_nt_hash=lookup_nt_hash,
-                         get_share=store.get_share, list_shares=store.list_shares,
-                         emit_event=emit, record_logon=record_logon,
-                         msg=binding_for_home(Path(home.path), emit))
+    ctx = ServerContext(settings=settings, lookup_nt_hash=lookup_nt_hash,
+                        get_share=store.get_share, list_shares=store.list_shares,
+                        emit_event=emit, record_logon=record_logon,
+                        msg=binding_for_home(Path(home.path), emit))
+    factory = kerberos_acceptor_factory(home.path)
+    if factory is not None:
+        from lanman.auth.spnego import KRB5_OID, MS_KRB5_OID, NTLMSSP_OID
+
+        ctx.kerberos_acceptor = factory
+        ctx.negotiate_mechs = (MS_KRB5_OID, KRB5_OID, NTLMSSP_OID)
+    return ctx
+
+
+def kerberos_acceptor_factory(home_path):
+    """``() -> KerberosAcceptor`` checking AP-REQs with the service keys of the directory of
+    ``home_path`` (None when no domain is provisioned there). One replay cache is shared by
+    every connection of the server."""
+    from lanman.directory import Directory
+
+    if not Directory.is_provisioned(home_path):
+        return None
+    from lanman.auth.kerberos import KerberosAcceptor
+    from lanman.kerberos.gssapi import ReplayWindow
+
+    with Directory.open(home_path) as directory:
+        realm, domain = directory.realm, directory.domain
+    replay = ReplayWindow()
+
+    def lookup_key(sname: list[str], srealm: str, etype: int, kvno: int | None) -> bytes | None:
+        with Directory.open(home_path) as directory:
+            name = "/".join(sname)
+            p = directory.find_by_spn(name) if len(sname) > 1 else directory.find_principal(name)
+            if p is None or p.kind == "krbtgt":
+                return None
+            return p.keys.get(etype)
+
+    def factory() -> KerberosAcceptor:
+        return KerberosAcceptor(lookup_key, realm=realm, domain=domain, replay=replay)
+
+    return factory
 
 
 async def start_kdc_if_domain(home, listen: str, port: int, emit):

@@ -51,7 +51,8 @@ class SessionHandlers:
             domain_name=s.domain_name, dns_computer_name=s.server_name.lower(),
             dns_domain_name=s.dns_domain_name or s.domain_name.lower(),
             now_filetime=self.now, guest_allowed=s.map_to_guest, anonymous_allowed=True)
-        return SpnegoAcceptor(ntlm)
+        factory = self.ctx.kerberos_acceptor
+        return SpnegoAcceptor(ntlm, factory() if factory is not None else None)
 
     def _session_setup(self, req: Request) -> Reply:
         from lanman.auth.ntlm import AuthError

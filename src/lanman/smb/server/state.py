@@ -55,6 +55,11 @@ class ServerContext:
     oplocks: Any = None  # OplockTable shared by all connections (set in __post_init__)
     lock_tables: dict = field(default_factory=dict)  # file key -> ByteRangeLocks
     msg: Any = None  # lanman.msg.server.MsgServerBinding: TSTS pipes (None: not offered)
+    #: () -> lanman.auth.kerberos.KerberosAcceptor, set when the home has a provisioned domain
+    #: (None: NTLM only).
+    kerberos_acceptor: Callable[[], Any] | None = None
+    #: SPNEGO mechTypes of the NEGOTIATE response (MS-SPNG 3.2.5.2).
+    negotiate_mechs: tuple[str, ...] = ("1.3.6.1.4.1.311.2.2.10",)
 
     def __post_init__(self) -> None:
         if self.oplocks is None:
