@@ -3,7 +3,8 @@
     lanman client //HOST/SHARE [-p PORT] [-U USER[%PASSWORD]] [--password-stdin] [-N]
                   [--dialect 3.1.1] [--require-signing true|false]
                   [--allow-insecure-guest true|false] [-c "ls; get a b; put c d"]
-                  [--show-connection] [--json]
+                  [--show-connection] [--json] [--kerberos|--no-kerberos] [-I ADDRESS]
+                  [--kdc HOST[:PORT]] [--realm REALM]
     lanman client connections //HOST/SHARE [same options] [--json]
 
 ``lanman client //HOST/SHARE`` is short for ``lanman client run //HOST/SHARE``. Commands
@@ -15,6 +16,12 @@ connection and disconnects (a connectivity/policy check).
 The client is not a resident service, so ``connections`` connects, prints the row that
 Get-SmbConnection would show for that connection (dialect, signed, signing algorithm, guest,
 user, server) and disconnects; ``--show-connection`` prints the same row after a ``-c`` run.
+
+Kerberos: by default the client uses Kerberos when HOST is a name (SPN ``cifs/HOST``) and a
+ticket is at hand (KRB5CCNAME, or -U credentials and a KDC from krb5.conf / ``--kdc``), and
+falls back to NTLM otherwise -- with a warning explaining why when HOST is an IP address or a
+DNS alias (CNAME) without an SPN. ``--kerberos`` requires it (no password prompt: the ticket
+comes from the credential cache), ``--no-kerberos`` never uses it.
 
 Signing and guest policy: the effective client policy of the home (RequireSecuritySignature,
 AllowInsecureGuestAuth; see ``lanman smb client-config get``) unless overridden here.
@@ -125,6 +132,24 @@ def _common(f):
             help="Seconds to wait for each response.",
         ),
         click.option("--json", "as_json", is_flag=True, help="Machine-readable output."),
+        click.option(
+            "--kerberos/--no-kerberos",
+            "kerberos",
+            default=None,
+            help="Require / never use Kerberos (default: Kerberos when the server is named "
+            "and a ticket (KRB5CCNAME) or -U credentials and a KDC (krb5.conf) are available; "
+            "NTLM otherwise).",
+        ),
+        click.option(
+            "-I",
+            "--ip",
+            "address",
+            metavar="ADDRESS",
+            help="Connect to ADDRESS; HOST of //HOST/SHARE still names the server (its SPN "
+            "cifs/HOST for Kerberos).",
+        ),
+        click.option("--kdc", default="", metavar="HOST[:PORT]", help="KDC for Kerberos."),
+        click.option("--realm", default="", help="Kerberos realm (default: krb5.conf)."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -132,7 +157,7 @@ def _common(f):
 
 
 def _credentials(
-    user_spec: str | None, password_stdin: bool, no_pass: bool
+    user_spec: str | None, password_stdin: bool, no_pass: bool, kerberos: bool | None = None
 ) -> tuple[str, str, bool]:
     user, password = "", None
     if user_spec:
@@ -143,6 +168,8 @@ def _credentials(
         password = sys.stdin.readline().rstrip("\r\n")
     if no_pass:
         return user, "", not user
+    if kerberos and password is None:
+        return user, "", False  # the credential cache holds the ticket
     if not user:
         raise CliError(
             "no user given", "use -U USER[%PASSWORD], or -N for an anonymous/guest logon"
@@ -165,19 +192,23 @@ def _connect(
     require_signing: bool | None,
     allow_insecure_guest: bool | None,
     timeout: float,
+    kerberos: bool | None = None,
+    address: str | None = None,
+    kdc: str = "",
+    realm: str = "",
 ) -> SmbClient:
     host, share = _split_unc(unc)
     try:
         ds = tuple(parse_dialect(d) for d in dialects) or ALL_DIALECTS
     except ValueError as e:
         raise CliError(str(e), "use --dialect 2.0.2, 2.1, 3.0, 3.0.2 or 3.1.1") from None
-    user, password, anonymous = _credentials(user_spec, password_stdin, no_pass)
+    user, password, anonymous = _credentials(user_spec, password_stdin, no_pass, kerberos)
     home = get_home(ctx)
 
     def sink(name: str, fields: dict) -> None:
         home.events.emit(name, source="lanman client", **fields)
 
-    return SmbClient.connect(
+    c = SmbClient.connect(
         host,
         port,
         user,
@@ -190,7 +221,17 @@ def _connect(
         home=home,
         events=sink,
         timeout=timeout,
+        kerberos=kerberos,
+        address=address,
+        kdc=kdc,
+        realm=realm,
     )
+    for w in c.warnings:
+        click.echo(f"warning: {w}", err=True)
+    if c.kerberos_plan is not None:
+        click.echo(f"Kerberos: {c.kerberos_plan.spn} (ticket: {c.kerberos_plan.source})",
+                   err=True)
+    return c
 
 
 def _fail(e: SmbClientError, as_json: bool) -> None:
@@ -344,6 +385,7 @@ def run(
     as_json: bool,
     script: str | None,
     show_connection: bool,
+    **krb: object,
 ) -> None:
     """Connect to //HOST/SHARE and run commands."""
     try:
@@ -358,6 +400,7 @@ def run(
             require_signing,
             allow_insecure_guest,
             timeout,
+            **krb,  # type: ignore[arg-type]
         )
     except SmbClientError as e:
         _fail(e, as_json)
@@ -391,6 +434,7 @@ def connections(
     allow_insecure_guest: bool | None,
     timeout: float,
     as_json: bool,
+    **krb: object,
 ) -> None:
     """Connect, print the Get-SmbConnection-like row, disconnect."""
     try:
@@ -405,6 +449,7 @@ def connections(
             require_signing,
             allow_insecure_guest,
             timeout,
+            **krb,  # type: ignore[arg-type]
         )
     except SmbClientError as e:
         _fail(e, as_json)

@@ -683,7 +683,7 @@ def _kerberos_initiator(host, user, password, domain, required, **kw):
     realm = kw.pop("realm", "") or (domain.upper() if "." in domain else "")
     try:
         ticket, plan = acquire_service_ticket(host, user=user, password=password, realm=realm,
-                                              **kw)
+                                              auto=not required, **kw)
     except KerberosUnavailable as e:
         if required:
             raise SmbClientError(nts.STATUS_LOGON_FAILURE,

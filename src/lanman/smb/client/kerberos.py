@@ -350,8 +350,13 @@ def acquire_service_ticket(
     ccache: str | None = None,
     krb5_conf: str | None = None,
     now: float | None = None,
+    auto: bool = False,
 ) -> tuple[ServiceTicket, KerberosPlan]:
-    """A ticket for ``cifs/<host>``; raises :class:`KerberosUnavailable` with the reason."""
+    """A ticket for ``cifs/<host>``; raises :class:`KerberosUnavailable` with the reason.
+
+    ``auto`` (Kerberos not explicitly requested): only a credential cache holding a ticket of
+    the realm or an explicit ``kdc`` make Kerberos worth trying -- a system krb5.conf alone
+    does not send a password to its KDCs."""
     now = time.time() if now is None else now
     conf = read_krb5_conf(krb5_conf)
     cache_creds: list[CcacheCredential] = []
@@ -369,15 +374,17 @@ def acquire_service_ticket(
              or conf.default_realm).upper()
     if not realm:
         raise KerberosUnavailable("no Kerberos realm known (no ccache, krb5.conf or --realm)")
-    if is_ip_literal(host):
-        # Only worth a warning when Kerberos was otherwise possible (a realm is configured).
-        raise KerberosUnavailable(f"{host} is an IP address", WHY_IP, "ip")
-    sname = ["cifs", host]
-    spn = f"cifs/{host}@{realm}"
     if (user and default_principal and not password
             and "/".join(default_principal[1]).lower() != user.lower()):
         cache_creds = []  # the cache belongs to someone else
-    live = [c for c in cache_creds if c.endtime > now + 30]
+    live = [c for c in cache_creds if c.endtime > now + 30 and c.server_realm.upper() == realm]
+    if auto and not live and not kdc:
+        raise KerberosUnavailable("no Kerberos ticket cached and no KDC given")
+    if is_ip_literal(host):
+        # Only worth a warning when Kerberos was otherwise possible.
+        raise KerberosUnavailable(f"{host} is an IP address", WHY_IP, "ip")
+    sname = ["cifs", host]
+    spn = f"cifs/{host}@{realm}"
     for c in live:
         if [x.lower() for x in c.server] == [x.lower() for x in sname] and \
                 c.server_realm.upper() == realm:

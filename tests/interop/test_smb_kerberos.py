@@ -1,0 +1,238 @@
+"""Kerberos-signed SMB against real peers: Samba smbclient with a ticket from lanman's KDC.
+
+`lanman up` serves SMB and the KDC of a provisioned domain; MIT `kinit` gets dave's TGT with a
+krb5.conf from `lanman domain krb5conf`; smbclient connects to //LANMAN/share (the name makes
+the SPN cifs/LANMAN, ``-I 127.0.0.1`` the address) with ``--use-kerberos=required
+--client-protection=sign``. A pass-through proxy checks that every request and response after
+SESSION_SETUP is signed; the server log shows the Kerberos logon.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from interop_support import (
+    TamperProxy,
+    free_port,
+    lanman_cmd,
+    make_random_file,
+    random_password,
+    sha256_file,
+    stop_process,
+    unsigned_traffic,
+    wait_port,
+)
+
+REALM = "LANMAN.TEST"
+HOST_NAME = "LANMAN"
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} not found: install Debian krb5-user / smbclient")
+    return path
+
+
+def _lanman(home: Path, *args: str, input_text: str | None = None) -> str:
+    r = subprocess.run([*lanman_cmd(), "--home", str(home), *args], input=input_text,
+                       capture_output=True, text=True, timeout=60, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout
+
+
+def _run(args, env, input_text=None, timeout=60):
+    return subprocess.run(args, env=env, input=input_text, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+@pytest.fixture(scope="module")
+def domain(tmp_path_factory):
+    base = tmp_path_factory.mktemp("smbkrb")
+    home = base / "home"
+    share = base / "share"
+    share.mkdir()
+    _lanman(home, "domain", "provision", "--realm", REALM, "--domain", "LANMAN",
+            "--host-name", HOST_NAME)
+    password = random_password()
+    _lanman(home, "user", "add", "dave", "--password-stdin", input_text=password + "\n")
+    _lanman(home, "share", "add", "data", str(share))
+    smb_port, kdc_port = free_port(), free_port()
+    log_path = base / "up.log"
+    log = open(log_path, "ab")  # noqa: SIM115 - handed to the child process
+    proc = subprocess.Popen(
+        [*lanman_cmd(), "--home", str(home), "up", "--listen", "127.0.0.1",
+         "--smb-port", str(smb_port), "--kdc-port", str(kdc_port)],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    log.close()
+    try:
+        wait_port(smb_port, 20.0, proc)
+        wait_port(kdc_port, 20.0, proc)
+        conf = base / "krb5.conf"
+        conf.write_text(_lanman(home, "domain", "krb5conf", "--kdc", f"127.0.0.1:{kdc_port}"))
+        env = {**os.environ, "KRB5_CONFIG": str(conf), "KRB5CCNAME": f"FILE:{base / 'cc'}"}
+        r = _run([_tool("kinit"), "dave"], env, password + "\n")
+        assert r.returncode == 0, r.stderr
+        yield {"home": home, "base": base, "share": share, "env": env, "password": password,
+               "smb_port": smb_port, "kdc_port": kdc_port, "log": log_path, "conf": conf}
+    finally:
+        stop_process(proc)
+
+
+def _kerberos_logons(log: Path) -> int:
+    return log.read_text(errors="replace").count("Kerberos logon: dave@" + REALM)
+
+
+def _service_ticket(domain) -> None:
+    """MIT kvno puts cifs/LANMAN in the cache (see test_smbclient_gets_its_own_ticket)."""
+    r = _run([_tool("kvno"), f"cifs/{HOST_NAME}"], domain["env"])
+    assert r.returncode == 0, r.stderr
+
+
+def _smbclient(domain, port: int, protocol: str, commands: str, cwd: Path):
+    return _run([_tool("smbclient"), f"//{HOST_NAME}/data", "-p", str(port), "-I", "127.0.0.1",
+                 "--use-kerberos=required", "--client-protection=sign",
+                 f"--option=client min protocol={protocol}",
+                 f"--option=client max protocol={protocol}", "-c", commands],
+                dict(domain["env"], HOME=str(cwd)), timeout=90)
+
+
+@pytest.mark.parametrize("protocol", ["SMB2_10", "SMB3_11"])
+def test_smbclient_kerberos_signed_round_trip(domain, protocol, tmp_path):
+    _service_ticket(domain)
+    src = tmp_path / "up.bin"
+    digest = make_random_file(src, 3 * 1024 * 1024 + 17, seed=len(protocol))
+    before = _kerberos_logons(domain["log"])
+    with TamperProxy(domain["smb_port"]) as proxy:
+        r = subprocess.run(
+            [_tool("smbclient"), f"//{HOST_NAME}/data", "-p", str(proxy.port), "-I",
+             "127.0.0.1", "--use-kerberos=required", "--client-protection=sign",
+             f"--option=client min protocol={protocol}",
+             f"--option=client max protocol={protocol}",
+             "-c", f"put {src} k-{protocol}.bin; get k-{protocol}.bin {tmp_path / 'down.bin'}"],
+            env=domain["env"], capture_output=True, text=True, timeout=120, check=False)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "NT_STATUS" not in r.stdout + r.stderr
+        time.sleep(0.2)
+        bad = unsigned_traffic(proxy)
+        dialects = list(proxy.dialects)
+    assert bad == []
+    assert dialects and dialects[-1] == {"SMB2_10": 0x0210, "SMB3_11": 0x0311}[protocol]
+    assert sha256_file(domain["share"] / f"k-{protocol}.bin") == digest
+    assert sha256_file(tmp_path / "down.bin") == digest
+    # The server accepted Kerberos (not NTLM) for this session.
+    assert _kerberos_logons(domain["log"]) == before + 1
+
+
+@pytest.mark.xfail(reason="lanman's KDC answers the FAST-armored TGS-REQ of smbclient's "
+                   "Heimdal with KDC_ERR_UNKNOWN_CRITICAL_FAST_OPTIONS (93): smbclient needs "
+                   "a cached cifs/ ticket until the KDC accepts it", strict=False)
+def test_smbclient_gets_its_own_ticket(domain, tmp_path):
+    env = dict(domain["env"], KRB5CCNAME=f"FILE:{tmp_path / 'tgt-only.cc'}")
+    r = _run([_tool("kinit"), "dave"], env, domain["password"] + "\n")
+    assert r.returncode == 0, r.stderr
+    r = _run([_tool("smbclient"), f"//{HOST_NAME}/data", "-p", str(domain["smb_port"]), "-I",
+              "127.0.0.1", "--use-kerberos=required", "--client-protection=sign", "-c", "ls"],
+             env)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_smbclient_without_a_ticket_fails_with_kerberos_required(domain, tmp_path):
+    env = dict(domain["env"], KRB5CCNAME=f"FILE:{tmp_path / 'empty.cc'}")
+    r = _run([_tool("smbclient"), f"//{HOST_NAME}/data", "-p", str(domain["smb_port"]), "-I",
+              "127.0.0.1", "--use-kerberos=required", "--client-protection=sign", "-N",
+              "-c", "ls"], env)
+    assert r.returncode != 0
+
+
+# --- lanman's own client against lanman ------------------------------------------------------
+
+
+def _lanman_client(domain, host: str, **kw):
+    from lanman.smb.client import SmbClient
+
+    return SmbClient.connect(host, domain["smb_port"], "dave", domain["password"], share="data",
+                             kdc=f"127.0.0.1:{domain['kdc_port']}", realm=REALM,
+                             ccache=str(domain["base"] / "none.cc"), **kw)
+
+
+@pytest.mark.parametrize("dialect", [0x0210, 0x0311])
+def test_lanman_client_by_name_uses_kerberos(domain, dialect):
+    before = _kerberos_logons(domain["log"])
+    c = _lanman_client(domain, HOST_NAME, address="127.0.0.1", dialects=(dialect,))
+    try:
+        assert c.mechanism == "Kerberos"
+        assert c.kerberos_plan.spn == f"cifs/{HOST_NAME}@{REALM}"
+        assert c.warnings == []
+        assert c.connection_info().signed
+        data = os.urandom(70_000)
+        (domain["share"] / f"lanman-{dialect:x}.bin").write_bytes(data)
+        assert c.read_bytes(f"lanman-{dialect:x}.bin") == data
+    finally:
+        c.close()
+    assert _kerberos_logons(domain["log"]) == before + 1
+
+
+def test_lanman_client_with_mit_ccache(domain):
+    from lanman.smb.client import SmbClient
+
+    c = SmbClient.connect(HOST_NAME, domain["smb_port"], share="data", address="127.0.0.1",
+                          ccache=domain["env"]["KRB5CCNAME"], krb5_conf=str(domain["conf"]),
+                          kerberos=True)
+    try:
+        assert c.mechanism == "Kerberos"
+        assert c.kerberos_plan.source.startswith("ccache")
+        assert c.conn.session.user == "dave"
+    finally:
+        c.close()
+
+
+def test_lanman_client_by_ip_falls_back_to_ntlm_with_warning(domain):
+    before = _kerberos_logons(domain["log"])
+    c = _lanman_client(domain, "127.0.0.1")
+    try:
+        assert c.mechanism == "NTLM"
+        assert c.connection_info().signed
+        assert len(c.warnings) == 1 and "IP address forces NTLM" in c.warnings[0]
+    finally:
+        c.close()
+    assert _kerberos_logons(domain["log"]) == before
+
+
+def test_lanman_client_unknown_name_falls_back_to_ntlm(domain):
+    c = _lanman_client(domain, "localhost")
+    try:
+        assert c.mechanism == "NTLM"
+        assert c.warnings and "cifs/localhost" in c.warnings[0]
+    finally:
+        c.close()
+
+
+def test_lanman_client_kerberos_required_by_ip_fails(domain):
+    from lanman.smb.client import SmbClientError
+
+    with pytest.raises(SmbClientError, match="IP address"):
+        _lanman_client(domain, "127.0.0.1", kerberos=True)
+
+
+def test_lanman_cli_client_kerberos_flags(domain):
+    r = subprocess.run(
+        [*lanman_cmd(), "--home", str(domain["home"]), "client", f"//{HOST_NAME}/data",
+         "-p", str(domain["smb_port"]), "-I", "127.0.0.1", "--kerberos", "--show-connection",
+         "-c", "ls"],
+        env=domain["env"], capture_output=True, text=True, timeout=60, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Kerberos" in r.stdout + r.stderr
+    r = subprocess.run(
+        [*lanman_cmd(), "--home", str(domain["home"]), "client", "//127.0.0.1/data",
+         "-p", str(domain["smb_port"]), "-U", "dave", "--password-stdin",
+         "--kdc", f"127.0.0.1:{domain['kdc_port']}", "-c", "ls"],
+        input=domain["password"] + "\n", env=domain["env"], capture_output=True, text=True,
+        timeout=60, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "IP address forces NTLM" in r.stderr
