@@ -5,13 +5,17 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from lanman.kerberos import asn1, crypto
+from lanman.kerberos import asn1, crypto, der
 from lanman.kerberos.asn1 import KDCOptions as KO
 from lanman.kerberos.asn1 import TicketFlags as TF
 from lanman.kerberos.asn1 import bit
 from lanman.kerberos.crypto import KU
 from lanman.kerberos.kdc import errors as E
 from lanman.kerberos.kdc import fast as F
+
+from lanman.kerberos.der import Name
+from lanman.kerberos.kdc import wire
+from lanman.kerberos.kdc.core import pn_der
 
 if TYPE_CHECKING:
     from lanman.kerberos.kdc.core import KdcCore, Request
@@ -25,13 +29,7 @@ UF_DONT_REQUIRE_PREAUTH = 0x400000
 
 def _etype_info2(client: Any, etypes: list[int]) -> bytes:
     salt = client.salt.decode("utf-8", "replace") if isinstance(client.salt, bytes) else client.salt
-    entries = []
-    for e in etypes:
-        ent: dict[str, Any] = {"etype": e}
-        if e != crypto.ETYPE_RC4_HMAC:
-            ent["salt"] = salt
-        entries.append(ent)
-    return asn1.ETypeInfo2(entries).dump()
+    return der.etype_info2((e, None if e == crypto.ETYPE_RC4_HMAC else salt) for e in etypes)
 
 
 def _client_etypes(client: Any, requested: list[int]) -> list[int]:
@@ -46,7 +44,7 @@ def _client_etypes(client: Any, requested: list[int]) -> list[int]:
 def handle(core: KdcCore, req: Request, now: float) -> bytes:
     realm = core.realm
     padata = req.padata
-    outer_body_der = asn1.der(req.req_body)
+    outer_body_der = req.req_body.der
     body = req.req_body
 
     # -- FAST ---------------------------------------------------------------------------------
@@ -61,28 +59,27 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
         tkt, auth = core.verify_ap_req(
             armor["armor-value"].native, now, KU.AP_REQ_AUTH, check_replay=False
         )
-        sub = auth["subkey"]
-        if sub.native is None:
+        if auth.subkey is None:
             raise E.KdcError(E.KDC_ERR_PREAUTH_FAILED, "FAST armor without subkey")
-        s_etype, s_key = sub["keytype"].native, sub["keyvalue"].native
+        s_etype, s_key = auth.subkey
         akey = F.armor_key(s_etype, s_key, tkt.session_etype, tkt.session_key)
         req.fast = F.unwrap_request(armored, s_etype, akey, outer_body_der)
         padata = req.fast.padata
         body = req.fast.req_body
 
-    options = asn1.flags_to_int(body["kdc-options"])
-    cname = body["cname"]
-    if cname.native is None:
+    options = body.kdc_options
+    cname = body.cname
+    if cname is None:
         raise E.KdcError(E.KDC_ERR_C_PRINCIPAL_UNKNOWN, "no client name")
     req.cname = cname
-    sname = body["sname"]
-    if sname.native is None:
+    sname = body.sname
+    if sname is None:
         raise E.KdcError(E.KDC_ERR_S_PRINCIPAL_UNKNOWN, "no server name")
     req.sname = sname
-    if body["realm"].native.upper() != realm:
+    if body.realm.upper() != realm:
         raise E.KdcError(E.KDC_ERR_WRONG_REALM, "wrong realm")
-    requested_etypes = list(body["etype"].native)
-    nonce = body["nonce"].native
+    requested_etypes = list(body.etypes)
+    nonce = body.nonce
 
     client = core.lookup_client(cname)
     if client is None:
@@ -119,8 +116,8 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
     hint.append((asn1.PA_FX_FAST, b""))
 
     if enc_chal is not None and req.fast is not None:
-        ed = asn1.EncryptedData.load(enc_chal)
-        reply_etype = ed["etype"].native
+        ed = wire.parse_encrypted_data_bytes(enc_chal)
+        reply_etype = ed[0]
         if reply_etype not in etypes:
             raise E.KdcError(E.KDC_ERR_ETYPE_NOSUPP, "challenge etype")
         ckey = F.client_challenge_key(req.fast, reply_etype, client.keys[reply_etype])
@@ -136,8 +133,8 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
         )
         preauth_done = True
     elif enc_ts is not None:
-        ed = asn1.EncryptedData.load(enc_ts)
-        reply_etype = ed["etype"].native
+        ed = wire.parse_encrypted_data_bytes(enc_ts)
+        reply_etype = ed[0]
         if reply_etype not in etypes:
             if reply_etype in client.keys:  # e.g. RC4 for a Protected User
                 raise E.KdcError(E.KDC_ERR_ETYPE_NOSUPP, "pre-auth etype not allowed")
@@ -156,7 +153,7 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
     elif not (client.uac & UF_DONT_REQUIRE_PREAUTH):
         raise E.KdcError(E.KDC_ERR_PREAUTH_REQUIRED, "pre-authentication required", padata=hint)
     if preauth_done:
-        _bookkeeping(core.directory.record_logon_success, client.name)
+        _bookkeeping(core.dir.record_logon_success, client.name)
     if reply_etype is None:
         reply_etype = etypes[0]
     reply_key = client.keys[reply_etype]
@@ -191,8 +188,8 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
             flags |= bit(TF.proxiable)
     canonicalize = bool(options & bit(KO.canonicalize))
     reply_cname = cname
-    if canonicalize or cname["name-type"].native == asn1.NT_ENTERPRISE:
-        reply_cname = asn1.principal(asn1.NT_PRINCIPAL, client.name)
+    if canonicalize or cname.name_type == asn1.NT_ENTERPRISE:
+        reply_cname = Name(asn1.NT_PRINCIPAL, [client.name])
     reply_sname = sname
     if canonicalize and is_tgt:
         reply_sname = core.krbtgt_principal_name()
@@ -212,7 +209,7 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
         sname=reply_sname,
         pac=pac,
         service_ticket=not is_tgt,
-        caddr=body["addresses"] if body["addresses"].native else None,
+        caddr=body.addresses,
     )
 
     # -- reply --------------------------------------------------------------------------------
@@ -221,34 +218,31 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
         enc_key = F.strengthened_reply_key(req.fast, reply_etype, reply_key)
     else:
         enc_key = reply_key
-    enc_fields: dict[str, Any] = {
-        "key": {"keytype": session_etype, "keyvalue": session_key},
-        "last-req": [{"lr-type": 0, "lr-value": authtime}],
-        "nonce": nonce,
-        "flags": asn1.KerberosFlags(flags),
-        "authtime": authtime,
-        "starttime": authtime,  # optional, but Windows sends it and impacket needs it
-        "endtime": endtime,
-        "srealm": realm,
-        "sname": reply_sname,
-    }
-    if renew_till is not None:
-        enc_fields["renew-till"] = renew_till
-    if body["addresses"].native:
-        enc_fields["caddr"] = body["addresses"]
-    if any(t == asn1.PA_REQ_ENC_PA_REP for t, _ in padata) or req.fast is not None:
-        enc_pa: list[dict[str, Any]] = []
-        if req.fast is not None:
-            enc_pa.append({"padata-type": asn1.PA_FX_FAST, "padata-value": b""})
-        if enc_pa:
-            enc_fields["encrypted-pa-data"] = enc_pa
-    enc_part = asn1.EncASRepPart(enc_fields).dump()
+    sname_der = pn_der(reply_sname)
+    encrypted_pa = None
+    if req.fast is not None:
+        encrypted_pa = der.method_data([(asn1.PA_FX_FAST, b"")])
+    enc_part = der.enc_kdc_rep_part(
+        25,
+        key=der.encryption_key(session_etype, session_key),
+        last_req=[(0, authtime)],
+        nonce=nonce,
+        flags_value=flags,
+        authtime=authtime,
+        starttime=authtime,  # optional, but Windows sends it and impacket needs it
+        endtime=endtime,
+        renew_till=renew_till,
+        srealm=realm,
+        sname=sname_der,
+        caddr=body.addresses,
+        encrypted_pa_data=encrypted_pa,
+    )
     cipher = crypto.encrypt(reply_etype, enc_key, KU.AS_REP_ENCPART, enc_part)
 
     rep_padata: list[tuple[int, bytes]] = [
         (asn1.PA_ETYPE_INFO2, _etype_info2(client, [reply_etype]))
     ]
-    ticket_der = ticket.dump()
+    ticket_der = ticket
     if req.fast is not None:
         fast_value = F.fast_reply_padata(
             req.fast,
@@ -260,18 +254,14 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
             strengthen=True,
         )
         rep_padata = [(asn1.PA_FX_FAST, fast_value)]
-    rep = asn1.ASRep(
-        {
-            "pvno": 5,
-            "msg-type": asn1.MSG_AS_REP,
-            "padata": [{"padata-type": t, "padata-value": v} for t, v in rep_padata],
-            "crealm": realm,
-            "cname": reply_cname,
-            "ticket": ticket,
-            "enc-part": {"etype": reply_etype, "kvno": client.kvno, "cipher": cipher},
-        }
+    return der.kdc_rep(
+        asn1.MSG_AS_REP,
+        padata=der.method_data(rep_padata),
+        crealm=realm,
+        cname=pn_der(reply_cname),
+        ticket_der=ticket_der,
+        enc_part=der.encrypted_data(reply_etype, cipher, client.kvno),
     )
-    return rep.dump()
 
 
 def _decrypt_ts(
@@ -280,17 +270,17 @@ def _decrypt_ts(
     etype: int,
     key: bytes,
     usage: int,
-    ed: asn1.EncryptedData,
+    ed: tuple[int, int | None, bytes],
     hint: list[tuple[int, bytes]],
 ) -> int:
     try:
-        plain = crypto.decrypt(etype, key, usage, ed["cipher"].native)
+        plain = crypto.decrypt(etype, key, usage, ed[2])
     except crypto.CryptoError:
-        _bookkeeping(core.directory.record_logon_failure, client.name)
+        _bookkeeping(core.dir.record_logon_failure, client.name)
         raise E.KdcError(
             E.KDC_ERR_PREAUTH_FAILED, "pre-authentication failed", padata=hint
         ) from None
-    return asn1.PaEncTsEnc.load(plain)["patimestamp"].native
+    return wire.parse_pa_enc_ts(plain)
 
 
 def _bookkeeping(fn: Any, name: str) -> None:

@@ -13,13 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lanman.kerberos import asn1, crypto
+from lanman.kerberos import asn1, crypto, der
 from lanman.kerberos import pac as P
 from lanman.kerberos.asn1 import KDCOptions as KO
 from lanman.kerberos.asn1 import TicketFlags as TF
 from lanman.kerberos.asn1 import bit
 from lanman.kerberos.crypto import KU
+from lanman.kerberos.der import Name
 from lanman.kerberos.kdc import errors as E
+from lanman.kerberos.kdc import wire
+from lanman.kerberos.kdc.dircache import DirectoryCache
 from lanman.kerberos.kdc.fast import FastState, fast_error_edata
 from lanman.kerberos.kdc.replay import ReplayCache
 
@@ -48,18 +51,18 @@ class KdcConfig:
 class TicketInfo:
     """A decrypted ticket the KDC issued (from a PA-TGS-REQ or a FAST armor AP-REQ)."""
 
-    enc: asn1.EncTicketPart
+    enc: wire.EncTicket
     flags: int
     session_etype: int
     session_key: bytes
     crealm: str
-    cname: asn1.PrincipalName
+    cname: Name
     authtime: int
     starttime: int | None
     endtime: int
     renew_till: int | None
     pac: P.Pac | None
-    sname: asn1.PrincipalName
+    sname: Name
     srealm: str
 
 
@@ -68,20 +71,20 @@ class Request:
     """Per-request state shared between handler steps."""
 
     msg_type: int
-    req_body: asn1.KDCReqBody
+    req_body: wire.ReqBody
     padata: list[tuple[int, bytes]]
     fast: FastState | None = None
-    sname: asn1.PrincipalName | None = None
-    cname: asn1.PrincipalName | None = None
+    sname: Name | None = None
+    cname: Name | None = None
     extra_error_padata: list[tuple[int, bytes]] = field(default_factory=list)
 
 
-def pname(pn: asn1.PrincipalName) -> str:
-    return "/".join(pn["name-string"].native)
+def pname(pn: Name) -> str:
+    return "/".join(pn.components)
 
 
-def name_components(pn: asn1.PrincipalName) -> list[str]:
-    return pn["name-string"].native
+def name_components(pn: Name) -> list[str]:
+    return pn.components
 
 
 def choose_etype(requested: list[int], available: dict[int, bytes] | list[int]) -> int | None:
@@ -112,6 +115,8 @@ class KdcCore:
         self.config = config or KdcConfig()
         self.realm: str = directory.realm.upper()
         self.replay = ReplayCache(self.config.clock_skew, self.config.replay_entries)
+        # Principal lookups go through a cache that is dropped when the directory changes.
+        self.dir = DirectoryCache(directory)
 
     # -----------------------------------------------------------------------------------------
     def handle(self, data: bytes) -> bytes | None:
@@ -119,6 +124,7 @@ class KdcCore:
         from lanman.kerberos.kdc import as_req, tgs_req
 
         now = self.now()
+        self.dir.begin_request()
         if len(data) > MAX_REQUEST:
             return E.krb_error(E.KRB_ERR_FIELD_TOOLONG, now=now, realm=self.realm)
         mt = asn1.message_type(data)
@@ -131,23 +137,12 @@ class KdcCore:
         req: Request | None = None
         try:
             try:
-                if mt == asn1.MSG_AS_REQ:
-                    msg = asn1.ASReq.load(data, strict=True)
-                else:
-                    msg = asn1.TGSReq.load(data, strict=True)
-                if msg["pvno"].native != 5:
+                msg = wire.parse_kdc_req(data, mt)
+                if msg.pvno != 5:
                     raise E.KdcError(E.KDC_ERR_BAD_PVNO, "pvno must be 5")
-                if msg["msg-type"].native != mt:
+                if msg.msg_type != mt:
                     raise E.KdcError(E.KRB_AP_ERR_MSG_TYPE, "msg-type mismatch")
-                pad = msg["padata"]
-                padata = (
-                    [(p["padata-type"].native, p["padata-value"].native) for p in pad]
-                    if pad.native is not None
-                    else []
-                )
-                body = msg["req-body"]
-                body["nonce"].native  # noqa: B018 - force parse of mandatory fields
-                req = Request(msg_type=mt, req_body=body, padata=padata)
+                req = Request(msg_type=mt, req_body=msg.body, padata=msg.padata)
                 if mt == asn1.MSG_AS_REQ:
                     return as_req.handle(self, req, now)
                 return tgs_req.handle(self, req, now)
@@ -164,10 +159,7 @@ class KdcCore:
         if req is not None:
             sname = req.sname
             if sname is None:
-                try:
-                    sname = req.req_body["sname"] if req.req_body["sname"].native else None
-                except (ValueError, TypeError, KeyError):
-                    sname = None
+                sname = req.req_body.sname
         e_data: bytes | None = None
         tgs = req is not None and req.msg_type == asn1.MSG_TGS_REQ
         if err.status is not None:
@@ -195,33 +187,33 @@ class KdcCore:
     # -----------------------------------------------------------------------------------------
     # Shared pieces
     # -----------------------------------------------------------------------------------------
-    def krbtgt_principal_name(self) -> asn1.PrincipalName:
-        return asn1.principal(asn1.NT_SRV_INST, "krbtgt", self.realm)
+    def krbtgt_principal_name(self) -> Name:
+        return Name(asn1.NT_SRV_INST, ["krbtgt", self.realm])
 
-    def is_local_tgs(self, sname: asn1.PrincipalName) -> bool:
-        comps = name_components(sname)
+    def is_local_tgs(self, sname: Name) -> bool:
+        comps = sname.components
         return len(comps) == 2 and comps[0].lower() == "krbtgt" and comps[1].upper() == self.realm
 
-    def lookup_service(self, sname: asn1.PrincipalName) -> Any:
+    def lookup_service(self, sname: Name) -> Any:
         comps = name_components(sname)
         if not comps:
             return None
         if comps[0].lower() == "krbtgt":
             if len(comps) == 2 and comps[1].upper() == self.realm:
-                return self.directory.krbtgt()
+                return self.dir.krbtgt()
             return None
         name = "/".join(comps)
         if len(comps) == 1:
-            return self.directory.find_principal(name)
-        return self.directory.find_by_spn(name)
+            return self.dir.find_principal(name)
+        return self.dir.find_by_spn(name)
 
-    def lookup_client(self, cname: asn1.PrincipalName) -> Any:
+    def lookup_client(self, cname: Name) -> Any:
         comps = name_components(cname)
         if not comps:
             return None
         if len(comps) == 1:
-            return self.directory.find_principal(comps[0])
-        return self.directory.find_by_spn("/".join(comps))
+            return self.dir.find_principal(comps[0])
+        return self.dir.find_by_spn("/".join(comps))
 
     def check_client_state(self, p: Any, now: float, *, tgs: bool = False) -> None:
         """Account restrictions with Windows' KRB errors and NTSTATUS (MS-KILE 3.3.5.6)."""
@@ -244,46 +236,43 @@ class KdcCore:
             )
 
     # -- tickets ------------------------------------------------------------------------------
-    def decrypt_ticket(self, ticket: asn1.Ticket, now: float) -> TicketInfo:
+    def decrypt_ticket(self, ticket: wire.TicketMsg, now: float) -> TicketInfo:
         """Decrypt a ticket issued by this KDC for krbtgt/REALM and check its PAC."""
-        sname = ticket["sname"]
-        if ticket["tkt-vno"].native != 5:
+        sname = ticket.sname
+        if ticket.tkt_vno != 5:
             raise E.KdcError(E.KRB_AP_ERR_BADVERSION, "ticket version")
-        if not self.is_local_tgs(sname) or ticket["realm"].native.upper() != self.realm:
+        if not self.is_local_tgs(sname) or ticket.realm.upper() != self.realm:
             raise E.KdcError(E.KRB_AP_ERR_NOT_US, "ticket not for krbtgt of this realm")
-        tgs = self.directory.krbtgt()
-        enc = ticket["enc-part"]
-        etype = enc["etype"].native
+        tgs = self.dir.krbtgt()
+        etype = ticket.etype
         key = tgs.keys.get(etype)
         if key is None:
             raise E.KdcError(E.KRB_AP_ERR_NOKEY, "no krbtgt key for ticket etype")
-        kvno = enc["kvno"].native
+        kvno = ticket.kvno
         if kvno is not None and tgs.kvno and kvno != tgs.kvno:
             raise E.KdcError(E.KRB_AP_ERR_BADKEYVER, "krbtgt kvno")
         try:
-            plain = crypto.decrypt(etype, key, KU.KDC_REP_TICKET, enc["cipher"].native)
+            plain = crypto.decrypt(etype, key, KU.KDC_REP_TICKET, ticket.cipher)
         except crypto.CryptoError:
             raise E.KdcError(E.KRB_AP_ERR_BAD_INTEGRITY, "ticket integrity") from None
-        etp = asn1.EncTicketPart.load(plain)
-        k = etp["key"]
-        starttime = etp["starttime"].native
-        renew = etp["renew-till"].native
+        etp = wire.parse_enc_ticket_part(plain)
+        assert etp.cname is not None
         info = TicketInfo(
             enc=etp,
-            flags=asn1.flags_to_int(etp["flags"]),
-            session_etype=k["keytype"].native,
-            session_key=k["keyvalue"].native,
-            crealm=etp["crealm"].native,
-            cname=etp["cname"],
-            authtime=etp["authtime"].native,
-            starttime=starttime,
-            endtime=etp["endtime"].native,
-            renew_till=renew,
+            flags=etp.flags,
+            session_etype=etp.key[0],
+            session_key=etp.key[1],
+            crealm=etp.crealm,
+            cname=etp.cname,
+            authtime=etp.authtime,
+            starttime=etp.starttime,
+            endtime=etp.endtime,
+            renew_till=etp.renew_till,
             pac=None,
             sname=sname,
-            srealm=ticket["realm"].native,
+            srealm=ticket.realm,
         )
-        pac_bytes = find_pac(etp)
+        pac_bytes = find_pac_ad(etp.authorization_data)
         if pac_bytes is not None:
             try:
                 pac = P.Pac.parse(pac_bytes)
@@ -311,57 +300,48 @@ class KdcCore:
         session_etype: int,
         session_key: bytes,
         crealm: str,
-        cname: asn1.PrincipalName,
+        cname: Name | bytes,
         authtime: int,
         starttime: int | None,
         endtime: int,
         renew_till: int | None,
         server: Any,
-        sname: asn1.PrincipalName,
+        sname: Name | bytes,
         pac: P.Pac | None,
         service_ticket: bool,
         caddr: Any = None,
-    ) -> asn1.Ticket:
-        """Build, PAC-sign and encrypt a ticket for ``server``."""
+    ) -> bytes:
+        """Build, PAC-sign and encrypt a ticket for ``server``; returns the Ticket's DER."""
         t_etype = best_key_etype(server.keys)
         if t_etype is None:
             raise E.KdcError(E.KDC_ERR_ETYPE_NOSUPP, "service has no usable key")
         s_key = server.keys[t_etype]
-        fields: dict[str, Any] = {
-            "flags": asn1.KerberosFlags(flags),
-            "key": {"keytype": session_etype, "keyvalue": session_key},
+        common: dict[str, Any] = {
+            "flags_value": flags,
+            "key": der.encryption_key(session_etype, session_key),
             "crealm": crealm,
-            "cname": cname,
-            "transited": {"tr-type": 1, "contents": b""},
+            "cname": pn_der(cname),
             "authtime": authtime,
+            "starttime": starttime,
             "endtime": endtime,
+            "renew_till": renew_till,
+            "caddr": seq_der(caddr) if caddr is not None else None,
         }
-        if starttime is not None:
-            fields["starttime"] = starttime
-        if renew_till is not None:
-            fields["renew-till"] = renew_till
-        if caddr is not None:
-            fields["caddr"] = caddr
+        authz = None
         if pac is not None:
-            tgs = self.directory.krbtgt()
+            tgs = self.dir.krbtgt()
             k_etype = best_key_etype(tgs.keys)
             assert k_etype is not None
             ticket_body = None
             if service_ticket:
-                fields["authorization-data"] = _pac_authdata(b"\x00")
-                ticket_body = asn1.EncTicketPart(fields).dump()
+                ticket_body = der.enc_ticket_part(
+                    **common, authorization_data=_pac_authdata(b"\x00")
+                )
             pac.sign(t_etype, s_key, k_etype, tgs.keys[k_etype], ticket_body)
-            fields["authorization-data"] = _pac_authdata(pac.pack())
-        plain = asn1.EncTicketPart(fields).dump()
+            authz = _pac_authdata(pac.pack())
+        plain = der.enc_ticket_part(**common, authorization_data=authz)
         cipher = crypto.encrypt(t_etype, s_key, KU.KDC_REP_TICKET, plain)
-        return asn1.Ticket(
-            {
-                "tkt-vno": 5,
-                "realm": self.realm,
-                "sname": sname,
-                "enc-part": {"etype": t_etype, "kvno": server.kvno, "cipher": cipher},
-            }
-        )
+        return der.ticket(self.realm, pn_der(sname), der.encrypted_data(t_etype, cipher, server.kvno))
 
     def build_pac(self, client: Any, authtime: int, *, requested: bool | None) -> P.Pac:
         """A TGT PAC for ``client`` (MS-PAC 2.4; buffers in Windows' order)."""
@@ -401,26 +381,25 @@ class KdcCore:
     # -- AP-REQ in PA-TGS-REQ / FAST armor ----------------------------------------------------
     def verify_ap_req(
         self, ap_bytes: bytes, now: float, usage: int, *, check_replay: bool = True
-    ) -> tuple[TicketInfo, asn1.Authenticator]:
-        ap = asn1.APReq.load(ap_bytes, strict=True)
-        if ap["pvno"].native != 5 or ap["msg-type"].native != asn1.MSG_AP_REQ:
+    ) -> tuple[TicketInfo, wire.Authenticator]:
+        ap = wire.parse_ap_req(ap_bytes)
+        if ap.pvno != 5 or ap.msg_type != asn1.MSG_AP_REQ:
             raise E.KdcError(E.KRB_AP_ERR_MSG_TYPE, "not an AP-REQ")
-        tkt = self.decrypt_ticket(ap["ticket"], now)
-        auth_enc = ap["authenticator"]
-        if auth_enc["etype"].native != tkt.session_etype:
+        tkt = self.decrypt_ticket(ap.ticket, now)
+        if ap.auth_etype != tkt.session_etype:
             raise E.KdcError(E.KRB_AP_ERR_BAD_INTEGRITY, "authenticator etype")
-        cipher = auth_enc["cipher"].native
+        cipher = ap.auth_cipher
         try:
             plain = crypto.decrypt(tkt.session_etype, tkt.session_key, usage, cipher)
         except crypto.CryptoError:
             raise E.KdcError(E.KRB_AP_ERR_BAD_INTEGRITY, "authenticator integrity") from None
-        auth = asn1.Authenticator.load(plain)
+        auth = wire.parse_authenticator(plain)
         if (
-            auth["crealm"].native.upper() != tkt.crealm.upper()
-            or auth["cname"]["name-string"].native != tkt.cname["name-string"].native
+            auth.crealm.upper() != tkt.crealm.upper()
+            or auth.cname.components != tkt.cname.components  # type: ignore[union-attr]
         ):
             raise E.KdcError(E.KRB_AP_ERR_BADMATCH, "authenticator client mismatch")
-        ctime = auth["ctime"].native
+        ctime = auth.ctime
         if abs(ctime - now) > self.config.clock_skew:
             raise E.KdcError(E.KRB_AP_ERR_SKEW, "clock skew too great")
         if tkt.flags & bit(TF.invalid):
@@ -431,7 +410,7 @@ class KdcCore:
 
     def lifetimes(
         self,
-        body: asn1.KDCReqBody,
+        body: wire.ReqBody,
         now: int,
         *,
         options: int,
@@ -440,7 +419,7 @@ class KdcCore:
         life_cap: int,
     ) -> tuple[int, int | None, int]:
         """(endtime, renew_till, extra-flags) from till/rtime and the caps (RFC 4120 3.1.3)."""
-        till = body["till"].native if body["till"].contents is not None else 0
+        till = body.till or 0
         if not till:  # 19700101000000Z / absent: "as long as possible"
             till = now + life_cap
         endtime = min(till, now + life_cap)
@@ -455,7 +434,7 @@ class KdcCore:
             want_renew = 1
             rtime = till
         else:
-            rtime = body["rtime"].native if body["rtime"].contents is not None else 0
+            rtime = body.rtime or 0
             if not rtime:
                 rtime = now + self.config.max_renew_life
         if want_renew and (max_renew is None or max_renew > now):
@@ -470,9 +449,36 @@ class KdcCore:
         return os.urandom(crypto.key_length(etype))
 
 
-def _pac_authdata(pac_bytes: bytes) -> list[dict[str, Any]]:
-    inner = asn1.AuthorizationData([{"ad-type": asn1.AD_WIN2K_PAC, "ad-data": pac_bytes}])
-    return [{"ad-type": asn1.AD_IF_RELEVANT, "ad-data": inner.dump()}]
+def _pac_authdata(pac_bytes: bytes) -> bytes:
+    """AuthorizationData{AD-IF-RELEVANT{AD-WIN2K-PAC}} (DER)."""
+    inner = der.authorization_data([(asn1.AD_WIN2K_PAC, pac_bytes)])
+    return der.authorization_data([(asn1.AD_IF_RELEVANT, inner)])
+
+
+def pn_der(pn: Name | asn1.PrincipalName | bytes) -> bytes:
+    """The DER of a PrincipalName (a :class:`Name`, an asn1crypto value, or already DER)."""
+    if isinstance(pn, Name):
+        return pn.der
+    if isinstance(pn, bytes):
+        return pn
+    return der.tlv(0x30, pn.contents or b"")
+
+
+def seq_der(value: Any) -> bytes:
+    """The DER of an asn1crypto SEQUENCE / SEQUENCE OF value without any explicit field tag."""
+    if isinstance(value, bytes):
+        return value
+    return der.tlv(0x30, value.contents or b"")
+
+
+def find_pac_ad(ad: list[tuple[int, bytes]]) -> bytes | None:
+    """The PAC in an EncTicketPart's authorization-data (inside AD-IF-RELEVANT)."""
+    for ad_type, ad_data in ad:
+        if ad_type == asn1.AD_IF_RELEVANT:
+            for sub_type, sub_data in wire.parse_ad(ad_data, der.whole(ad_data)):
+                if sub_type == asn1.AD_WIN2K_PAC:
+                    return sub_data
+    return None
 
 
 def find_pac(etp: asn1.EncTicketPart) -> bytes | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from lanman.kerberos import asn1
+from lanman.kerberos import asn1, der
 
 __all__ = ["KdcError", "ext_error_edata", "krb_error"]
 
@@ -73,7 +73,7 @@ class KdcError(Exception):
     e_text: str = ""
     status: int | None = None  # NTSTATUS for KERB-EXT-ERROR
     padata: list[tuple[int, bytes]] | None = None  # METHOD-DATA e-data
-    cname: asn1.PrincipalName | None = None
+    cname: der.Name | asn1.PrincipalName | None = None
     crealm: str | None = None
 
     def __str__(self) -> str:
@@ -85,11 +85,11 @@ def ext_error_edata(status: int, *, tgs: bool = False) -> bytes:
 
     flags: 1 in AS errors, 3 in TGS errors (as Windows/Samba send them)."""
     ext = struct.pack("<III", status, 0, 3 if tgs else 1)
-    return asn1.KerbErrorData({"data-type": asn1.KERB_ERR_TYPE_EXTENDED, "data-value": ext}).dump()
+    return der.kerb_error_data(asn1.KERB_ERR_TYPE_EXTENDED, ext)
 
 
 def method_data(padata: list[tuple[int, bytes]]) -> bytes:
-    return asn1.MethodData([{"padata-type": t, "padata-value": v} for t, v in padata]).dump()
+    return der.method_data(padata)
 
 
 def krb_error(
@@ -97,26 +97,44 @@ def krb_error(
     *,
     now: float,
     realm: str,
-    sname: asn1.PrincipalName | None = None,
-    cname: asn1.PrincipalName | None = None,
+    sname: der.Name | asn1.PrincipalName | None = None,
+    cname: der.Name | asn1.PrincipalName | None = None,
     crealm: str | None = None,
     e_text: str = "",
     e_data: bytes | None = None,
 ) -> bytes:
-    fields: dict = {
-        "pvno": 5,
-        "msg-type": asn1.MSG_KRB_ERROR,
-        "stime": int(now),
-        "susec": int((now % 1) * 1_000_000),
-        "error-code": code,
-        "realm": realm,
-        "sname": sname if sname is not None else asn1.principal(asn1.NT_SRV_INST, "krbtgt", realm),
-    }
-    if cname is not None:
-        fields["cname"] = cname
-        fields["crealm"] = crealm or realm
-    if e_text:
-        fields["e-text"] = e_text
-    if e_data is not None:
-        fields["e-data"] = e_data
-    return asn1.KrbError(fields).dump()
+    if sname is None:
+        sname_der = _krbtgt_sname(realm)
+    else:
+        sname_der = _pn_der(sname)
+    return der.krb_error(
+        stime=int(now),
+        susec=int((now % 1) * 1_000_000),
+        error_code=code,
+        realm=realm,
+        sname=sname_der,
+        crealm=(crealm or realm) if cname is not None else None,
+        cname=_pn_der(cname) if cname is not None else None,
+        e_text=e_text or None,
+        e_data=e_data,
+    )
+
+
+def _pn_der(pn: der.Name | asn1.PrincipalName | bytes) -> bytes:
+    if isinstance(pn, der.Name):
+        return pn.der
+    if isinstance(pn, bytes):
+        return pn
+    return der.tlv(0x30, pn.contents or b"")
+
+
+_SNAME_CACHE: dict[str, bytes] = {}
+
+
+def _krbtgt_sname(realm: str) -> bytes:
+    hit = _SNAME_CACHE.get(realm)
+    if hit is None:
+        hit = der.principal_name(asn1.NT_SRV_INST, ["krbtgt", realm])
+        if len(_SNAME_CACHE) < 64:
+            _SNAME_CACHE[realm] = hit
+    return hit

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from lanman.kerberos import asn1, crypto
+from lanman.kerberos import asn1, crypto, der
 from lanman.kerberos.crypto import KU
 from lanman.kerberos.kdc import errors as E
+from lanman.kerberos.kdc import wire
 
 FX_COOKIE = b"lanman-kdc"
 
@@ -22,7 +23,7 @@ class FastState:
     armor_key: bytes
     nonce: int
     padata: list[tuple[int, bytes]]  # inner padata
-    req_body: asn1.KDCReqBody  # inner req-body
+    req_body: wire.ReqBody  # inner req-body
     fast_options: int
     strengthen_etype: int | None = None
     strengthen_key: bytes | None = None
@@ -58,11 +59,11 @@ def unwrap_request(
     if opts & asn1.FAST_CRITICAL_MASK:
         raise E.KdcError(E.KDC_ERR_UNKNOWN_CRITICAL_FAST_OPTIONS, "unknown critical FAST option")
     padata = [(p["padata-type"].native, p["padata-value"].native) for p in fr["padata"]]
-    body = fr["req-body"]
+    body = wire.parse_req_body(asn1.der(fr["req-body"]))
     return FastState(
         armor_etype=armor_etype,
         armor_key=key,
-        nonce=body["nonce"].native,
+        nonce=body.nonce,
         padata=padata,
         req_body=body,
         fast_options=opts,
@@ -86,11 +87,13 @@ def fast_reply_padata(
     *,
     ticket_der: bytes,
     crealm: str,
-    cname: asn1.PrincipalName,
+    cname: der.Name | asn1.PrincipalName,
     now: float,
     strengthen: bool,
 ) -> bytes:
     """PA-FX-FAST value for a successful AS/TGS reply (KrbFastResponse with finished)."""
+    if isinstance(cname, der.Name):
+        cname = asn1.PrincipalName.load(cname.der)
     ck_type = crypto.checksum_type_for(state.armor_etype)
     finished = {
         "timestamp": int(now),

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from lanman.kerberos import asn1, crypto
+from lanman.kerberos import asn1, crypto, der
 from lanman.kerberos import pac as P
 from lanman.kerberos.asn1 import KDCOptions as KO
 from lanman.kerberos.asn1 import TicketFlags as TF
@@ -12,6 +12,8 @@ from lanman.kerberos.asn1 import bit
 from lanman.kerberos.crypto import KU
 from lanman.kerberos.kdc import errors as E
 from lanman.kerberos.kdc import fast as F
+
+from lanman.kerberos.kdc.core import pn_der
 
 if TYPE_CHECKING:
     from lanman.kerberos.kdc.core import KdcCore, Request
@@ -27,11 +29,10 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
     if ap_bytes is None:
         raise E.KdcError(E.KDC_ERR_PADATA_TYPE_NOSUPP, "no PA-TGS-REQ")
     body = req.req_body
-    outer_body_der = asn1.der(body)
+    outer_body_der = body.der
     tgt, auth = core.verify_ap_req(ap_bytes, now, KU.TGS_REQ_AUTH)
     req.cname = tgt.cname
-    sub = auth["subkey"]
-    subkey = (sub["keytype"].native, sub["keyvalue"].native) if sub.native is not None else None
+    subkey = auth.subkey
 
     # -- FAST (armor = the TGS AP-REQ's subkey + TGT session key) -----------------------------
     fast_pa = next((v for t, v in req.padata if t == asn1.PA_FX_FAST), None)
@@ -44,45 +45,45 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
         body = req.fast.req_body
     else:
         # Authenticator checksum binds the request body (RFC 4120 7.2.2.2 key usage 6).
-        ck = auth["cksum"]
-        if ck.native is not None:
-            ctype = ck["cksumtype"].native
+        ck = auth.cksum
+        if ck is not None:
+            ctype = ck[0]
             ok = crypto.verify_checksum(
                 ctype,
                 None if ctype in _UNKEYED_OK else tgt.session_key,
                 KU.TGS_REQ_AUTH_CKSUM,
                 outer_body_der,
-                ck["checksum"].native,
+                ck[1],
             )
             if not ok:
                 raise E.KdcError(E.KRB_AP_ERR_MODIFIED, "authenticator checksum")
 
-    options = asn1.flags_to_int(body["kdc-options"])
+    options = body.kdc_options
     if tgt.endtime < now - core.config.clock_skew and not options & bit(KO.renew):
         raise E.KdcError(E.KRB_AP_ERR_TKT_EXPIRED, "ticket expired")
     if tgt.starttime is not None and tgt.starttime > now + core.config.clock_skew:
         raise E.KdcError(E.KRB_AP_ERR_TKT_NYV, "ticket not yet valid")
 
     # -- client still allowed? ----------------------------------------------------------------
-    comps = tgt.cname["name-string"].native
+    comps = tgt.cname.components
     if tgt.crealm.upper() == realm:
-        client = core.directory.find_principal("/".join(comps)) if len(comps) == 1 else None
+        client = core.dir.find_principal("/".join(comps)) if len(comps) == 1 else None
         if client is not None:
             core.check_client_state(client, now, tgs=True)
         elif len(comps) == 1:
             raise E.KdcError(E.KDC_ERR_C_PRINCIPAL_UNKNOWN, "client no longer exists")
 
-    sname = body["sname"]
-    if sname.native is None:
+    sname = body.sname
+    if sname is None:
         raise E.KdcError(E.KDC_ERR_S_PRINCIPAL_UNKNOWN, "no server name")
     req.sname = sname
-    if body["realm"].native.upper() != realm:
+    if body.realm.upper() != realm:
         raise E.KdcError(E.KDC_ERR_S_PRINCIPAL_UNKNOWN, "no cross-realm trust")
     server = core.lookup_service(sname)
     if server is None:
         raise E.KdcError(E.KDC_ERR_S_PRINCIPAL_UNKNOWN, "server not found")
     to_tgs = core.is_local_tgs(sname)
-    requested_etypes = list(body["etype"].native)
+    requested_etypes = list(body.etypes)
 
     authtime = tgt.authtime
     inow = int(now)
@@ -147,23 +148,22 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
         sname=reply_sname,
         pac=pac,
         service_ticket=not to_tgs,
-        caddr=tgt.enc["caddr"] if tgt.enc["caddr"].native else None,
+        caddr=tgt.enc.caddr,
     )
 
-    enc_fields: dict[str, Any] = {
-        "key": {"keytype": session_etype, "keyvalue": session_key},
-        "last-req": [{"lr-type": 0, "lr-value": authtime}],
-        "nonce": body["nonce"].native,
-        "flags": asn1.KerberosFlags(flags),
-        "authtime": authtime,
-        "starttime": inow,
-        "endtime": endtime,
-        "srealm": realm,
-        "sname": reply_sname,
-    }
-    if renew_till is not None:
-        enc_fields["renew-till"] = renew_till
-    enc_part = asn1.EncTGSRepPart(enc_fields).dump()
+    enc_part = der.enc_kdc_rep_part(
+        26,
+        key=der.encryption_key(session_etype, session_key),
+        last_req=[(0, authtime)],
+        nonce=body.nonce,
+        flags_value=flags,
+        authtime=authtime,
+        starttime=inow,
+        endtime=endtime,
+        renew_till=renew_till,
+        srealm=realm,
+        sname=pn_der(reply_sname),
+    )
     if subkey is not None:
         reply_etype, reply_key, usage = subkey[0], subkey[1], KU.TGS_REP_ENCPART_SUBKEY
     else:
@@ -173,26 +173,23 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
             KU.TGS_REP_ENCPART_SESSKEY,
         )
     cipher = crypto.encrypt(reply_etype, reply_key, usage, enc_part)
-    padata: list[dict[str, Any]] = []
+    padata: bytes | None = None
     if req.fast is not None:
         value = F.fast_reply_padata(
             req.fast,
             [],
-            ticket_der=ticket.dump(),
+            ticket_der=ticket,
             crealm=tgt.crealm,
             cname=tgt.cname,
             now=now,
             strengthen=False,
         )
-        padata.append({"padata-type": asn1.PA_FX_FAST, "padata-value": value})
-    fields: dict[str, Any] = {
-        "pvno": 5,
-        "msg-type": asn1.MSG_TGS_REP,
-        "crealm": tgt.crealm,
-        "cname": tgt.cname,
-        "ticket": ticket,
-        "enc-part": {"etype": reply_etype, "cipher": cipher},
-    }
-    if padata:
-        fields["padata"] = padata
-    return asn1.TGSRep(fields).dump()
+        padata = der.method_data([(asn1.PA_FX_FAST, value)])
+    return der.kdc_rep(
+        asn1.MSG_TGS_REP,
+        padata=padata,
+        crealm=tgt.crealm,
+        cname=pn_der(tgt.cname),
+        ticket_der=ticket,
+        enc_part=der.encrypted_data(reply_etype, cipher),
+    )
