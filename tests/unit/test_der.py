@@ -257,7 +257,12 @@ def test_kdc_rep(msg_type, padata, crealm, cname, sname, etype, kvno, cipher):
     cname_der, cname_obj = _pn(cname)
     sname_der, sname_obj = _pn(sname)
     tkt = asn1.Ticket(
-        {"tkt-vno": 5, "realm": crealm, "sname": sname_obj, "enc-part": {"etype": 18, "cipher": cipher}}
+        {
+            "tkt-vno": 5,
+            "realm": crealm,
+            "sname": sname_obj,
+            "enc-part": {"etype": 18, "cipher": cipher},
+        }
     )
     enc = {"etype": etype, "cipher": cipher[:100]}
     if kvno is not None:

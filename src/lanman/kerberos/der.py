@@ -103,7 +103,7 @@ def general_string(s: str) -> bytes:
 _TIME_CACHE: dict[int, bytes] = {}
 
 
-def kerberos_time(t: int | float) -> bytes:
+def kerberos_time(t: float) -> bytes:
     """GeneralizedTime "YYYYMMDDHHMMSSZ" of unix seconds (fractions dropped)."""
     t = int(t)
     hit = _TIME_CACHE.get(t)
@@ -250,9 +250,7 @@ def enc_kdc_rep_part(
         ctx(0, key),
         ctx(
             1,
-            seq_of(
-                seq(ctx(0, integer(t)), ctx(1, kerberos_time(v))) for t, v in last_req
-            ),
+            seq_of(seq(ctx(0, integer(t)), ctx(1, kerberos_time(v))) for t, v in last_req),
         ),
         ctx(2, integer(nonce)),
     ]

@@ -10,10 +10,9 @@ from lanman.kerberos.asn1 import KDCOptions as KO
 from lanman.kerberos.asn1 import TicketFlags as TF
 from lanman.kerberos.asn1 import bit
 from lanman.kerberos.crypto import KU
+from lanman.kerberos.der import Name
 from lanman.kerberos.kdc import errors as E
 from lanman.kerberos.kdc import fast as F
-
-from lanman.kerberos.der import Name
 from lanman.kerberos.kdc import wire
 from lanman.kerberos.kdc.core import pn_der
 

@@ -341,7 +341,9 @@ class KdcCore:
             authz = _pac_authdata(pac.pack())
         plain = der.enc_ticket_part(**common, authorization_data=authz)
         cipher = crypto.encrypt(t_etype, s_key, KU.KDC_REP_TICKET, plain)
-        return der.ticket(self.realm, pn_der(sname), der.encrypted_data(t_etype, cipher, server.kvno))
+        return der.ticket(
+            self.realm, pn_der(sname), der.encrypted_data(t_etype, cipher, server.kvno)
+        )
 
     def build_pac(self, client: Any, authtime: int, *, requested: bool | None) -> P.Pac:
         """A TGT PAC for ``client`` (MS-PAC 2.4; buffers in Windows' order)."""

@@ -12,7 +12,6 @@ from lanman.kerberos.asn1 import bit
 from lanman.kerberos.crypto import KU
 from lanman.kerberos.kdc import errors as E
 from lanman.kerberos.kdc import fast as F
-
 from lanman.kerberos.kdc.core import pn_der
 
 if TYPE_CHECKING:

@@ -137,9 +137,9 @@ def parse_kdc_req(data: bytes, app_tag: int) -> KdcReq:
 class TicketMsg:
     """Ticket (RFC 4120 5.3) with its enc-part still encrypted."""
 
-    __slots__ = ("etype", "kvno", "cipher", "realm", "sname", "tkt_vno")
+    __slots__ = ("cipher", "etype", "kvno", "realm", "sname", "tkt_vno")
 
-    def __init__(self, tkt_vno, realm, sname, etype, kvno, cipher) -> None:  # noqa: ANN001
+    def __init__(self, tkt_vno, realm, sname, etype, kvno, cipher) -> None:
         self.tkt_vno = tkt_vno
         self.realm = realm
         self.sname = sname
@@ -166,9 +166,9 @@ def parse_ticket(data: bytes, v: tuple) -> TicketMsg:
 
 
 class ApReq:
-    __slots__ = ("auth_etype", "auth_cipher", "msg_type", "pvno", "ticket")
+    __slots__ = ("auth_cipher", "auth_etype", "msg_type", "pvno", "ticket")
 
-    def __init__(self, pvno, msg_type, ticket, auth_etype, auth_cipher) -> None:  # noqa: ANN001
+    def __init__(self, pvno, msg_type, ticket, auth_etype, auth_cipher) -> None:
         self.pvno = pvno
         self.msg_type = msg_type
         self.ticket = ticket
