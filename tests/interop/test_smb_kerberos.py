@@ -129,9 +129,6 @@ def test_smbclient_kerberos_signed_round_trip(domain, protocol, tmp_path):
     assert _kerberos_logons(domain["log"]) == before + 1
 
 
-@pytest.mark.xfail(reason="lanman's KDC answers the FAST-armored TGS-REQ of smbclient's "
-                   "Heimdal with KDC_ERR_UNKNOWN_CRITICAL_FAST_OPTIONS (93): smbclient needs "
-                   "a cached cifs/ ticket until the KDC accepts it", strict=False)
 def test_smbclient_gets_its_own_ticket(domain, tmp_path):
     env = dict(domain["env"], KRB5CCNAME=f"FILE:{tmp_path / 'tgt-only.cc'}")
     r = _run([_tool("kinit"), "dave"], env, domain["password"] + "\n")

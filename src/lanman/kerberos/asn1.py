@@ -644,7 +644,10 @@ class PaFxFastReply(core.Choice):
 
 
 # FAST option bits (RFC 6113 5.4.1): 0 reserved, 1 hide-client-names; 16 kdc-follow-referrals.
-FAST_CRITICAL_MASK = 0xFFFF0000 & ~bit(0)
+# Bits 0-15 are critical: a KDC fails a request carrying one it does not know. It knows
+# hide-client-names (which Heimdal, e.g. Samba's smbclient, sets on every FAST request).
+FAST_HIDE_CLIENT_NAMES = bit(1)
+FAST_CRITICAL_MASK = 0xFFFF0000 & ~bit(0) & ~FAST_HIDE_CLIENT_NAMES
 
 
 _APP_TAGS = {
