@@ -11,10 +11,14 @@ Own implementation on top of ``cryptography`` primitives (AES-ECB/CBC, PBKDF2, H
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
 import struct
+import threading
+from collections import OrderedDict
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -162,6 +166,161 @@ def _gcd(a: int, b: int) -> int:
 # ---------------------------------------------------------------------------------------------
 # AES: CTS mode (RFC 3962 5: CBC with ciphertext stealing, last two blocks swapped, IV 0)
 # ---------------------------------------------------------------------------------------------
+#
+# Creating a ``cryptography`` cipher context costs ~10 us -- more than encrypting a whole
+# ticket -- and the KDC runs about five AES operations per request.  So each AES key gets one
+# long-lived CBC encryptor and one CBC decryptor (:class:`_Aes`), never finalized and only fed
+# whole blocks.  A CBC context chains every message from the last ciphertext block it saw;
+# :class:`_Aes` remembers that block (``last``) and cancels it out:
+#
+# * encrypt: the first plaintext block goes in XORed with ``last ^ IV``, so the context
+#   computes E(P1 ^ IV) exactly as a fresh context with that IV would;
+# * decrypt: the first output block is D(C1) ^ ``last``; XORing it with ``last ^ IV`` gives
+#   D(C1) ^ IV.
+#
+# CTS decryption needs D(Cn) before it knows C(n-1) (the stolen bytes), so it feeds the
+# decryptor twice: Cn alone, then C1..C(n-1) -- one context, no ECB contexts.
+# A context serves one caller at a time (non-blocking lock); a caller in another thread that
+# finds it busy uses a fresh one-shot context (``last`` = 0) instead of waiting.
+
+_ZERO_BLOCK = bytes(16)
+
+
+def _xor(a: bytes, b: bytes) -> bytes:
+    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(len(a), "big")
+
+
+class _Aes:
+    """Reusable CBC contexts for one AES key (see above)."""
+
+    __slots__ = ("_dec", "_dec_last", "_enc", "_enc_last", "_key", "_lock")
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+        self._lock = threading.Lock()
+        self._enc: Any = None
+        self._dec: Any = None
+        self._enc_last = _ZERO_BLOCK
+        self._dec_last = _ZERO_BLOCK
+
+    def _fresh(self) -> Any:
+        return Cipher(algorithms.AES(self._key), modes.CBC(_ZERO_BLOCK))
+
+    def cts_encrypt(self, plaintext: bytes, iv: bytes) -> bytes:
+        n = len(plaintext)
+        if n < 16:
+            raise CryptoError("AES-CTS input shorter than one block")
+        if len(iv) != 16:
+            raise CryptoError("AES-CTS IV must be one block")
+        pad = (-n) % 16
+        owned = self._lock.acquire(blocking=False)
+        try:
+            if owned:
+                enc = self._enc
+                if enc is None:
+                    enc = self._enc = self._fresh().encryptor()
+                last = self._enc_last
+            else:
+                enc = self._fresh().encryptor()
+                last = _ZERO_BLOCK
+            mask = last if iv == _ZERO_BLOCK else _xor(last, iv)
+            first = plaintext[:16]
+            if mask != _ZERO_BLOCK:
+                first = _xor(first, mask)
+            c = enc.update(first + plaintext[16:] + bytes(pad) if pad else first + plaintext[16:])
+            if owned:
+                self._enc_last = c[-16:]
+        finally:
+            if owned:
+                self._lock.release()
+        if n == 16:
+            return c
+        # Swap the last two ciphertext blocks; truncate the (new) last one to the tail length.
+        return c[:-32] + c[-16:] + c[-32 : -16 - pad if pad else -16]
+
+    def cts_decrypt(self, ciphertext: bytes, iv: bytes) -> bytes:
+        n = len(ciphertext)
+        if n < 16:
+            raise CryptoError("AES-CTS input shorter than one block")
+        if len(iv) != 16:
+            raise CryptoError("AES-CTS IV must be one block")
+        owned = self._lock.acquire(blocking=False)
+        try:
+            if owned:
+                dec = self._dec
+                if dec is None:
+                    dec = self._dec = self._fresh().decryptor()
+                last = self._dec_last
+            else:
+                dec = self._fresh().decryptor()
+                last = _ZERO_BLOCK
+            if n == 16:
+                out = dec.update(ciphertext)
+                if owned:
+                    self._dec_last = ciphertext
+                mask = last if iv == _ZERO_BLOCK else _xor(last, iv)
+                return _xor(out, mask) if mask != _ZERO_BLOCK else out
+            full = 16 * ((n - 1) // 16)  # bytes up to and including the swapped full block
+            tail = n - full  # 1..16 bytes in the last (partial) block
+            cn = ciphertext[full - 16 : full]  # C(n), sent in position n-1
+            cn_1_head = ciphertext[full:]  # the first ``tail`` bytes of C(n-1)
+            dn = dec.update(cn)
+            if last != _ZERO_BLOCK:
+                dn = _xor(dn, last)  # D(C(n)) = P(n) (zero padded) ^ C(n-1)
+            cn_1 = cn_1_head + dn[tail:]
+            p_n = _xor(dn[:tail], cn_1_head)
+            out = dec.update(ciphertext[: full - 16] + cn_1)
+            if owned:
+                self._dec_last = cn_1
+        finally:
+            if owned:
+                self._lock.release()
+        # The first block was chained from C(n) instead of the IV.
+        return _xor(out[:16], cn if iv == _ZERO_BLOCK else _xor(cn, iv)) + out[16:] + p_n
+
+
+class _Lru:
+    """A small thread-tolerant LRU map (bounded; a lost race only costs a recomputation)."""
+
+    __slots__ = ("_d", "_max")
+
+    def __init__(self, max_entries: int) -> None:
+        self._d: OrderedDict[Any, Any] = OrderedDict()
+        self._max = max_entries
+
+    def get(self, key: Any) -> Any:
+        d = self._d
+        v = d.get(key)
+        if v is not None:
+            with contextlib.suppress(KeyError):
+                d.move_to_end(key)
+        return v
+
+    def put(self, key: Any, value: Any) -> None:
+        d = self._d
+        d[key] = value
+        while len(d) > self._max:
+            with contextlib.suppress(KeyError, StopIteration):
+                d.popitem(last=False)
+
+    def clear(self) -> None:
+        self._d.clear()
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+
+_AES_CACHE = _Lru(1024)  # raw AES key -> _Aes (for callers of aes_cts_* with fixed keys)
+
+
+def _aes(key: bytes) -> _Aes:
+    a = _AES_CACHE.get(key)
+    if a is None:
+        if len(key) not in (16, 24, 32):
+            raise CryptoError("bad AES key length")
+        a = _Aes(key)
+        _AES_CACHE.put(key, a)
+    return a
 
 
 def _aes_ecb_enc(key: bytes, block: bytes) -> bytes:
@@ -169,60 +328,24 @@ def _aes_ecb_enc(key: bytes, block: bytes) -> bytes:
     return e.update(block) + e.finalize()
 
 
-def _aes_ecb_dec(key: bytes, block: bytes) -> bytes:
-    d = Cipher(algorithms.AES(key), modes.ECB()).decryptor()
-    return d.update(block) + d.finalize()
+def aes_cts_encrypt(key: bytes, plaintext: bytes, iv: bytes = _ZERO_BLOCK) -> bytes:
+    return _aes(key).cts_encrypt(plaintext, iv)
 
 
-def _xor(a: bytes, b: bytes) -> bytes:
-    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(len(a), "big")
-
-
-def aes_cts_encrypt(key: bytes, plaintext: bytes, iv: bytes = bytes(16)) -> bytes:
-    n = len(plaintext)
-    if n < 16:
-        raise CryptoError("AES-CTS input shorter than one block")
-    if n == 16:
-        return _aes_ecb_enc(key, _xor(plaintext, iv))
-    pad = (-n) % 16
-    padded = plaintext + bytes(pad)
-    enc = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
-    c = enc.update(padded) + enc.finalize()
-    # Swap the last two ciphertext blocks; truncate the (new) last one to the tail length.
-    tail = 16 - pad
-    return c[:-32] + c[-16:] + c[-32:-16][:tail]
-
-
-def aes_cts_decrypt(key: bytes, ciphertext: bytes, iv: bytes = bytes(16)) -> bytes:
-    n = len(ciphertext)
-    if n < 16:
-        raise CryptoError("AES-CTS input shorter than one block")
-    if n == 16:
-        return _xor(_aes_ecb_dec(key, ciphertext), iv)
-    tail = n - 16 * ((n - 1) // 16)  # 1..16 bytes in the last (partial) block
-    head = ciphertext[: n - tail - 16]
-    cn_1 = ciphertext[n - tail - 16 : n - tail]  # encrypted "second to last" (full) block
-    cn = ciphertext[n - tail :]
-    dn = _aes_ecb_dec(key, cn_1)
-    # dn = Pn xor C(n-1)' padded with the stolen bytes
-    c_prev = cn + dn[tail:]
-    pn = _xor(dn[:tail], cn)
-    prev_iv = head[-16:] if head else iv
-    if head:
-        dec = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
-        p_head = dec.update(head) + dec.finalize()
-    else:
-        p_head = b""
-    pn_1 = _xor(_aes_ecb_dec(key, c_prev), prev_iv)
-    return p_head + pn_1 + pn
+def aes_cts_decrypt(key: bytes, ciphertext: bytes, iv: bytes = _ZERO_BLOCK) -> bytes:
+    return _aes(key).cts_decrypt(ciphertext, iv)
 
 
 # ---------------------------------------------------------------------------------------------
 # RFC 3961 simplified profile: DK, string-to-key, encrypt, checksum, PRF
 # ---------------------------------------------------------------------------------------------
+#
+# DK(key, constant) is deterministic, so derived keys are cached (bounded LRU), and so are the
+# per-(key, usage) objects the hot paths need: the Ke cipher contexts, and HMAC objects keyed
+# with Ki / Kc that are copied per message instead of re-keyed.
 
-_DK_CACHE: dict[tuple[bytes, bytes], bytes] = {}
-_DK_CACHE_MAX = 4096
+_DK_CACHE = _Lru(4096)
+_NFOLD_CACHE: dict[bytes, bytes] = {}
 
 
 def derive_key(base: bytes, constant: bytes) -> bytes:
@@ -232,16 +355,72 @@ def derive_key(base: bytes, constant: bytes) -> bytes:
     if hit is not None:
         return hit
     k = len(base)
-    block = nfold(constant, 16) if len(constant) != 16 else constant
+    if len(constant) == 16:
+        block = constant
+    else:
+        block = _NFOLD_CACHE.get(constant)
+        if block is None:
+            block = nfold(constant, 16)
+            if len(_NFOLD_CACHE) < 1024:
+                _NFOLD_CACHE[constant] = block
+    e = Cipher(algorithms.AES(base), modes.ECB()).encryptor()
     out = b""
     while len(out) < k:
-        block = _aes_ecb_enc(base, block)
+        block = e.update(block)
         out += block
     result = out[:k]
-    if len(_DK_CACHE) >= _DK_CACHE_MAX:
-        _DK_CACHE.clear()
-    _DK_CACHE[ck] = result
+    _DK_CACHE.put(ck, result)
     return result
+
+
+class _UsageKeys:
+    """What encrypt/decrypt/make_checksum need for one (AES key, usage)."""
+
+    __slots__ = ("_base", "_kc", "_ke", "_ki", "_usage")
+
+    def __init__(self, base: bytes, usage: int) -> None:
+        self._base = base
+        self._usage = usage
+        self._ke: _Aes | None = None
+        self._ki: Any = None
+        self._kc: Any = None
+
+    @property
+    def ke(self) -> _Aes:
+        ke = self._ke
+        if ke is None:
+            ke = self._ke = _Aes(derive_key(self._base, _usage_const(self._usage, 0xAA)))
+        return ke
+
+    def mac_ki(self, data: bytes) -> bytes:
+        proto = self._ki
+        if proto is None:
+            ki = derive_key(self._base, _usage_const(self._usage, 0x55))
+            proto = self._ki = hmac.new(ki, None, hashlib.sha1)
+        h = proto.copy()
+        h.update(data)
+        return h.digest()[:12]
+
+    def mac_kc(self, data: bytes) -> bytes:
+        proto = self._kc
+        if proto is None:
+            kc = derive_key(self._base, _usage_const(self._usage, 0x99))
+            proto = self._kc = hmac.new(kc, None, hashlib.sha1)
+        h = proto.copy()
+        h.update(data)
+        return h.digest()[:12]
+
+
+_USAGE_CACHE = _Lru(2048)
+
+
+def _usage_keys(key: bytes, usage: int) -> _UsageKeys:
+    ck = (key, usage)
+    u = _USAGE_CACHE.get(ck)
+    if u is None:
+        u = _UsageKeys(key, usage)
+        _USAGE_CACHE.put(ck, u)
+    return u
 
 
 def string_to_key(etype: int, password: str, salt: bytes, params: bytes | None = None) -> bytes:
@@ -295,12 +474,10 @@ def encrypt(
     if etype in (ETYPE_AES128_CTS_HMAC_SHA1_96, ETYPE_AES256_CTS_HMAC_SHA1_96):
         if len(key) != _KEYLEN[etype]:
             raise CryptoError("wrong key length")
-        ke = derive_key(key, _usage_const(usage, 0xAA))
-        ki = derive_key(key, _usage_const(usage, 0x55))
+        u = _usage_keys(key, usage)
         conf = confounder if confounder is not None else os.urandom(16)
         data = conf + plaintext
-        mac = hmac.new(ki, data, hashlib.sha1).digest()[:12]
-        return aes_cts_encrypt(ke, data) + mac
+        return u.ke.cts_encrypt(data, _ZERO_BLOCK) + u.mac_ki(data)
     if etype == ETYPE_RC4_HMAC:
         k1 = hmac.new(key, struct.pack("<I", _rc4_usage(usage)), hashlib.md5).digest()
         conf = confounder if confounder is not None else os.urandom(8)
@@ -317,11 +494,9 @@ def decrypt(etype: int, key: bytes, usage: int, ciphertext: bytes) -> bytes:
             raise CryptoError("wrong key length")
         if len(ciphertext) < 16 + 12:
             raise CryptoError("ciphertext too short")
-        ke = derive_key(key, _usage_const(usage, 0xAA))
-        ki = derive_key(key, _usage_const(usage, 0x55))
-        data = aes_cts_decrypt(ke, ciphertext[:-12])
-        mac = hmac.new(ki, data, hashlib.sha1).digest()[:12]
-        if not hmac.compare_digest(mac, ciphertext[-12:]):
+        u = _usage_keys(key, usage)
+        data = u.ke.cts_decrypt(ciphertext[:-12], _ZERO_BLOCK)
+        if not hmac.compare_digest(u.mac_ki(data), ciphertext[-12:]):
             raise CryptoError("integrity check failed")
         return data[16:]
     if etype == ETYPE_RC4_HMAC:
@@ -353,8 +528,7 @@ def make_checksum(cksumtype: int, key: bytes | None, usage: int, data: bytes) ->
         want = 16 if cksumtype == CKSUM_HMAC_SHA1_96_AES128 else 32
         if key is None or len(key) != want:
             raise CryptoError("wrong key for checksum type")
-        kc = derive_key(key, _usage_const(usage, 0x99))
-        return hmac.new(kc, data, hashlib.sha1).digest()[:12]
+        return _usage_keys(key, usage).mac_kc(data)
     if cksumtype == CKSUM_HMAC_MD5:
         if key is None:
             raise CryptoError("keyed checksum needs a key")

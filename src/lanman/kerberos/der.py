@@ -200,6 +200,37 @@ def enc_ticket_part(
     """EncTicketPart ([APPLICATION 3]); ``key`` from :func:`encryption_key`, ``cname`` from
     :func:`principal_name`, ``caddr``/``authorization_data`` complete SEQUENCE OF DER.
     ``transited`` defaults to TransitedEncoding{tr-type 1, contents ""}."""
+    head = enc_ticket_part_head(
+        flags_value=flags_value,
+        key=key,
+        crealm=crealm,
+        cname=cname,
+        authtime=authtime,
+        starttime=starttime,
+        endtime=endtime,
+        renew_till=renew_till,
+        caddr=caddr,
+        transited=transited,
+    )
+    return enc_ticket_part_finish(head, authorization_data)
+
+
+def enc_ticket_part_head(
+    *,
+    flags_value: int,
+    key: bytes,
+    crealm: str,
+    cname: bytes,
+    authtime: int,
+    starttime: int | None,
+    endtime: int,
+    renew_till: int | None,
+    caddr: bytes | None = None,
+    transited: bytes = b"\x30\x09\xa0\x03\x02\x01\x01\xa1\x02\x04\x00",
+) -> bytes:
+    """Fields [0]..[9] of an EncTicketPart, for :func:`enc_ticket_part_finish` (the KDC
+    encodes a service ticket twice: with a placeholder PAC for the ticket signature, then with
+    the signed PAC)."""
     parts = [
         ctx(0, flags(flags_value)),
         ctx(1, key),
@@ -215,9 +246,13 @@ def enc_ticket_part(
         parts.append(ctx(8, kerberos_time(renew_till)))
     if caddr is not None:
         parts.append(ctx(9, caddr))
-    if authorization_data is not None:
-        parts.append(ctx(10, authorization_data))
-    return app(3, seq_of(parts))
+    return b"".join(parts)
+
+
+def enc_ticket_part_finish(head: bytes, authorization_data: bytes | None) -> bytes:
+    if authorization_data is None:
+        return app(3, tlv(0x30, head))
+    return app(3, tlv(0x30, head + ctx(10, authorization_data)))
 
 
 def ticket(realm: str, sname: bytes, enc_part: bytes) -> bytes:

@@ -9,7 +9,9 @@
 from __future__ import annotations
 
 import struct
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from lanman.kerberos import crypto
 from lanman.rpc.ndr import NdrWriter
@@ -31,6 +33,7 @@ __all__ = [
     "sid_to_bytes",
     "unix_to_filetime",
     "upn_dns_info",
+    "verify_bytes",
 ]
 
 PAC_LOGON_INFO = 1
@@ -78,6 +81,7 @@ def unix_to_filetime(seconds: float) -> int:
     return int(seconds * 10_000_000) + 116444736000000000
 
 
+@lru_cache(maxsize=4096)
 def sid_to_bytes(sid: str) -> bytes:
     """MS-DTYP 2.4.2.2 binary SID from "S-1-5-21-..."."""
     parts = sid.split("-")
@@ -148,15 +152,60 @@ def _rpc_sid(w: NdrWriter, sid: bytes) -> None:
     w.raw(sid)
 
 
+# KERB_VALIDATION_INFO.LogonTime sits right after the 16-byte type-serialization headers and
+# the 4-byte referent of the top-level pointer; everything else depends only on the account.
+_LOGON_TIME_OFFSET = 20
+_LOGON_CACHE: OrderedDict[tuple, bytes] = OrderedDict()
+_LOGON_CACHE_MAX = 4096
+
+
 def build_logon_info(info: LogonInfo) -> bytes:
-    """PAC_LOGON_INFO buffer: NDR type serialization v1 of a [unique] KERB_VALIDATION_INFO*."""
+    """PAC_LOGON_INFO buffer: NDR type serialization v1 of a [unique] KERB_VALIDATION_INFO*.
+
+    Encoded once per distinct account content (bounded LRU); per call only LogonTime is
+    patched in."""
+    key = (
+        info.effective_name,
+        info.full_name,
+        info.user_id,
+        info.primary_group_id,
+        tuple(info.group_ids),
+        info.logon_server,
+        info.logon_domain_name,
+        info.logon_domain_id,
+        info.user_account_control,
+        tuple(info.extra_sids),
+        info.password_last_set,
+        info.logon_count,
+        info.bad_password_count,
+        info.user_flags,
+    )
+    template = _LOGON_CACHE.get(key)
+    if template is None:
+        template = _encode_logon_info(info, 0)
+        zero = struct.pack("<Q", unix_to_filetime(0))
+        if template[_LOGON_TIME_OFFSET : _LOGON_TIME_OFFSET + 8] != zero:  # pragma: no cover
+            return _encode_logon_info(info, info.logon_time)
+        _LOGON_CACHE[key] = template
+        while len(_LOGON_CACHE) > _LOGON_CACHE_MAX:
+            _LOGON_CACHE.popitem(last=False)
+    else:
+        _LOGON_CACHE.move_to_end(key)
+    return (
+        template[:_LOGON_TIME_OFFSET]
+        + struct.pack("<Q", unix_to_filetime(info.logon_time))
+        + template[_LOGON_TIME_OFFSET + 8 :]
+    )
+
+
+def _encode_logon_info(info: LogonInfo, logon_time: float) -> bytes:
     domain_sid = sid_to_bytes(info.logon_domain_id)
     extra = [sid_to_bytes(s) for s in info.extra_sids]
     user_flags = info.user_flags | (LOGON_EXTRA_SIDS if extra else 0)
     w = NdrWriter()
 
     def kvi(w: NdrWriter) -> None:
-        lt = unix_to_filetime(info.logon_time)
+        lt = unix_to_filetime(logon_time)
         pls = unix_to_filetime(info.password_last_set) if info.password_last_set else 0
         for ft in (lt, _NEVER, _NEVER, pls, pls, _NEVER):
             w.u32(ft & 0xFFFFFFFF)
@@ -223,6 +272,7 @@ def client_info(authtime: float, name: str) -> bytes:
     return struct.pack("<QH", unix_to_filetime(int(authtime)), len(raw)) + raw
 
 
+@lru_cache(maxsize=4096)
 def upn_dns_info(upn: str, dns_domain: str, sam_name: str | None, sid: str | None) -> bytes:
     """UPN_DNS_INFO (MS-PAC 2.10) with the extended SamName/Sid part when given."""
     upn_b = upn.encode("utf-16-le")
@@ -287,31 +337,28 @@ class Pac:
 
     # -- wire ---------------------------------------------------------------------------------
     def pack(self) -> bytes:
+        return self._pack_offsets()[0]
+
+    def _pack_offsets(self) -> tuple[bytes, dict[int, int]]:
+        """The PACTYPE and the offset of each buffer type's data (first occurrence)."""
         n = len(self.buffers)
         offset = 8 + 16 * n
         heads = [struct.pack("<II", n, 0)]
         bodies: list[bytes] = []
+        offsets: dict[int, int] = {}
         for t, d in self.buffers:
             heads.append(struct.pack("<IIQ", t, len(d), offset))
-            padded = d + bytes((-len(d)) % 8)
-            bodies.append(padded)
-            offset += len(padded)
-        return b"".join(heads) + b"".join(bodies)
+            offsets.setdefault(t, offset)
+            bodies.append(d)
+            pad = (-len(d)) % 8
+            if pad:
+                bodies.append(bytes(pad))
+            offset += len(d) + pad
+        return b"".join(heads) + b"".join(bodies), offsets
 
     @classmethod
     def parse(cls, data: bytes) -> Pac:
-        if len(data) < 8 or len(data) > _MAX_PAC:
-            raise PacError("PAC too short or too long")
-        n, version = struct.unpack_from("<II", data)
-        if version != 0 or n == 0 or n > _MAX_BUFFERS or 8 + 16 * n > len(data):
-            raise PacError("bad PACTYPE header")
-        buffers = []
-        for i in range(n):
-            t, size, off = struct.unpack_from("<IIQ", data, 8 + 16 * i)
-            if off % 8 or off < 8 + 16 * n or off + size > len(data):
-                raise PacError("PAC buffer out of range")
-            buffers.append((t, data[off : off + size]))
-        return cls(buffers)
+        return cls([(t, data[off : off + size]) for t, off, size in _buffer_table(data)])
 
     # -- signatures (MS-PAC 2.8) --------------------------------------------------------------
     @staticmethod
@@ -345,9 +392,10 @@ class Pac:
         kdc_etype: int,
         kdc_key: bytes,
         ticket_body: bytes | None = None,
-    ) -> None:
+    ) -> bytes:
         """Fill server (and ticket) and KDC signatures; ``ticket_body`` is the EncTicketPart
-        encoded with the PAC replaced by one zero byte (service tickets only)."""
+        encoded with the PAC replaced by one zero byte (service tickets only).  Returns the
+        signed PAC (what :meth:`pack` returns afterwards)."""
         s_type = crypto.checksum_type_for(server_etype)
         k_type = crypto.checksum_type_for(kdc_etype)
         self.set(PAC_SERVER_CHECKSUM, signature_buffer(s_type))
@@ -364,12 +412,17 @@ class Pac:
             for t in (PAC_SERVER_CHECKSUM, PAC_KDC_CHECKSUM, PAC_TICKET_CHECKSUM)
             if t in sigs
         ]
-        server_sig = crypto.make_checksum(
-            s_type, server_key, crypto.KU.APP_DATA_CKSUM, self._zeroed()
-        )
+        # The server/KDC signature buffers hold zeros now: the packed PAC is what gets signed.
+        packed, offsets = self._pack_offsets()
+        server_sig = crypto.make_checksum(s_type, server_key, crypto.KU.APP_DATA_CKSUM, packed)
         kdc_sig = crypto.make_checksum(k_type, kdc_key, crypto.KU.APP_DATA_CKSUM, server_sig)
         self.set(PAC_SERVER_CHECKSUM, struct.pack("<i", s_type) + server_sig)
         self.set(PAC_KDC_CHECKSUM, struct.pack("<i", k_type) + kdc_sig)
+        out = bytearray(packed)
+        so, ko = offsets[PAC_SERVER_CHECKSUM] + 4, offsets[PAC_KDC_CHECKSUM] + 4
+        out[so : so + len(server_sig)] = server_sig
+        out[ko : ko + len(kdc_sig)] = kdc_sig
+        return bytes(out)
 
     def verify(
         self,
@@ -403,6 +456,54 @@ class Pac:
                 tkt[4 : 4 + _sig_len(t_type)],
             ):
                 raise PacError("PAC ticket signature mismatch")
+
+
+def _buffer_table(data: bytes) -> list[tuple[int, int, int]]:
+    """PACTYPE header -> [(ulType, offset, size)], bounds-checked."""
+    if len(data) < 8 or len(data) > _MAX_PAC:
+        raise PacError("PAC too short or too long")
+    n, version = struct.unpack_from("<II", data)
+    if version != 0 or n == 0 or n > _MAX_BUFFERS or 8 + 16 * n > len(data):
+        raise PacError("bad PACTYPE header")
+    out = []
+    for i in range(n):
+        t, size, off = struct.unpack_from("<IIQ", data, 8 + 16 * i)
+        if off % 8 or off < 8 + 16 * n or off + size > len(data):
+            raise PacError("PAC buffer out of range")
+        out.append((t, off, size))
+    return out
+
+
+def verify_bytes(data: bytes, server_key: bytes | None, kdc_key: bytes) -> Pac:
+    """Parse a PAC and check its server (if ``server_key``) and KDC signatures over the bytes
+    as received, with the two signature fields zeroed (MS-PAC 2.8); -> the parsed PAC.
+    Raises :class:`PacError`."""
+    table = _buffer_table(data)
+    srv = next(((o, z) for t, o, z in table if t == PAC_SERVER_CHECKSUM), None)
+    kdc = next(((o, z) for t, o, z in table if t == PAC_KDC_CHECKSUM), None)
+    if srv is None or kdc is None:
+        raise PacError("PAC without server or KDC signature")
+    sigs = []
+    for off, size in (srv, kdc):
+        if size < 4:
+            raise PacError("short PAC_SIGNATURE_DATA")
+        ctype = struct.unpack_from("<i", data, off)[0]
+        n = _sig_len(ctype)
+        if 4 + n > size:
+            raise PacError("short PAC_SIGNATURE_DATA")
+        sigs.append((ctype, off + 4, data[off + 4 : off + 4 + n]))
+    (s_type, s_off, s_sig), (k_type, k_off, k_sig) = sigs
+    if server_key is not None:
+        zeroed = bytearray(data)
+        zeroed[s_off : s_off + len(s_sig)] = bytes(len(s_sig))
+        zeroed[k_off : k_off + len(k_sig)] = bytes(len(k_sig))
+        if not crypto.verify_checksum(
+            s_type, server_key, crypto.KU.APP_DATA_CKSUM, bytes(zeroed), s_sig
+        ):
+            raise PacError("PAC server signature mismatch")
+    if not crypto.verify_checksum(k_type, kdc_key, crypto.KU.APP_DATA_CKSUM, s_sig, k_sig):
+        raise PacError("PAC KDC signature mismatch")
+    return Pac([(t, data[o : o + z]) for t, o, z in table])
 
 
 def _sig_len(cksumtype: int) -> int:

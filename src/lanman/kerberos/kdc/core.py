@@ -275,16 +275,15 @@ class KdcCore:
         pac_bytes = find_pac_ad(etp.authorization_data)
         if pac_bytes is not None:
             try:
-                pac = P.Pac.parse(pac_bytes)
-                pac.verify(key, tgs.keys.get(best_key_etype(tgs.keys) or etype, key))
+                pac = P.verify_bytes(
+                    pac_bytes, key, tgs.keys.get(best_key_etype(tgs.keys) or etype, key)
+                )
             except P.PacError:
                 # A PAC signed with another krbtgt key etype: try each key.
                 pac = None
                 for kk in tgs.keys.values():
                     try:
-                        cand = P.Pac.parse(pac_bytes)
-                        cand.verify(key, kk)
-                        pac = cand
+                        pac = P.verify_bytes(pac_bytes, key, kk)
                         break
                     except P.PacError:
                         continue
@@ -327,6 +326,7 @@ class KdcCore:
             "renew_till": renew_till,
             "caddr": seq_der(caddr) if caddr is not None else None,
         }
+        head = der.enc_ticket_part_head(**common)
         authz = None
         if pac is not None:
             tgs = self.dir.krbtgt()
@@ -334,12 +334,10 @@ class KdcCore:
             assert k_etype is not None
             ticket_body = None
             if service_ticket:
-                ticket_body = der.enc_ticket_part(
-                    **common, authorization_data=_pac_authdata(b"\x00")
-                )
-            pac.sign(t_etype, s_key, k_etype, tgs.keys[k_etype], ticket_body)
-            authz = _pac_authdata(pac.pack())
-        plain = der.enc_ticket_part(**common, authorization_data=authz)
+                ticket_body = der.enc_ticket_part_finish(head, _PAC_PLACEHOLDER_AD)
+            signed = pac.sign(t_etype, s_key, k_etype, tgs.keys[k_etype], ticket_body)
+            authz = _pac_authdata(signed)
+        plain = der.enc_ticket_part_finish(head, authz)
         cipher = crypto.encrypt(t_etype, s_key, KU.KDC_REP_TICKET, plain)
         return der.ticket(
             self.realm, pn_der(sname), der.encrypted_data(t_etype, cipher, server.kvno)
@@ -455,6 +453,9 @@ def _pac_authdata(pac_bytes: bytes) -> bytes:
     """AuthorizationData{AD-IF-RELEVANT{AD-WIN2K-PAC}} (DER)."""
     inner = der.authorization_data([(asn1.AD_WIN2K_PAC, pac_bytes)])
     return der.authorization_data([(asn1.AD_IF_RELEVANT, inner)])
+
+
+_PAC_PLACEHOLDER_AD = _pac_authdata(b"\x00")
 
 
 def pn_der(pn: Name | asn1.PrincipalName | bytes) -> bytes:

@@ -11,7 +11,9 @@ all as soon as the directory *may* have changed:
   writes (password change, lockout counter, group membership ...).  The token is read once per
   request (~3 us).  The KDC's own "logon succeeded" write (bad-password count back to 0) keeps
   the cache when nothing else changed, since it changes no field a ``Principal`` carries except
-  ``locked``, which it can only clear for an account that was not locked;
+  ``locked``, which it can only clear for an account that was not locked; and once it has
+  reset an account, it does not write again for that account until the token moves (the
+  write would change nothing: one SQLite transaction saved per AS exchange);
 * every entry also expires after ``ttl`` seconds, and a principal that is locked out is never
   cached (its lockout ends with time, not with a write);
 * a directory without such a token (the in-memory test directory, any other implementation of
@@ -30,7 +32,16 @@ _MISS = object()
 
 
 class DirectoryCache:
-    __slots__ = ("_cache", "_conn", "_lock", "_token", "directory", "max_entries", "ttl")
+    __slots__ = (
+        "_cache",
+        "_conn",
+        "_lock",
+        "_reset",
+        "_token",
+        "directory",
+        "max_entries",
+        "ttl",
+    )
 
     def __init__(self, directory: Any, ttl: float = 5.0, max_entries: int = 4096) -> None:
         self.directory = directory
@@ -43,6 +54,10 @@ class DirectoryCache:
         self._lock = getattr(directory, "_lock", None)
         self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
         self._token: object = None
+        # Accounts whose bad-password count this cache reset to 0 at directory state _token:
+        # while the token stays the same, nothing wrote to the directory, so resetting again
+        # would be a no-op write (one SQLite transaction per AS exchange).
+        self._reset: set[str] = set()
 
     # -- validity -----------------------------------------------------------------------------
     def _read_token(self) -> object:
@@ -65,6 +80,7 @@ class DirectoryCache:
             token = None
         if token is None or token != self._token:
             self._cache.clear()
+            self._reset.clear()
             self._token = token
 
     # -- lookups ------------------------------------------------------------------------------
@@ -100,6 +116,8 @@ class DirectoryCache:
             return
         with self._lock:
             before = self._read_token()
+            if name in self._reset and before == self._token and before is not None:
+                return  # already reset, and nothing has written to the directory since
             self.directory.record_logon_success(name)
             after = self._read_token()
         if (
@@ -110,8 +128,10 @@ class DirectoryCache:
             and after[1] - before[1] <= 1
         ):
             self._token = after  # only our own reset of the bad-password count
+            self._reset.add(name)  # (the other accounts in _reset were not touched)
         else:
             self._cache.clear()
+            self._reset.clear()
             self._token = after
 
     def record_logon_failure(self, name: str) -> Any:
@@ -119,4 +139,5 @@ class DirectoryCache:
             return self.directory.record_logon_failure(name)
         finally:
             self._cache.clear()
+            self._reset.clear()
             self._token = None
