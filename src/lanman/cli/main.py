@@ -17,8 +17,8 @@ from lanman.cli.msg import msg
 from lanman.cli.policy import policy
 from lanman.cli.profile import profile
 from lanman.cli.registry import registry
-from lanman.cli.session import session
 from lanman.cli.scan import scan
+from lanman.cli.session import session
 from lanman.cli.share import share
 from lanman.cli.smb import smb
 from lanman.cli.spn import spn
