@@ -37,12 +37,45 @@ AD_WIN2K_PAC = 128
 PAC_SERVER_CHECKSUM = 6
 
 
-class KerberosAcceptor:
+class _MicTokens:
+    """RFC 4121 4.2.6.1 MIC tokens over the SPNEGO mechListMIC, for either role."""
+
+    is_acceptor: bool = False
+    context: object | None
+    _send_seq: int
+
+    def sign(self, data: bytes) -> bytes:
+        ctx = self.context
+        assert ctx is not None
+        mic = gssapi.make_mic(ctx.context_key, self._send_seq, data,
+                              from_acceptor=self.is_acceptor,
+                              acceptor_subkey=ctx.acceptor_subkey is not None)
+        self._send_seq = (self._send_seq + 1) & 0xFFFFFFFF
+        return mic
+
+    def verify(self, data: bytes, mic: bytes) -> bool:
+        ctx = self.context
+        if ctx is None:
+            return False
+        try:
+            gssapi.verify_mic(ctx.context_key, mic, data, from_acceptor=not self.is_acceptor,
+                              acceptor_subkey=ctx.acceptor_subkey is not None)
+        except KrbApError:
+            return False
+        return True
+
+    def reset_crypto(self) -> None:
+        """Nothing to reset (NTLM's RC4 state has no Kerberos counterpart)."""
+
+
+class KerberosAcceptor(_MicTokens):
     """Server side of the Kerberos GSS mechanism (one AP-REQ in, one AP-REP out).
 
     ``lookup_key(sname, realm, etype, kvno)`` returns the service's long-term key;
     ``domain`` is the NetBIOS domain reported as the session's domain.
     """
+
+    is_acceptor = True
 
     mech_name = "Kerberos"
 
@@ -141,27 +174,6 @@ class KerberosAcceptor:
 
     # -- mechListMIC -----------------------------------------------------------------------
 
-    def sign(self, data: bytes) -> bytes:
-        ctx = self.context
-        assert ctx is not None
-        mic = gssapi.make_mic(ctx.context_key, self._send_seq, data, from_acceptor=True,
-                              acceptor_subkey=ctx.acceptor_subkey is not None)
-        self._send_seq = (self._send_seq + 1) & 0xFFFFFFFF
-        return mic
-
-    def verify(self, data: bytes, mic: bytes) -> bool:
-        ctx = self.context
-        if ctx is None:
-            return False
-        try:
-            gssapi.verify_mic(ctx.context_key, mic, data, from_acceptor=False,
-                              acceptor_subkey=ctx.acceptor_subkey is not None)
-        except KrbApError:
-            return False
-        return True
-
-    def reset_crypto(self) -> None:
-        """Nothing to reset (NTLM's RC4 state has no Kerberos counterpart)."""
 
 
 class ServiceTicket:
@@ -183,7 +195,7 @@ class ServiceTicket:
                    creds.cname, sname)
 
 
-class KerberosInitiator:
+class KerberosInitiator(_MicTokens):
     """Client side: AP-REQ from a service ticket, AP-REP check, MIC sign/verify."""
 
     mech_name = "Kerberos"
@@ -232,24 +244,3 @@ class KerberosInitiator:
         assert self.context is not None
         return self.context.context_key[1]
 
-    def sign(self, data: bytes) -> bytes:
-        ctx = self.context
-        assert ctx is not None
-        mic = gssapi.make_mic(ctx.context_key, self._send_seq, data, from_acceptor=False,
-                              acceptor_subkey=ctx.acceptor_subkey is not None)
-        self._send_seq = (self._send_seq + 1) & 0xFFFFFFFF
-        return mic
-
-    def verify(self, data: bytes, mic: bytes) -> bool:
-        ctx = self.context
-        if ctx is None:
-            return False
-        try:
-            gssapi.verify_mic(ctx.context_key, mic, data, from_acceptor=True,
-                              acceptor_subkey=ctx.acceptor_subkey is not None)
-        except KrbApError:
-            return False
-        return True
-
-    def reset_crypto(self) -> None:
-        """Nothing to reset."""
