@@ -71,7 +71,7 @@ def exchange(port: int, data: bytes) -> bytes:
 # ----------------------------------------------------------------------------------------------
 
 
-def start_lanman(work: Path, port: int) -> subprocess.Popen:
+def start_lanman(work: Path, port: int, workers: int = 1) -> subprocess.Popen:
     home = work / "lanman-home"
     lanman = [str(REPO / ".venv" / "bin" / "lanman"), "--home", str(home)]
     subprocess.run(
@@ -98,14 +98,17 @@ def start_lanman(work: Path, port: int) -> subprocess.Popen:
         timeout=60,
     )
     code = (
-        "import asyncio,sys\n"
+        "import asyncio,signal,sys\n"
         "from lanman.directory import Directory\n"
         "from lanman.kerberos.kdc import KdcCore\n"
         "from lanman.kerberos.kdc.service import start_kdc\n"
         "async def main():\n"
         f"    d = Directory.open({str(home)!r})\n"
-        f"    await start_kdc(KdcCore(d), '127.0.0.1', {port})\n"
-        "    await asyncio.Event().wait()\n"
+        "    stop = asyncio.Event()\n"
+        "    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)\n"
+        f"    s = await start_kdc(KdcCore(d), '127.0.0.1', {port}, workers={workers})\n"
+        "    await stop.wait()\n"
+        "    await s.close()\n"
         "asyncio.run(main())\n"
     )
     return subprocess.Popen(
@@ -115,7 +118,7 @@ def start_lanman(work: Path, port: int) -> subprocess.Popen:
     )
 
 
-def start_mit(work: Path, port: int) -> tuple[subprocess.Popen, dict]:
+def start_mit(work: Path, port: int, workers: int = 1) -> tuple[subprocess.Popen, dict]:
     for tool in ("krb5kdc", "kdb5_util", "kadmin.local"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} not found: apt-get install krb5-kdc krb5-admin-server")
@@ -161,8 +164,9 @@ def start_mit(work: Path, port: int) -> tuple[subprocess.Popen, dict]:
             capture_output=True,
             timeout=60,
         )
+    wargs = ["-w", str(workers)] if workers > 1 else []
     proc = subprocess.Popen(
-        ["krb5kdc", "-n", "-r", REALM, "-P", str(d / "kdc.pid")],
+        ["krb5kdc", "-n", *wargs, "-r", REALM, "-P", str(d / "kdc.pid")],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=open(d / "krb5kdc.err", "wb"),  # noqa: SIM115 - owned by the child
@@ -241,42 +245,61 @@ def run_one(name: str, port: int, n: int, window: int) -> dict:
     return {"as": as_rate, "tgs": tgs_rate, "as_bad": bad, "tgs_bad": bad2}
 
 
+def measure(work: Path, workers: int, args: argparse.Namespace) -> dict:
+    """Both KDCs with ``workers`` processes each; -> best of the rounds per KDC and exchange."""
+    results: dict[str, list[dict]] = {"lanman": [], "mit": []}
+    sub = work / f"w{workers}"
+    sub.mkdir()
+    lport, mport = free_port(), free_port()
+    lproc = start_lanman(sub, lport, workers)
+    mproc, _ = start_mit(sub, mport, workers)
+    try:
+        probe, _ = client.as_req(REALM, USER)
+        wait_udp(lport, probe)
+        wait_udp(mport, probe)
+        print(f"-- {workers} process(es) per KDC", flush=True)
+        for _ in range(args.rounds):
+            results["mit"].append(run_one("MIT", mport, args.requests, args.window))
+            results["lanman"].append(run_one("lanman", lport, args.requests, args.window))
+    finally:
+        for p in (lproc, mproc):
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    best = {k: {m: max(r[m] for r in v) for m in ("as", "tgs")} for k, v in results.items()}
+    best["runs"] = results  # type: ignore[assignment]
+    return best
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=3000)
     ap.add_argument("--window", type=int, default=32)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument(
+        "--workers",
+        default="1",
+        help="comma-separated process counts per KDC, e.g. 1,2 (MIT: krb5kdc -w N)",
+    )
     ap.add_argument("--append", action="store_true", help="append the result to bench/RESULTS.md")
     args = ap.parse_args()
-    results: dict[str, list[dict]] = {"lanman": [], "mit": []}
+    counts = [int(x) for x in args.workers.split(",") if x.strip()]
+    rows = []
     with tempfile.TemporaryDirectory(prefix="bench-kdc-") as tmp:
-        work = Path(tmp)
-        lport, mport = free_port(), free_port()
-        lproc = start_lanman(work, lport)
-        mproc, _ = start_mit(work, mport)
-        try:
-            probe, _ = client.as_req(REALM, USER)
-            wait_udp(lport, probe)
-            wait_udp(mport, probe)
-            for _ in range(args.rounds):
-                results["mit"].append(run_one("MIT", mport, args.requests, args.window))
-                results["lanman"].append(run_one("lanman", lport, args.requests, args.window))
-        finally:
-            for p in (lproc, mproc):
-                p.terminate()
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-    best = {k: {m: max(r[m] for r in v) for m in ("as", "tgs")} for k, v in results.items()}
-    ras = best["lanman"]["as"] / best["mit"]["as"]
-    rtgs = best["lanman"]["tgs"] / best["mit"]["tgs"]
-    summary = (
-        f"best of {args.rounds}: lanman AS {best['lanman']['as']:.0f}/s vs MIT "
-        f"{best['mit']['as']:.0f}/s (ratio {ras:.2f}); lanman TGS {best['lanman']['tgs']:.0f}/s "
-        f"vs MIT {best['mit']['tgs']:.0f}/s (ratio {rtgs:.2f})"
-    )
-    print(summary)
+        for w in counts:
+            best = measure(Path(tmp), w, args)
+            ras = best["lanman"]["as"] / best["mit"]["as"]
+            rtgs = best["lanman"]["tgs"] / best["mit"]["tgs"]
+            print(
+                f"{w} process(es), best of {args.rounds}: lanman AS {best['lanman']['as']:.0f}/s "
+                f"vs MIT {best['mit']['as']:.0f}/s (ratio {ras:.2f}); lanman TGS "
+                f"{best['lanman']['tgs']:.0f}/s vs MIT {best['mit']['tgs']:.0f}/s "
+                f"(ratio {rtgs:.2f})",
+                flush=True,
+            )
+            rows.append((w, best, ras, rtgs))
     if args.append:
         mit_version = subprocess.run(
             ["dpkg-query", "-W", "-f", "${Version}", "krb5-kdc"],
@@ -289,15 +312,21 @@ def main() -> None:
                 f"\n## KDC: lanman vs MIT krb5kdc — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
                 f"Machine: {platform.node()} ({os.cpu_count()} CPUs, {platform.machine()}, "
                 f"Python {platform.python_version()}), MIT krb5kdc {mit_version}, "
-                f"`bench/bench_kdc.py --requests {args.requests} --window {args.window}`; "
+                f"`bench/bench_kdc.py --requests {args.requests} --window {args.window} "
+                f"--rounds {args.rounds} --workers {args.workers}`; "
                 "UDP on loopback, same load generator (pre-built unique AS-REQ with "
                 "PA-ENC-TIMESTAMP aes256 / TGS-REQ with a fresh authenticator), "
-                "one KDC process each.\n\n"
-                "| exchange | lanman /s | MIT /s | ratio |\n|---|---:|---:|---:|\n"
-                f"| AS (pre-auth) | {best['lanman']['as']:.0f} | {best['mit']['as']:.0f} | "
-                f"{ras:.2f} |\n"
-                f"| TGS | {best['lanman']['tgs']:.0f} | {best['mit']['tgs']:.0f} | {rtgs:.2f} |\n"
+                "N processes per KDC (lanman `start_kdc(workers=N)`, MIT `krb5kdc -w N`), "
+                "best of the rounds.\n\n"
+                "| processes | exchange | lanman /s | MIT /s | ratio |\n|---:|---|---:|---:|---:|\n"
             )
+            for w, best, ras, rtgs in rows:
+                f.write(
+                    f"| {w} | AS (pre-auth) | {best['lanman']['as']:.0f} | "
+                    f"{best['mit']['as']:.0f} | {ras:.2f} |\n"
+                    f"| {w} | TGS | {best['lanman']['tgs']:.0f} | {best['mit']['tgs']:.0f} | "
+                    f"{rtgs:.2f} |\n"
+                )
 
 
 if __name__ == "__main__":

@@ -117,6 +117,12 @@ class KdcCore:
         self.replay = ReplayCache(self.config.clock_skew, self.config.replay_entries)
         # Principal lookups go through a cache that is dropped when the directory changes.
         self.dir = DirectoryCache(directory)
+        # Tickets this KDC decrypted and PAC-verified, by (etype, ciphertext, krbtgt keys):
+        # a client sends the same TGT with every TGS-REQ of its session.  Deterministic (same
+        # ciphertext under the same key = same plaintext), so only work is saved; the
+        # per-request checks (times, flags, authenticator, replay) run every time.
+        self._tickets: dict[tuple, tuple[wire.EncTicket, P.Pac | None]] = {}
+        self.ticket_cache_entries = 4096
 
     # -----------------------------------------------------------------------------------------
     def handle(self, data: bytes) -> bytes | None:
@@ -251,6 +257,26 @@ class KdcCore:
         kvno = ticket.kvno
         if kvno is not None and tgs.kvno and kvno != tgs.kvno:
             raise E.KdcError(E.KRB_AP_ERR_BADKEYVER, "krbtgt kvno")
+        ck = (etype, ticket.cipher, tuple(tgs.keys.items()))
+        hit = self._tickets.get(ck)
+        if hit is not None:
+            etp, pac = hit
+            assert etp.cname is not None
+            return TicketInfo(
+                enc=etp,
+                flags=etp.flags,
+                session_etype=etp.key[0],
+                session_key=etp.key[1],
+                crealm=etp.crealm,
+                cname=etp.cname,
+                authtime=etp.authtime,
+                starttime=etp.starttime,
+                endtime=etp.endtime,
+                renew_till=etp.renew_till,
+                pac=pac,
+                sname=sname,
+                srealm=ticket.realm,
+            )
         try:
             plain = crypto.decrypt(etype, key, KU.KDC_REP_TICKET, ticket.cipher)
         except crypto.CryptoError:
@@ -290,6 +316,9 @@ class KdcCore:
                 if pac is None:
                     raise E.KdcError(E.KRB_AP_ERR_MODIFIED, "PAC signature") from None
             info.pac = pac
+        if len(self._tickets) >= self.ticket_cache_entries:
+            self._tickets.clear()
+        self._tickets[ck] = (etp, info.pac)
         return info
 
     def issue_ticket(

@@ -11,13 +11,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import shutil
+import socket
 import struct
 from dataclasses import dataclass, field
 
 from lanman.kerberos.kdc import errors as E
 from lanman.kerberos.kdc.core import KdcCore
 
-__all__ = ["KdcServer", "start_kdc"]
+__all__ = ["KdcServer", "serve_sockets", "start_kdc"]
 
 log = logging.getLogger("lanman.kdc")
 
@@ -58,6 +61,8 @@ class KdcServer:
     udp_transport: asyncio.DatagramTransport | None = None
     tcp_server: asyncio.Server | None = None
     port: int = 0
+    workers: object = None  # a workers.WorkerPool when other processes share the sockets
+    replay_dir: str | None = None
     _conns: set[asyncio.Task] = field(default_factory=set)
 
     async def _tcp_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -115,17 +120,86 @@ class KdcServer:
             for t in list(self._conns):
                 t.cancel()
             await self.tcp_server.wait_closed()
+        if self.workers is not None:
+            pool, self.workers = self.workers, None
+            await asyncio.get_running_loop().run_in_executor(None, pool.stop)  # type: ignore[attr-defined]
+        if self.replay_dir is not None:
+            close = getattr(self.core.replay, "close", None)
+            if close is not None:
+                close()
+            shutil.rmtree(self.replay_dir, ignore_errors=True)
+            self.replay_dir = None
 
 
-async def start_kdc(core: KdcCore, host: str = "127.0.0.1", port: int = 88) -> KdcServer:
-    """Bind UDP and TCP on the same port (0: pick a free TCP port and use it for UDP too)."""
+async def serve_sockets(
+    core: KdcCore, udp: socket.socket, tcp: socket.socket, host: str = ""
+) -> KdcServer:
+    """Serve on already-bound sockets (a listening TCP socket and a UDP socket)."""
     loop = asyncio.get_running_loop()
-    server = KdcServer(core=core, host=host)
+    server = KdcServer(core=core, host=host or tcp.getsockname()[0])
+    server.port = tcp.getsockname()[1]
     server.tcp_server = await asyncio.start_server(
-        server._tcp_client, host, port, reuse_address=True, limit=MAX_MESSAGE + 8
+        server._tcp_client, sock=tcp, limit=MAX_MESSAGE + 8
     )
-    bound = server.tcp_server.sockets[0].getsockname()[1]
-    server.port = bound
-    transport, _ = await loop.create_datagram_endpoint(lambda: _Udp(core), local_addr=(host, bound))
+    transport, _ = await loop.create_datagram_endpoint(lambda: _Udp(core), sock=udp)
     server.udp_transport = transport  # type: ignore[assignment]
+    return server
+
+
+def _bind(host: str, port: int) -> tuple[socket.socket, socket.socket]:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    tcp = socket.socket(family, socket.SOCK_STREAM)
+    udp = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        tcp.bind((host, port))
+        tcp.listen(128)
+        udp.bind((host, tcp.getsockname()[1]))
+    except OSError:
+        tcp.close()
+        udp.close()
+        raise
+    return udp, tcp
+
+
+async def start_kdc(
+    core: KdcCore, host: str = "127.0.0.1", port: int = 88, workers: int = 1
+) -> KdcServer:
+    """Bind UDP and TCP on the same port (0: pick a free TCP port and use it for UDP too).
+
+    ``workers`` > 1 (and a directory opened from a file, ``core.directory.path``): ``workers - 1``
+    extra processes serve the same sockets (see :mod:`lanman.kerberos.kdc.workers`), and every
+    process, this one included, uses one replay cache shared across processes."""
+    path = getattr(core.directory, "path", None)
+    if workers <= 1 or path is None:
+        loop = asyncio.get_running_loop()
+        server = KdcServer(core=core, host=host)
+        server.tcp_server = await asyncio.start_server(
+            server._tcp_client, host, port, reuse_address=True, limit=MAX_MESSAGE + 8
+        )
+        bound = server.tcp_server.sockets[0].getsockname()[1]
+        server.port = bound
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _Udp(core), local_addr=(host, bound)
+        )
+        server.udp_transport = transport  # type: ignore[assignment]
+        return server
+
+    from lanman.kerberos.kdc.replay import SharedReplayCache
+    from lanman.kerberos.kdc.workers import WorkerPool, _private_dir
+
+    udp, tcp = _bind(host, port)
+    replay_dir = _private_dir()
+    try:
+        replay_path = os.path.join(replay_dir, "replay.sqlite")
+        core.replay = SharedReplayCache(replay_path, window=core.config.clock_skew)
+        pool = WorkerPool(workers - 1, str(path), replay_path, udp, tcp, core.config.clock_skew)
+    except BaseException:
+        udp.close()
+        tcp.close()
+        shutil.rmtree(replay_dir, ignore_errors=True)
+        raise
+    server = await serve_sockets(core, udp, tcp, host)
+    server.workers = pool
+    server.replay_dir = replay_dir
     return server

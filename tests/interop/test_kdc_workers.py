@@ -1,0 +1,204 @@
+"""The KDC with worker processes: one replay cache across processes, no orphans.
+
+A real lanman directory (``lanman domain provision`` + ``lanman user add``) in a temporary home;
+workers are separate Python processes (``lanman.kerberos.kdc.workers``) on loopback sockets.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lanman.kerberos import asn1, client, crypto
+from lanman.kerberos.kdc.workers import WorkerPool
+
+REALM = "WORKERS.TEST"
+USER = "wuser"
+PASSWORD = "Workers-Passw0rd-1"
+SERVICE = ["cifs", "wk.workers.test"]
+VENV_BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    h = tmp_path_factory.mktemp("kdcw") / "home"
+    lanman = [str(VENV_BIN / "lanman"), "--home", str(h)]
+    subprocess.run(
+        [*lanman, "domain", "provision", "--realm", REALM, "--domain", "WK", "--host-name", "WK"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    subprocess.run(
+        [*lanman, "user", "add", USER, "--password-stdin"],
+        input=(PASSWORD + "\n").encode(),
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return h
+
+
+def _udp(port: int, data: bytes, timeout: float = 5.0) -> bytes:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.sendto(data, ("127.0.0.1", port))
+        return s.recvfrom(65536)[0]
+
+
+def _wait(port: int) -> None:
+    probe, _ = client.as_req(REALM, USER)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            _udp(port, probe, 0.5)
+            return
+        except TimeoutError:
+            continue
+    raise AssertionError(f"no KDC on UDP {port}")
+
+
+def _tgt(port: int):
+    req, _ = client.as_req(REALM, USER, etypes=[18])
+    err = client.parse_error(_udp(port, req))
+    salt = None
+    for pa in asn1.MethodData.load(err.e_data):
+        if pa["padata-type"].native == asn1.PA_ETYPE_INFO2:
+            salt = asn1.ETypeInfo2.load(pa["padata-value"].native)[0]["salt"].native
+    assert salt is not None
+    key = (18, crypto.string_to_key(18, PASSWORD, salt.encode()))
+    req, nonce = client.as_req(REALM, USER, key=key, etypes=[18])
+    return client.parse_as_rep(_udp(port, req), key[1], key[0], nonce)
+
+
+def _error_code(rep: bytes) -> int:
+    assert asn1.message_type(rep) == asn1.MSG_KRB_ERROR, asn1.message_type(rep)
+    return asn1.KrbError.load(rep)["error-code"].native
+
+
+def _sockets() -> tuple[socket.socket, socket.socket]:
+    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    tcp.bind(("127.0.0.1", 0))
+    tcp.listen(16)
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", tcp.getsockname()[1]))
+    return udp, tcp
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def test_same_tgs_req_on_two_workers_is_a_replay(home, tmp_path):
+    """Two worker processes on different ports share one replay cache: the second copy of a
+    TGS-REQ (its AP-REQ) gets KRB_AP_ERR_REPEAT from the other process."""
+    replay = str(tmp_path / "replay.sqlite")
+    db = str(home)
+    (ua, ta), (ub, tb) = _sockets(), _sockets()
+    pa, pb = ua.getsockname()[1], ub.getsockname()[1]
+    pools = [WorkerPool(1, db, replay, ua, ta, 300), WorkerPool(1, db, replay, ub, tb, 300)]
+    for s in (ua, ta, ub, tb):
+        s.close()  # the workers hold their own copies
+    pids = [pid for p in pools for pid in p.pids]
+    try:
+        assert len(set(pids)) == 2
+        _wait(pa)
+        _wait(pb)
+        tgt = _tgt(pa)
+        for first, second in ((pa, pb), (pb, pa)):
+            req, _ = client.tgs_req(tgt, SERVICE, etypes=[18])
+            assert asn1.message_type(_udp(first, req)) == asn1.MSG_TGS_REP
+            assert _error_code(_udp(second, req)) == 34  # KRB_AP_ERR_REPEAT
+            assert _error_code(_udp(first, req)) == 34
+        # fresh authenticators are still served by both
+        for port in (pa, pb):
+            req, _ = client.tgs_req(tgt, SERVICE, etypes=[18])
+            assert asn1.message_type(_udp(port, req)) == asn1.MSG_TGS_REP
+    finally:
+        for p in pools:
+            p.stop()
+    assert all(_gone(pid) for pid in pids)
+
+
+_PARENT = """
+import asyncio, sys
+from lanman.directory import Directory
+from lanman.kerberos.kdc import KdcCore
+from lanman.kerberos.kdc.service import start_kdc
+async def main():
+    d = Directory.open(sys.argv[1])
+    s = await start_kdc(KdcCore(d), "127.0.0.1", 0, workers=3)
+    print(s.port, s.replay_dir, *s.workers.pids, flush=True)
+    if sys.argv[2] == "close":
+        await asyncio.sleep(1.0)
+        await s.close()
+        print("closed", flush=True)
+        return
+    await asyncio.Event().wait()
+asyncio.run(main())
+"""
+
+
+def _start_parent(home: Path, mode: str) -> tuple[subprocess.Popen, int, str, list[int]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _PARENT, str(home), mode],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    line = proc.stdout.readline().split()  # type: ignore[union-attr]
+    assert line, "KDC parent did not start"
+    return proc, int(line[0]), line[1], [int(x) for x in line[2:]]
+
+
+def test_workers_serve_and_share_replay_cache(home):
+    proc, port, _replay_dir, pids = _start_parent(home, "forever")
+    try:
+        assert len(pids) == 2
+        _wait(port)
+        tgt = _tgt(port)
+        req, _ = client.tgs_req(tgt, SERVICE, etypes=[18])
+        replies = [_udp(port, req) for _ in range(8)]
+        kinds = [asn1.message_type(r) for r in replies]
+        assert kinds.count(asn1.MSG_TGS_REP) == 1
+        assert all(_error_code(r) == 34 for r in replies if asn1.message_type(r) != 13)
+        for _ in range(20):
+            req, _ = client.tgs_req(tgt, SERVICE, etypes=[18])
+            assert asn1.message_type(_udp(port, req)) == asn1.MSG_TGS_REP
+    finally:
+        proc.kill()
+        proc.wait(10)
+        time.sleep(0.5)
+        shutil.rmtree(_replay_dir, ignore_errors=True)
+
+
+def test_workers_exit_when_parent_is_killed(home):
+    proc, port, replay_dir, pids = _start_parent(home, "forever")
+    _wait(port)
+    assert not any(_gone(p) for p in pids)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not all(_gone(p) for p in pids):
+        time.sleep(0.1)
+    assert all(_gone(p) for p in pids), "orphaned KDC workers"
+    shutil.rmtree(replay_dir, ignore_errors=True)  # best effort by the workers after SIGKILL
+
+
+def test_close_stops_workers_and_removes_replay_cache(home):
+    proc, _port, replay_dir, pids = _start_parent(home, "close")
+    assert proc.stdout.readline().strip() == "closed"  # type: ignore[union-attr]
+    proc.wait(20)
+    assert all(_gone(p) for p in pids)
+    assert not os.path.exists(replay_dir)
