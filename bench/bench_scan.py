@@ -87,9 +87,13 @@ def start_fleet(n_targets: int, root: str) -> tuple[list[subprocess.Popen], list
             break
         host = f"127.0.0.{i + 1}"
         ports = free_ports(host, count)
-        p = subprocess.Popen([sys.executable, "-c", SERVE, host, ",".join(map(str, ports)), root],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                             start_new_session=True)
+        p = subprocess.Popen(
+            [sys.executable, "-c", SERVE, host, ",".join(map(str, ports)), root],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
         procs.append(p)
         targets += [(host, port) for port in ports]
     for p in procs:
@@ -131,10 +135,12 @@ def main() -> None:
     works = sum(1 for h in run.results for v in h.verdicts if v.works)
     rate = len(run.results) / secs
     probes = [h.seconds for h in run.results]
-    print(f"lanman scan: {len(run.results)} targets, concurrency {a.concurrency}: "
-          f"{secs:.2f} s, {rate:.1f} targets/s (per-host median "
-          f"{sorted(probes)[len(probes) // 2]:.3f} s, max {max(probes):.3f} s); "
-          f"errors {len(errors)}; verdicts works {works}/{2 * len(run.results)}")
+    print(
+        f"lanman scan: {len(run.results)} targets, concurrency {a.concurrency}: "
+        f"{secs:.2f} s, {rate:.1f} targets/s (per-host median "
+        f"{sorted(probes)[len(probes) // 2]:.3f} s, max {max(probes):.3f} s); "
+        f"errors {len(errors)}; verdicts works {works}/{2 * len(run.results)}"
+    )
     ok = secs < 30 and not errors
     print("PASS (< 30 s)" if ok else "FAIL")
     if not a.no_append:

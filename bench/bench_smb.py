@@ -46,8 +46,12 @@ sys.path.insert(0, str(REPO / "tests" / "interop"))
 
 import interop_support as isup
 
-DIALECTS = {"3.1.1": ("SMB3_11", "AES-GMAC"), "3.0": ("SMB3_00", "AES-CMAC"),
-            "2.1": ("SMB2_10", "HMAC-SHA256"), "2.0.2": ("SMB2_02", "HMAC-SHA256")}
+DIALECTS = {
+    "3.1.1": ("SMB3_11", "AES-GMAC"),
+    "3.0": ("SMB3_00", "AES-CMAC"),
+    "2.1": ("SMB2_10", "HMAC-SHA256"),
+    "2.0.2": ("SMB2_02", "HMAC-SHA256"),
+}
 # impacket 0.13.1's server only speaks 2.0.2 (SMB2): try it there too, so the table shows
 # the real reason it cannot serve a signing client (mechListMIC), not just "no dialect"
 IMPACKET_EXTRA = "2.0.2"
@@ -136,13 +140,38 @@ def start_impacket(base: Path) -> isup.Target:
     share_dir.mkdir(parents=True, exist_ok=True)
     pw = isup.random_password()
     port = isup.free_port()
-    t = isup.Target("impacket", isup.HOST, port, "alice", pw, "data", share_dir, "data",
-                    share_dir, base, True, log_path=base / "impacket.log")
+    t = isup.Target(
+        "impacket",
+        isup.HOST,
+        port,
+        "alice",
+        pw,
+        "data",
+        share_dir,
+        "data",
+        share_dir,
+        base,
+        True,
+        log_path=base / "impacket.log",
+    )
     logf = open(t.log_path, "ab")
-    t.proc = subprocess.Popen([sys.executable, "-c", IMPACKET_SERVER, isup.HOST, str(port), "data",
-                               str(share_dir), "alice", pw],
-                              stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                              start_new_session=True)
+    t.proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            IMPACKET_SERVER,
+            isup.HOST,
+            str(port),
+            "data",
+            str(share_dir),
+            "alice",
+            pw,
+        ],
+        stdout=logf,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     logf.close()
     isup.wait_port(port, 20, t.proc)
     return t
@@ -192,8 +221,16 @@ def transfer(t: isup.Target, protocol: str, cmd: str, cwd: Path, timeout: float)
     return ok, wall, kbs, out
 
 
-def bench_server(kind: str, base: Path, src: Path, digest: str, size: int, dialects,
-                 timeout: float, repeat: int = 3) -> dict:
+def bench_server(
+    kind: str,
+    base: Path,
+    src: Path,
+    digest: str,
+    size: int,
+    dialects,
+    timeout: float,
+    repeat: int = 3,
+) -> dict:
     res = {}
     try:
         t = start_server(kind, base / kind)
@@ -213,8 +250,9 @@ def bench_server(kind: str, base: Path, src: Path, digest: str, size: int, diale
             writes, reads = [], []
             with MemSampler(worker_pid(t)) as mem_w:
                 for _ in range(repeat):
-                    ok, wall, kbs, out = transfer(t, protocol, f"put src.bin {remote}", work,
-                                                  timeout)
+                    ok, wall, kbs, out = transfer(
+                        t, protocol, f"put src.bin {remote}", work, timeout
+                    )
                     if not ok:
                         break
                     writes.append((kbs / 1024) if kbs else size / wall / 2**20)
@@ -227,8 +265,9 @@ def bench_server(kind: str, base: Path, src: Path, digest: str, size: int, diale
             r["write_runs"] = writes
             with MemSampler(worker_pid(t)) as mem_r:
                 for _ in range(repeat):
-                    ok, wall, kbs, out = transfer(t, protocol, f"get {remote} back.bin", work,
-                                                  timeout)
+                    ok, wall, kbs, out = transfer(
+                        t, protocol, f"get {remote} back.bin", work, timeout
+                    )
                     if not ok:
                         break
                     reads.append((kbs / 1024) if kbs else size / wall / 2**20)
@@ -277,28 +316,40 @@ def machine() -> tuple[str, str]:
 
 def render(results: dict, dialects, size_mib: int) -> str:
     lines = []
-    lines.append(f"Signed sequential transfer of {size_mib} MiB with Samba smbclient "
-                 "(--client-protection=sign), MiB/s as smbclient reports the transfer "
-                 "(median of the runs; connection setup excluded)")
+    lines.append(
+        f"Signed sequential transfer of {size_mib} MiB with Samba smbclient "
+        "(--client-protection=sign), MiB/s as smbclient reports the transfer "
+        "(median of the runs; connection setup excluded)"
+    )
     lines.append("")
-    lines.append("| server | dialect (signing) | write MiB/s | read MiB/s | peak server RSS MiB | note |")
+    lines.append(
+        "| server | dialect (signing) | write MiB/s | read MiB/s | peak server RSS MiB | note |"
+    )
     lines.append("|---|---|---:|---:|---:|---|")
     for kind, per in results.items():
         for d in per:
             r = per[d]
-            lines.append(f"| {kind} | {d} ({DIALECTS[d][1]}) | {fmt(r.get('write_mibs'))} | "
-                         f"{fmt(r.get('read_mibs'))} | {fmt(r.get('peak_rss_mib'))} | "
-                         f"{r.get('error', '')} |")
+            lines.append(
+                f"| {kind} | {d} ({DIALECTS[d][1]}) | {fmt(r.get('write_mibs'))} | "
+                f"{fmt(r.get('read_mibs'))} | {fmt(r.get('peak_rss_mib'))} | "
+                f"{r.get('error', '')} |"
+            )
     if "lanman" in results and "samba" in results:
         lines.append("")
         lines.append("| dialect | lanman/Samba write | lanman/Samba read | target |")
         lines.append("|---|---:|---:|---|")
         for d in dialects:
             lm, sb = results["lanman"].get(d, {}), results["samba"].get(d, {})
-            rw = (lm["write_mibs"] / sb["write_mibs"]
-                  if "write_mibs" in lm and sb.get("write_mibs") else None)
-            rr = (lm["read_mibs"] / sb["read_mibs"]
-                  if "read_mibs" in lm and sb.get("read_mibs") else None)
+            rw = (
+                lm["write_mibs"] / sb["write_mibs"]
+                if "write_mibs" in lm and sb.get("write_mibs")
+                else None
+            )
+            rr = (
+                lm["read_mibs"] / sb["read_mibs"]
+                if "read_mibs" in lm and sb.get("read_mibs")
+                else None
+            )
             target = "≥ 0.8× (3.1.1), RSS < 150 MiB" if d == "3.1.1" else ""
             lines.append(f"| {d} | {fmt(rw, '.2f')} | {fmt(rr, '.2f')} | {target} |")
     return "\n".join(lines)
@@ -307,10 +358,10 @@ def render(results: dict, dialects, size_mib: int) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--size-mib", type=int, default=512)
-    ap.add_argument("--servers", default=",".join(SERVERS),
-                    help="comma list of lanman,samba,impacket")
-    ap.add_argument("--dialects", default="3.1.1,3.0,2.1",
-                    help="comma list of 3.1.1,3.0,2.1,2.0.2")
+    ap.add_argument(
+        "--servers", default=",".join(SERVERS), help="comma list of lanman,samba,impacket"
+    )
+    ap.add_argument("--dialects", default="3.1.1,3.0,2.1", help="comma list of 3.1.1,3.0,2.1,2.0.2")
     ap.add_argument("--repeat", type=int, default=3, help="transfers per direction (median)")
     ap.add_argument("--timeout", type=float, default=900, help="per smbclient command, s")
     ap.add_argument("--results", default=str(HERE / "RESULTS.md"))
@@ -345,8 +396,9 @@ def main(argv=None) -> int:
             if kind == "impacket" and IMPACKET_EXTRA not in ds:
                 ds.append(IMPACKET_EXTRA)
             try:
-                results[kind] = bench_server(kind, base, src, digest, size, ds, args.timeout,
-                                             args.repeat)
+                results[kind] = bench_server(
+                    kind, base, src, digest, size, ds, args.timeout, args.repeat
+                )
             except Exception:  # noqa: BLE001 - a broken server must not kill the run
                 traceback.print_exc()
                 results[kind] = {d: {"error": "benchmark crashed"} for d in dialects}
@@ -358,14 +410,24 @@ def main(argv=None) -> int:
     print(table)
     if not args.no_append:
         uname, cpu = machine()
-        smbclient_ver = subprocess.run(["smbclient", "--version"], stdout=subprocess.PIPE,
-                                       timeout=10).stdout.decode().strip()
+        smbclient_ver = (
+            subprocess.run(["smbclient", "--version"], stdout=subprocess.PIPE, timeout=10)
+            .stdout.decode()
+            .strip()
+        )
         stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-        block = [f"\n## {stamp} — {args.size_mib} MiB\n",
-                 f"- machine: `{uname}`", f"- CPU: {cpu}",
-                 f"- client: {smbclient_ver}; servers: {', '.join(servers)}",
-                 "- command: `.venv/bin/python bench/bench_smb.py "
-                 + " ".join(argv if argv is not None else sys.argv[1:]) + "`", "", table, ""]
+        block = [
+            f"\n## {stamp} — {args.size_mib} MiB\n",
+            f"- machine: `{uname}`",
+            f"- CPU: {cpu}",
+            f"- client: {smbclient_ver}; servers: {', '.join(servers)}",
+            "- command: `.venv/bin/python bench/bench_smb.py "
+            + " ".join(argv if argv is not None else sys.argv[1:])
+            + "`",
+            "",
+            table,
+            "",
+        ]
         path = Path(args.results)
         if not path.exists():
             path.write_text(HEADER)

@@ -87,8 +87,11 @@ PASSWORD = "Secret123!"
 NOW = 133_500_000_000_000_000  # a fixed FILETIME (2024) for every receive_frame call
 CLIENT_ADDRESS = "192.0.2.10:49152"
 ALL_DIALECTS = (0x0202, 0x0210, 0x0300, 0x0302, 0x0311)
-GMAC, CMAC, HMAC = (SigningAlgorithm.AES_GMAC, SigningAlgorithm.AES_CMAC,
-                    SigningAlgorithm.HMAC_SHA256)
+GMAC, CMAC, HMAC = (
+    SigningAlgorithm.AES_GMAC,
+    SigningAlgorithm.AES_CMAC,
+    SigningAlgorithm.HMAC_SHA256,
+)
 SIGNING_ENABLED = int(SecurityMode.SIGNING_ENABLED)
 SIGNING_REQUIRED = int(SecurityMode.SIGNING_ENABLED | SecurityMode.SIGNING_REQUIRED)
 FILE_SHARE_ALL = 0x7
@@ -136,9 +139,13 @@ class Events:
         return [n for n, _ in self.items]
 
 
-def make_context(tmp_path: Path, *, shares: Sequence[Share] | None = None,
-                 users: dict[str, str] | None = None,
-                 **settings) -> tuple[ServerContext, Events, Path]:
+def make_context(
+    tmp_path: Path,
+    *,
+    shares: Sequence[Share] | None = None,
+    users: dict[str, str] | None = None,
+    **settings,
+) -> tuple[ServerContext, Events, Path]:
     """A ServerContext with share ``data`` at ``tmp_path/share`` (plus ``shares``), user
     alice/Secret123! (or ``users``) and an :class:`Events` sink. ``settings`` go to
     :class:`ServerSettings` (e.g. ``require_message_signing=False, map_to_guest=True``)."""
@@ -167,8 +174,10 @@ class SmbError(Exception):
     def __init__(self, response: Response, what: str = "") -> None:
         self.response = response
         self.status = response.status
-        super().__init__(f"{what or Command(response.header.command).name}: "
-                         f"0x{response.status:08X} {nts.lookup(response.status).name}")
+        super().__init__(
+            f"{what or Command(response.header.command).name}: "
+            f"0x{response.status:08X} {nts.lookup(response.status).name}"
+        )
 
 
 @dataclass
@@ -210,8 +219,11 @@ def split_frame(frame: bytes) -> list[Response]:
 def smb1_negotiate_frame(dialects: Iterable[str]) -> bytes:
     """SMB_COM_NEGOTIATE (MS-CIFS 2.2.4.52.1) as impacket and old clients send it first."""
     data = b"".join(b"\x02" + d.encode("ascii") + b"\x00" for d in dialects)
-    header = b"\xffSMB" + bytes([0x72]) + struct.pack("<IBHH8sHHHHH", 0, 0x18, 0xC853, 0,
-                                                      b"\x00" * 8, 0, 0, 0xFEFF, 0, 0)
+    header = (
+        b"\xffSMB"
+        + bytes([0x72])
+        + struct.pack("<IBHH8sHHHHH", 0, 0x18, 0xC853, 0, b"\x00" * 8, 0, 0, 0xFEFF, 0, 0)
+    )
     assert len(header) == 32
     return header + b"\x00" + struct.pack("<H", len(data)) + data
 
@@ -241,8 +253,9 @@ class Pdu:
 class SmbTestClient:
     """A minimal SMB2/3 client driving one :class:`ServerConnection` in process."""
 
-    def __init__(self, ctx: ServerContext, address: str = CLIENT_ADDRESS, *,
-                 client_guid: bytes | None = None) -> None:
+    def __init__(
+        self, ctx: ServerContext, address: str = CLIENT_ADDRESS, *, client_guid: bytes | None = None
+    ) -> None:
         self.ctx = ctx
         self.conn = ServerConnection(ctx, address)
         self.client_guid = client_guid or uuid.uuid4().bytes_le
@@ -292,8 +305,7 @@ class SmbTestClient:
         parts: list[bytearray] = []
         for i, p in enumerate(pdus):
             last = i == len(pdus) - 1
-            charge = p.credit_charge if p.credit_charge is not None else self.charge_for(
-                p.payload)
+            charge = p.credit_charge if p.credit_charge is not None else self.charge_for(p.payload)
             if p.message_id is not None:
                 mid = p.message_id
             elif p.command == Command.CANCEL:
@@ -302,28 +314,45 @@ class SmbTestClient:
                 mid = self.next_mid
                 self.next_mid += max(charge, 1)
                 if self.next_mid > self.high:
-                    raise AssertionError(f"harness: {max(charge, 1)} credits needed, "
-                                         f"{self.high - mid} granted (use ensure_credits)")
+                    raise AssertionError(
+                        f"harness: {max(charge, 1)} credits needed, "
+                        f"{self.high - mid} granted (use ensure_credits)"
+                    )
             flags = p.flags | (HeaderFlags.RELATED_OPERATIONS if p.related else 0)
             if p.async_id is not None:
                 flags |= HeaderFlags.ASYNC_COMMAND
-            sign = p.sign if p.sign is not None else bool(self.signing_key) and not (
-                self.session_flags & (SessionFlags.IS_GUEST | SessionFlags.IS_NULL)) and \
-                p.command != Command.NEGOTIATE
+            sign = (
+                p.sign
+                if p.sign is not None
+                else bool(self.signing_key)
+                and not (self.session_flags & (SessionFlags.IS_GUEST | SessionFlags.IS_NULL))
+                and p.command != Command.NEGOTIATE
+            )
             if sign:
                 flags |= HeaderFlags.SIGNED
             body = p.body
             pad = 0 if last else pad8(SMB2_HEADER_SIZE + len(body))
             hdr = Smb2Header(
-                command=p.command, credit_charge=charge, credit=p.credit_request, flags=flags,
+                command=p.command,
+                credit_charge=charge,
+                credit=p.credit_request,
+                flags=flags,
                 next_command=0 if last else SMB2_HEADER_SIZE + len(body) + pad,
-                message_id=mid, tree_id=p.tree_id or 0, async_id=p.async_id or 0,
-                session_id=self.session_id if p.session_id is None else p.session_id)
+                message_id=mid,
+                tree_id=p.tree_id or 0,
+                async_id=p.async_id or 0,
+                session_id=self.session_id if p.session_id is None else p.session_id,
+            )
             raw = bytearray(hdr.pack()) + body + b"\x00" * pad
             if sign:
-                raw[SIGNATURE_OFFSET:SIGNATURE_OFFSET + 16] = compute_signature(
-                    self.signing_key, self.algorithm, [bytes(raw)], message_id=mid,
-                    is_response=False, is_cancel=p.command == Command.CANCEL)
+                raw[SIGNATURE_OFFSET : SIGNATURE_OFFSET + 16] = compute_signature(
+                    self.signing_key,
+                    self.algorithm,
+                    [bytes(raw)],
+                    message_id=mid,
+                    is_response=False,
+                    is_cancel=p.command == Command.CANCEL,
+                )
             if p.tamper is not None:
                 p.tamper(raw)
             parts.append(raw)
@@ -340,8 +369,9 @@ class SmbTestClient:
         rs = self.compound([p])
         mine = [r for r in rs if r.header.message_id == mid and r.command == command]
         if not mine:
-            raise ConnectionError(f"no response (closed={self.closed}, "
-                                  f"reason={self.conn.disconnect_reason!r})")
+            raise ConnectionError(
+                f"no response (closed={self.closed}, reason={self.conn.disconnect_reason!r})"
+            )
         self.pending_frames.extend(r for r in rs if r is not mine[0])
         return mine[0]
 
@@ -360,8 +390,9 @@ class SmbTestClient:
 
     def verify(self, r: Response, key: bytes | None = None) -> bool:
         """True when ``r`` carries a valid signature made with ``key`` (the session key)."""
-        return r.signed and verify_pdu([r.pdu], key or self.signing_key, self.algorithm,
-                                       is_response=True)
+        return r.signed and verify_pdu(
+            [r.pdu], key or self.signing_key, self.algorithm, is_response=True
+        )
 
     @staticmethod
     def check(r: Response, *ok: int) -> Response:
@@ -371,26 +402,44 @@ class SmbTestClient:
 
     # -- NEGOTIATE --------------------------------------------------------------------------
 
-    def negotiate_body(self, dialects: Sequence[int], *, security_mode: int = SIGNING_REQUIRED,
-                       signing_algorithms: Sequence[int] | None = (GMAC, CMAC, HMAC),
-                       capabilities: int = 0x44, extra_contexts: Sequence = ()) -> bytes:
+    def negotiate_body(
+        self,
+        dialects: Sequence[int],
+        *,
+        security_mode: int = SIGNING_REQUIRED,
+        signing_algorithms: Sequence[int] | None = (GMAC, CMAC, HMAC),
+        capabilities: int = 0x44,
+        extra_contexts: Sequence = (),
+    ) -> bytes:
         contexts = []
         if 0x0311 in dialects:
             contexts.append(neg.preauth_context([HASH_SHA_512], os.urandom(32)))
             if signing_algorithms:
-                contexts.append(neg.id_list_context(NegotiateContextType.SIGNING_CAPABILITIES,
-                                                    list(signing_algorithms)))
+                contexts.append(
+                    neg.id_list_context(
+                        NegotiateContextType.SIGNING_CAPABILITIES, list(signing_algorithms)
+                    )
+                )
             contexts.extend(extra_contexts)
-        return neg.NegotiateRequest(list(dialects), security_mode, capabilities,
-                                    self.client_guid, contexts).pack()
+        return neg.NegotiateRequest(
+            list(dialects), security_mode, capabilities, self.client_guid, contexts
+        ).pack()
 
-    def negotiate(self, dialects: Sequence[int] = ALL_DIALECTS, *,
-                  security_mode: int = SIGNING_REQUIRED,
-                  signing_algorithms: Sequence[int] | None = (GMAC, CMAC, HMAC),
-                  capabilities: int = 0x44, check: bool = True) -> Response:
-        body = self.negotiate_body(dialects, security_mode=security_mode,
-                                   signing_algorithms=signing_algorithms,
-                                   capabilities=capabilities)
+    def negotiate(
+        self,
+        dialects: Sequence[int] = ALL_DIALECTS,
+        *,
+        security_mode: int = SIGNING_REQUIRED,
+        signing_algorithms: Sequence[int] | None = (GMAC, CMAC, HMAC),
+        capabilities: int = 0x44,
+        check: bool = True,
+    ) -> Response:
+        body = self.negotiate_body(
+            dialects,
+            security_mode=security_mode,
+            signing_algorithms=signing_algorithms,
+            capabilities=capabilities,
+        )
         self.security_mode, self.capabilities = security_mode, capabilities
         self.dialects = list(dialects)
         r = self.request(Command.NEGOTIATE, body, session_id=0, sign=False)
@@ -409,14 +458,16 @@ class SmbTestClient:
                     (alg,) = neg.parse_id_list_context(c.data)
                     self.algorithm = SigningAlgorithm(alg)
             self.preauth = preauth_hash_update(
-                preauth_hash_update(b"\x00" * 64, self.last_sent[0]), r.pdu)
+                preauth_hash_update(b"\x00" * 64, self.last_sent[0]), r.pdu
+            )
         return r
 
     # -- SESSION_SETUP ----------------------------------------------------------------------
 
     def _setup_round(self, token: bytes, hashes: list | None) -> Response:
-        body = SessionSetupRequest(token, security_mode=self.security_mode & 0xFF,
-                                   capabilities=0).pack()
+        body = SessionSetupRequest(
+            token, security_mode=self.security_mode & 0xFF, capabilities=0
+        ).pack()
         r = self.request(Command.SESSION_SETUP, body, sign=False)
         if hashes is not None:
             hashes.append(self.last_sent[0])
@@ -424,8 +475,15 @@ class SmbTestClient:
                 hashes.append(r.pdu)
         return r
 
-    def session_setup(self, user: str = USER, password: str = PASSWORD, domain: str = "",
-                      *, anonymous: bool = False, check: bool = True) -> Response:
+    def session_setup(
+        self,
+        user: str = USER,
+        password: str = PASSWORD,
+        domain: str = "",
+        *,
+        anonymous: bool = False,
+        check: bool = True,
+    ) -> Response:
         """Run SPNEGO/NTLMv2 to completion; derive the signing key of a real user.
 
         Returns the final response (SUCCESS or the failure). ``session_flags`` holds the
@@ -434,8 +492,9 @@ class SmbTestClient:
         self.session_id = 0
         self.signing_key = b""
         self.session_flags = 0
-        ntlm = NtlmInitiator(user or "anonymous", password or "x", domain,
-                             workstation="HARNESS", now_filetime=NOW)
+        ntlm = NtlmInitiator(
+            user or "anonymous", password or "x", domain, workstation="HARNESS", now_filetime=NOW
+        )
         spnego = SpnegoInitiator(ntlm)
         hashes: list | None = [] if self.dialect == 0x0311 else None
         r = self._setup_round(spnego.step(self.negotiate_response.security_buffer), hashes)
@@ -473,12 +532,19 @@ class SmbTestClient:
     @staticmethod
     def anonymous_token() -> bytes:
         """NTLM AUTHENTICATE with empty user and responses (MS-NLMP 3.2.5.1.2), in SPNEGO."""
-        flags = int(NegotiateFlags.UNICODE | NegotiateFlags.NTLM |
-                    NegotiateFlags.EXTENDED_SESSIONSECURITY | NegotiateFlags.ANONYMOUS) \
-            if hasattr(NegotiateFlags, "ANONYMOUS") else int(
-                NegotiateFlags.UNICODE | NegotiateFlags.NTLM)
-        auth = AuthenticateMessage(flags=flags, lm_response=b"\x00", nt_response=b"",
-                                   workstation="HARNESS").encode()
+        flags = (
+            int(
+                NegotiateFlags.UNICODE
+                | NegotiateFlags.NTLM
+                | NegotiateFlags.EXTENDED_SESSIONSECURITY
+                | NegotiateFlags.ANONYMOUS
+            )
+            if hasattr(NegotiateFlags, "ANONYMOUS")
+            else int(NegotiateFlags.UNICODE | NegotiateFlags.NTLM)
+        )
+        auth = AuthenticateMessage(
+            flags=flags, lm_response=b"\x00", nt_response=b"", workstation="HARNESS"
+        ).encode()
         return NegTokenResp(response_token=auth).encode()
 
     def negotiate_smb1(self, dialects: Sequence[str]) -> list[Response]:
@@ -490,11 +556,18 @@ class SmbTestClient:
             self.dialect = self.negotiate_response.dialect_revision
         return rs
 
-    def login(self, dialect: int = 0x0311, *, user: str = USER, password: str = PASSWORD,
-              security_mode: int = SIGNING_REQUIRED,
-              signing_algorithms: Sequence[int] | None = (GMAC, CMAC, HMAC)) -> Response:
-        self.negotiate([dialect], security_mode=security_mode,
-                       signing_algorithms=signing_algorithms)
+    def login(
+        self,
+        dialect: int = 0x0311,
+        *,
+        user: str = USER,
+        password: str = PASSWORD,
+        security_mode: int = SIGNING_REQUIRED,
+        signing_algorithms: Sequence[int] | None = (GMAC, CMAC, HMAC),
+    ) -> Response:
+        self.negotiate(
+            [dialect], security_mode=security_mode, signing_algorithms=signing_algorithms
+        )
         return self.session_setup(user, password)
 
     # -- tree / file operations -----------------------------------------------------------
@@ -509,45 +582,48 @@ class SmbTestClient:
         return r.header.tree_id
 
     @staticmethod
-    def create_body(name: str, *, access: int = FILE_ALL_ACCESS,
-                    disposition: int = FILE_OPEN_IF, options: int = 0,
-                    attributes: int = 0x80) -> bytes:
-        return CreateRequest(name, access, attributes, FILE_SHARE_ALL, disposition,
-                             options).pack()
+    def create_body(
+        name: str,
+        *,
+        access: int = FILE_ALL_ACCESS,
+        disposition: int = FILE_OPEN_IF,
+        options: int = 0,
+        attributes: int = 0x80,
+    ) -> bytes:
+        return CreateRequest(name, access, attributes, FILE_SHARE_ALL, disposition, options).pack()
 
     def create_raw(self, tree_id: int, name: str, **kw) -> Response:
-        opts = {k: kw.pop(k) for k in ("access", "disposition", "options", "attributes")
-                if k in kw}
-        return self.request(Command.CREATE, self.create_body(name, **opts), tree_id=tree_id,
-                            **kw)
+        opts = {k: kw.pop(k) for k in ("access", "disposition", "options", "attributes") if k in kw}
+        return self.request(Command.CREATE, self.create_body(name, **opts), tree_id=tree_id, **kw)
 
     def create(self, tree_id: int, name: str, **kw) -> bytes:
         r = self.check(self.create_raw(tree_id, name, **kw))
         return CreateResponse.unpack(r.pdu).file_id
 
     def open_dir(self, tree_id: int, name: str = "") -> bytes:
-        return self.create(tree_id, name, disposition=FILE_OPEN, options=FILE_DIRECTORY_FILE,
-                           attributes=0x10)
+        return self.create(
+            tree_id, name, disposition=FILE_OPEN, options=FILE_DIRECTORY_FILE, attributes=0x10
+        )
 
     @staticmethod
     def write_body(file_id: bytes, offset: int, data: bytes) -> bytes:
         return WriteRequest(file_id, offset, data).pack()
 
-    def write_raw(self, tree_id: int, file_id: bytes, offset: int, data: bytes,
-                  **kw) -> Response:
+    def write_raw(self, tree_id: int, file_id: bytes, offset: int, data: bytes, **kw) -> Response:
         kw.setdefault("payload", len(data))
-        return self.request(Command.WRITE, self.write_body(file_id, offset, data),
-                            tree_id=tree_id, **kw)
+        return self.request(
+            Command.WRITE, self.write_body(file_id, offset, data), tree_id=tree_id, **kw
+        )
 
     def write(self, tree_id: int, file_id: bytes, offset: int, data: bytes) -> int:
         r = self.check(self.write_raw(tree_id, file_id, offset, data))
         return struct.unpack_from("<I", r.pdu, 64 + 4)[0]
 
-    def read_raw(self, tree_id: int, file_id: bytes, offset: int, length: int,
-                 **kw) -> Response:
+    def read_raw(self, tree_id: int, file_id: bytes, offset: int, length: int, **kw) -> Response:
         kw.setdefault("payload", length)
-        return self.request(Command.READ, ReadRequest(file_id, length, offset).pack(),
-                            tree_id=tree_id, **kw)
+        return self.request(
+            Command.READ, ReadRequest(file_id, length, offset).pack(), tree_id=tree_id, **kw
+        )
 
     def read(self, tree_id: int, file_id: bytes, offset: int, length: int) -> bytes:
         r = self.check(self.read_raw(tree_id, file_id, offset, length))
@@ -562,44 +638,69 @@ class SmbTestClient:
     def echo(self, **kw) -> Response:
         return self.request(Command.ECHO, empty_body(4), **kw)
 
-    def ioctl_raw(self, tree_id: int, ctl_code: int, file_id: bytes, data: bytes,
-                  max_output: int = 1024, **kw) -> Response:
-        body = IoctlRequest(ctl_code, file_id, data, 0, max_output,
-                            SMB2_0_IOCTL_IS_FSCTL).pack()
+    def ioctl_raw(
+        self, tree_id: int, ctl_code: int, file_id: bytes, data: bytes, max_output: int = 1024, **kw
+    ) -> Response:
+        body = IoctlRequest(ctl_code, file_id, data, 0, max_output, SMB2_0_IOCTL_IS_FSCTL).pack()
         kw.setdefault("payload", max(len(data), max_output))
         return self.request(Command.IOCTL, body, tree_id=tree_id, **kw)
 
-    def validate_negotiate(self, tree_id: int, *, capabilities: int | None = None,
-                           guid: bytes | None = None, security_mode: int | None = None,
-                           dialects: Sequence[int] | None = None, **kw) -> Response:
+    def validate_negotiate(
+        self,
+        tree_id: int,
+        *,
+        capabilities: int | None = None,
+        guid: bytes | None = None,
+        security_mode: int | None = None,
+        dialects: Sequence[int] | None = None,
+        **kw,
+    ) -> Response:
         """FSCTL_VALIDATE_NEGOTIATE_INFO with what this client sent in NEGOTIATE (or the
         overrides)."""
         ds = list(self.dialects if dialects is None else dialects)
-        data = struct.pack("<I16sHH", self.capabilities if capabilities is None
-                           else capabilities, guid or self.client_guid,
-                           self.security_mode if security_mode is None else security_mode,
-                           len(ds)) + struct.pack(f"<{len(ds)}H", *ds)
-        return self.ioctl_raw(tree_id, FSCTL_VALIDATE_NEGOTIATE_INFO, b"\xff" * 16, data,
-                              max_output=24, **kw)
+        data = struct.pack(
+            "<I16sHH",
+            self.capabilities if capabilities is None else capabilities,
+            guid or self.client_guid,
+            self.security_mode if security_mode is None else security_mode,
+            len(ds),
+        ) + struct.pack(f"<{len(ds)}H", *ds)
+        return self.ioctl_raw(
+            tree_id, FSCTL_VALIDATE_NEGOTIATE_INFO, b"\xff" * 16, data, max_output=24, **kw
+        )
 
-    def change_notify_raw(self, tree_id: int, file_id: bytes, *, filter_: int = 0x17,
-                          length: int = 4096, **kw) -> Response:
+    def change_notify_raw(
+        self, tree_id: int, file_id: bytes, *, filter_: int = 0x17, length: int = 4096, **kw
+    ) -> Response:
         body = struct.pack("<HHI16sII", 32, 0, length, file_id, filter_, 0)
         kw.setdefault("payload", length)
         return self.request(Command.CHANGE_NOTIFY, body, tree_id=tree_id, **kw)
 
-    def cancel(self, *, async_id: int | None = None, message_id: int | None = None,
-               **kw) -> list[Response]:
+    def cancel(
+        self, *, async_id: int | None = None, message_id: int | None = None, **kw
+    ) -> list[Response]:
         """CANCEL (no response of its own); returns whatever the server sent back."""
-        return self.compound([Pdu(Command.CANCEL, empty_body(4), async_id=async_id,
-                                  message_id=message_id or 0, credit_charge=0,
-                                  credit_request=0, **kw)])
+        return self.compound(
+            [
+                Pdu(
+                    Command.CANCEL,
+                    empty_body(4),
+                    async_id=async_id,
+                    message_id=message_id or 0,
+                    credit_charge=0,
+                    credit_request=0,
+                    **kw,
+                )
+            ]
+        )
 
 
 def flip_bit(offset: int, bit: int = 0) -> Callable[[bytearray], None]:
     """A ``Pdu.tamper`` that flips one bit of the PDU (offset from the PDU header start)."""
+
     def _tamper(raw: bytearray) -> None:
         raw[offset] ^= 1 << bit
+
     return _tamper
 
 
@@ -607,4 +708,4 @@ def strip_signature(raw: bytearray) -> None:
     """A ``Pdu.tamper`` that clears SMB2_FLAGS_SIGNED and zeroes the signature."""
     (flags,) = struct.unpack_from("<I", raw, 16)
     struct.pack_into("<I", raw, 16, flags & ~HeaderFlags.SIGNED)
-    raw[SIGNATURE_OFFSET:SIGNATURE_OFFSET + 16] = b"\x00" * 16
+    raw[SIGNATURE_OFFSET : SIGNATURE_OFFSET + 16] = b"\x00" * 16

@@ -28,9 +28,11 @@ from lanman.smb.wire.create import CreateResponse
 from lanman.smb.wire.header import SIGNATURE_OFFSET
 from lanman.smb.wire.io import WriteRequest
 
-FUZZ = settings(max_examples=150, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow,
-                                       HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 SECRET = b"TOP-SECRET-OUTSIDE-THE-SHARE"
 
 
@@ -45,8 +47,11 @@ class Env:
         (self.outside / "secret.txt").write_bytes(SECRET)
         (self.share / "sub").mkdir(exist_ok=True)
         (self.share / "hello.txt").write_bytes(b"hello")
-        for name, target in (("link", self.outside), ("linkfile", self.outside / "secret.txt"),
-                             ("sub/uplink", root)):
+        for name, target in (
+            ("link", self.outside),
+            ("linkfile", self.outside / "secret.txt"),
+            ("sub/uplink", root),
+        ):
             p = self.share / name
             if not p.is_symlink():
                 os.symlink(target, p)
@@ -74,7 +79,8 @@ class Env:
             for f in filenames + dirnames:
                 p = os.path.join(dirpath, f)
                 snap[os.path.relpath(p, self.root)] = (
-                    Path(p).read_bytes() if os.path.isfile(p) else None)
+                    Path(p).read_bytes() if os.path.isfile(p) else None
+                )
         return snap
 
 
@@ -119,12 +125,16 @@ def resign(c: SmbTestClient, frame: bytes) -> bytes:
     raw = bytearray(frame)
     struct.pack_into("<I", raw, 16, struct.unpack_from("<I", raw, 16)[0] | 0x8)
     struct.pack_into("<I", raw, 20, 0)  # NextCommand 0: one PDU
-    raw[SIGNATURE_OFFSET:SIGNATURE_OFFSET + 16] = bytes(16)
+    raw[SIGNATURE_OFFSET : SIGNATURE_OFFSET + 16] = bytes(16)
     (command,) = struct.unpack_from("<H", raw, 12)
     (message_id,) = struct.unpack_from("<Q", raw, 24)
-    raw[SIGNATURE_OFFSET:SIGNATURE_OFFSET + 16] = compute_signature(
-        c.signing_key, c.algorithm, [bytes(raw)], message_id=message_id,
-        is_cancel=command == Command.CANCEL)
+    raw[SIGNATURE_OFFSET : SIGNATURE_OFFSET + 16] = compute_signature(
+        c.signing_key,
+        c.algorithm,
+        [bytes(raw)],
+        message_id=message_id,
+        is_cancel=command == Command.CANCEL,
+    )
     return bytes(raw)
 
 
@@ -138,8 +148,10 @@ def test_random_bytes_fresh_connection(env, frame):
 
 
 @FUZZ
-@given(prefix=st.sampled_from([b"\xfeSMB", b"\xffSMB", b"\xfdSMB", b"\xfcSMB"]),
-       rest=st.binary(max_size=300))
+@given(
+    prefix=st.sampled_from([b"\xfeSMB", b"\xffSMB", b"\xfdSMB", b"\xfcSMB"]),
+    rest=st.binary(max_size=300),
+)
 def test_random_bytes_with_protocol_ids(env, prefix, rest):
     c = SmbTestClient(env.ctx)
     feed(c, prefix + rest)
@@ -159,9 +171,14 @@ def test_random_bytes_after_session(env, frame, dialect):
 
 
 @FUZZ
-@given(dialects=st.lists(st.sampled_from([0x0202, 0x0210, 0x0300, 0x0302, 0x0311, 0x02FF,
-                                          0x0222]), min_size=1, max_size=6),
-       **mutations)
+@given(
+    dialects=st.lists(
+        st.sampled_from([0x0202, 0x0210, 0x0300, 0x0302, 0x0311, 0x02FF, 0x0222]),
+        min_size=1,
+        max_size=6,
+    ),
+    **mutations,
+)
 def test_mutated_negotiate(env, dialects, edits, cut, extra):
     c = SmbTestClient(env.ctx)
     frame = c.build([Pdu(Command.NEGOTIATE, c.negotiate_body(dialects), sign=False)])
@@ -169,9 +186,13 @@ def test_mutated_negotiate(env, dialects, edits, cut, extra):
 
 
 @FUZZ
-@given(dialect_strings=st.lists(st.sampled_from(["NT LM 0.12", "SMB 2.002", "SMB 2.???",
-                                                 "PC NETWORK PROGRAM 1.0", ""]), max_size=5),
-       **mutations)
+@given(
+    dialect_strings=st.lists(
+        st.sampled_from(["NT LM 0.12", "SMB 2.002", "SMB 2.???", "PC NETWORK PROGRAM 1.0", ""]),
+        max_size=5,
+    ),
+    **mutations,
+)
 def test_mutated_smb1_negotiate(env, dialect_strings, edits, cut, extra):
     c = SmbTestClient(env.ctx)
     feed(c, mutate(smb1_negotiate_frame(dialect_strings), edits, cut, extra))
@@ -192,8 +213,7 @@ def test_mutated_session_setup(env, dialect, round_, edits, cut, extra):
         r = c.request(Command.SESSION_SETUP, SessionSetupRequest(token).pack(), sign=False)
         c.session_id = r.header.session_id
         token = sp.step(SessionSetupResponse.unpack(r.pdu).security_buffer)
-    frame = c.build([Pdu(Command.SESSION_SETUP, SessionSetupRequest(token).pack(),
-                         sign=False)])
+    frame = c.build([Pdu(Command.SESSION_SETUP, SessionSetupRequest(token).pack(), sign=False)])
     feed(c, mutate(frame, edits, cut, extra))
     env.check_bystander()
 
@@ -223,21 +243,27 @@ def test_mutated_create(env, name, signed, edits, cut, extra):
 @given(data=st.binary(max_size=200), signed=st.booleans(), **mutations)
 def test_mutated_write(env, data, signed, edits, cut, extra):
     c, tid, fid = _session(env, 0x0300)
-    frame = c.build([Pdu(Command.WRITE, WriteRequest(fid, 0, data).pack(), tree_id=tid,
-                         payload=len(data))])
+    frame = c.build(
+        [Pdu(Command.WRITE, WriteRequest(fid, 0, data).pack(), tree_id=tid, payload=len(data))]
+    )
     frame = mutate(frame, [(64 + p % 48, v) for p, v in edits], cut and cut + 64, extra)
     feed(c, resign(c, frame) if signed else frame)
     env.check_bystander()
 
 
 @FUZZ
-@given(command=st.integers(0, 0x14), body=st.binary(max_size=200),
-       tree=st.booleans(), related=st.booleans())
+@given(
+    command=st.integers(0, 0x14),
+    body=st.binary(max_size=200),
+    tree=st.booleans(),
+    related=st.booleans(),
+)
 def test_signed_garbage_bodies_for_every_command(env, command, body, tree, related):
     """Correctly signed requests with garbage bodies reach every parser/handler."""
     c, tid, _ = _session(env, 0x0311)
-    frame = c.build([Pdu(command, body, tree_id=tid if tree else 0, related=related,
-                         credit_charge=1)])
+    frame = c.build(
+        [Pdu(command, body, tree_id=tid if tree else 0, related=related, credit_charge=1)]
+    )
     feed(c, frame)
     env.check_bystander()
 
@@ -246,12 +272,17 @@ def test_signed_garbage_bodies_for_every_command(env, command, body, tree, relat
 @given(n=st.integers(2, 4), tamper_at=st.integers(0, 3), body=st.binary(max_size=64))
 def test_signed_compounds_with_garbage(env, n, tamper_at, body):
     c, tid, _fid = _session(env, 0x0311)
-    pdus = [Pdu(Command.CREATE, c.create_body("hello.txt", disposition=FILE_OPEN),
-                tree_id=tid)]
+    pdus = [Pdu(Command.CREATE, c.create_body("hello.txt", disposition=FILE_OPEN), tree_id=tid)]
     for i in range(1, n):
-        pdus.append(Pdu(Command.WRITE if i != tamper_at else Command.IOCTL,
-                        WriteRequest(b"\xff" * 16, 0, body).pack() if i != tamper_at
-                        else body, related=True, tree_id=tid, credit_charge=1))
+        pdus.append(
+            Pdu(
+                Command.WRITE if i != tamper_at else Command.IOCTL,
+                WriteRequest(b"\xff" * 16, 0, body).pack() if i != tamper_at else body,
+                related=True,
+                tree_id=tid,
+                credit_charge=1,
+            )
+        )
     feed(c, c.build(pdus))
     env.check_bystander()
 
@@ -259,12 +290,33 @@ def test_signed_compounds_with_garbage(env, n, tamper_at, body):
 # ---- hostile names -------------------------------------------------------------------
 
 HOSTILE_NAMES = [
-    "..", "..\\outside\\secret.txt", "\\..\\outside\\secret.txt", "..\\..\\etc\\passwd",
-    "/etc/passwd", "\\etc\\passwd", "C:\\Windows\\win.ini", "a\x00b", "hello.txt\x00.exe",
-    "a/../../etc/passwd", "sub/../../outside/secret.txt", "sub\\..\\..\\outside\\x.txt",
-    "link\\secret.txt", "link\\created.txt", "linkfile", "link", "sub\\uplink\\outside\\secret.txt",
-    "sub\\uplink\\escape.txt", "\\\\server\\share\\x", "..\\escape.txt", "./../escape.txt",
-    "CON", "aux.txt", "x:stream", "sub\\.\\..\\..\\escape.txt", "\u202e..", "." * 300,
+    "..",
+    "..\\outside\\secret.txt",
+    "\\..\\outside\\secret.txt",
+    "..\\..\\etc\\passwd",
+    "/etc/passwd",
+    "\\etc\\passwd",
+    "C:\\Windows\\win.ini",
+    "a\x00b",
+    "hello.txt\x00.exe",
+    "a/../../etc/passwd",
+    "sub/../../outside/secret.txt",
+    "sub\\..\\..\\outside\\x.txt",
+    "link\\secret.txt",
+    "link\\created.txt",
+    "linkfile",
+    "link",
+    "sub\\uplink\\outside\\secret.txt",
+    "sub\\uplink\\escape.txt",
+    "\\\\server\\share\\x",
+    "..\\escape.txt",
+    "./../escape.txt",
+    "CON",
+    "aux.txt",
+    "x:stream",
+    "sub\\.\\..\\..\\escape.txt",
+    "\u202e..",
+    "." * 300,
 ]
 
 
@@ -295,15 +347,35 @@ def test_hostile_create_names_stay_inside_share(env, name, disposition):
 
 
 @FUZZ
-@given(parts=st.lists(st.sampled_from(["..", ".", "link", "sub", "uplink", "outside",
-                                       "secret.txt", "linkfile", "", "etc", "x\x00y",
-                                       "new.txt", "C:", "~"]), min_size=1, max_size=6),
-       seps=st.lists(st.sampled_from(["\\", "/", "\\\\"]), min_size=6, max_size=6),
-       lead=st.sampled_from(["", "\\", "/"]),
-       disposition=st.sampled_from([FILE_OPEN, FILE_OPEN_IF, FILE_CREATE]))
+@given(
+    parts=st.lists(
+        st.sampled_from(
+            [
+                "..",
+                ".",
+                "link",
+                "sub",
+                "uplink",
+                "outside",
+                "secret.txt",
+                "linkfile",
+                "",
+                "etc",
+                "x\x00y",
+                "new.txt",
+                "C:",
+                "~",
+            ]
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    seps=st.lists(st.sampled_from(["\\", "/", "\\\\"]), min_size=6, max_size=6),
+    lead=st.sampled_from(["", "\\", "/"]),
+    disposition=st.sampled_from([FILE_OPEN, FILE_OPEN_IF, FILE_CREATE]),
+)
 def test_generated_hostile_paths_stay_inside_share(env, parts, seps, lead, disposition):
-    name = lead + "".join(p + (seps[i] if i < len(parts) - 1 else "")
-                          for i, p in enumerate(parts))
+    name = lead + "".join(p + (seps[i] if i < len(parts) - 1 else "") for i, p in enumerate(parts))
     c, tid, _ = _session(env, 0x0210)
     before = env.outside_snapshot()
     _try_open(c, tid, name, disposition)

@@ -67,7 +67,9 @@ PROTOCOL_DIALECT = {
 
 def require_tool(name: str) -> str:
     """Return the absolute path of an external peer, or FAIL (not skip) the test."""
-    path = shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None)
+    path = shutil.which(name) or (
+        f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None
+    )
     if not path:
         pkg = {
             "smbclient": "smbclient",
@@ -149,14 +151,29 @@ def make_random_file(path: Path, size: int, seed: int = 0) -> str:
     return h.hexdigest()
 
 
-def run(cmd: list[str], timeout: float = 120, input: bytes | None = None,
-        check: bool = False, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
+def run(
+    cmd: list[str],
+    timeout: float = 120,
+    input: bytes | None = None,
+    check: bool = False,
+    env: dict | None = None,
+    cwd=None,
+) -> subprocess.CompletedProcess:
     try:
-        cp = subprocess.run(cmd, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            timeout=timeout, env=env, cwd=cwd)
+        cp = subprocess.run(
+            cmd,
+            input=input,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            timeout=timeout,
+            env=env,
+            cwd=cwd,
+        )
     except subprocess.TimeoutExpired as e:
-        raise AssertionError(f"command timed out after {timeout}s: {cmd!r}\n"
-                             f"stdout: {e.stdout!r}\nstderr: {e.stderr!r}") from None
+        raise AssertionError(
+            f"command timed out after {timeout}s: {cmd!r}\n"
+            f"stdout: {e.stdout!r}\nstderr: {e.stderr!r}"
+        ) from None
     if check and cp.returncode != 0:
         raise AssertionError(
             f"command failed rc={cp.returncode}: {' '.join(map(str, cmd))}\n"
@@ -246,7 +263,9 @@ class Target:
     def events(self) -> list:
         """Security events as parsed JSON (``lanman events --json``)."""
         assert self.is_lanman, "events are a lanman feature"
-        cp = run(lanman_cmd() + ["--home", str(self.home), "events", "--json"], timeout=30, check=True)
+        cp = run(
+            lanman_cmd() + ["--home", str(self.home), "events", "--json"], timeout=30, check=True
+        )
         text = cp.stdout.decode(errors="replace").strip()
         if not text:
             return []
@@ -267,19 +286,29 @@ def _lanman(home: Path, *args: str, input: bytes | None = None) -> None:
 
 
 def _lanman_start(t: Target) -> None:
-    _lanman(t.home, "smb", "server-config", "set",
-            "--require-security-signature", "true" if t.require_signing else "false")
+    _lanman(
+        t.home,
+        "smb",
+        "server-config",
+        "set",
+        "--require-security-signature",
+        "true" if t.require_signing else "false",
+    )
     logf = open(t.log_path, "ab")
     t.proc = subprocess.Popen(
         lanman_cmd() + ["--home", str(t.home), "up", "--listen", HOST, "--smb-port", str(t.port)],
-        stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        stdout=logf,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
     )
     logf.close()
     try:
         wait_port(t.port, 15.0, t.proc)
     except Exception as e:
         stop_process(t.proc)
-        raise AssertionError(f"lanman did not start: {e}\n--- server output\n{t.log_text()}") from None
+        raise AssertionError(
+            f"lanman did not start: {e}\n--- server output\n{t.log_text()}"
+        ) from None
 
 
 def start_lanman(base: Path, require_signing: bool = True, port: int | None = None) -> Target:
@@ -290,9 +319,21 @@ def start_lanman(base: Path, require_signing: bool = True, port: int | None = No
         d.mkdir(parents=True, exist_ok=True)
     (ro_dir / "readme.txt").write_bytes(b"read-only share\n")
     password = random_password()
-    t = Target("lanman", HOST, port or free_port(), DEFAULT_USER, password, SHARE, share_dir,
-               RO_SHARE, ro_dir, home, require_signing, log_path=base / "lanman.log",
-               _start=_lanman_start)
+    t = Target(
+        "lanman",
+        HOST,
+        port or free_port(),
+        DEFAULT_USER,
+        password,
+        SHARE,
+        share_dir,
+        RO_SHARE,
+        ro_dir,
+        home,
+        require_signing,
+        log_path=base / "lanman.log",
+        _start=_lanman_start,
+    )
     _lanman(home, "user", "add", DEFAULT_USER, "--password-stdin", input=(password + "\n").encode())
     _lanman(home, "share", "add", SHARE, str(share_dir))
     _lanman(home, "share", "add", RO_SHARE, str(ro_dir), "--read-only")
@@ -310,8 +351,11 @@ def ensure_unix_user(name: str = SAMBA_UNIX_USER) -> pwd.struct_passwd:
         pass
     if os.geteuid() != 0:
         pytest.fail(f"unix user {name!r} missing and not root to create it", pytrace=False)
-    run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-        check=True, timeout=30)
+    run(
+        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+        check=True,
+        timeout=30,
+    )
     return pwd.getpwnam(name)
 
 
@@ -363,11 +407,18 @@ SMB_CONF = """\
 def _write_samba_conf(t: Target) -> Path:
     d = t.home
     conf = d / "smb.conf"
-    conf.write_text(SMB_CONF.format(
-        port=t.port, d=d, share=t.share, share_dir=t.share_dir, ro_share=t.ro_share,
-        ro_dir=t.ro_dir, signing="mandatory" if t.require_signing else "auto",
-        loglevel=os.environ.get("LANMAN_SAMBA_LOGLEVEL", "1"),
-    ))
+    conf.write_text(
+        SMB_CONF.format(
+            port=t.port,
+            d=d,
+            share=t.share,
+            share_dir=t.share_dir,
+            ro_share=t.ro_share,
+            ro_dir=t.ro_dir,
+            signing="mandatory" if t.require_signing else "auto",
+            loglevel=os.environ.get("LANMAN_SAMBA_LOGLEVEL", "1"),
+        )
+    )
     return conf
 
 
@@ -375,9 +426,16 @@ def _samba_start(t: Target) -> None:
     conf = _write_samba_conf(t)
     logf = open(t.log_path, "ab")
     t.proc = subprocess.Popen(
-        [require_tool("smbd"), "--foreground", "--no-process-group", "--debug-stdout",
-         f"--configfile={conf}"],
-        stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        [
+            require_tool("smbd"),
+            "--foreground",
+            "--no-process-group",
+            "--debug-stdout",
+            f"--configfile={conf}",
+        ],
+        stdout=logf,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
         # smbd signals its whole process group on shutdown: keep it out of ours
         start_new_session=True,
     )
@@ -389,8 +447,9 @@ def _samba_start(t: Target) -> None:
         raise AssertionError(f"smbd did not start: {e}\n--- smbd output\n{t.log_text()}") from None
 
 
-def start_samba(base: Path | None = None, require_signing: bool = True,
-                port: int | None = None) -> Target:
+def start_samba(
+    base: Path | None = None, require_signing: bool = True, port: int | None = None
+) -> Target:
     """Start Debian's smbd with a private smb.conf on a free loopback port.
 
     ``base`` must be traversable by the unix user; we therefore always use a fresh
@@ -413,12 +472,28 @@ def start_samba(base: Path | None = None, require_signing: bool = True,
     os.chmod(share_dir, 0o755)
     password = random_password()
     # the Samba account must be a unix user: use it directly as the SMB user name
-    t = Target("samba", HOST, port or free_port(), SAMBA_UNIX_USER, password, SHARE, share_dir,
-               RO_SHARE, ro_dir, d, require_signing, log_path=d / "smbd.out",
-               _start=_samba_start)
+    t = Target(
+        "samba",
+        HOST,
+        port or free_port(),
+        SAMBA_UNIX_USER,
+        password,
+        SHARE,
+        share_dir,
+        RO_SHARE,
+        ro_dir,
+        d,
+        require_signing,
+        log_path=d / "smbd.out",
+        _start=_samba_start,
+    )
     _write_samba_conf(t)
-    run([smbpasswd, "-c", str(d / "smb.conf"), "-a", "-s", SAMBA_UNIX_USER],
-        input=f"{password}\n{password}\n".encode(), check=True, timeout=30)
+    run(
+        [smbpasswd, "-c", str(d / "smb.conf"), "-a", "-s", SAMBA_UNIX_USER],
+        input=f"{password}\n{password}\n".encode(),
+        check=True,
+        timeout=30,
+    )
     _samba_start(t)
     return t
 
@@ -432,10 +507,19 @@ def cleanup_target(t: Target) -> None:
 # --------------------------------------------------------------------------- clients
 
 
-def smbclient(t: Target, *args: str, protocol: str = "SMB3_11", sign: bool = True,
-              timeout: float = 120, share: str | None = None, cwd=None,
-              check: bool = True, extra: tuple = (), unc: bool = True,
-              port: int | None = None) -> subprocess.CompletedProcess:
+def smbclient(
+    t: Target,
+    *args: str,
+    protocol: str = "SMB3_11",
+    sign: bool = True,
+    timeout: float = 120,
+    share: str | None = None,
+    cwd=None,
+    check: bool = True,
+    extra: tuple = (),
+    unc: bool = True,
+    port: int | None = None,
+) -> subprocess.CompletedProcess:
     """Run Samba's smbclient against the target with min=max protocol (forces dialect).
 
     ``port`` overrides the target port (to go through a proxy).
@@ -445,8 +529,10 @@ def smbclient(t: Target, *args: str, protocol: str = "SMB3_11", sign: bool = Tru
     if unc:
         cmd.append(t.unc(share))
     cmd += [
-        "-p", str(port or t.port),
-        "-U", f"{t.user}%{t.password}",
+        "-p",
+        str(port or t.port),
+        "-U",
+        f"{t.user}%{t.password}",
         f"--client-protection={'sign' if sign else 'off'}",
         f"--option=client max protocol={protocol}",
         f"--option=client min protocol={protocol}",
@@ -466,7 +552,7 @@ def _parse_smb2_chain(pdu: bytes):
     """Yield (offset, length) of each SMB2 message in a (possibly compound) PDU."""
     off = 0
     for _ in range(64):
-        if pdu[off:off + 4] != SMB2_MAGIC or len(pdu) < off + 64:
+        if pdu[off : off + 4] != SMB2_MAGIC or len(pdu) < off + 64:
             return
         nxt = struct.unpack_from("<I", pdu, off + 20)[0]
         end = off + nxt if nxt else len(pdu)
@@ -510,8 +596,7 @@ class TamperProxy:
     tampered message id, and whether the server closed the connection.
     """
 
-    def __init__(self, target_port: int, mutate: Mutator | None = None,
-                 max_seconds: float = 300.0):
+    def __init__(self, target_port: int, mutate: Mutator | None = None, max_seconds: float = 300.0):
         self.target_port = target_port
         self.mutate = mutate
         self.max_seconds = max_seconds
@@ -668,10 +753,16 @@ def unsigned_traffic(proxy: TamperProxy) -> list[str]:
             if not m.flags & SMB2_FLAGS_SIGNED:
                 bad.append(f"request cmd=0x{m.command:x} mid={m.message_id} unsigned")
     for m in proxy.responses:
-        if (m.session_id and m.command not in (SMB2_SESSION_SETUP, SMB2_CANCEL, SMB2_NEGOTIATE,
-                                               SMB2_OPLOCK_BREAK)
-                and m.status != STATUS_PENDING and m.message_id != 0xFFFFFFFFFFFFFFFF):
+        if (
+            m.session_id
+            and m.command
+            not in (SMB2_SESSION_SETUP, SMB2_CANCEL, SMB2_NEGOTIATE, SMB2_OPLOCK_BREAK)
+            and m.status != STATUS_PENDING
+            and m.message_id != 0xFFFFFFFFFFFFFFFF
+        ):
             if not m.flags & SMB2_FLAGS_SIGNED:
-                bad.append(f"response cmd=0x{m.command:x} mid={m.message_id} "
-                           f"status=0x{m.status:08x} unsigned")
+                bad.append(
+                    f"response cmd=0x{m.command:x} mid={m.message_id} "
+                    f"status=0x{m.status:08x} unsigned"
+                )
     return bad

@@ -36,8 +36,9 @@ DIALECTS = {
 def test_impacket_client(target, name):
     dialect = DIALECTS[name]
     with TamperProxy(target.port) as proxy:
-        conn = SMBConnection(target.host, target.host, sess_port=proxy.port,
-                             preferredDialect=dialect, timeout=15)
+        conn = SMBConnection(
+            target.host, target.host, sess_port=proxy.port, preferredDialect=dialect, timeout=15
+        )
         try:
             if dialect is None:
                 assert conn.getDialect() == s3.SMB2_DIALECT_311
@@ -71,8 +72,9 @@ def test_impacket_client(target, name):
                 pass
             conn.close()
     if dialect is None:
-        assert proxy.dialects == [s3.SMB2_DIALECT_WILDCARD, s3.SMB2_DIALECT_311], \
-            [hex(d) for d in proxy.dialects]
+        assert proxy.dialects == [s3.SMB2_DIALECT_WILDCARD, s3.SMB2_DIALECT_311], [
+            hex(d) for d in proxy.dialects
+        ]
     else:
         assert set(proxy.dialects) == {dialect}
     assert unsigned_traffic(proxy) == []

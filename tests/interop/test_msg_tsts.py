@@ -70,8 +70,18 @@ def server(tmp_path_factory):
 def _probe(t, cmd, *args, password=None):
     script = t.home.parent / "probe.py"
     script.write_text(PROBE)
-    cp = run([sys.executable, str(script), str(t.port), t.user, password or t.password, cmd,
-              *map(str, args)], timeout=120)
+    cp = run(
+        [
+            sys.executable,
+            str(script),
+            str(t.port),
+            t.user,
+            password or t.password,
+            cmd,
+            *map(str, args),
+        ],
+        timeout=120,
+    )
     return cp.stdout.decode() + cp.stderr.decode()
 
 
@@ -81,9 +91,21 @@ def _policy(t, value):
 
 def _msg(t, *args, password=None, stdin=None):
     env = dict(os.environ, LANMAN_MSG_OS_SESSIONS="0")
-    return run(lanman_cmd() + ["--home", str(t.home), "msg", f"/SERVER:{HOST}:{t.port}", "-U",
-                               f"{t.user}%{password or t.password}", *args], input=stdin,
-               env=env, timeout=120)
+    return run(
+        lanman_cmd()
+        + [
+            "--home",
+            str(t.home),
+            "msg",
+            f"/SERVER:{HOST}:{t.port}",
+            "-U",
+            f"{t.user}%{password or t.password}",
+            *args,
+        ],
+        input=stdin,
+        env=env,
+        timeout=120,
+    )
 
 
 def _inbox(t, name):
@@ -150,10 +172,24 @@ def test_waiting_message_does_not_stall_other_clients(server):
     _policy(server, "enabled")
     env = dict(os.environ, LANMAN_MSG_OS_SESSIONS="0")
     waiting = subprocess.Popen(
-        lanman_cmd() + ["--home", str(server.home), "msg", f"/SERVER:{HOST}:{server.port}",
-                        "-U", f"{server.user}%{server.password}", "/W", "/V", "/TIME:6",
-                        "desk", "are you there?"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+        lanman_cmd()
+        + [
+            "--home",
+            str(server.home),
+            "msg",
+            f"/SERVER:{HOST}:{server.port}",
+            "-U",
+            f"{server.user}%{server.password}",
+            "/W",
+            "/V",
+            "/TIME:6",
+            "desk",
+            "are you there?",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
     try:
         deadline = time.monotonic() + 20
         while not any(m["message"] == "are you there?" for m in _inbox(server, "desk")):

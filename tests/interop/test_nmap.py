@@ -17,9 +17,24 @@ pytestmark = [pytest.mark.interop]
 
 def nmap_script(target, script: str) -> str:
     exe = require_tool("nmap")
-    cp = run([exe, "-Pn", "-n", "-p", str(target.port), "--script", script,
-              "--script-args", f"smbport={target.port}", "--host-timeout", "60s", target.host],
-             timeout=90, check=True)
+    cp = run(
+        [
+            exe,
+            "-Pn",
+            "-n",
+            "-p",
+            str(target.port),
+            "--script",
+            script,
+            "--script-args",
+            f"smbport={target.port}",
+            "--host-timeout",
+            "60s",
+            target.host,
+        ],
+        timeout=90,
+        check=True,
+    )
     return cp.stdout.decode(errors="replace")
 
 
@@ -40,7 +55,8 @@ def test_nmap_signing_required_by_default(target):
 @pytest.mark.timeout(120)
 def test_nmap_signing_not_required_after_config_change(target_fn):
     assert security_mode_lines(nmap_script(target_fn, "smb2-security-mode")) == [
-        "Message signing enabled and required"]
+        "Message signing enabled and required"
+    ]
     target_fn.restart(require_signing=False)
     out = nmap_script(target_fn, "smb2-security-mode")
     assert security_mode_lines(out) == ["Message signing enabled but not required"], out

@@ -25,8 +25,11 @@ def test_profiles_cover_both_answers():
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("profile", SMB2_PROFILES)
 def test_smb2_security_mode_agrees_with_profile(profile):
-    want = ("Message signing enabled and required" if Party.of(profile).server.require_signing
-            else "Message signing enabled but not required")
+    want = (
+        "Message signing enabled and required"
+        if Party.of(profile).server.require_signing
+        else "Message signing enabled but not required"
+    )
     with MatrixServer(profile) as srv:
         out = nmap_script(SimpleNamespace(host=HOST, port=srv.port), "smb2-security-mode")
     lines = security_mode_lines(out)

@@ -43,11 +43,13 @@ EXPECTED = {
     "samba-mandatory": {"win11-24h2-pro": "signed", "win11-24h2-home": "signed", "xp": E64},
     "samba-auto": {"win11-24h2-pro": "signed", "win11-24h2-home": "unsigned", "xp": E64},
     "samba-guest": {"win11-24h2-pro": G1272, "win11-24h2-home": "unsigned", "xp": E64},
-    "impacket-guest": {"win11-24h2-pro": G1272, "win11-24h2-home": "unsigned",
-                       "xp": "unsigned"},
+    "impacket-guest": {"win11-24h2-pro": G1272, "win11-24h2-home": "unsigned", "xp": "unsigned"},
     "lanman-required": {"win11-24h2-pro": "signed", "win11-24h2-home": "signed", "xp": E64},
-    "lanman-smb1-nosign": {"win11-24h2-pro": "signed", "win11-24h2-home": "unsigned",
-                           "xp": "unsigned"},
+    "lanman-smb1-nosign": {
+        "win11-24h2-pro": "signed",
+        "win11-24h2-home": "unsigned",
+        "xp": "unsigned",
+    },
     "lanman-guest": {"win11-24h2-pro": G1272, "win11-24h2-home": "unsigned", "xp": E64},
     "closed": {"win11-24h2-pro": E53, "win11-24h2-home": E53, "xp": E53},
 }
@@ -56,17 +58,32 @@ FACTS = {
     "samba-mandatory": ("Message signing enabled and required", None, False, False),
     "samba-auto": ("Message signing enabled but not required", None, True, False),
     "samba-guest": ("Message signing enabled but not required", None, True, True),
-    "impacket-guest": ("Message signing enabled but not required",
-                       "disabled (dangerous, but default)", True, True),
+    "impacket-guest": (
+        "Message signing enabled but not required",
+        "disabled (dangerous, but default)",
+        True,
+        True,
+    ),
     "lanman-required": ("Message signing enabled and required", None, False, False),
-    "lanman-smb1-nosign": ("Message signing enabled but not required",
-                           "disabled (dangerous, but default)", True, False),
+    "lanman-smb1-nosign": (
+        "Message signing enabled but not required",
+        "disabled (dangerous, but default)",
+        True,
+        False,
+    ),
     "lanman-guest": ("Message signing enabled but not required", None, True, True),
     "closed": (None, None, False, False),
 }
-FAMILY = {"samba-mandatory": "samba", "samba-auto": "samba", "samba-guest": "samba",
-          "impacket-guest": "impacket", "lanman-required": "lanman",
-          "lanman-smb1-nosign": "lanman", "lanman-guest": "lanman", "closed": "unknown"}
+FAMILY = {
+    "samba-mandatory": "samba",
+    "samba-auto": "samba",
+    "samba-guest": "samba",
+    "impacket-guest": "impacket",
+    "lanman-required": "lanman",
+    "lanman-smb1-nosign": "lanman",
+    "lanman-guest": "lanman",
+    "closed": "unknown",
+}
 
 IMPACKET_GUEST = textwrap.dedent("""
     import sys
@@ -85,12 +102,28 @@ def _impacket_guest(base: Path) -> isup.Target:
     share = base / "imp-share"
     share.mkdir(parents=True, exist_ok=True)
     port = isup.free_port()
-    t = isup.Target("impacket", isup.HOST, port, "", "", "data", share, "data", share, base,
-                    False, log_path=base / "impacket.log")
+    t = isup.Target(
+        "impacket",
+        isup.HOST,
+        port,
+        "",
+        "",
+        "data",
+        share,
+        "data",
+        share,
+        base,
+        False,
+        log_path=base / "impacket.log",
+    )
     with open(t.log_path, "ab") as logf:
-        t.proc = subprocess.Popen([sys.executable, "-c", IMPACKET_GUEST, isup.HOST, str(port),
-                                   "data", str(share)], stdout=logf, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL, start_new_session=True)
+        t.proc = subprocess.Popen(
+            [sys.executable, "-c", IMPACKET_GUEST, isup.HOST, str(port), "data", str(share)],
+            stdout=logf,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     isup.wait_port(port, 20, t.proc)
     return t
 
@@ -98,8 +131,18 @@ def _impacket_guest(base: Path) -> isup.Target:
 def _lanman_smb1_nosign(base: Path) -> isup.Target:
     t = isup.start_lanman(base, require_signing=False)
     t.stop()
-    isup._lanman(t.home, "smb", "server-config", "set", "--enable-smb1-protocol", "true",
-                 "--require-security-signature", "false", "--enable-security-signature", "false")
+    isup._lanman(
+        t.home,
+        "smb",
+        "server-config",
+        "set",
+        "--enable-smb1-protocol",
+        "true",
+        "--require-security-signature",
+        "false",
+        "--enable-security-signature",
+        "false",
+    )
     isup._lanman_start(t)
     return t
 
@@ -149,9 +192,21 @@ def report(fleet, tmp_path_factory):
 
 def _nmap(port: int) -> str:
     nmap = isup.require_tool("nmap")
-    cp = isup.run([nmap, "-Pn", "-n", "-p", str(port), "--script",
-                   "smb2-security-mode,smb-security-mode", "--script-args", f"smbport={port}",
-                   "127.0.0.1"], timeout=120)
+    cp = isup.run(
+        [
+            nmap,
+            "-Pn",
+            "-n",
+            "-p",
+            str(port),
+            "--script",
+            "smb2-security-mode,smb-security-mode",
+            "--script-args",
+            f"smbport={port}",
+            "127.0.0.1",
+        ],
+        timeout=120,
+    )
     return cp.stdout.decode(errors="replace")
 
 
@@ -175,8 +230,7 @@ def test_verdicts_match_the_documents(report, name):
             assert v["remedies"], v
     if FAMILY[name] == "samba" and name == "samba-guest":
         pro = next(v for v in h["verdicts"] if v["profile"] == "win11-24h2-pro")
-        assert any("smb.conf: map to guest = never" in x for r in pro["remedies"]
-                   for x in r["how"])
+        assert any("smb.conf: map to guest = never" in x for r in pro["remedies"] for x in r["how"])
 
 
 @pytest.mark.parametrize("name", list(EXPECTED))
@@ -223,8 +277,18 @@ def test_authenticated_signed_session(fleet):
     t = fleet["samba-mandatory"]
     pw = Path(tempfile.mkdtemp()) / "pw"
     pw.write_text(t.password + "\n")
-    cp = _scan([f"127.0.0.1:{t.port}", "--user", t.user, "--password-file", str(pw),
-                "--share", t.share, "--json"])
+    cp = _scan(
+        [
+            f"127.0.0.1:{t.port}",
+            "--user",
+            t.user,
+            "--password-file",
+            str(pw),
+            "--share",
+            t.share,
+            "--json",
+        ]
+    )
     assert cp.returncode == 0, cp.stdout.decode()[-3000:]
     h = json.loads(cp.stdout)["hosts"][0]
     u = h["sessions"]["user"]
@@ -241,8 +305,8 @@ def _png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
     pos, idat, width = 8, b"", 0
     height = depth = ctype = 0
     while pos < len(data):
-        (n,) = struct.unpack(">I", data[pos:pos + 4])
-        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + n]
+        (n,) = struct.unpack(">I", data[pos : pos + 4])
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + n]
         if kind == b"IHDR":
             width, height, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", body)
             assert depth == 8 and ctype in (2, 6) and interlace == 0
@@ -254,7 +318,7 @@ def _png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
     stride = width * bpp
     rows, prev, i = [], bytearray(stride), 0
     for _ in range(height):
-        f, line = raw[i], bytearray(raw[i + 1:i + 1 + stride])
+        f, line = raw[i], bytearray(raw[i + 1 : i + 1 + stride])
         i += 1 + stride
         for x in range(stride):
             a = line[x - bpp] if x >= bpp else 0
@@ -273,7 +337,7 @@ def _png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
                 line[x] = (line[x] + pr) & 0xFF
         rows.append(bytes(line))
         prev = line
-    return width, height, [bytes(r[j:j + 3]) for r in rows for j in range(0, stride, bpp)]
+    return width, height, [bytes(r[j : j + 3]) for r in rows for j in range(0, stride, bpp)]
 
 
 def test_html_report_renders_chart_in_chromium(report, tmp_path):
@@ -282,11 +346,22 @@ def test_html_report_renders_chart_in_chromium(report, tmp_path):
     assert '<svg id="summary-chart"' in text
     chromium = isup.require_tool("chromium")
     png = tmp_path / "out.png"
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tempfile.mkdtemp(prefix='lanman-chromium-')}"]
-    isup.run([chromium, *flags, f"--screenshot={png}", "--window-size=1200,900",
-              html.as_uri()], timeout=120, check=True)
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tempfile.mkdtemp(prefix='lanman-chromium-')}",
+    ]
+    isup.run(
+        [chromium, *flags, f"--screenshot={png}", "--window-size=1200,900", html.as_uri()],
+        timeout=120,
+        check=True,
+    )
     data = png.read_bytes()
     assert len(data) > 5000
     width, height, pixels = _png_pixels(data)

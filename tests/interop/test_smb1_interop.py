@@ -34,16 +34,40 @@ def smb1_server(tmp_path_factory, target_kind):
 
 def configure(t, enable: bool, require: bool) -> None:
     t.stop()
-    _lanman(t.home, "smb", "server-config", "set", "--enable-smb1-protocol", "true",
-            "--enable-security-signature", "true" if enable else "false")
+    _lanman(
+        t.home,
+        "smb",
+        "server-config",
+        "set",
+        "--enable-smb1-protocol",
+        "true",
+        "--enable-security-signature",
+        "true" if enable else "false",
+    )
     t.require_signing = require
     t._start(t)
 
 
 def nmap(t, script: str) -> str:
     exe = require_tool("nmap")
-    cp = run([exe, "-Pn", "-n", "-p", str(t.port), "--script", script, "--script-args",
-              f"smbport={t.port}", "--host-timeout", "60s", t.host], timeout=90, check=True)
+    cp = run(
+        [
+            exe,
+            "-Pn",
+            "-n",
+            "-p",
+            str(t.port),
+            "--script",
+            script,
+            "--script-args",
+            f"smbport={t.port}",
+            "--host-timeout",
+            "60s",
+            t.host,
+        ],
+        timeout=90,
+        check=True,
+    )
     return cp.stdout.decode(errors="replace")
 
 
@@ -55,9 +79,15 @@ def test_nmap_smb_security_mode_reads_3_7_15(smb1_server):
         assert wording in out, (mode, out)
         assert "authentication_level: user" in out and "challenge_response: supported" in out
         # and our own client reads the same SecurityMode byte
-        res = smb1_connect(smb1_server.host, smb1_server.port, smb1_server.user,
-                           smb1_server.password, smb1_server.share, enable_signing=True,
-                           require_signing=False)
+        res = smb1_connect(
+            smb1_server.host,
+            smb1_server.port,
+            smb1_server.user,
+            smb1_server.password,
+            smb1_server.share,
+            enable_signing=True,
+            require_signing=False,
+        )
         assert res.security_mode == mode, res
         assert res.ok and res.signed is (mode != 3), res
 
@@ -75,21 +105,29 @@ def test_kb887429_scenarios_with_lanman_client(smb1_server):
     t = smb1_server
     # server signing disabled (3), client requires -> closed after NEGOTIATE, error 1240
     configure(t, False, False)
-    res = smb1_connect(t.host, t.port, t.user, t.password, t.share, enable_signing=True,
-                       require_signing=True)
+    res = smb1_connect(
+        t.host, t.port, t.user, t.password, t.share, enable_signing=True, require_signing=True
+    )
     assert (res.ok, res.stage, res.win32_code) == (False, "negotiate", 1240), res
     assert res.message == "The account is not authorized to log in from this station."
-    res = smb1_connect(t.host, t.port, t.user, t.password, t.share, enable_signing=False,
-                       require_signing=False)
+    res = smb1_connect(
+        t.host, t.port, t.user, t.password, t.share, enable_signing=False, require_signing=False
+    )
     assert res.ok and not res.signed, res  # both disabled -> success
     # server requires (15), client disabled -> STATUS_ACCESS_DENIED at tree connect
     configure(t, True, True)
-    res = smb1_connect(t.host, t.port, t.user, t.password, t.share, enable_signing=False,
-                       require_signing=False)
+    res = smb1_connect(
+        t.host, t.port, t.user, t.password, t.share, enable_signing=False, require_signing=False
+    )
     assert (res.ok, res.stage, res.ntstatus, res.win32_code) == (
-        False, "tree connect", 0xC0000022, 5), res
-    res = smb1_connect(t.host, t.port, t.user, t.password, t.share, enable_signing=True,
-                       require_signing=True)
+        False,
+        "tree connect",
+        0xC0000022,
+        5,
+    ), res
+    res = smb1_connect(
+        t.host, t.port, t.user, t.password, t.share, enable_signing=True, require_signing=True
+    )
     assert res.ok and res.signed, res  # both required -> success, signed
     names = [e.get("name") for e in t.events()]
     assert "CLIENT_DOES_NOT_SUPPORT_SIGNING" in names
@@ -100,8 +138,16 @@ def test_samba_smbclient_nt1(smb1_server):
     exe = require_tool("smbclient")
     t = smb1_server
     configure(t, True, True)
-    base = [exe, f"//{t.host}/{t.share}", "-p", str(t.port), "-U", f"{t.user}%{t.password}",
-            "--option=client min protocol=NT1", "--option=client max protocol=NT1"]
+    base = [
+        exe,
+        f"//{t.host}/{t.share}",
+        "-p",
+        str(t.port),
+        "-U",
+        f"{t.user}%{t.password}",
+        "--option=client min protocol=NT1",
+        "--option=client max protocol=NT1",
+    ]
     for extra in ([], ["--client-protection=sign"]):
         cp = run(base + extra + ["-c", "exit"], timeout=60)
         text = (cp.stdout + cp.stderr).decode(errors="replace")

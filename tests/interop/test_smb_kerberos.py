@@ -40,15 +40,28 @@ def _tool(name: str) -> str:
 
 
 def _lanman(home: Path, *args: str, input_text: str | None = None) -> str:
-    r = subprocess.run([*lanman_cmd(), "--home", str(home), *args], input=input_text,
-                       capture_output=True, text=True, timeout=60, check=False)
+    r = subprocess.run(
+        [*lanman_cmd(), "--home", str(home), *args],
+        input=input_text,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     return r.stdout
 
 
 def _run(args, env, input_text=None, timeout=60):
-    return subprocess.run(args, env=env, input=input_text, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return subprocess.run(
+        args,
+        env=env,
+        input=input_text,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +70,17 @@ def domain(tmp_path_factory):
     home = base / "home"
     share = base / "share"
     share.mkdir()
-    _lanman(home, "domain", "provision", "--realm", REALM, "--domain", "LANMAN",
-            "--host-name", HOST_NAME)
+    _lanman(
+        home,
+        "domain",
+        "provision",
+        "--realm",
+        REALM,
+        "--domain",
+        "LANMAN",
+        "--host-name",
+        HOST_NAME,
+    )
     password = random_password()
     _lanman(home, "user", "add", "dave", "--password-stdin", input_text=password + "\n")
     _lanman(home, "share", "add", "data", str(share))
@@ -66,9 +88,22 @@ def domain(tmp_path_factory):
     log_path = base / "up.log"
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child process
     proc = subprocess.Popen(
-        [*lanman_cmd(), "--home", str(home), "up", "--listen", "127.0.0.1",
-         "--smb-port", str(smb_port), "--kdc-port", str(kdc_port)],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        [
+            *lanman_cmd(),
+            "--home",
+            str(home),
+            "up",
+            "--listen",
+            "127.0.0.1",
+            "--smb-port",
+            str(smb_port),
+            "--kdc-port",
+            str(kdc_port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
     log.close()
     try:
         wait_port(smb_port, 20.0, proc)
@@ -78,8 +113,17 @@ def domain(tmp_path_factory):
         env = {**os.environ, "KRB5_CONFIG": str(conf), "KRB5CCNAME": f"FILE:{base / 'cc'}"}
         r = _run([_tool("kinit"), "dave"], env, password + "\n")
         assert r.returncode == 0, r.stderr
-        yield {"home": home, "base": base, "share": share, "env": env, "password": password,
-               "smb_port": smb_port, "kdc_port": kdc_port, "log": log_path, "conf": conf}
+        yield {
+            "home": home,
+            "base": base,
+            "share": share,
+            "env": env,
+            "password": password,
+            "smb_port": smb_port,
+            "kdc_port": kdc_port,
+            "log": log_path,
+            "conf": conf,
+        }
     finally:
         stop_process(proc)
 
@@ -89,11 +133,24 @@ def _kerberos_logons(log: Path) -> int:
 
 
 def _smbclient(domain, port: int, protocol: str, commands: str, cwd: Path):
-    return _run([_tool("smbclient"), f"//{HOST_NAME}/data", "-p", str(port), "-I", "127.0.0.1",
-                 "--use-kerberos=required", "--client-protection=sign",
-                 f"--option=client min protocol={protocol}",
-                 f"--option=client max protocol={protocol}", "-c", commands],
-                dict(domain["env"], HOME=str(cwd)), timeout=90)
+    return _run(
+        [
+            _tool("smbclient"),
+            f"//{HOST_NAME}/data",
+            "-p",
+            str(port),
+            "-I",
+            "127.0.0.1",
+            "--use-kerberos=required",
+            "--client-protection=sign",
+            f"--option=client min protocol={protocol}",
+            f"--option=client max protocol={protocol}",
+            "-c",
+            commands,
+        ],
+        dict(domain["env"], HOME=str(cwd)),
+        timeout=90,
+    )
 
 
 @pytest.mark.parametrize("protocol", ["SMB2_10", "SMB3_11"])
@@ -107,12 +164,26 @@ def test_smbclient_kerberos_signed_round_trip(domain, protocol, tmp_path):
     before = _kerberos_logons(domain["log"])
     with TamperProxy(domain["smb_port"]) as proxy:
         r = subprocess.run(
-            [_tool("smbclient"), f"//{HOST_NAME}/data", "-p", str(proxy.port), "-I",
-             "127.0.0.1", "--use-kerberos=required", "--client-protection=sign",
-             f"--option=client min protocol={protocol}",
-             f"--option=client max protocol={protocol}",
-             "-c", f"put {src} k-{protocol}.bin; get k-{protocol}.bin {tmp_path / 'down.bin'}"],
-            env=env, capture_output=True, text=True, timeout=120, check=False)
+            [
+                _tool("smbclient"),
+                f"//{HOST_NAME}/data",
+                "-p",
+                str(proxy.port),
+                "-I",
+                "127.0.0.1",
+                "--use-kerberos=required",
+                "--client-protection=sign",
+                f"--option=client min protocol={protocol}",
+                f"--option=client max protocol={protocol}",
+                "-c",
+                f"put {src} k-{protocol}.bin; get k-{protocol}.bin {tmp_path / 'down.bin'}",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert r.returncode == 0, r.stdout + r.stderr
         assert "NT_STATUS" not in r.stdout + r.stderr
         time.sleep(0.2)
@@ -130,17 +201,42 @@ def test_smbclient_gets_its_own_ticket(domain, tmp_path):
     env = dict(domain["env"], KRB5CCNAME=f"FILE:{tmp_path / 'tgt-only.cc'}")
     r = _run([_tool("kinit"), "dave"], env, domain["password"] + "\n")
     assert r.returncode == 0, r.stderr
-    r = _run([_tool("smbclient"), f"//{HOST_NAME}/data", "-p", str(domain["smb_port"]), "-I",
-              "127.0.0.1", "--use-kerberos=required", "--client-protection=sign", "-c", "ls"],
-             env)
+    r = _run(
+        [
+            _tool("smbclient"),
+            f"//{HOST_NAME}/data",
+            "-p",
+            str(domain["smb_port"]),
+            "-I",
+            "127.0.0.1",
+            "--use-kerberos=required",
+            "--client-protection=sign",
+            "-c",
+            "ls",
+        ],
+        env,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
 
 
 def test_smbclient_without_a_ticket_fails_with_kerberos_required(domain, tmp_path):
     env = dict(domain["env"], KRB5CCNAME=f"FILE:{tmp_path / 'empty.cc'}")
-    r = _run([_tool("smbclient"), f"//{HOST_NAME}/data", "-p", str(domain["smb_port"]), "-I",
-              "127.0.0.1", "--use-kerberos=required", "--client-protection=sign", "-N",
-              "-c", "ls"], env)
+    r = _run(
+        [
+            _tool("smbclient"),
+            f"//{HOST_NAME}/data",
+            "-p",
+            str(domain["smb_port"]),
+            "-I",
+            "127.0.0.1",
+            "--use-kerberos=required",
+            "--client-protection=sign",
+            "-N",
+            "-c",
+            "ls",
+        ],
+        env,
+    )
     assert r.returncode != 0
 
 
@@ -150,9 +246,17 @@ def test_smbclient_without_a_ticket_fails_with_kerberos_required(domain, tmp_pat
 def _lanman_client(domain, host: str, **kw):
     from lanman.smb.client import SmbClient
 
-    return SmbClient.connect(host, domain["smb_port"], "dave", domain["password"], share="data",
-                             kdc=f"127.0.0.1:{domain['kdc_port']}", realm=REALM,
-                             ccache=str(domain["base"] / "none.cc"), **kw)
+    return SmbClient.connect(
+        host,
+        domain["smb_port"],
+        "dave",
+        domain["password"],
+        share="data",
+        kdc=f"127.0.0.1:{domain['kdc_port']}",
+        realm=REALM,
+        ccache=str(domain["base"] / "none.cc"),
+        **kw,
+    )
 
 
 @pytest.mark.parametrize("dialect", [0x0210, 0x0311])
@@ -175,9 +279,15 @@ def test_lanman_client_by_name_uses_kerberos(domain, dialect):
 def test_lanman_client_with_mit_ccache(domain):
     from lanman.smb.client import SmbClient
 
-    c = SmbClient.connect(HOST_NAME, domain["smb_port"], share="data", address="127.0.0.1",
-                          ccache=domain["env"]["KRB5CCNAME"], krb5_conf=str(domain["conf"]),
-                          kerberos=True)
+    c = SmbClient.connect(
+        HOST_NAME,
+        domain["smb_port"],
+        share="data",
+        address="127.0.0.1",
+        ccache=domain["env"]["KRB5CCNAME"],
+        krb5_conf=str(domain["conf"]),
+        kerberos=True,
+    )
     try:
         assert c.mechanism == "Kerberos"
         assert c.kerberos_plan.source.startswith("ccache")
@@ -216,17 +326,52 @@ def test_lanman_client_kerberos_required_by_ip_fails(domain):
 
 def test_lanman_cli_client_kerberos_flags(domain):
     r = subprocess.run(
-        [*lanman_cmd(), "--home", str(domain["home"]), "client", f"//{HOST_NAME}/data",
-         "-p", str(domain["smb_port"]), "-I", "127.0.0.1", "--kerberos", "--show-connection",
-         "-c", "ls"],
-        env=domain["env"], capture_output=True, text=True, timeout=60, check=False)
+        [
+            *lanman_cmd(),
+            "--home",
+            str(domain["home"]),
+            "client",
+            f"//{HOST_NAME}/data",
+            "-p",
+            str(domain["smb_port"]),
+            "-I",
+            "127.0.0.1",
+            "--kerberos",
+            "--show-connection",
+            "-c",
+            "ls",
+        ],
+        env=domain["env"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Kerberos" in r.stdout + r.stderr
     r = subprocess.run(
-        [*lanman_cmd(), "--home", str(domain["home"]), "client", "//127.0.0.1/data",
-         "-p", str(domain["smb_port"]), "-U", "dave", "--password-stdin",
-         "--kdc", f"127.0.0.1:{domain['kdc_port']}", "-c", "ls"],
-        input=domain["password"] + "\n", env=domain["env"], capture_output=True, text=True,
-        timeout=60, check=False)
+        [
+            *lanman_cmd(),
+            "--home",
+            str(domain["home"]),
+            "client",
+            "//127.0.0.1/data",
+            "-p",
+            str(domain["smb_port"]),
+            "-U",
+            "dave",
+            "--password-stdin",
+            "--kdc",
+            f"127.0.0.1:{domain['kdc_port']}",
+            "-c",
+            "ls",
+        ],
+        input=domain["password"] + "\n",
+        env=domain["env"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "IP address forces NTLM" in r.stderr

@@ -25,8 +25,11 @@ def _out(cp) -> str:
 def test_list_shares(target, protocol):
     cp = smbclient(target, "-L", target.host, unc=False, protocol=protocol)
     out = _out(cp)
-    lines = {ln.split()[0]: ln.split()[1] for ln in out.splitlines()
-             if len(ln.split()) >= 2 and ln.startswith("\t")}
+    lines = {
+        ln.split()[0]: ln.split()[1]
+        for ln in out.splitlines()
+        if len(ln.split()) >= 2 and ln.startswith("\t")
+    }
     assert lines.get(target.share) == "Disk", out
     assert lines.get(target.ro_share) == "Disk", out
     assert lines.get("IPC$") == "IPC", out
@@ -39,22 +42,27 @@ def test_file_ops_signed(target, protocol, workdir):
     checks the negotiated dialect and that all traffic on the session is signed."""
     sub = f"d_{protocol}"
     src = workdir / "up.bin"
-    digest = make_random_file(src, 3 * 1024 * 1024 + 12345, seed=SMBCLIENT_PROTOCOLS.index(protocol))
+    digest = make_random_file(
+        src, 3 * 1024 * 1024 + 12345, seed=SMBCLIENT_PROTOCOLS.index(protocol)
+    )
     with TamperProxy(target.port) as proxy:
-        cmds = "; ".join([
-            f"mkdir {sub}",
-            f"cd {sub}",
-            "put up.bin a.bin",
-            "ls",
-            "rename a.bin b.bin",
-            "get b.bin down.bin",
-            "ls",
-        ])
+        cmds = "; ".join(
+            [
+                f"mkdir {sub}",
+                f"cd {sub}",
+                "put up.bin a.bin",
+                "ls",
+                "rename a.bin b.bin",
+                "get b.bin down.bin",
+                "ls",
+            ]
+        )
         cp = smbclient(target, "-c", cmds, protocol=protocol, cwd=workdir, port=proxy.port)
     out = _out(cp)
     assert "NT_STATUS" not in out, out
-    assert proxy.dialects and set(proxy.dialects) == {PROTOCOL_DIALECT[protocol]}, \
-        [hex(d) for d in proxy.dialects]
+    assert proxy.dialects and set(proxy.dialects) == {PROTOCOL_DIALECT[protocol]}, [
+        hex(d) for d in proxy.dialects
+    ]
     assert unsigned_traffic(proxy) == []
     assert sha256_file(workdir / "down.bin") == digest
     on_disk = target.share_dir / sub / "b.bin"
@@ -62,8 +70,9 @@ def test_file_ops_signed(target, protocol, workdir):
     assert sha256_file(on_disk) == digest
     assert "b.bin" in out
 
-    cp = smbclient(target, "-c", f"cd {sub}; rm b.bin; cd ..; rmdir {sub}; ls",
-                   protocol=protocol, cwd=workdir)
+    cp = smbclient(
+        target, "-c", f"cd {sub}; rm b.bin; cd ..; rmdir {sub}; ls", protocol=protocol, cwd=workdir
+    )
     assert "NT_STATUS" not in _out(cp), _out(cp)
     assert not (target.share_dir / sub).exists()
 
@@ -73,8 +82,14 @@ def test_large_file_roundtrip_311(target, workdir):
     size = 64 * 1024 * 1024
     src = workdir / "big.bin"
     digest = make_random_file(src, size, seed=64)
-    cp = smbclient(target, "-c", "put big.bin big64.bin; get big64.bin big.back",
-                   protocol="SMB3_11", cwd=workdir, timeout=240)
+    cp = smbclient(
+        target,
+        "-c",
+        "put big.bin big64.bin; get big64.bin big.back",
+        protocol="SMB3_11",
+        cwd=workdir,
+        timeout=240,
+    )
     assert "NT_STATUS" not in _out(cp), _out(cp)
     assert (target.share_dir / "big64.bin").stat().st_size == size
     assert sha256_file(target.share_dir / "big64.bin") == digest
@@ -85,8 +100,15 @@ def test_large_file_roundtrip_311(target, workdir):
 @pytest.mark.timeout(60)
 def test_read_only_share_refuses_put(target, workdir):
     (workdir / "x.txt").write_bytes(b"nope")
-    cp = smbclient(target, "-c", "get readme.txt r.txt; put x.txt x.txt", share=target.ro_share,
-                   protocol="SMB3_11", cwd=workdir, check=False)
+    cp = smbclient(
+        target,
+        "-c",
+        "get readme.txt r.txt; put x.txt x.txt",
+        share=target.ro_share,
+        protocol="SMB3_11",
+        cwd=workdir,
+        check=False,
+    )
     out = _out(cp)
     assert (workdir / "r.txt").read_bytes() == b"read-only share\n", out
     assert "NT_STATUS_ACCESS_DENIED" in out or "NT_STATUS_MEDIA_WRITE_PROTECTED" in out, out
@@ -96,6 +118,7 @@ def test_read_only_share_refuses_put(target, workdir):
 @pytest.mark.timeout(60)
 def test_wrong_password_rejected(target):
     import dataclasses
+
     bad = dataclasses.replace(target, password=target.password + "x")
     cp = smbclient(bad, "-c", "ls", check=False)
     assert cp.returncode != 0

@@ -29,9 +29,15 @@ def open_session(host: str, port: int, user: str, password: str, dialect: int):
     conn = Connection(uuid.uuid4(), host, port, require_signing=True)
     conn.connect(dialect=dialect, timeout=15)
     cache[f"{host.lower()}:{port}"] = conn
-    session = smbclient.register_session(host, username=user, password=password, port=port,
-                                         connection_cache=cache, require_signing=True,
-                                         auth_protocol="negotiate")
+    session = smbclient.register_session(
+        host,
+        username=user,
+        password=password,
+        port=port,
+        connection_cache=cache,
+        require_signing=True,
+        auth_protocol="negotiate",
+    )
     return conn, session, cache
 
 
@@ -40,8 +46,9 @@ def open_session(host: str, port: int, user: str, password: str, dialect: int):
 def test_smbprotocol_signed_file_ops(target, name):
     dialect, algo = DIALECTS[name]
     with TamperProxy(target.port) as proxy:
-        conn, session, cache = open_session(target.host, proxy.port, target.user,
-                                            target.password, dialect)
+        conn, session, cache = open_session(
+            target.host, proxy.port, target.user, target.password, dialect
+        )
         try:
             assert conn.dialect == dialect
             assert conn.require_signing
@@ -80,8 +87,9 @@ def test_smbprotocol_signed_file_ops(target, name):
 def test_smbprotocol_read_only_share(target):
     from smbprotocol.exceptions import SMBOSError
 
-    conn, session, cache = open_session(target.host, target.port, target.user, target.password,
-                                        Dialects.SMB_3_1_1)
+    conn, session, cache = open_session(
+        target.host, target.port, target.user, target.password, Dialects.SMB_3_1_1
+    )
     try:
         kw = dict(port=target.port, connection_cache=cache)
         ro = rf"\\{target.host}\{target.ro_share}"

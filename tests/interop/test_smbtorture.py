@@ -27,8 +27,19 @@ TESTS = {
 
 def smbtorture(target, test: str) -> tuple[int, str]:
     exe = require_tool("smbtorture")
-    cp = run([exe, target.unc(), "-p", str(target.port), "-U", f"{target.user}%{target.password}",
-              "--maximum-runtime=150", test], timeout=180)
+    cp = run(
+        [
+            exe,
+            target.unc(),
+            "-p",
+            str(target.port),
+            "-U",
+            f"{target.user}%{target.password}",
+            "--maximum-runtime=150",
+            test,
+        ],
+        timeout=180,
+    )
     return cp.returncode, cp.stdout.decode(errors="replace") + cp.stderr.decode(errors="replace")
 
 
@@ -36,8 +47,12 @@ def smbtorture(target, test: str) -> tuple[int, str]:
 @pytest.mark.parametrize("test", list(TESTS))
 def test_smbtorture(target, test):
     rc, out = smbtorture(target, test)
-    results = dict((name, kind) for kind, name in
-                   re.findall(r"^(success|failure|error|skip|xfail|uxsuccess): (\S+)", out, re.MULTILINE))
+    results = dict(
+        (name, kind)
+        for kind, name in re.findall(
+            r"^(success|failure|error|skip|xfail|uxsuccess): (\S+)", out, re.MULTILINE
+        )
+    )
     failed = {n: k for n, k in results.items() if k in ("failure", "error", "uxsuccess")}
     assert not failed, out
     missing = {n for n in TESTS[test] if results.get(n) != "success"}

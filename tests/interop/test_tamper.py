@@ -97,7 +97,7 @@ def m_payload_offset(buf: bytearray, start: int, end: int) -> None:
 def m_strip_signed(buf: bytearray, start: int, end: int) -> None:
     flags = struct.unpack_from("<I", buf, start + 16)[0]
     struct.pack_into("<I", buf, start + 16, flags & ~SMB2_FLAGS_SIGNED)
-    buf[start + 48:start + 64] = b"\0" * 16
+    buf[start + 48 : start + 64] = b"\0" * 16
 
 
 MUTATIONS = {
@@ -140,7 +140,7 @@ class OneShot:
             data_off = struct.unpack_from("<H", pdu, start + 64 + 2)[0]
             length = struct.unpack_from("<I", pdu, start + 64 + 4)[0]
             offset = struct.unpack_from("<Q", pdu, start + 64 + 8)[0]
-            self.original = (offset, bytes(pdu[start + data_off:start + data_off + length]))
+            self.original = (offset, bytes(pdu[start + data_off : start + data_off + length]))
         self.mutation(buf, start, end)
         self.message_id = m.message_id
         self.done.set()
@@ -164,8 +164,9 @@ def wait_verdict(proxy: TamperProxy, shot: OneShot, timeout: float = 20.0):
 
 def assert_rejected(verdict, target):
     kind, status = verdict
-    assert kind in ("status", "closed"), \
+    assert kind in ("status", "closed"), (
         f"server neither answered nor disconnected within timeout\n{target.log_text()[-3000:]}"
+    )
     if kind == "status":
         assert status == STATUS_ACCESS_DENIED, f"tampered request answered 0x{status:08x}"
 
@@ -299,8 +300,9 @@ def test_tampered_second_pdu_of_compound(target, dname, mutation):
             shot.armed.set()
 
             def go():
-                reqs = c.conn.send_compound([rd[0], wr[0]], c.session.session_id,
-                                            c.tree.tree_connect_id, related=False)
+                reqs = c.conn.send_compound(
+                    [rd[0], wr[0]], c.session.session_id, c.tree.tree_connect_id, related=False
+                )
                 return rd[1](reqs[0])
 
             th, box = in_thread(go)
@@ -364,8 +366,16 @@ def test_smbclient_put_with_tampered_write(target, workdir, protocol):
     shot.armed.set()
     name = f"sc_tamper_{protocol}.bin"
     with TamperProxy(target.port, shot) as proxy:
-        cp = smbclient(target, "-c", f"put src.bin {name}", protocol=protocol, cwd=workdir,
-                       port=proxy.port, check=False, timeout=60)
+        cp = smbclient(
+            target,
+            "-c",
+            f"put src.bin {name}",
+            protocol=protocol,
+            cwd=workdir,
+            port=proxy.port,
+            check=False,
+            timeout=60,
+        )
     out = cp.stdout.decode(errors="replace") + cp.stderr.decode(errors="replace")
     assert shot.done.is_set(), out
     assert cp.returncode != 0 or "NT_STATUS" in out, out
@@ -391,8 +401,16 @@ def test_smbclient_ls_with_tampered_query_directory(target, workdir):
     shot = OneShot(SMB2_QUERY_DIRECTORY, m_header_pid)
     shot.armed.set()
     with TamperProxy(target.port, shot) as proxy:
-        cp = smbclient(target, "-c", "ls", protocol="SMB3_11", cwd=workdir, port=proxy.port,
-                       check=False, timeout=45)
+        cp = smbclient(
+            target,
+            "-c",
+            "ls",
+            protocol="SMB3_11",
+            cwd=workdir,
+            port=proxy.port,
+            check=False,
+            timeout=45,
+        )
     out = cp.stdout.decode(errors="replace") + cp.stderr.decode(errors="replace")
     assert shot.done.is_set(), out
     assert cp.returncode != 0 or "NT_STATUS" in out, out

@@ -32,16 +32,27 @@ from interop_support import HOST, require_tool, run, smbclient, stop_process
 pytestmark = [pytest.mark.interop]
 
 
-
 class Capture:
     def __init__(self, port: int, path, seconds: int = 120):
         self.port = port
         self.path = str(path)
         exe = require_tool("tshark")
         self.proc = subprocess.Popen(
-            [exe, "-i", "lo", "-f", f"tcp port {port}", "-F", "pcap", "-w", self.path,
-             "-a", f"duration:{seconds}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [
+                exe,
+                "-i",
+                "lo",
+                "-f",
+                f"tcp port {port}",
+                "-F",
+                "pcap",
+                "-w",
+                self.path,
+                "-a",
+                f"duration:{seconds}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         self.stderr = b""
 
@@ -92,7 +103,7 @@ def rewrite_port(src, dst, old: int, new: int = 445) -> int:
         if pos + 16 > len(data):
             break
         incl = struct.unpack_from(endian + "I", data, pos + 8)[0]
-        rec = bytearray(data[pos + 16:pos + 16 + incl])
+        rec = bytearray(data[pos + 16 : pos + 16 + incl])
         ip = l2
         if len(rec) > ip + 20 and rec[ip] >> 4 == 4 and rec[ip + 9] == 6:
             tcp = ip + (rec[ip] & 0xF) * 4
@@ -100,7 +111,7 @@ def rewrite_port(src, dst, old: int, new: int = 445) -> int:
                 if struct.unpack_from(">H", rec, off)[0] == old:
                     struct.pack_into(">H", rec, off, new)
                     n += 1
-        out += data[pos:pos + 16] + rec
+        out += data[pos : pos + 16] + rec
         pos += 16 + incl
     Path(dst).write_bytes(bytes(out))
     return n
@@ -108,8 +119,19 @@ def rewrite_port(src, dst, old: int, new: int = 445) -> int:
 
 def tshark_fields(pcap, port, display_filter, *fields) -> list[list[str]]:
     exe = require_tool("tshark")
-    cmd = [exe, "-r", str(pcap), "-Y", display_filter,
-           "-T", "fields", "-E", "separator=\t", "-E", "aggregator=|"]
+    cmd = [
+        exe,
+        "-r",
+        str(pcap),
+        "-Y",
+        display_filter,
+        "-T",
+        "fields",
+        "-E",
+        "separator=\t",
+        "-E",
+        "aggregator=|",
+    ]
     for f in fields:
         cmd += ["-e", f]
     cp = run(cmd, timeout=120, check=True)
@@ -122,9 +144,14 @@ def drive_session(target, workdir):
     (workdir / "f.txt").write_bytes(os.urandom(200_000))
     smbclient(target, "-L", target.host, unc=False, protocol="SMB3_11")
     for proto in ("SMB3_11", "SMB2_10", "SMB2_02"):
-        smbclient(target, "-c", f"mkdir ts_{proto}; cd ts_{proto}; put f.txt g.txt; ls; "
-                  f"get g.txt back.txt; rename g.txt h.txt; rm h.txt; cd ..; rmdir ts_{proto}",
-                  protocol=proto, cwd=workdir)
+        smbclient(
+            target,
+            "-c",
+            f"mkdir ts_{proto}; cd ts_{proto}; put f.txt g.txt; ls; "
+            f"get g.txt back.txt; rename g.txt h.txt; rm h.txt; cd ..; rmdir ts_{proto}",
+            protocol=proto,
+            cwd=workdir,
+        )
     from smbprotocol.connection import Connection, Dialects
     from smbprotocol.session import Session
     from smbprotocol.tree import TreeConnect
@@ -158,16 +185,25 @@ def test_tshark_dissects_session_cleanly(target, workdir, tmp_path):
 
     smb2 = tshark_fields(pcap, port, "smb2", "frame.number")
     assert len(smb2) > 20, f"only {len(smb2)} SMB2 frames captured"
-    negotiates = tshark_fields(pcap, port, "smb2.cmd == 0 && smb2.flags.response == 0",
-                               "frame.number")
+    negotiates = tshark_fields(
+        pcap, port, "smb2.cmd == 0 && smb2.flags.response == 0", "frame.number"
+    )
     assert len(negotiates) >= 5, "the sessions were not captured from the start"
     signed = tshark_fields(pcap, port, "smb2.flags.signature == 1", "frame.number")
     assert len(signed) > 10, "no signed SMB2 traffic in the capture"
-    assert tshark_fields(pcap, port, "srvsvc", "frame.number"), \
+    assert tshark_fields(pcap, port, "srvsvc", "frame.number"), (
         "NetShareEnumAll over \\pipe\\srvsvc was not dissected"
+    )
 
-    flagged = tshark_fields(pcap, port, "_ws.malformed || _ws.expert.severity >= error",
-                            "frame.number", "smb2.cmd", "smb2.flags.response",
-                            "_ws.expert.message", "_ws.expert.severity")
+    flagged = tshark_fields(
+        pcap,
+        port,
+        "_ws.malformed || _ws.expert.severity >= error",
+        "frame.number",
+        "smb2.cmd",
+        "smb2.flags.response",
+        "_ws.expert.message",
+        "_ws.expert.severity",
+    )
     problems = [row for row in flagged if row and row[0]]
     assert not problems, f"tshark flags (frame, cmd, response, messages, severities): {problems}"

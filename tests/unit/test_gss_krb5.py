@@ -31,9 +31,16 @@ SERVICE_KEY = bytes(range(32))
 AES256 = crypto.ETYPE_AES256_CTS_HMAC_SHA1_96
 
 
-def make_ticket(*, session_key=(AES256, b"\x11" * 32), service_key=SERVICE_KEY,
-                etype=AES256, cname=("dave",), authtime=NOW - 60, endtime=NOW + 36000,
-                authz=None):
+def make_ticket(
+    *,
+    session_key=(AES256, b"\x11" * 32),
+    service_key=SERVICE_KEY,
+    etype=AES256,
+    cname=("dave",),
+    authtime=NOW - 60,
+    endtime=NOW + 36000,
+    authz=None,
+):
     fields = {
         "flags": asn1.KerberosFlags(asn1.bit(asn1.TicketFlags.pre_authent)),
         "key": {"keytype": session_key[0], "keyvalue": session_key[1]},
@@ -45,11 +52,15 @@ def make_ticket(*, session_key=(AES256, b"\x11" * 32), service_key=SERVICE_KEY,
     }
     if authz is not None:
         fields["authorization-data"] = authz
-    enc = crypto.encrypt(etype, service_key, KU.KDC_REP_TICKET,
-                         asn1.EncTicketPart(fields).dump())
-    ticket = asn1.Ticket({"tkt-vno": 5, "realm": REALM,
-                          "sname": asn1.principal(asn1.NT_SRV_INST, "cifs", "LANMAN"),
-                          "enc-part": {"etype": etype, "kvno": 1, "cipher": enc}})
+    enc = crypto.encrypt(etype, service_key, KU.KDC_REP_TICKET, asn1.EncTicketPart(fields).dump())
+    ticket = asn1.Ticket(
+        {
+            "tkt-vno": 5,
+            "realm": REALM,
+            "sname": asn1.principal(asn1.NT_SRV_INST, "cifs", "LANMAN"),
+            "enc-part": {"etype": etype, "kvno": 1, "cipher": enc},
+        }
+    )
     return ServiceTicket(ticket, session_key, REALM, asn1.principal(asn1.NT_PRINCIPAL, *cname))
 
 
@@ -77,10 +88,18 @@ def test_token_framing_round_trip_and_bytes():
     assert ms[1] == 0x82 and gssapi.unwrap_token(ms)[0] == gssapi.MS_KRB5_MECH_OID
 
 
-@pytest.mark.parametrize("bad", [
-    b"", b"\x60", b"\x30\x03\x06\x01\x00", b"\x60\x05\x06\x03\x2a\x03\x04",  # other OID
-    b"\x60\x20" + bytes(4), b"\x60\x84\xff\xff\xff\xff", b"\x60\x02\x05\x00",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b"",
+        b"\x60",
+        b"\x30\x03\x06\x01\x00",
+        b"\x60\x05\x06\x03\x2a\x03\x04",  # other OID
+        b"\x60\x20" + bytes(4),
+        b"\x60\x84\xff\xff\xff\xff",
+        b"\x60\x02\x05\x00",
+    ],
+)
 def test_malformed_framing_is_rejected(bad):
     with pytest.raises(gssapi.KrbApError) as e:
         gssapi.unwrap_token(bad)
@@ -165,9 +184,15 @@ def test_tampered_authenticator():
     req = asn1.APReq.load(msg)
     cipher = bytearray(req["authenticator"]["cipher"].native)
     cipher[20] ^= 1
-    req2 = asn1.APReq({"pvno": 5, "msg-type": 14, "ap-options": asn1.KerberosFlags(0),
-                       "ticket": req["ticket"],
-                       "authenticator": {"etype": AES256, "cipher": bytes(cipher)}})
+    req2 = asn1.APReq(
+        {
+            "pvno": 5,
+            "msg-type": 14,
+            "ap-options": asn1.KerberosFlags(0),
+            "ticket": req["ticket"],
+            "authenticator": {"etype": AES256, "cipher": bytes(cipher)},
+        }
+    )
     with pytest.raises(gssapi.KrbApError) as e:
         gssapi.accept_ap_req(req2.dump(), lookup, now=NOW)
     assert e.value.code == gssapi.KRB_AP_ERR_BAD_INTEGRITY
@@ -175,8 +200,9 @@ def test_tampered_authenticator():
 
 def test_authenticator_of_another_client():
     t = make_ticket()
-    other = ServiceTicket(t.ticket, t.session_key, REALM,
-                          asn1.principal(asn1.NT_PRINCIPAL, "mallory"))
+    other = ServiceTicket(
+        t.ticket, t.session_key, REALM, asn1.principal(asn1.NT_PRINCIPAL, "mallory")
+    )
     msg, _ = ap_req(other)
     with pytest.raises(gssapi.KrbApError) as e:
         gssapi.accept_ap_req(msg, lookup, now=NOW)
@@ -196,12 +222,21 @@ def test_expired_and_future_tickets():
 
 def test_authenticator_without_gss_checksum():
     t = make_ticket()
-    auth = asn1.Authenticator({"authenticator-vno": 5, "crealm": REALM, "cname": t.cname,
-                               "cusec": 0, "ctime": int(NOW)}).dump()
-    msg = asn1.APReq({"pvno": 5, "msg-type": 14, "ap-options": asn1.KerberosFlags(0),
-                      "ticket": t.ticket,
-                      "authenticator": {"etype": AES256, "cipher": crypto.encrypt(
-                          AES256, t.session_key[1], KU.AP_REQ_AUTH, auth)}}).dump()
+    auth = asn1.Authenticator(
+        {"authenticator-vno": 5, "crealm": REALM, "cname": t.cname, "cusec": 0, "ctime": int(NOW)}
+    ).dump()
+    msg = asn1.APReq(
+        {
+            "pvno": 5,
+            "msg-type": 14,
+            "ap-options": asn1.KerberosFlags(0),
+            "ticket": t.ticket,
+            "authenticator": {
+                "etype": AES256,
+                "cipher": crypto.encrypt(AES256, t.session_key[1], KU.AP_REQ_AUTH, auth),
+            },
+        }
+    ).dump()
     with pytest.raises(gssapi.KrbApError) as e:
         gssapi.accept_ap_req(msg, lookup, now=NOW)
     assert e.value.code == gssapi.KRB_AP_ERR_INAPP_CKSUM
@@ -240,17 +275,21 @@ def test_mic_both_directions():
     data = b"\x30\x0c\x06\x0a" + b"mechtypes!"
     mic = gssapi.make_mic(ctx.context_key, 7, data, from_acceptor=True, acceptor_subkey=True)
     assert mic[:3] == b"\x04\x04\x05" and mic[3:8] == b"\xff" * 5 and len(mic) == 28
-    assert gssapi.verify_mic(ictx.context_key, mic, data, from_acceptor=True,
-                             acceptor_subkey=True) == 7
-    imic = gssapi.make_mic(ictx.context_key, 9, data, from_acceptor=False,
-                           acceptor_subkey=True)
+    assert (
+        gssapi.verify_mic(ictx.context_key, mic, data, from_acceptor=True, acceptor_subkey=True)
+        == 7
+    )
+    imic = gssapi.make_mic(ictx.context_key, 9, data, from_acceptor=False, acceptor_subkey=True)
     assert imic[2] == 0x04
-    assert gssapi.verify_mic(ctx.context_key, imic, data, from_acceptor=False,
-                             acceptor_subkey=True) == 9
+    assert (
+        gssapi.verify_mic(ctx.context_key, imic, data, from_acceptor=False, acceptor_subkey=True)
+        == 9
+    )
     for args in [(mic, data + b"x", True), (imic, data, True), (mic, data, False)]:
         with pytest.raises(gssapi.KrbApError):
-            gssapi.verify_mic(ctx.context_key, args[0], args[1], from_acceptor=args[2],
-                              acceptor_subkey=True)
+            gssapi.verify_mic(
+                ctx.context_key, args[0], args[1], from_acceptor=args[2], acceptor_subkey=True
+            )
 
 
 def test_initiator_mic_matches_impacket():
@@ -268,14 +307,20 @@ def test_initiator_mic_matches_impacket():
 
 
 def _ntlm():
-    return NtlmAcceptor(lookup_nt_hash=lambda n: None, server_name="LANMAN",
-                        domain_name="LANMAN", dns_computer_name="lanman",
-                        dns_domain_name="lanman.test", now_filetime=0)
+    return NtlmAcceptor(
+        lookup_nt_hash=lambda n: None,
+        server_name="LANMAN",
+        domain_name="LANMAN",
+        dns_computer_name="lanman",
+        dns_domain_name="lanman.test",
+        now_filetime=0,
+    )
 
 
 def _krb_acceptor(**kw):
-    return KerberosAcceptor(lookup, realm=REALM, domain="LANMAN", now=lambda: NOW,
-                            replay=gssapi.ReplayWindow(), **kw)
+    return KerberosAcceptor(
+        lookup, realm=REALM, domain="LANMAN", now=lambda: NOW, replay=gssapi.ReplayWindow(), **kw
+    )
 
 
 @pytest.mark.parametrize("first", [MS_KRB5_OID, KRB5_OID])
@@ -283,8 +328,7 @@ def test_spnego_one_leg_with_mech_list_mic_both_ways(first):
     acc = SpnegoAcceptor(_ntlm(), _krb_acceptor())
     ini_k = KerberosInitiator(make_ticket(), now=lambda: NOW)
     ini = SpnegoInitiator(None, ini_k)
-    tok = ini.step(encode_neg_token_init(_encode_mech_types([MS_KRB5_OID, KRB5_OID,
-                                                             NTLMSSP_OID])))
+    tok = ini.step(encode_neg_token_init(_encode_mech_types([MS_KRB5_OID, KRB5_OID, NTLMSSP_OID])))
     init = parse_token(tok)
     assert isinstance(init, NegTokenInit) and init.mech_types == [MS_KRB5_OID, KRB5_OID]
     if first == KRB5_OID:  # a client listing the standard OID first (MIT, Heimdal)
@@ -330,8 +374,9 @@ def test_spnego_kerberos_not_first_requires_client_mic():
 def test_spnego_without_kerberos_acceptor_still_picks_ntlm():
     acc = SpnegoAcceptor(_ntlm())
     enc = _encode_mech_types
-    out, done = acc.step(encode_neg_token_init(enc([MS_KRB5_OID, NTLMSSP_OID]),
-                                               mech_token=b"\x60\x00"))
+    out, done = acc.step(
+        encode_neg_token_init(enc([MS_KRB5_OID, NTLMSSP_OID]), mech_token=b"\x60\x00")
+    )
     resp = parse_token(out)
     assert not done and resp.supported_mech == NTLMSSP_OID and acc.mechanism == "NTLM"
 
@@ -341,8 +386,11 @@ def test_spnego_bad_ap_req_is_logon_failure():
     msg, _ = ap_req(make_ticket(service_key=b"\x33" * 32))
     enc = _encode_mech_types
     with pytest.raises(AuthError) as e:
-        acc.step(encode_neg_token_init(enc([MS_KRB5_OID]),
-                                       mech_token=gssapi.wrap_token(gssapi.TOK_AP_REQ, msg)))
+        acc.step(
+            encode_neg_token_init(
+                enc([MS_KRB5_OID]), mech_token=gssapi.wrap_token(gssapi.TOK_AP_REQ, msg)
+            )
+        )
     assert e.value.status == 0xC000006D and "KRB_AP_ERR_MODIFIED" in e.value.detail
     assert acc.kerberos.error_token[:1] == b"\x60"
 
@@ -362,8 +410,14 @@ def test_pac_server_signature_is_checked():
 
     pac = Pac([(1, b"\x00" * 8)])
     pac.sign(AES256, SERVICE_KEY, AES256, b"\x44" * 32)
-    good = asn1.AuthorizationData([{"ad-type": 1, "ad-data": asn1.AuthorizationData(
-        [{"ad-type": 128, "ad-data": pac.pack()}]).dump()}])
+    good = asn1.AuthorizationData(
+        [
+            {
+                "ad-type": 1,
+                "ad-data": asn1.AuthorizationData([{"ad-type": 128, "ad-data": pac.pack()}]).dump(),
+            }
+        ]
+    )
     acc = _krb_acceptor()
     msg, _ = ap_req(make_ticket(authz=good))
     acc.step(gssapi.wrap_token(gssapi.TOK_AP_REQ, msg))

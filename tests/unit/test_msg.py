@@ -30,14 +30,33 @@ from lanman.msg.syntax import DEFAULT_TIME, MsgUsageError, expand_targets, parse
     "argv, expect",
     [
         (["*", "hello", "world"], {"target": "*", "message": "hello world", "time": DEFAULT_TIME}),
-        (["alice", "/SERVER:host1", "/time:5", "/V", "/w", "hi"],
-         {"target": "alice", "server": "host1", "time": 5, "verbose": True, "wait": True, "message": "hi"}),
+        (
+            ["alice", "/SERVER:host1", "/time:5", "/V", "/w", "hi"],
+            {
+                "target": "alice",
+                "server": "host1",
+                "time": 5,
+                "verbose": True,
+                "wait": True,
+                "message": "hi",
+            },
+        ),
         (["/v", "2"], {"target": "2", "message": None, "verbose": True}),
-        (["-s", "h:4445", "-t", "7", "-vw", "console", "x", "/V"],
-         {"server": "h:4445", "time": 7, "verbose": True, "wait": True, "target": "console",
-              "message": "x /V"}),
-        (["--server=h", "--time=0", "@list", "-5 degrees"],
-         {"server": "h", "time": 0, "target": "@list", "message": "-5 degrees"}),
+        (
+            ["-s", "h:4445", "-t", "7", "-vw", "console", "x", "/V"],
+            {
+                "server": "h:4445",
+                "time": 7,
+                "verbose": True,
+                "wait": True,
+                "target": "console",
+                "message": "x /V",
+            },
+        ),
+        (
+            ["--server=h", "--time=0", "@list", "-5 degrees"],
+            {"server": "h", "time": 0, "target": "@list", "message": "-5 degrees"},
+        ),
         (["-U", "alice%pw", "/SERVER:h", "*", "m"], {"user": "alice", "password": "pw"}),
         (["--", "-odd", "text"], {"target": "-odd", "message": "text"}),
     ],
@@ -48,8 +67,9 @@ def test_parse(argv, expect):
         assert getattr(a, k) == v, k
 
 
-@pytest.mark.parametrize("argv", [[], ["/x", "*"], ["*", "/TIME:abc"], ["/TIME:-1", "*"],
-                                  ["/SERVER:", "*"], ["-t"]])
+@pytest.mark.parametrize(
+    "argv", [[], ["/x", "*"], ["*", "/TIME:abc"], ["/TIME:-1", "*"], ["/SERVER:", "*"], ["-t"]]
+)
 def test_parse_errors(argv):
     with pytest.raises(MsgUsageError):
         parse_msg_args(argv)
@@ -124,15 +144,17 @@ def _pty_session(tmp_path):
     master, slave = pty.openpty()
     name = os.ttyname(slave)
     os.chmod(name, 0o620)
-    return master, slave, MsgSession(7, "pts/x", "alice", SessionState.ACTIVE, "tty", tty=name,
-                                     key="t")
+    return (
+        master,
+        slave,
+        MsgSession(7, "pts/x", "alice", SessionState.ACTIVE, "tty", tty=name, key="t"),
+    )
 
 
 def test_tty_delivery_strips_controls(tmp_path):
     master, slave, s = _pty_session(tmp_path)
     try:
-        m = Message(sender="VM\\root", text="hello\x1b]0;pwned\x07 \x1b[2Jworld\nline2",
-                    title="T")
+        m = Message(sender="VM\\root", text="hello\x1b]0;pwned\x07 \x1b[2Jworld\nline2", title="T")
         assert deliver_tty(s, m) == IDASYNC
         data = os.read(master, 4096)
         assert b"hello world" in data and b"line2" in data
@@ -184,15 +206,23 @@ def test_permission(tmp_path):
     assert [e[0] for e in events] == ["MSG_DELIVERY_FAILED", "MSG_DELIVERED"]
     assert events[0][1]["sender"] == "mallory"
     services = host.sessions()[0]
-    assert host.send_one(Caller("admin", is_admin=True), services,
-                         Message(sender="a", text="x")).error == 7045
+    assert (
+        host.send_one(Caller("admin", is_admin=True), services, Message(sender="a", text="x")).error
+        == 7045
+    )
 
 
 # ----------------------------------------------------------------------------- command
 def _run(host, argv, stdin=""):
     out, err = io.StringIO(), io.StringIO()
-    rc = run_msg(parse_msg_args(argv), lambda a: LocalBackend(host, Caller("root", is_admin=True)),
-                 sender="root", stdin=io.StringIO(stdin), out=out, err=err)
+    rc = run_msg(
+        parse_msg_args(argv),
+        lambda a: LocalBackend(host, Caller("root", is_admin=True)),
+        sender="root",
+        stdin=io.StringIO(stdin),
+        out=out,
+        err=err,
+    )
     return rc, out.getvalue(), err.getvalue()
 
 
@@ -226,8 +256,14 @@ def test_command_session_names_error(tmp_path):
             raise MsgError(1722)
 
     out, err = io.StringIO(), io.StringIO()
-    rc = run_msg(parse_msg_args(["*", "x"]), lambda a: Down(), sender="s",
-                 stdin=io.StringIO(), out=out, err=err)
+    rc = run_msg(
+        parse_msg_args(["*", "x"]),
+        lambda a: Down(),
+        sender="s",
+        stdin=io.StringIO(),
+        out=out,
+        err=err,
+    )
     assert rc == 1 and err.getvalue().splitlines()[0] == "Error 1722 getting session names"
 
 

@@ -18,10 +18,15 @@ PW = "Passw0rd!"
 
 
 def _acceptor():
-    return NtlmAcceptor(lookup_nt_hash=lambda u: nt_hash(PW) if u.lower() == "alice" else None,
-                        server_name="SRV", domain_name="WG", dns_computer_name="srv",
-                        dns_domain_name="wg", now_filetime=133_000_000_000_000_000,
-                        anonymous_allowed=False)
+    return NtlmAcceptor(
+        lookup_nt_hash=lambda u: nt_hash(PW) if u.lower() == "alice" else None,
+        server_name="SRV",
+        domain_name="WG",
+        dns_computer_name="srv",
+        dns_domain_name="wg",
+        now_filetime=133_000_000_000_000_000,
+        anonymous_allowed=False,
+    )
 
 
 @pytest.fixture()
@@ -33,14 +38,20 @@ def host(tmp_path):
 
 def _pipe(host, events=None):
     ctx = CallContext("alice", False, False, "127.0.0.1:1", "SRV")
-    prov = PipeProviders(msg=host, auth=_acceptor,
-                         emit=(lambda n, **k: events.append(n)) if events is not None else None)
+    prov = PipeProviders(
+        msg=host,
+        auth=_acceptor,
+        emit=(lambda n, **k: events.append(n)) if events is not None else None,
+    )
     return open_pipe("LSM_API_service", ctx, prov)
 
 
 def _bound(pipe, password=PW, level=AuthLevel.PKT_PRIVACY):
-    c = RpcClient(SyntaxId.from_str("484809d6-4239-471b-b5bc-61df8c23ac48", 1, 0),
-                  ntlm=NtlmInitiator("alice", password, "WG"), auth_level=level)
+    c = RpcClient(
+        SyntaxId.from_str("484809d6-4239-471b-b5bc-61df8c23ac48", 1, 0),
+        ntlm=NtlmInitiator("alice", password, "WG"),
+        auth_level=level,
+    )
     pipe.write(c.bind())
     c.receive(pipe.read(65536))
     pipe.write(c.auth3())
@@ -124,8 +135,11 @@ def test_wrong_password_then_calls_denied(host):
 
 def test_anonymous_rpc_auth_refused(host):
     pipe = _pipe(host)
-    c = RpcClient(SyntaxId.from_str("484809d6-4239-471b-b5bc-61df8c23ac48", 1, 0),
-                  ntlm=NtlmInitiator("", "", ""), auth_level=AuthLevel.PKT_PRIVACY)
+    c = RpcClient(
+        SyntaxId.from_str("484809d6-4239-471b-b5bc-61df8c23ac48", 1, 0),
+        ntlm=NtlmInitiator("", "", ""),
+        auth_level=AuthLevel.PKT_PRIVACY,
+    )
     pipe.write(c.bind())
     c.receive(pipe.read(65536))
     pipe.write(c.auth3())
@@ -143,9 +157,18 @@ def test_spnego_bind_nak(host):
     )
 
     pipe = _pipe(host)
-    b = BindPdu(1, 4280, 4280, 0, [ContextElement(0, SyntaxId.from_str(
-        "484809d6-4239-471b-b5bc-61df8c23ac48", 1, 0), [NDR_SYNTAX])],
-        auth=AuthVerifier(9, 6, 0, 1, b"\x60\x00"))
+    b = BindPdu(
+        1,
+        4280,
+        4280,
+        0,
+        [
+            ContextElement(
+                0, SyntaxId.from_str("484809d6-4239-471b-b5bc-61df8c23ac48", 1, 0), [NDR_SYNTAX]
+            )
+        ],
+        auth=AuthVerifier(9, 6, 0, 1, b"\x60\x00"),
+    )
     pipe.write(b.pack())
     nak = parse_pdu(pipe.read(65536))
     assert isinstance(nak, BindNakPdu) and nak.provider_reject_reason == 8
@@ -163,9 +186,14 @@ def test_enum_and_info_parse_with_impacket(host):
     req["hEnum"] = h
     req["Level"] = 1
     resp = T.RpcGetEnumResultResponse(e.call(5, req.getData(), ctx))
-    rows = [(x["SessionInfo"]["SessionEnum_Level1"]["SessionId"],
-             x["SessionInfo"]["SessionEnum_Level1"]["State"],
-             x["SessionInfo"]["SessionEnum_Level1"]["Name"]) for x in resp["ppSessionEnumResult"]]
+    rows = [
+        (
+            x["SessionInfo"]["SessionEnum_Level1"]["SessionId"],
+            x["SessionInfo"]["SessionEnum_Level1"]["State"],
+            x["SessionInfo"]["SessionEnum_Level1"]["Name"],
+        )
+        for x in resp["ppSessionEnumResult"]
+    ]
     assert rows == [(0, 4, "Services"), (1, 0, "desk")]
     s = TermSrvSession(host, handles)
     req = T.RpcGetSessionInformationEx()

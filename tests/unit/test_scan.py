@@ -40,11 +40,19 @@ SCHEMA = json.loads(
 def test_targets_forms(tmp_path):
     f = tmp_path / "hosts.txt"
     f.write_text("# fleet\n127.0.0.5  127.0.0.6:4445\n\nnas.local # the NAS\n")
-    ts = parse_targets(["127.0.0.1", "127.0.0.2:1445", "[::1]:446", "::1", "127.0.0.8/30",
-                        f"@{f}", "127.0.0.1"])
+    ts = parse_targets(
+        ["127.0.0.1", "127.0.0.2:1445", "[::1]:446", "::1", "127.0.0.8/30", f"@{f}", "127.0.0.1"]
+    )
     assert [t.label for t in ts] == [
-        "127.0.0.1", "127.0.0.2:1445", "[::1]:446", "[::1]", "127.0.0.9", "127.0.0.10",
-        "127.0.0.5", "127.0.0.6:4445", "nas.local",
+        "127.0.0.1",
+        "127.0.0.2:1445",
+        "[::1]:446",
+        "[::1]",
+        "127.0.0.9",
+        "127.0.0.10",
+        "127.0.0.5",
+        "127.0.0.6:4445",
+        "nas.local",
     ]
     assert parse_targets(["localhost"], default_port=4445) == [Target("localhost", 4445)]
 
@@ -83,11 +91,14 @@ def test_negotiate_request_per_dialect_and_contexts():
         assert req.dialects == [d]
         assert req.security_mode == 1  # signing enabled, not required: shows the server's own
         assert bool(req.contexts) == (d == 0x0311)
-    req = neg.NegotiateRequest.unpack(pr.smb2_negotiate([0x0311], signing_algorithms=[0],
-                                                        ciphers=[]))
+    req = neg.NegotiateRequest.unpack(
+        pr.smb2_negotiate([0x0311], signing_algorithms=[0], ciphers=[])
+    )
     types = [c.context_type for c in req.contexts]
-    assert types == [NegotiateContextType.PREAUTH_INTEGRITY_CAPABILITIES,
-                     NegotiateContextType.SIGNING_CAPABILITIES]
+    assert types == [
+        NegotiateContextType.PREAUTH_INTEGRITY_CAPABILITIES,
+        NegotiateContextType.SIGNING_CAPABILITIES,
+    ]
     assert neg.parse_id_list_context(req.contexts[1].data) == [0]
 
 
@@ -96,18 +107,25 @@ def _response(dialect: int, mode: int, contexts=(), status: int = 0) -> bytes:
     if status:
         return hdr.pack() + struct.pack("<HBBI", 9, 0, 0, 0) + b"\x00"
     token = pr.spnego.negotiate_token([pr.spnego.MS_KRB5_OID, pr.spnego.NTLMSSP_OID])
-    body = neg.NegotiateResponse(mode, dialect, b"\x11" * 16, 0x2F, 65536, 65536, 65536, 0, 0,
-                                 token, list(contexts)).pack()
+    body = neg.NegotiateResponse(
+        mode, dialect, b"\x11" * 16, 0x2F, 65536, 65536, 65536, 0, 0, token, list(contexts)
+    ).pack()
     return hdr.pack() + body
 
 
 def test_parse_negotiate_response():
-    ctx = [neg.preauth_context([1], b"s" * 32),
-           neg.id_list_context(NegotiateContextType.ENCRYPTION_CAPABILITIES, [2]),
-           neg.id_list_context(NegotiateContextType.SIGNING_CAPABILITIES, [1])]
+    ctx = [
+        neg.preauth_context([1], b"s" * 32),
+        neg.id_list_context(NegotiateContextType.ENCRYPTION_CAPABILITIES, [2]),
+        neg.id_list_context(NegotiateContextType.SIGNING_CAPABILITIES, [1]),
+    ]
     r = pr.parse_smb2_negotiate(_response(0x0311, 3, ctx))
-    assert (r.accepted, r.dialect, r.signing_enabled, r.signing_required) == (True, 0x0311, True,
-                                                                              True)
+    assert (r.accepted, r.dialect, r.signing_enabled, r.signing_required) == (
+        True,
+        0x0311,
+        True,
+        True,
+    )
     assert (r.cipher, r.signing_algorithm) == (2, 1)
     assert r.mechanisms == ["MS-KRB5", "NTLM"]
     refused = pr.parse_smb2_negotiate(_response(0, 0, status=0xC00000BB))
@@ -131,8 +149,13 @@ def test_smb1_negotiate_roundtrip_with_lanman_server_codec():
     m = w1.Message.parse(pr.smb1_negotiate())
     assert w1.parse_negotiate_dialects(m.blocks[0]) == ["NT LM 0.12"]
     for mode, state in ((3, "disabled"), (7, "enabled"), (15, "required")):
-        resp = w1.NegotiateResponse(0, mode, capabilities=int(w1.Capabilities.EXTENDED_SECURITY),
-                                    server_guid=b"g" * 16, security_blob=b"")
+        resp = w1.NegotiateResponse(
+            0,
+            mode,
+            capabilities=int(w1.Capabilities.EXTENDED_SECURITY),
+            server_guid=b"g" * 16,
+            security_blob=b"",
+        )
         hdr = w1.Smb1Header(w1.Command.NEGOTIATE, 0, 0x80, 0xC801, mid=1)
         r = pr.parse_smb1_negotiate(bytes(w1.pack_message(hdr, [resp.block()])))
         assert r.offered and r.security_mode == mode and r.signing_state == state
@@ -142,18 +165,26 @@ def test_smb1_negotiate_roundtrip_with_lanman_server_codec():
 
 
 def test_ntlm_challenge_names():
-    info = encode_av_pairs([(AvId.NB_COMPUTER_NAME, "NAS01".encode("utf-16-le")),
-                            (AvId.NB_DOMAIN_NAME, "HOME".encode("utf-16-le")),
-                            (AvId.DNS_COMPUTER_NAME, "nas01.home.lan".encode("utf-16-le"))])
+    info = encode_av_pairs(
+        [
+            (AvId.NB_COMPUTER_NAME, "NAS01".encode("utf-16-le")),
+            (AvId.NB_DOMAIN_NAME, "HOME".encode("utf-16-le")),
+            (AvId.DNS_COMPUTER_NAME, "nas01.home.lan".encode("utf-16-le")),
+        ]
+    )
     ch = ChallengeMessage(0x628A8215, b"c" * 8, "HOME", info).encode()
-    tok = pr.spnego.NegTokenResp(pr.spnego.NegState.ACCEPT_INCOMPLETE, pr.spnego.NTLMSSP_OID,
-                                 ch).encode()
+    tok = pr.spnego.NegTokenResp(
+        pr.spnego.NegState.ACCEPT_INCOMPLETE, pr.spnego.NTLMSSP_OID, ch
+    ).encode()
     from lanman.smb.wire.session import SessionSetupResponse
 
     hdr = Smb2Header(Command.SESSION_SETUP, status=0xC0000016, flags=HeaderFlags.SERVER_TO_REDIR)
     n = pr.parse_ntlm_challenge(hdr.pack() + SessionSetupResponse(0, tok).pack())
-    assert (n.netbios_computer, n.netbios_domain, n.dns_computer) == ("NAS01", "HOME",
-                                                                     "nas01.home.lan")
+    assert (n.netbios_computer, n.netbios_domain, n.dns_computer) == (
+        "NAS01",
+        "HOME",
+        "nas01.home.lan",
+    )
     assert n.version == "10.0.20348"
     # the request carries an NTLM NEGOTIATE inside SPNEGO, no credentials
     req = pr.ntlm_session_setup()
@@ -170,13 +201,19 @@ def test_nmap_smb2_sentences():
 # ---- verdicts: one source of truth with the policy matrix -----------------------------------
 
 
-def _facts_for(server: str, scenario: str, smb1_servers: bool = False,
-               server_signs: bool = True) -> ServerFacts:
+def _facts_for(
+    server: str, scenario: str, smb1_servers: bool = False, server_signs: bool = True
+) -> ServerFacts:
     s = Party.of(server)
     dialects = () if s.smb1_only else pr.DIALECTS
-    return ServerFacts(dialects, {d: s.server.require_signing for d in dialects},
-                       s.smb1_only or smb1_servers, s.server_smb1_state, scenario,
-                       server_signs)
+    return ServerFacts(
+        dialects,
+        {d: s.server.require_signing for d in dialects},
+        s.smb1_only or smb1_servers,
+        s.server_smb1_state,
+        scenario,
+        server_signs,
+    )
 
 
 @pytest.mark.parametrize("scenario", matrix.SCENARIOS)
@@ -231,9 +268,13 @@ def test_scan_verdict_equals_real_connection(servers, creds):
     """The verdict the scanner predicts is what lanman's real client, configured as that
     profile, gets from the same server (user scenario with credentials, guest without)."""
     for server, srv in servers.items():
-        opts = ScanOptions(timeout=10, profiles=CLIENTS,
-                           user=matrix.USER if creds else "",
-                           password=matrix.PASSWORD if creds else "", share=matrix.SHARE)
+        opts = ScanOptions(
+            timeout=10,
+            profiles=CLIENTS,
+            user=matrix.USER if creds else "",
+            password=matrix.PASSWORD if creds else "",
+            share=matrix.SHARE,
+        )
         h = scan_host(Target("127.0.0.1", srv.port), opts)
         assert h.reachable and not h.error, h.error
         assert h.family == "lanman"
@@ -261,8 +302,9 @@ def test_scan_facts_of_lanman_servers(servers):
     assert w10.relay_risk and "SMB1: signing disabled (SecurityMode 3)" in w10.relay_reasons
     xp = scan_host(Target("127.0.0.1", servers["xp"].port), ScanOptions(timeout=10))
     assert xp.smb1.offered and xp.smb1.security_mode == 3
-    xp_client = scan_host(Target("127.0.0.1", servers["xp"].port),
-                          ScanOptions(timeout=10, profiles=("xp",)))
+    xp_client = scan_host(
+        Target("127.0.0.1", servers["xp"].port), ScanOptions(timeout=10, profiles=("xp",))
+    )
     assert xp_client.verdicts[0].outcome.family == "SMB1"
 
 
@@ -283,8 +325,9 @@ def test_reports_validate_and_render(servers, tmp_path):
 def test_cli_json_and_exit_status(servers, tmp_path):
     port = servers["win11-24h2-pro"].port
     out = tmp_path / "r.html"
-    r = CliRunner().invoke(cli, ["scan", f"127.0.0.1:{port}", "--json", "--html", str(out),
-                                 "--profile", "win10"])
+    r = CliRunner().invoke(
+        cli, ["scan", f"127.0.0.1:{port}", "--json", "--html", str(out), "--profile", "win10"]
+    )
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     jsonschema.validate(doc, SCHEMA)

@@ -93,12 +93,15 @@ def test_full_flow_every_dialect(env, dialect):
     assert not [n for n in events.names() if n.startswith("SMB_")]
 
 
-@pytest.mark.parametrize("offered,expected", [
-    ([CMAC, GMAC], CMAC),
-    ([HMAC], HMAC),
-    ([GMAC, CMAC, HMAC], GMAC),
-    ([HMAC, GMAC], HMAC),
-])
+@pytest.mark.parametrize(
+    "offered,expected",
+    [
+        ([CMAC, GMAC], CMAC),
+        ([HMAC], HMAC),
+        ([GMAC, CMAC, HMAC], GMAC),
+        ([HMAC, GMAC], HMAC),
+    ],
+)
 def test_311_signing_algorithm_is_first_offered(env, offered, expected):
     ctx, _, _share_dir = env
     c = SmbTestClient(ctx)
@@ -174,11 +177,14 @@ def test_second_negotiate_after_session_disconnects(env):
     assert c.closed
 
 
-@pytest.mark.parametrize("command,body", [
-    (Command.ECHO, empty_body(4)),
-    (Command.SESSION_SETUP, b"\x19\x00" + b"\x00" * 23),
-    (Command.TREE_CONNECT, b"\x09\x00" + b"\x00" * 6),
-])
+@pytest.mark.parametrize(
+    "command,body",
+    [
+        (Command.ECHO, empty_body(4)),
+        (Command.SESSION_SETUP, b"\x19\x00" + b"\x00" * 23),
+        (Command.TREE_CONNECT, b"\x09\x00" + b"\x00" * 6),
+    ],
+)
 def test_request_before_negotiate_disconnects(env, command, body):
     ctx, _, _ = env
     c = SmbTestClient(ctx)
@@ -223,8 +229,17 @@ def test_multi_credit_charge_beyond_window_disconnects(env):
     tid = c.tree_connect()
     fid = c.create(tid, "big.bin")
     # A charge larger than the credits granted: MessageId range leaves the window.
-    c.compound([Pdu(Command.READ, c_read_body(fid, 65536 * 3), tree_id=tid,
-                    credit_charge=c.available + 10, message_id=c.next_mid)])
+    c.compound(
+        [
+            Pdu(
+                Command.READ,
+                c_read_body(fid, 65536 * 3),
+                tree_id=tid,
+                credit_charge=c.available + 10,
+                message_id=c.next_mid,
+            )
+        ]
+    )
     assert c.closed
 
 
@@ -308,8 +323,9 @@ def test_unknown_user_without_guest_mapping_fails(env):
 def guest_env(tmp_path):
     pub = tmp_path / "public"
     pub.mkdir()
-    return make_context(tmp_path, map_to_guest=True,
-                        shares=[Share("public", str(pub), guest_ok=True)]) + (pub,)
+    return make_context(
+        tmp_path, map_to_guest=True, shares=[Share("public", str(pub), guest_ok=True)]
+    ) + (pub,)
 
 
 @pytest.mark.parametrize("dialect", [0x0202, 0x0300, 0x0311], ids=DIALECT_IDS.get)
@@ -374,13 +390,17 @@ def test_validate_negotiate_success(env, dialect):
 
 
 @pytest.mark.parametrize("dialect", [0x0300, 0x0302], ids=DIALECT_IDS.get)
-@pytest.mark.parametrize("override", [
-    {"guid": b"\x42" * 16},
-    {"dialects": [0x0300]},
-    {"dialects": [0x0202, 0x0210]},
-    {"security_mode": SIGNING_ENABLED},
-    {"capabilities": 0},
-], ids=["guid", "dialects-subset", "dialects-downgrade", "secmode", "caps"])
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"guid": b"\x42" * 16},
+        {"dialects": [0x0300]},
+        {"dialects": [0x0202, 0x0210]},
+        {"security_mode": SIGNING_ENABLED},
+        {"capabilities": 0},
+    ],
+    ids=["guid", "dialects-subset", "dialects-downgrade", "secmode", "caps"],
+)
 def test_validate_negotiate_mismatch_disconnects(env, dialect, override):
     ctx, _, _ = env
     c, tid = _vneg_client(ctx, dialect)

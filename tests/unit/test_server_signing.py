@@ -79,13 +79,17 @@ def test_payload_bit_flip_is_access_denied(victim, where, bit):
 # ---- (b) header bit flip --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("offset", [
-    18,  # CreditRequest
-    32,  # ProcessId
-    40 + 4,  # SessionId: the session is not found (USER_SESSION_DELETED) or refused
-    50,  # inside the Signature itself
-    64 + 8,  # fixed body: Offset field of the WRITE
-], ids=["credit-request", "process-id", "session-id", "signature", "write-offset"])
+@pytest.mark.parametrize(
+    "offset",
+    [
+        18,  # CreditRequest
+        32,  # ProcessId
+        40 + 4,  # SessionId: the session is not found (USER_SESSION_DELETED) or refused
+        50,  # inside the Signature itself
+        64 + 8,  # fixed body: Offset field of the WRITE
+    ],
+    ids=["credit-request", "process-id", "session-id", "signature", "write-offset"],
+)
 def test_header_bit_flip_is_refused(victim, offset):
     c, events, share_dir, tid, fid = victim
     r = c.write_raw(tid, fid, 0, EVIL, tamper=flip_bit(offset, 2))
@@ -119,9 +123,17 @@ def test_other_commands_unsigned_are_refused(victim, command):
     if command == "TREE_CONNECT":
         if c.dialect == 0x0311:
             # MS-SMB2 3.3.5.7: at 3.1.1 an unsigned TREE_CONNECT from a user disconnects.
-            c.send_frame(c.build([Pdu(Command.TREE_CONNECT,
-                                      TreeConnectRequest("\\\\lanman\\data").pack(),
-                                      tamper=strip_signature)]))
+            c.send_frame(
+                c.build(
+                    [
+                        Pdu(
+                            Command.TREE_CONNECT,
+                            TreeConnectRequest("\\\\lanman\\data").pack(),
+                            tamper=strip_signature,
+                        )
+                    ]
+                )
+            )
             assert c.closed
             assert events.named("UNSIGNED_TREE_CONNECT_DISCONNECTED")
             return
@@ -152,8 +164,14 @@ def test_compound_second_pdu_tampered(victim):
     c, events, share_dir, tid, _fid = victim
     pdus = [
         Pdu(Command.CREATE, c.create_body("comp.txt"), tree_id=tid),
-        Pdu(Command.WRITE, WriteRequest(SMB2_FILEID_NONE, 0, EVIL).pack(), related=True,
-            tree_id=tid, payload=len(EVIL), tamper=flip_bit(PAYLOAD_OFFSET + 5, 1)),
+        Pdu(
+            Command.WRITE,
+            WriteRequest(SMB2_FILEID_NONE, 0, EVIL).pack(),
+            related=True,
+            tree_id=tid,
+            payload=len(EVIL),
+            tamper=flip_bit(PAYLOAD_OFFSET + 5, 1),
+        ),
         Pdu(Command.CLOSE, CloseRequest(SMB2_FILEID_NONE).pack(), related=True, tree_id=tid),
     ]
     rs = c.compound(pdus)
@@ -171,8 +189,13 @@ def test_compound_untampered_works(victim):
     c, events, share_dir, tid, _fid = victim
     pdus = [
         Pdu(Command.CREATE, c.create_body("comp.txt"), tree_id=tid),
-        Pdu(Command.WRITE, WriteRequest(SMB2_FILEID_NONE, 0, EVIL).pack(), related=True,
-            tree_id=tid, payload=len(EVIL)),
+        Pdu(
+            Command.WRITE,
+            WriteRequest(SMB2_FILEID_NONE, 0, EVIL).pack(),
+            related=True,
+            tree_id=tid,
+            payload=len(EVIL),
+        ),
         Pdu(Command.CLOSE, CloseRequest(SMB2_FILEID_NONE).pack(), related=True, tree_id=tid),
     ]
     rs = c.compound(pdus)
@@ -186,8 +209,13 @@ def test_compound_first_pdu_tampered_cascades(victim):
     c, _events, share_dir, tid, _fid = victim
     pdus = [
         Pdu(Command.CREATE, c.create_body("comp.txt"), tree_id=tid, tamper=flip_bit(70)),
-        Pdu(Command.WRITE, WriteRequest(SMB2_FILEID_NONE, 0, EVIL).pack(), related=True,
-            tree_id=tid, payload=len(EVIL)),
+        Pdu(
+            Command.WRITE,
+            WriteRequest(SMB2_FILEID_NONE, 0, EVIL).pack(),
+            related=True,
+            tree_id=tid,
+            payload=len(EVIL),
+        ),
         Pdu(Command.CLOSE, CloseRequest(SMB2_FILEID_NONE).pack(), related=True, tree_id=tid),
     ]
     rs = c.compound(pdus)
@@ -263,8 +291,9 @@ def test_311_unsigned_tree_connect_disconnects(relaxed):
     c.negotiate([0x0311], security_mode=SIGNING_ENABLED)
     c.session_setup()
     assert not c.conn.sessions[c.session_id].signing_required
-    rs = c.compound([Pdu(Command.TREE_CONNECT,
-                         TreeConnectRequest("\\\\LANMAN\\data").pack(), sign=False)])
+    rs = c.compound(
+        [Pdu(Command.TREE_CONNECT, TreeConnectRequest("\\\\LANMAN\\data").pack(), sign=False)]
+    )
     assert rs == []
     assert c.closed
     ev = events.named("UNSIGNED_TREE_CONNECT_DISCONNECTED")

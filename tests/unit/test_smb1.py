@@ -29,8 +29,11 @@ class Pair:
     """A client whose requests go straight into a ServerConnection (SMB1 switched on)."""
 
     def __init__(self, ctx, *, via_smb2_entry: bool = True):
-        self.server = (ServerConnection(ctx, CLIENT_ADDRESS) if via_smb2_entry
-                       else Smb1ServerConnection(ctx, CLIENT_ADDRESS))
+        self.server = (
+            ServerConnection(ctx, CLIENT_ADDRESS)
+            if via_smb2_entry
+            else Smb1ServerConnection(ctx, CLIENT_ADDRESS)
+        )
         self.sent: list[bytes] = []
         self.tamper = None
 
@@ -44,8 +47,12 @@ class Pair:
 
 def server_ctx(tmp_path, state: str = "enabled", smb1: bool = True):
     enable, require = SERVER[state]
-    ctx, events, _ = make_context(tmp_path, smb1_enabled=smb1, enable_security_signature=enable,
-                                  require_message_signing=require)
+    ctx, events, _ = make_context(
+        tmp_path,
+        smb1_enabled=smb1,
+        enable_security_signature=enable,
+        require_message_signing=require,
+    )
     return ctx, events
 
 
@@ -53,9 +60,16 @@ def connect(tmp_path, client_state: str, server_state: str, **kw):
     ctx, events = server_ctx(tmp_path, server_state)
     pair = Pair(ctx)
     enable, require = CLIENT[client_state]
-    res = run_connect(pair.exchange, "lanman", kw.pop("user", USER),
-                      kw.pop("password", PASSWORD), kw.pop("share", "data"),
-                      enable_signing=enable, require_signing=require, now=NOW)
+    res = run_connect(
+        pair.exchange,
+        "lanman",
+        kw.pop("user", USER),
+        kw.pop("password", PASSWORD),
+        kw.pop("share", "data"),
+        enable_signing=enable,
+        require_signing=require,
+        now=NOW,
+    )
     return res, pair, events
 
 
@@ -143,14 +157,17 @@ def test_signed_requests_carry_sequence_numbers(tmp_path):
     # NEGOTIATE, SESSION_SETUP x2, TREE_CONNECT (seq 2), TREE_DISCONNECT (4), LOGOFF (6)
     signed = pair.sent[3:]
     assert [verify_message(key, m, seq) for m, seq in zip(signed, (2, 4, 6), strict=True)] == [
-        True] * 3
+        True
+    ] * 3
     for m in signed:
         assert struct.unpack_from("<H", m, 10)[0] & w.Flags2.SMB_SECURITY_SIGNATURE
 
 
 def test_dfs_referral_not_found_and_denied_when_unsigned(tmp_path):
-    for client_state, expected in (("enabled", nts.STATUS_NOT_FOUND),
-                                   ("disabled", nts.STATUS_ACCESS_DENIED)):
+    for client_state, expected in (
+        ("enabled", nts.STATUS_NOT_FOUND),
+        ("disabled", nts.STATUS_ACCESS_DENIED),
+    ):
         ctx, _ = server_ctx(tmp_path, "required")
         pair = Pair(ctx)
         c = Smb1Client(pair.exchange, enable_signing=client_state != "disabled")
@@ -212,8 +229,7 @@ def test_anonymous_session_gets_ipc_only(tmp_path):
 
 def test_mac_definition():
     key = bytes(range(16))
-    msg = bytearray(w.pack_message(w.Smb1Header(w.Command.ECHO, mid=7),
-                                   [w.echo_request(b"abc")]))
+    msg = bytearray(w.pack_message(w.Smb1Header(w.Command.ECHO, mid=7), [w.echo_request(b"abc")]))
     sign_message(key, msg, 5)
     expect_input = bytes(msg[:14]) + struct.pack("<II", 5, 0) + bytes(msg[22:])
     assert bytes(msg[14:22]) == hashlib.md5(key + expect_input).digest()[:8]
@@ -226,8 +242,9 @@ def test_mac_regression_vector():
     # once with hashlib from the definition and frozen. impacket's and Samba's signers are
     # checked against the server in tests/interop/test_smb1.py.
     key = bytes.fromhex("0123456789abcdeffedcba9876543210")
-    msg = bytes.fromhex("ff534d422b00000000180748000000000000000000000000ffff0000000000070100"
-                        "030061626300")
+    msg = bytes.fromhex(
+        "ff534d422b00000000180748000000000000000000000000ffff0000000000070100030061626300"
+    )
     assert compute_mac(key, msg, 2).hex() == "1f37e0307202e885"
 
 
@@ -294,12 +311,15 @@ def _negotiated(tmp_path):
     return pair
 
 
-@pytest.mark.parametrize("frame", [
-    b"\xffSMB",  # header truncated
-    b"\xffSMB\x73" + b"\x00" * 27 + b"\x0c",  # WordCount beyond end
-    bytes(w.pack_message(w.Smb1Header(0x73), [(0x73, b"\x00" * 24, b"")]))[:-1],
-    b"\xffSMB\x72" + b"\x00" * 27 + b"\x00\x05\x00\x02NT",  # ByteCount beyond end
-])
+@pytest.mark.parametrize(
+    "frame",
+    [
+        b"\xffSMB",  # header truncated
+        b"\xffSMB\x73" + b"\x00" * 27 + b"\x0c",  # WordCount beyond end
+        bytes(w.pack_message(w.Smb1Header(0x73), [(0x73, b"\x00" * 24, b"")]))[:-1],
+        b"\xffSMB\x72" + b"\x00" * 27 + b"\x00\x05\x00\x02NT",  # ByteCount beyond end
+    ],
+)
 def test_malformed_frames_disconnect(tmp_path, frame):
     pair = _negotiated(tmp_path)
     assert pair.server.receive_frame(frame, NOW) == []
@@ -310,8 +330,10 @@ def test_bad_blob_lengths_are_errors_not_exceptions(tmp_path):
     pair = _negotiated(tmp_path)
     # SecurityBlobLength larger than ByteCount
     words = struct.pack("<BBHHHHIHII", 0xFF, 0, 0, 4356, 50, 0, 0, 500, 0, 0)
-    msg = w.pack_message(w.Smb1Header(w.Command.SESSION_SETUP_ANDX, flags2=0xC801),
-                         [(w.Command.SESSION_SETUP_ANDX, words, b"\x60\x00")])
+    msg = w.pack_message(
+        w.Smb1Header(w.Command.SESSION_SETUP_ANDX, flags2=0xC801),
+        [(w.Command.SESSION_SETUP_ANDX, words, b"\x60\x00")],
+    )
     frames = pair.server.receive_frame(bytes(msg), NOW)
     assert frames
     resp = w.Smb1Header.unpack(frames[0][0])
@@ -321,8 +343,9 @@ def test_bad_blob_lengths_are_errors_not_exceptions(tmp_path):
 def test_andx_loop_is_refused(tmp_path):
     pair = _negotiated(tmp_path)
     words = struct.pack("<BBHHH", w.Command.TREE_CONNECT_ANDX, 0, 32, 0, 1)
-    msg = w.pack_message(w.Smb1Header(w.Command.LOGOFF_ANDX), [(w.Command.LOGOFF_ANDX,
-                                                                 words[:4], b"")])
+    msg = w.pack_message(
+        w.Smb1Header(w.Command.LOGOFF_ANDX), [(w.Command.LOGOFF_ANDX, words[:4], b"")]
+    )
     struct.pack_into("<BBH", msg, 33, w.Command.LOGOFF_ANDX, 0, 32)  # points at itself
     assert pair.server.receive_frame(bytes(msg), NOW) == []
     assert pair.server.closed
@@ -334,8 +357,7 @@ def test_requests_before_negotiate_and_second_negotiate(tmp_path):
     echo = w.pack_message(w.Smb1Header(w.Command.ECHO), [w.echo_request(b"x")])
     assert s.receive_frame(bytes(echo), NOW) == [] and s.closed
     pair = _negotiated(tmp_path)
-    neg = w.pack_message(w.Smb1Header(w.Command.NEGOTIATE),
-                         [w.negotiate_request(["NT LM 0.12"])])
+    neg = w.pack_message(w.Smb1Header(w.Command.NEGOTIATE), [w.negotiate_request(["NT LM 0.12"])])
     assert pair.server.receive_frame(bytes(neg), NOW) == [] and pair.server.closed
 
 
@@ -345,8 +367,7 @@ def test_unknown_command_and_no_session(tmp_path):
     frames = pair.server.receive_frame(bytes(msg), NOW)
     assert w.Smb1Header.unpack(frames[0][0]).status == nts.STATUS_NOT_IMPLEMENTED
     tc = w.TreeConnectRequest("\\\\x\\data")
-    msg = w.pack_message(w.Smb1Header(w.Command.TREE_CONNECT_ANDX, uid=77),
-                         [tc.block(False, 0)])
+    msg = w.pack_message(w.Smb1Header(w.Command.TREE_CONNECT_ANDX, uid=77), [tc.block(False, 0)])
     frames = pair.server.receive_frame(bytes(msg), NOW)
     assert w.Smb1Header.unpack(frames[0][0]).status == nts.STATUS_USER_SESSION_DELETED
     assert not pair.server.closed
@@ -365,9 +386,12 @@ def test_random_bytes_never_raise(tmp_path):
     import random
 
     rnd = random.Random(1)
-    base = bytes(w.pack_message(w.Smb1Header(w.Command.SESSION_SETUP_ANDX, flags2=0xC801),
-                                [w.SessionSetupRequest(security_blob=b"\x60\x03abc").block(
-                                    True, 63)]))
+    base = bytes(
+        w.pack_message(
+            w.Smb1Header(w.Command.SESSION_SETUP_ANDX, flags2=0xC801),
+            [w.SessionSetupRequest(security_blob=b"\x60\x03abc").block(True, 63)],
+        )
+    )
     for _ in range(300):
         pair = _negotiated(tmp_path)
         b = bytearray(base)

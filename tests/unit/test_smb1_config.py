@@ -49,20 +49,34 @@ def test_enable_smb1_protocol_and_security_modes(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.stderr
     assert "EnableSMB1Protocol: False -> True" in r.output
     assert "smb1_enabled = true" in (h / "lanman.toml").read_text()
-    assert json.loads(run(h, "smb", "server-config", "get", "--json").output)[
-        "EnableSMB1Protocol"] is True
-    for enable, require, mode in (("false", "false", 3), ("true", "false", 7),
-                                  ("true", "true", 15)):
-        r = run(h, "smb", "server-config", "set", "--enable-security-signature", enable,
-                "--require-security-signature", require)
+    assert (
+        json.loads(run(h, "smb", "server-config", "get", "--json").output)["EnableSMB1Protocol"]
+        is True
+    )
+    for enable, require, mode in (
+        ("false", "false", 3),
+        ("true", "false", 7),
+        ("true", "true", 15),
+    ):
+        r = run(
+            h,
+            "smb",
+            "server-config",
+            "set",
+            "--enable-security-signature",
+            enable,
+            "--require-security-signature",
+            require,
+        )
         assert r.exit_code == 0, r.stderr
         s = settings(h)
         assert s.smb1_enabled is True
-        assert smb1_security_mode(s.enable_security_signature,
-                                  s.require_message_signing) == mode
+        assert smb1_security_mode(s.enable_security_signature, s.require_message_signing) == mode
     # Group Policy "(if client agrees)" disabled wins over the local value
-    assert run(h, "smb", "server-config", "set", "--require-security-signature",
-               "false").exit_code == 0
+    assert (
+        run(h, "smb", "server-config", "set", "--require-security-signature", "false").exit_code
+        == 0
+    )
     assert run(h, "policy", "set", SERVER_IF_CLIENT, "disabled").exit_code == 0
     s = settings(h)
     assert smb1_security_mode(s.enable_security_signature, s.require_message_signing) == 3

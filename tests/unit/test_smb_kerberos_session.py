@@ -46,19 +46,26 @@ def kerberos_context(tmp_path, logons=None):
     ctx, _events, share = make_context(tmp_path)
     replay = gssapi.ReplayWindow()
     ctx.kerberos_acceptor = lambda: KerberosAcceptor(
-        lookup, realm=REALM, domain="LANMAN", replay=replay, now=lambda: gssapi.time.time(),
-        on_logon=(logons.append if logons is not None else None))
+        lookup,
+        realm=REALM,
+        domain="LANMAN",
+        replay=replay,
+        now=lambda: gssapi.time.time(),
+        on_logon=(logons.append if logons is not None else None),
+    )
     ctx.negotiate_mechs = (MS_KRB5_OID, KRB5_OID, NTLMSSP_OID)
     return ctx, share
 
 
 def kerberos_client(ctx, dialect, ticket=None):
     t = Transport(ctx)
-    conn = ClientConnection(dialects=(dialect,), require_signing=True, server_name="LANMAN",
-                            now_filetime=NOW)
+    conn = ClientConnection(
+        dialects=(dialect,), require_signing=True, server_name="LANMAN", now_filetime=NOW
+    )
     c = SmbClient(t, conn)
-    c._kerberos = KerberosInitiator(ticket or make_ticket(authtime=gssapi.time.time() - 60,
-                                                          endtime=gssapi.time.time() + 3600))
+    c._kerberos = KerberosInitiator(
+        ticket or make_ticket(authtime=gssapi.time.time() - 60, endtime=gssapi.time.time() + 3600)
+    )
     c.negotiate()
     c.login("", "")
     return c, t
@@ -75,8 +82,7 @@ def test_kerberos_session_signs_with_the_subkey(tmp_path, dialect):
     assert session.user == "dave" and session.domain == "LANMAN"
     subkey = logons[0].acceptor_subkey
     assert subkey is not None and subkey[1] != logons[0].initiator_subkey[1]
-    keys = derive_keys(subkey[1][:16], dialect,
-                       session.preauth_hash if dialect == 0x0311 else None)
+    keys = derive_keys(subkey[1][:16], dialect, session.preauth_hash if dialect == 0x0311 else None)
     assert session.session_key == subkey[1][:16]
     assert session.signing_key == keys.signing_key == c.conn.session.signing_key
     if dialect == 0x0210:
@@ -112,8 +118,9 @@ def test_without_a_domain_only_ntlm_is_offered(tmp_path):
 
 def test_ticket_for_another_key_is_a_logon_failure(tmp_path):
     ctx, _ = kerberos_context(tmp_path)
-    bad = make_ticket(service_key=b"\x55" * 32, authtime=gssapi.time.time(),
-                      endtime=gssapi.time.time() + 3600)
+    bad = make_ticket(
+        service_key=b"\x55" * 32, authtime=gssapi.time.time(), endtime=gssapi.time.time() + 3600
+    )
     with pytest.raises(SmbClientError) as e:
         kerberos_client(ctx, 0x0311, bad)
     assert e.value.status == nts.STATUS_LOGON_FAILURE
@@ -123,8 +130,9 @@ def test_replayed_session_setup_is_refused(tmp_path):
     ctx, _ = kerberos_context(tmp_path)
     c, _t = kerberos_client(ctx, 0x0210)
     # A second connection replaying the same AP-REQ token (same authenticator).
-    k = KerberosInitiator(make_ticket(authtime=gssapi.time.time(),
-                                      endtime=gssapi.time.time() + 3600))
+    k = KerberosInitiator(
+        make_ticket(authtime=gssapi.time.time(), endtime=gssapi.time.time() + 3600)
+    )
     token = k.step(None)
     acc = ctx.kerberos_acceptor()
     acc.step(token)
@@ -145,18 +153,44 @@ def test_ccache_parser_reads_mit_format(tmp_path):
         return struct.pack(">I", len(b)) + b
 
     def princ(realm, *comps):
-        return struct.pack(">II", 1, len(comps)) + counted(realm.encode()) + b"".join(
-            counted(c.encode()) for c in comps)
+        return (
+            struct.pack(">II", 1, len(comps))
+            + counted(realm.encode())
+            + b"".join(counted(c.encode()) for c in comps)
+        )
 
-    cred = (princ(REALM, "dave") + princ(REALM, "krbtgt", REALM)
-            + struct.pack(">H", 18) + counted(b"k" * 32) + struct.pack(">IIII", 1, 2, 3, 4)
-            + b"\x00" + struct.pack(">I", 0x40e10000) + struct.pack(">II", 0, 0)
-            + counted(b"TICKET") + counted(b""))
-    conf = (princ(REALM, "dave") + princ("X-CACHECONF:", "krb5_ccache_conf_data", "pa_type")
-            + struct.pack(">H", 0) + counted(b"") + bytes(16) + b"\x00" + bytes(4)
-            + bytes(8) + counted(b"2") + counted(b""))
-    data = struct.pack(">HH", 0x0504, 12) + struct.pack(">HH", 1, 8) + bytes(8) \
-        + princ(REALM, "dave") + conf + cred
+    cred = (
+        princ(REALM, "dave")
+        + princ(REALM, "krbtgt", REALM)
+        + struct.pack(">H", 18)
+        + counted(b"k" * 32)
+        + struct.pack(">IIII", 1, 2, 3, 4)
+        + b"\x00"
+        + struct.pack(">I", 0x40E10000)
+        + struct.pack(">II", 0, 0)
+        + counted(b"TICKET")
+        + counted(b"")
+    )
+    conf = (
+        princ(REALM, "dave")
+        + princ("X-CACHECONF:", "krb5_ccache_conf_data", "pa_type")
+        + struct.pack(">H", 0)
+        + counted(b"")
+        + bytes(16)
+        + b"\x00"
+        + bytes(4)
+        + bytes(8)
+        + counted(b"2")
+        + counted(b"")
+    )
+    data = (
+        struct.pack(">HH", 0x0504, 12)
+        + struct.pack(">HH", 1, 8)
+        + bytes(8)
+        + princ(REALM, "dave")
+        + conf
+        + cred
+    )
     default, creds = parse_ccache(data)
     assert default == (REALM, ["dave"])
     assert len(creds) == 1 and creds[0].server == ["krbtgt", REALM]
@@ -170,13 +204,19 @@ def test_ip_address_warning_and_required_failure():
     from lanman.smb.client.kerberos import KerberosUnavailable, acquire_service_ticket
 
     with pytest.raises(KerberosUnavailable) as e:
-        acquire_service_ticket("192.0.2.7", realm=REALM, kdc="127.0.0.1:1",
-                               krb5_conf="/nonexistent", ccache="/nonexistent")
+        acquire_service_ticket(
+            "192.0.2.7",
+            realm=REALM,
+            kdc="127.0.0.1:1",
+            krb5_conf="/nonexistent",
+            ccache="/nonexistent",
+        )
     assert e.value.reason == "ip" and "IP address forces NTLM" in e.value.warning
     # auto mode without a cached ticket or an explicit KDC: no attempt, no warning
     with pytest.raises(KerberosUnavailable) as e:
-        acquire_service_ticket("192.0.2.7", realm=REALM, krb5_conf="/nonexistent",
-                               ccache="/nonexistent", auto=True)
+        acquire_service_ticket(
+            "192.0.2.7", realm=REALM, krb5_conf="/nonexistent", ccache="/nonexistent", auto=True
+        )
     assert e.value.warning == ""
 
 

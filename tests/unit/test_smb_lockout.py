@@ -20,8 +20,13 @@ def _logon(ctx, password: str) -> int:
 
 def test_bad_passwords_lock_the_account(tmp_path):
     home = Home.open(tmp_path / "h")
-    provision(home.path, realm="lanman.test", domain="LANMAN", host_name="LANMAN",
-              admin_password="Adm1n-pw")
+    provision(
+        home.path,
+        realm="lanman.test",
+        domain="LANMAN",
+        host_name="LANMAN",
+        admin_password="Adm1n-pw",
+    )
     home.store.add_user("alice", "Alice-pw1")
     with Directory.open(home.path) as d:
         d.set_lockout_policy(threshold=3, duration=600, window=600)
@@ -39,8 +44,13 @@ def test_bad_passwords_lock_the_account(tmp_path):
 
 def test_success_resets_the_count(tmp_path):
     home = Home.open(tmp_path / "h")
-    provision(home.path, realm="lanman.test", domain="LANMAN", host_name="LANMAN",
-              admin_password="Adm1n-pw")
+    provision(
+        home.path,
+        realm="lanman.test",
+        domain="LANMAN",
+        host_name="LANMAN",
+        admin_password="Adm1n-pw",
+    )
     home.store.add_user("alice", "Alice-pw1")
     with Directory.open(home.path) as d:
         d.set_lockout_policy(threshold=3, duration=600, window=600)

@@ -47,9 +47,13 @@ class _MicTokens:
     def sign(self, data: bytes) -> bytes:
         ctx = self.context
         assert ctx is not None
-        mic = gssapi.make_mic(ctx.context_key, self._send_seq, data,
-                              from_acceptor=self.is_acceptor,
-                              acceptor_subkey=ctx.acceptor_subkey is not None)
+        mic = gssapi.make_mic(
+            ctx.context_key,
+            self._send_seq,
+            data,
+            from_acceptor=self.is_acceptor,
+            acceptor_subkey=ctx.acceptor_subkey is not None,
+        )
         self._send_seq = (self._send_seq + 1) & 0xFFFFFFFF
         return mic
 
@@ -58,8 +62,13 @@ class _MicTokens:
         if ctx is None:
             return False
         try:
-            gssapi.verify_mic(ctx.context_key, mic, data, from_acceptor=not self.is_acceptor,
-                              acceptor_subkey=ctx.acceptor_subkey is not None)
+            gssapi.verify_mic(
+                ctx.context_key,
+                mic,
+                data,
+                from_acceptor=not self.is_acceptor,
+                acceptor_subkey=ctx.acceptor_subkey is not None,
+            )
         except KrbApError:
             return False
         return True
@@ -123,8 +132,14 @@ class KerberosAcceptor(_MicTokens):
                     raise KrbApError(gssapi.KRB_AP_ERR_MSG_TYPE, "first token is not an AP-REQ")
             else:  # a raw AP-REQ (some SPNEGO initiators omit the framing)
                 oid, message = KRB5_MECH_OID, token
-            ctx = gssapi.accept_ap_req(message, self._lookup, now=now, skew=self.skew,
-                                       replay=self.replay, expected_realm=self.realm)
+            ctx = gssapi.accept_ap_req(
+                message,
+                self._lookup,
+                now=now,
+                skew=self.skew,
+                replay=self.replay,
+                expected_realm=self.realm,
+            )
             self._check_pac(ctx)
             ctx.mech_oid = oid
             ap_rep = gssapi.make_ap_rep(ctx, acceptor_subkey=self.use_acceptor_subkey)
@@ -137,10 +152,20 @@ class KerberosAcceptor(_MicTokens):
         self._send_seq = ctx.acceptor_seq
         user = ctx.cname[0] if len(ctx.cname) == 1 else "/".join(ctx.cname)
         key_etype, key = ctx.context_key
-        self.result = AuthResult(user=user, domain=self.domain, session_key=key,
-                                 is_guest=False, is_anonymous=False, workstation="")
-        log.info("Kerberos logon: %s to %s (session key %s)", ctx.client_principal,
-                 ctx.service_principal, gssapi.crypto.etype_name(key_etype))
+        self.result = AuthResult(
+            user=user,
+            domain=self.domain,
+            session_key=key,
+            is_guest=False,
+            is_anonymous=False,
+            workstation="",
+        )
+        log.info(
+            "Kerberos logon: %s to %s (session key %s)",
+            ctx.client_principal,
+            ctx.service_principal,
+            gssapi.crypto.etype_name(key_etype),
+        )
         if self.on_logon is not None:
             self.on_logon(ctx)
         return gssapi.wrap_token(TOK_AP_REP, ap_rep)
@@ -165,8 +190,13 @@ class KerberosAcceptor(_MicTokens):
                     raise PacError("no server signature")
                 ctype = struct.unpack_from("<i", srv)[0]
                 siglen = 16 if ctype == crypto.CKSUM_HMAC_MD5 else 12
-                ok = crypto.verify_checksum(ctype, self._service_key, crypto.KU.APP_DATA_CKSUM,
-                                            pac._zeroed(), srv[4:4 + siglen])
+                ok = crypto.verify_checksum(
+                    ctype,
+                    self._service_key,
+                    crypto.KU.APP_DATA_CKSUM,
+                    pac._zeroed(),
+                    srv[4 : 4 + siglen],
+                )
             except (PacError, crypto.CryptoError, ValueError, struct.error) as e:
                 raise KrbApError(gssapi.KRB_AP_ERR_MODIFIED, f"bad PAC: {e}") from None
             if not ok:
@@ -175,14 +205,14 @@ class KerberosAcceptor(_MicTokens):
     # -- mechListMIC -----------------------------------------------------------------------
 
 
-
 class ServiceTicket:
     """A service ticket and its session key, as the initiator needs it."""
 
     __slots__ = ("cname", "crealm", "session_key", "sname", "ticket")
 
-    def __init__(self, ticket, session_key: tuple[int, bytes], crealm: str, cname,
-                 sname: str = "") -> None:
+    def __init__(
+        self, ticket, session_key: tuple[int, bytes], crealm: str, cname, sname: str = ""
+    ) -> None:
         self.ticket = ticket
         self.session_key = session_key
         self.crealm = crealm
@@ -191,8 +221,9 @@ class ServiceTicket:
 
     @classmethod
     def from_credentials(cls, creds, sname: str = "") -> ServiceTicket:
-        return cls(creds.ticket, (creds.session_etype, creds.session_key), creds.crealm,
-                   creds.cname, sname)
+        return cls(
+            creds.ticket, (creds.session_etype, creds.session_key), creds.crealm, creds.cname, sname
+        )
 
 
 class KerberosInitiator(_MicTokens):
@@ -200,8 +231,13 @@ class KerberosInitiator(_MicTokens):
 
     mech_name = "Kerberos"
 
-    def __init__(self, ticket: ServiceTicket, *, mech_oid: str = gssapi.MS_KRB5_MECH_OID,
-                 now: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        ticket: ServiceTicket,
+        *,
+        mech_oid: str = gssapi.MS_KRB5_MECH_OID,
+        now: Callable[[], float] = time.time,
+    ) -> None:
         self.ticket = ticket
         self.mech_oid = mech_oid
         self.now = now
@@ -220,8 +256,9 @@ class KerberosInitiator(_MicTokens):
         """None -> the GSS AP-REQ token; then the server's AP-REP -> None."""
         if self.context is None:
             t = self.ticket
-            ap, self.context = gssapi.make_ap_req(t.ticket, t.session_key, t.crealm, t.cname,
-                                                  now=self.now())
+            ap, self.context = gssapi.make_ap_req(
+                t.ticket, t.session_key, t.crealm, t.cname, now=self.now()
+            )
             self._send_seq = self.context.initiator_seq
             return gssapi.wrap_token(TOK_AP_REQ, ap)
         if token is None:
@@ -243,4 +280,3 @@ class KerberosInitiator(_MicTokens):
     def session_key(self) -> bytes:
         assert self.context is not None
         return self.context.context_key[1]
-

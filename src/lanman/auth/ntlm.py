@@ -488,7 +488,9 @@ class NtlmSession:
         self.recv_seq = (self.recv_seq + 1) & 0xFFFFFFFF
         return len(signature) == 16 and hmac.compare_digest(expected, bytes(signature))
 
-    def seal(self, plaintext: bytes, prefix: bytes = b"", suffix: bytes = b"") -> tuple[bytes, bytes]:
+    def seal(
+        self, plaintext: bytes, prefix: bytes = b"", suffix: bytes = b""
+    ) -> tuple[bytes, bytes]:
         """SEAL (MS-NLMP 3.4.3): RC4-encrypt ``plaintext`` with our sealing handle, then sign.
 
         The signature covers ``prefix + plaintext + suffix``; DCE/RPC signs the whole PDU but

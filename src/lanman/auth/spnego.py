@@ -237,8 +237,7 @@ def negotiate_token(mechs: Iterable[str] = (NTLMSSP_OID,), *, hints: bool = Fals
     which no client needs and which Wireshark 4.0 flags as a malformed mechListMIC, so a
     capture of lanman dissects clean. ``hints=True`` gives the Windows form.
     """
-    return encode_neg_token_init(_encode_mech_types(mechs),
-                                 hint_name=HINT_NAME if hints else None)
+    return encode_neg_token_init(_encode_mech_types(mechs), hint_name=HINT_NAME if hints else None)
 
 
 def _octets(buf: bytes, cs: int, ce: int) -> bytes:
@@ -373,9 +372,8 @@ class SpnegoAcceptor:
 
     @property
     def mechanism(self) -> str:
-        """"Kerberos" or "NTLM" (after the first token)."""
-        return "Kerberos" if self.mech is self.kerberos and self.kerberos is not None \
-            else "NTLM"
+        """ "Kerberos" or "NTLM" (after the first token)."""
+        return "Kerberos" if self.mech is self.kerberos and self.kerberos is not None else "NTLM"
 
     def step(self, token: bytes) -> tuple[bytes, bool]:
         """Consume a client token; return (response token, complete)."""
@@ -390,8 +388,12 @@ class SpnegoAcceptor:
                 self.complete = True
                 return b"", True
             return out, False
-        if (not self._started and self.kerberos is not None and token[:1] == b"\x60"
-                and _is_krb5_token(token)):
+        if (
+            not self._started
+            and self.kerberos is not None
+            and token[:1] == b"\x60"
+            and _is_krb5_token(token)
+        ):
             # A bare GSS Kerberos token without SPNEGO (RFC 4121 4.1).
             self.raw_krb5 = True
             self._started = True
@@ -443,12 +445,14 @@ class SpnegoAcceptor:
             out = k.step(resp.response_token)
             if not self.mic_required:
                 self.complete = True
-                return NegTokenResp(NegState.ACCEPT_COMPLETED, None, out,
-                                    self._krb_mic()).encode(), True
+                return NegTokenResp(
+                    NegState.ACCEPT_COMPLETED, None, out, self._krb_mic()
+                ).encode(), True
             # RFC 4178 5 (d): a non-preferred mechanism: both sides exchange mechListMIC.
             self._krb_state = "mic"
-            return NegTokenResp(NegState.ACCEPT_INCOMPLETE, None, out,
-                                self._krb_mic()).encode(), False
+            return NegTokenResp(
+                NegState.ACCEPT_INCOMPLETE, None, out, self._krb_mic()
+            ).encode(), False
         if resp.mech_list_mic is None or not k.verify(self.mech_types_raw, resp.mech_list_mic):
             k.result = None
             raise AuthError(STATUS_ACCESS_DENIED, "mechListMIC missing or invalid")
@@ -520,8 +524,7 @@ class SpnegoInitiator:
 
     @property
     def mechanism(self) -> str:
-        return "Kerberos" if self.kerberos is not None and self.mech is self.kerberos \
-            else "NTLM"
+        return "Kerberos" if self.kerberos is not None and self.mech is self.kerberos else "NTLM"
 
     @property
     def session_key(self) -> bytes:
@@ -541,8 +544,9 @@ class SpnegoInitiator:
                 oids = [MS_KRB5_OID, KRB5_OID]
                 self.mech_types_raw = _encode_mech_types(oids)
                 self._state = "krb"
-                return encode_neg_token_init(self.mech_types_raw,
-                                             mech_token=self.kerberos.step(None))
+                return encode_neg_token_init(
+                    self.mech_types_raw, mech_token=self.kerberos.step(None)
+                )
             if self.ntlm is None:
                 raise AuthError(STATUS_LOGON_FAILURE, "server does not offer Kerberos")
             if offered is not None and NTLMSSP_OID not in offered:
@@ -588,8 +592,9 @@ class SpnegoInitiator:
             if resp.response_token is None:
                 raise AuthError(STATUS_LOGON_FAILURE, "server sent no AP-REP")
             k.step(resp.response_token)  # mutual authentication (raises on failure)
-            if resp.mech_list_mic is not None and not k.verify(self.mech_types_raw,
-                                                               resp.mech_list_mic):
+            if resp.mech_list_mic is not None and not k.verify(
+                self.mech_types_raw, resp.mech_list_mic
+            ):
                 raise AuthError(STATUS_ACCESS_DENIED, "server mechListMIC invalid")
             if resp.neg_state in (None, NegState.ACCEPT_COMPLETED):
                 self.complete = True

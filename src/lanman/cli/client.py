@@ -229,8 +229,7 @@ def _connect(
     for w in c.warnings:
         click.echo(f"warning: {w}", err=True)
     if c.kerberos_plan is not None:
-        click.echo(f"Kerberos: {c.kerberos_plan.spn} (ticket: {c.kerberos_plan.source})",
-                   err=True)
+        click.echo(f"Kerberos: {c.kerberos_plan.spn} (ticket: {c.kerberos_plan.source})", err=True)
     return c
 
 

@@ -118,8 +118,9 @@ def main(argv: list[str] | None = None) -> None:
     """The ``msg`` console script (pyproject ``[project.scripts]``)."""
     from lanman.cli._common import HomeRef
 
-    msg_script.main(args=sys.argv[1:] if argv is None else list(argv), prog_name="msg",
-                    obj=HomeRef(None))
+    msg_script.main(
+        args=sys.argv[1:] if argv is None else list(argv), prog_name="msg", obj=HomeRef(None)
+    )
 
 
 @click.command("sessions")
@@ -154,8 +155,9 @@ def sessions_cmd(ctx: click.Context, server: str | None, user: str | None, as_js
     click.echo(f" {'SESSIONNAME':<18}{'USERNAME':<20}{'ID':>6}  {'STATE':<8}{'TYPE':<10}DEVICE")
     for s in rows:
         device = s.tty or (s.inbox or "")
-        click.echo(f" {s.name:<18}{s.user:<20}{s.session_id:>6}  {s.state.label:<8}"
-                   f"{s.kind:<10}{device}")
+        click.echo(
+            f" {s.name:<18}{s.user:<20}{s.session_id:>6}  {s.state.label:<8}{s.kind:<10}{device}"
+        )
 
 
 msg.add_command(sessions_cmd)
@@ -167,18 +169,30 @@ _RESPONSES = {"ok": IDOK, "cancel": 2, "yes": 6, "no": 7, "timeout": 32000}
 @msg.command("session-add")
 @click.argument("name")
 @click.option("--user", "user", required=True, help="User the session belongs to.")
-@click.option("--state", type=click.Choice([s.name.lower() for s in SessionState]),
-              default="active", show_default=True)
-@click.option("--auto-response", type=click.Choice(sorted(_RESPONSES)),
-              help="Answer /W at once with this response (tests, unattended hosts).")
+@click.option(
+    "--state",
+    type=click.Choice([s.name.lower() for s in SessionState]),
+    default="active",
+    show_default=True,
+)
+@click.option(
+    "--auto-response",
+    type=click.Choice(sorted(_RESPONSES)),
+    help="Answer /W at once with this response (tests, unattended hosts).",
+)
 @click.pass_context
-def session_add(ctx: click.Context, name: str, user: str, state: str,
-                auto_response: str | None) -> None:
+def session_add(
+    ctx: click.Context, name: str, user: str, state: str, auto_response: str | None
+) -> None:
     """Register one of lanman's own sessions (messages go to its inbox file)."""
     host = open_host(ctx)
     try:
-        host.virtual.add(name, user, state=SessionState[state.upper()],
-                         auto_response=_RESPONSES.get(auto_response or ""))
+        host.virtual.add(
+            name,
+            user,
+            state=SessionState[state.upper()],
+            auto_response=_RESPONSES.get(auto_response or ""),
+        )
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="NAME") from None
     s = next(s for s in host.sessions() if s.name.casefold() == name.casefold())
@@ -199,12 +213,17 @@ def session_remove(ctx: click.Context, name: str) -> None:
 @msg.command("agent")
 @click.option("--name", help="Session name (default: agent#<pid>).")
 @click.option("--user", help="Session user (default: you).")
-@click.option("--respond", type=click.Choice(sorted(_RESPONSES)), default=None,
-              help="Answer messages that wait with this response instead of asking.")
+@click.option(
+    "--respond",
+    type=click.Choice(sorted(_RESPONSES)),
+    default=None,
+    help="Answer messages that wait with this response instead of asking.",
+)
 @click.option("--max-seconds", type=float, default=0, help="Stop after this long (0: never).")
 @click.pass_context
-def agent(ctx: click.Context, name: str | None, user: str | None, respond: str | None,
-          max_seconds: float) -> None:
+def agent(
+    ctx: click.Context, name: str | None, user: str | None, respond: str | None, max_seconds: float
+) -> None:
     """Register a session and show incoming messages in this terminal (Ctrl-C stops)."""
     host = open_host(ctx)
     name = name or f"agent#{os.getpid()}"

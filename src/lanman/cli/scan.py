@@ -26,30 +26,76 @@ Exit status: 0 when every target works for every --profile; 1 when any target fa
 
 @click.command(epilog=EPILOG)
 @click.argument("targets", nargs=-1, required=True)
-@click.option("--profile", "profiles", multiple=True,
-              help="Client profile to judge against (repeatable; default win11-24h2-pro). "
-              "See `lanman profile list`.")
-@click.option("--port", type=click.IntRange(1, 65535), default=445, show_default=True,
-              help="Port for targets given without one.")
-@click.option("--concurrency", "-c", type=click.IntRange(1, 1024), default=32,
-              show_default=True, help="Hosts scanned at the same time.")
-@click.option("--timeout", type=click.FloatRange(0.1, 600), default=10.0, show_default=True,
-              help="Seconds per host, all probes together.")
-@click.option("--user", "-U", default="", help="Account for an authenticated signed session "
-              "(DOMAIN\\user allowed).")
+@click.option(
+    "--profile",
+    "profiles",
+    multiple=True,
+    help="Client profile to judge against (repeatable; default win11-24h2-pro). "
+    "See `lanman profile list`.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=445,
+    show_default=True,
+    help="Port for targets given without one.",
+)
+@click.option(
+    "--concurrency",
+    "-c",
+    type=click.IntRange(1, 1024),
+    default=32,
+    show_default=True,
+    help="Hosts scanned at the same time.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.1, 600),
+    default=10.0,
+    show_default=True,
+    help="Seconds per host, all probes together.",
+)
+@click.option(
+    "--user",
+    "-U",
+    default="",
+    help="Account for an authenticated signed session (DOMAIN\\user allowed).",
+)
 @click.option("--password", default=None, help="Password for --user (prefer --password-file).")
-@click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path),
-              help="File whose first line is the password for --user.")
-@click.option("--share", default="IPC$", show_default=True,
-              help="Share to tree-connect with --user.")
+@click.option(
+    "--password-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File whose first line is the password for --user.",
+)
+@click.option(
+    "--share", default="IPC$", show_default=True, help="Share to tree-connect with --user."
+)
 @click.option("--no-sessions", is_flag=True, help="Skip the anonymous and guest probes.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print one CSV row per target and profile.")
-@click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write a self-contained HTML report (summary chart + per-host details).")
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a self-contained HTML report (summary chart + per-host details).",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def scan(targets, profiles, port, concurrency, timeout, user, password, password_file, share,
-         no_sessions, as_json, as_csv, html_file, no_progress) -> None:
+def scan(
+    targets,
+    profiles,
+    port,
+    concurrency,
+    timeout,
+    user,
+    password,
+    password_file,
+    share,
+    no_sessions,
+    as_json,
+    as_csv,
+    html_file,
+    no_progress,
+) -> None:
     """Scan SMB servers: dialects, signing, guest access, and a verdict per client profile.
 
     For every target: reachability; SMB1 and its SecurityMode (3/7/15); every SMB2/3
@@ -84,21 +130,34 @@ def scan(targets, profiles, port, concurrency, timeout, user, password, password
     domain = ""
     if "\\" in user:
         domain, user = user.split("\\", 1)
-    opts = ScanOptions(timeout=timeout, user=user, password=password or "", domain=domain,
-                       share=share, sessions=not no_sessions, profiles=names)
+    opts = ScanOptions(
+        timeout=timeout,
+        user=user,
+        password=password or "",
+        domain=domain,
+        share=share,
+        sessions=not no_sessions,
+        profiles=names,
+    )
 
     err = console() if not (as_json or as_csv) else _stderr_console()
     show = not no_progress and err.is_terminal
     if show:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-        progress = Progress("[progress.description]{task.description}", BarColumn(),
-                            MofNCompleteColumn(), TimeElapsedColumn(), console=err,
-                            transient=True)
+        progress = Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        )
         with progress:
             task = progress.add_task("scanning", total=len(tlist))
-            run = run_scan(tlist, opts, concurrency=concurrency,
-                           on_result=lambda r: progress.advance(task))
+            run = run_scan(
+                tlist, opts, concurrency=concurrency, on_result=lambda r: progress.advance(task)
+            )
     else:
         run = run_scan(tlist, opts, concurrency=concurrency)
 

@@ -214,11 +214,11 @@ def build_gss_checksum(flags: int, bindings: bytes = bytes(16)) -> bytes:
 def parse_gss_checksum(data: bytes) -> GssChecksum:
     if len(data) < 24:
         raise KrbApError(KRB_AP_ERR_INAPP_CKSUM, "GSS checksum shorter than 24 bytes")
-    lgth, = struct.unpack_from("<I", data, 0)
+    (lgth,) = struct.unpack_from("<I", data, 0)
     if lgth != 16:
         raise KrbApError(KRB_AP_ERR_INAPP_CKSUM, "GSS checksum Lgth is not 16")
     bnd = data[4:20]
-    flags, = struct.unpack_from("<I", data, 20)
+    (flags,) = struct.unpack_from("<I", data, 20)
     deleg = None
     rest = data[24:]
     if flags & GSS_C_DELEG_FLAG:
@@ -369,40 +369,44 @@ def accept_ap_req(
     kvno = tenc["kvno"].native
     key = lookup_key(sname, srealm, etype, kvno)
     if key is None:
-        raise KrbApError(KRB_AP_ERR_NOKEY, f"no {crypto.etype_name(etype)} key for "
-                         f"{'/'.join(sname)}@{srealm}")
+        raise KrbApError(
+            KRB_AP_ERR_NOKEY, f"no {crypto.etype_name(etype)} key for {'/'.join(sname)}@{srealm}"
+        )
     try:
         plain = crypto.decrypt(etype, key, KU.KDC_REP_TICKET, tenc["cipher"].native)
     except crypto.CryptoError:
         # Windows answers KRB_AP_ERR_MODIFIED for a ticket it cannot decrypt (MS-KILE 3.4.5.1)
-        raise KrbApError(KRB_AP_ERR_MODIFIED, "ticket does not decrypt with the service key") \
-            from None
+        raise KrbApError(
+            KRB_AP_ERR_MODIFIED, "ticket does not decrypt with the service key"
+        ) from None
     etp = _decode(asn1.EncTicketPart, plain, KRB_AP_ERR_MODIFIED, "EncTicketPart")
     tkey = (etp["key"]["keytype"].native, etp["key"]["keyvalue"].native)
     aenc = req["authenticator"]
     if aenc["etype"].native != tkey[0]:
-        raise KrbApError(KRB_AP_ERR_BAD_INTEGRITY, "authenticator enctype differs from the "
-                         "ticket session key")
+        raise KrbApError(
+            KRB_AP_ERR_BAD_INTEGRITY, "authenticator enctype differs from the ticket session key"
+        )
     acipher = aenc["cipher"].native
     try:
         aplain = crypto.decrypt(tkey[0], tkey[1], KU.AP_REQ_AUTH, acipher)
     except crypto.CryptoError:
-        raise KrbApError(KRB_AP_ERR_BAD_INTEGRITY, "authenticator does not decrypt with the "
-                         "ticket session key") from None
+        raise KrbApError(
+            KRB_AP_ERR_BAD_INTEGRITY, "authenticator does not decrypt with the ticket session key"
+        ) from None
     auth = _decode(asn1.Authenticator, aplain, KRB_AP_ERR_BAD_INTEGRITY, "Authenticator")
     if auth["authenticator-vno"].native != 5:
         raise KrbApError(KRB_AP_ERR_BADVERSION, "authenticator-vno is not 5")
     cname = list(etp["cname"]["name-string"].native)
     crealm = etp["crealm"].native
-    if (list(auth["cname"]["name-string"].native) != cname
-            or auth["crealm"].native != crealm):
+    if list(auth["cname"]["name-string"].native) != cname or auth["crealm"].native != crealm:
         raise KrbApError(KRB_AP_ERR_BADMATCH, "authenticator client differs from the ticket's")
     ctime = auth["ctime"].native
     cusec = auth["cusec"].native
     if abs(ctime - now) > skew:
         raise KrbApError(KRB_AP_ERR_SKEW, f"client clock differs by {int(ctime - now)} s")
-    starttime = etp["starttime"].native if etp["starttime"].native is not None \
-        else etp["authtime"].native
+    starttime = (
+        etp["starttime"].native if etp["starttime"].native is not None else etp["authtime"].native
+    )
     tflags = asn1.flags_to_int(etp["flags"])
     if starttime - now > skew or tflags & asn1.bit(asn1.TicketFlags.invalid):
         raise KrbApError(KRB_AP_ERR_TKT_NYV, "ticket not yet valid")
@@ -432,16 +436,27 @@ def accept_ap_req(
     seq = auth["seq-number"].native
     ad = etp["authorization-data"]
     return AcceptedContext(
-        cname=cname, crealm=crealm, sname=sname, srealm=srealm, ticket_key=tkey,
-        initiator_subkey=isub, gss_flags=gss_flags, ap_options=ap_options,
-        initiator_seq=(seq or 0) & 0xFFFFFFFF, ctime=ctime, cusec=cusec,
-        authtime=etp["authtime"].native, endtime=endtime, ticket_flags=tflags,
+        cname=cname,
+        crealm=crealm,
+        sname=sname,
+        srealm=srealm,
+        ticket_key=tkey,
+        initiator_subkey=isub,
+        gss_flags=gss_flags,
+        ap_options=ap_options,
+        initiator_seq=(seq or 0) & 0xFFFFFFFF,
+        ctime=ctime,
+        cusec=cusec,
+        authtime=etp["authtime"].native,
+        endtime=endtime,
+        ticket_flags=tflags,
         authorization_data=_ad_entries(ad) if ad.native is not None else [],
     )
 
 
-def make_ap_rep(ctx: AcceptedContext, *, acceptor_subkey: bool = True,
-                seq: int | None = None) -> bytes:
+def make_ap_rep(
+    ctx: AcceptedContext, *, acceptor_subkey: bool = True, seq: int | None = None
+) -> bytes:
     """The mutual-authentication AP-REP (RFC 4120 3.2.4), sealed with the ticket session key
     (key usage 12). With ``acceptor_subkey`` a fresh key of the context's enctype becomes the
     GSS context key (RFC 4121 2)."""
@@ -451,23 +466,34 @@ def make_ap_rep(ctx: AcceptedContext, *, acceptor_subkey: bool = True,
         sub_etype = (ctx.initiator_subkey or ctx.ticket_key)[0]
         ctx.acceptor_subkey = (sub_etype, crypto.random_key(sub_etype))
         fields["subkey"] = {"keytype": sub_etype, "keyvalue": ctx.acceptor_subkey[1]}
-    ctx.acceptor_seq = (int.from_bytes(os.urandom(4), "big") & 0x3FFFFFFF) if seq is None \
-        else seq
+    ctx.acceptor_seq = (int.from_bytes(os.urandom(4), "big") & 0x3FFFFFFF) if seq is None else seq
     fields["seq-number"] = ctx.acceptor_seq
     enc = crypto.encrypt(etype, key, KU.AP_REP_ENCPART, asn1.EncAPRepPart(fields).dump())
-    return asn1.APRep({"pvno": 5, "msg-type": asn1.MSG_AP_REP,
-                       "enc-part": {"etype": etype, "cipher": enc}}).dump()
+    return asn1.APRep(
+        {"pvno": 5, "msg-type": asn1.MSG_AP_REP, "enc-part": {"etype": etype, "cipher": enc}}
+    ).dump()
 
 
-def krb_error_token(err: KrbApError, realm: str, sname: list[str] | None = None,
-                    now: float | None = None, oid: str = KRB5_MECH_OID) -> bytes:
+def krb_error_token(
+    err: KrbApError,
+    realm: str,
+    sname: list[str] | None = None,
+    now: float | None = None,
+    oid: str = KRB5_MECH_OID,
+) -> bytes:
     """A GSS KRB-ERROR token (TOK_ID 03 00) for a failed AP-REQ (RFC 4121 4.1)."""
     now = time.time() if now is None else now
-    msg = asn1.KrbError({
-        "pvno": 5, "msg-type": asn1.MSG_KRB_ERROR, "stime": int(now),
-        "susec": int((now % 1) * 1e6), "error-code": err.code, "realm": realm or "UNKNOWN",
-        "sname": asn1.principal(asn1.NT_SRV_INST, *(sname or ["cifs"])),
-    }).dump()
+    msg = asn1.KrbError(
+        {
+            "pvno": 5,
+            "msg-type": asn1.MSG_KRB_ERROR,
+            "stime": int(now),
+            "susec": int((now % 1) * 1e6),
+            "error-code": err.code,
+            "realm": realm or "UNKNOWN",
+            "sname": asn1.principal(asn1.NT_SRV_INST, *(sname or ["cifs"])),
+        }
+    ).dump()
     return wrap_token(TOK_KRB_ERROR, msg, oid)
 
 
@@ -497,8 +523,11 @@ def make_ap_req(
     crealm: str,
     cname: asn1.PrincipalName,
     *,
-    gss_flags: int = GSS_C_MUTUAL_FLAG | GSS_C_REPLAY_FLAG | GSS_C_SEQUENCE_FLAG
-    | GSS_C_INTEG_FLAG | GSS_C_CONF_FLAG,
+    gss_flags: int = GSS_C_MUTUAL_FLAG
+    | GSS_C_REPLAY_FLAG
+    | GSS_C_SEQUENCE_FLAG
+    | GSS_C_INTEG_FLAG
+    | GSS_C_CONF_FLAG,
     now: float | None = None,
     subkey: tuple[int, bytes] | None = None,
 ) -> tuple[bytes, InitiatorContext]:
@@ -508,20 +537,31 @@ def make_ap_req(
     subkey = subkey or (etype, crypto.random_key(etype))
     seq = int.from_bytes(os.urandom(4), "big") & 0x3FFFFFFF
     ctime, cusec = int(now), int((now % 1) * 1e6)
-    auth = asn1.Authenticator({
-        "authenticator-vno": 5, "crealm": crealm, "cname": cname,
-        "cksum": {"cksumtype": GSS_CHECKSUM_TYPE, "checksum": build_gss_checksum(gss_flags)},
-        "cusec": cusec, "ctime": ctime,
-        "subkey": {"keytype": subkey[0], "keyvalue": subkey[1]},
-        "seq-number": seq,
-    }).dump()
+    auth = asn1.Authenticator(
+        {
+            "authenticator-vno": 5,
+            "crealm": crealm,
+            "cname": cname,
+            "cksum": {"cksumtype": GSS_CHECKSUM_TYPE, "checksum": build_gss_checksum(gss_flags)},
+            "cusec": cusec,
+            "ctime": ctime,
+            "subkey": {"keytype": subkey[0], "keyvalue": subkey[1]},
+            "seq-number": seq,
+        }
+    ).dump()
     options = asn1.bit(asn1.APOptions.mutual_required) if gss_flags & GSS_C_MUTUAL_FLAG else 0
-    ap = asn1.APReq({
-        "pvno": 5, "msg-type": asn1.MSG_AP_REQ, "ap-options": asn1.KerberosFlags(options),
-        "ticket": ticket,
-        "authenticator": {"etype": etype,
-                          "cipher": crypto.encrypt(etype, session_key[1], KU.AP_REQ_AUTH, auth)},
-    }).dump()
+    ap = asn1.APReq(
+        {
+            "pvno": 5,
+            "msg-type": asn1.MSG_AP_REQ,
+            "ap-options": asn1.KerberosFlags(options),
+            "ticket": ticket,
+            "authenticator": {
+                "etype": etype,
+                "cipher": crypto.encrypt(etype, session_key[1], KU.AP_REQ_AUTH, auth),
+            },
+        }
+    ).dump()
     return ap, InitiatorContext(session_key, subkey, seq, ctime, cusec, gss_flags)
 
 
@@ -563,22 +603,26 @@ def _mic_usage(from_acceptor: bool) -> int:
     return KU.GSS_ACCEPTOR_SIGN if from_acceptor else KU.GSS_INITIATOR_SIGN
 
 
-def make_mic(key: tuple[int, bytes], seq: int, data: bytes, *, from_acceptor: bool,
-             acceptor_subkey: bool) -> bytes:
+def make_mic(
+    key: tuple[int, bytes], seq: int, data: bytes, *, from_acceptor: bool, acceptor_subkey: bool
+) -> bytes:
     """A GSS MIC token over ``data``; ``key`` is the context key (see ``context_key``)."""
     etype, k = key
     if etype == crypto.ETYPE_RC4_HMAC:
         raise KrbApError(KRB_ERR_GENERIC, "RFC 4757 (RC4) MIC tokens are not implemented")
     flags = (_SENT_BY_ACCEPTOR if from_acceptor else 0) | (
-        _ACCEPTOR_SUBKEY if acceptor_subkey else 0)
+        _ACCEPTOR_SUBKEY if acceptor_subkey else 0
+    )
     header = TOK_MIC + bytes((flags,)) + b"\xff" * 5 + struct.pack(">Q", seq)
-    ck = crypto.make_checksum(crypto.checksum_type_for(etype), k, _mic_usage(from_acceptor),
-                              data + header)
+    ck = crypto.make_checksum(
+        crypto.checksum_type_for(etype), k, _mic_usage(from_acceptor), data + header
+    )
     return header + ck
 
 
-def verify_mic(key: tuple[int, bytes], token: bytes, data: bytes, *, from_acceptor: bool,
-               acceptor_subkey: bool) -> int:
+def verify_mic(
+    key: tuple[int, bytes], token: bytes, data: bytes, *, from_acceptor: bool, acceptor_subkey: bool
+) -> int:
     """Check a MIC token; return its sequence number. Raises KrbApError."""
     etype, k = key
     if etype == crypto.ETYPE_RC4_HMAC:
@@ -593,7 +637,8 @@ def verify_mic(key: tuple[int, bytes], token: bytes, data: bytes, *, from_accept
         raise KrbApError(KRB_AP_ERR_MODIFIED, "MIC token AcceptorSubkey flag is wrong")
     if flags & _SEALED:
         raise KrbApError(KRB_AP_ERR_MODIFIED, "MIC token with the Sealed flag")
-    if not crypto.verify_checksum(crypto.checksum_type_for(etype), k, _mic_usage(from_acceptor),
-                                  data + token[:16], token[16:]):
+    if not crypto.verify_checksum(
+        crypto.checksum_type_for(etype), k, _mic_usage(from_acceptor), data + token[:16], token[16:]
+    ):
         raise KrbApError(KRB_AP_ERR_MODIFIED, "MIC checksum does not verify")
     return struct.unpack_from(">Q", token, 8)[0]

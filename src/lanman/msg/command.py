@@ -135,8 +135,7 @@ def run_msg(
     text = args.message if args.message is not None else read_message(stdin, err)
     text = text.rstrip("\n")
     if len(text) > MAX_MESSAGE_CHARS:
-        err.write(f"msg: the message is longer than {MAX_MESSAGE_CHARS} characters; "
-                  "it was cut\n")
+        err.write(f"msg: the message is longer than {MAX_MESSAGE_CHARS} characters; it was cut\n")
         text = text[:MAX_MESSAGE_CHARS]
     backend = None
     try:
@@ -165,8 +164,16 @@ def _close(backend) -> None:
         close()
 
 
-def _send_all(args: MsgArgs, backend: MsgBackend, sessions: list[MsgSession],
-              targets: list[str], text: str, sender: str, out: TextIO, err: TextIO) -> int:
+def _send_all(
+    args: MsgArgs,
+    backend: MsgBackend,
+    sessions: list[MsgSession],
+    targets: list[str],
+    text: str,
+    sender: str,
+    out: TextIO,
+    err: TextIO,
+) -> int:
     chosen: list[MsgSession] = []
     seen: set[int] = set()
     missing = []
@@ -196,8 +203,10 @@ def _send_all(args: MsgArgs, backend: MsgBackend, sessions: list[MsgSession],
             continue
         if args.verbose:
             if args.wait:
-                out.write(f"Message to session {s.name} responded to by user: "
-                          f"{response_name(res.response or 0)}\n")
+                out.write(
+                    f"Message to session {s.name} responded to by user: "
+                    f"{response_name(res.response or 0)}\n"
+                )
             else:
                 out.write(f"Async message sent to session {s.name}\n")
         if args.wait and res.response == IDTIMEOUT and not args.verbose:

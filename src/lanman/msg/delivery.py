@@ -50,9 +50,19 @@ IDOK, IDCANCEL, IDABORT, IDRETRY, IDIGNORE, IDYES, IDNO = 1, 2, 3, 4, 5, 6, 7
 IDTRYAGAIN, IDCONTINUE = 10, 11
 IDTIMEOUT = 32000
 IDASYNC = 32001
-_NAMES = {IDOK: "OK", IDCANCEL: "Cancel", IDABORT: "Abort", IDRETRY: "Retry",
-          IDIGNORE: "Ignore", IDYES: "Yes", IDNO: "No", IDTRYAGAIN: "Try Again",
-          IDCONTINUE: "Continue", IDTIMEOUT: "timed out", IDASYNC: "asynchronous"}
+_NAMES = {
+    IDOK: "OK",
+    IDCANCEL: "Cancel",
+    IDABORT: "Abort",
+    IDRETRY: "Retry",
+    IDIGNORE: "Ignore",
+    IDYES: "Yes",
+    IDNO: "No",
+    IDTRYAGAIN: "Try Again",
+    IDCONTINUE: "Continue",
+    IDTIMEOUT: "timed out",
+    IDASYNC: "asynchronous",
+}
 
 #: Bound on message and title length, in characters: the LegacyApi IDL range(0,1024)
 #: (MS-TSTS 3.7.4.1.8); applied to every route so no path carries more.
@@ -158,15 +168,23 @@ def response_path(state_dir: Path, session: MsgSession, msg_id: str) -> Path:
     return inbox_path(state_dir, session).with_suffix(f".{msg_id}.response")
 
 
-def deliver_inbox(state_dir: Path, session: MsgSession, m: Message,
-                  *, sleep=time.sleep, clock=time.monotonic) -> int:
+def deliver_inbox(
+    state_dir: Path, session: MsgSession, m: Message, *, sleep=time.sleep, clock=time.monotonic
+) -> int:
     path = inbox_path(state_dir, session)
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {
-        "id": m.msg_id, "time": m.sent_at, "session_id": session.session_id,
-        "session": session.name, "sender": m.sender, "sender_host": m.sender_host,
-        "title": sanitize(m.title, MAX_TITLE_CHARS), "message": sanitize(m.text),
-        "style": m.style, "timeout": m.timeout, "wait": m.wait,
+        "id": m.msg_id,
+        "time": m.sent_at,
+        "session_id": session.session_id,
+        "session": session.name,
+        "sender": m.sender,
+        "sender_host": m.sender_host,
+        "title": sanitize(m.title, MAX_TITLE_CHARS),
+        "message": sanitize(m.text),
+        "style": m.style,
+        "timeout": m.timeout,
+        "wait": m.wait,
     }
     line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -200,5 +218,6 @@ def deliver(state_dir: Path, session: MsgSession, m: Message) -> int:
         return deliver_tty(session, m)
     if session.kind == "virtual":
         return deliver_inbox(state_dir, session, m)
-    raise DeliveryError(7045 if session.session_id == 0 else 2,
-                        f"session {session.name} cannot display messages")
+    raise DeliveryError(
+        7045 if session.session_id == 0 else 2, f"session {session.name} cannot display messages"
+    )

@@ -81,8 +81,13 @@ class MsgHost:
     _registry: SessionRegistry | None = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def open(cls, state_dir: str | os.PathLike, *, os_sessions: bool = True,
-             emit: EventSink | None = None) -> MsgHost:
+    def open(
+        cls,
+        state_dir: str | os.PathLike,
+        *,
+        os_sessions: bool = True,
+        emit: EventSink | None = None,
+    ) -> MsgHost:
         d = Path(state_dir)
         providers: list[SessionProvider] = [VirtualProvider(d)]
         if os_sessions and os.environ.get("LANMAN_MSG_OS_SESSIONS", "1") != "0":
@@ -116,8 +121,12 @@ class MsgHost:
         rights = WINSTATION_QUERY
         if session.session_id == SERVICES_SESSION_ID:
             return rights
-        if (caller.is_admin or "*" in self.senders or caller.user.casefold() in self.senders
-                or (session.user and session.user.casefold() == caller.user.casefold())):
+        if (
+            caller.is_admin
+            or "*" in self.senders
+            or caller.user.casefold() in self.senders
+            or (session.user and session.user.casefold() == caller.user.casefold())
+        ):
             rights |= WINSTATION_MSG
         return rights
 
@@ -133,8 +142,14 @@ class MsgHost:
                 res.response = deliver(self.state_dir, session, m)
             except DeliveryError as exc:
                 res.error, res.detail = exc.win32, exc.detail
-        fields = {"sender": caller.display, "client": caller.address, "session_id": session.session_id,
-                      "session": session.name, "user": session.user or "-", "length": len(m.text)}
+        fields = {
+            "sender": caller.display,
+            "client": caller.address,
+            "session_id": session.session_id,
+            "session": session.name,
+            "user": session.user or "-",
+            "length": len(m.text),
+        }
         if res.ok:
             self.emit("MSG_DELIVERED", response=res.response, **fields)
         else:

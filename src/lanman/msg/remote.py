@@ -35,18 +35,20 @@ ERROR_ACCESS_DENIED = 5
 _NOT_FOUND = 0xC0000034
 #: Statuses that mean the host was not reached (nothing listens, no route, timed out, reset):
 #: the RPC server is unavailable (1722), not an access problem.
-_UNREACHABLE = frozenset({
-    0xC000020C,  # STATUS_CONNECTION_DISCONNECTED (refused / closed before SMB)
-    0xC0000236,  # STATUS_CONNECTION_REFUSED
-    0xC000023C,  # STATUS_NETWORK_UNREACHABLE
-    0xC000023D,  # STATUS_HOST_UNREACHABLE
-    0xC00000B5,  # STATUS_IO_TIMEOUT
-    0xC000013B,  # STATUS_LOCAL_DISCONNECT
-    0xC000013C,  # STATUS_REMOTE_DISCONNECT
-    0xC0000241,  # STATUS_CONNECTION_ABORTED
-    0xC000020D,  # STATUS_CONNECTION_RESET
-    0xC00000BE,  # STATUS_BAD_NETWORK_PATH
-})
+_UNREACHABLE = frozenset(
+    {
+        0xC000020C,  # STATUS_CONNECTION_DISCONNECTED (refused / closed before SMB)
+        0xC0000236,  # STATUS_CONNECTION_REFUSED
+        0xC000023C,  # STATUS_NETWORK_UNREACHABLE
+        0xC000023D,  # STATUS_HOST_UNREACHABLE
+        0xC00000B5,  # STATUS_IO_TIMEOUT
+        0xC000013B,  # STATUS_LOCAL_DISCONNECT
+        0xC000013C,  # STATUS_REMOTE_DISCONNECT
+        0xC0000241,  # STATUS_CONNECTION_ABORTED
+        0xC000020D,  # STATUS_CONNECTION_RESET
+        0xC00000BE,  # STATUS_BAD_NETWORK_PATH
+    }
+)
 _BUFFER_OVERFLOW = 0x80000005
 
 
@@ -64,9 +66,11 @@ class _Pipe:
     def __init__(self, smb, name: str, iface: str, user: str, password: str, domain: str):
         self.smb = smb
         self.fid = smb.open_pipe(name)
-        self.rpc = RpcClient(SyntaxId.from_str(iface, 1, 0),
-                             ntlm=NtlmInitiator(user, password, domain),
-                             auth_level=AuthLevel.PKT_PRIVACY)
+        self.rpc = RpcClient(
+            SyntaxId.from_str(iface, 1, 0),
+            ntlm=NtlmInitiator(user, password, domain),
+            auth_level=AuthLevel.PKT_PRIVACY,
+        )
         self._write(self.rpc.bind())
         self.rpc.receive(self._read_pdu())
         self._write(self.rpc.auth3())
@@ -117,15 +121,27 @@ class RemoteBackend:
         if self._smb is not None:
             return self._smb
         if not self.user:
-            raise MsgError(ERROR_ACCESS_DENIED, "no credentials: give -U user%password "
-                           "(or LANMAN_MSG_USER / LANMAN_MSG_PASSWORD)")
+            raise MsgError(
+                ERROR_ACCESS_DENIED,
+                "no credentials: give -U user%password (or LANMAN_MSG_USER / LANMAN_MSG_PASSWORD)",
+            )
         try:
-            self._smb = SmbClient.connect(self.host, self.port, self.user, self.password,
-                                          domain=self.domain, share="IPC$",
-                                          require_signing=False, timeout=15.0)
+            self._smb = SmbClient.connect(
+                self.host,
+                self.port,
+                self.user,
+                self.password,
+                domain=self.domain,
+                share="IPC$",
+                require_signing=False,
+                timeout=15.0,
+            )
         except SmbClientError as exc:
-            code = (RPC_S_SERVER_UNAVAILABLE if getattr(exc, "status", 0) in _UNREACHABLE
-                    else ERROR_ACCESS_DENIED)
+            code = (
+                RPC_S_SERVER_UNAVAILABLE
+                if getattr(exc, "status", 0) in _UNREACHABLE
+                else ERROR_ACCESS_DENIED
+            )
             raise MsgError(code, f"SMB logon to {self.host}: {exc}") from None
         except OSError as exc:
             raise MsgError(RPC_S_SERVER_UNAVAILABLE, f"{self.host}:{self.port}: {exc}") from None
@@ -166,12 +182,21 @@ class RemoteBackend:
                     state = r.i32()
                     name = _wstr_fixed(r, 33)
                     r.align(4)
-                    sessions.append(MsgSession(sid, name, "", SessionState(state) if 0 <= state <= 9 else SessionState.DOWN,
-                                               "remote", key=str(sid)))
+                    sessions.append(
+                        MsgSession(
+                            sid,
+                            name,
+                            "",
+                            SessionState(state) if 0 <= state <= 9 else SessionState.DOWN,
+                            "remote",
+                            key=str(sid),
+                        )
+                    )
             enum.call(1, handle)
         except RpcCallError as exc:
-            raise MsgError(ERROR_ACCESS_DENIED if exc.status == 5 else RPC_S_SERVER_UNAVAILABLE,
-                           str(exc)) from None
+            raise MsgError(
+                ERROR_ACCESS_DENIED if exc.status == 5 else RPC_S_SERVER_UNAVAILABLE, str(exc)
+            ) from None
         finally:
             enum.close()
         if not users:

@@ -35,8 +35,10 @@ __all__ = [
 
 ALLOW_REMOTE_RPC = "TerminalServer.AllowRemoteRPC"
 #: normalized pipe names of the MS-TSTS endpoints (reference/msg-tsts.md §3.1)
-TSTS_PIPES = {"lsm_api_service": "\\PIPE\\LSM_API_service",
-              "ctx_winstation_api_service": "\\PIPE\\Ctx_WinStation_API_service"}
+TSTS_PIPES = {
+    "lsm_api_service": "\\PIPE\\LSM_API_service",
+    "ctx_winstation_api_service": "\\PIPE\\Ctx_WinStation_API_service",
+}
 
 
 class PipeAccess(enum.Enum):
@@ -72,8 +74,9 @@ def detach(server_ctx) -> None:
 def binding_for_home(home_dir: Path, emit: Callable[..., None]) -> MsgServerBinding:
     """The binding ``lanman up`` attaches: sessions in ``<home>/msg``, AllowRemoteRPC from
     the home's policy."""
-    return MsgServerBinding(MsgHost.open(home_dir / "msg", emit=emit),
-                            lambda: home_policy_allows(home_dir))
+    return MsgServerBinding(
+        MsgHost.open(home_dir / "msg", emit=emit), lambda: home_policy_allows(home_dir)
+    )
 
 
 def home_policy_allows(home_dir: Path) -> bool:

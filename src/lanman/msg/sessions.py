@@ -76,8 +76,18 @@ class SessionState(enum.IntEnum):
 
     @property
     def label(self) -> str:
-        return {0: "Active", 1: "Conn", 2: "ConnQ", 3: "Shadow", 4: "Disc", 5: "Idle",
-                6: "Listen", 7: "Reset", 8: "Down", 9: "Init"}[int(self)]
+        return {
+            0: "Active",
+            1: "Conn",
+            2: "ConnQ",
+            3: "Shadow",
+            4: "Disc",
+            5: "Idle",
+            6: "Listen",
+            7: "Reset",
+            8: "Down",
+            9: "Init",
+        }[int(self)]
 
 
 @dataclass(slots=True)
@@ -138,7 +148,9 @@ class UtmpEntry:
     tv_sec: int
 
 
-def read_utmp(path: str | os.PathLike = "/var/run/utmp", max_entries: int = 4096) -> list[UtmpEntry]:
+def read_utmp(
+    path: str | os.PathLike = "/var/run/utmp", max_entries: int = 4096
+) -> list[UtmpEntry]:
     """USER_PROCESS records of a Linux utmp file (bounded; a missing file gives [])."""
     try:
         data = Path(path).read_bytes()[: _UTMP_FMT.size * max_entries]
@@ -180,10 +192,19 @@ class UtmpProvider:
             name = e.line
             if not console_taken and e.line.startswith("tty") and not e.host:
                 name, console_taken = "console", True
-            out.append(MsgSession(
-                0, name[:WINSTATIONNAME_LENGTH], e.user, SessionState.ACTIVE, "tty",
-                tty=f"/dev/{e.line}", remote_host=e.host, logon_time=float(e.tv_sec),
-                key=f"utmp:{e.line}:{e.pid}"))
+            out.append(
+                MsgSession(
+                    0,
+                    name[:WINSTATIONNAME_LENGTH],
+                    e.user,
+                    SessionState.ACTIVE,
+                    "tty",
+                    tty=f"/dev/{e.line}",
+                    remote_host=e.host,
+                    logon_time=float(e.tv_sec),
+                    key=f"utmp:{e.line}:{e.pid}",
+                )
+            )
         return out
 
 
@@ -234,8 +255,16 @@ class VirtualProvider:
         rows = _load_json(self.table, [])
         return rows if isinstance(rows, list) else []
 
-    def add(self, name: str, user: str, *, state: SessionState = SessionState.ACTIVE,
-            domain: str = "", auto_response: int | None = None, pid: int | None = None) -> str:
+    def add(
+        self,
+        name: str,
+        user: str,
+        *,
+        state: SessionState = SessionState.ACTIVE,
+        domain: str = "",
+        auto_response: int | None = None,
+        pid: int | None = None,
+    ) -> str:
         """Register (or replace) a virtual session; returns its key."""
         name = name.strip()
         if not name or len(name) > WINSTATIONNAME_LENGTH or name.isdigit() or name == "*":
@@ -244,8 +273,17 @@ class VirtualProvider:
             raise ValueError("'services' is reserved for session 0")
         with _locked(self.table):
             rows = [r for r in self._rows() if r.get("name", "").casefold() != name.casefold()]
-            rows.append({"name": name, "user": user, "state": int(state), "domain": domain,
-                         "auto_response": auto_response, "pid": pid, "created": time.time()})
+            rows.append(
+                {
+                    "name": name,
+                    "user": user,
+                    "state": int(state),
+                    "domain": domain,
+                    "auto_response": auto_response,
+                    "pid": pid,
+                    "created": time.time(),
+                }
+            )
             _save_json(self.table, rows)
             VirtualProvider._generation += 1
         return f"virtual:{name.casefold()}"
@@ -269,11 +307,19 @@ class VirtualProvider:
                 if pid and not os.path.exists(f"/proc/{int(pid)}"):
                     continue  # agent went away
                 key = f"virtual:{name.casefold()}"
-                out.append(MsgSession(
-                    0, name, str(r.get("user", "")), SessionState(int(r.get("state", 0))),
-                    "virtual", domain=str(r.get("domain", "")),
-                    logon_time=float(r.get("created", 0.0)), key=key,
-                    auto_response=r.get("auto_response")))
+                out.append(
+                    MsgSession(
+                        0,
+                        name,
+                        str(r.get("user", "")),
+                        SessionState(int(r.get("state", 0))),
+                        "virtual",
+                        domain=str(r.get("domain", "")),
+                        logon_time=float(r.get("created", 0.0)),
+                        key=key,
+                        auto_response=r.get("auto_response"),
+                    )
+                )
             except (KeyError, TypeError, ValueError):
                 continue
         return out
@@ -365,8 +411,14 @@ class SessionRegistry:
                     seen.add(s.key)
                     found.append(s)
         self._assign(found)
-        services = MsgSession(SERVICES_SESSION_ID, "Services", "", SessionState.DISCONNECTED,
-                              "services", key="services")
+        services = MsgSession(
+            SERVICES_SESSION_ID,
+            "Services",
+            "",
+            SessionState.DISCONNECTED,
+            "services",
+            key="services",
+        )
         return [services, *sorted(found, key=lambda s: s.session_id)]
 
     def get(self, session_id: int) -> MsgSession | None:
@@ -384,16 +436,29 @@ class SessionRegistry:
         sessions = [s for s in self.list() if s.session_id != SERVICES_SESSION_ID]
         t = target.strip()
         if t == "*":
-            return [s for s in sessions if s.state in (SessionState.ACTIVE, SessionState.CONNECTED,
-                                                       SessionState.DISCONNECTED, SessionState.IDLE)]
+            return [
+                s
+                for s in sessions
+                if s.state
+                in (
+                    SessionState.ACTIVE,
+                    SessionState.CONNECTED,
+                    SessionState.DISCONNECTED,
+                    SessionState.IDLE,
+                )
+            ]
         if t.isdigit():
             return [s for s in sessions if s.session_id == int(t)]
         tf = t.casefold()
         if any(c in t for c in "*?["):
-            return [s for s in sessions if fnmatch.fnmatch(s.name.casefold(), tf)
-                    or fnmatch.fnmatch(s.user.casefold(), tf)]
-        by_name = [s for s in sessions if s.name.casefold() == tf
-                   and s.state == SessionState.ACTIVE]
+            return [
+                s
+                for s in sessions
+                if fnmatch.fnmatch(s.name.casefold(), tf) or fnmatch.fnmatch(s.user.casefold(), tf)
+            ]
+        by_name = [
+            s for s in sessions if s.name.casefold() == tf and s.state == SessionState.ACTIVE
+        ]
         if by_name:
             return by_name
         return [s for s in sessions if s.user.casefold() == tf]

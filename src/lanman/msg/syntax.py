@@ -139,8 +139,9 @@ def expand_targets(target: str, base: Path | None = None) -> list[str]:
     if len(data) > MAX_TARGET_FILE:
         raise MsgUsageError(f"{path} is larger than {MAX_TARGET_FILE} bytes")
     text = data.decode("utf-8-sig", "replace")
-    names = [w for line in text.splitlines() if not line.lstrip().startswith("#")
-             for w in line.split()]
+    names = [
+        w for line in text.splitlines() if not line.lstrip().startswith("#") for w in line.split()
+    ]
     if not names:
         raise MsgUsageError(f"{path} lists no user, session name or session id")
     return names[:MAX_TARGETS]

@@ -288,7 +288,10 @@ CATALOGUE: tuple[RegistryValue, ...] = (
         value="AllowRemoteRPC",
         role="rpc",
         summary="remote WinStation RPC (msg /SERVER:, qwinsta /SERVER:) is accepted",
-        meaning=_m("remote callers get error 1722 (RPC server unavailable: the WinStation pipes are not offered)", "remote WinStation RPC allowed"),
+        meaning=_m(
+            "remote callers get error 1722 (RPC server unavailable: the WinStation pipes are not offered)",
+            "remote WinStation RPC allowed",
+        ),
         source=(
             'reference/msg-tsts.md §2 (reg add "HKLM\\SYSTEM\\CurrentControlSet\\Control\\'
             'Terminal Server" /v "AllowRemoteRPC" /t REG_DWORD /d 1 /f)'

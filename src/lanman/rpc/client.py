@@ -80,10 +80,17 @@ class RpcClient:
     def bind(self) -> bytes:
         auth = None
         if self.ntlm is not None:
-            auth = AuthVerifier(RPC_C_AUTHN_WINNT, self.auth_level, 0, _AUTH_CONTEXT_ID,
-                                self.ntlm.step(None))
-        pdu = BindPdu(self.call_id, self.max_xmit_frag, self.max_recv_frag, 0,
-                      [ContextElement(0, self.abstract_syntax, [NDR_SYNTAX])], auth=auth)
+            auth = AuthVerifier(
+                RPC_C_AUTHN_WINNT, self.auth_level, 0, _AUTH_CONTEXT_ID, self.ntlm.step(None)
+            )
+        pdu = BindPdu(
+            self.call_id,
+            self.max_xmit_frag,
+            self.max_recv_frag,
+            0,
+            [ContextElement(0, self.abstract_syntax, [NDR_SYNTAX])],
+            auth=auth,
+        )
         return pdu.pack()
 
     def _on_bind_ack(self, ack: BindAckPdu) -> None:
@@ -105,8 +112,9 @@ class RpcClient:
         self._challenge = None
         trailer = AuthVerifier(RPC_C_AUTHN_WINNT, self.auth_level, 0, _AUTH_CONTEXT_ID, token)
         body = b"\x00" * 4 + trailer.pack_trailer() + token
-        hdr = CommonHeader(PType.AUTH3, PFC_FIRST_FRAG | PFC_LAST_FRAG, 16 + len(body),
-                           len(token), self.call_id)
+        hdr = CommonHeader(
+            PType.AUTH3, PFC_FIRST_FRAG | PFC_LAST_FRAG, 16 + len(body), len(token), self.call_id
+        )
         return hdr.pack() + body
 
     # ------------------------------------------------------------------ calls
@@ -121,16 +129,26 @@ class RpcClient:
         while True:
             chunk = stub[pos : pos + room]
             flags = (PFC_FIRST_FRAG if pos == 0 else 0) | (
-                PFC_LAST_FRAG if pos + room >= len(stub) else 0)
+                PFC_LAST_FRAG if pos + room >= len(stub) else 0
+            )
             if self.auth_level >= AuthLevel.PKT_INTEGRITY:
                 assert self.ntlm is not None and self.ntlm.session is not None
                 fixed = struct.pack("<IHH", len(stub) - pos, 0, opnum)
-                out.append(protect(PType.REQUEST, flags, self.call_id, fixed, chunk,
-                                   session=self.ntlm.session, auth_type=RPC_C_AUTHN_WINNT,
-                                   auth_level=self.auth_level, auth_context_id=_AUTH_CONTEXT_ID))
+                out.append(
+                    protect(
+                        PType.REQUEST,
+                        flags,
+                        self.call_id,
+                        fixed,
+                        chunk,
+                        session=self.ntlm.session,
+                        auth_type=RPC_C_AUTHN_WINNT,
+                        auth_level=self.auth_level,
+                        auth_context_id=_AUTH_CONTEXT_ID,
+                    )
+                )
             else:
-                out.append(RequestPdu(self.call_id, 0, opnum, chunk, flags,
-                                      len(stub) - pos).pack())
+                out.append(RequestPdu(self.call_id, 0, opnum, chunk, flags, len(stub) - pos).pack())
             pos += room
             if pos >= len(stub):
                 break
@@ -158,8 +176,13 @@ class RpcClient:
         if self.auth_level >= AuthLevel.PKT_INTEGRITY:
             assert self.ntlm is not None and self.ntlm.session is not None
             try:
-                stub = unprotect(bytes(raw), 24, session=self.ntlm.session,
-                                 auth_level=self.auth_level, auth_context_id=_AUTH_CONTEXT_ID)
+                stub = unprotect(
+                    bytes(raw),
+                    24,
+                    session=self.ntlm.session,
+                    auth_level=self.auth_level,
+                    auth_context_id=_AUTH_CONTEXT_ID,
+                )
             except RpcAuthError as exc:
                 raise RpcCallError(5, f"response verifier: {exc}") from None
         else:

@@ -389,8 +389,10 @@ class RpcPipe:
         self._emit(ack.pack())
 
     def _on_alter_context(self, pdu: BindPdu) -> None:
-        if pdu.auth is not None and pdu.auth.auth_context_id == self.auth_context_id and (
-            self.auth_session is not None
+        if (
+            pdu.auth is not None
+            and pdu.auth.auth_context_id == self.auth_context_id
+            and (self.auth_session is not None)
         ):
             pdu.auth = None  # same security context, already established (MS-RPCE 3.3.1.5.4)
         if not self.bound or pdu.auth is not None or not pdu.contexts:
@@ -507,7 +509,6 @@ class RpcPipe:
             if pos >= total:
                 break
 
-
     # -- NTLMSSP security context (MS-RPCE 3.3.1.5.2) -------------------------------------------
     def _auth_fail(self, reason: str) -> None:
         self.auth_failed = True
@@ -549,8 +550,9 @@ class RpcPipe:
         # NTLM protects messages at PKT_INTEGRITY or PRIVACY; CALL and PKT mean integrity.
         self.auth_level = AuthLevel.PKT_INTEGRITY if level in (3, 4) else level
         self.auth_context_id = auth.auth_context_id
-        return AuthVerifier(auth.auth_type, auth.auth_level, 0, auth.auth_context_id,
-                            challenge or b"")
+        return AuthVerifier(
+            auth.auth_type, auth.auth_level, 0, auth.auth_context_id, challenge or b""
+        )
 
     def _on_auth3(self, pdu: OtherPdu) -> None:
         """Third leg: AUTHENTICATE (MS-RPCE 2.2.2.10); no reply PDU."""
@@ -602,9 +604,13 @@ class RpcPipe:
             return False
         start = 40 if req.object_uuid is not None else 24
         try:
-            req.stub = unprotect(raw, start, session=self.auth_session,
-                                 auth_level=self.auth_level,
-                                 auth_context_id=self.auth_context_id)
+            req.stub = unprotect(
+                raw,
+                start,
+                session=self.auth_session,
+                auth_level=self.auth_level,
+                auth_context_id=self.auth_context_id,
+            )
         except RpcAuthError as exc:
             self._auth_fail(str(exc))
             self._abort_call(req.call_id)
@@ -630,9 +636,17 @@ class RpcPipe:
             )
             fixed = struct.pack("<IHBx", total - pos, call.p_cont_id, 0)
             self._emit(
-                protect(PType.RESPONSE, flags, call.call_id, fixed, chunk, session=session,
-                        auth_type=self.auth_type, auth_level=self.auth_level,
-                        auth_context_id=self.auth_context_id)
+                protect(
+                    PType.RESPONSE,
+                    flags,
+                    call.call_id,
+                    fixed,
+                    chunk,
+                    session=session,
+                    auth_type=self.auth_type,
+                    auth_level=self.auth_level,
+                    auth_context_id=self.auth_context_id,
+                )
             )
             pos += room
             if pos >= total:

@@ -171,8 +171,10 @@ class HostResult:
 
     @property
     def speaks_smb(self) -> bool:
-        return bool(self.smb2_offered) or bool(self.smb1 and self.smb1.offered) or bool(
-            self.smb2_negotiated and self.smb2_negotiated.offered
+        return (
+            bool(self.smb2_offered)
+            or bool(self.smb1 and self.smb1.offered)
+            or bool(self.smb2_negotiated and self.smb2_negotiated.offered)
         )
 
     @property
@@ -193,7 +195,9 @@ class HostResult:
             if not d.signing_required
         ]
         if self.smb1 is not None and self.smb1.offered and self.smb1.signing != "required":
-            out.append(f"SMB1: signing {self.smb1.signing} (SecurityMode {self.smb1.security_mode})")
+            out.append(
+                f"SMB1: signing {self.smb1.signing} (SecurityMode {self.smb1.security_mode})"
+            )
         return out
 
     @property

@@ -130,21 +130,27 @@ def smb2_negotiate(
     """
     contexts: list[neg.NegotiateContext] = []
     if 0x0311 in dialects:
-        contexts.append(neg.preauth_context([HASH_SHA_512], salt if salt is not None
-                                            else os.urandom(32)))
+        contexts.append(
+            neg.preauth_context([HASH_SHA_512], salt if salt is not None else os.urandom(32))
+        )
         if ciphers:
-            contexts.append(neg.id_list_context(NegotiateContextType.ENCRYPTION_CAPABILITIES,
-                                                list(ciphers)))
+            contexts.append(
+                neg.id_list_context(NegotiateContextType.ENCRYPTION_CAPABILITIES, list(ciphers))
+            )
         if signing_algorithms:
-            contexts.append(neg.id_list_context(NegotiateContextType.SIGNING_CAPABILITIES,
-                                                list(signing_algorithms)))
+            contexts.append(
+                neg.id_list_context(
+                    NegotiateContextType.SIGNING_CAPABILITIES, list(signing_algorithms)
+                )
+            )
     caps = CAP_DFS
     if max(dialects) >= 0x0210:
         caps |= CAP_LARGE_MTU
     if max(dialects) >= 0x0300:
         caps |= CAP_ENCRYPTION
-    body = neg.NegotiateRequest(list(dialects), int(SecurityMode.SIGNING_ENABLED), caps,
-                                client_guid, contexts).pack()
+    body = neg.NegotiateRequest(
+        list(dialects), int(SecurityMode.SIGNING_ENABLED), caps, client_guid, contexts
+    ).pack()
     hdr = Smb2Header(Command.NEGOTIATE, credit=1, message_id=message_id)
     return hdr.pack() + body
 
@@ -235,11 +241,21 @@ def _mechanisms(token: bytes) -> tuple[list[str], str | None]:
 
 def smb1_negotiate() -> bytes:
     """SMB_COM_NEGOTIATE offering only "NT LM 0.12" (no "SMB 2.???" upgrade dialect)."""
-    flags2 = (w1.Flags2.UNICODE | w1.Flags2.NT_STATUS | w1.Flags2.EXTENDED_SECURITY
-              | w1.Flags2.LONG_NAMES | w1.Flags2.SMB_SECURITY_SIGNATURE)
-    hdr = w1.Smb1Header(w1.Command.NEGOTIATE, 0,
-                        int(w1.Flags.CASE_INSENSITIVE | w1.Flags.CANONICALIZED_PATHS),
-                        int(flags2), pid=0xFEFF, mid=1)
+    flags2 = (
+        w1.Flags2.UNICODE
+        | w1.Flags2.NT_STATUS
+        | w1.Flags2.EXTENDED_SECURITY
+        | w1.Flags2.LONG_NAMES
+        | w1.Flags2.SMB_SECURITY_SIGNATURE
+    )
+    hdr = w1.Smb1Header(
+        w1.Command.NEGOTIATE,
+        0,
+        int(w1.Flags.CASE_INSENSITIVE | w1.Flags.CANONICALIZED_PATHS),
+        int(flags2),
+        pid=0xFEFF,
+        mid=1,
+    )
     return bytes(w1.pack_message(hdr, [w1.negotiate_request(["NT LM 0.12"])]))
 
 
@@ -297,8 +313,10 @@ def ntlm_session_setup(message_id: int = 1, *, workstation: str = "LANMAN-SCAN")
     mechs = spnego._encode_mech_types([spnego.NTLMSSP_OID])
     token = spnego.encode_neg_token_init(mechs, ntlm.step(None))
     hdr = Smb2Header(Command.SESSION_SETUP, credit=1, message_id=message_id)
-    return hdr.pack() + SessionSetupRequest(
-        token, security_mode=int(SecurityMode.SIGNING_ENABLED)).pack()
+    return (
+        hdr.pack()
+        + SessionSetupRequest(token, security_mode=int(SecurityMode.SIGNING_ENABLED)).pack()
+    )
 
 
 @dataclass(slots=True)

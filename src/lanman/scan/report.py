@@ -108,11 +108,33 @@ def to_document(run: ScanRun, *, now: _dt.datetime | None = None) -> dict[str, o
 # ---- CSV ----------------------------------------------------------------------------------
 
 CSV_FIELDS = [
-    "target", "address", "reachable", "family", "profile", "verdict", "scenario", "code",
-    "name", "signed", "dialect", "smb2_dialects", "smb1", "smb1_security_mode",
-    "signing_required", "nmap_smb2_security_mode", "relay_risk", "guest", "anonymous",
-    "guest_can_list_shares", "signing_algorithms", "ciphers", "mechanisms",
-    "netbios_computer", "netbios_domain", "dns_computer", "error",
+    "target",
+    "address",
+    "reachable",
+    "family",
+    "profile",
+    "verdict",
+    "scenario",
+    "code",
+    "name",
+    "signed",
+    "dialect",
+    "smb2_dialects",
+    "smb1",
+    "smb1_security_mode",
+    "signing_required",
+    "nmap_smb2_security_mode",
+    "relay_risk",
+    "guest",
+    "anonymous",
+    "guest_can_list_shares",
+    "signing_algorithms",
+    "ciphers",
+    "mechanisms",
+    "netbios_computer",
+    "netbios_domain",
+    "dns_computer",
+    "error",
 ]
 
 
@@ -126,9 +148,7 @@ def csv_rows(run: ScanRun) -> list[dict[str, object]]:
             "family": h.family,
             "smb2_dialects": " ".join(dialect_name(d.dialect) for d in h.smb2_offered),
             "smb1": bool(h.smb1 and h.smb1.offered),
-            "smb1_security_mode": (
-                h.smb1.security_mode if h.smb1 and h.smb1.offered else ""
-            ),
+            "smb1_security_mode": (h.smb1.security_mode if h.smb1 and h.smb1.offered else ""),
             "signing_required": "" if h.signing_required is None else h.signing_required,
             "nmap_smb2_security_mode": h.nmap_smb2,
             "relay_risk": h.relay_risk,
@@ -145,9 +165,18 @@ def csv_rows(run: ScanRun) -> list[dict[str, object]]:
         }
         for v in h.verdicts:
             o = v.outcome
-            rows.append(dict(base, profile=v.profile, verdict=v.status, scenario=v.scenario,
-                             code=o.code_display, name=o.name, signed=o.signed,
-                             dialect=o.dialect))
+            rows.append(
+                dict(
+                    base,
+                    profile=v.profile,
+                    verdict=v.status,
+                    scenario=v.scenario,
+                    code=o.code_display,
+                    name=o.name,
+                    signed=o.signed,
+                    dialect=o.dialect,
+                )
+            )
     return rows
 
 
@@ -166,10 +195,20 @@ def render_csv(run: ScanRun) -> str:
 def render_table(run: ScanRun, console) -> None:
     from rich.table import Table
 
-    t = Table(title=f"lanman scan: {len(run.results)}/{run.targets} targets, "
-              f"profiles {', '.join(run.profiles)}")
-    for col in ("Target", "Family", "SMB2 dialects", "SMB1", "Signing (nmap)", "Relay",
-                "Guest", "Verdict"):
+    t = Table(
+        title=f"lanman scan: {len(run.results)}/{run.targets} targets, "
+        f"profiles {', '.join(run.profiles)}"
+    )
+    for col in (
+        "Target",
+        "Family",
+        "SMB2 dialects",
+        "SMB1",
+        "Signing (nmap)",
+        "Relay",
+        "Guest",
+        "Verdict",
+    ):
         t.add_column(col, overflow="fold")
     for h in run.results:
         if not h.reachable:
@@ -180,25 +219,35 @@ def render_table(run: ScanRun, console) -> None:
         verdicts = "\n".join(
             f"[{'green' if v.works else 'red'}]{v.profile}: {v.label}[/]" for v in h.verdicts
         )
-        guest = "yes" + (" +shares" if h.guest_can_list_shares else "") if h.guest_accepted \
-            else "no"
+        guest = (
+            "yes" + (" +shares" if h.guest_can_list_shares else "") if h.guest_accepted else "no"
+        )
         t.add_row(
-            h.target, h.family,
+            h.target,
+            h.family,
             " ".join(dialect_name(d.dialect) for d in h.smb2_offered) or "-",
-            smb1, sig, "[red]RISK[/]" if h.relay_risk else "no", guest, verdicts,
+            smb1,
+            sig,
+            "[red]RISK[/]" if h.relay_risk else "no",
+            guest,
+            verdicts,
         )
     console.print(t)
     failing = [(h, v) for h in run.results for v in h.verdicts if not v.works and v.remedies]
     for h, v in failing:
-        console.print(f"[bold]{h.target}[/] {v.profile}: {v.outcome.cell} — {v.outcome.text}",
-                      markup=True, highlight=False)
+        console.print(
+            f"[bold]{h.target}[/] {v.profile}: {v.outcome.cell} — {v.outcome.text}",
+            markup=True,
+            highlight=False,
+        )
         for r in v.remedies[:2]:
             console.print(f"  remedy ({r['side']}): {r['summary']}", markup=False)
             for line in r["how"]:
                 console.print(f"    {line}", markup=False, highlight=False)
     if run.interrupted:
-        console.print(f"[yellow]interrupted: {len(run.results)} of {run.targets} targets "
-                      "finished[/]")
+        console.print(
+            f"[yellow]interrupted: {len(run.results)} of {run.targets} targets finished[/]"
+        )
 
 
 # ---- HTML -------------------------------------------------------------------------------------
@@ -220,21 +269,30 @@ def _chart(run: ScanRun) -> str:
     top = max(c for _, c in items) or 1
     bar_h, gap, label_w, width = 28, 10, 430, 980
     height = len(items) * (bar_h + gap) + 50
-    out = [(f'<svg id="summary-chart" xmlns="http://www.w3.org/2000/svg" width="{width}" '
-           f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
-           'aria-label="verdict counts">'),
-           '<title>Verdicts (hosts × profiles)</title>',
-           (f'<text x="0" y="18" font-size="16" font-weight="bold">Verdicts '
-           f'({sum(cells.values())} = hosts × profiles)</text>')]
+    out = [
+        (
+            f'<svg id="summary-chart" xmlns="http://www.w3.org/2000/svg" width="{width}" '
+            f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
+            'aria-label="verdict counts">'
+        ),
+        "<title>Verdicts (hosts × profiles)</title>",
+        (
+            f'<text x="0" y="18" font-size="16" font-weight="bold">Verdicts '
+            f"({sum(cells.values())} = hosts × profiles)</text>"
+        ),
+    ]
     for i, (label, count) in enumerate(items):
         y = 34 + i * (bar_h + gap)
         w = int((width - label_w - 60) * count / top)
         colour = _COLOURS.get(status_of.get(label, ""), "#34495e")
         out.append(f'<text x="0" y="{y + 19}" font-size="13">{html.escape(label[:60])}</text>')
-        out.append(f'<rect class="bar" data-status="{status_of.get(label, "")}" x="{label_w}" '
-                   f'y="{y}" width="{max(w, 2)}" height="{bar_h}" fill="{colour}"/>')
-        out.append(f'<text x="{label_w + max(w, 2) + 6}" y="{y + 19}" font-size="13">'
-                   f'{count}</text>')
+        out.append(
+            f'<rect class="bar" data-status="{status_of.get(label, "")}" x="{label_w}" '
+            f'y="{y}" width="{max(w, 2)}" height="{bar_h}" fill="{colour}"/>'
+        )
+        out.append(
+            f'<text x="{label_w + max(w, 2) + 6}" y="{y + 19}" font-size="13">{count}</text>'
+        )
     out.append("</svg>")
     return "".join(out)
 
@@ -256,27 +314,40 @@ def _e(x: object) -> str:
 def _host_html(h: HostResult) -> str:
     rows = []
     for d in h.dialects:
-        rows.append(f"<tr><td>{_e(dialect_name(d.dialect))}</td><td>{'yes' if d.offered else 'no'}"
-                    f"</td><td>{_e(d.security_mode)}</td><td>{_e(d.signing_enabled)}</td>"
-                    f"<td>{_e(d.signing_required)}</td><td>{_e(d.detail)}</td></tr>")
-    dialects = ("<table><tr><th>Dialect</th><th>Offered</th><th>SecurityMode</th>"
-                "<th>Signing enabled</th><th>Signing required</th><th>Detail</th></tr>"
-                + "".join(rows) + "</table>")
+        rows.append(
+            f"<tr><td>{_e(dialect_name(d.dialect))}</td><td>{'yes' if d.offered else 'no'}"
+            f"</td><td>{_e(d.security_mode)}</td><td>{_e(d.signing_enabled)}</td>"
+            f"<td>{_e(d.signing_required)}</td><td>{_e(d.detail)}</td></tr>"
+        )
+    dialects = (
+        "<table><tr><th>Dialect</th><th>Offered</th><th>SecurityMode</th>"
+        "<th>Signing enabled</th><th>Signing required</th><th>Detail</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
     verdicts = []
     for v in h.verdicts:
         rem = "".join(
             f"<li>{_e(r['side'])}: {_e(r['summary'])}"
-            + "".join(f"<br><code>{_e(x)}</code>" for x in r["how"]) + "</li>"
+            + "".join(f"<br><code>{_e(x)}</code>" for x in r["how"])
+            + "</li>"
             for r in v.remedies
         )
-        verdicts.append(f"<tr><td>{_e(v.profile)}</td><td class='{v.status}'>{_e(v.status)}</td>"
-                        f"<td>{_e(v.scenario)}</td><td>{_e(v.outcome.cell)}</td>"
-                        f"<td>{_e(v.outcome.text)}</td><td><ul>{rem}</ul></td></tr>")
-    vt = ("<table><tr><th>Profile</th><th>Verdict</th><th>Scenario</th><th>Code</th>"
-          "<th>Message</th><th>Remedies</th></tr>" + "".join(verdicts) + "</table>")
+        verdicts.append(
+            f"<tr><td>{_e(v.profile)}</td><td class='{v.status}'>{_e(v.status)}</td>"
+            f"<td>{_e(v.scenario)}</td><td>{_e(v.outcome.cell)}</td>"
+            f"<td>{_e(v.outcome.text)}</td><td><ul>{rem}</ul></td></tr>"
+        )
+    vt = (
+        "<table><tr><th>Profile</th><th>Verdict</th><th>Scenario</th><th>Code</th>"
+        "<th>Message</th><th>Remedies</th></tr>" + "".join(verdicts) + "</table>"
+    )
     n = h.ntlm
-    smb1 = (f"offered, SecurityMode {h.smb1.security_mode} ({h.smb1.signing})"
-            if h.smb1 and h.smb1.offered else "not offered")
+    smb1 = (
+        f"offered, SecurityMode {h.smb1.security_mode} ({h.smb1.signing})"
+        if h.smb1 and h.smb1.offered
+        else "not offered"
+    )
     shares = ""
     if h.guest and h.guest.shares is not None:
         shares = ", ".join(str(s["name"]) for s in h.guest.shares)
@@ -288,46 +359,71 @@ def _host_html(h: HostResult) -> str:
         ("3.1.1 signing algorithms", ", ".join(h.signing_algorithms)),
         ("3.1.1 ciphers", ", ".join(h.ciphers)),
         ("SPNEGO mechanisms", ", ".join(h.mechanisms)),
-        ("NTLM names", f"{n.netbios_computer} / {n.netbios_domain} / {n.dns_computer}"
-         if n else ""),
+        (
+            "NTLM names",
+            f"{n.netbios_computer} / {n.netbios_domain} / {n.dns_computer}" if n else "",
+        ),
         ("Anonymous session", "accepted" if h.anonymous_accepted else "refused"),
-        ("Guest session", ("accepted" if h.guest_accepted else "refused")
-         + (f"; shares: {shares}" if shares else "")),
-        ("Authenticated session", (f"{h.user.session or 'refused'} {h.user.dialect} "
-                                   f"signed={h.user.signed} {h.user.name}") if h.user else
-         "not tried (no credentials)"),
+        (
+            "Guest session",
+            ("accepted" if h.guest_accepted else "refused")
+            + (f"; shares: {shares}" if shares else ""),
+        ),
+        (
+            "Authenticated session",
+            (f"{h.user.session or 'refused'} {h.user.dialect} signed={h.user.signed} {h.user.name}")
+            if h.user
+            else "not tried (no credentials)",
+        ),
         ("Relay risk", "; ".join(h.relay_reasons) or "no"),
     ]
-    ft = "<table>" + "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts) \
+    ft = (
+        "<table>"
+        + "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts)
         + "</table>"
+    )
     cls = "risk" if h.relay_risk else ""
-    return (f"<details class='host' open><summary><b>{_e(h.target)}</b> "
-            f"<span class='{cls}'>{'relay risk' if h.relay_risk else ''}</span></summary>"
-            f"{ft}{dialects}{vt}</details>")
+    return (
+        f"<details class='host' open><summary><b>{_e(h.target)}</b> "
+        f"<span class='{cls}'>{'relay risk' if h.relay_risk else ''}</span></summary>"
+        f"{ft}{dialects}{vt}</details>"
+    )
 
 
 def render_html(run: ScanRun, *, now: _dt.datetime | None = None) -> str:
     now = now or _dt.datetime.now(_dt.UTC)
     s = summary(run)
-    head = (f"<p>{len(run.results)} of {run.targets} targets scanned in {run.seconds:.1f} s "
-            f"({now.isoformat(timespec='seconds')}); profiles: {_e(', '.join(run.profiles))}. "
-            f"<span class='works'>{s['works']} works</span>, "
-            f"<span class='fails'>{s['fails']} fails</span>, "
-            f"<span class='unreachable'>{s['unreachable']} unreachable</span>; "
-            f"<span class='risk'>{s['relay_risk']} hosts at relay risk</span>."
-            + (" <b>Interrupted.</b>" if run.interrupted else "") + "</p>")
-    overview = [("<table><tr><th>Target</th><th>Family</th><th>Signing (nmap)</th>"
-                "<th>Relay risk</th><th>Guest</th><th>Verdicts</th></tr>")]
+    head = (
+        f"<p>{len(run.results)} of {run.targets} targets scanned in {run.seconds:.1f} s "
+        f"({now.isoformat(timespec='seconds')}); profiles: {_e(', '.join(run.profiles))}. "
+        f"<span class='works'>{s['works']} works</span>, "
+        f"<span class='fails'>{s['fails']} fails</span>, "
+        f"<span class='unreachable'>{s['unreachable']} unreachable</span>; "
+        f"<span class='risk'>{s['relay_risk']} hosts at relay risk</span>."
+        + (" <b>Interrupted.</b>" if run.interrupted else "")
+        + "</p>"
+    )
+    overview = [
+        (
+            "<table><tr><th>Target</th><th>Family</th><th>Signing (nmap)</th>"
+            "<th>Relay risk</th><th>Guest</th><th>Verdicts</th></tr>"
+        )
+    ]
     for h in run.results:
-        vs = "<br>".join(f"<span class='{v.status}'>{_e(v.profile)}: {_e(v.label)}</span>"
-                         for v in h.verdicts)
-        overview.append(f"<tr><td>{_e(h.target)}</td><td>{_e(h.family)}</td>"
-                        f"<td>{_e(h.nmap_smb2 or h.error)}</td>"
-                        f"<td>{'yes' if h.relay_risk else 'no'}</td>"
-                        f"<td>{'yes' if h.guest_accepted else 'no'}</td><td>{vs}</td></tr>")
+        vs = "<br>".join(
+            f"<span class='{v.status}'>{_e(v.profile)}: {_e(v.label)}</span>" for v in h.verdicts
+        )
+        overview.append(
+            f"<tr><td>{_e(h.target)}</td><td>{_e(h.family)}</td>"
+            f"<td>{_e(h.nmap_smb2 or h.error)}</td>"
+            f"<td>{'yes' if h.relay_risk else 'no'}</td>"
+            f"<td>{'yes' if h.guest_accepted else 'no'}</td><td>{vs}</td></tr>"
+        )
     overview.append("</table>")
-    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-            "<title>lanman scan report</title>"
-            f"<style>{_CSS}</style></head><body><h1>lanman scan report</h1>{head}"
-            f"<div id='chart'>{_chart(run)}</div><h2>Overview</h2>{''.join(overview)}"
-            f"<h2>Hosts</h2>{''.join(_host_html(h) for h in run.results)}</body></html>")
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        "<title>lanman scan report</title>"
+        f"<style>{_CSS}</style></head><body><h1>lanman scan report</h1>{head}"
+        f"<div id='chart'>{_chart(run)}</div><h2>Overview</h2>{''.join(overview)}"
+        f"<h2>Hosts</h2>{''.join(_host_html(h) for h in run.results)}</body></html>"
+    )

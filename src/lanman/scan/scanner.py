@@ -118,15 +118,15 @@ def _dialect_result(dialect: int, r: pr.Smb2Negotiate | None, err: str = "") -> 
     if r is None:
         return DialectResult(dialect, False, detail=err or "connection closed")
     if not r.accepted:
-        return DialectResult(dialect, False, status=r.status,
-                             detail=nts.lookup(r.status).name)
+        return DialectResult(dialect, False, status=r.status, detail=nts.lookup(r.status).name)
     if r.dialect != dialect and dialect != 0:
         return DialectResult(dialect, False, detail=f"answered {pr.dialect_name(r.dialect)}")
     return DialectResult(r.dialect if dialect == 0 else dialect, True, r.security_mode)
 
 
-def _probe_algorithms(address: tuple, dl: _Deadline, first: pr.Smb2Negotiate,
-                      res: HostResult) -> None:
+def _probe_algorithms(
+    address: tuple, dl: _Deadline, first: pr.Smb2Negotiate, res: HostResult
+) -> None:
     """Repeat the 3.1.1 NEGOTIATE without the algorithms already chosen until the server has
     nothing more to choose (MS-SMB2 3.3.5.2.5 / 3.3.5.2.7 pick one each time)."""
     signing = [a for a in pr.SIGNING_ALGORITHMS]
@@ -150,9 +150,13 @@ def _probe_algorithms(address: tuple, dl: _Deadline, first: pr.Smb2Negotiate,
             progressed = True
         if not progressed or not (signing or ciphers):
             return
-        r = _negotiate(address, dl, [0x0311],
-                       signing_algorithms=[a for a in signing_order if a in signing],
-                       ciphers=[c for c in cipher_order if c in ciphers])
+        r = _negotiate(
+            address,
+            dl,
+            [0x0311],
+            signing_algorithms=[a for a in signing_order if a in signing],
+            ciphers=[c for c in cipher_order if c in ciphers],
+        )
 
 
 def _ntlm_probe(address: tuple, dl: _Deadline, res: HostResult) -> None:
@@ -203,8 +207,9 @@ def _now_filetime() -> int:
     return unix_ns_to_filetime(time.time_ns())
 
 
-def _session(address: tuple, dl: _Deadline, kind: str, opts: ScanOptions,
-             server_name: str) -> SessionResult:
+def _session(
+    address: tuple, dl: _Deadline, kind: str, opts: ScanOptions, server_name: str
+) -> SessionResult:
     from lanman.smb.client import SmbClient, SmbClientError
 
     out = SessionResult(kind, attempted=True)
@@ -220,9 +225,16 @@ def _session(address: tuple, dl: _Deadline, kind: str, opts: ScanOptions,
         user, password, domain, share, require, allow_guest = "", "", "", "IPC$", False, True
     try:
         client = SmbClient.connect(
-            address[0], address[1], user, password, domain=domain, share=share,
-            require_signing=require, allow_insecure_guest=allow_guest,
-            anonymous=kind == "anonymous", timeout=max(0.1, dl.left()),
+            address[0],
+            address[1],
+            user,
+            password,
+            domain=domain,
+            share=share,
+            require_signing=require,
+            allow_insecure_guest=allow_guest,
+            anonymous=kind == "anonymous",
+            timeout=max(0.1, dl.left()),
             now_filetime=_now_filetime(),
         )
     except SmbClientError as e:
@@ -411,8 +423,7 @@ def scan(
     finally:
         pool.shutdown(wait=not interrupted, cancel_futures=True)
     results = [done[i] for i in sorted(done)]
-    return ScanRun(results, len(targets), time.monotonic() - t0, interrupted,
-                   tuple(opts.profiles))
+    return ScanRun(results, len(targets), time.monotonic() - t0, interrupted, tuple(opts.profiles))
 
 
 def default_concurrency() -> int:

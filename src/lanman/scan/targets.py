@@ -48,7 +48,7 @@ def _split(spec: str, default_port: int) -> tuple[str, int]:
         end = s.find("]")
         if end < 0:
             raise TargetError(f"{spec!r}: missing ']'")
-        host, rest = s[1:end], s[end + 1:]
+        host, rest = s[1:end], s[end + 1 :]
         if not rest:
             return host, default_port
         if not rest.startswith(":"):

@@ -83,8 +83,11 @@ def facts_from(host: HostResult, *, credentials: bool) -> ServerFacts:
 
 def _stage(detail: str) -> str:
     head = detail.split(":", 1)[0].strip().upper()
-    return {"NEGOTIATE": "negotiate", "SESSION_SETUP": "session setup",
-            "TREE_CONNECT": "tree connect"}.get(head, head.lower())
+    return {
+        "NEGOTIATE": "negotiate",
+        "SESSION_SETUP": "session setup",
+        "TREE_CONNECT": "tree connect",
+    }.get(head, head.lower())
 
 
 def _fail(family: str, stage: str, row: tuple, note: str) -> Outcome:
@@ -108,27 +111,47 @@ def predict(client_profile: str, facts: ServerFacts) -> Outcome:
     if use_smb1:
         if not facts.smb1_offered:
             if not c.smb1_only:
-                return _fail(SMB2, "negotiate", (53, None, "bad_netpath"),
-                             "no SMB dialect this client speaks")
-            return _fail(SMB1, "negotiate", ERROR_NETNAME_DELETED,
-                         "SMB1-only client, server with SMB1 off")
+                return _fail(
+                    SMB2,
+                    "negotiate",
+                    (53, None, "bad_netpath"),
+                    "no SMB dialect this client speaks",
+                )
+            return _fail(
+                SMB1, "negotiate", ERROR_NETNAME_DELETED, "SMB1-only client, server with SMB1 off"
+            )
         cs, ss = c.client_smb1_state, facts.smb1_state
         table = smb1_signing_outcome(cs, ss)
         if table == "blocked" and cs == "required":
-            return _fail(SMB1, "negotiate", ERROR_LOGIN_WKSTA_RESTRICTION,
-                         "§3 KB 887429: client requires, server disabled")
+            return _fail(
+                SMB1,
+                "negotiate",
+                ERROR_LOGIN_WKSTA_RESTRICTION,
+                "§3 KB 887429: client requires, server disabled",
+            )
         if guest:
             if cs == "required":
-                return _fail(SMB1, "session setup",
-                             ERROR_SMB_GUEST_LOGON_BLOCKED_SIGNING_REQUIRED,
-                             "§5: guest cannot sign, client requires signing")
+                return _fail(
+                    SMB1,
+                    "session setup",
+                    ERROR_SMB_GUEST_LOGON_BLOCKED_SIGNING_REQUIRED,
+                    "§5: guest cannot sign, client requires signing",
+                )
             if ss == "required":
-                return _fail(SMB1, "tree connect", ERROR_ACCESS_DENIED,
-                             "§3 KB 887429: server requires, the (guest) session is unsigned")
+                return _fail(
+                    SMB1,
+                    "tree connect",
+                    ERROR_ACCESS_DENIED,
+                    "§3 KB 887429: server requires, the (guest) session is unsigned",
+                )
             return Outcome(True, SMB1, False, note="§5: guest sessions are never signed")
         if table == "blocked":
-            return _fail(SMB1, "tree connect", ERROR_ACCESS_DENIED,
-                         "§3 KB 887429: client disabled, server requires -> ACCESS_DENIED")
+            return _fail(
+                SMB1,
+                "tree connect",
+                ERROR_ACCESS_DENIED,
+                "§3 KB 887429: client disabled, server requires -> ACCESS_DENIED",
+            )
         if facts.user_failure is not None:
             return _observed_failure(SMB1, facts.user_failure)
         return Outcome(True, SMB1, table == "signed", note=f"§3 MS-SMB 3.2.4.2.4: {cs} x {ss}")
@@ -138,18 +161,31 @@ def predict(client_profile: str, facts: ServerFacts) -> Outcome:
     if guest:
         d = guest_logon_allowed(c.client.insecure_guest_allowed, creq)
         if not d.allowed:
-            row = (ERROR_SMB_GUEST_LOGON_BLOCKED if d.win32 == 1272
-                   else ERROR_SMB_GUEST_LOGON_BLOCKED_SIGNING_REQUIRED)
+            row = (
+                ERROR_SMB_GUEST_LOGON_BLOCKED
+                if d.win32 == 1272
+                else ERROR_SMB_GUEST_LOGON_BLOCKED_SIGNING_REQUIRED
+            )
             return _fail(SMB2, "session setup", row, "§5 guest logon rules")
-        return Outcome(True, SMB2, False, note="§5: guest sessions are never signed",
-                       dialect=dialect_name(dialect))
+        return Outcome(
+            True,
+            SMB2,
+            False,
+            note="§5: guest sessions are never signed",
+            dialect=dialect_name(dialect),
+        )
     if not facts.server_signs:
-        return _fail(SMB2, "session setup", STATUS_INVALID_SIGNATURE,
-                     "§5: the server did not sign the final SESSION_SETUP response")
+        return _fail(
+            SMB2,
+            "session setup",
+            STATUS_INVALID_SIGNATURE,
+            "§5: the server did not sign the final SESSION_SETUP response",
+        )
     if facts.user_failure is not None:
         return _observed_failure(SMB2, facts.user_failure)
-    return Outcome(True, SMB2, bool(creq or sreq), note="§4.1 SMB2/3 matrix",
-                   dialect=dialect_name(dialect))
+    return Outcome(
+        True, SMB2, bool(creq or sreq), note="§4.1 SMB2/3 matrix", dialect=dialect_name(dialect)
+    )
 
 
 def _observed_failure(family: str, failure: tuple) -> Outcome:
@@ -159,8 +195,18 @@ def _observed_failure(family: str, failure: tuple) -> Outcome:
         text = FAILURES[key].message
     elif status is not None:
         text = nts.lookup(status).message
-    return Outcome(False, family, False, stage, code, name, text, status, key,
-                   note="observed with the given credentials")
+    return Outcome(
+        False,
+        family,
+        False,
+        stage,
+        code,
+        name,
+        text,
+        status,
+        key,
+        note="observed with the given credentials",
+    )
 
 
 # ---- remedies ---------------------------------------------------------------------------------
@@ -169,8 +215,14 @@ def _observed_failure(family: str, failure: tuple) -> Outcome:
 def _how(r: Remedy, family: str) -> list[str]:
     """The lines of a remedy that fit the server family (client remedies are Windows)."""
     if r.side == "client":
-        return [x for x in (r.group_policy and f"Group Policy: {r.group_policy}",
-                            r.powershell and f"PowerShell: {r.powershell}") if x]
+        return [
+            x
+            for x in (
+                r.group_policy and f"Group Policy: {r.group_policy}",
+                r.powershell and f"PowerShell: {r.powershell}",
+            )
+            if x
+        ]
     if family == "samba":
         picks = [("smb.conf", r.smb_conf)]
     elif family == "windows":
@@ -269,15 +321,16 @@ def verdicts_for(host: HostResult, profiles, *, credentials: bool) -> list[Verdi
     for p in profiles:
         name = get_profile(p).name
         if not host.reachable or not host.speaks_smb:
-            o = _fail("", "connect", ERROR_BAD_NETPATH,
-                      host.error or "no SMB answer")
-            out.append(Verdict(name, "unreachable", "", o,
-                               remedies_for("bad_netpath", host.family)))
+            o = _fail("", "connect", ERROR_BAD_NETPATH, host.error or "no SMB answer")
+            out.append(
+                Verdict(name, "unreachable", "", o, remedies_for("bad_netpath", host.family))
+            )
             continue
         facts = facts_from(host, credentials=credentials)
         o = predict(name, facts)
         status = "works" if o.ok else "fails"
         key = o.key or ("smb1_only_client" if o.code == ERROR_NETNAME_DELETED[0] else None)
-        out.append(Verdict(name, status, facts.scenario, o,
-                           [] if o.ok else remedies_for(key, host.family)))
+        out.append(
+            Verdict(name, status, facts.scenario, o, [] if o.ok else remedies_for(key, host.family))
+        )
     return out

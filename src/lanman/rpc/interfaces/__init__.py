@@ -14,13 +14,19 @@ def _no_shares() -> list[ShareInfo]:
 
 
 def _srvsvc_pipe(ctx: CallContext, providers: PipeProviders) -> RpcPipe:
-    return RpcPipe([Srvsvc(providers.shares or _no_shares)], ctx, sec_addr="\\PIPE\\srvsvc",
-                   auth_factory=providers.auth, emit=providers.emit)
+    return RpcPipe(
+        [Srvsvc(providers.shares or _no_shares)],
+        ctx,
+        sec_addr="\\PIPE\\srvsvc",
+        auth_factory=providers.auth,
+        emit=providers.emit,
+    )
 
 
 def _wkssvc_pipe(ctx: CallContext, providers: PipeProviders) -> RpcPipe:
-    return RpcPipe([Wkssvc()], ctx, sec_addr="\\PIPE\\wkssvc", auth_factory=providers.auth,
-                   emit=providers.emit)
+    return RpcPipe(
+        [Wkssvc()], ctx, sec_addr="\\PIPE\\wkssvc", auth_factory=providers.auth, emit=providers.emit
+    )
 
 
 def _tsts_pipe(name: str, sec_addr: str) -> PipeFactory:
@@ -32,8 +38,13 @@ def _tsts_pipe(name: str, sec_addr: str) -> PipeFactory:
         from lanman.rpc.interfaces.tsts import tsts_interfaces
 
         ctx.pipe_name = sec_addr
-        return RpcPipe(tsts_interfaces(providers.msg, name), ctx, sec_addr=sec_addr,
-                       auth_factory=providers.auth, emit=providers.emit)
+        return RpcPipe(
+            tsts_interfaces(providers.msg, name),
+            ctx,
+            sec_addr=sec_addr,
+            auth_factory=providers.auth,
+            emit=providers.emit,
+        )
 
     return factory
 

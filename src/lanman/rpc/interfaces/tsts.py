@@ -110,16 +110,30 @@ def caller_of(ctx: CallContext) -> Caller:
     return Caller(ctx.user, ctx.domain, ctx.is_admin, ctx.client_address)
 
 
-def _send(host: MsgHost, ctx: CallContext, session: MsgSession, title: str, text: str,
-          style: int, timeout: int, do_not_wait: bool) -> tuple[int | None, int | None]:
+def _send(
+    host: MsgHost,
+    ctx: CallContext,
+    session: MsgSession,
+    title: str,
+    text: str,
+    style: int,
+    timeout: int,
+    do_not_wait: bool,
+) -> tuple[int | None, int | None]:
     """-> (response, win32 error)"""
     wait = not do_not_wait
     eff_timeout = timeout
     if wait:
         eff_timeout = min(timeout or MAX_RPC_WAIT_SECONDS, MAX_RPC_WAIT_SECONDS)
-    m = Message(sender=caller_of(ctx).display, text=text[:MAX_MESSAGE_CHARS],
-                title=title[:MAX_TITLE_CHARS], style=style, timeout=eff_timeout, wait=wait,
-                sender_host=ctx.client_address)
+    m = Message(
+        sender=caller_of(ctx).display,
+        text=text[:MAX_MESSAGE_CHARS],
+        title=title[:MAX_TITLE_CHARS],
+        style=style,
+        timeout=eff_timeout,
+        wait=wait,
+        sender_host=ctx.client_address,
+    )
     res = host.send_one(caller_of(ctx), session, m)
     return res.response, res.error
 
@@ -347,8 +361,10 @@ class LegacyApi(_Base):
         want = min(entries if entries != 0xFFFFFFFF else capacity, capacity)
         chosen = sessions[index : index + want]
         blob = b"".join(
-            struct.pack("<I", s.session_id) + _fixed_wchars(s.name, SESSION_NAME_CHARS)
-            + b"\x00\x00" + struct.pack("<I", int(s.state))
+            struct.pack("<I", s.session_id)
+            + _fixed_wchars(s.name, SESSION_NAME_CHARS)
+            + b"\x00\x00"
+            + struct.pack("<I", int(s.state))
             for s in chosen
         )
         status = STATUS_SUCCESS if chosen else STATUS_NO_MORE_ENTRIES
@@ -439,5 +455,3 @@ def tsts_interfaces(host: MsgHost, pipe: str) -> list:
     if pipe == "lsm_api_service":
         return [TermSrvSession(host, handles), TermSrvEnumeration(host, handles)]
     return [LegacyApi(host, handles)]
-
-

@@ -226,8 +226,16 @@ class SmbClient:
         plan = None
         if kerberos is not False and not anonymous:
             client_krb, plan, warnings = _kerberos_initiator(
-                host, user, password, domain, kerberos is True, kdc=kdc, realm=realm,
-                ccache=ccache, krb5_conf=krb5_conf)
+                host,
+                user,
+                password,
+                domain,
+                kerberos is True,
+                kdc=kdc,
+                realm=realm,
+                ccache=ccache,
+                krb5_conf=krb5_conf,
+            )
         t = transport or SocketTransport(address or host, port, timeout=timeout)
         client = cls(t, conn, events=events, port=port)
         client.settings = settings
@@ -236,8 +244,9 @@ class SmbClient:
         client._kerberos = client_krb
         try:
             client.negotiate()
-            client.login(user, password, domain,
-                         anonymous=anonymous or (not user and client_krb is None))
+            client.login(
+                user, password, domain, anonymous=anonymous or (not user and client_krb is None)
+            )
             if share is not None:
                 client.tree_connect(share)
         except BaseException:
@@ -253,8 +262,7 @@ class SmbClient:
 
     def login(self, user: str, password: str, domain: str = "", *, anonymous: bool = False) -> None:
         krb, self._kerberos = self._kerberos, None  # a ticket's authenticator is single-use
-        out = self.conn.session_setup(user, password, domain, anonymous=anonymous,
-                                      kerberos=krb)
+        out = self.conn.session_setup(user, password, domain, anonymous=anonymous, kerberos=krb)
         for _ in range(8):
             self._send(out)
             inc = self._wait(out.message_id)
@@ -269,7 +277,7 @@ class SmbClient:
 
     @property
     def mechanism(self) -> str:
-        """"Kerberos" or "NTLM" (the established session's mechanism; "" before)."""
+        """ "Kerberos" or "NTLM" (the established session's mechanism; "" before)."""
         return self.conn.session.mechanism
 
     # ---- plumbing -----------------------------------------------------------------------
@@ -418,20 +426,35 @@ class SmbClient:
 
     def open_pipe(self, name: str) -> bytes:
         """Open ``\\pipe\\name`` on the connected IPC$ tree; returns the FileId."""
-        return self._open(name, FILE_READ_DATA | FILE_WRITE_DATA, FILE_OPEN,
-                          FILE_NON_DIRECTORY_FILE, 0, what="CREATE pipe").file_id
+        return self._open(
+            name,
+            FILE_READ_DATA | FILE_WRITE_DATA,
+            FILE_OPEN,
+            FILE_NON_DIRECTORY_FILE,
+            0,
+            what="CREATE pipe",
+        ).file_id
 
     def pipe_write(self, fid: bytes, data: bytes) -> None:
         """One message into the pipe (MS-SMB2 2.2.21)."""
-        self._call(Command.WRITE, pack_write_request_fixed(fid, 0, len(data)), "WRITE pipe",
-                   payload=len(data), data=data)
+        self._call(
+            Command.WRITE,
+            pack_write_request_fixed(fid, 0, len(data)),
+            "WRITE pipe",
+            payload=len(data),
+            data=data,
+        )
 
     def pipe_read(self, fid: bytes, max_length: int = 8192) -> tuple[bytes, bool]:
         """Up to ``max_length`` bytes of the next message; True when more of it remains
         (STATUS_BUFFER_OVERFLOW, MS-SMB2 3.3.5.12)."""
-        inc = self._call(Command.READ, ReadRequest(fid, max_length, 0).pack(), "READ pipe",
-                         ok=(nts.STATUS_SUCCESS, nts.STATUS_BUFFER_OVERFLOW),
-                         payload=max_length)
+        inc = self._call(
+            Command.READ,
+            ReadRequest(fid, max_length, 0).pack(),
+            "READ pipe",
+            ok=(nts.STATUS_SUCCESS, nts.STATUS_BUFFER_OVERFLOW),
+            payload=max_length,
+        )
         return bytes(unpack_read_response(inc.pdu)), inc.status == nts.STATUS_BUFFER_OVERFLOW
 
     def close_file(self, fid: bytes) -> None:
@@ -682,14 +705,17 @@ def _kerberos_initiator(host, user, password, domain, required, **kw):
 
     realm = kw.pop("realm", "") or (domain.upper() if "." in domain else "")
     try:
-        ticket, plan = acquire_service_ticket(host, user=user, password=password, realm=realm,
-                                              auto=not required, **kw)
+        ticket, plan = acquire_service_ticket(
+            host, user=user, password=password, realm=realm, auto=not required, **kw
+        )
     except KerberosUnavailable as e:
         if required:
-            raise SmbClientError(nts.STATUS_LOGON_FAILURE,
-                                 f"Kerberos is required but unavailable: {e.detail}"
-                                 + (f" ({e.warning})" if e.warning else ""),
-                                 command="SESSION_SETUP") from None
+            raise SmbClientError(
+                nts.STATUS_LOGON_FAILURE,
+                f"Kerberos is required but unavailable: {e.detail}"
+                + (f" ({e.warning})" if e.warning else ""),
+                command="SESSION_SETUP",
+            ) from None
         if e.warning:
             logging.getLogger("lanman.smb.client").warning("%s", e.warning)
             return None, None, [e.warning]

@@ -415,7 +415,12 @@ class ClientConnection:
     # ---- SESSION_SETUP ------------------------------------------------------------------
 
     def session_setup(
-        self, user: str = "", password: str = "", domain: str = "", *, anonymous: bool = False,
+        self,
+        user: str = "",
+        password: str = "",
+        domain: str = "",
+        *,
+        anonymous: bool = False,
         kerberos: object | None = None,
     ) -> Outgoing:
         """First SESSION_SETUP leg: SPNEGO NegTokenInit with an NTLM NEGOTIATE, or with a
@@ -498,7 +503,8 @@ class ClientConnection:
             except AuthError as e:
                 raise SmbClientError(e.status, str(e), command="SESSION_SETUP") from None
         keys = derive_keys(
-            s.spnego.session_key, self.dialect,
+            s.spnego.session_key,
+            self.dialect,
             s.preauth_hash if self.dialect == 0x0311 else None,
         )
         s.session_key = keys.session_key

@@ -88,8 +88,7 @@ def is_ip_literal(host: str) -> bool:
 def canonical_name(host: str) -> str | None:
     """The canonical DNS name of ``host`` (following CNAMEs), or None when unresolvable."""
     try:
-        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM,
-                                   flags=socket.AI_CANONNAME)
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM, flags=socket.AI_CANONNAME)
     except (OSError, UnicodeError):
         return None
     for info in infos:
@@ -249,8 +248,22 @@ def parse_ccache(data: bytes) -> tuple[tuple[str, list[str]] | None, list[Ccache
         r.counted()  # second ticket
         if srealm == "X-CACHECONF:":
             continue
-        creds.append(CcacheCredential(cl, crealm, ctype, sv, srealm, (etype, key), authtime,
-                                      starttime, endtime, renew_till, flags, ticket))
+        creds.append(
+            CcacheCredential(
+                cl,
+                crealm,
+                ctype,
+                sv,
+                srealm,
+                (etype, key),
+                authtime,
+                starttime,
+                endtime,
+                renew_till,
+                flags,
+                ticket,
+            )
+        )
     return (realm, comps), creds
 
 
@@ -324,9 +337,14 @@ def _tgs_exchange(kdc: str, tgt: client.Credentials, sname: list[str]) -> client
 
 def _creds_from_ccache(c: CcacheCredential) -> client.Credentials:
     return client.Credentials(
-        ticket=asn1.Ticket.load(c.ticket), session_etype=c.key[0], session_key=c.key[1],
-        crealm=c.client_realm, cname=asn1.principal(c.client_name_type or 1, *c.client),
-        flags=c.flags, endtime=c.endtime, renew_till=c.renew_till or None,
+        ticket=asn1.Ticket.load(c.ticket),
+        session_etype=c.key[0],
+        session_key=c.key[1],
+        crealm=c.client_realm,
+        cname=asn1.principal(c.client_name_type or 1, *c.client),
+        flags=c.flags,
+        endtime=c.endtime,
+        renew_till=c.renew_till or None,
         enc_part=None,  # type: ignore[arg-type]
     )
 
@@ -370,12 +388,17 @@ def acquire_service_ticket(
     if user and "@" in user:
         user, _, urealm = user.partition("@")
         realm = realm or urealm.upper()
-    realm = (realm or (default_principal[0] if default_principal else "")
-             or conf.default_realm).upper()
+    realm = (
+        realm or (default_principal[0] if default_principal else "") or conf.default_realm
+    ).upper()
     if not realm:
         raise KerberosUnavailable("no Kerberos realm known (no ccache, krb5.conf or --realm)")
-    if (user and default_principal and not password
-            and "/".join(default_principal[1]).lower() != user.lower()):
+    if (
+        user
+        and default_principal
+        and not password
+        and "/".join(default_principal[1]).lower() != user.lower()
+    ):
         cache_creds = []  # the cache belongs to someone else
     live = [c for c in cache_creds if c.endtime > now + 30 and c.server_realm.upper() == realm]
     if auto and not live and not kdc:
@@ -386,11 +409,14 @@ def acquire_service_ticket(
     sname = ["cifs", host]
     spn = f"cifs/{host}@{realm}"
     for c in live:
-        if [x.lower() for x in c.server] == [x.lower() for x in sname] and \
-                c.server_realm.upper() == realm:
+        if [x.lower() for x in c.server] == [
+            x.lower() for x in sname
+        ] and c.server_realm.upper() == realm:
             creds = _creds_from_ccache(c)
-            return (ServiceTicket.from_credentials(creds, spn),
-                    KerberosPlan(spn, "ccache service ticket", realm))
+            return (
+                ServiceTicket.from_credentials(creds, spn),
+                KerberosPlan(spn, "ccache service ticket", realm),
+            )
     kdcs = [kdc] if kdc else conf.kdcs.get(realm, [])
     if not kdcs:
         raise KerberosUnavailable(f"no KDC known for {realm}")
@@ -414,10 +440,11 @@ def acquire_service_ticket(
                 canon = canonical_name(host)
                 if is_alias(host, canon):
                     raise KerberosUnavailable(
-                        f"no SPN {spn}", WHY_CNAME.format(host=host, canonical=canon),
-                        "cname") from None
-                raise KerberosUnavailable(f"no SPN {spn}", WHY_NO_SPN.format(host=host),
-                                          "no_spn") from None
+                        f"no SPN {spn}", WHY_CNAME.format(host=host, canonical=canon), "cname"
+                    ) from None
+                raise KerberosUnavailable(
+                    f"no SPN {spn}", WHY_NO_SPN.format(host=host), "no_spn"
+                ) from None
             errors.append(f"{k}: KRB-ERROR {e.code} {e.e_text}".strip())
         except (OSError, ValueError, crypto.CryptoError) as e:
             errors.append(f"{k}: {e}")

@@ -48,12 +48,30 @@ Buffers = list  # list[bytes | bytearray | memoryview]
 # Commands that need no session (MS-SMB2 3.3.5.2.9).
 _SESSIONLESS = {Command.NEGOTIATE, Command.SESSION_SETUP, Command.ECHO, Command.CANCEL}
 # Commands that need a tree connect (MS-SMB2 3.3.5.2.11).
-_TREE_COMMANDS = {Command.CREATE, Command.CLOSE, Command.FLUSH, Command.READ, Command.WRITE,
-                  Command.LOCK, Command.IOCTL, Command.QUERY_DIRECTORY, Command.CHANGE_NOTIFY,
-                  Command.QUERY_INFO, Command.SET_INFO, Command.TREE_DISCONNECT}
+_TREE_COMMANDS = {
+    Command.CREATE,
+    Command.CLOSE,
+    Command.FLUSH,
+    Command.READ,
+    Command.WRITE,
+    Command.LOCK,
+    Command.IOCTL,
+    Command.QUERY_DIRECTORY,
+    Command.CHANGE_NOTIFY,
+    Command.QUERY_INFO,
+    Command.SET_INFO,
+    Command.TREE_DISCONNECT,
+}
 # Commands whose payload size sets the credit charge (MS-SMB2 3.3.5.2.5).
-_LARGE_COMMANDS = {Command.READ, Command.WRITE, Command.IOCTL, Command.QUERY_DIRECTORY,
-                   Command.CHANGE_NOTIFY, Command.QUERY_INFO, Command.SET_INFO}
+_LARGE_COMMANDS = {
+    Command.READ,
+    Command.WRITE,
+    Command.IOCTL,
+    Command.QUERY_DIRECTORY,
+    Command.CHANGE_NOTIFY,
+    Command.QUERY_INFO,
+    Command.SET_INFO,
+}
 
 
 class Disconnect(Exception):
@@ -162,8 +180,9 @@ class ServerConnection(SessionHandlers, FileHandlers):
             self.disconnect_reason = str(exc)
             self.closed = True
             if isinstance(exc, WireError):
-                self.ctx.emit_event("MALFORMED_REQUEST", client=self.client_address,
-                                    reason=str(exc))
+                self.ctx.emit_event(
+                    "MALFORMED_REQUEST", client=self.client_address, reason=str(exc)
+                )
         finally:
             self._receiving = False
         out, self._outbox = self._outbox, []
@@ -177,8 +196,14 @@ class ServerConnection(SessionHandlers, FileHandlers):
         """MS-SMB2 3.3.4.6: an unsolicited OPLOCK_BREAK notification (never signed)."""
         from .oplocks import pack_oplock_break
 
-        hdr = Smb2Header(command=Command.OPLOCK_BREAK, flags=HeaderFlags.SERVER_TO_REDIR,
-                         message_id=0xFFFFFFFFFFFFFFFF, process_id=0, tree_id=0, session_id=0)
+        hdr = Smb2Header(
+            command=Command.OPLOCK_BREAK,
+            flags=HeaderFlags.SERVER_TO_REDIR,
+            message_id=0xFFFFFFFFFFFFFFFF,
+            process_id=0,
+            tree_id=0,
+            session_id=0,
+        )
         frame = [hdr.pack(), pack_oplock_break(level, file_id)]
         if self._receiving or self.push is None:
             self._outbox.append(frame)
@@ -200,16 +225,19 @@ class ServerConnection(SessionHandlers, FileHandlers):
         pdus = []
         pos = 0
         while True:
-            if len(view) - pos < SMB2_HEADER_SIZE or bytes(view[pos:pos + 4]) != SMB2_PROTOCOL_ID:
+            if len(view) - pos < SMB2_HEADER_SIZE or bytes(view[pos : pos + 4]) != SMB2_PROTOCOL_ID:
                 raise Disconnect("malformed compound")
             (next_command,) = struct.unpack_from("<I", view, pos + 20)
             if next_command == 0:
                 pdus.append(view[pos:])
                 return pdus
-            if next_command < SMB2_HEADER_SIZE or next_command % 8 or \
-                    pos + next_command > len(view):
+            if (
+                next_command < SMB2_HEADER_SIZE
+                or next_command % 8
+                or pos + next_command > len(view)
+            ):
                 raise Disconnect("bad NextCommand")
-            pdus.append(view[pos:pos + next_command])
+            pdus.append(view[pos : pos + next_command])
             pos += next_command
             if len(pdus) > 128:
                 raise Disconnect("compound too long")
@@ -252,19 +280,25 @@ class ServerConnection(SessionHandlers, FileHandlers):
             body_len = sum(len(b) for b in r.body)
             pad = 0 if last else pad8(SMB2_HEADER_SIZE + body_len)
             q = r.request
-            flags = HeaderFlags.SERVER_TO_REDIR | (q.flags & (HeaderFlags.RELATED_OPERATIONS |
-                                                               HeaderFlags.PRIORITY_MASK))
+            flags = HeaderFlags.SERVER_TO_REDIR | (
+                q.flags & (HeaderFlags.RELATED_OPERATIONS | HeaderFlags.PRIORITY_MASK)
+            )
             key = r.signing_key or (r.session.signing_key if r.session else b"")
             sign = r.sign and bool(key) and r.status != st.STATUS_PENDING
             if sign:
                 flags |= HeaderFlags.SIGNED
             hdr = Smb2Header(
-                command=q.command, status=r.status, credit_charge=q.credit_charge,
-                credit=r.credits, flags=flags,
+                command=q.command,
+                status=r.status,
+                credit_charge=q.credit_charge,
+                credit=r.credits,
+                flags=flags,
                 next_command=0 if last else SMB2_HEADER_SIZE + body_len + pad,
-                message_id=q.message_id, process_id=q.process_id,
+                message_id=q.message_id,
+                process_id=q.process_id,
                 tree_id=r.tree_id if r.tree_id is not None else q.tree_id,
-                session_id=r.session_id if r.session_id is not None else q.session_id)
+                session_id=r.session_id if r.session_id is not None else q.session_id,
+            )
             if r.async_id is not None:
                 hdr.flags |= HeaderFlags.ASYNC_COMMAND
                 hdr.async_id = r.async_id
@@ -273,9 +307,14 @@ class ServerConnection(SessionHandlers, FileHandlers):
             if pad:
                 msg.append(b"\x00" * pad)
             if sign:
-                raw[SIGNATURE_OFFSET:SIGNATURE_OFFSET + 16] = compute_signature(
-                    key, self.signing_algorithm, msg, message_id=q.message_id,
-                    is_response=True, is_cancel=q.command == Command.CANCEL)
+                raw[SIGNATURE_OFFSET : SIGNATURE_OFFSET + 16] = compute_signature(
+                    key,
+                    self.signing_algorithm,
+                    msg,
+                    message_id=q.message_id,
+                    is_response=True,
+                    is_cancel=q.command == Command.CANCEL,
+                )
             if r.after_pack is not None:
                 r.after_pack(b"".join(bytes(m) for m in msg))
             parts.extend(msg)
@@ -322,8 +361,11 @@ class ServerConnection(SessionHandlers, FileHandlers):
 
     @property
     def supports_multi_credit(self) -> bool:
-        return self.dialect is not None and self.dialect >= Dialect.SMB_2_1 and \
-            self.dialect != Dialect.SMB_2_WILDCARD
+        return (
+            self.dialect is not None
+            and self.dialect >= Dialect.SMB_2_1
+            and self.dialect != Dialect.SMB_2_WILDCARD
+        )
 
     def _check_credit_charge(self, req: Request, charge: int) -> None:
         """MS-SMB2 3.3.5.2.5: CreditCharge must cover the payload in 64 KiB units."""
@@ -333,16 +375,22 @@ class ServerConnection(SessionHandlers, FileHandlers):
             raise NtStatusError(st.STATUS_INVALID_PARAMETER, "CreditCharge too small")
 
     def _error(self, req: Request, status: int) -> Reply:
-        return Reply(req.header, status, [pack_error_response()], session=req.session,
-                     sign=self._should_sign_reply(req))
+        return Reply(
+            req.header,
+            status,
+            [pack_error_response()],
+            session=req.session,
+            sign=self._should_sign_reply(req),
+        )
 
     def _should_sign_reply(self, req: Request) -> bool:
         s = req.session
         return s is not None and s.can_sign and (s.signing_required or req.signed_ok)
 
     def ok(self, req: Request, body: Buffers, status: int = st.STATUS_SUCCESS, **kw) -> Reply:
-        return Reply(req.header, status, body, session=req.session,
-                     sign=self._should_sign_reply(req), **kw)
+        return Reply(
+            req.header, status, body, session=req.session, sign=self._should_sign_reply(req), **kw
+        )
 
     # ---- signing (MS-SMB2 3.3.5.2.4) ------------------------------------------------
 
@@ -375,11 +423,17 @@ class ServerConnection(SessionHandlers, FileHandlers):
             return
         if session is None or session.state != "valid":
             return
-        if hdr.command == Command.TREE_CONNECT and self.dialect == Dialect.SMB_3_1_1 and not (
-                session.is_guest or session.is_anonymous):
+        if (
+            hdr.command == Command.TREE_CONNECT
+            and self.dialect == Dialect.SMB_3_1_1
+            and not (session.is_guest or session.is_anonymous)
+        ):
             # MS-SMB2 3.3.5.7: an unsigned 3.1.1 TREE_CONNECT from a real user disconnects.
-            self.ctx.emit_event("UNSIGNED_TREE_CONNECT_DISCONNECTED",
-                                client=self.client_address, user=self._user_label(session))
+            self.ctx.emit_event(
+                "UNSIGNED_TREE_CONNECT_DISCONNECTED",
+                client=self.client_address,
+                user=self._user_label(session),
+            )
             raise Disconnect("unsigned TREE_CONNECT at 3.1.1")
         if session.signing_required:
             self._signing_violation(req, "unsigned request on a signing-required session")
@@ -387,12 +441,16 @@ class ServerConnection(SessionHandlers, FileHandlers):
     def _verify(self, req: Request, session: Session) -> bool:
         pdu = req.pdu
         hdr_copy = bytearray(pdu[:SMB2_HEADER_SIZE])
-        received = bytes(hdr_copy[SIGNATURE_OFFSET:SIGNATURE_OFFSET + 16])
-        hdr_copy[SIGNATURE_OFFSET:SIGNATURE_OFFSET + 16] = b"\x00" * 16
+        received = bytes(hdr_copy[SIGNATURE_OFFSET : SIGNATURE_OFFSET + 16])
+        hdr_copy[SIGNATURE_OFFSET : SIGNATURE_OFFSET + 16] = b"\x00" * 16
         expected = compute_signature(
-            session.signing_key, self.signing_algorithm, [hdr_copy, pdu[SMB2_HEADER_SIZE:]],
-            message_id=req.header.message_id, is_response=False,
-            is_cancel=req.header.command == Command.CANCEL)
+            session.signing_key,
+            self.signing_algorithm,
+            [hdr_copy, pdu[SMB2_HEADER_SIZE:]],
+            message_id=req.header.message_id,
+            is_response=False,
+            is_cancel=req.header.command == Command.CANCEL,
+        )
         return hmac.compare_digest(expected, received)
 
     def _signing_violation(self, req: Request, what: str) -> None:
@@ -400,12 +458,17 @@ class ServerConnection(SessionHandlers, FileHandlers):
         s = req.session
         cmd = req.header.command
         self.ctx.emit_event(
-            "SMB_UNSIGNED_REQUEST_ON_SIGNED_SESSION" if what.startswith("unsigned")
+            "SMB_UNSIGNED_REQUEST_ON_SIGNED_SESSION"
+            if what.startswith("unsigned")
             else "SMB_SIGNATURE_VERIFY_FAILED",
-            client=self.client_address, user=self._user_label(s),
+            client=self.client_address,
+            user=self._user_label(s),
             command=Command(cmd).name if cmd in Command._value2member_map_ else str(cmd),
-            session_id=f"0x{req.header.session_id:016x}", message_id=req.header.message_id,
-            algorithm=self.signing_algorithm.name, reason=what)
+            session_id=f"0x{req.header.session_id:016x}",
+            message_id=req.header.message_id,
+            algorithm=self.signing_algorithm.name,
+            reason=what,
+        )
         req.session = None  # never sign the failure with the session key
         raise NtStatusError(st.STATUS_ACCESS_DENIED, what)
 
@@ -464,20 +527,28 @@ class ServerConnection(SessionHandlers, FileHandlers):
         self.max_transact_size = self.settings.max_transact_size if large else 65536
         self.server_capabilities = GlobalCapabilities.LARGE_MTU if large else 0
         self.server_security_mode = SecurityMode.SIGNING_ENABLED | (
-            SecurityMode.SIGNING_REQUIRED if self.settings.require_message_signing else 0)
-        self.signing_algorithm = (SigningAlgorithm.HMAC_SHA256 if dialect < Dialect.SMB_3_0
-                                  else SigningAlgorithm.AES_CMAC)
+            SecurityMode.SIGNING_REQUIRED if self.settings.require_message_signing else 0
+        )
+        self.signing_algorithm = (
+            SigningAlgorithm.HMAC_SHA256 if dialect < Dialect.SMB_3_0 else SigningAlgorithm.AES_CMAC
+        )
 
     def _negotiate_response_body(self, dialect: int, contexts: list) -> bytes:
         from lanman.auth.spnego import negotiate_token
 
         resp = neg.NegotiateResponse(
-            security_mode=self.server_security_mode, dialect_revision=dialect,
-            server_guid=self.settings.server_guid, capabilities=self.server_capabilities,
-            max_transact_size=self.max_transact_size, max_read_size=self.max_read_size,
-            max_write_size=self.max_write_size, system_time=self.now,
-            server_start_time=0, security_buffer=negotiate_token(self.ctx.negotiate_mechs),
-            contexts=contexts)
+            security_mode=self.server_security_mode,
+            dialect_revision=dialect,
+            server_guid=self.settings.server_guid,
+            capabilities=self.server_capabilities,
+            max_transact_size=self.max_transact_size,
+            max_read_size=self.max_read_size,
+            max_write_size=self.max_write_size,
+            system_time=self.now,
+            server_start_time=0,
+            security_buffer=negotiate_token(self.ctx.negotiate_mechs),
+            contexts=contexts,
+        )
         return resp.pack()
 
     def _negotiate(self, req: Request) -> Reply:
@@ -504,8 +575,10 @@ class ServerConnection(SessionHandlers, FileHandlers):
         body = self._negotiate_response_body(dialect, contexts)
         reply = Reply(req.header, st.STATUS_SUCCESS, [body])
         if dialect == Dialect.SMB_3_1_1:
+
             def _hash(packed: bytes) -> None:
                 self.preauth_hash = preauth_hash_update(self.preauth_hash, packed)
+
             reply.after_pack = _hash
         return reply
 
@@ -514,9 +587,10 @@ class ServerConnection(SessionHandlers, FileHandlers):
         by_type: dict[int, bytes] = {}
         for c in r.contexts:
             if c.context_type in by_type and c.context_type in (
-                    NegotiateContextType.PREAUTH_INTEGRITY_CAPABILITIES,
-                    NegotiateContextType.SIGNING_CAPABILITIES,
-                    NegotiateContextType.ENCRYPTION_CAPABILITIES):
+                NegotiateContextType.PREAUTH_INTEGRITY_CAPABILITIES,
+                NegotiateContextType.SIGNING_CAPABILITIES,
+                NegotiateContextType.ENCRYPTION_CAPABILITIES,
+            ):
                 raise NtStatusError(st.STATUS_INVALID_PARAMETER, "duplicate negotiate context")
             by_type[c.context_type] = c.data
         pre = by_type.get(NegotiateContextType.PREAUTH_INTEGRITY_CAPABILITIES)
@@ -549,16 +623,23 @@ class ServerConnection(SessionHandlers, FileHandlers):
             raise NtStatusError(st.STATUS_INSUFF_SERVER_RESOURCES)
         aid = self._next_async_id
         self._next_async_id += 1
-        self.pending[aid] = PendingAsync(aid, req.header, req.session,
-                                         self._should_sign_reply(req), open_id, kind,
-                                         max_length)
+        self.pending[aid] = PendingAsync(
+            aid, req.header, req.session, self._should_sign_reply(req), open_id, kind, max_length
+        )
         return Reply(req.header, st.STATUS_PENDING, [pack_error_response()], async_id=aid)
 
     def complete_async(self, p: PendingAsync, status: int, body: Buffers | None = None) -> None:
         """Send the final response of a pending operation (no credits granted)."""
         self.pending.pop(p.async_id, None)
-        reply = Reply(p.header, status, body or [pack_error_response()], session=p.session,
-                      sign=p.sign, async_id=p.async_id, credits=0)
+        reply = Reply(
+            p.header,
+            status,
+            body or [pack_error_response()],
+            session=p.session,
+            sign=p.sign,
+            async_id=p.async_id,
+            credits=0,
+        )
         self._outbox.append(self._assemble([reply]))
 
     def _cancel(self, req: Request) -> None:
@@ -567,7 +648,8 @@ class ServerConnection(SessionHandlers, FileHandlers):
         hdr = req.header
         for p in list(self.pending.values()):
             if (hdr.is_async and p.async_id == hdr.async_id) or (
-                    not hdr.is_async and p.header.message_id == hdr.message_id):
+                not hdr.is_async and p.header.message_id == hdr.message_id
+            ):
                 self.complete_async(p, st.STATUS_CANCELLED)
 
     _handlers: ClassVar[dict] = {}

@@ -96,8 +96,11 @@ class FileHandlers:
         else:
             vid = int.from_bytes(file_id[8:16], "little")
         open_ = self.opens.get(vid) if vid is not None else None
-        if open_ is None or open_.session_id != req.session.session_id or \
-                open_.tree_id != req.header.tree_id:
+        if (
+            open_ is None
+            or open_.session_id != req.session.session_id
+            or open_.tree_id != req.header.tree_id
+        ):
             raise NtStatusError(st.STATUS_FILE_CLOSED)
         return open_
 
@@ -106,8 +109,9 @@ class FileHandlers:
         if open_.oplock_key is not None:
             self.ctx.oplocks.release(open_.oplock_key, self, open_.volatile_id)
         for p in [p for p in self.pending.values() if p.open_id == open_.volatile_id]:
-            self.complete_async(p, st.STATUS_NOTIFY_CLEANUP if p.kind == "notify"
-                                else st.STATUS_PIPE_BROKEN)
+            self.complete_async(
+                p, st.STATUS_NOTIFY_CLEANUP if p.kind == "notify" else st.STATUS_PIPE_BROKEN
+            )
         if open_.kind == "file":
             self._drop_locks(open_)
         try:
@@ -117,8 +121,11 @@ class FileHandlers:
 
     def locks_for(self, open_: Open) -> ByteRangeLocks:
         """The byte-range locks of the open's file, shared by every connection."""
-        key = open_.oplock_key if open_.oplock_key is not None else ("open", id(self),
-                                                                       open_.volatile_id)
+        key = (
+            open_.oplock_key
+            if open_.oplock_key is not None
+            else ("open", id(self), open_.volatile_id)
+        )
         tables = self.ctx.lock_tables
         locks = tables.get(key)
         if locks is None:
@@ -141,7 +148,8 @@ class FileHandlers:
         if len(self.opens) >= self.settings.max_opens_per_connection:
             raise NtStatusError(st.STATUS_INSUFFICIENT_RESOURCES, "too many open handles")
         if r.create_options & FILE_DELETE_ON_CLOSE and not (
-                map_generic(r.desired_access, tree.maximal_access) & DELETE):
+            map_generic(r.desired_access, tree.maximal_access) & DELETE
+        ):
             raise NtStatusError(st.STATUS_ACCESS_DENIED, "delete-on-close without DELETE")
         vid = self._next_volatile_id
         self._next_volatile_id += 1
@@ -151,40 +159,68 @@ class FileHandlers:
             action = 1
         else:
             granted = map_generic(r.desired_access, tree.maximal_access)
-            if tree.read_only and granted & (FILE_WRITE_DATA | FILE_APPEND_DATA | DELETE |
-                                             FILE_WRITE_ATTRIBUTES) and not (
-                    r.desired_access & MAXIMUM_ALLOWED):
+            if (
+                tree.read_only
+                and granted & (FILE_WRITE_DATA | FILE_APPEND_DATA | DELETE | FILE_WRITE_ATTRIBUTES)
+                and not (r.desired_access & MAXIMUM_ALLOWED)
+            ):
                 raise NtStatusError(st.STATUS_ACCESS_DENIED, "read-only share")
             granted &= tree.maximal_access
             handle, action = tree.fs.open(
-                r.name, desired_access=granted, share_access=r.share_access,
-                create_disposition=r.create_disposition, create_options=r.create_options,
-                file_attributes=r.file_attributes)
+                r.name,
+                desired_access=granted,
+                share_access=r.share_access,
+                create_disposition=r.create_disposition,
+                create_options=r.create_options,
+                file_attributes=r.file_attributes,
+            )
             stat = handle.stat()
-            open_ = Open(vid, req.session.session_id, tree.tree_id,
-                         "dir" if handle.is_directory else "file", granted, handle,
-                         smb_path=r.name.strip("\\"))
+            open_ = Open(
+                vid,
+                req.session.session_id,
+                tree.tree_id,
+                "dir" if handle.is_directory else "file",
+                granted,
+                handle,
+                smb_path=r.name.strip("\\"),
+            )
         self.opens[vid] = open_
         self.compound_open_id = vid
         oplock = 0
         if open_.kind == "file":
             open_.oplock_key = (tree.fs.root, stat.file_id)
             oplock = self.ctx.oplocks.grant(
-                open_.oplock_key, self, vid, open_.file_id, r.requested_oplock_level,
-                overwrite=r.create_disposition in (0, 4, 5))
+                open_.oplock_key,
+                self,
+                vid,
+                open_.file_id,
+                r.requested_oplock_level,
+                overwrite=r.create_disposition in (0, 4, 5),
+            )
         contexts = self._create_contexts(r.contexts, open_, stat, tree)
         if stat is None:
-            body = CreateResponse(0, action, 0, 0, 0, 0, 4096, 0, FILE_ATTRIBUTE_NORMAL,
-                                  open_.file_id, contexts)
+            body = CreateResponse(
+                0, action, 0, 0, 0, 0, 4096, 0, FILE_ATTRIBUTE_NORMAL, open_.file_id, contexts
+            )
         else:
-            body = CreateResponse(oplock, action, stat.creation_time, stat.last_access_time,
-                                  stat.last_write_time, stat.change_time, stat.allocation_size,
-                                  stat.end_of_file, stat.file_attributes, open_.file_id,
-                                  contexts)
+            body = CreateResponse(
+                oplock,
+                action,
+                stat.creation_time,
+                stat.last_access_time,
+                stat.last_write_time,
+                stat.change_time,
+                stat.allocation_size,
+                stat.end_of_file,
+                stat.file_attributes,
+                open_.file_id,
+                contexts,
+            )
         return self.ok(req, [body.pack()])
 
-    def _create_contexts(self, contexts: list[CreateContext], open_: Open,
-                         stat: FileStat | None, tree) -> list[CreateContext]:
+    def _create_contexts(
+        self, contexts: list[CreateContext], open_: Open, stat: FileStat | None, tree
+    ) -> list[CreateContext]:
         """Answer the create contexts lanman understands (MS-SMB2 3.3.5.9.5, 3.3.5.9.9);
         others (durable handles, leases, app instance ids) are not granted."""
         out = []
@@ -192,8 +228,11 @@ class FileHandlers:
             if c.name == b"MxAc":
                 out.append(CreateContext(b"MxAc", struct.pack("<II", 0, tree.maximal_access)))
             elif c.name == b"QFid" and stat is not None:
-                out.append(CreateContext(b"QFid", struct.pack(
-                    "<QQ16s", stat.file_id & 0xFFFFFFFFFFFFFFFF, 0, b"")))
+                out.append(
+                    CreateContext(
+                        b"QFid", struct.pack("<QQ16s", stat.file_id & 0xFFFFFFFFFFFFFFFF, 0, b"")
+                    )
+                )
         return out
 
     def _open_pipe(self, req: Request, r: CreateRequest, vid: int, tree) -> Open:
@@ -212,33 +251,60 @@ class FileHandlers:
 
         def rpc_acceptor() -> NtlmAcceptor:  # DCE/RPC NTLMSSP binds (MS-RPCE 3.3.1.5.2)
             return NtlmAcceptor(
-                lookup_nt_hash=self.ctx.lookup_nt_hash, server_name=st_.server_name,
-                domain_name=st_.domain_name, dns_computer_name=st_.server_name.lower(),
+                lookup_nt_hash=self.ctx.lookup_nt_hash,
+                server_name=st_.server_name,
+                domain_name=st_.domain_name,
+                dns_computer_name=st_.server_name.lower(),
                 dns_domain_name=st_.dns_domain_name or st_.domain_name.lower(),
-                now_filetime=self.now, guest_allowed=False, anonymous_allowed=False)
+                now_filetime=self.now,
+                guest_allowed=False,
+                anonymous_allowed=False,
+            )
 
-        ctx = CallContext(user=s.user, is_anonymous=s.is_anonymous, is_guest=s.is_guest,
-                          client_address=self.client_address,
-                          server_name=st_.server_name, domain=s.domain)
+        ctx = CallContext(
+            user=s.user,
+            is_anonymous=s.is_anonymous,
+            is_guest=s.is_guest,
+            client_address=self.client_address,
+            server_name=st_.server_name,
+            domain=s.domain,
+        )
         providers = PipeProviders(shares=shares, auth=rpc_acceptor, emit=self.ctx.emit_event)
         name = normalize_pipe_name(r.name)
         if name in TSTS_PIPES:  # MS-TSTS: AllowRemoteRPC and an authenticated caller
             binding = binding_for(self.ctx)
-            access = pipe_access(bool(binding and binding.allow_remote_rpc()),
-                                 is_anonymous=s.is_anonymous, is_guest=s.is_guest)
+            access = pipe_access(
+                bool(binding and binding.allow_remote_rpc()),
+                is_anonymous=s.is_anonymous,
+                is_guest=s.is_guest,
+            )
             if access is not PipeAccess.ALLOWED:
-                self.ctx.emit_event("MSG_REMOTE_RPC_REFUSED", pipe=TSTS_PIPES[name],
-                                    client=self.client_address, user=s.user or "-",
-                                    reason=access.value)
-                raise NtStatusError(st.STATUS_OBJECT_NAME_NOT_FOUND
-                                    if access is PipeAccess.NOT_FOUND
-                                    else st.STATUS_ACCESS_DENIED, access.value)
+                self.ctx.emit_event(
+                    "MSG_REMOTE_RPC_REFUSED",
+                    pipe=TSTS_PIPES[name],
+                    client=self.client_address,
+                    user=s.user or "-",
+                    reason=access.value,
+                )
+                raise NtStatusError(
+                    st.STATUS_OBJECT_NAME_NOT_FOUND
+                    if access is PipeAccess.NOT_FOUND
+                    else st.STATUS_ACCESS_DENIED,
+                    access.value,
+                )
             providers.msg = binding.host
         pipe = open_pipe(r.name.strip("\\"), ctx, providers)
         if pipe is None:
             raise NtStatusError(st.STATUS_OBJECT_NAME_NOT_FOUND, f"no pipe {r.name!r}")
-        return Open(vid, s.session_id, tree.tree_id, "pipe", FILE_ALL_ACCESS, pipe,
-                    smb_path=r.name.strip("\\"))
+        return Open(
+            vid,
+            s.session_id,
+            tree.tree_id,
+            "pipe",
+            FILE_ALL_ACCESS,
+            pipe,
+            smb_path=r.name.strip("\\"),
+        )
 
     # ---- CLOSE / FLUSH ----------------------------------------------------------------
 
@@ -249,9 +315,16 @@ class FileHandlers:
         if r.flags & SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB and open_.kind != "pipe":
             try:
                 s = open_.handle.stat()
-                resp = CloseResponse(SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB, s.creation_time,
-                                     s.last_access_time, s.last_write_time, s.change_time,
-                                     s.allocation_size, s.end_of_file, s.file_attributes)
+                resp = CloseResponse(
+                    SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB,
+                    s.creation_time,
+                    s.last_access_time,
+                    s.last_write_time,
+                    s.change_time,
+                    s.allocation_size,
+                    s.end_of_file,
+                    s.file_attributes,
+                )
             except (OSError, NtStatusError):
                 pass
         self._close_open(open_)
@@ -277,8 +350,8 @@ class FileHandlers:
             if cmd == Command.WRITE:
                 return struct.unpack_from("<I", pdu, 64 + 4)[0]
             if cmd == Command.IOCTL:
-                inc, = struct.unpack_from("<I", pdu, 64 + 28)
-                maxout, = struct.unpack_from("<I", pdu, 64 + 44)
+                (inc,) = struct.unpack_from("<I", pdu, 64 + 28)
+                (maxout,) = struct.unpack_from("<I", pdu, 64 + 44)
                 return max(inc, maxout)
             if cmd == Command.QUERY_DIRECTORY:
                 return struct.unpack_from("<I", pdu, 64 + 28)[0]
@@ -306,8 +379,9 @@ class FileHandlers:
         if r.offset > 0x7FFFFFFFFFFFFFFF:
             raise NtStatusError(st.STATUS_INVALID_PARAMETER)
         locks = self.locks_for(open_)
-        if locks and locks.conflicts((id(self), open_.volatile_id), r.offset, r.length,
-                                     write=False):
+        if locks and locks.conflicts(
+            (id(self), open_.volatile_id), r.offset, r.length, write=False
+        ):
             raise NtStatusError(st.STATUS_FILE_LOCK_CONFLICT)
         buf = bytearray(r.length)
         n = open_.handle.read_into(r.offset, memoryview(buf)) if r.length else 0
@@ -346,8 +420,9 @@ class FileHandlers:
         if r.offset > 0x7FFFFFFFFFFFFFFF and r.offset != 0xFFFFFFFFFFFFFFFF:
             raise NtStatusError(st.STATUS_INVALID_PARAMETER)
         locks = self.locks_for(open_)
-        if locks and locks.conflicts((id(self), open_.volatile_id), r.offset, len(r.data),
-                                     write=True):
+        if locks and locks.conflicts(
+            (id(self), open_.volatile_id), r.offset, len(r.data), write=True
+        ):
             raise NtStatusError(st.STATUS_FILE_LOCK_CONFLICT)
         n = open_.handle.write(r.offset, r.data)
         if open_.oplock_key is not None:
@@ -355,8 +430,11 @@ class FileHandlers:
         return self.ok(req, [pack_write_response(n)])
 
     def _complete_pipe_reads(self, open_: Open) -> None:
-        for p in [p for p in self.pending.values()
-                  if p.open_id == open_.volatile_id and p.kind == "pipe_read"]:
+        for p in [
+            p
+            for p in self.pending.values()
+            if p.open_id == open_.volatile_id and p.kind == "pipe_read"
+        ]:
             pipe = open_.handle
             if not pipe.pending_output():
                 break
@@ -377,21 +455,31 @@ class FileHandlers:
         unlocking = r.locks[0].flags & SMB2_LOCKFLAG_UNLOCK
         for el in r.locks:
             kind = el.flags & 0x7
-            if unlocking and kind != SMB2_LOCKFLAG_UNLOCK or not unlocking and kind not in (
-                    SMB2_LOCKFLAG_SHARED_LOCK, SMB2_LOCKFLAG_EXCLUSIVE_LOCK):
+            if (
+                unlocking
+                and kind != SMB2_LOCKFLAG_UNLOCK
+                or not unlocking
+                and kind not in (SMB2_LOCKFLAG_SHARED_LOCK, SMB2_LOCKFLAG_EXCLUSIVE_LOCK)
+            ):
                 raise NtStatusError(st.STATUS_INVALID_PARAMETER, "bad lock flags")
             if el.length and el.offset + el.length - 1 > 0xFFFFFFFFFFFFFFFF:
-                raise NtStatusError(st.STATUS_INVALID_LOCK_RANGE
-                                    if hasattr(st, "STATUS_INVALID_LOCK_RANGE")
-                                    else st.STATUS_INVALID_PARAMETER)
+                raise NtStatusError(
+                    st.STATUS_INVALID_LOCK_RANGE
+                    if hasattr(st, "STATUS_INVALID_LOCK_RANGE")
+                    else st.STATUS_INVALID_PARAMETER
+                )
         done = []
         try:
             for el in r.locks:
                 if unlocking:
                     locks.unlock(owner, el.offset, el.length)
                 else:
-                    locks.lock(owner, el.offset, el.length,
-                               exclusive=bool(el.flags & SMB2_LOCKFLAG_EXCLUSIVE_LOCK))
+                    locks.lock(
+                        owner,
+                        el.offset,
+                        el.length,
+                        exclusive=bool(el.flags & SMB2_LOCKFLAG_EXCLUSIVE_LOCK),
+                    )
                     done.append(el)
         except NtStatusError:
             for el in done:  # all or nothing (3.3.5.14.2)
@@ -417,16 +505,19 @@ class FileHandlers:
             pattern = r.pattern or "*"
             scan = open_.scan = DirectoryScan(open_.handle.list_directory(pattern), 0, True)
         if scan.index >= len(scan.entries):
-            raise NtStatusError(st.STATUS_NO_SUCH_FILE if first and not scan.entries
-                                else st.STATUS_NO_MORE_FILES)
-        todo = scan.entries[scan.index:]
+            raise NtStatusError(
+                st.STATUS_NO_SUCH_FILE if first and not scan.entries else st.STATUS_NO_MORE_FILES
+            )
+        todo = scan.entries[scan.index :]
         if r.flags & QueryDirectoryFlags.RETURN_SINGLE_ENTRY:
             todo = todo[:1]
-        data, count = fi.encode_directory_entries(r.file_information_class, todo,
-                                                  r.output_buffer_length)
+        data, count = fi.encode_directory_entries(
+            r.file_information_class, todo, r.output_buffer_length
+        )
         if count == 0:
-            raise NtStatusError(fi.directory_no_fit_status(r.file_information_class,
-                                                           r.output_buffer_length))
+            raise NtStatusError(
+                fi.directory_no_fit_status(r.file_information_class, r.output_buffer_length)
+            )
         scan.index += count
         return self.ok(req, [pack_output_response(data)])
 
@@ -444,8 +535,9 @@ class FileHandlers:
     # ---- QUERY_INFO / SET_INFO ------------------------------------------------------
 
     def _pipe_stat(self, open_: Open) -> FileStat:
-        return FileStat(open_.smb_path, 0, 0, 0, 0, 4096, 0, FILE_ATTRIBUTE_NORMAL,
-                        open_.volatile_id)
+        return FileStat(
+            open_.smb_path, 0, 0, 0, 0, 4096, 0, FILE_ATTRIBUTE_NORMAL, open_.volatile_id
+        )
 
     def _query_info(self, req: Request) -> Reply:
         r = QueryInfoRequest.unpack(req.pdu)
@@ -456,33 +548,49 @@ class FileHandlers:
         stat = self._pipe_stat(open_) if open_.kind == "pipe" else open_.handle.stat()
         status = st.STATUS_SUCCESS
         if r.info_type == InfoType.FILE:
-            if r.file_info_class in (fi.FILE_ALL_INFORMATION, fi.FILE_BASIC_INFORMATION,
-                                     fi.FILE_NETWORK_OPEN_INFORMATION) and not (
-                    open_.granted_access & FILE_READ_ATTRIBUTES):
+            if r.file_info_class in (
+                fi.FILE_ALL_INFORMATION,
+                fi.FILE_BASIC_INFORMATION,
+                fi.FILE_NETWORK_OPEN_INFORMATION,
+            ) and not (open_.granted_access & FILE_READ_ATTRIBUTES):
                 raise NtStatusError(st.STATUS_ACCESS_DENIED)
-            data = fi.encode_file_info(r.file_info_class, stat,
-                                       access_mask=open_.granted_access,
-                                       position=open_.position, mode=open_.mode,
-                                       smb_path=open_.smb_path)
+            data = fi.encode_file_info(
+                r.file_info_class,
+                stat,
+                access_mask=open_.granted_access,
+                position=open_.position,
+                mode=open_.mode,
+                smb_path=open_.smb_path,
+            )
             data, status = fi.fit_query_output(r.file_info_class, data, r.output_buffer_length)
         elif r.info_type == InfoType.FILESYSTEM:
             if tree.fs is None:
                 raise NtStatusError(st.STATUS_INVALID_PARAMETER)
             vs = tree.fs.volume_stats()
             data = fi.encode_fs_info(
-                r.file_info_class, total_bytes=vs.total_bytes, free_bytes=vs.free_bytes,
-                caller_free_bytes=vs.caller_free_bytes, volume_label=vs.volume_label,
-                volume_serial=vs.volume_serial, creation_time=vs.creation_time,
-                read_only=tree.read_only)
-            data, status = fi.fit_output(data, r.output_buffer_length,
-                                         minimum=fi.FS_INFO_MIN.get(r.file_info_class, 0))
+                r.file_info_class,
+                total_bytes=vs.total_bytes,
+                free_bytes=vs.free_bytes,
+                caller_free_bytes=vs.caller_free_bytes,
+                volume_label=vs.volume_label,
+                volume_serial=vs.volume_serial,
+                creation_time=vs.creation_time,
+                read_only=tree.read_only,
+            )
+            data, status = fi.fit_output(
+                data, r.output_buffer_length, minimum=fi.FS_INFO_MIN.get(r.file_info_class, 0)
+            )
         elif r.info_type == InfoType.SECURITY:
-            data = fi.encode_security_descriptor(stat, r.additional_information,
-                                                 read_only=tree.read_only)
+            data = fi.encode_security_descriptor(
+                stat, r.additional_information, read_only=tree.read_only
+            )
             if len(data) > r.output_buffer_length:
                 # MS-SMB2 3.3.5.20.3: STATUS_BUFFER_TOO_SMALL with the needed size.
-                return self.ok(req, [pack_error_response(struct.pack("<I", len(data)))],
-                               status=st.STATUS_BUFFER_TOO_SMALL)
+                return self.ok(
+                    req,
+                    [pack_error_response(struct.pack("<I", len(data)))],
+                    status=st.STATUS_BUFFER_TOO_SMALL,
+                )
         elif r.info_type == InfoType.QUOTA:
             raise NtStatusError(st.STATUS_NOT_SUPPORTED)
         else:
@@ -504,8 +612,13 @@ class FileHandlers:
         ga = open_.granted_access
         if isinstance(info, fi.BasicInfo):
             self._need(ga, FILE_WRITE_ATTRIBUTES, tree)
-            h.set_basic_info(info.creation_time, info.last_access_time, info.last_write_time,
-                             info.change_time, info.file_attributes)
+            h.set_basic_info(
+                info.creation_time,
+                info.last_access_time,
+                info.last_write_time,
+                info.change_time,
+                info.file_attributes,
+            )
         elif isinstance(info, fi.RenameInfo):
             self._need(ga, DELETE, tree)
             if info.root_directory:
@@ -539,8 +652,7 @@ class FileHandlers:
         from .connection import Disconnect
 
         r = IoctlRequest.unpack(req.pdu)
-        if r.max_output_response > self.max_transact_size or \
-                len(r.input) > self.max_transact_size:
+        if r.max_output_response > self.max_transact_size or len(r.input) > self.max_transact_size:
             raise NtStatusError(st.STATUS_INVALID_PARAMETER)
         code = r.ctl_code
         if code == FSCTL_VALIDATE_NEGOTIATE_INFO:
@@ -561,8 +673,9 @@ class FileHandlers:
                 out = open_.handle.transact(bytes(r.input), r.max_output_response)
             except RpcProtocolError:
                 raise NtStatusError(st.STATUS_INVALID_PARAMETER, "bad RPC PDU") from None
-            status = st.STATUS_BUFFER_OVERFLOW if open_.handle.message_remaining() \
-                else st.STATUS_SUCCESS
+            status = (
+                st.STATUS_BUFFER_OVERFLOW if open_.handle.message_remaining() else st.STATUS_SUCCESS
+            )
             return self.ok(req, [pack_ioctl_response(code, open_.file_id, out)], status=status)
         if code == FSCTL_SRV_ENUMERATE_SNAPSHOTS:
             if r.max_output_response < 16:
@@ -583,13 +696,25 @@ class FileHandlers:
         if count == 0 or len(data) < 24 + 2 * count:
             raise Disconnect("VALIDATE_NEGOTIATE_INFO dialects truncated")
         dialects = list(struct.unpack_from(f"<{count}H", data, 24))
-        if dialects != self.client_dialects or guid != self.client_guid or \
-                sec != self.client_security_mode or caps != self.client_capabilities:
-            self.ctx.emit_event("MALFORMED_REQUEST", client=self.client_address,
-                                reason="VALIDATE_NEGOTIATE_INFO mismatch")
+        if (
+            dialects != self.client_dialects
+            or guid != self.client_guid
+            or sec != self.client_security_mode
+            or caps != self.client_capabilities
+        ):
+            self.ctx.emit_event(
+                "MALFORMED_REQUEST",
+                client=self.client_address,
+                reason="VALIDATE_NEGOTIATE_INFO mismatch",
+            )
             raise Disconnect("VALIDATE_NEGOTIATE_INFO mismatch (downgrade attempt?)")
-        out = struct.pack("<I16sHH", self.server_capabilities, self.settings.server_guid,
-                          self.server_security_mode, self.dialect)
+        out = struct.pack(
+            "<I16sHH",
+            self.server_capabilities,
+            self.settings.server_guid,
+            self.server_security_mode,
+            self.dialect,
+        )
         reply = self.ok(req, [pack_ioctl_response(r.ctl_code, r.file_id, out)])
         reply.sign = bool(req.session and req.session.can_sign)  # always signed (Anatomy blog)
         return reply

@@ -39,8 +39,9 @@ class Holder:
 class OplockTable:
     files: dict[tuple, list[Holder]] = field(default_factory=dict)
 
-    def grant(self, key: tuple, conn, volatile_id: int, file_id: bytes, requested: int,
-              *, overwrite: bool) -> int:
+    def grant(
+        self, key: tuple, conn, volatile_id: int, file_id: bytes, requested: int, *, overwrite: bool
+    ) -> int:
         """Decide the oplock of a new open, breaking conflicting holders first."""
         others = self.files.setdefault(key, [])
         in_flight = False

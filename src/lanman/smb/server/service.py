@@ -30,10 +30,14 @@ def build_context(home) -> ServerContext:
     eff = effective_server(home)
     log.info("%s", eff.describe())
     settings = ServerSettings(
-        server_name=cfg.server_name, domain_name=cfg.domain_name, server_guid=guid,
-        require_message_signing=eff.require_message_signing, map_to_guest=eff.map_to_guest,
+        server_name=cfg.server_name,
+        domain_name=cfg.domain_name,
+        server_guid=guid,
+        require_message_signing=eff.require_message_signing,
+        map_to_guest=eff.map_to_guest,
         enable_security_signature=eff.policy.enable is not None and eff.policy.enable.enabled,
-        smb1_enabled=cfg.smb1_enabled)
+        smb1_enabled=cfg.smb1_enabled,
+    )
 
     def lookup_nt_hash(name: str) -> bytes | None:
         # A provisioned domain: the directory decides (disabled / locked out / expired /
@@ -61,9 +65,14 @@ def build_context(home) -> ServerContext:
             if ok:
                 directory.record_logon_success(name)
             elif directory.record_logon_failure(name):
-                emit("LOGON_FAILURE", client="", domain=directory.domain, user=name,
-                     status="0xC0000234 STATUS_ACCOUNT_LOCKED_OUT",
-                     reason="bad-password threshold reached: account locked out")
+                emit(
+                    "LOGON_FAILURE",
+                    client="",
+                    domain=directory.domain,
+                    user=name,
+                    status="0xC0000234 STATUS_ACCOUNT_LOCKED_OUT",
+                    reason="bad-password threshold reached: account locked out",
+                )
 
     def emit(name: str, **data) -> None:
         if name in CATALOGUE:
@@ -71,10 +80,15 @@ def build_context(home) -> ServerContext:
 
     from lanman.msg.server import binding_for_home
 
-    ctx = ServerContext(settings=settings, lookup_nt_hash=lookup_nt_hash,
-                        get_share=store.get_share, list_shares=store.list_shares,
-                        emit_event=emit, record_logon=record_logon,
-                        msg=binding_for_home(Path(home.path), emit))
+    ctx = ServerContext(
+        settings=settings,
+        lookup_nt_hash=lookup_nt_hash,
+        get_share=store.get_share,
+        list_shares=store.list_shares,
+        emit_event=emit,
+        record_logon=record_logon,
+        msg=binding_for_home(Path(home.path), emit),
+    )
     factory = kerberos_acceptor_factory(home.path)
     if factory is not None:
         from lanman.auth.spnego import KRB5_OID, MS_KRB5_OID, NTLMSSP_OID
@@ -131,15 +145,22 @@ async def start_kdc_if_domain(home, listen: str, port: int, emit):
     return kdc
 
 
-async def serve(home, listen: str, port: int, stop: asyncio.Event | None = None,
-                kdc_port: int | None = None) -> None:
+async def serve(
+    home, listen: str, port: int, stop: asyncio.Event | None = None, kdc_port: int | None = None
+) -> None:
     ctx = build_context(home)
     server = await start_server(ctx, listen, port, home.config.max_connections)
     emit = ctx.emit_event
-    emit("SERVICE_STARTED", service="SMB", listen=listen, port=port,
-         require_security_signature=home.config.require_security_signature)
+    emit(
+        "SERVICE_STARTED",
+        service="SMB",
+        listen=listen,
+        port=port,
+        require_security_signature=home.config.require_security_signature,
+    )
     kdc = await start_kdc_if_domain(
-        home, listen, home.config.kdc_port if kdc_port is None else kdc_port, emit)
+        home, listen, home.config.kdc_port if kdc_port is None else kdc_port, emit
+    )
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

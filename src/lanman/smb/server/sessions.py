@@ -1,5 +1,4 @@
-"""SESSION_SETUP, LOGOFF, TREE_CONNECT, TREE_DISCONNECT on the server (MS-SMB2 3.3.5.5-3.3.5.8).
-"""
+"""SESSION_SETUP, LOGOFF, TREE_CONNECT, TREE_DISCONNECT on the server (MS-SMB2 3.3.5.5-3.3.5.8)."""
 
 from __future__ import annotations
 
@@ -47,10 +46,15 @@ class SessionHandlers:
 
         s = self.settings
         ntlm = NtlmAcceptor(
-            lookup_nt_hash=self.ctx.lookup_nt_hash, server_name=s.server_name,
-            domain_name=s.domain_name, dns_computer_name=s.server_name.lower(),
+            lookup_nt_hash=self.ctx.lookup_nt_hash,
+            server_name=s.server_name,
+            domain_name=s.domain_name,
+            dns_computer_name=s.server_name.lower(),
             dns_domain_name=s.dns_domain_name or s.domain_name.lower(),
-            now_filetime=self.now, guest_allowed=s.map_to_guest, anonymous_allowed=True)
+            now_filetime=self.now,
+            guest_allowed=s.map_to_guest,
+            anonymous_allowed=True,
+        )
         factory = self.ctx.kerberos_acceptor
         return SpnegoAcceptor(ntlm, factory() if factory is not None else None)
 
@@ -68,8 +72,9 @@ class SessionHandlers:
             sid = secrets.randbits(64) | 1
             while sid in self.sessions or sid == 0xFFFFFFFFFFFFFFFF:
                 sid = secrets.randbits(64) | 1
-            session = Session(session_id=sid, preauth_hash=self.preauth_hash,
-                              client_security_mode=r.security_mode)
+            session = Session(
+                session_id=sid, preauth_hash=self.preauth_hash, client_security_mode=r.security_mode
+            )
             session.auth = self._new_auth()
             self.sessions[sid] = session
         else:
@@ -95,11 +100,14 @@ class SessionHandlers:
             self._auth_failed(session, first_setup, exc.status)
             raise NtStatusError(exc.status) from None
         if not complete:
-            reply = self._setup_reply(req, session, 0, out_token,
-                                      st.STATUS_MORE_PROCESSING_REQUIRED)
+            reply = self._setup_reply(
+                req, session, 0, out_token, st.STATUS_MORE_PROCESSING_REQUIRED
+            )
             if self.dialect == Dialect.SMB_3_1_1 and first_setup:
+
                 def _hash(packed: bytes, s=session) -> None:
                     s.preauth_hash = preauth_hash_update(s.preauth_hash, packed)
+
                 reply.after_pack = _hash
             return reply
         result = session.auth.result
@@ -107,34 +115,57 @@ class SessionHandlers:
         if result.user and not (result.is_guest or result.is_anonymous):
             self.ctx.record_logon(result.user, True)
         if not first_setup:
-            if result.is_guest or result.is_anonymous or \
-                    result.user.lower() != session.user.lower():
+            if (
+                result.is_guest
+                or result.is_anonymous
+                or result.user.lower() != session.user.lower()
+            ):
                 self._auth_failed(session, False, st.STATUS_ACCESS_DENIED)
                 raise NtStatusError(st.STATUS_ACCESS_DENIED, "re-authentication as another user")
-            return self._setup_reply(req, session, self._session_flags(session), out_token,
-                                     st.STATUS_SUCCESS, sign=session.can_sign)
+            return self._setup_reply(
+                req,
+                session,
+                self._session_flags(session),
+                out_token,
+                st.STATUS_SUCCESS,
+                sign=session.can_sign,
+            )
         session.user, session.domain = result.user, result.domain
         session.is_guest, session.is_anonymous = result.is_guest, result.is_anonymous
         if not (session.is_guest or session.is_anonymous):
             key = (result.session_key + b"\x00" * 16)[:16]
-            keys = derive_keys(key, self.dialect,
-                               session.preauth_hash if self.dialect == Dialect.SMB_3_1_1 else None)
+            keys = derive_keys(
+                key,
+                self.dialect,
+                session.preauth_hash if self.dialect == Dialect.SMB_3_1_1 else None,
+            )
             session.session_key = key
             session.signing_key = keys.signing_key
             session.application_key = keys.application_key
         # MS-SMB2 3.3.5.5.3 step 5, never for guest/anonymous (they hold no key).
         session.signing_required = session.can_sign and bool(
             (session.client_security_mode & SecurityMode.SIGNING_REQUIRED)
-            or self.should_sign or self.settings.require_message_signing)
+            or self.should_sign
+            or self.settings.require_message_signing
+        )
         session.state = "valid"
         if session.is_guest:
-            self.ctx.emit_event("INSECURE_GUEST_LOGON", client=self.client_address,
-                                user=result.requested_user if hasattr(result, "requested_user")
-                                else "", share="")
+            self.ctx.emit_event(
+                "INSECURE_GUEST_LOGON",
+                client=self.client_address,
+                user=result.requested_user if hasattr(result, "requested_user") else "",
+                share="",
+            )
         # The final response of a real user's session is signed (3.3.5.5.3; Samba: all
         # dialects), so the client can check that the keys agree.
-        return self._setup_reply(req, session, self._session_flags(session), out_token,
-                                 st.STATUS_SUCCESS, sign=session.can_sign)
+        return self._setup_reply(
+            req,
+            session,
+            self._session_flags(session),
+            out_token,
+            st.STATUS_SUCCESS,
+            sign=session.can_sign,
+        )
 
     def _session_flags(self, session: Session) -> int:
         if session.is_anonymous:
@@ -146,17 +177,28 @@ class SessionHandlers:
     def _setup_reply(self, req, session, flags, token, status, sign=False):
         from .connection import Reply
 
-        return Reply(req.header, status, [SessionSetupResponse(flags, token or b"").pack()],
-                     session=session, sign=sign, session_id=session.session_id)
+        return Reply(
+            req.header,
+            status,
+            [SessionSetupResponse(flags, token or b"").pack()],
+            session=session,
+            sign=sign,
+            session_id=session.session_id,
+        )
 
     def _auth_failed(self, session: Session, first_setup: bool, status: int) -> None:
         if first_setup:
             self.sessions.pop(session.session_id, None)
         else:
             session.auth = None
-        self.ctx.emit_event("LOGON_FAILURE", client=self.client_address, domain="", user="",
-                            status=f"0x{status:08X} {st.lookup(status).name}",
-                            reason="authentication failed")
+        self.ctx.emit_event(
+            "LOGON_FAILURE",
+            client=self.client_address,
+            domain="",
+            user="",
+            status=f"0x{status:08X} {st.lookup(status).name}",
+            reason="authentication failed",
+        )
 
     # ---- LOGOFF ------------------------------------------------------------------------
 
@@ -211,8 +253,11 @@ class SessionHandlers:
     def _tree_disconnect(self, req: Request) -> Reply:
         check_empty_body(req.pdu, 4)
         tree = self._tree(req)
-        for open_ in [o for o in self.opens.values()
-                      if o.session_id == req.session.session_id and o.tree_id == tree.tree_id]:
+        for open_ in [
+            o
+            for o in self.opens.values()
+            if o.session_id == req.session.session_id and o.tree_id == tree.tree_id
+        ]:
             self._close_open(open_)
         req.session.trees.pop(tree.tree_id, None)
         return self.ok(req, [empty_body(4)])

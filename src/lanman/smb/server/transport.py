@@ -41,9 +41,12 @@ def _is_large(frame: memoryview) -> bool:
     if len(frame) >= LARGE:
         return True
     # A single READ asking for a lot: its work (preadv + signing) is large too.
-    if len(frame) >= 64 + 16 and frame[:4] == b"\xfeSMB" and \
-            frame[12] | (frame[13] << 8) == _READ and \
-            struct.unpack_from("<I", frame, 20)[0] == 0:  # not a compound
+    if (
+        len(frame) >= 64 + 16
+        and frame[:4] == b"\xfeSMB"
+        and frame[12] | (frame[13] << 8) == _READ
+        and struct.unpack_from("<I", frame, 20)[0] == 0
+    ):  # not a compound
         return struct.unpack_from("<I", frame, 64 + 4)[0] >= LARGE
     return False
 
@@ -99,8 +102,8 @@ class SmbProtocol(asyncio.BufferedProtocol):
 
     def get_buffer(self, sizehint: int) -> memoryview:
         if self._frame is None:
-            return memoryview(self._hdr)[self._hdr_got:]
-        return self._frame[self._frame_got:]
+            return memoryview(self._hdr)[self._hdr_got :]
+        return self._frame[self._frame_got :]
 
     def buffer_updated(self, nbytes: int) -> None:
         if self._frame is None:
@@ -171,14 +174,19 @@ class SmbProtocol(asyncio.BufferedProtocol):
             self._worker = ThreadPoolExecutor(1, thread_name_prefix="lanman-smb-io")
         fut = self._worker.submit(self._process, frame, worker=True)
         fut.add_done_callback(
-            lambda f, fr=frame: self.loop.call_soon_threadsafe(self._worker_done, f, fr))
+            lambda f, fr=frame: self.loop.call_soon_threadsafe(self._worker_done, f, fr)
+        )
 
     def _worker_done(self, fut, frame: memoryview) -> None:
         self._busy = False
         out = None if fut.cancelled() or fut.exception() else fut.result()
         self._finish(out, frame)
-        if self._paused and len(self._queue) < MAX_QUEUED and self.transport is not None \
-                and not self.transport.is_closing():
+        if (
+            self._paused
+            and len(self._queue) < MAX_QUEUED
+            and self.transport is not None
+            and not self.transport.is_closing()
+        ):
             self._paused = False
             self.transport.resume_reading()
         self._kick()
@@ -198,8 +206,10 @@ class SmbProtocol(asyncio.BufferedProtocol):
 
     def _push_threadsafe(self, parts: list) -> None:
         """Unsolicited frames (oplock breaks) raised by another connection's request."""
-        if threading.current_thread() is threading.main_thread() and \
-                asyncio._get_running_loop() is self.loop:
+        if (
+            threading.current_thread() is threading.main_thread()
+            and asyncio._get_running_loop() is self.loop
+        ):
             self._send(parts)
         else:
             self.loop.call_soon_threadsafe(self._send, parts)
@@ -217,8 +227,9 @@ class SmbProtocol(asyncio.BufferedProtocol):
             self.transport.close()
 
 
-async def start_server(ctx: ServerContext, host: str, port: int,
-                       max_connections: int = 256) -> asyncio.AbstractServer:
+async def start_server(
+    ctx: ServerContext, host: str, port: int, max_connections: int = 256
+) -> asyncio.AbstractServer:
     """Listen on ``host:port``; connections beyond ``max_connections`` are refused."""
     loop = asyncio.get_running_loop()
     registry: set = set()

@@ -32,11 +32,18 @@ from . import wire as w
 from .signing import sign_message, verify_message
 from .wire import Command, Flags, Flags2
 
-__all__ = ["Smb1Client", "Smb1Error", "Smb1Result", "run_connect", "server_signing_state",
-           "smb1_connect"]
+__all__ = [
+    "Smb1Client",
+    "Smb1Error",
+    "Smb1Result",
+    "run_connect",
+    "server_signing_state",
+    "smb1_connect",
+]
 
 Exchange = Callable[[bytes], list[bytes]]
 NT_LM_012 = "NT LM 0.12"
+
 
 class Smb1Error(Exception):
     """A request failed with ``status`` (or the connection broke)."""
@@ -44,8 +51,9 @@ class Smb1Error(Exception):
     def __init__(self, status: int, detail: str = "") -> None:
         self.status = status
         self.detail = detail
-        super().__init__(f"0x{status:08X} {st.lookup(status).name}"
-                         + (f": {detail}" if detail else ""))
+        super().__init__(
+            f"0x{status:08X} {st.lookup(status).name}" + (f": {detail}" if detail else "")
+        )
 
 
 @dataclass(slots=True)
@@ -64,8 +72,10 @@ class Smb1Result:
 
 def server_signing_state(security_mode: int) -> str:
     """MS-CIFS 3.2.5.2: ServerSigningState from the NEGOTIATE response SecurityMode."""
-    if security_mode & dec.NEGOTIATE_ENCRYPT_PASSWORDS and \
-            security_mode & dec.NEGOTIATE_SECURITY_SIGNATURES_ENABLED:
+    if (
+        security_mode & dec.NEGOTIATE_ENCRYPT_PASSWORDS
+        and security_mode & dec.NEGOTIATE_SECURITY_SIGNATURES_ENABLED
+    ):
         if security_mode & dec.NEGOTIATE_SECURITY_SIGNATURES_REQUIRED:
             return "required"
         return "enabled"
@@ -77,8 +87,14 @@ class Smb1Client:
 
     PID = 0x0000FEFF
 
-    def __init__(self, exchange: Exchange, *, enable_signing: bool = True,
-                 require_signing: bool = False, now: int = 0) -> None:
+    def __init__(
+        self,
+        exchange: Exchange,
+        *,
+        enable_signing: bool = True,
+        require_signing: bool = False,
+        now: int = 0,
+    ) -> None:
         self.exchange = exchange
         self.client_state = dec.smb1_state(enable_signing, require_signing)
         self.now = now
@@ -96,8 +112,13 @@ class Smb1Client:
     # ---- plumbing ------------------------------------------------------------------------
 
     def _flags2(self) -> int:
-        f = (Flags2.UNICODE | Flags2.NT_STATUS | Flags2.EXTENDED_SECURITY | Flags2.LONG_NAMES
-             | Flags2.IS_LONG_NAME)
+        f = (
+            Flags2.UNICODE
+            | Flags2.NT_STATUS
+            | Flags2.EXTENDED_SECURITY
+            | Flags2.LONG_NAMES
+            | Flags2.IS_LONG_NAME
+        )
         if self.client_state != "disabled":
             f |= Flags2.SMB_SECURITY_SIGNATURE
         if self.client_state == "required":
@@ -108,8 +129,16 @@ class Smb1Client:
         """Send one request; ``block_fn(data_offset)`` builds its (cmd, words, data)."""
         if self.closed:
             raise Smb1Error(st.STATUS_CONNECTION_DISCONNECTED)
-        hdr = w.Smb1Header(command, 0, int(Flags.CASE_INSENSITIVE | Flags.CANONICALIZED_PATHS),
-                           self._flags2(), tid=tid, pid=self.PID, uid=self.uid, mid=self.mid)
+        hdr = w.Smb1Header(
+            command,
+            0,
+            int(Flags.CASE_INSENSITIVE | Flags.CANONICALIZED_PATHS),
+            self._flags2(),
+            tid=tid,
+            pid=self.PID,
+            uid=self.uid,
+            mid=self.mid,
+        )
         self.mid = self.mid % 0xFFFE + 1
         words = block_fn(0)[1]
         block = block_fn(w.HEADER_SIZE + 1 + len(words) + 2)
@@ -124,8 +153,7 @@ class Smb1Client:
             raise Smb1Error(st.STATUS_CONNECTION_DISCONNECTED, "server closed the connection")
         raw = bytes(frames[0])
         resp = w.Message.parse(raw)
-        if not resp.header.is_reply or resp.header.command != command or \
-                resp.header.mid != hdr.mid:
+        if not resp.header.is_reply or resp.header.command != command or resp.header.mid != hdr.mid:
             raise Smb1Error(st.STATUS_INVALID_NETWORK_RESPONSE, "unexpected response")
         if self.signing_active and not verify_message(self.signing_key, raw, seq + 1):
             # MS-CIFS 3.2.5.1.2: discard; we also drop the connection.
@@ -136,8 +164,7 @@ class Smb1Client:
     # ---- commands --------------------------------------------------------------------------
 
     def negotiate(self) -> w.NegotiateResponse:
-        hdr, block, _ = self._send(Command.NEGOTIATE,
-                                   lambda _o: w.negotiate_request([NT_LM_012]))
+        hdr, block, _ = self._send(Command.NEGOTIATE, lambda _o: w.negotiate_request([NT_LM_012]))
         if hdr.status != st.STATUS_SUCCESS:
             raise Smb1Error(hdr.status, "NEGOTIATE failed")
         r = w.NegotiateResponse.parse(block)
@@ -151,8 +178,9 @@ class Smb1Client:
         self.next_seq = 0  # the session setup that activates signing is number 0
         return r
 
-    def session_setup(self, user: str, password: str, domain: str = "",
-                      workstation: str = "LANMAN-CLIENT") -> None:
+    def session_setup(
+        self, user: str, password: str, domain: str = "", workstation: str = "LANMAN-CLIENT"
+    ) -> None:
         """SPNEGO/NTLMSSP over SESSION_SETUP_ANDX legs (MS-SMB 3.2.4.2.4)."""
         from lanman.auth.ntlm import AuthError, NtlmInitiator
         from lanman.auth.spnego import SpnegoInitiator
@@ -168,13 +196,22 @@ class Smb1Client:
         except AuthError as exc:
             raise Smb1Error(exc.status, "SPNEGO") from None
         for _leg in range(4):
-            req = w.SessionSetupRequest(capabilities=int(
-                w.Capabilities.UNICODE | w.Capabilities.NT_SMBS | w.Capabilities.STATUS32
-                | w.Capabilities.LARGE_FILES | w.Capabilities.EXTENDED_SECURITY),
-                security_blob=token, native_os="Unix", native_lanman="lanman")
+            req = w.SessionSetupRequest(
+                capabilities=int(
+                    w.Capabilities.UNICODE
+                    | w.Capabilities.NT_SMBS
+                    | w.Capabilities.STATUS32
+                    | w.Capabilities.LARGE_FILES
+                    | w.Capabilities.EXTENDED_SECURITY
+                ),
+                security_blob=token,
+                native_os="Unix",
+                native_lanman="lanman",
+            )
             self.next_seq = 0  # until signing is active, every setup request is number 0
-            hdr, block, raw = self._send(Command.SESSION_SETUP_ANDX,
-                                         lambda o, r=req: r.block(True, o))
+            hdr, block, raw = self._send(
+                Command.SESSION_SETUP_ANDX, lambda o, r=req: r.block(True, o)
+            )
             if hdr.status not in (st.STATUS_SUCCESS, st.STATUS_MORE_PROCESSING_REQUIRED):
                 raise Smb1Error(hdr.status, "SESSION_SETUP_ANDX")
             resp = w.SessionSetupResponse.parse(block, True)
@@ -190,8 +227,10 @@ class Smb1Client:
                 # A guest session has no key and cannot sign: a client that requires
                 # signing refuses it (reference smb-signing.md §5).
                 self.closed = True
-                raise Smb1Error(st.STATUS_SMB_GUEST_LOGON_BLOCKED_SIGNING_REQUIRED,
-                                "guest session offered, client requires signing")
+                raise Smb1Error(
+                    st.STATUS_SMB_GUEST_LOGON_BLOCKED_SIGNING_REQUIRED,
+                    "guest session offered, client requires signing",
+                )
             if resp.security_blob and not spnego.complete and not self.is_guest:
                 # (a guest answer carries no mechListMIC: there is no key to make one)
                 try:
@@ -204,8 +243,10 @@ class Smb1Client:
                 self.signing_key = key
                 if not verify_message(key, raw, 1):
                     self.closed = True
-                    raise Smb1Error(st.STATUS_INVALID_SIGNATURE,
-                                    "SESSION_SETUP response not signed with the session key")
+                    raise Smb1Error(
+                        st.STATUS_INVALID_SIGNATURE,
+                        "SESSION_SETUP response not signed with the session key",
+                    )
                 self.signing_active = True
                 self.next_seq = 2
             return
@@ -223,9 +264,9 @@ class Smb1Client:
         """TRANS2 GET_DFS_REFERRAL; returns the status (lanman answers STATUS_NOT_FOUND)."""
         n = 1
         req = w.Trans2Request([w.TRANS2_GET_DFS_REFERRAL], w.dfs_referral_parameters(path))
-        hdr, _block, _ = self._send(Command.TRANSACTION2,
-                                    lambda _o: req.block(w.Trans2Request.data_offset_for(n)),
-                                    tid=tid)
+        hdr, _block, _ = self._send(
+            Command.TRANSACTION2, lambda _o: req.block(w.Trans2Request.data_offset_for(n)), tid=tid
+        )
         return hdr.status
 
     def echo(self, data: bytes = b"lanman") -> bytes:
@@ -235,8 +276,9 @@ class Smb1Client:
         return block.data
 
     def tree_disconnect(self, tid: int) -> int:
-        hdr, _b, _ = self._send(Command.TREE_DISCONNECT,
-                                lambda _o: (Command.TREE_DISCONNECT, b"", b""), tid=tid)
+        hdr, _b, _ = self._send(
+            Command.TREE_DISCONNECT, lambda _o: (Command.TREE_DISCONNECT, b"", b""), tid=tid
+        )
         return hdr.status
 
     def logoff(self) -> int:
@@ -264,12 +306,17 @@ class _AnonymousSpnego:
             parse_token,
         )
 
-        flags = int(NegotiateFlags.UNICODE | NegotiateFlags.NTLM | NegotiateFlags.ANONYMOUS
-                    | NegotiateFlags.REQUEST_TARGET)
+        flags = int(
+            NegotiateFlags.UNICODE
+            | NegotiateFlags.NTLM
+            | NegotiateFlags.ANONYMOUS
+            | NegotiateFlags.REQUEST_TARGET
+        )
         if self._state == "init":
             self._state = "challenge"
-            return encode_neg_token_init(_encode_mech_types([NTLMSSP_OID]),
-                                         mech_token=NegotiateMessage(flags).encode())
+            return encode_neg_token_init(
+                _encode_mech_types([NTLMSSP_OID]), mech_token=NegotiateMessage(flags).encode()
+            )
         if self._state == "challenge":
             resp = parse_token(token or b"")
             if not isinstance(resp, NegTokenResp) or resp.response_token is None:
@@ -281,24 +328,41 @@ class _AnonymousSpnego:
         return None
 
 
-
-
 def _failure(stage: str, status: int, client: Smb1Client, detail: str = "") -> Smb1Result:
     entry = st.lookup(status)
     mode = client.negotiate_response.security_mode if client.negotiate_response else None
     err = from_ntstatus(status)
     win32 = err.value if err is not None else None
     text = err.message if err is not None else None
-    return Smb1Result(False, win32, status, client.signing_active, mode, stage,
-                      client.outcome, text or f"{entry.name}: {entry.message}")
+    return Smb1Result(
+        False,
+        win32,
+        status,
+        client.signing_active,
+        mode,
+        stage,
+        client.outcome,
+        text or f"{entry.name}: {entry.message}",
+    )
 
 
-def run_connect(exchange: Exchange, host: str, user: str, password: str, share: str, *,
-                enable_signing: bool, require_signing: bool, domain: str = "",
-                now: int = 0, close: Callable[[], None] | None = None) -> Smb1Result:
+def run_connect(
+    exchange: Exchange,
+    host: str,
+    user: str,
+    password: str,
+    share: str,
+    *,
+    enable_signing: bool,
+    require_signing: bool,
+    domain: str = "",
+    now: int = 0,
+    close: Callable[[], None] | None = None,
+) -> Smb1Result:
     """The Workstation service's SMB1 sequence over ``exchange``."""
-    c = Smb1Client(exchange, enable_signing=enable_signing, require_signing=require_signing,
-                   now=now)
+    c = Smb1Client(
+        exchange, enable_signing=enable_signing, require_signing=require_signing, now=now
+    )
     stage = "negotiate"
     try:
         c.negotiate()
@@ -306,9 +370,16 @@ def run_connect(exchange: Exchange, host: str, user: str, password: str, share: 
         if failure is not None and failure.stage == "negotiate":
             # KB 887429: the redirector closes the TCP session right after NEGOTIATE.
             c.closed = True
-            return Smb1Result(False, failure.win32, failure.ntstatus, False,
-                              c.negotiate_response.security_mode, "negotiate", c.outcome,
-                              failure.text)
+            return Smb1Result(
+                False,
+                failure.win32,
+                failure.ntstatus,
+                False,
+                c.negotiate_response.security_mode,
+                "negotiate",
+                c.outcome,
+                failure.text,
+            )
         stage = "session setup"
         c.session_setup(user, password, domain)
         stage = "tree connect"
@@ -325,8 +396,16 @@ def run_connect(exchange: Exchange, host: str, user: str, password: str, share: 
     finally:
         if close is not None:
             close()
-    return Smb1Result(True, 0, st.STATUS_SUCCESS, c.signing_active,
-                      c.negotiate_response.security_mode, "", c.outcome, "")
+    return Smb1Result(
+        True,
+        0,
+        st.STATUS_SUCCESS,
+        c.signing_active,
+        c.negotiate_response.security_mode,
+        "",
+        c.outcome,
+        "",
+    )
 
 
 # ---- Direct TCP (MS-SMB 2.1 / RFC 1002) ----------------------------------------------------
@@ -358,25 +437,50 @@ def tcp_exchange(sock: socket.socket) -> Exchange:
                 return [_recv_exact(sock, length)]
         except (ConnectionError, OSError):
             return []
+
     return exchange
 
 
-def smb1_connect(host: str, port: int, user: str, password: str, share: str, *,
-                 enable_signing: bool, require_signing: bool, domain: str = "",
-                 timeout: float = 10.0) -> Smb1Result:
+def smb1_connect(
+    host: str,
+    port: int,
+    user: str,
+    password: str,
+    share: str,
+    *,
+    enable_signing: bool,
+    require_signing: bool,
+    domain: str = "",
+    timeout: float = 10.0,
+) -> Smb1Result:
     """Connect to ``\\\\host\\share`` with SMB1 only and report how it ended."""
     from lanman.smb.filestat import unix_ns_to_filetime
 
     try:
         sock = socket.create_connection((host, port), timeout=timeout)
     except OSError as exc:
-        return Smb1Result(False, 53, None, False, None, "connect", "",
-                          f"The network path was not found. ({exc.strerror or exc})")
+        return Smb1Result(
+            False,
+            53,
+            None,
+            False,
+            None,
+            "connect",
+            "",
+            f"The network path was not found. ({exc.strerror or exc})",
+        )
     try:
-        return run_connect(tcp_exchange(sock), host, user, password, share,
-                           enable_signing=enable_signing, require_signing=require_signing,
-                           domain=domain, now=unix_ns_to_filetime(time.time_ns()),
-                           close=sock.close)
+        return run_connect(
+            tcp_exchange(sock),
+            host,
+            user,
+            password,
+            share,
+            enable_signing=enable_signing,
+            require_signing=require_signing,
+            domain=domain,
+            now=unix_ns_to_filetime(time.time_ns()),
+            close=sock.close,
+        )
     finally:
         sock.close()
-

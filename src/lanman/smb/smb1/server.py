@@ -42,8 +42,12 @@ FILE_ALL_ACCESS = 0x001F01FF
 # ERRSRV/ERRinvdevice (MS-CIFS 2.2.2.4); not in the shared table yet.
 STATUS_BAD_DEVICE_TYPE = 0xC00000CB
 READ_ONLY_ACCESS = 0x001200A9
-SERVER_CAPABILITIES = (w.Capabilities.UNICODE | w.Capabilities.LARGE_FILES
-                       | w.Capabilities.NT_SMBS | w.Capabilities.STATUS32)
+SERVER_CAPABILITIES = (
+    w.Capabilities.UNICODE
+    | w.Capabilities.LARGE_FILES
+    | w.Capabilities.NT_SMBS
+    | w.Capabilities.STATUS32
+)
 
 
 @dataclass(slots=True)
@@ -189,15 +193,32 @@ class Smb1ServerConnection:
 
     _activated_now = False
 
-    def _finish(self, msg: w.Message, replies: list, status: int, uid: int, tid: int,
-                resp_seq: int) -> list[list]:
+    def _finish(
+        self, msg: w.Message, replies: list, status: int, uid: int, tid: int, resp_seq: int
+    ) -> list[list]:
         q = msg.header
-        flags2 = (q.flags2 & (Flags2.UNICODE | Flags2.LONG_NAMES | Flags2.IS_LONG_NAME
-                              | Flags2.EXTENDED_SECURITY | Flags2.EAS)) | Flags2.NT_STATUS
+        flags2 = (
+            q.flags2
+            & (
+                Flags2.UNICODE
+                | Flags2.LONG_NAMES
+                | Flags2.IS_LONG_NAME
+                | Flags2.EXTENDED_SECURITY
+                | Flags2.EAS
+            )
+        ) | Flags2.NT_STATUS
         if self.signing_active:
             flags2 |= Flags2.SMB_SECURITY_SIGNATURE
-        hdr = w.Smb1Header(q.command, status, Flags.REPLY | (q.flags & 0x18), flags2,
-                           tid=tid, pid=q.pid, uid=uid, mid=q.mid)
+        hdr = w.Smb1Header(
+            q.command,
+            status,
+            Flags.REPLY | (q.flags & 0x18),
+            flags2,
+            tid=tid,
+            pid=q.pid,
+            uid=uid,
+            mid=q.mid,
+        )
         unicode = bool(q.flags2 & Flags2.UNICODE)
         blocks = []
         offset = w.HEADER_SIZE
@@ -221,19 +242,25 @@ class Smb1ServerConnection:
         frames = []
         for i in range(1, count + 1):
             block = (Command.ECHO, struct.pack("<H", i), data)
-            frames.extend(self._finish(msg, [block], st.STATUS_SUCCESS, msg.header.uid,
-                                       msg.header.tid, resp_seq))
+            frames.extend(
+                self._finish(
+                    msg, [block], st.STATUS_SUCCESS, msg.header.uid, msg.header.tid, resp_seq
+                )
+            )
         return frames
 
     def _signing_failure(self, hdr: w.Smb1Header) -> None:
         s = self.sessions.get(hdr.uid)
         unsigned = hdr.signature == b"\x00" * 8 and not hdr.flags2 & Flags2.SMB_SECURITY_SIGNATURE
         self.ctx.emit_event(
-            "SMB_UNSIGNED_REQUEST_ON_SIGNED_SESSION" if unsigned
-            else "SMB_SIGNATURE_VERIFY_FAILED", client=self.client_address,
+            "SMB_UNSIGNED_REQUEST_ON_SIGNED_SESSION" if unsigned else "SMB_SIGNATURE_VERIFY_FAILED",
+            client=self.client_address,
             user=(f"{s.domain}\\{s.user}" if s and s.domain else (s.user if s else "")),
-            session_id=f"0x{hdr.uid:04x}", command=_command_name(hdr.command),
-            message_id=hdr.mid, algorithm="MD5 (SMB1)")
+            session_id=f"0x{hdr.uid:04x}",
+            command=_command_name(hdr.command),
+            message_id=hdr.mid,
+            algorithm="MD5 (SMB1)",
+        )
 
     def _dispatch(self, msg: w.Message, block: w.Block, uid: int, tid: int):
         handler = _HANDLERS.get(block.command)
@@ -264,12 +291,21 @@ class Smb1ServerConnection:
         else:
             blob = b""
         resp = w.NegotiateResponse(
-            dialect_index=dialects.index(NT_LM_012), security_mode=self.security_mode,
-            max_mpx_count=50, max_number_vcs=1, max_buffer_size=16644, max_raw_size=65536,
-            session_key=0, capabilities=int(caps), system_time=self.now, server_time_zone=0,
+            dialect_index=dialects.index(NT_LM_012),
+            security_mode=self.security_mode,
+            max_mpx_count=50,
+            max_number_vcs=1,
+            max_buffer_size=16644,
+            max_raw_size=65536,
+            session_key=0,
+            capabilities=int(caps),
+            system_time=self.now,
+            server_time_zone=0,
             challenge=b"" if self.extended_security else os.urandom(8),
-            server_guid=self.settings.server_guid, security_blob=blob,
-            domain_name=self.settings.domain_name)
+            server_guid=self.settings.server_guid,
+            security_blob=blob,
+            domain_name=self.settings.domain_name,
+        )
         # The NEGOTIATE pair uses sequence numbers of its own; the session setup that
         # activates signing is request 0 (reference §3).
         self.next_seq = 0
@@ -283,10 +319,15 @@ class Smb1ServerConnection:
 
         s = self.settings
         ntlm = NtlmAcceptor(
-            lookup_nt_hash=self.ctx.lookup_nt_hash, server_name=s.server_name,
-            domain_name=s.domain_name, dns_computer_name=s.server_name.lower(),
+            lookup_nt_hash=self.ctx.lookup_nt_hash,
+            server_name=s.server_name,
+            domain_name=s.domain_name,
+            dns_computer_name=s.server_name.lower(),
             dns_domain_name=s.dns_domain_name or s.domain_name.lower(),
-            now_filetime=self.now, guest_allowed=s.map_to_guest, anonymous_allowed=True)
+            now_filetime=self.now,
+            guest_allowed=s.map_to_guest,
+            anonymous_allowed=True,
+        )
         return SpnegoAcceptor(ntlm)
 
     def _session_setup(self, msg: w.Message, block: w.Block, uid: int, tid: int):
@@ -313,45 +354,67 @@ class Smb1ServerConnection:
             token, complete = session.auth.step(r.security_blob)
         except AuthError as exc:
             self.sessions.pop(uid, None)
-            self.ctx.emit_event("LOGON_FAILURE", client=self.client_address, domain="",
-                                user="", status=f"0x{exc.status:08X} {st.lookup(exc.status).name}",
-                                reason="authentication failed (SMB1)")
+            self.ctx.emit_event(
+                "LOGON_FAILURE",
+                client=self.client_address,
+                domain="",
+                user="",
+                status=f"0x{exc.status:08X} {st.lookup(exc.status).name}",
+                reason="authentication failed (SMB1)",
+            )
             raise NtStatusError(exc.status) from None
         if not complete:
-            return ("uid", uid, _Reply(w.SessionSetupResponse(0, token),
-                                       st.STATUS_MORE_PROCESSING_REQUIRED))
+            return (
+                "uid",
+                uid,
+                _Reply(w.SessionSetupResponse(0, token), st.STATUS_MORE_PROCESSING_REQUIRED),
+            )
         result = session.auth.result
         session.auth = None
         session.state = "valid"
         session.user, session.domain = result.user, result.domain
         session.is_guest, session.is_anonymous = result.is_guest, result.is_anonymous
-        session.session_key = (result.session_key + b"\x00" * 16)[:16] \
-            if result.session_key else b""
+        session.session_key = (
+            (result.session_key + b"\x00" * 16)[:16] if result.session_key else b""
+        )
         # The client offers to sign with SMB_FLAGS2_SMB_SECURITY_SIGNATURE (Windows) or a
         # non-zero SecuritySignature before activation (Samba's "BSRSPYL ").
-        client_signs = bool(q.flags2 & (Flags2.SMB_SECURITY_SIGNATURE
-                                        | Flags2.SMB_SECURITY_SIGNATURE_REQUIRED)) or \
-            q.signature != b"\x00" * 8
-        self.client_signing_flags = q.flags2 & (Flags2.SMB_SECURITY_SIGNATURE
-                                                | Flags2.SMB_SECURITY_SIGNATURE_REQUIRED)
-        if (not self.signing_active and session.session_key
-                and (self.signing_state == "required"
-                     or (self.signing_state == "enabled" and client_signs))):
+        client_signs = (
+            bool(
+                q.flags2 & (Flags2.SMB_SECURITY_SIGNATURE | Flags2.SMB_SECURITY_SIGNATURE_REQUIRED)
+            )
+            or q.signature != b"\x00" * 8
+        )
+        self.client_signing_flags = q.flags2 & (
+            Flags2.SMB_SECURITY_SIGNATURE | Flags2.SMB_SECURITY_SIGNATURE_REQUIRED
+        )
+        if (
+            not self.signing_active
+            and session.session_key
+            and (
+                self.signing_state == "required"
+                or (self.signing_state == "enabled" and client_signs)
+            )
+        ):
             # MS-CIFS 3.3.5.3: activate signing with the first real user session; this
             # response is signed with number 1 and the next request carries 2. A server that
             # requires signing activates it even for a client that did not offer to sign;
             # that client's unsigned TREE_CONNECT_ANDX then fails with STATUS_ACCESS_DENIED.
             if not client_signs:
-                self.ctx.emit_event("CLIENT_DOES_NOT_SUPPORT_SIGNING",
-                                    client=self.client_address, user=session.user,
-                                    dialect="NT LM 0.12")
+                self.ctx.emit_event(
+                    "CLIENT_DOES_NOT_SUPPORT_SIGNING",
+                    client=self.client_address,
+                    user=session.user,
+                    dialect="NT LM 0.12",
+                )
             self.signing_active = True
             self.signing_key = session.session_key
             self.next_seq = 2
             self._activated_now = True
         if session.is_guest:
-            self.ctx.emit_event("INSECURE_GUEST_LOGON", client=self.client_address,
-                                user=result.user, share="")
+            self.ctx.emit_event(
+                "INSECURE_GUEST_LOGON", client=self.client_address, user=result.user, share=""
+            )
         action = w.SMB_SETUP_GUEST if session.is_guest else 0
         return ("uid", uid, w.SessionSetupResponse(action, token))
 
@@ -363,8 +426,11 @@ class Smb1ServerConnection:
             raise NtStatusError(st.STATUS_LOGON_FAILURE, "basic security logon refused")
         uid = self._alloc_uid()
         self.sessions[uid] = Smb1Session(uid, state="valid", is_anonymous=True)
-        return ("uid", uid, w.SessionSetupResponse(
-            0, extended=False, primary_domain=self.settings.domain_name))
+        return (
+            "uid",
+            uid,
+            w.SessionSetupResponse(0, extended=False, primary_domain=self.settings.domain_name),
+        )
 
     def _alloc_uid(self) -> int:
         for _ in range(0xFFFE):
@@ -390,8 +456,12 @@ class Smb1ServerConnection:
         """KB 887429: the server requires signing, the connection does not sign ->
         STATUS_ACCESS_DENIED at TREE_CONNECT_ANDX (or the TRANS2 DFS referral)."""
         if self.signing_state == "required" and not self.signing_active:
-            self.ctx.emit_event("CLIENT_DOES_NOT_SUPPORT_SIGNING", client=self.client_address,
-                                user=session.user or "(anonymous)", dialect="NT LM 0.12")
+            self.ctx.emit_event(
+                "CLIENT_DOES_NOT_SUPPORT_SIGNING",
+                client=self.client_address,
+                user=session.user or "(anonymous)",
+                dialect="NT LM 0.12",
+            )
             raise NtStatusError(st.STATUS_ACCESS_DENIED, f"{what}: server requires signing")
 
     # ---- LOGOFF_ANDX / TREE_CONNECT_ANDX / TREE_DISCONNECT ---------------------------------

@@ -17,8 +17,9 @@ from .wire import HEADER_SIZE, SIGNATURE_OFFSET
 __all__ = ["compute_mac", "sign_message", "verify_message"]
 
 
-def compute_mac(key: bytes, message: bytes | bytearray | memoryview, seq: int,
-                challenge_response: bytes = b"") -> bytes:
+def compute_mac(
+    key: bytes, message: bytes | bytearray | memoryview, seq: int, challenge_response: bytes = b""
+) -> bytes:
     """The 8-byte signature of ``message`` (any current signature field is replaced)."""
     if len(message) < HEADER_SIZE:
         raise ValueError("message shorter than the SMB1 header")
@@ -27,17 +28,19 @@ def compute_mac(key: bytes, message: bytes | bytearray | memoryview, seq: int,
     md5.update(challenge_response)
     md5.update(view[:SIGNATURE_OFFSET])
     md5.update(struct.pack("<II", seq & 0xFFFFFFFF, 0))
-    md5.update(view[SIGNATURE_OFFSET + 8:])
+    md5.update(view[SIGNATURE_OFFSET + 8 :])
     return md5.digest()[:8]
 
 
 def sign_message(key: bytes, message: bytearray, seq: int, challenge_response: bytes = b"") -> None:
     """Write the signature for sequence number ``seq`` into ``message`` in place."""
-    message[SIGNATURE_OFFSET:SIGNATURE_OFFSET + 8] = compute_mac(
-        key, message, seq, challenge_response)
+    message[SIGNATURE_OFFSET : SIGNATURE_OFFSET + 8] = compute_mac(
+        key, message, seq, challenge_response
+    )
 
 
-def verify_message(key: bytes, message: bytes | bytearray | memoryview, seq: int,
-                   challenge_response: bytes = b"") -> bool:
-    received = bytes(message[SIGNATURE_OFFSET:SIGNATURE_OFFSET + 8])
+def verify_message(
+    key: bytes, message: bytes | bytearray | memoryview, seq: int, challenge_response: bytes = b""
+) -> bool:
+    received = bytes(message[SIGNATURE_OFFSET : SIGNATURE_OFFSET + 8])
     return hmac.compare_digest(compute_mac(key, message, seq, challenge_response), received)

@@ -51,8 +51,14 @@ class Command(IntEnum):
     NT_CANCEL = 0xA4
 
 
-ANDX_COMMANDS = {Command.SESSION_SETUP_ANDX, Command.LOGOFF_ANDX, Command.TREE_CONNECT_ANDX,
-                 Command.NT_CREATE_ANDX, Command.READ_ANDX, Command.WRITE_ANDX}
+ANDX_COMMANDS = {
+    Command.SESSION_SETUP_ANDX,
+    Command.LOGOFF_ANDX,
+    Command.TREE_CONNECT_ANDX,
+    Command.NT_CREATE_ANDX,
+    Command.READ_ANDX,
+    Command.WRITE_ANDX,
+}
 
 
 class Flags(IntFlag):
@@ -129,20 +135,31 @@ class Smb1Header:
         return bool(self.flags & Flags.REPLY)
 
     def pack(self) -> bytes:
-        return _HDR.pack(SMB1_PROTOCOL_ID, self.command, self.status, self.flags, self.flags2,
-                         (self.pid >> 16) & 0xFFFF, self.signature, 0, self.tid,
-                         self.pid & 0xFFFF, self.uid, self.mid)
+        return _HDR.pack(
+            SMB1_PROTOCOL_ID,
+            self.command,
+            self.status,
+            self.flags,
+            self.flags2,
+            (self.pid >> 16) & 0xFFFF,
+            self.signature,
+            0,
+            self.tid,
+            self.pid & 0xFFFF,
+            self.uid,
+            self.mid,
+        )
 
     @classmethod
     def unpack(cls, buf: bytes | memoryview) -> Smb1Header:
         if len(buf) < HEADER_SIZE:
             raise WireError("SMB1 header truncated")
-        (proto, command, status, flags, flags2, pid_high, sig, _r, tid, pid_low, uid,
-         mid) = _HDR.unpack_from(buf, 0)
+        (proto, command, status, flags, flags2, pid_high, sig, _r, tid, pid_low, uid, mid) = (
+            _HDR.unpack_from(buf, 0)
+        )
         if proto != SMB1_PROTOCOL_ID:
             raise WireError("not an SMB1 message")
-        return cls(command, status, flags, flags2, sig, tid, (pid_high << 16) | pid_low, uid,
-                   mid)
+        return cls(command, status, flags, flags2, sig, tid, (pid_high << 16) | pid_low, uid, mid)
 
 
 @dataclass(slots=True)
@@ -171,7 +188,7 @@ def _read_block(buf: bytes, off: int, command: int) -> Block:
     data_off = words_end + 2
     if data_off + bc > len(buf):
         raise WireError("SMB1 ByteCount beyond end")
-    return Block(command, buf[off + 1:words_end], buf[data_off:data_off + bc], data_off)
+    return Block(command, buf[off + 1 : words_end], buf[data_off : data_off + bc], data_off)
 
 
 @dataclass(slots=True)
@@ -235,7 +252,7 @@ def read_string(data: bytes, pos: int, unicode: bool, abs_offset: int) -> tuple[
         if (abs_offset + pos) % 2:
             pos += 1
         end = pos
-        while end + 1 < len(data) and data[end:end + 2] != b"\x00\x00":
+        while end + 1 < len(data) and data[end : end + 2] != b"\x00\x00":
             end += 2
         if (end - pos) // 2 > MAX_STRING:
             raise WireError("string too long")
@@ -270,7 +287,7 @@ def parse_negotiate_dialects(block: Block) -> list[str]:
         end = data.find(b"\x00", i + 1)
         if end < 0:
             raise WireError("unterminated SMB1 dialect string")
-        dialects.append(data[i + 1:end].decode("ascii", "replace"))
+        dialects.append(data[i + 1 : end].decode("ascii", "replace"))
         if len(dialects) > MAX_DIALECTS:
             raise WireError("too many SMB1 dialects")
         i = end + 1
@@ -309,11 +326,19 @@ class NegotiateResponse:
         return bool(self.capabilities & Capabilities.EXTENDED_SECURITY)
 
     def block(self) -> tuple[int, bytes, bytes]:
-        words = _NEG_RESP.pack(self.dialect_index, self.security_mode, self.max_mpx_count,
-                               self.max_number_vcs, self.max_buffer_size, self.max_raw_size,
-                               self.session_key, self.capabilities, self.system_time,
-                               self.server_time_zone,
-                               0 if self.extended else len(self.challenge))
+        words = _NEG_RESP.pack(
+            self.dialect_index,
+            self.security_mode,
+            self.max_mpx_count,
+            self.max_number_vcs,
+            self.max_buffer_size,
+            self.max_raw_size,
+            self.session_key,
+            self.capabilities,
+            self.system_time,
+            self.server_time_zone,
+            0 if self.extended else len(self.challenge),
+        )
         if self.extended:
             data = self.server_guid + self.security_blob
         else:
@@ -327,8 +352,9 @@ class NegotiateResponse:
             return cls(idx, 0)
         if block.word_count != 17:
             raise WireError("NEGOTIATE response WordCount is not 17")
-        (idx, mode, mpx, vcs, maxbuf, maxraw, skey, caps, systime, tz,
-         clen) = _NEG_RESP.unpack(block.words)
+        (idx, mode, mpx, vcs, maxbuf, maxraw, skey, caps, systime, tz, clen) = _NEG_RESP.unpack(
+            block.words
+        )
         r = cls(idx, mode, mpx, vcs, maxbuf, maxraw, skey, caps, systime, tz)
         if r.extended:
             if len(block.data) < 16:
@@ -366,8 +392,9 @@ class SessionSetupRequest:
     @classmethod
     def parse(cls, block: Block, unicode: bool) -> SessionSetupRequest:
         if block.word_count == 12:
-            (_c, _r, _o, maxbuf, mpx, vc, skey, blob_len, _res,
-             caps) = _SS_EXT_REQ.unpack(block.words)
+            (_c, _r, _o, maxbuf, mpx, vc, skey, blob_len, _res, caps) = _SS_EXT_REQ.unpack(
+                block.words
+            )
             if blob_len > len(block.data):
                 raise WireError("SecurityBlobLength beyond ByteCount")
             r = cls(maxbuf, mpx, vc, skey, caps, block.data[:blob_len])
@@ -376,13 +403,14 @@ class SessionSetupRequest:
             r.native_lanman, pos = read_string(block.data, pos, unicode, block.data_offset)
             return r
         if block.word_count == 13:
-            (_c, _r, _o, maxbuf, mpx, vc, skey, oem_len, uni_len, _res,
-             caps) = _SS_BASIC_REQ.unpack(block.words)
+            (_c, _r, _o, maxbuf, mpx, vc, skey, oem_len, uni_len, _res, caps) = (
+                _SS_BASIC_REQ.unpack(block.words)
+            )
             if oem_len + uni_len > len(block.data):
                 raise WireError("password lengths beyond ByteCount")
             r = cls(maxbuf, mpx, vc, skey, caps, extended=False)
             r.oem_password = block.data[:oem_len]
-            r.unicode_password = block.data[oem_len:oem_len + uni_len]
+            r.unicode_password = block.data[oem_len : oem_len + uni_len]
             pos = oem_len + uni_len
             r.account_name, pos = read_string(block.data, pos, unicode, block.data_offset)
             r.primary_domain, pos = read_string(block.data, pos, unicode, block.data_offset)
@@ -390,9 +418,18 @@ class SessionSetupRequest:
         raise WireError("SESSION_SETUP_ANDX WordCount is neither 12 nor 13")
 
     def block(self, unicode: bool, data_offset: int) -> tuple[int, bytes, bytes]:
-        words = _SS_EXT_REQ.pack(ANDX_NONE, 0, 0, self.max_buffer_size, self.max_mpx_count,
-                                 self.vc_number, self.session_key, len(self.security_blob), 0,
-                                 self.capabilities)
+        words = _SS_EXT_REQ.pack(
+            ANDX_NONE,
+            0,
+            0,
+            self.max_buffer_size,
+            self.max_mpx_count,
+            self.vc_number,
+            self.session_key,
+            len(self.security_blob),
+            0,
+            self.capabilities,
+        )
         data = bytearray(self.security_blob)
         data += encode_string(self.native_os, unicode, data_offset + len(data))
         data += encode_string(self.native_lanman, unicode, data_offset + len(data))
@@ -478,8 +515,15 @@ class TreeConnectResponse:
         if self.maximal_access is None:
             words = struct.pack("<BBHH", ANDX_NONE, 0, 0, self.optional_support)
         else:
-            words = struct.pack("<BBHHII", ANDX_NONE, 0, 0, self.optional_support,
-                                self.maximal_access, self.guest_maximal_access)
+            words = struct.pack(
+                "<BBHHII",
+                ANDX_NONE,
+                0,
+                0,
+                self.optional_support,
+                self.maximal_access,
+                self.guest_maximal_access,
+            )
         data = bytearray(self.service.encode("ascii") + b"\x00")
         data += encode_string(self.native_file_system, unicode, data_offset + len(data))
         return (Command.TREE_CONNECT_ANDX, words, bytes(data))
@@ -519,8 +563,9 @@ class Trans2Request:
     def parse(cls, block: Block, raw: bytes) -> Trans2Request:
         if block.word_count < 14:
             raise WireError("TRANSACTION2 WordCount below 14")
-        (tpc, tdc, mpc, mdc, _msc, _r1, _flags, _timeout, _r2, pc, po, dc, do, setup_count,
-         _r3) = _T2_REQ.unpack_from(block.words, 0)
+        (tpc, tdc, mpc, mdc, _msc, _r1, _flags, _timeout, _r2, pc, po, dc, do, setup_count, _r3) = (
+            _T2_REQ.unpack_from(block.words, 0)
+        )
         if block.word_count != 14 + setup_count:
             raise WireError("TRANSACTION2 SetupCount disagrees with WordCount")
         setup = list(struct.unpack_from(f"<{setup_count}H", block.words, 28))
@@ -529,7 +574,7 @@ class Trans2Request:
         for off, cnt in ((po, pc), (do, dc)):
             if cnt and (off < HEADER_SIZE or off + cnt > len(raw)):
                 raise WireError("TRANSACTION2 offset beyond end")
-        return cls(setup, raw[po:po + pc], raw[do:do + dc], mpc, mdc)
+        return cls(setup, raw[po : po + pc], raw[do : do + dc], mpc, mdc)
 
     def block(self, data_offset: int) -> tuple[int, bytes, bytes]:
         """``data_offset``: where the block's data bytes start in the message."""
@@ -538,9 +583,23 @@ class Trans2Request:
         po = data_offset + ((-data_offset) % 4)
         do = po + len(self.parameters)
         do += (-do) % 4
-        words = _T2_REQ.pack(len(self.parameters), len(self.data), self.max_parameter_count,
-                             self.max_data_count, 0, 0, 0, 0, 0, len(self.parameters), po,
-                             len(self.data), do if self.data else 0, n, 0)
+        words = _T2_REQ.pack(
+            len(self.parameters),
+            len(self.data),
+            self.max_parameter_count,
+            self.max_data_count,
+            0,
+            0,
+            0,
+            0,
+            0,
+            len(self.parameters),
+            po,
+            len(self.data),
+            do if self.data else 0,
+            n,
+            0,
+        )
         words += struct.pack(f"<{n}H", *self.setup)
         data = bytearray(b"\x00" * (po - data_offset))
         data += self.parameters
@@ -567,4 +626,3 @@ def echo_request(data: bytes, count: int = 1) -> tuple[int, bytes, bytes]:
 
 def andx_empty(command: int) -> tuple[int, bytes, bytes]:
     return (command, struct.pack("<BBH", ANDX_NONE, 0, 0), b"")
-

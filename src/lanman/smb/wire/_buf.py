@@ -20,14 +20,15 @@ def fixed(pdu: Buffer, st: struct.Struct, structure_size: int) -> tuple:
     return values
 
 
-def region(pdu: Buffer, offset: int, length: int, *, minimum_offset: int = SMB2_HEADER_SIZE
-           ) -> memoryview:
+def region(
+    pdu: Buffer, offset: int, length: int, *, minimum_offset: int = SMB2_HEADER_SIZE
+) -> memoryview:
     """The ``length`` bytes at ``offset`` (from the header start), bounds-checked."""
     if length == 0:
         return memoryview(b"")
     if offset < minimum_offset or offset + length > len(pdu):
         raise WireError("buffer offset/length out of bounds")
-    return memoryview(pdu)[offset:offset + length]
+    return memoryview(pdu)[offset : offset + length]
 
 
 def utf16(data: Buffer) -> str:

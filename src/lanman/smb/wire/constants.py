@@ -59,12 +59,23 @@ class Dialect(IntEnum):
 
     @property
     def label(self) -> str:
-        return {0x0202: "2.0.2", 0x0210: "2.1", 0x0300: "3.0", 0x0302: "3.0.2",
-                0x0311: "3.1.1", 0x02FF: "2.???"}[self.value]
+        return {
+            0x0202: "2.0.2",
+            0x0210: "2.1",
+            0x0300: "3.0",
+            0x0302: "3.0.2",
+            0x0311: "3.1.1",
+            0x02FF: "2.???",
+        }[self.value]
 
 
-SUPPORTED_DIALECTS = (Dialect.SMB_2_0_2, Dialect.SMB_2_1, Dialect.SMB_3_0, Dialect.SMB_3_0_2,
-                      Dialect.SMB_3_1_1)
+SUPPORTED_DIALECTS = (
+    Dialect.SMB_2_0_2,
+    Dialect.SMB_2_1,
+    Dialect.SMB_3_0,
+    Dialect.SMB_3_0_2,
+    Dialect.SMB_3_1_1,
+)
 
 
 class SecurityMode(IntFlag):

@@ -36,8 +36,8 @@ def parse_create_contexts(pdu: Buffer, offset: int, length: int) -> list[CreateC
         nxt, noff, nlen, _, doff, dlen = struct.unpack_from("<IHHHHI", blob, pos)
         if noff + nlen > len(blob) - pos or (dlen and doff + dlen > len(blob) - pos):
             raise WireError("create context out of bounds")
-        name = bytes(blob[pos + noff:pos + noff + nlen])
-        data = bytes(blob[pos + doff:pos + doff + dlen]) if dlen else b""
+        name = bytes(blob[pos + noff : pos + noff + nlen])
+        data = bytes(blob[pos + doff : pos + doff + dlen]) if dlen else b""
         out.append(CreateContext(name, data))
         if nxt == 0:
             break
@@ -81,8 +81,9 @@ class CreateRequest:
 
     @classmethod
     def unpack(cls, pdu: Buffer) -> CreateRequest:
-        (_, _sf, oplock, imp, _cf, _r, access, attrs, share, disp, opts, noff, nlen, coff,
-         clen) = fixed(pdu, _CR_REQ, 57)
+        (_, _sf, oplock, imp, _cf, _r, access, attrs, share, disp, opts, noff, nlen, coff, clen) = (
+            fixed(pdu, _CR_REQ, 57)
+        )
         name = utf16(region(pdu, noff, nlen)) if nlen else ""
         contexts = parse_create_contexts(pdu, coff, clen)
         return cls(name, access, attrs, share, disp, opts, oplock, imp, contexts)
@@ -99,10 +100,27 @@ class CreateRequest:
             coff = noff + len(buf) + len(pad)
             clen = len(ctx)
             buf += pad
-        return _CR_REQ.pack(57, 0, self.requested_oplock_level, self.impersonation_level, 0, 0,
-                            self.desired_access, self.file_attributes, self.share_access,
-                            self.create_disposition, self.create_options, noff, len(name),
-                            coff, clen) + buf + ctx
+        return (
+            _CR_REQ.pack(
+                57,
+                0,
+                self.requested_oplock_level,
+                self.impersonation_level,
+                0,
+                0,
+                self.desired_access,
+                self.file_attributes,
+                self.share_access,
+                self.create_disposition,
+                self.create_options,
+                noff,
+                len(name),
+                coff,
+                clen,
+            )
+            + buf
+            + ctx
+        )
 
 
 _CR_RESP = struct.Struct("<HBBIQQQQQQII16sII")
@@ -128,18 +146,43 @@ class CreateResponse:
     def pack(self) -> bytes:
         ctx = pack_create_contexts(self.contexts) if self.contexts else b""
         coff = SMB2_HEADER_SIZE + _CR_RESP.size if ctx else 0
-        return _CR_RESP.pack(89, self.oplock_level, self.flags, self.create_action,
-                             self.creation_time, self.last_access_time, self.last_write_time,
-                             self.change_time, self.allocation_size, self.end_of_file,
-                             self.file_attributes, 0, self.file_id, coff,
-                             len(ctx)) + (ctx or b"\x00")
+        return _CR_RESP.pack(
+            89,
+            self.oplock_level,
+            self.flags,
+            self.create_action,
+            self.creation_time,
+            self.last_access_time,
+            self.last_write_time,
+            self.change_time,
+            self.allocation_size,
+            self.end_of_file,
+            self.file_attributes,
+            0,
+            self.file_id,
+            coff,
+            len(ctx),
+        ) + (ctx or b"\x00")
 
     @classmethod
     def unpack(cls, pdu: Buffer) -> CreateResponse:
-        (_, oplock, flags, action, ct, at, wt, cht, alloc, eof, attrs, _, fid, coff,
-         clen) = fixed(pdu, _CR_RESP, 89)
-        return cls(oplock, action, ct, at, wt, cht, alloc, eof, attrs, bytes(fid),
-                   parse_create_contexts(pdu, coff, clen), flags)
+        (_, oplock, flags, action, ct, at, wt, cht, alloc, eof, attrs, _, fid, coff, clen) = fixed(
+            pdu, _CR_RESP, 89
+        )
+        return cls(
+            oplock,
+            action,
+            ct,
+            at,
+            wt,
+            cht,
+            alloc,
+            eof,
+            attrs,
+            bytes(fid),
+            parse_create_contexts(pdu, coff, clen),
+            flags,
+        )
 
 
 _CL_REQ = struct.Struct("<HHI16s")
@@ -178,6 +221,15 @@ class CloseResponse:
     file_attributes: int = 0
 
     def pack(self) -> bytes:
-        return _CL_RESP.pack(60, self.flags, 0, self.creation_time, self.last_access_time,
-                             self.last_write_time, self.change_time, self.allocation_size,
-                             self.end_of_file, self.file_attributes)
+        return _CL_RESP.pack(
+            60,
+            self.flags,
+            0,
+            self.creation_time,
+            self.last_access_time,
+            self.last_write_time,
+            self.change_time,
+            self.allocation_size,
+            self.end_of_file,
+            self.file_attributes,
+        )

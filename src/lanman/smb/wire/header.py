@@ -62,22 +62,52 @@ class Smb2Header:
             mid = self.async_id
         else:
             mid = (self.tree_id << 32) | (self.process_id & 0xFFFFFFFF)
-        return _HDR.pack(SMB2_PROTOCOL_ID, SMB2_HEADER_SIZE, self.credit_charge,
-                         self.status & 0xFFFFFFFF, self.command, self.credit, self.flags,
-                         self.next_command, self.message_id, mid, self.session_id,
-                         self.signature)
+        return _HDR.pack(
+            SMB2_PROTOCOL_ID,
+            SMB2_HEADER_SIZE,
+            self.credit_charge,
+            self.status & 0xFFFFFFFF,
+            self.command,
+            self.credit,
+            self.flags,
+            self.next_command,
+            self.message_id,
+            mid,
+            self.session_id,
+            self.signature,
+        )
 
     @classmethod
     def unpack(cls, buf: bytes | bytearray | memoryview) -> Smb2Header:
         if len(buf) < SMB2_HEADER_SIZE:
             raise WireError("SMB2 header truncated")
-        (proto, size, charge, status, command, credit, flags, next_command, message_id,
-         mid, session_id, signature) = _HDR.unpack_from(buf, 0)
+        (
+            proto,
+            size,
+            charge,
+            status,
+            command,
+            credit,
+            flags,
+            next_command,
+            message_id,
+            mid,
+            session_id,
+            signature,
+        ) = _HDR.unpack_from(buf, 0)
         if proto != SMB2_PROTOCOL_ID or size != SMB2_HEADER_SIZE:
             raise WireError("not an SMB2 header")
-        hdr = cls(command=command, status=status, credit_charge=charge, credit=credit,
-                  flags=flags, next_command=next_command, message_id=message_id,
-                  session_id=session_id, signature=bytes(signature))
+        hdr = cls(
+            command=command,
+            status=status,
+            credit_charge=charge,
+            credit=credit,
+            flags=flags,
+            next_command=next_command,
+            message_id=message_id,
+            session_id=session_id,
+            signature=bytes(signature),
+        )
         if flags & HeaderFlags.ASYNC_COMMAND:
             hdr.async_id = mid
             hdr.tree_id = 0

@@ -26,12 +26,27 @@ class ReadRequest:
     @classmethod
     def unpack(cls, pdu: Buffer) -> ReadRequest:
         _, padding, flags, length, offset, fid, minimum, _ch, _rem, _co, _cl = fixed(
-            pdu, _RD_REQ, 49)
+            pdu, _RD_REQ, 49
+        )
         return cls(bytes(fid), length, offset, minimum, flags, padding)
 
     def pack(self) -> bytes:
-        return _RD_REQ.pack(49, self.padding, self.flags, self.length, self.offset,
-                            self.file_id, self.minimum_count, 0, 0, 0, 0) + b"\x00"
+        return (
+            _RD_REQ.pack(
+                49,
+                self.padding,
+                self.flags,
+                self.length,
+                self.offset,
+                self.file_id,
+                self.minimum_count,
+                0,
+                0,
+                0,
+                0,
+            )
+            + b"\x00"
+        )
 
 
 _RD_RESP = struct.Struct("<HBBIII")
@@ -67,15 +82,17 @@ class WriteRequest:
 
     def pack(self) -> bytes:
         doff = SMB2_HEADER_SIZE + _WR_REQ.size
-        return _WR_REQ.pack(49, doff, len(self.data), self.offset, self.file_id, 0, 0, 0, 0,
-                            self.flags) + bytes(self.data)
+        return _WR_REQ.pack(
+            49, doff, len(self.data), self.offset, self.file_id, 0, 0, 0, 0, self.flags
+        ) + bytes(self.data)
 
 
 def pack_write_request_fixed(file_id: bytes, offset: int, length: int, flags: int = 0) -> bytes:
     """The 48-byte fixed part of a WRITE request whose ``length`` data bytes follow it
     directly (DataOffset 0x70): the caller sends the payload without copying it."""
-    return _WR_REQ.pack(49, SMB2_HEADER_SIZE + _WR_REQ.size, length, offset, file_id, 0, 0, 0,
-                        0, flags)
+    return _WR_REQ.pack(
+        49, SMB2_HEADER_SIZE + _WR_REQ.size, length, offset, file_id, 0, 0, 0, 0, flags
+    )
 
 
 _WR_RESP = struct.Struct("<HHIIHH")
@@ -140,4 +157,5 @@ class LockRequest:
 
     def pack(self) -> bytes:
         return _LK_REQ.pack(48, len(self.locks), self.lock_sequence, self.file_id) + b"".join(
-            _LK_EL.pack(lk.offset, lk.length, lk.flags, 0) for lk in self.locks)
+            _LK_EL.pack(lk.offset, lk.length, lk.flags, 0) for lk in self.locks
+        )

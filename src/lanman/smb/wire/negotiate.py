@@ -65,7 +65,7 @@ def parse_preauth_context(data: bytes) -> tuple[list[int], bytes]:
     if count == 0 or 4 + 2 * count + salt_len > len(data):
         raise WireError("preauth context malformed")
     algs = list(struct.unpack_from(f"<{count}H", data, 4))
-    return algs, data[4 + 2 * count:4 + 2 * count + salt_len]
+    return algs, data[4 + 2 * count : 4 + 2 * count + salt_len]
 
 
 def id_list_context(ctype: int, ids: list[int]) -> NegotiateContext:
@@ -125,8 +125,15 @@ class NegotiateRequest:
             ctx_off = end + len(pad)
             union = ctx_off | (len(self.contexts) << 32)
             ctx_bytes = pack_contexts(self.contexts, ctx_off)
-        body = _REQ.pack(36, len(self.dialects), self.security_mode, 0, self.capabilities,
-                         self.client_guid, union)
+        body = _REQ.pack(
+            36,
+            len(self.dialects),
+            self.security_mode,
+            0,
+            self.capabilities,
+            self.client_guid,
+            union,
+        )
         body += struct.pack(f"<{len(self.dialects)}H", *self.dialects)
         return body + pad + ctx_bytes
 
@@ -159,22 +166,47 @@ class NegotiateResponse:
             pad = b"\x00" * pad8(end)
             ctx_off = end + len(pad)
             tail = pad + pack_contexts(self.contexts, ctx_off)
-        body = _RESP.pack(65, self.security_mode, self.dialect_revision, len(self.contexts),
-                          self.server_guid, self.capabilities, self.max_transact_size,
-                          self.max_read_size, self.max_write_size, self.system_time,
-                          self.server_start_time, sec_off if self.security_buffer else 0,
-                          len(self.security_buffer), ctx_off)
+        body = _RESP.pack(
+            65,
+            self.security_mode,
+            self.dialect_revision,
+            len(self.contexts),
+            self.server_guid,
+            self.capabilities,
+            self.max_transact_size,
+            self.max_read_size,
+            self.max_write_size,
+            self.system_time,
+            self.server_start_time,
+            sec_off if self.security_buffer else 0,
+            len(self.security_buffer),
+            ctx_off,
+        )
         return body + self.security_buffer + tail
 
     @classmethod
     def unpack(cls, pdu: Buffer) -> NegotiateResponse:
-        (_size, sec, dialect, ctx_count, guid, caps, mts, mrs, mws, systime, start, sboff,
-         sblen, ctx_off) = fixed(pdu, _RESP, 65)
+        (
+            _size,
+            sec,
+            dialect,
+            ctx_count,
+            guid,
+            caps,
+            mts,
+            mrs,
+            mws,
+            systime,
+            start,
+            sboff,
+            sblen,
+            ctx_off,
+        ) = fixed(pdu, _RESP, 65)
         secbuf = bytes(region(pdu, sboff, sblen))
-        contexts = parse_contexts(pdu, ctx_off, ctx_count) if dialect == 0x0311 and ctx_count \
-            else []
-        return cls(sec, dialect, bytes(guid), caps, mts, mrs, mws, systime, start, secbuf,
-                   contexts)
+        contexts = (
+            parse_contexts(pdu, ctx_off, ctx_count) if dialect == 0x0311 and ctx_count else []
+        )
+        return cls(sec, dialect, bytes(guid), caps, mts, mrs, mws, systime, start, secbuf, contexts)
 
     @property
     def server_guid_uuid(self) -> uuid.UUID:

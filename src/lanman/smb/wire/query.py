@@ -30,9 +30,16 @@ class QueryDirectoryRequest:
 
     def pack(self) -> bytes:
         name = self.pattern.encode("utf-16-le")
-        return _QD_REQ.pack(33, self.file_information_class, self.flags, self.file_index,
-                            self.file_id, SMB2_HEADER_SIZE + 32, len(name),
-                            self.output_buffer_length) + (name or b"\x00")
+        return _QD_REQ.pack(
+            33,
+            self.file_information_class,
+            self.flags,
+            self.file_index,
+            self.file_id,
+            SMB2_HEADER_SIZE + 32,
+            len(name),
+            self.output_buffer_length,
+        ) + (name or b"\x00")
 
 
 _OUT_RESP = struct.Struct("<HHI")
@@ -85,15 +92,22 @@ class QueryInfoRequest:
     @classmethod
     def unpack(cls, pdu: Buffer) -> QueryInfoRequest:
         _, itype, icls, outlen, inoff, _, inlen, addl, flags, fid = fixed(pdu, _QI_REQ, 41)
-        return cls(itype, icls, outlen, addl, flags, bytes(fid),
-                   bytes(region(pdu, inoff, inlen)))
+        return cls(itype, icls, outlen, addl, flags, bytes(fid), bytes(region(pdu, inoff, inlen)))
 
     def pack(self) -> bytes:
         inoff = SMB2_HEADER_SIZE + _QI_REQ.size if self.input_buffer else 0
-        return _QI_REQ.pack(41, self.info_type, self.file_info_class,
-                            self.output_buffer_length, inoff, 0, len(self.input_buffer),
-                            self.additional_information, self.flags,
-                            self.file_id) + (self.input_buffer or b"\x00")
+        return _QI_REQ.pack(
+            41,
+            self.info_type,
+            self.file_info_class,
+            self.output_buffer_length,
+            inoff,
+            0,
+            len(self.input_buffer),
+            self.additional_information,
+            self.flags,
+            self.file_id,
+        ) + (self.input_buffer or b"\x00")
 
 
 _SI_REQ = struct.Struct("<HBBIHHI16s")
@@ -115,9 +129,19 @@ class SetInfoRequest:
         return cls(itype, icls, addl, bytes(fid), bytes(region(pdu, boff, blen)))
 
     def pack(self) -> bytes:
-        return _SI_REQ.pack(33, self.info_type, self.file_info_class, len(self.buffer),
-                            SMB2_HEADER_SIZE + _SI_REQ.size, 0, self.additional_information,
-                            self.file_id) + self.buffer
+        return (
+            _SI_REQ.pack(
+                33,
+                self.info_type,
+                self.file_info_class,
+                len(self.buffer),
+                SMB2_HEADER_SIZE + _SI_REQ.size,
+                0,
+                self.additional_information,
+                self.file_id,
+            )
+            + self.buffer
+        )
 
 
 def pack_set_info_response() -> bytes:
@@ -141,16 +165,27 @@ class IoctlRequest:
 
     @classmethod
     def unpack(cls, pdu: Buffer) -> IoctlRequest:
-        (_, _, code, fid, inoff, incount, maxin, _outoff, _outcount, maxout, flags,
-         _) = fixed(pdu, _IO_REQ, 57)
+        (_, _, code, fid, inoff, incount, maxin, _outoff, _outcount, maxout, flags, _) = fixed(
+            pdu, _IO_REQ, 57
+        )
         return cls(code, bytes(fid), region(pdu, inoff, incount), maxin, maxout, flags)
 
     def pack(self) -> bytes:
         inoff = SMB2_HEADER_SIZE + _IO_REQ.size
-        return _IO_REQ.pack(57, 0, self.ctl_code, self.file_id, inoff if self.input else 0,
-                            len(self.input), self.max_input_response, 0, 0,
-                            self.max_output_response, self.flags, 0) + (
-                                bytes(self.input) or b"\x00")
+        return _IO_REQ.pack(
+            57,
+            0,
+            self.ctl_code,
+            self.file_id,
+            inoff if self.input else 0,
+            len(self.input),
+            self.max_input_response,
+            0,
+            0,
+            self.max_output_response,
+            self.flags,
+            0,
+        ) + (bytes(self.input) or b"\x00")
 
 
 _IO_RESP = struct.Struct("<HHI16sIIIIII")
@@ -159,8 +194,7 @@ _IO_RESP = struct.Struct("<HHI16sIIIIII")
 def pack_ioctl_response(ctl_code: int, file_id: bytes, output: bytes) -> bytes:
     """MS-SMB2 2.2.32 (input echo is empty, output follows the fixed part)."""
     off = SMB2_HEADER_SIZE + _IO_RESP.size
-    return _IO_RESP.pack(49, 0, ctl_code, file_id, off, 0, off, len(output), 0, 0) + (
-        output or b"")
+    return _IO_RESP.pack(49, 0, ctl_code, file_id, off, 0, off, len(output), 0, 0) + (output or b"")
 
 
 def unpack_ioctl_response(pdu: Buffer) -> memoryview:

@@ -28,9 +28,19 @@ class SessionSetupRequest:
 
     def pack(self) -> bytes:
         off = SMB2_HEADER_SIZE + _SS_REQ.size
-        return _SS_REQ.pack(25, self.flags, self.security_mode, self.capabilities, 0,
-                            off, len(self.security_buffer),
-                            self.previous_session_id) + self.security_buffer
+        return (
+            _SS_REQ.pack(
+                25,
+                self.flags,
+                self.security_mode,
+                self.capabilities,
+                0,
+                off,
+                len(self.security_buffer),
+                self.previous_session_id,
+            )
+            + self.security_buffer
+        )
 
 
 _SS_RESP = struct.Struct("<HHHH")
@@ -45,8 +55,9 @@ class SessionSetupResponse:
 
     def pack(self) -> bytes:
         off = SMB2_HEADER_SIZE + _SS_RESP.size if self.security_buffer else 0
-        return _SS_RESP.pack(9, self.session_flags, off,
-                             len(self.security_buffer)) + (self.security_buffer or b"\x00")
+        return _SS_RESP.pack(9, self.session_flags, off, len(self.security_buffer)) + (
+            self.security_buffer or b"\x00"
+        )
 
     @classmethod
     def unpack(cls, pdu: Buffer) -> SessionSetupResponse:
@@ -87,8 +98,9 @@ class TreeConnectResponse:
     maximal_access: int
 
     def pack(self) -> bytes:
-        return _TC_RESP.pack(16, self.share_type, 0, self.share_flags, self.capabilities,
-                             self.maximal_access)
+        return _TC_RESP.pack(
+            16, self.share_type, 0, self.share_flags, self.capabilities, self.maximal_access
+        )
 
     @classmethod
     def unpack(cls, pdu: Buffer) -> TreeConnectResponse:

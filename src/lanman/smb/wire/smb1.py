@@ -24,7 +24,7 @@ def parse_smb1_negotiate(frame: bytes | memoryview) -> list[str]:
     if pos + 2 > len(frame):
         raise WireError("SMB1 negotiate truncated")
     (byte_count,) = struct.unpack_from("<H", frame, pos)
-    data = bytes(frame[pos + 2:pos + 2 + byte_count])
+    data = bytes(frame[pos + 2 : pos + 2 + byte_count])
     if len(data) != byte_count:
         raise WireError("SMB1 negotiate ByteCount beyond end")
     dialects: list[str] = []
@@ -35,7 +35,7 @@ def parse_smb1_negotiate(frame: bytes | memoryview) -> list[str]:
         end = data.find(b"\x00", i + 1)
         if end < 0:
             raise WireError("unterminated SMB1 dialect string")
-        dialects.append(data[i + 1:end].decode("ascii", "replace"))
+        dialects.append(data[i + 1 : end].decode("ascii", "replace"))
         if len(dialects) > MAX_SMB1_DIALECTS:
             raise WireError("too many SMB1 dialects")
         i = end + 1
