@@ -225,16 +225,28 @@ def blast(port: int, requests: list[bytes], expect: int, window: int) -> tuple[f
     return dt, ok, bad
 
 
-def run_one(name: str, port: int, n: int, window: int) -> dict:
+def get_tgts(port: int, key: tuple[int, bytes], count: int) -> list:
+    """``count`` different TGTs (one AS exchange each, not timed)."""
+    tgts = []
+    for _ in range(count):
+        req, nonce = client.as_req(REALM, USER, key=key, etypes=[18])
+        tgts.append(client.parse_as_rep(exchange(port, req), key[1], key[0], nonce))
+    return tgts
+
+
+def run_one(name: str, port: int, n: int, window: int, fresh_tgts: int = 0) -> dict:
     key = user_key(port)
     now = time.time()
     as_reqs = [client.as_req(REALM, USER, key=key, etypes=[18], now=now)[0] for _ in range(n)]
     dt, ok, bad = blast(port, as_reqs, asn1.MSG_AS_REP, window)
     as_rate = ok / dt
-    req, nonce = client.as_req(REALM, USER, key=key, etypes=[18])
-    tgt = client.parse_as_rep(exchange(port, req), key[1], key[0], nonce)
+    # One TGT for all TGS-REQs (a client's session), or ``fresh_tgts`` new TGTs used in turn
+    # (many clients: a KDC-side cache of decrypted TGTs gains nothing when >= n).
+    tgts = get_tgts(port, key, max(1, fresh_tgts))
     now = time.time()
-    tgs_reqs = [client.tgs_req(tgt, SERVICE, etypes=[18], now=now)[0] for _ in range(n)]
+    tgs_reqs = [
+        client.tgs_req(tgts[i % len(tgts)], SERVICE, etypes=[18], now=now)[0] for i in range(n)
+    ]
     dt2, ok2, bad2 = blast(port, tgs_reqs, asn1.MSG_TGS_REP, window)
     tgs_rate = ok2 / dt2
     print(
@@ -259,8 +271,10 @@ def measure(work: Path, workers: int, args: argparse.Namespace) -> dict:
         wait_udp(mport, probe)
         print(f"-- {workers} process(es) per KDC", flush=True)
         for _ in range(args.rounds):
-            results["mit"].append(run_one("MIT", mport, args.requests, args.window))
-            results["lanman"].append(run_one("lanman", lport, args.requests, args.window))
+            for kdc, port in (("MIT", mport), ("lanman", lport)):
+                results[kdc.lower()].append(
+                    run_one(kdc, port, args.requests, args.window, args.fresh_tgts)
+                )
     finally:
         for p in (lproc, mproc):
             p.terminate()
@@ -282,6 +296,13 @@ def main() -> None:
         "--workers",
         default="1",
         help="comma-separated process counts per KDC, e.g. 1,2 (MIT: krb5kdc -w N)",
+    )
+    ap.add_argument(
+        "--fresh-tgts",
+        type=int,
+        default=0,
+        metavar="N",
+        help="rotate N different TGTs over the TGS-REQs (0: one TGT for all of them)",
     )
     ap.add_argument("--append", action="store_true", help="append the result to bench/RESULTS.md")
     args = ap.parse_args()
@@ -313,9 +334,16 @@ def main() -> None:
                 f"Machine: {platform.node()} ({os.cpu_count()} CPUs, {platform.machine()}, "
                 f"Python {platform.python_version()}), MIT krb5kdc {mit_version}, "
                 f"`bench/bench_kdc.py --requests {args.requests} --window {args.window} "
-                f"--rounds {args.rounds} --workers {args.workers}`; "
+                f"--rounds {args.rounds} --workers {args.workers}"
+                f"{f' --fresh-tgts {args.fresh_tgts}' if args.fresh_tgts else ''}`; "
                 "UDP on loopback, same load generator (pre-built unique AS-REQ with "
-                "PA-ENC-TIMESTAMP aes256 / TGS-REQ with a fresh authenticator), "
+                "PA-ENC-TIMESTAMP aes256 / TGS-REQ with a fresh authenticator, "
+                + (
+                    f"{args.fresh_tgts} different TGTs in turn"
+                    if args.fresh_tgts
+                    else "one TGT for all"
+                )
+                + "), "
                 "N processes per KDC (lanman `start_kdc(workers=N)`, MIT `krb5kdc -w N`), "
                 "best of the rounds.\n\n"
                 "| processes | exchange | lanman /s | MIT /s | ratio |\n|---:|---|---:|---:|---:|\n"

@@ -512,3 +512,58 @@ def _sig_len(cksumtype: int) -> int:
     if cksumtype in (crypto.CKSUM_HMAC_SHA1_96_AES128, crypto.CKSUM_HMAC_SHA1_96_AES256):
         return 12
     raise PacError(f"unsupported PAC signature type {cksumtype}")
+
+
+def resign(
+    buffers: list[tuple[int, bytes]],
+    drop: tuple[int, ...],
+    server_etype: int,
+    server_key: bytes,
+    kdc_etype: int,
+    kdc_key: bytes,
+    ticket_body: bytes | None = None,
+) -> bytes:
+    """A verified PAC's buffers re-signed for a new ticket, spliced in one pass: the non-signature
+    buffers (less ``drop``) copied as they are, then new server, KDC and (when ``ticket_body``)
+    ticket signatures, with the server signature computed over the spliced bytes.  Same bytes as
+    ``Pac([...]).sign(...)`` on those buffers, without re-packing or re-ordering lists."""
+    s_type = crypto.checksum_type_for(server_etype)
+    k_type = crypto.checksum_type_for(kdc_etype)
+    s_len, k_len = _sig_len(s_type), _sig_len(k_type)
+    kept = [(t, d) for t, d in buffers if t not in SIGNATURE_TYPES and t not in drop]
+    n = len(kept) + (3 if ticket_body is not None else 2)
+    offset = 8 + 16 * n
+    head = bytearray(struct.pack("<II", n, 0))
+    body = bytearray()
+    pack = struct.pack
+    for t, d in kept:
+        head += pack("<IIQ", t, len(d), offset)
+        body += d
+        pad = (-len(d)) % 8
+        if pad:
+            body += bytes(pad)
+        offset += len(d) + pad
+    sigs = [(PAC_SERVER_CHECKSUM, s_type, s_len), (PAC_KDC_CHECKSUM, k_type, k_len)]
+    t_sig = b""
+    if ticket_body is not None:
+        t_sig = crypto.make_checksum(k_type, kdc_key, crypto.KU.APP_DATA_CKSUM, ticket_body)
+        sigs.append((PAC_TICKET_CHECKSUM, k_type, len(t_sig)))
+    s_off = k_off = 0
+    for ul, ctype, ln in sigs:
+        head += pack("<IIQ", ul, 4 + ln, offset)
+        if ul == PAC_SERVER_CHECKSUM:
+            s_off = offset + 4
+        elif ul == PAC_KDC_CHECKSUM:
+            k_off = offset + 4
+        body += pack("<i", ctype)
+        body += t_sig if ul == PAC_TICKET_CHECKSUM else bytes(ln)
+        pad = (-(4 + ln)) % 8
+        if pad:
+            body += bytes(pad)
+        offset += 4 + ln + pad
+    out = head + body
+    server_sig = crypto.make_checksum(s_type, server_key, crypto.KU.APP_DATA_CKSUM, bytes(out))
+    kdc_sig = crypto.make_checksum(k_type, kdc_key, crypto.KU.APP_DATA_CKSUM, server_sig)
+    out[s_off : s_off + s_len] = server_sig
+    out[k_off : k_off + k_len] = kdc_sig
+    return bytes(out)

@@ -77,6 +77,8 @@ class Request:
     sname: Name | None = None
     cname: Name | None = None
     extra_error_padata: list[tuple[int, bytes]] = field(default_factory=list)
+    # The PA-TGS-REQ AP-REQ when the single-pass TGS-REQ reader already parsed it.
+    ap_req: wire.ApReq | None = None
 
 
 def pname(pn: Name) -> str:
@@ -143,12 +145,16 @@ class KdcCore:
         req: Request | None = None
         try:
             try:
-                msg = wire.parse_kdc_req(data, mt)
+                ap = None
+                if mt == asn1.MSG_TGS_REQ:
+                    msg, ap = wire.parse_tgs_req_fast(data, asn1.PA_TGS_REQ)
+                else:
+                    msg = wire.parse_kdc_req(data, mt)
                 if msg.pvno != 5:
                     raise E.KdcError(E.KDC_ERR_BAD_PVNO, "pvno must be 5")
                 if msg.msg_type != mt:
                     raise E.KdcError(E.KRB_AP_ERR_MSG_TYPE, "msg-type mismatch")
-                req = Request(msg_type=mt, req_body=msg.body, padata=msg.padata)
+                req = Request(msg_type=mt, req_body=msg.body, padata=msg.padata, ap_req=ap)
                 if mt == asn1.MSG_AS_REQ:
                     return as_req.handle(self, req, now)
                 return tgs_req.handle(self, req, now)
@@ -281,7 +287,7 @@ class KdcCore:
             plain = crypto.decrypt(etype, key, KU.KDC_REP_TICKET, ticket.cipher)
         except crypto.CryptoError:
             raise E.KdcError(E.KRB_AP_ERR_BAD_INTEGRITY, "ticket integrity") from None
-        etp = wire.parse_enc_ticket_part(plain)
+        etp = wire.parse_enc_ticket_part_fast(plain)
         assert etp.cname is not None
         info = TicketInfo(
             enc=etp,
@@ -338,6 +344,7 @@ class KdcCore:
         pac: P.Pac | None,
         service_ticket: bool,
         caddr: Any = None,
+        pac_drop: tuple[int, ...] | None = None,
     ) -> bytes:
         """Build, PAC-sign and encrypt a ticket for ``server``; returns the Ticket's DER."""
         t_etype = best_key_etype(server.keys)
@@ -364,7 +371,13 @@ class KdcCore:
             ticket_body = None
             if service_ticket:
                 ticket_body = der.enc_ticket_part_finish(head, _PAC_PLACEHOLDER_AD)
-            signed = pac.sign(t_etype, s_key, k_etype, tgs.keys[k_etype], ticket_body)
+            if pac_drop is not None:
+                # A verified PAC from a TGT: spliced and re-signed (TGS).
+                signed = P.resign(
+                    pac.buffers, pac_drop, t_etype, s_key, k_etype, tgs.keys[k_etype], ticket_body
+                )
+            else:
+                signed = pac.sign(t_etype, s_key, k_etype, tgs.keys[k_etype], ticket_body)
             authz = _pac_authdata(signed)
         plain = der.enc_ticket_part_finish(head, authz)
         cipher = crypto.encrypt(t_etype, s_key, KU.KDC_REP_TICKET, plain)
@@ -409,9 +422,15 @@ class KdcCore:
 
     # -- AP-REQ in PA-TGS-REQ / FAST armor ----------------------------------------------------
     def verify_ap_req(
-        self, ap_bytes: bytes, now: float, usage: int, *, check_replay: bool = True
+        self,
+        ap_bytes: bytes,
+        now: float,
+        usage: int,
+        *,
+        check_replay: bool = True,
+        parsed: wire.ApReq | None = None,
     ) -> tuple[TicketInfo, wire.Authenticator]:
-        ap = wire.parse_ap_req(ap_bytes)
+        ap = parsed if parsed is not None else wire.parse_ap_req(ap_bytes)
         if ap.pvno != 5 or ap.msg_type != asn1.MSG_AP_REQ:
             raise E.KdcError(E.KRB_AP_ERR_MSG_TYPE, "not an AP-REQ")
         tkt = self.decrypt_ticket(ap.ticket, now)
@@ -422,7 +441,7 @@ class KdcCore:
             plain = crypto.decrypt(tkt.session_etype, tkt.session_key, usage, cipher)
         except crypto.CryptoError:
             raise E.KdcError(E.KRB_AP_ERR_BAD_INTEGRITY, "authenticator integrity") from None
-        auth = wire.parse_authenticator(plain)
+        auth = wire.parse_authenticator_fast(plain)
         if (
             auth.crealm.upper() != tkt.crealm.upper()
             or auth.cname.components != tkt.cname.components  # type: ignore[union-attr]

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["handle"]
 
 _UNKEYED_OK = (crypto.CKSUM_RSA_MD5,)
+_SERVICE_PAC_DROP = (P.PAC_ATTRIBUTES_INFO, P.PAC_REQUESTOR)
 
 
 def handle(core: KdcCore, req: Request, now: float) -> bytes:
@@ -29,7 +30,7 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
         raise E.KdcError(E.KDC_ERR_PADATA_TYPE_NOSUPP, "no PA-TGS-REQ")
     body = req.req_body
     outer_body_der = body.der
-    tgt, auth = core.verify_ap_req(ap_bytes, now, KU.TGS_REQ_AUTH)
+    tgt, auth = core.verify_ap_req(ap_bytes, now, KU.TGS_REQ_AUTH, parsed=req.ap_req)
     req.cname = tgt.cname
     subkey = auth.subkey
 
@@ -126,12 +127,9 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
         session_key = core.session_key(session_etype)
 
     # -- PAC: re-signed for the target (ticket signature on service tickets) ------------------
-    pac = None
-    if tgt.pac is not None:
-        pac = P.Pac([(t, d) for t, d in tgt.pac.buffers if t not in P.SIGNATURE_TYPES])
-        if not to_tgs:
-            pac.remove(P.PAC_ATTRIBUTES_INFO)
-            pac.remove(P.PAC_REQUESTOR)
+    # (signature buffers replaced; a service ticket's PAC drops requestor and attributes)
+    pac = tgt.pac
+    pac_drop = () if to_tgs else _SERVICE_PAC_DROP
     reply_sname = sname
     ticket = core.issue_ticket(
         flags=flags,
@@ -148,6 +146,7 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
         pac=pac,
         service_ticket=not to_tgs,
         caddr=tgt.enc.caddr,
+        pac_drop=pac_drop,
     )
 
     enc_part = der.enc_kdc_rep_part(
