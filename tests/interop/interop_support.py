@@ -498,9 +498,35 @@ def start_samba(
     return t
 
 
+def kill_by_config(config_dir: Path, timeout: float = 5.0) -> int:
+    """Stop every process whose command line names a file in ``config_dir``: smbd hands
+    RPC to samba-dcerpcd/rpcd_* helpers in sessions of their own, which outlive smbd."""
+    needle = str(config_dir).encode()
+    victims = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if needle in (entry / "cmdline").read_bytes():
+                victims.append(int(entry.name))
+        except OSError:
+            continue
+    for pid in victims:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for pid in victims:
+        while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+            time.sleep(0.05)
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    return len(victims)
+
+
 def cleanup_target(t: Target) -> None:
     t.stop()
     if t.kind == "samba":
+        kill_by_config(t.home)
         shutil.rmtree(t.home, ignore_errors=True)
 
 
