@@ -163,11 +163,11 @@ def run(
         cp = subprocess.run(
             cmd,
             input=input,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            capture_output=True,
             timeout=timeout,
             env=env,
             cwd=cwd,
+            check=False,  # checked below, with the output in the message
         )
     except subprocess.TimeoutExpired as e:
         raise AssertionError(
@@ -294,21 +294,24 @@ def _lanman_start(t: Target) -> None:
         "--require-security-signature",
         "true" if t.require_signing else "false",
     )
-    logf = open(t.log_path, "ab")
-    t.proc = subprocess.Popen(
+    _spawn(
+        t,
+        "lanman",
         lanman_cmd() + ["--home", str(t.home), "up", "--listen", HOST, "--smb-port", str(t.port)],
-        stdout=logf,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
     )
-    logf.close()
+
+
+def _spawn(t: Target, what: str, cmd: list, **popen_kw) -> None:
+    """Start a server with its output in ``t.log_path`` and wait for its port."""
+    with open(t.log_path, "ab") as logf:
+        t.proc = subprocess.Popen(
+            cmd, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **popen_kw
+        )
     try:
         wait_port(t.port, 15.0, t.proc)
-    except Exception as e:
+    except (RuntimeError, TimeoutError) as e:
         stop_process(t.proc)
-        raise AssertionError(
-            f"lanman did not start: {e}\n--- server output\n{t.log_text()}"
-        ) from None
+        raise AssertionError(f"{what} did not start: {e}\n--- output\n{t.log_text()}") from None
 
 
 def start_lanman(base: Path, require_signing: bool = True, port: int | None = None) -> Target:
@@ -424,8 +427,9 @@ def _write_samba_conf(t: Target) -> Path:
 
 def _samba_start(t: Target) -> None:
     conf = _write_samba_conf(t)
-    logf = open(t.log_path, "ab")
-    t.proc = subprocess.Popen(
+    _spawn(
+        t,
+        "smbd",
         [
             require_tool("smbd"),
             "--foreground",
@@ -433,18 +437,9 @@ def _samba_start(t: Target) -> None:
             "--debug-stdout",
             f"--configfile={conf}",
         ],
-        stdout=logf,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
         # smbd signals its whole process group on shutdown: keep it out of ours
         start_new_session=True,
     )
-    logf.close()
-    try:
-        wait_port(t.port, 15.0, t.proc)
-    except Exception as e:
-        stop_process(t.proc)
-        raise AssertionError(f"smbd did not start: {e}\n--- smbd output\n{t.log_text()}") from None
 
 
 def start_samba(
@@ -775,9 +770,12 @@ def unsigned_traffic(proxy: TamperProxy) -> list[str]:
     if not any(m.flags & SMB2_FLAGS_SIGNED for m in proxy.requests):
         bad.append("no signed request seen at all")
     for m in proxy.requests:
-        if m.session_id and m.command not in (SMB2_SESSION_SETUP, SMB2_CANCEL, SMB2_NEGOTIATE):
-            if not m.flags & SMB2_FLAGS_SIGNED:
-                bad.append(f"request cmd=0x{m.command:x} mid={m.message_id} unsigned")
+        if (
+            m.session_id
+            and m.command not in (SMB2_SESSION_SETUP, SMB2_CANCEL, SMB2_NEGOTIATE)
+            and not m.flags & SMB2_FLAGS_SIGNED
+        ):
+            bad.append(f"request cmd=0x{m.command:x} mid={m.message_id} unsigned")
     for m in proxy.responses:
         if (
             m.session_id
@@ -785,10 +783,9 @@ def unsigned_traffic(proxy: TamperProxy) -> list[str]:
             not in (SMB2_SESSION_SETUP, SMB2_CANCEL, SMB2_NEGOTIATE, SMB2_OPLOCK_BREAK)
             and m.status != STATUS_PENDING
             and m.message_id != 0xFFFFFFFFFFFFFFFF
+            and not m.flags & SMB2_FLAGS_SIGNED
         ):
-            if not m.flags & SMB2_FLAGS_SIGNED:
-                bad.append(
-                    f"response cmd=0x{m.command:x} mid={m.message_id} "
-                    f"status=0x{m.status:08x} unsigned"
-                )
+            bad.append(
+                f"response cmd=0x{m.command:x} mid={m.message_id} status=0x{m.status:08x} unsigned"
+            )
     return bad

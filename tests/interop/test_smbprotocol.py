@@ -44,7 +44,7 @@ def open_session(host: str, port: int, user: str, password: str, dialect: int):
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("name", list(DIALECTS))
 def test_smbprotocol_signed_file_ops(target, name):
-    dialect, algo = DIALECTS[name]
+    dialect, _algo = DIALECTS[name]
     with TamperProxy(target.port) as proxy:
         conn, session, cache = open_session(
             target.host, proxy.port, target.user, target.password, dialect
@@ -58,7 +58,7 @@ def test_smbprotocol_signed_file_ops(target, name):
                 assert conn.signing_algorithm_id == SigningAlgorithms.AES_GMAC
             else:
                 assert conn.signing_algorithm_id is None  # implied by the dialect
-            kw = dict(port=proxy.port, connection_cache=cache)
+            kw = {"port": proxy.port, "connection_cache": cache}
             root = rf"\\{target.host}\{target.share}"
             d = rf"{root}\sp_{name}"
             smbclient.mkdir(d, **kw)
@@ -87,17 +87,19 @@ def test_smbprotocol_signed_file_ops(target, name):
 def test_smbprotocol_read_only_share(target):
     from smbprotocol.exceptions import SMBOSError
 
-    conn, session, cache = open_session(
+    _conn, _session, cache = open_session(
         target.host, target.port, target.user, target.password, Dialects.SMB_3_1_1
     )
     try:
-        kw = dict(port=target.port, connection_cache=cache)
+        kw = {"port": target.port, "connection_cache": cache}
         ro = rf"\\{target.host}\{target.ro_share}"
         with smbclient.open_file(rf"{ro}\readme.txt", mode="rb", **kw) as f:
             assert f.read() == b"read-only share\n"
-        with pytest.raises((SMBOSError, PermissionError, OSError)):
-            with smbclient.open_file(rf"{ro}\new.txt", mode="wb", **kw) as f:
-                f.write(b"x")
+        with (
+            pytest.raises((SMBOSError, PermissionError, OSError)),
+            smbclient.open_file(rf"{ro}\new.txt", mode="wb", **kw) as f,
+        ):
+            f.write(b"x")
         assert not (target.ro_dir / "new.txt").exists()
     finally:
         smbclient.reset_connection_cache(fail_on_error=False, connection_cache=cache)

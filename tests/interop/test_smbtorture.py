@@ -47,12 +47,13 @@ def smbtorture(target, test: str) -> tuple[int, str]:
 @pytest.mark.parametrize("test", list(TESTS))
 def test_smbtorture(target, test):
     rc, out = smbtorture(target, test)
-    results = dict(
-        (name, kind)
+    # smbtorture's subunit-style result lines; every sub-test listed in TESTS must be "success".
+    results = {
+        name: kind
         for kind, name in re.findall(
             r"^(success|failure|error|skip|xfail|uxsuccess): (\S+)", out, re.MULTILINE
         )
-    )
+    }
     failed = {n: k for n, k in results.items() if k in ("failure", "error", "uxsuccess")}
     assert not failed, out
     missing = {n for n in TESTS[test] if results.get(n) != "success"}

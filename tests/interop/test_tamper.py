@@ -11,6 +11,7 @@ The client is smbprotocol (low level) at 3.1.1 (AES-GMAC), 3.0 (AES-CMAC) and 2.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -227,10 +228,8 @@ class Client:
         return fh
 
     def close(self):
-        try:
+        with contextlib.suppress(Exception):  # the server may have dropped us already
             self.conn.disconnect(True)
-        except Exception:  # noqa: BLE001 - the server may have dropped us already
-            pass
 
 
 def in_thread(fn):
@@ -305,7 +304,7 @@ def test_tampered_second_pdu_of_compound(target, dname, mutation):
                 )
                 return rd[1](reqs[0])
 
-            th, box = in_thread(go)
+            th, _box = in_thread(go)
             verdict = wait_verdict(proxy, shot)
             assert shot.done.is_set(), "the compound did not go through the proxy"
             chained = [m for m in proxy.tampered]
@@ -336,17 +335,15 @@ def test_unsigned_tree_connect_311(target):
             s.connect()
             shot.armed.set()
             tc = TreeConnect(s, rf"\\{target.host}\{target.share}")
-            th, box = in_thread(tc.connect)
+            th, _box = in_thread(tc.connect)
             verdict = wait_verdict(proxy, shot)
             assert shot.done.is_set()
             assert_rejected(verdict, target)
             if target.is_lanman:
                 assert verdict[0] == "closed", f"lanman must disconnect, got {verdict}"
         finally:
-            try:
+            with contextlib.suppress(Exception):  # the server may have dropped us already
                 conn.disconnect(True)
-            except Exception:  # noqa: BLE001
-                pass
             proxy.close()
             th.join(timeout=10)
     assert_server_still_serves(target)

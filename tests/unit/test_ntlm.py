@@ -329,7 +329,7 @@ def test_ntlm_oem_strings() -> None:
         b"",
         b"NTLMSSP\x00",
         b"NTLMSSP\x00\x02\x00\x00\x00" + bytes(8),  # wrong type for the state
-        b"XXXXXXX\x00\x01\x00\x00\x00" + bytes(8),
+        b"NOTNTLM\x00\x01\x00\x00\x00" + bytes(8),  # wrong signature
         b"NTLMSSP\x00\x01\x00\x00\x00" + bytes(4096 * 17),
     ],
 )

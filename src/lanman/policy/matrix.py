@@ -218,6 +218,61 @@ def _fail(family: str, stage: str, row: tuple, note: str) -> Outcome:
     return _failure(family, stage, code, status, key, note)
 
 
+def smb1_pair_outcome(cs: str, ss: str, *, guest: bool) -> Outcome:
+    """What an SMB1 client in signing state ``cs`` shows against a server in ``ss``
+    (disabled / enabled / required), for a user or a guest session (fact sheet §3, §5)."""
+    table = smb1_signing_outcome(cs, ss)  # MS-SMB 3.2.4.2.4
+    if table == "blocked" and cs == "required":
+        # §3 / KB 887429: closed after NEGOTIATE, "System error 1240 has occurred."
+        return _fail(
+            SMB1,
+            "negotiate",
+            ERROR_LOGIN_WKSTA_RESTRICTION,
+            "§3 KB 887429: client requires, server disabled",
+        )
+    if guest:
+        # §5: a guest session has no key and cannot sign; a client that requires signing
+        # refuses it (Samba's client likewise, CVE-2016-2019). SMB1 code: §5.2 row
+        # "guest blocked because client requires signing" [unconfirmed for SMB1].
+        if cs == "required":
+            return _fail(
+                SMB1,
+                "session setup",
+                ERROR_SMB_GUEST_LOGON_BLOCKED_SIGNING_REQUIRED,
+                "§5: guest cannot sign, client requires signing",
+            )
+        if ss == "required":
+            return _fail(
+                SMB1,
+                "tree connect",
+                ERROR_ACCESS_DENIED,
+                "§3 KB 887429: server requires, the (guest) session is unsigned",
+            )
+        return Outcome(True, SMB1, False, note="§5: guest sessions are never signed")
+    if table == "blocked":  # client disabled, server required
+        return _fail(
+            SMB1,
+            "tree connect",
+            ERROR_ACCESS_DENIED,
+            "§3 KB 887429: client disabled, server requires -> ACCESS_DENIED",
+        )
+    return Outcome(True, SMB1, table == "signed", note=f"§3 MS-SMB 3.2.4.2.4: {cs} x {ss}")
+
+
+def smb2_guest_refusal(insecure_guest_allowed: bool, require_signing: bool) -> Outcome | None:
+    """§5: 1272 when insecure guest logons are off; 3227320323 when they are on but the
+    client requires signing; None when the client takes the (unsigned) guest session."""
+    d = guest_logon_allowed(insecure_guest_allowed, require_signing)
+    if d.allowed:
+        return None
+    row = (
+        ERROR_SMB_GUEST_LOGON_BLOCKED
+        if d.win32 == 1272
+        else ERROR_SMB_GUEST_LOGON_BLOCKED_SIGNING_REQUIRED
+    )
+    return _fail(SMB2, "session setup", row, "§5 guest logon rules")
+
+
 def expected_outcome(
     client_profile: str,
     server_profile: str,
@@ -247,56 +302,15 @@ def expected_outcome(
                 ERROR_NETNAME_DELETED,
                 "SMB1-only client, server with SMB1 off (EnableSMB1Protocol default)",
             )
-        cs, ss = c.client_smb1_state, s.server_smb1_state
-        table = smb1_signing_outcome(cs, ss)  # MS-SMB 3.2.4.2.4
-        if table == "blocked" and cs == "required":
-            # §3 / KB 887429: closed after NEGOTIATE, "System error 1240 has occurred."
-            return _fail(
-                SMB1,
-                "negotiate",
-                ERROR_LOGIN_WKSTA_RESTRICTION,
-                "§3 KB 887429: client requires, server disabled",
-            )
-        if guest:
-            # §5: a guest session has no key and cannot sign; a client that requires signing
-            # refuses it (Samba's client likewise, CVE-2016-2019). SMB1 code: §5.2 row
-            # "guest blocked because client requires signing" [unconfirmed for SMB1].
-            if cs == "required":
-                return _fail(
-                    SMB1,
-                    "session setup",
-                    ERROR_SMB_GUEST_LOGON_BLOCKED_SIGNING_REQUIRED,
-                    "§5: guest cannot sign, client requires signing",
-                )
-            if ss == "required":
-                return _fail(
-                    SMB1,
-                    "tree connect",
-                    ERROR_ACCESS_DENIED,
-                    "§3 KB 887429: server requires, the (guest) session is unsigned",
-                )
-            return Outcome(True, SMB1, False, note="§5: guest sessions are never signed")
-        if table == "blocked":  # client disabled, server required
-            return _fail(
-                SMB1,
-                "tree connect",
-                ERROR_ACCESS_DENIED,
-                "§3 KB 887429: client disabled, server requires -> ACCESS_DENIED",
-            )
-        return Outcome(True, SMB1, table == "signed", note=f"§3 MS-SMB 3.2.4.2.4: {cs} x {ss}")
+        return smb1_pair_outcome(c.client_smb1_state, s.server_smb1_state, guest=guest)
 
     creq, sreq = c.client.require_signing, s.server.require_signing
     if guest:
         # §5: 1272 when insecure guest logons are off; 3227320323 when they are on but the
         # client requires signing; otherwise an unsigned guest session.
-        d = guest_logon_allowed(c.client.insecure_guest_allowed, creq)
-        if not d.allowed:
-            row = (
-                ERROR_SMB_GUEST_LOGON_BLOCKED
-                if d.win32 == 1272
-                else ERROR_SMB_GUEST_LOGON_BLOCKED_SIGNING_REQUIRED
-            )
-            return _fail(SMB2, "session setup", row, "§5 guest logon rules")
+        refused = smb2_guest_refusal(c.client.insecure_guest_allowed, creq)
+        if refused is not None:
+            return refused
         return Outcome(True, SMB2, False, note="§5: guest sessions are never signed")
     if not server_signs:
         # §5.2: "Peer won't/can't sign" -> 0xC000A000 (MS-SMB2 3.2.5.3.1: the final

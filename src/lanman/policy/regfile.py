@@ -3,7 +3,7 @@
 Reading accepts what regedit writes (UTF-16LE with BOM, CRLF) and what people type (UTF-8 or
 ASCII, with or without BOM, LF), the ``REGEDIT4`` header, ``;`` comments, ``\\`` line
 continuations, ``[KEY]``, ``[-KEY]`` (delete the key and its subkeys), ``"name"=-`` (delete the
-value), ``@=`` (the default value), ``"str"``, ``dword:XXXXXXXX``, ``hex:..`` and ``hex(N):..``.
+value), ``@=`` (the default value), ``"str"``, ``dword:0000002a`` (8 hex digits), ``hex:..`` and ``hex(N):..``.
 
 A file is parsed and checked completely before anything is applied: any error names the line
 and nothing changes. Values that lanman's catalogue knows must be REG_DWORD with allowed data.

@@ -20,18 +20,15 @@ from dataclasses import dataclass, field
 from lanman.errors import ntstatus as nts
 from lanman.errors import win32
 from lanman.errors.explain import FAILURES, Remedy
-from lanman.policy.decisions import guest_logon_allowed, smb1_signing_outcome
 from lanman.policy.matrix import (
-    ERROR_ACCESS_DENIED,
-    ERROR_LOGIN_WKSTA_RESTRICTION,
     ERROR_NETNAME_DELETED,
-    ERROR_SMB_GUEST_LOGON_BLOCKED,
-    ERROR_SMB_GUEST_LOGON_BLOCKED_SIGNING_REQUIRED,
     SMB1,
     SMB2,
     STATUS_INVALID_SIGNATURE,
     Outcome,
     Party,
+    smb1_pair_outcome,
+    smb2_guest_refusal,
 )
 from lanman.policy.profiles import get_profile
 from lanman.scan.model import HostResult
@@ -120,53 +117,17 @@ def predict(client_profile: str, facts: ServerFacts) -> Outcome:
             return _fail(
                 SMB1, "negotiate", ERROR_NETNAME_DELETED, "SMB1-only client, server with SMB1 off"
             )
-        cs, ss = c.client_smb1_state, facts.smb1_state
-        table = smb1_signing_outcome(cs, ss)
-        if table == "blocked" and cs == "required":
-            return _fail(
-                SMB1,
-                "negotiate",
-                ERROR_LOGIN_WKSTA_RESTRICTION,
-                "§3 KB 887429: client requires, server disabled",
-            )
-        if guest:
-            if cs == "required":
-                return _fail(
-                    SMB1,
-                    "session setup",
-                    ERROR_SMB_GUEST_LOGON_BLOCKED_SIGNING_REQUIRED,
-                    "§5: guest cannot sign, client requires signing",
-                )
-            if ss == "required":
-                return _fail(
-                    SMB1,
-                    "tree connect",
-                    ERROR_ACCESS_DENIED,
-                    "§3 KB 887429: server requires, the (guest) session is unsigned",
-                )
-            return Outcome(True, SMB1, False, note="§5: guest sessions are never signed")
-        if table == "blocked":
-            return _fail(
-                SMB1,
-                "tree connect",
-                ERROR_ACCESS_DENIED,
-                "§3 KB 887429: client disabled, server requires -> ACCESS_DENIED",
-            )
-        if facts.user_failure is not None:
+        outcome = smb1_pair_outcome(c.client_smb1_state, facts.smb1_state, guest=guest)
+        if outcome.ok and not guest and facts.user_failure is not None:
             return _observed_failure(SMB1, facts.user_failure)
-        return Outcome(True, SMB1, table == "signed", note=f"§3 MS-SMB 3.2.4.2.4: {cs} x {ss}")
+        return outcome
 
     dialect = max(facts.smb2_dialects)
     creq, sreq = c.client.require_signing, facts.smb2_required.get(dialect, False)
     if guest:
-        d = guest_logon_allowed(c.client.insecure_guest_allowed, creq)
-        if not d.allowed:
-            row = (
-                ERROR_SMB_GUEST_LOGON_BLOCKED
-                if d.win32 == 1272
-                else ERROR_SMB_GUEST_LOGON_BLOCKED_SIGNING_REQUIRED
-            )
-            return _fail(SMB2, "session setup", row, "§5 guest logon rules")
+        refused = smb2_guest_refusal(c.client.insecure_guest_allowed, creq)
+        if refused is not None:
+            return refused
         return Outcome(
             True,
             SMB2,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import threading
 import uuid
 from pathlib import Path
 
@@ -163,11 +164,10 @@ async def serve(
     )
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
+    if threading.current_thread() is threading.main_thread():
+        # (embedders running serve() in a thread stop it through ``stop`` instead)
+        for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
-            pass
     try:
         await stop.wait()
     finally:
