@@ -14,12 +14,11 @@ import contextlib
 import io
 import os
 
+import impacket  # noqa: F401 - a test peer: a missing one fails, never skips
 import pytest
-from interop_support import TamperProxy, unsigned_traffic
-
-pytest.importorskip("impacket")
 from impacket import smb3structs as s3
 from impacket.smbconnection import SMBConnection
+from interop_support import TamperProxy, unsigned_traffic
 
 pytestmark = [pytest.mark.interop]
 

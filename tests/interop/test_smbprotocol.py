@@ -6,10 +6,9 @@ import os
 import uuid
 
 import pytest
-from interop_support import TamperProxy, unsigned_traffic
-
-smbprotocol = pytest.importorskip("smbprotocol")  # a test dependency: always installed
 import smbclient
+import smbprotocol  # noqa: F401 - a test peer: a missing one fails, never skips
+from interop_support import TamperProxy, unsigned_traffic
 from smbprotocol.connection import Connection, Dialects, SigningAlgorithms
 
 pytestmark = [pytest.mark.interop]

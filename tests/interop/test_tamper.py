@@ -21,6 +21,7 @@ import time
 import uuid
 
 import pytest
+import smbprotocol  # noqa: F401 - a test peer: a missing one fails, never skips
 from interop_support import (
     SMB2_FLAGS_SIGNED,
     SMB2_QUERY_DIRECTORY,
@@ -33,8 +34,6 @@ from interop_support import (
     sha256_file,
     smbclient,
 )
-
-pytest.importorskip("smbprotocol")
 from smbprotocol.connection import Connection, Dialects
 from smbprotocol.open import (
     CreateDisposition,
