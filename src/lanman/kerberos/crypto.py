@@ -11,13 +11,11 @@ Own implementation on top of ``cryptography`` primitives (AES-ECB/CBC, PBKDF2, H
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import os
 import struct
 import threading
-from collections import OrderedDict
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
@@ -184,6 +182,9 @@ def _gcd(a: int, b: int) -> int:
 # finds it busy uses a fresh one-shot context (``last`` = 0) instead of waiting.
 
 _ZERO_BLOCK = bytes(16)
+# Mode objects are immutable: one of each saves their construction on every new context.
+_ECB = modes.ECB()
+_CBC0 = modes.CBC(_ZERO_BLOCK)
 
 
 def _xor(a: bytes, b: bytes) -> bytes:
@@ -204,7 +205,7 @@ class _Aes:
         self._dec_last = _ZERO_BLOCK
 
     def _fresh(self) -> Any:
-        return Cipher(algorithms.AES(self._key), modes.CBC(_ZERO_BLOCK))
+        return Cipher(algorithms.AES(self._key), _CBC0)
 
     def cts_encrypt(self, plaintext: bytes, iv: bytes) -> bytes:
         n = len(plaintext)
@@ -279,29 +280,24 @@ class _Aes:
         return _xor(out[:16], cn if iv == _ZERO_BLOCK else _xor(cn, iv)) + out[16:] + p_n
 
 
-class _Lru:
-    """A small thread-tolerant LRU map (bounded; a lost race only costs a recomputation)."""
+class _Bounded:
+    """A bounded memo: emptied when full (thread-tolerant: a lost race only costs a
+    recomputation).  Not an LRU: a stream of one-shot session keys fills it quickly, and the
+    hot keys (krbtgt, services) cost one recomputation each after it is emptied, which is
+    cheaper than keeping an eviction order on every access."""
 
-    __slots__ = ("_d", "_max")
+    __slots__ = ("_d", "_max", "get")
 
     def __init__(self, max_entries: int) -> None:
-        self._d: OrderedDict[Any, Any] = OrderedDict()
+        self._d: dict[Any, Any] = {}
         self._max = max_entries
-
-    def get(self, key: Any) -> Any:
-        d = self._d
-        v = d.get(key)
-        if v is not None:
-            with contextlib.suppress(KeyError):
-                d.move_to_end(key)
-        return v
+        self.get = self._d.get
 
     def put(self, key: Any, value: Any) -> None:
         d = self._d
+        if len(d) >= self._max:
+            d.clear()
         d[key] = value
-        while len(d) > self._max:
-            with contextlib.suppress(KeyError, StopIteration):
-                d.popitem(last=False)
 
     def clear(self) -> None:
         self._d.clear()
@@ -310,7 +306,7 @@ class _Lru:
         return len(self._d)
 
 
-_AES_CACHE = _Lru(1024)  # raw AES key -> _Aes (for callers of aes_cts_* with fixed keys)
+_AES_CACHE = _Bounded(1024)  # raw AES key -> _Aes (for callers of aes_cts_* with fixed keys)
 
 
 def _aes(key: bytes) -> _Aes:
@@ -324,7 +320,7 @@ def _aes(key: bytes) -> _Aes:
 
 
 def _aes_ecb_enc(key: bytes, block: bytes) -> bytes:
-    e = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+    e = Cipher(algorithms.AES(key), _ECB).encryptor()
     return e.update(block) + e.finalize()
 
 
@@ -344,8 +340,62 @@ def aes_cts_decrypt(key: bytes, ciphertext: bytes, iv: bytes = _ZERO_BLOCK) -> b
 # per-(key, usage) objects the hot paths need: the Ke cipher contexts, and HMAC objects keyed
 # with Ki / Kc that are copied per message instead of re-keyed.
 
-_DK_CACHE = _Lru(4096)
+_DK_CACHE = _Bounded(4096)
 _NFOLD_CACHE: dict[bytes, bytes] = {}
+
+
+def _nfold16(constant: bytes) -> bytes:
+    if len(constant) == 16:
+        return constant
+    block = _NFOLD_CACHE.get(constant)
+    if block is None:
+        block = nfold(constant, 16)
+        if len(_NFOLD_CACHE) < 1024:
+            _NFOLD_CACHE[constant] = block
+    return block
+
+
+class _Deriver:
+    """DK(base, constant) for one AES base key: one ECB context serves every constant (Ke, Ki
+    and Kc of all usages), so a fresh session key costs one context, not one per derived key.
+    Busy context (another thread): a one-shot context instead of waiting."""
+
+    __slots__ = ("_base", "_enc", "_lock")
+
+    def __init__(self, base: bytes) -> None:
+        self._base = base
+        self._enc: Any = None
+        self._lock = threading.Lock()
+
+    def derive(self, constant: bytes) -> bytes:
+        block = _nfold16(constant)
+        k = len(self._base)
+        owned = self._lock.acquire(blocking=False)
+        try:
+            enc = self._enc if owned else None
+            if enc is None:
+                enc = Cipher(algorithms.AES(self._base), _ECB).encryptor()
+                if owned:
+                    self._enc = enc
+            out = block = enc.update(block)
+            while len(out) < k:  # RFC 3961 5.1: K1 = E(constant), K(i+1) = E(Ki)
+                block = enc.update(block)
+                out += block
+        finally:
+            if owned:
+                self._lock.release()
+        return out[:k]
+
+
+_DERIVERS = _Bounded(1024)
+
+
+def _deriver(base: bytes) -> _Deriver:
+    d = _DERIVERS.get(base)
+    if d is None:
+        d = _Deriver(base)
+        _DERIVERS.put(base, d)
+    return d
 
 
 def derive_key(base: bytes, constant: bytes) -> bytes:
@@ -354,21 +404,7 @@ def derive_key(base: bytes, constant: bytes) -> bytes:
     hit = _DK_CACHE.get(ck)
     if hit is not None:
         return hit
-    k = len(base)
-    if len(constant) == 16:
-        block = constant
-    else:
-        block = _NFOLD_CACHE.get(constant)
-        if block is None:
-            block = nfold(constant, 16)
-            if len(_NFOLD_CACHE) < 1024:
-                _NFOLD_CACHE[constant] = block
-    e = Cipher(algorithms.AES(base), modes.ECB()).encryptor()
-    out = b""
-    while len(out) < k:
-        block = e.update(block)
-        out += block
-    result = out[:k]
+    result = _deriver(base).derive(constant)
     _DK_CACHE.put(ck, result)
     return result
 
@@ -389,14 +425,14 @@ class _UsageKeys:
     def ke(self) -> _Aes:
         ke = self._ke
         if ke is None:
-            ke = self._ke = _Aes(derive_key(self._base, _usage_const(self._usage, 0xAA)))
+            ke = self._ke = _Aes(_deriver(self._base).derive(_usage_const(self._usage, 0xAA)))
         return ke
 
     def mac_ki(self, data: bytes) -> bytes:
         proto = self._ki
         if proto is None:
-            ki = derive_key(self._base, _usage_const(self._usage, 0x55))
-            proto = self._ki = hmac.new(ki, None, hashlib.sha1)
+            ki = _deriver(self._base).derive(_usage_const(self._usage, 0x55))
+            proto = self._ki = _hmac_sha1(ki)
         h = proto.copy()
         h.update(data)
         return h.digest()[:12]
@@ -404,14 +440,27 @@ class _UsageKeys:
     def mac_kc(self, data: bytes) -> bytes:
         proto = self._kc
         if proto is None:
-            kc = derive_key(self._base, _usage_const(self._usage, 0x99))
-            proto = self._kc = hmac.new(kc, None, hashlib.sha1)
+            kc = _deriver(self._base).derive(_usage_const(self._usage, 0x99))
+            proto = self._kc = _hmac_sha1(kc)
         h = proto.copy()
         h.update(data)
         return h.digest()[:12]
 
 
-_USAGE_CACHE = _Lru(2048)
+try:  # OpenSSL's HMAC object itself: copy/update/digest without hmac.HMAC's Python layer
+    from _hashlib import hmac_new as _openssl_hmac_new
+except ImportError:  # pragma: no cover - CPython without OpenSSL
+    _openssl_hmac_new = None
+
+
+def _hmac_sha1(key: bytes) -> Any:
+    """A keyed HMAC-SHA1 prototype to ``copy()`` per message."""
+    if _openssl_hmac_new is not None:
+        return _openssl_hmac_new(key, b"", "sha1")
+    return hmac.new(key, None, hashlib.sha1)
+
+
+_USAGE_CACHE = _Bounded(2048)
 
 
 def _usage_keys(key: bytes, usage: int) -> _UsageKeys:

@@ -52,10 +52,16 @@ def _length(n: int) -> bytes:
 
 
 def tlv(tag: int, content: bytes) -> bytes:
-    """One DER element with a single identifier octet ``tag``."""
+    """One DER element with a single identifier octet ``tag``.
+
+    (The KDC builds ~75 elements per reply: the common lengths are written inline.)"""
     n = len(content)
     if n < 0x80:
         return bytes((tag, n)) + content
+    if n < 0x100:
+        return bytes((tag, 0x81, n)) + content
+    if n < 0x10000:
+        return bytes((tag, 0x82, n >> 8, n & 0xFF)) + content
     return bytes((tag,)) + _length(n) + content
 
 

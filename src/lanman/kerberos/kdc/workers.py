@@ -116,6 +116,7 @@ async def _serve(args: argparse.Namespace) -> None:
     from lanman.kerberos.kdc.core import KdcConfig, KdcCore
     from lanman.kerberos.kdc.replay import SharedReplayCache
     from lanman.kerberos.kdc.service import serve_sockets
+    from lanman.runtime import tune_gc
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -138,6 +139,7 @@ async def _serve(args: argparse.Namespace) -> None:
     udp = socket.socket(fileno=args.udp_fd)
     tcp = socket.socket(fileno=args.tcp_fd)
     server = await serve_sockets(core, udp, tcp)
+    tune_gc()
     try:
         await stop.wait()
     finally:

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 from lanman.events.catalogue import CATALOGUE
+from lanman.runtime import tune_gc
 
 from .state import ServerContext, ServerSettings
 from .transport import start_server
@@ -165,9 +166,11 @@ async def serve(
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     if threading.current_thread() is threading.main_thread():
-        # (embedders running serve() in a thread stop it through ``stop`` instead)
+        # (embedders running serve() in a thread stop it through ``stop`` instead, and keep
+        # their own process settings)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        tune_gc()
     try:
         await stop.wait()
     finally:
