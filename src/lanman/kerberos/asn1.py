@@ -82,6 +82,10 @@ NT_SRV_HST = 3
 NT_ENTERPRISE = 10
 NT_WELLKNOWN = 11
 
+# The anonymous principal WELLKNOWN/ANONYMOUS@WELLKNOWN:ANONYMOUS (RFC 6112 3, RFC 8062 3).
+ANONYMOUS_NAME = ("WELLKNOWN", "ANONYMOUS")
+ANONYMOUS_REALM = "WELLKNOWN:ANONYMOUS"
+
 # PA-DATA types (RFC 4120 7.5.2, RFC 6113, MS-KILE).
 PA_TGS_REQ = 1
 PA_ENC_TIMESTAMP = 2
@@ -645,7 +649,8 @@ class PaFxFastReply(core.Choice):
 
 # FAST option bits (RFC 6113 5.4.1): 0 reserved, 1 hide-client-names; 16 kdc-follow-referrals.
 # Bits 0-15 are critical: a KDC fails a request carrying one it does not know. It knows
-# hide-client-names (which Heimdal, e.g. Samba's smbclient, sets on every FAST request).
+# hide-client-names (which Heimdal, e.g. Samba's smbclient, sets on every FAST request) and
+# applies it: the anonymous principal in the clear, the real client in KrbFastFinished.
 FAST_HIDE_CLIENT_NAMES = bit(1)
 FAST_CRITICAL_MASK = 0xFFFF0000 & ~bit(0) & ~FAST_HIDE_CLIENT_NAMES
 

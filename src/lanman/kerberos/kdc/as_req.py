@@ -253,11 +253,13 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
             strengthen=True,
         )
         rep_padata = [(asn1.PA_FX_FAST, fast_value)]
+    # hide-client-names: the clear reply names WELLKNOWN/ANONYMOUS (RFC 6113 5.4.1).
+    out_crealm, out_cname = F.outer_client(req.fast, realm, reply_cname)
     return der.kdc_rep(
         asn1.MSG_AS_REP,
         padata=der.method_data(rep_padata),
-        crealm=realm,
-        cname=pn_der(reply_cname),
+        crealm=out_crealm,
+        cname=pn_der(out_cname),
         ticket_der=ticket_der,
         enc_part=der.encrypted_data(reply_etype, cipher, client.kvno),
     )

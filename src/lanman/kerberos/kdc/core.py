@@ -23,7 +23,7 @@ from lanman.kerberos.der import Name
 from lanman.kerberos.kdc import errors as E
 from lanman.kerberos.kdc import wire
 from lanman.kerberos.kdc.dircache import DirectoryCache
-from lanman.kerberos.kdc.fast import FastState, fast_error_edata
+from lanman.kerberos.kdc.fast import FastState, fast_error_edata, outer_client
 from lanman.kerberos.kdc.replay import ReplayCache
 
 __all__ = ["KdcConfig", "KdcCore", "TicketInfo"]
@@ -193,6 +193,10 @@ class KdcCore:
             inner = E.krb_error(err.code, e_data=e_data, **kwargs)
             fast_padata = list(err.padata or []) if err.status is None else []
             outer_edata = fast_error_edata(req.fast, inner, fast_padata)
+            if cname is not None:
+                # hide-client-names: the real client only in the armored PA-FX-ERROR, the
+                # clear KRB-ERROR names WELLKNOWN/ANONYMOUS (RFC 6113 5.4.1; MIT, Heimdal).
+                kwargs["crealm"], kwargs["cname"] = outer_client(req.fast, kwargs["crealm"], cname)
             return E.krb_error(err.code, e_data=outer_edata, **kwargs)
         return E.krb_error(err.code, e_data=e_data, **kwargs)
 

@@ -12,7 +12,18 @@ from lanman.kerberos.kdc import wire
 
 FX_COOKIE = b"lanman-kdc"
 
-__all__ = ["FastState", "armor_key", "fast_error_edata", "fast_reply_padata", "unwrap_request"]
+__all__ = [
+    "ANONYMOUS_CNAME",
+    "FastState",
+    "armor_key",
+    "fast_error_edata",
+    "fast_reply_padata",
+    "outer_client",
+    "unwrap_request",
+]
+
+# WELLKNOWN/ANONYMOUS (KRB_NT_WELLKNOWN, RFC 6112 3): the client in the clear under hiding.
+ANONYMOUS_CNAME = der.Name(asn1.NT_WELLKNOWN, list(asn1.ANONYMOUS_NAME))
 
 
 @dataclass(slots=True)
@@ -27,6 +38,22 @@ class FastState:
     fast_options: int
     strengthen_etype: int | None = None
     strengthen_key: bytes | None = None
+
+    @property
+    def hide_client_names(self) -> bool:
+        """RFC 6113 5.4.1 fast-options bit 1: name the client only inside the armor."""
+        return bool(self.fast_options & asn1.FAST_HIDE_CLIENT_NAMES)
+
+
+def outer_client(
+    state: FastState | None, crealm: str, cname: der.Name | asn1.PrincipalName
+) -> tuple[str, der.Name | asn1.PrincipalName]:
+    """(crealm, cname) for the clear parts of an AS/TGS-REP or KRB-ERROR (RFC 6113 5.4.1):
+    the anonymous principal WELLKNOWN/ANONYMOUS@WELLKNOWN:ANONYMOUS under hide-client-names,
+    else the client itself (the real name always goes in KrbFastFinished / PA-FX-ERROR)."""
+    if state is not None and state.hide_client_names:
+        return asn1.ANONYMOUS_REALM, ANONYMOUS_CNAME
+    return crealm, cname
 
 
 def armor_key(subkey_etype: int, subkey: bytes, tkt_etype: int, tkt_key: bytes) -> bytes:
@@ -91,7 +118,10 @@ def fast_reply_padata(
     now: float,
     strengthen: bool,
 ) -> bytes:
-    """PA-FX-FAST value for a successful AS/TGS reply (KrbFastResponse with finished)."""
+    """PA-FX-FAST value for a successful AS/TGS reply (KrbFastResponse with finished).
+
+    ``crealm``/``cname`` are the real client's (RFC 6113 5.4.3 KrbFastFinished), also when
+    hide-client-names puts the anonymous principal in the outer reply."""
     if isinstance(cname, der.Name):
         cname = asn1.PrincipalName.load(cname.der)
     ck_type = crypto.checksum_type_for(state.armor_etype)

@@ -183,11 +183,13 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
             strengthen=False,
         )
         padata = der.method_data([(asn1.PA_FX_FAST, value)])
+    # hide-client-names: the clear reply names WELLKNOWN/ANONYMOUS (RFC 6113 5.4.1).
+    out_crealm, out_cname = F.outer_client(req.fast, tgt.crealm, tgt.cname)
     return der.kdc_rep(
         asn1.MSG_TGS_REP,
         padata=padata,
-        crealm=tgt.crealm,
-        cname=pn_der(tgt.cname),
+        crealm=out_crealm,
+        cname=pn_der(out_cname),
         ticket_der=ticket,
         enc_part=der.encrypted_data(reply_etype, cipher),
     )
