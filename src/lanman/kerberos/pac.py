@@ -514,6 +514,55 @@ def _sig_len(cksumtype: int) -> int:
     raise PacError(f"unsupported PAC signature type {cksumtype}")
 
 
+def _splice(
+    buffers: tuple[tuple[int, bytes], ...],
+    drop: tuple[int, ...],
+    s_type: int,
+    k_type: int,
+    with_ticket: bool,
+) -> tuple[bytes, int, int, int]:
+    """The PAC for :func:`resign` with zeroed signatures: (bytes, server, KDC and ticket
+    signature offsets; 0 when absent)."""
+    s_len, k_len = _sig_len(s_type), _sig_len(k_type)
+    kept = [(t, d) for t, d in buffers if t not in SIGNATURE_TYPES and t not in drop]
+    n = len(kept) + (3 if with_ticket else 2)
+    offset = 8 + 16 * n
+    head = bytearray(struct.pack("<II", n, 0))
+    body = bytearray()
+    pack = struct.pack
+    for t, d in kept:
+        head += pack("<IIQ", t, len(d), offset)
+        body += d
+        pad = (-len(d)) % 8
+        if pad:
+            body += bytes(pad)
+        offset += len(d) + pad
+    sigs = [(PAC_SERVER_CHECKSUM, s_type, s_len), (PAC_KDC_CHECKSUM, k_type, k_len)]
+    if with_ticket:
+        sigs.append((PAC_TICKET_CHECKSUM, k_type, k_len))
+    offs = {}
+    for ul, ctype, ln in sigs:
+        head += pack("<IIQ", ul, 4 + ln, offset)
+        offs[ul] = offset + 4
+        body += pack("<i", ctype) + bytes(ln)
+        pad = (-(4 + ln)) % 8
+        if pad:
+            body += bytes(pad)
+        offset += 4 + ln + pad
+    return (
+        bytes(head + body),
+        offs[PAC_SERVER_CHECKSUM],
+        offs[PAC_KDC_CHECKSUM],
+        offs.get(PAC_TICKET_CHECKSUM, 0),
+    )
+
+
+# A client sends the same TGT (same PAC buffers) with each TGS-REQ of its session: the spliced
+# layout is kept per (buffers, drop, signature types); only the signatures change per ticket.
+_SPLICES: dict[tuple, tuple[bytes, int, int, int]] = {}
+_SPLICES_MAX = 1024
+
+
 def resign(
     buffers: list[tuple[int, bytes]],
     drop: tuple[int, ...],
@@ -529,41 +578,20 @@ def resign(
     ``Pac([...]).sign(...)`` on those buffers, without re-packing or re-ordering lists."""
     s_type = crypto.checksum_type_for(server_etype)
     k_type = crypto.checksum_type_for(kdc_etype)
-    s_len, k_len = _sig_len(s_type), _sig_len(k_type)
-    kept = [(t, d) for t, d in buffers if t not in SIGNATURE_TYPES and t not in drop]
-    n = len(kept) + (3 if ticket_body is not None else 2)
-    offset = 8 + 16 * n
-    head = bytearray(struct.pack("<II", n, 0))
-    body = bytearray()
-    pack = struct.pack
-    for t, d in kept:
-        head += pack("<IIQ", t, len(d), offset)
-        body += d
-        pad = (-len(d)) % 8
-        if pad:
-            body += bytes(pad)
-        offset += len(d) + pad
-    sigs = [(PAC_SERVER_CHECKSUM, s_type, s_len), (PAC_KDC_CHECKSUM, k_type, k_len)]
-    t_sig = b""
+    key = (tuple(buffers), drop, s_type, k_type, ticket_body is not None)
+    hit = _SPLICES.get(key)
+    if hit is None:
+        hit = _splice(*key)
+        if len(_SPLICES) >= _SPLICES_MAX:
+            _SPLICES.clear()
+        _SPLICES[key] = hit
+    template, s_off, k_off, t_off = hit
+    out = bytearray(template)
     if ticket_body is not None:
         t_sig = crypto.make_checksum(k_type, kdc_key, crypto.KU.APP_DATA_CKSUM, ticket_body)
-        sigs.append((PAC_TICKET_CHECKSUM, k_type, len(t_sig)))
-    s_off = k_off = 0
-    for ul, ctype, ln in sigs:
-        head += pack("<IIQ", ul, 4 + ln, offset)
-        if ul == PAC_SERVER_CHECKSUM:
-            s_off = offset + 4
-        elif ul == PAC_KDC_CHECKSUM:
-            k_off = offset + 4
-        body += pack("<i", ctype)
-        body += t_sig if ul == PAC_TICKET_CHECKSUM else bytes(ln)
-        pad = (-(4 + ln)) % 8
-        if pad:
-            body += bytes(pad)
-        offset += 4 + ln + pad
-    out = head + body
+        out[t_off : t_off + len(t_sig)] = t_sig
     server_sig = crypto.make_checksum(s_type, server_key, crypto.KU.APP_DATA_CKSUM, bytes(out))
     kdc_sig = crypto.make_checksum(k_type, kdc_key, crypto.KU.APP_DATA_CKSUM, server_sig)
-    out[s_off : s_off + s_len] = server_sig
-    out[k_off : k_off + k_len] = kdc_sig
+    out[s_off : s_off + len(server_sig)] = server_sig
+    out[k_off : k_off + len(kdc_sig)] = kdc_sig
     return bytes(out)
