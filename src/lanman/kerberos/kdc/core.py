@@ -125,12 +125,14 @@ class KdcCore:
         # per-request checks (times, flags, authenticator, replay) run every time.
         self._tickets: dict[tuple, tuple[wire.EncTicket, P.Pac | None]] = {}
         self.ticket_cache_entries = 4096
+        from lanman.kerberos.kdc import as_req, tgs_req  # (they import this module)
+
+        self._as_handle = as_req.handle
+        self._tgs_handle = tgs_req.handle
 
     # -----------------------------------------------------------------------------------------
     def handle(self, data: bytes) -> bytes | None:
         """One request in, one reply out (None: drop, e.g. a non-Kerberos datagram)."""
-        from lanman.kerberos.kdc import as_req, tgs_req
-
         now = self.now()
         self.dir.begin_request()
         if len(data) > MAX_REQUEST:
@@ -156,8 +158,8 @@ class KdcCore:
                     raise E.KdcError(E.KRB_AP_ERR_MSG_TYPE, "msg-type mismatch")
                 req = Request(msg_type=mt, req_body=msg.body, padata=msg.padata, ap_req=ap)
                 if mt == asn1.MSG_AS_REQ:
-                    return as_req.handle(self, req, now)
-                return tgs_req.handle(self, req, now)
+                    return self._as_handle(self, req, now)
+                return self._tgs_handle(self, req, now)
             except E.KdcError:
                 raise
             except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:

@@ -21,11 +21,30 @@ __all__ = ["handle"]
 
 _UNKEYED_OK = (crypto.CKSUM_RSA_MD5,)
 _SERVICE_PAC_DROP = (P.PAC_ATTRIBUTES_INFO, P.PAC_REQUESTOR)
+# Flag masks, computed once (RFC 4120 5.4.1 KDCOptions, 5.3 TicketFlags).
+_KO_ENC_TKT_IN_SKEY = bit(KO.enc_tkt_in_skey)
+_KO_FORWARDABLE = bit(KO.forwardable)
+_KO_FORWARDED = bit(KO.forwarded)
+_KO_PROXIABLE = bit(KO.proxiable)
+_KO_PROXY = bit(KO.proxy)
+_KO_RENEW = bit(KO.renew)
+_TF_FORWARDABLE = bit(TF.forwardable)
+_TF_HW_AUTHENT = bit(TF.hw_authent)
+_TF_INITIAL = bit(TF.initial)
+_TF_INVALID = bit(TF.invalid)
+_TF_PRE_AUTHENT = bit(TF.pre_authent)
+_TF_PROXIABLE = bit(TF.proxiable)
+_TF_RENEWABLE = bit(TF.renewable)
 
 
 def handle(core: KdcCore, req: Request, now: float) -> bytes:
     realm = core.realm
-    ap_bytes = next((v for t, v in req.padata if t == asn1.PA_TGS_REQ), None)
+    ap_bytes = fast_pa = None
+    for t, v in req.padata:
+        if t == asn1.PA_TGS_REQ and ap_bytes is None:
+            ap_bytes = v
+        elif t == asn1.PA_FX_FAST and fast_pa is None:
+            fast_pa = v
     if ap_bytes is None:
         raise E.KdcError(E.KDC_ERR_PADATA_TYPE_NOSUPP, "no PA-TGS-REQ")
     body = req.req_body
@@ -35,7 +54,6 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
     subkey = auth.subkey
 
     # -- FAST (armor = the TGS AP-REQ's subkey + TGT session key) -----------------------------
-    fast_pa = next((v for t, v in req.padata if t == asn1.PA_FX_FAST), None)
     if fast_pa is not None:
         if subkey is None:
             raise E.KdcError(E.KDC_ERR_PREAUTH_FAILED, "FAST TGS without subkey")
@@ -59,7 +77,7 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
                 raise E.KdcError(E.KRB_AP_ERR_MODIFIED, "authenticator checksum")
 
     options = body.kdc_options
-    if tgt.endtime < now - core.config.clock_skew and not options & bit(KO.renew):
+    if tgt.endtime < now - core.config.clock_skew and not options & _KO_RENEW:
         raise E.KdcError(E.KRB_AP_ERR_TKT_EXPIRED, "ticket expired")
     if tgt.starttime is not None and tgt.starttime > now + core.config.clock_skew:
         raise E.KdcError(E.KRB_AP_ERR_TKT_NYV, "ticket not yet valid")
@@ -87,10 +105,10 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
 
     authtime = tgt.authtime
     inow = int(now)
-    flags = tgt.flags & (bit(TF.pre_authent) | bit(TF.hw_authent))
-    if options & bit(KO.renew):
+    flags = tgt.flags & (_TF_PRE_AUTHENT | _TF_HW_AUTHENT)
+    if options & _KO_RENEW:
         # RFC 4120 3.3.3.1: a renewable, unexpired-renewal TGT gets a fresh copy of itself.
-        if not tgt.flags & bit(TF.renewable):
+        if not tgt.flags & _TF_RENEWABLE:
             raise E.KdcError(E.KDC_ERR_BADOPTION, "ticket not renewable")
         if tgt.renew_till is None or tgt.renew_till < now:
             raise E.KdcError(E.KRB_AP_ERR_TKT_EXPIRED, "renewal period over")
@@ -100,7 +118,7 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
         life = tgt.endtime - start
         endtime = min(tgt.renew_till, inow + life)
         renew_till = tgt.renew_till
-        flags = tgt.flags & ~(bit(TF.initial) | bit(TF.invalid))
+        flags = tgt.flags & ~(_TF_INITIAL | _TF_INVALID)
         session_etype, session_key = tgt.session_etype, tgt.session_key
         session_etype = tgt.session_etype
         session_key = core.session_key(session_etype)
@@ -111,15 +129,15 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
             inow,
             options=options,
             max_end=tgt.endtime,
-            max_renew=tgt.renew_till if tgt.flags & bit(TF.renewable) else inow,
+            max_renew=tgt.renew_till if tgt.flags & _TF_RENEWABLE else inow,
             life_cap=life_cap,
         )
         flags |= extra
-        if options & bit(KO.forwardable) and tgt.flags & bit(TF.forwardable):
-            flags |= bit(TF.forwardable)
-        if options & bit(KO.proxiable) and tgt.flags & bit(TF.proxiable):
-            flags |= bit(TF.proxiable)
-        if options & (bit(KO.forwarded) | bit(KO.proxy) | bit(KO.enc_tkt_in_skey)):
+        if options & _KO_FORWARDABLE and tgt.flags & _TF_FORWARDABLE:
+            flags |= _TF_FORWARDABLE
+        if options & _KO_PROXIABLE and tgt.flags & _TF_PROXIABLE:
+            flags |= _TF_PROXIABLE
+        if options & (_KO_FORWARDED | _KO_PROXY | _KO_ENC_TKT_IN_SKEY):
             raise E.KdcError(E.KDC_ERR_BADOPTION, "option not supported")
         session_etype = next((e for e in requested_etypes if e in server.keys), None)
         if session_etype is None:
