@@ -71,21 +71,13 @@ def exchange(port: int, data: bytes) -> bytes:
 # ----------------------------------------------------------------------------------------------
 
 
-def start_lanman(work: Path, port: int, workers: int = 1) -> subprocess.Popen:
-    home = work / "lanman-home"
+def provision_home(home: Path) -> None:
+    """A lanman home with the bench domain (REALM, host BENCH) and USER (shared by the bench
+    scripts: this one, profile_kdc.py and kdc_replay.py)."""
     lanman = [str(REPO / ".venv" / "bin" / "lanman"), "--home", str(home)]
     subprocess.run(
-        [
-            *lanman,
-            "domain",
-            "provision",
-            "--realm",
-            REALM,
-            "--domain",
-            "BENCH",
-            "--host-name",
-            "BENCH",
-        ],
+        [*lanman, "domain", "provision", "--realm", REALM, "--domain", "BENCH"]
+        + ["--host-name", "BENCH"],
         check=True,
         capture_output=True,
         timeout=120,
@@ -97,6 +89,11 @@ def start_lanman(work: Path, port: int, workers: int = 1) -> subprocess.Popen:
         capture_output=True,
         timeout=60,
     )
+
+
+def start_lanman(work: Path, port: int, workers: int = 1) -> subprocess.Popen:
+    home = work / "lanman-home"
+    provision_home(home)
     code = (
         "import asyncio,signal,sys\n"
         "from lanman.directory import Directory\n"

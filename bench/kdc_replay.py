@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,34 +20,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, os.environ.get("LANMAN_SRC") or str(REPO / "src"))
 
+from bench_kdc import PASSWORD, REALM, SERVICE, USER, provision_home  # this folder
+
 from lanman.directory import Directory
 from lanman.kerberos import asn1, client, crypto
 from lanman.kerberos.kdc import KdcCore
-
-REALM = "BENCH.TEST"
-USER = "bench"
-PASSWORD = "Bench-Pass-123"
-SERVICE = ["host", "bench.bench.test"]
 
 
 def record(work: Path, n: int, one_tgt: bool) -> None:
     home = work / "home"
     shutil.rmtree(home, ignore_errors=True)
-    lanman = [str(REPO / ".venv" / "bin" / "lanman"), "--home", str(home)]
-    subprocess.run(
-        [*lanman, "domain", "provision", "--realm", REALM, "--domain", "BENCH"]
-        + ["--host-name", "BENCH"],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    subprocess.run(
-        [*lanman, "user", "add", USER, "--password-stdin"],
-        input=(PASSWORD + "\n").encode(),
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    provision_home(home)
     core = KdcCore(Directory.open(home))
     key = (18, crypto.string_to_key(18, PASSWORD, (REALM + USER).encode()))
     now = time.time()

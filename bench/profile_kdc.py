@@ -15,7 +15,6 @@ import cProfile
 import gc
 import os
 import pstats
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,15 +23,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, os.environ.get("LANMAN_SRC") or str(REPO / "src"))
 
+from bench_kdc import PASSWORD, REALM, SERVICE, USER, provision_home  # this folder
+
 from lanman.directory import Directory
 from lanman.kerberos import asn1, client, crypto
 from lanman.kerberos.kdc import KdcCore
 from lanman.runtime import tune_gc
-
-REALM = "BENCH.TEST"
-USER = "bench"
-PASSWORD = "Bench-Pass-123"
-SERVICE = ["host", "bench.bench.test"]
 
 
 def main() -> None:
@@ -44,30 +40,7 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
-        lanman = [str(REPO / ".venv" / "bin" / "lanman"), "--home", str(home)]
-        subprocess.run(
-            [
-                *lanman,
-                "domain",
-                "provision",
-                "--realm",
-                REALM,
-                "--domain",
-                "BENCH",
-                "--host-name",
-                "BENCH",
-            ],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-        subprocess.run(
-            [*lanman, "user", "add", USER, "--password-stdin"],
-            input=(PASSWORD + "\n").encode(),
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
+        provision_home(home)
         core = KdcCore(Directory.open(home))
         salt = (REALM + USER).encode()
         key = (18, crypto.string_to_key(18, PASSWORD, salt))
