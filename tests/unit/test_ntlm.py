@@ -376,3 +376,18 @@ def test_ntlm_fuzz_challenge(data: bytes) -> None:
         ini.step(b"NTLMSSP\x00\x02\x00\x00\x00" + data)
     except AuthError:
         pass
+
+
+@pytest.mark.parametrize("field_offset", [28, 36])  # DomainNameFields, UserNameFields
+def test_ntlm_authenticate_with_lone_surrogate_is_malformed(field_offset: int) -> None:
+    # Found by tests/fuzz: a domain (or user) of invalid UTF-16 used to raise UnicodeEncodeError
+    # from NTOWFv2 instead of a protocol error.
+    acc = acceptor()
+    ini = NtlmInitiator("alice", "Secret1!", "ANYDOMAIN", "WS1", NOW)
+    auth = bytearray(ini.step(acc.step(ini.step(None))))
+    length, _, offset = struct.unpack_from("<HHI", auth, field_offset)
+    assert length >= 2
+    auth[offset : offset + 2] = b"\x4b\xd9"  # U+D94B, a high surrogate with no low one
+    with pytest.raises(AuthError) as err:
+        acc.step(bytes(auth))
+    assert err.value.status == STATUS_INVALID_PARAMETER

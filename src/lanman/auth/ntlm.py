@@ -261,7 +261,11 @@ def _decode_str(raw: bytes, unicode: bool) -> str:
     if unicode:
         if len(raw) % 2:
             raise _malformed("odd-length UTF-16 string")
-        return raw.decode("utf-16-le", errors="surrogatepass")
+        try:
+            # Strict: a lone surrogate names no account and could not be hashed (NTOWFv2).
+            return raw.decode("utf-16-le")
+        except UnicodeDecodeError:
+            raise _malformed("invalid UTF-16 string") from None
     return raw.decode("cp437")
 
 
