@@ -13,6 +13,8 @@ Layout (one flat table; unknown keys are an error so that typos do not go unnoti
     smb1_enabled = false                # EnableSMB1Protocol: SMB1 (NT LM 0.12) off by default
     server_guid = "..."                 # uuid4, generated on first save
     max_connections = 256
+    max_connections_per_address = 64    # simultaneous connections from one source address
+    preauth_timeout = 60                # seconds to finish NEGOTIATE + SESSION_SETUP
     kdc_port = 4088                     # KDC (UDP+TCP) when a domain is provisioned
 
 Read with :mod:`tomllib`; written by the small writer below (flat tables of str/int/bool).
@@ -61,6 +63,8 @@ class ServerConfig:
     smb1_enabled: bool = False  # Set-SmbServerConfiguration -EnableSMB1Protocol; off by default
     server_guid: str = ""  # generated uuid4 on first save, persisted
     max_connections: int = 256
+    max_connections_per_address: int = 64
+    preauth_timeout: int = 60  # seconds for NEGOTIATE + SESSION_SETUP to produce a session
     kdc_port: int = 4088  # KDC UDP+TCP port when a domain is provisioned (Windows: 88)
 
 
@@ -109,7 +113,13 @@ def _check_max_conn(v: int) -> str | None:
     return None if 1 <= v <= 65536 else "must be between 1 and 65536"
 
 
+def _check_preauth(v: int) -> str | None:
+    return None if 1 <= v <= 3600 else "must be between 1 and 3600 (seconds)"
+
+
 _CHECKS = {
+    "max_connections_per_address": _check_max_conn,
+    "preauth_timeout": _check_preauth,
     "listen": _check_listen,
     "smb_port": _check_port,
     "server_name": _check_netbios,

@@ -19,11 +19,10 @@ from lanman.errors.ntstatus import (
 from lanman.smb.server.fs_paths import (
     STATUS_UNEXPECTED_IO_ERROR,
     component_error,
-    has_wildcards,
-    pattern_matches,
     split_smb_path,
     status_from_oserror,
 )
+from lanman.smb.server.wildcards import has_wildcards, pattern_matches
 
 
 @pytest.mark.parametrize(

@@ -19,8 +19,34 @@ from lanman.policy.layers import HostPolicy, PolicyFileError
 STATES = {"enabled": 1, "disabled": 0, "not-defined": None}
 
 
-def state_name(v: int | None) -> str:
-    return "not defined" if v is None else ("enabled" if v else "disabled")
+def state_name(v: int | None, entry: RegistryValue | None = None) -> str:
+    if v is None:
+        return "not defined"
+    if entry is not None and entry.data_range is not None:
+        return str(v)  # a number (e.g. milliseconds), not on/off
+    return "enabled" if v else "disabled"
+
+
+def parse_state(entry: RegistryValue, state: str) -> int | None:
+    """enabled / disabled / not-defined, or for a numeric setting a number in its range."""
+    key = state.strip().lower()
+    if key in STATES and not (entry.data_range is not None and key != "not-defined"):
+        return STATES[key]
+    if entry.data_range is not None:
+        try:
+            v = int(key, 0)
+        except ValueError:
+            v = None
+        if v is not None and entry.accepts(v):
+            return v
+        raise click.BadParameter(
+            f"{state!r} is not a value for {entry.value}: give "
+            f"{entry.describe_allowed()}, or not-defined",
+            param_hint="STATE",
+        )
+    raise click.BadParameter(
+        f"{state!r} is not one of enabled, disabled, not-defined", param_hint="STATE"
+    )
 
 
 def load_host(ctx: click.Context) -> tuple[object, HostPolicy]:
@@ -52,14 +78,16 @@ def find_entry(name: str) -> RegistryValue:
 def fmt_value(s: Setting) -> str:
     if s.value is None:
         return "n/a"
+    if s.entry.data_range is not None:
+        return str(s.value)
     return "True" if s.value else "False"
 
 
 def setting_json(s: Setting) -> dict[str, object]:
     d = s.as_dict()
-    d["state"] = state_name(s.value) if s.value is not None else "not applicable"
-    d["local_state"] = state_name(s.local)
-    d["group_state"] = state_name(s.group)
+    d["state"] = state_name(s.value, s.entry) if s.value is not None else "not applicable"
+    d["local_state"] = state_name(s.local, s.entry)
+    d["group_state"] = state_name(s.group, s.entry)
     return d
 
 
@@ -95,13 +123,13 @@ def policy_get(ctx: click.Context, name: str | None, as_json: bool) -> None:
             ("Registry", e.path),
             ("Group Policy writes", e.gp_path or "-"),
             ("PowerShell", e.powershell or "-"),
-            ("Effective", f"{state_name(s.value) if s.applicable else 'not applicable'}"),
+            ("Effective", f"{state_name(s.value, s.entry) if s.applicable else 'not applicable'}"),
             ("Origin", s.origin),
-            ("Group Policy layer", state_name(s.group)),
-            ("Local layer", state_name(s.local)),
+            ("Group Policy layer", state_name(s.group, s.entry)),
+            ("Local layer", state_name(s.local, s.entry)),
             (
                 f"Default ({host.profile_name})",
-                state_name(s.default.value) if s.default.applicable else "not applicable",
+                state_name(s.default.value, s.entry) if s.default.applicable else "not applicable",
             ),
             (
                 "Default source",
@@ -119,7 +147,7 @@ def policy_get(ctx: click.Context, name: str | None, as_json: bool) -> None:
     t = Table("Setting", "Effective", "Origin", box=None, header_style="bold")
     for s in settings:
         label = s.entry.gp_name or s.entry.path
-        eff = state_name(s.value) if s.applicable else "not applicable"
+        eff = state_name(s.value, s.entry) if s.applicable else "not applicable"
         t.add_row(label, eff, s.origin)
     console().print(f"Profile: {host.profile_name}")
     console().print(t)
@@ -127,7 +155,7 @@ def policy_get(ctx: click.Context, name: str | None, as_json: bool) -> None:
 
 @policy.command("set")
 @click.argument("name")
-@click.argument("state", type=click.Choice(list(STATES), case_sensitive=False))
+@click.argument("state", metavar="enabled|disabled|not-defined|NUMBER")
 @click.option(
     "--scope",
     type=click.Choice(["local", "group"]),
@@ -141,14 +169,16 @@ def policy_set(ctx: click.Context, name: str, state: str, scope: str) -> None:
     entry = find_entry(name)
     home, host = load_host(ctx)
     before = resolve(host, entry.name)
-    host.layer(scope).set_catalogue(entry, STATES[state.lower()], scope)
+    host.layer(scope).set_catalogue(entry, parse_state(entry, state), scope)
     after = resolve(host, entry.name)
     save(home, host)
     label = entry.gp_name or entry.path
-    click.echo(f"{label} [{scope}]: {state.lower().replace('-', ' ')}")
+    click.echo(f"{label} [{scope}]: {state_name(parse_state(entry, state), entry)}")
     click.echo(f"  registry: {_scope_remedy(entry, scope)}")
-    eff = state_name(after.value) if after.applicable else "not applicable"
-    click.echo(f"  effective: {eff} (origin: {after.origin}; was {state_name(before.value)})")
+    eff = state_name(after.value, entry) if after.applicable else "not applicable"
+    click.echo(
+        f"  effective: {eff} (origin: {after.origin}; was {state_name(before.value, entry)})"
+    )
     if scope == "local" and after.origin == "group policy":
         click.echo(
             "warning: Group Policy defines this setting; the local value has no effect "

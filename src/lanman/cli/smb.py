@@ -15,8 +15,8 @@ from rich.table import Table
 from lanman.cli._common import WIN_BOOL, CliError, console, echo_json, yes_no
 from lanman.cli.policy import load_host, save
 from lanman.config import ServerConfig
-from lanman.policy.effective import Setting, client_policy, server_policy
-from lanman.policy.hoststate import TOML_KEYS
+from lanman.policy.effective import Setting, client_policy, resolve, server_policy
+from lanman.policy.hoststate import AUTH_DELAY, TOML_KEYS
 
 # (PowerShell-style name, config field, meaning) — the order of `server-config get`.
 SETTINGS: tuple[tuple[str, str, str], ...] = (
@@ -46,7 +46,23 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("Listen", "listen", "address `lanman up` binds to"),
     ("SmbPort", "smb_port", "TCP port (Windows clients only use 445)"),
     ("MaxConnections", "max_connections", "simultaneous connections accepted"),
+    (
+        "MaxConnectionsPerAddress",
+        "max_connections_per_address",
+        "simultaneous connections accepted from one source address",
+    ),
+    (
+        "PreauthTimeout",
+        "preauth_timeout",
+        "seconds a new connection has to finish NEGOTIATE + SESSION_SETUP",
+    ),
+    (
+        "InvalidAuthenticationDelayTimeInMs",
+        "invalid_authentication_delay_ms",
+        "authentication rate limiter: failed logons are answered after this delay (24H2: 2000)",
+    ),
 )
+AUTH_DELAY_FIELD = "invalid_authentication_delay_ms"
 
 
 def _fmt(v: object) -> str:
@@ -88,6 +104,11 @@ def _server_view(ctx: click.Context) -> tuple[list[tuple[str, object, str]], str
         elif field == "map_to_guest":
             origin = "local" if cfg.map_to_guest != ServerConfig().map_to_guest else "default"
             rows.append((ps, cfg.map_to_guest, origin))
+        elif field == AUTH_DELAY_FIELD:
+            d = resolve(host, AUTH_DELAY)
+            value = d.value or 0
+            origin = d.origin if d.value is not None else "default (profile has no rate limiter)"
+            rows.append((ps, value, origin))
         else:
             rows.append((ps, getattr(cfg, field), "lanman.toml"))
     return rows, host.profile_name
@@ -142,6 +163,23 @@ def server_config_get(ctx: click.Context, as_json: bool) -> None:
 @click.option("--smb-port", type=click.IntRange(1, 65535), help="TCP port.")
 @click.option("--server-name", help="NetBIOS server name (1-15 characters).")
 @click.option("--max-connections", type=click.IntRange(1, 65536))
+@click.option(
+    "--max-connections-per-address",
+    type=click.IntRange(1, 65536),
+    help="Simultaneous connections from one source address (default 64).",
+)
+@click.option(
+    "--preauth-timeout",
+    type=click.IntRange(1, 3600),
+    help="Seconds a connection has to set up a session (default 60).",
+)
+@click.option(
+    "--invalid-authentication-delay-time-in-ms",
+    AUTH_DELAY_FIELD,
+    type=click.IntRange(0, 10000),
+    help="Authentication rate limiter delay, 0-10000 ms (24H2 default 2000; 0 turns it off). "
+    "Local layer of LanmanServer InvalidAuthenticationDelayTimeInMs.",
+)
 @click.pass_context
 def server_config_set(ctx: click.Context, **opts: object) -> None:
     """Change settings, like Set-SmbServerConfiguration. Restart `lanman up` to apply."""
@@ -162,6 +200,12 @@ def server_config_set(ctx: click.Context, **opts: object) -> None:
     old_rows, _ = _server_view(ctx)
     old = {ps: v for ps, v, _ in old_rows}
     signing = {k: changes.pop(k) for k in list(changes) if k in TOML_KEYS}
+    if AUTH_DELAY_FIELD in changes:
+        from lanman.policy.catalogue import by_name
+
+        delay = changes.pop(AUTH_DELAY_FIELD)
+        signing[AUTH_DELAY_FIELD] = delay
+        host.local.set_catalogue(by_name(AUTH_DELAY), int(delay), "local")
     if changes:
         cfg = home.config
         new = ServerConfig(**{f: getattr(cfg, f) for f in ServerConfig.__dataclass_fields__})
@@ -174,7 +218,8 @@ def server_config_set(ctx: click.Context, **opts: object) -> None:
     for k, v in signing.items():
         from lanman.policy.catalogue import by_name
 
-        host.local.set_catalogue(by_name(TOML_KEYS[k]), int(bool(v)), "local")
+        if k in TOML_KEYS:
+            host.local.set_catalogue(by_name(TOML_KEYS[k]), int(bool(v)), "local")
     save(home, host)  # policy.toml, then lanman.toml holds the effective signing values
     new_rows, _ = _server_view(ctx)
     names = {field: ps for ps, field, _ in SETTINGS}

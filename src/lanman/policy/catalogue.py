@@ -35,6 +35,7 @@ GP_SECURITY_OPTIONS = (
 GP_LANMAN_WORKSTATION = (
     "Computer Configuration\\Administrative Templates\\Network\\Lanman Workstation"
 )
+GP_LANMAN_SERVER = "Computer Configuration\\Administrative Templates\\Network\\Lanman Server"
 
 _SERVICES = "HKLM\\SYSTEM\\CurrentControlSet\\Services"
 
@@ -102,10 +103,24 @@ class RegistryValue:
     source: str = ""
     note: str = ""
     aliases: tuple[str, ...] = field(default=())
+    #: (lowest, highest) for a number rather than a choice; ``meaning`` then names landmarks.
+    data_range: tuple[int, int] | None = None
 
     @property
     def allowed(self) -> tuple[int, ...]:
         return tuple(self.meaning)
+
+    def accepts(self, data: int) -> bool:
+        """Whether ``data`` is a value Windows documents for this setting."""
+        if self.data_range is not None:
+            return self.data_range[0] <= data <= self.data_range[1]
+        return data in self.meaning
+
+    def describe_allowed(self) -> str:
+        if self.data_range is not None:
+            lo, hi = self.data_range
+            return f"a number from {lo} to {hi}"
+        return ", ".join(f"dword:{a:08x}" for a in self.allowed)
 
     @property
     def path(self) -> str:
@@ -217,6 +232,29 @@ CATALOGUE: tuple[RegistryValue, ...] = (
         source=_SIGN_DOC,
         note=_SMB2_IGNORES
         + " KB 916846's table misprints this row's policy name as '(if server agrees)'.",
+    ),
+    RegistryValue(
+        name="LanmanServer.InvalidAuthenticationDelayTimeInMs",
+        key=f"{_SERVICES}\\LanmanServer\\Parameters",
+        value="InvalidAuthenticationDelayTimeInMs",
+        role="server",
+        summary="SMB authentication rate limiter: delay before answering a failed logon (ms)",
+        meaning=MappingProxyType({0: "rate limiter off", 2000: "two seconds (the default)"}),
+        data_range=(0, 10000),
+        gp_name="Set authentication rate limiter delay (milliseconds)",
+        gp_location=GP_LANMAN_SERVER,
+        gp_key="HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\LanmanServer",
+        powershell="Set-SmbServerConfiguration -InvalidAuthenticationDelayTimeInMs",
+        source=(
+            "Windows 11 24H2 / Server 2025 SMB security hardening (configure-smb-authentication-"
+            "rate-limiter: 2,000 ms default, 0 to 10,000); LanmanServer.admx of the 24H2 "
+            "Administrative Templates (Network\\Lanman Server)"
+        ),
+        note=(
+            "Windows applies it to failed NTLM and PKU2U logons; lanman to every failed SMB "
+            "session setup (NTLM and Kerberos) and, for the KDC, to failed pre-authentication."
+        ),
+        aliases=("InvalidAuthenticationDelayTimeInMs", "AuthRateLimiterDelayInMs"),
     ),
     RegistryValue(
         name="LanmanServer.EnableW9xsecuritysignature",

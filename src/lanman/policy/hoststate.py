@@ -20,7 +20,7 @@ from dataclasses import dataclass, fields
 
 from lanman.config import ServerConfig, save_config
 from lanman.policy.catalogue import by_name
-from lanman.policy.effective import ServerPolicy, server_policy
+from lanman.policy.effective import ServerPolicy, Setting, resolve, server_policy
 from lanman.policy.layers import HostPolicy, load_host, save_host
 
 __all__ = [
@@ -31,6 +31,8 @@ __all__ = [
     "effective_server",
     "open_host",
 ]
+
+AUTH_DELAY = "LanmanServer.InvalidAuthenticationDelayTimeInMs"
 
 #: lanman.toml [server] key -> catalogue value it mirrors
 TOML_KEYS = {
@@ -86,6 +88,12 @@ class EffectiveServer:
     policy: ServerPolicy
     map_to_guest: bool
     map_to_guest_origin: str
+    auth_delay: Setting  # LanmanServer InvalidAuthenticationDelayTimeInMs
+
+    @property
+    def auth_delay_ms(self) -> int:
+        """The rate limiter's delay; 0 (off) where the profile has no rate limiter."""
+        return self.auth_delay.value or 0
 
     @property
     def require_message_signing(self) -> bool:
@@ -100,7 +108,8 @@ class EffectiveServer:
         return (
             f"RequireSecuritySignature: signing {req} (origin: {self.require_origin}; "
             f"profile {self.profile}); MapToGuest {self.map_to_guest} "
-            f"(origin: {self.map_to_guest_origin})"
+            f"(origin: {self.map_to_guest_origin}); InvalidAuthenticationDelayTimeInMs "
+            f"{self.auth_delay_ms} (origin: {self.auth_delay.origin})"
         )
 
 
@@ -114,4 +123,5 @@ def effective_server(home) -> EffectiveServer:
         map_to_guest_origin="local"
         if cfg.map_to_guest != ServerConfig().map_to_guest
         else "default",
+        auth_delay=resolve(host, AUTH_DELAY),
     )

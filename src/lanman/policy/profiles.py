@@ -98,6 +98,11 @@ RDR_EN = "Rdr.EnableSecuritySignature"
 VN_REQ = "VNETSUP.RequireSecuritySignature"
 VN_EN = "VNETSUP.EnableSecuritySignature"
 REMOTE = "TerminalServer.AllowRemoteRPC"
+LS_DELAY = "LanmanServer.InvalidAuthenticationDelayTimeInMs"
+RATE_LIMITER = (
+    "SMB authentication rate limiter (Windows 11 24H2 and Server 2025 security hardening): "
+    "2,000 ms by default"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +122,10 @@ class Profile:
         return self.defaults[name]
 
 
+_NO_RATE_LIMITER = _na("no SMB authentication rate limiter before Windows 11 24H2 / Server 2025")
+
 _LEGACY_NA = {
+    LS_DELAY: _NO_RATE_LIMITER,
     LS_W9X: _na("only Windows 2000 servers read EnableW9xsecuritysignature"),
     RDR_REQ: _na("NT 4.0 redirector value"),
     RDR_EN: _na("NT 4.0 redirector value"),
@@ -225,6 +233,7 @@ def _modern(
     remote_rpc: Default,
     dc: bool = False,
     notes: tuple[str, ...] = (),
+    rate_limiter: bool = True,
 ) -> Profile:
     return _profile(
         name,
@@ -236,6 +245,7 @@ def _modern(
             LS_EN: server_enable,
             LS_REQ: server_require,
             REMOTE: remote_rpc,
+            LS_DELAY: Default(2000, RATE_LIMITER) if rate_limiter else _NO_RATE_LIMITER,
         },
         is_dc=dc,
         notes=notes,
@@ -320,6 +330,7 @@ PROFILES: MappingProxyType = MappingProxyType(
                     "use a win11-24h2 profile or a local override for those editions",
                 ),
                 remote_rpc=_RPC_CLIENT,
+                rate_limiter=False,
             ),
             _win11(
                 "Home",

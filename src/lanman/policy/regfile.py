@@ -185,13 +185,13 @@ def _check_catalogue(key: str, value: str, data: RegData, where: str) -> None:
     if hit is None:
         return
     entry = hit[0]
-    allowed = ", ".join(f"dword:{a:08x}" for a in entry.allowed)
+    allowed = entry.describe_allowed()
     if data.type != REG_TYPES["REG_DWORD"] or not isinstance(data.data, int):
         raise RegFileError(
             f"{where}: {entry.value} must be {entry.type} ({allowed}), not {data.type_name}",
             f'write it as "{entry.value}"=dword:00000001',
         )
-    if data.data not in entry.allowed:
+    if not entry.accepts(data.data):
         raise RegFileError(
             f"{where}: {entry.value}=dword:{data.data:08x} is not allowed; use {allowed}",
             f"{entry.value}: " + "; ".join(f"{k} = {v}" for k, v in entry.meaning.items()),

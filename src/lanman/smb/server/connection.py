@@ -154,6 +154,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
         self._receiving = False
         self.disconnect_reason = ""
         self.smb1 = None  # Smb1ServerConnection once an SMB1-only client negotiated NT LM 0.12
+        self.auth_failures = 0  # failed session setups (the transport's rate limiter reads it)
 
     # ---- entry point -------------------------------------------------------------------
 
@@ -187,6 +188,26 @@ class ServerConnection(SessionHandlers, FileHandlers):
             self._receiving = False
         out, self._outbox = self._outbox, []
         return out
+
+    @property
+    def authenticated(self) -> bool:
+        """A session set up for a named user (guest included, anonymous not): from here on
+        the transport lifts its pre-authentication frame limit."""
+        if self.smb1 is not None:
+            return self.smb1.authenticated
+        return any(s.state == "valid" and not s.is_anonymous for s in self.sessions.values())
+
+    @property
+    def has_session(self) -> bool:
+        """Any session set up (anonymous included): ends the pre-authentication deadline."""
+        if self.smb1 is not None:
+            return self.smb1.has_session
+        return any(s.state == "valid" for s in self.sessions.values())
+
+    @property
+    def failed_logons(self) -> int:
+        """Failed session setups so far, SMB1 and SMB2 together."""
+        return self.auth_failures + (self.smb1.auth_failures if self.smb1 is not None else 0)
 
     @property
     def has_pipe_opens(self) -> bool:

@@ -72,12 +72,11 @@ from lanman.smb.server.fs_paths import (
     MAX_COMPONENT_CHARS,
     STATUS_CANNOT_DELETE,
     component_error,
-    has_wildcards,
     is_valid_component,
     nt_error,
-    pattern_matches,
     split_smb_path,
 )
+from lanman.smb.server.wildcards import has_wildcards, pattern_matches
 
 log = logging.getLogger(__name__)
 

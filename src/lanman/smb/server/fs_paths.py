@@ -23,8 +23,6 @@ applies them to a share path (backslash separated, relative to the share root):
 from __future__ import annotations
 
 import errno
-import re
-from functools import lru_cache
 
 from lanman.errors.ntstatus import (
     STATUS_ACCESS_DENIED,
@@ -56,7 +54,6 @@ _RESERVED_DEVICE_NAMES = frozenset(
     + [f"COM{i}" for i in range(1, 10)]
     + [f"LPT{i}" for i in range(1, 10)]
 )
-_WILDCARDS = frozenset('*?<>"')
 
 
 def _bad(detail: str) -> NtStatusError:
@@ -113,43 +110,6 @@ def split_smb_path(smb_path: str) -> list[str]:
     return parts
 
 
-def has_wildcards(pattern: str) -> bool:
-    """True when a QUERY_DIRECTORY pattern uses any of ``* ? < > "`` (MS-FSA 2.1.4.4)."""
-    return any(ch in _WILDCARDS for ch in pattern)
-
-
-@lru_cache(maxsize=256)
-def compile_pattern(pattern: str) -> re.Pattern[str]:
-    """Compile a QUERY_DIRECTORY search pattern (MS-FSA 2.1.4.4 IsInExpression) to a regex.
-
-    ``*`` any run, ``?`` one character, ``<`` (DOS_STAR) any run up to the last dot,
-    ``>`` (DOS_QM) one character or nothing before a dot / the end, ``"`` (DOS_DOT) a dot or
-    the end of the name. Matching is case-insensitive and must cover the whole name.
-    """
-    out: list[str] = []
-    for ch in pattern:
-        if ch == "*":
-            out.append(".*")
-        elif ch == "?":
-            out.append(".")
-        elif ch == "<":
-            out.append(r"(?:.*(?=\.[^.]*$)|[^.]*)")
-        elif ch == ">":
-            out.append(r"(?:[^.]|(?=\.)|$)")
-        elif ch == '"':
-            out.append(r"(?:\.|$)")
-        else:
-            out.append(re.escape(ch))
-    return re.compile("".join(out), re.IGNORECASE | re.DOTALL)
-
-
-def pattern_matches(pattern: str, name: str) -> bool:
-    """Whether ``name`` matches the search ``pattern`` (see :func:`compile_pattern`)."""
-    if pattern in ("*", "", "*.*", '<"*'):
-        return True
-    return compile_pattern(pattern).fullmatch(name) is not None
-
-
 # errno -> NTSTATUS (MS-ERREF 2.3.1 names; the mapping is lanman's, close to Samba's).
 _ERRNO_MAP: dict[int, int] = {
     errno.ENOENT: STATUS_OBJECT_NAME_NOT_FOUND,
@@ -199,12 +159,9 @@ __all__ = [
     "STATUS_NOT_SAME_DEVICE",
     "STATUS_QUOTA_EXCEEDED",
     "STATUS_UNEXPECTED_IO_ERROR",
-    "compile_pattern",
     "component_error",
-    "has_wildcards",
     "is_valid_component",
     "nt_error",
-    "pattern_matches",
     "split_smb_path",
     "status_from_oserror",
 ]

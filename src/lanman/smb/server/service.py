@@ -13,7 +13,7 @@ from lanman.events.catalogue import CATALOGUE
 from lanman.runtime import tune_gc
 
 from .state import ServerContext, ServerSettings
-from .transport import start_server
+from .transport import TransportLimits, start_server
 
 log = logging.getLogger("lanman.smb")
 
@@ -129,6 +129,19 @@ def kerberos_acceptor_factory(home_path):
     return factory
 
 
+def transport_limits(home) -> TransportLimits:
+    """Connection limits from lanman.toml; the rate limiter's delay from the host policy."""
+    from lanman.policy.hoststate import effective_server
+
+    cfg = home.config
+    return TransportLimits(
+        max_connections=cfg.max_connections,
+        max_per_address=cfg.max_connections_per_address,
+        preauth_timeout=float(cfg.preauth_timeout),
+        auth_delay_ms=effective_server(home).auth_delay_ms,
+    )
+
+
 async def start_kdc_if_domain(home, listen: str, port: int, emit):
     """Start the KDC (UDP+TCP on ``port``) when the home has a provisioned domain; else None."""
     try:
@@ -151,7 +164,7 @@ async def serve(
     home, listen: str, port: int, stop: asyncio.Event | None = None, kdc_port: int | None = None
 ) -> None:
     ctx = build_context(home)
-    server = await start_server(ctx, listen, port, home.config.max_connections)
+    server = await start_server(ctx, listen, port, transport_limits(home))
     emit = ctx.emit_event
     emit(
         "SERVICE_STARTED",

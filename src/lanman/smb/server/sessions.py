@@ -187,6 +187,7 @@ class SessionHandlers:
         )
 
     def _auth_failed(self, session: Session, first_setup: bool, status: int) -> None:
+        self.auth_failures += 1
         if first_setup:
             self.sessions.pop(session.session_id, None)
         else:

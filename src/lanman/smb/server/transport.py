@@ -7,6 +7,12 @@ writing the previous one to disk (``pwrite``/``preadv`` release the GIL). Order 
 while the worker has work, every later frame of that connection queues behind it. One
 process-wide lock serializes the cores of all connections (they share oplock and lock
 tables), exactly as the single-threaded loop did.
+
+What a peer that has not logged on can hold is bounded (:class:`TransportLimits`): connections
+per source address and in all, a deadline for NEGOTIATE + SESSION_SETUP, and a small frame
+limit until a user session exists. Receive buffers grow with the bytes that actually arrived,
+never from the length prefix alone. Failed logons are answered only after the authentication
+rate limiter's delay (:class:`lanman.limits.FailureBrake`), without holding anyone else up.
 """
 
 from __future__ import annotations
@@ -18,8 +24,10 @@ import struct
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from lanman.concurrency import serving
+from lanman.limits import DEFAULT_AUTH_DELAY_MS, ConnectionLimiter, FailureBrake, source_host
 from lanman.smb.filestat import unix_ns_to_filetime
 
 from .connection import ServerConnection
@@ -32,6 +40,34 @@ MAX_FRAME = 8 * 1024 * 1024 + 64 * 1024
 LARGE = 1024 * 1024  # frames (or READ lengths) from here on go to the worker thread
 MAX_QUEUED = 2  # frames waiting for the worker before the socket stops being read
 IDLE_TIMEOUT = 15 * 60  # seconds without a frame before the connection is dropped
+GROW_FROM = 64 * 1024  # frames up to this size get their buffer at once; larger ones grow
+
+
+@dataclass(frozen=True, slots=True)
+class TransportLimits:
+    """Bounds on what one peer, and all peers together, can make the server hold."""
+
+    max_connections: int = 256
+    max_per_address: int = 64
+    #: NEGOTIATE + SESSION_SETUP must have produced a session within this many seconds.
+    preauth_timeout: float = 60.0
+    #: Largest frame accepted before a user session exists (Kerberos tickets with big PACs
+    #: fit; MaxTokenSize is 48,000 bytes on Windows).
+    preauth_max_frame: int = 128 * 1024
+    idle_timeout: float = IDLE_TIMEOUT
+    #: InvalidAuthenticationDelayTimeInMs (0 turns the rate limiter off).
+    auth_delay_ms: int = DEFAULT_AUTH_DELAY_MS
+
+
+class _Shared:
+    """State every connection of one listener shares (touched on the event loop only)."""
+
+    def __init__(self, limits: TransportLimits) -> None:
+        self.limits = limits
+        self.registry: set = set()
+        self.connections = ConnectionLimiter(limits.max_connections, limits.max_per_address)
+        self.brake = FailureBrake(limits.auth_delay_ms)
+
 
 _CORE_LOCK = threading.Lock()
 _READ = 0x0008
@@ -54,16 +90,23 @@ def _is_large(frame: memoryview) -> bool:
 class SmbProtocol(asyncio.BufferedProtocol):
     """Reads each frame straight into a buffer of its own size (no re-copying)."""
 
-    def __init__(self, ctx: ServerContext, registry: set) -> None:
+    def __init__(self, ctx: ServerContext, shared: _Shared) -> None:
         self.ctx = ctx
-        self.registry = registry
+        self.shared = shared
+        self.limits = shared.limits
         self.transport: asyncio.Transport | None = None
         self.conn: ServerConnection | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.peer_host = "?"
+        self._admitted = False
         self._hdr = bytearray(4)
         self._hdr_got = 0
-        self._frame: memoryview | None = None
+        self._buf: bytearray | None = None  # the frame being received (may grow)
+        self._want = 0  # its length
         self._frame_got = 0
+        self._preauth: asyncio.TimerHandle | None = None
+        self._authed = False  # a user session exists: full frame size allowed
+        self._failures_seen = 0
         self._spares: list[bytearray] = []  # large buffers to reuse (no page faults)
         self._idle: asyncio.TimerHandle | None = None
         self._queue: collections.deque[memoryview] = collections.deque()
@@ -77,15 +120,31 @@ class SmbProtocol(asyncio.BufferedProtocol):
         self.transport = transport
         self.loop = asyncio.get_running_loop()
         peer = transport.get_extra_info("peername") or ("?", 0)
+        self.peer_host = source_host(peer)
+        refused = self.shared.connections.admit(self.peer_host)
+        if refused is not None:
+            log.debug("refusing %s: %s", self.peer_host, refused)
+            transport.abort()
+            return
+        self._admitted = True
         self.conn = ServerConnection(self.ctx, client_address=f"{peer[0]}:{peer[1]}")
         self.conn.push = self._push_threadsafe
-        self.registry.add(self)
+        self.shared.registry.add(self)
+        self._preauth = self.loop.call_later(
+            self.limits.preauth_timeout, self._close, "no session set up in time"
+        )
         self._touch()
 
     def connection_lost(self, exc) -> None:
+        if not self._admitted:
+            return
+        self._admitted = False
+        self.shared.connections.release(self.peer_host)
         if self._idle is not None:
             self._idle.cancel()
-        self.registry.discard(self)
+        if self._preauth is not None:
+            self._preauth.cancel()
+        self.shared.registry.discard(self)
         self._queue.clear()
         if self._worker is not None:
             self._worker.shutdown(wait=False)
@@ -96,17 +155,17 @@ class SmbProtocol(asyncio.BufferedProtocol):
     def _touch(self) -> None:
         if self._idle is not None:
             self._idle.cancel()
-        self._idle = self.loop.call_later(IDLE_TIMEOUT, self._close, "idle timeout")
+        self._idle = self.loop.call_later(self.limits.idle_timeout, self._close, "idle timeout")
 
     # ---- receiving ----------------------------------------------------------------------
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        if self._frame is None:
+        if self._buf is None:
             return memoryview(self._hdr)[self._hdr_got :]
-        return self._frame[self._frame_got :]
+        return memoryview(self._buf)[self._frame_got : self._want]
 
     def buffer_updated(self, nbytes: int) -> None:
-        if self._frame is None:
+        if self._buf is None:
             self._hdr_got += nbytes
             if self._hdr_got < 4:
                 return
@@ -115,16 +174,23 @@ class SmbProtocol(asyncio.BufferedProtocol):
             length = struct.unpack(">I", b"\x00" + bytes(self._hdr[1:4]))[0]
             if kind == 0x85:  # NetBIOS keep-alive
                 return
-            if kind != 0x00 or length < 4 or length > MAX_FRAME:
+            limit = MAX_FRAME if self._authed else self.limits.preauth_max_frame
+            if kind != 0x00 or length < 4 or length > limit:
                 self._close(f"bad Direct TCP frame (type {kind}, length {length})")
                 return
-            self._frame = self._new_buffer(length)
+            self._want = length
+            self._buf = self._new_buffer(length)
             self._frame_got = 0
             return
         self._frame_got += nbytes
-        if self._frame_got < len(self._frame):
+        if self._frame_got < self._want:
+            if self._frame_got == len(self._buf):  # grow with what has arrived (x2)
+                bigger = bytearray(min(self._want, 2 * len(self._buf)))
+                bigger[: self._frame_got] = self._buf
+                self._buf = bigger
             return
-        frame, self._frame = self._frame, None
+        frame = memoryview(self._buf)[: self._want]
+        self._buf = None
         self._touch()
         # Large I/O, and every request of a connection that holds a named pipe (an RPC call
         # may wait for a person, msg /W), run on the worker: the loop keeps serving others.
@@ -137,13 +203,14 @@ class SmbProtocol(asyncio.BufferedProtocol):
         else:
             self._finish(self._process(frame), frame)
 
-    def _new_buffer(self, length: int) -> memoryview:
-        if length >= LARGE:
-            for i, spare in enumerate(self._spares):
-                if len(spare) >= length:
-                    del self._spares[i]
-                    return memoryview(spare)[:length]
-        return memoryview(bytearray(length))
+    def _new_buffer(self, length: int) -> bytearray:
+        if length <= GROW_FROM:
+            return bytearray(length)
+        for i, spare in enumerate(self._spares):  # memory this connection already holds
+            if len(spare) >= length:
+                del self._spares[i]
+                return spare
+        return bytearray(GROW_FROM)
 
     def _recycle(self, frame: memoryview) -> None:
         buf = frame.obj
@@ -181,17 +248,38 @@ class SmbProtocol(asyncio.BufferedProtocol):
         self._busy = False
         out = None if fut.cancelled() or fut.exception() else fut.result()
         self._finish(out, frame)
-        if (
-            self._paused
-            and len(self._queue) < MAX_QUEUED
-            and self.transport is not None
-            and not self.transport.is_closing()
-        ):
+        if self._busy:  # held back by the rate limiter; _release goes on
+            return
+        if self._paused and len(self._queue) < MAX_QUEUED and not self._closing():
             self._paused = False
             self.transport.resume_reading()
         self._kick()
 
     def _finish(self, outgoing: list | None, frame: memoryview) -> None:
+        failures = self.conn.failed_logons
+        if outgoing and failures > self._failures_seen:
+            # Authentication rate limiter: hold the failure (and this connection's later
+            # frames, which queue behind _busy) back; other connections go on.
+            self._failures_seen = failures
+            wait = self.shared.brake.wait_for_failure(self.peer_host, self.loop.time())
+            if wait > 0:
+                self._busy = True
+                self.loop.call_later(wait, self._release, outgoing, frame)
+                return
+        self._deliver(outgoing, frame)
+
+    def _release(self, outgoing: list, frame: memoryview) -> None:
+        self._busy = False
+        self._deliver(outgoing, frame)
+        if self._paused and len(self._queue) < MAX_QUEUED and not self._closing():
+            self._paused = False
+            self.transport.resume_reading()
+        self._kick()
+
+    def _closing(self) -> bool:
+        return self.transport is None or self.transport.is_closing()
+
+    def _deliver(self, outgoing: list | None, frame: memoryview) -> None:
         self._recycle(frame)
         if outgoing is None:
             self._close("internal error")
@@ -201,6 +289,12 @@ class SmbProtocol(asyncio.BufferedProtocol):
         if self.conn.closed:
             log.info("closing %s: %s", self.conn.client_address, self.conn.disconnect_reason)
             self._close(self.conn.disconnect_reason)
+            return
+        if self._preauth is not None and self.conn.has_session:
+            self._preauth.cancel()
+            self._preauth = None
+        if not self._authed and self.conn.authenticated:
+            self._authed = True
 
     # ---- sending -------------------------------------------------------------------------
 
@@ -224,24 +318,19 @@ class SmbProtocol(asyncio.BufferedProtocol):
 
     def _close(self, reason: str) -> None:
         if self.transport is not None and not self.transport.is_closing():
+            if self.conn is not None and not self.conn.closed and reason:
+                log.info("closing %s: %s", self.conn.client_address, reason)
             self.transport.close()
 
 
 async def start_server(
-    ctx: ServerContext, host: str, port: int, max_connections: int = 256
+    ctx: ServerContext, host: str, port: int, limits: TransportLimits | None = None
 ) -> asyncio.AbstractServer:
-    """Listen on ``host:port``; connections beyond ``max_connections`` are refused."""
+    """Listen on ``host:port`` with ``limits`` (defaults: :class:`TransportLimits`)."""
     loop = asyncio.get_running_loop()
-    registry: set = set()
-
-    def factory() -> asyncio.BaseProtocol:
-        if len(registry) >= max_connections:
-            return _Refuse()
-        return SmbProtocol(ctx, registry)
-
-    return await loop.create_server(factory, host, port, reuse_address=True)
-
-
-class _Refuse(asyncio.Protocol):
-    def connection_made(self, transport) -> None:  # type: ignore[override]
-        transport.close()
+    shared = _Shared(limits or TransportLimits())
+    server = await loop.create_server(
+        lambda: SmbProtocol(ctx, shared), host, port, reuse_address=True
+    )
+    server.lanman_shared = shared  # type: ignore[attr-defined]  # for tests and diagnostics
+    return server

@@ -105,6 +105,16 @@ class Smb1ServerConnection:
         self._next_tid = 1
         self.now = 0
         self.client_signing_flags = 0
+        self.auth_failures = 0  # failed session setups (the transport's rate limiter reads it)
+
+    @property
+    def authenticated(self) -> bool:
+        """A session set up for a named user (guest included, anonymous not)."""
+        return any(s.state == "valid" and not s.is_anonymous for s in self.sessions.values())
+
+    @property
+    def has_session(self) -> bool:
+        return any(s.state == "valid" for s in self.sessions.values())
 
     # ---- entry point -----------------------------------------------------------------
 
@@ -354,6 +364,7 @@ class Smb1ServerConnection:
             token, complete = session.auth.step(r.security_blob)
         except AuthError as exc:
             self.sessions.pop(uid, None)
+            self.auth_failures += 1
             self.ctx.emit_event(
                 "LOGON_FAILURE",
                 client=self.client_address,
