@@ -183,7 +183,7 @@ def test_pathological_wildcard_does_not_stall_a_bystander(hard):
                 d.close()
                 tree.disconnect()
             # Stock smbclient sends the same pattern (`ls **********Z`).
-            rc, out, _ = _smbclient_ls(hard, "cd big; ls " + pattern)
+            _rc, out, _ = _smbclient_ls(hard, "cd big; ls " + pattern)
             assert "NO_SUCH_FILE" in out, out
         finally:
             stop.set()
@@ -275,9 +275,8 @@ def test_wrong_passwords_are_delayed_for_that_client_only(hard):
     def guesses() -> None:
         for _ in range(3):
             t0 = time.monotonic()
-            with pytest.raises(LogonFailure):
-                with smb_session(hard, password=wrong):
-                    pass
+            with pytest.raises(LogonFailure), smb_session(hard, password=wrong):
+                pass
             took.append(time.monotonic() - t0)
 
     th = threading.Thread(target=guesses)

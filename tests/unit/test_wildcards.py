@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import pytest
 from hypothesis import given, settings
@@ -19,7 +19,7 @@ def _oracle(pattern: str, name: str) -> bool:
         u = c.upper()
         return u if len(u) == 1 else c
 
-    @lru_cache(maxsize=None)
+    @cache
     def m(i: int, k: int) -> bool:
         if i == len(pattern):
             return k == len(name)
