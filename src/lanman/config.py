@@ -15,6 +15,7 @@ Layout (one flat table; unknown keys are an error so that typos do not go unnoti
     max_connections = 256
     max_connections_per_address = 64    # simultaneous connections from one source address
     preauth_timeout = 60                # seconds to finish NEGOTIATE + SESSION_SETUP
+    event_log_max_kib = 20480           # event log maximum; the oldest events go first
     kdc_port = 4088                     # KDC (UDP+TCP) when a domain is provisioned
 
 Read with :mod:`tomllib`; written by the small writer below (flat tables of str/int/bool).
@@ -65,6 +66,7 @@ class ServerConfig:
     max_connections: int = 256
     max_connections_per_address: int = 64
     preauth_timeout: int = 60  # seconds for NEGOTIATE + SESSION_SETUP to produce a session
+    event_log_max_kib: int = 20480  # like Windows' Security log: 20 MiB, overwrite oldest
     kdc_port: int = 4088  # KDC UDP+TCP port when a domain is provisioned (Windows: 88)
 
 
@@ -117,7 +119,12 @@ def _check_preauth(v: int) -> str | None:
     return None if 1 <= v <= 3600 else "must be between 1 and 3600 (seconds)"
 
 
+def _check_log_size(v: int) -> str | None:
+    return None if 64 <= v <= 4 * 1024 * 1024 else "must be between 64 and 4194304 (KiB)"
+
+
 _CHECKS = {
+    "event_log_max_kib": _check_log_size,
     "max_connections_per_address": _check_max_conn,
     "preauth_timeout": _check_preauth,
     "listen": _check_listen,

@@ -96,7 +96,8 @@ class Home:
                 save_config(p, config)  # defaults + a fresh server GUID
             # An existing file is never rewritten here (a missing GUID is added on next save).
         store = Store(p / DB_FILE)
-        return cls(path=p, store=store, config=config, events=EventLog(p / DB_FILE))
+        events = EventLog(p / DB_FILE, max_bytes=config.event_log_max_kib * 1024)
+        return cls(path=p, store=store, config=config, events=events)
 
     def save_config(self) -> None:
         save_config(self.path, self.config)

@@ -1,4 +1,4 @@
-"""``lanman events``: show the security and operational event log."""
+"""``lanman events``: show the security and operational event log; ``lanman events clear``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from rich.table import Table
 from lanman.cli._common import CliError, console, echo_json, get_home
 
 
-@click.command("events")
+@click.group("events", invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option(
     "--limit",
@@ -24,7 +24,9 @@ from lanman.cli._common import CliError, console, echo_json, get_home
 def events(
     ctx: click.Context, as_json: bool, limit: int, event_id: int | None, since: str | None
 ) -> None:
-    """Show the event log, newest first."""
+    """Show the event log, newest first (`lanman events clear` empties it)."""
+    if ctx.invoked_subcommand is not None:
+        return
     if since is not None:
         from datetime import datetime
 
@@ -54,3 +56,40 @@ def events(
             escape(r["message"]),
         )
     console().print(t)
+
+
+@events.command("clear")
+@click.option(
+    "--backup",
+    type=click.Path(dir_okay=False, writable=True),
+    help="First save every event to this file (JSON lines); it must not exist yet.",
+)
+@click.pass_context
+def events_clear(ctx: click.Context, backup: str | None) -> None:
+    """Remove every event, like wevtutil cl; the clearing itself is logged (event 1102)."""
+    import getpass
+    import json
+    import os
+
+    home = get_home(ctx)
+    note = ""
+    if backup is not None:
+        rows = home.events.query(limit=10**9)
+        try:
+            fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as e:
+            raise CliError(
+                f"cannot create backup file {backup!r}: {e.strerror}",
+                "give a new file name in a writable directory",
+            ) from None
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            for r in reversed(rows):  # oldest first
+                fh.write(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n")
+        note = f"; saved to {backup}"
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = f"uid {os.getuid()}"
+    removed = home.events.clear()
+    home.events.emit("LOG_CLEARED", source="lanman-cli", user=user, removed=removed, backup=note)
+    click.echo(f"Cleared {removed} events{note}.")

@@ -4,6 +4,11 @@ Events live in the ``events`` table of the home's ``lanman.sqlite`` (same file a
 shares; the schema is versioned in :mod:`lanman.store.schema`). Writing never raises into the
 caller: a disk or database error is reported on stderr and the event is dropped, so a full
 disk cannot turn into a denial of service of the SMB server.
+
+Retention is that of a Windows log set to "overwrite events as needed": the log has a maximum
+size (20 MiB by default, ``event_log_max_kib`` in lanman.toml) and when a write takes it past
+that, the oldest events are removed until it is back under 90% of it. An event's size is its
+text (message, data, source, level) plus a fixed per-record overhead.
 """
 
 from __future__ import annotations
@@ -18,7 +23,19 @@ from pathlib import Path
 
 from lanman.events.catalogue import BY_ID, CATALOGUE, LEVELS, EventDef, render
 
-__all__ = ["BY_ID", "CATALOGUE", "LEVELS", "EventDef", "EventLog", "render"]
+__all__ = [
+    "BY_ID",
+    "CATALOGUE",
+    "DEFAULT_MAX_BYTES",
+    "LEVELS",
+    "EventDef",
+    "EventLog",
+    "render",
+]
+
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024  # Windows' default maximum for the Security log
+_RECORD_OVERHEAD = 64  # bytes per record besides its text; the schema's triggers count the same
+_SIZE_SQL = "length(message) + length(data_json) + length(source) + length(level) + ?"
 
 _TIME_FMT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _SECRET_KEYS = ("password", "secret", "nt_hash", "session_key")
@@ -35,8 +52,11 @@ def _utc(ts: datetime | str) -> str:
 class EventLog:
     """``EventLog(path_to_sqlite)``. Thread-safe; one connection guarded by a lock."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES):
+        if max_bytes < 1024:
+            raise ValueError("the event log needs a maximum size of at least 1 KiB")
         self.path = Path(path)
+        self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
 
@@ -70,11 +90,13 @@ class EventLog:
                 data_json,
             )
             with self._lock:
-                self._connection().execute(
+                conn = self._connection()
+                conn.execute(
                     "INSERT INTO events (time_utc, event_id, level, source, message, data_json) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
                     row,
                 )
+                self._enforce_maximum(conn)
         except Exception as e:  # noqa: BLE001 - the event log must never break its caller
             with contextlib.suppress(Exception):  # stderr itself may be gone
                 print(
@@ -82,6 +104,50 @@ class EventLog:
                     f"event message: {message}",
                     file=sys.stderr,
                 )
+
+    # ---- retention -------------------------------------------------------------------
+
+    @staticmethod
+    def _size(conn: sqlite3.Connection) -> int:
+        row = conn.execute("SELECT bytes FROM event_log_size WHERE id = 1").fetchone()
+        return int(row[0]) if row else 0
+
+    def _enforce_maximum(self, conn: sqlite3.Connection) -> None:
+        """Past the maximum: remove the oldest events until under 90% of it. The size is kept
+        by triggers in the database, so it is exact whichever process wrote the events."""
+        size = self._size(conn)
+        if size <= self.max_bytes:
+            return
+        excess = size - (self.max_bytes * 9) // 10
+        freed, cutoff, after = 0, None, -1
+        while freed < excess:
+            batch = conn.execute(
+                f"SELECT id, {_SIZE_SQL} FROM events WHERE id > ? ORDER BY id LIMIT 2048",
+                (_RECORD_OVERHEAD, after),
+            ).fetchall()
+            if not batch:
+                break
+            for rid, rsize in batch:
+                freed += rsize
+                cutoff = rid
+                if freed >= excess:
+                    break
+            after = batch[-1][0]
+        if cutoff is not None:
+            conn.execute("DELETE FROM events WHERE id <= ?", (cutoff,))
+
+    def size_bytes(self) -> int:
+        """What the log holds now, counted as retention counts it."""
+        with self._lock:
+            return self._size(self._connection())
+
+    def clear(self) -> int:
+        """Remove every event; returns how many there were (the caller logs the clearing)."""
+        with self._lock:
+            conn = self._connection()
+            n = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+            conn.execute("DELETE FROM events")
+        return int(n)
 
     def emit(self, name: str, source: str = "lanman", **data: object) -> None:
         """Write catalogue event ``name`` with its id, level and rendered template."""

@@ -242,6 +242,16 @@ _ROWS: tuple[EventDef, ...] = (
         "Server configuration changed: {changes}",
         False,
     ),
+    # Windows writes 1102 (Microsoft-Windows-Eventlog, "The audit log was cleared") as the
+    # first record of a cleared Security log; lanman does the same.
+    EventDef(
+        1102,
+        "LOG_CLEARED",
+        INFORMATION,
+        "Security",
+        "The event log was cleared by {user} ({removed} events removed{backup}).",
+        True,
+    ),
 )
 
 CATALOGUE: dict[str, EventDef] = {e.name: e for e in _ROWS}

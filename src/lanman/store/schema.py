@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MIGRATIONS: tuple[str, ...] = (
     # 0 -> 1
@@ -105,6 +105,25 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (group_rid, member_rid)
     );
     CREATE INDEX group_members_member ON group_members (member_rid);
+    """,
+    # 2 -> 3: the event log's size, kept exact by triggers for every process that writes to it
+    # (retention: lanman.events removes the oldest events past the configured maximum).
+    """
+    CREATE TABLE event_log_size (
+        id    INTEGER PRIMARY KEY CHECK (id = 1),
+        bytes INTEGER NOT NULL
+    );
+    INSERT INTO event_log_size (id, bytes) SELECT 1, COALESCE(SUM(
+        length(message) + length(data_json) + length(source) + length(level) + 64), 0)
+        FROM events;
+    CREATE TRIGGER events_size_insert AFTER INSERT ON events BEGIN
+        UPDATE event_log_size SET bytes = bytes + length(NEW.message) + length(NEW.data_json)
+            + length(NEW.source) + length(NEW.level) + 64 WHERE id = 1;
+    END;
+    CREATE TRIGGER events_size_delete AFTER DELETE ON events BEGIN
+        UPDATE event_log_size SET bytes = bytes - length(OLD.message) - length(OLD.data_json)
+            - length(OLD.source) - length(OLD.level) - 64 WHERE id = 1;
+    END;
     """,
 )
 
