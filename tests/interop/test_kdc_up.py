@@ -105,3 +105,45 @@ def test_fast_with_exported_host_keytab(domain):
     r = _run([_tool("kinit"), "-T", f"FILE:{armor}", "dave"], fenv, domain["password"] + "\n")
     assert r.returncode == 0, r.stderr
     assert "FAST reply key" in trace.read_text()
+
+
+def test_wrong_passwords_are_braked_per_client(domain):
+    """The KDC answers a failed pre-authentication only after the rate limiter's delay (the
+    profile's InvalidAuthenticationDelayTimeInMs, 2,000 ms) while a good kinit goes through."""
+    import threading
+    import time
+
+    env = domain["env"]
+    delay = 2.0
+    took: list[float] = []
+
+    def guesses() -> None:
+        for i in range(3):
+            t0 = time.monotonic()
+            bad = _run(
+                [_tool("kinit"), "dave"],
+                dict(env, KRB5CCNAME=f"FILE:{domain['base'] / f'bad{i}.cc'}"),
+                "wrong-password\n",
+            )
+            took.append(time.monotonic() - t0)
+            assert "Password incorrect" in bad.stderr, bad.stderr
+
+    th = threading.Thread(target=guesses)
+    th.start()
+    try:
+        time.sleep(0.5)  # the first wrong guess is being held back now
+        t0 = time.monotonic()
+        good = _run(
+            [_tool("kinit"), "dave"],
+            dict(env, KRB5CCNAME=f"FILE:{domain['base'] / 'good.cc'}"),
+            domain["password"] + "\n",
+        )
+        good_took = time.monotonic() - t0
+    finally:
+        th.join(60)
+    assert good.returncode == 0, good.stderr
+    assert len(took) == 3 and sum(took) >= 3 * delay, took
+    assert good_took < delay, f"a good kinit waited {good_took:.2f}s meanwhile"
+    # The good logon reset badPwdCount; the account is not locked out by three guesses.
+    ok = _run([_tool("kinit"), "dave"], env, domain["password"] + "\n")
+    assert ok.returncode == 0, ok.stderr

@@ -277,6 +277,7 @@ def _decrypt_ts(
     try:
         plain = crypto.decrypt(etype, key, usage, ed[2])
     except crypto.CryptoError:
+        core.preauth_failures += 1  # the service's rate limiter delays this answer
         _bookkeeping(core.dir.record_logon_failure, client.name)
         raise E.KdcError(
             E.KDC_ERR_PREAUTH_FAILED, "pre-authentication failed", padata=hint

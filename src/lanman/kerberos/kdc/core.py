@@ -125,6 +125,7 @@ class KdcCore:
         # per-request checks (times, flags, authenticator, replay) run every time.
         self._tickets: dict[tuple, tuple[wire.EncTicket, P.Pac | None]] = {}
         self.ticket_cache_entries = 4096
+        self.preauth_failures = 0  # wrong-key PA-ENC-TIMESTAMPs so far (read by the service)
         from lanman.kerberos.kdc import as_req, tgs_req  # (they import this module)
 
         self._as_handle = as_req.handle

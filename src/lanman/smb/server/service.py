@@ -142,7 +142,7 @@ def transport_limits(home) -> TransportLimits:
     )
 
 
-async def start_kdc_if_domain(home, listen: str, port: int, emit):
+async def start_kdc_if_domain(home, listen: str, port: int, emit, auth_delay_ms: int = 0):
     """Start the KDC (UDP+TCP on ``port``) when the home has a provisioned domain; else None."""
     try:
         from lanman.directory import Directory
@@ -154,7 +154,7 @@ async def start_kdc_if_domain(home, listen: str, port: int, emit):
     from lanman.kerberos.kdc.service import start_kdc
 
     directory = Directory.open(home.path)
-    kdc = await start_kdc(KdcCore(directory), listen, port)
+    kdc = await start_kdc(KdcCore(directory), listen, port, auth_delay_ms=auth_delay_ms)
     kdc.directory = directory
     emit("SERVICE_STARTED", service="KDC", listen=listen, port=kdc.port, realm=directory.realm)
     return kdc
@@ -164,7 +164,8 @@ async def serve(
     home, listen: str, port: int, stop: asyncio.Event | None = None, kdc_port: int | None = None
 ) -> None:
     ctx = build_context(home)
-    server = await start_server(ctx, listen, port, transport_limits(home))
+    limits = transport_limits(home)
+    server = await start_server(ctx, listen, port, limits)
     emit = ctx.emit_event
     emit(
         "SERVICE_STARTED",
@@ -174,7 +175,11 @@ async def serve(
         require_security_signature=home.config.require_security_signature,
     )
     kdc = await start_kdc_if_domain(
-        home, listen, home.config.kdc_port if kdc_port is None else kdc_port, emit
+        home,
+        listen,
+        home.config.kdc_port if kdc_port is None else kdc_port,
+        emit,
+        auth_delay_ms=limits.auth_delay_ms,
     )
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
