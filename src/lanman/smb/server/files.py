@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
+from lanman.concurrency import blocking_section
 from lanman.errors import ntstatus as st
 from lanman.errors.ntstatus import NtStatusError
 from lanman.smb.filestat import FILE_ATTRIBUTE_NORMAL, FileStat
@@ -503,7 +504,10 @@ class FileHandlers:
         first = scan is None or restart or not scan.started
         if first:
             pattern = r.pattern or "*"
-            scan = open_.scan = DirectoryScan(open_.handle.list_directory(pattern), 0, True)
+            # The scan reads only this open's directory: other connections go on meanwhile.
+            with blocking_section():
+                entries = open_.handle.list_directory(pattern)
+            scan = open_.scan = DirectoryScan(entries, 0, True)
         if scan.index >= len(scan.entries):
             raise NtStatusError(
                 st.STATUS_NO_SUCH_FILE if first and not scan.entries else st.STATUS_NO_MORE_FILES

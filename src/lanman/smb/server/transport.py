@@ -1,8 +1,8 @@
 """asyncio transport for the SMB server: Direct TCP framing (MS-SMB2 2.1, RFC 1002 4.3.1)
 around a sans-IO :class:`ServerConnection`.
 
-Small requests are processed on the event loop. Large READ/WRITE frames go to one worker
-thread per connection so that receiving the next 8 MiB from the socket overlaps with
+Small requests are processed on the event loop. Large READ/WRITE frames and QUERY_DIRECTORY
+go to one worker thread per connection so that receiving the next 8 MiB from the socket overlaps with
 writing the previous one to disk (``pwrite``/``preadv`` release the GIL). Order is kept:
 while the worker has work, every later frame of that connection queues behind it. One
 process-wide lock serializes the cores of all connections (they share oplock and lock
@@ -71,11 +71,15 @@ class _Shared:
 
 _CORE_LOCK = threading.Lock()
 _READ = 0x0008
+_QUERY_DIRECTORY = 0x000E
 
 
-def _is_large(frame: memoryview) -> bool:
+def _for_worker(frame: memoryview) -> bool:
+    """Large I/O, and directory listings (the scan runs with the core lock released)."""
     if len(frame) >= LARGE:
         return True
+    if len(frame) >= 64 and frame[:4] == b"\xfeSMB" and frame[12] == _QUERY_DIRECTORY:
+        return frame[13] == 0
     # A single READ asking for a lot: its work (preadv + signing) is large too.
     if (
         len(frame) >= 64 + 16
@@ -194,7 +198,7 @@ class SmbProtocol(asyncio.BufferedProtocol):
         self._touch()
         # Large I/O, and every request of a connection that holds a named pipe (an RPC call
         # may wait for a person, msg /W), run on the worker: the loop keeps serving others.
-        if self._busy or _is_large(frame) or self.conn.has_pipe_opens:
+        if self._busy or _for_worker(frame) or self.conn.has_pipe_opens:
             self._queue.append(frame)
             self._kick()
             if len(self._queue) >= MAX_QUEUED and not self._paused:
