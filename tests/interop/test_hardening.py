@@ -293,3 +293,54 @@ def test_wrong_passwords_are_delayed_for_that_client_only(hard):
     assert sum(took) >= 3 * DELAY_MS / 1000, f"three wrong passwords took {took}"
     assert all(x >= DELAY_MS / 1000 * 0.95 for x in took), took
     assert good[0] < DELAY_MS / 1000, f"a good logon waited {good[0]:.3f}s meanwhile"
+
+
+@pytest.mark.timeout(120)
+def test_disk_full_fails_the_write_only(hard, tmp_path):
+    """On a 512 KiB tmpfs made here: STATUS_DISK_FULL for the write, then the same connection
+    closes the file and lists the share, and the event log says what happened."""
+    import subprocess
+
+    from smbprotocol.exceptions import DiskFull
+    from smbprotocol.open import FilePipePrinterAccessMask
+
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mnt)], check=True)
+    try:
+        _lanman(hard.home, "share", "add", "tiny", str(mnt))
+        with smb_session(hard) as (_conn, session):
+            tree = TreeConnect(session, rf"\\{hard.host}\tiny")
+            tree.connect()
+            f = Open(tree, "fill.bin")
+            f.create(
+                ImpersonationLevel.Impersonation,
+                FilePipePrinterAccessMask.GENERIC_READ | FilePipePrinterAccessMask.GENERIC_WRITE,
+                FileAttributes.FILE_ATTRIBUTE_NORMAL,
+                ShareAccess.FILE_SHARE_READ,
+                CreateDisposition.FILE_OVERWRITE_IF,
+                CreateOptions.FILE_NON_DIRECTORY_FILE,
+            )
+            chunk = b"x" * 65536
+            written = 0
+            with pytest.raises(DiskFull):
+                for _ in range(64):  # 4 MiB at most; the disk holds 512 KiB
+                    f.write(chunk, written)
+                    written += len(chunk)
+            assert 0 < written <= 512 * 1024
+            assert f.read(0, 16) == b"x" * 16  # the open still works...
+            f.close()  # ...and closes cleanly
+            d = _open_dir(tree, "")
+            names = [
+                e["file_name"].get_value().decode("utf-16-le") for e in d.query_directory("*", 37)
+            ]
+            assert "fill.bin" in names
+            d.close()
+            tree.disconnect()
+        events = [e for e in hard.events() if e.get("name") == "STORAGE_ERROR"]
+        assert events and "STATUS_DISK_FULL" in events[0]["message"], events
+        assert "tiny" in events[0]["message"]
+    finally:
+        with contextlib.suppress(Exception):
+            _lanman(hard.home, "share", "remove", "tiny")
+        subprocess.run(["umount", "-l", str(mnt)], check=False)

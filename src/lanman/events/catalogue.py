@@ -242,6 +242,15 @@ _ROWS: tuple[EventDef, ...] = (
         "Server configuration changed: {changes}",
         False,
     ),
+    EventDef(
+        9140,
+        "STORAGE_ERROR",
+        ERROR,
+        _LOPS,
+        "Storage error on share {share}: {command} failed with {status} ({detail}); client "
+        "{client}. Only that request failed; the connection and its open files stay usable.",
+        False,
+    ),
     # Windows writes 1102 (Microsoft-Windows-Eventlog, "The audit log was cleared") as the
     # first record of a cleared Security log; lanman does the same.
     EventDef(

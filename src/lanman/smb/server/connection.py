@@ -46,6 +46,11 @@ from .state import ServerContext, Session
 Buffers = list  # list[bytes | bytearray | memoryview]
 
 # Commands that need no session (MS-SMB2 3.3.5.2.9).
+# Failures of the host's storage: logged (STORAGE_ERROR), at most once a minute per status.
+_STORAGE_ERRORS = frozenset(
+    {st.STATUS_DISK_FULL, st.STATUS_QUOTA_EXCEEDED, st.STATUS_UNEXPECTED_IO_ERROR}
+)
+_STORAGE_LOG_INTERVAL = 60 * 10_000_000  # FILETIME units (100 ns)
 _SESSIONLESS = {Command.NEGOTIATE, Command.SESSION_SETUP, Command.ECHO, Command.CANCEL}
 # Commands that need a tree connect (MS-SMB2 3.3.5.2.11).
 _TREE_COMMANDS = {
@@ -155,6 +160,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
         self.disconnect_reason = ""
         self.smb1 = None  # Smb1ServerConnection once an SMB1-only client negotiated NT LM 0.12
         self.auth_failures = 0  # failed session setups (the transport's rate limiter reads it)
+        self._storage_logged: dict[int, int] = {}  # status -> when last logged (FILETIME)
 
     # ---- entry point -------------------------------------------------------------------
 
@@ -376,9 +382,30 @@ class ServerConnection(SessionHandlers, FileHandlers):
                 raise NtStatusError(st.STATUS_INVALID_PARAMETER, "unknown command")
             return handler(self, req)
         except NtStatusError as exc:
+            if exc.status in _STORAGE_ERRORS:
+                self._storage_error(req, exc)
             return self._error(req, exc.status)
         except (WireError, struct.error):
             return self._error(req, st.STATUS_INVALID_PARAMETER)
+
+    def _storage_error(self, req: Request, exc: NtStatusError) -> None:
+        """Log a disk-full / I/O error (once a minute per status and connection): only the
+        request fails; the open and the connection stay usable."""
+        last = self._storage_logged.get(exc.status)
+        if last is not None and self.now - last < _STORAGE_LOG_INTERVAL:
+            return
+        self._storage_logged[exc.status] = self.now
+        tree = req.session.trees.get(req.header.tree_id) if req.session is not None else None
+        self.ctx.emit_event(
+            "STORAGE_ERROR",
+            client=self.client_address,
+            share=tree.share_name if tree is not None else "",
+            command=Command(req.header.command).name
+            if req.header.command in Command._value2member_map_
+            else str(req.header.command),
+            status=f"0x{exc.status:08X} {st.lookup(exc.status).name}",
+            detail=str(exc) or "",
+        )
 
     @property
     def supports_multi_credit(self) -> bool:
