@@ -1,4 +1,4 @@
-"""The domain directory: accounts, groups, SIDs, SPNs and Kerberos keys (see DESIGN.md).
+"""The domain directory: accounts, groups, SIDs, SPNs and Kerberos keys (see docs/ARCHITECTURE.md).
 
 Public API (the KDC and the SMB server use :class:`Directory`; contract in /tmp/contract.md):
 :class:`Directory`, :class:`Principal`, :func:`provision`, the SID helpers of

@@ -2,7 +2,7 @@
 MS-FSA 2.1.5.1), plus the per-open operations READ, WRITE, FLUSH, SET_INFO and
 QUERY_DIRECTORY need.
 
-Safety model (DESIGN.md principle 6: paths never leave their share):
+Safety model (docs/ARCHITECTURE.md rule 6: paths never leave their share):
 
 - Client paths are validated by :func:`lanman.smb.server.fs_paths.split_smb_path` (no ``..``,
   no ``:`` streams, no wildcards, no device names, bounded lengths).
@@ -731,7 +731,7 @@ class OpenFile:
         fs.delete_pending = self.delete_on_close
         return fs
 
-    # -- data path (DESIGN.md principle 5) -----------------------------------------------------
+    # -- data path (docs/ARCHITECTURE.md rule 5) -----------------------------------------------------
 
     def read_into(self, offset: int, buf: memoryview) -> int:
         """Read up to ``len(buf)`` bytes at ``offset`` into the caller's buffer with

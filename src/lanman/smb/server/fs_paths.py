@@ -1,4 +1,4 @@
-"""Path rules for directory-backed shares: name validation, wildcard matching, errno mapping.
+"""Path rules for directory-backed shares: name validation and errno mapping (wildcards: wildcards.py).
 
 Pure functions, no I/O; :mod:`lanman.smb.server.fs` uses them on every CREATE.
 

@@ -3,7 +3,7 @@
 Sans-IO: every function takes values in and gives ``bytes`` (or small dataclasses) out.
 All integers are little-endian (MS-FSCC 2.1). Layouts are packed with precompiled
 :class:`struct.Struct` objects straight into one ``bytearray`` per response, so no
-payload is copied more than once (DESIGN.md principle 5). Every length read from the
+payload is copied more than once (docs/ARCHITECTURE.md rule 5). Every length read from the
 wire is bounded before use (principle 6).
 
 Sections cited below are MS-FSCC unless stated otherwise.
