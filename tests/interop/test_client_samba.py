@@ -1,4 +1,4 @@
-"""lanman's SMB client against Samba smbd (real sockets, loopback): smb-signing.md §5/§6.
+"""lanman's SMB client against Samba smbd (real sockets, loopback): docs/SOURCES.md signing §5/§6.
 
 * ``server signing = mandatory``: works, signed, at 3.1.1 / 3.0 / 2.1, whatever the client
   requires;

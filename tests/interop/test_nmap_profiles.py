@@ -1,6 +1,6 @@
 """nmap ``smb2-security-mode`` against lanman under every SMB2-capable server profile: the
 sentence agrees with the profile's effective LanmanServer RequireSecuritySignature
-(reference/smb-signing.md §2.1, §4: SIGNING_ENABLED always, SIGNING_REQUIRED iff required).
+(docs/SOURCES.md signing §2.1, §4: SIGNING_ENABLED always, SIGNING_REQUIRED iff required).
 """
 
 from __future__ import annotations

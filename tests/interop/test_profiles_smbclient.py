@@ -4,12 +4,12 @@
 * SMB2-capable profiles (win10, win11-24h2-*, server2025*) are reached over SMB2/3
   (smbclient's default negotiation, then ``ls``): every one can sign — MS-SMB2 requires all
   SMB2/3 servers to implement signing; RequireSecuritySignature only decides whether it is
-  mandatory (smb-signing.md §2.1, §4.1).
+  mandatory (docs/SOURCES.md signing §2.1, §4.1).
 * SMB1-only profiles are reached with ``client min/max protocol = NT1`` and ``-c exit``
   (NEGOTIATE, SESSION_SETUP_ANDX, TREE_CONNECT_ANDX, TREE_DISCONNECT, LOGOFF — all in
   lanman's SMB1 server; smbclient's ``ls`` needs TRANS2 FIND_FIRST2, which it has not).
   They can sign iff their server signing is enabled (SecurityMode 7 or 15: nt4-sp3-dc,
-  win2000-dc, server2003-dc; KB 887429 / smb-signing.md §3, §4.2). Against SecurityMode 3
+  win2000-dc, server2003-dc; KB 887429 / docs/SOURCES.md signing §3, §4.2). Against SecurityMode 3
   smbclient insists on a signed SESSION_SETUP response, gets none ("BAD SIG: seq 1") and
   fails with NT_STATUS_ACCESS_DENIED; without ``--client-protection=sign`` the same
   profiles work, so the failure is the signing requirement and nothing else.

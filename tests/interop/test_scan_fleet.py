@@ -5,7 +5,7 @@ with a guest share under ``map to guest = bad user``; impacket smbserver without
 (guest); lanman requiring signing; lanman with SMB1 on and signing disabled; lanman with a
 guest share; a closed port. For every target the signing facts agree with nmap's
 smb2-security-mode / smb-security-mode run in the same test, the verdicts match the table
-below (written from reference/smb-signing.md), the JSON validates against the schema in the
+below (written from docs/SOURCES.md (signing)), the JSON validates against the schema in the
 repository, and the HTML report renders its summary chart in headless Chromium.
 """
 

@@ -1,6 +1,6 @@
 """lanman's SMB client core driven against the in-process lanman ServerConnection (no sockets).
 
-Covers every dialect, multi-credit large I/O, the policy scenarios of smb-signing.md §5
+Covers every dialect, multi-credit large I/O, the policy scenarios of docs/SOURCES.md signing §5
 (guest blocked 1272, guest + signing 0xC05D0003, server will not sign 0xC000A000), tampered
 and unsigned responses (discarded -> STATUS_INVALID_SIGNATURE) and the client events.
 """
@@ -305,7 +305,7 @@ def _strip_signatures(frame: bytearray, _i: int) -> None:
 
 @pytest.mark.parametrize("label", list(DIALECTS))
 def test_client_requires_signing_server_will_not_sign(tmp_path, label):
-    """smb-signing.md §5: 0xC000A000 -1073700864 STATUS_INVALID_SIGNATURE; event 31998."""
+    """docs/SOURCES.md signing §5: 0xC000A000 -1073700864 STATUS_INVALID_SIGNATURE; event 31998."""
     ctx, _, _ = make_context(tmp_path, require_message_signing=False)
     events = EventSink()
     with pytest.raises(SmbClientError) as ei:

@@ -1,5 +1,5 @@
 """Truth table of :func:`lanman.policy.matrix.expected_outcome` (written from
-reference/smb-signing.md §3–5), and ``lanman smb matrix`` option handling.
+docs/SOURCES.md signing §3–5), and ``lanman smb matrix`` option handling.
 
 Citations: "§3" = SMB1 signing (MS-SMB 3.2.4.2.4 table, KB 887429 scenarios); "§4.1/4.2" =
 EnableSecuritySignature ignored by SMB2+, per-release defaults; "§5" = guest logons and the

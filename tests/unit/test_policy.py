@@ -1,6 +1,6 @@
 """Policy model: catalogue, profiles, effective-value resolution and signing/guest decisions.
 
-Expected values are written from reference/smb-signing.md §3-5 (tables copied as data here),
+Expected values are written from docs/SOURCES.md signing §3-5 (tables copied as data here),
 not computed from the code under test.
 """
 
@@ -139,7 +139,7 @@ def test_profile_complete(name: str) -> None:
             assert p.default(n).applicable, (name, n)
 
 
-# (client require, insecure guest allowed, server require) — smb-signing.md §4.2 and §5;
+# (client require, insecure guest allowed, server require) — docs/SOURCES.md signing §4.2 and §5;
 # None: the release has no such value.
 EXPECTED_DEFAULTS = {
     "nt4-sp3": (0, None, 0),

@@ -8,7 +8,7 @@ from lanman.policy.effective import resolve_all
 from lanman.policy.layers import HostPolicy
 from lanman.policy.regfile import RegFileError, dumps_reg, encode_reg, import_reg, parse_reg
 
-# The AllowRemoteRPC fix from reference/msg-tsts.md §2 (reg add ... /t REG_DWORD /d 1), as a file.
+# The AllowRemoteRPC fix from docs/SOURCES.md msg §2 (reg add ... /t REG_DWORD /d 1), as a file.
 ALLOW_REMOTE_RPC = (
     "Windows Registry Editor Version 5.00\r\n"
     "\r\n"

@@ -1,6 +1,6 @@
 """Explain an SMB client failure the way an administrator needs it.
 
-First what Windows shows (code, symbolic name, message — reference/smb-signing.md §5), then
+First what Windows shows (code, symbolic name, message — docs/SOURCES.md signing §5), then
 lanman's one-line cause, then the remedy: Group Policy path, registry value, PowerShell line,
 smb.conf line (and the lanman command that does the same on a lanman host).
 

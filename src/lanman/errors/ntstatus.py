@@ -299,7 +299,7 @@ _TABLE: tuple[tuple[int, str, str], ...] = (
     (0xC00000E9, "STATUS_UNEXPECTED_IO_ERROR", "An I/O error occurred."),
     (0xC00000E5, "STATUS_INTERNAL_ERROR", "An internal error occurred."),
     (0xC0000044, "STATUS_QUOTA_EXCEEDED", "Not enough quota is available to process this command."),
-    # SMB client-side results (reference/smb-signing.md §5.2)
+    # SMB client-side results (docs/SOURCES.md signing §5.2)
     (0xC00000C3, "STATUS_INVALID_NETWORK_RESPONSE", "The network responded incorrectly."),
     (
         0xC0000248,

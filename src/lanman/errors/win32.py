@@ -1,7 +1,7 @@
 """Win32 error codes and HRESULTs as Windows shows them: value, symbolic name, message text.
 
 One table (MS-ERREF 2.1/2.2; names and texts as in the Windows SDK 10.0.26100 winerror.h,
-reference/smb-signing.md §5.2). ``net use`` prints Win32 values in decimal ("System error 1272
+docs/SOURCES.md signing §5.2). ``net use`` prints Win32 values in decimal ("System error 1272
 has occurred.") and HRESULT-typed values as unsigned decimal ("System error 3227320323");
 Explorer prints HRESULTs in hex ("Error code: 0x80070035").
 

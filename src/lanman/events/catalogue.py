@@ -4,9 +4,9 @@ Where Windows has a matching event the id and channel are Windows' own so that p
 the Windows logs recognise them:
 
 * 551 ``Microsoft-Windows-SMBServer/Security`` "SMB Session Authentication Failure" (from
-  memory of the Windows channel; not yet checked against a cited source in reference/).
+  memory of the Windows channel; not yet checked against a cited source).
 * 3021 and 3023 ``Microsoft-Windows-SMBServer/Audit`` (Windows 11 24H2 / KB5066913 audit events
-  "client does not support signing" and "insecure guest logon"; reference/smb-signing.md §4-5).
+  "client does not support signing" and "insecure guest logon"; docs/SOURCES.md signing §4-5).
 
 Windows logs nothing for a request whose signature fails or that arrives unsigned on a
 signing-required session (it just answers STATUS_ACCESS_DENIED), and nothing server-side for
@@ -120,7 +120,7 @@ _ROWS: tuple[EventDef, ...] = (
         "A malformed SMB message closed its connection. Client: {client}; reason: {reason}",
         False,
     ),
-    # --- SMB client (the Workstation service; reference/smb-signing.md §4.3, §5) ------------
+    # --- SMB client (the Workstation service; docs/SOURCES.md signing §4.3, §5) ------------
     EventDef(
         31017,
         "CLIENT_REJECTED_INSECURE_GUEST_LOGON",
@@ -167,7 +167,7 @@ _ROWS: tuple[EventDef, ...] = (
         "{session_id}; command: {command}; message id: {message_id}; algorithm: {algorithm}",
         False,
     ),
-    # --- msg / MS-TSTS (reference/msg-tsts.md §7: log sender, source, target, outcome) -----
+    # --- msg / MS-TSTS (docs/SOURCES.md msg §7: log sender, source, target, outcome) -----
     EventDef(
         9300,
         "MSG_DELIVERED",

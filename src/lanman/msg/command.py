@@ -1,6 +1,6 @@
 """``msg``: resolve targets, send, report in Windows' wording, return an exit code.
 
-Output (reference/msg-tsts.md §1.3; compatibility behaviour, marked where unconfirmed):
+Output (docs/SOURCES.md msg §1.3; compatibility behaviour, marked where unconfirmed):
 
 * ``/V``: ``Sending message to session <name>, display time <t>`` then, without ``/W``,
   ``Async message sent to session <name>`` [observed-3p]; with ``/W`` the response line

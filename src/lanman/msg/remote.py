@@ -1,6 +1,6 @@
 """``msg /SERVER:host[:port]``: MS-TSTS over SMB named pipes with lanman's SMB client.
 
-Sequence (reference/msg-tsts.md §3.3-3.4, §4): SMB logon, TREE_CONNECT IPC$, CREATE
+Sequence (docs/SOURCES.md msg §3.3-3.4, §4): SMB logon, TREE_CONNECT IPC$, CREATE
 ``LSM_API_service``, DCE/RPC bind with NTLMSSP at PKT_PRIVACY (BIND, BIND_ACK, AUTH3);
 TermSrvEnumeration RpcOpenEnum / RpcGetEnumResult(1) / RpcCloseEnum for the session list,
 TermSrvSession RpcGetSessionInformationEx for user names, RpcOpenSession /

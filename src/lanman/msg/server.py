@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 ALLOW_REMOTE_RPC = "TerminalServer.AllowRemoteRPC"
-#: normalized pipe names of the MS-TSTS endpoints (reference/msg-tsts.md §3.1)
+#: normalized pipe names of the MS-TSTS endpoints (docs/SOURCES.md msg §3.1)
 TSTS_PIPES = {
     "lsm_api_service": "\\PIPE\\LSM_API_service",
     "ctx_winstation_api_service": "\\PIPE\\Ctx_WinStation_API_service",

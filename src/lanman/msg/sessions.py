@@ -10,7 +10,7 @@ A session has a numeric id, a WinStation name (<= 32 chars), a user and a state
   file.  CI containers without logged-on users exercise delivery through it.
 
 Session 0 (``Services``, Disconnected) is synthetic and reserved, as on Windows since Vista
-(reference/msg-tsts.md §6.1); it is never a message target.
+(docs/SOURCES.md msg §6.1); it is never a message target.
 
 Ids are kept stable in ``ids.json`` (key -> id), the lowest free id >= 1 is handed out, so a
 session keeps its id for as long as it exists.  All file updates hold an ``fcntl`` lock.

@@ -1,4 +1,4 @@
-"""The msg command line, Windows syntax and POSIX options (reference/msg-tsts.md §1.1).
+"""The msg command line, Windows syntax and POSIX options (docs/SOURCES.md msg §1.1).
 
 ``msg {user | sessionname | sessionID | @file | *} [/SERVER:host] [/TIME:seconds] [/V] [/W]
 [message]`` — switches are case-insensitive and may come anywhere before the message; the
@@ -13,7 +13,7 @@ from pathlib import Path
 
 __all__ = ["DEFAULT_TIME", "MsgArgs", "MsgUsageError", "expand_targets", "parse_msg_args"]
 
-#: /TIME default observed in msg /V output ("display time 60"), reference/msg-tsts.md §1.1.
+#: /TIME default observed in msg /V output ("display time 60"), docs/SOURCES.md msg §1.1.
 DEFAULT_TIME = 60
 MAX_TIME = 86400
 MAX_TARGET_FILE = 64 * 1024

@@ -1,6 +1,6 @@
 """The one table of registry values that lanman's policy model knows.
 
-Every value that the reference sheets name (reference/smb-signing.md §3-5, msg-tsts.md §2) is
+Every value that the documents behind docs/SOURCES.md (signing §3-5, msg §2) name is
 one :class:`RegistryValue`: full key path, value name, type, allowed data, the Group Policy
 setting that controls it (display name, where in the editor, and the registry key Group Policy
 writes to when that differs from the local key), and the PowerShell parameter.
@@ -146,7 +146,7 @@ def _m(off: str, on: str) -> MappingProxyType:
 
 
 _SIGN_DOC = (
-    "reference/smb-signing.md §4.1 (windowsserverdocs smb-signing-overview.md; KB 916846 table; "
+    "docs/SOURCES.md signing §4.1 (windowsserverdocs smb-signing-overview.md; KB 916846 table; "
     "KB 887429)"
 )
 _SMB2_IGNORES = (
@@ -193,7 +193,7 @@ CATALOGUE: tuple[RegistryValue, ...] = (
         gp_key="HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\LanmanWorkstation",
         powershell="Set-SmbClientConfiguration -EnableInsecureGuestLogons",
         source=(
-            "reference/smb-signing.md §5 (enable-insecure-guest-logons-smb2-and-smb3.md; value "
+            "docs/SOURCES.md signing §5 (enable-insecure-guest-logons-smb2-and-smb3.md; value "
             "name from event 31018 and the unattend setting "
             "Microsoft-Windows-WorkstationService-AllowInsecureGuestAuth)"
         ),
@@ -265,7 +265,7 @@ CATALOGUE: tuple[RegistryValue, ...] = (
         meaning=_m("no signing with NT 4.0/9x clients", "sign with NT 4.0/9x clients"),
         smb1_only=True,
         source=(
-            "reference/smb-signing.md §4.1 (Policy CSP LocalPoliciesSecurityOptions doc; "
+            "docs/SOURCES.md signing §4.1 (Policy CSP LocalPoliciesSecurityOptions doc; "
             "SERVER_INFO_598.sv598_enableW9xsecuritysignature)"
         ),
         note="No Group Policy setting or PowerShell parameter of its own.",
@@ -279,7 +279,7 @@ CATALOGUE: tuple[RegistryValue, ...] = (
         meaning=_m("not required", "required"),
         smb1_only=True,
         source="KB 887429 configuration section (named in the issue)",
-        note="[unconfirmed] the KB part naming it was not retrievable (smb-signing.md §4.1).",
+        note="[unconfirmed] the KB part naming it was not retrievable (docs/SOURCES.md signing §4.1).",
     ),
     RegistryValue(
         name="Rdr.EnableSecuritySignature",
@@ -290,7 +290,7 @@ CATALOGUE: tuple[RegistryValue, ...] = (
         meaning=_m("disabled", "enabled"),
         smb1_only=True,
         source="KB 887429 configuration section (named in the issue)",
-        note="[unconfirmed] the KB part naming it was not retrievable (smb-signing.md §4.1).",
+        note="[unconfirmed] the KB part naming it was not retrievable (docs/SOURCES.md signing §4.1).",
     ),
     RegistryValue(
         name="VNETSUP.RequireSecuritySignature",
@@ -302,7 +302,7 @@ CATALOGUE: tuple[RegistryValue, ...] = (
         smb1_only=True,
         source="KB 887429 configuration section (named in the issue)",
         note=(
-            "[unconfirmed] the KB part naming it was not retrievable (smb-signing.md §4.1); "
+            "[unconfirmed] the KB part naming it was not retrievable (docs/SOURCES.md signing §4.1); "
             "its REG_DWORD type is assumed."
         ),
     ),
@@ -316,7 +316,7 @@ CATALOGUE: tuple[RegistryValue, ...] = (
         smb1_only=True,
         source="KB 887429 configuration section (named in the issue)",
         note=(
-            "[unconfirmed] the KB part naming it was not retrievable (smb-signing.md §4.1); "
+            "[unconfirmed] the KB part naming it was not retrievable (docs/SOURCES.md signing §4.1); "
             "its REG_DWORD type is assumed."
         ),
     ),
@@ -331,7 +331,7 @@ CATALOGUE: tuple[RegistryValue, ...] = (
             "remote WinStation RPC allowed",
         ),
         source=(
-            'reference/msg-tsts.md §2 (reg add "HKLM\\SYSTEM\\CurrentControlSet\\Control\\'
+            'docs/SOURCES.md msg §2 (reg add "HKLM\\SYSTEM\\CurrentControlSet\\Control\\'
             'Terminal Server" /v "AllowRemoteRPC" /t REG_DWORD /d 1 /f)'
         ),
         note="Under Control, not Services. No Group Policy setting is documented.",

@@ -1,4 +1,4 @@
-"""Pure signing and guest decisions, each a truth table from reference/smb-signing.md.
+"""Pure signing and guest decisions, each a truth table from docs/SOURCES.md (signing).
 
 No I/O, no state: the SMB client, the server and ``lanman smb matrix`` call these with values
 from :mod:`lanman.policy.effective`.
@@ -186,7 +186,7 @@ def guest_logon_allowed(
     client_require_signing: bool,
     client_require_encryption: bool = False,
 ) -> GuestDecision:
-    """May an SMB2/3 client accept a session the server marked IS_GUEST? (smb-signing.md §5)
+    """May an SMB2/3 client accept a session the server marked IS_GUEST? (docs/SOURCES.md signing §5)
 
     Insecure guest logons off -> 1272; else signing required -> 0xC05D0003 (System error
     3227320323); else encryption required -> 0xC05D0004; else allowed. The order follows the

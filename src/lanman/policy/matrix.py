@@ -2,7 +2,7 @@
 
 Two halves that the test suite compares cell by cell:
 
-* :func:`expected_outcome` — pure, written from reference/smb-signing.md §3–5 (the SMB1 signing
+* :func:`expected_outcome` — pure, written from docs/SOURCES.md signing §3–5 (the SMB1 signing
   table and KB 887429 scenarios, the SMB2/3 "either side requires -> signed" rule, the guest
   rules and the exact codes of §5.2). No sockets, no lanman server or client code.
 * :func:`run_matrix` — starts lanman's SMB server once per server profile on 127.0.0.1 (a
@@ -202,7 +202,7 @@ def _failure(
 
 # ---- the expected table, from the documents ----------------------------------------------------
 
-#: smb-signing.md §5.2 rows, as (code shown, NTSTATUS, explanation key).
+#: docs/SOURCES.md signing §5.2 rows, as (code shown, NTSTATUS, explanation key).
 ERROR_LOGIN_WKSTA_RESTRICTION = (1240, 0xC0000248, "smb1_wksta_restriction")
 ERROR_ACCESS_DENIED = (5, 0xC0000022, "access_denied")
 ERROR_SMB_GUEST_LOGON_BLOCKED = (1272, 0xC05D0002, "guest_blocked")
@@ -283,7 +283,7 @@ def expected_outcome(
     smb1_servers: bool = False,
     server_signs: bool = True,
 ) -> Outcome:
-    """What the documents say the client shows for this pair (reference/smb-signing.md).
+    """What the documents say the client shows for this pair (docs/SOURCES.md (signing)).
 
     ``server_signs=False`` models an SMB2 server that does not sign its responses (a broken
     or non-conforming peer; every Windows release signs when asked, MS-SMB2 requires it).

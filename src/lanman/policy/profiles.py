@@ -6,8 +6,8 @@ any disagreement between documents) or :data:`NOT_APPLICABLE` (the release does 
 value). It also names which catalogue values its SMB client and server actually read: an
 NT 4.0 SP3 client reads ``Rdr\\Parameters``, a Windows 98 client ``VxD\\VNETSUP``.
 
-Sources are cited by short names; see reference/smb-signing.md §4.2 (defaults table) and §5
-(guest logons), reference/msg-tsts.md §2 (AllowRemoteRPC).
+Sources are cited by short names; see docs/SOURCES.md signing §4.2 (defaults table) and §5
+(guest logons), docs/SOURCES.md msg §2 (AllowRemoteRPC).
 """
 
 from __future__ import annotations
@@ -44,36 +44,38 @@ class Default:
 NOT_APPLICABLE = Default(None, "the release does not read this value")
 
 # --- sources ----------------------------------------------------------------------------------
-KB887429 = "KB 887429 (smb-signing.md §4.2: NT4/2000/XP/2003 client enabled, not required)"
-KB887429_DC = "KB 887429 (smb-signing.md §4.2: server signing enabled on DCs only)"
-KB887429_2003DC = "KB 887429 (smb-signing.md §4.2: required on Windows Server 2003 DCs)"
-KB887429_FIRST = "KB 887429 (smb-signing.md §4.2: NT 4.0 SP3 / Windows 98 first with signing)"
+KB887429 = "KB 887429 (docs/SOURCES.md signing §4.2: NT4/2000/XP/2003 client enabled, not required)"
+KB887429_DC = "KB 887429 (docs/SOURCES.md signing §4.2: server signing enabled on DCs only)"
+KB887429_2003DC = "KB 887429 (docs/SOURCES.md signing §4.2: required on Windows Server 2003 DCs)"
+KB887429_FIRST = (
+    "KB 887429 (docs/SOURCES.md signing §4.2: NT 4.0 SP3 / Windows 98 first with signing)"
+)
 ANATOMY_CLIENT = (
     "Anatomy blog 'Signing configuration' (Get-SmbClientConfiguration: Enable=True, Require=False)"
 )
 ANATOMY_SERVER = (
     "Anatomy blog 'Signing configuration' (Get-SmbServerConfiguration: Enable=False, Require=False)"
 )
-SIGNING_24H2 = "windowsserverdocs smb-signing.md (10/25/2024; smb-signing.md §4.2)"
+SIGNING_24H2 = "windowsserverdocs smb-signing.md (10/25/2024; docs/SOURCES.md signing §4.2)"
 DC_POLICY = (
     "windows-itpro-docs microsoft-network-server-digitally-sign-communications-always.md "
     "(Default Domain Controller Policy = Enabled); smb-signing-overview.md"
 )
 GUEST_1709 = (
-    "enable-insecure-guest-logons-smb2-and-smb3.md (smb-signing.md §5: Windows 10 1709+ "
+    "enable-insecure-guest-logons-smb2-and-smb3.md (docs/SOURCES.md signing §5: Windows 10 1709+ "
     "Enterprise/Education/Pro for Workstations and Server block SMB2/3 guest by default)"
 )
 GUEST_24H2_PRO = (
-    "enable-insecure-guest-logons-smb2-and-smb3.md (smb-signing.md §5: Home/Pro allowed until "
+    "enable-insecure-guest-logons-smb2-and-smb3.md (docs/SOURCES.md signing §5: Home/Pro allowed until "
     "Windows 11 Pro Insider 25267, then blocked in 24H2 Pro)"
 )
-W9X = "Policy CSP LocalPoliciesSecurityOptions (smb-signing.md §4.1: must be set to 1 on W2000)"
-REMOTE_RPC = "msg-tsts.md §2 ('Default 0 on Vista+ client SKUs' widely reported)"
+W9X = "Policy CSP LocalPoliciesSecurityOptions (docs/SOURCES.md signing §4.1: must be set to 1 on W2000)"
+REMOTE_RPC = "docs/SOURCES.md msg §2 ('Default 0 on Vista+ client SKUs' widely reported)"
 
 HARDENING_CONFLICT = (
     "smb-security-hardening.md says 24H2 and Server 2025 require signing for 'all outbound "
-    "and inbound' connections; the more specific smb-signing.md says Server 2025 requires it "
-    "outbound only and 24H2 Home neither. lanman follows smb-signing.md."
+    "and inbound' connections; the more specific windowsserverdocs smb-signing.md says Server 2025 requires it "
+    "outbound only and 24H2 Home neither. lanman follows windowsserverdocs smb-signing.md."
 )
 SMB1_ONLY = "ignored by SMB2+; SMB1 is not installed by default on this release"
 
@@ -377,7 +379,7 @@ PROFILES: MappingProxyType = MappingProxyType(
 
 #: The profile of a new lanman home: its documented defaults are lanman's own — the server and
 #: the client require signing and insecure guest logons are blocked (Windows 11 24H2
-#: Enterprise). server2025 is not the default: smb-signing.md gives it no inbound requirement.
+#: Enterprise). server2025 is not the default: windowsserverdocs smb-signing.md gives it no inbound requirement.
 DEFAULT_PROFILE = "win11-24h2-enterprise"
 
 

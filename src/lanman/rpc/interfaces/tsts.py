@@ -1,6 +1,6 @@
 """MS-TSTS (Terminal Services Terminal Server Runtime Interface), the parts msg and qwinsta use.
 
-Served on two pipes (reference/msg-tsts.md §3.1):
+Served on two pipes (docs/SOURCES.md msg §3.1):
 
 * ``\\pipe\\LSM_API_service``: TermSrvSession ``484809d6-4239-471b-b5bc-61df8c23ac48``
   (RpcOpenSession 0, RpcCloseSession 1, RpcShowMessageBox 9, RpcGetSessionInformationEx 17)
@@ -61,7 +61,7 @@ SESSION_NAME_CHARS = 33  # WINSTATIONNAME_LENGTH + 1
 DOMAIN_CHARS = 18
 USER_CHARS = 21
 #: LOGONID in RpcWinStationEnumerate's byte buffer: ULONG id, WCHAR[33], pad, enum (76 bytes)
-#: — C layout, [unconfirmed] on the wire (reference/msg-tsts.md §3.2).
+#: — C layout, [unconfirmed] on the wire (docs/SOURCES.md msg §3.2).
 LOGONID_SIZE = 76
 #: A message that waits (bDoNotWait = FALSE) holds its pipe (not the server: the wait is a
 #: blocking section, lanman.concurrency) for at most this long, then answers IDTIMEOUT.

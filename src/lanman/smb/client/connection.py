@@ -542,7 +542,7 @@ class ClientConnection:
         return None
 
     def _unauthenticated_session(self, s: ClientSession) -> None:
-        """IS_GUEST / IS_NULL: no key, nothing can be signed (smb-signing.md §5)."""
+        """IS_GUEST / IS_NULL: no key, nothing can be signed (docs/SOURCES.md signing §5)."""
         kind = "guest" if s.is_guest else "anonymous"
         decision = guest_logon_allowed(self.allow_insecure_guest, self.require_signing)
         fields = {

@@ -4,7 +4,7 @@ The client builds the SPN ``cifs/<name as typed>`` (as Windows does). It uses Ke
 the target is a name, a ticket for that SPN can be had -- from a credential cache (MIT file
 ccache: a cached ``cifs/`` ticket or a TGT) or from a user name and password (AS exchange) --
 and the KDC knows the SPN. Otherwise it falls back to NTLM and says why when the reason is
-one the user can fix (reference/smb-signing.md §7):
+one the user can fix (docs/SOURCES.md signing §7):
 
 * an IP address has no SPN, so Kerberos cannot be used;
 * a DNS alias (CNAME) has no SPN unless one was registered for it (``netdom computername

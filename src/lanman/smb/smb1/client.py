@@ -7,7 +7,7 @@ the connection). :func:`smb1_connect` runs the Workstation-service sequence over
 and reports the outcome the way ``lanman smb matrix`` needs it; :func:`run_connect` runs the
 same sequence over any exchange (the unit tests pair it with the server core in process).
 
-Signing policy (MS-SMB 3.2.4.2.4; reference/smb-signing.md §3): the client's state
+Signing policy (MS-SMB 3.2.4.2.4; docs/SOURCES.md signing §3): the client's state
 (disabled / enabled / required, from Enable/RequireSecuritySignature) against the server's
 SecurityMode gives signed / unsigned / blocked. Blocked because the client requires signing
 and the server has it disabled: the connection is closed right after NEGOTIATE and the user
@@ -225,7 +225,7 @@ class Smb1Client:
             self.is_guest = bool(resp.action & w.SMB_SETUP_GUEST)
             if self.is_guest and self.client_state == "required":
                 # A guest session has no key and cannot sign: a client that requires
-                # signing refuses it (reference smb-signing.md §5).
+                # signing refuses it (docs/SOURCES.md signing §5).
                 self.closed = True
                 raise Smb1Error(
                     st.STATUS_SMB_GUEST_LOGON_BLOCKED_SIGNING_REQUIRED,

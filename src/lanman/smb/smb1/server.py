@@ -11,7 +11,7 @@ SecuritySignature, as KB 887429 reads them), SESSION_SETUP_ANDX with extended se
 shares), TRANS2 GET_DFS_REFERRAL (not a DFS server: STATUS_NOT_FOUND), ECHO, LOGOFF_ANDX,
 TREE_DISCONNECT and NT_CANCEL.
 
-Signing policy (reference/smb-signing.md §3): signing becomes active with the first real
+Signing policy (docs/SOURCES.md signing §3): signing becomes active with the first real
 user session whose SESSION_SETUP request carried SMB_FLAGS2_SMB_SECURITY_SIGNATURE, when the
 server's signing is enabled or required. A server that requires signing refuses the
 TREE_CONNECT_ANDX (and the TRANS2 DFS referral) of a connection that does not sign with

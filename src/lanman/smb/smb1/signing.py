@@ -1,4 +1,4 @@
-"""SMB1 message signing (MS-CIFS 3.1.4.1, MS-SMB 3.1.4.1; reference/smb-signing.md §3).
+"""SMB1 message signing (MS-CIFS 3.1.4.1, MS-SMB 3.1.4.1; docs/SOURCES.md signing §3).
 
 The 8-byte SecuritySignature at header offset 14 first carries the sequence number (32-bit
 little-endian, then four zero bytes); the MAC is the first 8 bytes of
