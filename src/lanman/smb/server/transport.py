@@ -40,6 +40,7 @@ MAX_FRAME = 8 * 1024 * 1024 + 64 * 1024
 LARGE = 1024 * 1024  # frames (or READ lengths) from here on go to the worker thread
 MAX_QUEUED = 2  # frames waiting for the worker before the socket stops being read
 IDLE_TIMEOUT = 15 * 60  # seconds without a frame before the connection is dropped
+SMALL_REPLY = 64 * 1024  # replies up to this size are sent with a single write
 GROW_FROM = 64 * 1024  # frames up to this size get their buffer at once; larger ones grow
 
 
@@ -316,8 +317,11 @@ class SmbProtocol(asyncio.BufferedProtocol):
         if self.transport is None or self.transport.is_closing():
             return
         size = sum(len(p) for p in parts)
-        self.transport.write(struct.pack(">I", size))
-        for p in parts:
+        if size <= SMALL_REPLY:  # one write (one send()) for the prefix and the whole reply
+            self.transport.write(b"".join([struct.pack(">I", size), *parts]))
+            return
+        self.transport.write(struct.pack(">I", size) + bytes(parts[0]))
+        for p in parts[1:]:  # large payloads go out as the views they are (no joining)
             self.transport.write(p)
 
     def _close(self, reason: str) -> None:
