@@ -344,3 +344,45 @@ def test_disk_full_fails_the_write_only(hard, tmp_path):
         with contextlib.suppress(Exception):
             _lanman(hard.home, "share", "remove", "tiny")
         subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+@pytest.mark.timeout(120)
+def test_unread_replies_are_bounded(hard):
+    """A client that sends READs and never reads the replies stops being read once about
+    16 MiB of replies wait: the server does not buffer without bound."""
+    from lanman.smb.client.api import SmbClient
+    from lanman.smb.wire.constants import Command
+    from lanman.smb.wire.io import ReadRequest
+
+    (hard.share_dir / "mib.bin").write_bytes(b"m" * (1 << 20))
+    c = SmbClient.connect(
+        hard.host, hard.port, hard.user, hard.password, share=hard.share, kerberos=False
+    )
+    try:
+        fid = c._open("mib.bin", 0x00120089, 1).file_id  # read, FILE_OPEN
+        before = _rss_kib(hard.pid)
+        sent = 0
+        for _ in range(96):  # 96 MiB of replies asked for
+            try:
+                c._ensure_credits(16)
+            except Exception:  # noqa: BLE001 - no credits left without reading: enough asked
+                break
+            out = c.conn.request(
+                Command.READ,
+                ReadRequest(fid, 1 << 20, 0).pack(),
+                tree_id=c.tree_id,
+                payload=1 << 20,
+            )
+            c.transport.sock.settimeout(2)
+            try:
+                c._send(out)
+            except Exception:  # noqa: BLE001 - our socket buffer is full: the server stopped reading
+                break
+            sent += 1
+        time.sleep(1.5)
+        grew = _rss_kib(hard.pid) - before
+        assert sent >= 20, f"only {sent} READs could be sent"
+        assert grew < 48 * 1024, f"server RSS grew {grew} KiB holding {sent} MiB of unread replies"
+    finally:
+        c.transport.close()
+    assert hard.alive()

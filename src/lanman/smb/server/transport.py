@@ -116,7 +116,9 @@ class SmbProtocol(asyncio.BufferedProtocol):
         self._idle: asyncio.TimerHandle | None = None
         self._queue: collections.deque[memoryview] = collections.deque()
         self._busy = False  # the worker holds a frame
-        self._paused = False
+        self._paused = False  # too many frames queued for the worker
+        self._write_paused = False  # the peer does not read its replies fast enough
+        self._reading = True
         self._worker: ThreadPoolExecutor | None = None
 
     # ---- connection life --------------------------------------------------------------
@@ -132,6 +134,8 @@ class SmbProtocol(asyncio.BufferedProtocol):
             transport.abort()
             return
         self._admitted = True
+        # Replies a peer leaves unread are bounded: past this, its requests are not read.
+        transport.set_write_buffer_limits(high=2 * MAX_FRAME, low=MAX_FRAME // 2)
         self.conn = ServerConnection(self.ctx, client_address=f"{peer[0]}:{peer[1]}")
         self.conn.push = self._push_threadsafe
         self.shared.registry.add(self)
@@ -204,7 +208,7 @@ class SmbProtocol(asyncio.BufferedProtocol):
             self._kick()
             if len(self._queue) >= MAX_QUEUED and not self._paused:
                 self._paused = True
-                self.transport.pause_reading()
+                self._update_reading()
         else:
             self._finish(self._process(frame), frame)
 
@@ -255,9 +259,9 @@ class SmbProtocol(asyncio.BufferedProtocol):
         self._finish(out, frame)
         if self._busy:  # held back by the rate limiter; _release goes on
             return
-        if self._paused and len(self._queue) < MAX_QUEUED and not self._closing():
+        if self._paused and len(self._queue) < MAX_QUEUED:
             self._paused = False
-            self.transport.resume_reading()
+            self._update_reading()
         self._kick()
 
     def _finish(self, outgoing: list | None, frame: memoryview) -> None:
@@ -276,10 +280,30 @@ class SmbProtocol(asyncio.BufferedProtocol):
     def _release(self, outgoing: list, frame: memoryview) -> None:
         self._busy = False
         self._deliver(outgoing, frame)
-        if self._paused and len(self._queue) < MAX_QUEUED and not self._closing():
+        if self._paused and len(self._queue) < MAX_QUEUED:
             self._paused = False
-            self.transport.resume_reading()
+            self._update_reading()
         self._kick()
+
+    # ---- back-pressure: a peer that does not read its replies stops being read --------
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+        self._update_reading()
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        self._update_reading()
+
+    def _update_reading(self) -> None:
+        want = not (self._paused or self._write_paused)
+        if want == self._reading or self._closing():
+            return
+        self._reading = want
+        if want:
+            self.transport.resume_reading()
+        else:
+            self.transport.pause_reading()
 
     def _closing(self) -> bool:
         return self.transport is None or self.transport.is_closing()
