@@ -37,6 +37,7 @@ _WIN32: dict[str, tuple[int, str]] = {
         123,
         "The filename, directory name, or volume label syntax is incorrect.",
     ),
+    "ERROR_ACCESS_DENIED": (5, "Access is denied."),
     "ERROR_INVALID_PARAMETER": (87, "The parameter is incorrect."),
     "NERR_UnknownDevDir": (2116, "The device or directory does not exist."),
     "NERR_DuplicateShare": (2118, "The name has already been shared."),
@@ -224,7 +225,8 @@ class Store:
         except sqlite3.Error as e:
             raise StoreError(
                 f"cannot open database {str(self.path)!r}: {e}",
-                "check the file; restore it from a backup if it is damaged",
+                "check it with `lanman store check`; restore a backup with "
+                "`lanman store restore FILE` if it is damaged",
             ) from None
 
     def close(self) -> None:
@@ -304,15 +306,34 @@ class Store:
         read_only: bool = False,
         guest_ok: bool = False,
         remark: str = "",
+        data_dir: str | os.PathLike[str] | None = None,
+        force: bool = False,
     ) -> Share:
+        """Add a share. With ``data_dir`` (the home), a path that is the home, contains it
+        or lies inside it (but for its ``shares/``) is refused, and ``/`` unless ``force``
+        (:func:`lanman.datadir.share_path_problem`)."""
         validate_share_name(name)
         if _has_control(remark):
             raise StoreError(
                 "share remark contains control characters", "use printable text for --remark"
             )
+        resolved = _resolve_share_path(path)
+        if data_dir is not None:
+            from lanman.datadir import share_path_problem
+
+            problem = share_path_problem(resolved, data_dir, force)
+            if problem is not None:
+                remedy = (
+                    "add --force to share '/' anyway (lanman's data directory stays "
+                    "unreachable through it)"
+                    if resolved == os.sep
+                    else "share a directory outside the data directory (or one below its "
+                    "shares/ subdirectory)"
+                )
+                raise StoreError(f"refusing to share: {problem}", remedy, "ERROR_ACCESS_DENIED")
         share = Share(
             name=name,
-            path=_resolve_share_path(path),
+            path=resolved,
             read_only=bool(read_only),
             guest_ok=bool(guest_ok),
             remark=remark,

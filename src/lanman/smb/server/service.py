@@ -7,6 +7,7 @@ import logging
 import signal
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from lanman.events.catalogue import CATALOGUE
@@ -90,6 +91,7 @@ def build_context(home) -> ServerContext:
         emit_event=emit,
         record_logon=record_logon,
         msg=binding_for_home(Path(home.path), emit),
+        data_dir=str(home.path),
     )
     factory = kerberos_acceptor_factory(home.path)
     if factory is not None:
@@ -148,20 +150,39 @@ async def start_kdc_if_domain(home, listen: str, port: int, emit):
 
 
 async def serve(
-    home, listen: str, port: int, stop: asyncio.Event | None = None, kdc_port: int | None = None
+    home,
+    listen: str,
+    port: int,
+    stop: asyncio.Event | None = None,
+    kdc_port: int | None = None,
+    after_bind: Callable[[], None] | None = None,
 ) -> None:
+    """Serve ``home`` until ``stop`` is set (or SIGINT/SIGTERM in the main thread).
+
+    ``after_bind`` runs once every socket is bound and before the first connection is
+    accepted (``lanman up --run-as`` drops root privileges there)."""
     ctx = build_context(home)
     server = await start_server(ctx, listen, port, home.config.max_connections)
     emit = ctx.emit_event
+    kdc = None
+    try:
+        kdc = await start_kdc_if_domain(
+            home, listen, home.config.kdc_port if kdc_port is None else kdc_port, emit
+        )
+        if after_bind is not None:
+            after_bind()
+    except BaseException:
+        server.close()
+        if kdc is not None:
+            await kdc.close()
+            kdc.directory.close()
+        raise
     emit(
         "SERVICE_STARTED",
         service="SMB",
         listen=listen,
         port=port,
         require_security_signature=home.config.require_security_signature,
-    )
-    kdc = await start_kdc_if_domain(
-        home, listen, home.config.kdc_port if kdc_port is None else kdc_port, emit
     )
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -182,7 +203,13 @@ async def serve(
             emit("SERVICE_STOPPED", service="KDC")
 
 
-def run(home, listen: str, port: int, kdc_port: int | None = None) -> None:
+def run(
+    home,
+    listen: str,
+    port: int,
+    kdc_port: int | None = None,
+    after_bind: Callable[[], None] | None = None,
+) -> None:
     """Serve until SIGINT/SIGTERM (blocking)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(serve(home, listen, port, kdc_port=kdc_port))
+    asyncio.run(serve(home, listen, port, kdc_port=kdc_port, after_bind=after_bind))

@@ -239,8 +239,12 @@ class SessionHandlers:
             if session.is_anonymous or (session.is_guest and not share.guest_ok):
                 raise NtStatusError(st.STATUS_ACCESS_DENIED)
             try:
-                fs = ShareFS(share.path, read_only=share.read_only)
-            except (OSError, NtStatusError):
+                fs = ShareFS(share.path, read_only=share.read_only, data_dir=self.ctx.data_dir)
+            except NtStatusError as e:
+                if e.status == st.STATUS_ACCESS_DENIED:  # a share inside the data directory
+                    raise
+                raise NtStatusError(st.STATUS_BAD_NETWORK_NAME) from None
+            except OSError:
                 raise NtStatusError(st.STATUS_BAD_NETWORK_NAME) from None
             access = READ_ONLY_ACCESS if share.read_only else FILE_ALL_ACCESS
             tree = TreeConnect(self._next_tree_id, share.name, False, fs, share.read_only, access)

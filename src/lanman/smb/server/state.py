@@ -60,6 +60,9 @@ class ServerContext:
     kerberos_acceptor: Callable[[], Any] | None = None
     #: SPNEGO mechTypes of the NEGOTIATE response (MS-SPNG 3.2.5.2).
     negotiate_mechs: tuple[str, ...] = ("1.3.6.1.4.1.311.2.2.10",)
+    #: The server's home (lanman.datadir): the file layer refuses every path that resolves
+    #: into it, whatever the share (None: nothing to protect).
+    data_dir: str | None = None
 
     def __post_init__(self) -> None:
         if self.oplocks is None:
