@@ -290,7 +290,9 @@ class ShareFS:
         target = os.path.realpath(os.path.join(self.root, *host_rel))
         if not self._inside(target):
             raise NtStatusError(STATUS_ACCESS_DENIED, "symbolic link leads outside the share")
-        if self.guard is not None and self.guard.path_denied(target):
+        if not rest and self.guard is not None and self.guard.path_denied(target):
+            # (a link on the way is checked by the walk that follows: it may lead on to
+            # the home's shares/ subtree)
             raise NtStatusError(STATUS_ACCESS_DENIED, _DATA_DIR_DENIED)
         tail = target[len(self._root_prefix) :] if target != self.root else ""
         return [c for c in tail.split(os.sep) if c] + rest
