@@ -138,12 +138,24 @@ def hand_tree_to(path: str | os.PathLike[str], run_as: RunAs) -> None:
                 os.chown(os.path.join(root, name), run_as.uid, run_as.gid, follow_symlinks=False)
 
 
-def drop_privileges(run_as: RunAs) -> None:
-    """Become ``run_as`` for good (groups, gid, uid; real, effective and saved)."""
+def drop_privileges(run_as: RunAs, *, keep_setid: bool = False) -> None:
+    """Become ``run_as`` for good (groups, gid, uid; real, effective and saved).
+
+    ``keep_setid`` (accounts mapped to Unix users, :mod:`lanman.fsid`): keep exactly
+    CAP_SETUID and CAP_SETGID so that request threads can switch their file-system
+    identity. Those two capabilities would also let code running inside the process
+    become root again: they protect against the file layer handing out what a user may
+    not read, not against arbitrary code execution in the server."""
+    libc = _libc() if keep_setid else None
+    if libc is not None and libc.prctl(_PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0:
+        raise PrivilegeError("prctl(PR_SET_KEEPCAPS) failed")
     os.setgroups(list(run_as.groups))
     os.setresgid(run_as.gid, run_as.gid, run_as.gid)
     os.setresuid(run_as.uid, run_as.uid, run_as.uid)
-    if run_as.uid != 0:
+    if libc is not None:
+        _capset(libc, (1 << _CAP_SETUID) | (1 << _CAP_SETGID))
+        libc.prctl(_PR_SET_KEEPCAPS, 0, 0, 0, 0)
+    elif run_as.uid != 0:
         # Proof that there is no way back (saved set-user-ID gone).
         try:
             os.setuid(0)
@@ -151,18 +163,51 @@ def drop_privileges(run_as: RunAs) -> None:
             pass
         else:  # pragma: no cover - the kernel would have to be lying
             raise PrivilegeError("could not drop root privileges")
+    if run_as.uid != 0:
         with contextlib.suppress(Exception):
             _no_new_privs()
 
 
-def _no_new_privs() -> None:
-    """PR_SET_NO_NEW_PRIVS: no set-user-ID program can give privileges back (Linux)."""
+_PR_SET_KEEPCAPS = 8
+_CAP_SETGID = 6
+_CAP_SETUID = 7
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+def _libc():
     import ctypes
     import ctypes.util
 
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def _capset(libc, mask: int) -> None:
+    """Effective and permitted capabilities of this thread := ``mask`` (inheritable none)."""
+    import ctypes
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [
+            ("effective", ctypes.c_uint32),
+            ("permitted", ctypes.c_uint32),
+            ("inheritable", ctypes.c_uint32),
+        ]
+
+    hdr = Header(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (Data * 2)()
+    data[0].effective = data[0].permitted = mask & 0xFFFFFFFF
+    data[1].effective = data[1].permitted = mask >> 32
+    if libc.capset(ctypes.byref(hdr), data) != 0:
+        err = ctypes.get_errno()
+        raise PrivilegeError(f"capset failed: {os.strerror(err)}")
+
+
+def _no_new_privs() -> None:
+    """PR_SET_NO_NEW_PRIVS: no set-user-ID program can give privileges back (Linux)."""
     pr_set_no_new_privs = 38
-    libc.prctl(pr_set_no_new_privs, 1, 0, 0, 0)
+    _libc().prctl(pr_set_no_new_privs, 1, 0, 0, 0)
 
 
 def check_home_access(home: str | os.PathLike[str], db: str | os.PathLike[str]) -> None:

@@ -164,7 +164,9 @@ def _dropper(home, account, demo: bool):
             share = home.store.get_share(DEMO_SHARE) if demo else None
             if share is not None and share.path == str(demo_dir.resolve()):
                 hand_tree_to(demo_dir, account)
-            drop_privileges(account)
+            # Accounts mapped to Unix users (lanman user set --unix-user): keep exactly
+            # CAP_SETUID/CAP_SETGID so request threads can switch (lanman.fsid).
+            drop_privileges(account, keep_setid=bool(home.store.unix_user_mappings()))
             check_home_access(home.path, home.db_path)
         except PrivilegeError as e:
             raise CliError(e.message, e.remedy) from None

@@ -228,6 +228,67 @@ class Store:
                 "check it with `lanman store check`; restore a backup with "
                 "`lanman store restore FILE` if it is damaged",
             ) from None
+        self._unix_users_table = False
+
+    # Unix user mapping (``lanman user set NAME --unix-user U``, lanman.fsid). An additive
+    # table created on first use (CREATE TABLE IF NOT EXISTS) rather than a numbered
+    # migration: nothing else depends on it and older lanman versions simply ignore it.
+
+    _UNIX_USERS_DDL = (
+        "CREATE TABLE IF NOT EXISTS unix_users ("
+        " rid INTEGER PRIMARY KEY REFERENCES users (rid) ON DELETE CASCADE,"
+        " unix_user TEXT NOT NULL)"
+    )
+
+    def _has_unix_users(self, create: bool) -> bool:
+        if self._unix_users_table:
+            return True
+        if create:
+            self._conn.execute(self._UNIX_USERS_DDL)
+        elif not self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'unix_users'"
+        ).fetchone():
+            return False
+        self._unix_users_table = True
+        return True
+
+    def set_unix_user(self, name: str, unix_user: str | None) -> None:
+        """Map account ``name`` to Unix user ``unix_user`` (None: remove the mapping)."""
+        with self._lock:
+            self._has_unix_users(create=True)
+            with _txn(self._conn) as c:
+                row = c.execute("SELECT rid FROM users WHERE name = ?", (name,)).fetchone()
+                if row is None:
+                    raise _no_user(name)
+                if unix_user is None:
+                    c.execute("DELETE FROM unix_users WHERE rid = ?", (row[0],))
+                else:
+                    c.execute(
+                        "INSERT OR REPLACE INTO unix_users (rid, unix_user) VALUES (?, ?)",
+                        (row[0], unix_user),
+                    )
+
+    def get_unix_user(self, name: str) -> str | None:
+        with self._lock:
+            if not self._has_unix_users(create=False):
+                return None
+            row = self._conn.execute(
+                "SELECT m.unix_user FROM unix_users m JOIN users u ON u.rid = m.rid "
+                "WHERE u.name = ?",
+                (name,),
+            ).fetchone()
+        return row[0] if row else None
+
+    def unix_user_mappings(self) -> dict[str, str]:
+        """``{account: unix user}`` for every mapped account."""
+        with self._lock:
+            if not self._has_unix_users(create=False):
+                return {}
+            rows = self._conn.execute(
+                "SELECT u.name, m.unix_user FROM unix_users m JOIN users u ON u.rid = m.rid "
+                "ORDER BY u.name"
+            ).fetchall()
+        return {r[0]: r[1] for r in rows}
 
     def close(self) -> None:
         with self._lock:

@@ -81,6 +81,8 @@ def build_context(home) -> ServerContext:
         if name in CATALOGUE:
             home.events.emit(name, source="smb", **data)
 
+    fs_identity, unix_identity = unix_identity_resolver(store)
+
     from lanman.msg.server import binding_for_home
 
     ctx = ServerContext(
@@ -92,6 +94,8 @@ def build_context(home) -> ServerContext:
         record_logon=record_logon,
         msg=binding_for_home(Path(home.path), emit),
         data_dir=str(home.path),
+        unix_identity=unix_identity,
+        fs_identity=fs_identity,
     )
     factory = kerberos_acceptor_factory(home.path)
     if factory is not None:
@@ -100,6 +104,37 @@ def build_context(home) -> ServerContext:
         ctx.kerberos_acceptor = factory
         ctx.negotiate_mechs = (MS_KRB5_OID, KRB5_OID, NTLMSSP_OID)
     return ctx
+
+
+def unix_identity_resolver(store):
+    """``(FsIdentity, account -> identity)`` for ``lanman user set --unix-user`` (read at
+    every logon, so a new mapping applies to the next session)."""
+    from lanman.fsid import FsIdentity, identity_of
+
+    from .state import UNMAPPABLE
+
+    fsid = FsIdentity()
+
+    def unix_identity(user: str):
+        name = store.get_unix_user(user)
+        if name is None:
+            return None
+        try:
+            ident = identity_of(name)
+        except (KeyError, ValueError):
+            log.warning("account %s is mapped to Unix user %r, which is unusable", user, name)
+            return UNMAPPABLE
+        if not fsid.available:
+            log.warning(
+                "account %s is mapped to Unix user %s but this server cannot switch users "
+                "(start lanman up as root with the mapping in place); no file access",
+                user,
+                name,
+            )
+            return UNMAPPABLE
+        return ident
+
+    return fsid, unix_identity
 
 
 def kerberos_acceptor_factory(home_path):

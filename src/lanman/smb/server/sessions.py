@@ -26,7 +26,7 @@ from lanman.smb.wire.session import (
     empty_body,
 )
 
-from .state import Session, TreeConnect
+from .state import UNMAPPABLE, Session, TreeConnect
 
 if TYPE_CHECKING:
     from .connection import Reply, Request
@@ -133,6 +133,8 @@ class SessionHandlers:
         session.user, session.domain = result.user, result.domain
         session.is_guest, session.is_anonymous = result.is_guest, result.is_anonymous
         if not (session.is_guest or session.is_anonymous):
+            session.unix_id = self.ctx.unix_identity(result.user)
+        if not (session.is_guest or session.is_anonymous):
             key = (result.session_key + b"\x00" * 16)[:16]
             keys = derive_keys(
                 key,
@@ -238,6 +240,8 @@ class SessionHandlers:
                 raise NtStatusError(st.STATUS_BAD_NETWORK_NAME)
             if session.is_anonymous or (session.is_guest and not share.guest_ok):
                 raise NtStatusError(st.STATUS_ACCESS_DENIED)
+            if session.unix_id == UNMAPPABLE:
+                raise NtStatusError(st.STATUS_ACCESS_DENIED, "Unix user mapping unavailable")
             try:
                 fs = ShareFS(share.path, read_only=share.read_only, data_dir=self.ctx.data_dir)
             except NtStatusError as e:
