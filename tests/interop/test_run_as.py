@@ -9,8 +9,10 @@ The account is ``nobody`` (present on every Debian/Ubuntu system; nothing is cre
 from __future__ import annotations
 
 import contextlib
+import grp
 import os
 import pwd
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -120,6 +122,13 @@ def _smbclient(world, port: int, user: str, cmds: str, share: str = "data"):
     )
 
 
+def _answered(world, port: int) -> None:
+    """One SMB exchange: the port listens before lanman up drops root, but no request is
+    answered before the drop, so after this the process runs as its final identity."""
+    cp = _smbclient(world, port, "alice", "ls")
+    assert cp.returncode == 0, _out(cp)
+
+
 def _out(cp) -> str:
     return cp.stdout.decode(errors="replace") + cp.stderr.decode(errors="replace")
 
@@ -127,6 +136,7 @@ def _out(cp) -> str:
 def test_run_as_user_cannot_read_root_only_file(world):
     pw = pwd.getpwnam(ACCOUNT)
     with served(world, "--run-as", ACCOUNT) as (proc, port, log_path):
+        _answered(world, port)
         uid, gid = _ids(proc.pid)
         assert uid == [pw.pw_uid] * 4 and gid == [pw.pw_gid] * 4, (uid, gid)
         for user in world["users"]:
@@ -161,11 +171,13 @@ def test_default_account_and_explicit_root(world):
     except KeyError:
         expected = pwd.getpwnam("nobody")
     with served(world) as (proc, port, log_path):
+        _answered(world, port)
         uid, _ = _ids(proc.pid)
         assert uid == [expected.pw_uid] * 4
         cp = _smbclient(world, port, "alice", "get secret.txt s1")
         assert "NT_STATUS_ACCESS_DENIED" in _out(cp), _out(cp)
     with served(world, "--run-as", "root") as (proc, port, log_path):
+        _answered(world, port)
         uid, _ = _ids(proc.pid)
         assert uid == [0, 0, 0, 0]
         assert "warning: --run-as root" in log_path.read_text()
@@ -236,3 +248,158 @@ def test_smb_open_into_data_dir_denied_store_intact(world):
         assert proc.poll() is None
         log = log_path.read_text()
         assert "Traceback" not in log and "disk I/O error" not in log
+
+
+# --- per-account Unix users (lanman user set NAME --unix-user U) ---------------------------
+
+
+@pytest.fixture
+def unix_user():
+    """A throw-away Unix system user (removed afterwards, with its group)."""
+    _require_root()
+    name = "lmfs" + secrets.token_hex(4)
+    run(
+        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+        check=True,
+        timeout=30,
+    )
+    try:
+        yield pwd.getpwnam(name)
+    finally:
+        run(["userdel", name], check=False, timeout=30)
+        with contextlib.suppress(KeyError):
+            grp.getgrnam(name)
+            run(["groupdel", name], check=False, timeout=30)
+
+
+def _owned(path: Path, data: bytes, pw: pwd.struct_passwd, mode: int) -> None:
+    path.write_bytes(data)
+    os.chown(path, pw.pw_uid, pw.pw_gid)
+    os.chmod(path, mode)
+
+
+def _cap_eff(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("CapEff:"):
+            return int(line.split()[1], 16)
+    raise AssertionError("no CapEff")
+
+
+def test_unix_user_mapping_applies_per_session(world, unix_user):
+    """alice is mapped to a Unix user, bob is not (he gets the service account, nobody):
+    each reads only what its Unix identity may, and files each creates belong to it."""
+    share, home = world["share"], world["home"]
+    nobody = pwd.getpwnam(ACCOUNT)
+    _owned(share / "mapped-only.txt", b"for the mapped user\n", unix_user, 0o600)
+    _owned(share / "nobody-only.txt", b"for nobody\n", nobody, 0o600)
+    drop = share / "drop"
+    drop.mkdir()
+    os.chmod(drop, 0o777)
+    cp = run(
+        [*lanman_cmd(), "--home", str(home), "user", "set", "alice"]
+        + ["--unix-user", unix_user.pw_name],
+        timeout=60,
+        check=True,
+    )
+    assert unix_user.pw_name.encode() in cp.stdout
+    (world["work"] / "up.txt").write_bytes(b"uploaded\n")
+    with served(world, "--run-as", ACCOUNT) as (proc, port, log_path):
+        _answered(world, port)
+        uid, _ = _ids(proc.pid)
+        assert uid == [nobody.pw_uid] * 4
+        assert _cap_eff(proc.pid) == (1 << 6) | (1 << 7)  # CAP_SETGID | CAP_SETUID only
+        cp = _smbclient(world, port, "alice", "get mapped-only.txt a1; put up.txt drop\\a.txt")
+        assert cp.returncode == 0, _out(cp) + log_path.read_text()
+        assert (world["work"] / "a1").read_bytes() == b"for the mapped user\n"
+        for name in ("nobody-only.txt", "secret.txt"):
+            cp = _smbclient(world, port, "alice", f"get {name} a2")
+            assert "NT_STATUS_ACCESS_DENIED" in _out(cp), (name, _out(cp))
+        cp = _smbclient(world, port, "bob", "get nobody-only.txt b1; put up.txt drop\\b.txt")
+        assert cp.returncode == 0, _out(cp)
+        assert (world["work"] / "b1").read_bytes() == b"for nobody\n"
+        for name in ("mapped-only.txt", "secret.txt"):
+            cp = _smbclient(world, port, "bob", f"get {name} b2")
+            assert "NT_STATUS_ACCESS_DENIED" in _out(cp), (name, _out(cp))
+        st_a, st_b = (drop / "a.txt").stat(), (drop / "b.txt").stat()
+        assert (st_a.st_uid, st_a.st_gid) == (unix_user.pw_uid, unix_user.pw_gid)
+        assert (st_b.st_uid, st_b.st_gid) == (nobody.pw_uid, nobody.pw_gid)
+        # the server's own identity is unchanged after all those requests
+        assert _ids(proc.pid)[0] == [nobody.pw_uid] * 4
+
+
+def test_mapping_without_the_capability_gives_no_file_access(world, unix_user):
+    """A server that cannot switch users (started unprivileged) refuses a mapped account's
+    tree connect rather than serving it as the service account."""
+    home = world["home"]
+    _lanman(home, "user", "set", "alice", "--unix-user", unix_user.pw_name)
+    nobody = pwd.getpwnam(ACCOUNT)
+    for root, dirs, files in os.walk(home):
+        for n in [root, *(os.path.join(root, x) for x in dirs + files)]:
+            os.chown(n, nobody.pw_uid, nobody.pw_gid)
+    port = free_port()
+    log_path = world["base"] / "unpriv.log"
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "setpriv (util-linux) is needed"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [setpriv, f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"]
+            + [*lanman_cmd(), "--home", str(home), "up", "--listen", HOST]
+            + ["--smb-port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "HOME": "/tmp"},
+        )
+    try:
+        wait_port(port, 20.0, proc)
+        assert _cap_eff(proc.pid) == 0
+        cp = _smbclient(world, port, "alice", "ls")
+        assert "NT_STATUS_ACCESS_DENIED" in _out(cp), _out(cp)
+        cp = _smbclient(world, port, "bob", "get public.txt p")
+        assert cp.returncode == 0, _out(cp)
+    finally:
+        stop_process(proc)
+    assert "cannot switch users" in log_path.read_text()
+
+
+def test_fs_identity_is_per_thread(tmp_path):
+    """lanman.fsid switches only the calling thread, and restores it."""
+    _require_root()
+    import threading
+
+    from lanman.fsid import FsIdentity, identity_of
+
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"s")
+    os.chmod(secret, 0o600)
+    fsid = FsIdentity()
+    assert fsid.available
+    inside = threading.Event()
+    release = threading.Event()
+    seen: dict = {}
+
+    def worker() -> None:
+        with fsid.as_user(identity_of(ACCOUNT)):
+            try:
+                secret.read_bytes()
+                seen["worker"] = "read"
+            except PermissionError:
+                seen["worker"] = "denied"
+            with fsid.as_user(identity_of(ACCOUNT)):  # nesting: no-op
+                pass
+            seen["nested"] = Path("/proc/thread-self/status").read_text().count("65534")
+            inside.set()
+            release.wait(10)
+        seen["after"] = secret.read_bytes()
+
+    t = threading.Thread(target=worker)
+    t.start()
+    try:
+        assert inside.wait(10)
+        assert secret.read_bytes() == b"s"  # the main thread is still root
+    finally:
+        release.set()
+        t.join(10)
+    assert seen["worker"] == "denied" and seen["after"] == b"s"
+    with pytest.raises(ValueError):
+        identity_of("root")

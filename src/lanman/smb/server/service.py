@@ -197,7 +197,9 @@ async def serve(
     ``after_bind`` runs once every socket is bound and before the first connection is
     accepted (``lanman up --run-as`` drops root privileges there)."""
     ctx = build_context(home)
-    server = await start_server(ctx, listen, port, home.config.max_connections)
+    # Bound but not accepting until after_bind has run: no SMB request is ever processed
+    # with the privileges the process started with.
+    server = await start_server(ctx, listen, port, home.config.max_connections, start_serving=False)
     emit = ctx.emit_event
     kdc = None
     try:
@@ -206,6 +208,7 @@ async def serve(
         )
         if after_bind is not None:
             after_bind()
+        await server.start_serving()
     except BaseException:
         server.close()
         if kdc is not None:

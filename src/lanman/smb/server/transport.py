@@ -228,9 +228,16 @@ class SmbProtocol(asyncio.BufferedProtocol):
 
 
 async def start_server(
-    ctx: ServerContext, host: str, port: int, max_connections: int = 256
+    ctx: ServerContext,
+    host: str,
+    port: int,
+    max_connections: int = 256,
+    *,
+    start_serving: bool = True,
 ) -> asyncio.AbstractServer:
-    """Listen on ``host:port``; connections beyond ``max_connections`` are refused."""
+    """Listen on ``host:port``; connections beyond ``max_connections`` are refused.
+    ``start_serving=False``: bound and listening, but nothing is accepted before
+    ``await server.start_serving()`` (lanman up drops root in between)."""
     loop = asyncio.get_running_loop()
     registry: set = set()
 
@@ -239,7 +246,9 @@ async def start_server(
             return _Refuse()
         return SmbProtocol(ctx, registry)
 
-    return await loop.create_server(factory, host, port, reuse_address=True)
+    return await loop.create_server(
+        factory, host, port, reuse_address=True, start_serving=start_serving
+    )
 
 
 class _Refuse(asyncio.Protocol):
