@@ -293,7 +293,7 @@ class ShareFS:
         if not rest and self.guard is not None and self.guard.path_denied(target):
             # (a link on the way is checked by the walk that follows: it may lead on to
             # the home's shares/ subtree)
-            raise NtStatusError(STATUS_ACCESS_DENIED, _DATA_DIR_DENIED)
+            raise self._data_dir_denied(host_rel + rest)
         tail = target[len(self._root_prefix) :] if target != self.root else ""
         return [c for c in tail.split(os.sep) if c] + rest
 
@@ -316,7 +316,7 @@ class ShareFS:
                 for i, part in enumerate(parts[:-1]):
                     name, st = self._find(fd, part)
                     if in_home and name != SHARES_SUBDIR:
-                        raise NtStatusError(STATUS_ACCESS_DENIED, _DATA_DIR_DENIED)
+                        raise self._data_dir_denied(parts)
                     if st is None:
                         raise NtStatusError(STATUS_OBJECT_PATH_NOT_FOUND, "missing directory")
                     if stat_mod.S_ISLNK(st.st_mode):
@@ -344,7 +344,7 @@ class ShareFS:
                     if guard is not None and (
                         (in_home and name != SHARES_SUBDIR) or self._is_protected(st)
                     ):
-                        raise NtStatusError(STATUS_ACCESS_DENIED, _DATA_DIR_DENIED)
+                        raise self._data_dir_denied(parts)
                     if st is not None and stat_mod.S_ISLNK(st.st_mode) and follow_final:
                         restart = self._follow(rel + [name], [])
                     else:
@@ -356,6 +356,14 @@ class ShareFS:
                 if not keep:
                     os.close(fd)
         raise NtStatusError(STATUS_ACCESS_DENIED, "too many symbolic links")
+
+    def _data_dir_denied(self, parts: list[str]) -> NtStatusError:
+        log.warning(
+            "refused %r in share %s: it resolves into lanman's data directory",
+            "\\".join(parts),
+            self.root,
+        )
+        return NtStatusError(STATUS_ACCESS_DENIED, _DATA_DIR_DENIED)
 
     def _is_protected(self, st: os.stat_result | None) -> bool:
         """The object ``st`` is the home itself or (hard-linked) one of the store's files."""
