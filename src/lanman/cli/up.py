@@ -55,7 +55,12 @@ def up(
     run_as: str | None,
 ) -> None:
     """Run all configured services in the foreground (Ctrl-C stops)."""
-    from lanman.privileges import PrivilegeError, resolve_run_as
+    from lanman.privileges import (
+        DEFAULT_ACCOUNT,
+        FALLBACK_ACCOUNT,
+        PrivilegeError,
+        resolve_run_as,
+    )
 
     home = get_home(ctx)
     _check_store(home)
@@ -123,6 +128,13 @@ def up(
     elif account is not None:
         extra["after_bind"] = _dropper(home, account, demo)
         click.echo(f"lanman: serving files as {account.describe()} once the ports are bound.")
+        if not account.explicit and account.name == FALLBACK_ACCOUNT:
+            click.echo(
+                f"note: no dedicated '{DEFAULT_ACCOUNT}' account, so '{FALLBACK_ACCOUNT}' "
+                "(shared with other services) owns the data directory; create one with "
+                f"`useradd --system --no-create-home --shell /usr/sbin/nologin {DEFAULT_ACCOUNT}`",
+                err=True,
+            )
     sys.stdout.flush()
     if kdc_port:
         home.config.kdc_port = kdc_port  # this run only; lanman.toml is not rewritten
