@@ -210,6 +210,9 @@ class Store:
         self._lock = threading.RLock()
         try:
             # Create the file 0600 before SQLite touches it: it holds password-equivalent hashes.
+            # (The only descriptor of the database lanman ever opens outside SQLite: O_EXCL
+            # means the file did not exist, so no SQLite lock of this process can be on it;
+            # closing any other descriptor of the file would drop the process's POSIX locks.)
             os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         except FileExistsError:
             pass
