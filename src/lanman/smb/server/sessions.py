@@ -133,8 +133,8 @@ class SessionHandlers:
         session.user, session.domain = result.user, result.domain
         session.is_guest, session.is_anonymous = result.is_guest, result.is_anonymous
         if not (session.is_guest or session.is_anonymous):
+            # the Unix user its file access runs as (lanman user set --unix-user), if any
             session.unix_id = self.ctx.unix_identity(result.user)
-        if not (session.is_guest or session.is_anonymous):
             key = (result.session_key + b"\x00" * 16)[:16]
             keys = derive_keys(
                 key,
