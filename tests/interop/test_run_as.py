@@ -205,8 +205,14 @@ def test_unreachable_home_is_a_clear_error(world):
     assert cp.returncode == 1, err
     assert "cannot enter" in err and str(hidden) in err and "Remedy:" in err
     assert "Traceback" not in err
-    cp = run([*lanman_cmd(), "up", "--run-as", "no-such-user-lanman"], timeout=60, check=False)
+    fresh = world["base"] / "fresh-home"
+    cp = run(
+        [*lanman_cmd(), "--home", str(fresh), "up", "--run-as", "no-such-user-lanman"],
+        timeout=60,
+        check=False,
+    )
     assert cp.returncode == 1 and "no such Unix account" in _out(cp)
+    assert not fresh.exists()  # refused before the home is created
 
 
 def test_smb_open_into_data_dir_denied_store_intact(world):

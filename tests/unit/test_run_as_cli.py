@@ -127,7 +127,7 @@ def test_up_run_as_unknown_account_is_a_clear_error(tmp_path: Path, monkeypatch)
     monkeypatch.setitem(sys.modules, "lanman.smb.server.service", mod)
     r = run(tmp_path / "h", "up", "--run-as", "no-such-unix-user-x")
     assert r.exit_code == 1 and "no such Unix account" in r.stderr and "Remedy:" in r.stderr
-    assert calls == []
+    assert calls == [] and not (tmp_path / "h").exists()
     if os.geteuid() == 0:
         r = run(tmp_path / "h", "up", "--run-as", "root")
         assert r.exit_code == 0 and "warning: --run-as root" in r.stderr

@@ -62,12 +62,12 @@ def up(
         resolve_run_as,
     )
 
-    home = get_home(ctx)
-    _check_store(home)
     try:
-        account = resolve_run_as(run_as)
+        account = resolve_run_as(run_as)  # before the home is opened (or created)
     except PrivilegeError as e:
         raise CliError(e.message, e.remedy) from None
+    home = get_home(ctx)
+    _check_store(home)
     listen = listen or home.config.listen
     port = smb_port or home.config.smb_port
     try:
