@@ -768,6 +768,8 @@ def start_server(base: Path, kdc: bool = True) -> tuple[Target, subprocess.Popen
     port, kdc_port = _free_port(), (_free_port() if kdc else 0)
     log = base / "server.log"
     args = [*LANMAN, "--home", str(home), "up", "--listen", "127.0.0.1", "--smb-port", str(port)]
+    if os.geteuid() == 0:  # the home is a private temporary directory: keep root (--run-as)
+        args += ["--run-as", "root"]
     if kdc:
         args += ["--kdc-port", str(kdc_port)]
     with open(log, "ab") as fh:

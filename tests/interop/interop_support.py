@@ -95,6 +95,14 @@ def lanman_cmd() -> list[str]:
     return [sys.executable, "-m", "lanman.cli.main"]
 
 
+def keep_root_args() -> list[str]:
+    """``lanman up`` started as root serves files as an unprivileged account by default
+    (``--run-as``). The suite's homes live under pytest's private (0700) temporary directory
+    and its share directories belong to root, so servers the suite starts as root keep root
+    explicitly; test_run_as.py exercises the drop itself."""
+    return ["--run-as", "root"] if os.geteuid() == 0 else []
+
+
 def free_port() -> int:
     """A TCP port that is free on 127.0.0.1 right now (bind to 0, read back, close)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -297,7 +305,9 @@ def _lanman_start(t: Target) -> None:
     _spawn(
         t,
         "lanman",
-        lanman_cmd() + ["--home", str(t.home), "up", "--listen", HOST, "--smb-port", str(t.port)],
+        lanman_cmd()
+        + ["--home", str(t.home), "up", "--listen", HOST, "--smb-port", str(t.port)]
+        + keep_root_args(),
     )
 
 

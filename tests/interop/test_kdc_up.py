@@ -11,7 +11,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from interop_support import free_port, lanman_cmd, random_password, stop_process, wait_port
+from interop_support import (
+    free_port,
+    keep_root_args,
+    lanman_cmd,
+    random_password,
+    stop_process,
+    wait_port,
+)
 
 REALM = "KDCUP.TEST"
 
@@ -57,6 +64,7 @@ def domain(tmp_path_factory):
             str(smb_port),
             "--kdc-port",
             str(kdc_port),
+            *keep_root_args(),
         ],
         stdout=log,
         stderr=subprocess.STDOUT,

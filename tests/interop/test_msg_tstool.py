@@ -27,6 +27,7 @@ import pytest
 from interop_support import (
     DEFAULT_USER,
     _lanman,
+    keep_root_args,
     lanman_cmd,
     random_password,
     run,
@@ -138,7 +139,8 @@ def test_tstool_qwinsta_and_msg(netns, tmp_path):
             server = subprocess.Popen(
                 netns
                 + lanman_cmd()
-                + ["--home", str(home), "up", "--listen", "127.0.0.1", "--smb-port", "445"],
+                + ["--home", str(home), "up", "--listen", "127.0.0.1", "--smb-port", "445"]
+                + keep_root_args(),
                 stdout=fh,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

@@ -19,6 +19,7 @@ import pytest
 from interop_support import (
     TamperProxy,
     free_port,
+    keep_root_args,
     lanman_cmd,
     make_random_file,
     random_password,
@@ -99,6 +100,7 @@ def domain(tmp_path_factory):
             str(smb_port),
             "--kdc-port",
             str(kdc_port),
+            *keep_root_args(),
         ],
         stdout=log,
         stderr=subprocess.STDOUT,

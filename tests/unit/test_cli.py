@@ -249,7 +249,7 @@ def _fake_service(monkeypatch, run_impl) -> list:
     calls: list = []
     mod = types.ModuleType("lanman.smb.server.service")
 
-    def run_fn(home, listen, port):
+    def run_fn(home, listen, port, **kw):  # kw: after_bind when up drops root (--run-as)
         calls.append((home, listen, port))
         run_impl()
 

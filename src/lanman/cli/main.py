@@ -22,6 +22,7 @@ from lanman.cli.session import session
 from lanman.cli.share import share
 from lanman.cli.smb import smb
 from lanman.cli.spn import spn
+from lanman.cli.store import store
 from lanman.cli.up import up
 from lanman.cli.user import user
 
@@ -57,6 +58,7 @@ cli.add_command(group)
 cli.add_command(spn)
 cli.add_command(keytab)
 cli.add_command(scan)
+cli.add_command(store)
 
 
 def main() -> None:

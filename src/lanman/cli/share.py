@@ -26,13 +26,35 @@ def share() -> None:
     help="Allow guest sessions (also needs --map-to-guest true in server-config).",
 )
 @click.option("--remark", default="", help="Description shown by `smbclient -L`.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Allow sharing '/' (the data directory stays unreachable through SMB).",
+)
 @click.pass_context
 def share_add(
-    ctx: click.Context, name: str, path: str, read_only: bool, guest_ok: bool, remark: str
+    ctx: click.Context,
+    name: str,
+    path: str,
+    read_only: bool,
+    guest_ok: bool,
+    remark: str,
+    force: bool,
 ) -> None:
-    """Share directory PATH as NAME."""
+    """Share directory PATH as NAME.
+
+    Refused: lanman's data directory (--home), any directory containing it or inside it
+    (except its shares/ subdirectory), and '/' without --force."""
     home = get_home(ctx)
-    s = home.store.add_share(name, path, read_only=read_only, guest_ok=guest_ok, remark=remark)
+    s = home.store.add_share(
+        name,
+        path,
+        read_only=read_only,
+        guest_ok=guest_ok,
+        remark=remark,
+        data_dir=home.path,
+        force=force,
+    )
     home.events.emit(
         "SHARE_ADDED",
         source="lanman-cli",

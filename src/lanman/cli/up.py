@@ -37,12 +37,37 @@ def _client_host(listen: str) -> str:
     is_flag=True,
     help="On first run create share 'demo' and user 'demo'; print its password once.",
 )
+@click.option(
+    "--run-as",
+    "run_as",
+    metavar="USER",
+    help="Started as root: serve files as this Unix account once the ports are bound "
+    "(default: the system account 'lanman' if it exists, else 'nobody'; 'root' keeps root, "
+    "with a warning).",
+)
 @click.pass_context
 def up(
-    ctx: click.Context, listen: str | None, smb_port: int | None, kdc_port: int | None, demo: bool
+    ctx: click.Context,
+    listen: str | None,
+    smb_port: int | None,
+    kdc_port: int | None,
+    demo: bool,
+    run_as: str | None,
 ) -> None:
     """Run all configured services in the foreground (Ctrl-C stops)."""
+    from lanman.privileges import (
+        DEFAULT_ACCOUNT,
+        FALLBACK_ACCOUNT,
+        PrivilegeError,
+        resolve_run_as,
+    )
+
+    try:
+        account = resolve_run_as(run_as)  # before the home is opened (or created)
+    except PrivilegeError as e:
+        raise CliError(e.message, e.remedy) from None
     home = get_home(ctx)
+    _check_store(home)
     listen = listen or home.config.listen
     port = smb_port or home.config.smb_port
     try:
@@ -93,11 +118,74 @@ def up(
 
     signing = "required" if home.config.require_security_signature else "enabled, not required"
     click.echo(f"lanman: SMB server on {listen}:{port} (signing {signing}); Ctrl-C stops.")
+    extra = {}
+    if account is not None and account.is_root:
+        click.echo(
+            "warning: --run-as root: files are served with root's permissions; every share "
+            "user can read and change whatever root can in the shares.",
+            err=True,
+        )
+    elif account is not None:
+        extra["after_bind"] = _dropper(home, account, demo)
+        click.echo(f"lanman: serving files as {account.describe()} once the ports are bound.")
+        if not account.explicit and account.name == FALLBACK_ACCOUNT:
+            click.echo(
+                f"note: no dedicated '{DEFAULT_ACCOUNT}' account, so '{FALLBACK_ACCOUNT}' "
+                "(shared with other services) owns the data directory; create one with "
+                f"`useradd --system --no-create-home --shell /usr/sbin/nologin {DEFAULT_ACCOUNT}`",
+                err=True,
+            )
     sys.stdout.flush()
     if kdc_port:
         home.config.kdc_port = kdc_port  # this run only; lanman.toml is not rewritten
     try:
-        run(home, listen, port)
+        run(home, listen, port, **extra)
     except KeyboardInterrupt:
         click.echo("lanman: stopped.")
         ctx.exit(0)
+
+
+def _check_store(home) -> None:
+    """A damaged store is reported before anything is served (PRAGMA quick_check)."""
+    from lanman.store.maintenance import check
+
+    problems = check(home.db_path, quick=True)
+    if problems:
+        shown = "; ".join(problems[:5]) + (" ..." if len(problems) > 5 else "")
+        raise CliError(
+            f"the store {home.db_path} is damaged: {shown}",
+            f"stop and restore a backup: lanman --home {home.path} store restore FILE "
+            f"(details: lanman --home {home.path} store check)",
+        )
+
+
+def _dropper(home, account, demo: bool):
+    """The ``after_bind`` step of ``--run-as``: hand the home over, drop root, check."""
+    from lanman.privileges import (
+        PrivilegeError,
+        check_home_access,
+        drop_privileges,
+        hand_home_to,
+        hand_tree_to,
+    )
+
+    def after_bind() -> None:
+        try:
+            hand_home_to(home.path, account)
+            demo_dir = home.shares_root / DEMO_SHARE
+            share = home.store.get_share(DEMO_SHARE) if demo else None
+            if share is not None and share.path == str(demo_dir.resolve()):
+                hand_tree_to(demo_dir, account)
+            # Accounts mapped to Unix users (lanman user set --unix-user): keep exactly
+            # CAP_SETUID/CAP_SETGID so request threads can switch (lanman.fsid).
+            drop_privileges(account, keep_setid=bool(home.store.unix_user_mappings()))
+            check_home_access(home.path, home.db_path)
+        except PrivilegeError as e:
+            raise CliError(e.message, e.remedy) from None
+        except OSError as e:
+            raise CliError(
+                f"cannot switch to {account.describe()}: {e.strerror} ({e.filename or ''})",
+                "check the account and the data directory",
+            ) from None
+
+    return after_bind

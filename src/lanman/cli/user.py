@@ -193,6 +193,14 @@ def user_show(ctx: click.Context, name: str, as_json: bool) -> None:
     default=None,
     help="Allow RC4 for this account (msDS-SupportedEncryptionTypes).",
 )
+@click.option(
+    "--unix-user",
+    "unix_user",
+    metavar="U",
+    default=None,
+    help="File access of NAME's SMB sessions runs as Unix user U (lanman up started as "
+    "root); an empty string removes the mapping.",
+)
 @click.pass_context
 def user_set(
     ctx: click.Context,
@@ -203,9 +211,14 @@ def user_set(
     preauth: bool | None,
     must_change: bool | None,
     rc4: bool | None,
+    unix_user: str | None,
 ) -> None:
-    """Change account flags of NAME."""
+    """Change account flags of NAME, or the Unix user its file access runs as."""
     home = get_home(ctx)
+    if unix_user is not None:
+        _set_unix_user(home, name, unix_user)
+        if all(v is None for v in (disabled, expires, locked, preauth, must_change, rc4)):
+            return
     d = maybe_directory(ctx)
     if d is None:
         if any(v is not None for v in (expires, locked, preauth, must_change, rc4)):
@@ -230,6 +243,34 @@ def user_set(
     click.echo(
         f"User {p.name}: active {yes_no(_active(p))}, locked {yes_no(p.locked)}, "
         f"expires {fmt_time(p.expires)}, uac 0x{p.uac:08X}."
+    )
+
+
+def _set_unix_user(home, name: str, unix_user: str) -> None:
+    import pwd
+
+    if home.store.get_user(name) is None:
+        raise no_user_error(name)
+    if unix_user == "":
+        home.store.set_unix_user(name, None)
+        click.echo(f"User {name}: no Unix user mapping (files are served as lanman up's account).")
+        return
+    try:
+        pw = pwd.getpwnam(unix_user)
+    except KeyError:
+        raise CliError(
+            f"--unix-user {unix_user!r}: no such Unix account", "give an existing Unix user name"
+        ) from None
+    if pw.pw_uid == 0:
+        raise CliError(
+            "--unix-user: mapping to root (uid 0) is refused",
+            "map the account to an unprivileged Unix user",
+        )
+    home.store.set_unix_user(name, pw.pw_name)
+    click.echo(
+        f"User {name}: file access runs as Unix user {pw.pw_name} (uid {pw.pw_uid}) from its "
+        "next logon; lanman up must be started as root (restart it if no account was mapped "
+        "when it started)."
     )
 
 

@@ -37,6 +37,7 @@ _WIN32: dict[str, tuple[int, str]] = {
         123,
         "The filename, directory name, or volume label syntax is incorrect.",
     ),
+    "ERROR_ACCESS_DENIED": (5, "Access is denied."),
     "ERROR_INVALID_PARAMETER": (87, "The parameter is incorrect."),
     "NERR_UnknownDevDir": (2116, "The device or directory does not exist."),
     "NERR_DuplicateShare": (2118, "The name has already been shared."),
@@ -209,6 +210,9 @@ class Store:
         self._lock = threading.RLock()
         try:
             # Create the file 0600 before SQLite touches it: it holds password-equivalent hashes.
+            # (The only descriptor of the database lanman ever opens outside SQLite: O_EXCL
+            # means the file did not exist, so no SQLite lock of this process can be on it;
+            # closing any other descriptor of the file would drop the process's POSIX locks.)
             os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         except FileExistsError:
             pass
@@ -224,8 +228,70 @@ class Store:
         except sqlite3.Error as e:
             raise StoreError(
                 f"cannot open database {str(self.path)!r}: {e}",
-                "check the file; restore it from a backup if it is damaged",
+                "check it with `lanman store check`; restore a backup with "
+                "`lanman store restore FILE` if it is damaged",
             ) from None
+        self._unix_users_table = False
+
+    # Unix user mapping (``lanman user set NAME --unix-user U``, lanman.fsid). An additive
+    # table created on first use (CREATE TABLE IF NOT EXISTS) rather than a numbered
+    # migration: nothing else depends on it and older lanman versions simply ignore it.
+
+    _UNIX_USERS_DDL = (
+        "CREATE TABLE IF NOT EXISTS unix_users ("
+        " rid INTEGER PRIMARY KEY REFERENCES users (rid) ON DELETE CASCADE,"
+        " unix_user TEXT NOT NULL)"
+    )
+
+    def _has_unix_users(self, create: bool) -> bool:
+        if self._unix_users_table:
+            return True
+        if create:
+            self._conn.execute(self._UNIX_USERS_DDL)
+        elif not self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'unix_users'"
+        ).fetchone():
+            return False
+        self._unix_users_table = True
+        return True
+
+    def set_unix_user(self, name: str, unix_user: str | None) -> None:
+        """Map account ``name`` to Unix user ``unix_user`` (None: remove the mapping)."""
+        with self._lock:
+            self._has_unix_users(create=True)
+            with _txn(self._conn) as c:
+                row = c.execute("SELECT rid FROM users WHERE name = ?", (name,)).fetchone()
+                if row is None:
+                    raise _no_user(name)
+                if unix_user is None:
+                    c.execute("DELETE FROM unix_users WHERE rid = ?", (row[0],))
+                else:
+                    c.execute(
+                        "INSERT OR REPLACE INTO unix_users (rid, unix_user) VALUES (?, ?)",
+                        (row[0], unix_user),
+                    )
+
+    def get_unix_user(self, name: str) -> str | None:
+        with self._lock:
+            if not self._has_unix_users(create=False):
+                return None
+            row = self._conn.execute(
+                "SELECT m.unix_user FROM unix_users m JOIN users u ON u.rid = m.rid "
+                "WHERE u.name = ?",
+                (name,),
+            ).fetchone()
+        return row[0] if row else None
+
+    def unix_user_mappings(self) -> dict[str, str]:
+        """``{account: unix user}`` for every mapped account."""
+        with self._lock:
+            if not self._has_unix_users(create=False):
+                return {}
+            rows = self._conn.execute(
+                "SELECT u.name, m.unix_user FROM unix_users m JOIN users u ON u.rid = m.rid "
+                "ORDER BY u.name"
+            ).fetchall()
+        return {r[0]: r[1] for r in rows}
 
     def close(self) -> None:
         with self._lock:
@@ -304,15 +370,34 @@ class Store:
         read_only: bool = False,
         guest_ok: bool = False,
         remark: str = "",
+        data_dir: str | os.PathLike[str] | None = None,
+        force: bool = False,
     ) -> Share:
+        """Add a share. With ``data_dir`` (the home), a path that is the home, contains it
+        or lies inside it (but for its ``shares/``) is refused, and ``/`` unless ``force``
+        (:func:`lanman.datadir.share_path_problem`)."""
         validate_share_name(name)
         if _has_control(remark):
             raise StoreError(
                 "share remark contains control characters", "use printable text for --remark"
             )
+        resolved = _resolve_share_path(path)
+        if data_dir is not None:
+            from lanman.datadir import share_path_problem
+
+            problem = share_path_problem(resolved, data_dir, force)
+            if problem is not None:
+                remedy = (
+                    "add --force to share '/' anyway (lanman's data directory stays "
+                    "unreachable through it)"
+                    if resolved == os.sep
+                    else "share a directory outside the data directory (or one below its "
+                    "shares/ subdirectory)"
+                )
+                raise StoreError(f"refusing to share: {problem}", remedy, "ERROR_ACCESS_DENIED")
         share = Share(
             name=name,
-            path=_resolve_share_path(path),
+            path=resolved,
             read_only=bool(read_only),
             guest_ok=bool(guest_ok),
             remark=remark,

@@ -41,7 +41,7 @@ from lanman.smb.wire.smb1 import parse_smb1_negotiate
 from .credits import SequenceWindow
 from .files import FileHandlers
 from .sessions import SessionHandlers
-from .state import ServerContext, Session
+from .state import UNMAPPABLE, ServerContext, Session
 
 Buffers = list  # list[bytes | bytearray | memoryview]
 
@@ -241,7 +241,14 @@ class ServerConnection(SessionHandlers, FileHandlers):
         """Release every open (the transport is gone)."""
         self.closed = True
         for open_ in list(self.opens.values()):
-            self._close_open(open_)
+            session = self.sessions.get(open_.session_id)
+            ident = session.unix_id if session is not None else None
+            if ident is not None and ident != UNMAPPABLE:
+                # a pending delete-on-close runs as the open's Unix user too
+                with self.ctx.fs_identity.as_user(ident):
+                    self._close_open(open_)
+            else:
+                self._close_open(open_)
         self.ctx.oplocks.release_connection(self)
         self.sessions.clear()
         self.pending.clear()
@@ -380,6 +387,11 @@ class ServerConnection(SessionHandlers, FileHandlers):
             handler = self._handlers.get(hdr.command)
             if handler is None:
                 raise NtStatusError(st.STATUS_INVALID_PARAMETER, "unknown command")
+            ident = req.session.unix_id if req.session is not None else None
+            if ident is not None and ident != UNMAPPABLE:
+                # the file system sees the mapped Unix user for this request (lanman.fsid)
+                with self.ctx.fs_identity.as_user(ident):
+                    return handler(self, req)
             return handler(self, req)
         except NtStatusError as exc:
             if exc.status in _STORAGE_ERRORS:

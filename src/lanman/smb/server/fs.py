@@ -45,6 +45,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Self
 
+from lanman.datadir import SHARES_SUBDIR, DataDirGuard
 from lanman.errors.ntstatus import (
     STATUS_ACCESS_DENIED,
     STATUS_DIRECTORY_NOT_EMPTY,
@@ -147,6 +148,7 @@ _O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _O_PATH = getattr(os, "O_PATH", 0)
 _DIR_FLAGS = os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC
 _FILE_FLAGS = _O_NOFOLLOW | _O_CLOEXEC | _O_NONBLOCK
+_DATA_DIR_DENIED = "the path resolves into lanman's data directory"
 
 
 def map_generic_access(desired_access: int) -> int:
@@ -230,7 +232,14 @@ class _Lookup:
 class ShareFS:
     """One directory-backed share (the backend behind a tree connect, MS-SMB2 3.3.5.7)."""
 
-    def __init__(self, root: str, *, read_only: bool = False, follow_symlinks: bool = True):
+    def __init__(
+        self,
+        root: str,
+        *,
+        read_only: bool = False,
+        follow_symlinks: bool = True,
+        data_dir: str | os.PathLike[str] | None = None,
+    ):
         real = os.path.realpath(root)
         if not os.path.isdir(real):
             raise NotADirectoryError(f"share root {root!r} is not a directory")
@@ -238,6 +247,14 @@ class ShareFS:
         self._root_prefix = real if real.endswith(os.sep) else real + os.sep
         self.read_only = read_only
         self.follow_symlinks = follow_symlinks
+        #: The home of the server (lanman.datadir): nothing in it is ever opened, whatever
+        #: the share (None: no home to protect, e.g. an embedded ShareFS).
+        self.guard: DataDirGuard | None = DataDirGuard(data_dir) if data_dir is not None else None
+        self._root_is_home = False
+        if self.guard is not None:
+            if self.guard.path_denied(real):
+                raise NtStatusError(STATUS_ACCESS_DENIED, "share root is in the data directory")
+            self._root_is_home = self.guard.is_home(os.stat(real))
 
     # -- lookups ------------------------------------------------------------------------------
 
@@ -272,6 +289,10 @@ class ShareFS:
         target = os.path.realpath(os.path.join(self.root, *host_rel))
         if not self._inside(target):
             raise NtStatusError(STATUS_ACCESS_DENIED, "symbolic link leads outside the share")
+        if not rest and self.guard is not None and self.guard.path_denied(target):
+            # (a link on the way is checked by the walk that follows: it may lead on to
+            # the home's shares/ subtree)
+            raise self._data_dir_denied(host_rel + rest)
         tail = target[len(self._root_prefix) :] if target != self.root else ""
         return [c for c in tail.split(os.sep) if c] + rest
 
@@ -289,8 +310,12 @@ class ShareFS:
             try:
                 rel: list[str] = []
                 restart: list[str] | None = None
+                guard = self.guard
+                in_home = self._root_is_home  # the directory just entered is the home
                 for i, part in enumerate(parts[:-1]):
                     name, st = self._find(fd, part)
+                    if in_home and name != SHARES_SUBDIR:
+                        raise self._data_dir_denied(parts)
                     if st is None:
                         raise NtStatusError(STATUS_OBJECT_PATH_NOT_FOUND, "missing directory")
                     if stat_mod.S_ISLNK(st.st_mode):
@@ -298,6 +323,7 @@ class ShareFS:
                         break
                     if not stat_mod.S_ISDIR(st.st_mode):
                         raise NtStatusError(STATUS_OBJECT_PATH_NOT_FOUND, "not a directory")
+                    in_home = guard is not None and guard.is_home(st)
                     try:
                         nfd = os.open(name, _DIR_FLAGS, dir_fd=fd)
                     except OSError as e:
@@ -314,6 +340,10 @@ class ShareFS:
                         keep = True
                         return _Lookup(fd, (), None, os.fstat(fd))
                     name, st = self._find(fd, parts[-1])
+                    if guard is not None and (
+                        (in_home and name != SHARES_SUBDIR) or self._is_protected(st)
+                    ):
+                        raise self._data_dir_denied(parts)
                     if st is not None and stat_mod.S_ISLNK(st.st_mode) and follow_final:
                         restart = self._follow(rel + [name], [])
                     else:
@@ -325,6 +355,23 @@ class ShareFS:
                 if not keep:
                     os.close(fd)
         raise NtStatusError(STATUS_ACCESS_DENIED, "too many symbolic links")
+
+    def _data_dir_denied(self, parts: list[str]) -> NtStatusError:
+        log.warning(
+            "refused %r in share %s: it resolves into lanman's data directory",
+            "\\".join(parts),
+            self.root,
+        )
+        return NtStatusError(STATUS_ACCESS_DENIED, _DATA_DIR_DENIED)
+
+    def _is_protected(self, st: os.stat_result | None) -> bool:
+        """The object ``st`` is the home itself or (hard-linked) one of the store's files."""
+        guard = self.guard
+        if guard is None or st is None:
+            return False
+        if stat_mod.S_ISDIR(st.st_mode):
+            return guard.is_home(st)
+        return stat_mod.S_ISREG(st.st_mode) and st.st_nlink > 1 and guard.is_db_file(st)
 
     def _open_dir_exact(self, rel: tuple[str, ...]) -> int:
         """Descriptor of the directory at host components ``rel`` (exact names, no symlinks)."""
@@ -672,6 +719,8 @@ class ShareFS:
         target = os.path.realpath(self._host_path(rel))
         if not self._inside(target):
             return None
+        if self.guard is not None and self.guard.path_denied(target):
+            return None
         try:
             st = os.stat(target, follow_symlinks=False)
         except OSError:
@@ -972,14 +1021,25 @@ class OpenFile:
             if not has_wildcards(pattern):
                 if component_error(pattern) is None:
                     name, st = ShareFS._find(self.fd, pattern)
+                    guard = self.share.guard
+                    if (
+                        guard is not None
+                        and name != SHARES_SUBDIR
+                        and guard.is_home(os.fstat(self.fd))
+                    ):
+                        st = None
                     entry = self._entry(name, st)
                     if entry is not None:
                         out.append(entry)
                 return out
             found: list[FileStat] = []
+            guard = self.share.guard
+            only_shares = guard is not None and guard.is_home(os.fstat(self.fd))
             with os.scandir(self.fd) as it:
                 for de in it:
                     name = de.name
+                    if only_shares and name != SHARES_SUBDIR:
+                        continue
                     if not is_valid_component(name) or not pattern_matches(pattern, name):
                         continue
                     try:

@@ -7,6 +7,7 @@ import logging
 import signal
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from lanman.events.catalogue import CATALOGUE
@@ -80,6 +81,8 @@ def build_context(home) -> ServerContext:
         if name in CATALOGUE:
             home.events.emit(name, source="smb", **data)
 
+    fs_identity, unix_identity = unix_identity_resolver(store)
+
     from lanman.msg.server import binding_for_home
 
     ctx = ServerContext(
@@ -90,6 +93,9 @@ def build_context(home) -> ServerContext:
         emit_event=emit,
         record_logon=record_logon,
         msg=binding_for_home(Path(home.path), emit),
+        data_dir=str(home.path),
+        unix_identity=unix_identity,
+        fs_identity=fs_identity,
     )
     factory = kerberos_acceptor_factory(home.path)
     if factory is not None:
@@ -98,6 +104,37 @@ def build_context(home) -> ServerContext:
         ctx.kerberos_acceptor = factory
         ctx.negotiate_mechs = (MS_KRB5_OID, KRB5_OID, NTLMSSP_OID)
     return ctx
+
+
+def unix_identity_resolver(store):
+    """``(FsIdentity, account -> identity)`` for ``lanman user set --unix-user`` (read at
+    every logon, so a new mapping applies to the next session)."""
+    from lanman.fsid import FsIdentity, identity_of
+
+    from .state import UNMAPPABLE
+
+    fsid = FsIdentity()
+
+    def unix_identity(user: str):
+        name = store.get_unix_user(user)
+        if name is None:
+            return None
+        try:
+            ident = identity_of(name)
+        except (KeyError, ValueError):
+            log.warning("account %s is mapped to Unix user %r, which is unusable", user, name)
+            return UNMAPPABLE
+        if not fsid.available:
+            log.warning(
+                "account %s is mapped to Unix user %s but this server cannot switch users "
+                "(start lanman up as root with the mapping in place); no file access",
+                user,
+                name,
+            )
+            return UNMAPPABLE
+        return ident
+
+    return fsid, unix_identity
 
 
 def kerberos_acceptor_factory(home_path):
@@ -161,25 +198,47 @@ async def start_kdc_if_domain(home, listen: str, port: int, emit, auth_delay_ms:
 
 
 async def serve(
-    home, listen: str, port: int, stop: asyncio.Event | None = None, kdc_port: int | None = None
+    home,
+    listen: str,
+    port: int,
+    stop: asyncio.Event | None = None,
+    kdc_port: int | None = None,
+    after_bind: Callable[[], None] | None = None,
 ) -> None:
+    """Serve ``home`` until ``stop`` is set (or SIGINT/SIGTERM in the main thread).
+
+    ``after_bind`` runs once every socket is bound and before the first connection is
+    accepted (``lanman up --run-as`` drops root privileges there)."""
     ctx = build_context(home)
     limits = transport_limits(home)
-    server = await start_server(ctx, listen, port, limits)
+    # Bound but not accepting until after_bind has run: no SMB request is ever processed
+    # with the privileges the process started with.
+    server = await start_server(ctx, listen, port, limits, start_serving=False)
     emit = ctx.emit_event
+    kdc = None
+    try:
+        kdc = await start_kdc_if_domain(
+            home,
+            listen,
+            home.config.kdc_port if kdc_port is None else kdc_port,
+            emit,
+            auth_delay_ms=limits.auth_delay_ms,
+        )
+        if after_bind is not None:
+            after_bind()
+        await server.start_serving()
+    except BaseException:
+        server.close()
+        if kdc is not None:
+            await kdc.close()
+            kdc.directory.close()
+        raise
     emit(
         "SERVICE_STARTED",
         service="SMB",
         listen=listen,
         port=port,
         require_security_signature=home.config.require_security_signature,
-    )
-    kdc = await start_kdc_if_domain(
-        home,
-        listen,
-        home.config.kdc_port if kdc_port is None else kdc_port,
-        emit,
-        auth_delay_ms=limits.auth_delay_ms,
     )
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -200,7 +259,13 @@ async def serve(
             emit("SERVICE_STOPPED", service="KDC")
 
 
-def run(home, listen: str, port: int, kdc_port: int | None = None) -> None:
+def run(
+    home,
+    listen: str,
+    port: int,
+    kdc_port: int | None = None,
+    after_bind: Callable[[], None] | None = None,
+) -> None:
     """Serve until SIGINT/SIGTERM (blocking)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(serve(home, listen, port, kdc_port=kdc_port))
+    asyncio.run(serve(home, listen, port, kdc_port=kdc_port, after_bind=after_bind))

@@ -26,7 +26,7 @@ from lanman.smb.wire.session import (
     empty_body,
 )
 
-from .state import Session, TreeConnect
+from .state import UNMAPPABLE, Session, TreeConnect
 
 if TYPE_CHECKING:
     from .connection import Reply, Request
@@ -133,6 +133,8 @@ class SessionHandlers:
         session.user, session.domain = result.user, result.domain
         session.is_guest, session.is_anonymous = result.is_guest, result.is_anonymous
         if not (session.is_guest or session.is_anonymous):
+            # the Unix user its file access runs as (lanman user set --unix-user), if any
+            session.unix_id = self.ctx.unix_identity(result.user)
             key = (result.session_key + b"\x00" * 16)[:16]
             keys = derive_keys(
                 key,
@@ -239,9 +241,15 @@ class SessionHandlers:
                 raise NtStatusError(st.STATUS_BAD_NETWORK_NAME)
             if session.is_anonymous or (session.is_guest and not share.guest_ok):
                 raise NtStatusError(st.STATUS_ACCESS_DENIED)
+            if session.unix_id == UNMAPPABLE:
+                raise NtStatusError(st.STATUS_ACCESS_DENIED, "Unix user mapping unavailable")
             try:
-                fs = ShareFS(share.path, read_only=share.read_only)
-            except (OSError, NtStatusError):
+                fs = ShareFS(share.path, read_only=share.read_only, data_dir=self.ctx.data_dir)
+            except NtStatusError as e:
+                if e.status == st.STATUS_ACCESS_DENIED:  # a share inside the data directory
+                    raise
+                raise NtStatusError(st.STATUS_BAD_NETWORK_NAME) from None
+            except OSError:
                 raise NtStatusError(st.STATUS_BAD_NETWORK_NAME) from None
             access = READ_ONLY_ACCESS if share.read_only else FILE_ALL_ACCESS
             tree = TreeConnect(self._next_tree_id, share.name, False, fs, share.read_only, access)

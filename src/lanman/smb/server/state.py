@@ -38,6 +38,9 @@ class ServerSettings:
 
 EventSink = Callable[..., None]  # (event_name: str, **fields) -> None
 
+#: Session.unix_id of an account mapped to a Unix user the server cannot switch to.
+UNMAPPABLE = "unmappable"
+
 
 @dataclass(slots=True)
 class ServerContext:
@@ -60,6 +63,13 @@ class ServerContext:
     kerberos_acceptor: Callable[[], Any] | None = None
     #: SPNEGO mechTypes of the NEGOTIATE response (MS-SPNG 3.2.5.2).
     negotiate_mechs: tuple[str, ...] = ("1.3.6.1.4.1.311.2.2.10",)
+    #: The server's home (lanman.datadir): the file layer refuses every path that resolves
+    #: into it, whatever the share (None: nothing to protect).
+    data_dir: str | None = None
+    #: account name -> lanman.fsid.UnixIdentity its file access runs as, None (the service
+    #: account) or UNMAPPABLE (mapped, but the server cannot switch: no file access).
+    unix_identity: Callable[[str], Any] = lambda user: None
+    fs_identity: Any = None  # lanman.fsid.FsIdentity when any account may be mapped
 
     def __post_init__(self) -> None:
         if self.oplocks is None:
@@ -98,6 +108,9 @@ class Session:
     client_security_mode: int = 0
     preauth_hash: bytes = b""
     trees: dict[int, TreeConnect] = field(default_factory=dict)
+    #: lanman.fsid.UnixIdentity the session's file access runs as (None: the service
+    #: account; UNMAPPABLE: mapped but not switchable, so no file access).
+    unix_id: Any = None
 
     @property
     def can_sign(self) -> bool:

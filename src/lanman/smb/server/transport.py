@@ -356,13 +356,24 @@ class SmbProtocol(asyncio.BufferedProtocol):
 
 
 async def start_server(
-    ctx: ServerContext, host: str, port: int, limits: TransportLimits | None = None
+    ctx: ServerContext,
+    host: str,
+    port: int,
+    limits: TransportLimits | None = None,
+    *,
+    start_serving: bool = True,
 ) -> asyncio.AbstractServer:
-    """Listen on ``host:port`` with ``limits`` (defaults: :class:`TransportLimits`)."""
+    """Listen on ``host:port`` with ``limits`` (defaults: :class:`TransportLimits`).
+    ``start_serving=False``: bound and listening, but nothing is accepted before
+    ``await server.start_serving()`` (lanman up drops root in between)."""
     loop = asyncio.get_running_loop()
     shared = _Shared(limits or TransportLimits())
     server = await loop.create_server(
-        lambda: SmbProtocol(ctx, shared), host, port, reuse_address=True
+        lambda: SmbProtocol(ctx, shared),
+        host,
+        port,
+        reuse_address=True,
+        start_serving=start_serving,
     )
     server.lanman_shared = shared  # type: ignore[attr-defined]  # for tests and diagnostics
     return server
