@@ -7,7 +7,7 @@ import hashlib
 import struct
 
 import pytest
-from smb_harness import CLIENT_ADDRESS, NOW, PASSWORD, USER, make_context
+from smb_harness import CLIENT_ADDRESS, NOW, PASSWORD, USER, make_context, track
 
 from lanman.errors import ntstatus as nts
 from lanman.policy import decisions as dec
@@ -36,6 +36,7 @@ class Pair:
         )
         self.sent: list[bytes] = []
         self.tamper = None
+        track(self.server)  # connection_lost() after the test
 
     def exchange(self, message: bytes) -> list[bytes]:
         if self.tamper is not None:
@@ -102,7 +103,7 @@ def test_smb1_off_by_default_disconnects(tmp_path):
 
 def test_smb2_preferred_when_offered(tmp_path):
     ctx, _ = server_ctx(tmp_path)
-    conn = ServerConnection(ctx, CLIENT_ADDRESS)
+    conn = track(ServerConnection(ctx, CLIENT_ADDRESS))
     data = b"".join(b"\x02" + d + b"\x00" for d in (b"NT LM 0.12", b"SMB 2.002"))
     msg = w.pack_message(w.Smb1Header(w.Command.NEGOTIATE), [(w.Command.NEGOTIATE, b"", data)])
     out = conn.receive_frame(bytes(msg), NOW)
@@ -353,7 +354,7 @@ def test_andx_loop_is_refused(tmp_path):
 
 def test_requests_before_negotiate_and_second_negotiate(tmp_path):
     ctx, _ = server_ctx(tmp_path)
-    s = Smb1ServerConnection(ctx, CLIENT_ADDRESS)
+    s = track(Smb1ServerConnection(ctx, CLIENT_ADDRESS))
     echo = w.pack_message(w.Smb1Header(w.Command.ECHO), [w.echo_request(b"x")])
     assert s.receive_frame(bytes(echo), NOW) == [] and s.closed
     pair = _negotiated(tmp_path)
