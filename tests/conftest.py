@@ -13,8 +13,8 @@ import pytest
 _bin = str(Path(sys.executable).parent)
 sys.path[:] = [p for p in sys.path if p != _bin]
 
-import smb_harness  # noqa: E402  (tests/ is on sys.path: rootdir conftest)
-from hermetic import pytest_runtest_teardown  # noqa: E402, F401  (the descriptor guard)
+import smb_harness  # tests/ is on sys.path (rootdir conftest): the in-process harness
+from hermetic import pytest_runtest_teardown  # noqa: F401  (the descriptor guard)
 
 pytest_plugins = ("pytester",)  # tests/unit/test_hermetic.py runs the guard in a pytest
 

@@ -44,9 +44,9 @@ import os
 import struct
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from typing import TypeVar
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self, TypeVar
 
 from lanman.auth.ntlm import AuthenticateMessage, NegotiateFlags, NtlmInitiator
 from lanman.auth.spnego import NegTokenResp, SpnegoInitiator
@@ -333,7 +333,7 @@ class SmbTestClient:
         untrack(self)
         self.conn.connection_lost()
 
-    def __enter__(self) -> SmbTestClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
