@@ -3,7 +3,8 @@
 A test that leaves descriptors open (an in-process ServerConnection's file opens, a
 socket, an event loop's selector) slowly exhausts the pytest process: past 1,024 a later
 ``select()`` fails with ``filedescriptor out of range`` in a test that did nothing wrong.
-The guard fails the test at whose boundary the process holds more than ``FD_LIMIT``.
+The guard fails the test at whose boundary the process holds more than ``FD_LIMIT``, and
+with it the run; it watches the whole session, from the first test's teardown to the last.
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ def check_descriptors(where: str, limit: int = FD_LIMIT) -> str | None:
     top = ", ".join(f"{n} x {t}" for t, n in kinds.most_common(5))
     return (
         f"{where}: the pytest process holds {len(targets)} open descriptors at this test "
-        f"boundary (limit {limit}); this test or one of its fixtures leaks them "
-        f"(most frequent: {top})"
+        f"boundary (limit {limit}): this test, its fixtures or a test before it do not close "
+        f"what they open (most frequent: {top})"
     )
 
 

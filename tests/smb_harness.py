@@ -288,10 +288,16 @@ def close_live_since(mark: int) -> int:
     newest first; return how many there were. ``tests/conftest.py`` calls this after
     each test."""
     stale = [obj for obj, n in LIVE.items() if n >= mark]
+    error: BaseException | None = None
     for obj in reversed(stale):
         untrack(obj)
         closer = getattr(obj, "close", None) or obj.connection_lost
-        closer()
+        try:
+            closer()
+        except Exception as exc:  # noqa: BLE001  (close the others, then report the first)
+            error = error or exc
+    if error is not None:
+        raise error
     return len(stale)
 
 
