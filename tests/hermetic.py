@@ -15,6 +15,7 @@ import os
 import pytest
 
 FD_LIMIT = 256  # the suite itself needs a few dozen; a leak of one per test crosses this
+_reported = 0  # the count last reported: a test is failed only when it leaks more
 _FD_DIR = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
 
 
@@ -51,9 +52,12 @@ def check_descriptors(where: str, limit: int = FD_LIMIT) -> str | None:
 def pytest_runtest_teardown(item, nextitem):
     """The guard as a hook (``tests/conftest.py`` imports it): after a test's teardown, the
     fixtures of every scope that end there included, fail that test if the process holds
-    more than ``FD_LIMIT`` descriptors."""
+    more than ``FD_LIMIT`` descriptors (and more than when the guard last reported)."""
+    global _reported
     result = yield
-    problem = check_descriptors(item.nodeid, FD_LIMIT)
+    problem = check_descriptors(item.nodeid, max(FD_LIMIT, _reported))
     if problem:
+        # Once over the limit, only the tests that add more are reported again.
+        _reported = len(open_descriptors())
         pytest.fail(problem, pytrace=False)
     return result

@@ -35,8 +35,9 @@ def test_check_descriptors_reports_over_the_limit(tmp_path: Path) -> None:
 def test_guard_fails_the_run_naming_the_leaking_test(pytester: pytest.Pytester, monkeypatch):
     """Run the guard hook in a pytest of its own: the test that leaves descriptors open
     fails at its boundary (an error in its teardown, with the message) and so does the run;
-    the others pass."""
+    once over the limit, only a test that leaks more is failed again."""
     monkeypatch.setattr(hermetic, "FD_LIMIT", _fds() + 10)
+    monkeypatch.setattr(hermetic, "_reported", 0)
     pytester.makeconftest(
         "import pytest\n"
         "from hermetic import pytest_runtest_teardown  # noqa: F401\n"
@@ -54,25 +55,33 @@ def test_guard_fails_the_run_naming_the_leaking_test(pytester: pytest.Pytester, 
             "    open(os.devnull).close()\n"
             "def test_leaks(keep):\n"
             "    keep.extend(open(os.devnull) for _ in range(40))\n"
-            "def test_after(keep):\n"
+            "def test_adds_nothing(keep):\n"
+            "    pass\n"
+            "def test_leaks_more(keep):\n"
+            "    keep.extend(open(os.devnull) for _ in range(5))\n"
+            "def test_last(keep):\n"
             "    pass\n"
         )
     )
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
-    # test_leaks ends over the limit; test_after, the last, ends after the session fixture
-    # closed the files (the check runs once every finalizer of that boundary has run).
-    result.assert_outcomes(passed=3, errors=1)
+    # test_last ends after the session fixture closed the files (the check runs once every
+    # finalizer of that boundary has run).
+    result.assert_outcomes(passed=5, errors=2)
     assert result.ret != 0
     result.stdout.fnmatch_lines(
         [
-            "*ERROR at teardown of test_leaks*",
+            "*ERROR at teardown of test_leaks *",
             (
                 "*test_leaky.py::test_leaks: the pytest process holds * open descriptors"
                 " at this test boundary (limit *)*/dev/null*"
             ),
+            "*ERROR at teardown of test_leaks_more*",
         ]
     )
-    assert "ERROR at teardown of test_clean" not in result.stdout.str()
+    out = result.stdout.str()
+    assert "ERROR at teardown of test_clean" not in out
+    assert "ERROR at teardown of test_adds_nothing" not in out
+    assert "ERROR at teardown of test_last" not in out
 
 
 def test_client_close_releases_its_opens(tmp_path: Path) -> None:
