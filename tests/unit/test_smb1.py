@@ -399,3 +399,17 @@ def test_random_bytes_never_raise(tmp_path):
         for _ in range(rnd.randint(1, 6)):
             b[rnd.randrange(4, len(b))] = rnd.randrange(256)
         pair.server.receive_frame(bytes(b[: rnd.randint(4, len(b))]), NOW)
+
+
+def test_connection_lost_ends_the_smb1_connection(tmp_path):
+    """A transport lost after an SMB1 upgrade ends the SMB1 connection too (its sessions)."""
+    ctx, _ = server_ctx(tmp_path, "enabled")
+    pair = Pair(ctx)
+    c = Smb1Client(pair.exchange, now=NOW)
+    c.negotiate()
+    c.session_setup(USER, PASSWORD)
+    assert pair.server.smb1 is not None and pair.server.smb1.sessions
+    pair.server.connection_lost()
+    assert pair.server.closed and pair.server.smb1.closed
+    assert not pair.server.smb1.sessions
+    pair.server.connection_lost()  # idempotent
