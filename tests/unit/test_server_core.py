@@ -554,3 +554,37 @@ def test_8mib_write_round_trip_at_311(env):
     assert c.write(tid, fid, 0, blob) == len(blob)
     c.close_file(tid, fid)
     assert (share_dir / "big.bin").read_bytes() == blob
+
+
+def test_close_connections_ends_what_the_server_accepted(tmp_path):
+    """asyncio.Server.close() (3.11/3.12) only stops listening; close_connections ends the
+    accepted connections too, releasing their opens, so a closed loop leaks no socket."""
+    import asyncio
+    import socket
+
+    from lanman.smb.server.transport import close_connections, start_server
+
+    ctx, _, _ = make_context(tmp_path)
+
+    async def main():
+        server = await start_server(ctx, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        loop = asyncio.get_running_loop()
+        clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+        try:
+            for _ in range(200):
+                if len(server.lanman_connections) == 3:
+                    break
+                await asyncio.sleep(0.01)
+            assert len(server.lanman_connections) == 3
+            server.close()
+            await close_connections(server)
+            assert not server.lanman_connections
+            for c in clients:
+                c.setblocking(False)
+                assert await loop.sock_recv(c, 1) == b""  # the server closed its end
+        finally:
+            for c in clients:
+                c.close()
+
+    asyncio.run(main())

@@ -13,7 +13,7 @@ from lanman.events.catalogue import CATALOGUE
 from lanman.runtime import tune_gc
 
 from .state import ServerContext, ServerSettings
-from .transport import start_server
+from .transport import close_connections, start_server
 
 log = logging.getLogger("lanman.smb")
 
@@ -180,6 +180,7 @@ async def serve(
             await kdc.close()
             kdc.directory.close()
             emit("SERVICE_STOPPED", service="KDC")
+        await close_connections(server)  # the clients still connected: their opens end
 
 
 def run(home, listen: str, port: int, kdc_port: int | None = None) -> None:

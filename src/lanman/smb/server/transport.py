@@ -239,7 +239,21 @@ async def start_server(
             return _Refuse()
         return SmbProtocol(ctx, registry)
 
-    return await loop.create_server(factory, host, port, reuse_address=True)
+    server = await loop.create_server(factory, host, port, reuse_address=True)
+    server.lanman_connections = registry  # type: ignore[attr-defined]  (close_connections)
+    return server
+
+
+async def close_connections(server: asyncio.AbstractServer, timeout: float = 2.0) -> None:
+    """Close every connection ``server`` (from :func:`start_server`) accepted and wait up
+    to ``timeout`` for them to end: before Python 3.13 ``Server.close()`` only stops
+    listening, and a loop closed under live transports leaks their sockets."""
+    registry: set = getattr(server, "lanman_connections", set())
+    for proto in list(registry):
+        proto._close("server stopping")
+    deadline = time.monotonic() + timeout
+    while registry and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
 
 
 class _Refuse(asyncio.Protocol):
