@@ -24,21 +24,29 @@ Typical use::
     fid = c.create(tid, "f.txt")
     c.write(tid, fid, 0, b"hello")
     assert c.read(tid, fid, 0, 5) == b"hello"
-    c.close(tid, fid)
+    c.close_file(tid, fid)
+    c.close()  # or ``with SmbTestClient(ctx) as c:``
 
 Every call that talks to the server returns :class:`Response` objects (``status``,
 ``header``, ``pdu``, ``signed``) or raises :class:`SmbError` for the ``check=True`` helpers;
 ``c.conn`` is the ``ServerConnection`` under test.
+
+Every client registers itself (:func:`track`) until :meth:`SmbTestClient.close`; the autouse
+fixture in ``tests/conftest.py`` closes whatever a test left open (:func:`close_live_since`),
+so no test leaks the descriptors of its server-side opens. Tests that drive a
+``ServerConnection`` directly wrap it in :func:`track` too.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import struct
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self, TypeVar
 
 from lanman.auth.ntlm import AuthenticateMessage, NegotiateFlags, NtlmInitiator
 from lanman.auth.spnego import NegTokenResp, SpnegoInitiator
@@ -96,6 +104,7 @@ SIGNING_ENABLED = int(SecurityMode.SIGNING_ENABLED)
 SIGNING_REQUIRED = int(SecurityMode.SIGNING_ENABLED | SecurityMode.SIGNING_REQUIRED)
 FILE_SHARE_ALL = 0x7
 CHUNK = 65536
+T = TypeVar("T")
 
 # Statuses used throughout the tests.
 STATUS_SUCCESS = nts.STATUS_SUCCESS
@@ -250,8 +259,53 @@ class Pdu:
     tamper: Callable[[bytearray], None] | None = None  # edits the PDU after signing
 
 
+# ---- in-process connections a test must not leak ------------------------------------------
+
+# Objects still to be closed (SmbTestClients, ServerConnections, in-process transports)
+# -> serial number in creation order.
+LIVE: dict[object, int] = {}
+_serials = itertools.count()
+
+
+def track(obj: T) -> T:
+    """Register ``obj`` (it has ``close()`` or, a ServerConnection, ``connection_lost()``) to
+    be closed by :func:`close_live_since` unless :func:`untrack` ed first; returns it."""
+    LIVE[obj] = next(_serials)
+    return obj
+
+
+def untrack(obj: object) -> None:
+    LIVE.pop(obj, None)
+
+
+def live_mark() -> int:
+    """A serial number below every object tracked from now on (see close_live_since)."""
+    return next(_serials)
+
+
+def close_live_since(mark: int) -> int:
+    """Close every tracked object registered after :func:`live_mark` returned ``mark``,
+    newest first; return how many there were. ``tests/conftest.py`` calls this after
+    each test."""
+    stale = [obj for obj, n in LIVE.items() if n >= mark]
+    error: BaseException | None = None
+    for obj in reversed(stale):
+        untrack(obj)
+        closer = getattr(obj, "close", None) or obj.connection_lost
+        try:
+            closer()
+        except Exception as exc:  # noqa: BLE001  (close the others, then report the first)
+            error = error or exc
+    if error is not None:
+        raise error
+    return len(stale)
+
+
 class SmbTestClient:
-    """A minimal SMB2/3 client driving one :class:`ServerConnection` in process."""
+    """A minimal SMB2/3 client driving one :class:`ServerConnection` in process.
+
+    ``close()`` (or leaving a ``with`` block) tears the server connection down as a lost
+    transport does: every open is closed, with its file descriptor."""
 
     def __init__(
         self, ctx: ServerContext, address: str = CLIENT_ADDRESS, *, client_guid: bytes | None = None
@@ -274,6 +328,22 @@ class SmbTestClient:
         self.signing_key = b""
         self.last_sent: list[bytes] = []  # the PDUs of the last frame sent
         self.pending_frames: list[Response] = []  # responses beyond what a call consumed
+        track(self)
+
+    def close(self, tree_id: int | None = None, file_id: bytes | None = None) -> None:
+        """Without arguments: tear the connection down (idempotent). ``close(tid, fid)`` is
+        the old spelling of :meth:`close_file` (SMB2 CLOSE), kept for existing tests."""
+        if tree_id is not None or file_id is not None:
+            self.close_file(tree_id, file_id)
+            return
+        untrack(self)
+        self.conn.connection_lost()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     # -- transport ------------------------------------------------------------------------
 
@@ -632,7 +702,7 @@ class SmbTestClient:
     def close_raw(self, tree_id: int, file_id: bytes, **kw) -> Response:
         return self.request(Command.CLOSE, CloseRequest(file_id).pack(), tree_id=tree_id, **kw)
 
-    def close(self, tree_id: int, file_id: bytes) -> None:
+    def close_file(self, tree_id: int, file_id: bytes) -> None:
         self.check(self.close_raw(tree_id, file_id))
 
     def echo(self, **kw) -> Response:

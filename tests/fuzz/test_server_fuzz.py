@@ -6,6 +6,7 @@ share."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 from pathlib import Path
@@ -86,7 +87,9 @@ class Env:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory) -> Env:
-    return Env(tmp_path_factory.mktemp("fuzz"))
+    e = Env(tmp_path_factory.mktemp("fuzz"))
+    yield e
+    e.bystander.close()
 
 
 def feed(c: SmbTestClient, frame: bytes) -> None:
@@ -144,7 +147,8 @@ def resign(c: SmbTestClient, frame: bytes) -> bytes:
 @FUZZ
 @given(frame=st.binary(max_size=600))
 def test_random_bytes_fresh_connection(env, frame):
-    feed(SmbTestClient(env.ctx), frame)
+    with SmbTestClient(env.ctx) as c:
+        feed(c, frame)
 
 
 @FUZZ
@@ -153,18 +157,18 @@ def test_random_bytes_fresh_connection(env, frame):
     rest=st.binary(max_size=300),
 )
 def test_random_bytes_with_protocol_ids(env, prefix, rest):
-    c = SmbTestClient(env.ctx)
-    feed(c, prefix + rest)
-    env.check_bystander()
+    with SmbTestClient(env.ctx) as c:
+        feed(c, prefix + rest)
+        env.check_bystander()
 
 
 @FUZZ
 @given(frame=st.binary(max_size=400), dialect=st.sampled_from([0x0202, 0x0300, 0x0311]))
 def test_random_bytes_after_session(env, frame, dialect):
-    c = SmbTestClient(env.ctx)
-    c.login(dialect)
-    feed(c, frame)
-    env.check_bystander()
+    with SmbTestClient(env.ctx) as c:
+        c.login(dialect)
+        feed(c, frame)
+        env.check_bystander()
 
 
 # ---- mutated valid requests ----------------------------------------------------------
@@ -180,9 +184,9 @@ def test_random_bytes_after_session(env, frame, dialect):
     **mutations,
 )
 def test_mutated_negotiate(env, dialects, edits, cut, extra):
-    c = SmbTestClient(env.ctx)
-    frame = c.build([Pdu(Command.NEGOTIATE, c.negotiate_body(dialects), sign=False)])
-    feed(c, mutate(frame, edits, cut, extra))
+    with SmbTestClient(env.ctx) as c:
+        frame = c.build([Pdu(Command.NEGOTIATE, c.negotiate_body(dialects), sign=False)])
+        feed(c, mutate(frame, edits, cut, extra))
 
 
 @FUZZ
@@ -194,8 +198,8 @@ def test_mutated_negotiate(env, dialects, edits, cut, extra):
     **mutations,
 )
 def test_mutated_smb1_negotiate(env, dialect_strings, edits, cut, extra):
-    c = SmbTestClient(env.ctx)
-    feed(c, mutate(smb1_negotiate_frame(dialect_strings), edits, cut, extra))
+    with SmbTestClient(env.ctx) as c:
+        feed(c, mutate(smb1_negotiate_frame(dialect_strings), edits, cut, extra))
 
 
 @FUZZ
@@ -205,50 +209,53 @@ def test_mutated_session_setup(env, dialect, round_, edits, cut, extra):
     from lanman.auth.spnego import SpnegoInitiator
     from lanman.smb.wire.session import SessionSetupRequest, SessionSetupResponse
 
-    c = SmbTestClient(env.ctx)
-    c.negotiate([dialect])
-    sp = SpnegoInitiator(NtlmInitiator("alice", "Secret123!"))
-    token = sp.step(c.negotiate_response.security_buffer)
-    if round_ == 2:
-        r = c.request(Command.SESSION_SETUP, SessionSetupRequest(token).pack(), sign=False)
-        c.session_id = r.header.session_id
-        token = sp.step(SessionSetupResponse.unpack(r.pdu).security_buffer)
-    frame = c.build([Pdu(Command.SESSION_SETUP, SessionSetupRequest(token).pack(), sign=False)])
-    feed(c, mutate(frame, edits, cut, extra))
-    env.check_bystander()
+    with SmbTestClient(env.ctx) as c:
+        c.negotiate([dialect])
+        sp = SpnegoInitiator(NtlmInitiator("alice", "Secret123!"))
+        token = sp.step(c.negotiate_response.security_buffer)
+        if round_ == 2:
+            r = c.request(Command.SESSION_SETUP, SessionSetupRequest(token).pack(), sign=False)
+            c.session_id = r.header.session_id
+            token = sp.step(SessionSetupResponse.unpack(r.pdu).security_buffer)
+        frame = c.build([Pdu(Command.SESSION_SETUP, SessionSetupRequest(token).pack(), sign=False)])
+        feed(c, mutate(frame, edits, cut, extra))
+        env.check_bystander()
 
 
+@contextlib.contextmanager
 def _session(env, dialect=0x0311):
-    c = SmbTestClient(env.ctx)
-    c.login(dialect)
-    tid = c.tree_connect()
-    fid = c.create(tid, "hello.txt", disposition=FILE_OPEN)
-    c.ensure_credits(16)
-    return c, tid, fid
+    """A logged-on client with hello.txt open, closed (with its opens) on exit: one per
+    Hypothesis example, so examples do not pile up descriptors."""
+    with SmbTestClient(env.ctx) as c:
+        c.login(dialect)
+        tid = c.tree_connect()
+        fid = c.create(tid, "hello.txt", disposition=FILE_OPEN)
+        c.ensure_credits(16)
+        yield c, tid, fid
 
 
 @FUZZ
 @given(name=st.text(max_size=20), signed=st.booleans(), **mutations)
 def test_mutated_create(env, name, signed, edits, cut, extra):
-    c, tid, _ = _session(env)
-    before = env.outside_snapshot()
-    frame = c.build([Pdu(Command.CREATE, c.create_body(name), tree_id=tid)])
-    frame = mutate(frame, [(64 + p, v) for p, v in edits], cut and cut + 64, extra)
-    feed(c, resign(c, frame) if signed else frame)
-    assert env.outside_snapshot() == before
-    env.check_bystander()
+    with _session(env) as (c, tid, _):
+        before = env.outside_snapshot()
+        frame = c.build([Pdu(Command.CREATE, c.create_body(name), tree_id=tid)])
+        frame = mutate(frame, [(64 + p, v) for p, v in edits], cut and cut + 64, extra)
+        feed(c, resign(c, frame) if signed else frame)
+        assert env.outside_snapshot() == before
+        env.check_bystander()
 
 
 @FUZZ
 @given(data=st.binary(max_size=200), signed=st.booleans(), **mutations)
 def test_mutated_write(env, data, signed, edits, cut, extra):
-    c, tid, fid = _session(env, 0x0300)
-    frame = c.build(
-        [Pdu(Command.WRITE, WriteRequest(fid, 0, data).pack(), tree_id=tid, payload=len(data))]
-    )
-    frame = mutate(frame, [(64 + p % 48, v) for p, v in edits], cut and cut + 64, extra)
-    feed(c, resign(c, frame) if signed else frame)
-    env.check_bystander()
+    with _session(env, 0x0300) as (c, tid, fid):
+        frame = c.build(
+            [Pdu(Command.WRITE, WriteRequest(fid, 0, data).pack(), tree_id=tid, payload=len(data))]
+        )
+        frame = mutate(frame, [(64 + p % 48, v) for p, v in edits], cut and cut + 64, extra)
+        feed(c, resign(c, frame) if signed else frame)
+        env.check_bystander()
 
 
 @FUZZ
@@ -260,31 +267,31 @@ def test_mutated_write(env, data, signed, edits, cut, extra):
 )
 def test_signed_garbage_bodies_for_every_command(env, command, body, tree, related):
     """Correctly signed requests with garbage bodies reach every parser/handler."""
-    c, tid, _ = _session(env, 0x0311)
-    frame = c.build(
-        [Pdu(command, body, tree_id=tid if tree else 0, related=related, credit_charge=1)]
-    )
-    feed(c, frame)
-    env.check_bystander()
+    with _session(env, 0x0311) as (c, tid, _):
+        frame = c.build(
+            [Pdu(command, body, tree_id=tid if tree else 0, related=related, credit_charge=1)]
+        )
+        feed(c, frame)
+        env.check_bystander()
 
 
 @FUZZ
 @given(n=st.integers(2, 4), tamper_at=st.integers(0, 3), body=st.binary(max_size=64))
 def test_signed_compounds_with_garbage(env, n, tamper_at, body):
-    c, tid, _fid = _session(env, 0x0311)
-    pdus = [Pdu(Command.CREATE, c.create_body("hello.txt", disposition=FILE_OPEN), tree_id=tid)]
-    for i in range(1, n):
-        pdus.append(
-            Pdu(
-                Command.WRITE if i != tamper_at else Command.IOCTL,
-                WriteRequest(b"\xff" * 16, 0, body).pack() if i != tamper_at else body,
-                related=True,
-                tree_id=tid,
-                credit_charge=1,
+    with _session(env, 0x0311) as (c, tid, _fid):
+        pdus = [Pdu(Command.CREATE, c.create_body("hello.txt", disposition=FILE_OPEN), tree_id=tid)]
+        for i in range(1, n):
+            pdus.append(
+                Pdu(
+                    Command.WRITE if i != tamper_at else Command.IOCTL,
+                    WriteRequest(b"\xff" * 16, 0, body).pack() if i != tamper_at else body,
+                    related=True,
+                    tree_id=tid,
+                    credit_charge=1,
+                )
             )
-        )
-    feed(c, c.build(pdus))
-    env.check_bystander()
+        feed(c, c.build(pdus))
+        env.check_bystander()
 
 
 # ---- hostile names -------------------------------------------------------------------
@@ -336,14 +343,14 @@ def _try_open(c: SmbTestClient, tid: int, name: str, disposition: int, options: 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
 @pytest.mark.parametrize("disposition", [FILE_OPEN, FILE_OPEN_IF, FILE_CREATE])
 def test_hostile_create_names_stay_inside_share(env, name, disposition):
-    c, tid, _ = _session(env, 0x0311)
-    before = env.outside_snapshot()
-    _try_open(c, tid, name, disposition)
-    _try_open(c, tid, name, disposition, options=0x1)  # as a directory
-    assert env.outside_snapshot() == before
-    assert (env.outside / "secret.txt").read_bytes() == SECRET
-    assert not c.closed
-    env.check_bystander()
+    with _session(env, 0x0311) as (c, tid, _):
+        before = env.outside_snapshot()
+        _try_open(c, tid, name, disposition)
+        _try_open(c, tid, name, disposition, options=0x1)  # as a directory
+        assert env.outside_snapshot() == before
+        assert (env.outside / "secret.txt").read_bytes() == SECRET
+        assert not c.closed
+        env.check_bystander()
 
 
 @FUZZ
@@ -376,8 +383,8 @@ def test_hostile_create_names_stay_inside_share(env, name, disposition):
 )
 def test_generated_hostile_paths_stay_inside_share(env, parts, seps, lead, disposition):
     name = lead + "".join(p + (seps[i] if i < len(parts) - 1 else "") for i, p in enumerate(parts))
-    c, tid, _ = _session(env, 0x0210)
-    before = env.outside_snapshot()
-    _try_open(c, tid, name, disposition)
-    assert env.outside_snapshot() == before
-    assert not c.closed
+    with _session(env, 0x0210) as (c, tid, _):
+        before = env.outside_snapshot()
+        _try_open(c, tid, name, disposition)
+        assert env.outside_snapshot() == before
+        assert not c.closed

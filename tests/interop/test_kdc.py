@@ -65,16 +65,21 @@ class KdcThread:
         self.thread.start()
         assert self.ready.wait(10), "KDC did not start"
         if self.error:
+            self.thread.join(10)
+            self.loop.close()
             raise self.error
 
     def stop(self) -> None:
         async def _close() -> None:
             await self.server.close()
 
-        fut = asyncio.run_coroutine_threadsafe(_close(), self.loop)
-        fut.result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
+        if self.server is not None and self.loop.is_running():
+            fut = asyncio.run_coroutine_threadsafe(_close(), self.loop)
+            fut.result(10)
+            self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
+        assert not self.thread.is_alive(), "KDC thread did not stop"
+        self.loop.close()  # its selector (an epoll descriptor) and self-pipe sockets
 
 
 def _bind_88() -> str:

@@ -158,8 +158,18 @@ def _start_parent(home: Path, mode: str) -> tuple[subprocess.Popen, int, str, li
         text=True,
     )
     line = proc.stdout.readline().split()  # type: ignore[union-attr]
+    if not line:
+        _reap(proc)
     assert line, "KDC parent did not start"
     return proc, int(line[0]), line[1], [int(x) for x in line[2:]]
+
+
+def _reap(proc: subprocess.Popen) -> None:
+    """Kill the KDC parent if it still runs, wait for it and close its stdout pipe."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(10)
+    proc.stdout.close()  # type: ignore[union-attr]
 
 
 def test_workers_serve_and_share_replay_cache(home):
@@ -177,18 +187,20 @@ def test_workers_serve_and_share_replay_cache(home):
             req, _ = client.tgs_req(tgt, SERVICE, etypes=[18])
             assert asn1.message_type(_udp(port, req)) == asn1.MSG_TGS_REP
     finally:
-        proc.kill()
-        proc.wait(10)
+        _reap(proc)
         time.sleep(0.5)
         shutil.rmtree(_replay_dir, ignore_errors=True)
 
 
 def test_workers_exit_when_parent_is_killed(home):
     proc, port, replay_dir, pids = _start_parent(home, "forever")
-    _wait(port)
-    assert not any(_gone(p) for p in pids)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(10)
+    try:
+        _wait(port)
+        assert not any(_gone(p) for p in pids)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        _reap(proc)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and not all(_gone(p) for p in pids):
         time.sleep(0.1)
@@ -198,7 +210,10 @@ def test_workers_exit_when_parent_is_killed(home):
 
 def test_close_stops_workers_and_removes_replay_cache(home):
     proc, _port, replay_dir, pids = _start_parent(home, "close")
-    assert proc.stdout.readline().strip() == "closed"  # type: ignore[union-attr]
-    proc.wait(20)
+    try:
+        assert proc.stdout.readline().strip() == "closed"  # type: ignore[union-attr]
+        proc.wait(20)
+    finally:
+        _reap(proc)
     assert all(_gone(p) for p in pids)
     assert not os.path.exists(replay_dir)

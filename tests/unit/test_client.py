@@ -13,7 +13,7 @@ import struct
 from collections.abc import Callable
 
 import pytest
-from smb_harness import NOW, PASSWORD, USER, Share, make_context
+from smb_harness import NOW, PASSWORD, USER, Share, make_context, track, untrack
 
 from lanman.errors import ntstatus as nts
 from lanman.errors.explain import FAILURES, explain
@@ -44,6 +44,7 @@ class InProcessTransport:
         self.count = 0
         self.sent: list[bytes] = []
         self.closed = False
+        track(self)  # closed after the test if the client never closes its transport
 
     def send(self, parts) -> None:
         frame = b"".join(bytes(p) for p in parts)
@@ -61,7 +62,10 @@ class InProcessTransport:
         return self.queue.popleft()
 
     def close(self) -> None:
+        """The transport is gone: the server side releases its opens (as on a TCP close)."""
         self.closed = True
+        untrack(self)
+        self.server.connection_lost()
 
 
 class EventSink:
@@ -466,7 +470,7 @@ def test_core_rejects_unoffered_dialect(tmp_path):
     ctx, _, _ = make_context(tmp_path)
     c = ClientConnection(dialects=(0x0311,))
     out = c.negotiate()
-    server = ServerConnection(ctx, "192.0.2.1:1")
+    server = track(ServerConnection(ctx, "192.0.2.1:1"))
     frames = server.receive_frame(out.data, NOW)
     data = bytearray(b"".join(bytes(b) for b in frames[0]))
     struct.pack_into("<H", data, 64 + 4, 0x0210)  # DialectRevision

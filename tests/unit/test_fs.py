@@ -203,7 +203,9 @@ def test_share_root_that_is_a_symlink(tmp_path: Path, share_dir: Path) -> None:
 def test_fifo_refused(share: ShareFS, share_dir: Path) -> None:
     os.mkfifo(share_dir / "fifo")
     assert status_of(open_, share, "fifo") == STATUS_ACCESS_DENIED
-    names = {e.name for e in open_(share, "")[0].list_directory("*")}
+    root, _ = open_(share, "")
+    names = {e.name for e in root.list_directory("*")}
+    root.close()
     assert "fifo" not in names
 
 

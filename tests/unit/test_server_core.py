@@ -87,7 +87,7 @@ def test_full_flow_every_dialect(env, dialect):
     assert r.status == STATUS_SUCCESS
     assert r.signed and c.verify(r)  # every response on a signing-required session is signed
     assert c.read(tid, fid, 0, size) == data
-    c.close(tid, fid)
+    c.close_file(tid, fid)
     assert (share_dir / "round.bin").read_bytes() == data
     assert not c.closed
     assert not [n for n in events.names() if n.startswith("SMB_")]
@@ -114,7 +114,7 @@ def test_311_signing_algorithm_is_first_offered(env, offered, expected):
     fid = c.create(tid, "alg.txt")
     c.write(tid, fid, 0, b"x" * 100)
     assert c.read(tid, fid, 0, 100) == b"x" * 100
-    c.close(tid, fid)
+    c.close_file(tid, fid)
 
 
 def test_311_without_signing_context_defaults_to_cmac(env):
@@ -348,7 +348,7 @@ def test_guest_session_never_signs(guest_env, dialect):
     assert w.status == STATUS_SUCCESS and not w.signed
     rr = c.read_raw(tid, fid, 0, 10)
     assert rr.status == STATUS_SUCCESS and not rr.signed
-    c.close(tid, fid)
+    c.close_file(tid, fid)
     assert (pub / "g.txt").read_bytes() == b"guest data"
     assert c.tree_connect_raw("data").status == STATUS_ACCESS_DENIED
 
@@ -441,7 +441,7 @@ def test_change_notify_pending_then_cancel(env, dialect):
     assert final.signed and c.verify(final)
     assert not c.conn.pending
     assert c.cancel(async_id=aid) == []  # nothing left to cancel
-    c.close(tid, dfid)
+    c.close_file(tid, dfid)
 
 
 def test_change_notify_cancel_by_message_id(env):
@@ -483,8 +483,8 @@ def test_max_opens_per_connection(tmp_path):
     r = c.create_raw(tid, "f3")
     assert r.status == STATUS_INSUFFICIENT_RESOURCES
     assert not (share_dir / "f3").exists()
-    c.close(tid, fids[0])
-    c.close(tid, c.create(tid, "f3"))  # room again after a close
+    c.close_file(tid, fids[0])
+    c.close_file(tid, c.create(tid, "f3"))  # room again after a close
 
 
 def test_read_above_max_read_size(env):
@@ -552,5 +552,39 @@ def test_8mib_write_round_trip_at_311(env):
     fid = c.create(tid, "big.bin")
     c.ensure_credits(300)
     assert c.write(tid, fid, 0, blob) == len(blob)
-    c.close(tid, fid)
+    c.close_file(tid, fid)
     assert (share_dir / "big.bin").read_bytes() == blob
+
+
+def test_close_connections_ends_what_the_server_accepted(tmp_path):
+    """asyncio.Server.close() (3.11/3.12) only stops listening; close_connections ends the
+    accepted connections too, releasing their opens, so a closed loop leaks no socket."""
+    import asyncio
+    import socket
+
+    from lanman.smb.server.transport import close_connections, start_server
+
+    ctx, _, _ = make_context(tmp_path)
+
+    async def main():
+        server = await start_server(ctx, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        loop = asyncio.get_running_loop()
+        clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+        try:
+            for _ in range(200):
+                if len(server.lanman_shared.registry) == 3:
+                    break
+                await asyncio.sleep(0.01)
+            assert len(server.lanman_shared.registry) == 3
+            server.close()
+            await close_connections(server)
+            assert not server.lanman_shared.registry
+            for c in clients:
+                c.setblocking(False)
+                assert await loop.sock_recv(c, 1) == b""  # the server closed its end
+        finally:
+            for c in clients:
+                c.close()
+
+    asyncio.run(main())

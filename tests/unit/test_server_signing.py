@@ -38,11 +38,11 @@ def victim(request, tmp_path):
     """A signed session with ``victim.txt`` (ORIGINAL) open for writing."""
     ctx, events, share_dir = make_context(tmp_path)
     (share_dir / "victim.txt").write_bytes(ORIGINAL)
-    c = SmbTestClient(ctx)
-    c.login(DIALECTS[request.param])
-    tid = c.tree_connect()
-    fid = c.create(tid, "victim.txt")
-    return c, events, share_dir, tid, fid
+    with SmbTestClient(ctx) as c:
+        c.login(DIALECTS[request.param])
+        tid = c.tree_connect()
+        fid = c.create(tid, "victim.txt")
+        yield c, events, share_dir, tid, fid
 
 
 def _assert_refused(c: SmbTestClient, r, share_dir, events, event_name, command="WRITE"):

@@ -7,7 +7,7 @@ import hashlib
 import struct
 
 import pytest
-from smb_harness import CLIENT_ADDRESS, NOW, PASSWORD, USER, make_context
+from smb_harness import CLIENT_ADDRESS, NOW, PASSWORD, USER, make_context, track
 
 from lanman.errors import ntstatus as nts
 from lanman.policy import decisions as dec
@@ -36,6 +36,7 @@ class Pair:
         )
         self.sent: list[bytes] = []
         self.tamper = None
+        track(self.server)  # connection_lost() after the test
 
     def exchange(self, message: bytes) -> list[bytes]:
         if self.tamper is not None:
@@ -102,7 +103,7 @@ def test_smb1_off_by_default_disconnects(tmp_path):
 
 def test_smb2_preferred_when_offered(tmp_path):
     ctx, _ = server_ctx(tmp_path)
-    conn = ServerConnection(ctx, CLIENT_ADDRESS)
+    conn = track(ServerConnection(ctx, CLIENT_ADDRESS))
     data = b"".join(b"\x02" + d + b"\x00" for d in (b"NT LM 0.12", b"SMB 2.002"))
     msg = w.pack_message(w.Smb1Header(w.Command.NEGOTIATE), [(w.Command.NEGOTIATE, b"", data)])
     out = conn.receive_frame(bytes(msg), NOW)
@@ -353,7 +354,7 @@ def test_andx_loop_is_refused(tmp_path):
 
 def test_requests_before_negotiate_and_second_negotiate(tmp_path):
     ctx, _ = server_ctx(tmp_path)
-    s = Smb1ServerConnection(ctx, CLIENT_ADDRESS)
+    s = track(Smb1ServerConnection(ctx, CLIENT_ADDRESS))
     echo = w.pack_message(w.Smb1Header(w.Command.ECHO), [w.echo_request(b"x")])
     assert s.receive_frame(bytes(echo), NOW) == [] and s.closed
     pair = _negotiated(tmp_path)
@@ -398,3 +399,17 @@ def test_random_bytes_never_raise(tmp_path):
         for _ in range(rnd.randint(1, 6)):
             b[rnd.randrange(4, len(b))] = rnd.randrange(256)
         pair.server.receive_frame(bytes(b[: rnd.randint(4, len(b))]), NOW)
+
+
+def test_connection_lost_ends_the_smb1_connection(tmp_path):
+    """A transport lost after an SMB1 upgrade ends the SMB1 connection too (its sessions)."""
+    ctx, _ = server_ctx(tmp_path, "enabled")
+    pair = Pair(ctx)
+    c = Smb1Client(pair.exchange, now=NOW)
+    c.negotiate()
+    c.session_setup(USER, PASSWORD)
+    assert pair.server.smb1 is not None and pair.server.smb1.sessions
+    pair.server.connection_lost()
+    assert pair.server.closed and pair.server.smb1.closed
+    assert not pair.server.smb1.sessions
+    pair.server.connection_lost()  # idempotent

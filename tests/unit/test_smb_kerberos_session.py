@@ -10,7 +10,7 @@ from __future__ import annotations
 import collections
 
 import pytest
-from smb_harness import NOW, make_context
+from smb_harness import NOW, make_context, track, untrack
 from test_gss_krb5 import REALM, lookup, make_ticket
 
 from lanman.auth.kerberos import KerberosAcceptor, KerberosInitiator
@@ -27,6 +27,7 @@ class Transport:
     def __init__(self, ctx) -> None:
         self.server = ServerConnection(ctx, "192.0.2.30:50000")
         self.queue: collections.deque[bytes] = collections.deque()
+        track(self)  # closed after the test if the client never closes its transport
 
     def send(self, parts) -> None:
         frame = b"".join(bytes(p) for p in parts)
@@ -39,7 +40,8 @@ class Transport:
         return self.queue.popleft()
 
     def close(self) -> None:
-        pass
+        untrack(self)
+        self.server.connection_lost()
 
 
 def kerberos_context(tmp_path, logons=None):

@@ -338,6 +338,7 @@ def test_event_log_threads(tmp_path: Path) -> None:
     for t in threads:
         t.join(30)
     assert len(log.query(limit=1000)) == 100
+    log.close()
 
 
 # --- home -------------------------------------------------------------------------------------

@@ -408,7 +408,10 @@ class MatrixServer:
 
     async def _stop(self) -> None:
         if self._server is not None:
+            from lanman.smb.server.transport import close_connections
+
             self._server.close()
+            await close_connections(self._server)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2.0)
 

@@ -238,8 +238,11 @@ class ServerConnection(SessionHandlers, FileHandlers):
             self.push(frame)
 
     def connection_lost(self) -> None:
-        """Release every open (the transport is gone)."""
+        """Release every open (the transport is gone); idempotent, so a test harness may
+        call it to tear an in-process connection down."""
         self.closed = True
+        if self.smb1 is not None:
+            self.smb1.connection_lost()
         for open_ in list(self.opens.values()):
             session = self.sessions.get(open_.session_id)
             ident = session.unix_id if session is not None else None

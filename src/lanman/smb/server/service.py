@@ -14,7 +14,7 @@ from lanman.events.catalogue import CATALOGUE
 from lanman.runtime import tune_gc
 
 from .state import ServerContext, ServerSettings
-from .transport import TransportLimits, start_server
+from .transport import TransportLimits, close_connections, start_server
 
 log = logging.getLogger("lanman.smb")
 
@@ -257,6 +257,7 @@ async def serve(
             await kdc.close()
             kdc.directory.close()
             emit("SERVICE_STOPPED", service="KDC")
+        await close_connections(server)  # the clients still connected: their opens end
 
 
 def run(

@@ -377,3 +377,16 @@ async def start_server(
     )
     server.lanman_shared = shared  # type: ignore[attr-defined]  # for tests and diagnostics
     return server
+
+
+async def close_connections(server: asyncio.AbstractServer, timeout: float = 2.0) -> None:
+    """Close every connection ``server`` (from :func:`start_server`) accepted and wait up
+    to ``timeout`` for them to end: before Python 3.13 ``Server.close()`` only stops
+    listening, and a loop closed under live transports leaks their sockets."""
+    shared = getattr(server, "lanman_shared", None)
+    registry: set = shared.registry if shared is not None else set()
+    for proto in list(registry):
+        proto._close("server stopping")
+    deadline = time.monotonic() + timeout
+    while registry and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
