@@ -18,6 +18,7 @@ from lanman.cli.policy import policy
 from lanman.cli.profile import profile
 from lanman.cli.registry import registry
 from lanman.cli.scan import scan
+from lanman.cli.service import service
 from lanman.cli.session import session
 from lanman.cli.share import share
 from lanman.cli.smb import smb
@@ -59,6 +60,7 @@ cli.add_command(spn)
 cli.add_command(keytab)
 cli.add_command(scan)
 cli.add_command(store)
+cli.add_command(service)
 
 
 def main() -> None:
