@@ -6,9 +6,9 @@ cached by its bytes, so the KDC and the file server pay the parsing cost once pe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable
 
 from lanman.security.ace import ACE_TYPES, INHERIT_ONLY, Ace
 from lanman.security.claims import decode_claim
@@ -136,7 +136,9 @@ def access_check(
         remaining &= ~ACCESS_SYSTEM_SECURITY
     if csd.aces is None:
         granted |= remaining | (mapping.all if want_max else 0)
-        return AccessResult(bool(granted) or not desired, granted, None, "NULL DACL grants all access")
+        return AccessResult(
+            bool(granted) or not desired, granted, None, "NULL DACL grants all access"
+        )
     if desired == 0:
         return AccessResult(False, 0, None, "no access was asked for")
     sids = token.sids

@@ -7,21 +7,20 @@ import uuid
 from dataclasses import dataclass, field
 
 from lanman.directory.sid import SidError, sid_from_bytes, sid_to_bytes
-
 from lanman.security.errors import SecurityError
 
 __all__ = [
     "ACE_FLAGS",
     "ACE_TYPES",
+    "CONTAINER_INHERIT",
+    "INHERITED",
+    "INHERIT_ONLY",
+    "NO_PROPAGATE_INHERIT",
+    "OBJECT_INHERIT",
     "Ace",
     "AceType",
     "decode_ace",
     "encode_ace",
-    "INHERIT_ONLY",
-    "INHERITED",
-    "OBJECT_INHERIT",
-    "CONTAINER_INHERIT",
-    "NO_PROPAGATE_INHERIT",
 ]
 
 

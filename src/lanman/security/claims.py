@@ -8,7 +8,6 @@ import struct
 from dataclasses import dataclass
 
 from lanman.directory.sid import SidError, sid_from_bytes, sid_to_bytes
-
 from lanman.security.aliases import alias_of
 from lanman.security.conditional import escape_attr_name
 from lanman.security.errors import SecurityError
@@ -147,7 +146,7 @@ def claim_to_sddl(claim: ClaimAttribute, domain_sid: str | None = None) -> str:
     for v in claim.values:
         if ctype.kind == "str":
             if '"' in v:
-                raise SecurityError('a claim string with a double quote cannot be written as SDDL')
+                raise SecurityError("a claim string with a double quote cannot be written as SDDL")
             parts.append(f'"{v}"')
         elif ctype.kind == "sid":
             parts.append(alias_of(v, domain_sid))

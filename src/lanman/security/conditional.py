@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Union
 
 from lanman.directory.sid import SidError, sid_from_bytes, sid_to_bytes
-
 from lanman.security.aliases import alias_of
 from lanman.security.errors import SecurityError
 
@@ -48,7 +46,12 @@ TOK_COMPOSITE = 0x50
 TOK_SID = 0x51
 # Attribute token bytes (MS-DTYP 2.4.4.17.8).
 ATTR_LOCAL, ATTR_USER, ATTR_RESOURCE, ATTR_DEVICE = 0xF8, 0xF9, 0xFA, 0xFB
-ATTR_PREFIX = {ATTR_LOCAL: "", ATTR_USER: "@USER.", ATTR_RESOURCE: "@RESOURCE.", ATTR_DEVICE: "@DEVICE."}
+ATTR_PREFIX = {
+    ATTR_LOCAL: "",
+    ATTR_USER: "@USER.",
+    ATTR_RESOURCE: "@RESOURCE.",
+    ATTR_DEVICE: "@DEVICE.",
+}
 
 SIGN_PLUS, SIGN_MINUS, SIGN_NONE = 1, 2, 3
 BASE_OCTAL, BASE_DECIMAL, BASE_HEX = 1, 2, 3
@@ -151,7 +154,7 @@ class Op:
     operands: tuple
 
 
-Expr = Union[Int, Str, Octets, Sid, Composite, Attr, Op]
+Expr = Int | Str | Octets | Sid | Composite | Attr | Op
 
 
 # ---------------------------------------------------------------------------- encoding

@@ -6,20 +6,19 @@ import struct
 from dataclasses import dataclass
 
 from lanman.directory.sid import SidError, sid_from_bytes, sid_to_bytes
-
 from lanman.security.acl import Acl, decode_acl, encode_acl
 from lanman.security.errors import SecurityError
 
 __all__ = [
     "CONTROL_FLAGS",
-    "SecurityDescriptor",
-    "decode_sd",
-    "encode_sd",
     "SE_DACL_AUTO_INHERITED",
     "SE_DACL_PRESENT",
     "SE_DACL_PROTECTED",
     "SE_SACL_PRESENT",
     "SE_SELF_RELATIVE",
+    "SecurityDescriptor",
+    "decode_sd",
+    "encode_sd",
 ]
 
 SE_OWNER_DEFAULTED = 0x0001
@@ -89,8 +88,14 @@ def encode_sd(sd: SecurityDescriptor) -> bytes:
             parts.append(blob)
             pos += len(blob)
     head = struct.pack(
-        "<BBHIIII", 1, sd.sbz1, control,
-        offsets["owner"], offsets["group"], offsets["sacl"], offsets["dacl"],
+        "<BBHIIII",
+        1,
+        sd.sbz1,
+        control,
+        offsets["owner"],
+        offsets["group"],
+        offsets["sacl"],
+        offsets["dacl"],
     )
     return head + b"".join(parts)
 

@@ -10,8 +10,9 @@ composite is FALSE; ``Any_of`` needs a composite (or an attribute) on its right.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 from lanman.security.claims import CLAIM_TYPES, ClaimAttribute
 from lanman.security.conditional import (
@@ -30,17 +31,31 @@ from lanman.security.conditional import (
     Str,
 )
 
-__all__ = ["TRUE", "FALSE", "UNKNOWN", "Value", "claim_value", "compile_expression", "fold"]
+__all__ = ["FALSE", "TRUE", "UNKNOWN", "Value", "claim_value", "compile_expression", "fold"]
 
 TRUE, FALSE, UNKNOWN = True, False, None
 
 # Case pairs that Python's Unicode tables know but Windows' upcase table does not (added
 # to Unicode after 5.1): code points on either side of such a pair stay as they are.
 _NO_FOLD = (
-    (0x0526, 0x052F), (0x037F, 0x037F), (0x03F3, 0x03F3), (0x10C7, 0x10C7), (0x10CD, 0x10CD),
-    (0x13F8, 0x13FD), (0x1C80, 0x1CBF), (0x2C70, 0x2C70), (0x2C7E, 0x2C7F),
-    (0x2CEB, 0x2CEE), (0x2CF2, 0x2CF3), (0x2D27, 0x2D27), (0x2D2D, 0x2D2D),
-    (0xA660, 0xA661), (0xA698, 0xA69B), (0xA78D, 0xA78D), (0xA790, 0xA7FF), (0xAB70, 0xABBF),
+    (0x0526, 0x052F),
+    (0x037F, 0x037F),
+    (0x03F3, 0x03F3),
+    (0x10C7, 0x10C7),
+    (0x10CD, 0x10CD),
+    (0x13F8, 0x13FD),
+    (0x1C80, 0x1CBF),
+    (0x2C70, 0x2C70),
+    (0x2C7E, 0x2C7F),
+    (0x2CEB, 0x2CEE),
+    (0x2CF2, 0x2CF3),
+    (0x2D27, 0x2D27),
+    (0x2D2D, 0x2D2D),
+    (0xA660, 0xA661),
+    (0xA698, 0xA69B),
+    (0xA78D, 0xA78D),
+    (0xA790, 0xA7FF),
+    (0xAB70, 0xABBF),
 )
 
 
@@ -69,7 +84,7 @@ class Value:
     """An operand: ``kind`` (int/str/sid/bytes, ``None`` for an empty composite, ``mixed``),
     comparison keys, whether it is a composite and whether it came from a literal."""
 
-    __slots__ = ("kind", "items", "composite", "literal")
+    __slots__ = ("composite", "items", "kind", "literal")
 
     def __init__(self, kind: str | None, items: tuple, composite: bool, literal: bool):
         self.kind, self.items, self.composite, self.literal = kind, items, composite, literal

@@ -109,9 +109,6 @@ def map_generic(mask: int, mapping: GenericMapping) -> int:
     return out
 
 
-_WORDS = {code: words for code, _, words in RIGHTS + COMPOUND_RIGHTS}
-
-
 def rights_in_words(mask: int, *, label: bool = False) -> str:
     """A short English rendering of ``mask`` for ``lanman sddl explain``."""
     if mask == 0:

@@ -10,7 +10,6 @@ import re
 import uuid
 
 from lanman.directory.sid import SidError, validate_sid
-
 from lanman.security.ace import ACE_FLAGS, ACE_TYPE_BY_SDDL, Ace
 from lanman.security.acl import Acl
 from lanman.security.aliases import resolve_alias
@@ -67,7 +66,7 @@ _UINT64_MAX = (1 << 64) - 1
 
 
 class _Parser:
-    __slots__ = ("s", "i", "n", "dom")
+    __slots__ = ("dom", "i", "n", "s")
 
     def __init__(self, text: str, domain_sid: str | None):
         self.s, self.i, self.n, self.dom = text, 0, len(text), domain_sid
@@ -104,8 +103,9 @@ class _Parser:
         try:
             sid = resolve_alias(text, self.dom)
         except KeyError:
-            raise self.err(f"SID alias {text.upper()} is relative to the domain: "
-                           "give the domain SID", at) from None
+            raise self.err(
+                f"SID alias {text.upper()} is relative to the domain: give the domain SID", at
+            ) from None
         if sid is None:
             raise self.err(f"{text!r} is neither a SID nor a SID alias", at)
         return sid
@@ -240,7 +240,7 @@ class _Parser:
         for k in range(0, len(text), 2):
             code = table.get(text[k : k + 2].upper())
             if code is None:
-                raise self.err(f"unknown {what} {text[k:k + 2]!r}", at + k)
+                raise self.err(f"unknown {what} {text[k : k + 2]!r}", at + k)
             value |= code
         return value
 
@@ -250,7 +250,7 @@ class _Parser:
         if text[0].isdigit():
             try:
                 if text[:2].lower() == "0x":
-                    value = int(text[2:], 16)
+                    value = int(text, 0)
                 elif text[0] == "0" and len(text) > 1:
                     value = int(text[1:], 8)
                 else:
@@ -390,7 +390,11 @@ class _Parser:
         c = self.peek()
         if c == "@":
             return self.prefixed_attr()
-        if c in ('"', "#", "{", "+", "-") or c.isdigit() or self.s[self.i : self.i + 4].upper() == "SID(":
+        if (
+            c in ('"', "#", "{", "+", "-")
+            or c.isdigit()
+            or self.s[self.i : self.i + 4].upper() == "SID("
+        ):
             return self.value()
         if c and (c.isalpha() or c == "_"):
             raise self.err("a local attribute cannot be on the right-hand side")
@@ -463,7 +467,9 @@ class _Parser:
             digits = "0" + digits
         return bytes.fromhex(digits)
 
-    def integer(self, *, lo: int = -(1 << 63), hi: int = _INT64_MAX, unsigned_wrap: bool = True) -> Int:
+    def integer(
+        self, *, lo: int = -(1 << 63), hi: int = _INT64_MAX, unsigned_wrap: bool = True
+    ) -> Int:
         s, at = self.s, self.i
         sign = SIGN_NONE
         if s[at] in "+-":
@@ -483,13 +489,15 @@ class _Parser:
         if not digits or any(d not in digits_ok for d in digits):
             raise self.err(f"bad number {s[at:k]!r}", at)
         if k < self.n and (s[k] in _ATTR1 and s[k] != "."):
-            raise self.err(f"bad number {s[at:k + 1]!r}", at)
+            raise self.err(f"bad number {s[at : k + 1]!r}", at)
         self.i = k
         magnitude = int(digits, {BASE_HEX: 16, BASE_OCTAL: 8, BASE_DECIMAL: 10}[base])
         value = -magnitude if sign == SIGN_MINUS else magnitude
-        if base != BASE_DECIMAL and unsigned_wrap and sign != SIGN_MINUS and magnitude <= _UINT64_MAX:
-            pass  # Windows keeps 0x8000000000000000..0xffffffffffffffff as 64-bit patterns
-        elif not lo <= value <= hi:
+        if base != BASE_DECIMAL and unsigned_wrap and sign != SIGN_MINUS:
+            fits = magnitude <= _UINT64_MAX  # Windows keeps 0xffffffffffffffff as a bit pattern
+        else:
+            fits = lo <= value <= hi
+        if not fits:
             raise self.err(f"number {s[at:k]} does not fit in 64 bits", at)
         return Int(value, sign, base)
 
@@ -543,7 +551,9 @@ class _Parser:
             if self.peek() != "#":
                 self.i -= 1  # octets() skips one leading character
             return self.octets()
-        value = self.integer(unsigned_wrap=False, hi=_UINT64_MAX if kind == "uint" else _INT64_MAX).value
+        value = self.integer(
+            unsigned_wrap=False, hi=_UINT64_MAX if kind == "uint" else _INT64_MAX
+        ).value
         if kind == "uint" and value < 0:
             raise self.err("a TU value cannot be negative", at)
         if kind == "bool" and value not in (0, 1):

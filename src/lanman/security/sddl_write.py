@@ -66,7 +66,9 @@ def ace_to_sddl(ace: Ace, domain_sid: str | None = None) -> str:
 
 
 def _acl(acl: Acl | None, control: int, dacl: bool, dom: str | None) -> str:
-    out = "".join(code for code, dbit, sbit, _ in CONTROL_FLAGS if control & (dbit if dacl else sbit))
+    out = "".join(
+        code for code, dbit, sbit, _ in CONTROL_FLAGS if control & (dbit if dacl else sbit)
+    )
     if acl is None:
         return out + "NO_ACCESS_CONTROL"
     return out + "".join(ace_to_sddl(a, dom) for a in acl.aces)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from lanman.directory.sid import validate_sid
-
 from lanman.security.aliases import resolve_alias
 from lanman.security.claims import BOOLEAN, INT64, OCTET_STRING, STRING, UINT64, ClaimAttribute
 from lanman.security.evaluate import claim_value
@@ -15,7 +15,7 @@ __all__ = ["SecurityToken", "claim_from_python"]
 
 
 def _sid(text: str, domain_sid: str | None) -> str:
-    sid = resolve_alias(text, domain_sid) if not text[:2].upper() == "S-" else None
+    sid = resolve_alias(text, domain_sid) if text[:2].upper() != "S-" else None
     return validate_sid(sid or text)
 
 
