@@ -18,6 +18,7 @@ from lanman.cli.policy import policy
 from lanman.cli.profile import profile
 from lanman.cli.registry import registry
 from lanman.cli.scan import scan
+from lanman.cli.sddl import sddl
 from lanman.cli.session import session
 from lanman.cli.share import share
 from lanman.cli.smb import smb
@@ -57,6 +58,7 @@ cli.add_command(group)
 cli.add_command(spn)
 cli.add_command(keytab)
 cli.add_command(scan)
+cli.add_command(sddl)
 
 
 def main() -> None:
