@@ -115,7 +115,10 @@ def sddl_compile(text: str, domain_sid: str | None, as_json: bool) -> None:
             out.write(result + "\n")
         return
     sd = _parse(text, dom)
-    blob = encode_sd(sd)
+    try:
+        blob = encode_sd(sd)
+    except SecurityError as exc:
+        _fail(f"cannot compile: {exc.message}")
     if as_json:
         echo_json({"sddl": sd_to_sddl(sd, dom), "hex": blob.hex(), "length": len(blob)})
     else:

@@ -356,6 +356,8 @@ def _sddl(node: Expr, dom: str | None) -> str:
     if isinstance(node, Int):
         return _int_sddl(node)
     if isinstance(node, Str):
+        if '"' in node.value:
+            raise SecurityError("a string with a double quote cannot be written as SDDL")
         return f'"{node.value}"'
     if isinstance(node, Octets):
         return "#" + node.value.hex()

@@ -48,7 +48,7 @@ from lanman.security.rights import COMPOUND_RIGHTS, LABEL_RIGHTS, RIGHTS
 __all__ = ["parse_condition", "parse_sddl"]
 
 _WS = " \t\n\r\v\f"
-_SID_RE = re.compile(r"S-1-(?:0[xX][0-9A-Fa-f]+|\d+)(?:-\d+)*", re.IGNORECASE)
+_SID_RE = re.compile(r"S-1-(?:0[xX][0-9A-Fa-f]{12}|\d+)(?:-\d+)*", re.IGNORECASE)
 _ATTR1 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789:./_")
 _LIT = frozenset("#$'*+-.:;?@[\\]^_`{}~/")
 _ATTR2 = _ATTR1 | _LIT
