@@ -110,3 +110,46 @@ def test_ms_dtyp_2_4_4_17_9_example() -> None:
     node = parse_condition('(Title=="VP")')
     assert encode_condition(node) == spec[:-3]  # the spec shows the ACE's zero padding
     assert decode_condition(spec) == node
+
+
+# General SDDL as observed on Windows (libcli/security/tests/windows/ in Samba). The
+# domain-relative aliases (LG, DU) need a domain; any one will do.
+WIN_DOMAIN = "S-1-5-21-11-22-33"
+WIN_SHOULD_FAIL = corpus("windows_should_fail.txt")
+WIN_FUSSY = corpus("windows_is_fussy.txt")  # Windows refuses (audit ACEs in a DACL)
+WIN_LESS_FUSSY = corpus("windows_is_less_fussy.txt")
+WIN_WEIRD = corpus("windows_is_weird.txt")  # Windows accepts, with surprising results
+WIN_NON_CANONICAL = corpus("windows_non_canonical_excerpt.txt")
+
+
+def test_windows_corpus_sizes() -> None:
+    assert (len(WIN_SHOULD_FAIL), len(WIN_FUSSY), len(WIN_LESS_FUSSY)) == (42, 1, 23)
+    assert (len(WIN_WEIRD), len(WIN_NON_CANONICAL)) == (10, 35)
+
+
+@pytest.mark.parametrize("src,_out", WIN_SHOULD_FAIL + WIN_FUSSY)
+def test_windows_rejects(src: str, _out: str) -> None:
+    with pytest.raises(SddlError):
+        parse_sddl(src, WIN_DOMAIN)
+
+
+@pytest.mark.parametrize("src,expected", WIN_LESS_FUSSY + WIN_WEIRD + WIN_NON_CANONICAL)
+def test_windows_accepts(src: str, expected: str) -> None:
+    if src == expected and sd_to_sddl(parse_or_none(src) or _EMPTY, WIN_DOMAIN) != src:
+        # the harness writes "input -> input" for what Windows refused ("D:AI (A;;...)")
+        with pytest.raises(SddlError):
+            parse_sddl(src, WIN_DOMAIN)
+        return
+    sd = parse_sddl(src, WIN_DOMAIN)
+    assert sd_to_sddl(sd, WIN_DOMAIN) == expected
+    assert sd_to_sddl(decode_sd(encode_sd(sd)), WIN_DOMAIN) == expected
+
+
+_EMPTY = parse_sddl("")
+
+
+def parse_or_none(src: str):
+    try:
+        return parse_sddl(src, WIN_DOMAIN)
+    except SddlError:
+        return None

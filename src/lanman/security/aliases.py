@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from lanman.directory.sid import SidError, validate_sid
 
-__all__ = ["ALIASES", "alias_of", "resolve_alias", "sid_name"]
+__all__ = ["ALIASES", "alias_of", "resolve_alias", "sid_name", "windows_sid_string"]
 
 #: alias -> (absolute SID string, or ("D", rid) for a domain-relative one; what it is).
 ALIASES: dict[str, tuple[str | tuple[str, int], str]] = {
@@ -115,7 +115,16 @@ def alias_of(sid: str, domain_sid: str | None = None) -> str:
             alias = _RELATIVE.get(int(rest))
             if alias is not None:
                 return alias
-    return sid
+    return windows_sid_string(sid)
+
+
+def windows_sid_string(sid: str) -> str:
+    """``sid`` as Windows writes it: an authority of 2**32 or more as ``0x`` and upper-case
+    hex digits without leading zeros (``S-1-0x12A05F200-30-40``)."""
+    if sid[4:6] not in ("0x", "0X"):
+        return sid
+    head, _, rest = sid[4:].partition("-")
+    return f"S-1-0x{int(head, 16):X}" + (f"-{rest}" if rest else "")
 
 
 def sid_name(sid: str, domain_sid: str | None = None) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from lanman.directory.sid import SidError, validate_sid
+from lanman.directory.sid import validate_sid
 from lanman.security.ace import ACE_FLAGS, ACE_TYPE_BY_SDDL, Ace
 from lanman.security.acl import Acl
 from lanman.security.aliases import resolve_alias
@@ -48,7 +48,7 @@ from lanman.security.rights import COMPOUND_RIGHTS, LABEL_RIGHTS, RIGHTS
 __all__ = ["parse_condition", "parse_sddl"]
 
 _WS = " \t\n\r\v\f"
-_SID_RE = re.compile(r"S-1-(?:0[xX][0-9A-Fa-f]{12}|\d+)(?:-\d+)*", re.IGNORECASE)
+_GUID_RE = re.compile(r"[0-9A-Fa-f]{8}-(?:[0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}")
 _ATTR1 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789:./_")
 _LIT = frozenset("#$'*+-.:;?@[\\]^_`{}~/")
 _ATTR2 = _ATTR1 | _LIT
@@ -63,6 +63,55 @@ _WORD_OPS = {k: v for k, v in _KEYWORD_OPS.items() if OPS[v].family == "contains
 _SYMBOL_OPS = (("==", 0x80), ("!=", 0x81), ("<=", 0x83), (">=", 0x85), ("<", 0x82), (">", 0x84))
 _INT64_MAX = (1 << 63) - 1
 _UINT64_MAX = (1 << 64) - 1
+
+
+def _wcstoul(text: str, limit: int, base: int = 0) -> int:
+    """A whole number as Windows' wcstoul reads it: optional sign, ``0x`` hex, leading-zero
+    octal or decimal (``base`` 16 forces hex); too large saturates at ``limit``; a minus
+    sign negates modulo ``limit + 1``. Anything left over is a ValueError."""
+    t = text
+    neg = False
+    if t[:1] in "+-":
+        neg, t = t[0] == "-", t[1:]
+    if base == 16 or t[:2].lower() == "0x":
+        digits, radix = (t[2:] if t[:2].lower() == "0x" else t), 16
+    elif t[:1] == "0" and len(t) > 1:
+        digits, radix = t[1:], 8
+    else:
+        digits, radix = t, 10
+    valid = {8: "01234567", 10: "0123456789", 16: "0123456789abcdefABCDEF"}[radix]
+    if not digits or not all(c in valid for c in digits):
+        raise ValueError(text)
+    value = min(int(digits, radix), limit)
+    return (-value) & limit if neg else value
+
+
+def windows_sid(text: str) -> str:
+    """``S-1-...`` as Windows reads it in SDDL: each number as wcstoul reads it (blanks after
+    a '-', ``0x`` hex, sub-authorities saturating at 0xffffffff); a revision written in hex
+    makes the remaining numbers hex, as Windows does. Returns the canonical SID string."""
+    if text[:2].upper() != "S-":
+        raise ValueError("a SID starts with S-")
+    parts = text[2:].split("-")
+    if len(parts) < 2:
+        raise ValueError("a SID has a revision and an identifier authority")
+    nums, base = [], 0
+    for k, part in enumerate(parts):
+        part = part.lstrip(_WS)
+        if not part or part[0] in "+-":
+            raise ValueError("empty or signed number")
+        limit = 0xFF if k == 0 else (1 << 64) if k == 1 else 0xFFFFFFFF
+        nums.append(_wcstoul(part, limit, base))
+        if k == 0 and part[:2].lower() == "0x":
+            base = 16
+    if nums[0] != 1:
+        raise ValueError(f"revision {nums[0]} (only 1 exists)")
+    if nums[1] >= 1 << 48:
+        raise ValueError("identifier authority does not fit in 48 bits")
+    if len(nums) - 2 > 15:
+        raise ValueError("more than 15 sub-authorities")
+    auth = str(nums[1]) if nums[1] < 1 << 32 else f"0x{nums[1]:012X}"
+    return validate_sid("S-1-" + auth + "".join(f"-{x}" for x in nums[2:]))
 
 
 class _Parser:
@@ -92,14 +141,18 @@ class _Parser:
         self.i += 1
 
     def sid(self, text: str, at: int) -> str:
-        text = text.strip(_WS)
+        """A SID field: ``S-1-...`` as Windows reads it (see :func:`windows_sid`), or an
+        alias (blanks around it allowed)."""
+        lead = len(text) - len(text.lstrip(_WS))
+        text, at = text[lead:], at + lead
         if not text:
             raise self.err("a SID is missing", at)
         if text[:2].upper() == "S-":
             try:
-                return validate_sid(text)
-            except SidError as exc:
-                raise self.err(str(exc), at) from None
+                return windows_sid(text)
+            except ValueError as exc:
+                raise self.err(f"bad SID {text!r}: {exc}", at) from None
+        text = text.rstrip(_WS)
         try:
             sid = resolve_alias(text, self.dom)
         except KeyError:
@@ -118,7 +171,7 @@ class _Parser:
             if self.i >= self.n:
                 return sd
             at = self.i
-            part = self.s[at : at + 2].upper()
+            part = self.s[at : at + 2]
             if part not in ("O:", "G:", "D:", "S:"):
                 raise self.err("expected O:, G:, D: or S:")
             if part in seen:
@@ -135,17 +188,16 @@ class _Parser:
                 self.acl(sd, dacl=part == "D:")
 
     def top_sid(self) -> str:
-        self.ws()
+        # Windows ends an owner/group SID one character before the next ':' (the letter of
+        # the next component): "O:S-1-2-0x200D:" is S-1-2-512 then a DACL.
         at = self.i
-        m = _SID_RE.match(self.s, at)
-        if m:
-            self.i = m.end()
-            return self.sid(m.group(0), at)
-        text = self.s[at : at + 2]
-        if len(text) < 2 or not text.isalpha():
-            raise self.err("expected a SID or a two-letter SID alias")
-        self.i += 2
-        return self.sid(text, at)
+        colon = self.s.find(":", at)
+        end = self.n if colon < 0 else colon - 1
+        text = self.s[at:end] if end > at else ""
+        if not text.strip(_WS):
+            raise self.err("expected a SID or a two-letter SID alias", at)
+        self.i = end
+        return self.sid(text.rstrip(_WS), at)
 
     def acl(self, sd: SecurityDescriptor, *, dacl: bool) -> None:
         control, null = 0, False
@@ -156,9 +208,11 @@ class _Parser:
                 null, self.i = True, self.i + 17
                 continue
             for code, dbit, sbit, _ in CONTROL_FLAGS:
-                if rest.startswith(code) and not (code == "P" and rest[1:2] == ":"):
+                if rest.startswith(code):
                     control |= dbit if dacl else sbit
                     self.i += len(code)
+                    if code == "AI" and self.peek() in _WS and self.peek():
+                        raise self.err("Windows accepts no blank after the AI flag")
                     break
             else:
                 break
@@ -167,7 +221,11 @@ class _Parser:
             self.ws()
             if self.peek() != "(":
                 break
-            aces.append(self.ace())
+            at = self.i
+            ace = self.ace()
+            if dacl and ace.info.family not in ("allow", "deny"):
+                raise self.err(f"a {ace.info.sddl} ACE does not belong in a DACL", at + 1)
+            aces.append(ace)
         if null and aces:
             raise self.err("NO_ACCESS_CONTROL (a NULL ACL) cannot have ACEs")
         sd.control |= control | (SE_DACL_PRESENT if dacl else SE_SACL_PRESENT)
@@ -190,28 +248,32 @@ class _Parser:
         if s[i] == ")" and not last:
             raise self.err("ACE has too few fields", i)
         self.i = i
-        return s[start:i].strip(_WS), start
+        return s[start:i], start
 
     def ace(self) -> Ace:
         self.i += 1  # '('
         tname, at = self.field()
+        tname = tname.strip(_WS)
         info = ACE_TYPE_BY_SDDL.get(tname.upper())
         if info is None:
             raise self.err(f"unknown ACE type {tname!r}", at)
         self.i += 1
         ftext, at = self.field()
-        flags = self.codes(ftext, _FLAG_CODES, "ACE flag", at)
+        flags = self.codes(ftext.strip(_WS), _FLAG_CODES, "ACE flag", at)
         self.i += 1
         rtext, at = self.field()
-        mask = self.rights(rtext, at)
+        lead = len(rtext) - len(rtext.lstrip(_WS))
+        mask = self.rights(rtext[lead:], at + lead)
         self.i += 1
         guids = []
         for _ in range(2):
             gtext, at = self.field()
             self.i += 1
-            if not gtext:
+            if not gtext.strip(_WS):
                 guids.append(None)
                 continue
+            if not _GUID_RE.fullmatch(gtext):
+                raise self.err(f"{gtext!r} is not a GUID", at)
             if not info.object:
                 raise self.err(f"a {info.sddl} ACE has no object GUIDs", at)
             try:
@@ -247,19 +309,11 @@ class _Parser:
     def rights(self, text: str, at: int) -> int:
         if not text:
             return 0
-        if text[0].isdigit():
+        if text[0].isdigit() or text[0] in "+-":
             try:
-                if text[:2].lower() == "0x":
-                    value = int(text, 0)
-                elif text[0] == "0" and len(text) > 1:
-                    value = int(text[1:], 8)
-                else:
-                    value = int(text, 10)
+                return _wcstoul(text, 0xFFFFFFFF)
             except ValueError:
                 raise self.err(f"bad access mask {text!r}", at) from None
-            if value > 0xFFFFFFFF:
-                raise self.err(f"access mask {text} does not fit in 32 bits", at)
-            return value
         return self.codes(text, _RIGHT_CODES, "right", at)
 
     # -- conditional expressions (MS-DTYP 2.5.1.1) ----------------------------------------
