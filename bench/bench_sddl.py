@@ -27,11 +27,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from lanman.security.access import access_check, compile_descriptor, compiled_from_bytes  # noqa: E402
-from lanman.security.descriptor import decode_sd, encode_sd  # noqa: E402
-from lanman.security.rights import MAXIMUM_ALLOWED  # noqa: E402
-from lanman.security.sddl_parse import parse_sddl  # noqa: E402
-from lanman.security.token import SecurityToken  # noqa: E402
+from lanman.security.access import access_check, compile_descriptor, compiled_from_bytes
+from lanman.security.descriptor import decode_sd, encode_sd
+from lanman.security.rights import MAXIMUM_ALLOWED
+from lanman.security.sddl_parse import parse_sddl
+from lanman.security.token import SecurityToken
 
 DOM = "S-1-5-21-1-2-3"
 USER = f"{DOM}-1105"
@@ -183,8 +183,10 @@ def main() -> None:
     text = [
         f"### lanman.security (`bench/bench_sddl.py`) — {now:%Y-%m-%d %H:%M} UTC",
         "",
-        f"Machine: {platform.node()} ({os.cpu_count()} CPUs, {platform.machine()}, Python "
-        f"{platform.python_version()}); one process, {s:g} s per figure.",
+        (
+            f"Machine: {platform.node()} ({os.cpu_count()} CPUs, {platform.machine()}, Python "
+            f"{platform.python_version()}); one process, {s:g} s per figure."
+        ),
         "",
         "| access check | checks/s | ACEs examined/s |",
         "|---|---:|---:|",
@@ -198,16 +200,20 @@ def main() -> None:
         f"| SDDL -> bytes, policy SD (conditional ACE) | {policy_parse:,.0f} |",
         f"| bytes -> compiled descriptor (uncached), 10-ACE DACL | {compile_rate:,.0f} |",
         "",
-        f"`lanman sddl compile -` on {len(lines):,} distinct lines (policy SDs and file DACLs): "
-        f"{batch:.2f} s wall, process start included ({len(lines) / batch:,.0f} lines/s).",
+        (
+            f"`lanman sddl compile -` on {len(lines):,} distinct lines (policy SDs and file DACLs): "
+            f"{batch:.2f} s wall, process start included ({len(lines) / batch:,.0f} lines/s)."
+        ),
     ]
     if samba:
         text += [
             "",
-            f"python3-samba 4.17 on the same 10-ACE DACL: `descriptor.from_sddl` {samba[0]:,.0f}/s "
-            f"(lanman {parse_rate / samba[0]:.2f}x, lanman also encodes), `access_check` "
-            f"{samba[1]:,.0f}/s (lanman compiled {rows[2][1] / samba[1]:.2f}x). Samba 4.17 "
-            "parses no conditional ACEs, so the policy SDs have no Samba figure.",
+            (
+                f"python3-samba 4.17 on the same 10-ACE DACL: `descriptor.from_sddl` {samba[0]:,.0f}/s "
+                f"(lanman {parse_rate / samba[0]:.2f}x, lanman also encodes), `access_check` "
+                f"{samba[1]:,.0f}/s (lanman compiled {rows[2][1] / samba[1]:.2f}x). Samba 4.17 "
+                "parses no conditional ACEs, so the policy SDs have no Samba figure."
+            ),
         ]
     report = "\n".join(text) + "\n"
     print(report)

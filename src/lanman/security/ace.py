@@ -5,8 +5,10 @@ from __future__ import annotations
 import struct
 import uuid
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from lanman.directory.sid import SidError, sid_from_bytes, sid_to_bytes
+from lanman.directory.sid import SidError, sid_from_bytes
+from lanman.directory.sid import sid_to_bytes as _sid_to_bytes
 from lanman.security.errors import SecurityError
 
 __all__ = [
@@ -83,6 +85,8 @@ ACE_FLAGS: tuple[tuple[str, int, str], ...] = (
     ("SA", 0x40, "audit success"),
     ("FA", 0x80, "audit failure"),
 )
+
+sid_to_bytes = lru_cache(maxsize=8192)(_sid_to_bytes)
 
 _OBJECT_TYPE_PRESENT = 0x1
 _INHERITED_OBJECT_TYPE_PRESENT = 0x2

@@ -48,6 +48,7 @@ from lanman.security.rights import COMPOUND_RIGHTS, LABEL_RIGHTS, RIGHTS
 __all__ = ["parse_condition", "parse_sddl"]
 
 _WS = " \t\n\r\v\f"
+_FIELD_END = re.compile(r"[;()]")
 _GUID_RE = re.compile(r"[0-9A-Fa-f]{8}-(?:[0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}")
 _ATTR1 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789:./_")
 _LIT = frozenset("#$'*+-.:;?@[\\]^_`{}~/")
@@ -114,6 +115,9 @@ def windows_sid(text: str) -> str:
     return validate_sid("S-1-" + auth + "".join(f"-{x}" for x in nums[2:]))
 
 
+_SID_CACHE: dict[tuple[str, str | None], str] = {}  # SID field text -> canonical SID
+
+
 class _Parser:
     __slots__ = ("dom", "i", "n", "s")
 
@@ -143,6 +147,16 @@ class _Parser:
     def sid(self, text: str, at: int) -> str:
         """A SID field: ``S-1-...`` as Windows reads it (see :func:`windows_sid`), or an
         alias (blanks around it allowed)."""
+        cached = _SID_CACHE.get((text, self.dom))
+        if cached is not None:
+            return cached
+        sid = self._sid(text, at)
+        if len(_SID_CACHE) > 4096:
+            _SID_CACHE.clear()
+        _SID_CACHE[(text, self.dom)] = sid
+        return sid
+
+    def _sid(self, text: str, at: int) -> str:
         lead = len(text) - len(text.lstrip(_WS))
         text, at = text[lead:], at + lead
         if not text:
@@ -238,11 +252,10 @@ class _Parser:
     # -- ACE -----------------------------------------------------------------------------
     def field(self, last: bool = False) -> tuple[str, int]:
         s, start = self.s, self.i
-        i = start
-        while i < self.n and s[i] != ";" and s[i] != ")":
-            if s[i] == "(":
-                raise self.err("unexpected '(' inside an ACE field", i)
-            i += 1
+        m = _FIELD_END.search(s, start)
+        i = m.start() if m else self.n
+        if i < self.n and s[i] == "(":
+            raise self.err("unexpected '(' inside an ACE field", i)
         if i >= self.n:
             raise self.err("ACE is not closed with ')'", i)
         if s[i] == ")" and not last:
