@@ -148,3 +148,14 @@ def test_windows_case_folding() -> None:
     assert fold("ß") != fold("SS")
     assert fold("ⱦ") == fold("Ⱦ")  # Unicode 5.0 pair: folded
     assert fold("ⳬ") != fold("Ⳬ")  # Unicode 5.2 pair: not folded
+
+
+def test_authn_policy_check() -> None:
+    from lanman.security.access import authn_policy_check
+
+    tok = SecurityToken.build(["S-1-5-21-1-2-3-1105", "WD"])
+    ok = encode_sd(parse_sddl("O:SYG:SYD:(A;;CR;;;WD)"))
+    ownerless = encode_sd(parse_sddl("D:(A;;CR;;;WD)"))
+    assert authn_policy_check(ok, tok).allowed
+    assert authn_policy_check(ownerless, tok).reason == "security descriptor has no owner"
+    assert not authn_policy_check(b"\x01\x00", tok).allowed

@@ -18,6 +18,7 @@ from lanman.security.errors import SecurityError
 from lanman.security.evaluate import claim_value, compile_expression
 from lanman.security.rights import (
     ACCESS_SYSTEM_SECURITY,
+    ADS_CONTROL_ACCESS,
     FILE_GENERIC_MAPPING,
     MAXIMUM_ALLOWED,
     READ_CONTROL,
@@ -193,5 +194,18 @@ def check_bytes(blob: bytes, token: SecurityToken, desired: int) -> bool:
         return False
 
 
-__all__.append("check_bytes")
+def authn_policy_check(blob: bytes, token: SecurityToken) -> AccessResult:
+    """The check of an authentication policy's AllowedToAuthenticateFrom/To descriptor
+    (MS-KILE 3.3.5.6/3.3.5.7): CONTROL_ACCESS (CR) over the DACL. A descriptor that does not
+    decode, or has no owner, denies (as Samba's KDC and its Windows-validated tests do)."""
+    try:
+        csd = compiled_from_bytes(bytes(blob))
+    except SecurityError as exc:
+        return AccessResult(False, 0, None, f"invalid security descriptor: {exc}")
+    if csd.owner is None:
+        return AccessResult(False, 0, None, "security descriptor has no owner")
+    return access_check(csd, token, ADS_CONTROL_ACCESS)
+
+
+__all__ += ["authn_policy_check", "check_bytes"]
 _ = Ace  # re-exported type for callers building descriptors
