@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from lanman.security.ace import ACE_TYPES, INHERIT_ONLY, Ace
+from lanman.security.ace import ACE_TYPES, INHERIT_ONLY
 from lanman.security.claims import decode_claim
 from lanman.security.conditional import decode_condition
 from lanman.security.descriptor import SecurityDescriptor, decode_sd
@@ -208,4 +208,3 @@ def authn_policy_check(blob: bytes, token: SecurityToken) -> AccessResult:
 
 
 __all__ += ["authn_policy_check", "check_bytes"]
-_ = Ace  # re-exported type for callers building descriptors
