@@ -30,6 +30,7 @@ __all__ = [
     "Str",
     "decode_condition",
     "encode_condition",
+    "NAME_STOP",
     "escape_attr_name",
     "expression_to_sddl",
 ]
@@ -310,16 +311,17 @@ def decode_condition(app_data: bytes) -> Expr:
 
 # ---------------------------------------------------------------------------- SDDL form
 
-_NAME_OK = frozenset(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789:./_#$'*+-;?@[\\]^`{}~"
-)
+#: Characters that end an attribute name in SDDL and so are written ``%hhhh`` inside one
+#: (the set Windows accepted from Samba's tests; every other character may appear as is).
+NAME_STOP = frozenset('\0\t\n\v\f\r !"%&()<=>|')
 
 
 def escape_attr_name(name: str) -> str:
-    """``name`` with characters outside attr-char2 written as ``%hhhh`` (MS-DTYP 2.5.1.1)."""
-    if all(c in _NAME_OK or ord(c) >= 0x80 for c in name):
+    """``name`` with the characters of :data:`NAME_STOP` written as ``%hhhh`` (MS-DTYP
+    2.5.1.1 attr-char2)."""
+    if NAME_STOP.isdisjoint(name):
         return name
-    return "".join(c if c in _NAME_OK or ord(c) >= 0x80 else f"%{ord(c):04x}" for c in name)
+    return "".join(f"%{ord(c):04x}" if c in NAME_STOP else c for c in name)
 
 
 def _int_sddl(node: Int) -> str:

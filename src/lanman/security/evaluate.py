@@ -112,7 +112,7 @@ def _literal_value(node: Expr) -> Value:
     return Value(kind, (v,), False, True)
 
 
-_KIND = {"int": "int", "uint": "int", "bool": "int", "str": "str", "sid": "sid", "bytes": "bytes"}
+_KIND = {"int": "int", "uint": "int", "bool": "bool", "str": "str", "sid": "sid", "bytes": "bytes"}
 
 
 def claim_value(claim: ClaimAttribute) -> Value | None:
@@ -124,11 +124,22 @@ def claim_value(claim: ClaimAttribute) -> Value | None:
     return Value(kind, items, len(items) != 1, False)
 
 
+def _same_kind(a: Value, b: Value) -> bool:
+    """Comparable operands: the same kind, or a boolean claim against integers 0/1 (a
+    boolean against 42 is UNKNOWN, as Windows evaluates it)."""
+    if a.kind == b.kind:
+        return a.kind != "mixed"
+    if {a.kind, b.kind} == {"bool", "int"}:
+        ints = a if a.kind == "int" else b
+        return all(x in (0, 1) for x in ints.items)
+    return False
+
+
 def _truth(v: Any) -> bool | None:
     """A value used where a boolean is needed (MS-DTYP 2.4.4.17.7)."""
     if v is None or v is True or v is False:
         return v
-    if v.kind == "int":
+    if v.kind in ("int", "bool"):
         return any(x != 0 for x in v.items)
     if v.kind == "str":
         return any(x != b"" for x in v.items)
@@ -137,18 +148,20 @@ def _truth(v: Any) -> bool | None:
 
 def _eq(a: Value, b: Value) -> bool | None:
     if a.composite or b.composite:
-        if a.items and b.items and (a.kind != b.kind or a.kind == "mixed"):
+        if a.items and b.items and not _same_kind(a, b):
             return UNKNOWN
         if len(a.items) != len(b.items):
             return FALSE
         return set(a.items) == set(b.items)
-    if a.kind != b.kind or a.kind == "mixed":
+    if not _same_kind(a, b):
         return UNKNOWN
     return a.items[0] == b.items[0]
 
 
 def _order(a: Value, b: Value) -> tuple | None:
-    if a.composite or b.composite or a.kind != b.kind or a.kind not in ("int", "str"):
+    if a.composite or b.composite or a.kind not in ("int", "str", "bool"):
+        return None
+    if not _same_kind(a, b):
         return None
     return a.items[0], b.items[0]
 
@@ -181,7 +194,7 @@ def _contains(a: Value | None, b: Value | None) -> bool | None:
         return FALSE
     if a is None or b is None:
         return UNKNOWN
-    if a.kind != b.kind or a.kind == "mixed":
+    if not _same_kind(a, b):
         return UNKNOWN
     return set(b.items) <= set(a.items)
 
@@ -193,7 +206,7 @@ def _any_of(a: Value | None, b: Value | None) -> bool | None:
         return UNKNOWN
     if not b.items:
         return FALSE
-    if a.kind != b.kind or a.kind == "mixed":
+    if not _same_kind(a, b):
         return UNKNOWN
     return not set(a.items).isdisjoint(b.items)
 
@@ -256,7 +269,18 @@ def _compile(node: Expr) -> tuple[Fn, bool]:
         if is_bool or not isinstance(node.operands[0], Attr):
             return (lambda ctx: UNKNOWN), True
         negate = node.code == 0x8D
-        return (lambda ctx: (f(ctx) is None) == negate), True
+        attr = node.operands[0]
+        key = attr.name.lower()
+        slot = {ATTR_USER: 5, ATTR_DEVICE: 6, ATTR_LOCAL: 7}.get(attr.kind)
+
+        def exists(ctx: Ctx) -> bool | None:
+            if f(ctx) is not None:
+                return not negate
+            if slot is not None and key in ctx[0][slot]:
+                return UNKNOWN  # a claim with no values (Windows: unknown)
+            return negate
+
+        return exists, True
     if fam == "member":
         f, is_bool = _compile(node.operands[0])
         device = "Device" in info.sddl

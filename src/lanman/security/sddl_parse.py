@@ -22,6 +22,7 @@ from lanman.security.conditional import (
     BASE_DECIMAL,
     BASE_HEX,
     BASE_OCTAL,
+    NAME_STOP,
     OPS,
     SIGN_MINUS,
     SIGN_NONE,
@@ -51,8 +52,6 @@ _WS = " \t\n\r\v\f"
 _FIELD_END = re.compile(r"[;()]")
 _GUID_RE = re.compile(r"[0-9A-Fa-f]{8}-(?:[0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}")
 _ATTR1 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789:./_")
-_LIT = frozenset("#$'*+-.:;?@[\\]^_`{}~/")
-_ATTR2 = _ATTR1 | _LIT
 _HEX = frozenset("0123456789abcdefABCDEF")
 _RIGHT_CODES = {code: value for code, value, _ in RIGHTS + COMPOUND_RIGHTS + LABEL_RIGHTS}
 _FLAG_CODES = {code: value for code, value, _ in ACE_FLAGS}
@@ -431,7 +430,7 @@ class _Parser:
                     raise self.err("'%' must be followed by four hex digits (not 0000)")
                 out.append(chr(int(h, 16)))
                 self.i += 5
-            elif (c in _ATTR2 or ord(c) >= 0x80) and c not in stop:
+            elif c not in NAME_STOP and c not in stop:
                 out.append(c)
                 self.i += 1
             else:

@@ -84,8 +84,8 @@ class SecurityToken:
         )
 
     def eval_context(self) -> tuple:
-        """What compiled conditions read: claim operands by name, SIDs, device SIDs
-        (computed once per token)."""
+        """What compiled conditions read: claim operands by name, SIDs, device SIDs, and the
+        names of all claims, empty ones included (computed once per token)."""
         if self._values is None:
 
             def vals(claims: dict[str, ClaimAttribute]) -> dict:
@@ -102,5 +102,8 @@ class SecurityToken:
                 vals(self.local_claims),
                 self.sids,
                 self.device_sids,
+                frozenset(self.user_claims),
+                frozenset(self.device_claims),
+                frozenset(self.local_claims),
             )
         return self._values
