@@ -18,6 +18,7 @@ __all__ = [
     "ATTR_LOCAL",
     "ATTR_RESOURCE",
     "ATTR_USER",
+    "NAME_STOP",
     "OPS",
     "Attr",
     "Composite",
@@ -30,7 +31,6 @@ __all__ = [
     "Str",
     "decode_condition",
     "encode_condition",
-    "NAME_STOP",
     "escape_attr_name",
     "expression_to_sddl",
 ]
