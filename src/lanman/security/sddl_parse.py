@@ -522,8 +522,12 @@ class _Parser:
         found = repr(c) if c else "the end"
         raise self.err(f"expected a literal (number, string, #octets, SID(...)), found {found}")
 
-    def octets(self) -> bytes:
-        s, start = self.s, self.i + 1
+    def octets(self, *, marker: bool = True) -> bytes:
+        """``#`` and hex digits, a ``#`` after the first standing for ``0`` and an odd count
+        taking a leading ``0`` (as Windows reads them); without ``marker`` (RA TX values)
+        the leading ``#`` is optional."""
+        s = self.s
+        start = self.i + 1 if marker or s[self.i : self.i + 1] == "#" else self.i
         j = start
         while j < self.n and (s[j] in _HEX or s[j] == "#"):
             j += 1
@@ -614,9 +618,7 @@ class _Parser:
             self.i = j
             return self.sid(self.s[at:j], at)
         if kind == "bytes":
-            if self.peek() != "#":
-                self.i -= 1  # octets() skips one leading character
-            return self.octets()
+            return self.octets(marker=False)
         value = self.integer(
             unsigned_wrap=False, hi=_UINT64_MAX if kind == "uint" else _INT64_MAX
         ).value
