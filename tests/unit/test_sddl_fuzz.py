@@ -4,6 +4,7 @@ crashes the decoder or the parser (only SecurityError / SddlError)."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -238,3 +239,46 @@ def test_random_sddl_only_raises_sddl_error(text: str) -> None:
         parse_sddl(text, DOMAIN)
     except SddlError as exc:
         assert exc.column is not None and 1 <= exc.column <= len(text) + 1
+
+
+_DATA = Path(__file__).resolve().parents[1] / "data" / "samba_sddl"
+SEEDS = [
+    line.partition(" -> ")[0]
+    for name in (
+        "conditional_aces.txt",
+        "windows_non_canonical_excerpt.txt",
+        "windows_is_less_fussy.txt",
+    )
+    for line in (_DATA / name).read_text(encoding="utf-8").splitlines()
+    if line.strip() and not line.startswith("#")
+]
+
+
+@SETTINGS
+@given(st.sampled_from(SEEDS), st.data())
+def test_mutated_corpus_sddl(seed: str, data) -> None:
+    """Near-valid SDDL: only SddlError, and whatever parses has a canonical fixed point."""
+    text = list(seed)
+    for _ in range(data.draw(st.integers(1, 3))):
+        i = data.draw(st.integers(0, len(text)))
+        op = data.draw(st.sampled_from(["insert", "delete", "replace"]))
+        ch = data.draw(st.sampled_from(list('();:{}"#@!&|=<> ,-0x1aSIDWA%')))
+        if op == "insert":
+            text.insert(i, ch)
+        elif i < len(text):
+            if op == "delete":
+                del text[i]
+            else:
+                text[i] = ch
+    mutated = "".join(text)
+    try:
+        sd = parse_sddl(mutated, DOMAIN)
+    except SddlError as exc:
+        assert 1 <= exc.column <= len(mutated) + 1
+        return
+    try:
+        blob = encode_sd(sd)
+    except SecurityError:
+        return  # e.g. an ACE grown beyond 65535 bytes
+    canonical = sd_to_sddl(decode_sd(blob), DOMAIN)
+    assert encode_sd(parse_sddl(canonical, DOMAIN)) == blob
