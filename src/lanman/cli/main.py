@@ -18,6 +18,7 @@ from lanman.cli.policy import policy
 from lanman.cli.profile import profile
 from lanman.cli.registry import registry
 from lanman.cli.scan import scan
+from lanman.cli.sddl import sddl
 from lanman.cli.service import service
 from lanman.cli.session import session
 from lanman.cli.share import share
@@ -61,6 +62,7 @@ cli.add_command(keytab)
 cli.add_command(scan)
 cli.add_command(store)
 cli.add_command(service)
+cli.add_command(sddl)
 
 
 def main() -> None:
