@@ -574,24 +574,17 @@ class Fuzzer:
             except TimeoutError:
                 return False
 
-    def case_sddl(self) -> dict | None:
-        try:
-            from lanman.security import descriptor  # the security package, when present
-        except ImportError:
-            return None
-        seed = bytes.fromhex(
-            "01001484140000002000000000000000"
-            "2c000000010100000000000512000000"
-            "01020000000000052000000020020000"
-            "02001c000100000000031400ff011f00"
-            "01010000000000051200000000000000"
-        )
+    def case_sddl(self) -> dict:
+        from lanman.security.descriptor import decode_sd
+        from lanman.security.errors import SecurityError
+
+        seed = self.rng.choice(_sd_seeds())
         data = mutate(self.rng, seed)
         case = {"category": "sddl", "data": data.hex()}
         start = time.monotonic()
         try:
-            descriptor.SecurityDescriptor.decode(data)
-        except ValueError:
+            decode_sd(data)
+        except SecurityError:
             pass
         except Exception as exc:  # noqa: BLE001 - an unexpected exception type is a finding
             self._fail("traceback", case, f"{type(exc).__name__}: {exc}")
@@ -656,6 +649,32 @@ class Fuzzer:
         return self.report
 
 
+_SDDL_SEEDS = (
+    "O:SYG:SYD:(XA;OICI;CR;;;WD;(Member_of_any {SID(BA), SID(S-1-5-21-1-2-3-1105)}))",
+    'O:SYG:SYD:(XA;;CR;;;WD;(@USER.ad://ext/AuthenticationSilo == "T0"))',
+    "O:BAG:SYD:PAI(A;OICI;FA;;;SY)(A;OICI;0x1200a9;;;AU)(D;;WD;;;BG)S:(AU;SAFA;FA;;;WD)",
+    (
+        'D:(XD;;FX;;;WD;(@DEVICE.os != "w" || !(Exists @USER.title)))'
+        'S:(RA;;;;;WD;("Project",TS,0,"A","B"))(ML;;NW;;;LW)'
+    ),
+    "O:S-1-5-21-1-2-3-500D:(OA;;RP;bf967aba-0de6-11d0-a285-00aa003049e2;;AU)",
+)
+
+
+def _sd_seeds() -> list[bytes]:
+    """Self-relative descriptors of every ACE family, compiled by lanman's SDDL parser."""
+    global _SD_SEED_BYTES
+    if not _SD_SEED_BYTES:
+        from lanman.security.descriptor import encode_sd
+        from lanman.security.sddl_parse import parse_sddl
+
+        _SD_SEED_BYTES = [encode_sd(parse_sddl(t)) for t in _SDDL_SEEDS]
+    return _SD_SEED_BYTES
+
+
+_SD_SEED_BYTES: list[bytes] = []
+
+
 def _tokenize(text: str, ids: tuple[bytes, bytes]) -> str:
     """Saved cases name the live session's open file / directory as <FILE> / <DIR>."""
     return text.replace(ids[0].hex(), "<FILE>").replace(ids[1].hex(), "<DIR>")
@@ -698,10 +717,11 @@ def replay(t: Target, case: dict) -> None:
                 s.sendto(data, (t.host, t.kdc_port))
         return
     if cat == "sddl":
-        from lanman.security import descriptor
+        from lanman.security.descriptor import decode_sd
+        from lanman.security.errors import SecurityError
 
-        with contextlib.suppress(ValueError):
-            descriptor.SecurityDescriptor.decode(bytes.fromhex(case["data"]))
+        with contextlib.suppress(SecurityError):
+            decode_sd(bytes.fromhex(case["data"]))
         return
     live = Live(t)
     case = json.loads(_untokenize(json.dumps(case), live))
