@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import hashlib
 from collections import OrderedDict
 
@@ -78,7 +80,17 @@ class SharedReplayCache:
         self._inserts = 0
         conn = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout=10000")
-        conn.execute("PRAGMA journal_mode=WAL")
+        # Switching to WAL takes an exclusive lock and SQLite does not always wait for it
+        # (two processes opening the cache at once): retry, bounded.
+        for attempt in range(100):
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError:
+                if attempt == 99:
+                    conn.close()
+                    raise
+                time.sleep(0.05)
         conn.execute("PRAGMA synchronous=OFF")
         conn.execute(
             "CREATE TABLE IF NOT EXISTS replay (k BLOB PRIMARY KEY, exp REAL NOT NULL) "
