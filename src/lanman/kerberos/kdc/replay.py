@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 import hashlib
+import time
 from collections import OrderedDict
 
 __all__ = ["ReplayCache", "SharedReplayCache"]
