@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import sys
 
@@ -143,6 +144,34 @@ def up(
     except KeyboardInterrupt:
         click.echo("lanman: stopped.")
         ctx.exit(0)
+    except OSError as e:
+        raise bind_error(e, listen, port, home) from None
+
+
+def bind_error(e: OSError, listen: str, port: int, home) -> CliError:
+    """A startup failure to bind, as a cause and a remedy (not an internal error)."""
+    where = f"{listen}:{port}"
+    if e.errno == errno.EADDRINUSE:
+        return CliError(
+            f"cannot listen on {where}: the address is already in use (another lanman up, "
+            "smbd or a KDC holds the port)",
+            f"stop the other server (ss -ltnp 'sport = :{port}'), or choose another port: "
+            f"lanman --home {home.path} smb server-config set --smb-port N",
+        )
+    if e.errno in (errno.EACCES, errno.EPERM):
+        return CliError(
+            f"cannot listen on {where}: permission denied (ports below 1024 need root)",
+            "start lanman up as root (it drops to --run-as after binding), grant "
+            "cap_net_bind_service (setcap 'cap_net_bind_service=+ep' on the Python binary), "
+            "or use a port >= 1024",
+        )
+    if e.errno == errno.EADDRNOTAVAIL:
+        return CliError(
+            f"cannot listen on {where}: no interface of this machine has that address",
+            f"give an address of this machine: lanman --home {home.path} smb server-config "
+            "set --listen ADDR (127.0.0.1, 0.0.0.0 or ::1)",
+        )
+    return CliError(f"cannot start the server on {where}: {e.strerror or e}", "")
 
 
 def _check_store(home) -> None:
