@@ -9,6 +9,7 @@ import threading
 import uuid
 from pathlib import Path
 
+from lanman.crypto.smb_encryption import parse_cipher_names
 from lanman.events.catalogue import CATALOGUE
 from lanman.runtime import tune_gc
 
@@ -39,6 +40,9 @@ def build_context(home) -> ServerContext:
         map_to_guest=eff.map_to_guest,
         enable_security_signature=eff.policy.enable is not None and eff.policy.enable.enabled,
         smb1_enabled=cfg.smb1_enabled,
+        encrypt_data=eff.encrypt_data,
+        reject_unencrypted_access=eff.reject_unencrypted_access,
+        encryption_ciphers=tuple(int(c) for c in parse_cipher_names(cfg.encryption_ciphers)),
     )
 
     def lookup_nt_hash(name: str) -> bytes | None:
