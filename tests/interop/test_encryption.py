@@ -1,0 +1,374 @@
+"""SMB 3 encryption against real peers (issue 11).
+
+* smbprotocol ``require_encryption=True``: 3.1.1 with AES-128-GCM and with AES-256-GCM (the
+  server's EncryptionCiphers put AES-256-GCM first), 3.0 with AES-128-CCM; a 64 MiB file
+  round-trips and every frame after SESSION_SETUP is a TRANSFORM_HEADER frame.
+* Samba smbclient ``--client-protection=encrypt`` at SMB3_00 and SMB3_11: put/get 64 MiB with
+  checksums.
+* A share with EncryptData refuses a client that cannot encrypt (smbclient at SMB 2.1; a
+  3.1.1 smbclient with no cipher in common under server-wide EncryptData) with
+  NT_STATUS_ACCESS_DENIED at TREE_CONNECT and logs event 9006; with RejectUnencryptedAccess
+  off the SMB 2.1 client gets in unencrypted, as on Windows. An SMB 3 smbclient that was not
+  asked to encrypt follows the share's ENCRYPT_DATA flag and encrypts.
+* Server-wide EncryptData: a client that does not ask for encryption is told to encrypt
+  (SessionFlags ENCRYPT_DATA).
+* Tamper: a proxy flips bits in encrypted WRITE frames (tag, nonce, size, session id,
+  ciphertext); each flip closes the connection and the file on disk is unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+import smbprotocol  # noqa: F401 - a test peer: a missing one fails, never skips
+from interop_support import (
+    TamperProxy,
+    _lanman,
+    cleanup_target,
+    make_random_file,
+    sha256_file,
+    smbclient,
+    start_lanman,
+)
+from smbprotocol.connection import Ciphers, Connection, Dialects
+from smbprotocol.open import (
+    CreateDisposition,
+    CreateOptions,
+    FileAttributes,
+    FilePipePrinterAccessMask,
+    ImpersonationLevel,
+    Open,
+    ShareAccess,
+)
+from smbprotocol.session import Session
+from smbprotocol.tree import TreeConnect
+
+pytestmark = [pytest.mark.interop]
+
+SECURE = "secure"
+BIG = 64 * 1024 * 1024
+
+
+def _configure(t, *args: str) -> None:
+    t.stop()
+    _lanman(t.home, *args)
+    t._start(t)
+
+
+def _server(base: Path, *config: str):
+    t = start_lanman(base)
+    sec = base / "secure-data"
+    sec.mkdir()
+    _lanman(t.home, "share", "add", SECURE, str(sec), "--encrypt-data")
+    if config:
+        _lanman(t.home, "smb", "server-config", "set", *config)
+    t.stop()
+    t._start(t)
+    t.secure_dir = sec  # type: ignore[attr-defined]
+    return t
+
+
+@pytest.fixture(scope="module")
+def enc_server(tmp_path_factory):
+    t = _server(tmp_path_factory.mktemp("enc"))
+    yield t
+    cleanup_target(t)
+
+
+@pytest.fixture(scope="module")
+def aes256_server(tmp_path_factory):
+    """Prefers AES-256-GCM and encrypts every session (EncryptData)."""
+    t = _server(
+        tmp_path_factory.mktemp("enc256"),
+        "--encryption-ciphers",
+        "AES_256_GCM,AES_128_GCM,AES_128_CCM",
+        "--encrypt-data",
+        "true",
+    )
+    yield t
+    cleanup_target(t)
+
+
+class _Client:
+    """smbprotocol low-level connection/session/tree/open, all closed by close()."""
+
+    def __init__(self, t, port: int, dialect: int, share: str, require_encryption: bool = True):
+        self.conn = Connection(uuid.uuid4(), t.host, port, require_signing=True)
+        self.conn.connect(dialect, timeout=20)
+        self.session = Session(self.conn, t.user, t.password, require_encryption=require_encryption)
+        self.tree = None
+        self.opens: list[Open] = []
+        try:
+            self.session.connect()
+            self.tree = TreeConnect(self.session, rf"\\{t.host}\{share}")
+            self.tree.connect()
+        except BaseException:
+            self.close()
+            raise
+
+    def open(self, name: str, overwrite: bool = True) -> Open:
+        o = Open(self.tree, name)
+        o.create(
+            ImpersonationLevel.Impersonation,
+            FilePipePrinterAccessMask.GENERIC_READ | FilePipePrinterAccessMask.GENERIC_WRITE,
+            FileAttributes.FILE_ATTRIBUTE_NORMAL,
+            ShareAccess.FILE_SHARE_READ,
+            CreateDisposition.FILE_OVERWRITE_IF if overwrite else CreateDisposition.FILE_OPEN,
+            CreateOptions.FILE_NON_DIRECTORY_FILE,
+        )
+        self.opens.append(o)
+        return o
+
+    def close(self) -> None:
+        for o in self.opens:
+            try:
+                o.close()
+            except Exception:
+                pass
+        for step in (
+            (lambda: self.tree.disconnect()) if self.tree else None,
+            self.session.disconnect,
+        ):
+            if step is None:
+                continue
+            try:
+                step()
+            except Exception:
+                pass
+        self.conn.disconnect()
+
+
+def _round_trip(c: _Client, name: str, size: int) -> bytes:
+    data = os.urandom(size)
+    o = c.open(name)
+    chunk = c.conn.max_write_size
+    for off in range(0, size, chunk):
+        o.write(data[off : off + chunk], off)
+    got = bytearray()
+    rchunk = c.conn.max_read_size
+    while len(got) < size:
+        got += o.read(len(got), min(rchunk, size - len(got)))
+    assert bytes(got) == data
+    return data
+
+
+def _plain_after_setup(proxy: TamperProxy) -> list[str]:
+    """SMB2 (0xFE) requests or responses other than NEGOTIATE / SESSION_SETUP."""
+    return [
+        f"cmd=0x{m.command:x} mid={m.message_id}"
+        for m in proxy.requests + proxy.responses
+        if m.command not in (0, 1)
+    ]
+
+
+CASES = {
+    "3.1.1-aes128gcm": (Dialects.SMB_3_1_1, Ciphers.AES_128_GCM, "enc_server"),
+    "3.1.1-aes256gcm": (Dialects.SMB_3_1_1, Ciphers.AES_256_GCM, "aes256_server"),
+    "3.0-aes128ccm": (Dialects.SMB_3_0_0, None, "enc_server"),
+}
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("name", list(CASES))
+def test_smbprotocol_require_encryption_64mib(request, name):
+    dialect, cipher, fixture = CASES[name]
+    t = request.getfixturevalue(fixture)
+    with TamperProxy(t.port) as proxy:
+        c = _Client(t, proxy.port, dialect, t.share)
+        try:
+            assert c.conn.dialect == dialect
+            # smbprotocol records no cipher id at 3.0: AES-128-CCM is implied by the dialect.
+            assert c.conn.cipher_id == cipher
+            assert c.conn.supports_encryption and c.session.encrypt_data
+            if cipher == Ciphers.AES_256_GCM:
+                assert len(c.session.encryption_key) == 32
+            data = _round_trip(c, f"big-{name}.bin", BIG)
+        finally:
+            c.close()
+    assert (t.share_dir / f"big-{name}.bin").read_bytes() == data
+    assert proxy.transformed > 2 * BIG // (8 * 1024 * 1024)
+    assert _plain_after_setup(proxy) == []
+
+
+@pytest.mark.timeout(120)
+def test_encrypt_data_server_tells_client_to_encrypt(aes256_server):
+    """Global EncryptData: SessionFlags ENCRYPT_DATA makes a client that did not ask encrypt."""
+    t = aes256_server
+    with TamperProxy(t.port) as proxy:
+        c = _Client(t, proxy.port, Dialects.SMB_3_1_1, t.share, require_encryption=False)
+        try:
+            assert c.session.encrypt_data
+            _round_trip(c, "told.bin", 300_000)
+        finally:
+            c.close()
+    assert proxy.transformed and _plain_after_setup(proxy) == []
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("protocol", ["SMB3_00", "SMB3_11"])
+def test_smbclient_encrypt_put_get_64mib(enc_server, workdir, protocol):
+    t = enc_server
+    src = workdir / "src.bin"
+    digest = make_random_file(src, BIG, seed=11)
+    name = f"enc-{protocol}.bin"
+    with TamperProxy(t.port) as proxy:
+        for share in (t.share, SECURE):
+            cp = smbclient(
+                t,
+                "-c",
+                f"put {src} {name}; get {name} {workdir / ('back-' + share)}",
+                protocol=protocol,
+                share=share,
+                extra=("--client-protection=encrypt",),
+                port=proxy.port,
+                timeout=280,
+            )
+            assert cp.returncode == 0, cp.stdout + cp.stderr
+            assert sha256_file(workdir / ("back-" + share)) == digest
+    assert sha256_file(t.share_dir / name) == digest
+    assert sha256_file(t.secure_dir / name) == digest
+    assert proxy.transformed > 16
+    assert _plain_after_setup(proxy) == []
+
+
+def _smbclient_plain(t, protocol: str, share: str, cmd: str = "ls"):
+    # The helper's own options: signing, "client smb encrypt=off".
+    return smbclient(t, "-c", cmd, protocol=protocol, share=share, check=False)
+
+
+def _events(t, event_id: int) -> list:
+    return [e for e in t.events() if e.get("event_id") == event_id]
+
+
+@pytest.mark.timeout(120)
+def test_encrypted_share_refuses_client_that_cannot_encrypt(enc_server):
+    """SMB 2.1 cannot encrypt: TREE_CONNECT to the EncryptData share is refused with
+    STATUS_ACCESS_DENIED (RejectUnencryptedAccess on), event 9006; the plain share serves it."""
+    t = enc_server
+    before = len(_events(t, 9006))
+    cp = _smbclient_plain(t, "SMB2_10", SECURE)
+    out = (cp.stdout + cp.stderr).decode(errors="replace")
+    assert cp.returncode != 0 and "NT_STATUS_ACCESS_DENIED" in out, out
+    cp = _smbclient_plain(t, "SMB2_10", t.share)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    events = _events(t, 9006)
+    assert len(events) == before + 1, events[-3:]
+    assert SECURE in str(events[-1]) and "does not support encryption" in str(events[-1])
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("protocol", ["SMB3_00", "SMB3_11"])
+def test_smb3_client_encrypts_on_encrypted_share(enc_server, protocol):
+    """An SMB 3 smbclient not asked to encrypt follows ShareFlags ENCRYPT_DATA (as with
+    Windows): the tree's traffic is all encrypted."""
+    t = enc_server
+    (t.secure_dir / "hello.txt").write_bytes(b"hello\n")
+    with TamperProxy(t.port) as proxy:
+        cp = smbclient(
+            t, "-c", "ls", protocol=protocol, share=SECURE, check=False, port=proxy.port
+        )
+    assert cp.returncode == 0 and b"hello.txt" in cp.stdout, cp.stdout + cp.stderr
+    assert proxy.transformed >= 4
+    plain = [m for m in proxy.requests if m.command not in (0, 1, 3)]  # but TREE_CONNECT
+    assert plain == []
+
+
+@pytest.mark.timeout(120)
+def test_no_common_cipher_refused_under_global_encrypt_data(aes256_server):
+    """A 3.1.1 client whose only cipher the server does not offer gets cipher 0 and, with
+    server-wide EncryptData, STATUS_ACCESS_DENIED at TREE_CONNECT."""
+    t = aes256_server
+    cp = smbclient(
+        t,
+        "-c",
+        "ls",
+        protocol="SMB3_11",
+        check=False,
+        extra=("--option=client smb3 encryption algorithms=aes-256-ccm",),
+    )
+    out = (cp.stdout + cp.stderr).decode(errors="replace")
+    assert cp.returncode != 0 and "NT_STATUS_ACCESS_DENIED" in out, out
+
+
+@pytest.mark.timeout(180)
+def test_reject_unencrypted_access_off_lets_client_in(tmp_path):
+    """RejectUnencryptedAccess off: the SMB 2.1 client reaches the EncryptData share
+    unencrypted, as on Windows."""
+    t = _server(tmp_path / "srv", "--reject-unencrypted-access", "false")
+    try:
+        (t.secure_dir / "hello.txt").write_bytes(b"hello\n")
+        with TamperProxy(t.port) as proxy:
+            cp = smbclient(
+                t, "-c", "ls", protocol="SMB2_10", share=SECURE, check=False, port=proxy.port
+            )
+        assert cp.returncode == 0, cp.stdout + cp.stderr
+        assert b"hello.txt" in cp.stdout and proxy.transformed == 0
+    finally:
+        cleanup_target(t)
+
+
+ORIGINAL = b"ORIGINAL-CONTENT-" * 4096  # 68 KiB
+
+
+class FlipEncryptedWrite:
+    """Flip one bit of the first large client transform frame (the encrypted WRITE)."""
+
+    def __init__(self, pos: int, bit: int):
+        self.pos, self.bit = pos, bit
+        self.done = False
+
+    def __call__(self, index: int, pdu: bytes):
+        if self.done or pdu[:4] != b"\xfdSMB" or len(pdu) < 60_000:
+            return None
+        buf = bytearray(pdu)
+        pos = self.pos if self.pos >= 0 else len(buf) + self.pos
+        buf[pos] ^= 1 << self.bit
+        self.done = True
+        return bytes(buf)
+
+
+FLIPS = {
+    "tag": (4 + 5, 0),
+    "nonce": (20 + 3, 6),
+    "original-size": (36, 0),
+    "flags": (42, 1),
+    "session-id": (44 + 2, 3),
+    "ciphertext-header": (52 + 12, 0),
+    "ciphertext-payload": (-100, 7),
+}
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("dialect", [Dialects.SMB_3_1_1, Dialects.SMB_3_0_0], ids=["gcm", "ccm"])
+def test_tampered_encrypted_write_rejected(enc_server, dialect):
+    t = enc_server
+    name = f"tamper-{dialect:x}.bin"
+    c = _Client(t, t.port, dialect, SECURE)
+    try:
+        c.open(name).write(ORIGINAL, 0)
+    finally:
+        c.close()
+    for what, (pos, bit) in FLIPS.items():
+        flip = FlipEncryptedWrite(pos, bit)
+        with TamperProxy(t.port, mutate=flip) as proxy:
+            c = _Client(t, proxy.port, dialect, SECURE)
+            try:
+                o = c.open(name, overwrite=False)
+                with pytest.raises(Exception):  # noqa: B017 - the connection is gone
+                    o.write(b"EVIL" * 20_000, 0)
+            finally:
+                c.close()
+            assert flip.done, what
+            assert proxy.server_closed.wait(10), f"{what}: server kept the connection"
+        assert (t.secure_dir / name).read_bytes() == ORIGINAL, what
+    # Still serving: a clean client reads the original.
+    c = _Client(t, t.port, dialect, SECURE)
+    try:
+        assert c.open(name, overwrite=False).read(0, len(ORIGINAL)) == ORIGINAL
+    finally:
+        c.close()
+    events = [e for e in t.events() if e.get("event_id") == 9007]
+    assert len(events) >= len(FLIPS)
