@@ -22,6 +22,11 @@ TESTS = {
     "smb2.session.signing-hmac-sha-256": {"signing-hmac-sha-256"},
     "smb2.session.signing-aes-128-cmac": {"signing-aes-128-cmac"},
     "smb2.session.signing-aes-128-gmac": {"signing-aes-128-gmac"},
+    # SMB 3 encryption (issue 11): each cipher negotiated, keys derived, traffic encrypted
+    "smb2.session.encryption-aes-128-ccm": {"encryption-aes-128-ccm"},
+    "smb2.session.encryption-aes-128-gcm": {"encryption-aes-128-gcm"},
+    "smb2.session.encryption-aes-256-ccm": {"encryption-aes-256-ccm"},
+    "smb2.session.encryption-aes-256-gcm": {"encryption-aes-256-gcm"},
 }
 
 
