@@ -121,6 +121,7 @@ class Share:
     read_only: bool = False
     guest_ok: bool = False
     remark: str = ""
+    encrypt_data: bool = False
 
 
 @dataclass
