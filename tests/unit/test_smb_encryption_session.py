@@ -250,3 +250,26 @@ def test_server_nonces_unique_and_from_context(tmp_path):
         c.close()
     assert len(seen) > 20 and len(set(seen)) == len(seen)
     assert all(n.startswith(b"\x11" * 4) and n[12:] == bytes(4) for n in seen)
+
+
+@pytest.mark.parametrize("share", ["secure", "data"])
+def test_oplock_break_encrypted_on_encrypted_share(tmp_path, share):
+    """MS-SMB2 3.3.4.6: an oplock break for an open on an encrypted share is encrypted with
+    the open's session; elsewhere it stays a plain SMB2 message (SessionId 0)."""
+    ctx, *_ = _ctx(tmp_path)
+    c = connect(ctx, dialect=0x0311, share=share)
+    try:
+        (tmp_path / ("secure" if share == "secure" else "share") / "o.txt").write_bytes(b"x")
+        r = c._open("o.txt", 0x00120089, 1)
+        srv = c.transport.server
+        srv.send_oplock_break(r.file_id, 0)
+        out, srv._outbox = srv._outbox, []
+        frame = b"".join(bytes(p) for p in out[0])
+        if share == "secure":
+            assert frame[:4] == TRANSFORM_PROTOCOL_ID
+            inc = c.conn.receive(frame)
+            assert inc[0].command == Command.OPLOCK_BREAK and inc[0].verified
+        else:
+            assert frame[:4] == b"\xfeSMB"
+    finally:
+        c.close()

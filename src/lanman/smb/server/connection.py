@@ -260,11 +260,32 @@ class ServerConnection(SessionHandlers, FileHandlers):
             tree_id=0,
             session_id=0,
         )
-        frame = [hdr.pack(), pack_oplock_break(level, file_id)]
+        frame: Buffers = [hdr.pack(), pack_oplock_break(level, file_id)]
+        enc = self._break_encryption(file_id)
+        if enc is not None:
+            # 3.3.4.6: on an encrypted session or share the break is encrypted, with the
+            # open's SessionId in the transform header.
+            frame = encrypt_message(
+                self.cipher, enc.encryption_key, enc.session_id, enc.nonces.next(), frame
+            )
         if self._receiving or self.push is None:
             self._outbox.append(frame)
         elif not self.closed:
             self.push(frame)
+
+    def _break_encryption(self, file_id: bytes) -> Session | None:
+        if self.cipher is None:
+            return None
+        open_ = self.opens.get(int.from_bytes(bytes(file_id[:8]), "little"))
+        if open_ is None:
+            return None
+        s = self.sessions.get(open_.session_id)
+        if s is None or not s.can_encrypt:
+            return None
+        tree = s.trees.get(open_.tree_id)
+        if s.encrypt_data or (tree is not None and tree.encrypt_data):
+            return s
+        return None
 
     def connection_lost(self) -> None:
         """Release every open (the transport is gone)."""
