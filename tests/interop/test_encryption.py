@@ -373,3 +373,68 @@ def test_tampered_encrypted_write_rejected(enc_server, dialect):
         c.close()
     events = [e for e in t.events() if e.get("event_id") == 9007]
     assert len(events) >= len(FLIPS)
+
+
+@pytest.mark.timeout(240)
+def test_tshark_decrypts_encrypted_sessions(enc_server, tmp_path):
+    """tshark, given each session's keys (smb2_seskey_list), decrypts AES-128-GCM (3.1.1)
+    and AES-128-CCM (3.0) sessions: the WRITE/READ inside are dissected, nothing is flagged."""
+    import struct
+
+    from test_tshark import Capture, rewrite_port, tshark_fields
+
+    t = enc_server
+    pcap = tmp_path / "enc.pcap"
+    keys = []
+    cap = Capture(t.port, pcap)
+    try:
+        cap.wait_ready()
+        for dialect in (Dialects.SMB_3_1_1, Dialects.SMB_3_0_0):
+            c = _Client(t, t.port, dialect, t.share)
+            try:
+                o = c.open(f"ts-{dialect:x}.bin")
+                o.write(b"tshark-sees-this" * 1000, 0)
+                assert o.read(0, 16) == b"tshark-sees-this"
+                s = c.session
+                keys.append(
+                    (
+                        struct.pack("<Q", s.session_id).hex(),
+                        bytes(s.session_key).hex(),
+                        bytes(s.decryption_key).hex(),  # server to client
+                        bytes(s.encryption_key).hex(),  # client to server
+                    )
+                )
+            finally:
+                c.close()
+    finally:
+        cap.stop()
+    pcap445 = tmp_path / "enc-445.pcap"
+    assert rewrite_port(pcap, pcap445, t.port, 445) > 20
+    uat: list[str] = []
+    for a, b, c_, d in keys:  # one -o per record
+        uat += ["-o", f"uat:smb2_seskey_list:{a},{b},{c_},{d}"]
+    exe_fields = lambda flt, *f: tshark_fields_opts(pcap445, uat, flt, *f)  # noqa: E731
+    assert len(tshark_fields(pcap445, 445, "smb2.cmd == 9", "frame.number")) == 0, (
+        "WRITEs visible without the keys: not encrypted"
+    )
+    writes = exe_fields("smb2.cmd == 9 && smb2.flags.response == 0", "frame.number")
+    reads = exe_fields("smb2.cmd == 8 && smb2.flags.response == 1", "frame.number")
+    assert len(writes) >= 2 and len(reads) >= 2, (writes, reads)
+    flagged = exe_fields(
+        "_ws.malformed || _ws.expert.severity >= error",
+        "frame.number",
+        "smb2.cmd",
+        "_ws.expert.message",
+    )
+    assert not [r for r in flagged if r and r[0]], flagged
+
+
+def tshark_fields_opts(pcap, opts, display_filter, *fields) -> list[list[str]]:
+    from interop_support import require_tool, run
+
+    cmd = [require_tool("tshark"), "-r", str(pcap), *opts, "-Y", display_filter, "-T", "fields"]
+    cmd += ["-E", "separator=\t"]
+    for f in fields:
+        cmd += ["-e", f]
+    cp = run(cmd, timeout=120, check=True)
+    return [ln.split("\t") for ln in cp.stdout.decode(errors="replace").splitlines() if ln]
