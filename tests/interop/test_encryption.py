@@ -438,3 +438,31 @@ def tshark_fields_opts(pcap, opts, display_filter, *fields) -> list[list[str]]:
         cmd += ["-e", f]
     cp = run(cmd, timeout=120, check=True)
     return [ln.split("\t") for ln in cp.stdout.decode(errors="replace").splitlines() if ln]
+
+
+@pytest.mark.timeout(120)
+def test_scan_lists_ciphers_and_encrypted_share(enc_server, tmp_path):
+    """`lanman scan` lists the four ciphers lanman accepts and, with credentials, that the
+    share requires encryption."""
+    import json
+    import subprocess
+
+    from interop_support import lanman_cmd
+
+    t = enc_server
+    pw = tmp_path / "pw"
+    pw.write_text(t.password + "\n")
+    cp = subprocess.run(
+        lanman_cmd()
+        + ["--home", str(tmp_path / "scanhome"), "scan", f"127.0.0.1:{t.port}", "--user", t.user]
+        + ["--password-file", str(pw), "--share", SECURE, "--json"],
+        capture_output=True,
+        timeout=100,
+    )
+    assert cp.returncode in (0, 1), cp.stderr.decode()[-2000:]
+    h = json.loads(cp.stdout)["hosts"][0]
+    assert sorted(h["smb2"]["ciphers"]) == ["AES-128-CCM", "AES-128-GCM", "AES-256-CCM", "AES-256-GCM"]
+    u = h["sessions"]["user"]
+    assert u["accepted"] and u["tree_connect"] == SECURE, u
+    assert u["share_encrypted"] is True and u["cipher"] == "AES-128-GCM"
+    assert h["family"] == "lanman", h.get("family_evidence")
