@@ -466,3 +466,36 @@ def test_scan_lists_ciphers_and_encrypted_share(enc_server, tmp_path):
     assert u["accepted"] and u["tree_connect"] == SECURE, u
     assert u["share_encrypted"] is True and u["cipher"] == "AES-128-GCM"
     assert h["family"] == "lanman", h.get("family_evidence")
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("name", ["3.0", "3.1.1"])
+def test_impacket_encrypted(enc_server, name):
+    """impacket encrypts (AES-128-CCM, the only cipher it offers) every 3.x session of a
+    server that supports encryption: put/get on the plain and the EncryptData share."""
+    import contextlib
+    import io
+
+    from impacket import smb3structs as s3
+    from impacket.smbconnection import SMBConnection
+
+    t = enc_server
+    dialect = {"3.0": s3.SMB2_DIALECT_30, "3.1.1": s3.SMB2_DIALECT_311}[name]
+    with TamperProxy(t.port) as proxy:
+        conn = SMBConnection(t.host, t.host, sess_port=proxy.port, preferredDialect=dialect)
+        try:
+            assert conn._SMBConnection._Connection["SupportsEncryption"]
+            conn.login(t.user, t.password)
+            for share, where in ((t.share, t.share_dir), (SECURE, t.secure_dir)):
+                payload = os.urandom(300_000)
+                conn.putFile(share, f"imp-{name}.bin", io.BytesIO(payload).read)
+                assert (where / f"imp-{name}.bin").read_bytes() == payload
+                buf = io.BytesIO()
+                conn.getFile(share, f"imp-{name}.bin", buf.write)
+                assert buf.getvalue() == payload
+        finally:
+            with contextlib.suppress(Exception):
+                conn.logoff()
+            conn.close()
+    assert proxy.transformed > 8
+    assert _plain_after_setup(proxy) == []
