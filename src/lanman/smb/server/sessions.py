@@ -102,8 +102,15 @@ class SessionHandlers:
             self._auth_failed(session, first_setup, exc.status)
             raise NtStatusError(exc.status) from None
         if not complete:
+            # Re-authentication of a session that holds keys: its interim responses are
+            # signed like every other response of the session (3.3.4.1.1; Windows, Samba).
             reply = self._setup_reply(
-                req, session, 0, out_token, st.STATUS_MORE_PROCESSING_REQUIRED
+                req,
+                session,
+                0,
+                out_token,
+                st.STATUS_MORE_PROCESSING_REQUIRED,
+                sign=not first_setup and session.can_sign,
             )
             if self.dialect == Dialect.SMB_3_1_1 and first_setup:
 
