@@ -225,3 +225,33 @@ def test_encryption_cipher_names() -> None:
     for bad in ("", "AES_512_GCM", "AES_128_GCM,AES_128_GCM"):
         with pytest.raises(ValueError):
             parse_cipher_names(bad)
+
+
+@pytest.mark.parametrize("size", [300_000, 1_000_003])
+def test_encryption_gcm_in_place_decryption(size: int) -> None:
+    """A writable frame is decrypted in place (view of the frame); a bad tag still fails and
+    the caller must drop the frame."""
+    key = bytes(range(32))
+    msg = RESP_311 + bytes(range(256)) * (size // 256)
+    frame = bytearray(
+        _joined(
+            encrypt_message(
+                CipherId.AES_256_GCM, key, 3, NonceCounter(CipherId.AES_256_GCM, b"wxyz").next(),
+                [msg],
+            )
+        )
+    )
+    th, plain = decrypt_message(CipherId.AES_256_GCM, key, frame, max_size=MAX)
+    assert isinstance(plain, memoryview) and plain.obj is frame
+    assert bytes(plain) == msg
+    frame2 = bytearray(
+        _joined(
+            encrypt_message(
+                CipherId.AES_256_GCM, key, 3, NonceCounter(CipherId.AES_256_GCM, b"wxyz").next(),
+                [msg],
+            )
+        )
+    )
+    frame2[-5] ^= 1
+    with pytest.raises(DecryptError):
+        decrypt_message(CipherId.AES_256_GCM, key, frame2, max_size=MAX)

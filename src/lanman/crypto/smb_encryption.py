@@ -197,14 +197,20 @@ def encrypt_message(
     return out
 
 
+_CHUNK = 256 * 1024  # in-place GCM decryption works through the frame in pieces this big
+
+
 def decrypt_message(
     cipher: CipherId, key: bytes, frame: Buffer, *, max_size: int
-) -> tuple[TransformHeader, bytearray]:
+) -> tuple[TransformHeader, bytearray | memoryview]:
     """Authenticate and decrypt one transform frame (MS-SMB2 3.3.5.2.1.1).
 
     Every length is checked before use: OriginalMessageSize must equal the ciphertext that
     follows the header and be at most ``max_size``. Raises :class:`DecryptError` on any
-    failure; the plaintext is returned only once the tag has been verified.
+    failure; the plaintext is returned only once the tag has been verified. With GCM and a
+    writable ``frame`` (the transport's receive buffer) the ciphertext is decrypted in place
+    through a small scratch buffer and a view of the frame is returned: no second copy of a
+    large WRITE is made.
     """
     th = TransformHeader.unpack(frame)
     view = memoryview(frame)
@@ -216,6 +222,16 @@ def decrypt_message(
     aad = bytes(view[_AAD_OFFSET:TRANSFORM_HEADER_SIZE])
     nonce = th.nonce[: cipher.nonce_size]
     try:
+        if cipher.is_gcm and not view.readonly and len(body) > _CHUNK:
+            dec = _Cipher(algorithms.AES(key), modes.GCM(nonce, th.signature)).decryptor()
+            dec.authenticate_additional_data(aad)
+            scratch = bytearray(_CHUNK + 15)
+            for pos in range(0, len(body), _CHUNK):
+                piece = body[pos : pos + _CHUNK]
+                n = dec.update_into(piece, scratch)
+                body[pos : pos + n] = memoryview(scratch)[:n]
+            dec.finalize()  # raises InvalidTag: nothing decrypted is used before this
+            return th, body
         if cipher.is_gcm:
             dec = _Cipher(algorithms.AES(key), modes.GCM(nonce, th.signature)).decryptor()
             dec.authenticate_additional_data(aad)
