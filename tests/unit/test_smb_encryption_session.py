@@ -273,3 +273,39 @@ def test_oplock_break_encrypted_on_encrypted_share(tmp_path, share):
             assert frame[:4] == b"\xfeSMB"
     finally:
         c.close()
+
+
+@pytest.mark.parametrize("cipher", ["AES_128_GCM", "AES_256_CCM"])
+def test_mutated_transform_frames_never_crash(tmp_path, cipher):
+    """Seeded random mutations (bit flips, truncation, extension, header field rewrites) of a
+    valid encrypted frame: the server closes the connection and raises nothing."""
+    import random
+
+    rng = random.Random(11)
+    ctx, *_ = _ctx(tmp_path, encryption_ciphers=(int(CipherId[cipher]),))
+    c = connect(ctx, dialect=0x0311, encrypt=True)
+    try:
+        good = _encrypted_frame(c)
+        sid = c.conn.session.session_id
+        for i in range(150):
+            frame = bytearray(good)
+            op = i % 5
+            if op == 0:
+                for _ in range(rng.randint(1, 4)):
+                    frame[rng.randrange(len(frame))] ^= 1 << rng.randrange(8)
+            elif op == 1:
+                del frame[rng.randrange(4, len(frame)) :]
+            elif op == 2:
+                frame += bytes(rng.randrange(1, 200))
+            elif op == 3:
+                struct.pack_into("<I", frame, 36, rng.randrange(0, 1 << 32))
+            else:
+                struct.pack_into("<Q", frame, 44, rng.choice([0, sid ^ 1, 1 << 63]))
+            srv = c.transport.server
+            saved = (srv.closed, srv.window)
+            assert srv.receive_frame(bytes(frame), NOW) == []
+            assert srv.closed
+            srv.closed = False  # the same core again for the next case
+            srv.window = saved[1]
+    finally:
+        c.close()
