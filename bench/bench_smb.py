@@ -227,9 +227,7 @@ def classify_failure(out: str) -> str:
     return f"fails ({m.group(0)})" if m else "fails"
 
 
-def transfer(
-    t: isup.Target, protocol: str, cmd: str, cwd: Path, timeout: float, extra: tuple = ()
-):
+def transfer(t: isup.Target, protocol: str, cmd: str, cwd: Path, timeout: float, extra: tuple = ()):
     start = time.monotonic()
     cp = isup.smbclient(
         t, "-c", cmd, protocol=protocol, cwd=cwd, check=False, timeout=timeout, extra=extra

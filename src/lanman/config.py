@@ -133,7 +133,7 @@ def _check_ciphers(v: str) -> str | None:
     try:
         parse_cipher_names(v)
     except ValueError as e:
-        return f"{e} (a comma-separated list, e.g. \"AES_128_GCM,AES_256_GCM\")"
+        return f'{e} (a comma-separated list, e.g. "AES_128_GCM,AES_256_GCM")'
     return None
 
 

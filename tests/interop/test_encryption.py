@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from pathlib import Path
@@ -123,21 +124,14 @@ class _Client:
         return o
 
     def close(self) -> None:
-        for o in self.opens:
-            try:
-                o.close()
-            except Exception:
-                pass
-        for step in (
-            (lambda: self.tree.disconnect()) if self.tree else None,
-            self.session.disconnect,
-        ):
-            if step is None:
-                continue
-            try:
+        """Best effort: after a tampered frame the server has already dropped us."""
+        steps = [o.close for o in self.opens]
+        if self.tree is not None:
+            steps.append(self.tree.disconnect)
+        steps.append(self.session.disconnect)
+        for step in steps:
+            with contextlib.suppress(Exception):
                 step()
-            except Exception:
-                pass
         self.conn.disconnect()
 
 
@@ -268,9 +262,7 @@ def test_smb3_client_encrypts_on_encrypted_share(enc_server, protocol):
     t = enc_server
     (t.secure_dir / "hello.txt").write_bytes(b"hello\n")
     with TamperProxy(t.port) as proxy:
-        cp = smbclient(
-            t, "-c", "ls", protocol=protocol, share=SECURE, check=False, port=proxy.port
-        )
+        cp = smbclient(t, "-c", "ls", protocol=protocol, share=SECURE, check=False, port=proxy.port)
     assert cp.returncode == 0 and b"hello.txt" in cp.stdout, cp.stdout + cp.stderr
     assert proxy.transformed >= 4
     plain = [m for m in proxy.requests if m.command not in (0, 1, 3)]  # but TREE_CONNECT
@@ -413,7 +405,7 @@ def test_tshark_decrypts_encrypted_sessions(enc_server, tmp_path):
     uat: list[str] = []
     for a, b, c_, d in keys:  # one -o per record
         uat += ["-o", f"uat:smb2_seskey_list:{a},{b},{c_},{d}"]
-    exe_fields = lambda flt, *f: tshark_fields_opts(pcap445, uat, flt, *f)  # noqa: E731
+    exe_fields = lambda flt, *f: tshark_fields_opts(pcap445, uat, flt, *f)
     assert len(tshark_fields(pcap445, 445, "smb2.cmd == 9", "frame.number")) == 0, (
         "WRITEs visible without the keys: not encrypted"
     )
@@ -458,10 +450,16 @@ def test_scan_lists_ciphers_and_encrypted_share(enc_server, tmp_path):
         + ["--password-file", str(pw), "--share", SECURE, "--json"],
         capture_output=True,
         timeout=100,
+        check=False,
     )
     assert cp.returncode in (0, 1), cp.stderr.decode()[-2000:]
     h = json.loads(cp.stdout)["hosts"][0]
-    assert sorted(h["smb2"]["ciphers"]) == ["AES-128-CCM", "AES-128-GCM", "AES-256-CCM", "AES-256-GCM"]
+    assert sorted(h["smb2"]["ciphers"]) == [
+        "AES-128-CCM",
+        "AES-128-GCM",
+        "AES-256-CCM",
+        "AES-256-GCM",
+    ]
     u = h["sessions"]["user"]
     assert u["accepted"] and u["tree_connect"] == SECURE, u
     assert u["share_encrypted"] is True and u["cipher"] == "AES-128-GCM"
@@ -473,7 +471,6 @@ def test_scan_lists_ciphers_and_encrypted_share(enc_server, tmp_path):
 def test_impacket_encrypted(enc_server, name):
     """impacket encrypts (AES-128-CCM, the only cipher it offers) every 3.x session of a
     server that supports encryption: put/get on the plain and the EncryptData share."""
-    import contextlib
     import io
 
     from impacket import smb3structs as s3

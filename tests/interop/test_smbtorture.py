@@ -90,12 +90,12 @@ def test_smbtorture(target, test):
 def test_smbtorture_compound_runs_to_the_end(target):
     _rc, out = smbtorture(target, "smb2.compound")
     assert "PANIC" not in out and "smb_panic" not in out, out
-    results = dict(
-        (name, kind)
+    results = {
+        name: kind
         for kind, name in re.findall(
             r"^(success|failure|error|skip|xfail|uxsuccess): (\S+)", out, re.MULTILINE
         )
-    )
+    }
     assert len(results) >= 19, out
     missing = {n for n in COMPOUND_PASS if results.get(n) != "success"}
     assert not missing, f"sub-tests did not succeed: {missing}\n{out}"

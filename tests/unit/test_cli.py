@@ -336,8 +336,16 @@ def test_server_config_encryption_settings(tmp_path: Path) -> None:
     assert got["EncryptData"] is False and got["RejectUnencryptedAccess"] is True
     assert got["EncryptionCiphers"] == "AES_128_GCM,AES_128_CCM,AES_256_GCM,AES_256_CCM"
     r = run(
-        home, "smb", "server-config", "set", "--encrypt-data", "true",
-        "--reject-unencrypted-access", "false", "--encryption-ciphers", "aes-256-gcm",
+        home,
+        "smb",
+        "server-config",
+        "set",
+        "--encrypt-data",
+        "true",
+        "--reject-unencrypted-access",
+        "false",
+        "--encryption-ciphers",
+        "aes-256-gcm",
     )
     assert r.exit_code == 0, r.stderr
     got = json.loads(run(home, "smb", "server-config", "get", "--json").output)

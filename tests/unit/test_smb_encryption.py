@@ -96,7 +96,9 @@ def _joined(parts) -> bytes:
 def test_encryption_30_ccm_request_vector() -> None:
     """The client's encrypted WRITE: our decryption key (client EncryptionKey) opens it, and
     encrypting the same plaintext with the same nonce gives the same bytes."""
-    th, plain = decrypt_message(CipherId.AES_128_CCM, KEYS_30.decryption_key, FRAME_30, max_size=MAX)
+    th, plain = decrypt_message(
+        CipherId.AES_128_CCM, KEYS_30.decryption_key, FRAME_30, max_size=MAX
+    )
     assert bytes(plain) == WRITE_30
     assert th.session_id == SID_30 and th.original_message_size == len(WRITE_30)
     out = encrypt_message(
@@ -130,7 +132,10 @@ def test_encryption_311_gcm_request_vector_exact() -> None:
     # Split parts (header / body / payload views) give the same frame.
     mv = memoryview(WRITE_311)
     out = encrypt_message(
-        CipherId.AES_128_GCM, KEYS_311.decryption_key, SID_311, th.nonce[:12],
+        CipherId.AES_128_GCM,
+        KEYS_311.decryption_key,
+        SID_311,
+        th.nonce[:12],
         [mv[:64], mv[64:112], mv[112:]],
     )
     assert _joined(out) == FRAME_311
@@ -179,7 +184,10 @@ def test_encryption_lengths_bounded() -> None:
     frame = bytearray(
         _joined(
             encrypt_message(
-                CipherId.AES_128_GCM, key, 1, NonceCounter(CipherId.AES_128_GCM, b"abcd").next(),
+                CipherId.AES_128_GCM,
+                key,
+                1,
+                NonceCounter(CipherId.AES_128_GCM, b"abcd").next(),
                 [RESP_311],
             )
         )
@@ -236,18 +244,24 @@ def test_encryption_gcm_in_place_decryption(size: int) -> None:
     frame = bytearray(
         _joined(
             encrypt_message(
-                CipherId.AES_256_GCM, key, 3, NonceCounter(CipherId.AES_256_GCM, b"wxyz").next(),
+                CipherId.AES_256_GCM,
+                key,
+                3,
+                NonceCounter(CipherId.AES_256_GCM, b"wxyz").next(),
                 [msg],
             )
         )
     )
-    th, plain = decrypt_message(CipherId.AES_256_GCM, key, frame, max_size=MAX)
+    _th, plain = decrypt_message(CipherId.AES_256_GCM, key, frame, max_size=MAX)
     assert isinstance(plain, memoryview) and plain.obj is frame
     assert bytes(plain) == msg
     frame2 = bytearray(
         _joined(
             encrypt_message(
-                CipherId.AES_256_GCM, key, 3, NonceCounter(CipherId.AES_256_GCM, b"wxyz").next(),
+                CipherId.AES_256_GCM,
+                key,
+                3,
+                NonceCounter(CipherId.AES_256_GCM, b"wxyz").next(),
                 [msg],
             )
         )

@@ -102,8 +102,16 @@ def test_no_cipher_offered_encrypt_required_fails(tmp_path):
 
     with pytest.raises(SmbClientError) as ei:
         SmbClient.connect(
-            "lanman", 445, "alice", "Secret123!", share="data", dialects=(0x0311,),
-            transport=t, now_filetime=NOW, require_signing=True, allow_insecure_guest=False,
+            "lanman",
+            445,
+            "alice",
+            "Secret123!",
+            share="data",
+            dialects=(0x0311,),
+            transport=t,
+            now_filetime=NOW,
+            require_signing=True,
+            allow_insecure_guest=False,
             encrypt=True,
         )
     assert ei.value.status == nts.STATUS_ACCESS_DENIED
@@ -153,7 +161,7 @@ def test_smb21_client_refused_on_encrypted_share(tmp_path):
 
 
 def test_reject_unencrypted_access_off_serves_smb21(tmp_path):
-    ctx, events, _share_dir, sec = _ctx(tmp_path, reject_unencrypted_access=False)
+    ctx, events, _share_dir, _sec = _ctx(tmp_path, reject_unencrypted_access=False)
     c = connect(ctx, dialect=0x0210, share="secure")
     try:
         _round_trip(c, tmp_path)

@@ -121,7 +121,14 @@ def share_list(ctx: click.Context, as_json: bool) -> None:
         click.echo("There are no entries in the list.")
         return
     t = Table(
-        "Name", "Path", "ReadOnly", "GuestOk", "EncryptData", "Remark", box=None, header_style="bold"
+        "Name",
+        "Path",
+        "ReadOnly",
+        "GuestOk",
+        "EncryptData",
+        "Remark",
+        box=None,
+        header_style="bold",
     )
     for s in shares:
         t.add_row(

@@ -48,8 +48,10 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     (
         "RejectUnencryptedAccess",
         "reject_unencrypted_access",
-        "LanmanServer RejectUnencryptedAccess: clients that cannot encrypt are refused where "
-        "encryption is required",
+        (
+            "LanmanServer RejectUnencryptedAccess: clients that cannot encrypt are refused where "
+            "encryption is required"
+        ),
     ),
     (
         "EncryptionCiphers",

@@ -247,9 +247,7 @@ _ROWS: tuple[EventDef, ...] = (
         False,
     ),
     EventDef(9111, "SHARE_REMOVED", INFORMATION, _LOPS, "Share {share} removed.", False),
-    EventDef(
-        9112, "SHARE_CHANGED", INFORMATION, _LOPS, "Share {share} changed: {changes}.", False
-    ),
+    EventDef(9112, "SHARE_CHANGED", INFORMATION, _LOPS, "Share {share} changed: {changes}.", False),
     EventDef(9120, "USER_ADDED", INFORMATION, _LOPS, "User {user} added (RID {rid}).", False),
     EventDef(9121, "USER_REMOVED", INFORMATION, _LOPS, "User {user} removed.", False),
     EventDef(

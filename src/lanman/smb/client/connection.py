@@ -382,7 +382,9 @@ class ClientConnection:
             return False
         if command in (Command.NEGOTIATE, Command.SESSION_SETUP) or s.state != "valid":
             return False
-        return s.encrypt_data or (command != Command.TREE_CONNECT and tree_id in self.encrypted_trees)
+        return s.encrypt_data or (
+            command != Command.TREE_CONNECT and tree_id in self.encrypted_trees
+        )
 
     def on_tree_connect(self, tree_id: int, share_flags: int) -> None:
         """Remember a tree whose share requires encryption (ShareFlags ENCRYPT_DATA)."""
@@ -591,7 +593,9 @@ class ClientConnection:
                 raise SmbClientError(e.status, str(e), command="SESSION_SETUP") from None
         full = bytes(s.spnego.session_key).ljust(16, b"\x00")
         bits = self.cipher.key_bits if self.cipher is not None and self.dialect == 0x0311 else 128
-        keys = derive_keys(full, self.dialect, s.preauth_hash if self.dialect == 0x0311 else None, bits)
+        keys = derive_keys(
+            full, self.dialect, s.preauth_hash if self.dialect == 0x0311 else None, bits
+        )
         s.session_key = keys.session_key
         s.signing_key = keys.signing_key
         if self.cipher is not None:
@@ -791,12 +795,10 @@ class ClientConnection:
         s = self.session
         if not (s.encrypt_data and s.encryption_key) or hdr.session_id != s.session_id:
             return False
-        if hdr.message_id == NOTIFICATION_MID or hdr.command in (
-            Command.NEGOTIATE,
-            Command.SESSION_SETUP,
-        ):
-            return False
-        return True
+        return not (
+            hdr.message_id == NOTIFICATION_MID
+            or hdr.command in (Command.NEGOTIATE, Command.SESSION_SETUP)
+        )
 
     def _check_signature(self, inc: Incoming) -> None:
         hdr = inc.header

@@ -149,7 +149,9 @@ class SessionHandlers:
                 full,
                 self.dialect,
                 session.preauth_hash if self.dialect == Dialect.SMB_3_1_1 else None,
-                cipher.key_bits if cipher is not None and self.dialect == Dialect.SMB_3_1_1 else 128,
+                cipher.key_bits
+                if cipher is not None and self.dialect == Dialect.SMB_3_1_1
+                else 128,
             )
             session.session_key = key
             session.signing_key = keys.signing_key
