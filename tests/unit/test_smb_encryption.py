@@ -269,3 +269,18 @@ def test_encryption_gcm_in_place_decryption(size: int) -> None:
     frame2[-5] ^= 1
     with pytest.raises(DecryptError):
         decrypt_message(CipherId.AES_256_GCM, key, frame2, max_size=MAX)
+
+
+def test_encryption_gcm_in_place_encryption_matches_copying() -> None:
+    key = bytes(16)
+    nonce = b"\x01" * 12
+    payload = bytes(range(256)) * 4000  # > 256 KiB
+    ref = _joined(encrypt_message(CipherId.AES_128_GCM, key, 5, nonce, [RESP_311, payload]))
+    buf = bytearray(payload)
+    out = encrypt_message(
+        CipherId.AES_128_GCM, key, 5, nonce, [RESP_311, memoryview(buf)], in_place=True
+    )
+    assert _joined(out) == ref
+    assert out[-1].obj is buf and bytes(buf) != payload  # overwritten with ciphertext
+    _th, plain = decrypt_message(CipherId.AES_128_GCM, key, ref, max_size=MAX)
+    assert bytes(plain) == RESP_311 + payload

@@ -168,13 +168,21 @@ def _header(nonce: bytes, size: int, session_id: int) -> bytearray:
 
 
 def encrypt_message(
-    cipher: CipherId, key: bytes, session_id: int, nonce: bytes, parts: Sequence[Buffer]
+    cipher: CipherId,
+    key: bytes,
+    session_id: int,
+    nonce: bytes,
+    parts: Sequence[Buffer],
+    *,
+    in_place: bool = False,
 ) -> list[Buffer]:
     """Encrypt one SMB2 message (a compound included) made of ``parts`` (MS-SMB2 3.1.4.3).
 
     Returns ``[transform_header, ciphertext...]``. GCM runs incrementally over the parts (no
     joined copy of the plaintext); CCM needs its input in one piece (``cryptography`` has no
-    streaming CCM), so its parts are joined once.
+    streaming CCM), so its parts are joined once. With ``in_place`` (the caller owns the
+    buffers and will not read them again, e.g. the server's READ buffers) a large writable
+    memoryview part is overwritten with its own ciphertext instead of being copied.
     """
     if len(nonce) != cipher.nonce_size:
         raise ValueError("nonce size does not match the cipher")
@@ -185,7 +193,19 @@ def encrypt_message(
         enc = _Cipher(algorithms.AES(key), modes.GCM(nonce)).encryptor()
         enc.authenticate_additional_data(aad)
         out: list[Buffer] = [hdr]
-        out.extend(enc.update(p) for p in parts if len(p))
+        scratch: bytearray | None = None
+        for p in parts:
+            if not len(p):
+                continue
+            if in_place and isinstance(p, memoryview) and not p.readonly and len(p) > _CHUNK:
+                scratch = scratch or bytearray(_CHUNK + 15)
+                mv = p.cast("B")
+                for pos in range(0, len(mv), _CHUNK):
+                    n = enc.update_into(mv[pos : pos + _CHUNK], scratch)
+                    mv[pos : pos + n] = memoryview(scratch)[:n]
+                out.append(p)
+            else:
+                out.append(enc.update(p))
         enc.finalize()
         tag = enc.tag
     else:

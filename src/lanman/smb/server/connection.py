@@ -463,8 +463,14 @@ class ServerConnection(SessionHandlers, FileHandlers):
                 r.after_pack(b"".join(bytes(m) for m in msg))
             parts.extend(msg)
         if enc is not None:
+            # READ payloads are fresh per-request buffers: encrypted in place.
             return encrypt_message(
-                self.cipher, enc.encryption_key, enc.session_id, enc.nonces.next(), parts
+                self.cipher,
+                enc.encryption_key,
+                enc.session_id,
+                enc.nonces.next(),
+                parts,
+                in_place=True,
             )
         return parts
 
