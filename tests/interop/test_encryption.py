@@ -496,3 +496,27 @@ def test_impacket_encrypted(enc_server, name):
             conn.close()
     assert proxy.transformed > 8
     assert _plain_after_setup(proxy) == []
+
+
+@pytest.mark.timeout(120)
+def test_srvsvc_share_info_1005_encrypt_flag(enc_server):
+    """NetrShareGetInfo level 1005 (what Get-SmbShare's EncryptData reads remotely):
+    SHI1005_FLAGS_ENCRYPT_DATA on the EncryptData share only (Samba rpcclient)."""
+    import subprocess
+
+    from interop_support import require_tool
+
+    t = enc_server
+    out = {}
+    for share in (SECURE, t.share):
+        cp = subprocess.run(
+            [require_tool("rpcclient"), "-p", str(t.port), "-U", f"{t.user}%{t.password}"]
+            + ["-c", f"netsharegetinfo {share} 1005", t.host],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        assert cp.returncode == 0, cp.stdout + cp.stderr
+        out[share] = cp.stdout.decode()
+    assert "flags: 0x8000" in out[SECURE], out
+    assert "flags: 0x0" in out[t.share], out
