@@ -37,7 +37,7 @@ from __future__ import annotations
 import os
 import struct
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from lanman.auth.ntlm import AuthenticateMessage, AuthError, NegotiateFlags, NtlmInitiator
@@ -245,7 +245,7 @@ class ClientConnection:
     encrypt: bool = False
     ciphers: Sequence[int] = DEFAULT_CIPHER_ORDER
     #: (n) -> n random bytes, for the nonce prefix (the core draws no randomness itself).
-    random_bytes: object = os.urandom
+    random_bytes: Callable[[int], bytes] = os.urandom
     cipher: CipherId | None = None  # Connection.CipherId
     encrypted_trees: set = field(default_factory=set)  # TreeIds with ShareFlags ENCRYPT_DATA
 

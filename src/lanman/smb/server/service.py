@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import threading
 import uuid
@@ -94,6 +95,7 @@ def build_context(home) -> ServerContext:
         emit_event=emit,
         record_logon=record_logon,
         msg=binding_for_home(Path(home.path), emit),
+        random_bytes=os.urandom,  # nonce prefixes of the encryption keys
     )
     factory = kerberos_acceptor_factory(home.path)
     if factory is not None:
