@@ -180,10 +180,17 @@ def test_global_encrypt_data_sets_session_flag(tmp_path):
         assert all(f[:4] == TRANSFORM_PROTOCOL_ID for f in _after_setup(c.transport.sent))
     finally:
         c.close()
-    # SMB 2.1 cannot encrypt: refused at TREE_CONNECT (global EncryptData + Reject).
-    with pytest.raises(SmbClientError) as ei:
-        connect(ctx, dialect=0x0210)
-    assert ei.value.status == nts.STATUS_ACCESS_DENIED
+    # SMB 2.1 cannot encrypt: refused at TREE_CONNECT (global EncryptData + Reject), IPC$
+    # included.
+    for share in ("data", "IPC$"):
+        with pytest.raises(SmbClientError) as ei:
+            connect(ctx, dialect=0x0210, share=share)
+        assert ei.value.status == nts.STATUS_ACCESS_DENIED
+    c = connect(ctx, dialect=0x0311, share="IPC$")  # an SMB 3 client reaches IPC$ encrypted
+    try:
+        assert c.conn.session.encrypt_data
+    finally:
+        c.close()
 
 
 def _encrypted_frame(c) -> bytes:

@@ -33,6 +33,15 @@ from .state import Session, TreeConnect
 if TYPE_CHECKING:
     from .connection import Reply, Request
 
+class _IpcShare:
+    """IPC$ has no Share.EncryptData of its own; the server-wide EncryptData covers it."""
+
+    name = "IPC$"
+    encrypt_data = False
+
+
+_IPC = _IpcShare()
+
 # Read + execute + read attributes/EA/control: what a read-only share grants.
 READ_ONLY_ACCESS = 0x001200A9
 
@@ -253,6 +262,7 @@ class SessionHandlers:
         if len(session.trees) >= 1024:
             raise NtStatusError(st.STATUS_INSUFF_SERVER_RESOURCES)
         if name.upper() == "IPC$":
+            self._share_encryption(req, session, _IPC)  # server-wide EncryptData only
             tree = TreeConnect(self._next_tree_id, "IPC$", True, None, False, FILE_ALL_ACCESS)
             share_type = ShareType.PIPE
         else:
