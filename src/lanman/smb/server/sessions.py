@@ -33,6 +33,7 @@ from .state import Session, TreeConnect
 if TYPE_CHECKING:
     from .connection import Reply, Request
 
+
 class _IpcShare:
     """IPC$ has no Share.EncryptData of its own; the server-wide EncryptData covers it."""
 
