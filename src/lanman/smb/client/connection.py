@@ -420,7 +420,9 @@ class ClientConnection:
             | (SecurityMode.SIGNING_REQUIRED if self.require_signing else 0)
         )
         self.capabilities = int(GlobalCapabilities.LARGE_MTU) if max(ds) >= 0x0210 else 0
-        if any(d in (0x0300, 0x0302) for d in ds) and CipherId.AES_128_CCM in self.ciphers:
+        # 3.2.4.2.2.2: a 3.x client that can encrypt says so (Samba answers the 3.1.1
+        # encryption context only then); at 3.0/3.0.2 the bit means AES-128-CCM.
+        if any(d >= 0x0300 for d in ds) and self.ciphers:
             self.capabilities |= int(GlobalCapabilities.ENCRYPTION)
         contexts: list[neg.NegotiateContext] = []
         if 0x0311 in ds:
@@ -496,7 +498,7 @@ class ClientConnection:
         elif (
             self.dialect in (0x0300, 0x0302)
             and self.server_capabilities & GlobalCapabilities.ENCRYPTION
-            and self.capabilities & GlobalCapabilities.ENCRYPTION
+            and CipherId.AES_128_CCM in self.ciphers
         ):
             self.cipher = CipherId.AES_128_CCM
         self.state = "negotiated"
