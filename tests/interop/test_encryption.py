@@ -203,7 +203,7 @@ def test_encrypt_data_server_tells_client_to_encrypt(aes256_server):
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("protocol", ["SMB3_00", "SMB3_11"])
+@pytest.mark.parametrize("protocol", ["SMB3_00", "SMB3_02", "SMB3_11"])
 def test_smbclient_encrypt_put_get_64mib(enc_server, workdir, protocol):
     t = enc_server
     src = workdir / "src.bin"
