@@ -324,3 +324,27 @@ def test_mutated_transform_frames_never_crash(tmp_path, cipher):
             srv.window = saved[1]
     finally:
         c.close()
+
+
+def test_encrypted_request_after_logoff_gets_session_deleted(tmp_path):
+    """A request encrypted with the key of a session that just logged off is answered
+    STATUS_USER_SESSION_DELETED, encrypted with that key (smbtorture smb2.connect with
+    --client-protection=encrypt); an unknown SessionId still disconnects."""
+    from lanman.crypto.smb_encryption import decrypt_message
+
+    ctx, *_ = _ctx(tmp_path)
+    c = connect(ctx, dialect=0x0311, encrypt=True)
+    try:
+        frame = _encrypted_frame(c)  # ECHO, built before LOGOFF
+        s = c.conn.session
+        key, cipher = s.decryption_key, c.conn.cipher
+        c.logoff()
+        srv = c.transport.server
+        out = srv.receive_frame(frame, NOW)
+        assert not srv.closed and len(out) == 1
+        reply = b"".join(bytes(p) for p in out[0])
+        assert reply[:4] == TRANSFORM_PROTOCOL_ID
+        _th, plain = decrypt_message(cipher, key, reply, max_size=1 << 20)
+        assert struct.unpack_from("<I", plain, 8)[0] == nts.STATUS_USER_SESSION_DELETED
+    finally:
+        c.close()

@@ -327,7 +327,9 @@ class ServerConnection(SessionHandlers, FileHandlers):
             th = TransformHeader.unpack(view)
         except DecryptError as exc:
             raise Disconnect(str(exc)) from None
-        session = self.sessions.get(th.session_id)
+        # A session logged off a moment ago still decrypts: its requests then get
+        # STATUS_USER_SESSION_DELETED (encrypted with the old key), as for signed ones.
+        session = self.sessions.get(th.session_id) or self.logged_off.get(th.session_id)
         reason = ""
         if th.flags != TRANSFORM_FLAG_ENCRYPTED:
             reason = "transform header Flags/EncryptionAlgorithm not 0x0001"
@@ -608,6 +610,9 @@ class ServerConnection(SessionHandlers, FileHandlers):
             # 3.3.5.2.4: an encrypted request carries no signature; decryption with the
             # session's key already proved who sent it.
             req.session = self.sessions.get(hdr.session_id)
+            if req.session is None and hdr.session_id in self.logged_off:
+                req.session = self.logged_off[hdr.session_id]
+                raise NtStatusError(st.STATUS_USER_SESSION_DELETED)
             return
         if hdr.command == Command.NEGOTIATE:
             if hdr.is_signed:
