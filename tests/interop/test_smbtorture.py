@@ -48,7 +48,7 @@ COMPOUND_PASS = {
 }
 
 
-def smbtorture(target, test: str) -> tuple[int, str]:
+def smbtorture(target, test: str, *extra: str) -> tuple[int, str]:
     exe = require_tool("smbtorture")
     cp = run(
         [
@@ -59,6 +59,7 @@ def smbtorture(target, test: str) -> tuple[int, str]:
             "-U",
             f"{target.user}%{target.password}",
             "--maximum-runtime=150",
+            *extra,
             test,
         ],
         timeout=180,
@@ -99,3 +100,27 @@ def test_smbtorture_compound_runs_to_the_end(target):
     assert len(results) >= 19, out
     missing = {n for n in COMPOUND_PASS if results.get(n) != "success"}
     assert not missing, f"sub-tests did not succeed: {missing}\n{out}"
+
+
+# The same suites with every message encrypted (smbtorture --client-protection=encrypt).
+ENCRYPTED = {
+    "smb2.connect": {"connect"},
+    "smb2.read": {"eof", "position", "dir", "access"},
+}
+
+
+@pytest.mark.timeout(200)
+@pytest.mark.parametrize("test", list(ENCRYPTED))
+def test_smbtorture_encrypted(target, test):
+    rc, out = smbtorture(target, test, "--client-protection=encrypt")
+    results = {
+        name: kind
+        for kind, name in re.findall(
+            r"^(success|failure|error|skip|xfail|uxsuccess): (\S+)", out, re.MULTILINE
+        )
+    }
+    failed = {n: k for n, k in results.items() if k in ("failure", "error", "uxsuccess")}
+    assert not failed, out
+    missing = {n for n in ENCRYPTED[test] if results.get(n) != "success"}
+    assert not missing, f"sub-tests did not succeed: {missing}\n{out}"
+    assert rc == 0, out
