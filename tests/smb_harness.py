@@ -130,6 +130,7 @@ class Share:
     read_only: bool = False
     guest_ok: bool = False
     remark: str = ""
+    encrypt_data: bool = False
 
 
 @dataclass

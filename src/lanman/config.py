@@ -11,6 +11,7 @@ Layout (one flat table; unknown keys are an error so that typos do not go unnoti
     enable_security_signature = true    # ...\\EnableSecuritySignature (SMB1 only on Windows)
     map_to_guest = false
     smb1_enabled = false                # EnableSMB1Protocol: SMB1 (NT LM 0.12) off by default
+    encryption_ciphers = "AES_128_GCM,AES_128_CCM,AES_256_GCM,AES_256_CCM"  # EncryptionCiphers
     server_guid = "..."                 # uuid4, generated on first save
     max_connections = 256
     max_connections_per_address = 64    # simultaneous connections from one source address
@@ -68,6 +69,9 @@ class ServerConfig:
     preauth_timeout: int = 60  # seconds for NEGOTIATE + SESSION_SETUP to produce a session
     event_log_max_kib: int = 20480  # like Windows' Security log: 20 MiB, overwrite oldest
     kdc_port: int = 4088  # KDC UDP+TCP port when a domain is provisioned (Windows: 88)
+    #: Set-SmbServerConfiguration -EncryptionCiphers: the SMB 3.1.1 ciphers offered, in the
+    #: server's order of preference (Windows Server 2025's default order).
+    encryption_ciphers: str = "AES_128_GCM,AES_128_CCM,AES_256_GCM,AES_256_CCM"
 
 
 def _check_listen(v: str) -> str | None:
@@ -123,7 +127,18 @@ def _check_log_size(v: int) -> str | None:
     return None if 64 <= v <= 4 * 1024 * 1024 else "must be between 64 and 4194304 (KiB)"
 
 
+def _check_ciphers(v: str) -> str | None:
+    from lanman.crypto.smb_encryption import parse_cipher_names
+
+    try:
+        parse_cipher_names(v)
+    except ValueError as e:
+        return f'{e} (a comma-separated list, e.g. "AES_128_GCM,AES_256_GCM")'
+    return None
+
+
 _CHECKS = {
+    "encryption_ciphers": _check_ciphers,
     "event_log_max_kib": _check_log_size,
     "max_connections_per_address": _check_max_conn,
     "preauth_timeout": _check_preauth,

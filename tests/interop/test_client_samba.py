@@ -162,3 +162,34 @@ def test_real_user_on_mandatory_with_bad_password(samba_mandatory):
     with pytest.raises(SmbClientError) as ei:
         _connect(samba_mandatory, password="wrong-password", require_signing=True)
     assert ei.value.status == 0xC000006D
+
+
+@pytest.mark.parametrize("dialect", ["3.1.1", "3.0.2", "3.0"])
+def test_encrypt_against_samba(samba_mandatory, tmp_path, dialect):
+    """`lanman client --encrypt`: Samba agrees on the cipher and the keys (AES-128-GCM at
+    3.1.1, AES-128-CCM at 3.0.x); every message after SESSION_SETUP is encrypted."""
+    from interop_support import TamperProxy
+
+    t = samba_mandatory
+    with TamperProxy(t.port) as proxy:
+        c = SmbClient.connect(
+            t.host,
+            proxy.port,
+            t.user,
+            t.password,
+            share="data",
+            timeout=20,
+            dialects=(parse_dialect(dialect),),
+            allow_insecure_guest=False,
+            encrypt=True,
+        )
+        try:
+            info = c.connection_info()
+            assert info.encrypted
+            assert info.cipher == ("AES-128-GCM" if dialect == "3.1.1" else "AES-128-CCM")
+            _roundtrip(c, tmp_path)
+        finally:
+            c.close()
+    assert proxy.transformed > 10
+    plain = [m for m in proxy.requests if m.command not in (0, 1)]
+    assert plain == [], plain

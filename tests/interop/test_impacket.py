@@ -45,8 +45,8 @@ def test_impacket_client(target, name):
             else:
                 assert conn.getDialect() == dialect
             # impacket (client) encrypts every 3.x session whose server advertises
-            # encryption (Samba does; lanman does not, encryption is out of scope).  This
-            # suite is about signing, so switch impacket's encryption off.
+            # encryption (Samba and lanman do).  This suite is about signing, so switch
+            # impacket's encryption off (test_encryption.py covers it).
             conn._SMBConnection._Connection["SupportsEncryption"] = False
             conn.login(target.user, target.password)
             assert not conn.isGuestSession()

@@ -377,3 +377,45 @@ def test_lanman_cli_client_kerberos_flags(domain):
     )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "IP address forces NTLM" in r.stderr
+
+
+@pytest.mark.parametrize("cipher", ["aes-128-gcm", "aes-256-gcm", "aes-256-ccm"])
+def test_smbclient_kerberos_encrypted_round_trip(domain, cipher, tmp_path):
+    """Kerberos session key (32 bytes, AES256 subkey) + SMB 3.1.1 encryption: the 256-bit
+    ciphers derive their keys from the full session key, the 128-bit ones from its first 16
+    bytes (MS-SMB2 3.3.5.5.3); smbclient and lanman must agree or nothing decrypts."""
+    env = dict(domain["env"], KRB5CCNAME=f"FILE:{tmp_path / 'tgt.cc'}")
+    r = _run([_tool("kinit"), "dave"], env, domain["password"] + "\n")
+    assert r.returncode == 0, r.stderr
+    src = tmp_path / "up.bin"
+    digest = make_random_file(src, 2 * 1024 * 1024 + 5, seed=7)
+    before = _kerberos_logons(domain["log"])
+    with TamperProxy(domain["smb_port"]) as proxy:
+        r = subprocess.run(
+            [
+                _tool("smbclient"),
+                f"//{HOST_NAME}/data",
+                "-p",
+                str(proxy.port),
+                "-I",
+                "127.0.0.1",
+                "--use-kerberos=required",
+                "--client-protection=encrypt",
+                f"--option=client smb3 encryption algorithms={cipher}",
+                "--option=client min protocol=SMB3_11",
+                "--option=client max protocol=SMB3_11",
+                "-c",
+                f"put {src} e-{cipher}.bin; get e-{cipher}.bin {tmp_path / 'down.bin'}",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert r.returncode == 0, r.stdout + r.stderr
+        transformed = proxy.transformed
+    assert transformed > 4
+    assert sha256_file(domain["share"] / f"e-{cipher}.bin") == digest
+    assert sha256_file(tmp_path / "down.bin") == digest
+    assert _kerberos_logons(domain["log"]) == before + 1

@@ -109,6 +109,7 @@ def test_share_add_list_remove(tmp_path: Path) -> None:
             "read_only": True,
             "guest_ok": False,
             "remark": "[b]x[/b]",
+            "encrypt_data": False,
         }
     ]
     assert "[b]x[/b]" in run(home, "share", "list").output  # no rich markup injection
@@ -312,3 +313,44 @@ def test_up_without_service_keeps_demo_password_unused(tmp_path: Path, monkeypat
     assert r.exit_code == 1 and "not available" in r.stderr
     assert "Password" not in r.output
     assert json.loads(run(home, "user", "list", "--json").output) == []
+
+
+def test_share_encrypt_data_add_and_set(tmp_path: Path) -> None:
+    home = tmp_path / "h"
+    data = tmp_path / "data"
+    data.mkdir()
+    r = run(home, "share", "add", "Sec", str(data), "--encrypt-data")
+    assert r.exit_code == 0, r.stderr
+    assert "RejectUnencryptedAccess" in r.stderr
+    assert json.loads(run(home, "share", "list", "--json").output)[0]["encrypt_data"] is True
+    r = run(home, "share", "set", "Sec", "--encrypt-data", "false")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(run(home, "share", "list", "--json").output)[0]["encrypt_data"] is False
+    r = run(home, "share", "set", "Nope", "--encrypt-data", "true")
+    assert r.exit_code == 1 and "NERR_NetNameNotFound" in r.stderr
+
+
+def test_server_config_encryption_settings(tmp_path: Path) -> None:
+    home = tmp_path / "h"
+    got = json.loads(run(home, "smb", "server-config", "get", "--json").output)
+    assert got["EncryptData"] is False and got["RejectUnencryptedAccess"] is True
+    assert got["EncryptionCiphers"] == "AES_128_GCM,AES_128_CCM,AES_256_GCM,AES_256_CCM"
+    r = run(
+        home,
+        "smb",
+        "server-config",
+        "set",
+        "--encrypt-data",
+        "true",
+        "--reject-unencrypted-access",
+        "false",
+        "--encryption-ciphers",
+        "aes-256-gcm",
+    )
+    assert r.exit_code == 0, r.stderr
+    got = json.loads(run(home, "smb", "server-config", "get", "--json").output)
+    assert got["EncryptData"] is True and got["Origin"]["EncryptData"] == "local"
+    assert got["RejectUnencryptedAccess"] is False
+    assert got["EncryptionCiphers"] == "AES_256_GCM"
+    r = run(home, "smb", "server-config", "set", "--encryption-ciphers", "AES_512_GCM")
+    assert r.exit_code == 1 and "unknown cipher" in r.stderr

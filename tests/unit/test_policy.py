@@ -353,3 +353,22 @@ def test_guest_decision_per_profile(profile, allowed_code) -> None:
     cp = client_policy(HostPolicy(profile_name=profile))
     d = guest_logon_allowed(cp.insecure_guest_allowed, cp.require_signing)
     assert d.win32 == allowed_code
+
+
+def test_encryption_values_per_release() -> None:
+    """EncryptData / RejectUnencryptedAccess: 0 / 1 where SMB 3 exists (Windows 8 / Server 2012
+    and later), not applicable on the SMB1-era profiles."""
+    from lanman.policy.catalogue import by_name
+    from lanman.policy.profiles import PROFILES
+
+    enc, rej = by_name("LanmanServer.EncryptData"), by_name("LanmanServer.RejectUnencryptedAccess")
+    assert enc.path.endswith("LanmanServer\\Parameters\\EncryptData")
+    assert rej.powershell == "Set-SmbServerConfiguration -RejectUnencryptedAccess"
+    modern = {"win10", "server2025", "server2025-dc", "win11-24h2-pro"}
+    legacy = {"nt4-sp3", "win98", "win2000", "xp", "server2003-dc"}
+    for name in modern:
+        p = PROFILES[name]
+        assert p.default(enc.name).value == 0 and p.default(rej.name).value == 1, name
+    for name in legacy:
+        p = PROFILES[name]
+        assert p.default(enc.name).value is None and p.default(rej.name).value is None, name

@@ -148,6 +148,14 @@ def _common(f):
             help="Connect to ADDRESS; HOST of //HOST/SHARE still names the server (its SPN "
             "cifs/HOST for Kerberos).",
         ),
+        click.option(
+            "--encrypt",
+            is_flag=True,
+            default=False,
+            help="Require SMB 3 encryption for the whole session (fails where the server "
+            "cannot encrypt); without it the client still encrypts when the server or share "
+            "asks for it.",
+        ),
         click.option("--kdc", default="", metavar="HOST[:PORT]", help="KDC for Kerberos."),
         click.option("--realm", default="", help="Kerberos realm (default: krb5.conf)."),
     ]
@@ -196,6 +204,7 @@ def _connect(
     address: str | None = None,
     kdc: str = "",
     realm: str = "",
+    encrypt: bool = False,
 ) -> SmbClient:
     host, share = _split_unc(unc)
     try:
@@ -225,6 +234,7 @@ def _connect(
         address=address,
         kdc=kdc,
         realm=realm,
+        encrypt=encrypt,
     )
     for w in c.warnings:
         click.echo(f"warning: {w}", err=True)
@@ -266,6 +276,8 @@ def _print_connection(c: SmbClient, as_json: bool) -> None:
         "Dialect",
         "Signed",
         "SigningAlgorithm",
+        "Encrypted",
+        "Cipher",
         "Guest",
         "NumOpens",
         box=None,
@@ -279,6 +291,8 @@ def _print_connection(c: SmbClient, as_json: bool) -> None:
         info.dialect,
         str(info.signed),
         info.signing_algorithm or "-",
+        str(info.encrypted),
+        info.cipher or "-",
         str(info.is_guest or info.is_anonymous),
         str(info.num_opens),
     )

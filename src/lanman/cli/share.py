@@ -1,4 +1,4 @@
-"""``lanman share add|list|remove``."""
+"""``lanman share add|set|list|remove`` (after New-SmbShare / Set-SmbShare)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from lanman.cli._common import console, echo_json, get_home, yes_no
+from lanman.cli._common import WIN_BOOL, console, echo_json, get_home, yes_no
 
 
 @click.group("share")
@@ -31,6 +31,11 @@ def share() -> None:
     is_flag=True,
     help="Allow sharing '/' (the data directory stays unreachable through SMB).",
 )
+@click.option(
+    "--encrypt-data",
+    is_flag=True,
+    help="Require SMB 3 encryption on this share (New-SmbShare -EncryptData $true).",
+)
 @click.pass_context
 def share_add(
     ctx: click.Context,
@@ -40,6 +45,7 @@ def share_add(
     guest_ok: bool,
     remark: str,
     force: bool,
+    encrypt_data: bool,
 ) -> None:
     """Share directory PATH as NAME.
 
@@ -54,6 +60,7 @@ def share_add(
         remark=remark,
         data_dir=home.path,
         force=force,
+        encrypt_data=encrypt_data,
     )
     home.events.emit(
         "SHARE_ADDED",
@@ -64,6 +71,8 @@ def share_add(
         guest_ok=s.guest_ok,
     )
     click.echo(f"{s.name} was shared successfully ({s.path}).")
+    if encrypt_data:
+        _encrypt_note(home)
     if guest_ok:
         if not home.config.map_to_guest:
             click.echo(
@@ -78,6 +87,38 @@ def share_add(
         )
 
 
+def _encrypt_note(home) -> None:
+    from lanman.policy.hoststate import effective_server
+
+    if effective_server(home).reject_unencrypted_access:
+        click.echo(
+            "note: clients that cannot encrypt (SMB 2.x, or 3.x without encryption) get "
+            "STATUS_ACCESS_DENIED on this share (RejectUnencryptedAccess).",
+            err=True,
+        )
+
+
+@share.command("set")
+@click.argument("name")
+@click.option(
+    "--encrypt-data",
+    type=WIN_BOOL,
+    required=True,
+    help="true|false. Require SMB 3 encryption on this share (Set-SmbShare -EncryptData).",
+)
+@click.pass_context
+def share_set(ctx: click.Context, name: str, encrypt_data: bool) -> None:
+    """Change a share's settings, like Set-SmbShare. Applies to new tree connects."""
+    home = get_home(ctx)
+    s = home.store.set_share(name, encrypt_data=encrypt_data)
+    home.events.emit(
+        "SHARE_CHANGED", source="lanman-cli", share=s.name, changes=f"EncryptData: {s.encrypt_data}"
+    )
+    click.echo(f"{s.name}: EncryptData {yes_no(s.encrypt_data)}.")
+    if s.encrypt_data:
+        _encrypt_note(home)
+
+
 @share.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
@@ -90,13 +131,23 @@ def share_list(ctx: click.Context, as_json: bool) -> None:
     if not shares:
         click.echo("There are no entries in the list.")
         return
-    t = Table("Name", "Path", "ReadOnly", "GuestOk", "Remark", box=None, header_style="bold")
+    t = Table(
+        "Name",
+        "Path",
+        "ReadOnly",
+        "GuestOk",
+        "EncryptData",
+        "Remark",
+        box=None,
+        header_style="bold",
+    )
     for s in shares:
         t.add_row(
             escape(s.name),
             escape(s.path),
             yes_no(s.read_only),
             yes_no(s.guest_ok),
+            yes_no(s.encrypt_data),
             escape(s.remark),
         )
     console().print(t)

@@ -16,7 +16,7 @@ from lanman.cli._common import WIN_BOOL, CliError, console, echo_json, yes_no
 from lanman.cli.policy import load_host, save
 from lanman.config import ServerConfig
 from lanman.policy.effective import Setting, client_policy, resolve, server_policy
-from lanman.policy.hoststate import AUTH_DELAY, TOML_KEYS
+from lanman.policy.hoststate import AUTH_DELAY, ENCRYPT_DATA, REJECT_UNENCRYPTED, TOML_KEYS
 
 # (PowerShell-style name, config field, meaning) — the order of `server-config get`.
 SETTINGS: tuple[tuple[str, str, str], ...] = (
@@ -39,6 +39,24 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
         "EnableSMB1Protocol",
         "smb1_enabled",
         "SMB1 (NT LM 0.12) offered to clients that speak nothing newer (off by default)",
+    ),
+    (
+        "EncryptData",
+        "encrypt_data",
+        "LanmanServer EncryptData: every session of an SMB 3 client that can encrypt is encrypted",
+    ),
+    (
+        "RejectUnencryptedAccess",
+        "reject_unencrypted_access",
+        (
+            "LanmanServer RejectUnencryptedAccess: clients that cannot encrypt are refused where "
+            "encryption is required"
+        ),
+    ),
+    (
+        "EncryptionCiphers",
+        "encryption_ciphers",
+        "SMB 3.1.1 ciphers offered, in the server's order of preference",
     ),
     ("ServerName", "server_name", "NetBIOS name of the server"),
     ("DomainName", "domain_name", "workgroup / domain name in NTLM target info"),
@@ -63,6 +81,8 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ),
 )
 AUTH_DELAY_FIELD = "invalid_authentication_delay_ms"
+#: config field -> catalogue value (boolean REG_DWORDs kept in the policy's local layer only)
+POLICY_BOOLS = {"encrypt_data": ENCRYPT_DATA, "reject_unencrypted_access": REJECT_UNENCRYPTED}
 
 
 def _fmt(v: object) -> str:
@@ -104,6 +124,14 @@ def _server_view(ctx: click.Context) -> tuple[list[tuple[str, object, str]], str
         elif field == "map_to_guest":
             origin = "local" if cfg.map_to_guest != ServerConfig().map_to_guest else "default"
             rows.append((ps, cfg.map_to_guest, origin))
+        elif field in POLICY_BOOLS:
+            d = resolve(host, POLICY_BOOLS[field])
+            if d.value is None:
+                value = field == "reject_unencrypted_access"  # Windows' default where n/a
+                origin = "default (profile has no SMB 3 encryption)"
+            else:
+                value, origin = bool(d.value), d.origin
+            rows.append((ps, value, origin))
         elif field == AUTH_DELAY_FIELD:
             d = resolve(host, AUTH_DELAY)
             value = d.value or 0
@@ -159,6 +187,24 @@ def server_config_get(ctx: click.Context, as_json: bool) -> None:
     type=WIN_BOOL,
     help="true|false. Offer SMB1 (NT LM 0.12) to SMB1-only clients (default false).",
 )
+@click.option(
+    "--encrypt-data",
+    "encrypt_data",
+    type=WIN_BOOL,
+    help="true|false. Encrypt every SMB 3 session (LanmanServer EncryptData; default false).",
+)
+@click.option(
+    "--reject-unencrypted-access",
+    "reject_unencrypted_access",
+    type=WIN_BOOL,
+    help="true|false. Refuse clients that cannot encrypt where encryption is required "
+    "(LanmanServer RejectUnencryptedAccess; default true).",
+)
+@click.option(
+    "--encryption-ciphers",
+    help='SMB 3.1.1 ciphers in order of preference, e.g. "AES_128_GCM,AES_256_GCM" '
+    "(Set-SmbServerConfiguration -EncryptionCiphers).",
+)
 @click.option("--listen", help="Address to bind, e.g. 127.0.0.1 or 0.0.0.0.")
 @click.option("--smb-port", type=click.IntRange(1, 65535), help="TCP port.")
 @click.option("--server-name", help="NetBIOS server name (1-15 characters).")
@@ -206,6 +252,21 @@ def server_config_set(ctx: click.Context, **opts: object) -> None:
         delay = changes.pop(AUTH_DELAY_FIELD)
         signing[AUTH_DELAY_FIELD] = delay
         host.local.set_catalogue(by_name(AUTH_DELAY), int(delay), "local")
+    for field, name in POLICY_BOOLS.items():
+        if field in changes:
+            from lanman.policy.catalogue import by_name
+
+            value = changes.pop(field)
+            signing[field] = value
+            host.local.set_catalogue(by_name(name), int(bool(value)), "local")
+    if "encryption_ciphers" in changes:
+        from lanman.crypto.smb_encryption import parse_cipher_names
+
+        try:
+            names = parse_cipher_names(str(changes["encryption_ciphers"]))
+        except ValueError as e:
+            raise CliError(f"--encryption-ciphers: {e}", "e.g. AES_128_GCM,AES_256_GCM") from None
+        changes["encryption_ciphers"] = ",".join(c.name for c in names)
     if changes:
         cfg = home.config
         new = ServerConfig(**{f: getattr(cfg, f) for f in ServerConfig.__dataclass_fields__})

@@ -99,14 +99,20 @@ def _session_key16(session_key: bytes) -> bytes:
     return bytes(session_key[:16]).ljust(16, b"\x00")
 
 
-def derive_keys(session_key: bytes, dialect: int, preauth_hash: bytes | None) -> SmbKeys:
+def derive_keys(
+    session_key: bytes, dialect: int, preauth_hash: bytes | None, cipher_key_bits: int = 128
+) -> SmbKeys:
     """Derive the signing, application and cipher keys (MS-SMB2 3.3.5.5.3, 3.1.4.2).
 
     2.0.2/2.1: SigningKey = ApplicationKey = SessionKey; no cipher keys (empty).
     3.0/3.0.2: constant contexts.  3.1.1: context = Session.PreauthIntegrityHashValue.
-    Cipher keys are 128-bit (AES-128-CCM/GCM); AES-256 ciphers are not handled here.
+    ``cipher_key_bits`` 256 (Connection.CipherId AES-256-CCM/GCM, 3.1.1 only) derives 32-byte
+    cipher keys with L = 256 from the full GSS session key (Session.FullSessionKey); otherwise
+    cipher keys are 128-bit from the 16-byte Session.SessionKey.
     """
     key = _session_key16(session_key)
+    if cipher_key_bits not in (128, 256):
+        raise ValueError("cipher_key_bits must be 128 or 256")
     if dialect in (DIALECT_202, DIALECT_210):
         return SmbKeys(key, key, key, b"", b"")
     if dialect in (DIALECT_300, DIALECT_302):
@@ -121,12 +127,13 @@ def derive_keys(session_key: bytes, dialect: int, preauth_hash: bytes | None) ->
         if preauth_hash is None or len(preauth_hash) != 64:
             raise ValueError("dialect 3.1.1 needs the 64-byte preauth integrity hash")
         h = bytes(preauth_hash)
+        ck = bytes(session_key) if cipher_key_bits == 256 else key
         return SmbKeys(
             session_key=key,
             signing_key=kdf_sp800_108(key, b"SMBSigningKey\x00", h),
             application_key=kdf_sp800_108(key, b"SMBAppKey\x00", h),
-            encryption_key=kdf_sp800_108(key, b"SMBS2CCipherKey\x00", h),
-            decryption_key=kdf_sp800_108(key, b"SMBC2SCipherKey\x00", h),
+            encryption_key=kdf_sp800_108(ck, b"SMBS2CCipherKey\x00", h, cipher_key_bits),
+            decryption_key=kdf_sp800_108(ck, b"SMBC2SCipherKey\x00", h, cipher_key_bits),
         )
     raise ValueError(f"unknown SMB2 dialect 0x{dialect:04X}")
 

@@ -8,6 +8,9 @@ the Windows logs recognise them:
 * 3021 and 3023 ``Microsoft-Windows-SMBServer/Audit`` (Windows 11 24H2 / KB5066913 audit events
   "client does not support signing" and "insecure guest logon"; docs/SOURCES.md signing §4-5).
 
+No Windows event id for a client refused for not encrypting could be confirmed from a cited
+source, so UNENCRYPTED_ACCESS_REJECTED (9006) and ENCRYPTED_MESSAGE_REJECTED (9007) are lanman's.
+
 Windows logs nothing for a request whose signature fails or that arrives unsigned on a
 signing-required session (it just answers STATUS_ACCESS_DENIED), and nothing server-side for
 a refused guest logon, so those — and our operational events — use lanman's own ids in the
@@ -120,6 +123,26 @@ _ROWS: tuple[EventDef, ...] = (
         "A malformed SMB message closed its connection. Client: {client}; reason: {reason}",
         False,
     ),
+    EventDef(
+        9006,
+        "UNENCRYPTED_ACCESS_REJECTED",
+        ERROR,
+        _LSEC,
+        "Unencrypted access to a session or share that requires encryption was refused with "
+        "STATUS_ACCESS_DENIED (RejectUnencryptedAccess; MS-SMB2 3.3.5.2.9, 3.3.5.7). "
+        "Client: {client}; user: {user}; share: {share}; reason: {reason}",
+        False,
+    ),
+    EventDef(
+        9007,
+        "ENCRYPTED_MESSAGE_REJECTED",
+        ERROR,
+        _LSEC,
+        "An encrypted SMB message failed to decrypt (bad tag, unknown session or bad "
+        "length); the connection was closed (MS-SMB2 3.3.5.2.1.1). Client: {client}; "
+        "session: {session_id}; reason: {reason}",
+        False,
+    ),
     # --- SMB client (the Workstation service; docs/SOURCES.md signing §4.3, §5) ------------
     EventDef(
         31017,
@@ -224,6 +247,7 @@ _ROWS: tuple[EventDef, ...] = (
         False,
     ),
     EventDef(9111, "SHARE_REMOVED", INFORMATION, _LOPS, "Share {share} removed.", False),
+    EventDef(9112, "SHARE_CHANGED", INFORMATION, _LOPS, "Share {share} changed: {changes}.", False),
     EventDef(9120, "USER_ADDED", INFORMATION, _LOPS, "User {user} added (RID {rid}).", False),
     EventDef(9121, "USER_REMOVED", INFORMATION, _LOPS, "User {user} removed.", False),
     EventDef(

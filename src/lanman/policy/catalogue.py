@@ -257,6 +257,42 @@ CATALOGUE: tuple[RegistryValue, ...] = (
         aliases=("InvalidAuthenticationDelayTimeInMs", "AuthRateLimiterDelayInMs"),
     ),
     RegistryValue(
+        name="LanmanServer.EncryptData",
+        key=f"{_SERVICES}\\LanmanServer\\Parameters",
+        value="EncryptData",
+        role="server",
+        summary="SMB server encrypts every session of an SMB 3.x client that can encrypt",
+        meaning=_m("encryption per share only", "every session encrypted"),
+        powershell="Set-SmbServerConfiguration -EncryptData",
+        source=(
+            "MS-SMB2 3.3.1.1 (EncryptData global setting) and 3.3.5.5.3 (Session.EncryptData); "
+            "Set-SmbServerConfiguration -EncryptData (SMB 3.0 and later, Windows 8 / Server 2012)"
+        ),
+        note=(
+            "Per-share encryption is Set-SmbShare -EncryptData (lanman share add|set "
+            "--encrypt-data). No Group Policy setting controls the server side."
+        ),
+        aliases=("EncryptData",),
+    ),
+    RegistryValue(
+        name="LanmanServer.RejectUnencryptedAccess",
+        key=f"{_SERVICES}\\LanmanServer\\Parameters",
+        value="RejectUnencryptedAccess",
+        role="server",
+        summary="SMB server refuses unencrypted access to encrypted sessions and shares",
+        meaning=_m("served unencrypted", "refused with STATUS_ACCESS_DENIED"),
+        powershell="Set-SmbServerConfiguration -RejectUnencryptedAccess",
+        source=(
+            "MS-SMB2 3.3.1.1 (RejectUnencryptedAccess), 3.3.5.2.9, 3.3.5.2.11 and 3.3.5.7; "
+            "Set-SmbServerConfiguration -RejectUnencryptedAccess (default $true)"
+        ),
+        note=(
+            "With it on, a client that cannot encrypt (SMB 2.x, or 3.x without encryption) "
+            "gets STATUS_ACCESS_DENIED at TREE_CONNECT to a share that requires encryption."
+        ),
+        aliases=("RejectUnencryptedAccess",),
+    ),
+    RegistryValue(
         name="LanmanServer.EnableW9xsecuritysignature",
         key=f"{_SERVICES}\\LanmanServer\\Parameters",
         value="EnableW9xsecuritysignature",

@@ -33,6 +33,8 @@ __all__ = [
 ]
 
 AUTH_DELAY = "LanmanServer.InvalidAuthenticationDelayTimeInMs"
+ENCRYPT_DATA = "LanmanServer.EncryptData"
+REJECT_UNENCRYPTED = "LanmanServer.RejectUnencryptedAccess"
 
 #: lanman.toml [server] key -> catalogue value it mirrors
 TOML_KEYS = {
@@ -89,6 +91,19 @@ class EffectiveServer:
     map_to_guest: bool
     map_to_guest_origin: str
     auth_delay: Setting  # LanmanServer InvalidAuthenticationDelayTimeInMs
+    encrypt: Setting | None = None  # LanmanServer EncryptData
+    reject_unencrypted: Setting | None = None  # LanmanServer RejectUnencryptedAccess
+
+    @property
+    def encrypt_data(self) -> bool:
+        """EncryptData; off where the profile has no SMB 3 encryption."""
+        return bool(self.encrypt is not None and self.encrypt.value)
+
+    @property
+    def reject_unencrypted_access(self) -> bool:
+        """RejectUnencryptedAccess; Windows' default (on) where the profile has no value."""
+        s = self.reject_unencrypted
+        return True if s is None or s.value is None else bool(s.value)
 
     @property
     def auth_delay_ms(self) -> int:
@@ -109,7 +124,8 @@ class EffectiveServer:
             f"RequireSecuritySignature: signing {req} (origin: {self.require_origin}; "
             f"profile {self.profile}); MapToGuest {self.map_to_guest} "
             f"(origin: {self.map_to_guest_origin}); InvalidAuthenticationDelayTimeInMs "
-            f"{self.auth_delay_ms} (origin: {self.auth_delay.origin})"
+            f"{self.auth_delay_ms} (origin: {self.auth_delay.origin}); EncryptData "
+            f"{self.encrypt_data}; RejectUnencryptedAccess {self.reject_unencrypted_access}"
         )
 
 
@@ -124,4 +140,6 @@ def effective_server(home) -> EffectiveServer:
         if cfg.map_to_guest != ServerConfig().map_to_guest
         else "default",
         auth_delay=resolve(host, AUTH_DELAY),
+        encrypt=resolve(host, ENCRYPT_DATA),
+        reject_unencrypted=resolve(host, REJECT_UNENCRYPTED),
     )

@@ -101,6 +101,12 @@ VN_REQ = "VNETSUP.RequireSecuritySignature"
 VN_EN = "VNETSUP.EnableSecuritySignature"
 REMOTE = "TerminalServer.AllowRemoteRPC"
 LS_DELAY = "LanmanServer.InvalidAuthenticationDelayTimeInMs"
+LS_ENC = "LanmanServer.EncryptData"
+LS_REJ = "LanmanServer.RejectUnencryptedAccess"
+SMB3_ENCRYPTION = (
+    "Set-SmbServerConfiguration: EncryptData $false and RejectUnencryptedAccess $true by "
+    "default since SMB 3.0 (Windows 8 / Server 2012)"
+)
 RATE_LIMITER = (
     "SMB authentication rate limiter (Windows 11 24H2 and Server 2025 security hardening): "
     "2,000 ms by default"
@@ -126,8 +132,12 @@ class Profile:
 
 _NO_RATE_LIMITER = _na("no SMB authentication rate limiter before Windows 11 24H2 / Server 2025")
 
+_NO_SMB3 = _na("no SMB 3 encryption before Windows 8 / Server 2012")
+
 _LEGACY_NA = {
     LS_DELAY: _NO_RATE_LIMITER,
+    LS_ENC: _NO_SMB3,
+    LS_REJ: _NO_SMB3,
     LS_W9X: _na("only Windows 2000 servers read EnableW9xsecuritysignature"),
     RDR_REQ: _na("NT 4.0 redirector value"),
     RDR_EN: _na("NT 4.0 redirector value"),
@@ -248,6 +258,8 @@ def _modern(
             LS_REQ: server_require,
             REMOTE: remote_rpc,
             LS_DELAY: Default(2000, RATE_LIMITER) if rate_limiter else _NO_RATE_LIMITER,
+            LS_ENC: Default(0, SMB3_ENCRYPTION),
+            LS_REJ: Default(1, SMB3_ENCRYPTION),
         },
         is_dc=dc,
         notes=notes,

@@ -5,9 +5,8 @@ Heuristics, in order (each names its evidence in the report):
 * impacket: NTLM CHALLENGE version 255.255.65535 (its placeholder) or a ServerGuid of "A"s;
 * Samba: NTLM version 6.1 build 0 (Samba's fixed NTLMSSP version), or "Samba" in the IPC$
   remark a share listing returned;
-* lanman: NTLM version 10.0.20348 with NTLM as the only SPNEGO mechanism and no cipher
-  offered (lanman's server does not encrypt; Windows Server 2022 offers Kerberos, NegoEx and
-  four ciphers);
+* lanman: NTLM version 10.0.20348 with NTLM as the only SPNEGO mechanism (Windows Server
+  2022 offers Kerberos and NegoEx too; since lanman encrypts, the ciphers no longer tell);
 * Windows: any other NTLM version with a non-zero build, or Kerberos/NegoEx offered.
 """
 
@@ -38,8 +37,8 @@ def recognise(host: HostResult) -> tuple[str, str]:
         return "samba", f"share remark {remarks.strip()[:60]!r}"
     if v == "6.1.0":
         return "samba", "NTLM version 6.1 build 0 (Samba's fixed NTLMSSP version)"
-    if v == "10.0.20348" and host.mechanisms == ["NTLM"] and not host.ciphers:
-        return "lanman", "NTLM version 10.0.20348, NTLM-only SPNEGO, no SMB3 encryption"
+    if v == "10.0.20348" and host.mechanisms == ["NTLM"]:
+        return "lanman", "NTLM version 10.0.20348, NTLM-only SPNEGO"
     if v and not v.endswith(".0"):
         return "windows", f"NTLM version {v}"
     if any(m in ("Kerberos", "MS-KRB5", "NegoEx") for m in host.mechanisms):

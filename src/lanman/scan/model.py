@@ -108,6 +108,11 @@ class SessionResult:
     signed: bool = False
     signing_algorithm: str = ""
     tree_connect: str = ""  # the share connected ("" when none)
+    #: the session is encrypted (server-wide EncryptData, SessionFlags ENCRYPT_DATA)
+    encrypted: bool = False
+    #: the share connected requires encryption (ShareFlags ENCRYPT_DATA)
+    share_encrypted: bool = False
+    cipher: str = ""  # the cipher the session negotiated, when any
     status: int | None = None
     code: int | None = None
     name: str = ""
@@ -126,6 +131,9 @@ class SessionResult:
             "signed": self.signed,
             "signing_algorithm": self.signing_algorithm or None,
             "tree_connect": self.tree_connect or None,
+            "encrypted": self.encrypted,
+            "share_encrypted": self.share_encrypted,
+            "cipher": self.cipher or None,
             "status": None if self.status is None else f"0x{self.status:08X}",
             "code": self.code,
             "name": self.name or None,

@@ -371,7 +371,12 @@ def _host_html(h: HostResult) -> str:
         ),
         (
             "Authenticated session",
-            (f"{h.user.session or 'refused'} {h.user.dialect} signed={h.user.signed} {h.user.name}")
+            (
+                f"{h.user.session or 'refused'} {h.user.dialect} signed={h.user.signed} "
+                f"{h.user.name}"
+                + (f"; {h.user.tree_connect} requires encryption" if h.user.share_encrypted else "")
+                + (f"; session encrypted ({h.user.cipher})" if h.user.encrypted else "")
+            )
             if h.user
             else "not tried (no credentials)",
         ),

@@ -262,6 +262,9 @@ def _session(
         out.signed = info.signed
         out.signing_algorithm = info.signing_algorithm
         out.tree_connect = share
+        out.encrypted = client.conn.session.encrypt_data
+        out.share_encrypted = client.tree_id in client.conn.encrypted_trees
+        out.cipher = client.conn.cipher_name
         if kind != "user" and share.upper() == "IPC$":
             try:
                 out.shares = _list_shares(client, server_name)

@@ -89,6 +89,7 @@ class Share:
     read_only: bool
     guest_ok: bool
     remark: str
+    encrypt_data: bool = False  # Set-SmbShare -EncryptData (MS-SMB2 3.3.1.6 Share.EncryptData)
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -372,6 +373,7 @@ class Store:
         remark: str = "",
         data_dir: str | os.PathLike[str] | None = None,
         force: bool = False,
+        encrypt_data: bool = False,
     ) -> Share:
         """Add a share. With ``data_dir`` (the home), a path that is the home, contains it
         or lies inside it (but for its ``shares/``) is refused, and ``/`` unless ``force``
@@ -401,6 +403,7 @@ class Store:
             read_only=bool(read_only),
             guest_ok=bool(guest_ok),
             remark=remark,
+            encrypt_data=bool(encrypt_data),
         )
         with self._lock, _txn(self._conn) as c:
             if c.execute("SELECT 1 FROM shares WHERE name = ?", (name,)).fetchone():
@@ -410,10 +413,37 @@ class Store:
                     "NERR_DuplicateShare",
                 )
             c.execute(
-                "INSERT INTO shares (name, path, read_only, guest_ok, remark) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (share.name, share.path, int(share.read_only), int(share.guest_ok), share.remark),
+                "INSERT INTO shares (name, path, read_only, guest_ok, remark, encrypt_data) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    share.name,
+                    share.path,
+                    int(share.read_only),
+                    int(share.guest_ok),
+                    share.remark,
+                    int(share.encrypt_data),
+                ),
             )
+        return share
+
+    def set_share(self, name: str, *, encrypt_data: bool | None = None) -> Share:
+        """Change a share's settings (like Set-SmbShare); returns the share as it now is."""
+        with self._lock, _txn(self._conn) as c:
+            if encrypt_data is not None:
+                n = c.execute(
+                    "UPDATE shares SET encrypt_data = ? WHERE name = ?",
+                    (int(bool(encrypt_data)), name),
+                ).rowcount
+            else:
+                n = len(c.execute("SELECT 1 FROM shares WHERE name = ?", (name,)).fetchall())
+            if n == 0:
+                raise StoreError(
+                    f"share {name!r} does not exist",
+                    "`lanman share list` shows the configured shares",
+                    "NERR_NetNameNotFound",
+                )
+        share = self.get_share(name)
+        assert share is not None
         return share
 
     def remove_share(self, name: str) -> None:
@@ -428,7 +458,8 @@ class Store:
     def get_share(self, name: str) -> Share | None:
         with self._lock:
             row = self._conn.execute(
-                "SELECT name, path, read_only, guest_ok, remark FROM shares WHERE name = ?",
+                "SELECT name, path, read_only, guest_ok, remark, encrypt_data FROM shares "
+                "WHERE name = ?",
                 (name,),
             ).fetchone()
         return _share(row) if row else None
@@ -436,7 +467,8 @@ class Store:
     def list_shares(self) -> list[Share]:
         with self._lock:
             rows = self._conn.execute(
-                "SELECT name, path, read_only, guest_ok, remark FROM shares ORDER BY name"
+                "SELECT name, path, read_only, guest_ok, remark, encrypt_data FROM shares "
+                "ORDER BY name"
             ).fetchall()
         return [_share(r) for r in rows]
 
@@ -493,5 +525,10 @@ def _user(row: tuple) -> User:
 
 def _share(row: tuple) -> Share:
     return Share(
-        name=row[0], path=row[1], read_only=bool(row[2]), guest_ok=bool(row[3]), remark=row[4]
+        name=row[0],
+        path=row[1],
+        read_only=bool(row[2]),
+        guest_ok=bool(row[3]),
+        remark=row[4],
+        encrypt_data=bool(row[5]),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 MIGRATIONS: tuple[str, ...] = (
     # 0 -> 1
@@ -124,6 +124,10 @@ MIGRATIONS: tuple[str, ...] = (
         UPDATE event_log_size SET bytes = bytes - length(OLD.message) - length(OLD.data_json)
             - length(OLD.source) - length(OLD.level) - 64 WHERE id = 1;
     END;
+    """,
+    # 3 -> 4: per-share SMB 3 encryption (Set-SmbShare -EncryptData; MS-SMB2 Share.EncryptData).
+    """
+    ALTER TABLE shares ADD COLUMN encrypt_data INTEGER NOT NULL DEFAULT 0;
     """,
 )
 

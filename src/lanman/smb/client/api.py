@@ -119,6 +119,7 @@ class ConnectionInfo:
     is_anonymous: bool
     num_opens: int
     port: int = 445
+    cipher: str = ""  # e.g. AES-128-GCM once negotiated
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -130,6 +131,7 @@ class ConnectionInfo:
             "Signed": self.signed,
             "SigningAlgorithm": self.signing_algorithm or None,
             "Encrypted": self.encrypted,
+            "Cipher": self.cipher or None,
             "IsGuest": self.is_guest,
             "IsAnonymous": self.is_anonymous,
             "NumOpens": self.num_opens,
@@ -196,6 +198,7 @@ class SmbClient:
         realm: str = "",
         ccache: str | None = None,
         krb5_conf: str | None = None,
+        encrypt: bool = False,
     ) -> SmbClient:
         """NEGOTIATE + SESSION_SETUP (+ TREE_CONNECT when ``share`` is given).
 
@@ -208,6 +211,7 @@ class SmbClient:
         or from ``user``/``password`` at ``kdc`` (krb5.conf by default) in ``realm``.
         ``address`` connects to that IP while ``host`` still names the server (smbclient -I).
         Why Kerberos was not used, when the user can fix it, lands in ``warnings``.
+        ``encrypt`` requires SMB 3 encryption for the session (RequireEncryption).
         """
         settings = resolve_policy(
             home, require_signing=require_signing, allow_insecure_guest=allow_insecure_guest
@@ -220,6 +224,7 @@ class SmbClient:
             allow_insecure_guest=settings.allow_insecure_guest,
             server_name=host,
             now_filetime=now_filetime,
+            encrypt=encrypt,
         )
         client_krb = None
         warnings: list[str] = []
@@ -368,10 +373,11 @@ class SmbClient:
             Command.TREE_CONNECT, body, f"TREE_CONNECT \\\\{host}\\{share}", tree=False
         )
         try:
-            TreeConnectResponse.unpack(inc.pdu)
+            resp = TreeConnectResponse.unpack(inc.pdu)
         except WireError as e:
             raise SmbProtocolError(f"TREE_CONNECT response: {e}") from None
         self.tree_id = inc.header.tree_id
+        self.conn.on_tree_connect(self.tree_id, resp.share_flags)
         self.share = share
         if self.conn.needs_validate_negotiate and not self._validated:
             out = self.conn.validate_negotiate(self.tree_id)
@@ -660,7 +666,8 @@ class SmbClient:
             dialect=dialect_label(c.dialect),
             signed=c.signed,
             signing_algorithm=c.signing_algorithm_name,
-            encrypted=False,
+            encrypted=c.encrypted or (self.tree_id in c.encrypted_trees),
+            cipher=c.cipher_name,
             is_guest=s.is_guest,
             is_anonymous=s.is_null,
             num_opens=len(self.opens),

@@ -16,6 +16,11 @@ connection and session:
   covers every request leg and every MORE_PROCESSING response; the final SUCCESS response
   of a real user's session must be signed at 3.x (and whenever signing is required) and is
   verified with the new key.
+* **Encryption** (3.2.4.1.8, 3.2.5.1.1): the client always offers encryption (3.1.1
+  ENCRYPTION_CAPABILITIES with its ciphers, 3.0/3.0.2 SMB2_GLOBAL_CAP_ENCRYPTION) and encrypts
+  when it was asked to (``encrypt``), when the server set SessionFlags ENCRYPT_DATA, and on
+  trees whose ShareFlags has ENCRYPT_DATA; encrypted messages are not signed. A response that
+  should have been encrypted but was not is discarded.
 * **Signing requests** (3.2.4.1.1): when Session.SigningRequired, always for TREE_CONNECT at
   3.1.1, and for FSCTL_VALIDATE_NEGOTIATE_INFO.
 * **Verifying responses** (3.2.5.1.3): every signed response of a session with a key is
@@ -32,11 +37,21 @@ from __future__ import annotations
 import os
 import struct
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from lanman.auth.ntlm import AuthenticateMessage, AuthError, NegotiateFlags, NtlmInitiator
 from lanman.auth.spnego import NegTokenResp, SpnegoInitiator
+from lanman.crypto.smb_encryption import (
+    DEFAULT_CIPHER_ORDER,
+    TRANSFORM_FLAG_ENCRYPTED,
+    TRANSFORM_PROTOCOL_ID,
+    CipherId,
+    DecryptError,
+    NonceCounter,
+    decrypt_message,
+    encrypt_message,
+)
 from lanman.crypto.smb_signing import (
     SigningAlgorithm,
     compute_signature,
@@ -60,6 +75,7 @@ from lanman.smb.wire.constants import (
     NegotiateContextType,
     SecurityMode,
     SessionFlags,
+    ShareFlags,
 )
 from lanman.smb.wire.header import SIGNATURE_OFFSET, Smb2Header, WireError
 from lanman.smb.wire.query import IoctlRequest, unpack_ioctl_response
@@ -84,6 +100,7 @@ DEFAULT_SIGNING_ALGORITHMS = (
     SigningAlgorithm.HMAC_SHA256,
 )
 CREDIT_UNIT = 65536
+MAX_PLAIN = 16 * 1024 * 1024  # largest decrypted message accepted (Direct TCP's 24 bits)
 NOTIFICATION_MID = 0xFFFFFFFFFFFFFFFF
 ALGORITHM_NAMES = {
     SigningAlgorithm.HMAC_SHA256: "HMAC-SHA256",
@@ -188,6 +205,10 @@ class ClientSession:
     spnego: SpnegoInitiator | None = None
     ntlm: NtlmInitiator | None = None
     mechanism: str = ""  # "Kerberos" | "NTLM" once established
+    encrypt_data: bool = False  # Session.EncryptData
+    encryption_key: bytes = b""  # client to server
+    decryption_key: bytes = b""  # server to client
+    nonces: NonceCounter | None = None
 
     @property
     def is_guest(self) -> bool:
@@ -220,6 +241,13 @@ class ClientConnection:
     server_name: str = ""
     now_filetime: int = 0
     max_chunk: int = 1 << 20
+    #: Encrypt every message of the session (RequireEncryption; ``lanman client --encrypt``).
+    encrypt: bool = False
+    ciphers: Sequence[int] = DEFAULT_CIPHER_ORDER
+    #: (n) -> n random bytes, for the nonce prefix (the core draws no randomness itself).
+    random_bytes: Callable[[int], bytes] = os.urandom
+    cipher: CipherId | None = None  # Connection.CipherId
+    encrypted_trees: set = field(default_factory=set)  # TreeIds with ShareFlags ENCRYPT_DATA
 
     # connection state
     state: str = "init"  # init | negotiating | negotiated | closed
@@ -322,12 +350,19 @@ class ClientConnection:
             tree_id=tree_id,
             session_id=sid,
         )
+        encrypting = self._should_encrypt(command, tree_id, sid)
+        if encrypting:
+            signing = False
+            hdr.flags = 0
         head = bytearray(hdr.pack())
         head += body
         parts: list[bytes | memoryview] = [head]
         if data is not None and len(data):
             parts.append(data)
-        if signing:
+        if encrypting:
+            s = self.session
+            parts = encrypt_message(self.cipher, s.encryption_key, sid, s.nonces.next(), parts)
+        elif signing:
             head[SIGNATURE_OFFSET : SIGNATURE_OFFSET + 16] = compute_signature(
                 self.session.signing_key,
                 self.algorithm,
@@ -338,6 +373,40 @@ class ClientConnection:
             )
         self.outstanding[mid] = command
         return Outgoing(mid, command, parts)
+
+    def _should_encrypt(self, command: int, tree_id: int, session_id: int) -> bool:
+        """MS-SMB2 3.2.4.1.8: Session.EncryptData (not NEGOTIATE / SESSION_SETUP), or a tree
+        whose share requires encryption (TREE_CONNECT itself excepted)."""
+        s = self.session
+        if self.cipher is None or not s.encryption_key or session_id != s.session_id:
+            return False
+        if command in (Command.NEGOTIATE, Command.SESSION_SETUP) or s.state != "valid":
+            return False
+        return s.encrypt_data or (
+            command != Command.TREE_CONNECT and tree_id in self.encrypted_trees
+        )
+
+    def on_tree_connect(self, tree_id: int, share_flags: int) -> None:
+        """Remember a tree whose share requires encryption (ShareFlags ENCRYPT_DATA)."""
+        if share_flags & ShareFlags.ENCRYPT_DATA:
+            if self.cipher is None or not self.session.encryption_key:
+                raise SmbClientError(
+                    nts.STATUS_ACCESS_DENIED,
+                    "the share requires encryption, which this session cannot do",
+                    command="TREE_CONNECT",
+                )
+            self.encrypted_trees.add(tree_id)
+        else:
+            self.encrypted_trees.discard(tree_id)
+
+    @property
+    def encrypted(self) -> bool:
+        """Get-SmbConnection's Encrypted: the session's messages are encrypted."""
+        return self.session.encrypt_data and bool(self.session.encryption_key)
+
+    @property
+    def cipher_name(self) -> str:
+        return self.cipher.name.replace("_", "-") if self.cipher is not None else ""
 
     # ---- NEGOTIATE ----------------------------------------------------------------------
 
@@ -351,6 +420,10 @@ class ClientConnection:
             | (SecurityMode.SIGNING_REQUIRED if self.require_signing else 0)
         )
         self.capabilities = int(GlobalCapabilities.LARGE_MTU) if max(ds) >= 0x0210 else 0
+        # 3.2.4.2.2.2: a 3.x client that can encrypt says so (Samba answers the 3.1.1
+        # encryption context only then); at 3.0/3.0.2 the bit means AES-128-CCM.
+        if any(d >= 0x0300 for d in ds) and self.ciphers:
+            self.capabilities |= int(GlobalCapabilities.ENCRYPTION)
         contexts: list[neg.NegotiateContext] = []
         if 0x0311 in ds:
             contexts.append(neg.preauth_context([HASH_SHA_512], os.urandom(32)))
@@ -360,6 +433,13 @@ class ClientConnection:
                     [int(a) for a in self.signing_algorithms],
                 )
             )
+            if self.ciphers:
+                contexts.append(
+                    neg.id_list_context(
+                        NegotiateContextType.ENCRYPTION_CAPABILITIES,
+                        [int(c) for c in self.ciphers],
+                    )
+                )
         body = neg.NegotiateRequest(
             ds, self.security_mode, self.capabilities, self.client_guid, contexts
         ).pack()
@@ -405,11 +485,22 @@ class ClientConnection:
                     if len(algs) != 1 or algs[0] not in [int(a) for a in self.signing_algorithms]:
                         raise SmbClientError(nts.STATUS_SMB_NO_SIGNING_ALGORITHM_OVERLAP)
                     self.algorithm = SigningAlgorithm(algs[0])
+                elif c.context_type == NegotiateContextType.ENCRYPTION_CAPABILITIES:
+                    ids = neg.parse_id_list_context(c.data)
+                    if len(ids) != 1 or (ids[0] and ids[0] not in [int(x) for x in self.ciphers]):
+                        raise SmbProtocolError("server chose a cipher that was not offered")
+                    self.cipher = CipherId(ids[0]) if ids[0] else None
             if not have_preauth:
                 raise SmbProtocolError("3.1.1 NEGOTIATE response without preauth context")
             self.preauth_hash = preauth_hash_update(
                 preauth_hash_update(b"\x00" * 64, self._negotiate_sent), inc.pdu
             )
+        elif (
+            self.dialect in (0x0300, 0x0302)
+            and self.server_capabilities & GlobalCapabilities.ENCRYPTION
+            and CipherId.AES_128_CCM in self.ciphers
+        ):
+            self.cipher = CipherId.AES_128_CCM
         self.state = "negotiated"
 
     # ---- SESSION_SETUP ------------------------------------------------------------------
@@ -502,13 +593,27 @@ class ClientConnection:
                 s.spnego.step(resp.security_buffer)
             except AuthError as e:
                 raise SmbClientError(e.status, str(e), command="SESSION_SETUP") from None
+        full = bytes(s.spnego.session_key).ljust(16, b"\x00")
+        bits = self.cipher.key_bits if self.cipher is not None and self.dialect == 0x0311 else 128
         keys = derive_keys(
-            s.spnego.session_key,
-            self.dialect,
-            s.preauth_hash if self.dialect == 0x0311 else None,
+            full, self.dialect, s.preauth_hash if self.dialect == 0x0311 else None, bits
         )
         s.session_key = keys.session_key
         s.signing_key = keys.signing_key
+        if self.cipher is not None:
+            s.encryption_key = keys.client_encryption_key
+            s.decryption_key = keys.client_decryption_key
+            s.nonces = NonceCounter(self.cipher, self.random_bytes(4))
+        s.encrypt_data = bool(self.cipher is not None) and bool(
+            self.encrypt or resp.session_flags & SessionFlags.ENCRYPT_DATA
+        )
+        if self.encrypt and not s.encrypt_data:
+            raise SmbClientError(
+                nts.STATUS_ACCESS_DENIED,
+                "encryption was required, but the server offered no common cipher "
+                f"(dialect {dialect_label(self.dialect)})",
+                command="SESSION_SETUP",
+            )
         s.signing_required = bool(self.require_signing or self.require_signing_server)
         hdr = inc.header
         if hdr.is_signed:
@@ -632,8 +737,12 @@ class ClientConnection:
         """Split one received SMB2 message (compound allowed), account credits and check
         signatures (MS-SMB2 3.2.5.1)."""
         buf = memoryview(message)
-        if len(buf) >= 4 and bytes(buf[:4]) in (b"\xfdSMB", b"\xfcSMB"):
-            raise SmbProtocolError("encrypted/compressed message, but none was negotiated")
+        encrypted = False
+        if len(buf) >= 4 and bytes(buf[:4]) == TRANSFORM_PROTOCOL_ID:
+            buf = self._decrypt(buf)
+            encrypted = True
+        elif len(buf) >= 4 and bytes(buf[:4]) == b"\xfcSMB":
+            raise SmbProtocolError("compressed message, but compression was not negotiated")
         out: list[Incoming] = []
         pos = 0
         for _ in range(64):
@@ -649,7 +758,17 @@ class ClientConnection:
             pdu = buf[pos:end]
             self.high += hdr.credit
             inc = Incoming(hdr, pdu)
-            self._check_signature(inc)
+            if encrypted:
+                inc.verified = True  # 3.2.5.1.3: an encrypted response needs no signature
+            elif self._needs_encryption(hdr):
+                self.discarded += 1
+                inc.error = SmbClientError(
+                    nts.STATUS_ACCESS_DENIED,
+                    "unencrypted response on an encrypted session; response discarded",
+                    command=_cmd(hdr.command),
+                )
+            else:
+                self._check_signature(inc)
             if not inc.is_interim:
                 self.outstanding.pop(hdr.message_id, None)
             out.append(inc)
@@ -657,6 +776,31 @@ class ClientConnection:
                 return out
             pos = end
         raise SmbProtocolError("compound response too long")
+
+    def _decrypt(self, buf: memoryview) -> memoryview:
+        """MS-SMB2 3.2.5.1.1.1: decrypt with the session's DecryptionKey; any failure is a
+        protocol error (the connection is not trusted any more)."""
+        s = self.session
+        if self.cipher is None or not s.decryption_key:
+            raise SmbProtocolError("encrypted message, but no encryption was negotiated")
+        try:
+            th, plain = decrypt_message(self.cipher, s.decryption_key, buf, max_size=MAX_PLAIN)
+        except DecryptError as e:
+            self.state = "closed"
+            raise SmbProtocolError(f"encrypted response rejected: {e}") from None
+        if th.flags != TRANSFORM_FLAG_ENCRYPTED or th.session_id != s.session_id:
+            self.state = "closed"
+            raise SmbProtocolError("encrypted response for another session")
+        return memoryview(plain)
+
+    def _needs_encryption(self, hdr: Smb2Header) -> bool:
+        s = self.session
+        if not (s.encrypt_data and s.encryption_key) or hdr.session_id != s.session_id:
+            return False
+        return not (
+            hdr.message_id == NOTIFICATION_MID
+            or hdr.command in (Command.NEGOTIATE, Command.SESSION_SETUP)
+        )
 
     def _check_signature(self, inc: Incoming) -> None:
         hdr = inc.header

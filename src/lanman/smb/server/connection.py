@@ -16,6 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
+from lanman.crypto.smb_encryption import (
+    TRANSFORM_FLAG_ENCRYPTED,
+    TRANSFORM_PROTOCOL_ID,
+    CipherId,
+    DecryptError,
+    TransformHeader,
+    decrypt_message,
+    encrypt_message,
+)
 from lanman.crypto.smb_signing import SigningAlgorithm, compute_signature, preauth_hash_update
 from lanman.errors import ntstatus as st
 from lanman.errors.ntstatus import NtStatusError
@@ -79,6 +88,20 @@ _LARGE_COMMANDS = {
 }
 
 
+# Largest OriginalMessageSize accepted (the transport's frame limit).
+_MAX_ENCRYPTED = 8 * 1024 * 1024 + 64 * 1024
+
+
+def choose_cipher(server_order, offered) -> CipherId | None:
+    """MS-SMB2 3.3.5.4 leaves the choice to the implementation: lanman takes the first
+    cipher of its own EncryptionCiphers order that the client offered (None: no overlap,
+    answered as cipher 0)."""
+    for c in server_order:
+        if int(c) in offered:
+            return CipherId(int(c))
+    return None
+
+
 class Disconnect(Exception):
     """The request requires the server to drop the transport connection."""
 
@@ -91,6 +114,7 @@ class Request:
     pdu: memoryview
     session: Session | None = None
     signed_ok: bool = False  # signature present and verified
+    encrypted: bool = False  # Request.IsEncrypted: arrived in a TRANSFORM_HEADER
 
 
 @dataclass(slots=True)
@@ -108,6 +132,7 @@ class Reply:
     after_pack: Callable[[bytes], None] | None = None
     tree_id: int | None = None
     session_id: int | None = None
+    encrypted: bool = False  # the request arrived encrypted: so does its response
 
 
 @dataclass(slots=True)
@@ -121,6 +146,7 @@ class PendingAsync:
     open_id: int
     kind: str  # "notify" | "pipe_read"
     max_length: int = 0
+    encrypted: bool = False
 
 
 class ServerConnection(SessionHandlers, FileHandlers):
@@ -140,6 +166,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
         self.server_security_mode = 0
         self.should_sign = False
         self.signing_algorithm = SigningAlgorithm.HMAC_SHA256
+        self.cipher: CipherId | None = None  # Connection.CipherId (None: no encryption)
         self.preauth_hash = b"\x00" * 64
         self.window = SequenceWindow()
         self.sessions: dict[int, Session] = {}
@@ -181,8 +208,10 @@ class ServerConnection(SessionHandlers, FileHandlers):
                 self._smb1_negotiate(view)
             elif proto == SMB2_PROTOCOL_ID:
                 self._receive_compound(view)
+            elif proto == TRANSFORM_PROTOCOL_ID and self.cipher is not None:
+                self._receive_transform(view)
             else:
-                raise Disconnect("unsupported protocol id (encryption/compression not offered)")
+                raise Disconnect("unsupported protocol id (compression not offered)")
         except (Disconnect, WireError) as exc:
             self.disconnect_reason = str(exc)
             self.closed = True
@@ -231,11 +260,32 @@ class ServerConnection(SessionHandlers, FileHandlers):
             tree_id=0,
             session_id=0,
         )
-        frame = [hdr.pack(), pack_oplock_break(level, file_id)]
+        frame: Buffers = [hdr.pack(), pack_oplock_break(level, file_id)]
+        enc = self._break_encryption(file_id)
+        if enc is not None:
+            # 3.3.4.6: on an encrypted session or share the break is encrypted, with the
+            # open's SessionId in the transform header.
+            frame = encrypt_message(
+                self.cipher, enc.encryption_key, enc.session_id, enc.nonces.next(), frame
+            )
         if self._receiving or self.push is None:
             self._outbox.append(frame)
         elif not self.closed:
             self.push(frame)
+
+    def _break_encryption(self, file_id: bytes) -> Session | None:
+        if self.cipher is None:
+            return None
+        open_ = self.opens.get(int.from_bytes(bytes(file_id[:8]), "little"))
+        if open_ is None:
+            return None
+        s = self.sessions.get(open_.session_id)
+        if s is None or not s.can_encrypt:
+            return None
+        tree = s.trees.get(open_.tree_id)
+        if s.encrypt_data or (tree is not None and tree.encrypt_data):
+            return s
+        return None
 
     def connection_lost(self) -> None:
         """Release every open (the transport is gone); idempotent, so a test harness may
@@ -279,7 +329,42 @@ class ServerConnection(SessionHandlers, FileHandlers):
             if len(pdus) > 128:
                 raise Disconnect("compound too long")
 
-    def _receive_compound(self, view: memoryview) -> None:
+    def _receive_transform(self, view: memoryview) -> None:
+        """MS-SMB2 3.3.5.2.1.1: decrypt a TRANSFORM_HEADER frame, then process the SMB2
+        message inside as encrypted requests. Any failure (unknown session, bad length or
+        flags, bad tag, anything but an SMB2 message inside) disconnects, as Windows does."""
+        try:
+            th = TransformHeader.unpack(view)
+        except DecryptError as exc:
+            raise Disconnect(str(exc)) from None
+        # A session logged off a moment ago still decrypts: its requests then get
+        # STATUS_USER_SESSION_DELETED (encrypted with the old key), as for signed ones.
+        session = self.sessions.get(th.session_id) or self.logged_off.get(th.session_id)
+        reason = ""
+        if th.flags != TRANSFORM_FLAG_ENCRYPTED:
+            reason = "transform header Flags/EncryptionAlgorithm not 0x0001"
+        elif session is None or not session.decryption_key:
+            reason = "encrypted message for an unknown session"
+        if not reason:
+            try:
+                _th, plain = decrypt_message(
+                    self.cipher, session.decryption_key, view, max_size=_MAX_ENCRYPTED
+                )
+            except DecryptError as exc:
+                reason = str(exc)
+        if not reason and bytes(plain[:4]) != SMB2_PROTOCOL_ID:
+            reason = "decrypted message is not an SMB2 message"
+        if reason:
+            self.ctx.emit_event(
+                "ENCRYPTED_MESSAGE_REJECTED",
+                client=self.client_address,
+                session_id=f"0x{th.session_id:016x}",
+                reason=reason,
+            )
+            raise Disconnect(reason)
+        self._receive_compound(memoryview(plain), encrypted_sid=th.session_id)
+
+    def _receive_compound(self, view: memoryview, encrypted_sid: int | None = None) -> None:
         replies: list[Reply] = []
         self.compound_open_id = None  # FileId 0xFF.. in related requests (3.3.5.2.7.2)
         prev: Request | None = None
@@ -289,8 +374,15 @@ class ServerConnection(SessionHandlers, FileHandlers):
             hdr = Smb2Header.unpack(pdu)
             if hdr.is_response:
                 raise Disconnect("response received by server")
-            req = Request(hdr, pdu)
+            req = Request(hdr, pdu, encrypted=encrypted_sid is not None)
             related = hdr.is_related and prev is not None
+            if (
+                encrypted_sid is not None
+                and not related
+                and hdr.session_id != encrypted_sid
+                and hdr.command != Command.NEGOTIATE
+            ):
+                raise Disconnect("SessionId differs from the transform header's")
             if related:
                 # MS-SMB2 3.3.5.2.7.2: inherit SessionId/TreeId from the previous request.
                 hdr.session_id = prev.header.session_id
@@ -308,10 +400,37 @@ class ServerConnection(SessionHandlers, FileHandlers):
         if replies and not self.closed:
             self._outbox.append(self._assemble(replies))
 
+    def _encrypting_session(self, replies: list[Reply]) -> Session | None:
+        """MS-SMB2 3.3.4.1.4: the session whose key encrypts this response, or None.
+
+        Encrypted when the request was; when Session.EncryptData (not NEGOTIATE or
+        SESSION_SETUP); or when the tree's Share.EncryptData (not TREE_CONNECT either)."""
+        if self.cipher is None:
+            return None
+        for r in replies:
+            s = r.session
+            if s is None or not s.can_encrypt:
+                continue
+            cmd = r.request.command
+            if r.encrypted:
+                return s
+            if cmd in (Command.NEGOTIATE, Command.SESSION_SETUP):
+                continue
+            if s.encrypt_data:
+                return s
+            if cmd == Command.TREE_CONNECT:
+                continue
+            tree = s.trees.get(r.tree_id if r.tree_id is not None else r.request.tree_id)
+            if tree is not None and tree.encrypt_data:
+                return s
+        return None
+
     def _assemble(self, replies: list[Reply]) -> Buffers:
         """Frame responses into one compound, each PDU 8-aligned and signed on its own
-        (MS-SMB2 3.3.4.1.3, 3.1.4.1)."""
+        (MS-SMB2 3.3.4.1.3, 3.1.4.1); or, on an encrypted session or share, the whole
+        compound unsigned inside one TRANSFORM_HEADER (3.3.4.1.4, 3.1.4.3)."""
         parts: Buffers = []
+        enc = self._encrypting_session(replies)
         for i, r in enumerate(replies):
             last = i == len(replies) - 1
             body_len = sum(len(b) for b in r.body)
@@ -321,7 +440,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
                 q.flags & (HeaderFlags.RELATED_OPERATIONS | HeaderFlags.PRIORITY_MASK)
             )
             key = r.signing_key or (r.session.signing_key if r.session else b"")
-            sign = r.sign and bool(key) and r.status != st.STATUS_PENDING
+            sign = r.sign and bool(key) and r.status != st.STATUS_PENDING and enc is None
             if sign:
                 flags |= HeaderFlags.SIGNED
             hdr = Smb2Header(
@@ -355,6 +474,16 @@ class ServerConnection(SessionHandlers, FileHandlers):
             if r.after_pack is not None:
                 r.after_pack(b"".join(bytes(m) for m in msg))
             parts.extend(msg)
+        if enc is not None:
+            # READ payloads are fresh per-request buffers: encrypted in place.
+            return encrypt_message(
+                self.cipher,
+                enc.encryption_key,
+                enc.session_id,
+                enc.nonces.next(),
+                parts,
+                in_place=True,
+            )
         return parts
 
     # ---- per-request processing (MS-SMB2 3.3.5.2) -----------------------------------
@@ -385,6 +514,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
                 raise NtStatusError(prev_status)
             if hdr.command not in _SESSIONLESS:
                 self._require_session(req)
+                self._check_encryption(req)
             if self.supports_multi_credit and hdr.command in _LARGE_COMMANDS:
                 self._check_credit_charge(req, charge)
             handler = self._handlers.get(hdr.command)
@@ -437,6 +567,31 @@ class ServerConnection(SessionHandlers, FileHandlers):
         if charge < needed:
             raise NtStatusError(st.STATUS_INVALID_PARAMETER, "CreditCharge too small")
 
+    def _check_encryption(self, req: Request) -> None:
+        """MS-SMB2 3.3.5.2.9 and 3.3.5.2.11: with RejectUnencryptedAccess, an unencrypted
+        request on a session with EncryptData, or on a tree of a share with EncryptData, fails
+        with STATUS_ACCESS_DENIED (without RejectUnencryptedAccess it is served)."""
+        if req.encrypted or not self.settings.reject_unencrypted_access:
+            return
+        s = req.session
+        what = ""
+        if s.encrypt_data:
+            what = "unencrypted request on an encrypted session"
+        elif req.header.command in _TREE_COMMANDS:
+            tree = s.trees.get(req.header.tree_id)
+            if tree is not None and tree.encrypt_data:
+                what = "unencrypted request on a share that requires encryption"
+        if what:
+            tree = s.trees.get(req.header.tree_id)
+            self.ctx.emit_event(
+                "UNENCRYPTED_ACCESS_REJECTED",
+                client=self.client_address,
+                user=self._user_label(s),
+                share=tree.share_name if tree is not None else "",
+                reason=what,
+            )
+            raise NtStatusError(st.STATUS_ACCESS_DENIED, what)
+
     def _error(self, req: Request, status: int) -> Reply:
         return Reply(
             req.header,
@@ -444,6 +599,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
             [pack_error_response()],
             session=req.session,
             sign=self._should_sign_reply(req),
+            encrypted=req.encrypted,
         )
 
     def _should_sign_reply(self, req: Request) -> bool:
@@ -452,13 +608,27 @@ class ServerConnection(SessionHandlers, FileHandlers):
 
     def ok(self, req: Request, body: Buffers, status: int = st.STATUS_SUCCESS, **kw) -> Reply:
         return Reply(
-            req.header, status, body, session=req.session, sign=self._should_sign_reply(req), **kw
+            req.header,
+            status,
+            body,
+            session=req.session,
+            sign=self._should_sign_reply(req),
+            encrypted=req.encrypted,
+            **kw,
         )
 
     # ---- signing (MS-SMB2 3.3.5.2.4) ------------------------------------------------
 
     def _check_signature(self, req: Request) -> None:
         hdr = req.header
+        if req.encrypted:
+            # 3.3.5.2.4: an encrypted request carries no signature; decryption with the
+            # session's key already proved who sent it.
+            req.session = self.sessions.get(hdr.session_id)
+            if req.session is None and hdr.session_id in self.logged_off:
+                req.session = self.logged_off[hdr.session_id]
+                raise NtStatusError(st.STATUS_USER_SESSION_DELETED)
+            return
         if hdr.command == Command.NEGOTIATE:
             if hdr.is_signed:
                 raise NtStatusError(st.STATUS_INVALID_PARAMETER, "signed NEGOTIATE")
@@ -633,8 +803,15 @@ class ServerConnection(SessionHandlers, FileHandlers):
         if dialect == Dialect.SMB_3_1_1:
             contexts = self._negotiate_contexts(r)
             self.preauth_hash = preauth_hash_update(self.preauth_hash, req.pdu)
-        if dialect >= Dialect.SMB_3_0:
-            self.server_capabilities |= 0  # no multichannel, leasing or encryption offered
+        if (
+            dialect in (Dialect.SMB_3_0, Dialect.SMB_3_0_2)
+            and r.capabilities & GlobalCapabilities.ENCRYPTION
+            and CipherId.AES_128_CCM in self.settings.encryption_ciphers
+        ):
+            # 3.3.5.4: 3.0/3.0.2 encrypt with AES-128-CCM, announced by the capability bit
+            # (only to a client that announced it too). No multichannel or leasing.
+            self.cipher = CipherId.AES_128_CCM
+            self.server_capabilities |= GlobalCapabilities.ENCRYPTION
         body = self._negotiate_response_body(dialect, contexts)
         reply = Reply(req.header, st.STATUS_SUCCESS, [body])
         if dialect == Dialect.SMB_3_1_1:
@@ -671,6 +848,16 @@ class ServerConnection(SessionHandlers, FileHandlers):
                 chosen = SigningAlgorithm.AES_CMAC  # 3.1.1 default algorithm
             self.signing_algorithm = SigningAlgorithm(chosen)
             out.append(neg.id_list_context(NegotiateContextType.SIGNING_CAPABILITIES, [chosen]))
+        enc = by_type.get(NegotiateContextType.ENCRYPTION_CAPABILITIES)
+        if enc is not None and self.settings.encryption_ciphers:
+            offered = neg.parse_id_list_context(enc)
+            self.cipher = choose_cipher(self.settings.encryption_ciphers, offered)
+            out.append(
+                neg.id_list_context(
+                    NegotiateContextType.ENCRYPTION_CAPABILITIES,
+                    [int(self.cipher) if self.cipher is not None else 0],
+                )
+            )
         return out
 
     # ---- ECHO / CANCEL / async --------------------------------------------------------
@@ -687,9 +874,23 @@ class ServerConnection(SessionHandlers, FileHandlers):
         aid = self._next_async_id
         self._next_async_id += 1
         self.pending[aid] = PendingAsync(
-            aid, req.header, req.session, self._should_sign_reply(req), open_id, kind, max_length
+            aid,
+            req.header,
+            req.session,
+            self._should_sign_reply(req),
+            open_id,
+            kind,
+            max_length,
+            req.encrypted,
         )
-        return Reply(req.header, st.STATUS_PENDING, [pack_error_response()], async_id=aid)
+        return Reply(
+            req.header,
+            st.STATUS_PENDING,
+            [pack_error_response()],
+            async_id=aid,
+            session=req.session if req.encrypted else None,
+            encrypted=req.encrypted,
+        )
 
     def complete_async(self, p: PendingAsync, status: int, body: Buffers | None = None) -> None:
         """Send the final response of a pending operation (no credits granted)."""
@@ -702,6 +903,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
             sign=p.sign,
             async_id=p.async_id,
             credits=0,
+            encrypted=p.encrypted,
         )
         self._outbox.append(self._assemble([reply]))
 

@@ -246,7 +246,16 @@ class FileHandlers:
         st_ = self.settings
 
         def shares() -> list:
-            out = [ShareInfo(sh.name, 0, sh.remark) for sh in self.ctx.list_shares()]
+            # shi1005_flags SHI1005_FLAGS_ENCRYPT_DATA (MS-SRVS 2.2.4.29) for EncryptData.
+            out = [
+                ShareInfo(
+                    sh.name,
+                    0,
+                    sh.remark,
+                    flags=0x8000 if getattr(sh, "encrypt_data", False) else 0,
+                )
+                for sh in self.ctx.list_shares()
+            ]
             out.append(ShareInfo("IPC$", 0x80000003, "Remote IPC"))
             return out
 

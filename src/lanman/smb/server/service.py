@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from lanman.crypto.smb_encryption import parse_cipher_names
 from lanman.events.catalogue import CATALOGUE
 from lanman.runtime import tune_gc
 
@@ -40,6 +42,9 @@ def build_context(home) -> ServerContext:
         map_to_guest=eff.map_to_guest,
         enable_security_signature=eff.policy.enable is not None and eff.policy.enable.enabled,
         smb1_enabled=cfg.smb1_enabled,
+        encrypt_data=eff.encrypt_data,
+        reject_unencrypted_access=eff.reject_unencrypted_access,
+        encryption_ciphers=tuple(int(c) for c in parse_cipher_names(cfg.encryption_ciphers)),
     )
 
     def lookup_nt_hash(name: str) -> bytes | None:
@@ -96,6 +101,7 @@ def build_context(home) -> ServerContext:
         data_dir=str(home.path),
         unix_identity=unix_identity,
         fs_identity=fs_identity,
+        random_bytes=os.urandom,  # nonce prefixes of the encryption keys
     )
     factory = kerberos_acceptor_factory(home.path)
     if factory is not None:

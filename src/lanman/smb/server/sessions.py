@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING
 
+from lanman.crypto.smb_encryption import NonceCounter
 from lanman.crypto.smb_signing import derive_keys, preauth_hash_update
 from lanman.errors import ntstatus as st
 from lanman.errors.ntstatus import NtStatusError
@@ -15,6 +16,7 @@ from lanman.smb.wire.constants import (
     Dialect,
     SecurityMode,
     SessionFlags,
+    ShareFlags,
     ShareType,
 )
 from lanman.smb.wire.session import (
@@ -30,6 +32,16 @@ from .state import UNMAPPABLE, Session, TreeConnect
 
 if TYPE_CHECKING:
     from .connection import Reply, Request
+
+
+class _IpcShare:
+    """IPC$ has no Share.EncryptData of its own; the server-wide EncryptData covers it."""
+
+    name = "IPC$"
+    encrypt_data = False
+
+
+_IPC = _IpcShare()
 
 # Read + execute + read attributes/EA/control: what a read-only share grants.
 READ_ONLY_ACCESS = 0x001200A9
@@ -100,8 +112,15 @@ class SessionHandlers:
             self._auth_failed(session, first_setup, exc.status)
             raise NtStatusError(exc.status) from None
         if not complete:
+            # Re-authentication of a session that holds keys: its interim responses are
+            # signed like every other response of the session (3.3.4.1.1; Windows, Samba).
             reply = self._setup_reply(
-                req, session, 0, out_token, st.STATUS_MORE_PROCESSING_REQUIRED
+                req,
+                session,
+                0,
+                out_token,
+                st.STATUS_MORE_PROCESSING_REQUIRED,
+                sign=not first_setup and session.can_sign,
             )
             if self.dialect == Dialect.SMB_3_1_1 and first_setup:
 
@@ -135,15 +154,27 @@ class SessionHandlers:
         if not (session.is_guest or session.is_anonymous):
             # the Unix user its file access runs as (lanman user set --unix-user), if any
             session.unix_id = self.ctx.unix_identity(result.user)
-            key = (result.session_key + b"\x00" * 16)[:16]
+            full = bytes(result.session_key).ljust(16, b"\x00")
+            key = full[:16]
+            cipher = self.cipher
             keys = derive_keys(
-                key,
+                full,
                 self.dialect,
                 session.preauth_hash if self.dialect == Dialect.SMB_3_1_1 else None,
+                cipher.key_bits
+                if cipher is not None and self.dialect == Dialect.SMB_3_1_1
+                else 128,
             )
             session.session_key = key
             session.signing_key = keys.signing_key
             session.application_key = keys.application_key
+            if cipher is not None:
+                # 3.3.5.5.3: cipher keys; a nonce counter per encryption key (3.1.4.3).
+                session.encryption_key = keys.encryption_key
+                session.decryption_key = keys.decryption_key
+                session.nonces = NonceCounter(cipher, self.ctx.random_bytes(4))
+                # Global EncryptData: every session of a client that can encrypt is.
+                session.encrypt_data = bool(self.settings.encrypt_data)
         # MS-SMB2 3.3.5.5.3 step 5, never for guest/anonymous (they hold no key).
         session.signing_required = session.can_sign and bool(
             (session.client_security_mode & SecurityMode.SIGNING_REQUIRED)
@@ -174,7 +205,7 @@ class SessionHandlers:
             return SessionFlags.IS_NULL
         if session.is_guest:
             return SessionFlags.IS_GUEST
-        return 0
+        return SessionFlags.ENCRYPT_DATA if session.encrypt_data else 0
 
     def _setup_reply(self, req, session, flags, token, status, sign=False):
         from .connection import Reply
@@ -186,6 +217,7 @@ class SessionHandlers:
             session=session,
             sign=sign,
             session_id=session.session_id,
+            encrypted=req.encrypted,
         )
 
     def _auth_failed(self, session: Session, first_setup: bool, status: int) -> None:
@@ -233,6 +265,7 @@ class SessionHandlers:
         if len(session.trees) >= 1024:
             raise NtStatusError(st.STATUS_INSUFF_SERVER_RESOURCES)
         if name.upper() == "IPC$":
+            self._share_encryption(req, session, _IPC)  # server-wide EncryptData only
             tree = TreeConnect(self._next_tree_id, "IPC$", True, None, False, FILE_ALL_ACCESS)
             share_type = ShareType.PIPE
         else:
@@ -252,12 +285,44 @@ class SessionHandlers:
             except OSError:
                 raise NtStatusError(st.STATUS_BAD_NETWORK_NAME) from None
             access = READ_ONLY_ACCESS if share.read_only else FILE_ALL_ACCESS
-            tree = TreeConnect(self._next_tree_id, share.name, False, fs, share.read_only, access)
+            encrypt = self._share_encryption(req, session, share)
+            tree = TreeConnect(
+                self._next_tree_id, share.name, False, fs, share.read_only, access, encrypt
+            )
             share_type = ShareType.DISK
         self._next_tree_id += 1
         session.trees[tree.tree_id] = tree
-        body = TreeConnectResponse(share_type, 0, 0, tree.maximal_access).pack()
+        flags = ShareFlags.ENCRYPT_DATA if tree.encrypt_data else 0
+        body = TreeConnectResponse(share_type, flags, 0, tree.maximal_access).pack()
         return self.ok(req, [body], tree_id=tree.tree_id)
+
+    def _share_encryption(self, req: Request, session: Session, share) -> bool:
+        """MS-SMB2 3.3.5.7: a share with EncryptData (or the server's EncryptData) and a
+        client that cannot encrypt: refused with STATUS_ACCESS_DENIED when
+        RejectUnencryptedAccess is on, served unencrypted when it is off. Returns
+        Share.EncryptData for the tree (ShareFlags ENCRYPT_DATA)."""
+        wanted = bool(getattr(share, "encrypt_data", False))
+        if not (wanted or self.settings.encrypt_data):
+            return False
+        if self.cipher is not None and session.can_encrypt:
+            return wanted
+        if not self.settings.reject_unencrypted_access:
+            return False
+        reason = (
+            "guest or anonymous sessions cannot encrypt"
+            if session.is_guest or session.is_anonymous
+            else "the client does not support encryption"
+            if self.cipher is None
+            else "the session holds no encryption key"
+        )
+        self.ctx.emit_event(
+            "UNENCRYPTED_ACCESS_REJECTED",
+            client=self.client_address,
+            user=self._user_label(session),
+            share=share.name,
+            reason=reason,
+        )
+        raise NtStatusError(st.STATUS_ACCESS_DENIED, reason)
 
     def _tree_disconnect(self, req: Request) -> Reply:
         check_empty_body(req.pdu, 4)

@@ -14,6 +14,7 @@ class ShareRecord(Protocol):
     read_only: bool
     guest_ok: bool
     remark: str
+    # encrypt_data (Share.EncryptData, MS-SMB2 3.3.1.6) is read with getattr: default False.
 
 
 @dataclass(slots=True)
@@ -34,6 +35,14 @@ class ServerSettings:
     max_opens_per_connection: int = 4096
     max_async_per_connection: int = 256
     max_sessions_per_connection: int = 64
+    #: EncryptData: every session of an SMB 3.x client that can encrypt is encrypted
+    #: (MS-SMB2 3.3.1.1 EncryptData; Set-SmbServerConfiguration -EncryptData).
+    encrypt_data: bool = False
+    #: RejectUnencryptedAccess: unencrypted access to a session/share that requires
+    #: encryption is refused with STATUS_ACCESS_DENIED (MS-SMB2 3.3.1.1).
+    reject_unencrypted_access: bool = True
+    #: EncryptionCiphers, the server's preference order; empty: encryption not offered.
+    encryption_ciphers: tuple = (0x0002, 0x0001, 0x0004, 0x0003)
 
 
 EventSink = Callable[..., None]  # (event_name: str, **fields) -> None
@@ -70,8 +79,15 @@ class ServerContext:
     #: account) or UNMAPPABLE (mapped, but the server cannot switch: no file access).
     unix_identity: Callable[[str], Any] = lambda user: None
     fs_identity: Any = None  # lanman.fsid.FsIdentity when any account may be mapped
+    #: (n) -> n random bytes: nonce prefixes of the encryption keys (the core draws no
+    #: randomness itself; tests pass a deterministic source).
+    random_bytes: Callable[[int], bytes] = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
+        if self.random_bytes is None:
+            import os
+
+            self.random_bytes = os.urandom
         if self.oplocks is None:
             from .oplocks import OplockTable
 
@@ -88,6 +104,7 @@ class TreeConnect:
     fs: Any  # ShareFS for disk shares, None for IPC$
     read_only: bool
     maximal_access: int
+    encrypt_data: bool = False  # Share.EncryptData when the tree was connected
 
 
 @dataclass(slots=True)
@@ -105,6 +122,11 @@ class Session:
     signing_key: bytes = b""
     application_key: bytes = b""
     signing_required: bool = False
+    #: MS-SMB2 3.3.1.8 EncryptData, EncryptionKey (server to client), DecryptionKey
+    encrypt_data: bool = False
+    encryption_key: bytes = b""
+    decryption_key: bytes = b""
+    nonces: Any = None  # crypto.smb_encryption.NonceCounter for encryption_key
     client_security_mode: int = 0
     preauth_hash: bytes = b""
     trees: dict[int, TreeConnect] = field(default_factory=dict)
@@ -115,6 +137,10 @@ class Session:
     @property
     def can_sign(self) -> bool:
         return bool(self.signing_key) and not (self.is_guest or self.is_anonymous)
+
+    @property
+    def can_encrypt(self) -> bool:
+        return bool(self.encryption_key) and not (self.is_guest or self.is_anonymous)
 
 
 @dataclass(slots=True)

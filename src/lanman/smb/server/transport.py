@@ -79,6 +79,11 @@ def _for_worker(frame: memoryview) -> bool:
     """Large I/O, and directory listings (the scan runs with the core lock released)."""
     if len(frame) >= LARGE:
         return True
+    # An encrypted frame hides its command: a small one may be a large READ. Once a
+    # connection encrypts, its frames go to the worker (order kept, I/O and cipher work off
+    # the event loop).
+    if len(frame) >= 4 and frame[:4] == b"\xfdSMB":
+        return True
     if len(frame) >= 64 and frame[:4] == b"\xfeSMB" and frame[12] == _QUERY_DIRECTORY:
         return frame[13] == 0
     # A single READ asking for a lot: its work (preadv + signing) is large too.

@@ -153,6 +153,7 @@ class ShareFlags(IntFlag):
     NO_CACHING = 0x00000030
     DFS = 0x00000001
     ACCESS_BASED_DIRECTORY_ENUM = 0x00000800
+    ENCRYPT_DATA = 0x00008000
 
 
 class InfoType(IntEnum):
