@@ -98,7 +98,8 @@ def _for_worker(frame: memoryview) -> bool:
 
 
 class SmbProtocol(asyncio.BufferedProtocol):
-    """Reads each frame straight into a buffer of its own size (no re-copying)."""
+    """Reads each frame into a buffer of its own size: frames up to 64 KiB get it at once,
+    larger ones reuse a spare buffer of the connection or grow (x2) with what has arrived."""
 
     def __init__(self, ctx: ServerContext, shared: _Shared) -> None:
         self.ctx = ctx
