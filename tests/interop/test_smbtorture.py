@@ -67,13 +67,10 @@ def smbtorture(target, test: str, *extra: str) -> tuple[int, str]:
     return cp.returncode, cp.stdout.decode(errors="replace") + cp.stderr.decode(errors="replace")
 
 
-@pytest.mark.timeout(200)
-@pytest.mark.parametrize("test", list(TESTS))
-def test_smbtorture(target, test):
-    rc, out = smbtorture(target, test)
-    # smbtorture's subunit-style result lines; every sub-test listed in TESTS must be "success".
-    # All six statuses are parsed so that none is lost: a sub-test smbtorture reports as "skip"
-    # or "xfail" is not "success", so the ``missing`` assertion below fails the test for it.
+def _require_success(rc: int, out: str, wanted) -> None:
+    """smbtorture's subunit-style result lines: every sub-test in ``wanted`` must be "success".
+    All six statuses are parsed so that none is lost: a sub-test smbtorture reports as "skip"
+    or "xfail" is not "success", so the ``missing`` assertion fails the test for it."""
     results = {
         name: kind
         for kind, name in re.findall(
@@ -82,9 +79,16 @@ def test_smbtorture(target, test):
     }
     failed = {n: k for n, k in results.items() if k in ("failure", "error", "uxsuccess")}
     assert not failed, out
-    missing = {n for n in TESTS[test] if results.get(n) != "success"}
+    missing = {n for n in wanted if results.get(n) != "success"}
     assert not missing, f"sub-tests did not succeed: {missing}\n{out}"
     assert rc == 0, out
+
+
+@pytest.mark.timeout(200)
+@pytest.mark.parametrize("test", list(TESTS))
+def test_smbtorture(target, test):
+    rc, out = smbtorture(target, test)
+    _require_success(rc, out, TESTS[test])
 
 
 @pytest.mark.timeout(200)
@@ -113,14 +117,4 @@ ENCRYPTED = {
 @pytest.mark.parametrize("test", list(ENCRYPTED))
 def test_smbtorture_encrypted(target, test):
     rc, out = smbtorture(target, test, "--client-protection=encrypt")
-    results = {
-        name: kind
-        for kind, name in re.findall(
-            r"^(success|failure|error|skip|xfail|uxsuccess): (\S+)", out, re.MULTILINE
-        )
-    }
-    failed = {n: k for n, k in results.items() if k in ("failure", "error", "uxsuccess")}
-    assert not failed, out
-    missing = {n for n in ENCRYPTED[test] if results.get(n) != "success"}
-    assert not missing, f"sub-tests did not succeed: {missing}\n{out}"
-    assert rc == 0, out
+    _require_success(rc, out, ENCRYPTED[test])
