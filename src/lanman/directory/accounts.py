@@ -33,7 +33,7 @@ __all__ = [
 ACCOUNT_COLUMNS = (
     "name, rid, kind, uac, primary_group_rid, account_expires, lockout_time, bad_pwd_count, "
     "bad_pwd_time, pwd_last_set, kvno, keys_pending, supported_enctypes, nt_hash, enabled, "
-    "created, description"
+    "created, description, assigned_policy, assigned_silo, object_class, allowed_to_act"
 )
 
 
@@ -157,6 +157,10 @@ def principal_from_row(
         enabled,
         _created,
         _descr,
+        assigned_policy,
+        assigned_silo,
+        object_class,
+        allowed_to_act,
     ) = row
     now = int(time.time()) if now is None else now
     closure = group_closure(c, rid, pgrid)
@@ -179,6 +183,9 @@ def principal_from_row(
         keys = {e: k for e, k in keys.items() if ETYPE_TO_SET_BIT.get(e, 0) & supported}
     spns = [r[0] for r in c.execute("SELECT spn FROM spns WHERE rid = ? ORDER BY spn", (rid,))]
     upn = f"{name}@{dom.dns_domain}"  # implicit UPN (MS-ADTS 5.1.1.1.1)
+    delegate_to = [
+        r[0] for r in c.execute("SELECT spn FROM delegation_targets WHERE rid = ? ORDER BY spn", (rid,))
+    ]
     return Principal(
         name=name,
         realm=dom.realm,
@@ -201,4 +208,9 @@ def principal_from_row(
         uac=uac_v,
         primary_group_rid=int(pgrid),
         keys_pending=bool(keys_pending),
+        object_class=object_class or ("computer" if kind == "computer" else "user"),
+        assigned_policy=assigned_policy,
+        assigned_silo=assigned_silo,
+        delegate_to=delegate_to,
+        allowed_to_act=bytes(allowed_to_act) if allowed_to_act is not None else None,
     )

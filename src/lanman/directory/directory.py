@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Self
 
 from lanman.directory import accounts as acc
+from lanman.directory.authn import AuthnConfig, AuthnDirectory
 from lanman.directory.errors import AccountRestriction, DirectoryError, NotProvisionedError
 from lanman.directory.keys import nt_hash
 from lanman.directory.model import (
@@ -195,6 +196,7 @@ class Directory:
             conn.close()
             raise NotProvisionedError(path.parent)
         self._dom = dom
+        self.authn = AuthnDirectory(self)
 
     # --- opening --------------------------------------------------------------------------
 
@@ -408,6 +410,10 @@ class Directory:
                     "SELECT rid FROM spns WHERE spn = ?", (f"host/{rest}",)
                 ).fetchone()
             return self._principal(self._row_by_rid(row[0]), now) if row else None
+
+    def authn_config(self) -> AuthnConfig:
+        """Authentication policies, silos and the DC functional level (one snapshot)."""
+        return self.authn.config()
 
     def krbtgt(self) -> Principal:
         p = self.get_by_rid(DOMAIN_RID_KRBTGT)

@@ -252,6 +252,14 @@ class Principal:
     # lanman extras (not in the contract, safe to ignore)
     primary_group_rid: int = DOMAIN_USERS
     keys_pending: bool = False  # only the NT hash is known: AES keys come with the next password
+    # authentication policies (MS-ADSC 2.269 user: msDS-AssignedAuthNPolicy[Silo])
+    object_class: str = "user"  # most-derived objectClass: user, computer, msDS-…ServiceAccount
+    assigned_policy: str | None = None
+    assigned_silo: str | None = None
+    # delegation (MS-SFU): msDS-AllowedToDelegateTo and the RBCD descriptor
+    # msDS-AllowedToActOnBehalfOfOtherIdentity (self-relative SD bytes)
+    delegate_to: list[str] = field(default_factory=list)
+    allowed_to_act: bytes | None = None
 
     def __repr__(self) -> str:  # never print keys by accident
         return (

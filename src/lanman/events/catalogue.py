@@ -45,6 +45,10 @@ _SEC = "Microsoft-Windows-SMBServer/Security"
 _AUDIT = "Microsoft-Windows-SMBServer/Audit"
 _LSEC = "lanman/Security"
 _LOPS = "lanman/Operational"
+_AUTHN = "Microsoft-Windows-Authentication/"
+_AP_FAIL = _AUTHN + "AuthenticationPolicyFailures-DomainController"
+_PU_FAIL = _AUTHN + "ProtectedUserFailures-DomainController"
+_PU_OK = _AUTHN + "ProtectedUserSuccesses-DomainController"
 
 _ROWS: tuple[EventDef, ...] = (
     # --- security ---------------------------------------------------------------------------
@@ -274,6 +278,145 @@ _ROWS: tuple[EventDef, ...] = (
         "Storage error on share {share}: {command} failed with {status} ({detail}); client "
         "{client}. Only that request failed; the connection and its open files stay usable.",
         False,
+    ),
+    # --- authentication policies and Protected Users (Microsoft-Windows-Authentication
+    # channels; Microsoft's "Authentication policies and authentication policy silos" and
+    # "Protected Users security group" pages list these ids; the Security-log twins 4820-4824
+    # carry the same insertion strings). 1xx = enforced denial, 3xx = audit-mode "would deny".
+    EventDef(
+        100,
+        "PROTECTED_USER_NTLM_FAILURE",
+        ERROR,
+        _PU_FAIL,
+        "NTLM sign-in failure for a member of Protected Users. Account Name: {account}; "
+        "Device Name: {device}; Error Code: {status}",
+        True,
+    ),
+    EventDef(
+        101,
+        "AUTHN_POLICY_NTLM_FAILURE",
+        ERROR,
+        _AP_FAIL,
+        "NTLM authentication failed because access control restrictions are required. "
+        "Account Name: {account}; Device Name: {device}; Error Code: {status}; "
+        "Silo Name: {silo}; Policy Name: {policy}",
+        True,
+    ),
+    EventDef(
+        104,
+        "PROTECTED_USER_ETYPE_FAILURE",
+        ERROR,
+        _PU_FAIL,
+        "Kerberos pre-authentication with DES or RC4 failed for a member of Protected Users. "
+        "Account Name: {account}; Security ID: {sid}; Service Name: {service}; Failure Code: "
+        "{code}; Pre-Auth Type: {preauth}; Client Address: {client}",
+        True,
+    ),
+    EventDef(
+        105,
+        "AUTHN_POLICY_TGT_DENIED",
+        ERROR,
+        _AP_FAIL,
+        "A Kerberos Ticket-granting-ticket (TGT) was denied because the device does not meet "
+        "the access control restrictions. Account Name: {account}; Device Name: {device}; "
+        "Silo Name: {silo}; Policy Name: {policy}; TGT Lifetime: {tgt_lifetime}; Reason: "
+        "{reason}; Client Address: {client}",
+        True,
+    ),
+    EventDef(
+        106,
+        "AUTHN_POLICY_SERVICE_TICKET_DENIED",
+        ERROR,
+        _AP_FAIL,
+        "A Kerberos service ticket was denied because the user, device, or both does not meet "
+        "the access control restrictions. Account Name: {account}; Device Name: {device}; "
+        "Service Name: {service}; Silo Name: {silo}; Policy Name: {policy}; Reason: {reason}; "
+        "Client Address: {client}",
+        True,
+    ),
+    EventDef(
+        303,
+        "PROTECTED_USER_TGT_ISSUED",
+        INFORMATION,
+        _PU_OK,
+        "A Kerberos ticket-granting-ticket (TGT) was issued for a member of the Protected "
+        "User group. Account Name: {account}; Supplied Realm: {realm}; TGT Lifetime: "
+        "{tgt_lifetime}; Client Address: {client}",
+        True,
+    ),
+    EventDef(
+        305,
+        "AUTHN_POLICY_TGT_AUDIT",
+        WARNING,
+        _AP_FAIL,
+        "A Kerberos Ticket-granting-ticket (TGT) would have been denied (audit mode) because "
+        "the device does not meet the access control restrictions. Account Name: {account}; "
+        "Device Name: {device}; Silo Name: {silo}; Policy Name: {policy}; TGT Lifetime: "
+        "{tgt_lifetime}; Reason: {reason}; Client Address: {client}",
+        True,
+    ),
+    EventDef(
+        306,
+        "AUTHN_POLICY_SERVICE_TICKET_AUDIT",
+        WARNING,
+        _AP_FAIL,
+        "A Kerberos service ticket would have been denied (audit mode) because the user, "
+        "device, or both does not meet the access control restrictions. Account Name: "
+        "{account}; Device Name: {device}; Service Name: {service}; Silo Name: {silo}; "
+        "Policy Name: {policy}; Reason: {reason}; Client Address: {client}",
+        True,
+    ),
+    EventDef(
+        4820,
+        "SECURITY_TGT_DENIED_BY_POLICY",
+        ERROR,
+        "Security",
+        "A Kerberos Ticket-granting-ticket (TGT) was denied because the device does not meet "
+        "the access control restrictions. Account Name: {account}; Supplied Realm: {realm}; "
+        "Device Name: {device}; Service Name: {service}; Result Code: {code}; Client Address: "
+        "{client}; Silo Name: {silo}; Policy Name: {policy}; TGT Lifetime: {tgt_lifetime}",
+        True,
+    ),
+    EventDef(
+        4821,
+        "SECURITY_SERVICE_TICKET_DENIED_BY_POLICY",
+        ERROR,
+        "Security",
+        "A Kerberos service ticket was denied because the user, device, or both does not meet "
+        "the access control restrictions. Account Name: {account}; Account Domain: {realm}; "
+        "Device Name: {device}; Service Name: {service}; Client Address: {client}; Failure "
+        "Code: {code}; Silo Name: {silo}; Policy Name: {policy}",
+        True,
+    ),
+    EventDef(
+        4822,
+        "SECURITY_NTLM_PROTECTED_USER",
+        ERROR,
+        "Security",
+        "NTLM authentication failed because the account was a member of the Protected User "
+        "group. Account Name: {account}; Device Name: {device}; Error Code: {status}",
+        True,
+    ),
+    EventDef(
+        4823,
+        "SECURITY_NTLM_POLICY_REQUIRED",
+        ERROR,
+        "Security",
+        "NTLM authentication failed because access control restrictions are required. "
+        "Account Name: {account}; Device Name: {device}; Error Code: {status}; Silo Name: "
+        "{silo}; Policy Name: {policy}",
+        True,
+    ),
+    EventDef(
+        4824,
+        "SECURITY_PROTECTED_USER_ETYPE",
+        ERROR,
+        "Security",
+        "Kerberos preauthentication by using DES or RC4 failed because the account was a "
+        "member of the Protected User group. Account Name: {account}; Security ID: {sid}; "
+        "Service Name: {service}; Failure Code: {code}; Pre-Authentication Type: {preauth}; "
+        "Client Address: {client}",
+        True,
     ),
     # Windows writes 1102 (Microsoft-Windows-Eventlog, "The audit log was cleared") as the
     # first record of a cleared Security log; lanman does the same.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 MIGRATIONS: tuple[str, ...] = (
     # 0 -> 1
@@ -128,6 +128,68 @@ MIGRATIONS: tuple[str, ...] = (
     # 3 -> 4: per-share SMB 3 encryption (Set-SmbShare -EncryptData; MS-SMB2 Share.EncryptData).
     """
     ALTER TABLE shares ADD COLUMN encrypt_data INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 4 -> 5: authentication policies and silos (MS-ADSC 2.120/2.121, MS-ADA2 msDS-AuthNPolicy*),
+    # each account's assigned policy and silo, its object class, and Kerberos delegation
+    # (msDS-AllowedToDelegateTo, msDS-AllowedToActOnBehalfOfOtherIdentity; MS-SFU 3.2.5.2).
+    """
+    CREATE TABLE authn_policies (
+        name        TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+        guid        TEXT NOT NULL UNIQUE,
+        description TEXT NOT NULL DEFAULT '',
+        enforced    INTEGER NOT NULL DEFAULT 0,
+        protected   INTEGER NOT NULL DEFAULT 0,
+        -- msDS-{User,Computer,Service}TGTLifetime: 100 ns ticks as AD stores them; NULL = unset
+        user_tgt_lifetime     INTEGER,
+        computer_tgt_lifetime INTEGER,
+        service_tgt_lifetime  INTEGER,
+        -- self-relative security descriptors (MS-DTYP 2.4.6); NULL = attribute absent
+        user_allowed_from     BLOB,
+        user_allowed_to       BLOB,
+        service_allowed_from  BLOB,
+        service_allowed_to    BLOB,
+        computer_allowed_to   BLOB,
+        user_allow_ntlm       INTEGER NOT NULL DEFAULT 0,
+        service_allow_ntlm    INTEGER NOT NULL DEFAULT 0,
+        strong_ntlm_policy    INTEGER,
+        created     TEXT NOT NULL
+    );
+    CREATE TABLE authn_silos (
+        name        TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+        guid        TEXT NOT NULL UNIQUE,
+        description TEXT NOT NULL DEFAULT '',
+        enforced    INTEGER NOT NULL DEFAULT 0,
+        protected   INTEGER NOT NULL DEFAULT 0,
+        -- msDS-{User,Computer,Service}AuthNPolicy links (policy names)
+        user_policy     TEXT,
+        computer_policy TEXT,
+        service_policy  TEXT,
+        created     TEXT NOT NULL
+    );
+    -- msDS-AuthNPolicySiloMembers: the accounts permitted in a silo
+    CREATE TABLE authn_silo_members (
+        silo       TEXT NOT NULL REFERENCES authn_silos (name) ON DELETE CASCADE
+                   ON UPDATE CASCADE COLLATE NOCASE,
+        member_rid INTEGER NOT NULL REFERENCES users (rid) ON DELETE CASCADE,
+        PRIMARY KEY (silo, member_rid)
+    );
+    CREATE INDEX authn_silo_members_rid ON authn_silo_members (member_rid);
+    -- msDS-AssignedAuthNPolicy / msDS-AssignedAuthNPolicySilo (names; NULL = none)
+    ALTER TABLE users ADD COLUMN assigned_policy TEXT;
+    ALTER TABLE users ADD COLUMN assigned_silo TEXT;
+    -- most-derived objectClass when it is not the one `kind` implies
+    -- ('msDS-ManagedServiceAccount', 'msDS-GroupManagedServiceAccount'); NULL = from kind
+    ALTER TABLE users ADD COLUMN object_class TEXT;
+    -- msDS-AllowedToActOnBehalfOfOtherIdentity (resource-based constrained delegation)
+    ALTER TABLE users ADD COLUMN allowed_to_act BLOB;
+    -- msDS-AllowedToDelegateTo (classic constrained delegation)
+    CREATE TABLE delegation_targets (
+        rid INTEGER NOT NULL REFERENCES users (rid) ON DELETE CASCADE,
+        spn TEXT NOT NULL COLLATE NOCASE,
+        PRIMARY KEY (rid, spn)
+    );
+    -- domainControllerFunctionality (MS-ADTS 6.1.4.2): 7 = Windows Server 2016
+    ALTER TABLE domain ADD COLUMN dc_functional_level INTEGER NOT NULL DEFAULT 7;
     """,
 )
 

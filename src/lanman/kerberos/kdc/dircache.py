@@ -107,6 +107,13 @@ class DirectoryCache:
     def krbtgt(self) -> Any:
         return self._get("k", "", self.directory.krbtgt)
 
+    def authn_config(self) -> Any:
+        """The directory's authentication policies and silos (None: it has none)."""
+        fetch = getattr(self.directory, "authn_config", None)
+        if fetch is None:
+            return None
+        return self._get("a", "", fetch)
+
     # -- writes -------------------------------------------------------------------------------
     def record_logon_success(self, name: str) -> None:
         conn = self._conn
