@@ -126,15 +126,22 @@ class KdcCore:
         self._tickets: dict[tuple, tuple[wire.EncTicket, P.Pac | None]] = {}
         self.ticket_cache_entries = 4096
         self.preauth_failures = 0  # wrong-key PA-ENC-TIMESTAMPs so far (read by the service)
+        # Event sink ``emit(name, **fields)`` (the service passes the event log's); None: the
+        # events of a request are only kept in ``events`` (tests read them there).
+        self.emit: Callable[..., None] | None = None
+        self.events: list[tuple[int, dict]] = []
+        self.client_address: str | None = None  # of the request being handled
         from lanman.kerberos.kdc import as_req, tgs_req  # (they import this module)
 
         self._as_handle = as_req.handle
         self._tgs_handle = tgs_req.handle
 
     # -----------------------------------------------------------------------------------------
-    def handle(self, data: bytes) -> bytes | None:
-        """One request in, one reply out (None: drop, e.g. a non-Kerberos datagram)."""
+    def handle(self, data: bytes, client: str | None = None) -> bytes | None:
+        """One request in, one reply out (None: drop, e.g. a non-Kerberos datagram).
+        ``client`` is the sender's address, for the events the request may log."""
         now = self.now()
+        self.client_address = client
         self.dir.begin_request()
         if len(data) > MAX_REQUEST:
             return E.krb_error(E.KRB_ERR_FIELD_TOOLONG, now=now, realm=self.realm)
@@ -206,6 +213,19 @@ class KdcCore:
     # -----------------------------------------------------------------------------------------
     # Shared pieces
     # -----------------------------------------------------------------------------------------
+    def report(self, event_id: int, data: dict) -> None:
+        """Log catalogue event ``event_id`` (and keep the last few for inspection)."""
+        from lanman.events.catalogue import BY_ID
+
+        if len(self.events) >= 64:
+            del self.events[:32]
+        self.events.append((event_id, data))
+        if self.emit is not None:
+            try:
+                self.emit(BY_ID[event_id].name, **data)
+            except Exception:  # noqa: BLE001 - logging must never fail the exchange
+                pass
+
     def krbtgt_principal_name(self) -> Name:
         return Name(asn1.NT_SRV_INST, ["krbtgt", self.realm])
 

@@ -197,7 +197,9 @@ async def start_kdc_if_domain(home, listen: str, port: int, emit, auth_delay_ms:
     from lanman.kerberos.kdc.service import start_kdc
 
     directory = Directory.open(home.path)
-    kdc = await start_kdc(KdcCore(directory), listen, port, auth_delay_ms=auth_delay_ms)
+    core = KdcCore(directory)
+    core.emit = emit  # authentication-policy and Protected Users events
+    kdc = await start_kdc(core, listen, port, auth_delay_ms=auth_delay_ms)
     kdc.directory = directory
     emit("SERVICE_STARTED", service="KDC", listen=listen, port=kdc.port, realm=directory.realm)
     return kdc
