@@ -7,6 +7,7 @@ The directory is anything that implements the contract in ``lanman.directory``:
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -34,6 +35,7 @@ ETYPE_PREFERENCE = (
     crypto.ETYPE_RC4_HMAC,
 )
 MAX_REQUEST = 65536
+_log = logging.getLogger("lanman.kdc")
 
 
 @dataclass(slots=True)
@@ -224,7 +226,7 @@ class KdcCore:
             try:
                 self.emit(BY_ID[event_id].name, **data)
             except Exception:  # noqa: BLE001 - logging must never fail the exchange
-                pass
+                _log.warning("could not log KDC event %s", event_id, exc_info=True)
 
     def krbtgt_principal_name(self) -> Name:
         return Name(asn1.NT_SRV_INST, ["krbtgt", self.realm])
