@@ -165,11 +165,17 @@ TIER0 = "O:SYG:SYD:(XA;OICI;CR;;;WD;(Member_of_any {SID(%s)}))"
 
 
 def test_from_condition_needs_fast(env):
-    """Unarmored AS-REQ + enforced From: KDC_ERR_POLICY, e-data STATUS_INVALID_WORKSTATION
-    (flags 1), event 105 naming account and policy — before any pre-authentication."""
+    """Unarmored, pre-authenticated AS-REQ + enforced From: KDC_ERR_POLICY, e-data
+    STATUS_INVALID_WORKSTATION (flags 1), event 105 naming account and policy. Without any
+    pre-authentication the client first hears PREAUTH_REQUIRED offering PA-FX-FAST (how MIT
+    `kinit -T` learns that FAST is available)."""
     d, core = env
     _from_policy(d, TIER0 % d.get_group("Tier0").sid)
-    req, _ = client.as_req(REALM, "alice", now=NOW)  # no pre-auth at all
+    first = err(core.handle(client.as_req(REALM, "alice", now=NOW)[0]))
+    assert first.code == 25
+    offered = [p["padata-type"].native for p in asn1.MethodData.load(first.e_data)]
+    assert asn1.PA_FX_FAST in offered and not core.events
+    req, _ = client.as_req(REALM, "alice", key=(AES, key_of(d, "alice")), now=NOW)
     e = err(core.handle(req))
     assert e.code == KDC_ERR_POLICY and ext_status(e) == (0xC0000070, 1)
     ids = [i for i, _ in core.events]

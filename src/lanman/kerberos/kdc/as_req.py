@@ -113,8 +113,6 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
             _protected_etype_event(core, client, sname, requested_etypes[0])
         raise E.KdcError(E.KDC_ERR_ETYPE_NOSUPP, "no common encryption type")
     core.check_client_state(client, now)
-    # Authentication policy: the From condition (needs FAST armor) comes before the password.
-    policy, device = authn.as_client_checks(core, req, client, armor_tkt)
 
     # -- PAC request --------------------------------------------------------------------------
     pac_req = next((v for t, v in padata if t == asn1.PA_PAC_REQUEST), None)
@@ -138,6 +136,17 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
         hint.append((asn1.PA_ENC_TIMESTAMP, b""))
     hint.append((asn1.PA_FX_FAST, b""))
 
+    # Authentication policy: the From condition (it needs FAST armor) is checked before the
+    # password, so a wrong password with a denying condition still reports the policy; a
+    # request without pre-authentication first learns (PREAUTH_REQUIRED, PA-FX-FAST) that it
+    # must pre-authenticate, which is how MIT's `kinit -T` discovers FAST.
+    policy = device = None
+    if (
+        enc_ts is not None
+        or (enc_chal is not None and req.fast is not None)
+        or client.uac & UF_DONT_REQUIRE_PREAUTH
+    ):
+        policy, device = authn.as_client_checks(core, req, client, armor_tkt)
     if enc_chal is not None and req.fast is not None:
         ed = wire.parse_encrypted_data_bytes(enc_chal)
         reply_etype = ed[0]

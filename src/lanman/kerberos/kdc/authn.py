@@ -94,10 +94,9 @@ def principal_identity(core: KdcCore, p: Any, *, asserted: str | None = None) ->
 
 def ticket_identity(core: KdcCore, tkt: TicketInfo) -> Identity | None:
     """The identity behind a TGT this KDC issued (the FAST armor's device, a TGS client)."""
-    comps = tkt.cname.components
-    if tkt.crealm.upper() != core.realm or len(comps) != 1:
+    if tkt.crealm.upper() != core.realm:
         return None
-    p = core.dir.find_principal(comps[0])
+    p = core.lookup_client(tkt.cname)  # sAMAccountName or an SPN (kinit -k host/NAME)
     if p is None:
         return None
     return principal_identity(core, p, asserted=tokens.AUTHENTICATION_AUTHORITY_ASSERTED_IDENTITY)
