@@ -20,6 +20,7 @@ __all__ = [
     "KrbErrorReply",
     "armored_as_req",
     "as_req",
+    "parse_armored_as_rep",
     "parse_as_rep",
     "parse_error",
     "parse_tgs_rep",
@@ -232,6 +233,27 @@ def parse_as_rep(data: bytes, key: bytes, etype: int, nonce: int | None = None) 
     if nonce is not None and enc["nonce"].native != nonce:
         raise ValueError("nonce mismatch")
     return _creds(rep, enc)
+
+
+def parse_armored_as_rep(
+    data: bytes, armor_key: bytes, key: bytes, etype: int, nonce: int | None = None
+) -> Credentials:
+    """The AS-REP to :func:`armored_as_req`: the reply key is strengthened with the
+    KrbFastResponse's strengthen-key (RFC 6113 5.4.3, KRB-FX-CF2)."""
+    if asn1.message_type(data) == asn1.MSG_KRB_ERROR:
+        raise parse_error(data)
+    rep = asn1.ASRep.load(data)
+    md = {p["padata-type"].native: p["padata-value"].native for p in rep["padata"]}
+    enc = asn1.PaFxFastReply.load(md[asn1.PA_FX_FAST]).chosen["enc-fast-rep"]
+    aes256 = crypto.ETYPE_AES256_CTS_HMAC_SHA1_96
+    fast = asn1.KrbFastResponse.load(
+        crypto.decrypt(aes256, armor_key, KU.FAST_REP, enc["cipher"].native)
+    )
+    sk = fast["strengthen-key"]
+    reply_key = crypto.cf2(
+        sk["keytype"].native, sk["keyvalue"].native, etype, key, b"strengthenkey", b"replykey"
+    )
+    return parse_as_rep(data, reply_key, etype, nonce)
 
 
 def tgs_req(

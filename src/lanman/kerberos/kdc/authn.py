@@ -71,7 +71,9 @@ def effective(core: KdcCore, principal: Any) -> EffectivePolicy | None:
     cfg = core.dir.authn_config()
     if cfg is None or not cfg.policies:
         return None
-    return resolve.effective_policy(principal, cfg)
+    return core.dir.memo(
+        ("policy", principal.rid), lambda: resolve.effective_policy(principal, cfg)
+    )
 
 
 def principal_identity(core: KdcCore, p: Any, *, asserted: str | None = None) -> Identity:
@@ -96,10 +98,16 @@ def ticket_identity(core: KdcCore, tkt: TicketInfo) -> Identity | None:
     """The identity behind a TGT this KDC issued (the FAST armor's device, a TGS client)."""
     if tkt.crealm.upper() != core.realm:
         return None
-    p = core.lookup_client(tkt.cname)  # sAMAccountName or an SPN (kinit -k host/NAME)
-    if p is None:
-        return None
-    return principal_identity(core, p, asserted=tokens.AUTHENTICATION_AUTHORITY_ASSERTED_IDENTITY)
+
+    def fetch() -> Identity | None:
+        p = core.lookup_client(tkt.cname)  # sAMAccountName or an SPN (kinit -k host/NAME)
+        if p is None:
+            return None
+        return principal_identity(
+            core, p, asserted=tokens.AUTHENTICATION_AUTHORITY_ASSERTED_IDENTITY
+        )
+
+    return core.dir.memo(("identity", tuple(tkt.cname.components)), fetch)
 
 
 def _device_token(ident: Identity | None) -> SecurityToken | None:
@@ -223,7 +231,11 @@ def service_check(
         user = found
     if server.sid == user.sid:
         return
-    v = decide.check_allowed_to(eff, _user_token(user, device))
+    u, dev = user, device
+    v = core.dir.memo(
+        ("to", server.rid, u.sids, u.domain_local, dev.sids if dev is not None else None),
+        lambda: decide.check_allowed_to(eff, _user_token(u, dev)),
+    )
     if v is None:
         return
     bad_sd = v.reason in (Reason.DESCRIPTOR_NO_OWNER, Reason.DESCRIPTOR_INVALID)
