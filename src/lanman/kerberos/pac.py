@@ -31,6 +31,7 @@ __all__ = [
     "build_logon_info",
     "client_info",
     "sid_to_bytes",
+    "type_serialize",
     "unix_to_filetime",
     "upn_dns_info",
     "verify_bytes",
@@ -55,10 +56,13 @@ SIGNATURE_TYPES = (PAC_SERVER_CHECKSUM, PAC_KDC_CHECKSUM, PAC_TICKET_CHECKSUM, P
 
 # KERB_VALIDATION_INFO UserFlags (MS-PAC 2.5) and group attributes (MS-PAC 2.2.1 / MS-KILE).
 LOGON_EXTRA_SIDS = 0x20
+LOGON_RESOURCE_GROUPS = 0x200
 SE_GROUP_MANDATORY = 0x1
 SE_GROUP_ENABLED_BY_DEFAULT = 0x2
 SE_GROUP_ENABLED = 0x4
+SE_GROUP_RESOURCE = 0x20000000
 GROUP_ATTRS = SE_GROUP_MANDATORY | SE_GROUP_ENABLED_BY_DEFAULT | SE_GROUP_ENABLED
+RESOURCE_GROUP_ATTRS = GROUP_ATTRS | SE_GROUP_RESOURCE
 
 # PAC_ATTRIBUTES_INFO flags (MS-PAC 2.14).
 PAC_WAS_REQUESTED = 0x1
@@ -108,7 +112,11 @@ def _split_sid(sid: str) -> tuple[str, int]:
 
 @dataclass(slots=True)
 class LogonInfo:
-    """The fields of KERB_VALIDATION_INFO that a lanman KDC fills (MS-PAC 2.5)."""
+    """The fields of KERB_VALIDATION_INFO that a lanman KDC fills (MS-PAC 2.5).
+
+    An ``extra_sids`` entry is a SID (attributes :data:`GROUP_ATTRS`) or ``(sid, attributes)``;
+    ``resource_group_ids`` are RIDs in ``resource_group_domain_sid`` (attributes
+    :data:`RESOURCE_GROUP_ATTRS`, UserFlags gains LOGON_RESOURCE_GROUPS)."""
 
     logon_time: float
     effective_name: str
@@ -120,11 +128,21 @@ class LogonInfo:
     logon_domain_name: str
     logon_domain_id: str
     user_account_control: int = 0x10  # USER_NORMAL_ACCOUNT (MS-SAMR 2.2.1.12)
-    extra_sids: list[str] = field(default_factory=list)
+    extra_sids: list[str | tuple[str, int]] = field(default_factory=list)
     password_last_set: float | None = None
     logon_count: int = 0
     bad_password_count: int = 0
     user_flags: int = 0
+    resource_group_domain_sid: str | None = None
+    resource_group_ids: list[int] = field(default_factory=list)
+
+
+def type_serialize(body: bytes) -> bytes:
+    """NDR type serialization version 1 (MS-RPCE 2.2.6): common header (version 1,
+    little-endian, length 8, filler), private header (ObjectBufferLength, filler), then
+    ``body`` padded to a multiple of 8."""
+    body += bytes((-len(body)) % 8)
+    return struct.pack("<BBHIII", 1, 0x10, 8, 0xCCCCCCCC, len(body), 0) + body
 
 
 def _ustr_header(w: NdrWriter, text: str) -> None:
@@ -179,6 +197,8 @@ def build_logon_info(info: LogonInfo) -> bytes:
         info.logon_count,
         info.bad_password_count,
         info.user_flags,
+        info.resource_group_domain_sid,
+        tuple(info.resource_group_ids),
     )
     template = _LOGON_CACHE.get(key)
     if template is None:
@@ -200,8 +220,17 @@ def build_logon_info(info: LogonInfo) -> bytes:
 
 def _encode_logon_info(info: LogonInfo, logon_time: float) -> bytes:
     domain_sid = sid_to_bytes(info.logon_domain_id)
-    extra = [sid_to_bytes(s) for s in info.extra_sids]
-    user_flags = info.user_flags | (LOGON_EXTRA_SIDS if extra else 0)
+    extra = [
+        (sid_to_bytes(s), GROUP_ATTRS) if isinstance(s, str) else (sid_to_bytes(s[0]), s[1])
+        for s in info.extra_sids
+    ]
+    rg_domain = info.resource_group_domain_sid
+    rg_ids = list(dict.fromkeys(info.resource_group_ids)) if rg_domain else []
+    user_flags = (
+        info.user_flags
+        | (LOGON_EXTRA_SIDS if extra else 0)
+        | (LOGON_RESOURCE_GROUPS if rg_domain else 0)
+    )
     w = NdrWriter()
 
     def kvi(w: NdrWriter) -> None:
@@ -245,20 +274,26 @@ def _encode_logon_info(info: LogonInfo, logon_time: float) -> bytes:
 
         def extra_array(w2: NdrWriter) -> None:
             w2.u32(len(extra))
-            for sid in extra:
+            for sid, attrs in extra:
                 w2.pointer(lambda w3, s=sid: _rpc_sid(w3, s))
-                w2.u32(GROUP_ATTRS)
+                w2.u32(attrs)
 
         w.pointer(extra_array if extra else None)
-        w.u32(0)  # ResourceGroupDomainSid (NULL)
-        w.u32(0)  # ResourceGroupCount
-        w.u32(0)  # ResourceGroupIds (NULL)
+        w.pointer(
+            (lambda w2: _rpc_sid(w2, sid_to_bytes(rg_domain))) if rg_domain else None
+        )  # ResourceGroupDomainSid
+        w.u32(len(rg_ids))
+
+        def resource_array(w2: NdrWriter) -> None:
+            w2.u32(len(rg_ids))
+            for rid in rg_ids:
+                w2.u32(rid)
+                w2.u32(RESOURCE_GROUP_ATTRS)
+
+        w.pointer(resource_array if rg_ids else None)
 
     w.top_level_pointer(kvi)
-    body = w.getvalue()
-    body += bytes((-len(body)) % 8)
-    header = struct.pack("<BBHI", 1, 0x10, 8, 0xCCCCCCCC) + struct.pack("<II", len(body), 0)
-    return header + body
+    return type_serialize(w.getvalue())
 
 
 # ---------------------------------------------------------------------------------------------
