@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from lanman.kerberos import crypto
-from lanman.rpc.ndr import NdrWriter
+from lanman.rpc.ndr import DeferredFn, NdrWriter
 
 __all__ = [
     "PAC_ATTRIBUTES_INFO",
@@ -30,6 +30,9 @@ __all__ = [
     "PacError",
     "build_logon_info",
     "client_info",
+    "group_membership_array",
+    "rpc_sid",
+    "sid_and_attributes_array",
     "sid_to_bytes",
     "type_serialize",
     "unix_to_filetime",
@@ -170,6 +173,42 @@ def _rpc_sid(w: NdrWriter, sid: bytes) -> None:
     w.raw(sid)
 
 
+def rpc_sid(sid: str) -> DeferredFn:
+    """Pointee writer of an RPC_SID (MS-DTYP 2.4.2.3): conformance, then the binary SID."""
+    raw = sid_to_bytes(sid)
+    return lambda w: _rpc_sid(w, raw)
+
+
+def group_membership_array(groups: list[tuple[int, int]]) -> DeferredFn | None:
+    """Pointee writer of ``[size_is(n)] GROUP_MEMBERSHIP*`` (MS-PAC 2.2.2): (RelativeId,
+    Attributes) pairs; ``None`` (a NULL pointer) when empty."""
+    if not groups:
+        return None
+
+    def body(w: NdrWriter) -> None:
+        w.u32(len(groups))
+        for rid, attrs in groups:
+            w.u32(rid)
+            w.u32(attrs)
+
+    return body
+
+
+def sid_and_attributes_array(sids: list[tuple[str, int]]) -> DeferredFn | None:
+    """Pointee writer of ``[size_is(n)] KERB_SID_AND_ATTRIBUTES*`` (MS-PAC 2.2.1): (Sid
+    pointer, Attributes) pairs, then the SIDs; ``None`` when empty."""
+    if not sids:
+        return None
+
+    def body(w: NdrWriter) -> None:
+        w.u32(len(sids))
+        for sid, attrs in sids:
+            w.pointer(rpc_sid(sid))
+            w.u32(attrs)
+
+    return body
+
+
 # KERB_VALIDATION_INFO.LogonTime sits right after the 16-byte type-serialization headers and
 # the 4-byte referent of the top-level pointer; everything else depends only on the account.
 _LOGON_TIME_OFFSET = 20
@@ -219,11 +258,7 @@ def build_logon_info(info: LogonInfo) -> bytes:
 
 
 def _encode_logon_info(info: LogonInfo, logon_time: float) -> bytes:
-    domain_sid = sid_to_bytes(info.logon_domain_id)
-    extra = [
-        (sid_to_bytes(s), GROUP_ATTRS) if isinstance(s, str) else (sid_to_bytes(s[0]), s[1])
-        for s in info.extra_sids
-    ]
+    extra = [(s, GROUP_ATTRS) if isinstance(s, str) else (s[0], s[1]) for s in info.extra_sids]
     rg_domain = info.resource_group_domain_sid
     rg_ids = list(dict.fromkeys(info.resource_group_ids)) if rg_domain else []
     user_flags = (
@@ -249,19 +284,12 @@ def _encode_logon_info(info: LogonInfo, logon_time: float) -> bytes:
         w.u32(info.primary_group_id)
         groups = list(dict.fromkeys(info.group_ids))
         w.u32(len(groups))
-
-        def group_array(w2: NdrWriter) -> None:
-            w2.u32(len(groups))
-            for rid in groups:
-                w2.u32(rid)
-                w2.u32(GROUP_ATTRS)
-
-        w.pointer(group_array if groups else None)
+        w.pointer(group_membership_array([(rid, GROUP_ATTRS) for rid in groups]))
         w.u32(user_flags)
         w.raw(bytes(16))  # UserSessionKey
         _ustr_header(w, info.logon_server)
         _ustr_header(w, info.logon_domain_name)
-        w.pointer(lambda w2: _rpc_sid(w2, domain_sid))
+        w.pointer(rpc_sid(info.logon_domain_id))
         w.u32(0)
         w.u32(0)  # Reserved1[2]
         w.u32(info.user_account_control)
@@ -271,26 +299,10 @@ def _encode_logon_info(info: LogonInfo, logon_time: float) -> bytes:
         w.u32(0)  # FailedILogonCount
         w.u32(0)  # Reserved3
         w.u32(len(extra))
-
-        def extra_array(w2: NdrWriter) -> None:
-            w2.u32(len(extra))
-            for sid, attrs in extra:
-                w2.pointer(lambda w3, s=sid: _rpc_sid(w3, s))
-                w2.u32(attrs)
-
-        w.pointer(extra_array if extra else None)
-        w.pointer(
-            (lambda w2: _rpc_sid(w2, sid_to_bytes(rg_domain))) if rg_domain else None
-        )  # ResourceGroupDomainSid
+        w.pointer(sid_and_attributes_array(extra))
+        w.pointer(rpc_sid(rg_domain) if rg_domain else None)  # ResourceGroupDomainSid
         w.u32(len(rg_ids))
-
-        def resource_array(w2: NdrWriter) -> None:
-            w2.u32(len(rg_ids))
-            for rid in rg_ids:
-                w2.u32(rid)
-                w2.u32(RESOURCE_GROUP_ATTRS)
-
-        w.pointer(resource_array if rg_ids else None)
+        w.pointer(group_membership_array([(rid, RESOURCE_GROUP_ATTRS) for rid in rg_ids]))
 
     w.top_level_pointer(kvi)
     return type_serialize(w.getvalue())
