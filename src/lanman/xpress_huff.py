@@ -4,7 +4,8 @@ Each block of up to 65536 output bytes starts with 256 bytes holding the 4-bit c
 512 symbols (0-255 literals, 256-511 matches: low nibble a length, high nibble the number of
 offset bits); the canonical Huffman codes are read MSB-first from 16-bit little-endian words,
 while long match lengths are read as whole bytes in between.  Bounded: output never exceeds the
-expected size, every offset stays inside what was written, every read inside the input.
+expected size, every match stays inside what was written, and the bit stream may run at most
+two words past the input (read as zeros, as a decoder's look-ahead does).
 """
 
 from __future__ import annotations

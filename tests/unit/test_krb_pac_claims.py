@@ -55,17 +55,17 @@ def windows_pac(name: str) -> P.Pac:
 
 
 def logon_info(**kw) -> P.LogonInfo:
-    base = dict(
-        logon_time=1_700_000_000.0,
-        effective_name="alice",
-        full_name="Alice Example",
-        user_id=1104,
-        primary_group_id=513,
-        group_ids=[513, 1105],
-        logon_server="DC1",
-        logon_domain_name="EXAMPLE",
-        logon_domain_id=DOMAIN,
-    )
+    base = {
+        "logon_time": 1_700_000_000.0,
+        "effective_name": "alice",
+        "full_name": "Alice Example",
+        "user_id": 1104,
+        "primary_group_id": 513,
+        "group_ids": [513, 1105],
+        "logon_server": "DC1",
+        "logon_domain_name": "EXAMPLE",
+        "logon_domain_id": DOMAIN,
+    }
     base.update(kw)
     return P.LogonInfo(**base)
 
@@ -415,7 +415,9 @@ def test_claims_round_trip(arrays):
 
 
 def _case(*arrays):
-    return encode_claims([(t, [ClaimAttribute(n, vt, tuple(v)) for n, vt, v in c]) for t, c in arrays])
+    return encode_claims(
+        [(t, [ClaimAttribute(n, vt, tuple(v)) for n, vt, v in c]) for t, c in arrays]
+    )
 
 
 def test_token_claims_windows_rules():

@@ -4,6 +4,9 @@
   version 1 envelope (MS-RPCE 2.2.6).
 * :class:`Pac` -- the PACTYPE container (MS-PAC 2.3/2.4): ordered buffers, pack/parse, and the
   server / KDC / ticket signatures (MS-PAC 2.8).
+
+Decoding the identity buffers is in ``pac_logon`` (PAC_LOGON_INFO), ``pac_device``
+(PAC_DEVICE_INFO) and ``pac_claims`` (claims), over the bounded readers of ``pac_ndr``.
 """
 
 from __future__ import annotations

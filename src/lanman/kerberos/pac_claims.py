@@ -1,9 +1,10 @@
 """Claims in the PAC: PAC_CLIENT_CLAIMS_INFO / PAC_DEVICE_CLAIMS_INFO (MS-PAC 2.11, 2.13).
 
 Both buffers hold a CLAIMS_SET_METADATA (MS-ADTS 2.2.18.8) whose ClaimsSet bytes are a
-CLAIMS_SET (2.2.18.7) of CLAIMS_ARRAYs (2.2.18.6) of CLAIM_ENTRYs (2.2.18.5), each an NDR type
-serialization (MS-RPCE 2.2.6).  Claim values map to :class:`~lanman.security.claims.
-ClaimAttribute` with the same type codes (CLAIM_TYPE, MS-ADTS 2.2.18.2 = MS-DTYP 2.4.10.1).
+CLAIMS_SET of CLAIMS_ARRAYs of CLAIM_ENTRYs (MS-ADTS 2.2.18), each an NDR type serialization
+(MS-RPCE 2.2.6; encoding steps in MS-ADTS 3.1.1.11.2.5).  Claim values map to
+:class:`~lanman.security.claims.ClaimAttribute` with the same type codes (CLAIM_TYPE ==
+MS-DTYP 2.4.10.1 ValueType).
 """
 
 from __future__ import annotations
@@ -36,19 +37,19 @@ __all__ = [
     "token_claims",
 ]
 
-# CLAIMS_SOURCE_TYPE (MS-ADTS 2.2.18.4).
+# CLAIMS_SOURCE_TYPE (MS-ADTS 2.2.18).
 CLAIMS_SOURCE_TYPE_AD = 1
 CLAIMS_SOURCE_TYPE_CERTIFICATE = 2
 #: The source types Windows turns into token claims; arrays of other types are ignored.
 TOKEN_SOURCE_TYPES = (CLAIMS_SOURCE_TYPE_AD, CLAIMS_SOURCE_TYPE_CERTIFICATE)
 
-# CLAIMS_COMPRESSION_FORMAT (MS-ADTS 2.2.18.3).
+# CLAIMS_COMPRESSION_FORMAT (MS-ADTS 2.2.18).
 COMPRESSION_FORMAT_NONE = 0
 COMPRESSION_FORMAT_LZNT1 = 2
 COMPRESSION_FORMAT_XPRESS = 3
 COMPRESSION_FORMAT_XPRESS_HUFF = 4
 
-#: The CLAIM_TYPEs a CLAIM_ENTRY may carry (MS-ADTS 2.2.18.2); BOOLEAN values are UINT64s.
+#: The CLAIM_TYPEs a CLAIM_ENTRY may carry (MS-ADTS 2.2.18); BOOLEAN values are UINT64s.
 ENTRY_TYPES = (INT64, UINT64, STRING, BOOLEAN)
 
 #: The claim naming an account's authentication silo (MS-ADTS 3.1.1.11.2.18).
@@ -75,7 +76,7 @@ class DuplicateClaimValueError(ClaimsError):
 
 
 def _claims_set(arrays: Sequence[tuple[int, Sequence[ClaimAttribute]]]) -> bytes:
-    """CLAIMS_SET (MS-ADTS 2.2.18.7) behind a top-level pointer, type-serialized.
+    """CLAIMS_SET (MS-ADTS 2.2.18) behind a top-level pointer, type-serialized.
 
     Referent ids are numbered in the order the pointees are written (depth first), as
     Windows numbers them, so that a set Windows encoded re-encodes to the same bytes."""
@@ -246,7 +247,9 @@ def _entries(r: NdrReader, count: int) -> list[ClaimAttribute]:
                 values = tuple(r.wstr() for _ in refs)
             else:
                 raw = tuple(r.u64() for _ in range(n))
-                values = tuple(v - (1 << 64) if v >> 63 else v for v in raw) if vtype == INT64 else raw
+                values = (
+                    tuple(v - (1 << 64) if v >> 63 else v for v in raw) if vtype == INT64 else raw
+                )
         out.append(ClaimAttribute(name, vtype, values))
     return out
 
@@ -304,4 +307,3 @@ def token_claims(data: bytes) -> dict[str, ClaimAttribute]:
             out.pop(claim.name.lower(), None)
             out[claim.name.lower()] = claim
     return out
-

@@ -154,8 +154,8 @@ class _Identity(Protocol):
 def identity_sids(identity: _Identity, *, include_resource_groups: bool) -> list[str]:
     """The SIDs a token is built from, each once, in PAC order: user, primary group, groups,
     extra SIDs, then resource groups.  Without ``include_resource_groups`` both the resource
-    groups and the extra SIDs marked SE_GROUP_RESOURCE are left out (MS-PAC 2.2.1, MS-KILE
-    3.3.5.6.4: domain-local groups only count in the resource domain's service tickets)."""
+    groups and the extra SIDs marked SE_GROUP_RESOURCE (MS-PAC 2.2.1) are left out, as for a
+    TGT's identity: resource (domain-local) groups belong in service tickets."""
     sids = [identity.user_sid, identity.primary_group_sid]
     sids += [g.sid for g in identity.groups]
     sids += [

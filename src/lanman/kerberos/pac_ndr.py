@@ -101,4 +101,3 @@ def read_sid_and_attributes_array(r: NdrReader, count: int, what: str) -> list[S
     if any(ref == 0 for ref, _ in heads):
         raise PacFormatError(f"{what}: NULL SID")
     return [SidAttr(read_rpc_sid(r), attrs) for _ref, attrs in heads]
-
