@@ -256,6 +256,16 @@ def test_impacket_reads_our_logon_info():
     ]
 
 
+def _patched(data: bytes, offset: int, value: int) -> bytes:
+    return data[:offset] + struct.pack("<I", value) + data[offset + 4 :]
+
+
+# Offsets in a PAC_LOGON_INFO: 16 bytes of headers, the top-level referent, then the structure.
+_KVI = 20
+_GROUP_COUNT = _KVI + 48 + 48 + 4 + 8
+_USER_FLAGS = _GROUP_COUNT + 8
+
+
 def test_identity_sids_resource_groups():
     ident = parse_logon_info(
         P.build_logon_info(
@@ -274,13 +284,14 @@ def test_identity_sids_resource_groups():
     ]
 
 
-def _patched(data: bytes, offset: int, value: int) -> bytes:
-    return data[:offset] + struct.pack("<I", value) + data[offset + 4 :]
-
-
-# Offsets in a PAC_LOGON_INFO: 16 bytes of headers, the top-level referent, then the structure.
-_KVI = 20
-_GROUP_COUNT = _KVI + 48 + 48 + 4 + 8
+def test_resource_groups_need_the_user_flag():
+    data = P.build_logon_info(
+        logon_info(resource_group_domain_sid="S-1-5-21-5-5-5", resource_group_ids=[1000])
+    )
+    assert struct.unpack_from("<I", data, _USER_FLAGS)[0] == P.LOGON_RESOURCE_GROUPS
+    ident = parse_logon_info(_patched(data, _USER_FLAGS, 0))
+    assert ident.resource_groups == (SidAttr("S-1-5-21-5-5-5-1000", 0x20000007),)
+    assert "S-1-5-21-5-5-5-1000" not in identity_sids(ident, include_resource_groups=True)
 
 
 def test_logon_info_malformed():

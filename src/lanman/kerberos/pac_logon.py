@@ -7,9 +7,9 @@ KDC) writes; :func:`identity_sids` gives the SIDs a token is built from.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
-from lanman.kerberos.pac import SE_GROUP_RESOURCE
+from lanman.kerberos.pac import LOGON_RESOURCE_GROUPS, SE_GROUP_RESOURCE
+from lanman.kerberos.pac_device import DeviceInfo
 from lanman.kerberos.pac_ndr import (
     PacFormatError,
     SidAttr,
@@ -143,19 +143,16 @@ def _kerb_validation_info(r: NdrReader) -> LogonIdentity:
     )
 
 
-class _Identity(Protocol):
-    user_sid: str
-    primary_group_sid: str
-    groups: tuple[SidAttr, ...]
-    extra_sids: tuple[SidAttr, ...]
-    resource_groups: tuple[SidAttr, ...]
-
-
-def identity_sids(identity: _Identity, *, include_resource_groups: bool) -> list[str]:
+def identity_sids(
+    identity: LogonIdentity | DeviceInfo, *, include_resource_groups: bool
+) -> list[str]:
     """The SIDs a token is built from, each once, in PAC order: user, primary group, groups,
-    extra SIDs, then resource groups.  Without ``include_resource_groups`` both the resource
-    groups and the extra SIDs marked SE_GROUP_RESOURCE (MS-PAC 2.2.1) are left out, as for a
-    TGT's identity: resource (domain-local) groups belong in service tickets."""
+    extra SIDs, then resource groups (a device's DomainGroup memberships).
+
+    Without ``include_resource_groups`` both the resource groups and the extra SIDs marked
+    SE_GROUP_RESOURCE (MS-PAC 2.2.1) are left out, as for a TGT's identity: resource
+    (domain-local) groups belong in service tickets.  A logon's ResourceGroupIds count only
+    when UserFlags has LOGON_RESOURCE_GROUPS (MS-PAC 2.5), as Samba reads them."""
     sids = [identity.user_sid, identity.primary_group_sid]
     sids += [g.sid for g in identity.groups]
     sids += [
@@ -163,6 +160,7 @@ def identity_sids(identity: _Identity, *, include_resource_groups: bool) -> list
         for e in identity.extra_sids
         if include_resource_groups or not e.attributes & SE_GROUP_RESOURCE
     ]
-    if include_resource_groups:
+    flagged = isinstance(identity, DeviceInfo) or identity.user_flags & LOGON_RESOURCE_GROUPS
+    if include_resource_groups and flagged:
         sids += [g.sid for g in identity.resource_groups]
     return list(dict.fromkeys(sids))
