@@ -297,7 +297,8 @@ def token_claims(data: bytes) -> dict[str, ClaimAttribute]:
     """The claims a token gets from a claims buffer, keyed by lower-cased ID (as
     :class:`~lanman.security.token.SecurityToken` keys them), with Windows' rules: only arrays
     of source type AD or CERTIFICATE count, a later claim with the same ID replaces an earlier
-    one, and a claim that repeats a value raises :class:`DuplicateClaimValueError`."""
+    one, and a claim that repeats a value raises :class:`DuplicateClaimValueError`.  A boolean
+    other than 0 or 1 (which crashes Windows) raises :class:`ClaimsError`."""
     out: dict[str, ClaimAttribute] = {}
     for source_type, claims in decode_claims_set(data):
         if source_type not in TOKEN_SOURCE_TYPES:
