@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from impacket.dcerpc.v5.ndr import NDRPOINTER
+from impacket.dcerpc.v5.ndr import NDRPOINTER, NDRUniConformantArray
 from impacket.dcerpc.v5.nrpc import GROUP_MEMBERSHIP
 from impacket.dcerpc.v5.rpcrt import TypeSerialization1
 from impacket.krb5 import pac as IP
@@ -563,8 +563,23 @@ def test_device_info_round_trip_and_sids():
     ]
 
 
+class _DomainGroups(NDRUniConformantArray):
+    item = IP.DOMAIN_GROUP_MEMBERSHIP
+
+
+class _PDomainGroups(NDRPOINTER):
+    referent = (("Data", _DomainGroups),)
+
+
+class _DeviceInfo(IP.PAC_DEVICE_INFO):
+    """impacket's PAC_DEVICE_INFO with DomainGroup pointing to DOMAIN_GROUP_MEMBERSHIPs (its
+    own declaration points to KERB_SID_AND_ATTRIBUTES by mistake)."""
+
+    structure = IP.PAC_DEVICE_INFO.structure[:-1] + (("DomainGroup", _PDomainGroups),)
+
+
 class _PDeviceInfo(NDRPOINTER):
-    referent = (("Data", IP.PAC_DEVICE_INFO),)
+    referent = (("Data", _DeviceInfo),)
 
 
 class _DeviceInfoBuffer(TypeSerialization1):
@@ -572,20 +587,27 @@ class _DeviceInfoBuffer(TypeSerialization1):
 
 
 def test_impacket_reads_our_device_info():
-    """impacket's PAC_DEVICE_INFO (its DomainGroup array is declared with the wrong element
-    type, so only a device without DomainGroup entries is compared)."""
-    data = build_device_info(DeviceInfo(1105, 515, DOMAIN, ((515, 7),), (SidAttr("S-1-18-1", 7),)))
+    data = build_device_info(DEVICE)
     x = _DeviceInfoBuffer()
     x.fromString(data)
     x.fromStringReferents(data, len(x.getData()))
     d = x["Data"]
     assert (d["UserId"], d["PrimaryGroupId"]) == (1105, 515)
     assert d["AccountDomainId"].formatCanonical() == DOMAIN
-    assert [(g["RelativeId"], g["Attributes"]) for g in d["AccountGroupIds"]] == [(515, 7)]
+    assert [(g["RelativeId"], g["Attributes"]) for g in d["AccountGroupIds"]] == [
+        (515, 7),
+        (1200, 7),
+    ]
     assert [(e["Sid"].formatCanonical(), e["Attributes"]) for e in d["ExtraSids"]] == [
         ("S-1-18-1", 7)
     ]
-    assert d["DomainGroupCount"] == 0
+    assert [
+        (
+            g["DomainId"].formatCanonical(),
+            [(m["RelativeId"], m["Attributes"]) for m in g["GroupIds"]],
+        )
+        for g in d["DomainGroup"]
+    ] == [("S-1-5-21-9-9-9", [(1000, 0x20000007), (1001, 0x20000007)]), ("S-1-5-21-8-8-8", [])]
 
 
 @settings(max_examples=100, deadline=None)
