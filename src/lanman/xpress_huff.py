@@ -21,20 +21,18 @@ class XpressError(ValueError):
 
 
 def _decoding_table(lengths: list[int]) -> list[int]:
-    """15-bit prefix -> symbol for the canonical code of ``lengths`` (-1 where no code)."""
-    table = [-1] * (1 << 15)
-    code = 0
+    """15-bit prefix -> symbol for the canonical code of ``lengths``: symbols by bit length,
+    then by value (MS-XCA 2.2.4); a code that does not fill the table exactly is invalid."""
+    table: list[int] = []
     for bits in range(1, 16):
+        span = 1 << (15 - bits)
         for sym in range(512):
-            if lengths[sym] != bits:
-                continue
-            span = 1 << (15 - bits)
-            start = code * span
-            if start + span > len(table):
-                raise XpressError("Huffman code lengths are over-subscribed")
-            table[start : start + span] = [sym] * span
-            code += 1
-        code <<= 1
+            if lengths[sym] == bits:
+                table += [sym] * span
+                if len(table) > 1 << 15:
+                    raise XpressError("Huffman code lengths are over-subscribed")
+    if len(table) != 1 << 15:
+        raise XpressError("Huffman code lengths do not make a complete code")
     return table
 
 
@@ -74,8 +72,6 @@ def decompress(data: bytes, size: int) -> bytes:
             if src.pos > len(src.data) + 4:
                 raise XpressError("bit stream runs past the compressed data")
             sym = table[bits >> 17]
-            if sym < 0:
-                raise XpressError("bit pattern with no Huffman code")
             bits = (bits << lengths[sym]) & _MASK32
             extra -= lengths[sym]
             if extra < 0:

@@ -393,10 +393,14 @@ def test_xpress_huff_rejects_damage():
     for bad in (blob[:200], blob[:300]):
         with pytest.raises(XpressError):
             decompress(bad, 8232)
-    with pytest.raises(XpressError):
+    with pytest.raises(XpressError, match="complete"):
         decompress(bytes(256) + blob[256:], 8232)  # no code lengths at all
-    with pytest.raises(XpressError):
-        decompress(b"\xff" * 256 + blob[256:], 8232)  # over-subscribed code
+    with pytest.raises(XpressError, match="complete"):
+        decompress(b"\xff" * 256 + blob[256:], 8232)  # 512 codes of 15 bits: 1/64 of the space
+    with pytest.raises(XpressError, match="over-subscribed"):
+        decompress(b"\x11" * 256 + blob[256:], 8232)  # 512 codes of 1 bit
+    with pytest.raises(XpressError, match="outside"):
+        decompress(blob, 8000)  # the last match runs past the expected size
 
 
 claim_values = {
