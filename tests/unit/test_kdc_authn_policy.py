@@ -370,3 +370,57 @@ def test_protected_user_rc4_preauth_is_etype_nosupp_without_edata(env):
     assert 23 not in [x["etype"].native for x in info]
     tgt(core, d, "alice")
     assert 303 in [i for i, _ in core.events]
+
+
+# -- claims and identity in the PAC -------------------------------------------------------
+
+
+def _tgt_pac(d: Directory, c: client.Credentials):
+    from lanman.kerberos import pac as P
+    from lanman.kerberos.kdc.core import find_pac
+
+    ep = c.ticket["enc-part"]
+    k = d.krbtgt().keys[ep["etype"].native]
+    etp = asn1.EncTicketPart.load(
+        crypto.decrypt(ep["etype"].native, k, KU.KDC_REP_TICKET, ep["cipher"].native)
+    )
+    return P.Pac.parse(find_pac(etp))
+
+
+def test_silo_member_tgt_carries_silo_claim_and_claims_valid(env):
+    """An enforced silo's member: PAC_CLIENT_CLAIMS_INFO with ad://ext/AuthenticationSilo =
+    the silo name, Claims Valid and S-1-18-1 in ExtraSids; nothing for an audit silo."""
+    from lanman.kerberos import pac as P
+    from lanman.kerberos.pac_claims import token_claims
+    from lanman.kerberos.pac_logon import parse_logon_info
+
+    d, core = env
+    d.authn.create_silo("T0", enforced=True)
+    d.authn.grant_member("T0", "alice")
+    d.authn.assign_silo("alice", "T0")
+    pac = _tgt_pac(d, tgt(core, d, "alice"))
+    claims = token_claims(pac.get(P.PAC_CLIENT_CLAIMS))
+    assert claims["ad://ext/authenticationsilo"].values == ("T0",)
+    extra = [e.sid for e in parse_logon_info(pac.get(P.PAC_LOGON_INFO)).extra_sids]
+    assert "S-1-18-1" in extra and "S-1-5-21-0-0-0-497" in extra
+    d.authn.modify_silo("T0", enforced=False)
+    pac = _tgt_pac(d, tgt(core, d, "alice"))
+    assert pac.get(P.PAC_CLIENT_CLAIMS) is None
+    extra = [e.sid for e in parse_logon_info(pac.get(P.PAC_LOGON_INFO)).extra_sids]
+    assert "S-1-5-21-0-0-0-497" not in extra
+
+
+def test_to_check_reads_the_tgt_pac_not_the_directory(env):
+    """The user's token comes from the TGT's PAC: a group joined after the TGT was issued does
+    not count until a new TGT (Windows behaviour; kvno needs a fresh kinit)."""
+    d, core = env
+    _to_policy(d, TIER0 % d.get_group("Tier0").sid)
+    old = tgt(core, d, "carol")
+    d.add_member("Tier0", "carol")
+    try:
+        req, _ = client.tgs_req(old, ["http", "srv1.lanman.test"], now=NOW)
+        assert err(core.handle(req)).code == KDC_ERR_POLICY
+        rep, _t = _st(core, d, "carol")
+        assert asn1.message_type(rep) == asn1.MSG_TGS_REP
+    finally:
+        d.remove_member("Tier0", "carol")

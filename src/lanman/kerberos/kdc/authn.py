@@ -32,6 +32,8 @@ from lanman.errors.ntstatus import (
     STATUS_INVALID_WORKSTATION,
     STATUS_TIME_DIFFERENCE_AT_DC,
 )
+from lanman.kerberos import pac as P
+from lanman.kerberos import pac_claims, pac_logon
 from lanman.kerberos.kdc import errors as E
 from lanman.security.claims import STRING, ClaimAttribute
 
@@ -50,7 +52,7 @@ __all__ = [
     "tgt_lifetime_cap",
 ]
 
-SILO_CLAIM_ID = "ad://ext/AuthenticationSilo"
+SILO_CLAIM_ID = pac_claims.SILO_CLAIM_ID
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +96,43 @@ def principal_identity(core: KdcCore, p: Any, *, asserted: str | None = None) ->
     return Identity(p.name, p.sid, tuple(sids), local, claims)
 
 
+def pac_identity(core: KdcCore, name: str, pac: P.Pac) -> Identity | None:
+    """The identity a verified PAC asserts (Windows trusts its own KDC's PAC, ExtraSids
+    included): logon-info SIDs without resource groups, client claims, and the account's
+    domain-local groups expanded from the directory (MS-PAC 2.2.1)."""
+    logon = pac.get(P.PAC_LOGON_INFO)
+    if logon is None:
+        return None
+    blob = pac.get(P.PAC_CLIENT_CLAIMS)
+
+    def fetch() -> Identity | None:
+        try:
+            li = pac_logon.parse_logon_info(logon)
+            claims = pac_claims.token_claims(blob) if blob else None
+        except P.PacError:
+            return None
+        sids = tuple(pac_logon.identity_sids(li, include_resource_groups=False))
+        p = core.dir.find_principal(li.effective_name or name)
+        dom = core.directory.domain_sid
+        local = (
+            tuple(f"{dom}-{r}" for r in getattr(p, "domain_local_rids", ()))
+            if p is not None and p.sid == sids[0]
+            else ()
+        )
+        return Identity(li.effective_name or name, sids[0], sids, local, claims)
+
+    return core.dir.memo(("pac", logon, blob), fetch)
+
+
 def ticket_identity(core: KdcCore, tkt: TicketInfo) -> Identity | None:
-    """The identity behind a TGT this KDC issued (the FAST armor's device, a TGS client)."""
+    """The identity behind a TGT this KDC issued (the FAST armor's device, a TGS client):
+    from its PAC, or from the directory for a ticket without one."""
     if tkt.crealm.upper() != core.realm:
         return None
+    if tkt.pac is not None:
+        ident = pac_identity(core, "/".join(tkt.cname.components), tkt.pac)
+        if ident is not None:
+            return ident
 
     def fetch() -> Identity | None:
         p = core.lookup_client(tkt.cname)  # sAMAccountName or an SPN (kinit -k host/NAME)

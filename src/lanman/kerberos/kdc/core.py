@@ -14,7 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lanman.kerberos import asn1, crypto, der
+from lanman.authpolicy.resolve import silo_claim
+from lanman.authpolicy.tokens import AUTHENTICATION_AUTHORITY_ASSERTED_IDENTITY, CLAIMS_VALID
+from lanman.kerberos import asn1, crypto, der, pac_claims
 from lanman.kerberos import pac as P
 from lanman.kerberos.asn1 import KDCOptions as KO
 from lanman.kerberos.asn1 import TicketFlags as TF
@@ -414,10 +416,25 @@ class KdcCore:
             self.realm, pn_der(sname), der.encrypted_data(t_etype, cipher, server.kvno)
         )
 
-    def build_pac(self, client: Any, authtime: int, *, requested: bool | None) -> P.Pac:
-        """A TGT PAC for ``client`` (MS-PAC 2.4; buffers in Windows' order)."""
+    def build_pac(
+        self,
+        client: Any,
+        authtime: int,
+        *,
+        requested: bool | None,
+        asserted: str = AUTHENTICATION_AUTHORITY_ASSERTED_IDENTITY,
+    ) -> P.Pac:
+        """A TGT PAC for ``client`` (MS-PAC 2.4; buffers in Windows' order). ``asserted`` is
+        the identity-assertion SID Windows adds to ExtraSids (S-1-18-1 for a logon the KDC
+        authenticated, S-1-18-2 for S4U2Self); a member of an enforced silo also gets the
+        ``ad://ext/AuthenticationSilo`` claim and Claims Valid (MS-KILE 3.3.5.6.4.6)."""
         d = self.directory
         groups = list(client.group_rids) or [513]
+        extra = [*client.extra_sids, asserted]
+        cfg = self.dir.authn_config()
+        silo = silo_claim(client, cfg) if cfg is not None else None
+        if silo is not None:
+            extra.append(CLAIMS_VALID)
         info = P.LogonInfo(
             logon_time=authtime,
             effective_name=client.name,
@@ -429,7 +446,7 @@ class KdcCore:
             logon_domain_name=d.domain.upper(),
             logon_domain_id=d.domain_sid,
             user_account_control=_samr_acb(client),
-            extra_sids=list(client.extra_sids),
+            extra_sids=extra,
         )
         is_computer = client.kind in ("computer",)
         upn = client.upn or f"{client.name}@{d.dns_domain}"
@@ -440,6 +457,7 @@ class KdcCore:
                 P.PAC_UPN_DNS_INFO,
                 P.upn_dns_info(upn, d.dns_domain.upper(), client.name, client.sid),
             ),
+            *([(P.PAC_CLIENT_CLAIMS, pac_claims.silo_claim(silo))] if silo is not None else []),
             (
                 P.PAC_ATTRIBUTES_INFO,
                 P.attributes_info(P.PAC_WAS_REQUESTED if requested else P.PAC_WAS_GIVEN_IMPLICITLY),
