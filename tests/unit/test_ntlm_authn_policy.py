@@ -363,3 +363,29 @@ def test_client_restriction_comes_before_the_server_restriction(dc):
     _policy(dc, "NoNtlm", "alice", enforced=True, user_allowed_from=sd(ALLOW_ALL))
     ctx = build_context(dc)
     assert _logon(ctx, "alice", ALICE_PW) == st.STATUS_ACCOUNT_RESTRICTION
+
+
+def test_smb1_session_setup_gets_the_same_status(dc):
+    from dataclasses import replace
+
+    from smb_harness import CLIENT_ADDRESS, NOW, track
+
+    from lanman.smb.smb1.client import Smb1Client, Smb1Error
+    from lanman.smb.smb1.server import Smb1ServerConnection
+
+    _policy(dc, "NoNtlm", "alice", enforced=True, user_allowed_from=sd(ALLOW_ALL))
+    ctx = build_context(dc)
+    ctx.settings = replace(ctx.settings, smb1_enabled=True)
+    server = Smb1ServerConnection(ctx, CLIENT_ADDRESS)
+    track(server)
+
+    def exchange(message: bytes) -> list[bytes]:
+        return [b"".join(bytes(p) for p in f) for f in server.receive_frame(message, NOW)]
+
+    c = Smb1Client(exchange, enable_signing=False)
+    c.negotiate()
+    with pytest.raises(Smb1Error) as e:
+        c.session_setup("alice", ALICE_PW, workstation="OLDBOX")
+    assert e.value.status == st.STATUS_ACCOUNT_RESTRICTION
+    assert _events(dc, "AUTHN_POLICY_NTLM_FAILURE")[0]["data"]["device"] == "OLDBOX"
+    assert "NoNtlm" in _events(dc, "LOGON_FAILURE")[0]["data"]["reason"]
