@@ -18,6 +18,7 @@ from lanman.authpolicy.ntlm import (
     ntlm_client_denial,
     ntlm_server_denial,
     protected_user_denial,
+    server_restricted,
     user_token_sids,
 )
 from lanman.directory import Directory, provision
@@ -389,3 +390,22 @@ def test_smb1_session_setup_gets_the_same_status(dc):
     assert e.value.status == st.STATUS_ACCOUNT_RESTRICTION
     assert _events(dc, "AUTHN_POLICY_NTLM_FAILURE")[0]["data"]["device"] == "OLDBOX"
     assert "NoNtlm" in _events(dc, "LOGON_FAILURE")[0]["data"]["reason"]
+
+
+def test_server_restricted():
+    server = _principal(
+        "LANMAN$", 1000, kind="computer", object_class="computer", assigned_policy="DCs"
+    )
+    to = AuthnPolicy("DCs", enforced=False, computer_allowed_to=sd(ALLOW_ALL))
+    assert server_restricted(server, _cfg(to))  # audit mode still evaluates (no answer change)
+    assert not server_restricted(server, _cfg(AuthnPolicy("DCs", enforced=True)))
+    assert not server_restricted(None, _cfg(to))
+    assert not server_restricted(server, _cfg(to, level=5))
+
+
+def test_protected_user_event_names_the_account_as_stored(dc):
+    with Directory.open(dc.path) as d:
+        d.add_member("Protected Users", "bob")
+    ctx = build_context(dc)
+    assert _logon(ctx, "BOB", BOB_PW) == st.STATUS_ACCOUNT_RESTRICTION
+    assert _events(dc, "PROTECTED_USER_NTLM_FAILURE")[0]["data"]["account"] == "bob"

@@ -38,6 +38,7 @@ __all__ = [
     "ntlm_client_denial",
     "ntlm_server_denial",
     "protected_user_denial",
+    "server_restricted",
     "user_token_sids",
 ]
 
@@ -93,6 +94,15 @@ def user_token_sids(user: Any) -> list[str]:
     """The user's SID and its global/universal group SIDs (the NTLM PAC's GroupIds)."""
     domain_sid = user.sid.rsplit("-", 1)[0]
     return [user.sid, *(f"{domain_sid}-{rid}" for rid in user.group_rids), *user.extra_sids]
+
+
+def server_restricted(server: Any | None, cfg: AuthnConfig | None) -> bool:
+    """Whether ``server``'s effective policy has a To condition (the user need not be read
+    when it has none)."""
+    if server is None:
+        return False
+    eff = effective_policy(server, cfg)
+    return eff is not None and eff.allowed_to is not None
 
 
 def ntlm_server_denial(

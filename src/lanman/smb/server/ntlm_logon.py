@@ -19,6 +19,7 @@ from lanman.authpolicy.ntlm import (
     ntlm_client_denial,
     ntlm_server_denial,
     protected_user_denial,
+    server_restricted,
 )
 from lanman.directory import AccountRestriction, Directory
 from lanman.errors.ntstatus import STATUS_LOGON_FAILURE
@@ -51,6 +52,8 @@ class DirectoryNtlmLogon:
             except AccountRestriction as exc:
                 if exc.protected_user:
                     account = user.rsplit("@", 1)[0] if "@" in user else user
+                    stored = d.get(account)
+                    account = stored.name if stored is not None else account
                     raise self._refuse(protected_user_denial(account, workstation)) from None
                 raise AuthError(exc.status, exc.detail) from None
             if found is None:
@@ -65,8 +68,10 @@ class DirectoryNtlmLogon:
         """The server restriction: the To condition of the server account's policy on the
         user (only after a correct password)."""
         with Directory.open(self.home_path) as d:
+            # the server has no account in the directory, or no To condition: nothing to check
             server = d.get(f"{d.dc_name}$")
-            if server is None:  # the server has no account in the directory: nothing to check
+            cfg = d.authn_config()
+            if not server_restricted(server, cfg):
                 return
             try:
                 found = d.ntlm_logon_account(user)
@@ -79,6 +84,6 @@ class DirectoryNtlmLogon:
             def domain_local():  # read only when a To condition is evaluated
                 yield from d.domain_local_sids(principal.name)
 
-            denial = ntlm_server_denial(server, principal, d.authn_config(), domain_local())
+            denial = ntlm_server_denial(server, principal, cfg, domain_local())
             if denial is not None:
                 raise self._refuse(denial)
