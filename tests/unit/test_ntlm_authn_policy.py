@@ -185,6 +185,17 @@ def test_server_restriction_truth_table(sddl, enforced, refused):
         assert "alice" in d.reason and "LANMAN$" in d.reason
 
 
+def test_server_restriction_reads_the_users_domain_local_groups():
+    pol = AuthnPolicy("DCs", enforced=True, computer_allowed_to=sd(f"O:SYD:(A;;CR;;;{DOM}-1120)"))
+    server = _principal(
+        "LANMAN$", 1000, kind="computer", object_class="computer", assigned_policy="DCs"
+    )
+    alice = _principal("alice", 1105, domain_local_rids=[1120])
+    bob = _principal("bob", 1106)
+    assert ntlm_server_denial(server, alice, _cfg(pol)) is None
+    assert ntlm_server_denial(server, bob, _cfg(pol)) is not None
+
+
 def test_server_restriction_needs_a_server_with_a_to_condition():
     alice = _principal("alice", 1105)
     pol = AuthnPolicy("DCs", enforced=True, user_allowed_to=sd("O:SYD:(D;;CR;;;WD)"))

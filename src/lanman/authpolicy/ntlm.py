@@ -39,6 +39,7 @@ __all__ = [
     "ntlm_server_denial",
     "protected_user_denial",
     "server_restricted",
+    "user_domain_local_sids",
     "user_token_sids",
 ]
 
@@ -96,6 +97,12 @@ def user_token_sids(user: Any) -> list[str]:
     return [user.sid, *(f"{domain_sid}-{rid}" for rid in user.group_rids), *user.extra_sids]
 
 
+def user_domain_local_sids(user: Any) -> list[str]:
+    """The SIDs of the user's domain-local groups, which the DC adds to the token."""
+    domain_sid = user.sid.rsplit("-", 1)[0]
+    return [f"{domain_sid}-{rid}" for rid in getattr(user, "domain_local_rids", ())]
+
+
 def server_restricted(server: Any | None, cfg: AuthnConfig | None) -> bool:
     """Whether ``server``'s effective policy has a To condition (the user need not be read
     when it has none)."""
@@ -109,16 +116,18 @@ def ntlm_server_denial(
     server: Any | None,
     user: Any,
     cfg: AuthnConfig | None,
-    domain_local: Iterable[str] = (),
+    domain_local: Iterable[str] | None = None,
 ) -> NtlmDenial | None:
     """The server restriction: ``server`` (the account the NTLM server runs as; None: it has
-    none, nothing to check) and its To condition on ``user``'s token. None: allowed."""
+    none, nothing to check) and its To condition on ``user``'s token (its domain-local groups
+    from ``user.domain_local_rids`` unless given). None: allowed."""
     if server is None:
         return None
     eff = effective_policy(server, cfg)
     if eff is None or eff.allowed_to is None:
         return None
-    v = check_ntlm_server(eff, ntlm_token(user_token_sids(user), domain_local))
+    local = user_domain_local_sids(user) if domain_local is None else domain_local
+    v = check_ntlm_server(eff, ntlm_token(user_token_sids(user), local))
     if v is None or not v.refuse:
         return None
     return NtlmDenial(

@@ -532,11 +532,6 @@ class Directory:
             row = self._conn.execute("SELECT nt_hash FROM users WHERE rid = ?", (p.rid,)).fetchone()
         return (p, bytes(row[0])) if row else None
 
-    def domain_local_sids(self, name: str) -> list[str]:
-        """SIDs of the domain-local groups account ``name`` belongs to (nested included):
-        what a resource's domain adds to a token (MS-PAC 2.2.1 leaves them out of GroupIds)."""
-        return [g.sid for g in self.groups_of(name) if g.scope == "domain_local"]
-
     # --- accounts -------------------------------------------------------------------------
 
     def add_computer(

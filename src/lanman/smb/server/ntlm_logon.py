@@ -79,11 +79,6 @@ class DirectoryNtlmLogon:
                 raise AuthError(exc.status, exc.detail) from None
             if found is None:  # removed since nt_hash(): as if it never existed
                 raise AuthError(STATUS_LOGON_FAILURE, "unknown user")
-            principal = found[0]
-
-            def domain_local():  # read only when a To condition is evaluated
-                yield from d.domain_local_sids(principal.name)
-
-            denial = ntlm_server_denial(server, principal, cfg, domain_local())
+            denial = ntlm_server_denial(server, found[0], cfg)
             if denial is not None:
                 raise self._refuse(denial)
