@@ -88,6 +88,16 @@ def build_context(home) -> ServerContext:
 
     fs_identity, unix_identity = unix_identity_resolver(store)
 
+    ntlm_hooks = None
+    from lanman.directory import Directory
+
+    if Directory.is_provisioned(home.path):
+        # Protected Users and authentication policies need the workstation name and a
+        # verified password: the NTLM acceptor asks these hooks (MS-APDS 3.1.5).
+        from .ntlm_logon import DirectoryNtlmLogon
+
+        ntlm_hooks = DirectoryNtlmLogon(home.path, emit)
+
     from lanman.msg.server import binding_for_home
 
     ctx = ServerContext(
@@ -97,6 +107,7 @@ def build_context(home) -> ServerContext:
         list_shares=store.list_shares,
         emit_event=emit,
         record_logon=record_logon,
+        ntlm_hooks=ntlm_hooks,
         msg=binding_for_home(Path(home.path), emit),
         data_dir=str(home.path),
         unix_identity=unix_identity,
