@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from lanman.kerberos import crypto
-from lanman.rpc.ndr import NdrWriter
+from lanman.rpc.ndr import NdrError, NdrReader, NdrWriter
 
 __all__ = [
     "PAC_ATTRIBUTES_INFO",
@@ -30,6 +30,10 @@ __all__ = [
     "PacError",
     "build_logon_info",
     "client_info",
+    "delegation_info",
+    "logon_info_sids",
+    "parse_delegation_info",
+    "parse_logon_info",
     "sid_to_bytes",
     "unix_to_filetime",
     "upn_dns_info",
@@ -259,6 +263,191 @@ def _encode_logon_info(info: LogonInfo, logon_time: float) -> bytes:
     body += bytes((-len(body)) % 8)
     header = struct.pack("<BBHI", 1, 0x10, 8, 0xCCCCCCCC) + struct.pack("<II", len(body), 0)
     return header + body
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading KERB_VALIDATION_INFO (the KDC reads the SIDs of a PAC it signed)
+# ---------------------------------------------------------------------------------------------
+
+_MAX_PAC_SIDS = 4096
+
+
+@dataclass(slots=True)
+class ParsedLogonInfo:
+    """What the KDC reads back from a KERB_VALIDATION_INFO (MS-PAC 2.5)."""
+
+    effective_name: str
+    user_id: int
+    primary_group_id: int
+    group_ids: list[int]
+    logon_domain_id: str
+    user_account_control: int
+    extra_sids: list[str]
+    resource_group_domain: str | None
+    resource_group_ids: list[int]
+
+
+def _sid_from(r: NdrReader) -> str:
+    count = r.u32()
+    rev, n = r.u8(), r.u8()
+    if n != count or n > 15:
+        raise PacError("bad RPC_SID")
+    auth = int.from_bytes(r.raw(6), "big")
+    subs = struct.unpack(f"<{n}I", r.raw(4 * n))
+    return "-".join(["S", str(rev), str(auth), *map(str, subs)])
+
+
+def _rids(r: NdrReader, count: int) -> list[int]:
+    n = r.u32()
+    if n != count or n > _MAX_PAC_SIDS:
+        raise PacError("bad GROUP_MEMBERSHIP array")
+    out = []
+    for _ in range(n):
+        out.append(r.u32())
+        r.u32()  # Attributes
+    return out
+
+
+def parse_logon_info(buf: bytes) -> ParsedLogonInfo:
+    """Decode a PAC_LOGON_INFO buffer (bounded; raises :class:`PacError`)."""
+    try:
+        return _parse_logon_info(buf)
+    except NdrError as exc:
+        raise PacError(f"bad KERB_VALIDATION_INFO: {exc}") from None
+
+
+def _parse_logon_info(buf: bytes) -> ParsedLogonInfo:
+    if len(buf) < 20 or buf[0] != 1 or buf[1] != 0x10:
+        raise PacError("bad type serialization header")
+    r = NdrReader(buf[16:])
+    if r.u32() == 0:
+        raise PacError("NULL KERB_VALIDATION_INFO")
+    r.raw(48)  # six FILETIMEs
+    strings = []
+    for _ in range(6):
+        r.u16()
+        r.u16()
+        strings.append(r.u32())
+    r.u16()
+    r.u16()  # LogonCount, BadPasswordCount
+    user_id, primary, group_count, groups_ptr = r.u32(), r.u32(), r.u32(), r.u32()
+    r.u32()
+    r.raw(16)  # UserFlags, UserSessionKey
+    for _ in range(2):
+        r.u16()
+        r.u16()
+        strings.append(r.u32())
+    domain_ptr = r.u32()
+    r.u32()
+    r.u32()  # Reserved1
+    uac = r.u32()
+    r.raw(4 + 16 + 8)  # SubAuthStatus, LastSuccessful/FailedILogon, FailedILogonCount, Reserved3
+    sid_count, sids_ptr = r.u32(), r.u32()
+    res_dom_ptr, res_count, res_ptr = r.u32(), r.u32(), r.u32()
+    if sid_count > _MAX_PAC_SIDS or group_count > _MAX_PAC_SIDS or res_count > _MAX_PAC_SIDS:
+        raise PacError("too many SIDs")
+    names = []
+    for ptr in strings[:6]:
+        names.append(r.wstr() if ptr else "")
+    group_ids = _rids(r, group_count) if groups_ptr else []
+    for ptr in strings[6:]:
+        if ptr:
+            r.wstr()
+    if not domain_ptr:
+        raise PacError("no LogonDomainId")
+    domain = _sid_from(r)
+    extra: list[str] = []
+    if sids_ptr:
+        n = r.u32()
+        if n != sid_count:
+            raise PacError("bad ExtraSids array")
+        ptrs = []
+        for _ in range(n):
+            ptrs.append(r.u32())
+            r.u32()  # Attributes
+        extra = [_sid_from(r) for p in ptrs if p]
+    res_dom = _sid_from(r) if res_dom_ptr else None
+    res_ids = _rids(r, res_count) if res_ptr else []
+    return ParsedLogonInfo(
+        names[0], user_id, primary, group_ids, domain, uac, extra, res_dom, res_ids
+    )
+
+
+def logon_info_sids(info: ParsedLogonInfo) -> list[str]:
+    """The user SID, then its group, extra and resource group SIDs (an access token's SIDs,
+    MS-PAC 3.1.1.4)."""
+    d = info.logon_domain_id
+    out = [f"{d}-{info.user_id}", f"{d}-{info.primary_group_id}"]
+    out += [f"{d}-{g}" for g in info.group_ids]
+    out += info.extra_sids
+    if info.resource_group_domain:
+        out += [f"{info.resource_group_domain}-{g}" for g in info.resource_group_ids]
+    return list(dict.fromkeys(out))
+
+
+# ---------------------------------------------------------------------------------------------
+# S4U_DELEGATION_INFO (MS-PAC 2.9)
+# ---------------------------------------------------------------------------------------------
+
+_MAX_TRANSITED = 64
+
+
+def delegation_info(proxy_target: str, transited: list[str]) -> bytes:
+    """PAC_DELEGATION_INFO: S4U2proxyTarget and S4UTransitedServices, NDR type serialized."""
+    w = NdrWriter()
+
+    def body(w: NdrWriter) -> None:
+        _ustr_header(w, proxy_target)
+        w.u32(len(transited))
+
+        def array(w2: NdrWriter) -> None:
+            w2.u32(len(transited))
+            for name in transited:
+                _ustr_header(w2, name)
+
+        w.pointer(array if transited else None)
+
+    w.top_level_pointer(body)
+    data = w.getvalue()
+    data += bytes((-len(data)) % 8)
+    return struct.pack("<BBHI", 1, 0x10, 8, 0xCCCCCCCC) + struct.pack("<II", len(data), 0) + data
+
+
+def _ustr(r: NdrReader) -> str:
+    max_count, offset, actual = r.u32(), r.u32(), r.u32()
+    if offset or actual > max_count or actual > 1024:
+        raise PacError("bad RPC_UNICODE_STRING")
+    return r.raw(2 * actual).decode("utf-16-le", errors="replace")
+
+
+def parse_delegation_info(buf: bytes) -> tuple[str, list[str]]:
+    """-> (S4U2proxyTarget, S4UTransitedServices); raises :class:`PacError`."""
+    try:
+        if len(buf) < 20 or buf[0] != 1 or buf[1] != 0x10:
+            raise PacError("bad type serialization header")
+        r = NdrReader(buf[16:])
+        if r.u32() == 0:
+            raise PacError("NULL S4U_DELEGATION_INFO")
+        r.u16()
+        r.u16()
+        target_ptr = r.u32()
+        count, array_ptr = r.u32(), r.u32()
+        if count > _MAX_TRANSITED:
+            raise PacError("too many transited services")
+        target = _ustr(r) if target_ptr else ""
+        names: list[str] = []
+        if array_ptr:
+            if r.u32() != count:
+                raise PacError("bad transited array")
+            ptrs = []
+            for _ in range(count):
+                r.u16()
+                r.u16()
+                ptrs.append(r.u32())
+            names = [_ustr(r) if p else "" for p in ptrs]
+        return target, names
+    except NdrError as exc:
+        raise PacError(f"bad S4U_DELEGATION_INFO: {exc}") from None
 
 
 # ---------------------------------------------------------------------------------------------

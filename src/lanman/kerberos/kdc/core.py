@@ -392,8 +392,11 @@ class KdcCore:
             self.realm, pn_der(sname), der.encrypted_data(t_etype, cipher, server.kvno)
         )
 
-    def build_pac(self, client: Any, authtime: int, *, requested: bool | None) -> P.Pac:
-        """A TGT PAC for ``client`` (MS-PAC 2.4; buffers in Windows' order)."""
+    def build_pac(
+        self, client: Any, authtime: int, *, requested: bool | None, asserted: str | None = None
+    ) -> P.Pac:
+        """A TGT PAC for ``client`` (MS-PAC 2.4; buffers in Windows' order).  ``asserted`` is an
+        asserted-identity SID for ExtraSids (S-1-18-2 in S4U2Self tickets, MS-SFU 3.2.5.1.2)."""
         d = self.directory
         groups = list(client.group_rids) or [513]
         info = P.LogonInfo(
@@ -407,7 +410,7 @@ class KdcCore:
             logon_domain_name=d.domain.upper(),
             logon_domain_id=d.domain_sid,
             user_account_control=_samr_acb(client),
-            extra_sids=list(client.extra_sids),
+            extra_sids=list(client.extra_sids) + ([asserted] if asserted else []),
         )
         is_computer = client.kind in ("computer",)
         upn = client.upn or f"{client.name}@{d.dns_domain}"
@@ -565,4 +568,10 @@ def _samr_acb(client: Any) -> int:
         acb |= 0x4  # PWNOTREQ
     if uac & 0x400000:
         acb |= 0x10000  # DONT_REQUIRE_PREAUTH
+    if uac & 0x80000:
+        acb |= 0x2000  # TRUSTED_FOR_DELEGATION
+    if uac & 0x100000:
+        acb |= 0x4000  # NOT_DELEGATED
+    if uac & 0x1000000:
+        acb |= 0x100000  # TRUSTED_TO_AUTHENTICATE_FOR_DELEGATION
     return acb
