@@ -77,8 +77,18 @@ def _body(
     if cname is not None:
         fields["cname"] = asn1.principal(asn1.NT_PRINCIPAL, *cname)
     if additional_tickets:
-        fields["additional-tickets"] = list(additional_tickets)
+        fields["additional-tickets"] = [plain_ticket(t) for t in additional_tickets]
     return asn1.KDCReqBody(fields)
+
+
+def plain_ticket(t: asn1.Ticket) -> asn1.Ticket:
+    """A Ticket as its own [APPLICATION 1] value (one taken from a KDC-REP keeps the reply's
+    explicit [5] tag, which would be encoded again inside additional-tickets)."""
+    data = t.dump()
+    if data[0] != 0x61:
+        _tag, start, end = der.read_tlv(data, 0, len(data))
+        data = data[start:end]
+    return asn1.Ticket.load(data)
 
 
 def parse_error(data: bytes) -> KrbErrorReply:
