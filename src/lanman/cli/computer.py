@@ -30,6 +30,8 @@ def principal_json(p: Principal) -> dict:
         "primary_group_rid": p.primary_group_rid,
         "group_rids": p.group_rids,
         "spns": p.spns,
+        "delegate_to": p.delegate_to,
+        "sensitive": bool(p.uac & UAC.NOT_DELEGATED),
     }
 
 
