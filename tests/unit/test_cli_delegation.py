@@ -23,8 +23,14 @@ def run(tmp_path):
     _run("user", "add", "svc1", "--password-stdin", input="Svc1-pass1\n")
     _run("user", "add", "alice", "--password-stdin", input="Alice-pass1\n")
     _run(
-        "domain", "provision", "--realm", "lanman.test", "--domain", "lanman",
-        "--admin-password-stdin", input="Adm1n-pass\n",
+        "domain",
+        "provision",
+        "--realm",
+        "lanman.test",
+        "--domain",
+        "lanman",
+        "--admin-password-stdin",
+        input="Adm1n-pass\n",
     )
     _run("computer", "add", "web")
     _run("computer", "add", "files")
@@ -47,13 +53,21 @@ def test_user_constrained_delegation_and_protocol_transition(run):
         "allowed_to_act": [],
     }
     info = _json(
-        run, "user", "delegation", "svc1", "--allow-to", "cifs/files.lanman.test",
-        "--allow-to", "host/files", "--protocol-transition",
+        run,
+        "user",
+        "delegation",
+        "svc1",
+        "--allow-to",
+        "cifs/files.lanman.test",
+        "--allow-to",
+        "host/files",
+        "--protocol-transition",
     )
     assert info["allowed_to_delegate_to"] == ["cifs/files.lanman.test", "host/files"]
     assert info["protocol_transition"]
-    info = _json(run, "user", "delegation", "svc1", "--remove-to", "host/files",
-                 "--no-protocol-transition")
+    info = _json(
+        run, "user", "delegation", "svc1", "--remove-to", "host/files", "--no-protocol-transition"
+    )
     assert info["allowed_to_delegate_to"] == ["cifs/files.lanman.test"]
     assert not info["protocol_transition"]
     out = run("user", "delegation", "svc1").output
@@ -65,7 +79,9 @@ def test_user_constrained_delegation_and_protocol_transition(run):
 
 
 def test_computer_rbcd_and_unconstrained(run):
-    info = _json(run, "computer", "delegation", "files", "--allow-from", "web", "--allow-from", "svc1")
+    info = _json(
+        run, "computer", "delegation", "files", "--allow-from", "web", "--allow-from", "svc1"
+    )
     assert [e["name"].lower() for e in info["allowed_to_act"]] == ["web$", "svc1"]
     assert all(e["sid"].startswith("S-1-5-21-") for e in info["allowed_to_act"])
     info = _json(run, "computer", "delegation", "files", "--clear-rbcd")

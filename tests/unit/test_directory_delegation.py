@@ -9,9 +9,9 @@ from lanman.directory import Directory, DirectoryError, provision
 from lanman.directory.delegation import RBCD_RIGHTS, rbcd_descriptor, rbcd_sids
 from lanman.directory.model import UAC
 from lanman.security.access import access_check
+from lanman.security.descriptor import decode_sd
 from lanman.security.rights import ADS_CONTROL_ACCESS
 from lanman.security.sddl_write import sd_to_sddl as to_sddl
-from lanman.security.descriptor import decode_sd
 from lanman.security.token import SecurityToken
 from lanman.store import Store
 
@@ -23,7 +23,11 @@ def d(tmp_path):
     s.add_user("alice", "Alice-pass1")
     s.close()
     provision(
-        tmp_path, realm="lanman.test", domain="lanman", host_name="LANMAN", admin_password="Adm1n-pass!"
+        tmp_path,
+        realm="lanman.test",
+        domain="lanman",
+        host_name="LANMAN",
+        admin_password="Adm1n-pass!",
     )
     with Directory.open(tmp_path) as directory:
         directory.add_computer("web", password="Web-pass-1234567")

@@ -23,8 +23,7 @@ from lanman.kerberos.asn1 import KDCOptions as KO
 from lanman.kerberos.asn1 import TicketFlags as TF
 from lanman.kerberos.asn1 import bit
 from lanman.kerberos.crypto import KU
-from lanman.kerberos.kdc import KdcCore
-from lanman.kerberos.kdc import s4u
+from lanman.kerberos.kdc import KdcCore, s4u
 from lanman.kerberos.kdc.core import find_pac
 
 NOW = 1_800_000_000.25
@@ -222,7 +221,9 @@ def test_s4u_x509_user_and_reply_padata(env):
     pa = client.pa_s4u_x509_user(subkey, "alice", REALM)
     t, rep = _tgs(core, svc, ["svc1"], padata=[pa], subkey=subkey)
     assert t.cname["name-string"].native == ["alice"]
-    padata = {p["padata-type"].native: p["padata-value"].native for p in asn1.TGSRep.load(rep)["padata"]}
+    padata = {
+        p["padata-type"].native: p["padata-value"].native for p in asn1.TGSRep.load(rep)["padata"]
+    }
     f, _ = der.sequence(padata[130], 0, len(padata[130]))
     uid = padata[130][f[0][3] : f[0][2]]
     cf = der.fields(padata[130], f[1][1], f[1][2])
@@ -323,7 +324,9 @@ def test_constrained_delegation_refusals(env):
 @pytest.mark.parametrize("rbcd", [False, True])
 def test_sensitive_users_cannot_be_delegated(env, user, rbcd):
     d, core = env
-    svc_name, target = ("WEB$", "cifs/files.lanman.test") if rbcd else ("svc1", "cifs/dc1.lanman.test")
+    svc_name, target = (
+        ("WEB$", "cifs/files.lanman.test") if rbcd else ("svc1", "cifs/dc1.lanman.test")
+    )
     svc = _tgt(core, d, svc_name)
     ev = _self(core, svc, user)
     assert not ev.flags & bit(TF.forwardable)
@@ -388,9 +391,7 @@ def test_rbcd_with_non_forwardable_s4u2self_ticket(env):
     web = _tgt(core, d, "WEB$")
     ev = _self(core, web, "alice")
     assert not ev.flags & bit(TF.forwardable)
-    assert _proxy(core, web, ev, "cifs/files.lanman.test").cname["name-string"].native == [
-        "alice"
-    ]
+    assert _proxy(core, web, ev, "cifs/files.lanman.test").cname["name-string"].native == ["alice"]
 
 
 def test_rbcd_refusals(env):
@@ -413,33 +414,47 @@ def test_rbcd_refusals(env):
     assert (e.value.code, _status(e.value)) == (13, st.STATUS_ACCOUNT_RESTRICTION)
 
 
+def _kw(**kw):
+    return kw
+
+
 @pytest.mark.parametrize(
     "args, kind, status",
     [
-        (dict(in_allowed_to=True, evidence_forwardable=True), "constrained", None),
-        (dict(in_allowed_to=True, evidence_forwardable=True, sensitive=True), None, "AR"),
-        (dict(in_allowed_to=True), None, "AR"),
-        (dict(in_allowed_to=True, rbcd_requested=True, rbcd_granted=True), None, "AR"),
-        (dict(in_allowed_to=True, rbcd_requested=True, rbcd_granted=True, evidence_s4u2self=True), "rbcd", None),
-        (dict(allowed_to_empty=True, evidence_forwardable=True), None, "NS"),
-        (dict(evidence_forwardable=True), None, "NM"),
-        (dict(rbcd_requested=True, evidence_forwardable=True), None, "NF"),
-        (dict(rbcd_requested=True, rbcd_granted=True, evidence_forwardable=True), "rbcd", None),
-        (dict(rbcd_requested=True, rbcd_granted=True, evidence_s4u2self=True), "rbcd", None),
-        (dict(rbcd_requested=True, rbcd_granted=True), None, "AR"),
-        (dict(rbcd_requested=True, rbcd_granted=True, evidence_s4u2self=True, sensitive=True), None, "AR"),
+        (_kw(in_allowed_to=True, evidence_forwardable=True), "constrained", None),
+        (_kw(in_allowed_to=True, evidence_forwardable=True, sensitive=True), None, "AR"),
+        (_kw(in_allowed_to=True), None, "AR"),
+        (_kw(in_allowed_to=True, rbcd_requested=True, rbcd_granted=True), None, "AR"),
+        (
+            _kw(
+                in_allowed_to=True, rbcd_requested=True, rbcd_granted=True, evidence_s4u2self=True
+            ),
+            "rbcd",
+            None,
+        ),
+        (_kw(allowed_to_empty=True, evidence_forwardable=True), None, "NS"),
+        (_kw(evidence_forwardable=True), None, "NM"),
+        (_kw(rbcd_requested=True, evidence_forwardable=True), None, "NF"),
+        (_kw(rbcd_requested=True, rbcd_granted=True, evidence_forwardable=True), "rbcd", None),
+        (_kw(rbcd_requested=True, rbcd_granted=True, evidence_s4u2self=True), "rbcd", None),
+        (_kw(rbcd_requested=True, rbcd_granted=True), None, "AR"),
+        (
+            _kw(rbcd_requested=True, rbcd_granted=True, evidence_s4u2self=True, sensitive=True),
+            None,
+            "AR",
+        ),
     ],
 )
 def test_proxy_decision_truth_table(args, kind, status):
-    base = dict(
-        in_allowed_to=False,
-        allowed_to_empty=False,
-        rbcd_requested=False,
-        rbcd_granted=False,
-        evidence_forwardable=False,
-        evidence_s4u2self=False,
-        sensitive=False,
-    )
+    base = {
+        "in_allowed_to": False,
+        "allowed_to_empty": False,
+        "rbcd_requested": False,
+        "rbcd_granted": False,
+        "evidence_forwardable": False,
+        "evidence_s4u2self": False,
+        "sensitive": False,
+    }
     codes = {
         "AR": st.STATUS_ACCOUNT_RESTRICTION,
         "NS": st.STATUS_NOT_SUPPORTED,
@@ -566,3 +581,64 @@ def test_logon_info_reader_bounds():
     for cut in (0, 19, 40, len(raw) // 2, len(raw) - 9):
         with pytest.raises(P.PacError):
             P.parse_logon_info(raw[:cut])
+
+
+# ---------------------------------------------------------------------------------------------
+# Hostile input: bad S4U padata and additional tickets cost the request only
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "padata",
+    [
+        [(asn1.PA_FOR_USER, b"")],
+        [(asn1.PA_FOR_USER, b"\x30\x03\xa0\x01\x00")],
+        [(asn1.PA_FOR_USER, b"\x30\x80" + b"\x00" * 8)],
+        [(130, b"\x30\x00")],
+        [(130, b"\x30\x05\xa0\x03\x30\x01\x00")],
+        [(asn1.PA_PAC_OPTIONS, b"\x04\x00")],
+    ],
+)
+def test_malformed_s4u_padata_is_a_krb_error(env, padata):
+    d, core = env
+    svc = _tgt(core, d, "svc1")
+    req, _ = client.tgs_req(svc, ["svc1"], now=NOW, padata=padata)
+    rep = core.handle(req)
+    if padata[0][0] != asn1.PA_PAC_OPTIONS:  # (ignored outside S4U2Proxy)
+        assert _err(rep).code in (60, 13)
+    # the PA-PAC-OPTIONS case in an S4U2Proxy request
+    ev = _self(core, svc, "alice")
+    req, _ = client.tgs_req(
+        svc,
+        ["cifs", "dc1.lanman.test"],
+        now=NOW,
+        options=FWD | PROXY,
+        padata=padata,
+        additional_tickets=[ev.ticket],
+    )
+    rep = core.handle(req)
+    if padata[0][0] == asn1.PA_PAC_OPTIONS:
+        assert _err(rep).code == 60
+    else:
+        assert asn1.message_type(rep) in (asn1.MSG_KRB_ERROR, asn1.MSG_TGS_REP)
+
+
+def test_additional_tickets_are_bounded(env):
+    d, core = env
+    alice = _tgt(core, d, "alice")
+    req, _ = client.tgs_req(
+        alice, ["bob"], now=NOW, options=U2U, additional_tickets=[alice.ticket] * 5
+    )
+    assert _err(core.handle(req)).code == 60
+
+
+def test_garbage_evidence_ticket(env):
+    d, core = env
+    svc = _tgt(core, d, "svc1")
+    ev = _self(core, svc, "alice")
+    t = client.plain_ticket(ev.ticket)
+    t["enc-part"] = asn1.EncryptedData({"etype": 18, "kvno": 2, "cipher": b"\x00" * 64})
+    ev.ticket = t
+    with pytest.raises(client.KrbErrorReply) as e:
+        _proxy(core, svc, ev, "cifs/dc1.lanman.test")
+    assert e.value.code == 31  # KRB_AP_ERR_BAD_INTEGRITY

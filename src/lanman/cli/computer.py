@@ -193,9 +193,9 @@ def delegation_command(group: click.Group, what: str) -> None:
                 f"`lanman {what} list` shows the accounts",
                 "NERR_UserNotFound",
             )
-        changes = any(
-            (allow_to, remove_to, clear_to, allow_from, add_from, clear_rbcd)
-        ) or any(v is not None for v in (protocol_transition, unconstrained))
+        changes = any((allow_to, remove_to, clear_to, allow_from, add_from, clear_rbcd)) or any(
+            v is not None for v in (protocol_transition, unconstrained)
+        )
         if changes:
             info = d.set_delegation(
                 sam,

@@ -92,9 +92,7 @@ def add_targets(c: sqlite3.Connection, rid: int, spns: list[str]) -> None:
 
     for spn in spns:
         validate_spn(spn.partition("@")[0])
-        c.execute(
-            "INSERT OR IGNORE INTO delegation_targets (rid, spn) VALUES (?, ?)", (rid, spn)
-        )
+        c.execute("INSERT OR IGNORE INTO delegation_targets (rid, spn) VALUES (?, ?)", (rid, spn))
 
 
 def remove_targets(c: sqlite3.Connection, rid: int, spns: list[str], account: str) -> None:

@@ -189,7 +189,13 @@ def tgs_req(
     realm = realm or tgt.crealm
     nonce = int.from_bytes(os.urandom(4), "big") & 0x7FFFFFFF if nonce is None else nonce
     body = _body(
-        realm, None, sname, etypes or [18, 17, 23], options, now, nonce,
+        realm,
+        None,
+        sname,
+        etypes or [18, 17, 23],
+        options,
+        now,
+        nonce,
         additional_tickets=additional_tickets,
     )
     body_der = body.dump()

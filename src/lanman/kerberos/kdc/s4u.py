@@ -523,7 +523,9 @@ def s4u2proxy(
             raise E.KdcError(E.KRB_AP_ERR_MODIFIED, "bad S4U_DELEGATION_INFO") from None
     buffers = [(t, d) for t, d in ev_pac.buffers if t not in P.SIGNATURE_TYPES]
     buffers = [(t, d) for t, d in buffers if t != P.PAC_DELEGATION_INFO]
-    buffers.append((P.PAC_DELEGATION_INFO, P.delegation_info(target_name, [*transited, transited_by])))
+    buffers.append(
+        (P.PAC_DELEGATION_INFO, P.delegation_info(target_name, [*transited, transited_by]))
+    )
     max_renew = etp.renew_till if etp.flags & bit(TF.renewable) else None
     if tgt.renew_till is not None and max_renew is not None:
         max_renew = min(max_renew, tgt.renew_till)
