@@ -114,6 +114,26 @@ def test_impacket_rbcd(kdc, tmp_path):
     assert f"alice@{REALM}" in k and "cifs/files.lanman.test" in k, k
 
 
+@pytest.mark.parametrize("extra", [(), ("-u2u",)], ids=["s4u2self", "s4u2self-u2u"])
+def test_impacket_s4u2self_only(kdc, tmp_path, extra):
+    r = _impacket(
+        "getST.py",
+        "-dc-ip",
+        kdc.host,
+        "-self",
+        *extra,
+        "-impersonate",
+        "alice",
+        f"{REALM}/svc1:{SVC_PASSWORD}",
+        cwd=tmp_path,
+    )
+    out = r.stdout + r.stderr
+    assert "Requesting S4U2self" in out and "Error" not in out, out
+    cc = next(iter(tmp_path.glob("alice@*.ccache")), None)
+    assert cc is not None, out
+    assert f"alice@{REALM}" in _klist(kdc, cc)
+
+
 @pytest.mark.parametrize("user", ["dave", "carol"])  # Protected Users, NOT_DELEGATED
 @pytest.mark.parametrize(
     "account, password, spn",

@@ -426,9 +426,7 @@ def _kw(**kw):
         (_kw(in_allowed_to=True), None, "AR"),
         (_kw(in_allowed_to=True, rbcd_requested=True, rbcd_granted=True), None, "AR"),
         (
-            _kw(
-                in_allowed_to=True, rbcd_requested=True, rbcd_granted=True, evidence_s4u2self=True
-            ),
+            _kw(in_allowed_to=True, rbcd_requested=True, rbcd_granted=True, evidence_s4u2self=True),
             "rbcd",
             None,
         ),
@@ -642,3 +640,20 @@ def test_garbage_evidence_ticket(env):
     with pytest.raises(client.KrbErrorReply) as e:
         _proxy(core, svc, ev, "cifs/dc1.lanman.test")
     assert e.value.code == 31  # KRB_AP_ERR_BAD_INTEGRITY
+
+
+def test_s4u2self_with_user_to_user(env):
+    """S4U2Self+U2U (impacket getST -u2u): the ticket to the service itself, encrypted in the
+    session key of its own TGT."""
+    d, core = env
+    svc = _tgt(core, d, "svc1")
+    pa = client.pa_for_user(svc, "alice")
+    t, _ = _tgs(core, svc, ["svc1"], options=FWD | CANON | U2U, padata=[pa], tickets=[svc.ticket])
+    enc = t.ticket["enc-part"]
+    etp = asn1.EncTicketPart.load(
+        crypto.decrypt(svc.session_etype, svc.session_key, KU.KDC_REP_TICKET, enc["cipher"].native)
+    )
+    assert etp["cname"]["name-string"].native == ["alice"]
+    with pytest.raises(client.KrbErrorReply) as e:  # the proxy path takes no U2U
+        _tgs(core, svc, ["cifs", "dc1.lanman.test"], options=PROXY | U2U, tickets=[svc.ticket])
+    assert e.value.code == 13
