@@ -13,7 +13,13 @@ timestamps/authenticators, so MIT's lookaside cache and the replay caches see no
 with lanman.kerberos.client, then keeps ``--window`` UDP requests in flight and counts replies
 of the expected type (AS-REP / TGS-REP) per second.
 
-Usage: .venv/bin/python bench/bench_kdc.py [--requests 3000] [--window 32] [--append]
+``--policy`` adds a second lanman KDC in the same run whose user sits in an enforced
+authentication policy silo with an AllowedToAuthenticateFrom condition (device in a group, so
+every AS-REQ is FAST-armored with a member computer's TGT) and whose service has an
+AllowedToAuthenticateTo condition, and compares it with the first lanman KDC doing the same
+armored AS and plain TGS exchanges without any policy (target: within 10 %).
+
+Usage: .venv/bin/python bench/bench_kdc.py [--requests 3000] [--window 32] [--policy] [--append]
 """
 
 from __future__ import annotations
@@ -91,9 +97,50 @@ def provision_home(home: Path) -> None:
     )
 
 
-def start_lanman(work: Path, port: int, workers: int = 1) -> subprocess.Popen:
-    home = work / "lanman-home"
+DEVICE = "BENCHWS$"
+DEVICE_PASSWORD = "Bench-Device-Passw0rd-1"
+
+
+def add_device(home: Path) -> None:
+    """The computer whose TGT armors the AS-REQs (FAST, RFC 6113)."""
+    from lanman.directory import Directory
+
+    with Directory.open(home) as d:
+        d.add_computer(DEVICE, password=DEVICE_PASSWORD)
+
+
+def add_policies(home: Path) -> None:
+    """USER in enforced silo T0 whose user policy needs a device in Tier0 (From) and a 10 h
+    TGT; the service's account needs the user in Tier0 (To)."""
+    from lanman.directory import Directory
+    from lanman.security.descriptor import encode_sd
+    from lanman.security.sddl_parse import parse_sddl
+
+    with Directory.open(home) as d:
+        d.add_group("Tier0")
+        d.add_member("Tier0", DEVICE)
+        d.add_member("Tier0", USER)
+        sid = d.get_group("Tier0").sid
+        cond = encode_sd(parse_sddl(f"O:SYG:SYD:(XA;OICI;CR;;;WD;(Member_of_any {{SID({sid})}}))"))
+        d.authn.create_policy(
+            "T0-users", user_allowed_from=cond, user_tgt_lifetime=600 * 60 * 10_000_000
+        )
+        d.authn.create_policy("T0-service", enforced=True, computer_allowed_to=cond)
+        d.authn.create_silo("T0", enforced=True, user_policy="T0-users")
+        d.authn.grant_member("T0", USER)
+        d.authn.assign_silo(USER, "T0")
+        service = d.find_principal("/".join(SERVICE))
+        d.authn.assign_policy(service.name, "T0-service")
+
+
+def start_lanman(
+    work: Path, port: int, workers: int = 1, policies: bool = False
+) -> subprocess.Popen:
+    home = work / ("lanman-policy-home" if policies else "lanman-home")
     provision_home(home)
+    add_device(home)
+    if policies:
+        add_policies(home)
     code = (
         "import asyncio,signal,sys\n"
         "from lanman.directory import Directory\n"
@@ -233,6 +280,43 @@ def get_tgts(port: int, key: tuple[int, bytes], count: int) -> list:
     return tgts
 
 
+def device_tgt(port: int) -> client.Credentials:
+    from lanman.kerberos import crypto
+
+    salt = f"{REALM}host{DEVICE.lower().rstrip('$')}.{REALM.lower()}".encode()
+    key = crypto.string_to_key(18, DEVICE_PASSWORD, salt)
+    req, nonce = client.as_req(REALM, DEVICE, key=(18, key), etypes=[18])
+    return client.parse_as_rep(exchange(port, req), key, 18, nonce)
+
+
+def run_armored(name: str, port: int, n: int, window: int) -> float:
+    """AS exchanges FAST-armored with the device's TGT (what a From condition requires)."""
+    key = user_key(port)
+    armor = device_tgt(port)
+    now = time.time()
+    reqs = [
+        client.armored_as_req(REALM, USER, armor, key=key, now=now, etypes=[18])[0]
+        for _ in range(n)
+    ]
+    dt, ok, bad = blast(port, reqs, asn1.MSG_AS_REP, window)
+    print(f"{name:>14}: armored AS {ok / dt:8.0f}/s ({ok} ok, {bad} other)", flush=True)
+    return ok / dt
+
+
+def armored_tgt(port: int, key: tuple[int, bytes]) -> client.Credentials:
+    armor = device_tgt(port)
+    req, nonce, akey = client.armored_as_req(REALM, USER, armor, key=key, etypes=[18])
+    return client.parse_armored_as_rep(exchange(port, req), akey, key[1], key[0], nonce)
+
+
+def run_tgs(name: str, port: int, n: int, window: int, tgt: client.Credentials) -> float:
+    now = time.time()
+    reqs = [client.tgs_req(tgt, SERVICE, etypes=[18], now=now)[0] for _ in range(n)]
+    dt, ok, bad = blast(port, reqs, asn1.MSG_TGS_REP, window)
+    print(f"{name:>14}: TGS {ok / dt:8.0f}/s ({ok} ok, {bad} other)", flush=True)
+    return ok / dt
+
+
 def run_one(name: str, port: int, n: int, window: int, fresh_tgts: int = 0) -> dict:
     key = user_key(port)
     now = time.time()
@@ -303,8 +387,16 @@ def main() -> None:
         metavar="N",
         help="rotate N different TGTs over the TGS-REQs (0: one TGT for all of them)",
     )
+    ap.add_argument(
+        "--policy",
+        action="store_true",
+        help="also measure a lanman KDC with an enforced silo (From + To conditions)",
+    )
     ap.add_argument("--append", action="store_true", help="append the result to bench/RESULTS.md")
     args = ap.parse_args()
+    if args.policy:
+        policy_mode(args)
+        return
     counts = [int(x) for x in args.workers.split(",") if x.strip()]
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-kdc-") as tmp:
@@ -354,6 +446,76 @@ def main() -> None:
                     f"| {w} | TGS | {best['lanman']['tgs']:.0f} | {best['mit']['tgs']:.0f} | "
                     f"{rtgs:.2f} |\n"
                 )
+
+
+def policy_mode(args: argparse.Namespace) -> None:
+    """lanman without policies vs lanman with an enforced silo, MIT for reference; same run."""
+    with tempfile.TemporaryDirectory(prefix="bench-kdc-policy-") as tmp:
+        work = Path(tmp)
+        ports = {"plain": free_port(), "policy": free_port(), "mit": free_port()}
+        (work / "plain").mkdir()
+        (work / "policy").mkdir()
+        procs = [
+            start_lanman(work / "plain", ports["plain"]),
+            start_lanman(work / "policy", ports["policy"], policies=True),
+        ]
+        mproc, _ = start_mit(work, ports["mit"])
+        procs.append(mproc)
+        rows: dict[str, dict[str, list[float]]] = {k: {} for k in ports}
+        try:
+            probe, _ = client.as_req(REALM, USER)
+            for port in ports.values():
+                wait_udp(port, probe)
+            for _ in range(args.rounds):
+                for label in ("plain", "policy"):
+                    r = rows[label]
+                    name = f"lanman {label}"
+                    port = ports[label]
+                    r.setdefault("armored AS", []).append(
+                        run_armored(name, port, args.requests, args.window)
+                    )
+                    tgt = armored_tgt(port, user_key(port))
+                    r.setdefault("TGS", []).append(
+                        run_tgs(name, port, args.requests, args.window, tgt)
+                    )
+                one = run_one("MIT", ports["mit"], args.requests, args.window)
+                rows["mit"].setdefault("AS", []).append(one["as"])
+                rows["mit"].setdefault("TGS", []).append(one["tgs"])
+        finally:
+            for p in procs:
+                p.terminate()
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+    best = {k: {m: max(v) for m, v in r.items()} for k, r in rows.items()}
+    lines = []
+    for m in ("armored AS", "TGS"):
+        plain, pol = best["plain"][m], best["policy"][m]
+        mit = best["mit"].get("AS" if m == "armored AS" else "TGS")
+        lines.append((m, plain, pol, pol / plain, mit))
+        print(
+            f"{m}: lanman {plain:.0f}/s, with policies {pol:.0f}/s (ratio {pol / plain:.2f}); "
+            f"MIT {mit:.0f}/s",
+            flush=True,
+        )
+    if args.append:
+        with open(REPO / "bench" / "RESULTS.md", "a") as f:
+            f.write(
+                f"\n## KDC with authentication policies — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+                f"\n\nMachine: {platform.node()} ({os.cpu_count()} CPUs), "
+                f"`bench/bench_kdc.py --policy --requests {args.requests} --window "
+                f"{args.window} --rounds {args.rounds}`: two lanman KDCs and MIT krb5kdc in one "
+                'run, one process each, UDP on loopback, best of the rounds. "with policies" = '
+                "the user in an enforced silo whose policy has a From condition (device in "
+                "Tier0; every AS-REQ FAST-armored with a member computer's TGT) and the "
+                "service with a To condition (user in Tier0). MIT's AS column is unarmored "
+                "AS (reference only).\n\n"
+                "| exchange | lanman /s | lanman with policies /s | ratio | MIT /s |\n"
+                "|---|---:|---:|---:|---:|\n"
+            )
+            for m, plain, pol, ratio, mit in lines:
+                f.write(f"| {m} | {plain:.0f} | {pol:.0f} | {ratio:.2f} | {mit:.0f} |\n")
 
 
 if __name__ == "__main__":

@@ -31,10 +31,20 @@ def cfg(policies=(), silos=(), level=7):
     )
 
 
-DIRECT = AuthnPolicy("direct", enforced=True, user_tgt_lifetime=2 * H, computer_tgt_lifetime=3 * H,
-                     service_tgt_lifetime=4 * H)
-SILO_POL = AuthnPolicy("silopol", enforced=True, user_tgt_lifetime=5 * H,
-                       computer_tgt_lifetime=6 * H, service_tgt_lifetime=7 * H)
+DIRECT = AuthnPolicy(
+    "direct",
+    enforced=True,
+    user_tgt_lifetime=2 * H,
+    computer_tgt_lifetime=3 * H,
+    service_tgt_lifetime=4 * H,
+)
+SILO_POL = AuthnPolicy(
+    "silopol",
+    enforced=True,
+    user_tgt_lifetime=5 * H,
+    computer_tgt_lifetime=6 * H,
+    service_tgt_lifetime=7 * H,
+)
 
 
 def life(account, c):
@@ -44,9 +54,12 @@ def life(account, c):
 
 @pytest.mark.parametrize(
     ("kind", "oc", "expected"),
-    [("user", None, 2 * H), ("computer", None, 3 * H),
-     ("user", "msDS-ManagedServiceAccount", 4 * H),
-     ("computer", "msDS-GroupManagedServiceAccount", 4 * H)],
+    [
+        ("user", None, 2 * H),
+        ("computer", None, 3 * H),
+        ("user", "msDS-ManagedServiceAccount", 4 * H),
+        ("computer", "msDS-GroupManagedServiceAccount", 4 * H),
+    ],
 )
 def test_directly_assigned_enforced_policy_per_class(kind, oc, expected):
     """Row: policy directly assigned, enforced -> lifetime of the account's class applied
@@ -62,12 +75,24 @@ def test_direct_policy_unenforced_is_audit_only(enforced):
     assert life(acct(policy="p"), cfg([p])) == ("p", False, H)
 
 
-@pytest.mark.parametrize(("kind", "oc", "expected"), [("user", None, 5 * H), ("computer", None, 6 * H),
-                                                      ("user", "msDS-ManagedServiceAccount", 7 * H)])
+@pytest.mark.parametrize(
+    ("kind", "oc", "expected"),
+    [
+        ("user", None, 5 * H),
+        ("computer", None, 6 * H),
+        ("user", "msDS-ManagedServiceAccount", 7 * H),
+    ],
+)
 def test_silo_member_and_assigned_gets_silo_policy_per_class(kind, oc, expected):
     """Row: silo assigned + member, silo enforced -> the silo's per-class policy."""
-    s = AuthnSilo("s", enforced=True, user_policy="silopol", computer_policy="silopol",
-                  service_policy="silopol", members=frozenset({1105}))
+    s = AuthnSilo(
+        "s",
+        enforced=True,
+        user_policy="silopol",
+        computer_policy="silopol",
+        service_policy="silopol",
+        members=frozenset({1105}),
+    )
     a = acct(kind=kind, silo="s", object_class=oc)
     assert life(a, cfg([SILO_POL], [s])) == ("silopol", True, expected)
 
@@ -155,8 +180,13 @@ def test_builtin_administrator_is_exempt():
 
 def test_computer_has_no_from_condition():
     """Computers get ComputerAllowedToAuthenticateTo but never a From condition."""
-    p = AuthnPolicy("p", enforced=True, user_allowed_from=b"f", service_allowed_from=b"s",
-                    computer_allowed_to=b"c")
+    p = AuthnPolicy(
+        "p",
+        enforced=True,
+        user_allowed_from=b"f",
+        service_allowed_from=b"s",
+        computer_allowed_to=b"c",
+    )
     eff = effective_policy(acct(kind="computer", policy="p"), cfg([p]))
     assert eff.allowed_from is None and eff.allowed_to == b"c"
     assert eff.account_class is AccountClass.COMPUTER

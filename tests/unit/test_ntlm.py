@@ -391,3 +391,45 @@ def test_ntlm_authenticate_with_lone_surrogate_is_malformed(field_offset: int) -
     with pytest.raises(AuthError) as err:
         acc.step(bytes(auth))
     assert err.value.status == STATUS_INVALID_PARAMETER
+
+
+class _Hooks:
+    """NtlmLogonHooks recording its calls; ``refuse_after`` fails authorize()."""
+
+    def __init__(self, refuse_after: int | None = None) -> None:
+        self.calls: list[tuple] = []
+        self.refuse_after = refuse_after
+
+    def nt_hash(self, user: str, domain: str, workstation: str) -> bytes | None:
+        self.calls.append(("nt_hash", user, domain, workstation))
+        return USERS.get(user.lower())
+
+    def authorize(self, user: str, domain: str, workstation: str) -> None:
+        self.calls.append(("authorize", user, domain, workstation))
+        if self.refuse_after is not None:
+            raise AuthError(self.refuse_after, "refused by the server's policy")
+
+
+def test_ntlm_hooks_see_the_workstation_and_authorize_after_the_password() -> None:
+    hooks = _Hooks()
+    acc = acceptor(hooks=hooks, lookup_nt_hash=lambda u: pytest.fail("hooks replace lookup"))
+    run(acc, NtlmInitiator("alice", "Secret1!", "DOM", "WS7", NOW))
+    assert hooks.calls == [("nt_hash", "alice", "DOM", "WS7"), ("authorize", "alice", "DOM", "WS7")]
+    assert acc.result is not None and acc.result.workstation == "WS7"
+
+
+def test_ntlm_hooks_wrong_password_is_never_authorized() -> None:
+    hooks = _Hooks(refuse_after=0xC0000413)
+    acc = acceptor(hooks=hooks)
+    with pytest.raises(AuthError) as err:
+        run(acc, NtlmInitiator("alice", "wrong", "DOM", "WS7", NOW))
+    assert err.value.status == STATUS_LOGON_FAILURE and acc.bad_password
+    assert [c[0] for c in hooks.calls] == ["nt_hash"]
+
+
+def test_ntlm_hooks_authorize_refusal_is_not_a_bad_password() -> None:
+    acc = acceptor(hooks=_Hooks(refuse_after=0xC0000413))
+    with pytest.raises(AuthError) as err:
+        run(acc, NtlmInitiator("alice", "Secret1!", "DOM", "WS7", NOW))
+    assert err.value.status == 0xC0000413 and not acc.bad_password
+    assert acc.result is None and acc.session is None

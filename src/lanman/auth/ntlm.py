@@ -15,6 +15,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum, IntFlag
+from typing import Protocol
 
 from lanman.crypto.md4 import nt_hash
 from lanman.crypto.rc4 import RC4, rc4
@@ -35,6 +36,7 @@ __all__ = [
     "NegotiateMessage",
     "NtlmAcceptor",
     "NtlmInitiator",
+    "NtlmLogonHooks",
     "NtlmSession",
     "compute_mic",
     "encode_av_pairs",
@@ -108,6 +110,20 @@ class AuthError(Exception):
 
 def _malformed(detail: str) -> AuthError:
     return AuthError(STATUS_INVALID_PARAMETER, detail)
+
+
+class NtlmLogonHooks(Protocol):
+    """The account database's part in an NTLM logon (MS-APDS 3.1.5), for restrictions that
+    need the AUTHENTICATE message's workstation or a verified password. Both may raise
+    :class:`AuthError` to refuse the logon with its status."""
+
+    def nt_hash(self, user: str, domain: str, workstation: str) -> bytes | None:
+        """Before the password is checked: the account's NT hash (None: unknown account)."""
+        ...
+
+    def authorize(self, user: str, domain: str, workstation: str) -> None:
+        """After the password (and MIC) checked out: may this user log on to this server?"""
+        ...
 
 
 @dataclass(slots=True)
@@ -542,12 +558,14 @@ class NtlmAcceptor:
         server_challenge: bytes | None = None,
         guest_allowed: bool = False,
         anonymous_allowed: bool = True,
+        hooks: NtlmLogonHooks | None = None,
     ) -> None:
         self.attempted_user = ""
         self.bad_password = False
         if server_challenge is not None and len(server_challenge) != 8:
             raise ValueError("server_challenge must be 8 bytes")
         self._lookup = lookup_nt_hash
+        self._hooks = hooks  # when set, replaces lookup_nt_hash
         self.server_name = server_name
         self.domain_name = domain_name
         self.dns_computer_name = dns_computer_name
@@ -625,7 +643,12 @@ class NtlmAcceptor:
             self.result = AuthResult("", "", b"", False, True, auth.workstation)
             return
 
-        stored = self._lookup(auth.user) if auth.user else None
+        if not auth.user:
+            stored = None
+        elif self._hooks is not None:
+            stored = self._hooks.nt_hash(auth.user, auth.domain, auth.workstation)
+        else:
+            stored = self._lookup(auth.user)
         if stored is None:
             if self.guest_allowed:
                 self.result = AuthResult(auth.user, auth.domain, b"", True, False, auth.workstation)
@@ -680,6 +703,8 @@ class NtlmAcceptor:
             if not hmac.compare_digest(mic, auth.mic):
                 raise AuthError(STATUS_LOGON_FAILURE, "MIC mismatch")
 
+        if self._hooks is not None:
+            self._hooks.authorize(auth.user, auth.domain, auth.workstation)
         self.negotiated_flags = auth.flags
         self.session = NtlmSession(exported, auth.flags, is_client=False)
         self.result = AuthResult(auth.user, auth.domain, exported, False, False, auth.workstation)

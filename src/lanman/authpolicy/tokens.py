@@ -110,7 +110,11 @@ def service_token(
 def ntlm_token(user_sids: Iterable[str], domain_local: Iterable[str] = ()) -> SecurityToken:
     """Token for an NTLM server's AllowedTo check: the user only, no claims (MS-APDS 3.1.5)."""
     sids = identity_sids(
-        (s for s in user_sids if s.upper() not in (CLAIMS_VALID, AUTHENTICATION_AUTHORITY_ASSERTED_IDENTITY)),
+        (
+            s
+            for s in user_sids
+            if s.upper() not in (CLAIMS_VALID, AUTHENTICATION_AUTHORITY_ASSERTED_IDENTITY)
+        ),
         domain_local,
     )
     return SecurityToken(sids=sids)

@@ -184,7 +184,8 @@ def principal_from_row(
     spns = [r[0] for r in c.execute("SELECT spn FROM spns WHERE rid = ? ORDER BY spn", (rid,))]
     upn = f"{name}@{dom.dns_domain}"  # implicit UPN (MS-ADTS 5.1.1.1.1)
     delegate_to = [
-        r[0] for r in c.execute("SELECT spn FROM delegation_targets WHERE rid = ? ORDER BY spn", (rid,))
+        r[0]
+        for r in c.execute("SELECT spn FROM delegation_targets WHERE rid = ? ORDER BY spn", (rid,))
     ]
     return Principal(
         name=name,
@@ -208,6 +209,7 @@ def principal_from_row(
         uac=uac_v,
         primary_group_rid=int(pgrid),
         keys_pending=bool(keys_pending),
+        domain_local_rids=[g for g in closure if scopes.get(g) == "domain_local"],
         object_class=object_class or ("computer" if kind == "computer" else "user"),
         assigned_policy=assigned_policy,
         assigned_silo=assigned_silo,

@@ -370,7 +370,9 @@ class AuthnDirectory:
             c.execute("BEGIN IMMEDIATE")
             try:
                 c.execute("DELETE FROM authn_silos WHERE name = ?", (s.name,))
-                c.execute("UPDATE users SET assigned_silo = NULL WHERE assigned_silo = ?", (s.name,))
+                c.execute(
+                    "UPDATE users SET assigned_silo = NULL WHERE assigned_silo = ?", (s.name,)
+                )
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")

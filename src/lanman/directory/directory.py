@@ -488,9 +488,20 @@ class Directory:
     def ntlm_logon_hash(self, name: str, now: int | None = None) -> bytes | None:
         """NT hash for an NTLM logon of ``name``, or None if there is no such account.
 
+        Raises :class:`AccountRestriction` as :meth:`ntlm_logon_account` does."""
+        found = self.ntlm_logon_account(name, now)
+        return found[1] if found is not None else None
+
+    def ntlm_logon_account(
+        self, name: str, now: int | None = None
+    ) -> tuple[Principal, bytes] | None:
+        """The account and NT hash for an NTLM logon of ``name``; None: no such account.
+
         Raises :class:`AccountRestriction` with the NTSTATUS Windows returns for a locked,
         disabled or expired account, a password that must change, and members of Protected
-        Users (STATUS_ACCOUNT_RESTRICTION, MS-APDS 3.1.5). The krbtgt account never logs on.
+        Users (STATUS_ACCOUNT_RESTRICTION, MS-APDS 3.1.5; ``protected_user`` set). The krbtgt
+        account never logs on. Authentication policies are the caller's
+        (:mod:`lanman.authpolicy.ntlm`).
         """
         now = int(time.time()) if now is None else now
         if "@" in name:
@@ -510,7 +521,9 @@ class Directory:
             raise AccountRestriction(STATUS_ACCOUNT_EXPIRED, f"{p.name} has expired")
         if p.protected_user:
             raise AccountRestriction(
-                STATUS_ACCOUNT_RESTRICTION, f"{p.name} is in Protected Users: no NTLM"
+                STATUS_ACCOUNT_RESTRICTION,
+                f"{p.name} is in Protected Users: no NTLM",
+                protected_user=True,
             )
         if p.password_expired:
             raise AccountRestriction(
@@ -518,7 +531,7 @@ class Directory:
             )
         with self._lock:
             row = self._conn.execute("SELECT nt_hash FROM users WHERE rid = ?", (p.rid,)).fetchone()
-        return bytes(row[0]) if row else None
+        return (p, bytes(row[0])) if row else None
 
     # --- accounts -------------------------------------------------------------------------
 

@@ -65,7 +65,9 @@ class NotProvisionedError(DirectoryError):
 class AccountRestriction(Exception):
     """An account may not log on: ``status`` is the NTSTATUS Windows returns (MS-APDS 3.1.5)."""
 
-    def __init__(self, status: int, detail: str):
+    def __init__(self, status: int, detail: str, *, protected_user: bool = False):
         super().__init__(f"0x{status:08X}: {detail}")
         self.status = status
         self.detail = detail
+        #: the refusal is Protected Users' (no NTLM): the caller logs events 100/4822
+        self.protected_user = protected_user

@@ -253,6 +253,7 @@ class Principal:
     primary_group_rid: int = DOMAIN_USERS
     keys_pending: bool = False  # only the NT hash is known: AES keys come with the next password
     # authentication policies (MS-ADSC 2.269 user: msDS-AssignedAuthNPolicy[Silo])
+    domain_local_rids: list[int] = field(default_factory=list)  # expanded by the KDC
     object_class: str = "user"  # most-derived objectClass: user, computer, msDS-…ServiceAccount
     assigned_policy: str | None = None
     assigned_silo: str | None = None

@@ -230,6 +230,16 @@ _TABLE: tuple[tuple[int, str, str], ...] = (
         "STATUS_AUTHENTICATION_FIREWALL_FAILED",
         "The computer you are logging on to is protected by an authentication firewall. The specified account is not allowed to authenticate to the computer.",
     ),
+    (
+        0xC0000070,
+        "STATUS_INVALID_WORKSTATION",
+        "The user account is restricted such that it may not be used to log on from the source workstation.",
+    ),
+    (
+        0xC0000133,
+        "STATUS_TIME_DIFFERENCE_AT_DC",
+        "The time at the primary domain controller is different from the time at the backup domain controller or member server by too large an amount.",
+    ),
     (0xC000A000, "STATUS_INVALID_SIGNATURE", "The cryptographic signature is invalid."),
     (
         0xC05D0003,
@@ -392,6 +402,9 @@ STATUS_QUOTA_EXCEEDED = 0xC0000044
 STATUS_UNEXPECTED_IO_ERROR = 0xC00000E9
 STATUS_INVALID_LOCK_RANGE = 0xC00001A1
 STATUS_INVALID_SIGNATURE = 0xC000A000
+STATUS_TIME_DIFFERENCE_AT_DC = 0xC0000133
+STATUS_AUTHENTICATION_FIREWALL_FAILED = 0xC0000413
+STATUS_INVALID_WORKSTATION = 0xC0000070
 STATUS_SMB_NO_SIGNING_ALGORITHM_OVERLAP = 0xC05D0003
 STATUS_SMB_NO_PREAUTH_INTEGRITY_HASH_OVERLAP = 0xC05D0000
 STATUS_NOTIFY_ENUM_DIR = 0x0000010C

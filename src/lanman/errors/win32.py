@@ -106,6 +106,14 @@ _TABLE: tuple[tuple[int, str, str], ...] = (
         "This user can't sign in because this account is currently disabled.",
     ),
     (1359, "ERROR_INTERNAL_ERROR", "An internal error occurred."),
+    (
+        1935,
+        "ERROR_AUTHENTICATION_FIREWALL_FAILED",
+        (
+            "The computer you are signing into is protected by an authentication firewall. "
+            "The specified account is not allowed to authenticate to the computer."
+        ),
+    ),
     (1937, "ERROR_NTLM_BLOCKED", "The authentication failed since NTLM was blocked."),
     # HRESULT-typed "SMB status codes" (winerror.h, FACILITY 0x5D)
     (
@@ -186,6 +194,7 @@ _FROM_NT: dict[int, int] = {
     0xC05D0007: 0xC05D0004,  # STATUS_SMB_GUEST_ENCRYPTION_NOT_SUPPORTED
     0xC05D0003: 0xC05D0002,  # STATUS_SMB_NO_SIGNING_ALGORITHM_OVERLAP
     0xC05D0000: 0xC05D0000,  # STATUS_SMB_NO_PREAUTH_INTEGRITY_HASH_OVERLAP
+    0xC0000413: 1935,  # STATUS_AUTHENTICATION_FIREWALL_FAILED
     0xC0000418: 1937,  # STATUS_NTLM_BLOCKED
     0xC0000203: 59,  # STATUS_USER_SESSION_DELETED
     0xC000020C: 64,  # STATUS_CONNECTION_DISCONNECTED

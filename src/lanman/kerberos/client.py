@@ -18,10 +18,12 @@ from lanman.kerberos.crypto import KU
 __all__ = [
     "Credentials",
     "KrbErrorReply",
+    "armored_as_req",
     "as_req",
     "pa_for_user",
     "pa_pac_options",
     "pa_s4u_x509_user",
+    "parse_armored_as_rep",
     "parse_as_rep",
     "parse_error",
     "parse_tgs_rep",
@@ -137,6 +139,86 @@ def as_req(
     return asn1.ASReq(fields).dump(), nonce
 
 
+def armored_as_req(
+    realm: str,
+    user: str,
+    armor: Credentials,
+    *,
+    key: tuple[int, bytes] | None = None,
+    now: float | None = None,
+    subkey: bytes | None = None,
+    etypes: list[int] | None = None,
+    options: int = DEFAULT_OPTIONS,
+) -> tuple[bytes, int, bytes]:
+    """A FAST-armored AS-REQ (RFC 6113 5.4.1.1, 5.4.2): the armor is an AP-REQ with the
+    ``armor`` TGT (a computer's) and ``subkey``; PA-ENC-TIMESTAMP inside the armored part
+    when ``key`` is given. -> (der, nonce, armor key)"""
+    now = time.time() if now is None else now
+    subkey = os.urandom(32) if subkey is None else subkey
+    aes256 = crypto.ETYPE_AES256_CTS_HMAC_SHA1_96
+    auth = asn1.Authenticator(
+        {
+            "authenticator-vno": 5,
+            "crealm": armor.crealm,
+            "cname": armor.cname,
+            "cusec": int((now % 1) * 1e6),
+            "ctime": int(now),
+            "subkey": {"keytype": aes256, "keyvalue": subkey},
+        }
+    )
+    ap = asn1.APReq(
+        {
+            "pvno": 5,
+            "msg-type": asn1.MSG_AP_REQ,
+            "ap-options": asn1.KerberosFlags(0),
+            "ticket": armor.ticket,
+            "authenticator": {
+                "etype": armor.session_etype,
+                "cipher": crypto.encrypt(
+                    armor.session_etype, armor.session_key, KU.AP_REQ_AUTH, auth.dump()
+                ),
+            },
+        }
+    ).dump()
+    akey = crypto.cf2(
+        aes256, subkey, armor.session_etype, armor.session_key, b"subkeyarmor", b"ticketarmor"
+    )
+    plain, nonce = as_req(realm, user, key=key, now=now, etypes=etypes, options=options)
+    inner = asn1.ASReq.load(plain)
+    body = inner["req-body"]
+    padata = [
+        {"padata-type": p["padata-type"].native, "padata-value": p["padata-value"].native}
+        for p in (inner["padata"] if inner["padata"].native is not None else [])
+    ]
+    fast_req = asn1.KrbFastReq(
+        {"fast-options": asn1.KerberosFlags(0), "padata": padata, "req-body": body}
+    )
+    ck = crypto.checksum_type_for(aes256)
+    armored = asn1.KrbFastArmoredReq(
+        {
+            "armor": {"armor-type": asn1.FX_FAST_ARMOR_AP_REQUEST, "armor-value": ap},
+            "req-checksum": {
+                "cksumtype": ck,
+                "checksum": crypto.make_checksum(ck, akey, KU.FAST_REQ_CHKSUM, asn1.der(body)),
+            },
+            "enc-fast-req": {
+                "etype": aes256,
+                "cipher": crypto.encrypt(aes256, akey, KU.FAST_ENC, fast_req.dump()),
+            },
+        }
+    )
+    fx = asn1.PaFxFastRequest(name="armored-data", value=armored)
+    req = asn1.ASReq(
+        {
+            "pvno": 5,
+            "msg-type": asn1.MSG_AS_REQ,
+            "padata": [{"padata-type": asn1.PA_FX_FAST, "padata-value": fx.dump()}],
+            "req-body": body,
+        }
+    )
+    return req.dump(), nonce, akey
+
+
 def _creds(rep: Any, enc: asn1.EncKDCRepPart) -> Credentials:
     k = enc["key"]
     return Credentials(
@@ -167,6 +249,27 @@ def parse_as_rep(data: bytes, key: bytes, etype: int, nonce: int | None = None) 
     if nonce is not None and enc["nonce"].native != nonce:
         raise ValueError("nonce mismatch")
     return _creds(rep, enc)
+
+
+def parse_armored_as_rep(
+    data: bytes, armor_key: bytes, key: bytes, etype: int, nonce: int | None = None
+) -> Credentials:
+    """The AS-REP to :func:`armored_as_req`: the reply key is strengthened with the
+    KrbFastResponse's strengthen-key (RFC 6113 5.4.3, KRB-FX-CF2)."""
+    if asn1.message_type(data) == asn1.MSG_KRB_ERROR:
+        raise parse_error(data)
+    rep = asn1.ASRep.load(data)
+    md = {p["padata-type"].native: p["padata-value"].native for p in rep["padata"]}
+    enc = asn1.PaFxFastReply.load(md[asn1.PA_FX_FAST]).chosen["enc-fast-rep"]
+    aes256 = crypto.ETYPE_AES256_CTS_HMAC_SHA1_96
+    fast = asn1.KrbFastResponse.load(
+        crypto.decrypt(aes256, armor_key, KU.FAST_REP, enc["cipher"].native)
+    )
+    sk = fast["strengthen-key"]
+    reply_key = crypto.cf2(
+        sk["keytype"].native, sk["keyvalue"].native, etype, key, b"strengthenkey", b"replykey"
+    )
+    return parse_as_rep(data, reply_key, etype, nonce)
 
 
 def tgs_req(

@@ -4,6 +4,9 @@
   version 1 envelope (MS-RPCE 2.2.6).
 * :class:`Pac` -- the PACTYPE container (MS-PAC 2.3/2.4): ordered buffers, pack/parse, and the
   server / KDC / ticket signatures (MS-PAC 2.8).
+
+Decoding the identity buffers is in ``pac_logon`` (PAC_LOGON_INFO), ``pac_device``
+(PAC_DEVICE_INFO) and ``pac_claims`` (claims), over the bounded readers of ``pac_ndr``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from lanman.kerberos import crypto
-from lanman.rpc.ndr import NdrError, NdrReader, NdrWriter
+from lanman.rpc.ndr import DeferredFn, NdrWriter
 
 __all__ = [
     "PAC_ATTRIBUTES_INFO",
@@ -31,10 +34,11 @@ __all__ = [
     "build_logon_info",
     "client_info",
     "delegation_info",
-    "logon_info_sids",
-    "parse_delegation_info",
-    "parse_logon_info",
+    "group_membership_array",
+    "rpc_sid",
+    "sid_and_attributes_array",
     "sid_to_bytes",
+    "type_serialize",
     "unix_to_filetime",
     "upn_dns_info",
     "verify_bytes",
@@ -59,10 +63,13 @@ SIGNATURE_TYPES = (PAC_SERVER_CHECKSUM, PAC_KDC_CHECKSUM, PAC_TICKET_CHECKSUM, P
 
 # KERB_VALIDATION_INFO UserFlags (MS-PAC 2.5) and group attributes (MS-PAC 2.2.1 / MS-KILE).
 LOGON_EXTRA_SIDS = 0x20
+LOGON_RESOURCE_GROUPS = 0x200
 SE_GROUP_MANDATORY = 0x1
 SE_GROUP_ENABLED_BY_DEFAULT = 0x2
 SE_GROUP_ENABLED = 0x4
+SE_GROUP_RESOURCE = 0x20000000
 GROUP_ATTRS = SE_GROUP_MANDATORY | SE_GROUP_ENABLED_BY_DEFAULT | SE_GROUP_ENABLED
+RESOURCE_GROUP_ATTRS = GROUP_ATTRS | SE_GROUP_RESOURCE
 
 # PAC_ATTRIBUTES_INFO flags (MS-PAC 2.14).
 PAC_WAS_REQUESTED = 0x1
@@ -112,7 +119,11 @@ def _split_sid(sid: str) -> tuple[str, int]:
 
 @dataclass(slots=True)
 class LogonInfo:
-    """The fields of KERB_VALIDATION_INFO that a lanman KDC fills (MS-PAC 2.5)."""
+    """The fields of KERB_VALIDATION_INFO that a lanman KDC fills (MS-PAC 2.5).
+
+    An ``extra_sids`` entry is a SID (attributes :data:`GROUP_ATTRS`) or ``(sid, attributes)``;
+    ``resource_group_ids`` are RIDs in ``resource_group_domain_sid`` (attributes
+    :data:`RESOURCE_GROUP_ATTRS`, UserFlags gains LOGON_RESOURCE_GROUPS)."""
 
     logon_time: float
     effective_name: str
@@ -124,11 +135,21 @@ class LogonInfo:
     logon_domain_name: str
     logon_domain_id: str
     user_account_control: int = 0x10  # USER_NORMAL_ACCOUNT (MS-SAMR 2.2.1.12)
-    extra_sids: list[str] = field(default_factory=list)
+    extra_sids: list[str | tuple[str, int]] = field(default_factory=list)
     password_last_set: float | None = None
     logon_count: int = 0
     bad_password_count: int = 0
     user_flags: int = 0
+    resource_group_domain_sid: str | None = None
+    resource_group_ids: list[int] = field(default_factory=list)
+
+
+def type_serialize(body: bytes) -> bytes:
+    """NDR type serialization version 1 (MS-RPCE 2.2.6): common header (version 1,
+    little-endian, length 8, filler), private header (ObjectBufferLength, filler), then
+    ``body`` padded to a multiple of 8."""
+    body += bytes((-len(body)) % 8)
+    return struct.pack("<BBHIII", 1, 0x10, 8, 0xCCCCCCCC, len(body), 0) + body
 
 
 def _ustr_header(w: NdrWriter, text: str) -> None:
@@ -154,6 +175,42 @@ def _rpc_sid(w: NdrWriter, sid: bytes) -> None:
     w.align(4)
     w.u32(sid[1])  # conformance: SubAuthorityCount
     w.raw(sid)
+
+
+def rpc_sid(sid: str) -> DeferredFn:
+    """Pointee writer of an RPC_SID (MS-DTYP 2.4.2.3): conformance, then the binary SID."""
+    raw = sid_to_bytes(sid)
+    return lambda w: _rpc_sid(w, raw)
+
+
+def group_membership_array(groups: list[tuple[int, int]]) -> DeferredFn | None:
+    """Pointee writer of ``[size_is(n)] GROUP_MEMBERSHIP*`` (MS-PAC 2.2.2): (RelativeId,
+    Attributes) pairs; ``None`` (a NULL pointer) when empty."""
+    if not groups:
+        return None
+
+    def body(w: NdrWriter) -> None:
+        w.u32(len(groups))
+        for rid, attrs in groups:
+            w.u32(rid)
+            w.u32(attrs)
+
+    return body
+
+
+def sid_and_attributes_array(sids: list[tuple[str, int]]) -> DeferredFn | None:
+    """Pointee writer of ``[size_is(n)] KERB_SID_AND_ATTRIBUTES*`` (MS-PAC 2.2.1): (Sid
+    pointer, Attributes) pairs, then the SIDs; ``None`` when empty."""
+    if not sids:
+        return None
+
+    def body(w: NdrWriter) -> None:
+        w.u32(len(sids))
+        for sid, attrs in sids:
+            w.pointer(rpc_sid(sid))
+            w.u32(attrs)
+
+    return body
 
 
 # KERB_VALIDATION_INFO.LogonTime sits right after the 16-byte type-serialization headers and
@@ -183,6 +240,8 @@ def build_logon_info(info: LogonInfo) -> bytes:
         info.logon_count,
         info.bad_password_count,
         info.user_flags,
+        info.resource_group_domain_sid,
+        tuple(info.resource_group_ids),
     )
     template = _LOGON_CACHE.get(key)
     if template is None:
@@ -203,9 +262,14 @@ def build_logon_info(info: LogonInfo) -> bytes:
 
 
 def _encode_logon_info(info: LogonInfo, logon_time: float) -> bytes:
-    domain_sid = sid_to_bytes(info.logon_domain_id)
-    extra = [sid_to_bytes(s) for s in info.extra_sids]
-    user_flags = info.user_flags | (LOGON_EXTRA_SIDS if extra else 0)
+    extra = [(s, GROUP_ATTRS) if isinstance(s, str) else (s[0], s[1]) for s in info.extra_sids]
+    rg_domain = info.resource_group_domain_sid
+    rg_ids = list(dict.fromkeys(info.resource_group_ids)) if rg_domain else []
+    user_flags = (
+        info.user_flags
+        | (LOGON_EXTRA_SIDS if extra else 0)
+        | (LOGON_RESOURCE_GROUPS if rg_domain else 0)
+    )
     w = NdrWriter()
 
     def kvi(w: NdrWriter) -> None:
@@ -224,19 +288,12 @@ def _encode_logon_info(info: LogonInfo, logon_time: float) -> bytes:
         w.u32(info.primary_group_id)
         groups = list(dict.fromkeys(info.group_ids))
         w.u32(len(groups))
-
-        def group_array(w2: NdrWriter) -> None:
-            w2.u32(len(groups))
-            for rid in groups:
-                w2.u32(rid)
-                w2.u32(GROUP_ATTRS)
-
-        w.pointer(group_array if groups else None)
+        w.pointer(group_membership_array([(rid, GROUP_ATTRS) for rid in groups]))
         w.u32(user_flags)
         w.raw(bytes(16))  # UserSessionKey
         _ustr_header(w, info.logon_server)
         _ustr_header(w, info.logon_domain_name)
-        w.pointer(lambda w2: _rpc_sid(w2, domain_sid))
+        w.pointer(rpc_sid(info.logon_domain_id))
         w.u32(0)
         w.u32(0)  # Reserved1[2]
         w.u32(info.user_account_control)
@@ -246,154 +303,23 @@ def _encode_logon_info(info: LogonInfo, logon_time: float) -> bytes:
         w.u32(0)  # FailedILogonCount
         w.u32(0)  # Reserved3
         w.u32(len(extra))
-
-        def extra_array(w2: NdrWriter) -> None:
-            w2.u32(len(extra))
-            for sid in extra:
-                w2.pointer(lambda w3, s=sid: _rpc_sid(w3, s))
-                w2.u32(GROUP_ATTRS)
-
-        w.pointer(extra_array if extra else None)
-        w.u32(0)  # ResourceGroupDomainSid (NULL)
-        w.u32(0)  # ResourceGroupCount
-        w.u32(0)  # ResourceGroupIds (NULL)
+        w.pointer(sid_and_attributes_array(extra))
+        w.pointer(rpc_sid(rg_domain) if rg_domain else None)  # ResourceGroupDomainSid
+        w.u32(len(rg_ids))
+        w.pointer(group_membership_array([(rid, RESOURCE_GROUP_ATTRS) for rid in rg_ids]))
 
     w.top_level_pointer(kvi)
-    body = w.getvalue()
-    body += bytes((-len(body)) % 8)
-    header = struct.pack("<BBHI", 1, 0x10, 8, 0xCCCCCCCC) + struct.pack("<II", len(body), 0)
-    return header + body
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading KERB_VALIDATION_INFO (the KDC reads the SIDs of a PAC it signed)
-# ---------------------------------------------------------------------------------------------
-
-_MAX_PAC_SIDS = 4096
-
-
-@dataclass(slots=True)
-class ParsedLogonInfo:
-    """What the KDC reads back from a KERB_VALIDATION_INFO (MS-PAC 2.5)."""
-
-    effective_name: str
-    user_id: int
-    primary_group_id: int
-    group_ids: list[int]
-    logon_domain_id: str
-    user_account_control: int
-    extra_sids: list[str]
-    resource_group_domain: str | None
-    resource_group_ids: list[int]
-
-
-def _sid_from(r: NdrReader) -> str:
-    count = r.u32()
-    rev, n = r.u8(), r.u8()
-    if n != count or n > 15:
-        raise PacError("bad RPC_SID")
-    auth = int.from_bytes(r.raw(6), "big")
-    subs = struct.unpack(f"<{n}I", r.raw(4 * n))
-    return "-".join(["S", str(rev), str(auth), *map(str, subs)])
-
-
-def _rids(r: NdrReader, count: int) -> list[int]:
-    n = r.u32()
-    if n != count or n > _MAX_PAC_SIDS:
-        raise PacError("bad GROUP_MEMBERSHIP array")
-    out = []
-    for _ in range(n):
-        out.append(r.u32())
-        r.u32()  # Attributes
-    return out
-
-
-def parse_logon_info(buf: bytes) -> ParsedLogonInfo:
-    """Decode a PAC_LOGON_INFO buffer (bounded; raises :class:`PacError`)."""
-    try:
-        return _parse_logon_info(buf)
-    except NdrError as exc:
-        raise PacError(f"bad KERB_VALIDATION_INFO: {exc}") from None
-
-
-def _parse_logon_info(buf: bytes) -> ParsedLogonInfo:
-    if len(buf) < 20 or buf[0] != 1 or buf[1] != 0x10:
-        raise PacError("bad type serialization header")
-    r = NdrReader(buf[16:])
-    if r.u32() == 0:
-        raise PacError("NULL KERB_VALIDATION_INFO")
-    r.raw(48)  # six FILETIMEs
-    strings = []
-    for _ in range(6):
-        r.u16()
-        r.u16()
-        strings.append(r.u32())
-    r.u16()
-    r.u16()  # LogonCount, BadPasswordCount
-    user_id, primary, group_count, groups_ptr = r.u32(), r.u32(), r.u32(), r.u32()
-    r.u32()
-    r.raw(16)  # UserFlags, UserSessionKey
-    for _ in range(2):
-        r.u16()
-        r.u16()
-        strings.append(r.u32())
-    domain_ptr = r.u32()
-    r.u32()
-    r.u32()  # Reserved1
-    uac = r.u32()
-    r.raw(4 + 16 + 8)  # SubAuthStatus, LastSuccessful/FailedILogon, FailedILogonCount, Reserved3
-    sid_count, sids_ptr = r.u32(), r.u32()
-    res_dom_ptr, res_count, res_ptr = r.u32(), r.u32(), r.u32()
-    if sid_count > _MAX_PAC_SIDS or group_count > _MAX_PAC_SIDS or res_count > _MAX_PAC_SIDS:
-        raise PacError("too many SIDs")
-    names = []
-    for ptr in strings[:6]:
-        names.append(r.wstr() if ptr else "")
-    group_ids = _rids(r, group_count) if groups_ptr else []
-    for ptr in strings[6:]:
-        if ptr:
-            r.wstr()
-    if not domain_ptr:
-        raise PacError("no LogonDomainId")
-    domain = _sid_from(r)
-    extra: list[str] = []
-    if sids_ptr:
-        n = r.u32()
-        if n != sid_count:
-            raise PacError("bad ExtraSids array")
-        ptrs = []
-        for _ in range(n):
-            ptrs.append(r.u32())
-            r.u32()  # Attributes
-        extra = [_sid_from(r) for p in ptrs if p]
-    res_dom = _sid_from(r) if res_dom_ptr else None
-    res_ids = _rids(r, res_count) if res_ptr else []
-    return ParsedLogonInfo(
-        names[0], user_id, primary, group_ids, domain, uac, extra, res_dom, res_ids
-    )
-
-
-def logon_info_sids(info: ParsedLogonInfo) -> list[str]:
-    """The user SID, then its group, extra and resource group SIDs (an access token's SIDs,
-    MS-PAC 3.1.1.4)."""
-    d = info.logon_domain_id
-    out = [f"{d}-{info.user_id}", f"{d}-{info.primary_group_id}"]
-    out += [f"{d}-{g}" for g in info.group_ids]
-    out += info.extra_sids
-    if info.resource_group_domain:
-        out += [f"{info.resource_group_domain}-{g}" for g in info.resource_group_ids]
-    return list(dict.fromkeys(out))
+    return type_serialize(w.getvalue())
 
 
 # ---------------------------------------------------------------------------------------------
 # S4U_DELEGATION_INFO (MS-PAC 2.9)
 # ---------------------------------------------------------------------------------------------
 
-_MAX_TRANSITED = 64
-
 
 def delegation_info(proxy_target: str, transited: list[str]) -> bytes:
-    """PAC_DELEGATION_INFO: S4U2proxyTarget and S4UTransitedServices, NDR type serialized."""
+    """PAC_DELEGATION_INFO: S4U2proxyTarget and S4UTransitedServices, NDR type serialized
+    (read back by :func:`lanman.kerberos.pac_delegation.parse_delegation_info`)."""
     w = NdrWriter()
 
     def body(w: NdrWriter) -> None:
@@ -408,46 +334,7 @@ def delegation_info(proxy_target: str, transited: list[str]) -> bytes:
         w.pointer(array if transited else None)
 
     w.top_level_pointer(body)
-    data = w.getvalue()
-    data += bytes((-len(data)) % 8)
-    return struct.pack("<BBHI", 1, 0x10, 8, 0xCCCCCCCC) + struct.pack("<II", len(data), 0) + data
-
-
-def _ustr(r: NdrReader) -> str:
-    max_count, offset, actual = r.u32(), r.u32(), r.u32()
-    if offset or actual > max_count or actual > 1024:
-        raise PacError("bad RPC_UNICODE_STRING")
-    return r.raw(2 * actual).decode("utf-16-le", errors="replace")
-
-
-def parse_delegation_info(buf: bytes) -> tuple[str, list[str]]:
-    """-> (S4U2proxyTarget, S4UTransitedServices); raises :class:`PacError`."""
-    try:
-        if len(buf) < 20 or buf[0] != 1 or buf[1] != 0x10:
-            raise PacError("bad type serialization header")
-        r = NdrReader(buf[16:])
-        if r.u32() == 0:
-            raise PacError("NULL S4U_DELEGATION_INFO")
-        r.u16()
-        r.u16()
-        target_ptr = r.u32()
-        count, array_ptr = r.u32(), r.u32()
-        if count > _MAX_TRANSITED:
-            raise PacError("too many transited services")
-        target = _ustr(r) if target_ptr else ""
-        names: list[str] = []
-        if array_ptr:
-            if r.u32() != count:
-                raise PacError("bad transited array")
-            ptrs = []
-            for _ in range(count):
-                r.u16()
-                r.u16()
-                ptrs.append(r.u32())
-            names = [_ustr(r) if p else "" for p in ptrs]
-        return target, names
-    except NdrError as exc:
-        raise PacError(f"bad S4U_DELEGATION_INFO: {exc}") from None
+    return type_serialize(w.getvalue())
 
 
 # ---------------------------------------------------------------------------------------------

@@ -110,12 +110,13 @@ class NdrWriter:
         self._next_referent += 4
         return ref
 
-    def pointer(self, pointee: DeferredFn | None) -> None:
-        """Embedded unique pointer: referent id now, pointee deferred (NULL if ``None``)."""
+    def pointer(self, pointee: DeferredFn | None, referent: int | None = None) -> None:
+        """Embedded unique pointer: referent id now (``referent`` when the caller numbers
+        them itself), pointee deferred (NULL if ``None``)."""
         if pointee is None:
             self.u32(0)
             return
-        self.u32(self.referent_id())
+        self.u32(self.referent_id() if referent is None else referent)
         self._deferred.append(pointee)
 
     def top_level_pointer(self, pointee: DeferredFn | None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from lanman.authpolicy.tokens import AUTHENTICATION_AUTHORITY_ASSERTED_IDENTITY
 from lanman.directory.model import UAC
 from lanman.kerberos import asn1, crypto, der
 from lanman.kerberos.asn1 import KDCOptions as KO
@@ -12,9 +13,9 @@ from lanman.kerberos.asn1 import TicketFlags as TF
 from lanman.kerberos.asn1 import bit
 from lanman.kerberos.crypto import KU
 from lanman.kerberos.der import Name
+from lanman.kerberos.kdc import authn, wire
 from lanman.kerberos.kdc import errors as E
 from lanman.kerberos.kdc import fast as F
-from lanman.kerberos.kdc import wire
 from lanman.kerberos.kdc.core import pn_der
 
 if TYPE_CHECKING:
@@ -25,6 +26,22 @@ __all__ = ["handle"]
 log = logging.getLogger("lanman.kdc")
 
 UF_DONT_REQUIRE_PREAUTH = 0x400000
+# DES (1, 3) and RC4 (23, 24): refused for Protected Users (MS-KILE 3.3.5.6)
+_WEAK_ETYPES = frozenset({1, 3, crypto.ETYPE_RC4_HMAC, 24})
+
+
+def _protected_etype_event(core: KdcCore, client: Any, sname: Any, etype: int) -> None:
+    """Event 104 (+ Security 4824): DES/RC4 pre-authentication of a Protected User."""
+    data = {
+        "account": client.name,
+        "sid": client.sid,
+        "service": "/".join(sname.components) if sname is not None else "",
+        "code": E.KDC_ERR_ETYPE_NOSUPP,
+        "preauth": etype,
+        "client": core.client_address or "",
+    }
+    core.report(104, data)
+    core.report(4824, data)
 
 
 def _etype_info2(client: Any, etypes: list[int]) -> bytes:
@@ -49,6 +66,7 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
 
     # -- FAST ---------------------------------------------------------------------------------
     fast_pa = next((v for t, v in padata if t == asn1.PA_FX_FAST), None)
+    armor_tkt = None
     if fast_pa is not None:
         choice = asn1.PaFxFastRequest.load(fast_pa)
         armored = choice.chosen
@@ -62,6 +80,7 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
         if auth.subkey is None:
             raise E.KdcError(E.KDC_ERR_PREAUTH_FAILED, "FAST armor without subkey")
         s_etype, s_key = auth.subkey
+        armor_tkt = tkt
         akey = F.armor_key(s_etype, s_key, tkt.session_etype, tkt.session_key)
         req.fast = F.unwrap_request(armored, s_etype, akey, outer_body_der)
         padata = req.fast.padata
@@ -88,8 +107,11 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
     if server is None:
         raise E.KdcError(E.KDC_ERR_S_PRINCIPAL_UNKNOWN, "server not found")
 
+    protected = bool(getattr(client, "protected_user", False))
     etypes = _client_etypes(client, requested_etypes)
     if not etypes:
+        if protected and requested_etypes:
+            _protected_etype_event(core, client, sname, requested_etypes[0])
         raise E.KdcError(E.KDC_ERR_ETYPE_NOSUPP, "no common encryption type")
     core.check_client_state(client, now)
 
@@ -115,6 +137,17 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
         hint.append((asn1.PA_ENC_TIMESTAMP, b""))
     hint.append((asn1.PA_FX_FAST, b""))
 
+    # Authentication policy: the From condition (it needs FAST armor) is checked before the
+    # password, so a wrong password with a denying condition still reports the policy; a
+    # request without pre-authentication first learns (PREAUTH_REQUIRED, PA-FX-FAST) that it
+    # must pre-authenticate, which is how MIT's `kinit -T` discovers FAST.
+    policy = device = None
+    if (
+        enc_ts is not None
+        or (enc_chal is not None and req.fast is not None)
+        or client.uac & UF_DONT_REQUIRE_PREAUTH
+    ):
+        policy, device = authn.as_client_checks(core, req, client, armor_tkt)
     if enc_chal is not None and req.fast is not None:
         ed = wire.parse_encrypted_data_bytes(enc_chal)
         reply_etype = ed[0]
@@ -136,7 +169,11 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
         ed = wire.parse_encrypted_data_bytes(enc_ts)
         reply_etype = ed[0]
         if reply_etype not in etypes:
-            if reply_etype in client.keys:  # e.g. RC4 for a Protected User
+            if protected and reply_etype in _WEAK_ETYPES:
+                # Protected Users: no DES/RC4 pre-authentication, no e-data (MS-KILE 3.3.5.6)
+                _protected_etype_event(core, client, sname, reply_etype)
+                raise E.KdcError(E.KDC_ERR_ETYPE_NOSUPP, "pre-auth etype not allowed")
+            if reply_etype in client.keys:
                 raise E.KdcError(E.KDC_ERR_ETYPE_NOSUPP, "pre-auth etype not allowed")
             raise E.KdcError(E.KDC_ERR_PREAUTH_FAILED, "pre-auth etype", padata=hint)
         ts = _decrypt_ts(
@@ -167,17 +204,22 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
         raise E.KdcError(E.KDC_ERR_ETYPE_NOSUPP, "no session key etype")
     session_key = core.session_key(session_etype)
     authtime = int(now)
-    protected = bool(getattr(client, "protected_user", False))
     life_cap = core.config.max_ticket_life
     max_renew = None
-    if protected:
+    # An enforced policy's TGT lifetime overrides the Protected Users 4 hours either way, and
+    # renew-till equals the end time (MS-KILE 3.3.5.6; Windows still sets RENEWABLE).
+    policy_life = authn.tgt_lifetime_cap(policy)
+    if policy_life is not None:
+        life_cap = min(life_cap, policy_life)
+        max_renew = authtime + life_cap
+    elif protected:
         life_cap = min(life_cap, core.config.protected_user_life)
         max_renew = authtime + core.config.protected_user_life
     endtime, renew_till, extra = core.lifetimes(
         body, authtime, options=options, max_end=None, max_renew=max_renew, life_cap=life_cap
     )
-    if protected and renew_till is not None:
-        renew_till = min(renew_till, authtime + core.config.protected_user_life)
+    if renew_till is not None and max_renew is not None:
+        renew_till = min(renew_till, endtime if policy_life is not None else max_renew)
     flags = bit(TF.initial) | extra
     if preauth_done:
         flags |= bit(TF.pre_authent)
@@ -196,6 +238,17 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
     if canonicalize and is_tgt:
         reply_sname = core.krbtgt_principal_name()
 
+    if not is_tgt:  # an AS-REQ for a service: that service's To condition (MS-KILE 3.3.5.6)
+        authn.service_check(
+            core,
+            server,
+            lambda: authn.principal_identity(
+                core, client, asserted=AUTHENTICATION_AUTHORITY_ASSERTED_IDENTITY
+            ),
+            device,
+            service_name="/".join(sname.components),
+            tgs=False,
+        )
     pac = core.build_pac(client, authtime, requested=pac_requested) if include_pac else None
     ticket = core.issue_ticket(
         flags=flags,
@@ -213,6 +266,17 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
         service_ticket=not is_tgt,
         caddr=body.addresses,
     )
+
+    if protected and is_tgt:
+        core.report(
+            303,
+            {
+                "account": client.name,
+                "realm": realm,
+                "tgt_lifetime": (endtime - authtime) // 60,
+                "client": core.client_address or "",
+            },
+        )
 
     # -- reply --------------------------------------------------------------------------------
     if req.fast is not None:

@@ -7,13 +7,16 @@ The directory is anything that implements the contract in ``lanman.directory``:
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lanman.kerberos import asn1, crypto, der
+from lanman.authpolicy.resolve import silo_claim
+from lanman.authpolicy.tokens import AUTHENTICATION_AUTHORITY_ASSERTED_IDENTITY, CLAIMS_VALID
+from lanman.kerberos import asn1, crypto, der, pac_claims
 from lanman.kerberos import pac as P
 from lanman.kerberos.asn1 import KDCOptions as KO
 from lanman.kerberos.asn1 import TicketFlags as TF
@@ -34,6 +37,7 @@ ETYPE_PREFERENCE = (
     crypto.ETYPE_RC4_HMAC,
 )
 MAX_REQUEST = 65536
+_log = logging.getLogger("lanman.kdc")
 
 
 @dataclass(slots=True)
@@ -126,15 +130,22 @@ class KdcCore:
         self._tickets: dict[tuple, tuple[wire.EncTicket, P.Pac | None]] = {}
         self.ticket_cache_entries = 4096
         self.preauth_failures = 0  # wrong-key PA-ENC-TIMESTAMPs so far (read by the service)
+        # Event sink ``emit(name, **fields)`` (the service passes the event log's); None: the
+        # events of a request are only kept in ``events`` (tests read them there).
+        self.emit: Callable[..., None] | None = None
+        self.events: list[tuple[int, dict]] = []
+        self.client_address: str | None = None  # of the request being handled
         from lanman.kerberos.kdc import as_req, tgs_req  # (they import this module)
 
         self._as_handle = as_req.handle
         self._tgs_handle = tgs_req.handle
 
     # -----------------------------------------------------------------------------------------
-    def handle(self, data: bytes) -> bytes | None:
-        """One request in, one reply out (None: drop, e.g. a non-Kerberos datagram)."""
+    def handle(self, data: bytes, client: str | None = None) -> bytes | None:
+        """One request in, one reply out (None: drop, e.g. a non-Kerberos datagram).
+        ``client`` is the sender's address, for the events the request may log."""
         now = self.now()
+        self.client_address = client
         self.dir.begin_request()
         if len(data) > MAX_REQUEST:
             return E.krb_error(E.KRB_ERR_FIELD_TOOLONG, now=now, realm=self.realm)
@@ -206,6 +217,19 @@ class KdcCore:
     # -----------------------------------------------------------------------------------------
     # Shared pieces
     # -----------------------------------------------------------------------------------------
+    def report(self, event_id: int, data: dict) -> None:
+        """Log catalogue event ``event_id`` (and keep the last few for inspection)."""
+        from lanman.events.catalogue import BY_ID
+
+        if len(self.events) >= 64:
+            del self.events[:32]
+        self.events.append((event_id, data))
+        if self.emit is not None:
+            try:
+                self.emit(BY_ID[event_id].name, **data)
+            except Exception:  # noqa: BLE001 - logging must never fail the exchange
+                _log.warning("could not log KDC event %s", event_id, exc_info=True)
+
     def krbtgt_principal_name(self) -> Name:
         return Name(asn1.NT_SRV_INST, ["krbtgt", self.realm])
 
@@ -393,12 +417,24 @@ class KdcCore:
         )
 
     def build_pac(
-        self, client: Any, authtime: int, *, requested: bool | None, asserted: str | None = None
+        self,
+        client: Any,
+        authtime: int,
+        *,
+        requested: bool | None,
+        asserted: str = AUTHENTICATION_AUTHORITY_ASSERTED_IDENTITY,
     ) -> P.Pac:
-        """A TGT PAC for ``client`` (MS-PAC 2.4; buffers in Windows' order).  ``asserted`` is an
-        asserted-identity SID for ExtraSids (S-1-18-2 in S4U2Self tickets, MS-SFU 3.2.5.1.2)."""
+        """A TGT PAC for ``client`` (MS-PAC 2.4; buffers in Windows' order). ``asserted`` is
+        the identity-assertion SID Windows adds to ExtraSids (S-1-18-1 for a logon the KDC
+        authenticated, S-1-18-2 for S4U2Self); a member of an enforced silo also gets the
+        ``ad://ext/AuthenticationSilo`` claim and Claims Valid (MS-KILE 3.3.5.6.4.6)."""
         d = self.directory
         groups = list(client.group_rids) or [513]
+        extra = [*client.extra_sids, asserted]
+        cfg = self.dir.authn_config()
+        silo = silo_claim(client, cfg) if cfg is not None else None
+        if silo is not None:
+            extra.append(CLAIMS_VALID)
         info = P.LogonInfo(
             logon_time=authtime,
             effective_name=client.name,
@@ -410,7 +446,7 @@ class KdcCore:
             logon_domain_name=d.domain.upper(),
             logon_domain_id=d.domain_sid,
             user_account_control=_samr_acb(client),
-            extra_sids=list(client.extra_sids) + ([asserted] if asserted else []),
+            extra_sids=extra,
         )
         is_computer = client.kind in ("computer",)
         upn = client.upn or f"{client.name}@{d.dns_domain}"
@@ -421,6 +457,7 @@ class KdcCore:
                 P.PAC_UPN_DNS_INFO,
                 P.upn_dns_info(upn, d.dns_domain.upper(), client.name, client.sid),
             ),
+            *([(P.PAC_CLIENT_CLAIMS, pac_claims.silo_claim(silo))] if silo is not None else []),
             (
                 P.PAC_ATTRIBUTES_INFO,
                 P.attributes_info(P.PAC_WAS_REQUESTED if requested else P.PAC_WAS_GIVEN_IMPLICITLY),

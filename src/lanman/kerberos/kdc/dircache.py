@@ -52,7 +52,7 @@ class DirectoryCache:
             conn if isinstance(conn, sqlite3.Connection) else None
         )
         self._lock = getattr(directory, "_lock", None)
-        self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
+        self._cache: dict[tuple[str, Any], tuple[float, Any]] = {}
         self._token: object = None
         # Accounts whose bad-password count this cache reset to 0 at directory state _token:
         # while the token stays the same, nothing wrote to the directory, so resetting again
@@ -84,7 +84,7 @@ class DirectoryCache:
             self._token = token
 
     # -- lookups ------------------------------------------------------------------------------
-    def _get(self, kind: str, name: str, fetch: Any) -> Any:
+    def _get(self, kind: str, name: Any, fetch: Any) -> Any:
         key = (kind, name)
         hit = self._cache.get(key, _MISS)
         now = time.monotonic()
@@ -106,6 +106,11 @@ class DirectoryCache:
 
     def krbtgt(self) -> Any:
         return self._get("k", "", self.directory.krbtgt)
+
+    def memo(self, key: tuple, fetch: Any) -> Any:
+        """``fetch()`` computed once while the directory is unchanged (values derived only
+        from directory state: effective policies, identities, policy verdicts)."""
+        return self._get("m", key, fetch)  # type: ignore[arg-type]
 
     def authn_config(self) -> Any:
         """The directory's authentication policies and silos (None: it has none)."""

@@ -40,14 +40,14 @@ from lanman.errors.ntstatus import (
     STATUS_NOT_FOUND,
     STATUS_NOT_SUPPORTED,
 )
-from lanman.kerberos import asn1, crypto, der
+from lanman.kerberos import asn1, crypto, der, pac_delegation, pac_logon
 from lanman.kerberos import pac as P
 from lanman.kerberos.asn1 import KDCOptions as KO
 from lanman.kerberos.asn1 import TicketFlags as TF
 from lanman.kerberos.asn1 import bit
 from lanman.kerberos.der import DerError, Name
+from lanman.kerberos.kdc import authn, wire
 from lanman.kerberos.kdc import errors as E
-from lanman.kerberos.kdc import wire
 from lanman.security.access import access_check, compiled_from_bytes
 from lanman.security.errors import SecurityError
 from lanman.security.rights import ADS_CONTROL_ACCESS
@@ -414,26 +414,34 @@ def _decrypt_evidence(core: KdcCore, ticket: wire.TicketMsg, service: Any) -> tu
     return etp, pac
 
 
-def _pac_sids(pac: P.Pac | None) -> list[str]:
-    if pac is None:
-        return []
-    buf = pac.get(P.PAC_LOGON_INFO)
+def _logon(pac: P.Pac | None) -> pac_logon.LogonIdentity | None:
+    buf = pac.get(P.PAC_LOGON_INFO) if pac is not None else None
     if buf is None:
-        return []
+        return None
     try:
-        return P.logon_info_sids(P.parse_logon_info(buf))
+        return pac_logon.parse_logon_info(buf)
     except P.PacError:
-        return []
+        return None
 
 
-def _rbcd_granted(target: Any, service_sids: list[str]) -> bool:
+def _service_identity(core: KdcCore, tgt: TicketInfo) -> authn.Identity | None:
+    """The delegating service as its TGT's PAC asserts it (domain-local groups expanded);
+    None without a PAC, as Windows has no token for it then."""
+    if tgt.pac is None:
+        return None
+    return authn.pac_identity(core, "/".join(tgt.cname.components), tgt.pac)
+
+
+def _rbcd_granted(target: Any, service: authn.Identity | None) -> bool:
     """The target's msDS-AllowedToActOnBehalfOfOtherIdentity grants CONTROL_ACCESS to a token
-    of the delegating service's PAC SIDs plus Everyone and Authenticated Users
-    (MS-SFU 3.2.5.2.3)."""
+    of the delegating service's PAC SIDs and domain-local groups plus Everyone and
+    Authenticated Users (MS-SFU 3.2.5.2.3)."""
     sd = getattr(target, "allowed_to_act", None)
-    if not sd or not service_sids:
+    if not sd or service is None:
         return False
-    token = SecurityToken(sids=identity_sids(service_sids), user_sid=service_sids[0])
+    token = SecurityToken(
+        sids=identity_sids(service.sids, service.domain_local), user_sid=service.sid
+    )
     try:
         return access_check(compiled_from_bytes(bytes(sd)), token, ADS_CONTROL_ACCESS).allowed
     except SecurityError:
@@ -478,8 +486,9 @@ def s4u2proxy(
     if user is None:
         raise E.KdcError(E.KDC_ERR_C_PRINCIPAL_UNKNOWN, "impersonated user not found")
     core.check_client_state(user, now, tgs=True)
-    ev_sids = _pac_sids(ev_pac)
-    pac_uac = _pac_uac(ev_pac)
+    ev_logon = _logon(ev_pac)
+    ev_extra = {e.sid for e in ev_logon.extra_sids} if ev_logon is not None else set()
+    pac_uac = ev_logon.user_account_control if ev_logon is not None else 0
     sensitive = is_sensitive(user) or bool(pac_uac & ACB_NOT_DELEGATED)
 
     spn = "/".join(sname.components)
@@ -489,14 +498,14 @@ def s4u2proxy(
         f, _ = der.sequence(pac_options, 0, len(pac_options))
         rbcd_requested = bool((der.get_flags(pac_options, f, 0) or 0) & PAC_OPTION_RBCD)
     in_allowed_to = _spn_matches(spn, list(service.delegate_to))
-    service_sids = _pac_sids(tgt.pac)
+    service_ident = _service_identity(core, tgt)
     decision = proxy_decision(
         in_allowed_to=in_allowed_to,
         allowed_to_empty=not service.delegate_to,
         rbcd_requested=rbcd_requested,
-        rbcd_granted=rbcd_requested and not in_allowed_to and _rbcd_granted(server, service_sids),
+        rbcd_granted=rbcd_requested and not in_allowed_to and _rbcd_granted(server, service_ident),
         evidence_forwardable=bool(etp.flags & _TF_FORWARDABLE),
-        evidence_s4u2self=SERVICE_ASSERTED_IDENTITY in ev_sids,
+        evidence_s4u2self=SERVICE_ASSERTED_IDENTITY in ev_extra,
         sensitive=sensitive,
     )
     if decision.kind is None:
@@ -504,9 +513,11 @@ def s4u2proxy(
 
     # -- the target's authentication policy (AllowedToAuthenticateTo) --------------------------
     # MS-KILE 3.3.5.7: for S4U2Proxy the To check of the *target's* policy runs against the
-    # delegating service's identity, not the impersonated user's.  The policy engine plugs in
-    # here through ``KdcCore.check_service_policy`` when it exists.
-    proxy_identity = ProxyIdentity(service=service, sids=service_sids, pac=tgt.pac)
+    # delegating service's identity, not the impersonated user's.  ``tgs_req`` already runs
+    # ``authn.service_check`` on the TGT's identity, which here *is* the delegating service;
+    # anything S4U-specific (e.g. also seeing the impersonated user) plugs in here through
+    # ``KdcCore.check_service_policy`` when it exists.
+    proxy_identity = ProxyIdentity(service=service, identity=service_ident, pac=tgt.pac)
     check = getattr(core, "check_service_policy", None)
     if check is not None:
         check(target=server, client=user, proxy_identity=proxy_identity, now=now)
@@ -518,7 +529,7 @@ def s4u2proxy(
     old = ev_pac.get(P.PAC_DELEGATION_INFO)
     if old is not None:
         try:
-            _, transited = P.parse_delegation_info(old)
+            _, transited = pac_delegation.parse_delegation_info(old)
         except P.PacError:
             raise E.KdcError(E.KRB_AP_ERR_MODIFIED, "bad S4U_DELEGATION_INFO") from None
     buffers = [(t, d) for t, d in ev_pac.buffers if t not in P.SIGNATURE_TYPES]
@@ -547,23 +558,13 @@ def s4u2proxy(
 ACB_NOT_DELEGATED = 0x00004000
 
 
-def _pac_uac(pac: P.Pac | None) -> int:
-    buf = pac.get(P.PAC_LOGON_INFO) if pac is not None else None
-    if buf is None:
-        return 0
-    try:
-        return P.parse_logon_info(buf).user_account_control
-    except P.PacError:
-        return 0
-
-
 @dataclass(frozen=True, slots=True)
 class ProxyIdentity:
     """Who an S4U2Proxy target's policy sees: the delegating service (its directory entry,
-    the SIDs of its TGT's PAC, and that PAC)."""
+    the identity its TGT's PAC asserts, and that PAC)."""
 
     service: Any
-    sids: list[str]
+    identity: authn.Identity | None
     pac: P.Pac | None
 
 

@@ -42,7 +42,7 @@ def _answer(core: KdcCore, data: bytes, brake: FailureBrake, addr: object) -> tu
     """(reply or None, seconds to hold it back): the core's answer and the rate limiter's."""
     before = core.preauth_failures
     try:
-        reply = core.handle(data)
+        reply = core.handle(data, source_host(addr))
     except Exception:
         log.exception("KDC core failed on a request")
         reply = E.krb_error(E.KRB_ERR_GENERIC, now=core.now(), realm=core.realm)

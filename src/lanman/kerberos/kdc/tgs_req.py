@@ -12,9 +12,9 @@ from lanman.kerberos.asn1 import KDCOptions as KO
 from lanman.kerberos.asn1 import TicketFlags as TF
 from lanman.kerberos.asn1 import bit
 from lanman.kerberos.crypto import KU
+from lanman.kerberos.kdc import authn, s4u
 from lanman.kerberos.kdc import errors as E
 from lanman.kerberos.kdc import fast as F
-from lanman.kerberos.kdc import s4u
 from lanman.kerberos.kdc.core import pn_der
 
 if TYPE_CHECKING:
@@ -110,6 +110,16 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
         raise E.KdcError(E.KDC_ERR_S_PRINCIPAL_UNKNOWN, "server not found")
     to_tgs = core.is_local_tgs(sname)
     requested_etypes = list(body.etypes)
+    if not to_tgs:
+        # The target's authentication policy: its To condition on the client (MS-KILE 3.3.5.7)
+        authn.service_check(
+            core,
+            server,
+            lambda: authn.ticket_identity(core, tgt),
+            None,
+            service_name="/".join(sname.components),
+            tgs=True,
+        )
 
     # -- delegation: whom the ticket is for, and in which key (s4u.py) -------------------------
     padata_lists = [req.fast.padata, req.padata] if req.fast is not None else [req.padata]

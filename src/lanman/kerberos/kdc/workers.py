@@ -113,6 +113,7 @@ def _die_with_parent() -> None:
 
 async def _serve(args: argparse.Namespace) -> None:
     from lanman.directory import Directory
+    from lanman.events import EventLog
     from lanman.kerberos.kdc.core import KdcConfig, KdcCore
     from lanman.kerberos.kdc.replay import SharedReplayCache
     from lanman.kerberos.kdc.service import serve_sockets
@@ -135,6 +136,8 @@ async def _serve(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, stop.set)
     directory = Directory.open(args.directory)
     core = KdcCore(directory, config=KdcConfig(clock_skew=args.clock_skew))
+    events = EventLog(args.directory)
+    core.emit = lambda name, **data: events.emit(name, source="kdc", **data)
     core.replay = SharedReplayCache(args.replay, window=args.clock_skew)
     udp = socket.socket(fileno=args.udp_fd)
     tcp = socket.socket(fileno=args.tcp_fd)
@@ -145,6 +148,7 @@ async def _serve(args: argparse.Namespace) -> None:
     finally:
         await server.close()
         core.replay.close()
+        events.close()
         directory.close()
         if os.getppid() != parent:
             # The parent died without cleaning up: the first worker to notice removes the

@@ -262,6 +262,7 @@ class FileHandlers:
         def rpc_acceptor() -> NtlmAcceptor:  # DCE/RPC NTLMSSP binds (MS-RPCE 3.3.1.5.2)
             return NtlmAcceptor(
                 lookup_nt_hash=self.ctx.lookup_nt_hash,
+                hooks=self.ctx.ntlm_hooks,
                 server_name=st_.server_name,
                 domain_name=st_.domain_name,
                 dns_computer_name=st_.server_name.lower(),

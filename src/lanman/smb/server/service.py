@@ -88,6 +88,16 @@ def build_context(home) -> ServerContext:
 
     fs_identity, unix_identity = unix_identity_resolver(store)
 
+    ntlm_hooks = None
+    from lanman.directory import Directory
+
+    if Directory.is_provisioned(home.path):
+        # Protected Users and authentication policies need the workstation name and a
+        # verified password: the NTLM acceptor asks these hooks (MS-APDS 3.1.5).
+        from .ntlm_logon import DirectoryNtlmLogon
+
+        ntlm_hooks = DirectoryNtlmLogon(home.path, emit)
+
     from lanman.msg.server import binding_for_home
 
     ctx = ServerContext(
@@ -97,6 +107,7 @@ def build_context(home) -> ServerContext:
         list_shares=store.list_shares,
         emit_event=emit,
         record_logon=record_logon,
+        ntlm_hooks=ntlm_hooks,
         msg=binding_for_home(Path(home.path), emit),
         data_dir=str(home.path),
         unix_identity=unix_identity,
@@ -197,7 +208,9 @@ async def start_kdc_if_domain(home, listen: str, port: int, emit, auth_delay_ms:
     from lanman.kerberos.kdc.service import start_kdc
 
     directory = Directory.open(home.path)
-    kdc = await start_kdc(KdcCore(directory), listen, port, auth_delay_ms=auth_delay_ms)
+    core = KdcCore(directory)
+    core.emit = emit  # authentication-policy and Protected Users events
+    kdc = await start_kdc(core, listen, port, auth_delay_ms=auth_delay_ms)
     kdc.directory = directory
     emit("SERVICE_STARTED", service="KDC", listen=listen, port=kdc.port, realm=directory.realm)
     return kdc

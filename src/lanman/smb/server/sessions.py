@@ -59,6 +59,7 @@ class SessionHandlers:
         s = self.settings
         ntlm = NtlmAcceptor(
             lookup_nt_hash=self.ctx.lookup_nt_hash,
+            hooks=self.ctx.ntlm_hooks,
             server_name=s.server_name,
             domain_name=s.domain_name,
             dns_computer_name=s.server_name.lower(),
@@ -109,7 +110,13 @@ class SessionHandlers:
             ntlm = getattr(session.auth, "ntlm", None)
             if ntlm is not None and getattr(ntlm, "bad_password", False):
                 self.ctx.record_logon(ntlm.attempted_user, False)
-            self._auth_failed(session, first_setup, exc.status)
+            self._auth_failed(
+                session,
+                first_setup,
+                exc.status,
+                reason=exc.detail or "authentication failed",
+                user=getattr(ntlm, "attempted_user", "") if ntlm is not None else "",
+            )
             raise NtStatusError(exc.status) from None
         if not complete:
             # Re-authentication of a session that holds keys: its interim responses are
@@ -220,7 +227,15 @@ class SessionHandlers:
             encrypted=req.encrypted,
         )
 
-    def _auth_failed(self, session: Session, first_setup: bool, status: int) -> None:
+    def _auth_failed(
+        self,
+        session: Session,
+        first_setup: bool,
+        status: int,
+        *,
+        reason: str = "authentication failed",
+        user: str = "",
+    ) -> None:
         self.auth_failures += 1
         if first_setup:
             self.sessions.pop(session.session_id, None)
@@ -230,9 +245,9 @@ class SessionHandlers:
             "LOGON_FAILURE",
             client=self.client_address,
             domain="",
-            user="",
+            user=user,
             status=f"0x{status:08X} {st.lookup(status).name}",
-            reason="authentication failed",
+            reason=reason,
         )
 
     # ---- LOGOFF ------------------------------------------------------------------------

@@ -63,6 +63,9 @@ class ServerContext:
     #: (user, password_ok) after each NTLM logon with a known user: bad-password counting and
     #: lockout (the directory's badPwdCount) -- MS-SAMR 3.1.1.8.1 semantics.
     record_logon: Callable[[str, bool], None] = lambda user, ok: None
+    #: lanman.auth.ntlm.NtlmLogonHooks of a provisioned domain (Protected Users and
+    #: authentication policies, MS-APDS 3.1.5); None: lookup_nt_hash alone.
+    ntlm_hooks: Any = None
     server_start_time: int = 0
     oplocks: Any = None  # OplockTable shared by all connections (set in __post_init__)
     lock_tables: dict = field(default_factory=dict)  # file key -> ByteRangeLocks

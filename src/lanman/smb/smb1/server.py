@@ -330,6 +330,7 @@ class Smb1ServerConnection:
         s = self.settings
         ntlm = NtlmAcceptor(
             lookup_nt_hash=self.ctx.lookup_nt_hash,
+            hooks=self.ctx.ntlm_hooks,
             server_name=s.server_name,
             domain_name=s.domain_name,
             dns_computer_name=s.server_name.lower(),
@@ -371,7 +372,7 @@ class Smb1ServerConnection:
                 domain="",
                 user="",
                 status=f"0x{exc.status:08X} {st.lookup(exc.status).name}",
-                reason="authentication failed (SMB1)",
+                reason=f"{exc.detail or 'authentication failed'} (SMB1)",
             )
             raise NtStatusError(exc.status) from None
         if not complete:
