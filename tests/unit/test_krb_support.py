@@ -30,6 +30,8 @@ class FakePrincipal:
     password_expired: bool = False
     protected_user: bool = False
     uac: int = 0x200
+    delegate_to: list[str] = field(default_factory=list)  # msDS-AllowedToDelegateTo
+    allowed_to_act: bytes | None = None  # msDS-AllowedToActOnBehalfOfOtherIdentity
 
 
 def make_principal(name, password, rid, kind="user", spns=(), rc4=True, groups=None):

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from lanman.cli._common import CliError, console, echo_json, get_home, yes_no
-from lanman.cli.computer import principal_json
+from lanman.cli.computer import delegation_command, principal_json
 from lanman.cli.domain import fmt_time, maybe_directory, open_directory, parse_expires
 from lanman.directory.model import ETYPE_NAMES, UAC, etype_order
 from lanman.store import no_user_error, user_exists_error, validate_user_name
@@ -194,6 +194,12 @@ def user_show(ctx: click.Context, name: str, as_json: bool) -> None:
     help="Allow RC4 for this account (msDS-SupportedEncryptionTypes).",
 )
 @click.option(
+    "--sensitive/--not-sensitive",
+    "sensitive",
+    default=None,
+    help="Account is sensitive and cannot be delegated (NOT_DELEGATED).",
+)
+@click.option(
     "--unix-user",
     "unix_user",
     metavar="U",
@@ -211,17 +217,20 @@ def user_set(
     preauth: bool | None,
     must_change: bool | None,
     rc4: bool | None,
+    sensitive: bool | None,
     unix_user: str | None,
 ) -> None:
     """Change account flags of NAME, or the Unix user its file access runs as."""
     home = get_home(ctx)
     if unix_user is not None:
         _set_unix_user(home, name, unix_user)
-        if all(v is None for v in (disabled, expires, locked, preauth, must_change, rc4)):
+        if all(
+            v is None for v in (disabled, expires, locked, preauth, must_change, rc4, sensitive)
+        ):
             return
     d = maybe_directory(ctx)
     if d is None:
-        if any(v is not None for v in (expires, locked, preauth, must_change, rc4)):
+        if any(v is not None for v in (expires, locked, preauth, must_change, rc4, sensitive)):
             raise CliError(
                 "only --disabled/--enabled work without a domain",
                 "run `lanman domain provision` first",
@@ -239,6 +248,7 @@ def user_set(
         preauth=preauth,
         password_expired=must_change,
         rc4=rc4,
+        sensitive=sensitive,
     )
     click.echo(
         f"User {p.name}: active {yes_no(_active(p))}, locked {yes_no(p.locked)}, "
@@ -313,3 +323,6 @@ def user_remove(ctx: click.Context, name: str) -> None:
         home.store.remove_user(name)
     home.events.emit("USER_REMOVED", source="lanman-cli", user=name)
     click.echo(f"User {name} was removed.")
+
+
+delegation_command(user, "user")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Self
 
 from lanman.directory import accounts as acc
+from lanman.directory import delegation as dlg
 from lanman.directory.authn import AuthnConfig, AuthnDirectory
 from lanman.directory.errors import AccountRestriction, DirectoryError, NotProvisionedError
 from lanman.directory.keys import nt_hash
@@ -595,8 +596,10 @@ class Directory:
         password_expired: bool | None = None,
         rc4: bool | None = None,
         description: str | None = None,
+        sensitive: bool | None = None,
     ) -> Principal:
         """Change account flags. ``expires``: unix seconds, None = never, False = unchanged.
+        ``sensitive``: NOT_DELEGATED ("account is sensitive and cannot be delegated").
         ``locked=False`` unlocks (and clears badPwdCount); ``locked=True`` locks now.
         ``rc4=False`` sets msDS-SupportedEncryptionTypes to AES only; True allows RC4 again."""
         now = int(time.time())
@@ -627,6 +630,8 @@ class Directory:
                     if preauth
                     else (uac | UAC.DONT_REQUIRE_PREAUTH)
                 )
+            if sensitive is not None:
+                uac = (uac | UAC.NOT_DELEGATED) if sensitive else (uac & ~UAC.NOT_DELEGATED)
             if password_expired is not None:
                 if password_expired:
                     c.execute("UPDATE users SET pwd_last_set = 0 WHERE rid = ?", (rid,))
@@ -853,6 +858,93 @@ class Directory:
                     (account,),
                 ).fetchall()
         return [(r[0], r[1]) for r in rows]
+
+    # --- delegation (MS-SFU 3.2.1) ---------------------------------------------------------
+
+    def _account_row(self, c: sqlite3.Connection, name: str) -> tuple[int, str]:
+        row = c.execute("SELECT rid, name FROM users WHERE name = ?", (name,)).fetchone()
+        if row is None and not name.endswith("$"):
+            row = c.execute("SELECT rid, name FROM users WHERE name = ?", (name + "$",)).fetchone()
+        if row is None:
+            raise DirectoryError(
+                f"account {name!r} does not exist",
+                "`lanman user list` and `lanman computer list` show the accounts",
+                "NERR_UserNotFound",
+            )
+        return int(row[0]), row[1]
+
+    def delegation(self, name: str) -> dlg.Delegation:
+        """The delegation settings of account ``name`` (NAME or NAME$)."""
+        with self._lock:
+            _rid, sam = self._account_row(self._conn, name)
+        p = self.get(sam)
+        assert p is not None
+        allowed_from = []
+        for sid in dlg.rbcd_sids(p.allowed_to_act):
+            who = None
+            if sid.upper().startswith(self.domain_sid.upper() + "-"):
+                q = self.get_by_rid(int(sid.rsplit("-", 1)[1]))
+                who = q.name if q is not None else None
+            allowed_from.append({"sid": sid, "name": who})
+        return dlg.Delegation(
+            account=p.name,
+            allowed_to=list(p.delegate_to),
+            protocol_transition=bool(p.uac & UAC.TRUSTED_TO_AUTH_FOR_DELEGATION),
+            unconstrained=bool(p.uac & UAC.TRUSTED_FOR_DELEGATION),
+            sensitive=bool(p.uac & UAC.NOT_DELEGATED),
+            protected_user=p.protected_user,
+            allowed_from=allowed_from,
+        )
+
+    def set_delegation(
+        self,
+        name: str,
+        *,
+        allow_to: list[str] | tuple[str, ...] = (),
+        remove_to: list[str] | tuple[str, ...] = (),
+        clear_to: bool = False,
+        protocol_transition: bool | None = None,
+        unconstrained: bool | None = None,
+        allow_from: list[str] | tuple[str, ...] | None = None,
+        add_from: list[str] | tuple[str, ...] = (),
+        clear_rbcd: bool = False,
+    ) -> dlg.Delegation:
+        """Change who account ``name`` may delegate to and who may delegate to it.
+
+        ``allow_to``/``remove_to``: SPNs of msDS-AllowedToDelegateTo. ``allow_from`` replaces the
+        RBCD descriptor with one granting these accounts (or SIDs); ``add_from`` adds to it;
+        ``clear_rbcd`` removes it (as ``Set-ADComputer -PrincipalsAllowedToDelegateToAccount``
+        with $null). ``protocol_transition``: TRUSTED_TO_AUTH_FOR_DELEGATION;
+        ``unconstrained``: TRUSTED_FOR_DELEGATION."""
+        with self._lock, _txn(self._conn) as c:
+            rid, sam = self._account_row(c, name)
+            if clear_to:
+                c.execute("DELETE FROM delegation_targets WHERE rid = ?", (rid,))
+            dlg.remove_targets(c, rid, list(remove_to), sam)
+            dlg.add_targets(c, rid, list(allow_to))
+            dlg.set_uac_bit(c, rid, UAC.TRUSTED_TO_AUTH_FOR_DELEGATION, protocol_transition)
+            dlg.set_uac_bit(c, rid, UAC.TRUSTED_FOR_DELEGATION, unconstrained)
+            if clear_rbcd or allow_from is not None or add_from:
+                (old,) = c.execute(
+                    "SELECT allowed_to_act FROM users WHERE rid = ?", (rid,)
+                ).fetchone()
+                sids = [] if clear_rbcd or allow_from is not None else dlg.rbcd_sids(old)
+                for who in [*(allow_from or ()), *add_from]:
+                    sids.append(self._sid_of(c, who))
+                c.execute(
+                    "UPDATE users SET allowed_to_act = ? WHERE rid = ?",
+                    (dlg.rbcd_descriptor(sids), rid),
+                )
+        return self.delegation(sam)
+
+    def _sid_of(self, c: sqlite3.Connection, who: str) -> str:
+        """An account name (NAME or NAME$) or a SID string."""
+        if who.upper().startswith("S-1-"):
+            from lanman.directory.sid import validate_sid
+
+            return validate_sid(who)
+        rid, _ = self._account_row(c, who)
+        return f"{self.domain_sid}-{rid}"
 
     # --- keytabs --------------------------------------------------------------------------
 

@@ -218,6 +218,7 @@ _TABLE: tuple[tuple[int, str, str], ...] = (
         "The attempt to insert the ID in the index failed because the ID is already in the index.",
     ),
     (0xC0000225, "STATUS_NOT_FOUND", "The object was not found."),
+    (0xC0000272, "STATUS_NO_MATCH", "There was no match for the specified key in the index."),
     (
         0xC000035C,
         "STATUS_NETWORK_SESSION_EXPIRED",
@@ -390,6 +391,7 @@ STATUS_INVALID_DEVICE_STATE = 0xC0000184
 STATUS_USER_SESSION_DELETED = 0xC0000203
 STATUS_INSUFF_SERVER_RESOURCES = 0xC0000205
 STATUS_NOT_FOUND = 0xC0000225
+STATUS_NO_MATCH = 0xC0000272
 STATUS_NETWORK_SESSION_EXPIRED = 0xC000035C
 STATUS_INSUFFICIENT_RESOURCES = 0xC000009A
 STATUS_INTERNAL_ERROR = 0xC00000E5

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from lanman.kerberos import asn1, crypto
+from lanman.kerberos import asn1, crypto, der
 from lanman.kerberos.asn1 import KDCOptions as KO
 from lanman.kerberos.asn1 import bit
 from lanman.kerberos.crypto import KU
@@ -20,6 +20,9 @@ __all__ = [
     "KrbErrorReply",
     "armored_as_req",
     "as_req",
+    "pa_for_user",
+    "pa_pac_options",
+    "pa_s4u_x509_user",
     "parse_armored_as_rep",
     "parse_as_rep",
     "parse_error",
@@ -61,6 +64,7 @@ def _body(
     now: float,
     nonce: int,
     till: float | None = None,
+    additional_tickets: list[asn1.Ticket] | None = None,
 ) -> asn1.KDCReqBody:
     fields: dict[str, Any] = {
         "kdc-options": asn1.KerberosFlags(options),
@@ -74,7 +78,19 @@ def _body(
         fields["rtime"] = int(now + 7 * 86400)
     if cname is not None:
         fields["cname"] = asn1.principal(asn1.NT_PRINCIPAL, *cname)
+    if additional_tickets:
+        fields["additional-tickets"] = [plain_ticket(t) for t in additional_tickets]
     return asn1.KDCReqBody(fields)
+
+
+def plain_ticket(t: asn1.Ticket) -> asn1.Ticket:
+    """A Ticket as its own [APPLICATION 1] value (one taken from a KDC-REP keeps the reply's
+    explicit [5] tag, which would be encoded again inside additional-tickets)."""
+    data = t.dump()
+    if data[0] != 0x61:
+        _tag, start, end = der.read_tlv(data, 0, len(data))
+        data = data[start:end]
+    return asn1.Ticket.load(data)
 
 
 def parse_error(data: bytes) -> KrbErrorReply:
@@ -266,11 +282,25 @@ def tgs_req(
     now: float | None = None,
     subkey: tuple[int, bytes] | None = None,
     nonce: int | None = None,
+    padata: list[tuple[int, bytes]] | None = None,
+    additional_tickets: list[asn1.Ticket] | None = None,
 ) -> tuple[bytes, int]:
+    """A TGS-REQ with ``tgt``; ``padata`` goes after the PA-TGS-REQ (e.g. :func:`pa_for_user`,
+    :func:`pa_pac_options`); ``additional_tickets`` for S4U2Proxy / user-to-user. A callable
+    ``padata`` item ``f(nonce)`` is called with the request nonce (PA-S4U-X509-USER)."""
     now = time.time() if now is None else now
     realm = realm or tgt.crealm
     nonce = int.from_bytes(os.urandom(4), "big") & 0x7FFFFFFF if nonce is None else nonce
-    body = _body(realm, None, sname, etypes or [18, 17, 23], options, now, nonce)
+    body = _body(
+        realm,
+        None,
+        sname,
+        etypes or [18, 17, 23],
+        options,
+        now,
+        nonce,
+        additional_tickets=additional_tickets,
+    )
     body_der = body.dump()
     ck_type = crypto.checksum_type_for(tgt.session_etype)
     auth: dict[str, Any] = {
@@ -304,7 +334,11 @@ def tgs_req(
         {
             "pvno": 5,
             "msg-type": asn1.MSG_TGS_REQ,
-            "padata": [{"padata-type": asn1.PA_TGS_REQ, "padata-value": ap.dump()}],
+            "padata": [{"padata-type": asn1.PA_TGS_REQ, "padata-value": ap.dump()}]
+            + [
+                {"padata-type": t, "padata-value": v(nonce) if callable(v) else v}
+                for t, v in (padata or [])
+            ],
             "req-body": body,
         }
     )
@@ -327,3 +361,68 @@ def parse_tgs_rep(
         )
     enc = asn1.EncTGSRepPart.load(plain)
     return _creds(rep, enc)
+
+
+# ---------------------------------------------------------------------------------------------
+# S4U (MS-SFU 2.2) and PAC options (MS-KILE 2.2.10) padata
+# ---------------------------------------------------------------------------------------------
+
+PA_S4U_X509_USER = 130
+PAC_OPTION_CLAIMS = bit(0)
+PAC_OPTION_RBCD = bit(3)
+
+
+def pa_for_user(
+    tgt: Credentials,
+    user: str,
+    realm: str | None = None,
+    *,
+    name_type: int = asn1.NT_PRINCIPAL,
+    cksumtype: int = crypto.CKSUM_HMAC_MD5,
+) -> tuple[int, bytes]:
+    """PA-FOR-USER (MS-SFU 2.2.1): the checksum over the S4UByteArray with the TGT session key
+    (HMAC-MD5, key usage 17, whatever the key's type)."""
+    realm = realm or tgt.crealm
+    comps = [user]
+    data = (
+        (name_type & 0xFFFFFFFF).to_bytes(4, "little")
+        + "".join(comps).encode()
+        + realm.encode()
+        + b"Kerberos"
+    )
+    ck = crypto.make_checksum(cksumtype, tgt.session_key, 17, data)
+    name = der.principal_name(name_type, comps)
+    checksum = der.seq(der.ctx(0, der.integer(cksumtype)), der.ctx(1, der.octet_string(ck)))
+    value = der.seq(
+        der.ctx(0, name),
+        der.ctx(1, der.general_string(realm)),
+        der.ctx(2, checksum),
+        der.ctx(3, der.general_string("Kerberos")),
+    )
+    return asn1.PA_FOR_USER, value
+
+
+def pa_s4u_x509_user(
+    key: tuple[int, bytes], user: str, realm: str, *, options: int = bit(2)
+) -> tuple[int, Any]:
+    """PA-S4U-X509-USER (MS-SFU 2.2.2) by name; ``key`` = the authenticator subkey (or the TGT
+    session key); the nonce is the request's (so the value is built per request)."""
+
+    def build(nonce: int) -> bytes:
+        user_id = der.seq(
+            der.ctx(0, der.integer(nonce)),
+            der.ctx(1, der.principal_name(asn1.NT_PRINCIPAL, [user])),
+            der.ctx(2, der.general_string(realm)),
+            der.ctx(4, der.flags(options)),
+        )
+        ctype = crypto.checksum_type_for(key[0])
+        ck = crypto.make_checksum(ctype, key[1], 26, user_id)
+        checksum = der.seq(der.ctx(0, der.integer(ctype)), der.ctx(1, der.octet_string(ck)))
+        return der.seq(der.ctx(0, user_id), der.ctx(1, checksum))
+
+    return PA_S4U_X509_USER, build
+
+
+def pa_pac_options(flags: int = PAC_OPTION_RBCD) -> tuple[int, bytes]:
+    """PA-PAC-OPTIONS (MS-KILE 2.2.10), e.g. resource-based-constrained-delegation."""
+    return asn1.PA_PAC_OPTIONS, asn1.PaPacOptions({"options": asn1.KerberosFlags(flags)}).dump()

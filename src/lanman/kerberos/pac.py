@@ -33,6 +33,7 @@ __all__ = [
     "PacError",
     "build_logon_info",
     "client_info",
+    "delegation_info",
     "group_membership_array",
     "rpc_sid",
     "sid_and_attributes_array",
@@ -308,6 +309,31 @@ def _encode_logon_info(info: LogonInfo, logon_time: float) -> bytes:
         w.pointer(group_membership_array([(rid, RESOURCE_GROUP_ATTRS) for rid in rg_ids]))
 
     w.top_level_pointer(kvi)
+    return type_serialize(w.getvalue())
+
+
+# ---------------------------------------------------------------------------------------------
+# S4U_DELEGATION_INFO (MS-PAC 2.9)
+# ---------------------------------------------------------------------------------------------
+
+
+def delegation_info(proxy_target: str, transited: list[str]) -> bytes:
+    """PAC_DELEGATION_INFO: S4U2proxyTarget and S4UTransitedServices, NDR type serialized
+    (read back by :func:`lanman.kerberos.pac_delegation.parse_delegation_info`)."""
+    w = NdrWriter()
+
+    def body(w: NdrWriter) -> None:
+        _ustr_header(w, proxy_target)
+        w.u32(len(transited))
+
+        def array(w2: NdrWriter) -> None:
+            w2.u32(len(transited))
+            for name in transited:
+                _ustr_header(w2, name)
+
+        w.pointer(array if transited else None)
+
+    w.top_level_pointer(body)
     return type_serialize(w.getvalue())
 
 

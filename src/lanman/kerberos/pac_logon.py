@@ -14,11 +14,12 @@ from lanman.kerberos.pac_ndr import (
     PacFormatError,
     SidAttr,
     decoding,
-    fits,
     open_type_serialization,
     read_group_array,
     read_rpc_sid,
     read_sid_and_attributes_array,
+    read_ustr_body,
+    read_ustr_header,
 )
 from lanman.rpc.ndr import NdrReader
 
@@ -51,22 +52,6 @@ class LogonIdentity:
     bad_password_count: int
 
 
-def _ustr_header(r: NdrReader) -> tuple[int, int]:
-    """RPC_UNICODE_STRING (MS-DTYP 2.3.10) in place: (Length in bytes, Buffer referent)."""
-    length = r.u16()
-    r.u16()  # MaximumLength
-    return length, r.u32()
-
-
-def _ustr_body(r: NdrReader, length: int) -> str:
-    """The deferred Buffer: MaxCount, Offset 0, ActualCount = Length / 2, then the units."""
-    max_count, offset, actual = r.u32(), r.u32(), r.u32()
-    if offset != 0 or actual > max_count or actual * 2 != length:
-        raise PacFormatError("RPC_UNICODE_STRING counts do not match its Length")
-    fits(r, actual, 2, "RPC_UNICODE_STRING")
-    return r.raw(actual * 2).decode("utf-16-le", "surrogatepass")
-
-
 def _filetime(r: NdrReader) -> int:
     low = r.u32()
     return low | r.u32() << 32
@@ -86,13 +71,13 @@ def _kerb_validation_info(r: NdrReader) -> LogonIdentity:
     logon_time = _filetime(r)
     for _ in range(5):  # LogoffTime, KickOffTime, PasswordLastSet, PasswordCanChange/MustChange
         _filetime(r)
-    names = [_ustr_header(r) for _ in range(6)]  # EffectiveName, FullName, LogonScript, ...
+    names = [read_ustr_header(r) for _ in range(6)]  # EffectiveName, FullName, LogonScript, ...
     logon_count, bad_password_count = r.u16(), r.u16()
     user_id, primary_group_id = r.u32(), r.u32()
     group_count, groups_ref = r.u32(), r.u32()
     user_flags = r.u32()
     r.raw(16)  # UserSessionKey
-    names += [_ustr_header(r) for _ in range(2)]  # LogonServer, LogonDomainName
+    names += [read_ustr_header(r) for _ in range(2)]  # LogonServer, LogonDomainName
     domain_ref = r.u32()
     r.raw(8)  # Reserved1
     user_account_control = r.u32()
@@ -110,9 +95,9 @@ def _kerb_validation_info(r: NdrReader) -> LogonIdentity:
         if count and not ref:
             raise PacFormatError(f"PAC_LOGON_INFO: {what} NULL with a count of {count}")
     # Deferred pointees, in the order of their pointers in the structure.
-    text = [_ustr_body(r, length) if ref else "" for length, ref in names[:6]]
+    text = [read_ustr_body(r, length) if ref else "" for length, ref in names[:6]]
     groups = read_group_array(r, group_count, "GroupIds") if groups_ref else []
-    text += [_ustr_body(r, length) if ref else "" for length, ref in names[6:]]
+    text += [read_ustr_body(r, length) if ref else "" for length, ref in names[6:]]
     if not domain_ref:
         raise PacFormatError("PAC_LOGON_INFO: NULL LogonDomainId")
     domain = read_rpc_sid(r)

@@ -27,6 +27,8 @@ __all__ = [
     "read_group_array",
     "read_rpc_sid",
     "read_sid_and_attributes_array",
+    "read_ustr_body",
+    "read_ustr_header",
 ]
 
 
@@ -101,3 +103,19 @@ def read_sid_and_attributes_array(r: NdrReader, count: int, what: str) -> list[S
     if any(ref == 0 for ref, _ in heads):
         raise PacFormatError(f"{what}: NULL SID")
     return [SidAttr(read_rpc_sid(r), attrs) for _ref, attrs in heads]
+
+
+def read_ustr_header(r: NdrReader) -> tuple[int, int]:
+    """RPC_UNICODE_STRING (MS-DTYP 2.3.10) in place: (Length in bytes, Buffer referent)."""
+    length = r.u16()
+    r.u16()  # MaximumLength
+    return length, r.u32()
+
+
+def read_ustr_body(r: NdrReader, length: int) -> str:
+    """The deferred Buffer: MaxCount, Offset 0, ActualCount = Length / 2, then the units."""
+    max_count, offset, actual = r.u32(), r.u32(), r.u32()
+    if offset != 0 or actual > max_count or actual * 2 != length:
+        raise PacFormatError("RPC_UNICODE_STRING counts do not match its Length")
+    fits(r, actual, 2, "RPC_UNICODE_STRING")
+    return r.raw(actual * 2).decode("utf-16-le", "surrogatepass")

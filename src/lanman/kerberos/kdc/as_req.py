@@ -6,6 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from lanman.authpolicy.tokens import AUTHENTICATION_AUTHORITY_ASSERTED_IDENTITY
+from lanman.directory.model import UAC
 from lanman.kerberos import asn1, crypto, der
 from lanman.kerberos.asn1 import KDCOptions as KO
 from lanman.kerberos.asn1 import TicketFlags as TF
@@ -222,7 +223,9 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
     flags = bit(TF.initial) | extra
     if preauth_done:
         flags |= bit(TF.pre_authent)
-    if not protected:
+    # Protected Users and "sensitive and cannot be delegated" accounts: no FORWARDABLE or
+    # PROXIABLE tickets (MS-KILE 3.3.5.7, MS-SFU 3.2.1 DelegationNotAllowed).
+    if not protected and not (getattr(client, "uac", 0) or 0) & UAC.NOT_DELEGATED:
         if options & bit(KO.forwardable):
             flags |= bit(TF.forwardable)
         if options & bit(KO.proxiable):

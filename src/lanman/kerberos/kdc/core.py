@@ -605,4 +605,10 @@ def _samr_acb(client: Any) -> int:
         acb |= 0x4  # PWNOTREQ
     if uac & 0x400000:
         acb |= 0x10000  # DONT_REQUIRE_PREAUTH
+    if uac & 0x80000:
+        acb |= 0x2000  # TRUSTED_FOR_DELEGATION
+    if uac & 0x100000:
+        acb |= 0x4000  # NOT_DELEGATED
+    if uac & 0x1000000:
+        acb |= 0x100000  # TRUSTED_TO_AUTHENTICATE_FOR_DELEGATION
     return acb

@@ -1,16 +1,18 @@
-"""TGS exchange (RFC 4120 3.3, MS-KILE 3.3.5.7): service tickets, renewal, FAST, PAC re-signing."""
+"""TGS exchange (RFC 4120 3.3, MS-KILE 3.3.5.7): service tickets, renewal, FAST, PAC re-signing,
+forwarded TGTs and OK-AS-DELEGATE; S4U2Self, S4U2Proxy and user-to-user are in ``s4u.py``."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from lanman.directory.model import UAC
 from lanman.kerberos import asn1, crypto, der
 from lanman.kerberos import pac as P
 from lanman.kerberos.asn1 import KDCOptions as KO
 from lanman.kerberos.asn1 import TicketFlags as TF
 from lanman.kerberos.asn1 import bit
 from lanman.kerberos.crypto import KU
-from lanman.kerberos.kdc import authn
+from lanman.kerberos.kdc import authn, s4u
 from lanman.kerberos.kdc import errors as E
 from lanman.kerberos.kdc import fast as F
 from lanman.kerberos.kdc.core import pn_der
@@ -23,13 +25,17 @@ __all__ = ["handle"]
 _UNKEYED_OK = (crypto.CKSUM_RSA_MD5,)
 _SERVICE_PAC_DROP = (P.PAC_ATTRIBUTES_INFO, P.PAC_REQUESTOR)
 # Flag masks, computed once (RFC 4120 5.4.1 KDCOptions, 5.3 TicketFlags).
+_KO_CNAME_IN_ADDL_TKT = bit(KO.cname_in_addl_tkt)
 _KO_ENC_TKT_IN_SKEY = bit(KO.enc_tkt_in_skey)
+_KO_VALIDATE = bit(KO.validate)
 _KO_FORWARDABLE = bit(KO.forwardable)
 _KO_FORWARDED = bit(KO.forwarded)
 _KO_PROXIABLE = bit(KO.proxiable)
 _KO_PROXY = bit(KO.proxy)
 _KO_RENEW = bit(KO.renew)
 _TF_FORWARDABLE = bit(TF.forwardable)
+_TF_FORWARDED = bit(TF.forwarded)
+_TF_OK_AS_DELEGATE = bit(TF.ok_as_delegate)
 _TF_HW_AUTHENT = bit(TF.hw_authent)
 _TF_INITIAL = bit(TF.initial)
 _TF_INVALID = bit(TF.invalid)
@@ -85,8 +91,9 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
 
     # -- client still allowed? ----------------------------------------------------------------
     comps = tgt.cname.components
+    client = None
     if tgt.crealm.upper() == realm:
-        client = core.dir.find_principal("/".join(comps)) if len(comps) == 1 else None
+        client = core.lookup_client(tgt.cname)
         if client is not None:
             core.check_client_state(client, now, tgs=True)
         elif len(comps) == 1:
@@ -114,9 +121,54 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
             tgs=True,
         )
 
-    authtime = tgt.authtime
+    # -- delegation: whom the ticket is for, and in which key (s4u.py) -------------------------
+    padata_lists = [req.fast.padata, req.padata] if req.fast is not None else [req.padata]
+    additional = body.additional_tickets[0] if body.additional_tickets else None
+    imp = None
+    if options & _KO_CNAME_IN_ADDL_TKT:
+        if options & (_KO_ENC_TKT_IN_SKEY | _KO_RENEW):
+            raise E.KdcError(E.KDC_ERR_BADOPTION, "cname-in-addl-tkt with this option")
+        imp = s4u.s4u2proxy(
+            core,
+            padata=padata_lists,
+            tgt=tgt,
+            service=client,
+            server=server,
+            sname=sname,
+            evidence=additional,
+            now=now,
+        )
+    elif not options & _KO_RENEW:
+        imp = s4u.s4u2self(
+            core,
+            padata=padata_lists,
+            tgt=tgt,
+            service=client,
+            server=server,
+            options=options,
+            subkey=subkey,
+            now=now,
+        )
+    key_owner = server
+    if options & _KO_ENC_TKT_IN_SKEY:
+        key_owner = s4u.user_to_user_key(core, server=server, additional=additional, now=now)
+
+    crealm, cname, authtime = tgt.crealm, tgt.cname, tgt.authtime
+    # Protected Users / NOT_DELEGATED clients never get FORWARDABLE or PROXIABLE tickets
+    # (MS-SFU 3.2.1 DelegationNotAllowed, MS-KILE 3.3.5.7).
+    may_delegate = client is None or not s4u.is_sensitive(client)
+    caddr = tgt.enc.caddr
+    max_end, max_renew = tgt.endtime, tgt.renew_till if tgt.flags & _TF_RENEWABLE else None
+    base_flags = tgt.flags
+    if imp is not None:
+        crealm, cname, authtime = imp.crealm, imp.cname, imp.authtime
+        may_delegate = imp.forwardable
+        caddr = imp.caddr
+        max_end, max_renew = imp.max_end, imp.max_renew
+        base_flags = imp.flags | (_TF_FORWARDABLE if imp.forwardable else 0)
+
     inow = int(now)
-    flags = tgt.flags & (_TF_PRE_AUTHENT | _TF_HW_AUTHENT)
+    flags = base_flags & (_TF_PRE_AUTHENT | _TF_HW_AUTHENT)
     if options & _KO_RENEW:
         # RFC 4120 3.3.3.1: a renewable, unexpired-renewal TGT gets a fresh copy of itself.
         if not tgt.flags & _TF_RENEWABLE:
@@ -130,7 +182,6 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
         endtime = min(tgt.renew_till, inow + life)
         renew_till = tgt.renew_till
         flags = tgt.flags & ~(_TF_INITIAL | _TF_INVALID)
-        session_etype, session_key = tgt.session_etype, tgt.session_key
         session_etype = tgt.session_etype
         session_key = core.session_key(session_etype)
     else:
@@ -139,42 +190,59 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
             body,
             inow,
             options=options,
-            max_end=tgt.endtime,
-            max_renew=tgt.renew_till if tgt.flags & _TF_RENEWABLE else inow,
+            max_end=max_end,
+            max_renew=max_renew if max_renew is not None else inow,
             life_cap=life_cap,
         )
         flags |= extra
-        if options & _KO_FORWARDABLE and tgt.flags & _TF_FORWARDABLE:
-            flags |= _TF_FORWARDABLE
-        if options & _KO_PROXIABLE and tgt.flags & _TF_PROXIABLE:
-            flags |= _TF_PROXIABLE
-        if options & (_KO_FORWARDED | _KO_PROXY | _KO_ENC_TKT_IN_SKEY):
+        if options & (_KO_PROXY | _KO_VALIDATE):
             raise E.KdcError(E.KDC_ERR_BADOPTION, "option not supported")
-        session_etype = next((e for e in requested_etypes if e in server.keys), None)
+        if options & _KO_FORWARDED:
+            # RFC 4120 2.6: a forwarded TGT (or ticket) from a forwardable TGT, with the
+            # addresses the client asks for; the client asks only for OK-AS-DELEGATE targets.
+            if not tgt.flags & _TF_FORWARDABLE or not may_delegate or imp is not None:
+                raise E.KdcError(E.KDC_ERR_BADOPTION, "ticket not forwardable")
+            flags |= _TF_FORWARDED
+            caddr = body.addresses
+        flags |= tgt.flags & _TF_FORWARDED  # stays set in tickets from a forwarded TGT
+        if may_delegate and options & _KO_FORWARDABLE and base_flags & _TF_FORWARDABLE:
+            flags |= _TF_FORWARDABLE
+        if may_delegate and options & _KO_PROXIABLE and base_flags & _TF_PROXIABLE:
+            flags |= _TF_PROXIABLE
+        if isinstance(key_owner, s4u.SessionKeyServer):
+            session_etype = next(
+                (e for e in requested_etypes if e in crypto.SUPPORTED_ETYPES), None
+            )
+        else:
+            session_etype = next((e for e in requested_etypes if e in server.keys), None)
         if session_etype is None:
             raise E.KdcError(E.KDC_ERR_ETYPE_NOSUPP, "no common session key etype")
         session_key = core.session_key(session_etype)
+    if not to_tgs and (getattr(server, "uac", 0) or 0) & UAC.TRUSTED_FOR_DELEGATION:
+        flags |= _TF_OK_AS_DELEGATE  # MS-KILE 3.3.5.7: the target may get forwarded TGTs
+    else:
+        flags &= ~_TF_OK_AS_DELEGATE
 
     # -- PAC: re-signed for the target (ticket signature on service tickets) ------------------
     # (signature buffers replaced; a service ticket's PAC drops requestor and attributes)
-    pac = tgt.pac
+    pac = imp.pac if imp is not None else tgt.pac
     pac_drop = () if to_tgs else _SERVICE_PAC_DROP
     reply_sname = sname
     ticket = core.issue_ticket(
         flags=flags,
         session_etype=session_etype,
         session_key=session_key,
-        crealm=tgt.crealm,
-        cname=tgt.cname,
+        crealm=crealm,
+        cname=cname,
         authtime=authtime,
         starttime=inow,
         endtime=endtime,
         renew_till=renew_till,
-        server=server,
+        server=key_owner,
         sname=reply_sname,
         pac=pac,
         service_ticket=not to_tgs,
-        caddr=tgt.enc.caddr,
+        caddr=caddr,
         pac_drop=pac_drop,
     )
 
@@ -201,19 +269,22 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
         )
     cipher = crypto.encrypt(reply_etype, reply_key, usage, enc_part)
     padata: bytes | None = None
+    rep_padata = s4u.reply_padata(imp, reply_etype, reply_key)
     if req.fast is not None:
         value = F.fast_reply_padata(
             req.fast,
-            [],
+            rep_padata,
             ticket_der=ticket,
-            crealm=tgt.crealm,
-            cname=tgt.cname,
+            crealm=crealm,
+            cname=cname,
             now=now,
             strengthen=False,
         )
         padata = der.method_data([(asn1.PA_FX_FAST, value)])
+    elif rep_padata:
+        padata = der.method_data(rep_padata)
     # hide-client-names: the clear reply names WELLKNOWN/ANONYMOUS (RFC 6113 5.4.1).
-    out_crealm, out_cname = F.outer_client(req.fast, tgt.crealm, tgt.cname)
+    out_crealm, out_cname = F.outer_client(req.fast, crealm, cname)
     return der.kdc_rep(
         asn1.MSG_TGS_REP,
         padata=padata,

@@ -26,10 +26,15 @@ __all__ = [
 ]
 
 
+# RFC 4120 allows any number; S4U2Proxy and user-to-user use the first one only.
+MAX_ADDITIONAL_TICKETS = 4
+
+
 class ReqBody:
     """KDC-REQ-BODY (RFC 4120 5.4.1); ``der`` is its encoding as received."""
 
     __slots__ = (
+        "additional_tickets",
         "addresses",
         "cname",
         "der",
@@ -55,6 +60,8 @@ class ReqBody:
         self.nonce = 0
         self.etypes: list[int] = []
         self.addresses: bytes | None = None  # HostAddresses DER when present and not empty
+        # additional-tickets [11] (S4U2Proxy evidence, user-to-user TGT), still encrypted
+        self.additional_tickets: list[TicketMsg] = []
 
 
 def parse_req_body(data: bytes, v: tuple | None = None) -> ReqBody:
@@ -92,6 +99,12 @@ def parse_req_body(data: bytes, v: tuple | None = None) -> ReqBody:
     addrs = f.get(9)
     if addrs is not None and der.seq_items(data, addrs):
         b.addresses = data[addrs[3] : addrs[2]]
+    tickets = f.get(11)
+    if tickets is not None:
+        items = der.seq_items(data, tickets)
+        if len(items) > MAX_ADDITIONAL_TICKETS:
+            raise DerError("too many additional tickets")
+        b.additional_tickets = [parse_ticket(data, it) for it in items]
     return b
 
 
