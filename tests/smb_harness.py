@@ -131,6 +131,7 @@ class Share:
     guest_ok: bool = False
     remark: str = ""
     encrypt_data: bool = False
+    security_descriptor: bytes | None = None  # share permissions (None: Everyone Full)
 
 
 @dataclass

@@ -780,7 +780,7 @@ def start_server(base: Path, kdc: bool = True) -> tuple[Target, subprocess.Popen
     if kdc:
         _lanman(home, "domain", "provision", "--realm", REALM, "--domain", "FUZZ")
     _lanman(home, "user", "add", "fuzz", "--password-stdin", stdin=password + "\n")
-    _lanman(home, "share", "add", "data", str(share))
+    _lanman(home, "share", "add", "data", str(share), "--full-access", "Everyone")
     _lanman(
         home, "smb", "server-config", "set", "--invalid-authentication-delay-time-in-ms", "0",
         "--max-connections-per-address", "512", "--max-connections", "1024",

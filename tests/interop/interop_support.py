@@ -35,6 +35,9 @@ SAMBA_UNIX_USER = "lanmantest"
 DEFAULT_USER = "alice"
 SHARE = "data"
 RO_SHARE = "ro"
+#: `lanman share add` options for the tests' shares: new shares get New-SmbShare's default
+#: (Everyone Read); the tests write, so they ask for Everyone Full
+EVERYONE_FULL = ("--full-access", "Everyone")
 
 # SMB2 header constants used by the proxy / assertions
 SMB2_MAGIC = b"\xfeSMB"
@@ -348,8 +351,8 @@ def start_lanman(base: Path, require_signing: bool = True, port: int | None = No
         _start=_lanman_start,
     )
     _lanman(home, "user", "add", DEFAULT_USER, "--password-stdin", input=(password + "\n").encode())
-    _lanman(home, "share", "add", SHARE, str(share_dir))
-    _lanman(home, "share", "add", RO_SHARE, str(ro_dir), "--read-only")
+    _lanman(home, "share", "add", SHARE, str(share_dir), *EVERYONE_FULL)
+    _lanman(home, "share", "add", RO_SHARE, str(ro_dir), "--read-only", *EVERYONE_FULL)
     _lanman_start(t)
     return t
 

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from interop_support import (
+    EVERYONE_FULL,
     HOST,
     RO_SHARE,
     SAMBA_UNIX_USER,
@@ -179,8 +180,8 @@ def start_lanman_guest(base: Path, require_signing: bool = False) -> Target:
         _start=_lanman_start,
     )
     _lanman(home, "user", "add", "alice", "--password-stdin", input=(password + "\n").encode())
-    _lanman(home, "share", "add", SHARE, str(share_dir))
-    _lanman(home, "share", "add", GUEST_SHARE, str(ro_dir), "--guest-ok")
+    _lanman(home, "share", "add", SHARE, str(share_dir), *EVERYONE_FULL)
+    _lanman(home, "share", "add", GUEST_SHARE, str(ro_dir), "--guest-ok", *EVERYONE_FULL)
     _lanman(home, "smb", "server-config", "set", "--map-to-guest", "true")
     _lanman_start(t)
     return t

@@ -95,7 +95,7 @@ def dc(tmp_path_factory):
     passwords = {u: random_password() for u in USERS}
     for u, pw in passwords.items():
         _lanman(home, "user", "add", u, "--password-stdin", input_text=pw + "\n")
-    _lanman(home, "share", "add", "data", str(share))
+    _lanman(home, "share", "add", "data", str(share), "--full-access", "Everyone")
     with Directory.open(home) as d:
         d.add_member("Protected Users", "puser")
         from_any = _sd(FROM_ANY, d.domain_sid)

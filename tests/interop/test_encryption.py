@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 import smbprotocol  # noqa: F401 - a test peer: a missing one fails, never skips
 from interop_support import (
+    EVERYONE_FULL,
     TamperProxy,
     _lanman,
     cleanup_target,
@@ -63,7 +64,7 @@ def _server(base: Path, *config: str):
     t = start_lanman(base)
     sec = base / "secure-data"
     sec.mkdir()
-    _lanman(t.home, "share", "add", SECURE, str(sec), "--encrypt-data")
+    _lanman(t.home, "share", "add", SECURE, str(sec), "--encrypt-data", *EVERYONE_FULL)
     if config:
         _lanman(t.home, "smb", "server-config", "set", *config)
     t.stop()

@@ -17,6 +17,7 @@ import uuid
 
 import pytest
 from interop_support import (
+    EVERYONE_FULL,
     _lanman,
     cleanup_target,
     random_password,
@@ -308,7 +309,7 @@ def test_disk_full_fails_the_write_only(hard, tmp_path):
     mnt.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mnt)], check=True)
     try:
-        _lanman(hard.home, "share", "add", "tiny", str(mnt))
+        _lanman(hard.home, "share", "add", "tiny", str(mnt), *EVERYONE_FULL)
         with smb_session(hard) as (_conn, session):
             tree = TreeConnect(session, rf"\\{hard.host}\tiny")
             tree.connect()

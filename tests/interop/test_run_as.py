@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from interop_support import (
+    EVERYONE_FULL,
     HOST,
     _lanman,
     free_port,
@@ -61,7 +62,7 @@ def world():
         users = {"alice": random_password(), "bob": random_password()}
         for name, pw in users.items():
             _lanman(home, "user", "add", name, "--password-stdin", input=(pw + "\n").encode())
-        _lanman(home, "share", "add", "data", str(share))
+        _lanman(home, "share", "add", "data", str(share), *EVERYONE_FULL)
         yield {"base": base, "home": home, "share": share, "work": work, "users": users}
     finally:
         shutil.rmtree(base, ignore_errors=True)
@@ -220,7 +221,7 @@ def test_smb_open_into_data_dir_denied_store_intact(world):
     lanman.sqlite: every open is STATUS_ACCESS_DENIED and the running server's store stays
     sound (its SQLite locks are never dropped by a foreign descriptor)."""
     home = world["home"]
-    _lanman(home, "share", "add", "root", "/", "--force")
+    _lanman(home, "share", "add", "root", "/", "--force", *EVERYONE_FULL)
     (world["share"] / "db").symlink_to(home / "lanman.sqlite")
     (world["share"] / "home").symlink_to(home)
     rel_home = "\\".join(home.parts[1:])

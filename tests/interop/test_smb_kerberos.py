@@ -84,7 +84,7 @@ def domain(tmp_path_factory):
     )
     password = random_password()
     _lanman(home, "user", "add", "dave", "--password-stdin", input_text=password + "\n")
-    _lanman(home, "share", "add", "data", str(share))
+    _lanman(home, "share", "add", "data", str(share), "--full-access", "Everyone")
     smb_port, kdc_port = free_port(), free_port()
     log_path = base / "up.log"
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child process

@@ -110,6 +110,8 @@ def test_share_add_list_remove(tmp_path: Path) -> None:
             "guest_ok": False,
             "remark": "[b]x[/b]",
             "encrypt_data": False,
+            # share permissions: New-SmbShare's default, Everyone Read
+            "security_descriptor": "O:SYG:SYD:(A;;0x1200a9;;;WD)",
         }
     ]
     assert "[b]x[/b]" in run(home, "share", "list").output  # no rich markup injection

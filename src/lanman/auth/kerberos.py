@@ -114,6 +114,7 @@ class KerberosAcceptor(_MicTokens):
         self.error_token: bytes = b""
         self._send_seq = 0
         self._service_key: bytes | None = None
+        self._pac_sids: tuple[str, ...] = ()
 
     @property
     def can_sign(self) -> bool:
@@ -159,6 +160,7 @@ class KerberosAcceptor(_MicTokens):
             is_guest=False,
             is_anonymous=False,
             workstation="",
+            sids=self._pac_sids,
         )
         log.info(
             "Kerberos logon: %s to %s (session key %s)",
@@ -201,8 +203,23 @@ class KerberosAcceptor(_MicTokens):
                 raise KrbApError(gssapi.KRB_AP_ERR_MODIFIED, f"bad PAC: {e}") from None
             if not ok:
                 raise KrbApError(gssapi.KRB_AP_ERR_MODIFIED, "PAC server signature mismatch")
+            self._pac_sids = _pac_sids(pac)
 
-    # -- mechListMIC -----------------------------------------------------------------------
+
+def _pac_sids(pac) -> tuple[str, ...]:
+    """The token SIDs of a verified PAC's logon information (MS-PAC 2.5), service-ticket
+    form (resource groups included); () when it has none or it does not decode."""
+    from lanman.kerberos.pac import PAC_LOGON_INFO
+    from lanman.kerberos.pac_logon import identity_sids, parse_logon_info
+    from lanman.kerberos.pac_ndr import PacFormatError
+
+    data = pac.get(PAC_LOGON_INFO)
+    if data is None:
+        return ()
+    try:
+        return tuple(identity_sids(parse_logon_info(data), include_resource_groups=True))
+    except (PacFormatError, ValueError, struct.error):
+        return ()
 
 
 class ServiceTicket:

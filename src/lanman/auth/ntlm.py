@@ -136,6 +136,9 @@ class AuthResult:
     is_guest: bool
     is_anonymous: bool
     workstation: str
+    #: the logon's SIDs when the authentication carries them (Kerberos: the PAC's
+    #: KERB_VALIDATION_INFO, user first); () for NTLM, where the server looks them up
+    sids: tuple[str, ...] = ()
 
 
 # --- primitives (MS-NLMP 3.3.2, 3.4.5) ------------------------------------------------------

@@ -7,6 +7,7 @@ __all__ = ["AccountRestriction", "DirectoryError", "NotProvisionedError"]
 # winerror.h / lmerr.h values and texts for the mistakes the directory refuses.
 _WIN32: dict[str, tuple[int, str]] = {
     "ERROR_INVALID_PARAMETER": (87, "The parameter is incorrect."),
+    "ERROR_NONE_MAPPED": (1332, "No mapping between account names and security IDs was done."),
     "ERROR_MEMBER_IN_GROUP": (
         1320,
         (

@@ -147,6 +147,34 @@ _ROWS: tuple[EventDef, ...] = (
         "session: {session_id}; reason: {reason}",
         False,
     ),
+    EventDef(
+        9008,
+        "SHARE_ACCESS_DENIED",
+        WARNING,
+        _LSEC,
+        "A tree connect was refused with STATUS_ACCESS_DENIED: the share's permissions grant "
+        "the user no access (Get-SmbShareAccess). Client: {client}; user: {user}; "
+        "share: {share}",
+        False,
+    ),
+    EventDef(
+        9009,
+        "SESSION_CLOSED_BY_ADMIN",
+        WARNING,
+        _LOPS,
+        "An administrator closed SMB session {session_id} (Close-SmbSession). Client: "
+        "{client}; user: {user}; open files closed: {files}",
+        False,
+    ),
+    EventDef(
+        9010,
+        "FILE_CLOSED_BY_ADMIN",
+        WARNING,
+        _LOPS,
+        "An administrator closed open file {file_id} (Close-SmbOpenFile). Client: {client}; "
+        "user: {user}; share: {share}; path: {path}",
+        False,
+    ),
     # --- SMB client (the Workstation service; docs/SOURCES.md signing §4.3, §5) ------------
     EventDef(
         31017,

@@ -90,6 +90,9 @@ class Share:
     guest_ok: bool
     remark: str
     encrypt_data: bool = False  # Set-SmbShare -EncryptData (MS-SMB2 3.3.1.6 Share.EncryptData)
+    #: Share permissions: self-relative SD (MS-SMB2 3.3.1.6 Share.ShareSecurity); None = the
+    #: legacy Everyone Full (lanman.security.share)
+    security_descriptor: bytes | None = None
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -374,6 +377,7 @@ class Store:
         data_dir: str | os.PathLike[str] | None = None,
         force: bool = False,
         encrypt_data: bool = False,
+        security_descriptor: bytes | None = None,
     ) -> Share:
         """Add a share. With ``data_dir`` (the home), a path that is the home, contains it
         or lies inside it (but for its ``shares/``) is refused, and ``/`` unless ``force``
@@ -404,6 +408,7 @@ class Store:
             guest_ok=bool(guest_ok),
             remark=remark,
             encrypt_data=bool(encrypt_data),
+            security_descriptor=bytes(security_descriptor) if security_descriptor else None,
         )
         with self._lock, _txn(self._conn) as c:
             if c.execute("SELECT 1 FROM shares WHERE name = ?", (name,)).fetchone():
@@ -413,8 +418,8 @@ class Store:
                     "NERR_DuplicateShare",
                 )
             c.execute(
-                "INSERT INTO shares (name, path, read_only, guest_ok, remark, encrypt_data) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO shares (name, path, read_only, guest_ok, remark, encrypt_data, "
+                "security_descriptor) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     share.name,
                     share.path,
@@ -422,9 +427,44 @@ class Store:
                     int(share.guest_ok),
                     share.remark,
                     int(share.encrypt_data),
+                    share.security_descriptor,
                 ),
             )
         return share
+
+    def set_share_security(self, name: str, security_descriptor: bytes | None) -> Share:
+        """Replace a share's permissions (a self-relative security descriptor; None: the
+        legacy Everyone Full). Applies to new tree connects."""
+        with self._lock, _txn(self._conn) as c:
+            n = c.execute(
+                "UPDATE shares SET security_descriptor = ? WHERE name = ?",
+                (bytes(security_descriptor) if security_descriptor else None, name),
+            ).rowcount
+            if n == 0:
+                raise StoreError(
+                    f"share {name!r} does not exist",
+                    "`lanman share list` shows the configured shares",
+                    "NERR_NetNameNotFound",
+                )
+        share = self.get_share(name)
+        assert share is not None
+        return share
+
+    def machine_sid(self) -> str:
+        """The local account domain's SID (S-1-5-21-x-y-z; meta 'machine_sid', made on first
+        use): a local user's SID is this SID and the user's RID, as on a Windows host."""
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = 'machine_sid'").fetchone()
+            if row is not None:
+                return row[0]
+            from lanman.directory.sid import new_domain_sid
+
+            with _txn(self._conn) as c:
+                c.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('machine_sid', ?)",
+                    (new_domain_sid(),),
+                )
+                return c.execute("SELECT value FROM meta WHERE key = 'machine_sid'").fetchone()[0]
 
     def set_share(self, name: str, *, encrypt_data: bool | None = None) -> Share:
         """Change a share's settings (like Set-SmbShare); returns the share as it now is."""
@@ -458,7 +498,8 @@ class Store:
     def get_share(self, name: str) -> Share | None:
         with self._lock:
             row = self._conn.execute(
-                "SELECT name, path, read_only, guest_ok, remark, encrypt_data FROM shares "
+                "SELECT name, path, read_only, guest_ok, remark, encrypt_data, security_descriptor "
+                "FROM shares "
                 "WHERE name = ?",
                 (name,),
             ).fetchone()
@@ -467,7 +508,8 @@ class Store:
     def list_shares(self) -> list[Share]:
         with self._lock:
             rows = self._conn.execute(
-                "SELECT name, path, read_only, guest_ok, remark, encrypt_data FROM shares "
+                "SELECT name, path, read_only, guest_ok, remark, encrypt_data, security_descriptor "
+                "FROM shares "
                 "ORDER BY name"
             ).fetchall()
         return [_share(r) for r in rows]
@@ -531,4 +573,5 @@ def _share(row: tuple) -> Share:
         guest_ok=bool(row[3]),
         remark=row[4],
         encrypt_data=bool(row[5]),
+        security_descriptor=bytes(row[6]) if row[6] is not None else None,
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 MIGRATIONS: tuple[str, ...] = (
     # 0 -> 1
@@ -190,6 +190,16 @@ MIGRATIONS: tuple[str, ...] = (
     );
     -- domainControllerFunctionality (MS-ADTS 6.1.4.2): 7 = Windows Server 2016
     ALTER TABLE domain ADD COLUMN dc_functional_level INTEGER NOT NULL DEFAULT 7;
+    """,
+    # 5 -> 6: share permissions (New-SmbShare -FullAccess/-ChangeAccess/-ReadAccess/-NoAccess,
+    # Grant-SmbShareAccess; MS-SMB2 3.3.1.6 Share.ShareSecurity): a self-relative security
+    # descriptor per share. Shares that existed before keep what they had: Everyone Full
+    # (O:SYG:SYD:(A;;FA;;;WD), lanman.security.share.LEGACY_SHARE); new shares get
+    # New-SmbShare's default, Everyone Read, unless permissions are given. (The machine SID
+    # that local users' SIDs are made of is meta 'machine_sid', created on first use.)
+    """
+    ALTER TABLE shares ADD COLUMN security_descriptor BLOB;
+    UPDATE shares SET security_descriptor = X'01000480300000003c000000000000001400000002001c000100000000001400ff011f00010100000000000100000000010100000000000512000000010100000000000512000000';
     """,
 )
 

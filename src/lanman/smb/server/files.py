@@ -166,6 +166,12 @@ class FileHandlers:
                 and not (r.desired_access & MAXIMUM_ALLOWED)
             ):
                 raise NtStatusError(st.STATUS_ACCESS_DENIED, "read-only share")
+            if (
+                granted & FILE_ALL_ACCESS & ~tree.share_access
+                and not r.desired_access & MAXIMUM_ALLOWED
+            ):
+                # MS-SMB2 3.3.5.9: the share's permissions cap every open
+                raise NtStatusError(st.STATUS_ACCESS_DENIED, "share permissions")
             granted &= tree.maximal_access
             handle, action = tree.fs.open(
                 r.name,

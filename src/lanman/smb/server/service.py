@@ -98,6 +98,17 @@ def build_context(home) -> ServerContext:
 
         ntlm_hooks = DirectoryNtlmLogon(home.path, emit)
 
+    def logon_sids(result) -> list[str]:
+        # Kerberos: the PAC's SIDs; NTLM: the account's SID and groups from the directory
+        # (or the local accounts), plus the well-known SIDs of a network logon.
+        from lanman.directory.identity import logon_sids as lookup
+
+        from .state import default_logon_sids
+
+        if result.is_guest or result.is_anonymous or result.sids:
+            return default_logon_sids(result)
+        return lookup(home.path, store, result.user) or default_logon_sids(result)
+
     from lanman.msg.server import binding_for_home
 
     ctx = ServerContext(
@@ -113,6 +124,7 @@ def build_context(home) -> ServerContext:
         unix_identity=unix_identity,
         fs_identity=fs_identity,
         random_bytes=os.urandom,  # nonce prefixes of the encryption keys
+        logon_sids=logon_sids,
     )
     factory = kerberos_acceptor_factory(home.path)
     if factory is not None:

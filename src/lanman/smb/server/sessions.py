@@ -47,6 +47,20 @@ _IPC = _IpcShare()
 READ_ONLY_ACCESS = 0x001200A9
 
 
+def _auth_package(auth) -> str:
+    """Kerberos or NTLM: the mechanism an SpnegoAcceptor (or a raw acceptor) completed."""
+    from lanman.auth.spnego import NTLMSSP_OID
+
+    if getattr(auth, "raw_krb5", False):
+        return "Kerberos"
+    if getattr(auth, "raw_ntlm", False):
+        return "NTLM"
+    mech = getattr(auth, "selected_mech", "")
+    if not mech:
+        return "NTLM"
+    return "NTLM" if mech == NTLMSSP_OID else "Kerberos"
+
+
 class SessionHandlers:
     """Mixin of :class:`ServerConnection` for session and tree management."""
 
@@ -137,6 +151,7 @@ class SessionHandlers:
                 reply.after_pack = _hash
             return reply
         result = session.auth.result
+        package = _auth_package(session.auth)
         session.auth = None
         if result.user and not (result.is_guest or result.is_anonymous):
             self.ctx.record_logon(result.user, True)
@@ -188,6 +203,9 @@ class SessionHandlers:
             or self.should_sign
             or self.settings.require_message_signing
         )
+        session.token = self._logon_token(result)
+        session.auth_package = "" if session.is_guest or session.is_anonymous else package
+        session.logon_time = session.last_activity = self.now
         session.state = "valid"
         if session.is_guest:
             self.ctx.emit_event(
@@ -206,6 +224,18 @@ class SessionHandlers:
             st.STATUS_SUCCESS,
             sign=session.can_sign,
         )
+
+    def _logon_token(self, result):
+        """The session's SecurityToken (MS-DTYP 2.5.2), built once at logon from the SIDs
+        the context gives (PAC for Kerberos; the accounts' groups for NTLM)."""
+        from lanman.security.token import SecurityToken
+
+        sids = list(self.ctx.logon_sids(result))
+        if not sids:
+            from .state import default_logon_sids
+
+            sids = default_logon_sids(result)
+        return SecurityToken.build(sids)
 
     def _session_flags(self, session: Session) -> int:
         if session.is_anonymous:
@@ -299,10 +329,18 @@ class SessionHandlers:
                 raise NtStatusError(st.STATUS_BAD_NETWORK_NAME) from None
             except OSError:
                 raise NtStatusError(st.STATUS_BAD_NETWORK_NAME) from None
-            access = READ_ONLY_ACCESS if share.read_only else FILE_ALL_ACCESS
+            granted = self._share_permissions(session, share)
+            access = (READ_ONLY_ACCESS if share.read_only else FILE_ALL_ACCESS) & granted
             encrypt = self._share_encryption(req, session, share)
             tree = TreeConnect(
-                self._next_tree_id, share.name, False, fs, share.read_only, access, encrypt
+                self._next_tree_id,
+                share.name,
+                False,
+                fs,
+                share.read_only,
+                access,
+                encrypt,
+                share_access=granted,
             )
             share_type = ShareType.DISK
         self._next_tree_id += 1
@@ -310,6 +348,36 @@ class SessionHandlers:
         flags = ShareFlags.ENCRYPT_DATA if tree.encrypt_data else 0
         body = TreeConnectResponse(share_type, flags, 0, tree.maximal_access).pack()
         return self.ok(req, [body], tree_id=tree.tree_id)
+
+    def _share_permissions(self, session: Session, share) -> int:
+        """MS-SMB2 3.3.5.7: the share's security descriptor (Share.ShareSecurity) checked
+        against the session's token for MAXIMUM_ALLOWED; no access at all refuses the tree
+        connect with STATUS_ACCESS_DENIED, as Windows does."""
+        from lanman.security.share import share_access
+
+        sd = getattr(share, "security_descriptor", None)
+        if sd is None:
+            return FILE_ALL_ACCESS
+        token = session.token
+        if token is None:
+            from lanman.security.token import SecurityToken
+
+            token = session.token = SecurityToken.build(["S-1-1-0"])
+        from lanman.security.errors import SecurityError
+
+        try:
+            granted = share_access(sd, token)
+        except (SecurityError, ValueError):  # a damaged descriptor grants nothing
+            granted = 0
+        if not granted:
+            self.ctx.emit_event(
+                "SHARE_ACCESS_DENIED",
+                client=self.client_address,
+                user=self._user_label(session),
+                share=share.name,
+            )
+            raise NtStatusError(st.STATUS_ACCESS_DENIED, "share permissions")
+        return granted
 
     def _share_encryption(self, req: Request, session: Session, share) -> bool:
         """MS-SMB2 3.3.5.7: a share with EncryptData (or the server's EncryptData) and a

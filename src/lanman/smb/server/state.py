@@ -85,16 +85,34 @@ class ServerContext:
     #: (n) -> n random bytes: nonce prefixes of the encryption keys (the core draws no
     #: randomness itself; tests pass a deterministic source).
     random_bytes: Callable[[int], bytes] = field(default=None)  # type: ignore[assignment]
+    #: (AuthResult) -> the SIDs of the session's token (user first): the PAC's for Kerberos,
+    #: the store's/directory's for NTLM (lanman.directory.identity.logon_sids). The default
+    #: gives every real user Everyone + Authenticated Users (tests, embedders).
+    logon_sids: Callable[[Any], list[str]] = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         if self.random_bytes is None:
             import os
 
             self.random_bytes = os.urandom
+        if self.logon_sids is None:
+            self.logon_sids = default_logon_sids
         if self.oplocks is None:
             from .oplocks import OplockTable
 
             self.oplocks = OplockTable()
+
+
+def default_logon_sids(result) -> list[str]:
+    """The PAC's SIDs, else Everyone, NETWORK and Authenticated Users (guest: Everyone,
+    NETWORK, BUILTIN\\Guests; anonymous: ANONYMOUS LOGON)."""
+    from lanman.directory.identity import ANONYMOUS, network_logon_extras
+
+    if result.is_anonymous:
+        return [ANONYMOUS]
+    if result.is_guest:
+        return network_logon_extras(guest=True)
+    return [*result.sids, *network_logon_extras()]
 
 
 @dataclass(slots=True)
@@ -108,6 +126,9 @@ class TreeConnect:
     read_only: bool
     maximal_access: int
     encrypt_data: bool = False  # Share.EncryptData when the tree was connected
+    #: what the share's permissions grant the session (MS-SMB2 3.3.1.6 Share.ShareSecurity
+    #: checked at TREE_CONNECT); caps every open of the tree
+    share_access: int = 0x001F01FF
 
 
 @dataclass(slots=True)
@@ -136,6 +157,16 @@ class Session:
     #: lanman.fsid.UnixIdentity the session's file access runs as (None: the service
     #: account; UNMAPPABLE: mapped but not switchable, so no file access).
     unix_id: Any = None
+    #: lanman.security.SecurityToken of the logon (built once at SESSION_SETUP)
+    token: Any = None
+    #: authentication package: "Kerberos" | "NTLM" | "" (guest/anonymous/in progress)
+    auth_package: str = ""
+    #: the connection's clock at logon and at the last request (lanman status idle time)
+    logon_time: float = 0.0
+    last_activity: float = 0.0
+    #: Close-SmbSession: an administrator closed the session; its next request gets
+    #: STATUS_USER_SESSION_DELETED (MS-SMB2 3.3.5.2.9)
+    closed_by_admin: bool = False
 
     @property
     def can_sign(self) -> bool:

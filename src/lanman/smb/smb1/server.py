@@ -50,6 +50,32 @@ SERVER_CAPABILITIES = (
 )
 
 
+def _logon_token(ctx, result):
+    from lanman.security.token import SecurityToken
+    from lanman.smb.server.state import default_logon_sids
+
+    return SecurityToken.build(list(ctx.logon_sids(result)) or default_logon_sids(result))
+
+
+def _share_permissions(ctx, session, share, client: str = "") -> int:
+    """The share permissions' grant for the session (as the SMB2 tree connect: none at all
+    refuses it with STATUS_ACCESS_DENIED)."""
+    from lanman.security.errors import SecurityError
+    from lanman.security.share import share_access
+
+    sd = getattr(share, "security_descriptor", None)
+    if sd is None:
+        return FILE_ALL_ACCESS
+    try:
+        granted = share_access(sd, session.token)
+    except (SecurityError, ValueError):
+        granted = 0
+    if not granted:
+        ctx.emit_event("SHARE_ACCESS_DENIED", client=client, user=session.user, share=share.name)
+        raise NtStatusError(st.STATUS_ACCESS_DENIED, "share permissions")
+    return granted
+
+
 @dataclass(slots=True)
 class Smb1Tree:
     tid: int
@@ -71,6 +97,7 @@ class Smb1Session:
     is_anonymous: bool = False
     session_key: bytes = b""
     trees: dict[int, Smb1Tree] = field(default_factory=dict)
+    token: object = None  # lanman.security.SecurityToken of the logon
 
 
 @dataclass(slots=True)
@@ -386,6 +413,7 @@ class Smb1ServerConnection:
         session.state = "valid"
         session.user, session.domain = result.user, result.domain
         session.is_guest, session.is_anonymous = result.is_guest, result.is_anonymous
+        session.token = _logon_token(self.ctx, result)
         session.session_key = (
             (result.session_key + b"\x00" * 16)[:16] if result.session_key else b""
         )
@@ -514,8 +542,10 @@ class Smb1ServerConnection:
                 raise NtStatusError(st.STATUS_ACCESS_DENIED)
             if not os.path.isdir(share.path):
                 raise NtStatusError(st.STATUS_BAD_NETWORK_NAME)
-            tree = Smb1Tree(0, share.name, False, share.read_only)
-            access = READ_ONLY_ACCESS if share.read_only else FILE_ALL_ACCESS
+            granted = _share_permissions(self.ctx, session, share, self.client_address)
+            read_only = share.read_only or not granted & 0x2  # FILE_WRITE_DATA
+            tree = Smb1Tree(0, share.name, False, read_only)
+            access = (READ_ONLY_ACCESS if read_only else FILE_ALL_ACCESS) & granted
             resp = w.TreeConnectResponse("A:", "NTFS", maximal_access=access)
         if not r.flags & w.TREE_CONNECT_ANDX_EXTENDED_RESPONSE:
             resp.maximal_access = None
