@@ -82,6 +82,7 @@ def test_kerberos_session_signs_with_the_subkey(tmp_path, dialect):
     assert len(logons) == 1
     (session,) = t.server.sessions.values()
     assert session.user == "dave" and session.domain == "LANMAN"
+    assert session.auth_package == "Kerberos" and session.token is not None
     subkey = logons[0].acceptor_subkey
     assert subkey is not None and subkey[1] != logons[0].initiator_subkey[1]
     keys = derive_keys(subkey[1][:16], dialect, session.preauth_hash if dialect == 0x0311 else None)
