@@ -24,6 +24,7 @@ from lanman.cli.session import session
 from lanman.cli.share import share
 from lanman.cli.smb import smb
 from lanman.cli.spn import spn
+from lanman.cli.status import status
 from lanman.cli.store import store
 from lanman.cli.up import up
 from lanman.cli.user import user
@@ -63,6 +64,7 @@ cli.add_command(scan)
 cli.add_command(store)
 cli.add_command(service)
 cli.add_command(sddl)
+cli.add_command(status)
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ be dropped.
 from __future__ import annotations
 
 import hmac
+import itertools
 import os
 import struct
 from collections.abc import Callable
@@ -149,11 +150,15 @@ class PendingAsync:
     encrypted: bool = False
 
 
+_CONNECTION_NUMBERS = itertools.count(1)
+
+
 class ServerConnection(SessionHandlers, FileHandlers):
     """MS-SMB2 3.3.1.7 Connection plus the request processing of 3.3.5."""
 
     def __init__(self, ctx: ServerContext, client_address: str = "") -> None:
         self.ctx = ctx
+        self.conn_id = next(_CONNECTION_NUMBERS)  # lanman status: file ids are per server
         self.settings = ctx.settings
         self.client_address = client_address
         self.closed = False
@@ -286,6 +291,37 @@ class ServerConnection(SessionHandlers, FileHandlers):
         if s.encrypt_data or (tree is not None and tree.encrypt_data):
             return s
         return None
+
+    # ---- administrator actions (lanman status close-session / close-file) ---------------
+
+    def admin_close_open(self, open_) -> None:
+        """Close-SmbOpenFile: the open is gone; the client's next request on its FileId
+        gets STATUS_FILE_CLOSED (the lookup fails), as on Windows."""
+        session = self.sessions.get(open_.session_id)
+        ident = session.unix_id if session is not None else None
+        if ident is not None and ident != UNMAPPABLE:
+            with self.ctx.fs_identity.as_user(ident):
+                self._close_open(open_)
+        else:
+            self._close_open(open_)
+
+    def admin_close_session(self, session_id: int) -> int:
+        """Close-SmbSession: close the session's opens and end it as a LOGOFF does; its
+        next request gets STATUS_USER_SESSION_DELETED (signed with the old key when the
+        request proves it, MS-SMB2 3.3.5.2.4). Returns the number of files closed."""
+        session = self.sessions.get(session_id)
+        if session is None:
+            return 0
+        opens = [o for o in self.opens.values() if o.session_id == session_id]
+        for open_ in opens:
+            self.admin_close_open(open_)
+        session.closed_by_admin = True
+        self.sessions.pop(session_id, None)
+        session.trees.clear()
+        self.logged_off[session_id] = session
+        while len(self.logged_off) > 8:
+            self.logged_off.pop(next(iter(self.logged_off)))
+        return sum(1 for o in opens if o.kind != "pipe")
 
     def connection_lost(self) -> None:
         """Release every open (the transport is gone); idempotent, so a test harness may
@@ -720,6 +756,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
         if s.state != "valid" and req.header.command not in (Command.LOGOFF,):
             raise NtStatusError(st.STATUS_ACCESS_DENIED, "session setup in progress")
         req.session = s
+        s.last_activity = self.now
 
     # ---- NEGOTIATE (MS-SMB2 3.3.5.3, 3.3.5.4) ---------------------------------------
 

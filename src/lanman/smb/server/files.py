@@ -190,6 +190,7 @@ class FileHandlers:
                 granted,
                 handle,
                 smb_path=r.name.strip("\\"),
+                share_mode=r.share_access,
             )
         self.opens[vid] = open_
         self.compound_open_id = vid

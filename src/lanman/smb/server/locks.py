@@ -47,6 +47,10 @@ class ByteRangeLocks:
                 return
         raise NtStatusError(st.STATUS_RANGE_NOT_LOCKED)
 
+    def held_by(self, owner: object) -> list[tuple[int, int, bool]]:
+        """(offset, length, exclusive) of every lock ``owner`` holds (lanman status)."""
+        return [(lk.offset, lk.length, lk.exclusive) for lk in self._locks if lk.owner == owner]
+
     def release_owner(self, owner: object) -> None:
         self._locks = [lk for lk in self._locks if lk.owner != owner]
 

@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -258,6 +259,26 @@ async def serve(
         if after_bind is not None:
             after_bind()
         await server.start_serving()
+        # lanman status: the status socket, made after privileges were dropped (owned by
+        # the account the server runs as, mode 0600)
+        from .status_service import StatusService
+
+        status = StatusService(
+            home.path,
+            [server],
+            emit,
+            {
+                "pid": os.getpid(),
+                "listen": listen,
+                "port": port,
+                "server_name": ctx.settings.server_name,
+                "started": time.time(),
+            },
+        )
+        try:
+            await status.start()
+        except OSError as e:
+            log.warning("no status socket for lanman status: %s", e)
     except BaseException:
         server.close()
         if kdc is not None:
@@ -282,6 +303,7 @@ async def serve(
     try:
         await stop.wait()
     finally:
+        await status.close()
         server.close()
         emit("SERVICE_STOPPED", service="SMB")
         if kdc is not None:

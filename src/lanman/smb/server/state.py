@@ -201,6 +201,7 @@ class Open:
     position: int = 0
     mode: int = 0
     oplock_key: tuple | None = None
+    share_mode: int = 0  # the CREATE's ShareAccess (lanman status: DenyMode)
 
     @property
     def file_id(self) -> bytes:
