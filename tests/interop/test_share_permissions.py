@@ -59,7 +59,7 @@ def srv(tmp_path_factory):
 
 @pytest.mark.timeout(120)
 def test_full_access_can_write(srv, tmp_path):
-    t, users, pdir = srv
+    _, users, pdir = srv
     (tmp_path / "up.txt").write_bytes(b"written by alice\n")
     cp = smbclient(users["alice"], "-c", "put up.txt alice.txt; ls", share=SHARE, cwd=tmp_path)
     assert "alice.txt" in _out(cp)
@@ -68,7 +68,7 @@ def test_full_access_can_write(srv, tmp_path):
 
 @pytest.mark.timeout(120)
 def test_read_access_cannot_put(srv, tmp_path):
-    t, users, pdir = srv
+    _, users, pdir = srv
     (tmp_path / "up.txt").write_bytes(b"x\n")
     cp = smbclient(users["reader"], "-c", "get hello.txt got.txt", share=SHARE, cwd=tmp_path)
     assert (tmp_path / "got.txt").read_bytes() == b"hello from lanman\n", _out(cp)

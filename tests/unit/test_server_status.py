@@ -10,6 +10,7 @@ import json
 import os
 import stat
 import threading
+from typing import ClassVar
 
 import pytest
 from smb_harness import STATUS_SUCCESS, SmbTestClient, make_context
@@ -31,7 +32,7 @@ def _lock(c, tid, fid, offset, length):
 
 
 def _env(tmp_path):
-    ctx, events, share = make_context(tmp_path)
+    ctx, _events, share = make_context(tmp_path)
     (share / "a.txt").write_bytes(b"0123456789")
     c = SmbTestClient(ctx)
     assert c.login().status == STATUS_SUCCESS
@@ -42,7 +43,7 @@ def _env(tmp_path):
 
 
 def test_snapshot_lists_session_tree_file_and_lock(tmp_path):
-    c, tid, fid = _env(tmp_path)
+    c, _tid, _fid = _env(tmp_path)
     with c:
         snap = status.snapshot([c.conn], NOW)
         (s,) = snap["sessions"]
@@ -94,7 +95,7 @@ def test_close_session_makes_the_next_request_fail_with_session_deleted(tmp_path
 
 @pytest.mark.parametrize("deep", [False, True], ids=["short", "past-sun_path"])
 def test_status_socket_answers_and_is_private(tmp_path, deep):
-    c, tid, fid = _env(tmp_path)
+    c, _tid, _fid = _env(tmp_path)
     home = tmp_path / ("h" * 120 if deep else "home")  # > 107 bytes: bound via /proc/self/fd
     home.mkdir()
     ready, stop = threading.Event(), None
@@ -102,7 +103,7 @@ def test_status_socket_answers_and_is_private(tmp_path, deep):
 
     class _Server:  # what start_server returns, as far as the status service looks
         class lanman_shared:
-            registry = {type("P", (), {"conn": c.conn})()}
+            registry: ClassVar[set] = {type("P", (), {"conn": c.conn})()}
 
     async def main():
         nonlocal stop
