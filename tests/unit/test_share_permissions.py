@@ -114,6 +114,17 @@ def test_read_access_caps_every_create(tmp_path):
         assert c.create_raw(tid, "f.txt", access=FILE_WRITE_DATA).status == STATUS_ACCESS_DENIED
         assert c.create_raw(tid, "new.txt", access=FILE_WRITE_DATA).status == (STATUS_ACCESS_DENIED)
         assert not (share_dir / "new.txt").exists()
+        # nor created, overwritten or made a directory with read access alone
+        FILE_CREATE, FILE_OVERWRITE_IF, DIRECTORY = 2, 5, 0x1
+        for name, kw in (
+            ("new2.txt", {"disposition": FILE_CREATE}),
+            ("f.txt", {"disposition": FILE_OVERWRITE_IF}),
+            ("sub", {"disposition": FILE_CREATE, "options": DIRECTORY}),
+        ):
+            r = c.create_raw(tid, name, access=FILE_READ_DATA, **kw)
+            assert r.status == STATUS_ACCESS_DENIED, (name, hex(r.status))
+        assert sorted(p.name for p in share_dir.iterdir()) == ["f.txt"]
+        assert (share_dir / "f.txt").read_bytes() == b"hello"
         # MAXIMUM_ALLOWED gets what the share permits, and no more
         fid = c.create(tid, "f.txt", access=MAXIMUM_ALLOWED)
         assert c.conn.opens[int.from_bytes(fid[8:], "little")].granted_access == sh.READ
@@ -237,3 +248,52 @@ def test_cli_add_grant_revoke_block_access(tmp_path):
     events = json.loads(run(home, "events", "--json").stdout)
     changed = [e for e in events if e.get("event_id") == 9112]
     assert len(changed) == 3
+
+
+# ---- a provisioned domain and Kerberos ---------------------------------------------------
+
+
+def test_domain_accounts_and_groups_resolve_and_log_on_with_their_groups(tmp_path):
+    from lanman.directory import Directory
+    from lanman.directory.provision import provision
+
+    provision(tmp_path, realm="SP.TEST", domain="SP", host_name="LANMAN")
+    store = Store(tmp_path / "lanman.sqlite")
+    store.add_user("carol", "Secret123!")
+    with Directory.open(tmp_path) as d:
+        dom = d.domain_sid
+        d.add_group("Staff")
+        d.add_member("Staff", "carol")
+        staff = d.get_group("Staff").sid
+        carol = d.get("carol").sid
+    assert resolve_account(tmp_path, store, "SP\\Staff") == (staff, "SP\\Staff")
+    assert resolve_account(tmp_path, store, "carol@sp.test") == (carol, "SP\\carol")
+    assert resolve_account(tmp_path, store, carol)[1] == "SP\\carol"
+    sids = logon_sids(tmp_path, store, "carol")
+    assert sids[0] == carol and staff in sids and f"{dom}-513" in sids
+    assert "S-1-5-11" in sids
+    sd = sh.build_share_sd(change=[staff])
+    assert sh.share_access(sd, SecurityToken.build(sids)) == sh.CHANGE
+
+
+def test_kerberos_session_sids_come_from_the_pac():
+    from lanman.auth.kerberos import _pac_sids
+    from lanman.kerberos.pac import PAC_LOGON_INFO, LogonInfo, Pac, build_logon_info
+
+    dom = "S-1-5-21-7-8-9"
+    info = LogonInfo(
+        logon_time=1_800_000_000.0,
+        effective_name="dave",
+        full_name="",
+        user_id=1105,
+        primary_group_id=513,
+        group_ids=[513, 1200],
+        logon_server="LANMAN",
+        logon_domain_name="SP",
+        logon_domain_id=dom,
+        extra_sids=["S-1-18-1"],
+    )
+    sids = _pac_sids(Pac([(PAC_LOGON_INFO, build_logon_info(info))]))
+    assert sids[0] == f"{dom}-1105"
+    assert {f"{dom}-513", f"{dom}-1200", "S-1-18-1"} <= set(sids)
+    assert _pac_sids(Pac([])) == ()

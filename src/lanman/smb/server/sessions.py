@@ -11,6 +11,7 @@ from lanman.errors import ntstatus as st
 from lanman.errors.ntstatus import NtStatusError
 from lanman.smb.wire.constants import (
     FILE_ALL_ACCESS,
+    FILE_WRITE_DATA,
     SESSION_FLAG_BINDING,
     Command,
     Dialect,
@@ -321,23 +322,26 @@ class SessionHandlers:
                 raise NtStatusError(st.STATUS_ACCESS_DENIED)
             if session.unix_id == UNMAPPABLE:
                 raise NtStatusError(st.STATUS_ACCESS_DENIED, "Unix user mapping unavailable")
+            granted = self._share_permissions(session, share)
+            # Read (no FILE_WRITE_DATA / FILE_ADD_FILE): the tree is read-only, so nothing is
+            # created, overwritten or changed through it whatever the access asked for
+            read_only = share.read_only or not granted & FILE_WRITE_DATA
             try:
-                fs = ShareFS(share.path, read_only=share.read_only, data_dir=self.ctx.data_dir)
+                fs = ShareFS(share.path, read_only=read_only, data_dir=self.ctx.data_dir)
             except NtStatusError as e:
                 if e.status == st.STATUS_ACCESS_DENIED:  # a share inside the data directory
                     raise
                 raise NtStatusError(st.STATUS_BAD_NETWORK_NAME) from None
             except OSError:
                 raise NtStatusError(st.STATUS_BAD_NETWORK_NAME) from None
-            granted = self._share_permissions(session, share)
-            access = (READ_ONLY_ACCESS if share.read_only else FILE_ALL_ACCESS) & granted
+            access = (READ_ONLY_ACCESS if read_only else FILE_ALL_ACCESS) & granted
             encrypt = self._share_encryption(req, session, share)
             tree = TreeConnect(
                 self._next_tree_id,
                 share.name,
                 False,
                 fs,
-                share.read_only,
+                read_only,
                 access,
                 encrypt,
                 share_access=granted,
