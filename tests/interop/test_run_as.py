@@ -16,6 +16,7 @@ import secrets
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -410,3 +411,28 @@ def test_fs_identity_is_per_thread(tmp_path):
     assert seen["worker"] == "denied" and seen["after"] == b"s"
     with pytest.raises(ValueError):
         identity_of("root")
+
+
+def test_status_socket_belongs_to_the_run_as_account(world):
+    """The status socket is made after the drop: owned by the service account, mode 0600;
+    root's `lanman status` reaches it."""
+    import json
+    import stat as st_mod
+
+    pw = pwd.getpwnam(ACCOUNT)
+    with served(world, "--run-as", ACCOUNT) as (proc, port, log_path):
+        _answered(world, port)
+        sock = world["home"] / "lanman-status.sock"
+        deadline = time.monotonic() + 10
+        while not sock.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        info = os.stat(sock)
+        assert st_mod.S_ISSOCK(info.st_mode) and st_mod.S_IMODE(info.st_mode) == 0o600
+        assert info.st_uid == pw.pw_uid, log_path.read_text()
+        cp = run(
+            [*lanman_cmd(), "--home", str(world["home"]), "status", "--json"],
+            timeout=30,
+            check=True,
+        )
+        data = json.loads(cp.stdout)
+        assert data["server"]["pid"] == proc.pid and data["server"]["port"] == port
