@@ -7,7 +7,7 @@ import hashlib
 import struct
 
 import pytest
-from smb_harness import CLIENT_ADDRESS, NOW, PASSWORD, USER, make_context, track
+from smb_harness import CLIENT_ADDRESS, NOW, PASSWORD, USER, Share, make_context, track
 
 from lanman.errors import ntstatus as nts
 from lanman.policy import decisions as dec
@@ -413,3 +413,31 @@ def test_connection_lost_ends_the_smb1_connection(tmp_path):
     assert pair.server.closed and pair.server.smb1.closed
     assert not pair.server.smb1.sessions
     pair.server.connection_lost()  # idempotent
+
+
+def test_share_permissions_apply_to_smb1_tree_connects(tmp_path):
+    """No access at all: the SMB1 tree connect fails with STATUS_ACCESS_DENIED as SMB2's;
+    Read: the tree is read-only."""
+    from lanman.security import share as sh
+
+    ctx, events = server_ctx(tmp_path, "enabled")
+    share_dir = tmp_path / "share"
+    ctx.get_share = lambda name: Share(
+        name, str(share_dir), security_descriptor=sh.build_share_sd(full=["S-1-5-21-1-2-3-9"])
+    )
+    pair = Pair(ctx)
+    c = Smb1Client(pair.exchange)
+    c.negotiate()
+    c.session_setup(USER, PASSWORD)
+    with pytest.raises(Smb1Error) as ei:
+        c.tree_connect("\\\\lanman\\data")
+    assert ei.value.status == nts.STATUS_ACCESS_DENIED
+    assert any(e[0] == "SHARE_ACCESS_DENIED" for e in events.items)
+    ctx.get_share = lambda name: Share(
+        name,
+        str(share_dir),
+        security_descriptor=sh.build_share_sd(),  # Everyone Read
+    )
+    tid = c.tree_connect("\\\\lanman\\data")
+    (session,) = pair.server.smb1.sessions.values()
+    assert session.trees[tid].read_only
