@@ -419,3 +419,60 @@ def test_smbclient_kerberos_encrypted_round_trip(domain, cipher, tmp_path):
     assert sha256_file(domain["share"] / f"e-{cipher}.bin") == digest
     assert sha256_file(tmp_path / "down.bin") == digest
     assert _kerberos_logons(domain["log"]) == before + 1
+
+
+def test_share_permissions_use_the_groups_in_the_pac(domain, tmp_path):
+    """A share granted to a domain group: dave's Kerberos session (groups from the PAC of a
+    ticket issued after he joined it) writes; a share granted only to Administrator refuses
+    his tree connect with NT_STATUS_ACCESS_DENIED; Read through Authenticated Users cannot
+    put."""
+    home = domain["home"]
+    dirs = {}
+    for name in ("kgroup", "kadmin", "kread"):
+        dirs[name] = domain["base"] / name
+        dirs[name].mkdir(exist_ok=True)
+    _lanman(home, "group", "add", "KWriters")
+    _lanman(home, "group", "addmember", "KWriters", "dave")
+    _lanman(
+        home, "share", "add", "kgroup", str(dirs["kgroup"]), "--full-access", "LANMAN\\KWriters"
+    )
+    _lanman(home, "share", "add", "kadmin", str(dirs["kadmin"]), "--full-access", "Administrator")
+    _lanman(
+        home, "share", "add", "kread", str(dirs["kread"]), "--read-access", "Authenticated Users"
+    )
+    env = dict(domain["env"], KRB5CCNAME=f"FILE:{tmp_path / 'tgt.cc'}", HOME=str(tmp_path))
+    r = _run([_tool("kinit"), "dave"], env, domain["password"] + "\n")
+    assert r.returncode == 0, r.stderr
+    (tmp_path / "up.txt").write_text("via the PAC\n")
+
+    def smbclient(share: str, commands: str):
+        r = subprocess.run(
+            [
+                _tool("smbclient"),
+                f"//{HOST_NAME}/{share}",
+                "-p",
+                str(domain["smb_port"]),
+                "-I",
+                "127.0.0.1",
+                "--use-kerberos=required",
+                "--client-protection=sign",
+                "-c",
+                commands,
+            ],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=90,
+            check=False,
+        )
+        return r.returncode, r.stdout + r.stderr
+
+    rc, out = smbclient("kgroup", "put up.txt g.txt")
+    assert rc == 0 and "NT_STATUS" not in out, out
+    assert (dirs["kgroup"] / "g.txt").read_text() == "via the PAC\n"
+    rc, out = smbclient("kadmin", "ls")
+    assert rc != 0 and "NT_STATUS_ACCESS_DENIED" in out, out
+    rc, out = smbclient("kread", "put up.txt r.txt")
+    assert "NT_STATUS_ACCESS_DENIED" in out, out
+    assert not (dirs["kread"] / "r.txt").exists()
