@@ -233,7 +233,9 @@ def test_cli_add_grant_revoke_block_access(tmp_path):
     assert access() == [("Everyone", "Allow", "Read")]
     assert run(home, "share", "grant", "pub", "bob", "--access-right", "full").exit_code == 0
     assert access() == [("Everyone", "Allow", "Read"), ("bob", "Allow", "Full")]
-    assert run(home, "share", "block", "pub", "BUILTIN\\Guests").exit_code == 0
+    r = run(home, "share", "block", "pub", "BUILTIN\\Guests", "--json")
+    assert r.exit_code == 0
+    assert json.loads(r.stdout)[0]["access_control_type"] == "Deny"
     assert run(home, "share", "revoke", "pub", "Everyone").exit_code == 0
     assert access() == [("BUILTIN\\Guests", "Deny", "Full"), ("bob", "Allow", "Full")]
     r = run(home, "share", "grant", "pub", "nobody", "--access-right", "read")

@@ -268,6 +268,18 @@ def _share_json(home, s) -> dict:
     return d
 
 
+JSON_OPTION = click.option(
+    "--json", "as_json", is_flag=True, help="Print the share's permissions as JSON."
+)
+
+
+def _done(home, s, as_json: bool, text: str) -> None:
+    if as_json:
+        echo_json(_access_rows(home, s))
+    else:
+        click.echo(text)
+
+
 def _changed(home, s, what: str) -> None:
     from lanman.security.descriptor import decode_sd
     from lanman.security.sddl_write import sd_to_sddl
@@ -283,6 +295,7 @@ def _changed(home, s, what: str) -> None:
 @share.command("grant")
 @click.argument("name")
 @click.argument("account")
+@JSON_OPTION
 @click.option(
     "--access-right",
     type=click.Choice(["full", "change", "read"], case_sensitive=False),
@@ -290,7 +303,9 @@ def _changed(home, s, what: str) -> None:
     help="Full, Change or Read (Grant-SmbShareAccess -AccessRight).",
 )
 @click.pass_context
-def share_grant(ctx: click.Context, name: str, account: str, access_right: str) -> None:
+def share_grant(
+    ctx: click.Context, name: str, account: str, access_right: str, as_json: bool
+) -> None:
     """Give ACCOUNT share access to NAME, like Grant-SmbShareAccess (replaces the account's
     allow entry; a block stays). Applies to new tree connects."""
     from lanman.directory.identity import resolve_account
@@ -303,14 +318,15 @@ def share_grant(ctx: click.Context, name: str, account: str, access_right: str) 
         s.name, grant(s.security_descriptor, sid, ACCESS_RIGHTS[access_right.lower()])
     )
     _changed(home, s, f"granted {access_right.capitalize()} to {label}")
-    click.echo(f"{s.name}: {label} has {access_right.capitalize()} access.")
+    _done(home, s, as_json, f"{s.name}: {label} has {access_right.capitalize()} access.")
 
 
 @share.command("revoke")
 @click.argument("name")
 @click.argument("account")
+@JSON_OPTION
 @click.pass_context
-def share_revoke(ctx: click.Context, name: str, account: str) -> None:
+def share_revoke(ctx: click.Context, name: str, account: str, as_json: bool) -> None:
     """Remove ACCOUNT's allow entries from NAME's permissions, like Revoke-SmbShareAccess."""
     from lanman.directory.identity import resolve_account
     from lanman.security.share import revoke
@@ -320,18 +336,19 @@ def share_revoke(ctx: click.Context, name: str, account: str) -> None:
     sid, label = resolve_account(home.path, home.store, account)
     sd, found = revoke(s.security_descriptor, sid)
     if not found:
-        click.echo(f"{s.name}: {label} has no allow entry; nothing changed.")
+        _done(home, s, as_json, f"{s.name}: {label} has no allow entry; nothing changed.")
         return
     s = home.store.set_share_security(s.name, sd)
     _changed(home, s, f"revoked {label}")
-    click.echo(f"{s.name}: access of {label} revoked.")
+    _done(home, s, as_json, f"{s.name}: access of {label} revoked.")
 
 
 @share.command("block")
 @click.argument("name")
 @click.argument("account")
+@JSON_OPTION
 @click.pass_context
-def share_block(ctx: click.Context, name: str, account: str) -> None:
+def share_block(ctx: click.Context, name: str, account: str, as_json: bool) -> None:
     """Deny ACCOUNT all access to NAME, like Block-SmbShareAccess (a deny ACE that wins over
     every grant, groups included)."""
     from lanman.directory.identity import resolve_account
@@ -342,14 +359,15 @@ def share_block(ctx: click.Context, name: str, account: str) -> None:
     sid, label = resolve_account(home.path, home.store, account)
     s = home.store.set_share_security(s.name, block(s.security_descriptor, sid))
     _changed(home, s, f"blocked {label}")
-    click.echo(f"{s.name}: {label} is denied access.")
+    _done(home, s, as_json, f"{s.name}: {label} is denied access.")
 
 
 @share.command("unblock")
 @click.argument("name")
 @click.argument("account")
+@JSON_OPTION
 @click.pass_context
-def share_unblock(ctx: click.Context, name: str, account: str) -> None:
+def share_unblock(ctx: click.Context, name: str, account: str, as_json: bool) -> None:
     """Remove ACCOUNT's deny entries from NAME, like Unblock-SmbShareAccess."""
     from lanman.directory.identity import resolve_account
     from lanman.security.share import unblock
@@ -359,11 +377,11 @@ def share_unblock(ctx: click.Context, name: str, account: str) -> None:
     sid, label = resolve_account(home.path, home.store, account)
     sd, found = unblock(s.security_descriptor, sid)
     if not found:
-        click.echo(f"{s.name}: {label} is not blocked; nothing changed.")
+        _done(home, s, as_json, f"{s.name}: {label} is not blocked; nothing changed.")
         return
     s = home.store.set_share_security(s.name, sd)
     _changed(home, s, f"unblocked {label}")
-    click.echo(f"{s.name}: {label} is no longer denied.")
+    _done(home, s, as_json, f"{s.name}: {label} is no longer denied.")
 
 
 @share.command("access")
