@@ -139,3 +139,29 @@ def test_status_socket_answers_and_is_private(tmp_path, deep):
         raise AssertionError("expected StatusUnavailable")
     except StatusUnavailable:
         pass
+
+
+def test_smb1_sessions_and_trees_are_listed(tmp_path):
+    from smb_harness import PASSWORD, USER
+
+    from lanman.smb.server.connection import ServerConnection
+    from lanman.smb.smb1.client import Smb1Client
+
+    ctx, _, _ = make_context(tmp_path, smb1_enabled=True, require_message_signing=False)
+    server = ServerConnection(ctx, "127.0.0.1:4445")
+
+    def exchange(message: bytes) -> list[bytes]:
+        return [b"".join(bytes(p) for p in f) for f in server.receive_frame(message, NOW)]
+
+    c = Smb1Client(exchange)
+    c.negotiate()
+    c.session_setup(USER, PASSWORD)
+    c.tree_connect("\\\\lanman\\data")
+    try:
+        snap = status.snapshot([server], NOW)
+        (s,) = snap["sessions"]
+        assert s["dialect"] == "NT LM 0.12" and s["user"] == USER and s["auth"] == "NTLM"
+        assert [t["share"] for t in snap["trees"]] == ["data"]
+        assert status.close_session([server], s["session_id"]) is None  # not for SMB1
+    finally:
+        server.connection_lost()

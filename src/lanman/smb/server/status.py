@@ -84,6 +84,9 @@ def snapshot(conns: Iterable, now: int) -> dict:
     for conn in conns:
         if conn is None or conn.closed:
             continue
+        if conn.smb1 is not None:
+            _smb1(conn, now, sessions, trees)
+            continue
         dialect = _DIALECTS.get(conn.dialect or 0, f"0x{conn.dialect or 0:04X}")
         for s in list(conn.sessions.values()):
             if s.state != "valid":
@@ -154,9 +157,45 @@ def snapshot(conns: Iterable, now: int) -> dict:
     return {"sessions": sessions, "trees": trees, "files": files, "locks": locks}
 
 
+def _smb1(conn, now: int, sessions: list, trees: list) -> None:
+    """An SMB1 (NT LM 0.12) connection: its sessions and tree connects (it has no opens)."""
+    smb1 = conn.smb1
+    for s in list(smb1.sessions.values()):
+        if s.state != "valid":
+            continue
+        since = int(max(0, now - (s.logon_time or now)) // _TICKS)
+        sessions.append(
+            {
+                "session_id": s.uid,
+                "user": _user(s),
+                "client": conn.client_address,
+                "dialect": "NT LM 0.12",
+                "auth": s.auth_package or ("guest" if s.is_guest else "anonymous"),
+                "signed": bool(smb1.signing_active),
+                "encrypted": False,
+                "idle_seconds": since,  # SMB1 requests are not timed: since logon
+                "connected_seconds": since,
+                "trees": len(s.trees),
+                "open_files": 0,
+            }
+        )
+        for t in list(s.trees.values()):
+            trees.append(
+                {
+                    "session_id": s.uid,
+                    "tree_id": t.tid,
+                    "share": t.share_name,
+                    "user": _user(s),
+                    "client": conn.client_address,
+                    "encrypted": False,
+                    "maximal_access": "",
+                }
+            )
+
+
 def _find_session(conns: Iterable, session_id: int):
     for conn in conns:
-        if conn is None or conn.closed:
+        if conn is None or conn.closed or conn.smb1 is not None:
             continue
         s = conn.sessions.get(session_id)
         if s is not None and s.state == "valid":
@@ -181,7 +220,7 @@ def close_file(conns: Iterable, file_id: int) -> dict | None:
     gets STATUS_FILE_CLOSED. None when no such open exists."""
     conn_id, vid = file_id >> 32, file_id & 0xFFFFFFFF
     for conn in conns:
-        if conn is None or conn.closed or conn.conn_id != conn_id:
+        if conn is None or conn.closed or conn.smb1 is not None or conn.conn_id != conn_id:
             continue
         o = conn.opens.get(vid)
         if o is None or o.kind == "pipe":

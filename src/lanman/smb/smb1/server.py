@@ -98,6 +98,8 @@ class Smb1Session:
     session_key: bytes = b""
     trees: dict[int, Smb1Tree] = field(default_factory=dict)
     token: object = None  # lanman.security.SecurityToken of the logon
+    auth_package: str = ""  # Kerberos | NTLM (lanman status)
+    logon_time: int = 0  # FILETIME
 
 
 @dataclass(slots=True)
@@ -409,6 +411,10 @@ class Smb1ServerConnection:
                 _Reply(w.SessionSetupResponse(0, token), st.STATUS_MORE_PROCESSING_REQUIRED),
             )
         result = session.auth.result
+        from lanman.smb.server.sessions import _auth_package
+
+        session.auth_package = _auth_package(session.auth)
+        session.logon_time = self.now
         session.auth = None
         session.state = "valid"
         session.user, session.domain = result.user, result.domain
