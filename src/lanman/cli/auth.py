@@ -54,7 +54,7 @@ class SddlOptionError(CliError):
     def __init__(self, option: str, message: str, text: str, column: int | None):
         where = f" at column {column}" if column is not None else ""
         lines = [f"{option}: Unable to parse SDDL{where}", *caret_lines(text, column)]
-        lines += textwrap.wrap(message, WIDTH - 2, initial_indent="  ", subsequent_indent="  ")
+        lines.append(f"  {message}")  # one line, so the message can be searched for
         super().__init__("\n".join(lines), "fix the SDDL (`lanman sddl explain SDDL` reads it)")
         self.sddl_message = message
         self.column = column
