@@ -313,7 +313,7 @@ def test_protected_delete_refused_unless_force(dom):
     r = dom("auth", "policy", "delete", "P", ok=False)
     assert "protected from accidental deletion" in r.output and "--force" in r.output
     assert jrun(dom, "auth", "policy", "view", "P")["name"] == "P"
-    dom("auth", "policy", "delete", "P", "--force")
+    assert jrun(dom, "auth", "policy", "delete", "P", "--force") == {"name": "P", "deleted": True}
     assert jrun(dom, "auth", "policy", "list") == []
     dom("auth", "policy", "create", "Q")
     assert "was deleted" in dom("auth", "policy", "delete", "Q").output
@@ -349,7 +349,8 @@ def test_silo_lifecycle_and_members(dom):
 
     r = dom("auth", "silo", "member", "grant", "S", "bob")
     assert "granted access" in r.output and "user auth silo assign bob S" in r.output
-    dom("auth", "silo", "member", "grant", "S", "PC1")  # computer without $
+    j = jrun(dom, "auth", "silo", "member", "grant", "S", "PC1")  # computer without $
+    assert [m["name"] for m in j["members"]] == ["bob", "PC1$"]
     ms = jrun(dom, "auth", "silo", "member", "list", "S")
     assert [(m["name"], m["assigned"]) for m in ms] == [("bob", False), ("PC1$", False)]
     dom("user", "auth", "silo", "assign", "bob", "S")
@@ -365,7 +366,7 @@ def test_silo_lifecycle_and_members(dom):
     r = dom("auth", "silo", "member", "revoke", "S", "bob", ok=False)
     assert "is not a member" in r.output
     assert [m["name"] for m in jrun(dom, "auth", "silo", "member", "list", "S")] == ["PC1$"]
-    dom("auth", "silo", "member", "revoke", "S", "PC1$")
+    assert jrun(dom, "auth", "silo", "member", "revoke", "S", "PC1$")["members"] == []
     assert "no entries" in dom("auth", "silo", "member", "list", "S").output
 
 

@@ -431,8 +431,9 @@ def policy_view(ctx: click.Context, name: str, as_json: bool) -> None:
 @policy.command("delete")
 @click.argument("name")
 @click.option("--force", is_flag=True, help="Unprotect a protected policy and delete it.")
+@_JSON_OPT
 @click.pass_context
-def policy_delete(ctx: click.Context, name: str, force: bool) -> None:
+def policy_delete(ctx: click.Context, name: str, force: bool, as_json: bool) -> None:
     """Delete policy NAME (its links from silos and accounts go with it)."""
     d = open_directory(ctx)
     p = d.authn.require_policy(name)
@@ -444,6 +445,9 @@ def policy_delete(ctx: click.Context, name: str, force: bool) -> None:
     if p.protected:
         d.authn.modify_policy(p.name, protected=False)
     d.authn.delete_policy(p.name)
+    if as_json:
+        echo_json({"name": p.name, "deleted": True})
+        return
     click.echo(f"Authentication policy {p.name} was deleted.")
 
 
@@ -592,8 +596,9 @@ def silo_view(ctx: click.Context, name: str, as_json: bool) -> None:
 @silo.command("delete")
 @click.argument("name")
 @click.option("--force", is_flag=True, help="Unprotect a protected silo and delete it.")
+@_JSON_OPT
 @click.pass_context
-def silo_delete(ctx: click.Context, name: str, force: bool) -> None:
+def silo_delete(ctx: click.Context, name: str, force: bool, as_json: bool) -> None:
     """Delete silo NAME (accounts assigned to it are unassigned)."""
     d = open_directory(ctx)
     s = d.authn.require_silo(name)
@@ -605,6 +610,9 @@ def silo_delete(ctx: click.Context, name: str, force: bool) -> None:
     if s.protected:
         d.authn.modify_silo(s.name, protected=False)
     d.authn.delete_silo(s.name)
+    if as_json:
+        echo_json({"name": s.name, "deleted": True})
+        return
     click.echo(f"Authentication silo {s.name} was deleted.")
 
 
@@ -616,13 +624,17 @@ def silo_member() -> None:
 @silo_member.command("grant")
 @click.argument("silo_name", metavar="SILO")
 @click.argument("account")
+@_JSON_OPT
 @click.pass_context
-def member_grant(ctx: click.Context, silo_name: str, account: str) -> None:
+def member_grant(ctx: click.Context, silo_name: str, account: str, as_json: bool) -> None:
     """Permit ACCOUNT in SILO (Grant-ADAuthenticationPolicySiloAccess)."""
     d = open_directory(ctx)
     d.authn.grant_member(silo_name, account)
     links = d.authn.account_links(account)
     s = d.authn.require_silo(silo_name)
+    if as_json:
+        echo_json(silo_json(d, s))
+        return
     click.echo(f"{links['account']} was granted access to authentication silo {s.name}.")
     if (links["silo"] or "").lower() != s.name.lower():
         kind = "computer" if links["account"].endswith("$") else "user"
@@ -635,13 +647,17 @@ def member_grant(ctx: click.Context, silo_name: str, account: str) -> None:
 @silo_member.command("revoke")
 @click.argument("silo_name", metavar="SILO")
 @click.argument("account")
+@_JSON_OPT
 @click.pass_context
-def member_revoke(ctx: click.Context, silo_name: str, account: str) -> None:
+def member_revoke(ctx: click.Context, silo_name: str, account: str, as_json: bool) -> None:
     """Remove ACCOUNT from SILO's members (Revoke-ADAuthenticationPolicySiloAccess)."""
     d = open_directory(ctx)
     d.authn.revoke_member(silo_name, account)
     links = d.authn.account_links(account)
     s = d.authn.require_silo(silo_name)
+    if as_json:
+        echo_json(silo_json(d, s))
+        return
     click.echo(f"{links['account']} was revoked access to authentication silo {s.name}.")
 
 
