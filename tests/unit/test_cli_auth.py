@@ -684,3 +684,49 @@ def test_impact_cli(dom, tmp_path):
     r = dom("auth", "impact", "--since", "yesterday", ok=False)
     assert "ISO 8601" in r.output
     assert "No authentication policy failures" in dom("auth", "impact", "--policy", "Nope").output
+
+
+def test_principal_sids_and_domain_local(dom):
+    from lanman.authpolicy.simulate import domain_local_sids, principal_sids
+    from lanman.authpolicy.tokens import AUTHENTICATION_AUTHORITY_ASSERTED_IDENTITY, CLAIMS_VALID
+
+    dom("group", "add", "Local", "--scope", "domain_local")
+    dom("group", "addmember", "Local", "Devs")
+    with directory(dom) as d:
+        pc = d.get("PC1$")
+        sids = principal_sids(pc, d.domain_sid)
+        assert sids[0] == pc.sid
+        assert f"{d.domain_sid}-515" in sids  # Domain Computers, the primary group
+        assert d.get_group("Devs").sid in sids
+        assert d.get_group("Local").sid not in sids  # domain-local: added by the KDC
+        assert sids[-2:] == [AUTHENTICATION_AUTHORITY_ASSERTED_IDENTITY, CLAIMS_VALID]
+        assert len(sids) == len(set(sids))
+        assert domain_local_sids(d, pc) == [d.get_group("Local").sid]
+
+
+def test_simulate_domain_local_group_of_device(dom):
+    dom("group", "add", "Local", "--scope", "domain_local")
+    dom("group", "addmember", "Local", "PC2$")
+    dom(
+        "auth",
+        "policy",
+        "create",
+        "P",
+        "--enforce",
+        "--user-allowed-to-authenticate-from-device-group",
+        "Local",
+    )
+    dom("user", "auth", "policy", "assign", "bob", "P")
+    assert jrun(dom, "auth", "simulate", "bob", "--device", "PC2")["as"]["outcome"] == "allowed"
+    assert jrun(dom, "auth", "simulate", "bob", "--device", "PC1")["as"]["outcome"] == "denied"
+
+
+def test_simulate_below_2012r2_no_policy(dom):
+    _setup_policy(dom, "--enforce")
+    with directory(dom) as d:
+        d.authn.set_dc_functional_level(4)  # 2008 R2
+    j = jrun(dom, "auth", "simulate", "bob")
+    assert j["policy"] is None and j["issued"] is True
+    assert "not applied below 2012 R2" in dom("domain", "level", "show").output
+    assert jrun(dom, "domain", "level", "raise", "2012 R2")["authentication_policies"] is True
+    assert jrun(dom, "auth", "simulate", "bob")["issued"] is False
