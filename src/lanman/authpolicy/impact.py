@@ -5,6 +5,7 @@ them) and groups the authentication-policy failures — 305/306 (audit mode: *wo
 denied), 105/106 (enforced: denied) and 101 (NTLM refused) — per (account, device, service,
 policy), with how often, since when and until when. It is the question to answer before
 ``lanman auth policy modify NAME --enforce``: who would be locked out, from where, to what.
+The Security-log twins 4820/4821 are not counted (they duplicate 105/106).
 :func:`render_html` turns the report into a standalone page.
 """
 

@@ -1,8 +1,9 @@
 """Events as Windows event XML, in the shape ``wevtutil qe LOG /f:xml /e:Events`` writes.
 
 Each event becomes ``<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event">``
-with a ``<System>`` part (Provider, EventID, Level as its number, TimeCreated SystemTime,
-EventRecordID, Channel, Computer) and an ``<EventData>`` part with one ``<Data Name=…>`` per
+with a ``<System>`` part (Provider, EventID, Version, Level as its number, Task, Opcode,
+TimeCreated SystemTime, EventRecordID, Channel, Computer; no Keywords, which lanman's
+catalogue does not define) and an ``<EventData>`` part with one ``<Data Name=…>`` per
 data field of the event (lanman's field names; the rendered message is the ``Message`` item
 of ``<RenderingInfo>``, as ``wevtutil qe /f:RenderedXml`` adds it). The Provider is the
 component that wrote the event (the Event Viewer's "Source"); the Channel is the event's
@@ -55,7 +56,6 @@ def event_element(event: dict[str, Any], computer: str = "") -> ET.Element:
     ET.SubElement(system, "Level").text = str(LEVEL_NUMBERS.get(event.get("level"), 0))
     ET.SubElement(system, "Task").text = "0"
     ET.SubElement(system, "Opcode").text = "0"
-    ET.SubElement(system, "Keywords").text = "0x8000000000000000"
     ET.SubElement(system, "TimeCreated", {"SystemTime": str(event.get("time_utc") or "")})
     ET.SubElement(system, "EventRecordID").text = str(int(event.get("id") or 0))
     definition = BY_ID.get(int(event["event_id"]))
