@@ -494,10 +494,9 @@ def test_simulate_enforced_deny_from(dom):
     _setup_policy(dom, "--enforce")
     j = jrun(dom, "auth", "simulate", "bob", "--device", "PC2")
     assert j["as"]["outcome"] == "denied" and j["as"]["reason"] == "ACCESS_DENIED"
-    assert j["as"]["event"] == 105 and j["events"] == [105] and j["issued"] is False
-    e = j["error"]
-    assert e["code"] == 12 and e["name"] == "KDC_ERR_POLICY"
-    assert e["status"] == "0xC0000070" and e["status_name"] == "STATUS_INVALID_WORKSTATION"
+    assert j["as"]["event"] == 105 and j["events"] == [105, 4820] and j["issued"] is False
+    # armored but the device is not granted: KDC_ERR_POLICY without a KERB-EXT-ERROR status
+    assert j["error"] == {"code": 12, "name": "KDC_ERR_POLICY", "status": None, "status_name": None}
     out = dom("auth", "simulate", "bob", "--device", "PC2").output
     assert "refused with KDC_ERR_POLICY (12)" in out
     fits(out)
@@ -699,9 +698,15 @@ def test_principal_sids_and_domain_local(dom):
         assert f"{d.domain_sid}-515" in sids  # Domain Computers, the primary group
         assert d.get_group("Devs").sid in sids
         assert d.get_group("Local").sid not in sids  # domain-local: added by the KDC
-        assert sids[-2:] == [AUTHENTICATION_AUTHORITY_ASSERTED_IDENTITY, CLAIMS_VALID]
+        assert sids[-1] == AUTHENTICATION_AUTHORITY_ASSERTED_IDENTITY
+        assert CLAIMS_VALID not in sids  # only a PAC with claims (an enforced silo) has it
         assert len(sids) == len(set(sids))
-        assert domain_local_sids(d, pc) == [d.get_group("Local").sid]
+        with_claims = principal_sids(pc, d.domain_sid, asserted=None, claims_valid=True)
+        assert (
+            with_claims[-1] == CLAIMS_VALID
+            and AUTHENTICATION_AUTHORITY_ASSERTED_IDENTITY not in with_claims
+        )
+        assert domain_local_sids(pc, d.domain_sid) == [d.get_group("Local").sid]
 
 
 def test_simulate_domain_local_group_of_device(dom):

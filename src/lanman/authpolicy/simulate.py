@@ -7,7 +7,10 @@ unarmored AS-REQ: FAST_REQUIRED), the TGT lifetime, the service's AllowedToAuthe
 check of a TGS-REQ, the NTLM restriction, and the Kerberos error Windows would answer with.
 
 The token builders :func:`principal_sids`, :func:`domain_local_sids` and
-:func:`silo_claims` build identities the way a PAC describes them, so the KDC can reuse them.
+:func:`silo_claims` build identities by the rules of the KDC's
+``lanman.kerberos.kdc.authn.principal_identity`` (this module sits below the KDC and does not
+import it), and :func:`kdc_error` follows that module's error table;
+tests/unit/test_authn_simulate_kdc.py runs both on the same directory and compares.
 """
 
 from __future__ import annotations
@@ -31,13 +34,15 @@ from lanman.authpolicy.tokens import (
 )
 from lanman.directory.authn import TICKS_PER_MINUTE, AuthnConfig
 from lanman.directory.errors import DirectoryError
-from lanman.errors.ntstatus import BY_NAME as NTSTATUS_BY_NAME
-from lanman.errors.ntstatus import STATUS_ACCOUNT_RESTRICTION
-from lanman.kerberos.kdc.errors import (
-    KDC_ERR_POLICY,
-    KRB_ERR_GENERIC,
+from lanman.errors.ntstatus import (
+    STATUS_ACCOUNT_RESTRICTION,
+    STATUS_AUTHENTICATION_FIREWALL_FAILED,
+    STATUS_INVALID_PARAMETER,
     STATUS_INVALID_WORKSTATION,
+    STATUS_TIME_DIFFERENCE_AT_DC,
+    lookup,
 )
+from lanman.kerberos.kdc.errors import KDC_ERR_NEVER_VALID, KDC_ERR_POLICY, KRB_ERR_GENERIC
 from lanman.security.claims import ClaimAttribute
 from lanman.security.token import claim_from_python
 
@@ -57,35 +62,43 @@ __all__ = [
 #: The claim that carries an account's (enforced) silo (MS-ADTS 3.1.1.11.2.18).
 SILO_CLAIM = "ad://ext/AuthenticationSilo"
 
-STATUS_AUTHENTICATION_FIREWALL_FAILED = NTSTATUS_BY_NAME[
-    "STATUS_AUTHENTICATION_FIREWALL_FAILED"
-].value
-_KRB_NAMES = {KDC_ERR_POLICY: "KDC_ERR_POLICY", KRB_ERR_GENERIC: "KRB_ERR_GENERIC"}
-_STATUS_NAMES = {
-    STATUS_INVALID_WORKSTATION: "STATUS_INVALID_WORKSTATION",
-    STATUS_AUTHENTICATION_FIREWALL_FAILED: "STATUS_AUTHENTICATION_FIREWALL_FAILED",
+_KRB_NAMES = {
+    KDC_ERR_POLICY: "KDC_ERR_POLICY",
+    KRB_ERR_GENERIC: "KRB_ERR_GENERIC",
+    KDC_ERR_NEVER_VALID: "KDC_ERR_NEVER_VALID",
 }
 
 
-def principal_sids(principal: Principal, domain_sid: str) -> list[str]:
+def principal_sids(
+    principal: Principal,
+    domain_sid: str,
+    *,
+    asserted: str | None = AUTHENTICATION_AUTHORITY_ASSERTED_IDENTITY,
+    claims_valid: bool = False,
+) -> list[str]:
     """The SIDs a PAC of ``principal`` carries, as a policy check reads them: the account's
-    SID, its global and universal groups (``group_rids``, already the nested closure, primary
-    group included) under the domain SID, its extra SIDs, Authentication authority asserted
-    identity (S-1-18-1) and Claims Valid. Domain-local groups are :func:`domain_local_sids`.
-    """
+    SID, its global and universal groups (``group_rids``: the nested closure, primary group
+    included) under the domain SID, its extra SIDs, ``asserted`` (S-1-18-1 for an AS ticket,
+    S-1-18-2 for S4U2Self, None for neither) and Claims Valid when the PAC has claims (the
+    account belongs to an enforced silo). The same rules as the KDC's
+    ``lanman.kerberos.kdc.authn.principal_identity``; domain-local groups are
+    :func:`domain_local_sids`."""
     out = [principal.sid]
     out += [f"{domain_sid}-{rid}" for rid in principal.group_rids]
     out += list(principal.extra_sids)
-    out += [AUTHENTICATION_AUTHORITY_ASSERTED_IDENTITY, CLAIMS_VALID]
+    if asserted:
+        out.append(asserted)
+    if claims_valid:
+        out.append(CLAIMS_VALID)
     seen: dict[str, None] = {}
-    for s in out:
-        seen.setdefault(s.upper(), None)
+    for sid in out:
+        seen.setdefault(sid.upper(), None)
     return list(seen)
 
 
-def domain_local_sids(directory: Directory, principal: Principal) -> list[str]:
+def domain_local_sids(principal: Principal, domain_sid: str) -> list[str]:
     """The domain-local groups of ``principal`` (nested), which the KDC adds to the token."""
-    return [g.sid for g in directory.groups_of(principal.name) if g.scope == "domain_local"]
+    return [f"{domain_sid}-{rid}" for rid in getattr(principal, "domain_local_rids", ())]
 
 
 def silo_claims(principal: Principal, cfg: AuthnConfig | None) -> dict[str, ClaimAttribute]:
@@ -96,28 +109,47 @@ def silo_claims(principal: Principal, cfg: AuthnConfig | None) -> dict[str, Clai
     return {SILO_CLAIM: claim_from_python(SILO_CLAIM, silo)}
 
 
-def kdc_error(verdict: Verdict, *, as_req: bool) -> dict[str, Any] | None:
-    """The KRB-ERROR (code and KERB-EXT-ERROR status) Windows answers an enforced denial with;
-    None when the reply is unchanged (audit mode).
-
-    From check (AS): KDC_ERR_POLICY with STATUS_INVALID_WORKSTATION, also for a missing FAST
-    armor; a descriptor without an owner: KRB_ERR_GENERIC. To check: KDC_ERR_POLICY with
-    STATUS_AUTHENTICATION_FIREWALL_FAILED (the behaviour of Samba's Windows-validated tests).
-    """
-    if not verdict.refuse:
-        return None
-    if as_req and verdict.reason in (Reason.DESCRIPTOR_NO_OWNER, Reason.DESCRIPTOR_INVALID):
-        code, status = KRB_ERR_GENERIC, None
-    elif verdict.check is Check.FROM:
-        code, status = KDC_ERR_POLICY, STATUS_INVALID_WORKSTATION
-    else:
-        code, status = KDC_ERR_POLICY, STATUS_AUTHENTICATION_FIREWALL_FAILED
+def _error(code: int, status: int | None) -> dict[str, Any]:
     return {
         "code": code,
         "name": _KRB_NAMES[code],
         "status": None if status is None else f"0x{status:08X}",
-        "status_name": None if status is None else _STATUS_NAMES[status],
+        "status_name": None if status is None else lookup(status).name,
     }
+
+
+def kdc_error(verdict: Verdict, *, as_req: bool) -> dict[str, Any] | None:
+    """The KRB-ERROR (code, and the NTSTATUS of its KERB-EXT-ERROR) the KDC answers an
+    enforced denial with; None when the reply is unchanged (audit mode). The table of
+    ``lanman.kerberos.kdc.authn`` (Windows' answers in Samba's Windows-validated tests):
+
+    * From, not armored (FAST_REQUIRED): KDC_ERR_POLICY, STATUS_INVALID_WORKSTATION;
+    * From, armored, device not granted: KDC_ERR_POLICY without a status;
+    * From, descriptor without owner or invalid: KRB_ERR_GENERIC;
+    * To: KDC_ERR_POLICY, STATUS_AUTHENTICATION_FIREWALL_FAILED; a To descriptor without owner
+      is STATUS_INVALID_PARAMETER, with KRB_ERR_GENERIC in an AS exchange.
+    """
+    if not verdict.refuse:
+        return None
+    bad_sd = verdict.reason in (Reason.DESCRIPTOR_NO_OWNER, Reason.DESCRIPTOR_INVALID)
+    if verdict.check is Check.FROM:
+        if bad_sd:
+            return _error(KRB_ERR_GENERIC, None)
+        fast = verdict.reason is Reason.FAST_REQUIRED
+        return _error(KDC_ERR_POLICY, STATUS_INVALID_WORKSTATION if fast else None)
+    status = STATUS_INVALID_PARAMETER if bad_sd else STATUS_AUTHENTICATION_FIREWALL_FAILED
+    return _error(KRB_ERR_GENERIC if bad_sd and as_req else KDC_ERR_POLICY, status)
+
+
+# enforced denials are also written to the Security log (4820 TGT, 4821 service ticket)
+SECURITY_TWINS = {105: 4820, 106: 4821}
+
+
+def _events(v: Verdict | None) -> list[int]:
+    if v is None or v.event is None:
+        return []
+    twin = SECURITY_TWINS.get(v.event)
+    return [v.event] if twin is None else [v.event, twin]
 
 
 def _verdict_json(v: Verdict | None, *, as_req: bool) -> dict[str, Any]:
@@ -201,22 +233,23 @@ def simulate(
     dev = _require(directory, device, "device") if device else None
     svc = _require(directory, service, "service") if service else None
 
+    def identity(p: Principal) -> tuple[list[str], list[str], dict[str, ClaimAttribute]]:
+        claims = silo_claims(p, cfg)
+        return principal_sids(p, dom, claims_valid=bool(claims)), domain_local_sids(p, dom), claims
+
     eff = effective_policy(user, cfg)
-    dev_sids = dev_local = None
-    if dev is not None:
-        dev_sids = principal_sids(dev, dom)
-        dev_local = domain_local_sids(directory, dev)
-    dtoken = device_token(dev_sids, dev_local, silo_claims(dev, cfg)) if dev is not None else None
+    dev_id = identity(dev) if dev is not None else None
+    dtoken = device_token(*dev_id) if dev_id is not None else None
     from_v = check_allowed_from(eff, armored=dev is not None, device=dtoken)
-    events: list[int] = []
-    error = None
-    if from_v is not None and from_v.event is not None:
-        events.append(from_v.event)
+    events = _events(from_v)
     as_result = _verdict_json(from_v, as_req=True)
     as_result["armored"] = dev is not None
-    if from_v is not None and from_v.refuse:
-        error = as_result["error"]
+    error = as_result["error"]
     life = eff.tgt_lifetime if eff is not None and eff.enforced else None
+    if error is None and life is not None and life < 0:
+        # an enforced negative lifetime makes every ticket invalid (as Windows answers)
+        error = _error(KDC_ERR_NEVER_VALID, STATUS_TIME_DIFFERENCE_AT_DC)
+        as_result["error"] = error
     result: dict[str, Any] = {
         "account": user.name,
         "account_sid": user.sid,
@@ -232,22 +265,25 @@ def simulate(
     }
     if svc is not None:
         seff = effective_policy(svc, cfg)
-        utoken = service_token(
-            principal_sids(user, dom),
-            domain_local_sids(directory, user),
-            silo_claims(user, cfg),
-            device_sids=dev_sids,
-            device_domain_local=dev_local or (),
-            device_claims=silo_claims(dev, cfg) if dev is not None else None,
-        )
-        to_v = check_allowed_to(seff, utoken)
+        if svc.sid == user.sid:
+            to_v = None  # authenticating to oneself is always allowed
+        else:
+            usids, ulocal, uclaims = identity(user)
+            utoken = service_token(
+                usids,
+                ulocal,
+                uclaims,
+                device_sids=dev_id[0] if dev_id else None,
+                device_domain_local=dev_id[1] if dev_id else (),
+                device_claims=dev_id[2] if dev_id else None,
+            )
+            to_v = check_allowed_to(seff, utoken)
         tgs = _verdict_json(to_v, as_req=False)
         tgs["policy"] = _policy_json(seff)
-        tgs["reached"] = error is None  # an enforced AS denial leaves no TGT to ask with
+        tgs["reached"] = error is None  # an AS refusal leaves no TGT to ask with
         result["tgs"] = tgs
-        if tgs["reached"] and to_v is not None and to_v.event is not None:
-            events.append(to_v.event)
-        if error is None and to_v is not None and to_v.refuse:
+        if tgs["reached"]:
+            events += _events(to_v)
             error = tgs["error"]
     result["events"] = events
     result["error"] = error
