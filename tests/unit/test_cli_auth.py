@@ -733,5 +733,6 @@ def test_simulate_below_2012r2_no_policy(dom):
     j = jrun(dom, "auth", "simulate", "bob")
     assert j["policy"] is None and j["issued"] is True
     assert "not applied below 2012 R2" in dom("domain", "level", "show").output
+    assert "not applied" in dom("auth", "silo", "create", "Low").output
     assert jrun(dom, "domain", "level", "raise", "2012 R2")["authentication_policies"] is True
     assert jrun(dom, "auth", "simulate", "bob")["issued"] is False

@@ -120,6 +120,7 @@ def test_events_id_json(home):
     rows = json.loads(lanman(home, "events", "--id", "305", "--json").output)
     assert [r["event_id"] for r in rows] == [305]
     assert rows[0]["data"]["account"] == "bob" and rows[0]["name"] == "AUTHN_POLICY_TGT_AUDIT"
+    assert json.loads(lanman(home, "events", "--json", "--until", "2000-01-01").output) == []
 
 
 def test_export_xml_to_stdout_and_file(home, tmp_path):

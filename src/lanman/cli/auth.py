@@ -318,6 +318,16 @@ def _mode(enforced: bool) -> str:
     return "enforced" if enforced else "audit"
 
 
+def _level_warning(d: Directory) -> None:
+    from lanman.directory.authn import DS_BEHAVIOR_WIN2012R2
+
+    if d.authn.dc_functional_level < DS_BEHAVIOR_WIN2012R2:
+        _say(
+            "Warning: the domain controller functional level is below 2012 R2, so policies "
+            "and silos are not applied (`lanman domain level raise 2016`)."
+        )
+
+
 def _created_message(what: str, name: str, enforced: bool, group: str) -> None:
     if enforced:
         _say(f"{what} {name} was created (enforced).")
@@ -356,6 +366,7 @@ def policy_create(ctx: click.Context, name: str, as_json: bool, **opts: Any) -> 
         echo_json(policy_json(p, d.domain_sid))
         return
     _created_message("Authentication policy", p.name, p.enforced, "policy")
+    _level_warning(d)
 
 
 @policy.command("modify")
@@ -522,6 +533,7 @@ def silo_create(ctx: click.Context, name: str, as_json: bool, **opts: Any) -> No
         echo_json(silo_json(d, s))
         return
     _created_message("Authentication silo", s.name, s.enforced, "silo")
+    _level_warning(d)
 
 
 @silo.command("modify")

@@ -36,15 +36,23 @@ def check_time(option: str, value: str | None) -> None:
 )
 @click.option("--id", "event_id", type=int, help="Only this event id (e.g. 9001).")
 @click.option("--since", help="Only events at or after this ISO 8601 time (UTC if no zone).")
+@click.option("--until", help="Only events at or before this ISO 8601 time.")
 @click.pass_context
 def events(
-    ctx: click.Context, as_json: bool, limit: int, event_id: int | None, since: str | None
+    ctx: click.Context,
+    as_json: bool,
+    limit: int,
+    event_id: int | None,
+    since: str | None,
+    until: str | None,
 ) -> None:
-    """Show the event log, newest first (`lanman events clear` empties it)."""
+    """Show the event log, newest first (`lanman events export` writes Windows event XML,
+    `lanman events clear` empties it)."""
     if ctx.invoked_subcommand is not None:
         return
     check_time("--since", since)
-    rows = get_home(ctx).events.query(since=since, event_id=event_id, limit=limit)
+    check_time("--until", until)
+    rows = get_home(ctx).events.query(since=since, until=until, event_id=event_id, limit=limit)
     if as_json:
         echo_json(rows)
         return
