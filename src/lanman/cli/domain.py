@@ -269,3 +269,75 @@ def domain_set(
         f"Lockout threshold {lo['threshold']}, duration {lo['duration_seconds'] // 60} "
         f"min, window {lo['window_seconds'] // 60} min."
     )
+
+
+def parse_level(text: str) -> int:
+    """A functional level by name (2012R2, "2012 R2", 2016, ...) or by number (6, 7, ...)."""
+    from lanman.directory.authn import FUNCTIONAL_LEVELS
+
+    key = text.strip().replace(" ", "").replace("_", "").lower()
+    for n, label in FUNCTIONAL_LEVELS.items():
+        if key == label.replace(" ", "").lower():
+            return n
+    if key.isdigit() and int(key) in FUNCTIONAL_LEVELS:
+        return int(key)
+    raise CliError(
+        f"unknown functional level {text!r}",
+        "use one of " + ", ".join(v.replace(" ", "") for v in FUNCTIONAL_LEVELS.values()),
+    )
+
+
+def _level_json(level: int) -> dict:
+    from lanman.directory.authn import DS_BEHAVIOR_WIN2012R2, DS_BEHAVIOR_WIN2016, FUNCTIONAL_LEVELS
+
+    return {
+        "dc_functional_level": level,
+        "name": FUNCTIONAL_LEVELS.get(level, str(level)),
+        "authentication_policies": level >= DS_BEHAVIOR_WIN2012R2,
+        "policy_ntlm_switches": level >= DS_BEHAVIOR_WIN2016,
+    }
+
+
+@domain.group("level")
+def domain_level() -> None:
+    """The domain controller functional level (policies and silos need 2012 R2 or later)."""
+
+
+@domain_level.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def domain_level_show(ctx: click.Context, as_json: bool) -> None:
+    """Show the domain controller functional level."""
+    j = _level_json(open_directory(ctx).authn.dc_functional_level)
+    if as_json:
+        echo_json(j)
+        return
+    click.echo(f"Domain controller functional level: {j['name']} ({j['dc_functional_level']})")
+    if not j["authentication_policies"]:
+        click.echo("Authentication policies and silos are not applied below 2012 R2.")
+
+
+@domain_level.command("raise")
+@click.argument("level")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def domain_level_raise(ctx: click.Context, level: str, as_json: bool) -> None:
+    """Raise the domain controller functional level to LEVEL (e.g. 2016)."""
+    d = open_directory(ctx)
+    new = parse_level(level)
+    old = d.authn.dc_functional_level
+    if new <= old:
+        cur = _level_json(old)
+        raise CliError(
+            f"the functional level is already {cur['name']} ({old})",
+            "a functional level can only be raised",
+        )
+    d.authn.set_dc_functional_level(new)
+    j = _level_json(new)
+    if as_json:
+        echo_json(j)
+        return
+    click.echo(
+        f"Domain controller functional level raised from {_level_json(old)['name']} to "
+        f"{j['name']} ({new})."
+    )

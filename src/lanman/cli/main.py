@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from lanman.cli._common import HomeRef, LanmanGroup
+from lanman.cli.auth import auth, computer_auth, user_auth
 from lanman.cli.client import client
 from lanman.cli.computer import computer
 from lanman.cli.domain import domain
@@ -63,6 +64,9 @@ cli.add_command(scan)
 cli.add_command(store)
 cli.add_command(service)
 cli.add_command(sddl)
+cli.add_command(auth)
+user.add_command(user_auth)
+computer.add_command(computer_auth)
 
 
 def main() -> None:
