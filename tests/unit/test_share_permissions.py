@@ -1,6 +1,6 @@
 """Share permissions (New-SmbShare -FullAccess/-ChangeAccess/-ReadAccess/-NoAccess,
 Grant-/Revoke-/Block-/Get-SmbShareAccess): the pure descriptor edits, the tree connect and
-CREATE checks of the core, schema 5 -> 6, account resolution and the CLI."""
+CREATE checks of the core, schema 6 -> 7, account resolution and the CLI."""
 
 from __future__ import annotations
 
@@ -171,16 +171,16 @@ def test_session_token_built_once_at_logon(tmp_path):
 # ---- storage and names --------------------------------------------------------------------
 
 
-def test_schema_5_to_6_keeps_existing_shares_at_everyone_full(tmp_path):
+def test_schema_6_to_7_keeps_existing_shares_at_everyone_full(tmp_path):
     db = tmp_path / "lanman.sqlite"
     c = sqlite3.connect(db, isolation_level=None)
-    for mig in MIGRATIONS[:5]:
+    for mig in MIGRATIONS[:6]:
         for stmt in _split(mig):
             c.execute(stmt)
-    c.execute("PRAGMA user_version = 5")
+    c.execute("PRAGMA user_version = 6")
     c.execute("INSERT INTO shares (name, path) VALUES ('old', ?)", (str(tmp_path),))
     c.close()
-    assert SCHEMA_VERSION == 6
+    assert SCHEMA_VERSION == 7
     store = Store(db)
     assert store.get_share("old").security_descriptor == sh.LEGACY_SHARE
     new = store.add_share("new", tmp_path, security_descriptor=sh.DEFAULT_NEW_SHARE)

@@ -106,7 +106,7 @@ def _encode(aces: list[tuple[str, int, int]]) -> bytes:
     return encode_sd(sd)
 
 
-#: Everyone Full: what shares made before share permissions existed keep (schema 6).
+#: Everyone Full: what shares made before share permissions existed keep (schema 7).
 LEGACY_SHARE = _encode([(EVERYONE, _ALLOW, FULL)])
 #: Everyone Read: New-SmbShare without -FullAccess/-ChangeAccess/-ReadAccess/-NoAccess.
 DEFAULT_NEW_SHARE = build_share_sd()
