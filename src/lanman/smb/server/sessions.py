@@ -362,12 +362,10 @@ class SessionHandlers:
         sd = getattr(share, "security_descriptor", None)
         if sd is None:
             return FILE_ALL_ACCESS
-        token = session.token
-        if token is None:
-            from lanman.security.token import SecurityToken
-
-            token = session.token = SecurityToken.build(["S-1-1-0"])
         from lanman.security.errors import SecurityError
+        from lanman.security.token import SecurityToken
+
+        token = session.token if session.token is not None else SecurityToken()  # no SIDs
 
         try:
             granted = share_access(sd, token)
