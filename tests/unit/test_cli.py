@@ -12,10 +12,17 @@ import pytest
 from click.testing import CliRunner
 
 from lanman.cli.main import cli
+from lanman.home import Home
 from lanman.crypto.md4 import md4, nt_hash
 
 
+def _ensure_home(home: Path) -> None:
+    if not home.exists():
+        Home.open(home).close()
+
+
 def run(home: Path, *args: str, input: str | None = None):
+    _ensure_home(home)  # only setup commands create a home (issue 15)
     result = CliRunner().invoke(cli, ["--home", str(home), *args], input=input)
     assert "Traceback" not in result.output + result.stderr
     return result
@@ -242,8 +249,52 @@ def test_events_json(tmp_path: Path) -> None:
 
 def test_lanman_home_env(lanman_home: Path) -> None:
     r = CliRunner().invoke(cli, ["share", "list", "--json"])
+    assert r.exit_code == 1 and str(lanman_home) in r.stderr  # a read never creates a home
+    assert not lanman_home.exists()
+    r = CliRunner().invoke(cli, ["user", "add", "bob", "--password-stdin"], input="Bob-pw-1\n")
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(cli, ["share", "list", "--json"])
     assert r.exit_code == 0 and json.loads(r.output) == []
     assert (lanman_home / "lanman.sqlite").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["user", "list"],
+        ["user", "list", "--json"],
+        ["share", "list"],
+        ["events"],
+        ["policy", "get"],
+        ["smb", "server-config", "get"],
+        ["domain", "show"],
+    ],
+)
+def test_read_commands_never_create_a_home(tmp_path: Path, args: list[str]) -> None:
+    missing = tmp_path / "nonexistent" / "x"
+    r = CliRunner().invoke(cli, ["--home", str(missing), *args])
+    assert r.exit_code == 1, r.output
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and str(missing) in lines[0] and "does not exist" in lines[0]
+    assert "internal error" not in r.output + r.stderr
+    assert not missing.exists() and not missing.parent.exists()
+
+
+@pytest.mark.parametrize(
+    "args,stdin",
+    [
+        (["user", "add", "bob", "--password-stdin"], "Bob-pw-1\n"),
+        (["share", "add", "docs", "{dir}"], None),
+    ],
+)
+def test_setup_commands_create_the_home(tmp_path: Path, args: list[str], stdin) -> None:
+    home = tmp_path / "new" / "home"
+    d = tmp_path / "docs"
+    d.mkdir()
+    args = [a.replace("{dir}", str(d)) for a in args]
+    r = CliRunner().invoke(cli, ["--home", str(home), *args], input=stdin)
+    assert r.exit_code == 0, r.output + r.stderr
+    assert (home / "lanman.sqlite").exists()
 
 
 def _fake_service(monkeypatch, run_impl) -> list:

@@ -12,7 +12,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from lanman.home import Home
+from lanman.home import Home, default_home_path
 
 EXIT_ERROR = 1
 
@@ -67,25 +67,49 @@ class LanmanGroup(click.Group):
 
 
 class HomeRef:
-    """Lazily opened :class:`Home`; closed when the command's context closes."""
+    """Lazily opened :class:`Home`; closed when the command's context closes.
+
+    Only the commands that set a server up create a missing home (``up``, ``user add``,
+    ``share add``, ``domain provision``: ``create=True``); every other command fails on a
+    missing home with a one-line error naming the path, instead of creating an empty one
+    (a mistyped ``--home`` would otherwise answer "no entries")."""
 
     def __init__(self, path: Path | None):
         self.path = path
         self._home: Home | None = None
 
-    def get(self, ctx: click.Context) -> Home:
+    def get(self, ctx: click.Context, create: bool = False) -> Home:
         if self._home is None:
-            self._home = Home.open(self.path, create=True)
+            self._home = Home.open(self.path, create=create)
             ctx.find_root().call_on_close(self._home.close)
         return self._home
 
+    def exists(self) -> bool:
+        """Whether the home directory is there (without creating it)."""
+        if self._home is not None:
+            return True
+        p = Path(self.path) if self.path is not None else default_home_path()
+        return p.expanduser().is_dir()
 
-def get_home(ctx: click.Context) -> Home:
+
+def _ref(ctx: click.Context) -> HomeRef:
     ref = ctx.find_root().obj
     if not isinstance(ref, HomeRef):  # invoked without the root group (tests of subgroups)
         ref = HomeRef(None)
         ctx.find_root().obj = ref
-    return ref.get(ctx)
+    return ref
+
+
+def get_home(ctx: click.Context, create: bool = False) -> Home:
+    """The command's home; a missing one is an error unless ``create`` (setup commands)."""
+    return _ref(ctx).get(ctx, create=create)
+
+
+def get_home_if_exists(ctx: click.Context) -> Home | None:
+    """The home when there is one, else None (``lanman client`` runs without a home, with
+    the default client policy, like a Windows workstation with no local policy set)."""
+    ref = _ref(ctx)
+    return ref.get(ctx) if ref.exists() else None
 
 
 _TRUE = {"true", "$true", "1"}

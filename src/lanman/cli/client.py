@@ -39,7 +39,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from lanman.cli._common import WIN_BOOL, CliError, echo_json, get_home
+from lanman.cli._common import WIN_BOOL, CliError, echo_json, get_home_if_exists
 from lanman.smb.client import SmbClient, SmbClientError, parse_dialect
 from lanman.smb.client.connection import ALL_DIALECTS
 
@@ -212,10 +212,11 @@ def _connect(
     except ValueError as e:
         raise CliError(str(e), "use --dialect 2.0.2, 2.1, 3.0, 3.0.2 or 3.1.1") from None
     user, password, anonymous = _credentials(user_spec, password_stdin, no_pass, kerberos)
-    home = get_home(ctx)
+    home = get_home_if_exists(ctx)  # no home: default client policy, no event log
 
     def sink(name: str, fields: dict) -> None:
-        home.events.emit(name, source="lanman client", **fields)
+        if home is not None:
+            home.events.emit(name, source="lanman client", **fields)
 
     c = SmbClient.connect(
         host,

@@ -67,7 +67,7 @@ def up(
         account = resolve_run_as(run_as)  # before the home is opened (or created)
     except PrivilegeError as e:
         raise CliError(e.message, e.remedy) from None
-    home = get_home(ctx)
+    home = get_home(ctx, create=True)
     _check_store(home)
     listen = listen or home.config.listen
     port = smb_port or home.config.smb_port
