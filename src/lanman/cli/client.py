@@ -39,7 +39,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from lanman.cli._common import WIN_BOOL, CliError, echo_json, get_home_if_exists
+from lanman.cli._common import WIN_BOOL, CliError, echo_json, get_home
 from lanman.smb.client import SmbClient, SmbClientError, parse_dialect
 from lanman.smb.client.connection import ALL_DIALECTS
 
@@ -212,11 +212,12 @@ def _connect(
     except ValueError as e:
         raise CliError(str(e), "use --dialect 2.0.2, 2.1, 3.0, 3.0.2 or 3.1.1") from None
     user, password, anonymous = _credentials(user_spec, password_stdin, no_pass, kerberos)
-    home = get_home_if_exists(ctx)  # no home: default client policy, no event log
+    # The Workstation service's state: client policy and the event log its failures go to
+    # (31017, 31998, ...); like a Windows client it always has one, so a missing home is made.
+    home = get_home(ctx, create=True)
 
     def sink(name: str, fields: dict) -> None:
-        if home is not None:
-            home.events.emit(name, source="lanman client", **fields)
+        home.events.emit(name, source="lanman client", **fields)
 
     c = SmbClient.connect(
         host,
