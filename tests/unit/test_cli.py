@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from lanman.cli.main import cli
-from lanman.home import Home
 from lanman.crypto.md4 import md4, nt_hash
+from lanman.home import Home
 
 
 def _ensure_home(home: Path) -> None:

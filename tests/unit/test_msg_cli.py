@@ -16,11 +16,11 @@ import pytest
 from click.testing import CliRunner
 
 from lanman.cli._common import HomeRef
-from lanman.home import Home
 from lanman.cli.main import cli
 from lanman.cli.msg import main as msg_main
 from lanman.cli.msg import msg, msg_script, sessions_cmd
 from lanman.cli.session import session
+from lanman.home import Home
 from lanman.msg.command import LocalBackend, run_msg
 from lanman.msg.host import Caller, MsgHost
 from lanman.msg.sessions import MsgSession, SessionState, StaticProvider

@@ -409,6 +409,23 @@ def _build() -> dict[str, Explanation]:
                 ),
             ),
         ),
+        Explanation(
+            key="not_smb_server",
+            shown=(win32.lookup(53).system_error_line(), win32.lookup(53).message),
+            code=53,
+            name="ERROR_BAD_NETPATH",
+            message=win32.lookup(53).message,
+            ntstatus=nts.STATUS_INVALID_NETWORK_RESPONSE,
+            cause="something answered at that address and port, but it is not an SMB server "
+            "(its reply is not SMB: an HTTP, TLS or SSH server, or another service).",
+            remedies=(
+                Remedy(
+                    side="client",
+                    summary="check the port (-p; SMB is TCP 445) and the host: the SMB server "
+                    "may listen on another port, or not run at all",
+                ),
+            ),
+        ),
     ]
     return {e.key: e for e in out}
 

@@ -258,7 +258,7 @@ class SmbClient:
             client._flush_events()
             client.close(logoff=False)
             if isinstance(e, SmbClientError):
-                _recognise(e, conn)
+                recognise_failure(e, conn)
             raise
         return client
 
@@ -732,7 +732,7 @@ def _kerberos_initiator(host, user, password, domain, required, **kw):
     return KerberosInitiator(ticket), plan, []
 
 
-def _recognise(e: SmbClientError, conn: ClientConnection) -> None:
+def recognise_failure(e: SmbClientError, conn: ClientConnection) -> None:
     """Name the server family on a failure, so the remedy fits that server."""
     from lanman.scan.family import recognise_server
 
