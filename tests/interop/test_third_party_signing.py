@@ -195,3 +195,22 @@ def test_http_peer_is_not_an_smb_server(http_server, tmp_path):
     assert "an HTTP server" in err
     assert "Direct-TCP length" not in err and "internal error" not in err
     assert "System error 53 has occurred." in err
+
+
+def test_user_without_password_without_a_terminal(http_server, tmp_path):
+    """No controlling terminal (a new session) and standard input not a terminal: a clear
+    error instead of getpass's warning and "Aborted!"; nothing is sent to the peer."""
+    cp = subprocess.run(
+        isup.lanman_cmd()
+        + ["--home", str(tmp_path / "h"), "client", "//127.0.0.1/x", "-p", str(http_server)]
+        + ["-U", "alice"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=60,
+        start_new_session=True,
+        check=False,
+    )
+    err = cp.stderr.decode()
+    assert cp.returncode == 1, err
+    assert "no password for alice and no terminal to ask for one" in err
+    assert "Aborted" not in err and "GetPassWarning" not in err and "Warning" not in err

@@ -197,7 +197,8 @@ def _invoke(tmp_path: Path, *args: str, input: str | None = None):
     return r
 
 
-def test_user_without_password_and_no_terminal(tmp_path):
+def test_user_without_password_and_no_terminal(tmp_path, monkeypatch):
+    monkeypatch.setattr(client_cli, "_interactive", lambda: False)  # CI has no terminal either
     r = _invoke(tmp_path, "//127.0.0.1/data", "-p", "1", "-U", "alice")
     assert r.exit_code == 1
     assert "no password for alice and no terminal to ask for one" in r.stderr

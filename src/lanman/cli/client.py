@@ -199,11 +199,19 @@ def _credentials(
 
 
 def _interactive() -> bool:
-    """A terminal to prompt on (getpass reads /dev/tty; without one it warns and echoes)."""
+    """A terminal to prompt on: standard input, or the controlling terminal that getpass
+    opens (/dev/tty). Without either getpass warns, reads standard input and echoes."""
     try:
-        return sys.stdin.isatty()
+        if sys.stdin.isatty():
+            return True
     except (AttributeError, ValueError):
+        pass
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
         return False
+    os.close(fd)
+    return True
 
 
 def _connect(
