@@ -405,3 +405,35 @@ def test_server_config_encryption_settings(tmp_path: Path) -> None:
     assert got["EncryptionCiphers"] == "AES_256_GCM"
     r = run(home, "smb", "server-config", "set", "--encryption-ciphers", "AES_512_GCM")
     assert r.exit_code == 1 and "unknown cipher" in r.stderr
+
+
+def test_home_after_the_command(tmp_path: Path) -> None:
+    """`lanman user list --home DIR` (the option after the command) works like `--home DIR
+    user list`: a missing home is one line naming the path, exit 1."""
+    missing = tmp_path / "nonexistent" / "x"
+    for args in (["user", "list", "--home", str(missing)], ["user", "list", f"--home={missing}"]):
+        r = CliRunner().invoke(cli, args)
+        assert r.exit_code == 1, r.output
+        assert r.stderr.strip().splitlines() == [
+            f"lanman: home directory '{missing}' does not exist (check --home / LANMAN_HOME; "
+            "`lanman up`, `user add`, `share add` or `domain provision` create one)"
+        ]
+        assert not missing.parent.exists()
+    home = tmp_path / "h"
+    r = CliRunner().invoke(
+        cli, ["user", "add", "bob", "--password-stdin", "--home", str(home)], input="Bob-pw-1\n"
+    )
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(cli, ["user", "list", "--json", "--home", str(home)])
+    assert r.exit_code == 0 and [u["name"] for u in json.loads(r.stdout)] == ["bob"]
+
+
+def test_hoist_global_option() -> None:
+    from lanman.cli._common import hoist_global_option as h
+
+    assert h(["user", "list", "--home", "d"]) == ["--home", "d", "user", "list"]
+    assert h(["user", "list", "--home=d"]) == ["--home=d", "user", "list"]
+    assert h(["--home", "d", "user", "list"]) == ["--home", "d", "user", "list"]
+    assert h(["user", "add", "--", "--home", "d"]) == ["user", "add", "--", "--home", "d"]
+    assert h(["msg", "*", "--home", "x"]) == ["msg", "*", "--home", "x"]  # free text
+    assert h(["user", "list", "--home"]) == ["user", "list", "--home"]  # click reports it

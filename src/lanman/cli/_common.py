@@ -40,8 +40,41 @@ def report_error(exc: BaseException) -> None:
         click.echo(f"Remedy: {remedy}", err=True)
 
 
+def hoist_global_option(args: list[str], name: str = "--home", keep_raw=("msg",)) -> list[str]:
+    """Move ``--home DIR`` / ``--home=DIR`` given after the command (``lanman user list
+    --home DIR``) in front of it, where the top-level group reads it. Stops at ``--``; the
+    commands in ``keep_raw`` take free text (``msg``'s message) and are left alone."""
+    out, moved, i = [], [], 0
+    seen_command = False
+    while i < len(args):
+        a = args[i]
+        if a == "--":
+            out.extend(args[i:])
+            break
+        if not seen_command and not a.startswith("-"):
+            if a in keep_raw:
+                out.extend(args[i:])
+                break
+            seen_command = True
+        if seen_command and a == name and i + 1 < len(args):
+            moved += [a, args[i + 1]]
+            i += 2
+            continue
+        if seen_command and a.startswith(name + "="):
+            moved.append(a)
+            i += 1
+            continue
+        out.append(a)
+        i += 1
+    return moved + out
+
+
 class LanmanGroup(click.Group):
-    """Top-level group: turns lanman errors into message + remedy on stderr and exit code 1."""
+    """Top-level group: turns lanman errors into message + remedy on stderr and exit code 1;
+    ``--home`` is accepted after the command too."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_option(list(args)))
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
