@@ -414,10 +414,11 @@ def test_home_after_the_command(tmp_path: Path) -> None:
     for args in (["user", "list", "--home", str(missing)], ["user", "list", f"--home={missing}"]):
         r = CliRunner().invoke(cli, args)
         assert r.exit_code == 1, r.output
-        assert r.stderr.strip().splitlines() == [
+        want = (
             f"lanman: home directory '{missing}' does not exist (check --home / LANMAN_HOME; "
             "`lanman up`, `user add`, `share add` or `domain provision` create one)"
-        ]
+        )
+        assert r.stderr.strip().splitlines() == [want]
         assert not missing.parent.exists()
     home = tmp_path / "h"
     r = CliRunner().invoke(
