@@ -424,3 +424,75 @@ def test_to_check_reads_the_tgt_pac_not_the_directory(env):
         assert asn1.message_type(rep) == asn1.MSG_TGS_REP
     finally:
         d.remove_member("Tier0", "carol")
+
+
+def _forged_armor(core, d, device: str, mutate) -> client.Credentials:
+    """A TGT for ``device`` whose PAC (signed with the real krbtgt key) was changed by
+    ``mutate(pac)``: what a KDC would see from another DC, or a tampered-but-trusted PAC."""
+    import dataclasses
+
+    from lanman.kerberos.der import Name
+
+    real = tgt(core, d, device)
+    p = d.find_principal(device)
+    pac = mutate(core, p)
+    der = core.issue_ticket(
+        flags=real.flags,
+        session_etype=real.session_etype,
+        session_key=real.session_key,
+        crealm=REALM,
+        cname=Name(1, [device]),
+        authtime=int(NOW),
+        starttime=int(NOW),
+        endtime=int(NOW) + 3600,
+        renew_till=None,
+        server=d.krbtgt(),
+        sname=core.krbtgt_principal_name(),
+        pac=pac,
+        service_ticket=False,
+    )
+    return dataclasses.replace(real, ticket=asn1.Ticket.load(der))
+
+
+def test_device_token_trusts_the_armor_pac_extra_sids(env):
+    """§2.3: the device's groups come from the armor TGT's PAC (ExtraSids included), not from
+    the directory: WS2 is not in Tier0, but its PAC says so."""
+    import dataclasses
+
+    d, core = env
+    tier0 = d.get_group("Tier0").sid
+    _from_policy(d, TIER0 % tier0)
+    armor = _forged_armor(
+        core,
+        d,
+        "WS2$",
+        lambda c, p: c.build_pac(
+            dataclasses.replace(p, extra_sids=[tier0]), int(NOW), requested=None
+        ),
+    )
+    req, _, _ = client.armored_as_req(REALM, "alice", armor, key=(AES, key_of(d, "alice")), now=NOW)
+    assert asn1.message_type(core.handle(req)) == asn1.MSG_AS_REP
+
+
+def test_duplicate_claim_values_in_the_armor_pac_fail_with_generic_error(env):
+    """§5.2: a claims blob repeating a value inside one claim entry -> KRB_ERR_GENERIC."""
+    from lanman.kerberos import pac as P
+    from lanman.kerberos.pac_claims import encode_claims_set
+    from lanman.security.claims import STRING, ClaimAttribute
+
+    d, core = env
+    _from_policy(d, 'O:SYD:(XA;;CR;;;WD;(@USER.ad://ext/AuthenticationSilo == "T0"))')
+
+    def mutate(c, p):
+        pac = c.build_pac(p, int(NOW), requested=None)
+        pac.set(
+            P.PAC_CLIENT_CLAIMS,
+            encode_claims_set(
+                [ClaimAttribute("ad://ext/AuthenticationSilo", STRING, ("T0", "t0"))]
+            ),
+        )
+        return pac
+
+    armor = _forged_armor(core, d, "WS1$", mutate)
+    req, _, _ = client.armored_as_req(REALM, "alice", armor, key=(AES, key_of(d, "alice")), now=NOW)
+    assert err(core.handle(req)).code == KRB_ERR_GENERIC

@@ -110,7 +110,7 @@ def claims(draw):
     gen = {
         1: st.integers(-(1 << 63), (1 << 63) - 1),
         2: st.integers(0, (1 << 64) - 1),
-        3: strings,
+        3: strings.filter(lambda v: "\0" not in v),  # NUL-terminated in the binary form
         5: sids,
         6: st.integers(0, 1),
         0x10: st.binary(max_size=6),

@@ -177,6 +177,15 @@ def domain_show(ctx: click.Context, as_json: bool) -> None:
         f"{lo['duration_seconds'] // 60} min" if lo["duration_seconds"] else "until unlocked",
     )
     t.add_row("Lockout window", f"{lo['window_seconds'] // 60} min")
+    pp = info["password_policy"]
+    t.add_row("Minimum password length", str(pp["min_password_length"]))
+    t.add_row("Password complexity", "Enabled" if pp["password_complexity"] else "Disabled")
+    t.add_row("Password history", f"{pp['password_history']} passwords remembered")
+    t.add_row(
+        "Maximum password age",
+        f"{pp['max_password_age_days']} days" if pp["max_password_age_days"] else "never expires",
+    )
+    t.add_row("Minimum password age", f"{pp['min_password_age_days']} days")
     t.add_row("RC4-only accounts", escape(", ".join(info["rc4_only_accounts"]) or "none"))
     console().print(t)
 
@@ -250,22 +259,131 @@ def domain_krb5conf(ctx: click.Context, kdc: str | None) -> None:
     default=None,
     help="Minutes after which the bad-password count restarts.",
 )
+@click.option("--min-password-length", type=int, default=None, help="Characters (AD: 7).")
+@click.option(
+    "--password-complexity/--no-password-complexity",
+    default=None,
+    help="Three of upper, lower, digit, symbol; not the account name (AD: on).",
+)
+@click.option("--password-history", type=int, default=None, help="Passwords remembered (AD: 24).")
+@click.option("--max-password-age", type=int, default=None, help="Days, 0 = never expire (AD: 42).")
+@click.option("--min-password-age", type=int, default=None, help="Days (AD: 1).")
+@click.option("--json", "as_json", is_flag=True, help="Print the resulting policies as JSON.")
 @click.pass_context
 def domain_set(
     ctx: click.Context,
     lockout_threshold: int | None,
     lockout_duration: int | None,
     lockout_window: int | None,
+    min_password_length: int | None,
+    password_complexity: bool | None,
+    password_history: int | None,
+    max_password_age: int | None,
+    min_password_age: int | None,
+    as_json: bool,
 ) -> None:
-    """Change the domain's account lockout policy."""
+    """Change the domain's account lockout and password policy (Default Domain Policy)."""
     d = open_directory(ctx)
     d.set_lockout_policy(
         threshold=lockout_threshold,
         duration=None if lockout_duration is None else lockout_duration * 60,
         window=None if lockout_window is None else lockout_window * 60,
     )
+    pp = d.set_password_policy(
+        min_length=min_password_length,
+        complexity=password_complexity,
+        history=password_history,
+        max_age_days=max_password_age,
+        min_age_days=min_password_age,
+    )
     lo = d.lockout_policy
+    if as_json:
+        echo_json({"lockout": lo, "password_policy": pp.as_dict()})
+        return
     click.echo(
         f"Lockout threshold {lo['threshold']}, duration {lo['duration_seconds'] // 60} "
         f"min, window {lo['window_seconds'] // 60} min."
+    )
+    a = pp.as_dict()
+    click.echo(
+        f"Passwords: at least {a['min_password_length']} characters, complexity "
+        f"{'on' if a['password_complexity'] else 'off'}, {a['password_history']} remembered, "
+        + (
+            f"expire after {a['max_password_age_days']} days"
+            if a["max_password_age_days"]
+            else "never expire"
+        )
+        + f", minimum age {a['min_password_age_days']} days."
+    )
+
+
+def parse_level(text: str) -> int:
+    """A functional level by name (2012R2, "2012 R2", 2016, ...) or by number (6, 7, ...)."""
+    from lanman.directory.authn import FUNCTIONAL_LEVELS
+
+    key = text.strip().replace(" ", "").replace("_", "").lower()
+    for n, label in FUNCTIONAL_LEVELS.items():
+        if key == label.replace(" ", "").lower():
+            return n
+    if key.isdigit() and int(key) in FUNCTIONAL_LEVELS:
+        return int(key)
+    raise CliError(
+        f"unknown functional level {text!r}",
+        "use one of " + ", ".join(v.replace(" ", "") for v in FUNCTIONAL_LEVELS.values()),
+    )
+
+
+def _level_json(level: int) -> dict:
+    from lanman.directory.authn import DS_BEHAVIOR_WIN2012R2, DS_BEHAVIOR_WIN2016, FUNCTIONAL_LEVELS
+
+    return {
+        "dc_functional_level": level,
+        "name": FUNCTIONAL_LEVELS.get(level, str(level)),
+        "authentication_policies": level >= DS_BEHAVIOR_WIN2012R2,
+        "policy_ntlm_switches": level >= DS_BEHAVIOR_WIN2016,
+    }
+
+
+@domain.group("level")
+def domain_level() -> None:
+    """The domain controller functional level (policies and silos need 2012 R2 or later)."""
+
+
+@domain_level.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def domain_level_show(ctx: click.Context, as_json: bool) -> None:
+    """Show the domain controller functional level."""
+    j = _level_json(open_directory(ctx).authn.dc_functional_level)
+    if as_json:
+        echo_json(j)
+        return
+    click.echo(f"Domain controller functional level: {j['name']} ({j['dc_functional_level']})")
+    if not j["authentication_policies"]:
+        click.echo("Authentication policies and silos are not applied below 2012 R2.")
+
+
+@domain_level.command("raise")
+@click.argument("level")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def domain_level_raise(ctx: click.Context, level: str, as_json: bool) -> None:
+    """Raise the domain controller functional level to LEVEL (e.g. 2016)."""
+    d = open_directory(ctx)
+    new = parse_level(level)
+    old = d.authn.dc_functional_level
+    if new <= old:
+        cur = _level_json(old)
+        raise CliError(
+            f"the functional level is already {cur['name']} ({old})",
+            "a functional level can only be raised",
+        )
+    d.authn.set_dc_functional_level(new)
+    j = _level_json(new)
+    if as_json:
+        echo_json(j)
+        return
+    click.echo(
+        f"Domain controller functional level raised from {_level_json(old)['name']} to "
+        f"{j['name']} ({new})."
     )

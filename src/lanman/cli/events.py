@@ -1,4 +1,5 @@
-"""``lanman events``: show the security and operational event log; ``lanman events clear``."""
+"""``lanman events``: show the security and operational event log; ``lanman events export``
+(Windows event XML or JSON) and ``lanman events clear``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,21 @@ from rich.markup import escape
 from rich.table import Table
 
 from lanman.cli._common import CliError, console, echo_json, get_home
+
+
+def check_time(option: str, value: str | None) -> None:
+    """Refuse a --since/--until that is not ISO 8601 (one-line message and remedy)."""
+    if value is None:
+        return
+    from datetime import datetime
+
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise CliError(
+            f"{option} {value!r} is not an ISO 8601 time",
+            "use e.g. 2026-01-31 or 2026-01-31T12:00:00Z",
+        ) from None
 
 
 @click.group("events", invoke_without_command=True)
@@ -20,24 +36,23 @@ from lanman.cli._common import CliError, console, echo_json, get_home
 )
 @click.option("--id", "event_id", type=int, help="Only this event id (e.g. 9001).")
 @click.option("--since", help="Only events at or after this ISO 8601 time (UTC if no zone).")
+@click.option("--until", help="Only events at or before this ISO 8601 time.")
 @click.pass_context
 def events(
-    ctx: click.Context, as_json: bool, limit: int, event_id: int | None, since: str | None
+    ctx: click.Context,
+    as_json: bool,
+    limit: int,
+    event_id: int | None,
+    since: str | None,
+    until: str | None,
 ) -> None:
-    """Show the event log, newest first (`lanman events clear` empties it)."""
+    """Show the event log, newest first (`lanman events export` writes Windows event XML,
+    `lanman events clear` empties it)."""
     if ctx.invoked_subcommand is not None:
         return
-    if since is not None:
-        from datetime import datetime
-
-        try:
-            datetime.fromisoformat(since)
-        except ValueError:
-            raise CliError(
-                f"--since {since!r} is not an ISO 8601 time",
-                "use e.g. 2026-01-31 or 2026-01-31T12:00:00Z",
-            ) from None
-    rows = get_home(ctx).events.query(since=since, event_id=event_id, limit=limit)
+    check_time("--since", since)
+    check_time("--until", until)
+    rows = get_home(ctx).events.query(since=since, until=until, event_id=event_id, limit=limit)
     if as_json:
         echo_json(rows)
         return
@@ -93,3 +108,57 @@ def events_clear(ctx: click.Context, backup: str | None) -> None:
     removed = home.events.clear()
     home.events.emit("LOG_CLEARED", source="lanman-cli", user=user, removed=removed, backup=note)
     click.echo(f"Cleared {removed} events{note}.")
+
+
+@events.command("export")
+@click.option("--since", help="Only events at or after this ISO 8601 time (UTC if no zone).")
+@click.option("--until", help="Only events at or before this ISO 8601 time.")
+@click.option("--id", "event_id", type=int, help="Only this event id (e.g. 305).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["xml", "json"]),
+    default="xml",
+    show_default=True,
+    help="xml: Windows event XML (as `wevtutil qe /f:xml /e:Events`); json: a list.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write to this file (default: standard output).",
+)
+@click.pass_context
+def events_export(
+    ctx: click.Context,
+    since: str | None,
+    until: str | None,
+    event_id: int | None,
+    fmt: str,
+    output: str | None,
+) -> None:
+    """Export events oldest first, e.g. for a SIEM or Windows tooling."""
+    import json
+
+    from lanman.events.xml import events_to_xml
+
+    check_time("--since", since)
+    check_time("--until", until)
+    home = get_home(ctx)
+    rows = home.events.query(since=since, until=until, event_id=event_id, limit=10**9)
+    rows.reverse()
+    if fmt == "xml":
+        text = events_to_xml(rows, computer=home.config.server_name)
+    else:
+        text = json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as e:
+        raise CliError(
+            f"cannot write {output!r}: {e.strerror}", "give a file in a writable directory"
+        ) from None
+    click.echo(f"Exported {len(rows)} events to {output} ({fmt}).", err=True)

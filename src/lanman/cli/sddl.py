@@ -36,12 +36,19 @@ _DOMAIN_OPT = click.option(
 _JSON_OPT = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
 
+def caret_lines(text: str | None, column: int | None) -> list[str]:
+    """The SDDL text and a caret under its 1-based ``column`` (indented two spaces), or
+    nothing when the text is too long or spans lines."""
+    if text is None or column is None or "\n" in text or len(text) >= 400:
+        return []
+    return [f"  {text}", "  " + " " * (column - 1) + "^"]
+
+
 def _fail(message: str, text: str | None = None, column: int | None = None) -> None:
     """Print an input error (with a caret under the column) and exit 2."""
     click.echo(f"lanman: {message}", err=True)
-    if text is not None and column is not None and "\n" not in text and len(text) < 400:
-        click.echo(f"  {text}", err=True)
-        click.echo("  " + " " * (column - 1) + "^", err=True)
+    for line in caret_lines(text, column):
+        click.echo(line, err=True)
     sys.exit(EXIT_BAD_INPUT)
 
 

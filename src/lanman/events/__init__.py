@@ -155,9 +155,14 @@ class EventLog:
         self.write(ev.id, ev.level, source, render(name, **data), **data)
 
     def query(
-        self, since: datetime | str | None = None, event_id: int | None = None, limit: int = 100
+        self,
+        since: datetime | str | None = None,
+        event_id: int | None = None,
+        limit: int = 100,
+        until: datetime | str | None = None,
     ) -> list[dict]:
-        """Events newest first. ``since`` is a datetime or ISO 8601 string (naive = UTC).
+        """Events newest first. ``since`` is a datetime or ISO 8601 string (naive = UTC);
+        ``until`` likewise keeps events at or before it.
 
         Each dict: id, time_utc, event_id, name, level, source, message, data (dict).
         """
@@ -166,6 +171,9 @@ class EventLog:
         if since is not None:
             where.append("time_utc >= ?")
             args.append(_utc(since))
+        if until is not None:
+            where.append("time_utc <= ?")
+            args.append(_utc(until))
         if event_id is not None:
             where.append("event_id = ?")
             args.append(int(event_id))

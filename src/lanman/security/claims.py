@@ -66,6 +66,8 @@ def encode_claim(claim: ClaimAttribute) -> bytes:
     """CLAIM_SECURITY_ATTRIBUTE_RELATIVE_V1 in the layout Windows writes: header, value
     offsets, name, then the values in order."""
     kind = CLAIM_TYPES[claim.value_type].kind
+    if "\0" in claim.name or (kind == "str" and any("\0" in v for v in claim.values)):
+        raise SecurityError("a resource attribute's name and strings cannot contain NUL")
     n = len(claim.values)
     name = _u16z(claim.name)
     pos = 16 + 4 * n + len(name)

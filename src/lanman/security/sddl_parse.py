@@ -46,7 +46,7 @@ from lanman.security.descriptor import (
 from lanman.security.errors import SddlError
 from lanman.security.rights import COMPOUND_RIGHTS, LABEL_RIGHTS, RIGHTS
 
-__all__ = ["parse_condition", "parse_sddl"]
+__all__ = ["device_references", "parse_condition", "parse_sddl"]
 
 _WS = " \t\n\r\v\f"
 _FIELD_END = re.compile(r"[;()]")
@@ -646,3 +646,45 @@ def parse_condition(text: str, domain_sid: str | None = None) -> Expr:
     if p.i != p.n:
         raise p.err("unexpected text after the condition")
     return node
+
+
+_DEVICE_MEMBER_OPS = frozenset({0x8A, 0x8C, 0x91, 0x93})  # (Not_)Device_Member_of(_any)
+
+
+class _DeviceFinder(_Parser):
+    """A parser that also notes where conditions refer to the device (@Device. attributes,
+    Device_Member_of operators)."""
+
+    __slots__ = ("found",)
+
+    def __init__(self, text: str, domain_sid: str | None):
+        super().__init__(text, domain_sid)
+        self.found: list[tuple[int, str]] = []
+
+    def prefixed_attr(self) -> Attr:
+        at = self.i
+        attr = super().prefixed_attr()
+        if attr.kind == ATTR_DEVICE:
+            self.found.append((at + 1, "attribute"))
+        return attr
+
+    def term(self) -> Expr:
+        at = self.i
+        node = super().term()
+        if isinstance(node, Op) and node.code in _DEVICE_MEMBER_OPS:
+            self.found.append((at + 1, "operator"))
+        return node
+
+
+def device_references(text: str, domain_sid: str | None = None) -> list[tuple[int, str]]:
+    """Parse SDDL (raising :class:`SddlError` as :func:`parse_sddl` does) and return the
+    1-based columns at which a condition refers to the device, in order, each with
+    ``"attribute"`` (``@Device.``) or ``"operator"`` (``Device_Member_of`` and friends).
+
+    An AllowedToAuthenticateFrom condition is evaluated with the *device* as the user of the
+    access check and no device at all, so such references can never match there."""
+    if not isinstance(text, str):
+        raise SddlError("SDDL must be a string", 1)
+    finder = _DeviceFinder(text, domain_sid)
+    finder.descriptor()
+    return sorted(finder.found)

@@ -109,6 +109,9 @@ def pac_identity(core: KdcCore, name: str, pac: P.Pac) -> Identity | None:
         try:
             li = pac_logon.parse_logon_info(logon)
             claims = pac_claims.token_claims(blob) if blob else None
+        except pac_claims.DuplicateClaimValueError:
+            # a claim entry repeating a value fails the whole request, as on Windows
+            raise E.KdcError(E.KRB_ERR_GENERIC, "duplicate values in a PAC claim") from None
         except P.PacError:
             return None
         sids = tuple(pac_logon.identity_sids(li, include_resource_groups=False))
