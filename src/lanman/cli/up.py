@@ -82,7 +82,7 @@ def up(
         account = resolve_run_as(run_as)  # before the home is opened (or created)
     except PrivilegeError as e:
         raise CliError(e.message, e.remedy) from None
-    home = get_home(ctx)
+    home = get_home(ctx, create=True)
     _check_store(home)
     lock_fd = lock_home(home.path)  # held while serving
     ctx.call_on_close(lambda: _unlock(lock_fd))
