@@ -44,6 +44,10 @@ def prov(run):
 
 def test_commands_need_a_domain(run):
     r = run("domain", "show", ok=False)
+    assert r.exit_code == 1 and "does not exist" in r.output  # a read never creates a home
+    assert not run.home.exists()
+    run("user", "add", "bob", "--password-stdin", input="Bob-pass1\n")  # creates it
+    r = run("domain", "show", ok=False)
     assert r.exit_code == 1 and "ERROR_NO_SUCH_DOMAIN" in r.output and "provision" in r.output
 
 

@@ -102,7 +102,7 @@ def domain_provision(
 ) -> None:
     """Create the domain: SID, Administrator, Guest, krbtgt, well-known groups, this host's
     computer account with host/ and cifs/ SPNs. Existing users become domain users."""
-    home = get_home(ctx)
+    home = get_home(ctx, create=True)
     pw = _read_secret(admin_password_stdin)
     r = provision(
         home.path,

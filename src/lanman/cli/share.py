@@ -90,7 +90,7 @@ def share_add(
     (except its shares/ subdirectory), and '/' without --force."""
     from lanman.security.share import build_share_sd
 
-    home = get_home(ctx)
+    home = get_home(ctx, create=True)
     given = bool(full_access or change_access or read_access or no_access)
     sd = build_share_sd(
         full=[_sid(home, a) for a in full_access],

@@ -82,10 +82,11 @@ def up(
         account = resolve_run_as(run_as)  # before the home is opened (or created)
     except PrivilegeError as e:
         raise CliError(e.message, e.remedy) from None
-    home = get_home(ctx)
+    home = get_home(ctx, create=True)
     _check_store(home)
-    _lock = lock_home(home.path)  # held until the process exits
-    _setup_logging(log_level, log_file)
+    lock_fd = lock_home(home.path)  # held while serving
+    ctx.call_on_close(lambda: _unlock(lock_fd))
+    _setup_logging(ctx, log_level, log_file)
     listen = listen or home.config.listen
     port = smb_port or home.config.smb_port
     try:
@@ -197,7 +198,18 @@ def lock_home(path) -> int:
     return fd
 
 
-def _setup_logging(level: str, log_file: str | None) -> None:
+def _unlock(fd: int) -> None:
+    import os
+
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def _setup_logging(ctx: click.Context, level: str, log_file: str | None) -> None:
+    """Diagnostics to stderr (journald) or ``log_file``; undone when the command ends (so an
+    embedding process keeps its own logging)."""
     import logging
 
     handler: logging.Handler
@@ -210,8 +222,16 @@ def _setup_logging(level: str, log_file: str | None) -> None:
         handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    before = root.level
+    root.addHandler(handler)
     root.setLevel(level.upper())
+
+    def undo() -> None:
+        root.removeHandler(handler)
+        root.setLevel(before)
+        handler.close()
+
+    ctx.call_on_close(undo)
 
 
 def bind_error(e: OSError, listen: str, port: int, home) -> CliError:
