@@ -237,9 +237,13 @@ def user_set(
             )
         if disabled is None:
             raise CliError("nothing to change", "give --disabled or --enabled")
+        was = home.store.get_user(name)
         home.store.set_enabled(name, not disabled)
+        if was is not None and was.enabled == disabled:  # the state really changed
+            _audit_account(home, name, {"disabled": (not was.enabled, disabled)})
         click.echo(f"User {name} is now {'disabled' if disabled else 'enabled'}.")
         return
+    old = d.get(name)
     p = d.set_account(
         name,
         enabled=None if disabled is None else not disabled,
@@ -250,10 +254,64 @@ def user_set(
         rc4=rc4,
         sensitive=sensitive,
     )
+    if old is not None:
+        _audit_account(home, p.name, _account_diff(old, p))
     click.echo(
         f"User {p.name}: active {yes_no(_active(p))}, locked {yes_no(p.locked)}, "
         f"expires {fmt_time(p.expires)}, uac 0x{p.uac:08X}."
     )
+
+
+_AUDITED = ("disabled", "locked", "expires", "password_expired", "uac")
+
+
+def _account_diff(old, new) -> dict[str, tuple[object, object]]:
+    return {
+        a: (getattr(old, a), getattr(new, a))
+        for a in _AUDITED
+        if getattr(old, a) != getattr(new, a)
+    }
+
+
+def _audit_account(home, name: str, diff: dict[str, tuple[object, object]]) -> None:
+    """4722/4725 (enabled/disabled), 4740/4767 (locked out/unlocked), 4738 (other changes),
+    each naming the local user who ran the command."""
+    from lanman.cli.audit import actor
+
+    who = actor()
+    ev = home.events
+    if "disabled" in diff:
+        ev.emit(
+            "USER_DISABLED" if diff["disabled"][1] else "USER_ENABLED",
+            source="lanman-cli",
+            user=name,
+            actor=who,
+        )
+    if "locked" in diff:
+        if diff["locked"][1]:
+            ev.emit(
+                "USER_LOCKED_OUT",
+                source="lanman-cli",
+                user=name,
+                actor=who,
+                client="-",
+                reason="locked by an administrator (lanman user set --locked)",
+            )
+        else:
+            ev.emit("USER_UNLOCKED", source="lanman-cli", user=name, actor=who)
+    rest = {k: v for k, v in diff.items() if k not in ("disabled", "locked")}
+    if rest:
+
+        def show(k: str, v: object) -> str:
+            return f"0x{v:08X}" if k == "uac" and isinstance(v, int) else str(v)
+
+        ev.emit(
+            "USER_CHANGED",
+            source="lanman-cli",
+            user=name,
+            actor=who,
+            changes="; ".join(f"{k}: {show(k, a)} -> {show(k, b)}" for k, (a, b) in rest.items()),
+        )
 
 
 def _set_unix_user(home, name: str, unix_user: str) -> None:
