@@ -17,6 +17,8 @@ from lanman.policy.hoststate import commit_host, open_host
 from lanman.policy.layers import HostPolicy, PolicyFileError
 
 STATES = {"enabled": 1, "disabled": 0, "not-defined": None}
+#: what reg.exe / PowerShell users type for a boolean DWORD
+_BOOL_WORDS = {"1": 1, "0": 0, "true": 1, "false": 0, "$true": 1, "$false": 0}
 
 
 def state_name(v: int | tuple[str, ...] | None, entry: RegistryValue | None = None) -> str:
@@ -44,6 +46,8 @@ def parse_state(entry: RegistryValue, state: str) -> int | tuple[str, ...] | Non
         return names
     if key in STATES and not (entry.data_range is not None and key != "not-defined"):
         return STATES[key]
+    if entry.data_range is None and key in _BOOL_WORDS:
+        return _BOOL_WORDS[key]
     if entry.data_range is not None:
         try:
             v = int(key, 0)

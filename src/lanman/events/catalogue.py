@@ -161,6 +161,15 @@ _ROWS: tuple[EventDef, ...] = (
         "session: {session_id}; reason: {reason}",
         False,
     ),
+    EventDef(
+        9008,
+        "ANONYMOUS_ACCESS_DENIED",
+        WARNING,
+        _LSEC,
+        "An anonymous (null) session was refused access to {kind} {target} with "
+        "STATUS_ACCESS_DENIED. Client: {client}; reason: {reason}",
+        False,
+    ),
     # --- SMB client (the Workstation service; docs/SOURCES.md signing §4.3, §5) ------------
     EventDef(
         31017,

@@ -409,6 +409,7 @@ CATALOGUE: tuple[RegistryValue, ...] = (
             "session with ERROR_ACCESS_DENIED when it is 1; the pipe itself is governed by "
             "RestrictNullSessAccess and NullSessionPipes."
         ),
+        aliases=("RestrictAnonymous",),
     ),
     RegistryValue(
         name="Lsa.RestrictAnonymousSAM",
@@ -425,6 +426,7 @@ CATALOGUE: tuple[RegistryValue, ...] = (
             "lanman serves no SAMR pipe (src/lanman/rpc/interfaces/), so nothing reads it yet; "
             "it is kept so that policy, .reg files and profiles round-trip."
         ),
+        aliases=("RestrictAnonymousSAM",),
     ),
     RegistryValue(
         name="LanmanServer.RestrictNullSessAccess",
@@ -445,6 +447,7 @@ CATALOGUE: tuple[RegistryValue, ...] = (
             "IPC$ itself is always reachable; the restriction applies to the pipes opened on it "
             "(STATUS_ACCESS_DENIED on CREATE) and to the tree connect of other shares."
         ),
+        aliases=("RestrictNullSessAccess",),
     ),
     RegistryValue(
         name="LanmanServer.NullSessionPipes",
@@ -464,6 +467,7 @@ CATALOGUE: tuple[RegistryValue, ...] = (
             "compare case-insensitively. On Windows \\PIPE\\browser is another endpoint of "
             "the Server service (srvsvc); lanman serves srvsvc as 'srvsvc' only."
         ),
+        aliases=("NullSessionPipes",),
     ),
     RegistryValue(
         name="LanmanServer.NullSessionShares",
@@ -482,6 +486,7 @@ CATALOGUE: tuple[RegistryValue, ...] = (
             "lanman also needs the share to admit unauthenticated users (--guest-ok): an "
             "anonymous session holds no account, so the share's permissions must allow it."
         ),
+        aliases=("NullSessionShares",),
     ),
 )
 

@@ -44,6 +44,7 @@ def build_context(home) -> ServerContext:
         smb1_enabled=cfg.smb1_enabled,
         encrypt_data=eff.encrypt_data,
         reject_unencrypted_access=eff.reject_unencrypted_access,
+        anonymous=eff.anonymous,
         encryption_ciphers=tuple(int(c) for c in parse_cipher_names(cfg.encryption_ciphers)),
     )
 

@@ -287,7 +287,9 @@ class SessionHandlers:
             share = self.ctx.get_share(name)
             if share is None:
                 raise NtStatusError(st.STATUS_BAD_NETWORK_NAME)
-            if session.is_anonymous or (session.is_guest and not share.guest_ok):
+            if (session.is_anonymous and not _anonymous_share_ok(self.settings, name, share)) or (
+                session.is_guest and not share.guest_ok
+            ):
                 raise NtStatusError(st.STATUS_ACCESS_DENIED)
             if session.unix_id == UNMAPPABLE:
                 raise NtStatusError(st.STATUS_ACCESS_DENIED, "Unix user mapping unavailable")
@@ -365,3 +367,10 @@ class SessionHandlers:
             Command.TREE_CONNECT: SessionHandlers._tree_connect,
             Command.TREE_DISCONNECT: SessionHandlers._tree_disconnect,
         }
+
+
+def _anonymous_share_ok(settings, name: str, share) -> bool:
+    """RestrictNullSessAccess / NullSessionShares (lanman.policy.anonymous)."""
+    from lanman.policy.anonymous import anonymous_share_allowed
+
+    return anonymous_share_allowed(getattr(settings, "anonymous", None), name, share.guest_ok)

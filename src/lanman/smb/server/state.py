@@ -43,6 +43,9 @@ class ServerSettings:
     reject_unencrypted_access: bool = True
     #: EncryptionCiphers, the server's preference order; empty: encryption not offered.
     encryption_ciphers: tuple = (0x0002, 0x0001, 0x0004, 0x0003)
+    #: RestrictAnonymous / RestrictNullSessAccess / NullSessionPipes / NullSessionShares
+    #: (lanman.policy.anonymous.AnonymousPolicy); None: Windows 11's defaults.
+    anonymous: object = None
 
 
 EventSink = Callable[..., None]  # (event_name: str, **fields) -> None
