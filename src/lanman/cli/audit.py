@@ -32,11 +32,14 @@ SIGNING_VALUES = {
 }
 
 
+_login_name = getpass.getuser  # the test suite replaces it
+
+
 def actor() -> str:
     """The person behind the command: ``SUDO_USER`` when root runs it through sudo, else the
     login name (``getpass.getuser``), else the numeric uid."""
     try:
-        name = getpass.getuser()
+        name = _login_name()
     except Exception:  # noqa: BLE001 - no passwd entry, no LOGNAME: fall back to the uid
         name = f"uid {os.getuid()}"
     sudo = os.environ.get("SUDO_USER")

@@ -93,7 +93,9 @@ def save(home: object, host: HostPolicy, command: str = "") -> None:
 
 def _command_name() -> str:
     ctx = click.get_current_context(silent=True)
-    return ctx.command_path if ctx is not None else "lanman"
+    if ctx is None:
+        return "lanman"
+    return " ".join(["lanman", *ctx.command_path.split()[1:]])  # prog name may be "cli"
 
 
 def find_entry(name: str) -> RegistryValue:

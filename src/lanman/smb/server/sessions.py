@@ -109,13 +109,14 @@ class SessionHandlers:
         except AuthError as exc:
             ntlm = getattr(session.auth, "ntlm", None)
             if ntlm is not None and getattr(ntlm, "bad_password", False):
-                self.ctx.record_logon(ntlm.attempted_user, False)
+                self.ctx.record_logon(ntlm.attempted_user, False, client=self.client_address)
             self._auth_failed(
                 session,
                 first_setup,
                 exc.status,
                 reason=exc.detail or "authentication failed",
                 user=getattr(ntlm, "attempted_user", "") if ntlm is not None else "",
+                domain=getattr(ntlm, "attempted_domain", "") if ntlm is not None else "",
             )
             raise NtStatusError(exc.status) from None
         if not complete:
@@ -146,7 +147,14 @@ class SessionHandlers:
                 or result.is_anonymous
                 or result.user.lower() != session.user.lower()
             ):
-                self._auth_failed(session, False, st.STATUS_ACCESS_DENIED)
+                self._auth_failed(
+                    session,
+                    False,
+                    st.STATUS_ACCESS_DENIED,
+                    reason="re-authentication as another user, guest or anonymous",
+                    user=result.user,
+                    domain=result.domain,
+                )
                 raise NtStatusError(st.STATUS_ACCESS_DENIED, "re-authentication as another user")
             return self._setup_reply(
                 req,
@@ -235,6 +243,7 @@ class SessionHandlers:
         *,
         reason: str = "authentication failed",
         user: str = "",
+        domain: str = "",
     ) -> None:
         self.auth_failures += 1
         if first_setup:
@@ -244,7 +253,7 @@ class SessionHandlers:
         self.ctx.emit_event(
             "LOGON_FAILURE",
             client=self.client_address,
-            domain="",
+            domain=domain,
             user=user,
             status=f"0x{status:08X} {st.lookup(status).name}",
             reason=reason,
