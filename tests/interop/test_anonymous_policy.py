@@ -13,6 +13,7 @@ level 10, so the test reads them there.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 
@@ -54,8 +55,18 @@ def _list(t) -> tuple[set[str], str]:
     return shares, out
 
 
-@pytest.mark.timeout(180)
-def test_anonymous_share_listing_follows_policy(server):
+def _scan(t, tmp_path) -> dict:
+    cp = run(
+        lanman_cmd()
+        + ["scan", f"{HOST}:{t.port}", "--json", "--html", str(tmp_path / "scan.html")],
+        timeout=120,
+        check=False,
+    )
+    return json.loads(cp.stdout)["hosts"][0]
+
+
+@pytest.mark.timeout(300)
+def test_anonymous_share_listing_follows_policy(server, tmp_path):
     t = server
     # default profile (Windows 11 24H2): srvsvc is not a null-session pipe
     shares, out = _list(t)
@@ -64,12 +75,20 @@ def test_anonymous_share_listing_follows_policy(server):
     assert "Could not connect to srvsvc pipe: NT_STATUS_ACCESS_DENIED" in out, out[-3000:]
     ev = [e for e in t.events() if e.get("event_id") == 9008]
     assert ev and ev[0]["data"]["target"] == "srvsvc", ev
+    assert not _scan(t, tmp_path)["findings"]
 
     # srvsvc allowed for null sessions: the shares are listed (RestrictAnonymous is 0)
     _lanman(t, "policy", "set", PIPES, "srvsvc")
     t.restart()
     shares, out = _list(t)
     assert {t.share, t.ro_share, "IPC$"} <= shares, out[-3000:]
+    # lanman scan flags it in JSON, the table and the HTML report
+    host = _scan(t, tmp_path)
+    assert host["anonymous_can_list_shares"], host["sessions"]["anonymous"]
+    assert host["findings"][0].startswith("anonymous share enumeration allowed")
+    assert "anonymous share enumeration allowed" in (tmp_path / "scan.html").read_text()
+    cp = run(lanman_cmd() + ["scan", f"{HOST}:{t.port}"], timeout=120, check=False)
+    assert b"finding: anonymous share enumeration allowed" in cp.stdout, cp.stdout
 
     # RestrictAnonymous 1: NetrShareEnum of an anonymous caller is refused
     cp = _lanman(t, "policy", "set", "RestrictAnonymous", "1")

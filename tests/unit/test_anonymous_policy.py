@@ -252,3 +252,46 @@ def test_logon_failure_events_name_account_cause_and_client(tmp_path):
     }
     assert {e["data"]["domain"] for e in evs} == {"WORKGROUP"}
     assert all(e["data"]["client"] for e in evs)
+
+
+# ---- the scanner flags anonymous share listing ------------------------------------------
+
+
+def test_scan_report_flags_anonymous_share_enumeration():
+    import io
+
+    import jsonschema
+    from rich.console import Console
+
+    from lanman.scan.model import HostResult, SessionResult
+    from lanman.scan.report import render_html, render_table, to_document
+    from lanman.scan.scanner import ScanRun
+    from test_scan import SCHEMA
+
+    def host(shares):
+        h = HostResult("10.0.0.5", "10.0.0.5", 445, address="10.0.0.5", reachable=True)
+        h.anonymous = SessionResult(
+            "anonymous", attempted=True, accepted=True, session="anonymous", shares=shares
+        )
+        return h
+
+    listed = host([{"name": "pub", "type": 0, "remark": ""}, {"name": "IPC$", "type": 3, "remark": ""}])
+    refused = host(None)
+    untried = HostResult("10.0.0.6", "10.0.0.6", 445, reachable=True)
+    run = ScanRun([listed, refused, untried], 3, 0.1, profiles=("win11-24h2-pro",))
+    assert listed.anonymous_can_list_shares and not refused.anonymous_can_list_shares
+    assert listed.findings[0].startswith("anonymous share enumeration allowed")
+    assert "pub, IPC$" in listed.findings[0] and not refused.findings
+
+    buf = io.StringIO()
+    render_table(run, Console(file=buf, width=200, color_system=None))
+    text = buf.getvalue()
+    assert "shares listed" in text and "not tried" in text
+    assert "finding: anonymous share enumeration allowed" in text
+
+    html = render_html(run)
+    assert "anonymous share enumeration allowed" in html and "shares listed (finding)" in html
+    doc = to_document(run)
+    jsonschema.Draft202012Validator(SCHEMA).validate(json.loads(json.dumps(doc)))
+    assert [d["anonymous_can_list_shares"] for d in doc["hosts"]] == [True, False, False]
+    assert doc["hosts"][0]["findings"] and not doc["hosts"][1]["findings"]
