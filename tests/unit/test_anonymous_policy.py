@@ -262,11 +262,11 @@ def test_scan_report_flags_anonymous_share_enumeration():
 
     import jsonschema
     from rich.console import Console
+    from test_scan import SCHEMA
 
     from lanman.scan.model import HostResult, SessionResult
     from lanman.scan.report import render_html, render_table, to_document
     from lanman.scan.scanner import ScanRun
-    from test_scan import SCHEMA
 
     def host(shares):
         h = HostResult("10.0.0.5", "10.0.0.5", 445, address="10.0.0.5", reachable=True)
@@ -275,7 +275,9 @@ def test_scan_report_flags_anonymous_share_enumeration():
         )
         return h
 
-    listed = host([{"name": "pub", "type": 0, "remark": ""}, {"name": "IPC$", "type": 3, "remark": ""}])
+    listed = host(
+        [{"name": "pub", "type": 0, "remark": ""}, {"name": "IPC$", "type": 3, "remark": ""}]
+    )
     refused = host(None)
     untried = HostResult("10.0.0.6", "10.0.0.6", 445, reachable=True)
     run = ScanRun([listed, refused, untried], 3, 0.1, profiles=("win11-24h2-pro",))

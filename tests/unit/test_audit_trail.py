@@ -80,7 +80,10 @@ def test_profile_use_logs_profile_and_each_default_that_changed(tmp_path):
     (p,) = events(h, "POLICY_PROFILE_CHANGED")
     assert p["data"]["old"] == "win11-24h2-enterprise" and p["data"]["new"] == "win10"
     names = {e["data"]["setting"] for e in events(h, "POLICY_VALUE_CHANGED")}
-    assert {"LanmanServer.RequireSecuritySignature", "LanmanWorkstation.RequireSecuritySignature"} <= names
+    assert {
+        "LanmanServer.RequireSecuritySignature",
+        "LanmanWorkstation.RequireSecuritySignature",
+    } <= names
     assert {e["data"]["setting"] for e in events(h, "SIGNING_TURNED_OFF")} >= {
         "LanmanServer.RequireSecuritySignature",
         "LanmanWorkstation.RequireSecuritySignature",
@@ -143,8 +146,15 @@ def test_domain_account_lock_unlock_change_and_provision(tmp_path):
     h = tmp_path / "h"
     run(h, "user", "add", "bob", "--password-stdin", input="Bob-pass1\n")
     run(
-        h, "domain", "provision", "--realm", "lanman.test", "--domain", "lanman",
-        "--admin-password-stdin", input="Adm1n-pass\n",
+        h,
+        "domain",
+        "provision",
+        "--realm",
+        "lanman.test",
+        "--domain",
+        "lanman",
+        "--admin-password-stdin",
+        input="Adm1n-pass\n",
     )
     (p,) = events(h, "DOMAIN_PROVISIONED")
     assert p["event_id"] == 9154 and p["data"]["realm"] == "LANMAN.TEST"

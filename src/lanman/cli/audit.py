@@ -16,7 +16,13 @@ import click
 from lanman.policy.effective import Setting, resolve_all
 from lanman.policy.layers import HostPolicy
 
-__all__ = ["SIGNING_VALUES", "actor", "policy_changes", "record_policy_change", "signing_turned_off"]
+__all__ = [
+    "SIGNING_VALUES",
+    "actor",
+    "policy_changes",
+    "record_policy_change",
+    "signing_turned_off",
+]
 
 #: Catalogue values whose 1 -> 0 turns signing off (server or client, any release's names).
 SIGNING_VALUES = {

@@ -116,8 +116,17 @@ ANON_PIPES = _SP + "network-access-named-pipes-that-can-be-accessed-anonymously.
 ANON_SHARES = _SP + "network-access-shares-that-can-be-accessed-anonymously.md"
 #: "Previous to the release of Windows Server 2003 with Service Pack 1 (SP1) these named pipes
 #: were allowed anonymous access by default" (the RestrictNullSessAccess page's impact section).
-LEGACY_PIPES = ("COMNAP", "COMNODE", "SQL\\QUERY", "SPOOLSS", "LLSRPC", "netlogon", "lsarpc", "samr",
-                "browser")
+LEGACY_PIPES = (
+    "COMNAP",
+    "COMNODE",
+    "SQL\\QUERY",
+    "SPOOLSS",
+    "LLSRPC",
+    "netlogon",
+    "lsarpc",
+    "samr",
+    "browser",
+)
 DC_PIPES = ("lsarpc", "netlogon", "samr")
 SMB3_ENCRYPTION = (
     "Set-SmbServerConfiguration: EncryptData $false and RejectUnencryptedAccess $true by "
@@ -172,8 +181,10 @@ def _anonymous(name: str, dc: bool) -> dict[str, Default]:
     legacy = name.startswith(("nt4", "win2000", "xp", "server2003"))
     out = {
         RA: Default(0, ANON_ENUM + " (Disabled everywhere)"),
-        RNSA: Default(1, ANON_RESTRICT + "; KB 126645: null sessions restricted by default "
-                      "since Windows NT 3.5"),
+        RNSA: Default(
+            1,
+            ANON_RESTRICT + "; KB 126645: null sessions restricted by default since Windows NT 3.5",
+        ),
     }
     if name.startswith(("nt4", "win2000")):
         out[RA_SAM] = _na("RestrictAnonymousSAM first appears in Windows XP / Server 2003")
@@ -181,11 +192,13 @@ def _anonymous(name: str, dc: bool) -> dict[str, Default]:
         out[RA_SAM] = Default(1, ANON_SAM + " (Enabled everywhere)")
     if legacy:
         out[NS_PIPES] = _unconfirmed(
-            LEGACY_PIPES, ANON_RESTRICT + " (pipes anonymous by default before Server 2003 SP1)",
+            LEGACY_PIPES,
+            ANON_RESTRICT + " (pipes anonymous by default before Server 2003 SP1)",
             "the page gives one list for all pre-SP1 releases, not per release or role",
         )
         out[NS_SHARES] = _unconfirmed(
-            ("COMCFG", "DFS$"), "HSC 'Windows network services internals' 4.7.4 (XP/2003)",
+            ("COMCFG", "DFS$"),
+            "HSC 'Windows network services internals' 4.7.4 (XP/2003)",
             "not from a Microsoft page; carried to NT 4.0 / 2000 without a source",
         )
     else:

@@ -252,7 +252,7 @@ class HostResult:
             out.append(
                 f"anonymous share enumeration allowed (null session listed: {names or 'none'}); "
                 "Windows: RestrictNullSessAccess 1 with srvsvc not in NullSessionPipes, or "
-                "RestrictAnonymous 1 (\"Network access: Do not allow anonymous enumeration of "
-                "SAM accounts and shares\")"
+                'RestrictAnonymous 1 ("Network access: Do not allow anonymous enumeration of '
+                'SAM accounts and shares")'
             )
         return out
