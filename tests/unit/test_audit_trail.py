@@ -168,3 +168,30 @@ def test_domain_account_lock_unlock_change_and_provision(tmp_path):
     assert events(h, "USER_DISABLED")[0]["data"]["user"] == "bob"
     changed = events(h, "USER_CHANGED")
     assert changed[0]["event_id"] == 4738 and "expires" in changed[0]["data"]["changes"]
+
+
+def test_up_warns_when_signing_is_not_required(tmp_path):
+    """A hand edit of lanman.toml is a path too: `lanman up` warns at start."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    h = tmp_path / "h"
+    run(h, "smb", "server-config", "set", "--max-connections", "100")  # writes lanman.toml
+    toml = h / "lanman.toml"
+    toml.write_text(
+        toml.read_text().replace(
+            "require_security_signature = true", "require_security_signature = false"
+        )
+    )
+    with socket.socket() as s:  # a port in use: `up` stops right after its start lines
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        args = [sys.executable, "-m", "lanman.cli.main", "--home", str(h), "up"]
+        args += ["--listen", "127.0.0.1", "--smb-port", str(s.getsockname()[1])]
+        if os.geteuid() == 0:
+            args += ["--run-as", "root"]
+        r = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
+    assert "signing enabled, not required" in r.stdout, r.stdout + r.stderr
+    assert RELAY in r.stderr
