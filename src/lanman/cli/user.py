@@ -67,7 +67,7 @@ def user_add(
         raise CliError("--expires needs a domain", "run `lanman domain provision` first")
     exp = parse_expires(expires) if expires is not None else None
     u = home.store.add_user(name, _read_password(password_stdin))
-    home.events.emit("USER_ADDED", source="lanman-cli", user=u.name, rid=u.rid)
+    home.events.emit("USER_ADDED", source="lanman-cli", user=u.name, rid=u.rid, actor=_actor())
     if disabled:
         home.store.set_enabled(name, False)
     if d is None:
@@ -262,6 +262,12 @@ def user_set(
     )
 
 
+def _actor() -> str:
+    from lanman.cli.audit import actor
+
+    return actor()
+
+
 _AUDITED = ("disabled", "locked", "expires", "password_expired", "uac")
 
 
@@ -352,7 +358,7 @@ def user_passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
     if home.store.get_user(name) is None:
         raise no_user_error(name)
     home.store.set_password(name, _read_password(password_stdin))
-    home.events.emit("USER_PASSWORD_CHANGED", source="lanman-cli", user=name)
+    home.events.emit("USER_PASSWORD_CHANGED", source="lanman-cli", user=name, actor=_actor())
     click.echo(f"The password of {name} was changed.")
     d = maybe_directory(ctx)
     if d is not None:
@@ -379,7 +385,7 @@ def user_remove(ctx: click.Context, name: str) -> None:
         d.remove_account(p.name)
     else:
         home.store.remove_user(name)
-    home.events.emit("USER_REMOVED", source="lanman-cli", user=name)
+    home.events.emit("USER_REMOVED", source="lanman-cli", user=name, actor=_actor())
     click.echo(f"User {name} was removed.")
 
 

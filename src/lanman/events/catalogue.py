@@ -9,7 +9,9 @@ the Windows logs recognise them:
   "client does not support signing" and "insecure guest logon"; docs/SOURCES.md signing §4-5).
 
 No Windows event id for a client refused for not encrypting could be confirmed from a cited
-source, so UNENCRYPTED_ACCESS_REJECTED (9006) and ENCRYPTED_MESSAGE_REJECTED (9007) are lanman's.
+source, so UNENCRYPTED_ACCESS_REJECTED (9006) and ENCRYPTED_MESSAGE_REJECTED (9007) are lanman's,
+as is ANONYMOUS_ACCESS_DENIED (9008): Windows answers a null session's refused pipe open or tree
+connect (RestrictNullSessAccess) with STATUS_ACCESS_DENIED and logs nothing.
 
 Windows logs nothing for a request whose signature fails or that arrives unsigned on a
 signing-required session (it just answers STATUS_ACCESS_DENIED), and nothing server-side for
@@ -275,14 +277,16 @@ _ROWS: tuple[EventDef, ...] = (
     ),
     EventDef(9111, "SHARE_REMOVED", INFORMATION, _LOPS, "Share {share} removed.", False),
     EventDef(9112, "SHARE_CHANGED", INFORMATION, _LOPS, "Share {share} changed: {changes}.", False),
-    EventDef(9120, "USER_ADDED", INFORMATION, _LOPS, "User {user} added (RID {rid}).", False),
-    EventDef(9121, "USER_REMOVED", INFORMATION, _LOPS, "User {user} removed.", False),
+    EventDef(
+        9120, "USER_ADDED", INFORMATION, _LOPS, "User {user} added (RID {rid}) by {actor}.", False
+    ),
+    EventDef(9121, "USER_REMOVED", INFORMATION, _LOPS, "User {user} removed by {actor}.", False),
     EventDef(
         9122,
         "USER_PASSWORD_CHANGED",
         INFORMATION,
         _LOPS,
-        "The password of user {user} was changed.",
+        "The password of user {user} was changed by {actor}.",
         False,
     ),
     EventDef(
