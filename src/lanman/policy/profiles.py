@@ -179,12 +179,14 @@ def _anonymous(name: str, dc: bool) -> dict[str, Default]:
         na = _na("Windows 98 file sharing has no Server service null-session policy")
         return {RA: na, RA_SAM: na, RNSA: na, NS_PIPES: na, NS_SHARES: na}
     legacy = name.startswith(("nt4", "win2000", "xp", "server2003"))
+    restricted = ANON_RESTRICT + "; KB 126645: null sessions restricted by default since NT 3.5"
     out = {
-        RA: Default(0, ANON_ENUM + " (Disabled everywhere)"),
-        RNSA: Default(
-            1,
-            ANON_RESTRICT + "; KB 126645: null sessions restricted by default since Windows NT 3.5",
-        ),
+        RA: Default(0, ANON_ENUM + " (Disabled everywhere)")
+        if not legacy
+        else _unconfirmed(0, ANON_ENUM, "the page covers Windows 10 and later; carried back"),
+        RNSA: Default(1, restricted)
+        if not legacy
+        else _unconfirmed(1, restricted, "the value's default is documented for Windows 10+"),
     }
     if name.startswith(("nt4", "win2000")):
         out[RA_SAM] = _na("RestrictAnonymousSAM first appears in Windows XP / Server 2003")
