@@ -1,48 +1,73 @@
-# lanman — quick start: `make run` (start the demo server), `make test` (whole suite).
+# lanman — quick start: `make run` (start the demo server), `make test` (whole suite),
+# `make bench` (benchmarks against Samba smbd and MIT krb5kdc).
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.lanman-installed
+# `make run` needs only the runtime dependencies; `make test` (and lint, bench) add the test ones.
+RUN_STAMP  := $(VENV)/.lanman-runtime
+TEST_STAMP := $(VENV)/.lanman-test
 HOME_DIR ?= ./lanman-home
 
 # Real peers the interop tests drive (Debian package names).
 PEERS := smbclient samba samba-testsuite nmap tshark krb5-user iproute2 chromium
+# Reference systems the benchmarks start beside lanman (bench/bench_smb.py, bench/bench_kdc.py).
+BENCH_PEERS := samba smbclient krb5-kdc krb5-admin-server krb5-user
 
-.PHONY: run test lint format peers venv clean
+.PHONY: run test lint format peers bench bench-peers venv clean
 
-venv: $(STAMP)
+venv: $(RUN_STAMP)
 
-$(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	@touch $(STAMP)
 
-run: $(STAMP)
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $(RUN_STAMP)
+
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(TEST_STAMP) $(RUN_STAMP)
+
+run: $(RUN_STAMP)
 	$(BIN)/lanman --home $(HOME_DIR) up --demo
 
-# Install missing test peers when running as root on Debian/Ubuntu; otherwise just warn.
-peers:
+# Install missing Debian packages when running as root on Debian/Ubuntu; otherwise just warn.
+# $(1): the packages, $(2): what they are for, $(3): what fails without them.
+define install_peers
 	@missing=""; \
-	for p in $(PEERS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "installing test peers:$$missing"; \
+		echo "installing $(2) peers:$$missing"; \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
 	else \
-		echo "warning: missing test peers:$$missing (run make test as root, or install them);" \
-		     "interop tests that need them will fail" >&2; \
+		echo "warning: missing $(2) peers:$$missing (run make as root, or install them);" \
+		     "$(3) that need them will fail" >&2; \
 	fi
+endef
 
-test: $(STAMP) peers
+peers:
+	$(call install_peers,$(PEERS),test,interop tests)
+
+bench-peers:
+	$(call install_peers,$(BENCH_PEERS),bench,benchmarks)
+
+test: $(TEST_STAMP) peers
 	$(BIN)/python -m pytest -q
 
-lint: $(STAMP)
+# Signed SMB throughput (lanman vs smbd vs impacket; appends to bench/RESULTS.md unless
+# BENCH_SMB_ARGS=--no-append) and KDC requests/s (lanman vs krb5kdc; BENCH_KDC_ARGS=--append).
+bench: $(TEST_STAMP) bench-peers
+	$(BIN)/python bench/bench_smb.py $(BENCH_SMB_ARGS)
+	$(BIN)/python bench/bench_kdc.py $(BENCH_KDC_ARGS)
+
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 
-format: $(STAMP)
+format: $(TEST_STAMP)
 	$(BIN)/ruff format src tests
 
 clean:

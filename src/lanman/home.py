@@ -78,9 +78,10 @@ class Home:
                     f"home {str(p)!r} exists but is not a directory", "give --home a directory path"
                 )
             if not create:
+                # one line: the path, and who creates a home (read commands never do)
                 raise HomeError(
-                    f"home directory {str(p)!r} does not exist",
-                    "run `lanman up --demo` or pass --home / set LANMAN_HOME",
+                    f"home directory {str(p)!r} does not exist (check --home / LANMAN_HOME; "
+                    "`lanman up`, `user add`, `share add` or `domain provision` create one)"
                 )
             try:
                 p.mkdir(mode=0o700, parents=True)

@@ -115,10 +115,10 @@ def test_klist_reads_computer_keytab_with_spns_and_host_salt(home, tmp_path):
 
 
 def test_klist_sees_new_kvno_after_password_change(home, tmp_path):
-    lanman(home, "user", "add", "erin", "--password-stdin", input="Erin-pw-1\n")
-    lanman(home, "user", "passwd", "erin", "--password-stdin", input="Erin-pw-2\n")
+    lanman(home, "user", "add", "erin", "--password-stdin", input="Ember-pw-1\n")
+    lanman(home, "user", "passwd", "erin", "--password-stdin", input="Ember-pw-2\n")
     kt = tmp_path / "erin.keytab"
     lanman(home, "keytab", "export", "erin@LANMAN.TEST", str(kt))
     ours = klist_keys(kt)
     assert {e[0] for e in ours} == {2}
-    assert ours == mit_keys(tmp_path, "erin@LANMAN.TEST", "Erin-pw-2", 2, None, "e")
+    assert ours == mit_keys(tmp_path, "erin@LANMAN.TEST", "Ember-pw-2", 2, None, "e")

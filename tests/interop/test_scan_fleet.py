@@ -26,8 +26,10 @@ import jsonschema
 import pytest
 import samba_variants as sv
 
+from lanman.scan import report as scan_report
+
 REPO = Path(__file__).resolve().parents[2]
-SCHEMA = json.loads((REPO / "schemas" / "scan-report.schema.json").read_text())
+SCHEMA = scan_report.schema()  # the installed package data
 PROFILES = ("win11-24h2-pro", "win11-24h2-home", "xp")
 
 G1272 = "1272 ERROR_SMB_GUEST_LOGON_BLOCKED"

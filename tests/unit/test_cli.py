@@ -13,9 +13,16 @@ from click.testing import CliRunner
 
 from lanman.cli.main import cli
 from lanman.crypto.md4 import md4, nt_hash
+from lanman.home import Home
+
+
+def _ensure_home(home: Path) -> None:
+    if not home.exists():
+        Home.open(home).close()
 
 
 def run(home: Path, *args: str, input: str | None = None):
+    _ensure_home(home)  # only setup commands create a home (issue 15)
     result = CliRunner().invoke(cli, ["--home", str(home), *args], input=input)
     assert "Traceback" not in result.output + result.stderr
     return result
@@ -248,8 +255,52 @@ def test_events_json(tmp_path: Path) -> None:
 
 def test_lanman_home_env(lanman_home: Path) -> None:
     r = CliRunner().invoke(cli, ["share", "list", "--json"])
+    assert r.exit_code == 1 and str(lanman_home) in r.stderr  # a read never creates a home
+    assert not lanman_home.exists()
+    r = CliRunner().invoke(cli, ["user", "add", "bob", "--password-stdin"], input="Bob-pw-1\n")
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(cli, ["share", "list", "--json"])
     assert r.exit_code == 0 and json.loads(r.output) == []
     assert (lanman_home / "lanman.sqlite").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["user", "list"],
+        ["user", "list", "--json"],
+        ["share", "list"],
+        ["events"],
+        ["policy", "get"],
+        ["smb", "server-config", "get"],
+        ["domain", "show"],
+    ],
+)
+def test_read_commands_never_create_a_home(tmp_path: Path, args: list[str]) -> None:
+    missing = tmp_path / "nonexistent" / "x"
+    r = CliRunner().invoke(cli, ["--home", str(missing), *args])
+    assert r.exit_code == 1, r.output
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and str(missing) in lines[0] and "does not exist" in lines[0]
+    assert "internal error" not in r.output + r.stderr
+    assert not missing.exists() and not missing.parent.exists()
+
+
+@pytest.mark.parametrize(
+    "args,stdin",
+    [
+        (["user", "add", "bob", "--password-stdin"], "Bob-pw-1\n"),
+        (["share", "add", "docs", "{dir}"], None),
+    ],
+)
+def test_setup_commands_create_the_home(tmp_path: Path, args: list[str], stdin) -> None:
+    home = tmp_path / "new" / "home"
+    d = tmp_path / "docs"
+    d.mkdir()
+    args = [a.replace("{dir}", str(d)) for a in args]
+    r = CliRunner().invoke(cli, ["--home", str(home), *args], input=stdin)
+    assert r.exit_code == 0, r.output + r.stderr
+    assert (home / "lanman.sqlite").exists()
 
 
 def _fake_service(monkeypatch, run_impl) -> list:
@@ -360,3 +411,36 @@ def test_server_config_encryption_settings(tmp_path: Path) -> None:
     assert got["EncryptionCiphers"] == "AES_256_GCM"
     r = run(home, "smb", "server-config", "set", "--encryption-ciphers", "AES_512_GCM")
     assert r.exit_code == 1 and "unknown cipher" in r.stderr
+
+
+def test_home_after_the_command(tmp_path: Path) -> None:
+    """`lanman user list --home DIR` (the option after the command) works like `--home DIR
+    user list`: a missing home is one line naming the path, exit 1."""
+    missing = tmp_path / "nonexistent" / "x"
+    for args in (["user", "list", "--home", str(missing)], ["user", "list", f"--home={missing}"]):
+        r = CliRunner().invoke(cli, args)
+        assert r.exit_code == 1, r.output
+        want = (
+            f"lanman: home directory '{missing}' does not exist (check --home / LANMAN_HOME; "
+            "`lanman up`, `user add`, `share add` or `domain provision` create one)"
+        )
+        assert r.stderr.strip().splitlines() == [want]
+        assert not missing.parent.exists()
+    home = tmp_path / "h"
+    r = CliRunner().invoke(
+        cli, ["user", "add", "bob", "--password-stdin", "--home", str(home)], input="Bob-pw-1\n"
+    )
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(cli, ["user", "list", "--json", "--home", str(home)])
+    assert r.exit_code == 0 and [u["name"] for u in json.loads(r.stdout)] == ["bob"]
+
+
+def test_hoist_global_option() -> None:
+    from lanman.cli._common import hoist_global_option as h
+
+    assert h(["user", "list", "--home", "d"]) == ["--home", "d", "user", "list"]
+    assert h(["user", "list", "--home=d"]) == ["--home=d", "user", "list"]
+    assert h(["--home", "d", "user", "list"]) == ["--home", "d", "user", "list"]
+    assert h(["user", "add", "--", "--home", "d"]) == ["user", "add", "--", "--home", "d"]
+    assert h(["msg", "*", "--home", "x"]) == ["msg", "*", "--home", "x"]  # free text
+    assert h(["user", "list", "--home"]) == ["user", "list", "--home"]  # click reports it

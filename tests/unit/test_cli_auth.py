@@ -43,7 +43,7 @@ def dom(run):
         "--admin-password-stdin",
         input="Adm1n-pass\n",
     )
-    run("user", "add", "bob", "--password-stdin", input="Bob-pass1\n")
+    run("user", "add", "bob", "--password-stdin", input="Brick-pass1\n")
     for c in ("PC1", "PC2", "FS1"):
         run("computer", "add", c)
     run("group", "add", "Devs")

@@ -27,7 +27,7 @@ def run(tmp_path):
 
 @pytest.fixture
 def prov(run):
-    run("user", "add", "bob", "--password-stdin", input="Bob-pass1\n")
+    run("user", "add", "bob", "--password-stdin", input="Brick-pass1\n")
     r = run(
         "domain",
         "provision",
@@ -43,6 +43,10 @@ def prov(run):
 
 
 def test_commands_need_a_domain(run):
+    r = run("domain", "show", ok=False)
+    assert r.exit_code == 1 and "does not exist" in r.output  # a read never creates a home
+    assert not run.home.exists()
+    run("user", "add", "bob", "--password-stdin", input="Bob-pass1\n")  # creates it
     r = run("domain", "show", ok=False)
     assert r.exit_code == 1 and "ERROR_NO_SUCH_DOMAIN" in r.output and "provision" in r.output
 
@@ -83,7 +87,7 @@ def test_domain_set_lockout(prov):
 
 
 def test_user_lifecycle(prov):
-    prov("user", "add", "carol", "--password-stdin", "--expires", "2030-01-31", input="Carol-pw1\n")
+    prov("user", "add", "carol", "--password-stdin", "--expires", "2030-01-31", input="Coral-pw1\n")
     users = {u["name"]: u for u in json.loads(prov("user", "list", "--json").output)}
     assert set(users) == {"Administrator", "Guest", "krbtgt", "bob", "carol"}
     c = users["carol"]
@@ -91,7 +95,7 @@ def test_user_lifecycle(prov):
     assert c["expires"] == 1896134400 and c["sid"].endswith(f"-{c['rid']}")
     assert users["bob"]["rc4_only"] and users["bob"]["enctypes"] == ["arcfour-hmac"]
     assert not users["krbtgt"]["enabled"] and not users["Guest"]["enabled"]
-    r = prov("user", "passwd", "bob", "--password-stdin", input="Bob-pass2\n")
+    r = prov("user", "passwd", "bob", "--password-stdin", input="Brick-pass2\n")
     assert "kvno 2" in r.output
     prov("user", "set", "bob", "--disabled", "--locked", "--no-preauth")
     bob = json.loads(prov("user", "show", "bob", "--json").output)
@@ -160,7 +164,7 @@ def test_computers_spns_and_keytab(prov, tmp_path):
     }
     r = prov("keytab", "export", "bob", str(kt), "--append", "--no-rc4", ok=False)
     assert "only an RC4 key" in r.output
-    prov("user", "passwd", "bob", "--password-stdin", input="Bob-pass2\n")
+    prov("user", "passwd", "bob", "--password-stdin", input="Brick-pass2\n")
     prov("keytab", "export", "bob", str(kt), "--append", "--no-rc4", "--only")
     assert len(Keytab.loadFile(str(kt)).entries) == 20
     r = prov("keytab", "export", "nobody", str(tmp_path / "x"), ok=False)

@@ -15,7 +15,13 @@ CLIENT_ALWAYS = "Microsoft network client: Digitally sign communications (always
 GUEST = "Enable insecure guest logons"
 
 
+def _ensure_home(home: Path) -> None:
+    if not home.exists():
+        Home.open(home).close()
+
+
 def run(home: Path, *args: str):
+    _ensure_home(home)  # only setup commands create a home (issue 15)
     r = CliRunner().invoke(cli, ["--home", str(home), *args])
     assert "Traceback" not in r.output + r.stderr
     return r

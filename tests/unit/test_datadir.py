@@ -26,7 +26,13 @@ READ = F.FILE_GENERIC_READ
 RW = F.FILE_GENERIC_READ | F.FILE_GENERIC_WRITE
 
 
+def _ensure_home(home: Path) -> None:
+    if not home.exists():
+        Home.open(home).close()
+
+
 def run(home: Path, *args: str, input: str | None = None):
+    _ensure_home(home)  # only setup commands create a home (issue 15)
     result = CliRunner().invoke(cli, ["--home", str(home), *args], input=input)
     assert "Traceback" not in result.output + result.stderr
     return result

@@ -246,10 +246,10 @@ def test_migrated_user_is_rc4_only_until_password_set(home, d):
 
 def test_store_add_user_after_provision_has_aes_keys(home, d):
     with Store(home / "lanman.sqlite") as s:
-        s.add_user("Carol", "Carol-pw1")
+        s.add_user("Carol", "Coral-pw1")
     carol = d.find_principal("carol@lanman.test")
     assert carol.name == "Carol" and carol.kvno == 1 and carol.salt == b"LANMAN.TESTCarol"
-    assert carol.keys[17] == impacket_key(17, "Carol-pw1", b"LANMAN.TESTCarol")
+    assert carol.keys[17] == impacket_key(17, "Coral-pw1", b"LANMAN.TESTCarol")
 
 
 def test_kvno_increments_on_each_password_change(d):
@@ -260,7 +260,7 @@ def test_kvno_increments_on_each_password_change(d):
 
 
 def test_protected_users_have_no_rc4_and_no_ntlm(d):
-    d.set_password("bob", "Bob-pw-1")
+    d.set_password("bob", "Brick-pw-1")
     d.add_member("Protected Users", "bob")
     bob = d.get("bob")
     assert bob.protected_user and set(bob.keys) == {17, 18} and 525 in bob.group_rids
@@ -460,9 +460,9 @@ def test_smb_build_context_uses_directory(tmp_path):
     from lanman.smb.server.service import build_context
 
     home = Home.open(tmp_path / "h")
-    home.store.add_user("alice", "Alice-pw1")
+    home.store.add_user("alice", "Aqua-pw1")
     ctx = build_context(home)
-    assert ctx.lookup_nt_hash("alice") == nt_hash("Alice-pw1")  # no domain yet: the store
+    assert ctx.lookup_nt_hash("alice") == nt_hash("Aqua-pw1")  # no domain yet: the store
     provision(
         home.path,
         realm="lanman.test",

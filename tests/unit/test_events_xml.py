@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from lanman.cli.main import cli
 from lanman.events import EventLog
 from lanman.events.xml import EVENT_NS, events_to_xml
+from lanman.home import Home
 
 NS = {"e": EVENT_NS}
 
@@ -84,7 +85,7 @@ def test_empty_export_is_valid():
 @pytest.fixture
 def home(tmp_path):
     h = tmp_path / "home"
-    CliRunner().invoke(cli, ["--home", str(h), "events"])  # create the home
+    Home.open(h).close()  # create the home (a read command like `events` never does)
     log = EventLog(h / "lanman.sqlite")
     log.emit(
         "AUTHN_POLICY_TGT_AUDIT",

@@ -275,6 +275,9 @@ def test_cli_windows_syntax(tmp_path, monkeypatch):
     monkeypatch.setenv("LANMAN_MSG_OS_SESSIONS", "0")
     r = CliRunner()
     home = str(tmp_path / "h")
+    from lanman.home import Home
+
+    Home.open(home).close()  # only setup commands create a home (issue 15)
     res = r.invoke(cli, ["--home", home, "msg", "session-add", "desk", "--user", "alice"])
     assert res.exit_code == 0, res.output
     res = r.invoke(cli, ["--home", home, "msg", "desk", "/V", "hello"])

@@ -20,6 +20,7 @@ from lanman.cli.main import cli
 from lanman.cli.msg import main as msg_main
 from lanman.cli.msg import msg, msg_script, sessions_cmd
 from lanman.cli.session import session
+from lanman.home import Home
 from lanman.msg.command import LocalBackend, run_msg
 from lanman.msg.host import Caller, MsgHost
 from lanman.msg.sessions import MsgSession, SessionState, StaticProvider
@@ -34,6 +35,7 @@ def home(tmp_path, monkeypatch):
     monkeypatch.delenv("LANMAN_MSG_USER", raising=False)
     monkeypatch.delenv("LANMAN_MSG_PASSWORD", raising=False)
     h = tmp_path / "h"
+    Home.open(h).close()  # only setup commands create a home (issue 15)
     r = CliRunner()
     for name, user in (("desk", "alice"), ("pts/9", "bob")):
         res = r.invoke(cli, ["--home", str(h), "msg", "session-add", name, "--user", user])

@@ -30,8 +30,8 @@ from lanman.security.descriptor import encode_sd
 from lanman.security.sddl_parse import parse_sddl
 from lanman.smb.server.service import build_context
 
-ALICE_PW = "Alice-pw1"
-BOB_PW = "Bob-pw-22"
+ALICE_PW = "Aqua-pw1"
+BOB_PW = "Brick-pw-22"
 WORKSTATION = "HARNESS"  # what smb_harness puts in the AUTHENTICATE message
 
 ALLOW_ALL = "O:SYD:(A;;CR;;;WD)"

@@ -30,8 +30,17 @@ from lanman.smb.wire.constants import Command, HeaderFlags, NegotiateContextType
 from lanman.smb.wire.header import Smb2Header
 
 SCHEMA = json.loads(
-    (Path(__file__).resolve().parents[2] / "schemas" / "scan-report.schema.json").read_text()
+    (
+        Path(__file__).resolve().parents[2] / "src" / "lanman" / "scan" / "scan-report.schema.json"
+    ).read_text()
 )
+
+
+def test_schema_is_package_data():
+    """The schema ships inside the package (pip install includes it)."""
+    from lanman.scan.report import schema
+
+    assert schema() == SCHEMA and SCHEMA["$id"].endswith("scan-report.schema.json")
 
 
 # ---- targets -----------------------------------------------------------------------------------

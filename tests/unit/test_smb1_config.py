@@ -18,7 +18,13 @@ SERVER_IF_CLIENT = "Microsoft network server: Digitally sign communications (if 
 SERVER_ALWAYS = "Microsoft network server: Digitally sign communications (always)"
 
 
+def _ensure_home(home: Path) -> None:
+    if not home.exists():
+        Home.open(home).close()
+
+
 def run(home: Path, *args: str):
+    _ensure_home(home)  # only setup commands create a home (issue 15)
     r = CliRunner().invoke(cli, ["--home", str(home), *args])
     assert "Traceback" not in r.output + r.stderr
     return r

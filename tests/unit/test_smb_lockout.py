@@ -27,14 +27,14 @@ def test_bad_passwords_lock_the_account(tmp_path):
         host_name="LANMAN",
         admin_password="Adm1n-pw",
     )
-    home.store.add_user("alice", "Alice-pw1")
+    home.store.add_user("alice", "Aqua-pw1")
     with Directory.open(home.path) as d:
         d.set_lockout_policy(threshold=3, duration=600, window=600)
     ctx = build_context(home)
-    assert _logon(ctx, "Alice-pw1") == st.STATUS_SUCCESS
+    assert _logon(ctx, "Aqua-pw1") == st.STATUS_SUCCESS
     for _ in range(3):
         assert _logon(ctx, "wrong") == st.STATUS_LOGON_FAILURE
-    assert _logon(ctx, "Alice-pw1") == st.STATUS_ACCOUNT_LOCKED_OUT
+    assert _logon(ctx, "Aqua-pw1") == st.STATUS_ACCOUNT_LOCKED_OUT
     # 4740 names the account and the client; 551 names account, domain, cause and client
     (lock,) = home.events.query(event_id=4740)
     assert lock["data"]["user"] == "alice" and lock["data"]["client"] not in ("", "-")
@@ -47,7 +47,7 @@ def test_bad_passwords_lock_the_account(tmp_path):
     with Directory.open(home.path) as d:
         assert d.find_principal("alice").locked
         d.set_account("alice", locked=False)
-    assert _logon(ctx, "Alice-pw1") == st.STATUS_SUCCESS
+    assert _logon(ctx, "Aqua-pw1") == st.STATUS_SUCCESS
     home.close()
 
 
@@ -60,14 +60,14 @@ def test_success_resets_the_count(tmp_path):
         host_name="LANMAN",
         admin_password="Adm1n-pw",
     )
-    home.store.add_user("alice", "Alice-pw1")
+    home.store.add_user("alice", "Aqua-pw1")
     with Directory.open(home.path) as d:
         d.set_lockout_policy(threshold=3, duration=600, window=600)
     ctx = build_context(home)
     for _ in range(2):
         assert _logon(ctx, "wrong") == st.STATUS_LOGON_FAILURE
-    assert _logon(ctx, "Alice-pw1") == st.STATUS_SUCCESS
+    assert _logon(ctx, "Aqua-pw1") == st.STATUS_SUCCESS
     for _ in range(2):
         assert _logon(ctx, "wrong") == st.STATUS_LOGON_FAILURE
-    assert _logon(ctx, "Alice-pw1") == st.STATUS_SUCCESS
+    assert _logon(ctx, "Aqua-pw1") == st.STATUS_SUCCESS
     home.close()

@@ -108,6 +108,11 @@ class AuthError(Exception):
         super().__init__(f"0x{status:08X}{': ' + detail if detail else ''}")
 
 
+class MechListMicError(AuthError):
+    """The acceptor's SPNEGO mechListMIC (RFC 4178 5) was missing or did not verify: the
+    negotiation is not integrity-protected (a server whose NTLM cannot sign)."""
+
+
 def _malformed(detail: str) -> AuthError:
     return AuthError(STATUS_INVALID_PARAMETER, detail)
 
@@ -779,6 +784,9 @@ class NtlmInitiator:
         self.negotiate_msg = b""
         self.session: NtlmSession | None = None
         self.complete = False
+        #: the CHALLENGE's VERSION field as "major.minor.build" ("" when absent): tells the
+        #: server family (impacket's placeholder 255.255.65535, Samba's 6.1.0, ...)
+        self.server_version = ""
 
     @property
     def session_key(self) -> bytes:
@@ -796,6 +804,9 @@ class NtlmInitiator:
 
     def _authenticate(self, token: bytes) -> bytes:
         chal = ChallengeMessage.parse(token)
+        if chal.version and len(chal.version) >= 4:
+            major, minor, build = struct.unpack_from("<BBH", chal.version)
+            self.server_version = f"{major}.{minor}.{build}"
         flags = int(_CLIENT_FLAGS) & chal.flags
         flags |= NegotiateFlags.NTLM | NegotiateFlags.EXTENDED_SESSIONSECURITY
         if not flags & (NegotiateFlags.UNICODE | NegotiateFlags.OEM):

@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from lanman.auth.ntlm import NTLMSSP_SIGNATURE, AuthError, AuthResult, NtlmAcceptor, NtlmInitiator
+from lanman.auth.ntlm import (
+    NTLMSSP_SIGNATURE,
+    AuthError,
+    AuthResult,
+    MechListMicError,
+    NtlmAcceptor,
+    NtlmInitiator,
+)
 from lanman.errors.ntstatus import (
     STATUS_ACCESS_DENIED,
     STATUS_INVALID_PARAMETER,
@@ -43,6 +50,14 @@ NTLMSSP_OID = "1.3.6.1.4.1.311.2.2.10"
 KRB5_OID = "1.2.840.113554.1.2.2"
 MS_KRB5_OID = "1.2.840.48018.1.2.2"
 NEGOEX_OID = "1.3.6.1.4.1.311.2.2.30"
+#: SPNEGO mechanism OIDs (RFC 4178, MS-SPNG 2.2.1) -> the names reports show.
+MECH_NAMES: dict[str, str] = {
+    MS_KRB5_OID: "MS-KRB5",
+    KRB5_OID: "Kerberos",
+    NTLMSSP_OID: "NTLM",
+    NEGOEX_OID: "NegoEx",
+    "1.2.840.113554.1.2.2.3": "KRB5-U2U",
+}
 HINT_NAME = "not_defined_in_RFC4178@please_ignore"  # MS-SPNG 2.2.1
 
 _MAX_TOKEN = 64 * 1024
@@ -521,6 +536,8 @@ class SpnegoInitiator:
         self.mech_types_raw = _encode_mech_types([NTLMSSP_OID])
         self.complete = False
         self._state = "init"
+        #: mechanism OIDs the server's NegTokenInit2 hint offered (empty without a hint)
+        self.offered_mechs: list[str] = []
 
     @property
     def mechanism(self) -> str:
@@ -537,6 +554,7 @@ class SpnegoInitiator:
             if hint is not None and not isinstance(hint, NegTokenInit):
                 raise AuthError(STATUS_LOGON_FAILURE, "server sent no NegTokenInit")
             offered = hint.mech_types if hint is not None else None
+            self.offered_mechs = list(offered or [])
             if self.kerberos is not None and (
                 offered is None or MS_KRB5_OID in offered or KRB5_OID in offered
             ):
@@ -577,7 +595,11 @@ class SpnegoInitiator:
             if resp.mech_list_mic is None or not self.ntlm.verify(
                 self.mech_types_raw, resp.mech_list_mic
             ):
-                raise AuthError(STATUS_ACCESS_DENIED, "server mechListMIC missing or invalid")
+                raise MechListMicError(
+                    STATUS_ACCESS_DENIED,
+                    "the server's SPNEGO mechListMIC is "
+                    + ("missing" if resp.mech_list_mic is None else "invalid"),
+                )
             self.ntlm.reset_crypto()
             self.complete = True
             self._state = "done"
@@ -595,7 +617,7 @@ class SpnegoInitiator:
             if resp.mech_list_mic is not None and not k.verify(
                 self.mech_types_raw, resp.mech_list_mic
             ):
-                raise AuthError(STATUS_ACCESS_DENIED, "server mechListMIC invalid")
+                raise MechListMicError(STATUS_ACCESS_DENIED, "the server's mechListMIC is invalid")
             if resp.neg_state in (None, NegState.ACCEPT_COMPLETED):
                 self.complete = True
                 self._state = "done"

@@ -12,7 +12,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from lanman.home import Home
+from lanman.home import Home, default_home_path
 
 EXIT_ERROR = 1
 
@@ -40,8 +40,41 @@ def report_error(exc: BaseException) -> None:
         click.echo(f"Remedy: {remedy}", err=True)
 
 
+def hoist_global_option(args: list[str], name: str = "--home", keep_raw=("msg",)) -> list[str]:
+    """Move ``--home DIR`` / ``--home=DIR`` given after the command (``lanman user list
+    --home DIR``) in front of it, where the top-level group reads it. Stops at ``--``; the
+    commands in ``keep_raw`` take free text (``msg``'s message) and are left alone."""
+    out, moved, i = [], [], 0
+    seen_command = False
+    while i < len(args):
+        a = args[i]
+        if a == "--":
+            out.extend(args[i:])
+            break
+        if not seen_command and not a.startswith("-"):
+            if a in keep_raw:
+                out.extend(args[i:])
+                break
+            seen_command = True
+        if seen_command and a == name and i + 1 < len(args):
+            moved += [a, args[i + 1]]
+            i += 2
+            continue
+        if seen_command and a.startswith(name + "="):
+            moved.append(a)
+            i += 1
+            continue
+        out.append(a)
+        i += 1
+    return moved + out
+
+
 class LanmanGroup(click.Group):
-    """Top-level group: turns lanman errors into message + remedy on stderr and exit code 1."""
+    """Top-level group: turns lanman errors into message + remedy on stderr and exit code 1;
+    ``--home`` is accepted after the command too."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_option(list(args)))
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -67,25 +100,49 @@ class LanmanGroup(click.Group):
 
 
 class HomeRef:
-    """Lazily opened :class:`Home`; closed when the command's context closes."""
+    """Lazily opened :class:`Home`; closed when the command's context closes.
+
+    Only the commands that set a server up create a missing home (``up``, ``user add``,
+    ``share add``, ``domain provision``: ``create=True``); every other command fails on a
+    missing home with a one-line error naming the path, instead of creating an empty one
+    (a mistyped ``--home`` would otherwise answer "no entries")."""
 
     def __init__(self, path: Path | None):
         self.path = path
         self._home: Home | None = None
 
-    def get(self, ctx: click.Context) -> Home:
+    def get(self, ctx: click.Context, create: bool = False) -> Home:
         if self._home is None:
-            self._home = Home.open(self.path, create=True)
+            self._home = Home.open(self.path, create=create)
             ctx.find_root().call_on_close(self._home.close)
         return self._home
 
+    def exists(self) -> bool:
+        """Whether the home directory is there (without creating it)."""
+        if self._home is not None:
+            return True
+        p = Path(self.path) if self.path is not None else default_home_path()
+        return p.expanduser().is_dir()
 
-def get_home(ctx: click.Context) -> Home:
+
+def _ref(ctx: click.Context) -> HomeRef:
     ref = ctx.find_root().obj
     if not isinstance(ref, HomeRef):  # invoked without the root group (tests of subgroups)
         ref = HomeRef(None)
         ctx.find_root().obj = ref
-    return ref.get(ctx)
+    return ref
+
+
+def get_home(ctx: click.Context, create: bool = False) -> Home:
+    """The command's home; a missing one is an error unless ``create`` (setup commands)."""
+    return _ref(ctx).get(ctx, create=create)
+
+
+def get_home_if_exists(ctx: click.Context) -> Home | None:
+    """The home when there is one, else None (``lanman client`` runs without a home, with
+    the default client policy, like a Windows workstation with no local policy set)."""
+    ref = _ref(ctx)
+    return ref.get(ctx) if ref.exists() else None
 
 
 _TRUE = {"true", "$true", "1"}

@@ -31,6 +31,7 @@ events (31017, 31022, 31998, 9201) go to the home's event log (``lanman events``
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -41,6 +42,7 @@ from rich.table import Table
 
 from lanman.cli._common import WIN_BOOL, CliError, echo_json, get_home
 from lanman.smb.client import SmbClient, SmbClientError, parse_dialect
+from lanman.smb.client.api import recognise_failure
 from lanman.smb.client.connection import ALL_DIALECTS
 
 EXIT_FAILURE = 1
@@ -68,10 +70,12 @@ def client() -> None:
 def _split_unc(unc: str) -> tuple[str, str | None]:
     u = unc.replace("\\", "/")
     if not u.startswith("//"):
-        raise CliError(f"{unc!r} is not a UNC path", "write //HOST/SHARE (or \\\\HOST\\SHARE)")
+        raise click.UsageError(
+            f"{unc!r} is not a UNC path: write //HOST/SHARE (or \\\\HOST\\SHARE)"
+        )
     parts = [p for p in u[2:].split("/") if p]
     if not parts:
-        raise CliError(f"{unc!r} names no host", "write //HOST/SHARE")
+        raise click.UsageError(f"{unc!r} names no host: write //HOST/SHARE")
     return parts[0], (parts[1] if len(parts) > 1 else None)
 
 
@@ -183,10 +187,31 @@ def _credentials(
             "no user given", "use -U USER[%PASSWORD], or -N for an anonymous/guest logon"
         )
     if password is None:
+        if not _interactive():
+            raise CliError(
+                f"no password for {user} and no terminal to ask for one",
+                "give -U USER%PASSWORD, --password-stdin, or -N for an empty password",
+            )
         password = click.prompt(
             f"Password for {user}", hide_input=True, default="", show_default=False, err=True
         )
     return user, password, False
+
+
+def _interactive() -> bool:
+    """A terminal to prompt on: standard input, or the controlling terminal that getpass
+    opens (/dev/tty). Without either getpass warns, reads standard input and echoes."""
+    try:
+        if sys.stdin.isatty():
+            return True
+    except (AttributeError, ValueError):
+        pass
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
 
 
 def _connect(
@@ -212,7 +237,9 @@ def _connect(
     except ValueError as e:
         raise CliError(str(e), "use --dialect 2.0.2, 2.1, 3.0, 3.0.2 or 3.1.1") from None
     user, password, anonymous = _credentials(user_spec, password_stdin, no_pass, kerberos)
-    home = get_home(ctx)
+    # The Workstation service's state: client policy and the event log its failures go to
+    # (31017, 31998, ...); like a Windows client it always has one, so a missing home is made.
+    home = get_home(ctx, create=True)
 
     def sink(name: str, fields: dict) -> None:
         home.events.emit(name, source="lanman client", **fields)
@@ -254,6 +281,7 @@ def _fail(e: SmbClientError, as_json: bool) -> None:
                     "win32": e.win32_code,
                     "win32_name": e.win32_name,
                     "detail": e.detail,
+                    "server_family": e.family or None,
                     "explanation": e.explanation.as_dict() if e.explanation else None,
                 }
             }
@@ -315,22 +343,68 @@ def _join(cwd: str, path: str) -> str:
     return "/".join(parts)
 
 
-def run_commands(c: SmbClient, script: str, out=click.echo) -> None:
-    """Run ``cmd; cmd`` against a connected client (raises on the first failure)."""
+def _local_error(cmd: str, path: str, e: OSError) -> CliError:
+    """A local-file failure as one line (no remedy line: the message says it all)."""
+    return CliError(f"{cmd}: local file {path!r}: {e.strerror or e}")
+
+
+def _check_local_source(path: str) -> None:
+    try:
+        with open(path, "rb"):
+            pass
+    except IsADirectoryError as e:
+        raise _local_error("put", path, e) from None
+    except OSError as e:
+        raise _local_error("put", path, e) from None
+
+
+def _check_local_target(path: str) -> None:
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if p.is_dir():
+        raise CliError(f"get: local file {path!r}: Is a directory")
+    if not parent.is_dir():
+        raise CliError(f"get: local file {path!r}: directory {str(parent)!r} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise CliError(f"get: local file {path!r}: Permission denied")
+
+
+def _entry(e) -> dict:
+    m = e.mtime
+    return {
+        "name": e.name,
+        "is_dir": bool(e.is_dir),
+        "size": e.size,
+        "attributes": e.attributes,
+        "modified": m.isoformat() if m else None,
+    }
+
+
+def run_commands(c: SmbClient, script: str, out=click.echo) -> list[dict]:
+    """Run ``cmd; cmd`` against a connected client (raises on the first failure); returns
+    one record per command (what ``--json`` prints)."""
     cwd = ""
+    results: list[dict] = []
     for raw in script.split(";"):
-        words = shlex.split(raw.strip())
+        try:
+            words = shlex.split(raw.strip())
+        except ValueError as e:
+            raise click.UsageError(f"cannot parse command {raw.strip()!r}: {e}") from None
         if not words:
             continue
         cmd, args = words[0].lower(), words[1:]
 
         def need(n: int, usage: str, args=args, cmd=cmd) -> None:
             if len(args) < n:
-                raise CliError(f"{cmd}: missing argument", f"usage: {usage}")
+                raise click.UsageError(f"{cmd}: missing argument (usage: {usage})")
 
+        rec: dict = {"command": cmd, "args": args}
         if cmd in ("ls", "dir"):
             path = _join(cwd, args[0]) if args else cwd
-            for e in sorted(c.listdir(path), key=lambda e: e.name.lower()):
+            entries = sorted(c.listdir(path), key=lambda e: e.name.lower())
+            rec["path"] = "\\" + path.replace("/", "\\")
+            rec["entries"] = [_entry(e) for e in entries]
+            for e in entries:
                 m = e.mtime
                 when = m.strftime("%a %b %d %H:%M:%S %Y") if m else ""
                 out(f"  {e.name:<30} {'D' if e.is_dir else 'A':>3} {e.size:>12}  {when}")
@@ -340,15 +414,26 @@ def run_commands(c: SmbClient, script: str, out=click.echo) -> None:
             if new and not c.stat(new).is_dir:
                 raise CliError(f"cd: {args[0]} is not a directory")
             cwd = new
+            rec["cwd"] = cwd
         elif cmd == "get":
             need(1, "get REMOTE [LOCAL]")
             local = args[1] if len(args) > 1 else Path(args[0].replace("\\", "/")).name
-            n = c.get(_join(cwd, args[0]), local)
+            _check_local_target(local)
+            try:
+                n = c.get(_join(cwd, args[0]), local)
+            except OSError as e:
+                raise _local_error("get", local, e) from None
+            rec.update(remote=args[0], local=local, bytes=n)
             out(f"getting file {args[0]} of size {n} as {local}")
         elif cmd == "put":
             need(1, "put LOCAL [REMOTE]")
             remote = args[1] if len(args) > 1 else Path(args[0]).name
-            n = c.put(args[0], _join(cwd, remote))
+            _check_local_source(args[0])  # before the remote file is created
+            try:
+                n = c.put(args[0], _join(cwd, remote))
+            except OSError as e:
+                raise _local_error("put", args[0], e) from None
+            rec.update(local=args[0], remote=remote, bytes=n)
             out(f"putting file {args[0]} as {remote} ({n} bytes)")
         elif cmd in ("mkdir", "md"):
             need(1, "mkdir DIR")
@@ -365,14 +450,18 @@ def run_commands(c: SmbClient, script: str, out=click.echo) -> None:
         elif cmd == "stat":
             need(1, "stat PATH")
             e = c.stat(_join(cwd, args[0]))
+            rec["entry"] = _entry(e)
             out(
                 f"{args[0]}: size {e.size}, attributes 0x{e.attributes:08X}, "
                 f"{'directory' if e.is_dir else 'file'}, modified {e.mtime}"
             )
         else:
-            raise CliError(
-                f"unknown command {cmd!r}", "use ls, cd, get, put, mkdir, rmdir, rm, rename, stat"
+            raise click.UsageError(
+                f"unknown command {cmd!r}: use ls, cd, get, put, mkdir, rmdir, rm, rename, stat"
             )
+        rec["ok"] = True
+        results.append(rec)
+    return results
 
 
 @client.command("run")
@@ -422,10 +511,18 @@ def run(
         if script:
             if not c.share:
                 raise CliError("no share in the UNC path", "write //HOST/SHARE")
-            run_commands(c, script, out=(lambda _s: None) if as_json else click.echo)
-        if show_connection or not script:
+            results = run_commands(c, script, out=(lambda _s: None) if as_json else click.echo)
+            if as_json:
+                doc: dict = {"commands": results}
+                if show_connection:
+                    doc["connection"] = c.connection_info().as_dict()
+                echo_json(doc)
+            elif show_connection:
+                _print_connection(c, as_json)
+        else:
             _print_connection(c, as_json)
     except SmbClientError as e:
+        recognise_failure(e, c.conn)
         c.close()
         _fail(e, as_json)
     finally:

@@ -102,7 +102,7 @@ def domain_provision(
 ) -> None:
     """Create the domain: SID, Administrator, Guest, krbtgt, well-known groups, this host's
     computer account with host/ and cifs/ SPNs. Existing users become domain users."""
-    home = get_home(ctx)
+    home = get_home(ctx, create=True)
     pw = _read_secret(admin_password_stdin)
     r = provision(
         home.path,
@@ -188,6 +188,15 @@ def domain_show(ctx: click.Context, as_json: bool) -> None:
         f"{lo['duration_seconds'] // 60} min" if lo["duration_seconds"] else "until unlocked",
     )
     t.add_row("Lockout window", f"{lo['window_seconds'] // 60} min")
+    pp = info["password_policy"]
+    t.add_row("Minimum password length", str(pp["min_password_length"]))
+    t.add_row("Password complexity", "Enabled" if pp["password_complexity"] else "Disabled")
+    t.add_row("Password history", f"{pp['password_history']} passwords remembered")
+    t.add_row(
+        "Maximum password age",
+        f"{pp['max_password_age_days']} days" if pp["max_password_age_days"] else "never expires",
+    )
+    t.add_row("Minimum password age", f"{pp['min_password_age_days']} days")
     t.add_row("RC4-only accounts", escape(", ".join(info["rc4_only_accounts"]) or "none"))
     console().print(t)
 
@@ -261,24 +270,61 @@ def domain_krb5conf(ctx: click.Context, kdc: str | None) -> None:
     default=None,
     help="Minutes after which the bad-password count restarts.",
 )
+@click.option("--min-password-length", type=int, default=None, help="Characters (AD: 7).")
+@click.option(
+    "--password-complexity/--no-password-complexity",
+    default=None,
+    help="Three of upper, lower, digit, symbol; not the account name (AD: on).",
+)
+@click.option("--password-history", type=int, default=None, help="Passwords remembered (AD: 24).")
+@click.option("--max-password-age", type=int, default=None, help="Days, 0 = never expire (AD: 42).")
+@click.option("--min-password-age", type=int, default=None, help="Days (AD: 1).")
+@click.option("--json", "as_json", is_flag=True, help="Print the resulting policies as JSON.")
 @click.pass_context
 def domain_set(
     ctx: click.Context,
     lockout_threshold: int | None,
     lockout_duration: int | None,
     lockout_window: int | None,
+    min_password_length: int | None,
+    password_complexity: bool | None,
+    password_history: int | None,
+    max_password_age: int | None,
+    min_password_age: int | None,
+    as_json: bool,
 ) -> None:
-    """Change the domain's account lockout policy."""
+    """Change the domain's account lockout and password policy (Default Domain Policy)."""
     d = open_directory(ctx)
     d.set_lockout_policy(
         threshold=lockout_threshold,
         duration=None if lockout_duration is None else lockout_duration * 60,
         window=None if lockout_window is None else lockout_window * 60,
     )
+    pp = d.set_password_policy(
+        min_length=min_password_length,
+        complexity=password_complexity,
+        history=password_history,
+        max_age_days=max_password_age,
+        min_age_days=min_password_age,
+    )
     lo = d.lockout_policy
+    if as_json:
+        echo_json({"lockout": lo, "password_policy": pp.as_dict()})
+        return
     click.echo(
         f"Lockout threshold {lo['threshold']}, duration {lo['duration_seconds'] // 60} "
         f"min, window {lo['window_seconds'] // 60} min."
+    )
+    a = pp.as_dict()
+    click.echo(
+        f"Passwords: at least {a['min_password_length']} characters, complexity "
+        f"{'on' if a['password_complexity'] else 'off'}, {a['password_history']} remembered, "
+        + (
+            f"expire after {a['max_password_age_days']} days"
+            if a["max_password_age_days"]
+            else "never expire"
+        )
+        + f", minimum age {a['min_password_age_days']} days."
     )
 
 

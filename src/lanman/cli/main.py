@@ -8,6 +8,7 @@ import click
 
 from lanman.cli._common import HomeRef, LanmanGroup
 from lanman.cli.auth import auth, computer_auth, user_auth
+from lanman.cli.check import check
 from lanman.cli.client import client
 from lanman.cli.computer import computer
 from lanman.cli.domain import domain
@@ -45,6 +46,7 @@ def cli(ctx: click.Context, home: Path | None) -> None:
 
 
 cli.add_command(up)
+cli.add_command(check)
 cli.add_command(share)
 cli.add_command(user)
 cli.add_command(smb)

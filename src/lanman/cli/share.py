@@ -51,7 +51,7 @@ def share_add(
 
     Refused: lanman's data directory (--home), any directory containing it or inside it
     (except its shares/ subdirectory), and '/' without --force."""
-    home = get_home(ctx)
+    home = get_home(ctx, create=True)
     s = home.store.add_share(
         name,
         path,

@@ -46,6 +46,18 @@ def _client_host(listen: str) -> str:
     "(default: the system account 'lanman' if it exists, else 'nobody'; 'root' keeps root, "
     "with a warning).",
 )
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    default="info",
+    show_default=True,
+    help="Diagnostic messages at this level and above (stderr: journald keeps them).",
+)
+@click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write diagnostic messages to this file instead of stderr.",
+)
 @click.pass_context
 def up(
     ctx: click.Context,
@@ -54,8 +66,11 @@ def up(
     kdc_port: int | None,
     demo: bool,
     run_as: str | None,
+    log_level: str,
+    log_file: str | None,
 ) -> None:
-    """Run all configured services in the foreground (Ctrl-C stops)."""
+    """Run all configured services in the foreground (Ctrl-C or SIGTERM stops, SIGHUP
+    reloads lanman.toml and policy.toml). One server per home."""
     from lanman.privileges import (
         DEFAULT_ACCOUNT,
         FALLBACK_ACCOUNT,
@@ -67,8 +82,11 @@ def up(
         account = resolve_run_as(run_as)  # before the home is opened (or created)
     except PrivilegeError as e:
         raise CliError(e.message, e.remedy) from None
-    home = get_home(ctx)
+    home = get_home(ctx, create=True)
     _check_store(home)
+    lock_fd = lock_home(home.path)  # held while serving
+    ctx.call_on_close(lambda: _unlock(lock_fd))
+    _setup_logging(ctx, log_level, log_file)
     listen = listen or home.config.listen
     port = smb_port or home.config.smb_port
     try:
@@ -143,16 +161,84 @@ def up(
                 f"`useradd --system --no-create-home --shell /usr/sbin/nologin {DEFAULT_ACCOUNT}`",
                 err=True,
             )
-    sys.stdout.flush()
     if kdc_port:
         home.config.kdc_port = kdc_port  # this run only; lanman.toml is not rewritten
+    from lanman.directory import Directory
+
+    if Directory.is_provisioned(home.path):
+        click.echo(f"lanman: KDC on {listen}:{home.config.kdc_port} (UDP and TCP) for the domain.")
+    sys.stdout.flush()
     try:
         run(home, listen, port, **extra)
     except KeyboardInterrupt:
-        click.echo("lanman: stopped.")
-        ctx.exit(0)
+        pass
     except OSError as e:
         raise bind_error(e, listen, port, home) from None
+    click.echo("lanman: stopped.")
+    ctx.exit(0)
+
+
+PID_FILE = "lanman.pid"
+
+
+def lock_home(path) -> int:
+    """Take ``HOME/lanman.pid`` with an exclusive lock (one server per data directory: two
+    would each keep their own oplock and lock tables for the same files). Returns the
+    descriptor, which must stay open while serving."""
+    import fcntl
+    import os
+
+    pid_path = os.path.join(str(path), PID_FILE)
+    fd = os.open(pid_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        other = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+        os.close(fd)
+        raise CliError(
+            f"another `lanman up` (pid {other}) is already serving {path}",
+            "stop it first (kill -TERM PID, or `systemctl stop lanman`); one home serves "
+            "one server",
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+def _unlock(fd: int) -> None:
+    import os
+
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def _setup_logging(ctx: click.Context, level: str, log_file: str | None) -> None:
+    """Diagnostics to stderr (journald) or ``log_file``; undone when the command ends (so an
+    embedding process keeps its own logging)."""
+    import logging
+
+    handler: logging.Handler
+    if log_file:
+        try:
+            handler = logging.FileHandler(log_file)
+        except OSError as e:
+            raise CliError(f"cannot open --log-file {log_file}: {e.strerror}", "") from None
+    else:
+        handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    before = root.level
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+
+    def undo() -> None:
+        root.removeHandler(handler)
+        root.setLevel(before)
+        handler.close()
+
+    ctx.call_on_close(undo)
 
 
 def bind_error(e: OSError, listen: str, port: int, home) -> CliError:

@@ -58,7 +58,7 @@ def user_add(
     ctx: click.Context, name: str, password_stdin: bool, disabled: bool, expires: str | None
 ) -> None:
     """Create account NAME (prompts twice for the password unless --password-stdin)."""
-    home = get_home(ctx)
+    home = get_home(ctx, create=True)
     validate_user_name(name)  # fail before asking for a password
     if home.store.get_user(name) is not None:
         raise user_exists_error(name)

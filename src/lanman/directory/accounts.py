@@ -47,6 +47,7 @@ class DomainInfo:
     lockout_threshold: int
     lockout_duration: int  # seconds; 0 = until an administrator unlocks
     lockout_window: int  # seconds (ResetLockoutCount / "observation window")
+    max_pwd_age: int = 0  # seconds (MaximumPasswordAge); 0 = passwords never expire
 
     @property
     def dns_domain(self) -> str:
@@ -56,7 +57,7 @@ class DomainInfo:
 def domain_info(c: sqlite3.Connection) -> DomainInfo | None:
     row = c.execute(
         "SELECT realm, netbios, sid, dc_name, created, lockout_threshold, lockout_duration, "
-        "lockout_window FROM domain WHERE id = 1"
+        "lockout_window, max_pwd_age FROM domain WHERE id = 1"
     ).fetchone()
     return DomainInfo(*row) if row else None
 
@@ -135,6 +136,13 @@ def is_locked(lockout_time: int | None, dom: DomainInfo, now: int) -> bool:
     return now < lockout_time + dom.lockout_duration
 
 
+def _too_old(dom: DomainInfo, kind: str, uac: int, pwd_last_set: int | None, now: int) -> bool:
+    """MaximumPasswordAge passed (users only; DONT_EXPIRE_PASSWORD exempts, MS-SAMR 3.1.1.8)."""
+    if not dom.max_pwd_age or kind != "user" or uac & UAC.DONT_EXPIRE_PASSWORD:
+        return False
+    return pwd_last_set is not None and pwd_last_set + dom.max_pwd_age <= now
+
+
 def principal_from_row(
     c: sqlite3.Connection, dom: DomainInfo, row: tuple, now: int | None = None
 ) -> Principal:
@@ -204,7 +212,9 @@ def principal_from_row(
         disabled=(not enabled) and rid != DOMAIN_RID_KRBTGT,
         locked=locked,
         expires=int(expires) if expires is not None else None,
-        password_expired=(pwd_last_set == 0) or bool(int(uac) & UAC.PASSWORD_EXPIRED),
+        password_expired=(pwd_last_set == 0)
+        or bool(int(uac) & UAC.PASSWORD_EXPIRED)
+        or _too_old(dom, kind, int(uac), pwd_last_set, now),
         protected_user=protected,
         uac=uac_v,
         primary_group_rid=int(pgrid),

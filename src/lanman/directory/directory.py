@@ -40,7 +40,7 @@ from lanman.errors.ntstatus import (
     STATUS_ACCOUNT_RESTRICTION,
     STATUS_PASSWORD_MUST_CHANGE,
 )
-from lanman.store import schema, validate_password
+from lanman.store import enforce_password_policy, password_policy, schema, validate_password
 
 __all__ = ["HOST_SPN_ALIASES", "Directory", "Group", "random_machine_password"]
 
@@ -305,6 +305,62 @@ class Directory:
                 c.execute("UPDATE domain SET lockout_window = ? WHERE id = 1", (window,))
         self._reload()
 
+    @property
+    def password_policy(self) -> password_policy.PasswordPolicy:
+        with self._lock:
+            p = password_policy.load(self._conn)
+        assert p is not None
+        return p
+
+    def set_password_policy(
+        self,
+        *,
+        min_length: int | None = None,
+        complexity: bool | None = None,
+        history: int | None = None,
+        max_age_days: int | None = None,
+        min_age_days: int | None = None,
+    ) -> password_policy.PasswordPolicy:
+        """The Default Domain Policy's password settings (Windows' ranges: length 0..14 in
+        the GUI — up to 255 here as Samba allows —, history 0..24, ages 0..999 days, minimum
+        age below maximum)."""
+        for label, v, hi in (
+            ("minimum password length", min_length, 255),
+            ("password history", history, 24),
+            ("maximum password age", max_age_days, 999),
+            ("minimum password age", min_age_days, 998),
+        ):
+            if v is not None and not 0 <= v <= hi:
+                raise DirectoryError(f"{label} {v} is out of range 0..{hi}")
+        import dataclasses
+
+        day = password_policy.DAY
+        with self._lock, _txn(self._conn) as c:
+            cur = password_policy.load(c)
+            assert cur is not None
+            new = dataclasses.replace(
+                cur,
+                **{
+                    k: v
+                    for k, v in (
+                        ("min_length", min_length),
+                        ("complexity", complexity),
+                        ("history", history),
+                        ("max_age", None if max_age_days is None else max_age_days * day),
+                        ("min_age", None if min_age_days is None else min_age_days * day),
+                    )
+                    if v is not None
+                },
+            )
+            if new.max_age and new.min_age >= new.max_age:
+                raise DirectoryError(
+                    "the minimum password age must be less than the maximum",
+                    "lower --min-password-age or raise --max-password-age",
+                )
+            password_policy.save(c, new)
+        self._reload()
+        return new
+
     def info(self) -> dict:
         with self._lock:
             dom = self._reload()
@@ -330,6 +386,7 @@ class Directory:
             "computers": counts.get("computer", 0),
             "groups": ngroups,
             "rc4_only_accounts": pending,
+            "password_policy": self.password_policy.as_dict(),
             "lockout": {
                 "threshold": dom.lockout_threshold,
                 "duration_seconds": dom.lockout_duration,
@@ -576,10 +633,13 @@ class Directory:
         """New password: NT hash and AES keys, key version + 1 (any account, krbtgt too)."""
         validate_password(password)
         with self._lock, _txn(self._conn) as c:
-            row = c.execute("SELECT rid FROM users WHERE name = ?", (name,)).fetchone()
+            row = c.execute("SELECT rid, nt_hash FROM users WHERE name = ?", (name,)).fetchone()
             if row is None:
                 raise DirectoryError(f"account {name!r} does not exist", "", "NERR_UserNotFound")
+            policy = enforce_password_policy(c, name, password, row[0])
             c.execute("UPDATE users SET nt_hash = ? WHERE rid = ?", (nt_hash(password), row[0]))
+            if policy is not None:
+                password_policy.remember(c, row[0], bytes(row[1]), policy)
             acc.store_password_keys(c, row[0], password, new=False, now=now)
         p = self.get(name)
         assert p is not None

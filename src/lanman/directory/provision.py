@@ -39,7 +39,7 @@ from lanman.directory.model import (
     WELL_KNOWN_GROUPS,
 )
 from lanman.directory.sid import new_domain_sid, validate_sid
-from lanman.store import schema, validate_password
+from lanman.store import password_policy, schema, validate_password
 
 __all__ = ["ProvisionResult", "provision", "validate_netbios_domain", "validate_realm"]
 
@@ -104,8 +104,21 @@ def provision(
         )
     generated = None
     if admin_password is None:
-        admin_password = generated = secrets.token_urlsafe(18)
+        while True:  # a generated password must meet the policy it is created under
+            admin_password = generated = secrets.token_urlsafe(18)
+            if password_policy.complexity_problem(admin_password, "Administrator") is None:
+                break
     validate_password(admin_password)
+    why = password_policy.check_password(
+        password_policy.AD_DEFAULTS, admin_password, "Administrator", [], b""
+    )
+    if why is not None:
+        raise DirectoryError(
+            f"the Administrator password does not meet the domain's password policy: {why}",
+            "choose a password of 7+ characters with three of: upper case, lower case, "
+            "digits, symbols",
+            "ERROR_INVALID_PARAMETER",
+        )
     sid = validate_sid(domain_sid) if domain_sid else new_domain_sid()
     if not sid.startswith("S-1-5-21-") or len(sid.split("-")) != 7:
         raise DirectoryError(f"{sid!r} is not a domain SID (S-1-5-21-x-y-z)")
@@ -172,6 +185,7 @@ def _provision(
             "VALUES (1, ?, ?, ?, ?, ?)",
             (realm, domain, sid, host, _now_iso()),
         )
+        password_policy.save(c, password_policy.AD_DEFAULTS)  # the Default Domain Policy
         for g in WELL_KNOWN_GROUPS:
             c.execute(
                 "INSERT INTO groups (rid, name, scope, description, builtin) "

@@ -9,12 +9,21 @@ smb.conf line (and the lanman command that does the same on a lanman host).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from lanman.errors import ntstatus as nts
 from lanman.errors import win32
 
-__all__ = ["FAILURES", "Explanation", "Remedy", "explain", "key_for_status"]
+__all__ = [
+    "FAILURES",
+    "SIGNING_KEYS",
+    "Explanation",
+    "Remedy",
+    "explain",
+    "explain_for_family",
+    "key_for_status",
+    "server_sign_remedy",
+]
 
 _WS_PARAMS = r"HKLM\SYSTEM\CurrentControlSet\Services\LanmanWorkstation\Parameters"
 _SRV_PARAMS = r"HKLM\SYSTEM\CurrentControlSet\Services\LanmanServer\Parameters"
@@ -36,6 +45,7 @@ class Remedy:
     powershell: str = ""
     smb_conf: str = ""
     lanman: str = ""
+    vendor: str = ""  # NAS / appliance settings (names vary by firmware)
 
     def lines(self) -> list[str]:
         out = [f"Remedy ({self.side}): {self.summary}"]
@@ -44,6 +54,7 @@ class Remedy:
             ("Registry", self.registry),
             ("PowerShell", self.powershell),
             ("smb.conf", self.smb_conf),
+            ("Vendor", self.vendor),
             ("lanman", self.lanman),
         ):
             if value:
@@ -59,6 +70,7 @@ class Remedy:
             "powershell": self.powershell,
             "smb_conf": self.smb_conf,
             "lanman": self.lanman,
+            "vendor": self.vendor,
         }
 
 
@@ -74,6 +86,7 @@ class Explanation:
     cause: str
     remedies: tuple[Remedy, ...] = field(default_factory=tuple)
     ntstatus: int | None = None
+    family: str = ""  # the server family the remedies were chosen for ("" = generic)
 
     def lines(self) -> list[str]:
         out = list(self.shown)
@@ -95,6 +108,7 @@ class Explanation:
             "shown": list(self.shown),
             "cause": self.cause,
             "ntstatus": self.ntstatus,
+            "family": self.family or None,
             "remedies": [r.as_dict() for r in self.remedies],
         }
 
@@ -130,6 +144,52 @@ _CLIENT_NO_REQUIRE = Remedy(
     lanman="lanman smb client-config set --require-security-signature false "
     "(or lanman client --require-signing false)",
 )
+_NAS_SIGNING = (
+    "enable SMB signing in the device's file-service settings (names vary by firmware: "
+    "Synology DSM: Control Panel > File Services > SMB > Advanced Settings > server signing; "
+    "QNAP QTS: Control Panel > Win/Mac/NFS > Microsoft Networking > Advanced Options > "
+    "SMB signing; TrueNAS: SMB service auxiliary parameter server signing = mandatory); "
+    "update old firmware that cannot sign"
+)
+#: the server-side way out when the server family is not known
+_SERVER_SIGN_GENERIC = Remedy(
+    side="server",
+    summary="enable SMB signing on that server (a Windows server: the Group Policy below; "
+    "Samba or a NAS built on it: server signing)",
+    group_policy=_SERVER_SIGN.group_policy,
+    powershell=_SERVER_SIGN.powershell,
+    smb_conf="server signing = mandatory",
+    vendor=_NAS_SIGNING,
+    lanman=_SERVER_SIGN.lanman,
+)
+#: per recognised server family (lanman.scan.family.FAMILIES)
+_SERVER_SIGN_BY_FAMILY: dict[str, Remedy] = {
+    "impacket": Remedy(
+        side="server",
+        summary="impacket's smbserver cannot sign NTLM sessions (it sends no SPNEGO "
+        "mechListMIC; fortra/impacket#1883) and has no setting that makes it: serve the "
+        "files from a server that signs (Samba with server signing = mandatory, Windows, "
+        "lanman)",
+        smb_conf="server signing = mandatory (on the Samba server that replaces it)",
+        lanman="lanman share add NAME PATH; lanman up (lanman signs; see lanman smb "
+        "server-config get)",
+    ),
+    "samba": Remedy(
+        side="server",
+        summary="enable signing in Samba (or the NAS built on it)",
+        smb_conf="server signing = mandatory   ([global]; then smbcontrol all reload-config)",
+        vendor=_NAS_SIGNING,
+    ),
+    "windows": _SERVER_SIGN,
+    "lanman": _SERVER_SIGN,
+}
+_FAMILY_LABEL = {
+    "impacket": "impacket's smbserver",
+    "samba": "Samba (or a NAS built on it)",
+    "windows": "Windows",
+    "lanman": "lanman",
+}
+
 _SERVER_NO_GUEST = Remedy(
     side="server",
     summary="give the client a real account on the server instead of guest access",
@@ -167,7 +227,33 @@ def _build() -> dict[str, Explanation]:
             ntstatus=sig.value,
             cause="this client requires SMB signing, but the server did not sign its "
             "responses (it does not require signing and gave an unsigned session).",
-            remedies=(_SERVER_SIGN, _CLIENT_NO_REQUIRE),
+            remedies=(_SERVER_SIGN_GENERIC, _CLIENT_NO_REQUIRE),
+        ),
+        Explanation(
+            key="server_cannot_sign",
+            shown=(_nt_line(sig.value),),
+            code=sig.value,
+            name=sig.name,
+            message=sig.message,
+            ntstatus=sig.value,
+            cause="this client requires SMB signing, but the server completed the logon "
+            "without a valid SPNEGO mechListMIC: its NTLM implementation cannot sign, so no "
+            "signed session is possible. This is a third-party server that cannot sign "
+            "(impacket's smbserver, old NAS firmware), not a share or file permission problem.",
+            remedies=(_SERVER_SIGN_GENERIC, _CLIENT_NO_REQUIRE),
+        ),
+        Explanation(
+            key="server_mechlistmic",
+            shown=(ad.system_error_line(), ad.message),
+            code=ad.value,
+            name=ad.name,
+            message=ad.message,
+            ntstatus=nts.STATUS_ACCESS_DENIED,
+            cause="the server completed the logon without a valid SPNEGO mechListMIC, so the "
+            "negotiation is not protected against tampering and the client refused it: the "
+            "server's NTLM cannot sign (impacket's smbserver, old NAS firmware). This is not "
+            "a share or file permission problem.",
+            remedies=(_SERVER_SIGN_GENERIC,),
         ),
         Explanation(
             key="bad_signature",
@@ -323,6 +409,23 @@ def _build() -> dict[str, Explanation]:
                 ),
             ),
         ),
+        Explanation(
+            key="not_smb_server",
+            shown=(win32.lookup(53).system_error_line(), win32.lookup(53).message),
+            code=53,
+            name="ERROR_BAD_NETPATH",
+            message=win32.lookup(53).message,
+            ntstatus=nts.STATUS_INVALID_NETWORK_RESPONSE,
+            cause="something answered at that address and port, but it is not an SMB server "
+            "(its reply is not SMB: an HTTP, TLS or SSH server, or another service).",
+            remedies=(
+                Remedy(
+                    side="client",
+                    summary="check the port (-p; SMB is TCP 445) and the host: the SMB server "
+                    "may listen on another port, or not run at all",
+                ),
+            ),
+        ),
     ]
     return {e.key: e for e in out}
 
@@ -338,6 +441,32 @@ _BY_STATUS = {
     nts.STATUS_LOGON_FAILURE: "logon_failure",
     nts.STATUS_BAD_NETWORK_NAME: "bad_network_name",
 }
+
+
+#: failures whose server-side remedy is "make that server sign" (chosen per family)
+SIGNING_KEYS = frozenset({"server_will_not_sign", "server_cannot_sign", "server_mechlistmic"})
+
+
+def server_sign_remedy(family: str) -> Remedy:
+    """The server-side remedy for a server that does not sign, for a recognised family."""
+    return _SERVER_SIGN_BY_FAMILY.get(family, _SERVER_SIGN_GENERIC)
+
+
+def explain_for_family(
+    key_or_status: str | int, family: str = "", evidence: str = ""
+) -> Explanation | None:
+    """:func:`explain`, with the server-side signing remedy chosen for ``family`` (as
+    recognised by :func:`lanman.scan.family.recognise_server`) and the family named in the
+    cause. Other failures, and unknown families, keep the generic explanation."""
+    e = explain(key_or_status)
+    if e is None or e.key not in SIGNING_KEYS or family not in _SERVER_SIGN_BY_FAMILY:
+        return e
+    fam = server_sign_remedy(family)
+    remedies = tuple(fam if r.side == "server" else r for r in e.remedies)
+    seen = f" The server looks like {_FAMILY_LABEL[family]}" + (
+        f" ({evidence})." if evidence else "."
+    )
+    return replace(e, remedies=remedies, cause=e.cause + seen, family=family)
 
 
 def key_for_status(status: int) -> str | None:

@@ -611,6 +611,16 @@ def prf(etype: int, key: bytes, data: bytes) -> bytes:
 
 
 def _prf_plus(etype: int, key: bytes, pepper: bytes, nbytes: int) -> bytes:
+    """RFC 6113 5.1 PRF+: PRF(key, 1 || pepper) || PRF(key, 2 || pepper) || ..."""
+    if etype in (ETYPE_AES128_CTS_HMAC_SHA1_96, ETYPE_AES256_CTS_HMAC_SHA1_96):
+        kp = derive_key(key, b"prf")  # once for every block
+        blocks = (hashlib.sha1(bytes([i]) + pepper).digest()[:16] for i in range(1, 256))
+        out = b""
+        for tmp in blocks:
+            if len(out) >= nbytes:
+                break
+            out += _aes_ecb_enc(kp, tmp)
+        return out[:nbytes]
     out = b""
     i = 1
     while len(out) < nbytes and i < 256:
@@ -619,11 +629,23 @@ def _prf_plus(etype: int, key: bytes, pepper: bytes, nbytes: int) -> bytes:
     return out[:nbytes]
 
 
+# PRF+ of cf2's second key: the long-lived side (a client's long-term key, an armor ticket's
+# session key that a device reuses for many requests). Deterministic, so only work is saved.
+_PRF2_CACHE: dict[tuple[int, bytes, bytes, int], bytes] = {}
+_PRF2_CACHE_MAX = 4096
+
+
 def cf2(
     etype1: int, key1: bytes, etype2: int, key2: bytes, pepper1: bytes, pepper2: bytes
 ) -> bytes:
     """RFC 6113 5.1 KRB-FX-CF2; the result has enctype ``etype1``."""
     n = key_length(etype1)
     a = _prf_plus(etype1, key1, pepper1, n)
-    b = _prf_plus(etype2, key2, pepper2, n)
+    ck = (etype2, key2, pepper2, n)
+    b = _PRF2_CACHE.get(ck)
+    if b is None:
+        b = _prf_plus(etype2, key2, pepper2, n)
+        if len(_PRF2_CACHE) >= _PRF2_CACHE_MAX:
+            _PRF2_CACHE.clear()
+        _PRF2_CACHE[ck] = b
     return _xor(a, b)

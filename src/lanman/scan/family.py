@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from lanman.scan.model import HostResult
 
-__all__ = ["FAMILIES", "recognise"]
+__all__ = ["FAMILIES", "recognise", "recognise_server"]
 
 FAMILIES = ("windows", "samba", "lanman", "impacket", "unknown")
 
@@ -29,18 +29,31 @@ def _remarks(host: HostResult) -> str:
 
 def recognise(host: HostResult) -> tuple[str, str]:
     """(family, evidence); ("unknown", "") when nothing fits."""
-    v = host.ntlm.version if host.ntlm else ""
-    if v == "255.255.65535" or host.server_guid == "41414141-4141-4141-4141-414141414141":
-        return "impacket", f"NTLM version {v or '?'}, ServerGuid {host.server_guid or '?'}"
-    remarks = _remarks(host)
+    return recognise_server(
+        host.ntlm.version if host.ntlm else "",
+        host.server_guid,
+        host.mechanisms,
+        _remarks(host),
+    )
+
+
+def recognise_server(
+    ntlm_version: str, server_guid: str, mechanisms: list[str], remarks: str = ""
+) -> tuple[str, str]:
+    """The same heuristics over what any client saw (``lanman client`` uses it to pick the
+    remedy for a failed connection): NTLM CHALLENGE version, ServerGuid, SPNEGO mechanisms
+    (names as in :data:`lanman.auth.spnego.MECH_NAMES`), share remarks."""
+    v = ntlm_version
+    if v == "255.255.65535" or server_guid == "41414141-4141-4141-4141-414141414141":
+        return "impacket", f"NTLM version {v or '?'}, ServerGuid {server_guid or '?'}"
     if "samba" in remarks.lower():
         return "samba", f"share remark {remarks.strip()[:60]!r}"
     if v == "6.1.0":
         return "samba", "NTLM version 6.1 build 0 (Samba's fixed NTLMSSP version)"
-    if v == "10.0.20348" and host.mechanisms == ["NTLM"]:
+    if v == "10.0.20348" and list(mechanisms) == ["NTLM"]:
         return "lanman", "NTLM version 10.0.20348, NTLM-only SPNEGO"
     if v and not v.endswith(".0"):
         return "windows", f"NTLM version {v}"
-    if any(m in ("Kerberos", "MS-KRB5", "NegoEx") for m in host.mechanisms):
+    if any(m in ("Kerberos", "MS-KRB5", "NegoEx") for m in mechanisms):
         return "windows", "Kerberos/NegoEx offered in SPNEGO"
     return "unknown", ""

@@ -67,14 +67,8 @@ _DIALECT_NAMES = {0x0202: "2.0.2", 0x0210: "2.1", 0x0300: "3.0", 0x0302: "3.0.2"
 SIGNING_ALGORITHMS: dict[int, str] = {0: "HMAC-SHA256", 1: "AES-CMAC", 2: "AES-GMAC"}
 #: MS-SMB2 2.2.3.1.2 Ciphers.
 CIPHERS: dict[int, str] = {1: "AES-128-CCM", 2: "AES-128-GCM", 3: "AES-256-CCM", 4: "AES-256-GCM"}
-#: SPNEGO mechanism OIDs (RFC 4178, MS-SPNG 2.2.1) -> names.
-MECH_NAMES: dict[str, str] = {
-    spnego.MS_KRB5_OID: "MS-KRB5",
-    spnego.KRB5_OID: "Kerberos",
-    spnego.NTLMSSP_OID: "NTLM",
-    spnego.NEGOEX_OID: "NegoEx",
-    "1.2.840.113554.1.2.2.3": "KRB5-U2U",
-}
+#: SPNEGO mechanism OIDs -> names (one table: lanman.auth.spnego.MECH_NAMES).
+MECH_NAMES = spnego.MECH_NAMES
 
 CAP_DFS = 0x01
 CAP_LARGE_MTU = 0x04

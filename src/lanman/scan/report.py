@@ -1,6 +1,7 @@
 """Renderers for a scan: JSON document, CSV, a rich table and a self-contained HTML page.
 
-The JSON document is described by ``schemas/scan-report.schema.json`` (draft 2020-12).
+The JSON document is described by ``scan-report.schema.json`` (draft 2020-12), installed with
+the package next to this module: :func:`schema` loads it.
 """
 
 from __future__ import annotations
@@ -9,18 +10,33 @@ import csv
 import datetime as _dt
 import html
 import io
+import json
 from collections import Counter
-from importlib import metadata
+from importlib import metadata, resources
 
 from lanman.scan.model import HostResult
 from lanman.scan.probes import dialect_name
 from lanman.scan.scanner import ScanRun
 from lanman.scan.verdicts import relay_remedy
 
-__all__ = ["SCHEMA_ID", "render_csv", "render_html", "render_table", "summary", "to_document"]
+__all__ = [
+    "SCHEMA_FILE",
+    "SCHEMA_ID",
+    "render_csv",
+    "render_html",
+    "render_table",
+    "summary",
+    "to_document",
+]
 
 SCHEMA_ID = "https://lanman.invalid/schemas/scan-report.schema.json"
+SCHEMA_FILE = "scan-report.schema.json"  # package data of lanman.scan (pyproject.toml)
 FORMAT = "lanman-scan-report/1"
+
+
+def schema() -> dict[str, object]:
+    """The JSON Schema of :func:`to_document` (from the installed package data)."""
+    return json.loads(resources.files("lanman.scan").joinpath(SCHEMA_FILE).read_text("utf-8"))
 
 
 def _version() -> str:

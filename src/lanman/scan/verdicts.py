@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from lanman.errors import ntstatus as nts
 from lanman.errors import win32
-from lanman.errors.explain import FAILURES, Remedy
+from lanman.errors.explain import FAILURES, SIGNING_KEYS, Remedy, explain_for_family
 from lanman.policy.matrix import (
     ERROR_NETNAME_DELETED,
     SMB1,
@@ -37,6 +37,9 @@ from lanman.scan.probes import dialect_name
 __all__ = ["ServerFacts", "Verdict", "facts_from", "predict", "remedies_for", "verdicts_for"]
 
 STATUSES = ("works", "fails", "unreachable")
+#: families whose SMB server is known not to sign NTLM sessions (no mechListMIC;
+#: fortra/impacket#1883), so that a signing client fails even when the scan had no account
+CANNOT_SIGN_FAMILIES = frozenset({"impacket"})
 ERROR_BAD_NETPATH = (53, None, "bad_netpath")
 
 
@@ -51,6 +54,10 @@ class ServerFacts:
     scenario: str  # user | guest
     server_signs: bool = True
     user_failure: tuple | None = None  # (code, ntstatus, key, name, stage) seen with --user
+    #: why the server does not sign (an explanation key; None: the matrix row's), and whether
+    #: that was inferred from the recognised family instead of observed with --user
+    sign_failure_key: str | None = None
+    sign_failure_inferred: bool = False
 
 
 def facts_from(host: HostResult, *, credentials: bool) -> ServerFacts:
@@ -59,14 +66,20 @@ def facts_from(host: HostResult, *, credentials: bool) -> ServerFacts:
     scenario = "guest" if (not credentials and host.guest_accepted) else "user"
     server_signs = True
     user_failure = None
+    sign_key, inferred = None, False
     u = host.user
     if credentials and u is not None and u.attempted and not (u.accepted and not u.status):
-        if u.key in ("server_will_not_sign", "bad_signature"):
+        if u.key in ("server_will_not_sign", "bad_signature", "server_cannot_sign"):
             server_signs = False
+            sign_key = u.key
         elif u.status is not None:
             user_failure = (u.code, u.status, u.key, u.name, _stage(u.detail))
     if credentials and u is not None and u.accepted and u.session == "guest":
         scenario = "guest"  # the account was mapped to guest: that is what a client gets
+    if not credentials and scenario == "user" and host.family in CANNOT_SIGN_FAMILIES:
+        # not tried (no --user), but this family's NTLM cannot sign: a client that requires
+        # signing fails as lanman client does against it
+        server_signs, sign_key, inferred = False, "server_cannot_sign", True
     return ServerFacts(
         offered,
         required,
@@ -75,6 +88,8 @@ def facts_from(host: HostResult, *, credentials: bool) -> ServerFacts:
         scenario,
         server_signs,
         user_failure,
+        sign_key,
+        inferred,
     )
 
 
@@ -136,12 +151,17 @@ def predict(client_profile: str, facts: ServerFacts) -> Outcome:
             dialect=dialect_name(dialect),
         )
     if not facts.server_signs:
-        return _fail(
-            SMB2,
-            "session setup",
-            STATUS_INVALID_SIGNATURE,
-            "§5: the server did not sign the final SESSION_SETUP response",
-        )
+        code, status, key = STATUS_INVALID_SIGNATURE
+        key = facts.sign_failure_key or key
+        note = "§5: the server did not sign the final SESSION_SETUP response"
+        if key == "server_cannot_sign":
+            note = "the server sends no valid SPNEGO mechListMIC: its NTLM cannot sign"
+            if not (creq or sreq):
+                # no signing required: the logon is still refused for the missing mechListMIC
+                code, status, key = 5, nts.STATUS_ACCESS_DENIED, "server_mechlistmic"
+        if facts.sign_failure_inferred:
+            note += " (inferred from the server family; confirm with --user)"
+        return _fail(SMB2, "session setup", (code, status, key), note)
     if facts.user_failure is not None:
         return _observed_failure(SMB2, facts.user_failure)
     return Outcome(
@@ -185,7 +205,7 @@ def _how(r: Remedy, family: str) -> list[str]:
             if x
         ]
     if family == "samba":
-        picks = [("smb.conf", r.smb_conf)]
+        picks = [("smb.conf", r.smb_conf), ("Vendor", r.vendor)]
     elif family == "windows":
         picks = [("Group Policy", r.group_policy), ("PowerShell", r.powershell)]
     elif family == "lanman":
@@ -217,6 +237,8 @@ def remedies_for(key: str | None, family: str) -> list[dict[str, object]]:
     client-side ones; from :data:`lanman.errors.explain.FAILURES`."""
     if key in _EXTRA:
         found = _EXTRA[key]
+    elif key in SIGNING_KEYS:
+        found = explain_for_family(key, family).remedies  # type: ignore[union-attr]
     elif key and key in FAILURES:
         found = FAILURES[key].remedies
     else:

@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Self
 
 from lanman.crypto.md4 import nt_hash
-from lanman.store import schema
+from lanman.store import password_policy, schema
 
 __all__ = [
     "Share",
     "Store",
     "StoreError",
     "User",
+    "enforce_password_policy",
     "validate_password",
     "validate_share_name",
     "validate_user_name",
@@ -313,6 +314,7 @@ class Store:
         with self._lock, _txn(self._conn) as c:
             if c.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
                 raise user_exists_error(name)
+            enforce_password_policy(c, name, password, None)
             rid = int(c.execute("SELECT value FROM meta WHERE key = 'next_rid'").fetchone()[0])
             c.execute("UPDATE meta SET value = ? WHERE key = 'next_rid'", (str(rid + 1),))
             user = User(name=name, rid=rid, nt_hash=digest, enabled=True, created=_now())
@@ -327,10 +329,14 @@ class Store:
         validate_password(password)
         digest = nt_hash(password)
         with self._lock, _txn(self._conn) as c:
-            cur = c.execute("UPDATE users SET nt_hash = ? WHERE name = ?", (digest, name))
-            if cur.rowcount == 0:
+            row = c.execute("SELECT rid, nt_hash FROM users WHERE name = ?", (name,)).fetchone()
+            if row is None:
                 raise _no_user(name)
-            rid = c.execute("SELECT rid FROM users WHERE name = ?", (name,)).fetchone()[0]
+            rid, old_hash = int(row[0]), bytes(row[1])
+            policy = enforce_password_policy(c, name, password, rid)
+            c.execute("UPDATE users SET nt_hash = ? WHERE rid = ?", (digest, rid))
+            if policy is not None:
+                password_policy.remember(c, rid, old_hash, policy)
             _domain_keys(c, rid, password, new=False)
 
     def set_enabled(self, name: str, enabled: bool) -> None:
@@ -471,6 +477,29 @@ class Store:
                 "ORDER BY name"
             ).fetchall()
         return [_share(r) for r in rows]
+
+
+def enforce_password_policy(
+    c: sqlite3.Connection, name: str, password: str, rid: int | None
+) -> password_policy.PasswordPolicy | None:
+    """Refuse ``password`` for account ``name`` when the domain's password policy does not
+    allow it (no domain, a computer account or krbtgt: no check). Returns the policy."""
+    policy = password_policy.load(c)
+    if policy is None or name.endswith("$"):
+        return None
+    if rid is not None:
+        row = c.execute("SELECT kind FROM users WHERE rid = ?", (rid,)).fetchone()
+        if row is not None and row[0] in ("computer", "krbtgt"):
+            return None
+    previous = password_policy.previous_hashes(c, rid) if rid is not None else []
+    why = password_policy.check_password(policy, password, name, previous, nt_hash(password))
+    if why is not None:
+        raise StoreError(
+            f"the password for {name} does not meet the domain's password policy: {why}",
+            "choose another password (`lanman domain show` lists the policy)",
+            "NERR_PasswordTooShort",
+        )
+    return policy
 
 
 def _domain_keys(c: sqlite3.Connection, rid: int, password: str, *, new: bool) -> None:

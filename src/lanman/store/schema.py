@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 MIGRATIONS: tuple[str, ...] = (
     # 0 -> 1
@@ -190,6 +190,23 @@ MIGRATIONS: tuple[str, ...] = (
     );
     -- domainControllerFunctionality (MS-ADTS 6.1.4.2): 7 = Windows Server 2016
     ALTER TABLE domain ADD COLUMN dc_functional_level INTEGER NOT NULL DEFAULT 7;
+    """,
+    # 5 -> 6: the domain password policy (MS-SAMR 2.2.3.5). An existing domain keeps behaving as
+    # before (0 = no requirement); `lanman domain provision` writes AD's defaults.
+    """
+    ALTER TABLE domain ADD COLUMN min_pwd_length INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE domain ADD COLUMN pwd_complexity INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE domain ADD COLUMN pwd_history_length INTEGER NOT NULL DEFAULT 0;
+    -- seconds; 0 = passwords never expire / may be changed at once
+    ALTER TABLE domain ADD COLUMN max_pwd_age INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE domain ADD COLUMN min_pwd_age INTEGER NOT NULL DEFAULT 0;
+    -- NT hashes of replaced passwords, for the history check (never passwords)
+    CREATE TABLE password_history (
+        rid      INTEGER NOT NULL REFERENCES users (rid) ON DELETE CASCADE,
+        nt_hash  BLOB NOT NULL CHECK (length(nt_hash) = 16),
+        set_time INTEGER NOT NULL
+    );
+    CREATE INDEX password_history_rid ON password_history (rid);
     """,
 )
 

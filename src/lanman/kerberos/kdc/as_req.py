@@ -68,15 +68,11 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
     fast_pa = next((v for t, v in padata if t == asn1.PA_FX_FAST), None)
     armor_tkt = None
     if fast_pa is not None:
-        choice = asn1.PaFxFastRequest.load(fast_pa)
-        armored = choice.chosen
-        armor = armored["armor"]
-        if armor.native is None or armor["armor-type"].native != asn1.FX_FAST_ARMOR_AP_REQUEST:
+        armored = F.parse_armored_request(fast_pa)
+        if armored.armor_type != asn1.FX_FAST_ARMOR_AP_REQUEST or armored.armor_value is None:
             raise E.KdcError(E.KDC_ERR_PREAUTH_FAILED, "FAST armor missing")
         # One armor AP-REQ serves every round of an AS exchange (MIT reuses it): no replay check.
-        tkt, auth = core.verify_ap_req(
-            armor["armor-value"].native, now, KU.AP_REQ_AUTH, check_replay=False
-        )
+        tkt, auth = core.verify_ap_req(armored.armor_value, now, KU.AP_REQ_AUTH, check_replay=False)
         if auth.subkey is None:
             raise E.KdcError(E.KDC_ERR_PREAUTH_FAILED, "FAST armor without subkey")
         s_etype, s_key = auth.subkey

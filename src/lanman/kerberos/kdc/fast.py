@@ -14,11 +14,13 @@ FX_COOKIE = b"lanman-kdc"
 
 __all__ = [
     "ANONYMOUS_CNAME",
+    "ArmoredRequest",
     "FastState",
     "armor_key",
     "fast_error_edata",
     "fast_reply_padata",
     "outer_client",
+    "parse_armored_request",
     "unwrap_request",
 ]
 
@@ -61,32 +63,83 @@ def armor_key(subkey_etype: int, subkey: bytes, tkt_etype: int, tkt_key: bytes) 
     return crypto.cf2(subkey_etype, subkey, tkt_etype, tkt_key, b"subkeyarmor", b"ticketarmor")
 
 
+@dataclass(slots=True)
+class ArmoredRequest:
+    """A PA-FX-FAST-REQUEST's KrbFastArmoredReq (RFC 6113 5.4.2), still encrypted."""
+
+    armor_type: int | None  # None: no explicit armor (a TGS-REQ armored by its own TGT)
+    armor_value: bytes | None
+    cksumtype: int
+    checksum: bytes
+    etype: int
+    cipher: bytes
+
+
+def parse_armored_request(data: bytes) -> ArmoredRequest:
+    """PA-FX-FAST-REQUEST ::= CHOICE { armored-data [0] KrbFastArmoredReq }."""
+    try:
+        t, s, e = der.read_tlv(data, 0, len(data))
+        if t != 0xA0 or e != len(data):
+            raise der.DerError("PA-FX-FAST-REQUEST must be armored-data [0]")
+        f, end = der.sequence(data, s, e)
+        if end != e:
+            raise der.DerError("trailing data in PA-FX-FAST-REQUEST")
+        armor_type = armor_value = None
+        if 0 in f:
+            v = f[0]
+            if v[0] != 0x30:
+                raise der.DerError("KrbFastArmor must be a SEQUENCE")
+            af = der.fields(data, v[1], v[2])
+            armor_type = der.req_int(data, af, 0)
+            armor_value = der.get_octets(data, af, 1)
+            if armor_value is None:
+                raise der.DerError("KrbFastArmor without armor-value")
+        ck = f.get(1)
+        if ck is None or ck[0] != 0x30:
+            raise der.DerError("KrbFastArmoredReq without req-checksum")
+        cf = der.fields(data, ck[1], ck[2])
+        checksum = der.get_octets(data, cf, 1)
+        if checksum is None:
+            raise der.DerError("Checksum without checksum")
+        enc = f.get(2)
+        if enc is None:
+            raise der.DerError("KrbFastArmoredReq without enc-fast-req")
+        etype, _kvno, cipher = der.parse_encrypted_data(data, enc)
+        return ArmoredRequest(
+            armor_type, armor_value, der.req_int(data, cf, 0), checksum, etype, cipher
+        )
+    except der.DerError as exc:
+        raise E.KdcError(E.KDC_ERR_PREAUTH_FAILED, f"malformed FAST request: {exc}") from None
+
+
 def unwrap_request(
-    armored: asn1.KrbFastArmoredReq,
+    armored: ArmoredRequest,
     armor_etype: int,
     key: bytes,
     checksummed: bytes,
 ) -> FastState:
     """Verify req-checksum over ``checksummed`` (AS: outer req-body; TGS: the PA-TGS-REQ AP-REQ)
     and decrypt the KrbFastReq."""
-    ck = armored["req-checksum"]
     if not crypto.verify_checksum(
-        ck["cksumtype"].native, key, KU.FAST_REQ_CHKSUM, checksummed, ck["checksum"].native
+        armored.cksumtype, key, KU.FAST_REQ_CHKSUM, checksummed, armored.checksum
     ):
         raise E.KdcError(E.KRB_AP_ERR_MODIFIED, "FAST request checksum")
-    enc = armored["enc-fast-req"]
-    if enc["etype"].native != armor_etype:
+    if armored.etype != armor_etype:
         raise E.KdcError(E.KDC_ERR_ETYPE_NOSUPP, "FAST enc-fast-req etype")
     try:
-        plain = crypto.decrypt(armor_etype, key, KU.FAST_ENC, enc["cipher"].native)
+        plain = crypto.decrypt(armor_etype, key, KU.FAST_ENC, armored.cipher)
     except crypto.CryptoError:
         raise E.KdcError(E.KRB_AP_ERR_MODIFIED, "FAST request integrity") from None
-    fr = asn1.KrbFastReq.load(plain)
-    opts = asn1.flags_to_int(fr["fast-options"])
+    # KrbFastReq ::= SEQUENCE { fast-options [0], padata [1] SEQUENCE OF PA-DATA, req-body [2] }
+    f, _ = der.sequence(plain)
+    opts = der.get_flags(plain, f, 0) or 0
     if opts & asn1.FAST_CRITICAL_MASK:
         raise E.KdcError(E.KDC_ERR_UNKNOWN_CRITICAL_FAST_OPTIONS, "unknown critical FAST option")
-    padata = [(p["padata-type"].native, p["padata-value"].native) for p in fr["padata"]]
-    body = wire.parse_req_body(asn1.der(fr["req-body"]))
+    padata = wire.parse_padata_list(plain, f[1]) if 1 in f else []
+    rb = f.get(2)
+    if rb is None:
+        raise der.DerError("KrbFastReq without req-body")
+    body = wire.parse_req_body(plain, rb)
     return FastState(
         armor_etype=armor_etype,
         armor_key=key,
@@ -97,15 +150,26 @@ def unwrap_request(
     )
 
 
-def _armored_rep(state: FastState, response: asn1.KrbFastResponse) -> bytes:
-    cipher = crypto.encrypt(state.armor_etype, state.armor_key, KU.FAST_REP, response.dump())
-    rep = asn1.PaFxFastReply(
-        name="armored-data",
-        value=asn1.KrbFastArmoredRep(
-            {"enc-fast-rep": {"etype": state.armor_etype, "cipher": cipher}}
-        ),
-    )
-    return rep.dump()
+def _armored_rep(state: FastState, response: bytes) -> bytes:
+    """PA-FX-FAST-REPLY ::= armored-data [0] KrbFastArmoredRep { enc-fast-rep [0] }."""
+    cipher = crypto.encrypt(state.armor_etype, state.armor_key, KU.FAST_REP, response)
+    return der.ctx(0, der.seq(der.ctx(0, der.encrypted_data(state.armor_etype, cipher))))
+
+
+def _fast_response(
+    padata: list[tuple[int, bytes]],
+    nonce: int,
+    strengthen: tuple[int, bytes] | None = None,
+    finished: bytes | None = None,
+) -> bytes:
+    """KrbFastResponse (RFC 6113 5.4.3)."""
+    parts = [der.ctx(0, der.method_data(padata))]
+    if strengthen is not None:
+        parts.append(der.ctx(1, der.encryption_key(*strengthen)))
+    if finished is not None:
+        parts.append(der.ctx(2, finished))
+    parts.append(der.ctx(3, der.integer(nonce)))
+    return der.seq(*parts)
 
 
 def fast_reply_padata(
@@ -122,32 +186,20 @@ def fast_reply_padata(
 
     ``crealm``/``cname`` are the real client's (RFC 6113 5.4.3 KrbFastFinished), also when
     hide-client-names puts the anonymous principal in the outer reply."""
-    if isinstance(cname, der.Name):
-        cname = asn1.PrincipalName.load(cname.der)
+    cname_der = cname.der if isinstance(cname, der.Name) else cname.dump()
     ck_type = crypto.checksum_type_for(state.armor_etype)
-    finished = {
-        "timestamp": int(now),
-        "usec": int((now % 1) * 1_000_000),
-        "crealm": crealm,
-        "cname": cname,
-        "ticket-checksum": {
-            "cksumtype": ck_type,
-            "checksum": crypto.make_checksum(
-                ck_type, state.armor_key, KU.FAST_FINISHED, ticket_der
-            ),
-        },
-    }
-    fields: dict = {
-        "padata": [{"padata-type": t, "padata-value": v} for t, v in padata],
-        "finished": finished,
-        "nonce": state.nonce,
-    }
-    if strengthen and state.strengthen_key is not None:
-        fields["strengthen-key"] = {
-            "keytype": state.strengthen_etype,
-            "keyvalue": state.strengthen_key,
-        }
-    return _armored_rep(state, asn1.KrbFastResponse(fields))
+    cksum = crypto.make_checksum(ck_type, state.armor_key, KU.FAST_FINISHED, ticket_der)
+    finished = der.seq(
+        der.ctx(0, der.kerberos_time(int(now))),
+        der.ctx(1, der.integer(int((now % 1) * 1_000_000))),
+        der.ctx(2, der.general_string(crealm)),
+        der.ctx(3, cname_der),
+        der.ctx(4, der.seq(der.ctx(0, der.integer(ck_type)), der.ctx(1, der.octet_string(cksum)))),
+    )
+    key = None
+    if strengthen and state.strengthen_key is not None and state.strengthen_etype is not None:
+        key = (state.strengthen_etype, state.strengthen_key)
+    return _armored_rep(state, _fast_response(padata, state.nonce, key, finished))
 
 
 def new_strengthen_key(state: FastState, etype: int) -> None:
@@ -167,15 +219,13 @@ def fast_error_edata(
     state: FastState, inner_error: bytes, padata: list[tuple[int, bytes]]
 ) -> bytes:
     """Outer KRB-ERROR e-data: METHOD-DATA{PA-FX-FAST{KrbFastResponse{PA-FX-ERROR, ...}}}."""
-    resp = asn1.KrbFastResponse(
-        {
-            "padata": [{"padata-type": asn1.PA_FX_ERROR, "padata-value": inner_error}]
-            + [{"padata-type": t, "padata-value": v} for t, v in padata if t != asn1.PA_FX_FAST]
-            # MIT clients only retry a FAST error that carries a cookie (RFC 6113 5.2).
-            + [{"padata-type": asn1.PA_FX_COOKIE, "padata-value": FX_COOKIE}],
-            "nonce": state.nonce,
-        }
+    inner = (
+        [(asn1.PA_FX_ERROR, inner_error)]
+        + [(t, v) for t, v in padata if t != asn1.PA_FX_FAST]
+        # MIT clients only retry a FAST error that carries a cookie (RFC 6113 5.2).
+        + [(asn1.PA_FX_COOKIE, FX_COOKIE)]
     )
+    resp = _fast_response(inner, state.nonce)
     return E.method_data([(asn1.PA_FX_FAST, _armored_rep(state, resp))])
 
 

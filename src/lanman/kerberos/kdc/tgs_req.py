@@ -64,7 +64,7 @@ def handle(core: KdcCore, req: Request, now: float) -> bytes:
     if fast_pa is not None:
         if subkey is None:
             raise E.KdcError(E.KDC_ERR_PREAUTH_FAILED, "FAST TGS without subkey")
-        armored = asn1.PaFxFastRequest.load(fast_pa).chosen
+        armored = F.parse_armored_request(fast_pa)
         akey = F.armor_key(subkey[0], subkey[1], tgt.session_etype, tgt.session_key)
         req.fast = F.unwrap_request(armored, subkey[0], akey, ap_bytes)
         body = req.fast.req_body

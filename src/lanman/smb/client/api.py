@@ -254,9 +254,11 @@ class SmbClient:
             )
             if share is not None:
                 client.tree_connect(share)
-        except BaseException:
+        except BaseException as e:
             client._flush_events()
             client.close(logoff=False)
+            if isinstance(e, SmbClientError):
+                recognise_failure(e, conn)
             raise
         return client
 
@@ -728,3 +730,15 @@ def _kerberos_initiator(host, user, password, domain, required, **kw):
             return None, None, [e.warning]
         return None, None, []
     return KerberosInitiator(ticket), plan, []
+
+
+def recognise_failure(e: SmbClientError, conn: ClientConnection) -> None:
+    """Name the server family on a failure, so the remedy fits that server."""
+    from lanman.scan.family import recognise_server
+
+    try:
+        family, evidence = recognise_server(**conn.server_identity())  # type: ignore[arg-type]
+    except Exception:  # noqa: BLE001 - recognition is a hint, never a second failure
+        return
+    if family != "unknown":
+        e.set_family(family, evidence)

@@ -40,8 +40,14 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from lanman.auth.ntlm import AuthenticateMessage, AuthError, NegotiateFlags, NtlmInitiator
-from lanman.auth.spnego import NegTokenResp, SpnegoInitiator
+from lanman.auth.ntlm import (
+    AuthenticateMessage,
+    AuthError,
+    MechListMicError,
+    NegotiateFlags,
+    NtlmInitiator,
+)
+from lanman.auth.spnego import MECH_NAMES, NegTokenResp, SpnegoInitiator
 from lanman.crypto.smb_encryption import (
     DEFAULT_CIPHER_ORDER,
     TRANSFORM_FLAG_ENCRYPTED,
@@ -257,6 +263,7 @@ class ClientConnection:
     server_security_mode: int = 0
     server_capabilities: int = 0
     server_guid: bytes = b""
+    seen_server: dict = field(default_factory=dict)  # server_identity() after the logon
     require_signing_server: bool = False  # Connection.RequireSigning
     algorithm: SigningAlgorithm = SigningAlgorithm.HMAC_SHA256
     max_read_size: int = 65536
@@ -639,10 +646,13 @@ class ClientConnection:
         if s.spnego.mechanism != "Kerberos":
             try:
                 s.spnego.step(resp.security_buffer)  # the server's mechListMIC
+            except MechListMicError as e:
+                raise self._mech_list_mic_failure(inc, s, e) from None
             except AuthError as e:
                 raise SmbClientError(e.status, str(e), command="SESSION_SETUP") from None
         s.mechanism = s.spnego.mechanism
         s.state = "valid"
+        self.seen_server = self.server_identity()  # kept for failures after the logon
         s.spnego = None
         return None
 
@@ -844,6 +854,41 @@ class ClientConnection:
                 },
             )
         )
+
+    def _mech_list_mic_failure(
+        self, inc: Incoming, s: ClientSession, e: MechListMicError
+    ) -> SmbClientError:
+        """The server completed the logon without a valid mechListMIC (RFC 4178 5): its NTLM
+        cannot sign (impacket's smbserver, fortra/impacket#1883). On a signing-required
+        connection Windows' redirector fails the logon with STATUS_INVALID_SIGNATURE and logs
+        31998; otherwise the logon is refused (STATUS_ACCESS_DENIED, as Samba's client does)."""
+        s.signing_key = b""
+        detail = f"{e.detail} (the server cannot sign NTLM sessions)"
+        if s.signing_required:
+            self._server_will_not_sign(inc)
+            return SmbClientError(
+                nts.STATUS_INVALID_SIGNATURE,
+                detail,
+                key="server_cannot_sign",
+                command="SESSION_SETUP",
+            )
+        return SmbClientError(
+            nts.STATUS_ACCESS_DENIED, detail, key="server_mechlistmic", command="SESSION_SETUP"
+        )
+
+    def server_identity(self) -> dict[str, object]:
+        """What this connection saw of the server, for family recognition
+        (:func:`lanman.scan.family.recognise_server`)."""
+        sp = self.session.spnego if self.session is not None else None
+        if sp is None and self.seen_server:
+            return dict(self.seen_server)
+        ntlm = getattr(sp, "ntlm", None)
+        guid = self.server_guid
+        return {
+            "ntlm_version": getattr(ntlm, "server_version", "") or "",
+            "server_guid": str(uuid.UUID(bytes_le=bytes(guid))) if len(guid) == 16 else "",
+            "mechanisms": [MECH_NAMES.get(o, o) for o in getattr(sp, "offered_mechs", [])],
+        }
 
     def _server_will_not_sign(self, inc: Incoming) -> None:
         self.discarded += 1

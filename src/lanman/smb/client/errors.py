@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from lanman.errors import ntstatus as nts
 from lanman.errors import win32
-from lanman.errors.explain import Explanation, explain
+from lanman.errors.explain import Explanation, explain, explain_for_family
 
 __all__ = ["SmbClientError", "SmbProtocolError"]
 
@@ -27,6 +27,8 @@ class SmbClientError(Exception):
         self.command = command
         self.explanation: Explanation | None = explain(key) if key else explain(self.status)
         self.key = self.explanation.key if self.explanation else None
+        self.family = ""  # the server family, when recognised (set_family)
+        self.family_evidence = ""
         entry = nts.lookup(self.status)
         self.ntstatus_name = entry.name
         w = win32.from_ntstatus(self.status)
@@ -38,6 +40,13 @@ class SmbClientError(Exception):
             f" ({detail})" if detail else ""
         )
         super().__init__(self.message)
+
+    def set_family(self, family: str, evidence: str = "") -> None:
+        """Choose the remedies for the recognised server family
+        (:func:`lanman.errors.explain.explain_for_family`)."""
+        self.family, self.family_evidence = family, evidence
+        if self.key is not None:
+            self.explanation = explain_for_family(self.key, family, evidence)
 
     # attributes lanman.cli._common.report_error understands
     @property

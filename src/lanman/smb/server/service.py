@@ -9,11 +9,13 @@ import signal
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import fields, replace
 from pathlib import Path
 
 from lanman.crypto.smb_encryption import parse_cipher_names
 from lanman.events.catalogue import CATALOGUE
 from lanman.runtime import tune_gc
+from lanman.sdnotify import notify
 
 from .state import ServerContext, ServerSettings
 from .transport import TransportLimits, close_connections, start_server
@@ -21,10 +23,10 @@ from .transport import TransportLimits, close_connections, start_server
 log = logging.getLogger("lanman.smb")
 
 
-def build_context(home) -> ServerContext:
-    """Wire the store, configuration and event log of ``home`` into a ServerContext."""
+def build_settings(home) -> ServerSettings:
+    """ServerSettings from ``lanman.toml`` (``home.config``) and the effective policy
+    (Group Policy > local > profile default)."""
     cfg = home.config
-    store = home.store
     try:
         guid = uuid.UUID(cfg.server_guid).bytes_le
     except ValueError:
@@ -47,6 +49,43 @@ def build_context(home) -> ServerContext:
         anonymous=eff.anonymous,
         encryption_ciphers=tuple(int(c) for c in parse_cipher_names(cfg.encryption_ciphers)),
     )
+    return settings
+
+
+# lanman.toml keys a running server cannot change: they take effect at the next start.
+RESTART_KEYS = ("listen", "smb_port", "kdc_port", "server_guid", "max_connections")
+
+
+def reload_settings(home, ctx: ServerContext) -> tuple[list[str], list[str]]:
+    """SIGHUP: re-read lanman.toml and policy.toml and apply what a running server can
+    (signing, encryption, guest and SMB1 settings for new connections; shares are read from
+    the store at every tree connect anyway). -> (applied, needs restart). A broken file is
+    reported and nothing changes."""
+    from lanman.config import load_config
+
+    cfg = load_config(Path(home.path))
+    restart = [k for k in RESTART_KEYS if getattr(cfg, k) != getattr(home.config, k)]
+    for k in restart:  # the running server keeps what it bound with
+        setattr(cfg, k, getattr(home.config, k))
+    home.config = cfg
+    new = build_settings(home)
+    old = ctx.settings
+    applied = [
+        f.name
+        for f in fields(ServerSettings)
+        if f.name != "server_guid" and getattr(old, f.name) != getattr(new, f.name)
+    ]
+    new = replace(new, server_guid=old.server_guid)  # the GUID is the server's identity
+    ctx.settings = new
+    for k in restart:
+        log.warning("lanman.toml %s changed: takes effect when lanman up restarts", k)
+    return applied, restart
+
+
+def build_context(home) -> ServerContext:
+    """Wire the store, configuration and event log of ``home`` into a ServerContext."""
+    store = home.store
+    settings = build_settings(home)
 
     def lookup_nt_hash(name: str) -> bytes | None:
         # A provisioned domain: the directory decides (disabled / locked out / expired /
@@ -272,15 +311,40 @@ async def serve(
     )
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def reload() -> None:
+        notify("RELOADING=1")
+        try:
+            applied, restart = reload_settings(home, ctx)
+        except Exception as exc:  # noqa: BLE001 - a bad file must not stop the server
+            log.error("reload failed, settings unchanged: %s", getattr(exc, "message", exc))
+            emit("SERVER_CONFIG_CHANGED", changes=f"reload failed: {exc}")
+        else:
+            log.info(
+                "reloaded: %s; needs restart: %s",
+                ", ".join(applied) or "no setting changed",
+                ", ".join(restart) or "nothing",
+            )
+            emit(
+                "SERVER_CONFIG_CHANGED",
+                changes="reload (SIGHUP): applied "
+                + (", ".join(applied) or "nothing")
+                + ("; needs restart: " + ", ".join(restart) if restart else ""),
+            )
+        notify("READY=1")
+
     if threading.current_thread() is threading.main_thread():
         # (embedders running serve() in a thread stop it through ``stop`` instead, and keep
         # their own process settings)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, reload)
         tune_gc()
+    notify(f"READY=1\nSTATUS=serving SMB on {listen}:{port}")
     try:
         await stop.wait()
     finally:
+        notify("STOPPING=1")
         server.close()
         emit("SERVICE_STOPPED", service="SMB")
         if kdc is not None:
@@ -297,6 +361,6 @@ def run(
     kdc_port: int | None = None,
     after_bind: Callable[[], None] | None = None,
 ) -> None:
-    """Serve until SIGINT/SIGTERM (blocking)."""
+    """Serve until SIGINT/SIGTERM (blocking); SIGHUP reloads the settings."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     asyncio.run(serve(home, listen, port, kdc_port=kdc_port, after_bind=after_bind))
