@@ -155,6 +155,10 @@ def test_restrict_anonymous_refuses_share_enum():
 
 
 def run(home: Path, *args: str, input: str | None = None, ok: bool = True):
+    if not home.exists():  # only setup commands create a home (issue 15)
+        from lanman.home import Home
+
+        Home.open(home).close()
     r = CliRunner().invoke(cli, ["--home", str(home), *args], input=input)
     assert "Traceback" not in r.output + r.stderr
     if ok:

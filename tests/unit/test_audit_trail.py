@@ -25,6 +25,10 @@ def _who(monkeypatch):
 
 
 def run(home: Path, *args: str, input: str | None = None, ok: bool = True):
+    if not home.exists():  # only setup commands create a home (issue 15)
+        from lanman.home import Home
+
+        Home.open(home).close()
     r = CliRunner().invoke(cli, ["--home", str(home), *args], input=input)
     assert "Traceback" not in r.output + r.stderr
     if ok:
