@@ -7,15 +7,17 @@ RestrictNullSessAccess 1 with no NullSessionPipes: an anonymous session logs on 
 IPC$, but the CREATE of \\srvsvc is refused (STATUS_ACCESS_DENIED), so smbclient prints
 "Anonymous login successful" and an empty list — what it shows against a modern Windows host.
 With srvsvc in NullSessionPipes the shares are listed; RestrictAnonymous 1 then refuses
-NetrShareEnum itself (WERR_ACCESS_DENIED). smbclient reports both refusals only at debug
-level 10, so the test reads them there.
+NetrShareEnum itself (WERR_ACCESS_DENIED) — applied by SIGHUP, without a restart. smbclient
+reports both refusals only at debug level 10, so the test reads them there.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import time
 
 import pytest
 from interop_support import HOST, cleanup_target, lanman_cmd, require_tool, run, start_lanman
@@ -90,10 +92,15 @@ def test_anonymous_share_listing_follows_policy(server, tmp_path):
     cp = run(lanman_cmd() + ["scan", f"{HOST}:{t.port}"], timeout=120, check=False)
     assert b"finding: anonymous share enumeration allowed" in cp.stdout, cp.stdout
 
-    # RestrictAnonymous 1: NetrShareEnum of an anonymous caller is refused
+    # RestrictAnonymous 1: NetrShareEnum of an anonymous caller is refused; a SIGHUP applies
+    # it to new connections without a restart
     cp = _lanman(t, "policy", "set", "RestrictAnonymous", "1")
     assert b"enabled" in cp.stdout
-    t.restart()
+    t.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 20
+    while "reloaded: anonymous" not in t.log_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "reloaded: anonymous" in t.log_text(), t.log_text()[-2000:]
     shares, out = _list(t)
     assert not shares, out[-3000:]
     assert "WERR_ACCESS_DENIED" in out, out[-3000:]
