@@ -129,5 +129,11 @@ class Home:
             read_only=share.read_only,
             guest_ok=share.guest_ok,
         )
-        self.events.emit("USER_ADDED", source="lanman-demo", user=user.name, rid=user.rid)
+        self.events.emit(
+            "USER_ADDED",
+            source="lanman-demo",
+            user=user.name,
+            rid=user.rid,
+            actor="lanman up --demo",
+        )
         return password

@@ -239,7 +239,13 @@ def test_events_json(tmp_path: Path) -> None:
     r = run(home, "events", "--json", "--limit", "10")
     assert r.exit_code == 0
     evs = json.loads(r.output)
-    assert [e["name"] for e in evs] == ["SERVER_CONFIG_CHANGED", "USER_ADDED"]
+    # newest first: the server-config summary, then the audit trail of the policy write
+    assert [e["name"] for e in evs] == [
+        "SERVER_CONFIG_CHANGED",
+        "SIGNING_TURNED_OFF",
+        "POLICY_VALUE_CHANGED",
+        "USER_ADDED",
+    ]
     assert "pw-not-logged" not in r.output
     assert run(home, "events", "--json", "--limit", "1").output.count('"event_id"') == 1
     assert "USER_ADDED" not in run(home, "events", "--json", "--id", "9130").output

@@ -198,9 +198,10 @@ def test_policy_errors_and_listing(tmp_path: Path) -> None:
     r = run(h, "policy", "set", CLIENT_ALWAYS, "maybe")
     assert r.exit_code == 2
     allp = jget(h, "policy", "get")
-    assert (
-        len(allp["settings"]) == 14
-    )  # 11 signing/guest/RPC values, the rate limiter, EncryptData, RejectUnencryptedAccess
+    # 11 signing/guest/RPC values, the rate limiter, EncryptData, RejectUnencryptedAccess and
+    # the five anonymous-access values (RestrictAnonymous[SAM], RestrictNullSessAccess,
+    # NullSessionPipes, NullSessionShares)
+    assert len(allp["settings"]) == 19
     assert run(h, "policy", "get").exit_code == 0
     r = run(h, "policy", "set", GUEST.upper(), "enabled", "--scope", "local")
     assert r.exit_code == 0 and "LanmanWorkstation\\Parameters\\AllowInsecureGuestAuth" in r.output

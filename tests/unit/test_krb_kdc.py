@@ -170,6 +170,16 @@ def test_wrong_password_preauth_failed(env):
     req, _ = client.as_req(REALM, "alice", key=(18, bytes(32)), now=NOW)
     assert _err(core.handle(req)).code == 24
     assert d.failures == ["alice"]
+    assert not [e for e, _ in core.events if e == 4740]
+
+
+def test_preauth_failure_that_locks_out_reports_4740(env, monkeypatch):
+    d, core, _ = env
+    monkeypatch.setattr(d, "record_logon_failure", lambda name: True)  # threshold reached
+    req, _ = client.as_req(REALM, "alice", key=(18, bytes(32)), now=NOW)
+    assert _err(core.handle(req, client="192.0.2.7")).code == 24
+    (data,) = [x for e, x in core.events if e == 4740]
+    assert data["user"] == "alice" and data["client"] == "192.0.2.7"
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,15 @@ def test_bad_passwords_lock_the_account(tmp_path):
     for _ in range(3):
         assert _logon(ctx, "wrong") == st.STATUS_LOGON_FAILURE
     assert _logon(ctx, "Aqua-pw1") == st.STATUS_ACCOUNT_LOCKED_OUT
+    # 4740 names the account and the client; 551 names account, domain, cause and client
+    (lock,) = home.events.query(event_id=4740)
+    assert lock["data"]["user"] == "alice" and lock["data"]["client"] not in ("", "-")
+    fails = home.events.query(event_id=551)
+    reasons = [f["data"]["reason"] for f in fails]
+    assert reasons.count("wrong password") == 3
+    assert "bad-password threshold reached: account locked out" in reasons
+    assert all(f["data"]["user"] == "alice" and f["data"]["client"] for f in fails)
+    assert "locked" in reasons[0]  # the right password on a locked account says why
     with Directory.open(home.path) as d:
         assert d.find_principal("alice").locked
         d.set_account("alice", locked=False)

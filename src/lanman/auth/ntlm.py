@@ -569,6 +569,7 @@ class NtlmAcceptor:
         hooks: NtlmLogonHooks | None = None,
     ) -> None:
         self.attempted_user = ""
+        self.attempted_domain = ""
         self.bad_password = False
         if server_challenge is not None and len(server_challenge) != 8:
             raise ValueError("server_challenge must be 8 bytes")
@@ -643,6 +644,7 @@ class NtlmAcceptor:
     def _on_authenticate(self, token: bytes) -> None:
         auth = AuthenticateMessage.parse(token)
         self.attempted_user = auth.user  # for bad-password accounting by the caller
+        self.attempted_domain = auth.domain  # for the logon-failure event (551)
         lm_empty = auth.lm_response in (b"", b"\x00")
         if not auth.user and not auth.nt_response and lm_empty:
             # Anonymous (MS-NLMP 3.2.5.1.2): no key, no signing.

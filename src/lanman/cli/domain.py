@@ -115,6 +115,17 @@ def domain_provision(
     if home.config.domain_name.upper() != r.domain:
         home.config.domain_name = r.domain  # NTLM's NetBIOS domain name (MsvAvNbDomainName)
         home.save_config()
+    from lanman.cli.audit import actor
+
+    home.events.emit(
+        "DOMAIN_PROVISIONED",
+        source="lanman-cli",
+        actor=actor(),
+        domain=r.domain,
+        realm=r.realm,
+        domain_sid=r.domain_sid,
+        dc_account=r.dc_account,
+    )
     if as_json:
         echo_json(
             {

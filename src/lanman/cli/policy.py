@@ -17,21 +17,37 @@ from lanman.policy.hoststate import commit_host, open_host
 from lanman.policy.layers import HostPolicy, PolicyFileError
 
 STATES = {"enabled": 1, "disabled": 0, "not-defined": None}
+#: what reg.exe / PowerShell users type for a boolean DWORD
+_BOOL_WORDS = {"1": 1, "0": 0, "true": 1, "false": 0, "$true": 1, "$false": 0}
 
 
-def state_name(v: int | None, entry: RegistryValue | None = None) -> str:
+def state_name(v: int | tuple[str, ...] | None, entry: RegistryValue | None = None) -> str:
     if v is None:
         return "not defined"
+    if isinstance(v, tuple):  # a REG_MULTI_SZ list of names
+        return ", ".join(v) if v else "(none)"
     if entry is not None and entry.data_range is not None:
         return str(v)  # a number (e.g. milliseconds), not on/off
     return "enabled" if v else "disabled"
 
 
-def parse_state(entry: RegistryValue, state: str) -> int | None:
-    """enabled / disabled / not-defined, or for a numeric setting a number in its range."""
+def parse_state(entry: RegistryValue, state: str) -> int | tuple[str, ...] | None:
+    """enabled / disabled / not-defined, for a numeric setting a number in its range, for a
+    list (NullSessionPipes) comma-separated names ("" or "none": an empty list)."""
     key = state.strip().lower()
+    if entry.is_list:
+        if key == "not-defined":
+            return None
+        if key in ("", "none", "(none)"):
+            return ()
+        names = tuple(dict.fromkeys(n.strip() for n in state.split(",") if n.strip()))
+        if not entry.accepts(names):
+            raise click.BadParameter(f"{state!r}: {entry.describe_allowed()}", param_hint="STATE")
+        return names
     if key in STATES and not (entry.data_range is not None and key != "not-defined"):
         return STATES[key]
+    if entry.data_range is None and key in _BOOL_WORDS:
+        return _BOOL_WORDS[key]
     if entry.data_range is not None:
         try:
             v = int(key, 0)
@@ -57,11 +73,29 @@ def load_host(ctx: click.Context) -> tuple[object, HostPolicy]:
         raise CliError(e.message, e.remedy) from None
 
 
-def save(home: object, host: HostPolicy) -> None:
+def save(home: object, host: HostPolicy, command: str = "") -> None:
+    """Write the host policy, then log what changed (who, what, old -> new) and warn when
+    signing was turned off. Every policy path (policy set, profile use, registry import,
+    smb server-config/client-config set) goes through here."""
+    from lanman.cli.audit import record_policy_change
+
+    try:
+        before = open_host(home)
+    except PolicyFileError:
+        before = None
     try:
         commit_host(home, host)
     except PolicyFileError as e:
         raise CliError(e.message, e.remedy) from None
+    if before is not None:
+        record_policy_change(home, before, host, command or _command_name())
+
+
+def _command_name() -> str:
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return "lanman"
+    return " ".join(["lanman", *ctx.command_path.split()[1:]])  # prog name may be "cli"
 
 
 def find_entry(name: str) -> RegistryValue:
@@ -78,6 +112,8 @@ def find_entry(name: str) -> RegistryValue:
 def fmt_value(s: Setting) -> str:
     if s.value is None:
         return "n/a"
+    if isinstance(s.value, tuple):
+        return state_name(s.value)
     if s.entry.data_range is not None:
         return str(s.value)
     return "True" if s.value else "False"

@@ -106,7 +106,12 @@ def profile_show(ctx: click.Context, name: str | None, as_json: bool) -> None:
     t = Table("Value", "Default", "Source", box=None, header_style="bold")
     for row in values:
         dv = row["default"]
-        default = "not applicable" if dv is None else f"{dv} ({state_name(dv)})"
+        if dv is None:
+            default = "not applicable"
+        elif isinstance(dv, tuple):
+            default = state_name(dv)
+        else:
+            default = f"{dv} ({state_name(dv)})"
         src = str(row["source"]) + ("" if row["confirmed"] else " [unconfirmed]")
         if row["conflict"]:
             src += f" CONFLICT: {row['conflict']}"

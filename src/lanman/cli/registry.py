@@ -45,12 +45,23 @@ def registry_import(ctx: click.Context, file: Path, scope: str) -> None:
     for s in resolve_all(new):
         if before[s.entry.name] != (s.value, s.origin):
             changed += 1
-            click.echo(f"{s.entry.path}: {s.value} (origin: {s.origin})")
+            shown = ", ".join(s.value) if isinstance(s.value, tuple) else s.value
+            click.echo(f"{s.entry.path}: {shown} (origin: {s.origin})")
     foreign = sum(
         1
         for sc in ("local", "group")
         for k, v, _ in new.layer(sc).items()
         if lookup_path(k, v) is None
+    )
+    from lanman.cli.audit import actor
+
+    home.events.emit(
+        "REGISTRY_IMPORTED",
+        source="lanman-cli",
+        actor=actor(),
+        file=str(file),
+        scope=scope,
+        changed=changed,
     )
     click.echo(f"Imported {file}; {changed} effective setting(s) changed.")
     if foreign:

@@ -291,7 +291,11 @@ def server_config_set(ctx: click.Context, **opts: object) -> None:
         now = next(r for r in new_rows if r[0] == ps)
         origins[ps] = now[2]
         lines.append(f"{ps}: {_fmt(old[ps])} -> {_fmt(now[1])}")
-    home.events.emit("SERVER_CONFIG_CHANGED", source="lanman-cli", changes="; ".join(lines))
+    from lanman.cli.audit import actor
+
+    home.events.emit(
+        "SERVER_CONFIG_CHANGED", source="lanman-cli", actor=actor(), changes="; ".join(lines)
+    )
     for line in lines:
         click.echo(line)
     click.echo("Saved; restart `lanman up` for the change to take effect.")
@@ -303,13 +307,7 @@ def server_config_set(ctx: click.Context, **opts: object) -> None:
                 "while the policy is defined (lanman policy get).",
                 err=True,
             )
-    sp = server_policy(host)
-    if not sp.require_signing:
-        click.echo(
-            "warning: signing is no longer required; unsigned sessions can be relayed "
-            "(NTLM relay). Windows 11 24H2 requires it by default.",
-            err=True,
-        )
+    sp = server_policy(host)  # turning signing off warned in save() (cli/audit.py)
     if home.config.map_to_guest and sp.require_signing:
         click.echo(
             "note: guest sessions are never signed, even with "

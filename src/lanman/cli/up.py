@@ -137,6 +137,13 @@ def up(
 
     signing = "required" if home.config.require_security_signature else "enabled, not required"
     click.echo(f"lanman: SMB server on {listen}:{port} (signing {signing}); Ctrl-C stops.")
+    if not home.config.require_security_signature:  # also a hand edit of lanman.toml
+        click.echo(
+            "warning: SMB signing is not required: unsigned sessions can be tampered with and "
+            "their NTLM authentication relayed (NTLM relay attacks); `lanman policy get` shows "
+            "where it was turned off.",
+            err=True,
+        )
     extra = {}
     if account is not None and account.is_root:
         click.echo(

@@ -67,7 +67,7 @@ def user_add(
         raise CliError("--expires needs a domain", "run `lanman domain provision` first")
     exp = parse_expires(expires) if expires is not None else None
     u = home.store.add_user(name, _read_password(password_stdin))
-    home.events.emit("USER_ADDED", source="lanman-cli", user=u.name, rid=u.rid)
+    home.events.emit("USER_ADDED", source="lanman-cli", user=u.name, rid=u.rid, actor=_actor())
     if disabled:
         home.store.set_enabled(name, False)
     if d is None:
@@ -237,9 +237,13 @@ def user_set(
             )
         if disabled is None:
             raise CliError("nothing to change", "give --disabled or --enabled")
+        was = home.store.get_user(name)
         home.store.set_enabled(name, not disabled)
+        if was is not None and was.enabled == disabled:  # the state really changed
+            _audit_account(home, name, {"disabled": (not was.enabled, disabled)})
         click.echo(f"User {name} is now {'disabled' if disabled else 'enabled'}.")
         return
+    old = d.get(name)
     p = d.set_account(
         name,
         enabled=None if disabled is None else not disabled,
@@ -250,10 +254,70 @@ def user_set(
         rc4=rc4,
         sensitive=sensitive,
     )
+    if old is not None:
+        _audit_account(home, p.name, _account_diff(old, p))
     click.echo(
         f"User {p.name}: active {yes_no(_active(p))}, locked {yes_no(p.locked)}, "
         f"expires {fmt_time(p.expires)}, uac 0x{p.uac:08X}."
     )
+
+
+def _actor() -> str:
+    from lanman.cli.audit import actor
+
+    return actor()
+
+
+_AUDITED = ("disabled", "locked", "expires", "password_expired", "uac")
+
+
+def _account_diff(old, new) -> dict[str, tuple[object, object]]:
+    return {
+        a: (getattr(old, a), getattr(new, a))
+        for a in _AUDITED
+        if getattr(old, a) != getattr(new, a)
+    }
+
+
+def _audit_account(home, name: str, diff: dict[str, tuple[object, object]]) -> None:
+    """4722/4725 (enabled/disabled), 4740/4767 (locked out/unlocked), 4738 (other changes),
+    each naming the local user who ran the command."""
+    from lanman.cli.audit import actor
+
+    who = actor()
+    ev = home.events
+    if "disabled" in diff:
+        ev.emit(
+            "USER_DISABLED" if diff["disabled"][1] else "USER_ENABLED",
+            source="lanman-cli",
+            user=name,
+            actor=who,
+        )
+    if "locked" in diff:
+        if diff["locked"][1]:
+            ev.emit(
+                "USER_LOCKED_OUT",
+                source="lanman-cli",
+                user=name,
+                actor=who,
+                client="-",
+                reason="locked by an administrator (lanman user set --locked)",
+            )
+        else:
+            ev.emit("USER_UNLOCKED", source="lanman-cli", user=name, actor=who)
+    rest = {k: v for k, v in diff.items() if k not in ("disabled", "locked")}
+    if rest:
+
+        def show(k: str, v: object) -> str:
+            return f"0x{v:08X}" if k == "uac" and isinstance(v, int) else str(v)
+
+        ev.emit(
+            "USER_CHANGED",
+            source="lanman-cli",
+            user=name,
+            actor=who,
+            changes="; ".join(f"{k}: {show(k, a)} -> {show(k, b)}" for k, (a, b) in rest.items()),
+        )
 
 
 def _set_unix_user(home, name: str, unix_user: str) -> None:
@@ -294,7 +358,7 @@ def user_passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
     if home.store.get_user(name) is None:
         raise no_user_error(name)
     home.store.set_password(name, _read_password(password_stdin))
-    home.events.emit("USER_PASSWORD_CHANGED", source="lanman-cli", user=name)
+    home.events.emit("USER_PASSWORD_CHANGED", source="lanman-cli", user=name, actor=_actor())
     click.echo(f"The password of {name} was changed.")
     d = maybe_directory(ctx)
     if d is not None:
@@ -321,7 +385,7 @@ def user_remove(ctx: click.Context, name: str) -> None:
         d.remove_account(p.name)
     else:
         home.store.remove_user(name)
-    home.events.emit("USER_REMOVED", source="lanman-cli", user=name)
+    home.events.emit("USER_REMOVED", source="lanman-cli", user=name, actor=_actor())
     click.echo(f"User {name} was removed.")
 
 

@@ -9,12 +9,28 @@ the Windows logs recognise them:
   "client does not support signing" and "insecure guest logon"; docs/SOURCES.md signing §4-5).
 
 No Windows event id for a client refused for not encrypting could be confirmed from a cited
-source, so UNENCRYPTED_ACCESS_REJECTED (9006) and ENCRYPTED_MESSAGE_REJECTED (9007) are lanman's.
+source, so UNENCRYPTED_ACCESS_REJECTED (9006) and ENCRYPTED_MESSAGE_REJECTED (9007) are lanman's,
+as is ANONYMOUS_ACCESS_DENIED (9008): Windows answers a null session's refused pipe open or tree
+connect (RestrictNullSessAccess) with STATUS_ACCESS_DENIED and logs nothing.
 
 Windows logs nothing for a request whose signature fails or that arrives unsigned on a
 signing-required session (it just answers STATUS_ACCESS_DENIED), and nothing server-side for
 a refused guest logon, so those — and our operational events — use lanman's own ids in the
 9000 range, on channel ``lanman/Security`` or ``lanman/Operational``.
+
+Administrative changes (issue 15 item 8) name who made them (``actor``: the local user
+running the command, the sudo caller when run through sudo), what changed and old -> new:
+
+* Account changes use Windows' own Security-log ids, whose meaning matches: 4722 "A user
+  account was enabled", 4725 "A user account was disabled", 4740 "A user account was locked
+  out" (Windows logs it for the bad-password threshold; lanman also for ``user set --locked``,
+  naming the caller), 4767 "A user account was unlocked", 4738 "A user account was changed".
+* Registry policy values (policy set, profile use, registry import, smb server-/client-config
+  set) are lanman's 9150-9153: Windows' 4739 "Domain Policy was changed" is about the domain
+  object's password, lockout and Kerberos policy, not a machine's Security Options or
+  LanmanServer/LanmanWorkstation parameters, and Windows logs nothing of its own when those
+  registry values change (only 4657 under an auditing SACL). 9151 is the warning written when
+  SMB signing is turned off (NTLM relay). Domain provisioning is 9154.
 
 Templates are ``str.format`` strings; missing fields render as ``?``.
 """
@@ -175,6 +191,15 @@ _ROWS: tuple[EventDef, ...] = (
         "user: {user}; share: {share}; path: {path}",
         False,
     ),
+    EventDef(
+        9011,
+        "ANONYMOUS_ACCESS_DENIED",
+        WARNING,
+        _LSEC,
+        "An anonymous (null) session was refused access to {kind} {target} with "
+        "STATUS_ACCESS_DENIED. Client: {client}; reason: {reason}",
+        False,
+    ),
     # --- SMB client (the Workstation service; docs/SOURCES.md signing §4.3, §5) ------------
     EventDef(
         31017,
@@ -280,14 +305,16 @@ _ROWS: tuple[EventDef, ...] = (
     ),
     EventDef(9111, "SHARE_REMOVED", INFORMATION, _LOPS, "Share {share} removed.", False),
     EventDef(9112, "SHARE_CHANGED", INFORMATION, _LOPS, "Share {share} changed: {changes}.", False),
-    EventDef(9120, "USER_ADDED", INFORMATION, _LOPS, "User {user} added (RID {rid}).", False),
-    EventDef(9121, "USER_REMOVED", INFORMATION, _LOPS, "User {user} removed.", False),
+    EventDef(
+        9120, "USER_ADDED", INFORMATION, _LOPS, "User {user} added (RID {rid}) by {actor}.", False
+    ),
+    EventDef(9121, "USER_REMOVED", INFORMATION, _LOPS, "User {user} removed by {actor}.", False),
     EventDef(
         9122,
         "USER_PASSWORD_CHANGED",
         INFORMATION,
         _LOPS,
-        "The password of user {user} was changed.",
+        "The password of user {user} was changed by {actor}.",
         False,
     ),
     EventDef(
@@ -295,8 +322,97 @@ _ROWS: tuple[EventDef, ...] = (
         "SERVER_CONFIG_CHANGED",
         INFORMATION,
         _LOPS,
-        "Server configuration changed: {changes}",
+        "Server configuration changed by {actor}: {changes}",
         False,
+    ),
+    # --- administrative audit trail (who, what, old -> new) -------------------------------
+    EventDef(
+        9150,
+        "POLICY_VALUE_CHANGED",
+        INFORMATION,
+        _LSEC,
+        "Policy value {setting} ({path}) changed by {actor} with `{command}`: {old} -> {new} "
+        "(origin {old_origin} -> {new_origin}; local layer {old_local} -> {new_local}; "
+        "Group Policy layer {old_group} -> {new_group})",
+        False,
+    ),
+    EventDef(
+        9151,
+        "SIGNING_TURNED_OFF",
+        WARNING,
+        _LSEC,
+        "SMB signing was turned off by {actor} with `{command}`: {setting} {old} -> {new} "
+        "({role}). Unsigned SMB sessions can be tampered with and their NTLM authentication "
+        "relayed (NTLM relay attacks); Windows 11 24H2 requires signing by default.",
+        False,
+    ),
+    EventDef(
+        9152,
+        "POLICY_PROFILE_CHANGED",
+        INFORMATION,
+        _LSEC,
+        "The policy profile was changed by {actor}: {old} -> {new}",
+        False,
+    ),
+    EventDef(
+        9153,
+        "REGISTRY_IMPORTED",
+        INFORMATION,
+        _LSEC,
+        "Registry file {file} was imported into the {scope} layer by {actor}; {changed} "
+        "effective setting(s) changed",
+        False,
+    ),
+    EventDef(
+        9154,
+        "DOMAIN_PROVISIONED",
+        INFORMATION,
+        _LSEC,
+        "Domain {domain} ({realm}) was provisioned by {actor}: domain SID {domain_sid}; "
+        "domain controller account {dc_account}",
+        False,
+    ),
+    EventDef(
+        4722,
+        "USER_ENABLED",
+        INFORMATION,
+        "Security",
+        "A user account was enabled. Target Account: {user}; Subject: {actor}",
+        True,
+    ),
+    EventDef(
+        4725,
+        "USER_DISABLED",
+        INFORMATION,
+        "Security",
+        "A user account was disabled. Target Account: {user}; Subject: {actor}",
+        True,
+    ),
+    EventDef(
+        4738,
+        "USER_CHANGED",
+        INFORMATION,
+        "Security",
+        "A user account was changed. Target Account: {user}; Subject: {actor}; "
+        "Changed Attributes: {changes}",
+        True,
+    ),
+    EventDef(
+        4740,
+        "USER_LOCKED_OUT",
+        INFORMATION,
+        "Security",
+        "A user account was locked out. Target Account: {user}; Caller: {actor}; "
+        "Caller Computer Name: {client}; Reason: {reason}",
+        True,
+    ),
+    EventDef(
+        4767,
+        "USER_UNLOCKED",
+        INFORMATION,
+        "Security",
+        "A user account was unlocked. Target Account: {user}; Subject: {actor}",
+        True,
     ),
     EventDef(
         9140,

@@ -27,6 +27,7 @@ __all__ = [
 ]
 
 REG_DWORD = "REG_DWORD"
+REG_MULTI_SZ = "REG_MULTI_SZ"
 
 #: Group Policy editor location of the "Microsoft network client/server" settings.
 GP_SECURITY_OPTIONS = (
@@ -38,6 +39,11 @@ GP_LANMAN_WORKSTATION = (
 GP_LANMAN_SERVER = "Computer Configuration\\Administrative Templates\\Network\\Lanman Server"
 
 _SERVICES = "HKLM\\SYSTEM\\CurrentControlSet\\Services"
+_LSA = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Lsa"
+_ANON_DOC = (
+    "windows-itpro-docs security-policy-settings (learn.microsoft.com/previous-versions/windows/"
+    "it-pro/windows-10/security/threat-protection/security-policy-settings/):"
+)
 
 _ROOTS = {
     "HKEY_LOCAL_MACHINE": "HKLM",
@@ -110,13 +116,26 @@ class RegistryValue:
     def allowed(self) -> tuple[int, ...]:
         return tuple(self.meaning)
 
-    def accepts(self, data: int) -> bool:
+    @property
+    def is_list(self) -> bool:
+        """A REG_MULTI_SZ list of names (NullSessionPipes, NullSessionShares)."""
+        return self.type == REG_MULTI_SZ
+
+    def accepts(self, data: int | tuple[str, ...]) -> bool:
         """Whether ``data`` is a value Windows documents for this setting."""
+        if self.is_list:
+            return isinstance(data, tuple) and all(
+                isinstance(n, str) and n and "\0" not in n for n in data
+            )
+        if not isinstance(data, int):
+            return False
         if self.data_range is not None:
             return self.data_range[0] <= data <= self.data_range[1]
         return data in self.meaning
 
     def describe_allowed(self) -> str:
+        if self.is_list:
+            return "a comma-separated list of names (empty: none)"
         if self.data_range is not None:
             lo, hi = self.data_range
             return f"a number from {lo} to {hi}"
@@ -371,6 +390,103 @@ CATALOGUE: tuple[RegistryValue, ...] = (
             'Terminal Server" /v "AllowRemoteRPC" /t REG_DWORD /d 1 /f)'
         ),
         note="Under Control, not Services. No Group Policy setting is documented.",
+    ),
+    # --- anonymous (null session) access: docs/SOURCES.md anonymous ----------------------
+    RegistryValue(
+        name="Lsa.RestrictAnonymous",
+        key=_LSA,
+        value="RestrictAnonymous",
+        role="server",
+        summary="anonymous sessions may not enumerate shares (srvsvc NetShareEnum) or SAM accounts",
+        meaning=_m("anonymous enumeration allowed", "anonymous enumeration refused (error 5)"),
+        gp_name="Network access: Do not allow anonymous enumeration of SAM accounts and shares",
+        gp_location=GP_SECURITY_OPTIONS,
+        source=_ANON_DOC + " network-access-do-not-allow-anonymous-enumeration-of-sam-accounts-"
+        "and-shares.md (default Disabled on every server type and on clients)",
+        note=(
+            "Windows 2000 also knew 2 (no access without explicit anonymous permissions); "
+            "later releases document 0 and 1 only. lanman refuses NetShareEnum of an anonymous "
+            "session with ERROR_ACCESS_DENIED when it is 1; the pipe itself is governed by "
+            "RestrictNullSessAccess and NullSessionPipes."
+        ),
+        aliases=("RestrictAnonymous",),
+    ),
+    RegistryValue(
+        name="Lsa.RestrictAnonymousSAM",
+        key=_LSA,
+        value="RestrictAnonymousSAM",
+        role="server",
+        summary="anonymous sessions may not enumerate SAM accounts (SAMR)",
+        meaning=_m("anonymous SAM enumeration allowed", "anonymous SAM enumeration refused"),
+        gp_name="Network access: Do not allow anonymous enumeration of SAM accounts",
+        gp_location=GP_SECURITY_OPTIONS,
+        source=_ANON_DOC + " network-access-do-not-allow-anonymous-enumeration-of-sam-accounts.md "
+        "(default Enabled on every server type and on clients; 'no impact on domain controllers')",
+        note=(
+            "lanman serves no SAMR pipe (src/lanman/rpc/interfaces/), so nothing reads it yet; "
+            "it is kept so that policy, .reg files and profiles round-trip."
+        ),
+        aliases=("RestrictAnonymousSAM",),
+    ),
+    RegistryValue(
+        name="LanmanServer.RestrictNullSessAccess",
+        key=f"{_SERVICES}\\LanmanServer\\Parameters",
+        value="RestrictNullSessAccess",
+        role="server",
+        summary="anonymous sessions may open only the pipes and shares named in "
+        "NullSessionPipes / NullSessionShares",
+        meaning=_m(
+            "anonymous access to every pipe and share (their own permissions apply)",
+            "anonymous access only to NullSessionPipes / NullSessionShares",
+        ),
+        gp_name="Network access: Restrict anonymous access to Named Pipes and Shares",
+        gp_location=GP_SECURITY_OPTIONS,
+        source=_ANON_DOC + " network-access-restrict-anonymous-access-to-named-pipes-and-shares.md "
+        "(RestrictNullSessAccess 1 when Enabled; default Enabled); Windows 11 STIG V-253456",
+        note=(
+            "IPC$ itself is always reachable; the restriction applies to the pipes opened on it "
+            "(STATUS_ACCESS_DENIED on CREATE) and to the tree connect of other shares."
+        ),
+        aliases=("RestrictNullSessAccess",),
+    ),
+    RegistryValue(
+        name="LanmanServer.NullSessionPipes",
+        key=f"{_SERVICES}\\LanmanServer\\Parameters",
+        value="NullSessionPipes",
+        role="server",
+        summary="named pipes an anonymous session may open while RestrictNullSessAccess is on",
+        meaning=MappingProxyType({}),
+        type=REG_MULTI_SZ,
+        gp_name="Network access: Named Pipes that can be accessed anonymously",
+        gp_location=GP_SECURITY_OPTIONS,
+        source=_ANON_DOC + " network-access-named-pipes-that-can-be-accessed-anonymously.md; KB "
+        "126645 (the name after the last backslash, e.g. \\\\host\\pipe\\mypipe -> mypipe); CIS "
+        "benchmarks (member server: none; DC: LSARPC, NETLOGON, SAMR)",
+        note=(
+            "REG_MULTI_SZ; Group Policy security templates write it comma-separated. Names "
+            "compare case-insensitively. On Windows \\PIPE\\browser is another endpoint of "
+            "the Server service (srvsvc); lanman serves srvsvc as 'srvsvc' only."
+        ),
+        aliases=("NullSessionPipes",),
+    ),
+    RegistryValue(
+        name="LanmanServer.NullSessionShares",
+        key=f"{_SERVICES}\\LanmanServer\\Parameters",
+        value="NullSessionShares",
+        role="server",
+        summary="shares an anonymous session may connect to while RestrictNullSessAccess is on",
+        meaning=MappingProxyType({}),
+        type=REG_MULTI_SZ,
+        gp_name="Network access: Shares that can be accessed anonymously",
+        gp_location=GP_SECURITY_OPTIONS,
+        source=_ANON_DOC + " network-access-shares-that-can-be-accessed-anonymously.md; "
+        "Windows XP / Server 2003 listed COMCFG and DFS$ (HSC 'Windows network services "
+        "internals' 4.7.4)",
+        note=(
+            "lanman also needs the share to admit unauthenticated users (--guest-ok): an "
+            "anonymous session holds no account, so the share's permissions must allow it."
+        ),
+        aliases=("NullSessionShares",),
     ),
 )
 

@@ -35,6 +35,14 @@ __all__ = [
 AUTH_DELAY = "LanmanServer.InvalidAuthenticationDelayTimeInMs"
 ENCRYPT_DATA = "LanmanServer.EncryptData"
 REJECT_UNENCRYPTED = "LanmanServer.RejectUnencryptedAccess"
+#: the anonymous-access values, in AnonymousPolicy.of's argument order
+ANONYMOUS_VALUES = (
+    "Lsa.RestrictAnonymous",
+    "Lsa.RestrictAnonymousSAM",
+    "LanmanServer.RestrictNullSessAccess",
+    "LanmanServer.NullSessionPipes",
+    "LanmanServer.NullSessionShares",
+)
 
 #: lanman.toml [server] key -> catalogue value it mirrors
 TOML_KEYS = {
@@ -93,6 +101,16 @@ class EffectiveServer:
     auth_delay: Setting  # LanmanServer InvalidAuthenticationDelayTimeInMs
     encrypt: Setting | None = None  # LanmanServer EncryptData
     reject_unencrypted: Setting | None = None  # LanmanServer RejectUnencryptedAccess
+    anonymous_settings: tuple[Setting, ...] = ()  # ANONYMOUS_VALUES, resolved
+
+    @property
+    def anonymous(self):
+        """The :class:`~lanman.policy.anonymous.AnonymousPolicy` the server enforces."""
+        from lanman.policy.anonymous import AnonymousPolicy
+
+        if not self.anonymous_settings:
+            return AnonymousPolicy()
+        return AnonymousPolicy.of(*(s.value for s in self.anonymous_settings))
 
     @property
     def encrypt_data(self) -> bool:
@@ -119,13 +137,18 @@ class EffectiveServer:
         return self.policy.require.origin if self.policy.require else "default"
 
     def describe(self) -> str:
+        a = self.anonymous
         req = "required" if self.require_message_signing else "not required"
         return (
             f"RequireSecuritySignature: signing {req} (origin: {self.require_origin}; "
             f"profile {self.profile}); MapToGuest {self.map_to_guest} "
             f"(origin: {self.map_to_guest_origin}); InvalidAuthenticationDelayTimeInMs "
             f"{self.auth_delay_ms} (origin: {self.auth_delay.origin}); EncryptData "
-            f"{self.encrypt_data}; RejectUnencryptedAccess {self.reject_unencrypted_access}"
+            f"{self.encrypt_data}; RejectUnencryptedAccess {self.reject_unencrypted_access}; "
+            f"RestrictAnonymous {a.restrict_anonymous}; RestrictNullSessAccess "
+            f"{int(a.restrict_null_sess_access)}; NullSessionPipes "
+            f"{','.join(sorted(a.null_session_pipes)) or '(none)'}; NullSessionShares "
+            f"{','.join(sorted(a.null_session_shares)) or '(none)'}"
         )
 
 
@@ -142,4 +165,5 @@ def effective_server(home) -> EffectiveServer:
         auth_delay=resolve(host, AUTH_DELAY),
         encrypt=resolve(host, ENCRYPT_DATA),
         reject_unencrypted=resolve(host, REJECT_UNENCRYPTED),
+        anonymous_settings=tuple(resolve(host, n) for n in ANONYMOUS_VALUES),
     )

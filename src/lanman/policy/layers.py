@@ -95,6 +95,22 @@ class RegData:
     def dword(cls, v: int) -> RegData:
         return cls(REG_TYPES["REG_DWORD"], int(v))
 
+    @classmethod
+    def multi_sz(cls, names: tuple[str, ...]) -> RegData:
+        """REG_MULTI_SZ as the registry stores it: UTF-16LE strings, each NUL-terminated,
+        then an empty string (an empty list is two NULs)."""
+        text = "".join(n + "\0" for n in names) + "\0"
+        return cls(REG_TYPES["REG_MULTI_SZ"], text.encode("utf-16-le"))
+
+    def names(self) -> tuple[str, ...] | None:
+        """The strings of a REG_MULTI_SZ (None for any other type or undecodable data)."""
+        if self.type != REG_TYPES["REG_MULTI_SZ"] or not isinstance(self.data, bytes):
+            return None
+        if len(self.data) % 2:
+            return None
+        text = self.data.decode("utf-16-le", "replace")
+        return tuple(n for n in text.split("\0") if n.strip())
+
     @property
     def type_name(self) -> str:
         return REG_TYPE_NAMES.get(self.type, f"REG_TYPE_{self.type}")
@@ -136,29 +152,42 @@ class Layer:
 
     # --- catalogue view ---------------------------------------------------------------
 
-    def catalogue_value(self, entry: RegistryValue) -> int | None:
-        """The DWORD this layer sets for ``entry`` (None: not defined). In the group layer the
-        Group Policy location (Policies key) wins over the plain key."""
+    def catalogue_value(self, entry: RegistryValue) -> int | tuple[str, ...] | None:
+        """The DWORD (or, for a REG_MULTI_SZ list, the tuple of names) this layer sets for
+        ``entry`` (None: not defined). In the group layer the Group Policy location (Policies
+        key) wins over the plain key."""
         for key in (entry.gp_key, entry.key):
             if key is None:
                 continue
             d = self.get(key, entry.value)
-            if d is not None and isinstance(d.data, int) and d.type == REG_TYPES["REG_DWORD"]:
+            if d is None:
+                continue
+            if entry.is_list:
+                names = d.names()
+                if names is not None:
+                    return names
+            elif isinstance(d.data, int) and d.type == REG_TYPES["REG_DWORD"]:
                 return d.data
         return None
 
-    def set_catalogue(self, entry: RegistryValue, value: int | None, scope: str) -> None:
+    def set_catalogue(
+        self, entry: RegistryValue, value: int | tuple[str, ...] | None, scope: str
+    ) -> None:
         """Set (or with None remove) ``entry`` where the given scope keeps it."""
         key = entry.gp_key if scope == "group" and entry.gp_key else entry.key
         for k in (entry.key, entry.gp_key):
             if k:
                 self.delete(k, entry.value)
-        if value is not None:
-            self.set(key, entry.value, RegData.dword(value))
+        if value is None:
+            return
+        if entry.is_list:
+            self.set(key, entry.value, RegData.multi_sz(tuple(value)))  # type: ignore[arg-type]
+        else:
+            self.set(key, entry.value, RegData.dword(int(value)))  # type: ignore[arg-type]
 
-    def catalogue_values(self) -> dict[str, int]:
+    def catalogue_values(self) -> dict[str, int | tuple[str, ...]]:
         """``{catalogue name: DWORD}`` for every catalogue value this layer defines."""
-        out: dict[str, int] = {}
+        out: dict[str, int | tuple[str, ...]] = {}
         for key, value, _data in self.items():
             hit = lookup_path(key, value)
             if hit is not None:

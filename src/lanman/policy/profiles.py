@@ -31,7 +31,7 @@ __all__ = [
 class Default:
     """A default value. ``value`` None means the release does not read it (not applicable)."""
 
-    value: int | None
+    value: int | tuple[str, ...] | None  # a tuple of names for REG_MULTI_SZ lists
     source: str
     conflict: str = ""
     confirmed: bool = True
@@ -103,6 +103,31 @@ REMOTE = "TerminalServer.AllowRemoteRPC"
 LS_DELAY = "LanmanServer.InvalidAuthenticationDelayTimeInMs"
 LS_ENC = "LanmanServer.EncryptData"
 LS_REJ = "LanmanServer.RejectUnencryptedAccess"
+RA = "Lsa.RestrictAnonymous"
+RA_SAM = "Lsa.RestrictAnonymousSAM"
+RNSA = "LanmanServer.RestrictNullSessAccess"
+NS_PIPES = "LanmanServer.NullSessionPipes"
+NS_SHARES = "LanmanServer.NullSessionShares"
+_SP = "windows-itpro-docs security-policy-settings "
+ANON_ENUM = _SP + "network-access-do-not-allow-anonymous-enumeration-of-sam-accounts-and-shares.md"
+ANON_SAM = _SP + "network-access-do-not-allow-anonymous-enumeration-of-sam-accounts.md"
+ANON_RESTRICT = _SP + "network-access-restrict-anonymous-access-to-named-pipes-and-shares.md"
+ANON_PIPES = _SP + "network-access-named-pipes-that-can-be-accessed-anonymously.md"
+ANON_SHARES = _SP + "network-access-shares-that-can-be-accessed-anonymously.md"
+#: "Previous to the release of Windows Server 2003 with Service Pack 1 (SP1) these named pipes
+#: were allowed anonymous access by default" (the RestrictNullSessAccess page's impact section).
+LEGACY_PIPES = (
+    "COMNAP",
+    "COMNODE",
+    "SQL\\QUERY",
+    "SPOOLSS",
+    "LLSRPC",
+    "netlogon",
+    "lsarpc",
+    "samr",
+    "browser",
+)
+DC_PIPES = ("lsarpc", "netlogon", "samr")
 SMB3_ENCRYPTION = (
     "Set-SmbServerConfiguration: EncryptData $false and RejectUnencryptedAccess $true by "
     "default since SMB 3.0 (Windows 8 / Server 2012)"
@@ -148,6 +173,46 @@ _GUEST_NA = _na("SMB1-only client: the insecure-guest block is an SMB2/3 (Window
 _RPC_PRE_VISTA = _na("no documented AllowRemoteRPC default before Windows Vista")
 
 
+def _anonymous(name: str, dc: bool) -> dict[str, Default]:
+    """RestrictAnonymous & co. per release (docs/SOURCES.md anonymous)."""
+    if name == "win98":
+        na = _na("Windows 98 file sharing has no Server service null-session policy")
+        return {RA: na, RA_SAM: na, RNSA: na, NS_PIPES: na, NS_SHARES: na}
+    legacy = name.startswith(("nt4", "win2000", "xp", "server2003"))
+    restricted = ANON_RESTRICT + "; KB 126645: null sessions restricted by default since NT 3.5"
+    out = {
+        RA: Default(0, ANON_ENUM + " (Disabled everywhere)")
+        if not legacy
+        else _unconfirmed(0, ANON_ENUM, "the page covers Windows 10 and later; carried back"),
+        RNSA: Default(1, restricted)
+        if not legacy
+        else _unconfirmed(1, restricted, "the value's default is documented for Windows 10+"),
+    }
+    if name.startswith(("nt4", "win2000")):
+        out[RA_SAM] = _na("RestrictAnonymousSAM first appears in Windows XP / Server 2003")
+    else:
+        out[RA_SAM] = Default(1, ANON_SAM + " (Enabled everywhere)")
+    if legacy:
+        out[NS_PIPES] = _unconfirmed(
+            LEGACY_PIPES,
+            ANON_RESTRICT + " (pipes anonymous by default before Server 2003 SP1)",
+            "the page gives one list for all pre-SP1 releases, not per release or role",
+        )
+        out[NS_SHARES] = _unconfirmed(
+            ("COMCFG", "DFS$"),
+            "HSC 'Windows network services internals' 4.7.4 (XP/2003)",
+            "not from a Microsoft page; carried to NT 4.0 / 2000 without a source",
+        )
+    else:
+        out[NS_PIPES] = (
+            Default(DC_PIPES, ANON_PIPES + "; DC effective default netlogon, samr, lsarpc")
+            if dc
+            else Default((), ANON_PIPES + "; member server / client: none (CIS: blank)")
+        )
+        out[NS_SHARES] = Default((), ANON_SHARES + " (none)")
+    return out
+
+
 def _profile(
     name: str,
     title: str,
@@ -160,6 +225,7 @@ def _profile(
     notes: tuple[str, ...] = (),
 ) -> Profile:
     full = dict(_LEGACY_NA)
+    full.update(_anonymous(name, is_dc))
     full.update(values)
     missing = [v.name for v in CATALOGUE if v.name not in full]
     extra = [k for k in full if k not in {v.name for v in CATALOGUE}]

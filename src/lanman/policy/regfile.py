@@ -186,6 +186,15 @@ def _check_catalogue(key: str, value: str, data: RegData, where: str) -> None:
         return
     entry = hit[0]
     allowed = entry.describe_allowed()
+    if entry.is_list:
+        if data.names() is None:
+            raise RegFileError(
+                f"{where}: {entry.value} must be {entry.type} (hex(7):.. UTF-16LE strings), "
+                f"not {data.type_name}",
+                f'write it as "{entry.value}"=hex(7):73,00,72,00,76,00,00,00,00,00 (regedit\'s '
+                "form of a multi-string)",
+            )
+        return
     if data.type != REG_TYPES["REG_DWORD"] or not isinstance(data.data, int):
         raise RegFileError(
             f"{where}: {entry.value} must be {entry.type} ({allowed}), not {data.type_name}",

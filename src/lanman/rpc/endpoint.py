@@ -108,6 +108,8 @@ class CallContext:
     #: the negotiated level; 0 = none.  When set, ``user``/``domain`` are the RPC identity.
     rpc_auth_level: int = 0
     pipe_name: str = ""
+    #: RestrictAnonymous = 1: an anonymous caller may not enumerate (NetrShareEnum).
+    restrict_anonymous: bool = False
 
 
 class RpcFault(Exception):

@@ -230,3 +230,29 @@ class HostResult:
     @property
     def guest_can_list_shares(self) -> bool:
         return bool(self.guest and self.guest.accepted and self.guest.shares is not None)
+
+    @property
+    def anonymous_can_list_shares(self) -> bool:
+        """A null session listed the shares (srvsvc NetrShareEnum): Windows refuses it under
+        RestrictNullSessAccess (srvsvc not a null-session pipe) or RestrictAnonymous = 1."""
+        return bool(
+            self.anonymous
+            and self.anonymous.accepted
+            and self.anonymous.session == "anonymous"
+            and self.anonymous.shares is not None
+        )
+
+    @property
+    def findings(self) -> list[str]:
+        """Security findings besides relay risk, one sentence each."""
+        out = []
+        if self.anonymous_can_list_shares:
+            assert self.anonymous is not None and self.anonymous.shares is not None
+            names = ", ".join(str(s["name"]) for s in self.anonymous.shares)
+            out.append(
+                f"anonymous share enumeration allowed (null session listed: {names or 'none'}); "
+                "Windows: RestrictNullSessAccess 1 with srvsvc not in NullSessionPipes, or "
+                'RestrictAnonymous 1 ("Network access: Do not allow anonymous enumeration of '
+                'SAM accounts and shares")'
+            )
+        return out

@@ -79,6 +79,8 @@ def host_document(h: HostResult) -> dict[str, object]:
         "guest_accepted": h.guest_accepted,
         "anonymous_accepted": h.anonymous_accepted,
         "guest_can_list_shares": h.guest_can_list_shares,
+        "anonymous_can_list_shares": h.anonymous_can_list_shares,
+        "findings": h.findings,
         "signing_required": h.signing_required,
         "relay_risk": h.relay_risk,
         "relay_reasons": h.relay_reasons,
@@ -144,6 +146,7 @@ CSV_FIELDS = [
     "guest",
     "anonymous",
     "guest_can_list_shares",
+    "anonymous_can_list_shares",
     "signing_algorithms",
     "ciphers",
     "mechanisms",
@@ -171,6 +174,7 @@ def csv_rows(run: ScanRun) -> list[dict[str, object]]:
             "guest": h.guest_accepted,
             "anonymous": h.anonymous_accepted,
             "guest_can_list_shares": h.guest_can_list_shares,
+            "anonymous_can_list_shares": h.anonymous_can_list_shares,
             "signing_algorithms": " ".join(h.signing_algorithms),
             "ciphers": " ".join(h.ciphers),
             "mechanisms": " ".join(h.mechanisms),
@@ -208,7 +212,23 @@ def render_csv(run: ScanRun) -> str:
 # ---- table (rich) ---------------------------------------------------------------------------
 
 
+def _anon_state(h: HostResult) -> str:
+    """What the anonymous probe found: 'shares listed', 'accepted', 'refused', 'not tried'."""
+    a = h.anonymous
+    if a is None or not a.attempted:
+        return "not tried"
+    if h.anonymous_can_list_shares:
+        return "shares listed"
+    return "accepted" if h.anonymous_accepted else "refused"
+
+
+def _anon_cell(h: HostResult) -> str:
+    state = _anon_state(h)
+    return "[red]shares listed[/]" if state == "shares listed" else state
+
+
 def render_table(run: ScanRun, console) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     t = Table(
@@ -223,6 +243,7 @@ def render_table(run: ScanRun, console) -> None:
         "Signing (nmap)",
         "Relay",
         "Guest",
+        "Anon",
         "Verdict",
     ):
         t.add_column(col, overflow="fold")
@@ -246,9 +267,13 @@ def render_table(run: ScanRun, console) -> None:
             sig,
             "[red]RISK[/]" if h.relay_risk else "no",
             guest,
+            _anon_cell(h),
             verdicts,
         )
     console.print(t)
+    for h in run.results:
+        for f in h.findings:
+            console.print(f"[bold]{h.target}[/] [red]finding:[/] {escape(f)}", highlight=False)
     failing = [(h, v) for h in run.results for v in h.verdicts if not v.works and v.remedies]
     for h, v in failing:
         console.print(
@@ -379,7 +404,15 @@ def _host_html(h: HostResult) -> str:
             "NTLM names",
             f"{n.netbios_computer} / {n.netbios_domain} / {n.dns_computer}" if n else "",
         ),
-        ("Anonymous session", "accepted" if h.anonymous_accepted else "refused"),
+        (
+            "Anonymous session",
+            _anon_state(h)
+            + (
+                "; shares: " + ", ".join(str(s["name"]) for s in h.anonymous.shares)
+                if h.anonymous_can_list_shares and h.anonymous and h.anonymous.shares
+                else ""
+            ),
+        ),
         (
             "Guest session",
             ("accepted" if h.guest_accepted else "refused")
@@ -397,6 +430,7 @@ def _host_html(h: HostResult) -> str:
             else "not tried (no credentials)",
         ),
         ("Relay risk", "; ".join(h.relay_reasons) or "no"),
+        *(("Finding", f) for f in h.findings),
     ]
     ft = (
         "<table>"
@@ -404,9 +438,14 @@ def _host_html(h: HostResult) -> str:
         + "</table>"
     )
     cls = "risk" if h.relay_risk else ""
+    flagged = (
+        " <span class='risk'>anonymous share enumeration allowed</span>"
+        if h.anonymous_can_list_shares
+        else ""
+    )
     return (
         f"<details class='host' open><summary><b>{_e(h.target)}</b> "
-        f"<span class='{cls}'>{'relay risk' if h.relay_risk else ''}</span></summary>"
+        f"<span class='{cls}'>{'relay risk' if h.relay_risk else ''}</span>{flagged}</summary>"
         f"{ft}{dialects}{vt}</details>"
     )
 
@@ -427,7 +466,7 @@ def render_html(run: ScanRun, *, now: _dt.datetime | None = None) -> str:
     overview = [
         (
             "<table><tr><th>Target</th><th>Family</th><th>Signing (nmap)</th>"
-            "<th>Relay risk</th><th>Guest</th><th>Verdicts</th></tr>"
+            "<th>Relay risk</th><th>Guest</th><th>Anonymous</th><th>Verdicts</th></tr>"
         )
     ]
     for h in run.results:
@@ -438,7 +477,13 @@ def render_html(run: ScanRun, *, now: _dt.datetime | None = None) -> str:
             f"<tr><td>{_e(h.target)}</td><td>{_e(h.family)}</td>"
             f"<td>{_e(h.nmap_smb2 or h.error)}</td>"
             f"<td>{'yes' if h.relay_risk else 'no'}</td>"
-            f"<td>{'yes' if h.guest_accepted else 'no'}</td><td>{vs}</td></tr>"
+            f"<td>{'yes' if h.guest_accepted else 'no'}</td>"
+            + (
+                "<td class='risk'>shares listed (finding)</td>"
+                if h.anonymous_can_list_shares
+                else f"<td>{_e(_anon_state(h))}</td>"
+            )
+            + f"<td>{vs}</td></tr>"
         )
     overview.append("</table>")
     return (

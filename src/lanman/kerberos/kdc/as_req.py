@@ -341,19 +341,30 @@ def _decrypt_ts(
         plain = crypto.decrypt(etype, key, usage, ed[2])
     except crypto.CryptoError:
         core.preauth_failures += 1  # the service's rate limiter delays this answer
-        _bookkeeping(core.dir.record_logon_failure, client.name)
+        if _bookkeeping(core.dir.record_logon_failure, client.name):
+            core.report(  # 4740: the bad-password threshold locked the account out
+                4740,
+                {
+                    "user": client.name,
+                    "actor": "lanman KDC (bad-password threshold)",
+                    "client": core.client_address or "-",
+                    "reason": "Kerberos pre-authentication failures reached the threshold",
+                },
+            )
         raise E.KdcError(
             E.KDC_ERR_PREAUTH_FAILED, "pre-authentication failed", padata=hint
         ) from None
     return wire.parse_pa_enc_ts(plain)
 
 
-def _bookkeeping(fn: Any, name: str) -> None:
-    """Logon success/failure accounting must never fail the exchange itself."""
+def _bookkeeping(fn: Any, name: str) -> Any:
+    """Logon success/failure accounting must never fail the exchange itself; returns what
+    ``fn`` returned (for a failure: truthy when the account just got locked out)."""
     try:
-        fn(name)
+        return fn(name)
     except Exception:
         log.warning("directory logon bookkeeping failed for %s", name, exc_info=True)
+        return None
 
 
 def _check_ts(core: KdcCore, ts: int, now: float, client: Any) -> None:

@@ -171,6 +171,11 @@ class Srvsvc:
             status = ERROR_INVALID_LEVEL
         elif level == 2 and not ctx.is_admin:
             status = ERROR_ACCESS_DENIED
+        elif ctx.is_anonymous and ctx.restrict_anonymous:
+            # RestrictAnonymous = 1 ("Do not allow anonymous enumeration of SAM accounts and
+            # shares"): the call fails with ERROR_ACCESS_DENIED (MS-SRVS 3.1.4.8 lets the
+            # server fail callers without the required permissions).
+            status = ERROR_ACCESS_DENIED
         shares = list(self.shares()) if status == ERROR_SUCCESS else []
         total = len(shares)
         shares = shares[resume:] if resume < total else []

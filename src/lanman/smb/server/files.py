@@ -289,6 +289,8 @@ class FileHandlers:
         )
         providers = PipeProviders(shares=shares, auth=rpc_acceptor, emit=self.ctx.emit_event)
         name = normalize_pipe_name(r.name)
+        if s.is_anonymous:
+            self._anonymous_pipe_check(name, ctx)
         if name in TSTS_PIPES:  # MS-TSTS: AllowRemoteRPC and an authenticated caller
             binding = binding_for(self.ctx)
             access = pipe_access(
@@ -323,6 +325,24 @@ class FileHandlers:
             pipe,
             smb_path=r.name.strip("\\"),
         )
+
+    def _anonymous_pipe_check(self, name: str, ctx) -> None:
+        """RestrictNullSessAccess / NullSessionPipes, and RestrictAnonymous for srvsvc's
+        share enumeration (lanman.policy.anonymous)."""
+        from lanman.policy.anonymous import anonymous_pipe_allowed, anonymous_share_enum_allowed
+
+        policy = getattr(self.settings, "anonymous", None)
+        ctx.restrict_anonymous = not anonymous_share_enum_allowed(policy)
+        if anonymous_pipe_allowed(policy, name):
+            return
+        self.ctx.emit_event(
+            "ANONYMOUS_ACCESS_DENIED",
+            client=self.client_address,
+            kind="named pipe",
+            target=name,
+            reason="RestrictNullSessAccess is on and the pipe is not in NullSessionPipes",
+        )
+        raise NtStatusError(st.STATUS_ACCESS_DENIED, f"anonymous open of pipe {name!r}")
 
     # ---- CLOSE / FLUSH ----------------------------------------------------------------
 

@@ -47,6 +47,7 @@ def build_settings(home) -> ServerSettings:
         smb1_enabled=cfg.smb1_enabled,
         encrypt_data=eff.encrypt_data,
         reject_unencrypted_access=eff.reject_unencrypted_access,
+        anonymous=eff.anonymous,
         encryption_ciphers=tuple(int(c) for c in parse_cipher_names(cfg.encryption_ciphers)),
     )
     return settings
@@ -92,6 +93,7 @@ def build_context(home) -> ServerContext:
         # Protected Users get their NTSTATUS, as a DC's NTLM pass-through would answer).
         from lanman.auth.ntlm import AuthError
         from lanman.directory import AccountRestriction, Directory
+        from lanman.errors.ntstatus import STATUS_ACCOUNT_DISABLED
 
         if Directory.is_provisioned(home.path):
             with Directory.open(home.path) as directory:
@@ -100,11 +102,13 @@ def build_context(home) -> ServerContext:
                 except AccountRestriction as exc:
                     raise AuthError(exc.status, exc.detail) from None
         user = store.get_user(name)
-        if user is None or not user.enabled:
+        if user is None:
             return None
+        if not user.enabled:  # named in event 551 as Windows' 4625 does (0xC0000072)
+            raise AuthError(STATUS_ACCOUNT_DISABLED, "account disabled")
         return user.nt_hash
 
-    def record_logon(name: str, ok: bool) -> None:
+    def record_logon(name: str, ok: bool, client: str = "") -> None:
         from lanman.directory import Directory
 
         if not Directory.is_provisioned(home.path):
@@ -114,8 +118,15 @@ def build_context(home) -> ServerContext:
                 directory.record_logon_success(name)
             elif directory.record_logon_failure(name):
                 emit(
+                    "USER_LOCKED_OUT",
+                    user=name,
+                    actor="lanman (bad-password threshold)",
+                    client=client or "-",
+                    reason="bad-password threshold reached",
+                )
+                emit(
                     "LOGON_FAILURE",
-                    client="",
+                    client=client,
                     domain=directory.domain,
                     user=name,
                     status="0xC0000234 STATUS_ACCOUNT_LOCKED_OUT",

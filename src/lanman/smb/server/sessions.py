@@ -124,13 +124,14 @@ class SessionHandlers:
         except AuthError as exc:
             ntlm = getattr(session.auth, "ntlm", None)
             if ntlm is not None and getattr(ntlm, "bad_password", False):
-                self.ctx.record_logon(ntlm.attempted_user, False)
+                self.ctx.record_logon(ntlm.attempted_user, False, client=self.client_address)
             self._auth_failed(
                 session,
                 first_setup,
                 exc.status,
                 reason=exc.detail or "authentication failed",
                 user=getattr(ntlm, "attempted_user", "") if ntlm is not None else "",
+                domain=getattr(ntlm, "attempted_domain", "") if ntlm is not None else "",
             )
             raise NtStatusError(exc.status) from None
         if not complete:
@@ -162,7 +163,14 @@ class SessionHandlers:
                 or result.is_anonymous
                 or result.user.lower() != session.user.lower()
             ):
-                self._auth_failed(session, False, st.STATUS_ACCESS_DENIED)
+                self._auth_failed(
+                    session,
+                    False,
+                    st.STATUS_ACCESS_DENIED,
+                    reason="re-authentication as another user, guest or anonymous",
+                    user=result.user,
+                    domain=result.domain,
+                )
                 raise NtStatusError(st.STATUS_ACCESS_DENIED, "re-authentication as another user")
             return self._setup_reply(
                 req,
@@ -266,6 +274,7 @@ class SessionHandlers:
         *,
         reason: str = "authentication failed",
         user: str = "",
+        domain: str = "",
     ) -> None:
         self.auth_failures += 1
         if first_setup:
@@ -275,7 +284,7 @@ class SessionHandlers:
         self.ctx.emit_event(
             "LOGON_FAILURE",
             client=self.client_address,
-            domain="",
+            domain=domain,
             user=user,
             status=f"0x{status:08X} {st.lookup(status).name}",
             reason=reason,
@@ -318,7 +327,9 @@ class SessionHandlers:
             share = self.ctx.get_share(name)
             if share is None:
                 raise NtStatusError(st.STATUS_BAD_NETWORK_NAME)
-            if session.is_anonymous or (session.is_guest and not share.guest_ok):
+            if (session.is_anonymous and not _anonymous_share_ok(self.settings, name, share)) or (
+                session.is_guest and not share.guest_ok
+            ):
                 raise NtStatusError(st.STATUS_ACCESS_DENIED)
             if session.unix_id == UNMAPPABLE:
                 raise NtStatusError(st.STATUS_ACCESS_DENIED, "Unix user mapping unavailable")
@@ -435,3 +446,10 @@ class SessionHandlers:
             Command.TREE_CONNECT: SessionHandlers._tree_connect,
             Command.TREE_DISCONNECT: SessionHandlers._tree_disconnect,
         }
+
+
+def _anonymous_share_ok(settings, name: str, share) -> bool:
+    """RestrictNullSessAccess / NullSessionShares (lanman.policy.anonymous)."""
+    from lanman.policy.anonymous import anonymous_share_allowed
+
+    return anonymous_share_allowed(getattr(settings, "anonymous", None), name, share.guest_ok)

@@ -43,6 +43,9 @@ class ServerSettings:
     reject_unencrypted_access: bool = True
     #: EncryptionCiphers, the server's preference order; empty: encryption not offered.
     encryption_ciphers: tuple = (0x0002, 0x0001, 0x0004, 0x0003)
+    #: RestrictAnonymous / RestrictNullSessAccess / NullSessionPipes / NullSessionShares
+    #: (lanman.policy.anonymous.AnonymousPolicy); None: Windows 11's defaults.
+    anonymous: object = None
 
 
 EventSink = Callable[..., None]  # (event_name: str, **fields) -> None
@@ -62,7 +65,7 @@ class ServerContext:
     emit_event: EventSink = lambda *a, **k: None
     #: (user, password_ok) after each NTLM logon with a known user: bad-password counting and
     #: lockout (the directory's badPwdCount) -- MS-SAMR 3.1.1.8.1 semantics.
-    record_logon: Callable[[str, bool], None] = lambda user, ok: None
+    record_logon: Callable[..., None] = lambda user, ok, client="": None
     #: lanman.auth.ntlm.NtlmLogonHooks of a provisioned domain (Protected Users and
     #: authentication policies, MS-APDS 3.1.5); None: lookup_nt_hash alone.
     ntlm_hooks: Any = None

@@ -395,11 +395,14 @@ class Smb1ServerConnection:
         except AuthError as exc:
             self.sessions.pop(uid, None)
             self.auth_failures += 1
+            ntlm = getattr(session.auth, "ntlm", None)
+            if ntlm is not None and getattr(ntlm, "bad_password", False):
+                self.ctx.record_logon(ntlm.attempted_user, False, client=self.client_address)
             self.ctx.emit_event(
                 "LOGON_FAILURE",
                 client=self.client_address,
-                domain="",
-                user="",
+                domain=getattr(ntlm, "attempted_domain", ""),
+                user=getattr(ntlm, "attempted_user", ""),
                 status=f"0x{exc.status:08X} {st.lookup(exc.status).name}",
                 reason=f"{exc.detail or 'authentication failed'} (SMB1)",
             )
