@@ -176,5 +176,47 @@ def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
+def json_output(fn: Any) -> Any:
+    """Give a command that changes something ``--json``: its human messages are collected and
+    printed as ``{"ok": true, "command": ..., "result": ..., "messages": [...]}`` on stdout,
+    where ``result`` is what the command returns (the object it created or changed, or None).
+    Errors keep their usual stderr form and exit status."""
+    import contextlib
+    import functools
+    import io
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        if not ctx.meta.pop("lanman.json", False):
+            return fn(*args, **kwargs)
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            result = fn(*args, **kwargs)
+        echo_json(
+            {
+                "ok": True,
+                "command": ctx.command_path.split(" ", 1)[-1],
+                "result": result,
+                "messages": [line for line in buf.getvalue().splitlines() if line.strip()],
+            }
+        )
+        return result
+
+    def remember(ctx: click.Context, _param: Any, value: bool) -> bool:
+        if value:
+            ctx.meta["lanman.json"] = True
+        return value
+
+    return click.option(
+        "--json",
+        "json_flag",
+        is_flag=True,
+        expose_value=False,
+        callback=remember,
+        help="Print the outcome as JSON.",
+    )(wrapper)
+
+
 def yes_no(v: bool) -> str:
     return "True" if v else "False"

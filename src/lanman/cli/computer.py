@@ -6,7 +6,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from lanman.cli._common import console, echo_json, yes_no
+from lanman.cli._common import console, echo_json, json_output, yes_no
 from lanman.cli.domain import _read_secret, open_directory
 from lanman.directory.model import ETYPE_NAMES, UAC, Principal, etype_order
 
@@ -50,6 +50,7 @@ def computer() -> None:
     help="Read the machine password from stdin (default: 120 random characters).",
 )
 @click.pass_context
+@json_output
 def computer_add(
     ctx: click.Context,
     name: str,
@@ -91,6 +92,7 @@ def computer_list(ctx: click.Context, as_json: bool) -> None:
 @computer.command("remove")
 @click.argument("name")
 @click.pass_context
+@json_output
 def computer_remove(ctx: click.Context, name: str) -> None:
     """Delete computer account NAME$ (and its SPNs and keys)."""
     sam = name if name.endswith("$") else name + "$"

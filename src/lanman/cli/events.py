@@ -7,7 +7,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from lanman.cli._common import CliError, console, echo_json, get_home
+from lanman.cli._common import CliError, console, echo_json, get_home, json_output
 
 
 def check_time(option: str, value: str | None) -> None:
@@ -80,6 +80,7 @@ def events(
     help="First save every event to this file (JSON lines); it must not exist yet.",
 )
 @click.pass_context
+@json_output
 def events_clear(ctx: click.Context, backup: str | None) -> None:
     """Remove every event, like wevtutil cl; the clearing itself is logged (event 1102)."""
     import getpass

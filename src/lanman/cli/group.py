@@ -6,7 +6,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from lanman.cli._common import console, echo_json, yes_no
+from lanman.cli._common import console, echo_json, json_output, yes_no
 from lanman.cli.domain import open_directory
 
 
@@ -25,6 +25,7 @@ def group() -> None:
 )
 @click.option("--description", default="")
 @click.pass_context
+@json_output
 def group_add(ctx: click.Context, name: str, scope: str, description: str) -> None:
     """Create security group NAME."""
     g = open_directory(ctx).add_group(name, scope=scope, description=description)
@@ -34,6 +35,7 @@ def group_add(ctx: click.Context, name: str, scope: str, description: str) -> No
 @group.command("remove")
 @click.argument("name")
 @click.pass_context
+@json_output
 def group_remove(ctx: click.Context, name: str) -> None:
     """Delete group NAME (built-in groups cannot be deleted)."""
     open_directory(ctx).remove_group(name)
@@ -78,6 +80,7 @@ def group_members(ctx: click.Context, name: str, as_json: bool) -> None:
 @click.argument("name")
 @click.argument("members", nargs=-1, required=True)
 @click.pass_context
+@json_output
 def group_addmember(ctx: click.Context, name: str, members: tuple[str, ...]) -> None:
     """Add accounts or groups MEMBERS to group NAME."""
     d = open_directory(ctx)
@@ -90,6 +93,7 @@ def group_addmember(ctx: click.Context, name: str, members: tuple[str, ...]) -> 
 @click.argument("name")
 @click.argument("members", nargs=-1, required=True)
 @click.pass_context
+@json_output
 def group_removemember(ctx: click.Context, name: str, members: tuple[str, ...]) -> None:
     """Remove MEMBERS from group NAME."""
     d = open_directory(ctx)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import click
 
-from lanman.cli._common import get_home
+from lanman.cli._common import get_home, json_output
 from lanman.msg.agent import InboxFollower
 from lanman.msg.command import EXIT_FAILURE, USAGE, LocalBackend, MsgError, run_msg
 from lanman.msg.delivery import IDOK
@@ -181,6 +181,7 @@ _RESPONSES = {"ok": IDOK, "cancel": 2, "yes": 6, "no": 7, "timeout": 32000}
     help="Answer /W at once with this response (tests, unattended hosts).",
 )
 @click.pass_context
+@json_output
 def session_add(
     ctx: click.Context, name: str, user: str, state: str, auto_response: str | None
 ) -> None:
@@ -202,6 +203,7 @@ def session_add(
 @msg.command("session-remove")
 @click.argument("name")
 @click.pass_context
+@json_output
 def session_remove(ctx: click.Context, name: str) -> None:
     """Remove one of lanman's own sessions."""
     if not open_host(ctx).virtual.remove(name):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from lanman.cli._common import CliError, console, echo_json, get_home
+from lanman.cli._common import CliError, console, echo_json, get_home, json_output
 from lanman.policy.catalogue import CATALOGUE, RegistryValue, by_gp_name, by_name
 from lanman.policy.effective import Setting, resolve
 from lanman.policy.hoststate import commit_host, open_host
@@ -200,6 +200,7 @@ def policy_get(ctx: click.Context, name: str | None, as_json: bool) -> None:
     help="group: Group Policy layer (wins); local: the registry / local security policy.",
 )
 @click.pass_context
+@json_output
 def policy_set(ctx: click.Context, name: str, state: str, scope: str) -> None:
     """Define a setting as enabled or disabled in one layer, or remove it (not-defined)."""
     entry = find_entry(name)

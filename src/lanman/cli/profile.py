@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from lanman.cli._common import CliError, console, echo_json
+from lanman.cli._common import CliError, console, echo_json, json_output
 from lanman.cli.policy import load_host, save, state_name
 from lanman.policy.catalogue import CATALOGUE
 from lanman.policy.profiles import DEFAULT_PROFILE, PROFILES, Profile, get_profile
@@ -124,6 +124,7 @@ def profile_show(ctx: click.Context, name: str | None, as_json: bool) -> None:
 @profile.command("use")
 @click.argument("name")
 @click.pass_context
+@json_output
 def profile_use(ctx: click.Context, name: str) -> None:
     """Make NAME this host's profile (layers are kept). Restart `lanman up` to apply."""
     p = _profile(name)

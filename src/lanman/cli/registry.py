@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from lanman.cli._common import CliError
+from lanman.cli._common import CliError, json_output
 from lanman.cli.policy import load_host, save
 from lanman.policy.catalogue import lookup_path
 from lanman.policy.effective import resolve_all
@@ -31,6 +31,7 @@ _SCOPE = click.option(
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @_SCOPE
 @click.pass_context
+@json_output
 def registry_import(ctx: click.Context, file: Path, scope: str) -> None:
     """Apply FILE (UTF-16LE or UTF-8). All or nothing: an error names the line."""
     home, host = load_host(ctx)

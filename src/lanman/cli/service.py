@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from lanman.cli._common import CliError, echo_json
+from lanman.cli._common import CliError, echo_json, json_output
 from lanman.privileges import DEFAULT_ACCOUNT
 
 UNIT_DIR = Path("/etc/systemd/system")
@@ -177,6 +177,7 @@ def service_install(
 )
 @click.option("--remove-account", metavar="NAME", help="Also delete this system account.")
 @click.pass_context
+@json_output
 def service_uninstall(ctx: click.Context, unit_dir: Path, remove_account: str | None) -> None:
     """Remove the unit (and, if asked, the account). The home is left alone."""
     unit = unit_dir / UNIT_NAME

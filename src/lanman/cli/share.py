@@ -9,7 +9,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from lanman.cli._common import WIN_BOOL, console, echo_json, get_home, yes_no
+from lanman.cli._common import WIN_BOOL, console, echo_json, get_home, json_output, yes_no
 
 
 @click.group("share")
@@ -66,6 +66,7 @@ def share() -> None:
     help="Deny all share access (a deny ACE, New-SmbShare -NoAccess); repeatable.",
 )
 @click.pass_context
+@json_output
 def share_add(
     ctx: click.Context,
     name: str,
@@ -160,6 +161,7 @@ def _encrypt_note(home) -> None:
     help="true|false. Require SMB 3 encryption on this share (Set-SmbShare -EncryptData).",
 )
 @click.pass_context
+@json_output
 def share_set(ctx: click.Context, name: str, encrypt_data: bool) -> None:
     """Change a share's settings, like Set-SmbShare. Applies to new tree connects."""
     home = get_home(ctx)
@@ -209,6 +211,7 @@ def share_list(ctx: click.Context, as_json: bool) -> None:
 @share.command("remove")
 @click.argument("name")
 @click.pass_context
+@json_output
 def share_remove(ctx: click.Context, name: str) -> None:
     """Stop sharing NAME (the directory itself is left alone)."""
     home = get_home(ctx)

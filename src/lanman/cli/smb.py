@@ -12,7 +12,7 @@ import ipaddress
 import click
 from rich.table import Table
 
-from lanman.cli._common import WIN_BOOL, CliError, console, echo_json, yes_no
+from lanman.cli._common import WIN_BOOL, CliError, console, echo_json, json_output, yes_no
 from lanman.cli.policy import load_host, save
 from lanman.config import ServerConfig
 from lanman.policy.effective import Setting, client_policy, resolve, server_policy
@@ -227,6 +227,7 @@ def server_config_get(ctx: click.Context, as_json: bool) -> None:
     "Local layer of LanmanServer InvalidAuthenticationDelayTimeInMs.",
 )
 @click.pass_context
+@json_output
 def server_config_set(ctx: click.Context, **opts: object) -> None:
     """Change settings, like Set-SmbServerConfiguration. Restart `lanman up` to apply."""
     changes = {k: v for k, v in opts.items() if v is not None}
@@ -360,6 +361,7 @@ def client_config_get(ctx: click.Context, as_json: bool) -> None:
     "--enable-insecure-guest-logons", type=WIN_BOOL, help="true|false (AllowInsecureGuestAuth)."
 )
 @click.pass_context
+@json_output
 def client_config_set(
     ctx: click.Context,
     require_security_signature: bool | None,

@@ -6,7 +6,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from lanman.cli._common import console, echo_json
+from lanman.cli._common import console, echo_json, json_output
 from lanman.cli.domain import open_directory
 
 
@@ -19,6 +19,7 @@ def spn() -> None:
 @click.argument("account")
 @click.argument("name")
 @click.pass_context
+@json_output
 def spn_add(ctx: click.Context, account: str, name: str) -> None:
     """Register SPN NAME (serviceclass/host[:port]) on ACCOUNT."""
     open_directory(ctx).add_spn(account, name)
@@ -29,6 +30,7 @@ def spn_add(ctx: click.Context, account: str, name: str) -> None:
 @click.argument("account")
 @click.argument("name")
 @click.pass_context
+@json_output
 def spn_remove(ctx: click.Context, account: str, name: str) -> None:
     """Unregister SPN NAME from ACCOUNT."""
     open_directory(ctx).remove_spn(account, name)

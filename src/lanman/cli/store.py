@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from lanman.cli._common import EXIT_ERROR, CliError, HomeRef
+from lanman.cli._common import EXIT_ERROR, CliError, HomeRef, json_output
 from lanman.home import DB_FILE, default_home_path
 
 
@@ -42,6 +42,7 @@ def store() -> None:
 @store.command("check")
 @click.option("--quick", is_flag=True, help="PRAGMA quick_check instead of integrity_check.")
 @click.pass_context
+@json_output
 def store_check(ctx: click.Context, quick: bool) -> None:
     """Print 'ok', or the problems found (exit status 1)."""
     from lanman.store.maintenance import check
@@ -65,6 +66,7 @@ def store_check(ctx: click.Context, quick: bool) -> None:
 @click.argument("dest", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite DEST if it exists.")
 @click.pass_context
+@json_output
 def store_backup(ctx: click.Context, dest: Path, force: bool) -> None:
     """Write a consistent copy of the store to DEST (safe while lanman up runs)."""
     from lanman.store.maintenance import backup
@@ -77,6 +79,7 @@ def store_backup(ctx: click.Context, dest: Path, force: bool) -> None:
 @store.command("restore")
 @click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_context
+@json_output
 def store_restore(ctx: click.Context, source: Path) -> None:
     """Replace the store with the backup SOURCE (checked first; nothing changes if it is bad)."""
     from lanman.store.maintenance import restore

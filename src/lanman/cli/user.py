@@ -9,7 +9,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from lanman.cli._common import CliError, console, echo_json, get_home, yes_no
+from lanman.cli._common import CliError, console, echo_json, get_home, json_output, yes_no
 from lanman.cli.computer import delegation_command, principal_json
 from lanman.cli.domain import fmt_time, maybe_directory, open_directory, parse_expires
 from lanman.directory.model import ETYPE_NAMES, UAC, etype_order
@@ -54,6 +54,7 @@ def user() -> None:
 @click.option("--disabled", is_flag=True, help="Create the account disabled.")
 @click.option("--expires", default=None, help="Account expiry: YYYY-MM-DD (domain only).")
 @click.pass_context
+@json_output
 def user_add(
     ctx: click.Context, name: str, password_stdin: bool, disabled: bool, expires: str | None
 ) -> None:
@@ -208,6 +209,7 @@ def user_show(ctx: click.Context, name: str, as_json: bool) -> None:
     "root); an empty string removes the mapping.",
 )
 @click.pass_context
+@json_output
 def user_set(
     ctx: click.Context,
     name: str,
@@ -352,6 +354,7 @@ def _set_unix_user(home, name: str, unix_user: str) -> None:
 @click.argument("name")
 @click.option("--password-stdin", is_flag=True, help="Read the password from one stdin line.")
 @click.pass_context
+@json_output
 def user_passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
     """Set a new password for NAME."""
     home = get_home(ctx)
@@ -370,6 +373,7 @@ def user_passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
 @user.command("remove")
 @click.argument("name")
 @click.pass_context
+@json_output
 def user_remove(ctx: click.Context, name: str) -> None:
     """Delete account NAME."""
     home = get_home(ctx)
