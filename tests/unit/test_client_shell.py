@@ -68,9 +68,10 @@ def test_script_commands_and_cwd(served, tmp_path, monkeypatch):
     assert rc == 0 and err == "", err
     assert "Current directory is \\docs\\" in out and "Current directory is \\" in out
     assert "up.bin" in out and "a.txt" in out and "size: 70000" in out
-    assert hashlib.sha256((local / "down.bin").read_bytes()).digest() == hashlib.sha256(
-        payload
-    ).digest()
+    assert (
+        hashlib.sha256((local / "down.bin").read_bytes()).digest()
+        == hashlib.sha256(payload).digest()
+    )
     assert out.count("getting file") == 3  # mget a.txt b.txt + get
     assert not (share / "docs").exists()
 
@@ -132,7 +133,11 @@ def test_cli_reads_commands_from_stdin(tmp_path, in_process, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (in_process / "f.txt").write_bytes(b"abc")
     r = _invoke(
-        tmp_path, "//lanman/data", "-U", USER, "--password-stdin",
+        tmp_path,
+        "//lanman/data",
+        "-U",
+        USER,
+        "--password-stdin",
         input=f"{PASSWORD}\nls\nget f.txt g.txt\n",
     )
     assert r.exit_code == 0, r.output + r.stderr

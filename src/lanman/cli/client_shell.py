@@ -42,7 +42,9 @@ def error_line(e: BaseException, state: CommandState) -> str:
     if isinstance(e, SmbClientError):
         name = e.ntstatus_name or f"0x{e.status:08X}"
         name = name if name.startswith("NT_") else f"NT_{name}"
-        return f"{name} {state.doing}".rstrip() if state.doing else f"{name} {e.detail or ''}".rstrip()
+        return (
+            f"{name} {state.doing}".rstrip() if state.doing else f"{name} {e.detail or ''}".rstrip()
+        )
     return getattr(e, "message", None) or str(e)
 
 
@@ -62,9 +64,10 @@ class Shell:
         self.state = CommandState()
         self.failures = 0
         self.commands = 0  # lines that named a command
-        self._use_input = (
-            interactive and stdin is sys.stdin and stdout is sys.stdout and _readline()
-        )
+        # input() on the real terminal: readline's line editing and history when loaded
+        self._use_input = interactive and stdin is sys.stdin and stdout is sys.stdout
+        if self._use_input:
+            _load_readline()
 
     @property
     def prompt(self) -> str:
@@ -141,10 +144,9 @@ class Shell:
         return True
 
 
-def _readline() -> bool:
-    """Load readline (line editing, in-memory history) if this Python has it."""
+def _load_readline() -> None:
+    """Line editing and in-memory history for input(), if this Python has readline."""
     try:
         import readline  # noqa: F401
     except ImportError:
-        return True  # input() still works, without editing
-    return True
+        pass
