@@ -10,8 +10,13 @@
 ``lanman client //HOST/SHARE`` is short for ``lanman client run //HOST/SHARE``. Commands
 (``-c``, separated by ``;``): ``ls [dir]``, ``dir``, ``cd DIR``, ``get REMOTE [LOCAL]``,
 ``put LOCAL [REMOTE]``, ``mkdir DIR``, ``rmdir DIR``, ``rm FILE`` (``del``),
-``rename OLD NEW`` (``mv``), ``stat PATH``. Without ``-c`` the client connects, prints the
-connection and disconnects (a connectivity/policy check).
+``rename OLD NEW`` (``mv``), ``stat PATH``, ``allinfo PATH``, ``pwd``, ``lcd [DIR]``,
+``mget PATTERN...``, ``mput PATTERN...`` (no prompting, as smbclient with ``prompt`` off).
+Without ``-c`` on a terminal it is an interactive shell like smbclient's (``smb: \\docs\\>``;
+``help``, ``exit``; see ``client_shell.py``); with standard input not a terminal the commands
+are read from it one per line (exit status 1 if any failed). With no command at all
+(``</dev/null``), or ``--json``, it connects, prints the connection and disconnects (a
+connectivity/policy check).
 
 The client is not a resident service, so ``connections`` connects, prints the row that
 Get-SmbConnection would show for that connection (dialect, signed, signing algorithm, guest,
@@ -31,6 +36,7 @@ events (31017, 31022, 31998, 9201) go to the home's event log (``lanman events``
 
 from __future__ import annotations
 
+import glob
 import os
 import shlex
 import sys
@@ -44,6 +50,7 @@ from lanman.cli._common import WIN_BOOL, CliError, echo_json, get_home
 from lanman.smb.client import SmbClient, SmbClientError, parse_dialect
 from lanman.smb.client.api import recognise_failure
 from lanman.smb.client.connection import ALL_DIALECTS
+from lanman.smb.client.fsinfo import filetime_to_datetime
 
 EXIT_FAILURE = 1
 
@@ -380,88 +387,232 @@ def _entry(e) -> dict:
     }
 
 
+class UnknownCommand(click.UsageError):
+    """A command word the runner does not know (the shell prints ``X: command not found``)."""
+
+
+COMMANDS = (
+    "ls, dir, cd, pwd, get, put, mget, mput, mkdir (md), rmdir (rd), rm (del), "
+    "rename (mv), stat, allinfo, lcd"
+)
+
+
+class CommandState:
+    """What a sequence of commands shares: the remote current directory (``/``-separated,
+    relative to the share root) and what the running command was doing when it failed
+    (``opening remote file \\x``: the shell's one-line error text)."""
+
+    def __init__(self) -> None:
+        self.cwd = ""
+        self.doing = ""
+
+    @property
+    def prompt_dir(self) -> str:
+        """``\\`` or ``\\docs\\``, as smbclient shows the current directory."""
+        return "\\" + "".join(p + "\\" for p in self.cwd.split("/") if p)
+
+
+def _bs(path: str) -> str:
+    return "\\" + path.replace("/", "\\")
+
+
+def _fmt_time(ft: int) -> str:
+    d = filetime_to_datetime(ft) if ft else None
+    return d.strftime("%a %b %d %H:%M:%S %Y") if d else "-"
+
+
+def split_words(raw: str) -> list[str]:
+    """Words of one command: quotes group, backslashes stay (``get docs\\a.txt``)."""
+    lex = shlex.shlex(raw.strip(), posix=True)
+    lex.whitespace_split = True
+    lex.escape = ""
+    lex.commenters = ""
+    try:
+        return list(lex)
+    except ValueError as e:
+        raise click.UsageError(f"cannot parse command {raw.strip()!r}: {e}") from None
+
+
+def _get(c, state, remote: str, local: str, out, path: str | None = None) -> int:
+    _check_local_target(local)
+    path = _join(state.cwd, remote) if path is None else path
+    state.doing = f"opening remote file {_bs(path)}"
+    try:
+        n = c.get(path, local)
+    except OSError as e:
+        raise _local_error("get", local, e) from None
+    out(f"getting file {remote} of size {n} as {local}")
+    return n
+
+
+def _put(c, state, local: str, remote: str, out) -> int:
+    _check_local_source(local)  # before the remote file is created
+    path = _join(state.cwd, remote)
+    state.doing = f"opening remote file {_bs(path)}"
+    try:
+        n = c.put(local, path)
+    except OSError as e:
+        raise _local_error("put", local, e) from None
+    out(f"putting file {local} as {remote} ({n} bytes)")
+    return n
+
+
+def run_command(c: SmbClient, state: CommandState, words: list[str], out=click.echo) -> dict:
+    """Run one command (``words`` as split by ``split_words``) against a connected client;
+    raises on failure (SmbClientError, CliError, click.UsageError); returns its record."""
+    cmd, args = words[0].lower(), words[1:]
+    cwd = state.cwd
+    state.doing = ""
+
+    def need(n: int, usage: str) -> None:
+        if len(args) < n:
+            raise click.UsageError(f"{cmd}: missing argument (usage: {usage})")
+
+    rec: dict = {"command": cmd, "args": args}
+    if cmd in ("ls", "dir"):
+        path = _join(cwd, args[0]) if args else cwd
+        state.doing = f"listing {_bs(path)}"
+        entries = sorted(c.listdir(path), key=lambda e: e.name.lower())
+        rec["path"] = _bs(path)
+        rec["entries"] = [_entry(e) for e in entries]
+        for e in entries:
+            m = e.mtime
+            when = m.strftime("%a %b %d %H:%M:%S %Y") if m else ""
+            out(f"  {e.name:<30} {'D' if e.is_dir else 'A':>3} {e.size:>12}  {when}")
+    elif cmd == "cd":
+        if not args:  # smbclient: cd alone prints the current directory
+            out(f"Current directory is {state.prompt_dir}")
+        else:
+            new = _join(cwd, args[0])
+            state.doing = f"cd {_bs(new)}"
+            if new and not c.stat(new).is_dir:
+                raise CliError(f"cd: {args[0]} is not a directory")
+            state.cwd = new
+        rec["cwd"] = state.cwd
+    elif cmd == "pwd":
+        out(f"Current directory is {state.prompt_dir}")
+        rec["cwd"] = state.cwd
+    elif cmd == "get":
+        need(1, "get REMOTE [LOCAL]")
+        local = args[1] if len(args) > 1 else Path(args[0].replace("\\", "/")).name
+        n = _get(c, state, args[0], local, out)
+        rec.update(remote=args[0], local=local, bytes=n)
+    elif cmd == "put":
+        need(1, "put LOCAL [REMOTE]")
+        remote = args[1] if len(args) > 1 else Path(args[0]).name
+        n = _put(c, state, args[0], remote, out)
+        rec.update(local=args[0], remote=remote, bytes=n)
+    elif cmd == "mget":
+        need(1, "mget PATTERN...")
+        got = []
+        for pat in args:
+            full = _join(cwd, pat)
+            d, _, mask = full.rpartition("/")
+            state.doing = f"listing {_bs(full)}"
+            for e in sorted(c.listdir(d, mask or "*"), key=lambda e: e.name.lower()):
+                if e.is_dir:
+                    continue
+                rel = f"{d}/{e.name}" if d else e.name
+                _get(c, state, e.name, e.name, out, path=rel)
+                got.append(rel)
+        rec["files"] = got
+    elif cmd == "mput":
+        need(1, "mput PATTERN...")
+        sent = []
+        for pat in args:
+            names = sorted(f for f in glob.glob(pat) if os.path.isfile(f))
+            if not names:
+                raise CliError(f"mput: no local file matches {pat!r}")
+            for f in names:
+                _put(c, state, f, Path(f).name, out)
+                sent.append(f)
+        rec["files"] = sent
+    elif cmd in ("mkdir", "md"):
+        need(1, "mkdir DIR")
+        path = _join(cwd, args[0])
+        state.doing = f"making remote directory {_bs(path)}"
+        c.mkdir(path)
+    elif cmd in ("rmdir", "rd"):
+        need(1, "rmdir DIR")
+        path = _join(cwd, args[0])
+        state.doing = f"removing remote directory {_bs(path)}"
+        c.rmdir(path)
+    elif cmd in ("rm", "del"):
+        need(1, "rm FILE")
+        path = _join(cwd, args[0])
+        state.doing = f"deleting remote file {_bs(path)}"
+        c.remove(path)
+    elif cmd in ("rename", "mv"):
+        need(2, "rename OLD NEW")
+        old, new = _join(cwd, args[0]), _join(cwd, args[1])
+        state.doing = f"renaming files {_bs(old)} -> {_bs(new)}"
+        c.rename(old, new)
+    elif cmd == "stat":
+        need(1, "stat PATH")
+        path = _join(cwd, args[0])
+        state.doing = f"stat {_bs(path)}"
+        e = c.stat(path)
+        rec["entry"] = _entry(e)
+        out(
+            f"{args[0]}: size {e.size}, attributes 0x{e.attributes:08X}, "
+            f"{'directory' if e.is_dir else 'file'}, modified {e.mtime}"
+        )
+    elif cmd == "allinfo":
+        need(1, "allinfo PATH")
+        path = _join(cwd, args[0])
+        state.doing = f"allinfo {_bs(path)}"
+        e = c.stat(path)
+        rec["entry"] = _entry(e)
+        out(f"altname: {e.name}")
+        out(f"create_time:    {_fmt_time(e.creation_time)}")
+        out(f"access_time:    {_fmt_time(e.last_access_time)}")
+        out(f"write_time:     {_fmt_time(e.last_write_time)}")
+        out(f"change_time:    {_fmt_time(e.change_time)}")
+        out(f"attributes: 0x{e.attributes:x} ({'D' if e.is_dir else 'A'})")
+        out(f"size: {e.size}, allocation size: {e.allocation_size}")
+    elif cmd == "lcd":
+        target = args[0] if args else os.path.expanduser("~")
+        try:
+            os.chdir(target)
+        except OSError as e:
+            raise _local_error("lcd", target, e) from None
+        out(f"Current local directory is {os.getcwd()}")
+        rec["local_cwd"] = os.getcwd()
+    else:
+        raise UnknownCommand(f"unknown command {cmd!r}: use {COMMANDS}")
+    state.doing = ""
+    rec["ok"] = True
+    return rec
+
+
 def run_commands(c: SmbClient, script: str, out=click.echo) -> list[dict]:
     """Run ``cmd; cmd`` against a connected client (raises on the first failure); returns
     one record per command (what ``--json`` prints)."""
-    cwd = ""
+    state = CommandState()
     results: list[dict] = []
     for raw in script.split(";"):
-        try:
-            words = shlex.split(raw.strip())
-        except ValueError as e:
-            raise click.UsageError(f"cannot parse command {raw.strip()!r}: {e}") from None
-        if not words:
-            continue
-        cmd, args = words[0].lower(), words[1:]
-
-        def need(n: int, usage: str, args=args, cmd=cmd) -> None:
-            if len(args) < n:
-                raise click.UsageError(f"{cmd}: missing argument (usage: {usage})")
-
-        rec: dict = {"command": cmd, "args": args}
-        if cmd in ("ls", "dir"):
-            path = _join(cwd, args[0]) if args else cwd
-            entries = sorted(c.listdir(path), key=lambda e: e.name.lower())
-            rec["path"] = "\\" + path.replace("/", "\\")
-            rec["entries"] = [_entry(e) for e in entries]
-            for e in entries:
-                m = e.mtime
-                when = m.strftime("%a %b %d %H:%M:%S %Y") if m else ""
-                out(f"  {e.name:<30} {'D' if e.is_dir else 'A':>3} {e.size:>12}  {when}")
-        elif cmd == "cd":
-            need(1, "cd DIR")
-            new = _join(cwd, args[0])
-            if new and not c.stat(new).is_dir:
-                raise CliError(f"cd: {args[0]} is not a directory")
-            cwd = new
-            rec["cwd"] = cwd
-        elif cmd == "get":
-            need(1, "get REMOTE [LOCAL]")
-            local = args[1] if len(args) > 1 else Path(args[0].replace("\\", "/")).name
-            _check_local_target(local)
-            try:
-                n = c.get(_join(cwd, args[0]), local)
-            except OSError as e:
-                raise _local_error("get", local, e) from None
-            rec.update(remote=args[0], local=local, bytes=n)
-            out(f"getting file {args[0]} of size {n} as {local}")
-        elif cmd == "put":
-            need(1, "put LOCAL [REMOTE]")
-            remote = args[1] if len(args) > 1 else Path(args[0]).name
-            _check_local_source(args[0])  # before the remote file is created
-            try:
-                n = c.put(args[0], _join(cwd, remote))
-            except OSError as e:
-                raise _local_error("put", args[0], e) from None
-            rec.update(local=args[0], remote=remote, bytes=n)
-            out(f"putting file {args[0]} as {remote} ({n} bytes)")
-        elif cmd in ("mkdir", "md"):
-            need(1, "mkdir DIR")
-            c.mkdir(_join(cwd, args[0]))
-        elif cmd in ("rmdir", "rd"):
-            need(1, "rmdir DIR")
-            c.rmdir(_join(cwd, args[0]))
-        elif cmd in ("rm", "del"):
-            need(1, "rm FILE")
-            c.remove(_join(cwd, args[0]))
-        elif cmd in ("rename", "mv"):
-            need(2, "rename OLD NEW")
-            c.rename(_join(cwd, args[0]), _join(cwd, args[1]))
-        elif cmd == "stat":
-            need(1, "stat PATH")
-            e = c.stat(_join(cwd, args[0]))
-            rec["entry"] = _entry(e)
-            out(
-                f"{args[0]}: size {e.size}, attributes 0x{e.attributes:08X}, "
-                f"{'directory' if e.is_dir else 'file'}, modified {e.mtime}"
-            )
-        else:
-            raise click.UsageError(
-                f"unknown command {cmd!r}: use ls, cd, get, put, mkdir, rmdir, rm, rename, stat"
-            )
-        rec["ok"] = True
-        results.append(rec)
+        words = split_words(raw)
+        if words:
+            results.append(run_command(c, state, words, out))
     return results
+
+
+def _shell(c: SmbClient, show_connection: bool) -> None:
+    """No -c: the interactive shell on a terminal, else commands from standard input one per
+    line (exit status 1 if one failed). Standard input with no command at all (``</dev/null``)
+    keeps the connectivity check: the connection row is printed."""
+    from lanman.cli.client_shell import Shell
+
+    try:
+        tty = sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    sh = Shell(c, sys.stdin, sys.stdout, sys.stderr, interactive=tty)
+    rc = sh.run()
+    if show_connection or (not tty and not sh.commands):
+        _print_connection(c, False)
+    if rc:
+        sys.exit(rc)  # run()'s finally closes the connection
 
 
 @client.command("run")
@@ -519,6 +670,8 @@ def run(
                 echo_json(doc)
             elif show_connection:
                 _print_connection(c, as_json)
+        elif c.share and not as_json:
+            _shell(c, show_connection)
         else:
             _print_connection(c, as_json)
     except SmbClientError as e:
