@@ -326,6 +326,32 @@ def test_lanman_client_kerberos_required_by_ip_fails(domain):
         _lanman_client(domain, "127.0.0.1", kerberos=True)
 
 
+def test_lanman_cli_client_uses_a_cached_ticket_without_u_or_kerberos(domain):
+    """`kinit` then `lanman client //dc.realm/share`: Kerberos by itself, no "no user given"."""
+    r = subprocess.run(
+        [
+            *lanman_cmd(),
+            "--home",
+            str(domain["home"]),
+            "client",
+            f"//{HOST_NAME}/data",
+            "-p",
+            str(domain["smb_port"]),
+            "-I",
+            "127.0.0.1",
+            "-c",
+            "ls",
+        ],
+        env=domain["env"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Kerberos: cifs/" in r.stderr and "no user given" not in r.stderr
+
+
 def test_lanman_cli_client_kerberos_flags(domain):
     r = subprocess.run(
         [

@@ -189,6 +189,11 @@ def _credentials(
         return user, "", not user
     if kerberos and password is None:
         return user, "", False  # the credential cache holds the ticket
+    if not user and kerberos is None and password is None:
+        from lanman.smb.client.kerberos import cached_tgt_principal
+
+        if cached_tgt_principal() is not None:  # kinit was run: log on as that ticket
+            return "", "", False
     if not user:
         raise CliError(
             "no user given", "use -U USER[%PASSWORD], or -N for an anonymous/guest logon"

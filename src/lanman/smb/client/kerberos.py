@@ -267,6 +267,26 @@ def parse_ccache(data: bytes) -> tuple[tuple[str, list[str]] | None, list[Ccache
     return (realm, comps), creds
 
 
+def cached_tgt_principal(ccache: str | None = None, now: float | None = None) -> str | None:
+    """``user@REALM`` of the credential cache when it holds a live TGT of its own realm
+    (``kinit`` was run), else None: what lets a client use Kerberos without -U."""
+    path = _ccache_path(ccache)
+    if path is None:
+        return None
+    try:
+        default, creds = parse_ccache(path.read_bytes()[: 4 << 20])
+    except (OSError, ValueError):
+        return None
+    if default is None:
+        return None
+    realm = default[0].upper()
+    now = time.time() if now is None else now
+    for c in creds:
+        if c.server == ["krbtgt", realm] and c.endtime > now + 30:
+            return f"{'/'.join(default[1])}@{realm}"
+    return None
+
+
 def _ccache_path(ccache: str | None) -> Path | None:
     name = ccache or os.environ.get("KRB5CCNAME") or f"/tmp/krb5cc_{os.getuid()}"
     if name.startswith("FILE:"):
