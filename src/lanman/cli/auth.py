@@ -727,127 +727,86 @@ def account_auth_group(kind: str) -> click.Group:
 
     group.help = f"The authentication policy and silo of a {kind} account."
 
-    @group.group("policy")
-    def pol() -> None:
-        pass
+    def describe(what: str, links: dict) -> str:
+        if what == "silo":
+            return f"authentication silo {links['silo']} ({status(links)})"
+        return f"authentication policy {links['policy']}"
 
-    pol.help = f"The authentication policy assigned to a {kind} (msDS-AssignedAuthNPolicy)."
+    def link_commands(what: str, attribute: str, assign: Any) -> None:
+        """assign / remove / view of the account's link ``what`` (policy or silo)."""
 
-    @pol.command("assign")
-    @click.argument("account")
-    @click.argument("policy_name", metavar="POLICY")
-    @_JSON_OPT
-    @click.pass_context
-    def pol_assign(ctx: click.Context, account: str, policy_name: str, as_json: bool) -> None:
-        d = open_directory(ctx)
-        name = resolve(d, account)
-        d.authn.assign_policy(name, policy_name)
-        links = d.authn.account_links(name)
-        if as_json:
-            echo_json(links_json(links))
-            return
-        click.echo(f"{title} {name} assigned to authentication policy {links['policy']}.")
+        @group.group(what)
+        def sub() -> None:
+            pass
 
-    pol_assign.help = f"Assign POLICY to {kind} ACCOUNT."
+        sub.help = f"The {what} assigned to a {kind} ({attribute})."
 
-    @pol.command("remove")
-    @click.argument("account")
-    @_JSON_OPT
-    @click.pass_context
-    def pol_remove(ctx: click.Context, account: str, as_json: bool) -> None:
-        d = open_directory(ctx)
-        name = resolve(d, account)
-        d.authn.assign_policy(name, None)
-        if as_json:
-            echo_json(links_json(d.authn.account_links(name)))
-            return
-        click.echo(f"{title} {name} has no assigned authentication policy now.")
+        def finish(name: str, as_json: bool, text: str) -> dict:
+            d = ctx_directory()
+            links = d.authn.account_links(name)
+            if as_json:
+                echo_json(links_json(links))
+            else:
+                click.echo(text.format(links=links, what=describe(what, links)))
+            return links
 
-    pol_remove.help = f"Remove the policy assignment of {kind} ACCOUNT."
+        @sub.command("assign")
+        @click.argument("account")
+        @click.argument("target", metavar=what.upper())
+        @_JSON_OPT
+        @click.pass_context
+        def do_assign(ctx: click.Context, account: str, target: str, as_json: bool) -> None:
+            d = open_directory(ctx)
+            name = resolve(d, account)
+            assign(d.authn, name, target)
+            links = finish(name, as_json, f"{title} {name} assigned to {{what}}.")
+            if what == "silo" and not as_json and not links["silo_member"]:
+                _say(
+                    f"It belongs to the silo once granted: `lanman auth silo member grant "
+                    f"{links['silo']} {name}`."
+                )
 
-    @pol.command("view")
-    @click.argument("account")
-    @_JSON_OPT
-    @click.pass_context
-    def pol_view(ctx: click.Context, account: str, as_json: bool) -> None:
-        d = open_directory(ctx)
-        links = d.authn.account_links(resolve(d, account))
-        if as_json:
-            echo_json(links_json(links))
-            return
-        if links["policy"]:
-            click.echo(
-                f"{title} {links['account']} assigned to authentication policy {links['policy']}"
-            )
-        else:
-            click.echo(f"{title} {links['account']} has no assigned authentication policy.")
-
-    pol_view.help = f"Show the policy assigned to {kind} ACCOUNT."
-
-    @group.group("silo")
-    def sil() -> None:
-        pass
-
-    sil.help = f"The silo a {kind} is assigned to (msDS-AssignedAuthNPolicySilo)."
-
-    @sil.command("assign")
-    @click.argument("account")
-    @click.argument("silo_name", metavar="SILO")
-    @_JSON_OPT
-    @click.pass_context
-    def sil_assign(ctx: click.Context, account: str, silo_name: str, as_json: bool) -> None:
-        d = open_directory(ctx)
-        name = resolve(d, account)
-        d.authn.assign_silo(name, silo_name)
-        links = d.authn.account_links(name)
-        if as_json:
-            echo_json(links_json(links))
-            return
-        click.echo(
-            f"{title} {name} assigned to authentication silo {links['silo']} ({status(links)})"
+        do_assign.help = f"Assign {kind} ACCOUNT to {what.upper()}" + (
+            " (it also needs to be granted access)." if what == "silo" else "."
         )
-        if not links["silo_member"]:
-            _say(
-                f"It belongs to the silo once granted: `lanman auth silo member grant "
-                f"{links['silo']} {name}`."
+
+        @sub.command("remove")
+        @click.argument("account")
+        @_JSON_OPT
+        @click.pass_context
+        def do_remove(ctx: click.Context, account: str, as_json: bool) -> None:
+            d = open_directory(ctx)
+            name = resolve(d, account)
+            assign(d.authn, name, None)
+            finish(name, as_json, f"{title} {name} has no assigned authentication {what} now.")
+
+        do_remove.help = f"Remove the {what} assignment of {kind} ACCOUNT" + (
+            " (membership stays)." if what == "silo" else "."
+        )
+
+        @sub.command("view")
+        @click.argument("account")
+        @_JSON_OPT
+        @click.pass_context
+        def do_view(ctx: click.Context, account: str, as_json: bool) -> None:
+            name = resolve(open_directory(ctx), account)
+            links = ctx_directory().authn.account_links(name)
+            text = (
+                f"{title} {{links[account]}} assigned to {{what}}"
+                if links[what]
+                else f"{title} {{links[account]}} has no assigned authentication {what}."
             )
+            finish(name, as_json, text)
 
-    sil_assign.help = f"Assign {kind} ACCOUNT to SILO (it also needs to be granted access)."
+        do_view.help = f"Show the {what} of {kind} ACCOUNT" + (
+            ": (granted) when it is a member." if what == "silo" else "."
+        )
 
-    @sil.command("remove")
-    @click.argument("account")
-    @_JSON_OPT
-    @click.pass_context
-    def sil_remove(ctx: click.Context, account: str, as_json: bool) -> None:
-        d = open_directory(ctx)
-        name = resolve(d, account)
-        d.authn.assign_silo(name, None)
-        if as_json:
-            echo_json(links_json(d.authn.account_links(name)))
-            return
-        click.echo(f"{title} {name} has no assigned authentication silo now.")
+    def ctx_directory() -> Directory:
+        return open_directory(click.get_current_context())
 
-    sil_remove.help = f"Remove the silo assignment of {kind} ACCOUNT (membership stays)."
-
-    @sil.command("view")
-    @click.argument("account")
-    @_JSON_OPT
-    @click.pass_context
-    def sil_view(ctx: click.Context, account: str, as_json: bool) -> None:
-        d = open_directory(ctx)
-        links = d.authn.account_links(resolve(d, account))
-        if as_json:
-            echo_json(links_json(links))
-            return
-        if links["silo"]:
-            click.echo(
-                f"{title} {links['account']} assigned to authentication silo "
-                f"{links['silo']} ({status(links)})"
-            )
-        else:
-            click.echo(f"{title} {links['account']} has no assigned authentication silo.")
-
-    sil_view.help = f"Show the silo of {kind} ACCOUNT: (granted) when it is a member."
+    link_commands("policy", "msDS-AssignedAuthNPolicy", lambda a, n, t: a.assign_policy(n, t))
+    link_commands("silo", "msDS-AssignedAuthNPolicySilo", lambda a, n, t: a.assign_silo(n, t))
     return group
 
 
