@@ -447,19 +447,21 @@ def policy_view(ctx: click.Context, name: str, as_json: bool) -> None:
 def policy_delete(ctx: click.Context, name: str, force: bool, as_json: bool) -> None:
     """Delete policy NAME (its links from silos and accounts go with it)."""
     d = open_directory(ctx)
-    p = d.authn.require_policy(name)
-    if p.protected and not force:
+    _delete("policy", d.authn.require_policy(name), d.authn.delete_policy, force, as_json)
+
+
+def _delete(what: str, obj: Any, delete: Callable, force: bool, as_json: bool) -> None:
+    """Delete a policy or silo; a protected one only with --force (samba-tool's rule)."""
+    if obj.protected and not force:
         raise CliError(
-            f"authentication policy {p.name} is protected from accidental deletion",
+            f"authentication {what} {obj.name} is protected from accidental deletion",
             "give --force to unprotect and delete it",
         )
-    if p.protected:
-        d.authn.modify_policy(p.name, protected=False)
-    d.authn.delete_policy(p.name)
+    delete(obj.name, force=True)
     if as_json:
-        echo_json({"name": p.name, "deleted": True})
+        echo_json({"name": obj.name, "deleted": True})
         return
-    click.echo(f"Authentication policy {p.name} was deleted.")
+    click.echo(f"Authentication {what} {obj.name} was deleted.")
 
 
 # --------------------------------------------------------------------------- silos
@@ -613,19 +615,7 @@ def silo_view(ctx: click.Context, name: str, as_json: bool) -> None:
 def silo_delete(ctx: click.Context, name: str, force: bool, as_json: bool) -> None:
     """Delete silo NAME (accounts assigned to it are unassigned)."""
     d = open_directory(ctx)
-    s = d.authn.require_silo(name)
-    if s.protected and not force:
-        raise CliError(
-            f"authentication silo {s.name} is protected from accidental deletion",
-            "give --force to unprotect and delete it",
-        )
-    if s.protected:
-        d.authn.modify_silo(s.name, protected=False)
-    d.authn.delete_silo(s.name)
-    if as_json:
-        echo_json({"name": s.name, "deleted": True})
-        return
-    click.echo(f"Authentication silo {s.name} was deleted.")
+    _delete("silo", d.authn.require_silo(name), d.authn.delete_silo, force, as_json)
 
 
 @silo.group("member")

@@ -8,6 +8,7 @@ socket (``lanman.smb.server.status_service``)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.markup import escape
@@ -78,109 +79,83 @@ def status(ctx: click.Context, as_json: bool) -> None:
     sessions = data.get("sessions", [])
     if not sessions:
         click.echo("No sessions.")
-    else:
-        t = Table(
-            "SessionId",
-            "User",
-            "Client",
-            "Dialect",
-            "Auth",
-            "Signed",
-            "Encrypted",
-            "Idle",
-            "Files",
-            box=None,
-            header_style="bold",
-            title="Sessions",
-            title_justify="left",
-        )
-        for s in sessions:
-            t.add_row(
-                str(s["session_id"]),
-                escape(s["user"]),
-                escape(s["client"]),
+    _table(
+        out,
+        "Sessions",
+        ("SessionId", "User", "Client", "Dialect", "Auth", "Signed", "Encrypted", "Idle", "Files"),
+        (
+            (
+                s["session_id"],
+                s["user"],
+                s["client"],
                 s["dialect"],
                 s["auth"],
-                "yes" if s["signed"] else "no",
-                "yes" if s["encrypted"] else "no",
+                _yes(s["signed"]),
+                _yes(s["encrypted"]),
                 _idle(s["idle_seconds"]),
-                str(s["open_files"]),
+                s["open_files"],
             )
-        out.print(t)
-    trees = data.get("trees", [])
-    if trees:
-        t = Table(
-            "Share",
-            "SessionId",
-            "User",
-            "Client",
-            "Encrypted",
-            box=None,
-            header_style="bold",
-            title="Tree connects",
-            title_justify="left",
-        )
-        for tr in trees:
-            t.add_row(
-                escape(tr["share"]),
-                str(tr["session_id"]),
-                escape(tr["user"]),
-                escape(tr["client"]),
-                "yes" if tr["encrypted"] else "no",
-            )
-        out.print(t)
-    files = data.get("files", [])
-    if files:
-        t = Table(
-            "FileId",
-            "User",
-            "Share",
-            "Path",
-            "Access",
-            "ShareMode",
-            "Oplock",
-            "Locks",
-            box=None,
-            header_style="bold",
-            title="Open files",
-            title_justify="left",
-        )
-        for f in files:
-            t.add_row(
-                str(f["file_id"]),
-                escape(f["user"]),
-                escape(f["share"]),
-                escape(f["path"] or "\\"),
+            for s in sessions
+        ),
+    )
+    _table(
+        out,
+        "Tree connects",
+        ("Share", "SessionId", "User", "Client", "Encrypted"),
+        (
+            (tr["share"], tr["session_id"], tr["user"], tr["client"], _yes(tr["encrypted"]))
+            for tr in data.get("trees", [])
+        ),
+    )
+    _table(
+        out,
+        "Open files",
+        ("FileId", "User", "Share", "Path", "Access", "ShareMode", "Oplock", "Locks"),
+        (
+            (
+                f["file_id"],
+                f["user"],
+                f["share"],
+                f["path"] or "\\",
                 f["access"],
                 f["share_mode"],
                 f["oplock"],
-                str(f["locks"]),
+                f["locks"],
             )
-        out.print(t)
-    locks = data.get("locks", [])
-    if locks:
-        t = Table(
-            "FileId",
-            "Share",
-            "Path",
-            "Offset",
-            "Length",
-            "Type",
-            box=None,
-            header_style="bold",
-            title="Byte-range locks",
-            title_justify="left",
-        )
-        for lk in locks:
-            t.add_row(
-                str(lk["file_id"]),
-                escape(lk["share"]),
-                escape(lk["path"]),
-                str(lk["offset"]),
-                str(lk["length"]),
+            for f in data.get("files", [])
+        ),
+    )
+    _table(
+        out,
+        "Byte-range locks",
+        ("FileId", "Share", "Path", "Offset", "Length", "Type"),
+        (
+            (
+                lk["file_id"],
+                lk["share"],
+                lk["path"],
+                lk["offset"],
+                lk["length"],
                 "exclusive" if lk["exclusive"] else "shared",
             )
-        out.print(t)
+            for lk in data.get("locks", [])
+        ),
+    )
+
+
+def _yes(v: bool) -> str:
+    return "yes" if v else "no"
+
+
+def _table(out: Any, title: str, columns: tuple[str, ...], rows: Any) -> None:
+    """One section of the status listing (nothing when it has no rows)."""
+    rows = list(rows)
+    if not rows:
+        return
+    t = Table(*columns, box=None, header_style="bold", title=title, title_justify="left")
+    for r in rows:
+        t.add_row(*(escape(str(v)) for v in r))
+    out.print(t)
 
 
 def _close(ctx: click.Context, op: str, ident: int, as_json: bool, what: str) -> None:
