@@ -114,3 +114,17 @@ def workdir(tmp_path) -> Path:
     d = tmp_path / "work"
     d.mkdir()
     return d
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The smbtorture per-suite table (lanman vs Samba in the same run), when suites ran."""
+    from torture import TABLE
+
+    if not TABLE:
+        return
+    terminalreporter.section("smbtorture suites: sub-tests passed, lanman vs Samba 4.17")
+    for suite, ours, ref in TABLE:
+        terminalreporter.write_line(f"{suite:24s} lanman {ours:3d}   samba {ref:3d}")
+    total_ours = sum(r[1] for r in TABLE)
+    total_ref = sum(r[2] for r in TABLE)
+    terminalreporter.write_line(f"{'total':24s} lanman {total_ours:3d}   samba {total_ref:3d}")
