@@ -942,7 +942,11 @@ class ServerConnection(SessionHandlers, FileHandlers):
             credits=0,
             encrypted=p.encrypted,
         )
-        self._outbox.append(self._assemble([reply]))
+        frame = self._assemble([reply])
+        if self._receiving or self.push is None:
+            self._outbox.append(frame)
+        elif not self.closed:
+            self.push(frame)  # completed by another connection's request (CHANGE_NOTIFY)
 
     def _cancel(self, req: Request) -> None:
         """MS-SMB2 3.3.5.16: CANCEL gets no response; the cancelled request answers

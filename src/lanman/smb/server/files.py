@@ -66,6 +66,7 @@ from lanman.smb.wire.query import (
 )
 from lanman.smb.wire.session import empty_body
 
+from . import notify
 from .fs import map_generic_access
 from .locks import ByteRangeLocks
 from .state import DirectoryScan, Open
@@ -119,6 +120,7 @@ class FileHandlers:
             open_.handle.close()
         except (OSError, NtStatusError):
             pass
+        notify.on_close(self, open_)
 
     def locks_for(self, open_: Open) -> ByteRangeLocks:
         """The byte-range locks of the open's file, shared by every connection."""
@@ -194,6 +196,7 @@ class FileHandlers:
             )
         self.opens[vid] = open_
         self.compound_open_id = vid
+        notify.on_create(self, open_, action)
         oplock = 0
         if open_.kind == "file":
             open_.oplock_key = (tree.fs.root, stat.file_id)
@@ -463,6 +466,7 @@ class FileHandlers:
         ):
             raise NtStatusError(st.STATUS_FILE_LOCK_CONFLICT)
         n = open_.handle.write(r.offset, r.data)
+        notify.on_write(self, open_)
         if open_.oplock_key is not None:
             self.ctx.oplocks.on_write(open_.oplock_key, self, open_.volatile_id)
         return self.ok(req, [pack_write_response(n)])
@@ -565,13 +569,9 @@ class FileHandlers:
     # ---- CHANGE_NOTIFY ------------------------------------------------------------------
 
     def _change_notify(self, req: Request) -> Reply:
-        """MS-SMB2 3.3.5.19: lanman does not watch the file system; the request waits
-        until it is cancelled or its handle closes, as on an idle Windows share."""
+        """MS-SMB2 3.3.5.19 (notify.py)."""
         r = ChangeNotifyRequest.unpack(req.pdu)
-        open_ = self._lookup_open(req, r.file_id)
-        if open_.kind != "dir":
-            raise NtStatusError(st.STATUS_INVALID_PARAMETER)
-        return self.new_async(req, "notify", open_.volatile_id)
+        return notify.change_notify(self, req, r, self._lookup_open(req, r.file_id))
 
     # ---- QUERY_INFO / SET_INFO ------------------------------------------------------
 
@@ -649,6 +649,7 @@ class FileHandlers:
         if open_.kind == "pipe":
             raise NtStatusError(st.STATUS_NOT_SUPPORTED)
         info = fi.decode_set_file_info(r.file_info_class, r.buffer)
+        old_path = open_.handle.smb_path
         h = open_.handle
         ga = open_.granted_access
         if isinstance(info, fi.BasicInfo):
@@ -680,6 +681,7 @@ class FileHandlers:
         elif isinstance(info, fi.EndOfFileInfo):
             self._need(ga, FILE_WRITE_DATA, tree)
             h.set_end_of_file(info.end_of_file)
+        notify.on_set_info(self, open_, info, old_path)
         return self.ok(req, [pack_set_info_response()])
 
     @staticmethod

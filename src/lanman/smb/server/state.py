@@ -72,6 +72,7 @@ class ServerContext:
     server_start_time: int = 0
     oplocks: Any = None  # OplockTable shared by all connections (set in __post_init__)
     lock_tables: dict = field(default_factory=dict)  # file key -> ByteRangeLocks
+    notify: Any = None  # notify.NotifyHub shared by all connections (set in __post_init__)
     msg: Any = None  # lanman.msg.server.MsgServerBinding: TSTS pipes (None: not offered)
     #: () -> lanman.auth.kerberos.KerberosAcceptor, set when the home has a provisioned domain
     #: (None: NTLM only).
@@ -104,6 +105,10 @@ class ServerContext:
             from .oplocks import OplockTable
 
             self.oplocks = OplockTable()
+        if self.notify is None:
+            from .notify import NotifyHub
+
+            self.notify = NotifyHub()
 
 
 def default_logon_sids(result) -> list[str]:
