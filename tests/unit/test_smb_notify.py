@@ -313,3 +313,29 @@ def test_encode_changes_layout():
     assert data[12:14] == "a".encode("utf-16-le")
     assert struct.unpack_from("<III", data, 16) == (0, 2, 6)
     assert nt.encode_changes([]) == b""
+
+
+def test_removed_directory_completes_with_delete_pending(env):
+    watcher, other, pushed, share_dir = env
+    (share_dir / "doomed").mkdir()
+    wt, ot = watcher.tree_connect(), other.tree_connect()
+    dfid = watcher.open_dir(wt, "doomed")
+    interim = notify(watcher, wt, dfid)
+    assert interim.status == STATUS_PENDING
+    victim = other.create(ot, "doomed", disposition=1, options=1 | DELETE_ON_CLOSE, attributes=0x10)
+    other.close_file(ot, victim)
+    assert not (share_dir / "doomed").exists()
+    assert [(r.status, r.header.async_id) for r in pushed] == [
+        (nts.STATUS_DELETE_PENDING, interim.header.async_id)
+    ]
+    assert notify(watcher, wt, dfid).status == nts.STATUS_DELETE_PENDING
+    watcher.close_file(wt, dfid)
+
+
+def test_handle_without_list_directory_is_access_denied(env):
+    watcher, _other, _pushed, _ = env
+    wt = watcher.tree_connect()
+    fid = watcher.create(wt, "", disposition=1, options=1, attributes=0x10, access=0x80)
+    assert notify(watcher, wt, fid).status == nts.STATUS_ACCESS_DENIED
+    assert not watcher.conn.pending
+    watcher.close_file(wt, fid)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from lanman.errors import ntstatus as st
 from lanman.errors.ntstatus import NtStatusError
+from lanman.smb.wire.constants import FILE_READ_DATA
 from lanman.smb.wire.query import pack_output_response
 
 if TYPE_CHECKING:
@@ -113,6 +114,7 @@ class Watch:
     changes: list[tuple[int, str]] = field(default_factory=list)
     size: int = 0  # encoded bytes of ``changes``
     overflow: bool = False  # changes were lost: the next completion is NOTIFY_ENUM_DIR
+    deleted: bool = False  # the directory itself was removed: STATUS_DELETE_PENDING
 
     def take(self, max_length: int) -> tuple[int, bytes]:
         """Empty the buffer into one CHANGE_NOTIFY completion (status, output)."""
@@ -253,17 +255,33 @@ class NotifyHub:
         self._account(w, -w.size)
         return w.take(max_length)
 
+    def directory_removed(self, root: str, smb_path: str) -> None:
+        """The watched directory itself is gone: what waits on it completes with
+        STATUS_DELETE_PENDING, and so does every later request (MS-FSA 2.1.5.4;
+        smbtorture smb2.notify.rmdir1-4)."""
+        for w in list(self._dirs.get(root, {}).get(_key(_split(smb_path)), ())):
+            w.deleted = True
+            self._account(w, -w.size)
+            w.changes, w.size = [], 0
+            for p in _waiting(w):
+                w.owner.complete_async(p, st.STATUS_DELETE_PENDING)
+
+
+def _waiting(w: Watch) -> list[PendingAsync]:
+    """The CHANGE_NOTIFY requests pending on the watch's open, oldest first."""
+    return sorted(
+        (p for p in w.owner.pending.values() if p.kind == "notify" and p.open_id == w.open_id),
+        key=lambda p: p.async_id,
+    )
+
 
 def complete_waiting(w: Watch) -> None:
     """Complete the oldest CHANGE_NOTIFY pending on the watch's open with its buffer."""
-    conn = w.owner
-    waiting = sorted(
-        (p for p in conn.pending.values() if p.kind == "notify" and p.open_id == w.open_id),
-        key=lambda p: p.async_id,
-    )
+    waiting = _waiting(w)
     if not waiting or not w.ready:
         return
-    p: PendingAsync = waiting[0]
+    p = waiting[0]
+    conn = w.owner
     status, data = conn.ctx.notify.drain(w, p.max_length)
     conn.complete_async(p, status, [pack_output_response(data)])
 
@@ -277,6 +295,8 @@ def change_notify(conn: Any, req: Request, r: Any, open_: Open) -> Reply:
         raise NtStatusError(st.STATUS_INVALID_PARAMETER, "CHANGE_NOTIFY on a file")
     if r.output_buffer_length > conn.max_transact_size:
         raise NtStatusError(st.STATUS_INVALID_PARAMETER, "OutputBufferLength above MaxTransact")
+    if not open_.granted_access & FILE_READ_DATA:  # FILE_LIST_DIRECTORY (MS-FSA 2.1.5.10)
+        raise NtStatusError(st.STATUS_ACCESS_DENIED, "CHANGE_NOTIFY without FILE_LIST_DIRECTORY")
     hub: NotifyHub = conn.ctx.notify
     h = open_.handle
     w = hub.watch(
@@ -288,6 +308,8 @@ def change_notify(conn: Any, req: Request, r: Any, open_: Open) -> Reply:
         bool(r.flags & SMB2_WATCH_TREE),
         r.output_buffer_length,
     )
+    if w.deleted:
+        raise NtStatusError(st.STATUS_DELETE_PENDING, "the watched directory was removed")
     if w.ready and not any(
         p.kind == "notify" and p.open_id == open_.volatile_id for p in conn.pending.values()
     ):
@@ -399,5 +421,7 @@ def on_close(conn: Any, open_: Open) -> None:
     h = open_.handle
     if getattr(h, "delete_on_close", False) and not os.path.lexists(h.path):
         hub.report(*where, FILE_ACTION_REMOVED, name_filter(open_.kind == "dir"))
+        if open_.kind == "dir":
+            hub.directory_removed(*where)
     elif renamed:
         hub.report(*where, FILE_ACTION_MODIFIED, FILE_NOTIFY_CHANGE_ATTRIBUTES)
