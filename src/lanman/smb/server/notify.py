@@ -9,8 +9,11 @@ FILE_NOTIFY_INFORMATION entries (MS-FSCC 2.7.1), and completes the oldest CHANGE
 waiting on that open. Changes that no longer fit the watch's buffer (or the connection's
 byte budget) turn into STATUS_NOTIFY_ENUM_DIR: the client rescans the directory.
 
-The core takes changes in through :meth:`NotifyHub.report`; a watcher of the local disk
-(inotify, polling) in the service layer can feed the same entry point.
+The core takes the server's own changes in through :meth:`NotifyHub.report`. Changes made
+on the host's disk come from a :class:`ChangeSource` the service layer attaches
+(``notify_inotify.py``): it is told which directories are watched and feeds
+:meth:`NotifyHub.report_external`, which drops what the server itself reported a moment
+before (inotify sees the server's own writes too).
 
 The ``on_*`` functions are the hooks of ``files.py``: one call per operation.
 """
@@ -18,9 +21,11 @@ The ``on_*`` functions are the hooks of ``files.py``: one call per operation.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lanman.errors import ntstatus as st
 from lanman.errors.ntstatus import NtStatusError
@@ -66,6 +71,28 @@ _CREATE_ACTION_FILTER = {
 MAX_BUFFERED_PER_CONNECTION = 1 << 20
 #: Largest buffer of one watch, whatever the first request's OutputBufferLength.
 MAX_WATCH_BUFFER = 64 * 1024
+#: Seconds during which a change seen on the disk is taken for the server's own report.
+OWN_CHANGE_WINDOW = 2.0
+#: Own changes remembered for that (the oldest are forgotten first).
+MAX_OWN_CHANGES = 4096
+
+#: action -> its kind, for matching a disk event with the server's own report: a rename
+#: seen on the disk may pair differently than the server reported it.
+_ACTION_KIND = {
+    FILE_ACTION_ADDED: FILE_ACTION_ADDED,
+    FILE_ACTION_RENAMED_NEW_NAME: FILE_ACTION_ADDED,
+    FILE_ACTION_REMOVED: FILE_ACTION_REMOVED,
+    FILE_ACTION_RENAMED_OLD_NAME: FILE_ACTION_REMOVED,
+    FILE_ACTION_MODIFIED: FILE_ACTION_MODIFIED,
+}
+
+
+class ChangeSource(Protocol):
+    """Where changes made outside the server come from (the service layer's watcher)."""
+
+    def add(self, watch: Watch) -> None: ...
+
+    def remove(self, watch: Watch) -> None: ...
 
 
 def name_filter(is_directory: bool) -> int:
@@ -108,6 +135,8 @@ class Watch:
     open_id: int
     root: str
     key: tuple[str, ...]
+    dir_path: str  # share-relative path of the directory, as opened
+    host_path: str  # the directory on the host (for a ChangeSource)
     completion_filter: int
     recursive: bool
     capacity: int  # the first CHANGE_NOTIFY's OutputBufferLength (bounded)
@@ -138,7 +167,12 @@ class NotifyHub:
         self,
         max_per_connection: int = MAX_BUFFERED_PER_CONNECTION,
         max_watch_buffer: int = MAX_WATCH_BUFFER,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.clock = clock
+        self.source: ChangeSource | None = None
+        #: (root, key) -> {action kind: when the server reported it} (only with a source)
+        self._own: OrderedDict[tuple, dict[int, float]] = OrderedDict()
         self._dirs: dict[str, dict[tuple[str, ...], list[Watch]]] = {}
         self._by_open: dict[tuple[int, int], Watch] = {}
         self._bytes: dict[int, int] = {}  # conn_id -> buffered bytes
@@ -159,6 +193,7 @@ class NotifyHub:
         open_id: int,
         root: str,
         dir_path: str,
+        host_path: str,
         completion_filter: int,
         recursive: bool,
         capacity: int,
@@ -172,18 +207,24 @@ class NotifyHub:
             open_id,
             root,
             _key(_split(dir_path)),
+            dir_path,
+            host_path,
             completion_filter,
             recursive,
             min(capacity, self.max_watch_buffer),
         )
         self._by_open[(owner.conn_id, open_id)] = w
         self._dirs.setdefault(root, {}).setdefault(w.key, []).append(w)
+        if self.source is not None:
+            self.source.add(w)
         return w
 
     def unwatch(self, owner: Any, open_id: int) -> None:
         w = self._by_open.pop((owner.conn_id, open_id), None)
         if w is None:
             return
+        if self.source is not None:
+            self.source.remove(w)
         self._account(w, -w.size)
         by_key = self._dirs.get(w.root, {})
         lst = by_key.get(w.key, [])
@@ -229,6 +270,43 @@ class NotifyHub:
         bits, then each such watch completes a waiting CHANGE_NOTIFY."""
         if root not in self._dirs:
             return
+        if self.source is not None:
+            self._remember(root, smb_path, action)
+        self._deliver(root, smb_path, action, completion_filter)
+
+    def report_external(
+        self, root: str, smb_path: str, action: int, completion_filter: int
+    ) -> None:
+        """A change seen on the host's disk: reported unless the server itself reported
+        the same kind of change of the same object within :data:`OWN_CHANGE_WINDOW` (for a
+        modification: any change of it, as the server's create or rename also touches
+        its metadata)."""
+        if root not in self._dirs:
+            return
+        seen = self._own.get((root, _key(_split(smb_path))), {})
+        now = self.clock()
+        kind = _ACTION_KIND.get(action)
+        times = seen.values() if kind == FILE_ACTION_MODIFIED else [seen.get(kind)]
+        if any(t is not None and now - t <= OWN_CHANGE_WINDOW for t in times):
+            return
+        self._deliver(root, smb_path, action, completion_filter)
+
+    def overflow_all(self) -> None:
+        """The change source lost events: every watch answers STATUS_NOTIFY_ENUM_DIR."""
+        for w in list(self._by_open.values()):
+            self._account(w, -w.size)
+            w.changes, w.size, w.overflow = [], 0, True
+            complete_waiting(w)
+
+    def _remember(self, root: str, smb_path: str, action: int) -> None:
+        k = (root, _key(_split(smb_path)))
+        seen = self._own.pop(k, None) or {}
+        seen[_ACTION_KIND.get(action, action)] = self.clock()
+        self._own[k] = seen
+        while len(self._own) > MAX_OWN_CHANGES:
+            self._own.popitem(last=False)
+
+    def _deliver(self, root: str, smb_path: str, action: int, completion_filter: int) -> None:
         touched = []
         for w, name in self._watchers(root, _split(smb_path)):
             if w.completion_filter & completion_filter and self._add(w, action, name):
@@ -304,6 +382,7 @@ def change_notify(conn: Any, req: Request, r: Any, open_: Open) -> Reply:
         open_.volatile_id,
         h.share.root,
         h.smb_path,
+        h.path,
         r.completion_filter,
         bool(r.flags & SMB2_WATCH_TREE),
         r.output_buffer_length,

@@ -18,8 +18,9 @@ from lanman.events.catalogue import CATALOGUE
 from lanman.runtime import tune_gc
 from lanman.sdnotify import notify
 
+from .notify_inotify import attach_inotify
 from .state import ServerContext, ServerSettings
-from .transport import TransportLimits, close_connections, start_server
+from .transport import _CORE_LOCK, TransportLimits, close_connections, start_server
 
 log = logging.getLogger("lanman.smb")
 
@@ -296,6 +297,8 @@ async def serve(
     # Bound but not accepting until after_bind has run: no SMB request is ever processed
     # with the privileges the process started with.
     server = await start_server(ctx, listen, port, limits, start_serving=False)
+    # CHANGE_NOTIFY also reports what changes on the host's disk (notify_inotify.py)
+    disk_changes = attach_inotify(ctx.notify, _CORE_LOCK, asyncio.get_running_loop())
     emit = ctx.emit_event
     kdc = None
     try:
@@ -331,6 +334,8 @@ async def serve(
             log.warning("no status socket for lanman status: %s", e)
     except BaseException:
         server.close()
+        if disk_changes is not None:
+            disk_changes.close()
         if kdc is not None:
             await kdc.close()
             kdc.directory.close()
@@ -386,6 +391,8 @@ async def serve(
             kdc.directory.close()
             emit("SERVICE_STOPPED", service="KDC")
         await close_connections(server)  # the clients still connected: their opens end
+        if disk_changes is not None:
+            disk_changes.close()
 
 
 def run(
