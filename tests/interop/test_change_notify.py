@@ -38,16 +38,45 @@ def _open_dir(tree: TreeConnect, name: str) -> Open:
     return d
 
 
-@pytest.mark.timeout(60)
-def test_change_notify_sees_another_clients_create(target):
+def _session(target):
     conn = Connection(uuid.uuid4(), target.host, target.port, require_signing=True)
     conn.connect(timeout=15)
+    session = Session(conn, target.user, target.password, require_encryption=False)
+    session.connect()
+    tree = TreeConnect(session, rf"\\{target.host}\{target.share}")
+    tree.connect()
+    return conn, tree
+
+
+@pytest.mark.timeout(60)
+def test_change_notify_sees_a_file_made_on_the_servers_disk(target):
+    """The host's own change (not through SMB) reaches the watcher (inotify)."""
+    conn, tree = _session(target)
+    try:
+        d = _open_dir(tree, "cn_disk")
+        try:
+            watcher = FileSystemWatcher(d)
+            watcher.start(CompletionFilter.FILE_NOTIFY_CHANGE_FILE_NAME)
+            time.sleep(0.2)  # the request is pending on the server
+            (target.share_dir / "cn_disk" / "local.txt").write_bytes(b"made on the host")
+            made = time.monotonic()
+            assert watcher.response_event.wait(1.0), "no CHANGE_NOTIFY within 1 s"
+            assert time.monotonic() - made < 1.0
+            got = [(i["action"].get_value(), i["file_name"].get_value()) for i in watcher.wait()]
+            assert got == [(FileAction.FILE_ACTION_ADDED, "local.txt")]
+        finally:
+            d.close()
+            (target.share_dir / "cn_disk" / "local.txt").unlink()
+            (target.share_dir / "cn_disk").rmdir()
+    finally:
+        conn.disconnect()
+
+
+@pytest.mark.timeout(60)
+def test_change_notify_sees_another_clients_create(target):
+    conn, tree = _session(target)
     cache: dict = {}
     try:
-        session = Session(conn, target.user, target.password, require_encryption=False)
-        session.connect()
-        tree = TreeConnect(session, rf"\\{target.host}\{target.share}")
-        tree.connect()
         d = _open_dir(tree, "cn_watch")
         try:
             watcher = FileSystemWatcher(d)
