@@ -339,3 +339,24 @@ def test_handle_without_list_directory_is_access_denied(env):
     assert notify(watcher, wt, fid).status == nts.STATUS_ACCESS_DENIED
     assert not watcher.conn.pending
     watcher.close_file(wt, fid)
+
+
+def test_watch_follows_its_renamed_directory(env):
+    watcher, other, pushed, share_dir = env
+    (share_dir / "dirA").mkdir()
+    wt, ot = watcher.tree_connect(), other.tree_connect()
+    dfid = watcher.open_dir(wt, "dirA")
+    root = watcher.open_dir(wt)
+    cancel_first(watcher, wt, root)
+    assert notify(watcher, wt, dfid).status == STATUS_PENDING
+    moving = other.create(ot, "dirA", disposition=1, options=1, attributes=0x10)
+    rename(other, ot, moving, "dirB")
+    other.close_file(ot, moving)
+    assert changes(notify(watcher, wt, root)) == [
+        (nt.FILE_ACTION_RENAMED_OLD_NAME, "dirA"),
+        (nt.FILE_ACTION_RENAMED_NEW_NAME, "dirB"),
+    ]
+    other.close_file(ot, other.create(ot, "dirB\\inside.txt"))
+    assert [changes(r) for r in pushed] == [[(nt.FILE_ACTION_ADDED, "inside.txt")]]
+    watcher.close_file(wt, dfid)
+    watcher.close_file(wt, root)

@@ -141,3 +141,19 @@ def test_parse_events_and_unpaired_moves():
         (1, IN_MOVED_FROM, 7, "y"),
         (2, IN_MOVED_TO, 9, "z"),
     ]
+
+
+def test_disk_changes_in_a_renamed_watched_directory(disk):
+    watcher, other, pushed, share_dir, source = disk
+    (share_dir / "was").mkdir()
+    wt, ot = watcher.tree_connect(), other.tree_connect()
+    dfid = watcher.open_dir(wt, "was")
+    assert notify(watcher, wt, dfid).status == STATUS_PENDING
+    moving = other.create(ot, "was", disposition=1, options=1, attributes=0x10)
+    rename(other, ot, moving, "now")
+    other.close_file(ot, moving)
+    source._readable()
+    (share_dir / "now" / "later.txt").write_bytes(b"")
+    source._readable()
+    assert [changes(r) for r in pushed] == [[(nt.FILE_ACTION_ADDED, "later.txt")]]
+    watcher.close_file(wt, dfid)

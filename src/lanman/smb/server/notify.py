@@ -333,6 +333,22 @@ class NotifyHub:
         self._account(w, -w.size)
         return w.take(max_length)
 
+    def directory_moved(self, root: str, old_path: str, new_path: str, new_host: str) -> None:
+        """A directory was renamed: the watches on it and below it follow (a watch is on
+        the open directory, whatever its name)."""
+        by_key = self._dirs.get(root)
+        if not by_key:
+            return
+        old, new = _key(_split(old_path)), _split(new_path)
+        for key in [k for k in by_key if k[: len(old)] == old]:
+            for w in by_key.pop(key):
+                rest = _split(w.dir_path)[len(old) :]
+                w.key = _key(new) + key[len(old) :]
+                w.dir_path = "\\".join(new + rest)
+                tail = w.host_path.split(os.sep)[len(w.host_path.split(os.sep)) - len(rest) :]
+                w.host_path = os.path.join(new_host, *tail) if rest else new_host
+                by_key.setdefault(w.key, []).append(w)
+
     def directory_removed(self, root: str, smb_path: str) -> None:
         """The watched directory itself is gone: what waits on it completes with
         STATUS_DELETE_PENDING, and so does every later request (MS-FSA 2.1.5.4;
@@ -461,6 +477,8 @@ def on_set_info(conn: Any, open_: Open, info: Any, old_path: str) -> None:
             hub.report(root, path, FILE_ACTION_MODIFIED, filt)
     elif isinstance(info, fi.RenameInfo):
         on_rename(hub, root, old_path, path, open_.kind == "dir")
+        if open_.kind == "dir":
+            hub.directory_moved(root, old_path, path, open_.handle.path)
         if open_.kind == "file" and root in hub._dirs:
             hub.renamed.add((conn.conn_id, open_.volatile_id))
     elif isinstance(info, (fi.EndOfFileInfo, fi.AllocationInfo)):

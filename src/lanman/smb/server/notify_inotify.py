@@ -111,7 +111,7 @@ class InotifySource:
         self.hub = hub
         self.lock = lock
         self.loop = loop
-        #: wd -> {(watch, share-relative path of that directory)}
+        #: wd -> {(id(watch), path of that directory below the watch's, "" itself): watch}
         self._users: dict[int, dict[tuple[int, str], Watch]] = {}
         self._held: dict[int, list[tuple[int, tuple[int, str]]]] = {}  # id(watch) -> uses
         self._count = 0  # entries in _held, all watches together
@@ -121,10 +121,10 @@ class InotifySource:
 
     def add(self, watch: Watch) -> None:
         self._held.setdefault(id(watch), [])
-        self._use(watch, watch.host_path, watch.dir_path)
+        self._use(watch, watch.host_path, "")
         if watch.recursive:
-            for host, smb in self._subdirs(watch.host_path, watch.dir_path):
-                self._use(watch, host, smb)
+            for host, rel in self._subdirs(watch.host_path):
+                self._use(watch, host, rel)
 
     def remove(self, watch: Watch) -> None:
         uses = self._held.pop(id(watch), [])
@@ -152,7 +152,7 @@ class InotifySource:
 
     # -- watches -----------------------------------------------------------------------
 
-    def _use(self, watch: Watch, host: str, smb: str) -> None:
+    def _use(self, watch: Watch, host: str, rel: str) -> None:
         if self._count >= MAX_INOTIFY_WATCHES:
             return
         wd = self._add_watch(self.fd, os.fsencode(host), _MASK)
@@ -161,15 +161,16 @@ class InotifySource:
             if err not in (errno.ENOENT, errno.ENOTDIR, errno.EACCES):
                 log.info("inotify_add_watch %s: %s", host, os.strerror(err))
             return
-        key = (id(watch), smb)
+        key = (id(watch), rel)
         self._users.setdefault(wd, {})[key] = watch
         self._held.setdefault(id(watch), []).append((wd, key))
         self._count += 1
 
     @staticmethod
-    def _subdirs(host: str, smb: str) -> Iterable[tuple[str, str]]:
-        """Subdirectories below ``host`` (no symlinks followed), breadth first, bounded."""
-        todo, n = [(host, smb)], 0
+    def _subdirs(host: str) -> Iterable[tuple[str, str]]:
+        """(host path, relative SMB path) of the subdirectories below ``host`` (no symlinks
+        followed), breadth first, bounded."""
+        todo, n = [(host, "")], 0
         while todo and n < MAX_TREE_DIRS:
             h, s = todo.pop(0)
             try:
@@ -180,7 +181,7 @@ class InotifySource:
             for e in entries:
                 if not is_valid_component(e.name) or n >= MAX_TREE_DIRS:
                     continue
-                child = (e.path, f"{s}\\{e.name}" if s else e.name)
+                child = (e.path, _join(s, e.name))
                 n += 1
                 todo.append(child)
                 yield child
@@ -213,11 +214,14 @@ class InotifySource:
                 hub.overflow_all()
                 continue
             users = self._users.get(wd)
-            if not users or mask & IN_IGNORED:
+            if not users:
+                continue
+            if mask & IN_IGNORED:  # the kernel dropped the watch (directory gone)
+                del self._users[wd]
                 continue
             if mask & IN_DELETE_SELF:
-                for (_, smb), w in list(users.items()):
-                    hub.directory_removed(w.root, smb)
+                for (_, rel), w in list(users.items()):
+                    hub.directory_removed(w.root, _join(w.dir_path, rel))
                 continue
             if not name or not is_valid_component(name):
                 continue
@@ -245,17 +249,21 @@ class InotifySource:
             self._report(wd, name, FILE_ACTION_REMOVED, name_filter(is_dir))
 
     def _report(self, wd: int, name: str, action: int, filt: int) -> None:
-        for (_, smb), w in list(self._users.get(wd, {}).items()):
-            self.hub.report_external(w.root, f"{smb}\\{name}" if smb else name, action, filt)
+        for (_, rel), w in list(self._users.get(wd, {}).items()):
+            self.hub.report_external(w.root, _join(w.dir_path, rel, name), action, filt)
 
     def _new_dir(self, wd: int, name: str, is_dir: bool) -> None:
         """A directory appeared under a WATCH_TREE watch: watch it too."""
         if not is_dir:
             return
-        for (_, smb), w in list(self._users.get(wd, {}).items()):
+        for (_, rel), w in list(self._users.get(wd, {}).items()):
             if w.recursive:
-                host = os.path.join(w.host_path, *[p for p in smb.split("\\") if p][len(w.key) :])
-                self._use(w, os.path.join(host, name), f"{smb}\\{name}" if smb else name)
+                host = os.path.join(w.host_path, *rel.split("\\"), name)
+                self._use(w, host, _join(rel, name))
+
+
+def _join(*parts: str) -> str:
+    return "\\".join(p for p in parts if p)
 
 
 def attach_inotify(hub: NotifyHub, lock: AbstractContextManager, loop) -> InotifySource | None:
