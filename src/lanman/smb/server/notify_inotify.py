@@ -18,6 +18,8 @@ import sys
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 
+from lanman.concurrency import blocking_section
+
 from .fs_paths import is_valid_component
 from .notify import (
     FILE_ACTION_ADDED,
@@ -123,7 +125,11 @@ class InotifySource:
         self._held.setdefault(id(watch), [])
         self._use(watch, watch.host_path, "")
         if watch.recursive:
-            for host, rel in self._subdirs(watch.host_path):
+            with blocking_section():  # the walk only reads the disk: others go on meanwhile
+                below = list(self._subdirs(watch.host_path))
+            if self.hub.get(watch.owner, watch.open_id) is not watch:
+                return  # the handle closed meanwhile (its connection was lost)
+            for host, rel in below:
                 self._use(watch, host, rel)
 
     def remove(self, watch: Watch) -> None:
