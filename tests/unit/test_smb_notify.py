@@ -360,3 +360,18 @@ def test_watch_follows_its_renamed_directory(env):
     assert [changes(r) for r in pushed] == [[(nt.FILE_ACTION_ADDED, "inside.txt")]]
     watcher.close_file(wt, dfid)
     watcher.close_file(wt, root)
+
+
+def test_connection_lost_drops_watches_of_opens_kept_open(env):
+    """Even an open that outlives its connection (a durable handle) loses its watch."""
+    watcher, _other, _pushed, _ = env
+    wt = watcher.tree_connect()
+    dfid = watcher.open_dir(wt)
+    cancel_first(watcher, wt, dfid)
+    hub = watcher.ctx.notify
+    kept = dict(watcher.conn.opens)
+    watcher.conn.opens.clear()  # as if the opens were preserved elsewhere
+    watcher.conn.connection_lost()
+    assert len(hub) == 0 and hub.buffered_bytes(watcher.conn) == 0
+    for o in kept.values():
+        o.handle.close()

@@ -339,6 +339,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
             else:
                 self._close_open(open_)
         self.ctx.oplocks.release_connection(self)
+        self.ctx.notify.drop_connection(self)
         self.sessions.clear()
         self.pending.clear()
 

@@ -235,6 +235,14 @@ class NotifyHub:
         if not by_key:
             self._dirs.pop(w.root, None)
 
+    def drop_connection(self, owner: Any) -> None:
+        """The connection is gone: its watches end, even of opens kept for a reconnect
+        (a durable handle's notify state does not survive, as on Windows)."""
+        for _cid, vid in [k for k in self._by_open if k[0] == owner.conn_id]:
+            self.unwatch(owner, vid)
+        self._bytes.pop(owner.conn_id, None)
+        self.renamed = {k for k in self.renamed if k[0] != owner.conn_id}
+
     def __len__(self) -> int:
         return len(self._by_open)
 
