@@ -375,3 +375,21 @@ def test_connection_lost_drops_watches_of_opens_kept_open(env):
     assert len(hub) == 0 and hub.buffered_bytes(watcher.conn) == 0
     for o in kept.values():
         o.handle.close()
+
+
+@pytest.mark.parametrize(
+    "body,status",
+    [
+        (b"\x20\x00", STATUS_INVALID_PARAMETER),  # truncated
+        (struct.pack("<HHI16sII", 32, 0, 64, b"\x07" * 16, NAME, 0), nts.STATUS_FILE_CLOSED),
+        (struct.pack("<HHI16sII", 31, 0, 64, b"\x00" * 16, NAME, 0), STATUS_INVALID_PARAMETER),
+    ],
+    ids=["short", "unknown-fileid", "bad-structure-size"],
+)
+def test_malformed_change_notify_keeps_the_connection(env, body, status):
+    watcher, _other, _pushed, _ = env
+    wt = watcher.tree_connect()
+    r = watcher.request(Command.CHANGE_NOTIFY, body, tree_id=wt, payload=64)
+    assert r.status == status and not watcher.closed
+    assert not watcher.conn.pending
+    assert watcher.echo().status == STATUS_SUCCESS
