@@ -67,6 +67,7 @@ from lanman.smb.wire.query import (
 )
 from lanman.smb.wire.session import empty_body
 
+from . import filesd
 from .fs import map_generic_access
 from .locks import ByteRangeLocks, Waiter
 from .state import DirectoryScan, Open
@@ -180,6 +181,7 @@ class FileHandlers:
             raise NtStatusError(st.STATUS_ACCESS_DENIED, "delete-on-close without DELETE")
         vid = self._next_volatile_id
         self._next_volatile_id += 1
+        sec = None
         if tree.is_ipc:
             open_ = self._open_pipe(req, r, vid, tree)
             stat = None
@@ -199,6 +201,10 @@ class FileHandlers:
                 # MS-SMB2 3.3.5.9: the share's permissions cap every open
                 raise NtStatusError(st.STATUS_ACCESS_DENIED, "share permissions")
             granted &= tree.maximal_access
+            # MS-FSA 2.1.5.1: the file's own security descriptor (filesd.py)
+            sec = filesd.check_create(tree.fs, r, req.session)
+            if sec is not None:
+                granted &= sec.cap
             handle, action = tree.fs.open(
                 r.name,
                 desired_access=granted,
@@ -207,6 +213,8 @@ class FileHandlers:
                 create_options=r.create_options,
                 file_attributes=r.file_attributes,
             )
+            if sec is not None:
+                sec.after_open(handle, action)
             stat = handle.stat()
             open_ = Open(
                 vid,
@@ -231,7 +239,8 @@ class FileHandlers:
                 r.requested_oplock_level,
                 overwrite=r.create_disposition in (0, 4, 5),
             )
-        contexts = self._create_contexts(r.contexts, open_, stat, tree)
+        maximal = tree.maximal_access if sec is None else sec.maximal & tree.maximal_access
+        contexts = self._create_contexts(r.contexts, open_, stat, tree, maximal)
         if stat is None:
             body = CreateResponse(
                 0, action, 0, 0, 0, 0, 4096, 0, FILE_ATTRIBUTE_NORMAL, open_.file_id, contexts
@@ -253,14 +262,20 @@ class FileHandlers:
         return self.ok(req, [body.pack()])
 
     def _create_contexts(
-        self, contexts: list[CreateContext], open_: Open, stat: FileStat | None, tree
+        self,
+        contexts: list[CreateContext],
+        open_: Open,
+        stat: FileStat | None,
+        tree,
+        maximal: int | None = None,
     ) -> list[CreateContext]:
         """Answer the create contexts lanman understands (MS-SMB2 3.3.5.9.5, 3.3.5.9.9);
         others (durable handles, leases, app instance ids) are not granted."""
         out = []
         for c in contexts:
             if c.name == b"MxAc":
-                out.append(CreateContext(b"MxAc", struct.pack("<II", 0, tree.maximal_access)))
+                mxac = tree.maximal_access if maximal is None else maximal
+                out.append(CreateContext(b"MxAc", struct.pack("<II", 0, mxac)))
             elif c.name == b"QFid" and stat is not None:
                 out.append(
                     CreateContext(
@@ -660,9 +675,7 @@ class FileHandlers:
                 data, r.output_buffer_length, minimum=fi.FS_INFO_MIN.get(r.file_info_class, 0)
             )
         elif r.info_type == InfoType.SECURITY:
-            data = fi.encode_security_descriptor(
-                stat, r.additional_information, read_only=tree.read_only
-            )
+            data = self._query_security(req, open_, r.additional_information, stat, tree)
             if len(data) > r.output_buffer_length:
                 # MS-SMB2 3.3.5.20.3: STATUS_BUFFER_TOO_SMALL with the needed size.
                 return self.ok(
@@ -681,7 +694,7 @@ class FileHandlers:
         open_ = self._lookup_open(req, r.file_id)
         tree = self._tree(req)
         if r.info_type == InfoType.SECURITY:
-            raise NtStatusError(st.STATUS_NOT_SUPPORTED, "security descriptors are fixed")
+            return self._set_security(req, open_, r.additional_information, r.buffer, tree)
         if r.info_type != InfoType.FILE:
             raise NtStatusError(st.STATUS_NOT_SUPPORTED)
         if open_.kind == "pipe":
@@ -718,6 +731,33 @@ class FileHandlers:
         elif isinstance(info, fi.EndOfFileInfo):
             self._need(ga, FILE_WRITE_DATA, tree)
             h.set_end_of_file(info.end_of_file)
+        return self.ok(req, [pack_set_info_response()])
+
+    def _query_security(self, req: Request, open_: Open, info: int, stat, tree) -> bytes:
+        """MS-SMB2 3.3.5.20.3 / MS-FSA 2.1.5.13: the parts of the object's descriptor that
+        AdditionalInformation names (READ_CONTROL / ACCESS_SYSTEM_SECURITY needed)."""
+        if open_.kind == "pipe":
+            return fi.encode_security_descriptor(stat, info, read_only=tree.read_only)
+        need = filesd.required_for_query(info)
+        if need & ~open_.granted_access:
+            raise NtStatusError(st.STATUS_ACCESS_DENIED, "security query not granted")
+        return filesd.query_blob(filesd.load_open(open_.handle, req.session).sd, info)
+
+    def _set_security(self, req: Request, open_: Open, info: int, data, tree) -> Reply:
+        """MS-SMB2 3.3.5.21.3 / MS-FSA 2.1.5.16: WRITE_DAC for the DACL, WRITE_OWNER for
+        owner and group; the result is persisted (filesd.py)."""
+        if open_.kind == "pipe":
+            raise NtStatusError(st.STATUS_NOT_SUPPORTED)
+        need = filesd.required_for_set(info)
+        if not need:  # only parts lanman does not keep (label, attributes, scope)
+            return self.ok(req, [pack_set_info_response()])
+        if tree.read_only or need & ~open_.granted_access:
+            raise NtStatusError(st.STATUS_ACCESS_DENIED, "security change not granted")
+        token = req.session.token
+        if token is None:
+            raise NtStatusError(st.STATUS_ACCESS_DENIED, "no token")
+        old = filesd.load_open(open_.handle, req.session).sd
+        filesd.store_open(open_.handle, filesd.apply_set_info(old, bytes(data), info, token))
         return self.ok(req, [pack_set_info_response()])
 
     @staticmethod
