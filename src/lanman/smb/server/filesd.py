@@ -11,8 +11,10 @@ The default (what Samba calls the POSIX-style ACL) is built from the Unix mode a
 the owner is the session's user when the session acts as the file's Unix owner, else the
 server (BUILTIN\\Administrators); the DACL holds one allow ACE per mode class (owner, group
 = BUILTIN\\Users, other = Everyone) with ``r``/``w``/``x`` mapped to FILE_GENERIC_READ /
-FILE_GENERIC_WRITE+DELETE / FILE_GENERIC_EXECUTE (``rwx``: FILE_ALL_ACCESS), plus an
-Authenticated Users ACE with the owner's rights for objects of the service account: every
+FILE_GENERIC_WRITE+DELETE / FILE_GENERIC_EXECUTE (``rwx``: FILE_ALL_ACCESS) for group and
+other; the owner class gets FILE_ALL_ACCESS (a Unix owner can chmod its way to anything;
+the ``w`` bit is the backend's FILE_ATTRIBUTE_READONLY), and so does an
+Authenticated Users ACE for objects of the service account: every
 session that is not mapped to a Unix user of its own acts as that account on the host.
 Directories' ACEs are inheritable (OI|CI).
 
@@ -197,7 +199,9 @@ def synthesize(st_: os.stat_result, actor: Actor) -> SecurityDescriptor:
     is_dir = stat_mod.S_ISDIR(mode)
     owner = actor.user_sid if actor.user_sid and st_.st_uid == actor.uid else BUILTIN_ADMINISTRATORS
     flags = (OBJECT_INHERIT | CONTAINER_INHERIT) if is_dir else 0
-    user_rights = _mode_rights(mode >> 6)
+    # The Unix owner may do anything to its object (chmod, chown to itself, unlink): full
+    # control; the read-only w bit stays the share backend's FILE_ATTRIBUTE_READONLY.
+    user_rights = FILE_ALL_ACCESS
     aces = []
     for sid, rights in (
         (owner, user_rights),
@@ -266,14 +270,13 @@ def create_access(parent: SecurityDescriptor, token: SecurityToken, *, is_dir: b
     return bool(maximal(parent, token) & need)
 
 
-def wanted_rights(desired_access: int, create_disposition: int, exists: bool) -> int:
-    """The rights the access check must grant: the mapped desired access, plus DELETE for
-    FILE_SUPERSEDE and FILE_WRITE_DATA for FILE_OVERWRITE(_IF) of an existing object."""
+def wanted_rights(desired_access: int, create_disposition: int, existing_file: bool) -> int:
+    """The rights the access check must grant: the mapped desired access, plus
+    FILE_WRITE_DATA when FILE_SUPERSEDE / FILE_OVERWRITE(_IF) replace an existing object's
+    data (as Windows and Samba check: superseding a file one may only read is refused)."""
     want = map_generic(desired_access & ~MAXIMUM_ALLOWED, FILE_GENERIC_MAPPING)
     want &= ~ACCESS_SYSTEM_SECURITY  # a privilege question, not the DACL's
-    if exists and create_disposition == 0:
-        want |= DELETE
-    elif exists and create_disposition in (4, 5):
+    if existing_file and create_disposition in (0, 4, 5):
         want |= FILE_WRITE_DATA
     return want
 
@@ -536,7 +539,9 @@ def check_create(fs, request, session) -> CreateCheck | None:
         )
     sd = load(host, target, actor).sd
     granted = open_access(sd, parent, token)
-    want = wanted_rights(request.desired_access, request.create_disposition, True)
+    want = wanted_rights(
+        request.desired_access, request.create_disposition, stat_mod.S_ISREG(target.st_mode)
+    )
     if want & ~granted:
         raise NtStatusError(st.STATUS_ACCESS_DENIED, "the file's security descriptor")
     return CreateCheck(granted | ACCESS_SYSTEM_SECURITY, granted)
