@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from lanman.errors import ntstatus as st
 from lanman.errors.ntstatus import NtStatusError
 from lanman.security.access import access_check
-from lanman.security.ace import CONTAINER_INHERIT, INHERIT_ONLY, OBJECT_INHERIT, Ace
+from lanman.security.ace import CONTAINER_INHERIT, INHERIT_ONLY, INHERITED, OBJECT_INHERIT, Ace
 from lanman.security.acl import Acl
 from lanman.security.descriptor import (
     SE_DACL_AUTO_INHERIT_REQ,
@@ -310,28 +310,30 @@ def check_owner(owner: str | None, token: SecurityToken) -> None:
         raise NtStatusError(st.STATUS_INVALID_OWNER, f"owner {owner} is not in the token")
 
 
+def _with_flags(a: Ace, flags: int, mask: int | None = None) -> Ace:
+    return Ace(
+        a.type,
+        flags,
+        a.mask if mask is None else mask,
+        a.sid,
+        a.object_type,
+        a.inherited_object_type,
+        a.application_data,
+        a.opaque,
+    )
+
+
 def _map_acl(acl: Acl | None) -> Acl | None:
     """Generic rights in effective ACEs mapped to file rights (MS-DTYP 2.5.3.4.2 style);
     inherit-only ACEs keep theirs, for the children."""
     if acl is None:
         return None
-    out = []
-    for a in acl.aces:
-        if a.flags & INHERIT_ONLY or a.info.opaque:
-            out.append(a)
-        else:
-            out.append(
-                Ace(
-                    a.type,
-                    a.flags,
-                    map_generic(a.mask, FILE_GENERIC_MAPPING),
-                    a.sid,
-                    a.object_type,
-                    a.inherited_object_type,
-                    a.application_data,
-                    a.opaque,
-                )
-            )
+    out = [
+        a
+        if a.flags & INHERIT_ONLY or a.info.opaque
+        else _with_flags(a, a.flags, map_generic(a.mask, FILE_GENERIC_MAPPING))
+        for a in acl.aces
+    ]
     return Acl(out, acl.revision)
 
 
@@ -356,6 +358,12 @@ def inherited_for_new(
         creator=creator,
     )
     sd.dacl = _map_acl(sd.dacl)
+    if not parent.control & SE_DACL_AUTO_INHERITED and sd.dacl is not None:
+        # Automatic inheritance is only in effect under a parent whose DACL is marked
+        # SE_DACL_AUTO_INHERITED (MS-DTYP 2.5.3.4.1 AutoInheritFlags, as NTFS passes them):
+        # otherwise the copies are plain ACEs and the child is not marked either.
+        sd.dacl = Acl([_with_flags(a, a.flags & ~INHERITED) for a in sd.dacl.aces])
+        sd.control &= ~SE_DACL_AUTO_INHERITED
     if sd.dacl is None and not sd.control & SE_DACL_PRESENT:
         # neither inherited nor given: the owner gets full control (a token default DACL)
         sd.dacl = Acl([Ace(0x00, 0, FILE_ALL_ACCESS, owner)])
@@ -417,7 +425,7 @@ def apply_set_info(
 ) -> SecurityDescriptor:
     """The descriptor after SET_INFO SMB2_0_INFO_SECURITY (MS-SMB2 3.3.5.21.3, MS-FSA
     2.1.5.16): the parts ``info`` names replace the old ones; the DACL's generic rights are
-    mapped; AUTO_INHERIT_REQ becomes AUTO_INHERITED."""
+    mapped; AUTO_INHERITED is kept only together with AUTO_INHERIT_REQ."""
     if len(data) > MAX_SD_BYTES:
         raise NtStatusError(st.STATUS_INVALID_SECURITY_DESCR, "descriptor too large")
     try:
@@ -448,10 +456,10 @@ def apply_set_info(
         present, auto, protected, req = bits
         control = out.control & ~(present | auto | protected | req)
         control |= new.control & (present | protected)
-        if new.control & req:
+        if new.control & (auto | req) == auto | req:
+            # Windows keeps AUTO_INHERITED only when the client also asks for automatic
+            # inheritance (AUTO_INHERIT_REQ, which itself is never stored)
             control |= auto
-        else:
-            control |= new.control & auto
         acl = _map_acl(new.dacl if is_dacl else new.sacl)
         if acl is not None:
             control |= present
