@@ -167,6 +167,8 @@ def write_stored(target: int | str, sd: SecurityDescriptor) -> None:
     except OSError as e:
         if e.errno in (errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM):
             raise NtStatusError(st.STATUS_NOT_SUPPORTED, "no user xattrs here") from e
+        if e.errno in (errno.ENOSPC, errno.E2BIG, errno.ERANGE):
+            raise NtStatusError(st.STATUS_INSUFFICIENT_RESOURCES, "descriptor too large") from e
         raise NtStatusError(st.STATUS_ACCESS_DENIED, f"storing the descriptor: {e}") from e
 
 
@@ -519,6 +521,11 @@ def check_create(fs, request, session) -> CreateCheck | None:
     token = getattr(session, "token", None)
     if token is None:
         return None
+    if request.desired_access & ACCESS_SYSTEM_SECURITY and (
+        "SeSecurityPrivilege" not in token.privileges
+    ):
+        # MS-FSA 2.1.5.1: the SACL is the auditors' (SeSecurityPrivilege), never the DACL's
+        raise NtStatusError(st.STATUS_PRIVILEGE_NOT_HELD, "ACCESS_SYSTEM_SECURITY")
     try:
         host = fs.resolve(request.name)
     except NtStatusError:
