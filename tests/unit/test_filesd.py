@@ -247,3 +247,26 @@ def test_set_info_owner_must_be_in_the_token_and_garbage_is_refused():
         with pytest.raises(NtStatusError) as e:
             filesd.apply_set_info(old, junk, 0x4, token(ALICE))
         assert e.value.status == st.STATUS_INVALID_SECURITY_DESCR
+
+
+def test_random_bytes_never_escape_as_anything_but_a_status():
+    import random
+
+    rng = random.Random(1234)
+    good = encode_sd(sd(allow(ALICE, FA), deny(BOB, WRITE_DATA)))
+    old = sd(allow(ALICE, FA))
+    for _ in range(2000):
+        blob = bytearray(good)
+        for _ in range(rng.randint(1, 6)):  # flip bytes of a valid descriptor
+            blob[rng.randrange(len(blob))] = rng.randrange(256)
+        blob = bytes(blob[: rng.randint(0, len(blob))])
+        for call in (
+            lambda b: filesd.apply_set_info(old, b, 0x7, token(ALICE)),
+            filesd.parse_secd_context,
+        ):
+            try:
+                call(blob)
+            except NtStatusError:
+                pass
+        got = filesd.unpack_stored(b"LMSD\x01\x00\x00\x00" + blob)  # None when corrupt
+        assert got is None or isinstance(got, SecurityDescriptor)
