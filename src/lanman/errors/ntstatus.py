@@ -133,19 +133,14 @@ _TABLE: tuple[tuple[int, str, str], ...] = (
         "Indicates a particular Security ID may not be assigned as the owner of an object.",
     ),
     (
-        0xC0000061,
-        "STATUS_PRIVILEGE_NOT_HELD",
-        "A required privilege is not held by the client.",
-    ),
-    (
-        0xC0000079,
-        "STATUS_INVALID_SECURITY_DESCR",
-        "The SECURITY_DESCRIPTOR structure is not valid.",
-    ),
-    (
         0xC000005E,
         "STATUS_NO_LOGON_SERVERS",
         "There are currently no logon servers available to service the logon request.",
+    ),
+    (
+        0xC0000061,
+        "STATUS_PRIVILEGE_NOT_HELD",
+        "A required privilege is not held by the client.",
     ),
     (
         0xC000006A,
@@ -166,6 +161,11 @@ _TABLE: tuple[tuple[int, str, str], ...] = (
         0xC0000072,
         "STATUS_ACCOUNT_DISABLED",
         "The referenced account is currently disabled and may not be logged on to.",
+    ),
+    (
+        0xC0000079,
+        "STATUS_INVALID_SECURITY_DESCR",
+        "The SECURITY_DESCRIPTOR structure is not valid.",
     ),
     (0xC0000071, "STATUS_PASSWORD_EXPIRED", "The user account's password has expired."),
     (0xC0000193, "STATUS_ACCOUNT_EXPIRED", "The user account has expired."),
