@@ -121,12 +121,15 @@ def test_default_from_mode_of_the_service_accounts_file():
 
 
 def test_default_of_someone_elses_directory():
-    got = filesd.synthesize(_fake_stat(stat.S_IFDIR | 0o755, 1001), filesd.Actor(ALICE, 1000, 0))
+    got = filesd.synthesize(_fake_stat(stat.S_IFDIR | 0o755, 1001), filesd.Actor(ALICE, 1000, 99))
     assert got.owner == "S-1-5-32-544"  # not the session's: the server's
     assert {a.sid for a in got.dacl.aces} == {"S-1-5-32-544", "S-1-5-32-545", EVERYONE}
     assert all(a.flags == OBJECT_INHERIT | CONTAINER_INHERIT for a in got.dacl.aces)
     masks = {a.sid: a.mask for a in got.dacl.aces}
     assert masks[EVERYONE] == 0x00120089 | 0x001200A0  # r-x
+    # a root service lets its unmapped sessions do anything on the host: so does the default
+    root = filesd.synthesize(_fake_stat(stat.S_IFDIR | 0o755, 1001), filesd.Actor(ALICE, 0, 0))
+    assert {a.sid: a.mask for a in root.dacl.aces}["S-1-5-11"] == FA
 
 
 # ---- access ---------------------------------------------------------------------------------
@@ -270,3 +273,11 @@ def test_random_bytes_never_escape_as_anything_but_a_status():
                 pass
         got = filesd.unpack_stored(b"LMSD\x01\x00\x00\x00" + blob)  # None when corrupt
         assert got is None or isinstance(got, SecurityDescriptor)
+
+
+def test_default_owner_is_the_account_mapped_to_the_files_uid():
+    actor = filesd.Actor(ALICE, 1000, 99, {1001: BOB}.get)
+    got = filesd.synthesize(_fake_stat(stat.S_IFREG | 0o600, 1001), actor)
+    assert got.owner == BOB and {a.sid for a in got.dacl.aces} == {BOB}
+    assert filesd.synthesize(_fake_stat(stat.S_IFREG | 0o600, 1000), actor).owner == ALICE
+    assert filesd.synthesize(_fake_stat(stat.S_IFREG | 0o600, 7), actor).owner == "S-1-5-32-544"

@@ -202,7 +202,7 @@ class FileHandlers:
                 raise NtStatusError(st.STATUS_ACCESS_DENIED, "share permissions")
             granted &= tree.maximal_access
             # MS-FSA 2.1.5.1: the file's own security descriptor (filesd.py)
-            sec = filesd.check_create(tree.fs, r, req.session)
+            sec = filesd.check_create(tree.fs, r, req.session, self.ctx.sid_for_uid)
             if sec is not None:
                 granted &= sec.cap
             handle, action = tree.fs.open(
@@ -741,7 +741,9 @@ class FileHandlers:
         need = filesd.required_for_query(info)
         if need & ~open_.granted_access:
             raise NtStatusError(st.STATUS_ACCESS_DENIED, "security query not granted")
-        return filesd.query_blob(filesd.load_open(open_.handle, req.session).sd, info)
+        return filesd.query_blob(
+            filesd.load_open(open_.handle, req.session, self.ctx.sid_for_uid).sd, info
+        )
 
     def _set_security(self, req: Request, open_: Open, info: int, data, tree) -> Reply:
         """MS-SMB2 3.3.5.21.3 / MS-FSA 2.1.5.16: WRITE_DAC for the DACL, WRITE_OWNER for
@@ -756,7 +758,7 @@ class FileHandlers:
         token = req.session.token
         if token is None:
             raise NtStatusError(st.STATUS_ACCESS_DENIED, "no token")
-        old = filesd.load_open(open_.handle, req.session).sd
+        old = filesd.load_open(open_.handle, req.session, self.ctx.sid_for_uid).sd
         filesd.store_open(open_.handle, filesd.apply_set_info(old, bytes(data), info, token))
         return self.ok(req, [pack_set_info_response()])
 

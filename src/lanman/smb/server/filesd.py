@@ -9,13 +9,15 @@ synthesized default, as an object without the attribute does.
 
 The default (what Samba calls the POSIX-style ACL) is built from the Unix mode and owner:
 the owner is the session's user when the session acts as the file's Unix owner, else the
-server (BUILTIN\\Administrators); the DACL holds one allow ACE per mode class (owner, group
+account mapped to that Unix user (``lanman user set --unix-user``), else the server
+(BUILTIN\\Administrators); the DACL holds one allow ACE per mode class (owner, group
 = BUILTIN\\Users, other = Everyone) with ``r``/``w``/``x`` mapped to FILE_GENERIC_READ /
 FILE_GENERIC_WRITE+DELETE / FILE_GENERIC_EXECUTE (``rwx``: FILE_ALL_ACCESS) for group and
 other; the owner class gets FILE_ALL_ACCESS (a Unix owner can chmod its way to anything;
 the ``w`` bit is the backend's FILE_ATTRIBUTE_READONLY), and so does an
-Authenticated Users ACE for objects of the service account: every
-session that is not mapped to a Unix user of its own acts as that account on the host.
+Authenticated Users ACE for objects of the service account (for every object when it
+is root): every session that is not mapped to a Unix user of its own acts as that account
+on the host.
 Directories' ACEs are inheritable (OI|CI).
 
 Access (MS-FSA 2.1.5.1.2.1, MS-DTYP 2.5.3.2): the check of the object's descriptor against
@@ -33,6 +35,7 @@ import errno
 import os
 import stat as stat_mod
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from lanman.errors import ntstatus as st
@@ -193,13 +196,29 @@ class Actor:
     user_sid: str | None
     uid: int
     service_uid: int
+    #: Unix uid -> SID of the account mapped to it (ServerContext.sid_for_uid)
+    sid_for_uid: Callable[[int], str | None] | None = None
+
+    def owner_of(self, uid: int) -> str:
+        """The owner SID of an object of ``uid`` without a stored descriptor: the session's
+        user when it acts as ``uid``, else the account mapped to ``uid``, else the server."""
+        if self.user_sid and uid == self.uid:
+            return self.user_sid
+        mapped = self.sid_for_uid(uid) if self.sid_for_uid is not None else None
+        return mapped or BUILTIN_ADMINISTRATORS
+
+
+def _service_may_all(st_: os.stat_result, actor: Actor) -> bool:
+    """Sessions not mapped to a Unix user act as the service account: on its own objects,
+    or everywhere when it is root, the host lets them do anything."""
+    return st_.st_uid == actor.service_uid or actor.service_uid == 0
 
 
 def synthesize(st_: os.stat_result, actor: Actor) -> SecurityDescriptor:
     """The descriptor of an object that has none stored (see the module docstring)."""
     mode = st_.st_mode
     is_dir = stat_mod.S_ISDIR(mode)
-    owner = actor.user_sid if actor.user_sid and st_.st_uid == actor.uid else BUILTIN_ADMINISTRATORS
+    owner = actor.owner_of(st_.st_uid)
     flags = (OBJECT_INHERIT | CONTAINER_INHERIT) if is_dir else 0
     # The Unix owner may do anything to its object (chmod, chown to itself, unlink): full
     # control; the read-only w bit stays the share backend's FILE_ATTRIBUTE_READONLY.
@@ -207,7 +226,7 @@ def synthesize(st_: os.stat_result, actor: Actor) -> SecurityDescriptor:
     aces = []
     for sid, rights in (
         (owner, user_rights),
-        (AUTHENTICATED_USERS, user_rights if st_.st_uid == actor.service_uid else 0),
+        (AUTHENTICATED_USERS, user_rights if _service_may_all(st_, actor) else 0),
         (BUILTIN_USERS, _mode_rights(mode >> 3)),
         (EVERYONE, _mode_rights(mode)),
     ):
@@ -473,13 +492,13 @@ def apply_set_info(
     return out
 
 
-def actor_for(session, service_uid: int | None = None) -> Actor:
+def actor_for(session, sid_for_uid=None, service_uid: int | None = None) -> Actor:
     """The :class:`Actor` of a session (its token's user, its mapped Unix uid)."""
     svc = os.geteuid() if service_uid is None else service_uid
     unix = getattr(session, "unix_id", None)
     uid = getattr(unix, "uid", svc)
     token = getattr(session, "token", None)
-    return Actor(getattr(token, "user_sid", None), uid, svc)
+    return Actor(getattr(token, "user_sid", None), uid, svc, sid_for_uid)
 
 
 # ---- CREATE ---------------------------------------------------------------------------------
@@ -514,7 +533,7 @@ def _stat(path: str) -> os.stat_result | None:
         return None
 
 
-def check_create(fs, request, session) -> CreateCheck | None:
+def check_create(fs, request, session, sid_for_uid=None) -> CreateCheck | None:
     """MS-FSA 2.1.5.1 access checks of a CREATE against the descriptors of the object and
     its parent, for the session's token. None: nothing to check here (no token, or a path
     the open itself will refuse). Denied -> STATUS_ACCESS_DENIED."""
@@ -530,7 +549,7 @@ def check_create(fs, request, session) -> CreateCheck | None:
         host = fs.resolve(request.name)
     except NtStatusError:
         return None
-    actor = actor_for(session)
+    actor = actor_for(session, sid_for_uid)
     target = _stat(host)
     parent = None
     if host != fs.root:
@@ -562,13 +581,13 @@ def check_create(fs, request, session) -> CreateCheck | None:
     return CreateCheck(granted | ACCESS_SYSTEM_SECURITY, granted)
 
 
-def load_open(handle, session) -> FileSecurity:
+def load_open(handle, session, sid_for_uid=None) -> FileSecurity:
     """The descriptor of an open's object (QUERY_INFO / SET_INFO)."""
     try:
         st_ = os.fstat(handle.fd)
     except OSError as e:
         raise NtStatusError(st.STATUS_FILE_CLOSED, str(e)) from e
-    return load(handle.path, st_, actor_for(session), fd=handle.fd)
+    return load(handle.path, st_, actor_for(session, sid_for_uid), fd=handle.fd)
 
 
 def store_open(handle, sd: SecurityDescriptor) -> None:
