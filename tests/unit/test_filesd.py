@@ -281,3 +281,22 @@ def test_default_owner_is_the_account_mapped_to_the_files_uid():
     assert got.owner == BOB and {a.sid for a in got.dacl.aces} == {BOB}
     assert filesd.synthesize(_fake_stat(stat.S_IFREG | 0o600, 1000), actor).owner == ALICE
     assert filesd.synthesize(_fake_stat(stat.S_IFREG | 0o600, 7), actor).owner == "S-1-5-32-544"
+
+
+def test_creator_dacl_is_taken_as_given_without_auto_inheritance():
+    parent = sd(allow(EVERYONE, FA, OBJECT_INHERIT))  # not SE_DACL_AUTO_INHERITED
+    creator = decode_sd(encode_sd(sd(allow(BOB, GENERIC_READ), owner=ALICE)))
+    f = filesd.inherited_for_new(parent, token(ALICE), is_dir=False, creator=creator)
+    assert [(a.sid, a.mask) for a in f.dacl.aces] == [(BOB, 0x00120089)]  # generic mapped
+    null = SecurityDescriptor(control=SE_SELF_RELATIVE | SE_DACL_PRESENT)  # a NULL DACL
+    f = filesd.inherited_for_new(parent, token(ALICE), is_dir=False, creator=null)
+    assert f.dacl is None and f.control & SE_DACL_PRESENT and f.owner == ALICE
+
+
+def test_set_info_without_a_dacl_stores_a_null_dacl():
+    empty = encode_sd(SecurityDescriptor(control=SE_SELF_RELATIVE))
+    got = filesd.apply_set_info(sd(allow(ALICE, FA)), empty, 0x4, token(ALICE))
+    assert got.dacl is None and got.control & SE_DACL_PRESENT
+    back = decode_sd(filesd.query_blob(got, 0x4))
+    assert back.dacl is None and back.control & SE_DACL_PRESENT
+    assert filesd.open_access(got, None, token(BOB)) == FA  # a NULL DACL grants everything

@@ -367,10 +367,28 @@ def inherited_for_new(
 ) -> SecurityDescriptor:
     """The descriptor of a new object (MS-DTYP 2.5.3.4 CreateSecurityObject): owner and
     group from the token (or the SecD context), DACL/SACL inherited from the parent after
-    the creator's explicit ACEs."""
+    the creator's explicit ACEs.
+
+    Automatic inheritance (MS-DTYP 2.5.3.4.1 AutoInheritFlags DACL_AUTO_INHERIT) is in
+    effect only under a parent whose DACL is marked SE_DACL_AUTO_INHERITED, as NTFS passes
+    the flag: otherwise the inherited copies are plain ACEs, the child is not marked, and a
+    DACL the creator gives (a NULL one included) is taken as it is (2.5.3.4.2 ComputeACL)."""
     if creator is not None:
         check_owner(creator.owner, token)
     owner = token.user_sid or BUILTIN_ADMINISTRATORS
+    auto = bool(parent.control & SE_DACL_AUTO_INHERITED)
+    if (
+        creator is not None
+        and creator.control & SE_DACL_PRESENT
+        and (not auto or creator.dacl is None)
+    ):
+        return SecurityDescriptor(
+            creator.owner or owner,
+            creator.group or _primary_group(token.user_sid),
+            _map_acl(creator.dacl),
+            None,
+            SE_SELF_RELATIVE | SE_DACL_PRESENT | (creator.control & SE_DACL_PROTECTED),
+        )
     sd = inherit_sd(
         parent,
         is_container=is_dir,
@@ -379,10 +397,7 @@ def inherited_for_new(
         creator=creator,
     )
     sd.dacl = _map_acl(sd.dacl)
-    if not parent.control & SE_DACL_AUTO_INHERITED and sd.dacl is not None:
-        # Automatic inheritance is only in effect under a parent whose DACL is marked
-        # SE_DACL_AUTO_INHERITED (MS-DTYP 2.5.3.4.1 AutoInheritFlags, as NTFS passes them):
-        # otherwise the copies are plain ACEs and the child is not marked either.
+    if not auto and sd.dacl is not None:
         sd.dacl = Acl([_with_flags(a, a.flags & ~INHERITED) for a in sd.dacl.aces])
         sd.control &= ~SE_DACL_AUTO_INHERITED
     if sd.dacl is None and not sd.control & SE_DACL_PRESENT:
@@ -482,7 +497,8 @@ def apply_set_info(
             # inheritance (AUTO_INHERIT_REQ, which itself is never stored)
             control |= auto
         acl = _map_acl(new.dacl if is_dacl else new.sacl)
-        if acl is not None:
+        if acl is not None or is_dacl:
+            # no DACL in the new descriptor: a NULL DACL, as Windows stores it
             control |= present
         out.control = control
         if is_dacl:
