@@ -169,3 +169,40 @@ def test_mxac_reflects_the_descriptor_and_secd_sets_the_new_files(env):
     assert maximal & ~(0x10000 | 0x80) == READ_DATA | READ_CONTROL | WRITE_DAC
     assert _create(a, ta, "ro.txt", WRITE_DATA, disposition=1).status == STATUS_ACCESS_DENIED
     a.close_file(ta, resp.file_id)
+
+
+def _rename(c, tid, fid, new_name, replace=False):
+    name = new_name.encode("utf-16-le")
+    buf = struct.pack("<B7xQI", int(replace), 0, len(name)) + name
+    body = SetInfoRequest(InfoType.FILE, 10, 0, fid, buf).pack()  # FileRenameInformation
+    return c.request(Command.SET_INFO, body, tree_id=tid)
+
+
+def test_rename_needs_add_file_on_the_target_and_delete_on_a_replaced_file(env):
+    ctx, share_dir = env
+    a, ta = _client(ctx, "alice")
+    b, tb = _client(ctx, "bob")
+
+    def mkdir(name, *aces):
+        body = CreateRequest(name, FA, 0x10, 7, 2, 1).pack()  # FILE_DIRECTORY_FILE
+        dfid = CreateResponse.unpack(a.check(a.request(Command.CREATE, body, tree_id=ta)).pdu)
+        assert _set(a, ta, dfid.file_id, DACL, _dacl(*aces, control=0x1000)).status == 0
+        a.close_file(ta, dfid.file_id)
+
+    # "closed": others may read, not add; "open": anything but FILE_DELETE_CHILD
+    mkdir("closed", Ace(0x00, 0x3, FA, SIDS["alice"]), Ace(0x00, 0x3, 0x001200A9, "S-1-1-0"))
+    mkdir("open", Ace(0x00, 0x3, FA & ~0x40, "S-1-1-0"))
+    fid = CreateResponse.unpack(a.check(_create(a, ta, "open\\kept.txt", FA)).pdu).file_id
+    keep = _dacl(Ace(0x01, 0, 0x10000, SIDS["bob"]), Ace(0x00, 0, FA, "S-1-1-0"))
+    assert _set(a, ta, fid, DACL, keep).status == STATUS_SUCCESS
+    a.close_file(ta, fid)
+
+    fid = CreateResponse.unpack(b.check(_create(b, tb, "bobs.txt", FA)).pdu).file_id
+    assert _rename(b, tb, fid, "closed\\bobs.txt").status == STATUS_ACCESS_DENIED
+    r = _rename(b, tb, fid, "open\\kept.txt", replace=True)
+    assert r.status == STATUS_ACCESS_DENIED  # DELETE denied and no FILE_DELETE_CHILD
+    assert (share_dir / "open" / "kept.txt").exists()
+    assert _rename(b, tb, fid, "open\\renamed.txt").status == STATUS_SUCCESS
+    b.close_file(tb, fid)
+    assert (share_dir / "open" / "renamed.txt").exists()
+    assert not (share_dir / "bobs.txt").exists()

@@ -716,6 +716,9 @@ class FileHandlers:
             if info.root_directory:
                 raise NtStatusError(st.STATUS_INVALID_PARAMETER, "RootDirectory must be 0")
             new_path = info.file_name.strip("\\")
+            filesd.check_rename(
+                tree.fs, new_path, req.session, info.replace_if_exists, self.ctx.sid_for_uid
+            )
             h.rename(new_path, info.replace_if_exists)
             open_.smb_path = new_path
         elif isinstance(info, fi.DispositionInfo):

@@ -597,6 +597,37 @@ def check_create(fs, request, session, sid_for_uid=None) -> CreateCheck | None:
     return CreateCheck(granted | ACCESS_SYSTEM_SECURITY, granted)
 
 
+def check_rename(fs, new_path: str, session, replace: bool, sid_for_uid=None) -> None:
+    """MS-FSA 2.1.5.14.11: renaming into a directory adds an entry there (FILE_ADD_FILE;
+    FILE_ADD_SUBDIRECTORY is not asked separately, as both are what Windows' default
+    DACLs grant together), and replacing an existing target deletes it (DELETE, also via
+    FILE_DELETE_CHILD of its directory). The rename itself reports bad or missing paths."""
+    token = getattr(session, "token", None)
+    if token is None:
+        return
+    try:
+        host = fs.resolve(new_path)
+    except NtStatusError:
+        return
+    if host == fs.root:
+        return
+    actor = actor_for(session, sid_for_uid)
+    parent_path = os.path.dirname(host)
+    pst = _stat(parent_path)
+    if pst is None:
+        return
+    parent = load(parent_path, pst, actor).sd
+    if not maximal(parent, token) & FILE_ADD_FILE:
+        raise NtStatusError(st.STATUS_ACCESS_DENIED, "rename: the target directory is closed")
+    target = _stat(host)
+    if (
+        target is not None
+        and replace
+        and not open_access(load(host, target, actor).sd, parent, token) & DELETE
+    ):
+        raise NtStatusError(st.STATUS_ACCESS_DENIED, "rename: the replaced file is protected")
+
+
 def load_open(handle, session, sid_for_uid=None) -> FileSecurity:
     """The descriptor of an open's object (QUERY_INFO / SET_INFO)."""
     try:
