@@ -95,7 +95,8 @@ class FileHandlers:
         if file_id == SMB2_FILEID_NONE and req.header.is_related:
             vid = self.compound_open_id
         else:
-            vid = int.from_bytes(file_id[8:16], "little")
+            # 3.3.5.2.7.2: related requests after this one use the FileId it names
+            vid = self.compound_open_id = int.from_bytes(file_id[8:16], "little")
         open_ = self.opens.get(vid) if vid is not None else None
         if (
             open_ is None
