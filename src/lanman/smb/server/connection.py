@@ -438,10 +438,16 @@ class ServerConnection(SessionHandlers, FileHandlers):
                 inherited,
                 req.session is not None or hdr.command in _SESSIONLESS,
             )
-            if reply.session is None and hdr.is_signed and replies and replies[-1].sign:
-                # A signed request of a compound whose session is unknown: its error is
-                # signed with the key that signed the compound so far, as Windows does
-                # (smbtorture smb2.compound.invalid2); the client skips the check.
+            if (
+                (reply.status == st.STATUS_USER_SESSION_DELETED or inherited != st.STATUS_SUCCESS)
+                and reply.session is None
+                and hdr.is_signed
+                and replies
+                and replies[-1].sign
+            ):
+                # A signed request of a compound whose session is unknown (or a related one
+                # after it): its error is signed with the key that signed the compound so
+                # far, as Windows does (smbtorture smb2.compound.invalid2).
                 reply.session, reply.sign = replies[-1].session, True
             reply.credits = self.window.grant(hdr.credit)
             replies.append(reply)
