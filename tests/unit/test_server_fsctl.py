@@ -320,3 +320,14 @@ def test_wire_parsers_bound_their_input():
     assert chunks == [] and count == 10**6
     with pytest.raises(WireError):
         w.parse_trim(struct.pack("<II", 0, 5000), 4096)
+
+
+def test_zero_data_without_hole_punching(c, monkeypatch):
+    """A host without FALLOC_FL_PUNCH_HOLE: the tail is cut and regrown, a middle range is
+    written with zeros."""
+    monkeypatch.setattr(fsctl, "_punch_hole", lambda fd, off, n: False)
+    fid = _file(c, "np.dat", b"\x02" * 8192)
+    assert _ioctl(c, FSCTL_SET_ZERO_DATA, fid, struct.pack("<qq", 1000, 2000))[0] == STATUS_SUCCESS
+    assert _ioctl(c, FSCTL_SET_ZERO_DATA, fid, struct.pack("<qq", 6000, 1 << 40))[0] == 0
+    data = c.read(c.tid, fid, 0, 8192)
+    assert data == b"\x02" * 1000 + bytes(1000) + b"\x02" * 4000 + bytes(2192)

@@ -71,6 +71,7 @@ COMPRESSION_FORMAT_DEFAULT = 1
 COMPRESSION_FORMAT_LZNT1 = 2
 _NIC_LINK_SPEED = 10_000_000_000  # bits/s reported for the loopback interface
 _ZERO_BLOCK = 1024 * 1024
+_MAX_ZERO_WRITE = 64 * 1024 * 1024  # zeros written where the host cannot punch holes
 
 Result = tuple[bytes, int]
 
@@ -265,7 +266,8 @@ def _set_sparse(conn, req, r, open_: Open) -> Result:
 
 def _set_zero_data(conn, req, r, open_: Open) -> Result:
     """MS-FSA 2.1.5.9.38: zero [FileOffset, BeyondFinalZero) up to end of file, by
-    punching holes (the host keeps the size) or, where that is unsupported, writing zeros."""
+    punching holes (the host keeps the size); where the host cannot, a range reaching end of
+    file is truncated and regrown, a shorter one (up to 64 MiB) written with zeros."""
     _need(open_, FILE_WRITE_DATA)
     _writable_share(conn, req)
     offset, beyond = w.parse_range(r.input)
@@ -277,11 +279,18 @@ def _set_zero_data(conn, req, r, open_: Open) -> Result:
         return b"", st.STATUS_SUCCESS
     _check_locks(conn, open_, offset, end - offset, write=True)
     fd = open_.handle.fd
-    if not _punch_hole(fd, offset, end - offset):
-        zeros = bytes(min(_ZERO_BLOCK, end - offset))
-        pos = offset
-        while pos < end:
-            pos += open_.handle.write(pos, zeros[: min(len(zeros), end - pos)])
+    if _punch_hole(fd, offset, end - offset):
+        return b"", st.STATUS_SUCCESS
+    if end == eof:  # no hole punching: cut the tail off and grow the file back
+        open_.handle.set_end_of_file(offset)
+        open_.handle.set_end_of_file(eof)
+        return b"", st.STATUS_SUCCESS
+    if end - offset > _MAX_ZERO_WRITE:
+        raise NtStatusError(st.STATUS_NOT_SUPPORTED, "no hole punching on this host")
+    zeros = bytes(min(_ZERO_BLOCK, end - offset))
+    pos = offset
+    while pos < end:
+        pos += open_.handle.write(pos, zeros[: min(len(zeros), end - pos)])
     return b"", st.STATUS_SUCCESS
 
 
