@@ -5,6 +5,7 @@ answers for what lanman does not offer."""
 from __future__ import annotations
 
 import struct
+import uuid
 
 import pytest
 from smb_harness import (
@@ -17,6 +18,9 @@ from smb_harness import (
 )
 
 from lanman.errors import ntstatus as st
+from lanman.rpc.client import RpcClient
+from lanman.rpc.interfaces.srvsvc import SRVSVC_UUID, SRVSVC_VERSION
+from lanman.rpc.pdu import SyntaxId
 from lanman.smb.server import fsctl
 from lanman.smb.wire import fsctl as w
 from lanman.smb.wire.constants import (
@@ -39,6 +43,7 @@ from lanman.smb.wire.constants import (
     FSCTL_SRV_REQUEST_RESUME_KEY,
     Command,
 )
+from lanman.smb.wire.create import CreateResponse
 from lanman.smb.wire.query import IoctlRequest, QueryInfoRequest, unpack_ioctl_response
 
 FF = b"\xff" * 16
@@ -331,3 +336,21 @@ def test_zero_data_without_hole_punching(c, monkeypatch):
     assert _ioctl(c, FSCTL_SET_ZERO_DATA, fid, struct.pack("<qq", 6000, 1 << 40))[0] == 0
     data = c.read(c.tid, fid, 0, 8192)
     assert data == b"\x02" * 1000 + bytes(1000) + b"\x02" * 4000 + bytes(2192)
+
+
+def test_pipe_transceive_binds_srvsvc(c):
+    """FSCTL_PIPE_TRANSCEIVE on a named pipe: a DCE/RPC bind in, the bind_ack out; on the
+    pipe, file FSCTLs are not supported."""
+
+    ipc = c.tree_connect("IPC$")
+    r = c.create_raw(ipc, "srvsvc", disposition=1)
+    assert r.status == STATUS_SUCCESS
+    pipe = CreateResponse.unpack(r.pdu).file_id
+    bind = RpcClient(SyntaxId(uuid.UUID(SRVSVC_UUID), SRVSVC_VERSION)).bind()
+    r = c.ioctl_raw(ipc, FSCTL_PIPE_TRANSCEIVE, pipe, bind, max_output=4280)
+    assert r.status == STATUS_SUCCESS
+    ack = bytes(unpack_ioctl_response(r.pdu))
+    assert ack[0] == 5 and ack[2] == 12  # rpc_vers 5, ptype bind_ack
+    r = c.ioctl_raw(ipc, FSCTL_GET_COMPRESSION, pipe, b"", max_output=2)
+    assert r.status == st.STATUS_NOT_SUPPORTED
+    c.close_file(ipc, pipe)
