@@ -23,7 +23,7 @@ from __future__ import annotations
 from lanman.errors import ntstatus as st
 from lanman.smb.wire.constants import Command
 
-_ERROR_SEVERITY = 0xC0000000
+_ERROR_SEVERITY = 0b11 << 30  # the Sev bits of an NTSTATUS (MS-ERREF 2.3): 3 = error
 
 
 def is_error(status: int) -> bool:
