@@ -60,7 +60,6 @@ from lanman.smb.wire.query import (
 from lanman.smb.wire.session import empty_body
 
 from .fs import map_generic_access
-from .fsctl import apply_sparse_attribute
 from .locks import ByteRangeLocks
 from .state import DirectoryScan, Open
 
@@ -582,6 +581,8 @@ class FileHandlers:
             raise NtStatusError(st.STATUS_INVALID_PARAMETER)
         tree = self._tree(req)
         stat = self._pipe_stat(open_) if open_.kind == "pipe" else open_.handle.stat()
+        from .fsctl import apply_sparse_attribute
+
         apply_sparse_attribute(self.ctx, open_, stat)
         status = st.STATUS_SUCCESS
         if r.info_type == InfoType.FILE:
