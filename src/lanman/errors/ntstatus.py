@@ -324,6 +324,16 @@ _TABLE: tuple[tuple[int, str, str], ...] = (
     ),
     (0xC00000E9, "STATUS_UNEXPECTED_IO_ERROR", "An I/O error occurred."),
     (0xC00000E5, "STATUS_INTERNAL_ERROR", "An internal error occurred."),
+    (
+        0xC000001F,
+        "STATUS_INVALID_VIEW_SIZE",
+        "The specified view size is invalid for the section (a copy beyond the end of file).",
+    ),
+    (
+        0xC0000275,
+        "STATUS_NOT_A_REPARSE_POINT",
+        "The NTFS file or directory is not a reparse point.",
+    ),
     (0xC0000044, "STATUS_QUOTA_EXCEEDED", "Not enough quota is available to process this command."),
     # SMB client-side results (docs/SOURCES.md signing §5.2)
     (0xC00000C3, "STATUS_INVALID_NETWORK_RESPONSE", "The network responded incorrectly."),
@@ -403,6 +413,8 @@ STATUS_DIRECTORY_NOT_EMPTY = 0xC0000101
 STATUS_NOT_A_DIRECTORY = 0xC0000103
 STATUS_CANCELLED = 0xC0000120
 STATUS_FILE_CLOSED = 0xC0000128
+STATUS_INVALID_VIEW_SIZE = 0xC000001F
+STATUS_NOT_A_REPARSE_POINT = 0xC0000275
 STATUS_PIPE_BROKEN = 0xC000014B
 STATUS_PIPE_DISCONNECTED = 0xC00000B0
 STATUS_INVALID_DEVICE_STATE = 0xC0000184

@@ -48,6 +48,7 @@ from lanman.smb.wire.header import SIGNATURE_OFFSET, Smb2Header, WireError
 from lanman.smb.wire.query import pack_error_response
 from lanman.smb.wire.smb1 import parse_smb1_negotiate
 
+from .compound import RelatedChain
 from .credits import SequenceWindow
 from .files import FileHandlers
 from .sessions import SessionHandlers
@@ -190,6 +191,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
         self._next_tree_id = 1
         self._outbox: list[Buffers] = []
         self.compound_open_id: int | None = None
+        self.compound_last = True  # the request being processed ends its compound
         self.push: Callable[[Buffers], None] | None = None  # transport: send now
         self._receiving = False
         self.disconnect_reason = ""
@@ -415,10 +417,12 @@ class ServerConnection(SessionHandlers, FileHandlers):
     def _receive_compound(self, view: memoryview, encrypted_sid: int | None = None) -> None:
         replies: list[Reply] = []
         self.compound_open_id = None  # FileId 0xFF.. in related requests (3.3.5.2.7.2)
+        chain = RelatedChain()
         prev: Request | None = None
-        prev_status = st.STATUS_SUCCESS
         prev_tree: int | None = None
-        for pdu in self._split(view):
+        pdus = self._split(view)
+        for i, pdu in enumerate(pdus):
+            self.compound_last = i == len(pdus) - 1
             hdr = Smb2Header.unpack(pdu)
             if hdr.is_response:
                 raise Disconnect("response received by server")
@@ -435,13 +439,31 @@ class ServerConnection(SessionHandlers, FileHandlers):
                 # MS-SMB2 3.3.5.2.7.2: inherit SessionId/TreeId from the previous request.
                 hdr.session_id = prev.header.session_id
                 hdr.tree_id = prev_tree if prev_tree is not None else prev.header.tree_id
-            reply = self._process(req, prev_status if related else st.STATUS_SUCCESS)
+            inherited = chain.status_for(hdr.is_related)
+            reply = self._process(req, inherited)
             if reply is None:
                 prev = req
                 continue
+            chain.after(
+                hdr.command,
+                reply.status,
+                inherited,
+                req.session is not None or hdr.command in _SESSIONLESS,
+            )
+            if (
+                (reply.status == st.STATUS_USER_SESSION_DELETED or inherited != st.STATUS_SUCCESS)
+                and reply.session is None
+                and hdr.is_signed
+                and replies
+                and replies[-1].sign
+            ):
+                # A signed request of a compound whose session is unknown (or a related one
+                # after it): its error is signed with the key that signed the compound so
+                # far, as Windows does (smbtorture smb2.compound.invalid2).
+                reply.session, reply.sign = replies[-1].session, True
             reply.credits = self.window.grant(hdr.credit)
             replies.append(reply)
-            prev, prev_status = req, reply.status
+            prev = req
             prev_tree = reply.tree_id if reply.tree_id is not None else hdr.tree_id
             if self.closed:
                 break
@@ -554,12 +576,17 @@ class ServerConnection(SessionHandlers, FileHandlers):
         if not self.window.consume(hdr.message_id, charge if charge else 1):
             raise Disconnect(f"MessageId {hdr.message_id} outside the granted window")
         try:
-            self._check_signature(req)
             if prev_status != st.STATUS_SUCCESS:
-                # 3.3.5.2.7.2: a related request after a failed one fails the same way.
+                # 3.3.5.2.7.2: a related request the chain fails (compound.RelatedChain),
+                # with the chain's status whatever its own session or signature.
+                try:
+                    self._check_signature(req)
+                except NtStatusError:
+                    pass
                 if req.session is None:
                     req.session = self.sessions.get(hdr.session_id)
                 raise NtStatusError(prev_status)
+            self._check_signature(req)
             if hdr.command not in _SESSIONLESS:
                 self._require_session(req)
                 self._check_encryption(req)
@@ -917,7 +944,12 @@ class ServerConnection(SessionHandlers, FileHandlers):
         return self.ok(req, [empty_body(4)])
 
     def new_async(self, req: Request, kind: str, open_id: int, max_length: int = 0) -> Reply:
-        """Answer STATUS_PENDING (never signed, 3.3.4.2) and remember the operation."""
+        """Answer STATUS_PENDING (never signed, 3.3.4.2) and remember the operation.
+
+        Only the last request of a compound goes async: one before it fails with
+        STATUS_INTERNAL_ERROR, as on Windows (MS-SMB2 3.3.4.2 leaves it to the server)."""
+        if not self.compound_last:
+            raise NtStatusError(st.STATUS_INTERNAL_ERROR, "async request inside a compound")
         if len(self.pending) >= self.settings.max_async_per_connection:
             raise NtStatusError(st.STATUS_INSUFF_SERVER_RESOURCES)
         aid = self._next_async_id

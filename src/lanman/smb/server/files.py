@@ -20,13 +20,6 @@ from lanman.smb.wire.constants import (
     FILE_READ_DATA,
     FILE_WRITE_ATTRIBUTES,
     FILE_WRITE_DATA,
-    FSCTL_DFS_GET_REFERRALS,
-    FSCTL_DFS_GET_REFERRALS_EX,
-    FSCTL_PIPE_TRANSCEIVE,
-    FSCTL_PIPE_WAIT,
-    FSCTL_QUERY_NETWORK_INTERFACE_INFO,
-    FSCTL_SRV_ENUMERATE_SNAPSHOTS,
-    FSCTL_VALIDATE_NEGOTIATE_INFO,
     MAXIMUM_ALLOWED,
     SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB,
     SMB2_FILEID_NONE,
@@ -123,7 +116,8 @@ class FileHandlers:
         if chained:
             vid = self.compound_open_id
         else:
-            vid = int.from_bytes(file_id[8:16], "little")
+            # 3.3.5.2.7.2: related requests after this one use the FileId it names
+            vid = self.compound_open_id = int.from_bytes(file_id[8:16], "little")
         open_ = self.opens.get(vid) if vid is not None else None
         if (
             open_ is None
@@ -640,6 +634,9 @@ class FileHandlers:
             raise NtStatusError(st.STATUS_INVALID_PARAMETER)
         tree = self._tree(req)
         stat = self._pipe_stat(open_) if open_.kind == "pipe" else open_.handle.stat()
+        from .fsctl import apply_sparse_attribute
+
+        apply_sparse_attribute(self.ctx, open_, stat)
         status = st.STATUS_SUCCESS
         if r.info_type == InfoType.FILE:
             if r.file_info_class in (
@@ -773,41 +770,10 @@ class FileHandlers:
     # ---- IOCTL ----------------------------------------------------------------------------
 
     def _ioctl(self, req: Request) -> Reply:
-        from .connection import Disconnect
+        """MS-SMB2 3.3.5.15: the FSCTL table is in fsctl.py."""
+        from .fsctl import handle_ioctl
 
-        r = IoctlRequest.unpack(req.pdu)
-        if r.max_output_response > self.max_transact_size or len(r.input) > self.max_transact_size:
-            raise NtStatusError(st.STATUS_INVALID_PARAMETER)
-        code = r.ctl_code
-        if code == FSCTL_VALIDATE_NEGOTIATE_INFO:
-            return self._validate_negotiate(req, r, Disconnect)
-        if code in (FSCTL_DFS_GET_REFERRALS, FSCTL_DFS_GET_REFERRALS_EX):
-            raise NtStatusError(st.STATUS_NOT_FOUND, "no DFS")
-        if code == FSCTL_QUERY_NETWORK_INTERFACE_INFO:
-            raise NtStatusError(st.STATUS_NOT_SUPPORTED, "no multichannel")
-        if code == FSCTL_PIPE_WAIT:
-            return self.ok(req, [pack_ioctl_response(code, r.file_id, b"")])
-        open_ = self._lookup_open(req, r.file_id)
-        if code == FSCTL_PIPE_TRANSCEIVE:
-            if open_.kind != "pipe":
-                raise NtStatusError(st.STATUS_INVALID_DEVICE_REQUEST)
-            from lanman.rpc.endpoint import RpcProtocolError
-
-            try:
-                out = open_.handle.transact(bytes(r.input), r.max_output_response)
-            except RpcProtocolError:
-                raise NtStatusError(st.STATUS_INVALID_PARAMETER, "bad RPC PDU") from None
-            status = (
-                st.STATUS_BUFFER_OVERFLOW if open_.handle.message_remaining() else st.STATUS_SUCCESS
-            )
-            return self.ok(req, [pack_ioctl_response(code, open_.file_id, out)], status=status)
-        if code == FSCTL_SRV_ENUMERATE_SNAPSHOTS:
-            if r.max_output_response < 16:
-                raise NtStatusError(st.STATUS_INVALID_PARAMETER)
-            return self.ok(req, [pack_ioctl_response(code, open_.file_id, b"\x00" * 16)])
-        if open_.kind == "pipe":
-            raise NtStatusError(st.STATUS_NOT_SUPPORTED)
-        raise NtStatusError(st.STATUS_INVALID_DEVICE_REQUEST, f"FSCTL 0x{code:08x}")
+        return handle_ioctl(self, req)
 
     def _validate_negotiate(self, req: Request, r: IoctlRequest, Disconnect) -> Reply:
         """MS-SMB2 3.3.5.15.12: any mismatch with what NEGOTIATE saw drops the connection."""

@@ -72,6 +72,7 @@ class ServerContext:
     server_start_time: int = 0
     oplocks: Any = None  # OplockTable shared by all connections (set in __post_init__)
     lock_tables: dict = field(default_factory=dict)  # file key -> ByteRangeLocks
+    sparse_files: set = field(default_factory=set)  # file keys FSCTL_SET_SPARSE marked (fsctl.py)
     msg: Any = None  # lanman.msg.server.MsgServerBinding: TSTS pipes (None: not offered)
     #: () -> lanman.auth.kerberos.KerberosAcceptor, set when the home has a provisioned domain
     #: (None: NTLM only).
@@ -208,6 +209,7 @@ class Open:
     mode: int = 0
     oplock_key: tuple | None = None
     share_mode: int = 0  # the CREATE's ShareAccess (lanman status: DenyMode)
+    resume_key: bytes = b""  # FSCTL_SRV_REQUEST_RESUME_KEY's key, once asked (fsctl.py)
 
     @property
     def file_id(self) -> bytes:
