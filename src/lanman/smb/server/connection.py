@@ -62,6 +62,8 @@ _STORAGE_ERRORS = frozenset(
 )
 _STORAGE_LOG_INTERVAL = 60 * 10_000_000  # FILETIME units (100 ns)
 _SESSIONLESS = {Command.NEGOTIATE, Command.SESSION_SETUP, Command.ECHO, Command.CANCEL}
+# Commands an expired session still processes (MS-SMB2 3.3.5.2.9).
+_WHILE_EXPIRED = {Command.LOGOFF, Command.CLOSE, Command.LOCK}
 # Commands that need a tree connect (MS-SMB2 3.3.5.2.11).
 _TREE_COMMANDS = {
     Command.CREATE,
@@ -101,6 +103,11 @@ def choose_cipher(server_order, offered) -> CipherId | None:
         if int(c) in offered:
             return CipherId(int(c))
     return None
+
+
+def _binding_requested(pdu: memoryview) -> bool:
+    """SMB2_SESSION_FLAG_BINDING in a SESSION_SETUP request's Flags (2.2.5, byte 2)."""
+    return len(pdu) > SMB2_HEADER_SIZE + 2 and bool(pdu[SMB2_HEADER_SIZE + 2] & 0x01)
 
 
 class Disconnect(Exception):
@@ -151,6 +158,9 @@ class PendingAsync:
 
 
 _CONNECTION_NUMBERS = itertools.count(1)
+#: Open.FileId.Volatile values, unique on the server: a session bound to several
+#: connections (multichannel) reaches every open of its channels by FileId alone.
+_VOLATILE_IDS = itertools.count(1)
 
 
 class ServerConnection(SessionHandlers, FileHandlers):
@@ -176,6 +186,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
         self.window = SequenceWindow()
         self.sessions: dict[int, Session] = {}
         self.logged_off: dict[int, Session] = {}  # the last few, to sign their errors
+        self.pending_binds: dict = {}  # SessionId -> session_binding.PendingBind
         self.opens: dict = {}
         self.pending: dict[int, PendingAsync] = {}
         self.max_read_size = 65536
@@ -228,6 +239,36 @@ class ServerConnection(SessionHandlers, FileHandlers):
             self._receiving = False
         out, self._outbox = self._outbox, []
         return out
+
+    @property
+    def _next_volatile_id(self) -> int:
+        """The FileId.Volatile the next CREATE uses (from the server-wide sequence)."""
+        return self._volatile_next
+
+    @_next_volatile_id.setter
+    def _next_volatile_id(self, _value: int) -> None:
+        self._volatile_next = next(_VOLATILE_IDS)
+
+    def _find_open(self, volatile_id: int, session: Session | None):
+        """The open with this FileId.Volatile: on this connection, or on another channel
+        of the request's session (MS-SMB2 3.3.5.2.7 looks up Session.OpenTable)."""
+        open_ = self.opens.get(volatile_id)
+        if open_ is not None or session is None:
+            return open_
+        for ch in session.channels.values():
+            if ch.connection is not self:
+                open_ = ch.connection.opens.get(volatile_id)
+                if open_ is not None:
+                    return open_
+        return None
+
+    def flush_outbox(self) -> None:
+        """Send what another connection's action queued here (a pending operation ended
+        by a teardown elsewhere); inside receive_frame the frames go out with its reply."""
+        if not self._receiving and self.push is not None and not self.closed:
+            out, self._outbox = self._outbox, []
+            for frame in out:
+                self.push(frame)
 
     @property
     def authenticated(self) -> bool:
@@ -312,16 +353,14 @@ class ServerConnection(SessionHandlers, FileHandlers):
         session = self.sessions.get(session_id)
         if session is None:
             return 0
-        opens = [o for o in self.opens.values() if o.session_id == session_id]
-        for open_ in opens:
-            self.admin_close_open(open_)
         session.closed_by_admin = True
-        self.sessions.pop(session_id, None)
-        session.trees.clear()
-        self.logged_off[session_id] = session
-        while len(self.logged_off) > 8:
-            self.logged_off.pop(next(iter(self.logged_off)))
-        return sum(1 for o in opens if o.kind != "pipe")
+        closed = sum(
+            1
+            for o in self.opens.values()
+            if o.session_id == session_id and o.kind != "pipe"
+        )
+        self._end_session(session)
+        return closed
 
     def connection_lost(self) -> None:
         """Release every open (the transport is gone); idempotent, so a test harness may
@@ -339,7 +378,13 @@ class ServerConnection(SessionHandlers, FileHandlers):
             else:
                 self._close_open(open_)
         self.ctx.oplocks.release_connection(self)
+        for session in list(self.sessions.values()):
+            # MS-SMB2 3.3.7.1: the channel goes; a session with no channel left ends.
+            session.channels.pop(self.conn_id, None)
+            if not session.channels:
+                self.ctx.sessions.remove(session)
         self.sessions.clear()
+        self.pending_binds.clear()
         self.pending.clear()
 
     # ---- framing -----------------------------------------------------------------------
@@ -475,7 +520,12 @@ class ServerConnection(SessionHandlers, FileHandlers):
             flags = HeaderFlags.SERVER_TO_REDIR | (
                 q.flags & (HeaderFlags.RELATED_OPERATIONS | HeaderFlags.PRIORITY_MASK)
             )
-            key = r.signing_key or (r.session.signing_key if r.session else b"")
+            if r.signing_key:
+                key, algorithm = r.signing_key, self.signing_algorithm
+            elif r.session is not None:
+                key, algorithm = self._verification_key(r.session)
+            else:
+                key, algorithm = b"", self.signing_algorithm
             sign = r.sign and bool(key) and r.status != st.STATUS_PENDING and enc is None
             if sign:
                 flags |= HeaderFlags.SIGNED
@@ -501,7 +551,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
             if sign:
                 raw[SIGNATURE_OFFSET : SIGNATURE_OFFSET + 16] = compute_signature(
                     key,
-                    self.signing_algorithm,
+                    algorithm,
                     msg,
                     message_id=q.message_id,
                     is_response=True,
@@ -673,24 +723,20 @@ class ServerConnection(SessionHandlers, FileHandlers):
             return
         session = self.sessions.get(hdr.session_id)
         req.session = session
+        if session is None:
+            self._check_foreign_session(req)
+            return
         if hdr.is_signed:
-            if session is None:
-                # A signed request for a session that was logged off: answer
-                # USER_SESSION_DELETED, signed with the old key when the request proves it
-                # (MS-SMB2 3.3.5.2.4; clients that require signing insist on it).
-                old = self.logged_off.get(hdr.session_id)
-                if old is not None and self._verify(req, old):
-                    req.session, req.signed_ok = old, True
-                raise NtStatusError(st.STATUS_USER_SESSION_DELETED)
-            if not session.signing_key:
+            key, algorithm = self._verification_key(session)
+            if not key:
                 if session.state == "in_progress":
                     return  # no key yet: nothing to verify against
                 self._signing_violation(req, "signed request on a session without a key")
-            if not self._verify(req, session):
+            if not self._verify(req, key, algorithm):
                 self._signing_violation(req, "bad signature")
             req.signed_ok = True
             return
-        if session is None or session.state != "valid":
+        if session.state != "valid":
             return
         if (
             hdr.command == Command.TREE_CONNECT
@@ -707,14 +753,50 @@ class ServerConnection(SessionHandlers, FileHandlers):
         if session.signing_required:
             self._signing_violation(req, "unsigned request on a signing-required session")
 
-    def _verify(self, req: Request, session: Session) -> bool:
+    def _check_foreign_session(self, req: Request) -> None:
+        """A SessionId this connection does not hold (MS-SMB2 3.3.5.2.4, 3.3.5.2.9).
+
+        A binding SESSION_SETUP names a session of the GlobalSessionTable (or one whose
+        binding is under way here) and is verified with Session.SigningKey; it goes on to
+        :meth:`_session_bind`. Anything else fails with STATUS_USER_SESSION_DELETED --
+        signed, as Windows and Samba do, when the request proves a key of that session (one
+        logged off here a moment ago, or a live one on another connection): clients that
+        require signing insist on the SIGNED flag before they believe the status. A
+        SessionId nobody holds gets it unsigned (there is no key to sign with)."""
+        hdr = req.header
+        sid = hdr.session_id
+        binding = hdr.command == Command.SESSION_SETUP and _binding_requested(req.pdu)
+        pending = self.pending_binds.get(sid) if binding else None
+        live = pending.session if pending is not None else self.ctx.sessions.get(sid)
+        candidate = self.logged_off.get(sid) if not binding else None
+        candidate = candidate or live
+        if hdr.is_signed and candidate is not None:
+            key, algorithm = self._verification_key(candidate)
+            if key and self._verify(req, key, algorithm):
+                req.session, req.signed_ok = candidate, True
+            elif binding and live is not None:
+                self._signing_violation(req, "bad signature on a binding request")
+        if binding and live is not None and req.session is live or binding and not hdr.is_signed:
+            return  # _session_bind decides (unsigned: STATUS_INVALID_PARAMETER)
+        raise NtStatusError(st.STATUS_USER_SESSION_DELETED)
+
+    def _verification_key(self, session: Session) -> tuple[bytes, SigningAlgorithm]:
+        """MS-SMB2 3.3.5.2.4: Channel.SigningKey of this connection with its algorithm;
+        for a session not (yet) bound here, Session.SigningKey with the algorithm of the
+        connection that set the session up."""
+        ch = session.channels.get(self.conn_id)
+        if ch is not None:
+            return ch.signing_key, self.signing_algorithm
+        return session.signing_key, session.signing_algorithm or self.signing_algorithm
+
+    def _verify(self, req: Request, key: bytes, algorithm: SigningAlgorithm) -> bool:
         pdu = req.pdu
         hdr_copy = bytearray(pdu[:SMB2_HEADER_SIZE])
         received = bytes(hdr_copy[SIGNATURE_OFFSET : SIGNATURE_OFFSET + 16])
         hdr_copy[SIGNATURE_OFFSET : SIGNATURE_OFFSET + 16] = b"\x00" * 16
         expected = compute_signature(
-            session.signing_key,
-            self.signing_algorithm,
+            key,
+            algorithm,
             [hdr_copy, pdu[SMB2_HEADER_SIZE:]],
             message_id=req.header.message_id,
             is_response=False,
@@ -753,10 +835,17 @@ class ServerConnection(SessionHandlers, FileHandlers):
         s = req.session if req.session is not None else self.sessions.get(req.header.session_id)
         if s is None:
             raise NtStatusError(st.STATUS_USER_SESSION_DELETED)
+        req.session = s
         if s.state != "valid" and req.header.command not in (Command.LOGOFF,):
             raise NtStatusError(st.STATUS_ACCESS_DENIED, "session setup in progress")
-        req.session = s
+        if s.expired(self.now) and req.header.command not in _WHILE_EXPIRED:
+            # 3.3.5.2.9: past the Kerberos ticket's end only LOGOFF/CLOSE/LOCK go on; a
+            # re-authentication (SESSION_SETUP, never checked here) revives the session.
+            raise NtStatusError(st.STATUS_NETWORK_SESSION_EXPIRED)
         s.last_activity = self.now
+        if req.header.command in _TREE_COMMANDS and req.header.tree_id not in s.trees:
+            # 3.3.5.2.11: no such TreeId in Session.TreeConnectTable
+            raise NtStatusError(st.STATUS_NETWORK_NAME_DELETED)
 
     # ---- NEGOTIATE (MS-SMB2 3.3.5.3, 3.3.5.4) ---------------------------------------
 
@@ -834,6 +923,12 @@ class ServerConnection(SessionHandlers, FileHandlers):
         self.client_capabilities = r.capabilities
         self.client_dialects = list(r.dialects)
         self._set_dialect(dialect)
+        if (
+            dialect >= Dialect.SMB_3_0
+            and self.settings.multichannel
+            and r.capabilities & GlobalCapabilities.MULTI_CHANNEL
+        ):
+            self.server_capabilities |= GlobalCapabilities.MULTI_CHANNEL  # 3.3.5.4
         if r.security_mode & SecurityMode.SIGNING_REQUIRED:
             self.should_sign = True  # 3.3.5.4: Connection.ShouldSign
         contexts: list = []

@@ -96,7 +96,7 @@ class FileHandlers:
             vid = self.compound_open_id
         else:
             vid = int.from_bytes(file_id[8:16], "little")
-        open_ = self.opens.get(vid) if vid is not None else None
+        open_ = self._find_open(vid, req.session) if vid is not None else None
         if (
             open_ is None
             or open_.session_id != req.session.session_id
