@@ -123,6 +123,9 @@ class Request:
     session: Session | None = None
     signed_ok: bool = False  # signature present and verified
     encrypted: bool = False  # Request.IsEncrypted: arrived in a TRANSFORM_HEADER
+    #: (key, algorithm) its error response is signed with instead of the channel's: a
+    #: SESSION_SETUP that proved Session.SigningKey but not this Channel.SigningKey
+    reply_signing: tuple | None = None
 
 
 @dataclass(slots=True)
@@ -135,6 +138,7 @@ class Reply:
     session: Session | None = None
     sign: bool = False
     signing_key: bytes | None = None  # overrides the session key (final SESSION_SETUP)
+    signing_algorithm: SigningAlgorithm | None = None  # with signing_key (None: ours)
     async_id: int | None = None
     credits: int = 0
     after_pack: Callable[[bytes], None] | None = None
@@ -355,9 +359,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
             return 0
         session.closed_by_admin = True
         closed = sum(
-            1
-            for o in self.opens.values()
-            if o.session_id == session_id and o.kind != "pipe"
+            1 for o in self.opens.values() if o.session_id == session_id and o.kind != "pipe"
         )
         self._end_session(session)
         return closed
@@ -521,7 +523,10 @@ class ServerConnection(SessionHandlers, FileHandlers):
                 q.flags & (HeaderFlags.RELATED_OPERATIONS | HeaderFlags.PRIORITY_MASK)
             )
             if r.signing_key:
-                key, algorithm = r.signing_key, self.signing_algorithm
+                key = r.signing_key
+                algorithm = (
+                    self.signing_algorithm if r.signing_algorithm is None else r.signing_algorithm
+                )
             elif r.session is not None:
                 key, algorithm = self._verification_key(r.session)
             else:
@@ -679,12 +684,15 @@ class ServerConnection(SessionHandlers, FileHandlers):
             raise NtStatusError(st.STATUS_ACCESS_DENIED, what)
 
     def _error(self, req: Request, status: int) -> Reply:
+        key, algorithm = req.reply_signing or (None, None)
         return Reply(
             req.header,
             status,
             [pack_error_response()],
             session=req.session,
-            sign=self._should_sign_reply(req),
+            sign=self._should_sign_reply(req) or key is not None,
+            signing_key=key,
+            signing_algorithm=algorithm,
             encrypted=req.encrypted,
         )
 
@@ -733,6 +741,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
                     return  # no key yet: nothing to verify against
                 self._signing_violation(req, "signed request on a session without a key")
             if not self._verify(req, key, algorithm):
+                self._check_session_key_on_channel(req, session)
                 self._signing_violation(req, "bad signature")
             req.signed_ok = True
             return
@@ -780,6 +789,26 @@ class ServerConnection(SessionHandlers, FileHandlers):
             return  # _session_bind decides (unsigned: STATUS_INVALID_PARAMETER)
         raise NtStatusError(st.STATUS_USER_SESSION_DELETED)
 
+    def _check_session_key_on_channel(self, req: Request, session: Session) -> None:
+        """A SESSION_SETUP signed with Session.SigningKey on a connection that already is a
+        channel of the session (a second binding, or a re-authentication that forgot the
+        channel key): refused with STATUS_ACCESS_DENIED, signed with that key so the client
+        sees the status (3.2.5.1.3: it checks failed SESSION_SETUPs with Session.SigningKey)
+        instead of dropping the connection as Windows and Samba leave it."""
+        ch = session.channels.get(self.conn_id)
+        if req.header.command != Command.SESSION_SETUP or ch is None:
+            return
+        if ch.signing_key == session.signing_key:
+            return
+        algorithm = (
+            self.signing_algorithm
+            if session.signing_algorithm is None
+            else session.signing_algorithm
+        )
+        if self._verify(req, session.signing_key, algorithm):
+            req.reply_signing = (session.signing_key, algorithm)
+            raise NtStatusError(st.STATUS_ACCESS_DENIED, "session key on a bound channel")
+
     def _verification_key(self, session: Session) -> tuple[bytes, SigningAlgorithm]:
         """MS-SMB2 3.3.5.2.4: Channel.SigningKey of this connection with its algorithm;
         for a session not (yet) bound here, Session.SigningKey with the algorithm of the
@@ -787,7 +816,9 @@ class ServerConnection(SessionHandlers, FileHandlers):
         ch = session.channels.get(self.conn_id)
         if ch is not None:
             return ch.signing_key, self.signing_algorithm
-        return session.signing_key, session.signing_algorithm or self.signing_algorithm
+        if session.signing_algorithm is None:
+            return session.signing_key, self.signing_algorithm
+        return session.signing_key, session.signing_algorithm
 
     def _verify(self, req: Request, key: bytes, algorithm: SigningAlgorithm) -> bool:
         pdu = req.pdu
