@@ -373,6 +373,20 @@ def test_binding_a_second_channel(ctx, dialect, algorithms):
     assert ctx.sessions.get(c1.session_id) is None  # no channel left: the session ended
 
 
+def test_close_over_a_bound_channel_releases_the_open_where_it_lives(ctx):
+    with _logged_in(ctx) as c1, SmbTestClient(ctx) as c2:
+        tid = c1.tree_connect()
+        fid = c1.create(tid, "f.txt")
+        c2.negotiate([0x0311], capabilities=MULTI_CHANNEL_CAPS)
+        r, x = _bind(c1, c2)
+        assert r.status == STATUS_SUCCESS
+        c2.signing_key = x.channel_key(c2.preauth, 0x0311)
+        assert not c2.conn.opens and c1.conn.opens
+        assert c2.close_raw(tid, fid).status == STATUS_SUCCESS
+        assert not c1.conn.opens  # gone from the connection that held it
+        assert _position_info(c1, tid, fid).status == st.STATUS_FILE_CLOSED
+
+
 def test_binding_as_another_user_is_access_denied(ctx):
     with _logged_in(ctx) as c1, SmbTestClient(ctx) as c2:
         c2.negotiate([0x0311], capabilities=MULTI_CHANNEL_CAPS)

@@ -266,6 +266,25 @@ class ServerConnection(SessionHandlers, FileHandlers):
                     return open_
         return None
 
+    def _close_open(self, open_) -> None:
+        """Close an open on the connection that holds it (a bound channel may name an open
+        of another channel of its session; that connection's tables own it)."""
+        if self.opens.get(open_.volatile_id) is not open_:
+            for conn in {
+                id(ch.connection): ch.connection
+                for s in self._sessions_of(open_)
+                for ch in s.channels.values()
+            }.values():
+                if conn is not self and conn.opens.get(open_.volatile_id) is open_:
+                    conn._close_open(open_)
+                    conn.flush_outbox()
+                    return
+        FileHandlers._close_open(self, open_)
+
+    def _sessions_of(self, open_) -> list[Session]:
+        s = self.sessions.get(open_.session_id) or self.ctx.sessions.get(open_.session_id)
+        return [s] if s is not None else []
+
     def flush_outbox(self) -> None:
         """Send what another connection's action queued here (a pending operation ended
         by a teardown elsewhere); inside receive_frame the frames go out with its reply."""

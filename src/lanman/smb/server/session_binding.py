@@ -81,7 +81,10 @@ class SessionBinding:
 
         sid = req.header.session_id
         pending = self.pending_binds.get(sid)
-        session = pending.session if pending is not None else self.ctx.sessions.get(sid)
+        session = self.ctx.sessions.get(sid)
+        if pending is not None and pending.session is not session:
+            self.pending_binds.pop(sid, None)  # the session ended while binding
+            raise NtStatusError(st.STATUS_USER_SESSION_DELETED)
         if session is None or (req.header.is_signed and req.session is not session):
             raise NtStatusError(st.STATUS_USER_SESSION_DELETED)
         if pending is None:
