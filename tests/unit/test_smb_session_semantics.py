@@ -520,3 +520,32 @@ def test_ntlmv2_response_with_overrunning_av_pairs_is_invalid_parameter(ctx):
         ).pack()
         r = c.request(Command.SESSION_SETUP, body, session_id=r.header.session_id, sign=False)
         assert r.status == STATUS_INVALID_PARAMETER
+
+
+# ---- a real Kerberos logon: Session.ExpirationTime is the ticket's endtime -------------
+
+
+def test_kerberos_session_expires_with_its_ticket(tmp_path):
+    from test_gss_krb5 import make_ticket
+    from test_smb_kerberos_session import kerberos_client, kerberos_context
+
+    from lanman.kerberos import gssapi
+    from lanman.smb.client import SmbClientError
+    from lanman.smb.filestat import unix_ns_to_filetime
+
+    ctx, _share = kerberos_context(tmp_path)
+    endtime = int(gssapi.time.time()) + 600
+    ticket = make_ticket(authtime=gssapi.time.time() - 60, endtime=endtime)
+    c, t = kerberos_client(ctx, 0x0311, ticket)
+    try:
+        (session,) = t.server.sessions.values()
+        assert session.auth_package == "Kerberos"
+        assert session.expiration_time == unix_ns_to_filetime(endtime * 1_000_000_000)
+        c.tree_connect("data")  # NOW (2024) is before the ticket's end
+        real_receive = t.server.receive_frame
+        t.server.receive_frame = lambda frame, now: real_receive(frame, session.expiration_time)
+        with pytest.raises(SmbClientError) as exc:
+            c.tree_connect("data")
+        assert exc.value.status == st.STATUS_NETWORK_SESSION_EXPIRED
+    finally:
+        c.close()
