@@ -549,3 +549,14 @@ def test_kerberos_session_expires_with_its_ticket(tmp_path):
         assert exc.value.status == st.STATUS_NETWORK_SESSION_EXPIRED
     finally:
         c.close()
+
+
+def test_status_lists_a_bound_session_once(ctx):
+    from lanman.smb.server.status import snapshot
+
+    with _logged_in(ctx) as c1, SmbTestClient(ctx) as c2:
+        c2.negotiate([0x0311], capabilities=MULTI_CHANNEL_CAPS)
+        r, _x = _bind(c1, c2)
+        assert r.status == STATUS_SUCCESS
+        listed = snapshot([c1.conn, c2.conn], NOW)["sessions"]
+        assert [s["session_id"] for s in listed] == [c1.session_id]
