@@ -31,6 +31,7 @@ from lanman.smb.wire.constants import (
     SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB,
     SMB2_FILEID_NONE,
     SMB2_LOCKFLAG_EXCLUSIVE_LOCK,
+    SMB2_LOCKFLAG_FAIL_IMMEDIATELY,
     SMB2_LOCKFLAG_SHARED_LOCK,
     SMB2_LOCKFLAG_UNLOCK,
     Command,
@@ -67,7 +68,7 @@ from lanman.smb.wire.query import (
 from lanman.smb.wire.session import empty_body
 
 from .fs import map_generic_access
-from .locks import ByteRangeLocks
+from .locks import ByteRangeLocks, Waiter
 from .state import DirectoryScan, Open
 
 if TYPE_CHECKING:
@@ -86,19 +87,46 @@ def map_generic(access: int, maximal: int) -> int:
     return granted
 
 
+#: what a pending operation answers when its open is closed under it (MS-SMB2 3.3.5.10,
+#: 3.3.5.14: a waiting lock ends with STATUS_RANGE_NOT_LOCKED, as on Windows)
+_CLOSED_WHILE_PENDING = {
+    "notify": st.STATUS_NOTIFY_CLEANUP,
+    "lock": st.STATUS_RANGE_NOT_LOCKED,
+}
+
+_LOCK_KINDS = {  # flags -> (exclusive, blocking); anything else is invalid (3.3.5.14.2)
+    SMB2_LOCKFLAG_SHARED_LOCK: (False, True),
+    SMB2_LOCKFLAG_EXCLUSIVE_LOCK: (True, True),
+    SMB2_LOCKFLAG_SHARED_LOCK | SMB2_LOCKFLAG_FAIL_IMMEDIATELY: (False, False),
+    SMB2_LOCKFLAG_EXCLUSIVE_LOCK | SMB2_LOCKFLAG_FAIL_IMMEDIATELY: (True, False),
+}
+
+
+def _lock_kind(flags: int, index: int) -> tuple[bool, bool]:
+    """(exclusive, blocking) of a lock element; only the first of several may block."""
+    kind = _LOCK_KINDS.get(flags)
+    if kind is None or (kind[1] and index > 0):
+        raise NtStatusError(st.STATUS_INVALID_PARAMETER, "bad lock flags")
+    return kind
+
+
 class FileHandlers:
     """Mixin of :class:`ServerConnection` for the commands that act on opens."""
 
     # ---- open table -----------------------------------------------------------------
 
     def _lookup_open(self, req: Request, file_id: bytes) -> Open:
-        if file_id == SMB2_FILEID_NONE and req.header.is_related:
+        """MS-SMB2 3.3.5.2.7.2 / 3.3.5.x: the open of a FileId (the compound's for
+        0xFF.. in a related request); both halves must match, else STATUS_FILE_CLOSED."""
+        chained = file_id == SMB2_FILEID_NONE and req.header.is_related
+        if chained:
             vid = self.compound_open_id
         else:
             vid = int.from_bytes(file_id[8:16], "little")
         open_ = self._find_open(vid, req.session) if vid is not None else None
         if (
             open_ is None
+            or (not chained and bytes(file_id[:8]) != open_.file_id[:8])
             or open_.session_id != req.session.session_id
             or open_.tree_id != req.header.tree_id
         ):
@@ -110,9 +138,7 @@ class FileHandlers:
         if open_.oplock_key is not None:
             self.ctx.oplocks.release(open_.oplock_key, self, open_.volatile_id)
         for p in [p for p in self.pending.values() if p.open_id == open_.volatile_id]:
-            self.complete_async(
-                p, st.STATUS_NOTIFY_CLEANUP if p.kind == "notify" else st.STATUS_PIPE_BROKEN
-            )
+            self.complete_async(p, _CLOSED_WHILE_PENDING.get(p.kind, st.STATUS_PIPE_BROKEN))
         if open_.kind == "file":
             self._drop_locks(open_)
         try:
@@ -138,7 +164,7 @@ class FileHandlers:
         locks = self.ctx.lock_tables.get(key) if key is not None else None
         if locks is not None:
             locks.release_owner((id(self), open_.volatile_id))
-            if not locks:
+            if locks.idle:
                 del self.ctx.lock_tables[key]
 
     # ---- CREATE ---------------------------------------------------------------------
@@ -483,47 +509,59 @@ class FileHandlers:
     # ---- LOCK ---------------------------------------------------------------------------
 
     def _lock(self, req: Request) -> Reply:
-        """MS-SMB2 3.3.5.14. Conflicting locks fail at once (no blocking waits)."""
+        """MS-SMB2 3.3.5.14: the elements are processed in order. An unlock request
+        (first element UNLOCK) stops at the first failure, keeping what it already
+        unlocked; a lock request is all or nothing. A single blocking lock (no
+        FAIL_IMMEDIATELY) that conflicts goes async and is granted when room is made,
+        or ends with STATUS_CANCELLED (CANCEL) / STATUS_RANGE_NOT_LOCKED (its open closed)."""
         r = LockRequest.unpack(req.pdu)
         open_ = self._lookup_open(req, r.file_id)
         if open_.kind != "file":
             raise NtStatusError(st.STATUS_INVALID_PARAMETER)
         locks = self.locks_for(open_)
         owner = (id(self), open_.volatile_id)
-        unlocking = r.locks[0].flags & SMB2_LOCKFLAG_UNLOCK
-        for el in r.locks:
-            kind = el.flags & 0x7
-            if (
-                unlocking
-                and kind != SMB2_LOCKFLAG_UNLOCK
-                or not unlocking
-                and kind not in (SMB2_LOCKFLAG_SHARED_LOCK, SMB2_LOCKFLAG_EXCLUSIVE_LOCK)
-            ):
-                raise NtStatusError(st.STATUS_INVALID_PARAMETER, "bad lock flags")
-            if el.length and el.offset + el.length - 1 > 0xFFFFFFFFFFFFFFFF:
-                raise NtStatusError(
-                    st.STATUS_INVALID_LOCK_RANGE
-                    if hasattr(st, "STATUS_INVALID_LOCK_RANGE")
-                    else st.STATUS_INVALID_PARAMETER
-                )
+        if r.locks[0].flags & SMB2_LOCKFLAG_UNLOCK:
+            for el in r.locks:  # 3.3.5.14.1
+                if el.flags != SMB2_LOCKFLAG_UNLOCK:
+                    raise NtStatusError(st.STATUS_INVALID_PARAMETER, "bad unlock flags")
+                locks.unlock(owner, el.offset, el.length)
+            return self.ok(req, [empty_body(4)])
         done = []
         try:
-            for el in r.locks:
-                if unlocking:
-                    locks.unlock(owner, el.offset, el.length)
-                else:
-                    locks.lock(
-                        owner,
-                        el.offset,
-                        el.length,
-                        exclusive=bool(el.flags & SMB2_LOCKFLAG_EXCLUSIVE_LOCK),
-                    )
-                    done.append(el)
+            for i, el in enumerate(r.locks):  # 3.3.5.14.2
+                exclusive, blocking = _lock_kind(el.flags, i)
+                if el.length and el.offset + el.length - 1 > 0xFFFFFFFFFFFFFFFF:
+                    raise NtStatusError(st.STATUS_INVALID_LOCK_RANGE)
+                if (
+                    blocking
+                    and len(r.locks) == 1
+                    and locks.would_conflict(owner, el.offset, el.length, exclusive=exclusive)
+                ):
+                    return self._lock_wait(req, open_, locks, owner, el, exclusive)
+                locks.lock(owner, el.offset, el.length, exclusive=exclusive)
+                done.append(el)
         except NtStatusError:
-            for el in done:  # all or nothing (3.3.5.14.2)
+            for el in reversed(done):  # all or nothing
                 locks.unlock(owner, el.offset, el.length)
             raise
         return self.ok(req, [empty_body(4)])
+
+    def _lock_wait(self, req: Request, open_: Open, locks, owner, el, exclusive: bool) -> Reply:
+        """Answer STATUS_PENDING and queue the request on the file's lock table."""
+        interim = self.new_async(req, "lock", open_.volatile_id)
+        pending = self.pending[interim.async_id]
+
+        def granted() -> None:
+            self.complete_async(pending, st.STATUS_SUCCESS, [empty_body(4)])
+
+        waiter = Waiter(owner, el.offset, el.length, exclusive, granted)
+        try:
+            locks.wait(waiter)
+        except NtStatusError:
+            self.pending.pop(interim.async_id, None)
+            raise
+        pending.on_abandon = lambda: locks.cancel_wait(waiter)
+        return interim
 
     # ---- QUERY_DIRECTORY ---------------------------------------------------------------
 
