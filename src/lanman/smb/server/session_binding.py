@@ -38,7 +38,10 @@ class PendingBind:
 def binding_refusal(conn, session: Session, signed: bool) -> int | None:
     """The status a binding request gets before any authentication, or None to go on
     (MS-SMB2 3.3.5.5 for SMB2_SESSION_FLAG_BINDING; the order of the checks is the one
-    Windows shows to smbtorture's smb2.session.bind_negative_* tests)."""
+    Windows shows to smbtorture's smb2.session.bind_negative_* tests). Like Windows (the
+    "...d" variants of those tests), a connection with another ClientGuid may bind: the
+    binding proves Session.SigningKey and authenticates the session's user afresh, which is
+    what protects the session (Samba 4.17 refuses it with STATUS_USER_SESSION_DELETED)."""
     if not signed:
         return st.STATUS_INVALID_PARAMETER  # "the SMB2_FLAGS_SIGNED bit is not set"
     here, there = conn.signing_algorithm, session.signing_algorithm
