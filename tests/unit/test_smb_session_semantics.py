@@ -560,3 +560,37 @@ def test_status_lists_a_bound_session_once(ctx):
         assert r.status == STATUS_SUCCESS
         listed = snapshot([c1.conn, c2.conn], NOW)["sessions"]
         assert [s["session_id"] for s in listed] == [c1.session_id]
+
+
+# ---- FSCTL_QUERY_NETWORK_INTERFACE_INFO (2.2.32.5) -----------------------------------------
+
+
+def test_network_interface_info_lists_the_address_the_client_reached(ctx):
+    from lanman.smb.server.session_binding import pack_network_interface_info
+    from lanman.smb.wire.constants import FSCTL_QUERY_NETWORK_INTERFACE_INFO
+
+    with _logged_in(ctx) as c:
+        c.conn.server_address = "192.0.2.7"
+        tid = c.tree_connect("IPC$")
+        r = c.ioctl_raw(tid, FSCTL_QUERY_NETWORK_INTERFACE_INFO, b"\xff" * 16, b"", 65536)
+        assert r.status == STATUS_SUCCESS and c.verify(r)
+        out_off, out_len = struct.unpack_from("<II", r.pdu, 64 + 32)
+        entry = r.pdu[out_off : out_off + out_len]
+        nxt, if_index, _cap, _res, speed = struct.unpack_from("<IIIIQ", entry)
+        assert len(entry) == 152 and nxt == 0 and if_index == 1 and speed > 0
+        assert entry[24:26] == b"\x02\x00" and entry[28:32] == bytes([192, 0, 2, 7])
+        small = c.ioctl_raw(tid, FSCTL_QUERY_NETWORK_INTERFACE_INFO, b"\xff" * 16, b"", 100)
+        assert small.status == st.STATUS_BUFFER_TOO_SMALL
+    v6 = pack_network_interface_info(["::1", "not-an-ip", "127.0.0.1"])
+    assert len(v6) == 2 * 152 and struct.unpack_from("<I", v6)[0] == 152
+    assert v6[24:26] == b"\x17\x00" and v6[32:48] == b"\x00" * 15 + b"\x01"
+
+
+def test_network_interface_info_without_multichannel_is_not_supported(ctx):
+    from lanman.smb.wire.constants import FSCTL_QUERY_NETWORK_INTERFACE_INFO
+
+    with _logged_in(ctx, caps=0x44) as c:
+        c.conn.server_address = "192.0.2.7"
+        tid = c.tree_connect("IPC$")
+        r = c.ioctl_raw(tid, FSCTL_QUERY_NETWORK_INTERFACE_INFO, b"\xff" * 16, b"", 65536)
+        assert r.status == st.STATUS_NOT_SUPPORTED

@@ -173,11 +173,14 @@ _VOLATILE_IDS = itertools.count(1)
 class ServerConnection(SessionHandlers, FileHandlers):
     """MS-SMB2 3.3.1.7 Connection plus the request processing of 3.3.5."""
 
-    def __init__(self, ctx: ServerContext, client_address: str = "") -> None:
+    def __init__(
+        self, ctx: ServerContext, client_address: str = "", server_address: str = ""
+    ) -> None:
         self.ctx = ctx
         self.conn_id = next(_CONNECTION_NUMBERS)  # lanman status: file ids are per server
         self.settings = ctx.settings
         self.client_address = client_address
+        self.server_address = server_address  # the local IP the client reached (multichannel)
         self.closed = False
         self.dialect: int | None = None  # Connection.Dialect; 0x02FF after SMB1 upgrade
         self.client_guid = b""

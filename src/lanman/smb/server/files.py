@@ -739,7 +739,7 @@ class FileHandlers:
         if code in (FSCTL_DFS_GET_REFERRALS, FSCTL_DFS_GET_REFERRALS_EX):
             raise NtStatusError(st.STATUS_NOT_FOUND, "no DFS")
         if code == FSCTL_QUERY_NETWORK_INTERFACE_INFO:
-            raise NtStatusError(st.STATUS_NOT_SUPPORTED, "no multichannel")
+            return self._network_interface_info(req, r)  # session_binding.py
         if code == FSCTL_PIPE_WAIT:
             return self.ok(req, [pack_ioctl_response(code, r.file_id, b"")])
         open_ = self._lookup_open(req, r.file_id)

@@ -157,3 +157,53 @@ class SessionBinding:
             status=f"0x{status:08X} {st.lookup(status).name}",
             reason=f"session binding: {reason}",
         )
+
+
+# ---- FSCTL_QUERY_NETWORK_INTERFACE_INFO (MS-SMB2 2.2.32.5, 3.3.5.15.11) ---------------
+
+_AF_INET, _AF_INET6 = 0x0002, 0x0017  # SOCKADDR_STORAGE Family values (2.2.32.5.1)
+#: LinkSpeed reported for the interface (bits per second): lanman cannot see the NIC's
+#: speed from the socket, so it reports 1 Gbit/s, a plausible value clients only rank by
+_LINK_SPEED = 1_000_000_000
+
+
+def pack_network_interface_info(addresses: list[str]) -> bytes:
+    """NETWORK_INTERFACE_INFO entries (2.2.32.5), one per address, chained by Next; an
+    address that is neither IPv4 nor IPv6 is skipped."""
+    import ipaddress
+    import struct
+
+    entries = []
+    for i, text in enumerate(addresses):
+        try:
+            ip = ipaddress.ip_address(text.split("%", 1)[0])
+        except ValueError:
+            continue
+        if ip.version == 4:
+            sockaddr = struct.pack("<H", _AF_INET) + b"\x00\x00" + ip.packed
+        else:
+            sockaddr = struct.pack("<H", _AF_INET6) + b"\x00\x00" + b"\x00" * 4 + ip.packed
+        entries.append((i + 1, sockaddr.ljust(128, b"\x00")))
+    out = bytearray()
+    for n, (if_index, sockaddr) in enumerate(entries):
+        nxt = 152 if n < len(entries) - 1 else 0
+        out += struct.pack("<IIIIQ", nxt, if_index, 0, 0, _LINK_SPEED) + sockaddr
+    return bytes(out)
+
+
+class NetworkInterfaces:
+    """Mixin of :class:`ServerConnection`: the interface list a multichannel client asks
+    for (3.3.5.15.11) -- the address this connection was accepted on, so a client finds a
+    path for a further channel where it already reached the server."""
+
+    def _network_interface_info(self, req: Request, r) -> Reply:
+        from lanman.smb.wire.query import pack_ioctl_response
+
+        if not self.multichannel or not self.server_address:
+            raise NtStatusError(st.STATUS_NOT_SUPPORTED, "no multichannel")
+        data = pack_network_interface_info([self.server_address])
+        if not data:
+            raise NtStatusError(st.STATUS_NOT_SUPPORTED, "no usable interface address")
+        if len(data) > r.max_output_response:
+            raise NtStatusError(st.STATUS_BUFFER_TOO_SMALL)
+        return self.ok(req, [pack_ioctl_response(r.ctl_code, r.file_id, data)])

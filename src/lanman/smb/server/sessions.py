@@ -28,7 +28,7 @@ from lanman.smb.wire.session import (
     empty_body,
 )
 
-from .session_binding import SessionBinding
+from .session_binding import NetworkInterfaces, SessionBinding
 from .session_table import Channel
 from .state import UNMAPPABLE, Session, TreeConnect
 
@@ -80,7 +80,7 @@ def _ticket_expiration(auth) -> int:
     return unix_ns_to_filetime(int(endtime) * 1_000_000_000)
 
 
-class SessionHandlers(SessionBinding):
+class SessionHandlers(SessionBinding, NetworkInterfaces):
     """Mixin of :class:`ServerConnection` for session and tree management."""
 
     # ---- SESSION_SETUP -----------------------------------------------------------------
