@@ -594,3 +594,22 @@ def test_network_interface_info_without_multichannel_is_not_supported(ctx):
         tid = c.tree_connect("IPC$")
         r = c.ioctl_raw(tid, FSCTL_QUERY_NETWORK_INTERFACE_INFO, b"\xff" * 16, b"", 65536)
         assert r.status == st.STATUS_NOT_SUPPORTED
+
+
+def test_a_session_has_at_most_32_channels(ctx):
+    from lanman.smb.server.session_binding import MAX_CHANNELS
+
+    with _logged_in(ctx) as c1:
+        clients = []
+        try:
+            for i in range(MAX_CHANNELS):
+                c = SmbTestClient(ctx)
+                clients.append(c)
+                c.negotiate([0x0311], capabilities=MULTI_CHANNEL_CAPS)
+                r, _x = _bind(c1, c)
+                want = STATUS_SUCCESS if i < MAX_CHANNELS - 1 else st.STATUS_INSUFFICIENT_RESOURCES
+                assert r.status == want, i
+            assert len(c1.conn.sessions[c1.session_id].channels) == MAX_CHANNELS
+        finally:
+            for c in clients:
+                c.close()

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from .state import Session
 
 _GMAC = SigningAlgorithm.AES_GMAC
+#: Channels a session may have, the first one included (Windows Server 2012 R2 and later:
+#: 32; the next binding gets STATUS_INSUFFICIENT_RESOURCES): bounds what one session holds
+MAX_CHANNELS = 32
 
 
 @dataclass(slots=True)
@@ -65,6 +68,8 @@ def binding_refusal(conn, session: Session, signed: bool) -> int | None:
         return st.STATUS_NETWORK_SESSION_EXPIRED
     if not session.can_sign or session.is_guest or session.is_anonymous:
         return st.STATUS_NOT_SUPPORTED  # Session.IsAnonymous / IsGuest
+    if len(session.channels) >= MAX_CHANNELS:
+        return st.STATUS_INSUFFICIENT_RESOURCES
     return None
 
 
