@@ -810,7 +810,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
                 req.session, req.signed_ok = candidate, True
             elif binding and live is not None:
                 self._signing_violation(req, "bad signature on a binding request")
-        if binding and live is not None and req.session is live or binding and not hdr.is_signed:
+        if binding and ((live is not None and req.session is live) or not hdr.is_signed):
             return  # _session_bind decides (unsigned: STATUS_INVALID_PARAMETER)
         raise NtStatusError(st.STATUS_USER_SESSION_DELETED)
 
@@ -825,13 +825,9 @@ class ServerConnection(SessionHandlers, FileHandlers):
             return
         if ch.signing_key == session.signing_key:
             return
-        algorithm = (
-            self.signing_algorithm
-            if session.signing_algorithm is None
-            else session.signing_algorithm
-        )
-        if self._verify(req, session.signing_key, algorithm):
-            req.reply_signing = (session.signing_key, algorithm)
+        key, algorithm = self._session_signing(session)
+        if self._verify(req, key, algorithm):
+            req.reply_signing = (key, algorithm)
             raise NtStatusError(st.STATUS_ACCESS_DENIED, "session key on a bound channel")
 
     def _verification_key(self, session: Session) -> tuple[bytes, SigningAlgorithm]:
@@ -841,6 +837,10 @@ class ServerConnection(SessionHandlers, FileHandlers):
         ch = session.channels.get(self.conn_id)
         if ch is not None:
             return ch.signing_key, self.signing_algorithm
+        return self._session_signing(session)
+
+    def _session_signing(self, session: Session) -> tuple[bytes, SigningAlgorithm]:
+        """Session.SigningKey with the algorithm of the connection that set it up."""
         if session.signing_algorithm is None:
             return session.signing_key, self.signing_algorithm
         return session.signing_key, session.signing_algorithm
