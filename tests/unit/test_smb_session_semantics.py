@@ -495,6 +495,7 @@ def test_session_table_ids_unique_and_bounded():
     assert not table.add(S(5))  # full
     table.remove(a)
     assert table.get(1) is None and len(table) == 1
+    assert table.new_id(lambda n: b"\x02" + b"\x00" * 7) == 0  # only 3, which is taken
 
 
 # ---- NTLMSSP (Samba bug 14932) -------------------------------------------------------------

@@ -44,12 +44,13 @@ class SessionTable:
         return self._sessions.get(session_id)
 
     def new_id(self, random_bytes: Callable[[int], bytes]) -> int:
-        """A SessionId no live session holds (3.3.5.5.1: unique on the server)."""
+        """A SessionId no live session holds (3.3.5.5.1: unique on the server); 0 when 64
+        draws found none (a broken random source: the caller refuses the logon)."""
         for _ in range(64):
             sid = int.from_bytes(random_bytes(8), "little") | 1
             if sid not in _RESERVED_IDS and sid not in self._sessions:
                 return sid
-        raise RuntimeError("no free SessionId")  # the random source is broken
+        return 0
 
     def add(self, session: Any) -> bool:
         """Register a new session; False when the server holds ``limit`` sessions."""

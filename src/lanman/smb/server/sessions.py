@@ -114,8 +114,11 @@ class SessionHandlers(SessionBinding, NetworkInterfaces):
         if hdr.session_id == 0:
             if len(self.sessions) >= self.settings.max_sessions_per_connection:
                 raise NtStatusError(st.STATUS_REQUEST_NOT_ACCEPTED, "too many sessions")
+            sid = self.ctx.sessions.new_id(self.ctx.random_bytes)
+            if not sid:
+                raise NtStatusError(st.STATUS_INSUFF_SERVER_RESOURCES, "no free SessionId")
             session = Session(
-                session_id=self.ctx.sessions.new_id(self.ctx.random_bytes),
+                session_id=sid,
                 preauth_hash=self.preauth_hash,
                 client_security_mode=r.security_mode,
                 dialect=self.dialect,
