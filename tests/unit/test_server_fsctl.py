@@ -299,12 +299,20 @@ def test_answers_for_what_is_not_offered(c):
     assert _ioctl(c, FSCTL_FILE_LEVEL_TRIM, fid, trim) == (STATUS_SUCCESS, b"\x01\x00\x00\x00")
 
 
-def test_network_interface_is_loopback(c):
-    status, out = _ioctl(c, FSCTL_QUERY_NETWORK_INTERFACE_INFO, FF, max_output=1024)
-    assert status == STATUS_SUCCESS and len(out) == 152
-    nxt, _idx, _cap, _res, speed = struct.unpack_from("<IIIIQ", out)
-    assert nxt == 0 and speed > 0
-    assert struct.unpack_from("<HH4s", out, 24) == (2, 0, bytes([127, 0, 0, 1]))
+def test_network_interface_is_loopback(tmp_path):
+    """Through the FSCTL table to session_binding.py: the address the client reached, for a
+    client that announced multichannel (the rules: test_smb_session_semantics.py)."""
+    ctx, _events, _share = make_context(tmp_path)
+    with SmbTestClient(ctx) as c:
+        c.conn.server_address = "127.0.0.1"
+        c.negotiate([0x0311], capabilities=0x08 | 0x44)  # MULTI_CHANNEL | LARGE_MTU | ENC
+        c.session_setup()
+        c.tid = c.tree_connect()
+        status, out = _ioctl(c, FSCTL_QUERY_NETWORK_INTERFACE_INFO, FF, max_output=1024)
+        assert status == STATUS_SUCCESS and len(out) == 152
+        nxt, _idx, _cap, _res, speed = struct.unpack_from("<IIIIQ", out)
+        assert nxt == 0 and speed > 0
+        assert struct.unpack_from("<HH4s", out, 24) == (2, 0, bytes([127, 0, 0, 1]))
 
 
 def test_ioctl_without_fsctl_flag_not_supported(c):

@@ -239,6 +239,11 @@ _TABLE: tuple[tuple[int, str, str], ...] = (
         "STATUS_NETWORK_SESSION_EXPIRED",
         "The client session has expired; so the client must re-authenticate to continue accessing the remote resources.",
     ),
+    (
+        0xC000042A,
+        "STATUS_REQUEST_OUT_OF_SEQUENCE",
+        "The request was received out of sequence (a session binding over another signing algorithm).",
+    ),
     (0xC0000380, "STATUS_SMARTCARD_WRONG_PIN", "An incorrect PIN was entered."),
     (
         0xC0000413,
@@ -423,6 +428,7 @@ STATUS_INSUFF_SERVER_RESOURCES = 0xC0000205
 STATUS_NOT_FOUND = 0xC0000225
 STATUS_NO_MATCH = 0xC0000272
 STATUS_NETWORK_SESSION_EXPIRED = 0xC000035C
+STATUS_REQUEST_OUT_OF_SEQUENCE = 0xC000042A
 STATUS_INSUFFICIENT_RESOURCES = 0xC000009A
 STATUS_INTERNAL_ERROR = 0xC00000E5
 STATUS_INVALID_OPLOCK_PROTOCOL = 0xC00000E3

@@ -118,7 +118,7 @@ class FileHandlers:
         else:
             # 3.3.5.2.7.2: related requests after this one use the FileId it names
             vid = self.compound_open_id = int.from_bytes(file_id[8:16], "little")
-        open_ = self.opens.get(vid) if vid is not None else None
+        open_ = self._find_open(vid, req.session) if vid is not None else None
         if (
             open_ is None
             or (not chained and bytes(file_id[:8]) != open_.file_id[:8])

@@ -69,7 +69,6 @@ _MAX_I64 = 0x7FFFFFFFFFFFFFFF
 COMPRESSION_FORMAT_NONE = 0
 COMPRESSION_FORMAT_DEFAULT = 1
 COMPRESSION_FORMAT_LZNT1 = 2
-_NIC_LINK_SPEED = 10_000_000_000  # bits/s reported for the loopback interface
 _ZERO_BLOCK = 1024 * 1024
 _MAX_ZERO_WRITE = 64 * 1024 * 1024  # zeros written where the host cannot punch holes
 
@@ -135,13 +134,10 @@ def _pipe_wait(conn, req, r, _open) -> Result:
     return b"", st.STATUS_SUCCESS
 
 
-def _network_interfaces(conn, req, r, _open) -> Result:
-    """MS-SMB2 3.3.5.15.11: lanman listens on one address; it reports the loopback
-    interface (no RSS/RDMA capability)."""
-    out = w.pack_ipv4_interface(1, bytes([127, 0, 0, 1]), _NIC_LINK_SPEED, 0)
-    if r.max_output_response < len(out):
-        raise NtStatusError(st.STATUS_BUFFER_TOO_SMALL)
-    return out, st.STATUS_SUCCESS
+def _network_interfaces(conn, req, r, _open) -> Reply:
+    """MS-SMB2 3.3.5.15.11: the address the connection was accepted on (session_binding.py;
+    STATUS_NOT_SUPPORTED without multichannel)."""
+    return conn._network_interface_info(req, r)
 
 
 # ---- named pipes -----------------------------------------------------------------------------

@@ -35,6 +35,10 @@ class ServerSettings:
     max_opens_per_connection: int = 4096
     max_async_per_connection: int = 256
     max_sessions_per_connection: int = 64
+    #: IsMultiChannelCapable (MS-SMB2 3.3.1.1): SMB2_GLOBAL_CAP_MULTI_CHANNEL is echoed to a
+    #: 3.x client that offers it, and such a client may bind its session to more
+    #: connections (3.3.5.5, session_binding.py)
+    multichannel: bool = True
     #: EncryptData: every session of an SMB 3.x client that can encrypt is encrypted
     #: (MS-SMB2 3.3.1.1 EncryptData; Set-SmbServerConfiguration -EncryptData).
     encrypt_data: bool = False
@@ -96,6 +100,9 @@ class ServerContext:
     #: the store's/directory's for NTLM (lanman.directory.identity.logon_sids). The default
     #: gives every real user Everyone + Authenticated Users (tests, embedders).
     logon_sids: Callable[[Any], list[str]] = field(default=None)  # type: ignore[assignment]
+    #: MS-SMB2 3.3.1.5 GlobalSessionTable (lanman.smb.server.session_table.SessionTable):
+    #: sessions by SessionId across connections (binding, PreviousSessionId, error signing)
+    sessions: Any = None
 
     def __post_init__(self) -> None:
         if self.random_bytes is None:
@@ -104,6 +111,10 @@ class ServerContext:
             self.random_bytes = os.urandom
         if self.logon_sids is None:
             self.logon_sids = default_logon_sids
+        if self.sessions is None:
+            from .session_table import SessionTable
+
+            self.sessions = SessionTable()
         if self.oplocks is None:
             from .oplocks import OplockTable
 
@@ -174,14 +185,29 @@ class Session:
     #: Close-SmbSession: an administrator closed the session; its next request gets
     #: STATUS_USER_SESSION_DELETED (MS-SMB2 3.3.5.2.9)
     closed_by_admin: bool = False
+    #: Session.Connection's Dialect and signing algorithm: a binding request is verified and
+    #: answered with them (3.3.5.2.4), and must come over the same dialect/cipher (3.3.5.5)
+    dialect: int = 0
+    signing_algorithm: Any = None
+    cipher: Any = None
+    #: Session.ChannelList (3.3.1.8): ServerConnection.conn_id -> session_table.Channel
+    channels: dict = field(default_factory=dict)
+    #: Session.ExpirationTime (FILETIME; 0: never): the Kerberos ticket's endtime; past it
+    #: requests get STATUS_NETWORK_SESSION_EXPIRED until a re-authentication (3.3.5.2.9)
+    expiration_time: int = 0
 
     @property
     def can_sign(self) -> bool:
-        return bool(self.signing_key) and not (self.is_guest or self.is_anonymous)
+        """Keys exist only for a real user's first logon; a later anonymous or guest
+        re-authentication keeps them (3.3.5.5.3: re-authentication changes no key)."""
+        return bool(self.signing_key)
 
     @property
     def can_encrypt(self) -> bool:
-        return bool(self.encryption_key) and not (self.is_guest or self.is_anonymous)
+        return bool(self.encryption_key)
+
+    def expired(self, now: int) -> bool:
+        return bool(self.expiration_time) and now >= self.expiration_time
 
 
 @dataclass(slots=True)

@@ -91,6 +91,9 @@ def snapshot(conns: Iterable, now: int) -> dict:
         for s in list(conn.sessions.values()):
             if s.state != "valid":
                 continue
+            first = next(iter(s.channels.values()), None)
+            if first is not None and first.connection is not conn:
+                continue  # a multichannel session is listed once, on its first channel
             idle = max(0, (now - (s.last_activity or now)) // _TICKS)
             encrypted_trees = any(t.encrypt_data for t in s.trees.values())
             sessions.append(

@@ -113,9 +113,3 @@ def pack_object_id(object_id: bytes, birth_volume_id: bytes) -> bytes:
     """MS-FSCC 2.1.3.1 FILE_OBJECTID_BUFFER (type 1): ObjectId, BirthVolumeId,
     BirthObjectId (= ObjectId), DomainId (zero)."""
     return object_id + birth_volume_id + object_id + b"\x00" * 16
-
-
-def pack_ipv4_interface(if_index: int, address: bytes, link_speed: int, capability: int) -> bytes:
-    """One NETWORK_INTERFACE_INFO entry (Next 0) with a SOCKADDR_IN (family 2, port 0)."""
-    sockaddr = struct.pack("<HH4s", 2, 0, address)
-    return _IFACE.pack(0, if_index, capability, 0, link_speed, sockaddr)
