@@ -66,6 +66,7 @@ from lanman.smb.wire.query import (
 )
 from lanman.smb.wire.session import empty_body
 
+from . import sharemodes
 from .fs import map_generic_access
 from .locks import ByteRangeLocks
 from .state import DirectoryScan, Open
@@ -115,6 +116,7 @@ class FileHandlers:
             )
         if open_.kind == "file":
             self._drop_locks(open_)
+        sharemodes.leave(self, open_)
         try:
             open_.handle.close()
         except (OSError, NtStatusError):
@@ -159,39 +161,22 @@ class FileHandlers:
             stat = None
             action = 1
         else:
-            granted = map_generic(r.desired_access, tree.maximal_access)
-            if (
-                tree.read_only
-                and granted & (FILE_WRITE_DATA | FILE_APPEND_DATA | DELETE | FILE_WRITE_ATTRIBUTES)
-                and not (r.desired_access & MAXIMUM_ALLOWED)
-            ):
-                raise NtStatusError(st.STATUS_ACCESS_DENIED, "read-only share")
-            if (
-                granted & FILE_ALL_ACCESS & ~tree.share_access
-                and not r.desired_access & MAXIMUM_ALLOWED
-            ):
-                # MS-SMB2 3.3.5.9: the share's permissions cap every open
-                raise NtStatusError(st.STATUS_ACCESS_DENIED, "share permissions")
-            granted &= tree.maximal_access
-            handle, action = tree.fs.open(
-                r.name,
-                desired_access=granted,
-                share_access=r.share_access,
-                create_disposition=r.create_disposition,
-                create_options=r.create_options,
-                file_attributes=r.file_attributes,
-            )
-            stat = handle.stat()
+            handle, action = sharemodes.open_on_share(self, tree, r, vid)
             open_ = Open(
                 vid,
                 req.session.session_id,
                 tree.tree_id,
                 "dir" if handle.is_directory else "file",
-                granted,
+                handle.granted_access,
                 handle,
                 smb_path=r.name.strip("\\"),
-                share_mode=r.share_access,
+                file_key=handle.file_key,
             )
+            try:
+                stat = handle.stat()
+            except BaseException:
+                self._close_open(open_)
+                raise
         self.opens[vid] = open_
         self.compound_open_id = vid
         oplock = 0
@@ -587,6 +572,8 @@ class FileHandlers:
             raise NtStatusError(st.STATUS_INVALID_PARAMETER)
         tree = self._tree(req)
         stat = self._pipe_stat(open_) if open_.kind == "pipe" else open_.handle.stat()
+        if open_.file_key is not None:
+            stat.delete_pending = sharemodes.delete_pending_seen(self, open_)
         status = st.STATUS_SUCCESS
         if r.info_type == InfoType.FILE:
             if r.file_info_class in (
@@ -665,11 +652,11 @@ class FileHandlers:
             if info.root_directory:
                 raise NtStatusError(st.STATUS_INVALID_PARAMETER, "RootDirectory must be 0")
             new_path = info.file_name.strip("\\")
-            h.rename(new_path, info.replace_if_exists)
+            sharemodes.rename(self, open_, new_path, info.replace_if_exists)
             open_.smb_path = new_path
         elif isinstance(info, fi.DispositionInfo):
             self._need(ga, DELETE, tree)
-            h.set_delete_on_close(info.delete_pending)
+            sharemodes.set_disposition(self, open_, info.delete_pending)
         elif isinstance(info, fi.PositionInfo):
             open_.position = info.current_byte_offset
         elif isinstance(info, fi.ModeInfo):
