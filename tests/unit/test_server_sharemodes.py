@@ -209,6 +209,19 @@ def test_directory_with_children_cannot_be_delete_pending(env):
     assert not (share / "full").exists()
 
 
+def test_no_new_name_in_a_delete_pending_directory(env):
+    _ctx, share, client = env
+    (a, ta), (b, tb) = client(), client()
+    (share / "gone").mkdir()
+    fd = open_ok(a, ta, "gone", DELETE, ALL_SHARE, disposition=FILE_OPEN, options=DIRECTORY_FILE)
+    a.check(dispose(a, ta, fd))
+    r = create(b, tb, "gone\\new.txt", WRITE_DATA, ALL_SHARE, disposition=FILE_CREATE)
+    assert r.status == STATUS_DELETE_PENDING
+    assert not (share / "gone" / "new.txt").exists()
+    a.close_file(ta, fd)
+    assert not (share / "gone").exists()
+
+
 # ---- rename ------------------------------------------------------------------------------
 
 

@@ -432,14 +432,16 @@ class ShareFS:
         file_attributes: int,
         admit: Callable[[OpenFile], None] | None = None,
         maximum_access: int = FILE_ALL_ACCESS,
+        admit_name: Callable[[tuple[int, int]], None] | None = None,
     ) -> tuple[OpenFile, int]:
         """Open or create ``smb_path`` as an SMB2 CREATE does (MS-SMB2 3.3.5.9, MS-FSA 2.1.5.1).
 
         Returns ``(handle, create_action)``. ``share_access`` is not enforced here (see the
         module doc): ``admit(handle)`` runs once the object is open and its access known,
         before an overwrite truncates it or a delete-on-close is checked; what it raises
-        fails the open (a file this call created is removed again). MAXIMUM_ALLOWED grants
-        at most ``maximum_access`` (what the tree connect allows).
+        fails the open (a file this call created is removed again). ``admit_name(dir)``
+        runs before a new name is made in the directory whose (st_dev, st_ino) is ``dir``.
+        MAXIMUM_ALLOWED grants at most ``maximum_access`` (what the tree connect allows).
         """
         del share_access  # the server's open-file database decides, through ``admit``
         disposition = create_disposition
@@ -482,6 +484,7 @@ class ShareFS:
                     max_grant,
                     file_attributes,
                     admit,
+                    admit_name,
                 )
             return self._open_existing(
                 look,
@@ -548,6 +551,7 @@ class ShareFS:
         max_grant: int,
         file_attributes: int,
         admit: Callable[[OpenFile], None] | None,
+        admit_name: Callable[[tuple[int, int]], None] | None,
     ) -> tuple[OpenFile, int]:
         if disposition in (FILE_OPEN, FILE_OVERWRITE):
             raise NtStatusError(STATUS_OBJECT_NAME_NOT_FOUND, "no such file")
@@ -558,6 +562,12 @@ class ShareFS:
         if delete_on_close and not want_dir and file_attributes & FILE_ATTRIBUTE_READONLY:
             raise NtStatusError(STATUS_CANNOT_DELETE, "read-only file with DELETE_ON_CLOSE")
         pfd = look.parent_fd
+        if admit_name is not None:
+            try:
+                pst = os.fstat(pfd)
+            except OSError as e:
+                raise nt_error(e) from e
+            admit_name((pst.st_dev, pst.st_ino))
         try:
             if want_dir:
                 os.mkdir(name, 0o777, dir_fd=pfd)

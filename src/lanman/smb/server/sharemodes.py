@@ -6,7 +6,7 @@ database (:mod:`lanman.smb.server.opendb`) around CREATE, CLOSE and SET_INFO.
   MAXIMUM_ALLOWED adds what the tree connect allows, less the data rights of an object
   that cannot be written. The open then joins the file's opens in the database, which
   refuses it with STATUS_DELETE_PENDING or STATUS_SHARING_VIOLATION -- before an overwrite
-  truncates anything.
+  truncates anything. A new name in a delete-pending directory is STATUS_DELETE_PENDING.
 - CLOSE (MS-FSA 2.1.5.4): the open leaves the database; the last close of a delete-pending
   file deletes it.
 - FileDispositionInformation (MS-FSA 2.1.5.15.3) sets the file's delete-pending state for
@@ -68,6 +68,11 @@ def open_on_share(conn, tree: TreeConnect, r: CreateRequest, vid: int):
         db.add_open(handle.file_key, entry)
         admitted.append(handle.file_key)
 
+    def admit_name(directory: tuple[int, int]) -> None:
+        if db.is_delete_pending(directory):
+            # Windows: no new name in a directory waiting for its deletion
+            raise NtStatusError(st.STATUS_DELETE_PENDING, "the directory is delete-pending")
+
     try:
         return tree.fs.open(
             r.name,
@@ -78,6 +83,7 @@ def open_on_share(conn, tree: TreeConnect, r: CreateRequest, vid: int):
             file_attributes=r.file_attributes,
             admit=admit,
             maximum_access=tree.maximal_access,
+            admit_name=admit_name,
         )
     except BaseException:
         for key in admitted:
