@@ -89,6 +89,15 @@ def _check_port(v: int) -> str | None:
 _NETBIOS_BAD = set('\\/:*?"<>|.')
 
 
+def netbios_host_name(host_name: str) -> str:
+    """The NetBIOS computer name Windows and Samba derive from a DNS host name: the first
+    label, upper-cased, cut to 15 characters, characters NetBIOS forbids replaced by ``-``
+    (MS-NBTE 2.2.1); ``LANMAN`` when nothing usable is left."""
+    label = host_name.split(".", 1)[0].strip().upper()[:15]
+    name = "".join("-" if c in _NETBIOS_BAD or ord(c) < 0x21 else c for c in label).strip("-")
+    return name or "LANMAN"
+
+
 def _check_netbios(v: str) -> str | None:
     if not 1 <= len(v) <= 15:
         return "must be 1 to 15 characters (NetBIOS name)"

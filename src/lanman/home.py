@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from lanman.config import CONFIG_FILE, ServerConfig, load_config, save_config
+from lanman.config import CONFIG_FILE, ServerConfig, load_config, netbios_host_name, save_config
 from lanman.events import EventLog
 from lanman.store import Store
 
@@ -94,7 +95,10 @@ class Home:
         if create:
             (p / "shares").mkdir(exist_ok=True)
             if not (p / CONFIG_FILE).exists():
-                save_config(p, config)  # defaults + a fresh server GUID
+                # a new home: the defaults, a fresh server GUID, and this machine's name as
+                # the server's NetBIOS name (Samba's `netbios name` default)
+                config.server_name = netbios_host_name(socket.gethostname())
+                save_config(p, config)
             # An existing file is never rewritten here (a missing GUID is added on next save).
         store = Store(p / DB_FILE)
         events = EventLog(p / DB_FILE, max_bytes=config.event_log_max_kib * 1024)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
@@ -20,7 +21,11 @@ from interop_support import (
     wait_port,
 )
 
+from lanman.config import netbios_host_name
+
 REALM = "KDCUP.TEST"
+#: a new home's server (and DC account) is named after this machine, as Samba names it
+DC = netbios_host_name(socket.gethostname()).lower()
 
 
 def _tool(name: str) -> str:
@@ -94,7 +99,7 @@ def test_kinit_klist_kvno_against_lanman_up(domain):
     assert r.returncode == 0, r.stderr
     k = _run([_tool("klist"), "-e"], env)
     assert "aes256-cts-hmac-sha1-96" in k.stdout
-    v = _run([_tool("kvno"), f"cifs/lanman.{REALM.lower()}"], env)
+    v = _run([_tool("kvno"), f"cifs/{DC}.{REALM.lower()}"], env)
     assert v.returncode == 0, v.stderr
     bad = _run([_tool("kinit"), "dave"], dict(env, KRB5CCNAME="FILE:/dev/null"), "wrong\n")
     assert "Password incorrect" in bad.stderr
@@ -103,7 +108,7 @@ def test_kinit_klist_kvno_against_lanman_up(domain):
 def test_fast_with_exported_host_keytab(domain):
     base, env = domain["base"], domain["env"]
     keytab = base / "host.keytab"
-    spn = f"host/lanman.{REALM.lower()}"
+    spn = f"host/{DC}.{REALM.lower()}"
     _lanman(domain["home"], "keytab", "export", spn, str(keytab))
     armor = base / "armor.cc"
     a = _run([_tool("kinit"), "-k", "-t", str(keytab), spn], dict(env, KRB5CCNAME=f"FILE:{armor}"))

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 from click.testing import CliRunner
 from impacket.krb5.keytab import Keytab
 
 from lanman.cli.main import cli
+from lanman.config import netbios_host_name
+
+#: a new home names its server after this machine, as Samba's `netbios name` does
+DC = netbios_host_name(socket.gethostname())
 
 
 @pytest.fixture
@@ -54,7 +59,7 @@ def test_commands_need_a_domain(run):
 def test_provision_json_generates_admin_password(run):
     r = run("domain", "provision", "--realm", "x.test", "--domain", "X", "--json")
     data = json.loads(r.output)
-    assert data["realm"] == "X.TEST" and data["dc_account"] == "LANMAN$"
+    assert data["realm"] == "X.TEST" and data["dc_account"] == f"{DC}$"
     assert len(data["admin_password"]) >= 16 and data["domain_sid"].startswith("S-1-5-21-")
     r = run("domain", "provision", "--realm", "x.test", "--domain", "X", ok=False)
     assert "already provisioned" in r.output
@@ -63,7 +68,7 @@ def test_provision_json_generates_admin_password(run):
 
 def test_domain_show_and_krb5conf(prov):
     info = json.loads(prov("domain", "show", "--json").output)
-    assert info["realm"] == "LANMAN.TEST" and info["dc_name"] == "LANMAN"
+    assert info["realm"] == "LANMAN.TEST" and info["dc_name"] == DC
     assert info["rc4_only_accounts"] == ["bob"] and info["computers"] == 1
     from lanman.config import ServerConfig
 
@@ -107,7 +112,7 @@ def test_user_lifecycle(prov):
     assert "Group memberships" in prov("user", "show", "Administrator").output
     r = prov("user", "remove", "krbtgt", ok=False)
     assert r.exit_code == 1 and "1371" in r.output
-    r = prov("user", "remove", "LANMAN$", ok=False)
+    r = prov("user", "remove", f"{DC}$", ok=False)
     assert "computer remove" in r.output
     prov("user", "remove", "carol")
     assert "carol" not in prov("user", "list").output
@@ -145,7 +150,7 @@ def test_computers_spns_and_keytab(prov, tmp_path):
     r = prov("computer", "add", "WS1", "--spn", "http/ws1.lanman.test")
     assert "WS1$" in r.output
     comps = {c["name"]: c for c in json.loads(prov("computer", "list", "--json").output)}
-    assert set(comps) == {"LANMAN$", "WS1$"} and comps["WS1$"]["primary_group_rid"] == 515
+    assert set(comps) == {f"{DC}$", "WS1$"} and comps["WS1$"]["primary_group_rid"] == 515
     assert "http/ws1.lanman.test" in comps["WS1$"]["spns"]
     prov("spn", "add", "bob", "mssql/db.lanman.test:1433")
     rows = json.loads(prov("spn", "list", "bob", "--json").output)

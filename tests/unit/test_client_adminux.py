@@ -278,3 +278,17 @@ def test_signing_failure_json_names_the_family(tmp_path, in_process, no_mech_lis
     assert err["ntstatus_hex"] == "0xC000A000" and err["explanation"]["key"] == "server_cannot_sign"
     assert err["server_family"] == "lanman"
     assert "0xc000a000 -1073700864 STATUS_INVALID_SIGNATURE" in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("mechs", "family"),
+    [
+        (["NTLM"], "lanman"),  # a workgroup home
+        (["MS-KRB5", "Kerberos", "NTLM"], "lanman"),  # after `lanman domain provision`
+        (["NegoEx", "MS-KRB5", "Kerberos", "NTLM"], "windows"),  # Windows Server 2022
+    ],
+)
+def test_lanman_recognised_with_and_without_a_domain(mechs, family):
+    from lanman.scan.family import recognise_server
+
+    assert recognise_server("10.0.20348", "", mechs)[0] == family

@@ -825,5 +825,5 @@ def test_share_root_must_be_directory(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("x")
     with pytest.raises(NotADirectoryError):
         ShareFS(str(tmp_path / "f"))
-    with pytest.raises(NotADirectoryError):
+    with pytest.raises(FileNotFoundError):  # the precise cause, for the server's event
         ShareFS(str(tmp_path / "missing"))

@@ -20,6 +20,7 @@ from smb_harness import (
 
 from lanman.cli.main import cli
 from lanman.directory.identity import EVERYONE, logon_sids, resolve_account
+from lanman.errors.ntstatus import STATUS_BAD_NETWORK_NAME
 from lanman.security import share as sh
 from lanman.security.descriptor import decode_sd
 from lanman.security.sddl_write import sd_to_sddl
@@ -299,3 +300,15 @@ def test_kerberos_session_sids_come_from_the_pac():
     assert sids[0] == f"{dom}-1105"
     assert {f"{dom}-513", f"{dom}-1200", "S-1-18-1"} <= set(sids)
     assert _pac_sids(Pac([])) == ()
+
+
+def test_vanished_share_directory_is_logged(tmp_path):
+    """The client gets "no such share" (as from Windows); the administrator an event that
+    names the share, its path and the cause."""
+    c, events, share_dir = _env(tmp_path, None)
+    share_dir.rmdir()
+    with c:
+        assert c.tree_connect_raw("perm").status == STATUS_BAD_NETWORK_NAME
+        (ev,) = events.named("SHARE_PATH_UNAVAILABLE")
+        assert ev["share"] == "perm" and ev["path"] == str(share_dir)
+        assert "No such file" in ev["reason"] and ev["user"]

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import sys
+import textwrap
 import traceback
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
+from rich.table import Table
 
 from lanman.home import Home, default_home_path
 
@@ -170,6 +172,33 @@ WIN_BOOL = WinBool()
 
 def console() -> Console:
     return Console(file=sys.stdout, highlight=False, soft_wrap=False)
+
+
+def print_rows(headers: list[str], rows: list[list[str]], con: Console | None = None) -> None:
+    """A table when every cell fits the output's width untruncated, else one record per
+    block: the first column's value on its own line, then ``Header: value`` lines wrapped to
+    the width (80 columns or a pipe never cut a registry path or a source short)."""
+    con = con or console()
+    widths = [max([len(h), *(len(str(r[i])) for r in rows)]) for i, h in enumerate(headers)]
+    if sum(widths) + 2 * (len(widths) - 1) + 2 <= con.width:
+        t = Table(*headers, box=None, header_style="bold")
+        for r in rows:
+            t.add_row(*(str(c) for c in r))
+        con.print(t)
+        return
+    label = max(len(h) for h in headers[1:]) + 2
+    for r in rows:
+        con.print(str(r[0]), markup=False, highlight=False, soft_wrap=True)
+        for h, v in zip(headers[1:], r[1:], strict=True):
+            text = textwrap.fill(
+                str(v),
+                width=max(con.width, label + 20),
+                initial_indent=f"  {h + ':':<{label}}",
+                subsequent_indent=" " * (label + 2),
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+            con.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def echo_json(data: Any) -> None:

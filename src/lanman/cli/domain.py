@@ -86,7 +86,7 @@ def domain() -> None:
 @click.option(
     "--host-name",
     default=None,
-    help="This host's computer name (default: server_name of lanman.toml).",
+    help="This host's computer name (default: server_name of lanman.toml; becomes it).",
 )
 @click.option("--domain-sid", default=None, help="Use this S-1-5-21-x-y-z instead of a new one.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -112,8 +112,15 @@ def domain_provision(
         admin_password=pw,
         domain_sid=domain_sid,
     )
+    changed = False
     if home.config.domain_name.upper() != r.domain:
         home.config.domain_name = r.domain  # NTLM's NetBIOS domain name (MsvAvNbDomainName)
+        changed = True
+    if home.config.server_name.upper() != r.dc_name.upper():
+        # the server answers as its computer account (NTLM MsvAvNbComputerName, cifs/ SPN)
+        home.config.server_name = r.dc_name
+        changed = True
+    if changed:
         home.save_config()
     from lanman.cli.audit import actor
 
@@ -157,6 +164,10 @@ def domain_provision(
             err=True,
         )
     click.echo("Next: `lanman domain krb5conf > krb5.conf` for Kerberos clients.")
+    click.echo(
+        "If `lanman up` is running on this home, restart it: the KDC and domain logons start "
+        "with the server."
+    )
 
 
 @domain.command("show")

@@ -86,9 +86,25 @@ def _legend(cells: list[MatrixCell]) -> list[str]:
     return lines
 
 
-def _console(n_servers: int) -> Console:
-    width = max(shutil.get_terminal_size((120, 40)).columns, 24 + 16 * n_servers)
-    return Console(file=sys.stdout, highlight=False, soft_wrap=False, width=width)
+def _width() -> int:
+    """The terminal's width; 80 for a pipe or a file (as `ls` and `git` assume)."""
+    return shutil.get_terminal_size((80, 24)).columns
+
+
+def _console() -> Console:
+    return Console(file=sys.stdout, highlight=False, soft_wrap=False, width=_width())
+
+
+def _print_records(con: Console, cl: list[str], sv: list[str], scen: str, by_key, what) -> None:
+    """The matrix as one line per (client, server) pair, when it is wider than the output."""
+    con.print(f"lanman smb matrix - scenario {scen} - {what}", style="bold", markup=False)
+    for c in cl:
+        con.print(f"client {c}:", markup=False)
+        for s in sv:
+            cell = by_key[(c, s, scen)]
+            text = _cell_text(cell.observed, not cell.matches).replace("\n", " ")
+            con.print(f"  server {s:<28} ", end="", markup=False)
+            con.print(text)
 
 
 @click.command("matrix")
@@ -229,10 +245,14 @@ def matrix(
             }
         )
     else:
-        con = _console(len(sv))
+        con = _console()
         by_key = {(c.client, c.server, c.scenario): c for c in cells}
+        as_records = 24 + 16 * len(sv) > con.width
         for scen in sc:
             what = "expected (documents)" if expected_only else "observed over 127.0.0.1"
+            if as_records:
+                _print_records(con, cl, sv, scen, by_key, what)
+                continue
             t = Table(
                 title=f"lanman smb matrix - scenario {scen} - {what}",
                 show_lines=True,

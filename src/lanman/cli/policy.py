@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from lanman.cli._common import CliError, console, echo_json, get_home, json_output
+from lanman.cli._common import CliError, console, echo_json, get_home, json_output, print_rows
 from lanman.policy.catalogue import CATALOGUE, RegistryValue, by_gp_name, by_name
 from lanman.policy.effective import Setting, resolve
 from lanman.policy.hoststate import commit_host, open_host
@@ -180,13 +180,13 @@ def policy_get(ctx: click.Context, name: str | None, as_json: bool) -> None:
             t.add_row(k, v)
         console().print(t)
         return
-    t = Table("Setting", "Effective", "Origin", box=None, header_style="bold")
+    rows = []
     for s in settings:
         label = s.entry.gp_name or s.entry.path
         eff = state_name(s.value, s.entry) if s.applicable else "not applicable"
-        t.add_row(label, eff, s.origin)
+        rows.append([label, eff, s.origin])
     console().print(f"Profile: {host.profile_name}")
-    console().print(t)
+    print_rows(["Setting", "Effective", "Origin"], rows)
 
 
 @policy.command("set")

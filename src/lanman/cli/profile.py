@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from lanman.cli._common import CliError, console, echo_json, json_output
+from lanman.cli._common import CliError, console, echo_json, json_output, print_rows
 from lanman.cli.policy import load_host, save, state_name
 from lanman.policy.catalogue import CATALOGUE
 from lanman.policy.profiles import DEFAULT_PROFILE, PROFILES, Profile, get_profile
@@ -103,7 +103,7 @@ def profile_show(ctx: click.Context, name: str | None, as_json: bool) -> None:
         echo_json(dict(_summary(p), notes=list(p.notes), values=values))
         return
     console().print(f"{p.name}: {p.title} ({p.dialects})")
-    t = Table("Value", "Default", "Source", box=None, header_style="bold")
+    rows = []
     for row in values:
         dv = row["default"]
         if dv is None:
@@ -115,8 +115,8 @@ def profile_show(ctx: click.Context, name: str | None, as_json: bool) -> None:
         src = str(row["source"]) + ("" if row["confirmed"] else " [unconfirmed]")
         if row["conflict"]:
             src += f" CONFLICT: {row['conflict']}"
-        t.add_row(str(row["path"]), default, src)
-    console().print(t)
+        rows.append([str(row["path"]), default, src])
+    print_rows(["Value", "Default", "Source"], rows)
     for n in p.notes:
         console().print(f"note: {n}")
 

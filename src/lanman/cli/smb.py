@@ -10,9 +10,16 @@ from __future__ import annotations
 import ipaddress
 
 import click
-from rich.table import Table
 
-from lanman.cli._common import WIN_BOOL, CliError, console, echo_json, json_output, yes_no
+from lanman.cli._common import (
+    WIN_BOOL,
+    CliError,
+    console,
+    echo_json,
+    json_output,
+    print_rows,
+    yes_no,
+)
 from lanman.cli.policy import load_host, save
 from lanman.config import ServerConfig
 from lanman.policy.effective import Setting, client_policy, resolve, server_policy
@@ -149,10 +156,7 @@ def _print_view(rows: list[tuple[str, object, str]], profile: str, as_json: bool
         data["Profile"] = profile
         echo_json(data)
         return
-    t = Table("Name", "Value", "Origin", box=None, header_style="bold")
-    for ps, v, origin in rows:
-        t.add_row(ps, _fmt(v), origin)
-    console().print(t)
+    print_rows(["Name", "Value", "Origin"], [[ps, _fmt(v), origin] for ps, v, origin in rows])
     console().print(f"Profile: {profile}")
 
 

@@ -405,7 +405,8 @@ def _build() -> dict[str, Explanation]:
                 Remedy(
                     side="client",
                     summary="check the host name, the port "
-                    "(-p) and any firewall; the server must listen on TCP 445",
+                    "(-p) and any firewall; the SMB server must listen on that port "
+                    "(TCP 445 unless one was given)",
                 ),
             ),
         ),

@@ -128,9 +128,19 @@ _TABLE: tuple[tuple[int, str, str], ...] = (
         "A non close operation has been requested of a file object with a delete pending.",
     ),
     (
+        0xC000005A,
+        "STATUS_INVALID_OWNER",
+        "Indicates a particular Security ID may not be assigned as the owner of an object.",
+    ),
+    (
         0xC000005E,
         "STATUS_NO_LOGON_SERVERS",
         "There are currently no logon servers available to service the logon request.",
+    ),
+    (
+        0xC0000061,
+        "STATUS_PRIVILEGE_NOT_HELD",
+        "A required privilege is not held by the client.",
     ),
     (
         0xC000006A,
@@ -151,6 +161,11 @@ _TABLE: tuple[tuple[int, str, str], ...] = (
         0xC0000072,
         "STATUS_ACCOUNT_DISABLED",
         "The referenced account is currently disabled and may not be logged on to.",
+    ),
+    (
+        0xC0000079,
+        "STATUS_INVALID_SECURITY_DESCR",
+        "The SECURITY_DESCRIPTOR structure is not valid.",
     ),
     (0xC0000071, "STATUS_PASSWORD_EXPIRED", "The user account's password has expired."),
     (0xC0000193, "STATUS_ACCOUNT_EXPIRED", "The user account has expired."),
@@ -367,6 +382,9 @@ STATUS_SHARING_VIOLATION = 0xC0000043
 STATUS_FILE_LOCK_CONFLICT = 0xC0000054
 STATUS_LOCK_NOT_GRANTED = 0xC0000055
 STATUS_DELETE_PENDING = 0xC0000056
+STATUS_INVALID_OWNER = 0xC000005A
+STATUS_PRIVILEGE_NOT_HELD = 0xC0000061
+STATUS_INVALID_SECURITY_DESCR = 0xC0000079
 STATUS_LOGON_FAILURE = 0xC000006D
 STATUS_ACCOUNT_RESTRICTION = 0xC000006E
 STATUS_ACCOUNT_DISABLED = 0xC0000072

@@ -200,6 +200,15 @@ _ROWS: tuple[EventDef, ...] = (
         "STATUS_ACCESS_DENIED. Client: {client}; reason: {reason}",
         False,
     ),
+    EventDef(
+        9012,
+        "SHARE_PATH_UNAVAILABLE",
+        ERROR,
+        _LOPS,
+        "Share {share} cannot be served: its directory {path} is unavailable ({reason}); the "
+        "tree connect was refused with STATUS_BAD_NETWORK_NAME. Client: {client}; user: {user}",
+        False,
+    ),
     # --- SMB client (the Workstation service; docs/SOURCES.md signing §4.3, §5) ------------
     EventDef(
         31017,

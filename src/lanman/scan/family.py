@@ -5,8 +5,9 @@ Heuristics, in order (each names its evidence in the report):
 * impacket: NTLM CHALLENGE version 255.255.65535 (its placeholder) or a ServerGuid of "A"s;
 * Samba: NTLM version 6.1 build 0 (Samba's fixed NTLMSSP version), or "Samba" in the IPC$
   remark a share listing returned;
-* lanman: NTLM version 10.0.20348 with NTLM as the only SPNEGO mechanism (Windows Server
-  2022 offers Kerberos and NegoEx too; since lanman encrypts, the ciphers no longer tell);
+* lanman: NTLM version 10.0.20348 without NegoEx in SPNEGO (Windows Server 2022 always
+  offers NegoEx; lanman offers NTLM, plus Kerberos once its home has a domain; since
+  lanman encrypts, the ciphers no longer tell);
 * Windows: any other NTLM version with a non-zero build, or Kerberos/NegoEx offered.
 """
 
@@ -50,8 +51,9 @@ def recognise_server(
         return "samba", f"share remark {remarks.strip()[:60]!r}"
     if v == "6.1.0":
         return "samba", "NTLM version 6.1 build 0 (Samba's fixed NTLMSSP version)"
-    if v == "10.0.20348" and list(mechanisms) == ["NTLM"]:
-        return "lanman", "NTLM version 10.0.20348, NTLM-only SPNEGO"
+    if v == "10.0.20348" and "NegoEx" not in mechanisms:
+        offered = "/".join(mechanisms) or "no"
+        return "lanman", f"NTLM version 10.0.20348, {offered} SPNEGO without NegoEx"
     if v and not v.endswith(".0"):
         return "windows", f"NTLM version {v}"
     if any(m in ("Kerberos", "MS-KRB5", "NegoEx") for m in mechanisms):

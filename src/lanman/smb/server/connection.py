@@ -145,9 +145,12 @@ class PendingAsync:
     session: Session | None
     sign: bool
     open_id: int
-    kind: str  # "notify" | "pipe_read"
+    kind: str  # "notify" | "pipe_read" | "lock"
     max_length: int = 0
     encrypted: bool = False
+    #: undoes what the operation holds while it waits (a queued lock request), called when
+    #: it ends without completing: CANCEL, close of its open, the connection's end
+    on_abandon: Callable[[], None] | None = None
 
 
 _CONNECTION_NUMBERS = itertools.count(1)
@@ -273,6 +276,12 @@ class ServerConnection(SessionHandlers, FileHandlers):
             frame = encrypt_message(
                 self.cipher, enc.encryption_key, enc.session_id, enc.nonces.next(), frame
             )
+        self._send_frame(frame)
+
+    def _send_frame(self, frame: Buffers) -> None:
+        """A frame raised outside this connection's own request (an oplock break, an async
+        completion caused by another connection): pushed to the transport, or queued with
+        the replies when this connection is the one processing."""
         if self._receiving or self.push is None:
             self._outbox.append(frame)
         elif not self.closed:
@@ -340,6 +349,9 @@ class ServerConnection(SessionHandlers, FileHandlers):
                 self._close_open(open_)
         self.ctx.oplocks.release_connection(self)
         self.sessions.clear()
+        for p in list(self.pending.values()):
+            if p.on_abandon is not None:
+                p.on_abandon()
         self.pending.clear()
 
     # ---- framing -----------------------------------------------------------------------
@@ -931,7 +943,10 @@ class ServerConnection(SessionHandlers, FileHandlers):
 
     def complete_async(self, p: PendingAsync, status: int, body: Buffers | None = None) -> None:
         """Send the final response of a pending operation (no credits granted)."""
-        self.pending.pop(p.async_id, None)
+        if self.pending.pop(p.async_id, None) is None:
+            return  # already completed (a lock granted while its open was closing)
+        if status != st.STATUS_SUCCESS and p.on_abandon is not None:
+            p.on_abandon()
         reply = Reply(
             p.header,
             status,
@@ -942,7 +957,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
             credits=0,
             encrypted=p.encrypted,
         )
-        self._outbox.append(self._assemble([reply]))
+        self._send_frame(self._assemble([reply]))
 
     def _cancel(self, req: Request) -> None:
         """MS-SMB2 3.3.5.16: CANCEL gets no response; the cancelled request answers

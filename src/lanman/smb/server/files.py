@@ -31,6 +31,7 @@ from lanman.smb.wire.constants import (
     SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB,
     SMB2_FILEID_NONE,
     SMB2_LOCKFLAG_EXCLUSIVE_LOCK,
+    SMB2_LOCKFLAG_FAIL_IMMEDIATELY,
     SMB2_LOCKFLAG_SHARED_LOCK,
     SMB2_LOCKFLAG_UNLOCK,
     Command,
@@ -66,9 +67,9 @@ from lanman.smb.wire.query import (
 )
 from lanman.smb.wire.session import empty_body
 
-from . import sharemodes
+from . import filesd, sharemodes
 from .fs import map_generic_access
-from .locks import ByteRangeLocks
+from .locks import ByteRangeLocks, Waiter
 from .state import DirectoryScan, Open
 
 if TYPE_CHECKING:
@@ -87,19 +88,46 @@ def map_generic(access: int, maximal: int) -> int:
     return granted
 
 
+#: what a pending operation answers when its open is closed under it (MS-SMB2 3.3.5.10,
+#: 3.3.5.14: a waiting lock ends with STATUS_RANGE_NOT_LOCKED, as on Windows)
+_CLOSED_WHILE_PENDING = {
+    "notify": st.STATUS_NOTIFY_CLEANUP,
+    "lock": st.STATUS_RANGE_NOT_LOCKED,
+}
+
+_LOCK_KINDS = {  # flags -> (exclusive, blocking); anything else is invalid (3.3.5.14.2)
+    SMB2_LOCKFLAG_SHARED_LOCK: (False, True),
+    SMB2_LOCKFLAG_EXCLUSIVE_LOCK: (True, True),
+    SMB2_LOCKFLAG_SHARED_LOCK | SMB2_LOCKFLAG_FAIL_IMMEDIATELY: (False, False),
+    SMB2_LOCKFLAG_EXCLUSIVE_LOCK | SMB2_LOCKFLAG_FAIL_IMMEDIATELY: (True, False),
+}
+
+
+def _lock_kind(flags: int, index: int) -> tuple[bool, bool]:
+    """(exclusive, blocking) of a lock element; only the first of several may block."""
+    kind = _LOCK_KINDS.get(flags)
+    if kind is None or (kind[1] and index > 0):
+        raise NtStatusError(st.STATUS_INVALID_PARAMETER, "bad lock flags")
+    return kind
+
+
 class FileHandlers:
     """Mixin of :class:`ServerConnection` for the commands that act on opens."""
 
     # ---- open table -----------------------------------------------------------------
 
     def _lookup_open(self, req: Request, file_id: bytes) -> Open:
-        if file_id == SMB2_FILEID_NONE and req.header.is_related:
+        """MS-SMB2 3.3.5.2.7.2 / 3.3.5.x: the open of a FileId (the compound's for
+        0xFF.. in a related request); both halves must match, else STATUS_FILE_CLOSED."""
+        chained = file_id == SMB2_FILEID_NONE and req.header.is_related
+        if chained:
             vid = self.compound_open_id
         else:
             vid = int.from_bytes(file_id[8:16], "little")
         open_ = self.opens.get(vid) if vid is not None else None
         if (
             open_ is None
+            or (not chained and bytes(file_id[:8]) != open_.file_id[:8])
             or open_.session_id != req.session.session_id
             or open_.tree_id != req.header.tree_id
         ):
@@ -111,9 +139,7 @@ class FileHandlers:
         if open_.oplock_key is not None:
             self.ctx.oplocks.release(open_.oplock_key, self, open_.volatile_id)
         for p in [p for p in self.pending.values() if p.open_id == open_.volatile_id]:
-            self.complete_async(
-                p, st.STATUS_NOTIFY_CLEANUP if p.kind == "notify" else st.STATUS_PIPE_BROKEN
-            )
+            self.complete_async(p, _CLOSED_WHILE_PENDING.get(p.kind, st.STATUS_PIPE_BROKEN))
         if open_.kind == "file":
             self._drop_locks(open_)
         sharemodes.leave(self, open_)
@@ -140,7 +166,7 @@ class FileHandlers:
         locks = self.ctx.lock_tables.get(key) if key is not None else None
         if locks is not None:
             locks.release_owner((id(self), open_.volatile_id))
-            if not locks:
+            if locks.idle:
                 del self.ctx.lock_tables[key]
 
     # ---- CREATE ---------------------------------------------------------------------
@@ -156,12 +182,17 @@ class FileHandlers:
             raise NtStatusError(st.STATUS_ACCESS_DENIED, "delete-on-close without DELETE")
         vid = self._next_volatile_id
         self._next_volatile_id += 1
+        sec = None
         if tree.is_ipc:
             open_ = self._open_pipe(req, r, vid, tree)
             stat = None
             action = 1
         else:
-            handle, action = sharemodes.open_on_share(self, tree, r, vid)
+            # MS-FSA 2.1.5.1: the file's own security descriptor (filesd.py)
+            sec = filesd.check_create(tree.fs, r, req.session, self.ctx.sid_for_uid)
+            handle, action = sharemodes.open_on_share(
+                self, tree, r, vid, sec.cap if sec is not None else None
+            )
             open_ = Open(
                 vid,
                 req.session.session_id,
@@ -173,6 +204,8 @@ class FileHandlers:
                 file_key=handle.file_key,
             )
             try:
+                if sec is not None:
+                    sec.after_open(handle, action)
                 stat = handle.stat()
             except BaseException:
                 self._close_open(open_)
@@ -190,7 +223,8 @@ class FileHandlers:
                 r.requested_oplock_level,
                 overwrite=r.create_disposition in (0, 4, 5),
             )
-        contexts = self._create_contexts(r.contexts, open_, stat, tree)
+        maximal = tree.maximal_access if sec is None else sec.maximal & tree.maximal_access
+        contexts = self._create_contexts(r.contexts, open_, stat, tree, maximal)
         if stat is None:
             body = CreateResponse(
                 0, action, 0, 0, 0, 0, 4096, 0, FILE_ATTRIBUTE_NORMAL, open_.file_id, contexts
@@ -212,14 +246,20 @@ class FileHandlers:
         return self.ok(req, [body.pack()])
 
     def _create_contexts(
-        self, contexts: list[CreateContext], open_: Open, stat: FileStat | None, tree
+        self,
+        contexts: list[CreateContext],
+        open_: Open,
+        stat: FileStat | None,
+        tree,
+        maximal: int | None = None,
     ) -> list[CreateContext]:
         """Answer the create contexts lanman understands (MS-SMB2 3.3.5.9.5, 3.3.5.9.9);
         others (durable handles, leases, app instance ids) are not granted."""
         out = []
         for c in contexts:
             if c.name == b"MxAc":
-                out.append(CreateContext(b"MxAc", struct.pack("<II", 0, tree.maximal_access)))
+                mxac = tree.maximal_access if maximal is None else maximal
+                out.append(CreateContext(b"MxAc", struct.pack("<II", 0, mxac)))
             elif c.name == b"QFid" and stat is not None:
                 out.append(
                     CreateContext(
@@ -468,47 +508,59 @@ class FileHandlers:
     # ---- LOCK ---------------------------------------------------------------------------
 
     def _lock(self, req: Request) -> Reply:
-        """MS-SMB2 3.3.5.14. Conflicting locks fail at once (no blocking waits)."""
+        """MS-SMB2 3.3.5.14: the elements are processed in order. An unlock request
+        (first element UNLOCK) stops at the first failure, keeping what it already
+        unlocked; a lock request is all or nothing. A single blocking lock (no
+        FAIL_IMMEDIATELY) that conflicts goes async and is granted when room is made,
+        or ends with STATUS_CANCELLED (CANCEL) / STATUS_RANGE_NOT_LOCKED (its open closed)."""
         r = LockRequest.unpack(req.pdu)
         open_ = self._lookup_open(req, r.file_id)
         if open_.kind != "file":
             raise NtStatusError(st.STATUS_INVALID_PARAMETER)
         locks = self.locks_for(open_)
         owner = (id(self), open_.volatile_id)
-        unlocking = r.locks[0].flags & SMB2_LOCKFLAG_UNLOCK
-        for el in r.locks:
-            kind = el.flags & 0x7
-            if (
-                unlocking
-                and kind != SMB2_LOCKFLAG_UNLOCK
-                or not unlocking
-                and kind not in (SMB2_LOCKFLAG_SHARED_LOCK, SMB2_LOCKFLAG_EXCLUSIVE_LOCK)
-            ):
-                raise NtStatusError(st.STATUS_INVALID_PARAMETER, "bad lock flags")
-            if el.length and el.offset + el.length - 1 > 0xFFFFFFFFFFFFFFFF:
-                raise NtStatusError(
-                    st.STATUS_INVALID_LOCK_RANGE
-                    if hasattr(st, "STATUS_INVALID_LOCK_RANGE")
-                    else st.STATUS_INVALID_PARAMETER
-                )
+        if r.locks[0].flags & SMB2_LOCKFLAG_UNLOCK:
+            for el in r.locks:  # 3.3.5.14.1
+                if el.flags != SMB2_LOCKFLAG_UNLOCK:
+                    raise NtStatusError(st.STATUS_INVALID_PARAMETER, "bad unlock flags")
+                locks.unlock(owner, el.offset, el.length)
+            return self.ok(req, [empty_body(4)])
         done = []
         try:
-            for el in r.locks:
-                if unlocking:
-                    locks.unlock(owner, el.offset, el.length)
-                else:
-                    locks.lock(
-                        owner,
-                        el.offset,
-                        el.length,
-                        exclusive=bool(el.flags & SMB2_LOCKFLAG_EXCLUSIVE_LOCK),
-                    )
-                    done.append(el)
+            for i, el in enumerate(r.locks):  # 3.3.5.14.2
+                exclusive, blocking = _lock_kind(el.flags, i)
+                if el.length and el.offset + el.length - 1 > 0xFFFFFFFFFFFFFFFF:
+                    raise NtStatusError(st.STATUS_INVALID_LOCK_RANGE)
+                if (
+                    blocking
+                    and len(r.locks) == 1
+                    and locks.would_conflict(owner, el.offset, el.length, exclusive=exclusive)
+                ):
+                    return self._lock_wait(req, open_, locks, owner, el, exclusive)
+                locks.lock(owner, el.offset, el.length, exclusive=exclusive)
+                done.append(el)
         except NtStatusError:
-            for el in done:  # all or nothing (3.3.5.14.2)
+            for el in reversed(done):  # all or nothing
                 locks.unlock(owner, el.offset, el.length)
             raise
         return self.ok(req, [empty_body(4)])
+
+    def _lock_wait(self, req: Request, open_: Open, locks, owner, el, exclusive: bool) -> Reply:
+        """Answer STATUS_PENDING and queue the request on the file's lock table."""
+        interim = self.new_async(req, "lock", open_.volatile_id)
+        pending = self.pending[interim.async_id]
+
+        def granted() -> None:
+            self.complete_async(pending, st.STATUS_SUCCESS, [empty_body(4)])
+
+        waiter = Waiter(owner, el.offset, el.length, exclusive, granted)
+        try:
+            locks.wait(waiter)
+        except NtStatusError:
+            self.pending.pop(interim.async_id, None)
+            raise
+        pending.on_abandon = lambda: locks.cancel_wait(waiter)
+        return interim
 
     # ---- QUERY_DIRECTORY ---------------------------------------------------------------
 
@@ -609,9 +661,7 @@ class FileHandlers:
                 data, r.output_buffer_length, minimum=fi.FS_INFO_MIN.get(r.file_info_class, 0)
             )
         elif r.info_type == InfoType.SECURITY:
-            data = fi.encode_security_descriptor(
-                stat, r.additional_information, read_only=tree.read_only
-            )
+            data = self._query_security(req, open_, r.additional_information, stat, tree)
             if len(data) > r.output_buffer_length:
                 # MS-SMB2 3.3.5.20.3: STATUS_BUFFER_TOO_SMALL with the needed size.
                 return self.ok(
@@ -630,7 +680,7 @@ class FileHandlers:
         open_ = self._lookup_open(req, r.file_id)
         tree = self._tree(req)
         if r.info_type == InfoType.SECURITY:
-            raise NtStatusError(st.STATUS_NOT_SUPPORTED, "security descriptors are fixed")
+            return self._set_security(req, open_, r.additional_information, r.buffer, tree)
         if r.info_type != InfoType.FILE:
             raise NtStatusError(st.STATUS_NOT_SUPPORTED)
         if open_.kind == "pipe":
@@ -652,6 +702,9 @@ class FileHandlers:
             if info.root_directory:
                 raise NtStatusError(st.STATUS_INVALID_PARAMETER, "RootDirectory must be 0")
             new_path = info.file_name.strip("\\")
+            filesd.check_rename(
+                tree.fs, new_path, req.session, info.replace_if_exists, self.ctx.sid_for_uid
+            )
             sharemodes.rename(self, open_, new_path, info.replace_if_exists)
             open_.smb_path = new_path
         elif isinstance(info, fi.DispositionInfo):
@@ -667,6 +720,35 @@ class FileHandlers:
         elif isinstance(info, fi.EndOfFileInfo):
             self._need(ga, FILE_WRITE_DATA, tree)
             h.set_end_of_file(info.end_of_file)
+        return self.ok(req, [pack_set_info_response()])
+
+    def _query_security(self, req: Request, open_: Open, info: int, stat, tree) -> bytes:
+        """MS-SMB2 3.3.5.20.3 / MS-FSA 2.1.5.13: the parts of the object's descriptor that
+        AdditionalInformation names (READ_CONTROL / ACCESS_SYSTEM_SECURITY needed)."""
+        if open_.kind == "pipe":
+            return fi.encode_security_descriptor(stat, info, read_only=tree.read_only)
+        need = filesd.required_for_query(info)
+        if need & ~open_.granted_access:
+            raise NtStatusError(st.STATUS_ACCESS_DENIED, "security query not granted")
+        return filesd.query_blob(
+            filesd.load_open(open_.handle, req.session, self.ctx.sid_for_uid).sd, info
+        )
+
+    def _set_security(self, req: Request, open_: Open, info: int, data, tree) -> Reply:
+        """MS-SMB2 3.3.5.21.3 / MS-FSA 2.1.5.16: WRITE_DAC for the DACL, WRITE_OWNER for
+        owner and group; the result is persisted (filesd.py)."""
+        if open_.kind == "pipe":
+            raise NtStatusError(st.STATUS_NOT_SUPPORTED)
+        need = filesd.required_for_set(info)
+        if not need:  # only parts lanman does not keep (label, attributes, scope)
+            return self.ok(req, [pack_set_info_response()])
+        if tree.read_only or need & ~open_.granted_access:
+            raise NtStatusError(st.STATUS_ACCESS_DENIED, "security change not granted")
+        token = req.session.token
+        if token is None:
+            raise NtStatusError(st.STATUS_ACCESS_DENIED, "no token")
+        old = filesd.load_open(open_.handle, req.session, self.ctx.sid_for_uid).sd
+        filesd.store_open(open_.handle, filesd.apply_set_info(old, bytes(data), info, token))
         return self.ok(req, [pack_set_info_response()])
 
     @staticmethod

@@ -247,7 +247,8 @@ class ShareFS:
     ):
         real = os.path.realpath(root)
         if not os.path.isdir(real):
-            raise NotADirectoryError(f"share root {root!r} is not a directory")
+            os.stat(real)  # missing or unreachable: that OSError, with its errno
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), root)
         self.root: str = real
         self._root_prefix = real if real.endswith(os.sep) else real + os.sep
         self.read_only = read_only

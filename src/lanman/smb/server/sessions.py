@@ -342,9 +342,9 @@ class SessionHandlers:
             except NtStatusError as e:
                 if e.status == st.STATUS_ACCESS_DENIED:  # a share inside the data directory
                     raise
-                raise NtStatusError(st.STATUS_BAD_NETWORK_NAME) from None
-            except OSError:
-                raise NtStatusError(st.STATUS_BAD_NETWORK_NAME) from None
+                self._share_unavailable(req, session, share, f"NTSTATUS 0x{e.status:08X}")
+            except OSError as e:
+                self._share_unavailable(req, session, share, e.strerror or type(e).__name__)
             access = (READ_ONLY_ACCESS if read_only else FILE_ALL_ACCESS) & granted
             encrypt = self._share_encryption(req, session, share)
             tree = TreeConnect(
@@ -363,6 +363,20 @@ class SessionHandlers:
         flags = ShareFlags.ENCRYPT_DATA if tree.encrypt_data else 0
         body = TreeConnectResponse(share_type, flags, 0, tree.maximal_access).pack()
         return self.ok(req, [body], tree_id=tree.tree_id)
+
+    def _share_unavailable(self, req: Request, session: Session, share, reason: str):
+        """The share exists but its directory cannot be opened (removed, unmounted, no
+        permission): the client sees "no such share" as from Windows, the administrator an
+        event naming the path and the cause."""
+        self.ctx.emit_event(
+            "SHARE_PATH_UNAVAILABLE",
+            share=share.name,
+            path=share.path,
+            reason=reason,
+            client=self.client_address,
+            user=self._user_label(session),
+        )
+        raise NtStatusError(st.STATUS_BAD_NETWORK_NAME) from None
 
     def _share_permissions(self, session: Session, share) -> int:
         """MS-SMB2 3.3.5.7: the share's security descriptor (Share.ShareSecurity) checked

@@ -44,10 +44,12 @@ def owner_of(conn, open_: Open) -> tuple[int, int]:
     return (id(conn), open_.volatile_id)
 
 
-def open_on_share(conn, tree: TreeConnect, r: CreateRequest, vid: int):
+def open_on_share(conn, tree: TreeConnect, r: CreateRequest, vid: int, cap: int | None = None):
     """Open ``r`` on the tree's share for the open ``vid`` of ``conn``; returns the fs
-    handle (its ``granted_access`` final) and the CreateAction."""
+    handle (its ``granted_access`` final) and the CreateAction. ``cap``: what the object's
+    own security descriptor grants (filesd.py; None: no descriptor check)."""
     requested = map_generic_access(r.desired_access)
+    limit = tree.maximal_access if cap is None else tree.maximal_access & cap
     if requested & FILE_ALL_ACCESS & ~tree.share_access:
         # MS-SMB2 3.3.5.9: the share's permissions cap every open, MAXIMUM_ALLOWED or not
         raise NtStatusError(st.STATUS_ACCESS_DENIED, "share permissions")
@@ -56,7 +58,7 @@ def open_on_share(conn, tree: TreeConnect, r: CreateRequest, vid: int):
     admitted: list[tuple[int, int]] = []
 
     def admit(handle) -> None:
-        handle.granted_access &= tree.maximal_access
+        handle.granted_access &= limit
         entry = OpenEntry(
             owner,
             handle.granted_access,
@@ -82,7 +84,7 @@ def open_on_share(conn, tree: TreeConnect, r: CreateRequest, vid: int):
             create_options=r.create_options,
             file_attributes=r.file_attributes,
             admit=admit,
-            maximum_access=tree.maximal_access,
+            maximum_access=limit,
             admit_name=admit_name,
         )
     except BaseException:

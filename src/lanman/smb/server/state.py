@@ -88,6 +88,9 @@ class ServerContext:
     #: account) or UNMAPPABLE (mapped, but the server cannot switch: no file access).
     unix_identity: Callable[[str], Any] = lambda user: None
     fs_identity: Any = None  # lanman.fsid.FsIdentity when any account may be mapped
+    #: Unix uid -> the SID of the account mapped to it (None: none), for the owner of a file
+    #: without a stored security descriptor (smb/server/filesd.py)
+    sid_for_uid: Callable[[int], str | None] = lambda uid: None
     #: (n) -> n random bytes: nonce prefixes of the encryption keys (the core draws no
     #: randomness itself; tests pass a deterministic source).
     random_bytes: Callable[[int], bytes] = field(default=None)  # type: ignore[assignment]
