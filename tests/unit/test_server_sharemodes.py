@@ -21,6 +21,7 @@ STATUS_SHARING_VIOLATION = 0xC0000043
 STATUS_DELETE_PENDING = 0xC0000056
 STATUS_DIRECTORY_NOT_EMPTY = 0xC0000101
 STATUS_OBJECT_NAME_NOT_FOUND = 0xC0000034
+STATUS_OBJECT_NAME_COLLISION = 0xC0000035
 
 R, W, D = 0x1, 0x2, 0x4
 ALL_SHARE = R | W | D
@@ -322,3 +323,39 @@ def test_maximum_allowed_on_a_read_only_share(tmp_path):
         c.close_file(tid, f)
         r = create(c, tid, "f.txt", MAXIMUM_ALLOWED | WRITE_DATA, ALL_SHARE, disposition=1)
         assert r.status == STATUS_ACCESS_DENIED
+
+
+def test_create_of_an_existing_file_is_a_collision_before_its_descriptor(tmp_path):
+    """MS-FSA 2.1.5.1.2: FILE_CREATE on an existing object fails with
+    STATUS_OBJECT_NAME_COLLISION even when its descriptor refuses the caller (smbtorture
+    smb2.delete-on-close-perms "CREATE Existing")."""
+    from lanman.security.ace import Ace
+    from lanman.security.acl import Acl
+    from lanman.security.descriptor import (
+        SE_DACL_PRESENT,
+        SE_SELF_RELATIVE,
+        SecurityDescriptor,
+        encode_sd,
+    )
+
+    sids = {"alice": "S-1-5-21-7-8-9-1000", "bob": "S-1-5-21-7-8-9-1001"}
+    passwords = {"alice": "Secret123!", "bob": "Bobs-Pass1!"}
+    ctx, _events, _share = make_context(tmp_path, users=passwords)
+    ctx.logon_sids = lambda result: [sids[result.user.lower()], "S-1-1-0", "S-1-5-11"]
+    with SmbTestClient(ctx) as a, SmbTestClient(ctx) as b:
+        assert a.login(user="alice", password=passwords["alice"]).status == STATUS_SUCCESS
+        assert b.login(user="bob", password=passwords["bob"]).status == STATUS_SUCCESS
+        ta, tb = a.tree_connect(), b.tree_connect()
+        f = open_ok(a, ta, "mine.txt", FILE_ALL, ALL_SHARE, disposition=FILE_CREATE)
+        dacl = Acl([Ace(0x01, 0, FILE_ALL, sids["bob"]), Ace(0x00, 0, FILE_ALL, "S-1-1-0")])
+        sd = encode_sd(
+            SecurityDescriptor(None, None, dacl, None, SE_SELF_RELATIVE | SE_DACL_PRESENT)
+        )
+        body = SetInfoRequest(InfoType.SECURITY, 0, 0x4, f, sd).pack()
+        a.check(a.request(Command.SET_INFO, body, tree_id=ta))
+        a.close_file(ta, f)
+        r = create(b, tb, "mine.txt", DELETE | WRITE_DATA, D, FILE_CREATE, DELETE_ON_CLOSE)
+        assert r.status == STATUS_OBJECT_NAME_COLLISION
+        assert create(b, tb, "mine.txt", READ_DATA, ALL_SHARE, FILE_OPEN).status == (
+            STATUS_ACCESS_DENIED
+        )
