@@ -219,6 +219,9 @@ def test_no_new_name_in_a_delete_pending_directory(env):
     r = create(b, tb, "gone\\new.txt", WRITE_DATA, ALL_SHARE, disposition=FILE_CREATE)
     assert r.status == STATUS_DELETE_PENDING
     assert not (share / "gone" / "new.txt").exists()
+    fb = open_ok(b, tb, "moved.txt", FILE_ALL, 0, disposition=FILE_CREATE)
+    assert rename(b, tb, fb, "gone\\moved.txt").status == STATUS_DELETE_PENDING
+    b.close_file(tb, fb)
     a.close_file(ta, fd)
     assert not (share / "gone").exists()
 

@@ -6,7 +6,8 @@ database (:mod:`lanman.smb.server.opendb`) around CREATE, CLOSE and SET_INFO.
   MAXIMUM_ALLOWED adds what the tree connect allows, less the data rights of an object
   that cannot be written. The open then joins the file's opens in the database, which
   refuses it with STATUS_DELETE_PENDING or STATUS_SHARING_VIOLATION -- before an overwrite
-  truncates anything. A new name in a delete-pending directory is STATUS_DELETE_PENDING.
+  truncates anything. A new name in a delete-pending directory (by CREATE or rename) is
+  STATUS_DELETE_PENDING.
 - CLOSE (MS-FSA 2.1.5.4): the open leaves the database; the last close of a delete-pending
   file deletes it.
 - FileDispositionInformation (MS-FSA 2.1.5.15.3) sets the file's delete-pending state for
@@ -128,6 +129,8 @@ def rename(conn, open_: Open, new_path: str, replace_if_exists: bool) -> None:
             raise NtStatusError(st.STATUS_ACCESS_DENIED, "files below the directory are open")
 
     def admit(target_dir: tuple[int, int], replaced: tuple[int, int] | None) -> None:
+        if db.is_delete_pending(target_dir):
+            raise NtStatusError(st.STATUS_DELETE_PENDING, "the target directory is delete-pending")
         access = FILE_APPEND_DATA if handle.is_directory else RENAME_TARGET_DIR_ACCESS
         db.check_share_access(target_dir, access, RENAME_TARGET_DIR_SHARE)
         if replaced is not None and replace_if_exists and db.opens_of(replaced):
