@@ -191,7 +191,7 @@ def test_disposition_is_shared_by_all_opens_and_can_be_cleared(env):
 
 
 def test_directory_with_children_cannot_be_delete_pending(env):
-    _ctx, share, client = env
+    ctx, share, client = env
     a, ta = client()
     (share / "full").mkdir()
     (share / "full" / "child").write_bytes(b"")
@@ -202,6 +202,7 @@ def test_directory_with_children_cannot_be_delete_pending(env):
         a, ta, "full", DELETE, ALL_SHARE, disposition=FILE_OPEN, options=DIRECTORY_FILE | 0x1000
     )
     assert r.status == STATUS_DIRECTORY_NOT_EMPTY
+    assert len(ctx.opendb) == 0  # the refused open left nothing behind
     assert (share / "full" / "child").exists()
     os.unlink(share / "full" / "child")
     fd = open_ok(a, ta, "full", DELETE, ALL_SHARE, disposition=FILE_OPEN, options=DIRECTORY_FILE)
