@@ -60,7 +60,7 @@ from lanman.smb.wire.query import (
 )
 from lanman.smb.wire.session import empty_body
 
-from . import filesd
+from . import filesd, sharemodes
 from .fs import map_generic_access
 from .locks import ByteRangeLocks, Waiter
 from .state import DirectoryScan, Open
@@ -136,6 +136,7 @@ class FileHandlers:
             self.complete_async(p, _CLOSED_WHILE_PENDING.get(p.kind, st.STATUS_PIPE_BROKEN))
         if open_.kind == "file":
             self._drop_locks(open_)
+        sharemodes.leave(self, open_)
         try:
             open_.handle.close()
         except (OSError, NtStatusError):
@@ -181,45 +182,28 @@ class FileHandlers:
             stat = None
             action = 1
         else:
-            granted = map_generic(r.desired_access, tree.maximal_access)
-            if (
-                tree.read_only
-                and granted & (FILE_WRITE_DATA | FILE_APPEND_DATA | DELETE | FILE_WRITE_ATTRIBUTES)
-                and not (r.desired_access & MAXIMUM_ALLOWED)
-            ):
-                raise NtStatusError(st.STATUS_ACCESS_DENIED, "read-only share")
-            if (
-                granted & FILE_ALL_ACCESS & ~tree.share_access
-                and not r.desired_access & MAXIMUM_ALLOWED
-            ):
-                # MS-SMB2 3.3.5.9: the share's permissions cap every open
-                raise NtStatusError(st.STATUS_ACCESS_DENIED, "share permissions")
-            granted &= tree.maximal_access
             # MS-FSA 2.1.5.1: the file's own security descriptor (filesd.py)
             sec = filesd.check_create(tree.fs, r, req.session, self.ctx.sid_for_uid)
-            if sec is not None:
-                granted &= sec.cap
-            handle, action = tree.fs.open(
-                r.name,
-                desired_access=granted,
-                share_access=r.share_access,
-                create_disposition=r.create_disposition,
-                create_options=r.create_options,
-                file_attributes=r.file_attributes,
+            handle, action = sharemodes.open_on_share(
+                self, tree, r, vid, sec.cap if sec is not None else None
             )
-            if sec is not None:
-                sec.after_open(handle, action)
-            stat = handle.stat()
             open_ = Open(
                 vid,
                 req.session.session_id,
                 tree.tree_id,
                 "dir" if handle.is_directory else "file",
-                granted,
+                handle.granted_access,
                 handle,
                 smb_path=r.name.strip("\\"),
-                share_mode=r.share_access,
+                file_key=handle.file_key,
             )
+            try:
+                if sec is not None:
+                    sec.after_open(handle, action)
+                stat = handle.stat()
+            except BaseException:
+                self._close_open(open_)
+                raise
         self.opens[vid] = open_
         self.compound_open_id = vid
         oplock = 0
@@ -637,6 +621,8 @@ class FileHandlers:
         from .fsctl import apply_sparse_attribute
 
         apply_sparse_attribute(self.ctx, open_, stat)
+        if open_.file_key is not None:
+            stat.delete_pending = sharemodes.delete_pending_seen(self, open_)
         status = st.STATUS_SUCCESS
         if r.info_type == InfoType.FILE:
             if r.file_info_class in (
@@ -716,11 +702,11 @@ class FileHandlers:
             filesd.check_rename(
                 tree.fs, new_path, req.session, info.replace_if_exists, self.ctx.sid_for_uid
             )
-            h.rename(new_path, info.replace_if_exists)
+            sharemodes.rename(self, open_, new_path, info.replace_if_exists)
             open_.smb_path = new_path
         elif isinstance(info, fi.DispositionInfo):
             self._need(ga, DELETE, tree)
-            h.set_delete_on_close(info.delete_pending)
+            sharemodes.set_disposition(self, open_, info.delete_pending)
         elif isinstance(info, fi.PositionInfo):
             open_.position = info.current_byte_offset
         elif isinstance(info, fi.ModeInfo):

@@ -521,6 +521,7 @@ def actor_for(session, sid_for_uid=None, service_uid: int | None = None) -> Acto
 
 _FILE_DIRECTORY_FILE = 0x00000001
 _OPENING_ONLY = (1, 4)  # FILE_OPEN, FILE_OVERWRITE: a missing object is not created
+_CREATING_ONLY = 2  # FILE_CREATE: an existing object is a collision, before any access check
 
 
 @dataclass(slots=True)
@@ -587,6 +588,8 @@ def check_create(fs, request, session, sid_for_uid=None) -> CreateCheck | None:
         return CreateCheck(
             FILE_ALL_ACCESS | ACCESS_SYSTEM_SECURITY, open_access(new_sd, parent, token), new_sd
         )
+    if request.create_disposition == _CREATING_ONLY:
+        return None  # MS-FSA 2.1.5.1.2: STATUS_OBJECT_NAME_COLLISION comes first (the open's)
     sd = load(host, target, actor).sd
     granted = open_access(sd, parent, token)
     want = wanted_rights(

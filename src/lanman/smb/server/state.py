@@ -75,6 +75,9 @@ class ServerContext:
     ntlm_hooks: Any = None
     server_start_time: int = 0
     oplocks: Any = None  # OplockTable shared by all connections (set in __post_init__)
+    #: opendb.OpenDb: every open's access, share mode and delete-on-close, per file
+    #: (set in __post_init__); the place cross-connection per-file state hangs off
+    opendb: Any = None
     lock_tables: dict = field(default_factory=dict)  # file key -> ByteRangeLocks
     sparse_files: set = field(default_factory=set)  # file keys FSCTL_SET_SPARSE marked (fsctl.py)
     msg: Any = None  # lanman.msg.server.MsgServerBinding: TSTS pipes (None: not offered)
@@ -119,6 +122,10 @@ class ServerContext:
             from .oplocks import OplockTable
 
             self.oplocks = OplockTable()
+        if self.opendb is None:
+            from .opendb import OpenDb
+
+            self.opendb = OpenDb()
 
 
 def default_logon_sids(result) -> list[str]:
@@ -234,8 +241,10 @@ class Open:
     position: int = 0
     mode: int = 0
     oplock_key: tuple | None = None
-    share_mode: int = 0  # the CREATE's ShareAccess (lanman status: DenyMode)
     resume_key: bytes = b""  # FSCTL_SRV_REQUEST_RESUME_KEY's key, once asked (fsctl.py)
+    #: opendb key (st_dev, st_ino) of a file or directory open; its ShareAccess and
+    #: delete-on-close live in ServerContext.opendb under (key, (id(conn), volatile_id))
+    file_key: tuple | None = None
 
     @property
     def file_id(self) -> bytes:
