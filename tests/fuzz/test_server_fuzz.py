@@ -24,10 +24,20 @@ from smb_harness import (
 )
 
 from lanman.crypto.smb_signing import compute_signature
-from lanman.smb.wire.constants import FILE_CREATE, FILE_OPEN, FILE_OPEN_IF, Command
+from lanman.smb.server.fsctl import FSCTLS
+from lanman.smb.wire.constants import (
+    FILE_CREATE,
+    FILE_OPEN,
+    FILE_OPEN_IF,
+    FSCTL_SRV_COPYCHUNK,
+    FSCTL_SRV_COPYCHUNK_WRITE,
+    FSCTL_SRV_REQUEST_RESUME_KEY,
+    Command,
+)
 from lanman.smb.wire.create import CreateResponse
 from lanman.smb.wire.header import SIGNATURE_OFFSET
 from lanman.smb.wire.io import WriteRequest
+from lanman.smb.wire.query import IoctlRequest, unpack_ioctl_response
 
 FUZZ = settings(
     max_examples=150,
@@ -388,3 +398,68 @@ def test_generated_hostile_paths_stay_inside_share(env, parts, seps, lead, dispo
         _try_open(c, tid, name, disposition)
         assert env.outside_snapshot() == before
         assert not c.closed
+
+
+# ---- FSCTLs (lanman.smb.server.fsctl) ------------------------------------------------------
+
+FSCTL_CODES = sorted(FSCTLS) + [0x000903F0, 0x00098344]  # + unknown, DUPLICATE_EXTENTS
+
+
+@FUZZ
+@given(
+    code=st.sampled_from(FSCTL_CODES),
+    data=st.binary(max_size=300),
+    max_output=st.integers(0, 70000),
+    use_fid=st.booleans(),
+    flags=st.sampled_from([1, 1, 1, 0, 3]),
+)
+def test_fsctls_with_hostile_buffers(env, code, data, max_output, use_fid, flags):
+    """Every FSCTL of the table (and unknown ones) with garbage input and any output size."""
+    with _session(env) as (c, tid, _):
+        fid = c.create(tid, "fuzz-fsctl.dat")
+        before = env.outside_snapshot()
+        body = IoctlRequest(code, fid if use_fid else b"\xff" * 16, data, 0, max_output, flags)
+        frame = c.build(
+            [Pdu(Command.IOCTL, body.pack(), tree_id=tid, payload=max(len(data), max_output))]
+        )
+        feed(c, frame)
+        assert env.outside_snapshot() == before
+        env.check_bystander()
+
+
+chunk = st.tuples(st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1), st.integers(0, 2**32 - 1))
+
+
+@FUZZ
+@given(
+    chunks=st.lists(chunk, max_size=8) | st.lists(st.just((0, 0, 16)), min_size=250, max_size=260),
+    write=st.booleans(),
+    count_delta=st.integers(-2, 2),
+)
+def test_copychunk_with_hostile_chunks(env, chunks, write, count_delta):
+    """A valid resume key with hostile chunk lists: offsets and lengths of any size and a
+    ChunkCount that may not match the descriptors."""
+    with _session(env) as (c, tid, _):
+        src = c.create(tid, "fuzz-src.dat")
+        c.write(tid, src, 0, b"s" * 4096)
+        dst = c.create(tid, "fuzz-dst.dat")
+        r = c.ioctl_raw(tid, FSCTL_SRV_REQUEST_RESUME_KEY, src, b"", max_output=32)
+        key = bytes(unpack_ioctl_response(r.pdu))[:24]
+        count = max(0, len(chunks) + count_delta)
+        data = struct.pack("<24sII", key, count, 0) + b"".join(
+            struct.pack("<QQII", s, d, n, 0) for s, d, n in chunks
+        )
+        code = FSCTL_SRV_COPYCHUNK_WRITE if write else FSCTL_SRV_COPYCHUNK
+        frame = c.build(
+            [
+                Pdu(
+                    Command.IOCTL,
+                    IoctlRequest(code, dst, data, 0, 12, 1).pack(),
+                    tree_id=tid,
+                    payload=len(data),
+                )
+            ]
+        )
+        feed(c, frame)
+        assert not c.conn.closed
+        env.check_bystander()

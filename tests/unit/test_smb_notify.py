@@ -59,6 +59,12 @@ def changes(r: Response) -> list[tuple[int, str]]:
     return out
 
 
+def watch_dir(c: SmbTestClient, tid: int, name: str = "") -> bytes:
+    """A directory opened as Windows opens one to watch it (FILE_LIST_DIRECTORY, no
+    DELETE: renames and deletes in it are not blocked by the watcher's handle)."""
+    return c.create(tid, name, disposition=1, options=1, attributes=0x10, access=0x00100081)
+
+
 def notify(c: SmbTestClient, tid: int, fid: bytes, **kw) -> Response:
     kw.setdefault("filter_", NAME)
     return c.change_notify_raw(tid, fid, **kw)
@@ -85,7 +91,7 @@ def cancel_first(c: SmbTestClient, tid: int, fid: bytes, **kw) -> None:
 def test_create_by_another_connection_completes_the_pending_request(env):
     watcher, other, pushed, _share_dir = env
     wt, ot = watcher.tree_connect(), other.tree_connect()
-    dfid = watcher.open_dir(wt)
+    dfid = watch_dir(watcher, wt)
     interim = notify(watcher, wt, dfid)
     assert interim.status == STATUS_PENDING and interim.is_async
     other.close_file(ot, other.create(ot, "new.txt"))
@@ -102,7 +108,7 @@ def test_create_by_another_connection_completes_the_pending_request(env):
 def test_changes_between_requests_are_buffered(env):
     watcher, other, _pushed, _ = env
     wt, ot = watcher.tree_connect(), other.tree_connect()
-    dfid = watcher.open_dir(wt)
+    dfid = watch_dir(watcher, wt)
     cancel_first(watcher, wt, dfid)
     other.close_file(ot, other.create(ot, "a.txt"))
     other.close_file(ot, other.create(ot, "d", options=1, attributes=0x10))
@@ -115,7 +121,7 @@ def test_changes_between_requests_are_buffered(env):
 def test_first_request_fixes_the_filter(env):
     watcher, other, pushed, _ = env
     wt, ot = watcher.tree_connect(), other.tree_connect()
-    dfid = watcher.open_dir(wt)
+    dfid = watch_dir(watcher, wt)
     cancel_first(watcher, wt, dfid, filter_=nt.FILE_NOTIFY_CHANGE_DIR_NAME)
     other.close_file(ot, other.create(ot, "file.txt"))  # a file name: not watched
     assert notify(watcher, wt, dfid, filter_=NAME).status == STATUS_PENDING
@@ -133,8 +139,8 @@ def test_watch_tree_reports_paths_below(env):
     watcher, other, pushed, share_dir = env
     (share_dir / "sub").mkdir()
     wt, ot = watcher.tree_connect(), other.tree_connect()
-    flat = watcher.open_dir(wt)
-    tree_dir = watcher.open_dir(wt)
+    flat = watch_dir(watcher, wt)
+    tree_dir = watch_dir(watcher, wt)
     assert notify(watcher, wt, flat).status == STATUS_PENDING
     assert notify_tree(watcher, wt, tree_dir).status == STATUS_PENDING
     other.close_file(ot, other.create(ot, "sub\\deep.txt"))
@@ -153,7 +159,7 @@ def test_rename_in_place_and_move(env):
     watcher, other, _pushed, share_dir = env
     (share_dir / "sub").mkdir()
     wt, ot = watcher.tree_connect(), other.tree_connect()
-    dfid = watcher.open_dir(wt)
+    dfid = watch_dir(watcher, wt)
     cancel_first(watcher, wt, dfid)
     fid = other.create(ot, "old.txt")
     rename(other, ot, fid, "new.txt")
@@ -173,7 +179,7 @@ def test_delete_on_close_is_removed_and_attributes_modified(env):
     watcher, other, _pushed, share_dir = env
     (share_dir / "gone.txt").write_bytes(b"x")
     wt, ot = watcher.tree_connect(), other.tree_connect()
-    dfid = watcher.open_dir(wt)
+    dfid = watch_dir(watcher, wt)
     cancel_first(watcher, wt, dfid, filter_=NAME | nt.FILE_NOTIFY_CHANGE_ATTRIBUTES)
     fid = other.create(ot, "gone.txt")
     basic = struct.pack("<QQQQII", 0, 0, 0, 0, 0x2, 0)  # HIDDEN
@@ -193,7 +199,7 @@ def test_write_is_modified_once_per_run(env):
     watcher, other, _pushed, _ = env
     wt, ot = watcher.tree_connect(), other.tree_connect()
     fid = other.create(ot, "w.bin")
-    dfid = watcher.open_dir(wt)
+    dfid = watch_dir(watcher, wt)
     cancel_first(watcher, wt, dfid, filter_=nt.FILE_NOTIFY_CHANGE_SIZE)
     for i in range(5):
         other.write(ot, fid, i, b"y")
@@ -205,7 +211,7 @@ def test_write_is_modified_once_per_run(env):
 def test_overflow_and_small_buffer_give_notify_enum_dir(env):
     watcher, other, _pushed, _ = env
     wt, ot = watcher.tree_connect(), other.tree_connect()
-    dfid = watcher.open_dir(wt)
+    dfid = watch_dir(watcher, wt)
     cancel_first(watcher, wt, dfid, length=100)  # the watch holds at most 100 bytes
     for i in range(10):
         other.close_file(ot, other.create(ot, f"file-{i}.txt"))
@@ -223,7 +229,7 @@ def test_connection_byte_budget(env):
     watcher, other, _pushed, _ = env
     watcher.ctx.notify.max_per_connection = 64
     wt, ot = watcher.tree_connect(), other.tree_connect()
-    dfid = watcher.open_dir(wt)
+    dfid = watch_dir(watcher, wt)
     cancel_first(watcher, wt, dfid)
     for i in range(4):
         other.close_file(ot, other.create(ot, f"budget-{i}.txt"))
@@ -235,7 +241,7 @@ def test_connection_byte_budget(env):
 def test_two_pending_requests_complete_in_order(env):
     watcher, other, pushed, _ = env
     wt, ot = watcher.tree_connect(), other.tree_connect()
-    dfid = watcher.open_dir(wt)
+    dfid = watch_dir(watcher, wt)
     first = notify(watcher, wt, dfid)
     second = notify(watcher, wt, dfid)
     other.close_file(ot, other.create(ot, "d1", options=1, attributes=0x10))
@@ -252,7 +258,7 @@ def test_own_directory_changes_are_not_reported(env):
     watcher, other, _pushed, share_dir = env
     (share_dir / "base").mkdir()
     wt, ot = watcher.tree_connect(), other.tree_connect()
-    dfid = watcher.open_dir(wt, "base")
+    dfid = watch_dir(watcher, wt, "base")
     cancel_first(watcher, wt, dfid, filter_=nt.FILE_NOTIFY_CHANGE_ATTRIBUTES)
     bfid = other.open_dir(ot, "base")
     basic = struct.pack("<QQQQII", 0, 0, 0, 0, 0x12, 0)
@@ -268,7 +274,7 @@ def test_on_a_file_and_oversized_buffer_are_invalid(env):
     wt = watcher.tree_connect()
     fid = watcher.create(wt, "plain.txt")
     assert notify(watcher, wt, fid).status == STATUS_INVALID_PARAMETER
-    dfid = watcher.open_dir(wt)
+    dfid = watch_dir(watcher, wt)
     too_big = watcher.conn.max_transact_size + 1
     watcher.ensure_credits(200)
     assert notify(watcher, wt, dfid, length=too_big).status == STATUS_INVALID_PARAMETER
@@ -280,13 +286,13 @@ def test_on_a_file_and_oversized_buffer_are_invalid(env):
 def test_logoff_and_tree_disconnect_complete_pending_and_drop_watches(env):
     watcher, _other, _pushed, _ = env
     wt = watcher.tree_connect()
-    dfid = watcher.open_dir(wt)
+    dfid = watch_dir(watcher, wt)
     assert notify(watcher, wt, dfid).status == STATUS_PENDING
     r = watcher.request(Command.TREE_DISCONNECT, struct.pack("<HH", 4, 0), tree_id=wt)
     assert r.status == STATUS_SUCCESS
     assert [f.status for f in watcher.pending_frames] == [STATUS_NOTIFY_CLEANUP]
     wt = watcher.tree_connect()
-    dfid = watcher.open_dir(wt)
+    dfid = watch_dir(watcher, wt)
     assert notify(watcher, wt, dfid).status == STATUS_PENDING
     assert watcher.request(Command.LOGOFF, struct.pack("<HH", 4, 0)).status == STATUS_SUCCESS
     assert [f.status for f in watcher.pending_frames][-1] == STATUS_NOTIFY_CLEANUP
@@ -296,7 +302,7 @@ def test_logoff_and_tree_disconnect_complete_pending_and_drop_watches(env):
 def test_connection_lost_drops_watches(env):
     watcher, other, _pushed, _ = env
     wt = watcher.tree_connect()
-    dfid = watcher.open_dir(wt)
+    dfid = watch_dir(watcher, wt)
     cancel_first(watcher, wt, dfid)
     assert len(watcher.ctx.notify) == 1
     watcher.close()
@@ -319,17 +325,17 @@ def test_removed_directory_completes_with_delete_pending(env):
     watcher, other, pushed, share_dir = env
     (share_dir / "doomed").mkdir()
     wt, ot = watcher.tree_connect(), other.tree_connect()
-    dfid = watcher.open_dir(wt, "doomed")
+    dfid = watch_dir(watcher, wt, "doomed")
     interim = notify(watcher, wt, dfid)
     assert interim.status == STATUS_PENDING
     victim = other.create(ot, "doomed", disposition=1, options=1 | DELETE_ON_CLOSE, attributes=0x10)
-    other.close_file(ot, victim)
-    assert not (share_dir / "doomed").exists()
+    other.close_file(ot, victim)  # delete-pending: the watcher still has it open
     assert [(r.status, r.header.async_id) for r in pushed] == [
         (nts.STATUS_DELETE_PENDING, interim.header.async_id)
     ]
     assert notify(watcher, wt, dfid).status == nts.STATUS_DELETE_PENDING
     watcher.close_file(wt, dfid)
+    assert not (share_dir / "doomed").exists()  # gone with the last handle
 
 
 def test_handle_without_list_directory_is_access_denied(env):
@@ -345,8 +351,8 @@ def test_watch_follows_its_renamed_directory(env):
     watcher, other, pushed, share_dir = env
     (share_dir / "dirA").mkdir()
     wt, ot = watcher.tree_connect(), other.tree_connect()
-    dfid = watcher.open_dir(wt, "dirA")
-    root = watcher.open_dir(wt)
+    dfid = watch_dir(watcher, wt, "dirA")
+    root = watch_dir(watcher, wt)
     cancel_first(watcher, wt, root)
     assert notify(watcher, wt, dfid).status == STATUS_PENDING
     moving = other.create(ot, "dirA", disposition=1, options=1, attributes=0x10)
@@ -366,7 +372,7 @@ def test_connection_lost_drops_watches_of_opens_kept_open(env):
     """Even an open that outlives its connection (a durable handle) loses its watch."""
     watcher, _other, _pushed, _ = env
     wt = watcher.tree_connect()
-    dfid = watcher.open_dir(wt)
+    dfid = watch_dir(watcher, wt)
     cancel_first(watcher, wt, dfid)
     hub = watcher.ctx.notify
     kept = dict(watcher.conn.opens)
@@ -393,3 +399,22 @@ def test_malformed_change_notify_keeps_the_connection(env, body, status):
     assert r.status == status and not watcher.closed
     assert not watcher.conn.pending
     assert watcher.echo().status == STATUS_SUCCESS
+
+
+def test_security_change_is_reported(env):
+    watcher, other, _pushed, share_dir = env
+    (share_dir / "sd.txt").write_bytes(b"")
+    wt, ot = watcher.tree_connect(), other.tree_connect()
+    dfid = watch_dir(watcher, wt)
+    cancel_first(watcher, wt, dfid, filter_=nt.FILE_NOTIFY_CHANGE_SECURITY)
+    fid = other.create(ot, "sd.txt")
+    q = struct.pack("<HBBIHHIII16s", 41, 3, 0, 4096, 0, 0, 0, 4, 0, fid)  # DACL
+    got = other.request(Command.QUERY_INFO, q, tree_id=ot, payload=4096)
+    assert got.status == STATUS_SUCCESS
+    sd = bytes(unpack_output_response(got.pdu))
+    body = struct.pack("<HBBIHHI16s", 33, 3, 0, len(sd), 96, 0, 4, fid) + sd
+    r = other.request(Command.SET_INFO, body, tree_id=ot, payload=len(sd))
+    assert r.status == STATUS_SUCCESS
+    other.close_file(ot, fid)
+    assert changes(notify(watcher, wt, dfid)) == [(nt.FILE_ACTION_MODIFIED, "sd.txt")]
+    watcher.close_file(wt, dfid)

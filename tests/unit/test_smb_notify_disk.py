@@ -10,7 +10,7 @@ import sys
 
 import pytest
 from smb_harness import STATUS_PENDING, STATUS_SUCCESS
-from test_smb_notify import NAME, cancel_first, changes, env, notify, rename  # noqa: F401
+from test_smb_notify import NAME, cancel_first, changes, env, notify, rename, watch_dir  # noqa: F401
 
 from lanman.smb.server import notify as nt
 from lanman.smb.server.notify_inotify import (
@@ -53,7 +53,7 @@ def disk(env):  # noqa: F811 - the two-connection fixture of test_smb_notify
 def test_a_file_made_on_the_disk_completes_the_request(disk):
     watcher, _other, pushed, share_dir, source = disk
     wt = watcher.tree_connect()
-    dfid = watcher.open_dir(wt)
+    dfid = watch_dir(watcher, wt)
     assert notify(watcher, wt, dfid).status == STATUS_PENDING
     (share_dir / "local.txt").write_bytes(b"from the host")
     source._readable()
@@ -65,7 +65,7 @@ def test_disk_rename_and_delete(disk):
     watcher, _other, _pushed, share_dir, source = disk
     (share_dir / "a.txt").write_bytes(b"x")
     wt = watcher.tree_connect()
-    dfid = watcher.open_dir(wt)
+    dfid = watch_dir(watcher, wt)
     cancel_first(watcher, wt, dfid)
     os.rename(share_dir / "a.txt", share_dir / "b.txt")
     os.unlink(share_dir / "b.txt")
@@ -84,7 +84,7 @@ def test_watch_tree_follows_subdirectories(disk):
     watcher, _other, _pushed, share_dir, source = disk
     (share_dir / "sub").mkdir()
     wt = watcher.tree_connect()
-    dfid = watcher.open_dir(wt)
+    dfid = watch_dir(watcher, wt)
     body = struct.pack("<HHI16sII", 32, nt.SMB2_WATCH_TREE, 4096, dfid, NAME, 0)
     interim = watcher.request(Command.CHANGE_NOTIFY, body, tree_id=wt, payload=4096)
     assert [p.kind for p in watcher.conn.pending.values()] == ["notify"]
@@ -104,7 +104,7 @@ def test_watch_tree_follows_subdirectories(disk):
 def test_own_changes_are_not_reported_twice(disk):
     watcher, other, _pushed, _share_dir, source = disk
     wt, ot = watcher.tree_connect(), other.tree_connect()
-    dfid = watcher.open_dir(wt)
+    dfid = watch_dir(watcher, wt)
     cancel_first(watcher, wt, dfid, filter_=NAME | nt.FILE_NOTIFY_CHANGE_LAST_WRITE)
     fid = other.create(ot, "own.txt")
     other.write(ot, fid, 0, b"data")
@@ -123,7 +123,7 @@ def test_own_changes_are_not_reported_twice(disk):
 def test_closing_the_handle_removes_the_inotify_watch(disk):
     watcher, _other, _pushed, _share_dir, source = disk
     wt = watcher.tree_connect()
-    dfid = watcher.open_dir(wt)
+    dfid = watch_dir(watcher, wt)
     cancel_first(watcher, wt, dfid)
     assert source._count == 1 and len(source._users) == 1
     watcher.close_file(wt, dfid)
@@ -147,7 +147,7 @@ def test_disk_changes_in_a_renamed_watched_directory(disk):
     watcher, other, pushed, share_dir, source = disk
     (share_dir / "was").mkdir()
     wt, ot = watcher.tree_connect(), other.tree_connect()
-    dfid = watcher.open_dir(wt, "was")
+    dfid = watch_dir(watcher, wt, "was")
     assert notify(watcher, wt, dfid).status == STATUS_PENDING
     moving = other.create(ot, "was", disposition=1, options=1, attributes=0x10)
     rename(other, ot, moving, "now")

@@ -668,15 +668,21 @@ class NtlmAcceptor:
             raise AuthError(STATUS_LOGON_FAILURE, "accounts with an empty password may not log on")
 
         # 16-byte NTProofStr + 28-byte fixed NTLMv2_CLIENT_CHALLENGE + MsvAvEOL at least.
-        if len(auth.nt_response) < 16 + 28 + 4:
+        # 24 bytes or fewer is an LM / NTLMv1 response (refused); anything longer is an
+        # NTLMv2 response that must parse: a truncated one, or one whose AV_PAIR list
+        # overruns, fails with STATUS_INVALID_PARAMETER as on Windows and Samba (Samba bug
+        # 14932, NetApp's NTLMv2 responses; smbtorture smb2.session.ntlmssp_bug14932).
+        if len(auth.nt_response) <= 24:
             raise AuthError(STATUS_LOGON_FAILURE, "LM / NTLMv1 responses are refused")
+        if len(auth.nt_response) < 16 + 28 + 4:
+            raise AuthError(STATUS_INVALID_PARAMETER, "truncated NTLMv2 response")
         blob = auth.nt_response[16:]
-        if blob[0] != 1 or blob[1] != 1:
-            raise AuthError(STATUS_LOGON_FAILURE, "unknown NTLMv2 response version")
         try:
             client_pairs = parse_av_pairs(blob[28:])
         except AuthError as exc:
-            raise AuthError(STATUS_LOGON_FAILURE, "malformed NTLMv2 AV pairs") from exc
+            raise AuthError(STATUS_INVALID_PARAMETER, "malformed NTLMv2 AV pairs") from exc
+        if blob[0] != 1 or blob[1] != 1:
+            raise AuthError(STATUS_LOGON_FAILURE, "unknown NTLMv2 response version")
         # Timestamp (blob[8:16]) is accepted without a skew check: lanman runs on loopback tests.
 
         nt_proof = auth.nt_response[:16]

@@ -128,9 +128,19 @@ _TABLE: tuple[tuple[int, str, str], ...] = (
         "A non close operation has been requested of a file object with a delete pending.",
     ),
     (
+        0xC000005A,
+        "STATUS_INVALID_OWNER",
+        "Indicates a particular Security ID may not be assigned as the owner of an object.",
+    ),
+    (
         0xC000005E,
         "STATUS_NO_LOGON_SERVERS",
         "There are currently no logon servers available to service the logon request.",
+    ),
+    (
+        0xC0000061,
+        "STATUS_PRIVILEGE_NOT_HELD",
+        "A required privilege is not held by the client.",
     ),
     (
         0xC000006A,
@@ -151,6 +161,11 @@ _TABLE: tuple[tuple[int, str, str], ...] = (
         0xC0000072,
         "STATUS_ACCOUNT_DISABLED",
         "The referenced account is currently disabled and may not be logged on to.",
+    ),
+    (
+        0xC0000079,
+        "STATUS_INVALID_SECURITY_DESCR",
+        "The SECURITY_DESCRIPTOR structure is not valid.",
     ),
     (0xC0000071, "STATUS_PASSWORD_EXPIRED", "The user account's password has expired."),
     (0xC0000193, "STATUS_ACCOUNT_EXPIRED", "The user account has expired."),
@@ -223,6 +238,11 @@ _TABLE: tuple[tuple[int, str, str], ...] = (
         0xC000035C,
         "STATUS_NETWORK_SESSION_EXPIRED",
         "The client session has expired; so the client must re-authenticate to continue accessing the remote resources.",
+    ),
+    (
+        0xC000042A,
+        "STATUS_REQUEST_OUT_OF_SEQUENCE",
+        "The request was received out of sequence (a session binding over another signing algorithm).",
     ),
     (0xC0000380, "STATUS_SMARTCARD_WRONG_PIN", "An incorrect PIN was entered."),
     (
@@ -309,6 +329,16 @@ _TABLE: tuple[tuple[int, str, str], ...] = (
     ),
     (0xC00000E9, "STATUS_UNEXPECTED_IO_ERROR", "An I/O error occurred."),
     (0xC00000E5, "STATUS_INTERNAL_ERROR", "An internal error occurred."),
+    (
+        0xC000001F,
+        "STATUS_INVALID_VIEW_SIZE",
+        "The specified view size is invalid for the section (a copy beyond the end of file).",
+    ),
+    (
+        0xC0000275,
+        "STATUS_NOT_A_REPARSE_POINT",
+        "The NTFS file or directory is not a reparse point.",
+    ),
     (0xC0000044, "STATUS_QUOTA_EXCEEDED", "Not enough quota is available to process this command."),
     # SMB client-side results (docs/SOURCES.md signing §5.2)
     (0xC00000C3, "STATUS_INVALID_NETWORK_RESPONSE", "The network responded incorrectly."),
@@ -367,6 +397,9 @@ STATUS_SHARING_VIOLATION = 0xC0000043
 STATUS_FILE_LOCK_CONFLICT = 0xC0000054
 STATUS_LOCK_NOT_GRANTED = 0xC0000055
 STATUS_DELETE_PENDING = 0xC0000056
+STATUS_INVALID_OWNER = 0xC000005A
+STATUS_PRIVILEGE_NOT_HELD = 0xC0000061
+STATUS_INVALID_SECURITY_DESCR = 0xC0000079
 STATUS_LOGON_FAILURE = 0xC000006D
 STATUS_ACCOUNT_RESTRICTION = 0xC000006E
 STATUS_ACCOUNT_DISABLED = 0xC0000072
@@ -385,6 +418,8 @@ STATUS_DIRECTORY_NOT_EMPTY = 0xC0000101
 STATUS_NOT_A_DIRECTORY = 0xC0000103
 STATUS_CANCELLED = 0xC0000120
 STATUS_FILE_CLOSED = 0xC0000128
+STATUS_INVALID_VIEW_SIZE = 0xC000001F
+STATUS_NOT_A_REPARSE_POINT = 0xC0000275
 STATUS_PIPE_BROKEN = 0xC000014B
 STATUS_PIPE_DISCONNECTED = 0xC00000B0
 STATUS_INVALID_DEVICE_STATE = 0xC0000184
@@ -393,6 +428,7 @@ STATUS_INSUFF_SERVER_RESOURCES = 0xC0000205
 STATUS_NOT_FOUND = 0xC0000225
 STATUS_NO_MATCH = 0xC0000272
 STATUS_NETWORK_SESSION_EXPIRED = 0xC000035C
+STATUS_REQUEST_OUT_OF_SEQUENCE = 0xC000042A
 STATUS_INSUFFICIENT_RESOURCES = 0xC000009A
 STATUS_INTERNAL_ERROR = 0xC00000E5
 STATUS_INVALID_OPLOCK_PROTOCOL = 0xC00000E3

@@ -48,6 +48,7 @@ from lanman.smb.wire.header import SIGNATURE_OFFSET, Smb2Header, WireError
 from lanman.smb.wire.query import pack_error_response
 from lanman.smb.wire.smb1 import parse_smb1_negotiate
 
+from .compound import RelatedChain
 from .credits import SequenceWindow
 from .files import FileHandlers
 from .sessions import SessionHandlers
@@ -62,6 +63,8 @@ _STORAGE_ERRORS = frozenset(
 )
 _STORAGE_LOG_INTERVAL = 60 * 10_000_000  # FILETIME units (100 ns)
 _SESSIONLESS = {Command.NEGOTIATE, Command.SESSION_SETUP, Command.ECHO, Command.CANCEL}
+# Commands an expired session still processes (MS-SMB2 3.3.5.2.9).
+_WHILE_EXPIRED = {Command.LOGOFF, Command.CLOSE, Command.LOCK}
 # Commands that need a tree connect (MS-SMB2 3.3.5.2.11).
 _TREE_COMMANDS = {
     Command.CREATE,
@@ -103,6 +106,11 @@ def choose_cipher(server_order, offered) -> CipherId | None:
     return None
 
 
+def _binding_requested(pdu: memoryview) -> bool:
+    """SMB2_SESSION_FLAG_BINDING in a SESSION_SETUP request's Flags (2.2.5, byte 2)."""
+    return len(pdu) > SMB2_HEADER_SIZE + 2 and bool(pdu[SMB2_HEADER_SIZE + 2] & 0x01)
+
+
 class Disconnect(Exception):
     """The request requires the server to drop the transport connection."""
 
@@ -116,6 +124,9 @@ class Request:
     session: Session | None = None
     signed_ok: bool = False  # signature present and verified
     encrypted: bool = False  # Request.IsEncrypted: arrived in a TRANSFORM_HEADER
+    #: (key, algorithm) its error response is signed with instead of the channel's: a
+    #: SESSION_SETUP that proved Session.SigningKey but not this Channel.SigningKey
+    reply_signing: tuple | None = None
 
 
 @dataclass(slots=True)
@@ -128,6 +139,7 @@ class Reply:
     session: Session | None = None
     sign: bool = False
     signing_key: bytes | None = None  # overrides the session key (final SESSION_SETUP)
+    signing_algorithm: SigningAlgorithm | None = None  # with signing_key (None: ours)
     async_id: int | None = None
     credits: int = 0
     after_pack: Callable[[bytes], None] | None = None
@@ -154,16 +166,22 @@ class PendingAsync:
 
 
 _CONNECTION_NUMBERS = itertools.count(1)
+#: Open.FileId.Volatile values, unique on the server: a session bound to several
+#: connections (multichannel) reaches every open of its channels by FileId alone.
+_VOLATILE_IDS = itertools.count(1)
 
 
 class ServerConnection(SessionHandlers, FileHandlers):
     """MS-SMB2 3.3.1.7 Connection plus the request processing of 3.3.5."""
 
-    def __init__(self, ctx: ServerContext, client_address: str = "") -> None:
+    def __init__(
+        self, ctx: ServerContext, client_address: str = "", server_address: str = ""
+    ) -> None:
         self.ctx = ctx
         self.conn_id = next(_CONNECTION_NUMBERS)  # lanman status: file ids are per server
         self.settings = ctx.settings
         self.client_address = client_address
+        self.server_address = server_address  # the local IP the client reached (multichannel)
         self.closed = False
         self.dialect: int | None = None  # Connection.Dialect; 0x02FF after SMB1 upgrade
         self.client_guid = b""
@@ -179,6 +197,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
         self.window = SequenceWindow()
         self.sessions: dict[int, Session] = {}
         self.logged_off: dict[int, Session] = {}  # the last few, to sign their errors
+        self.pending_binds: dict = {}  # SessionId -> session_binding.PendingBind
         self.opens: dict = {}
         self.pending: dict[int, PendingAsync] = {}
         self.max_read_size = 65536
@@ -190,6 +209,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
         self._next_tree_id = 1
         self._outbox: list[Buffers] = []
         self.compound_open_id: int | None = None
+        self.compound_last = True  # the request being processed ends its compound
         self.push: Callable[[Buffers], None] | None = None  # transport: send now
         self._receiving = False
         self.disconnect_reason = ""
@@ -231,6 +251,46 @@ class ServerConnection(SessionHandlers, FileHandlers):
             self._receiving = False
         out, self._outbox = self._outbox, []
         return out
+
+    @property
+    def _next_volatile_id(self) -> int:
+        """The FileId.Volatile the next CREATE uses (from the server-wide sequence)."""
+        return self._volatile_next
+
+    @_next_volatile_id.setter
+    def _next_volatile_id(self, _value: int) -> None:
+        self._volatile_next = next(_VOLATILE_IDS)
+
+    def _find_open(self, volatile_id: int, session: Session | None):
+        """The open with this FileId.Volatile: on this connection, or on another channel
+        of the request's session (MS-SMB2 3.3.5.2.7 looks up Session.OpenTable)."""
+        open_ = self.opens.get(volatile_id)
+        if open_ is not None or session is None:
+            return open_
+        for ch in session.channels.values():
+            if ch.connection is not self:
+                open_ = ch.connection.opens.get(volatile_id)
+                if open_ is not None:
+                    return open_
+        return None
+
+    def _close_open(self, open_) -> None:
+        """Close an open on the connection that holds it (a bound channel may name an open
+        of another channel of its session; that connection's tables own it)."""
+        if self.opens.get(open_.volatile_id) is not open_:
+            for conn in {
+                id(ch.connection): ch.connection
+                for s in self._sessions_of(open_)
+                for ch in s.channels.values()
+            }.values():
+                if conn is not self and conn.opens.get(open_.volatile_id) is open_:
+                    conn._close_open(open_)  # its completions go out by _send_frame
+                    return
+        FileHandlers._close_open(self, open_)
+
+    def _sessions_of(self, open_) -> list[Session]:
+        s = self.sessions.get(open_.session_id) or self.ctx.sessions.get(open_.session_id)
+        return [s] if s is not None else []
 
     @property
     def authenticated(self) -> bool:
@@ -321,16 +381,12 @@ class ServerConnection(SessionHandlers, FileHandlers):
         session = self.sessions.get(session_id)
         if session is None:
             return 0
-        opens = [o for o in self.opens.values() if o.session_id == session_id]
-        for open_ in opens:
-            self.admin_close_open(open_)
         session.closed_by_admin = True
-        self.sessions.pop(session_id, None)
-        session.trees.clear()
-        self.logged_off[session_id] = session
-        while len(self.logged_off) > 8:
-            self.logged_off.pop(next(iter(self.logged_off)))
-        return sum(1 for o in opens if o.kind != "pipe")
+        closed = sum(
+            1 for o in self.opens.values() if o.session_id == session_id and o.kind != "pipe"
+        )
+        self._end_session(session)
+        return closed
 
     def connection_lost(self) -> None:
         """Release every open (the transport is gone); idempotent, so a test harness may
@@ -349,7 +405,13 @@ class ServerConnection(SessionHandlers, FileHandlers):
                 self._close_open(open_)
         self.ctx.oplocks.release_connection(self)
         self.ctx.notify.drop_connection(self)
+        for session in list(self.sessions.values()):
+            # MS-SMB2 3.3.7.1: the channel goes; a session with no channel left ends.
+            session.channels.pop(self.conn_id, None)
+            if not session.channels:
+                self.ctx.sessions.remove(session)
         self.sessions.clear()
+        self.pending_binds.clear()
         for p in list(self.pending.values()):
             if p.on_abandon is not None:
                 p.on_abandon()
@@ -416,10 +478,12 @@ class ServerConnection(SessionHandlers, FileHandlers):
     def _receive_compound(self, view: memoryview, encrypted_sid: int | None = None) -> None:
         replies: list[Reply] = []
         self.compound_open_id = None  # FileId 0xFF.. in related requests (3.3.5.2.7.2)
+        chain = RelatedChain()
         prev: Request | None = None
-        prev_status = st.STATUS_SUCCESS
         prev_tree: int | None = None
-        for pdu in self._split(view):
+        pdus = self._split(view)
+        for i, pdu in enumerate(pdus):
+            self.compound_last = i == len(pdus) - 1
             hdr = Smb2Header.unpack(pdu)
             if hdr.is_response:
                 raise Disconnect("response received by server")
@@ -436,13 +500,31 @@ class ServerConnection(SessionHandlers, FileHandlers):
                 # MS-SMB2 3.3.5.2.7.2: inherit SessionId/TreeId from the previous request.
                 hdr.session_id = prev.header.session_id
                 hdr.tree_id = prev_tree if prev_tree is not None else prev.header.tree_id
-            reply = self._process(req, prev_status if related else st.STATUS_SUCCESS)
+            inherited = chain.status_for(hdr.is_related)
+            reply = self._process(req, inherited)
             if reply is None:
                 prev = req
                 continue
+            chain.after(
+                hdr.command,
+                reply.status,
+                inherited,
+                req.session is not None or hdr.command in _SESSIONLESS,
+            )
+            if (
+                (reply.status == st.STATUS_USER_SESSION_DELETED or inherited != st.STATUS_SUCCESS)
+                and reply.session is None
+                and hdr.is_signed
+                and replies
+                and replies[-1].sign
+            ):
+                # A signed request of a compound whose session is unknown (or a related one
+                # after it): its error is signed with the key that signed the compound so
+                # far, as Windows does (smbtorture smb2.compound.invalid2).
+                reply.session, reply.sign = replies[-1].session, True
             reply.credits = self.window.grant(hdr.credit)
             replies.append(reply)
-            prev, prev_status = req, reply.status
+            prev = req
             prev_tree = reply.tree_id if reply.tree_id is not None else hdr.tree_id
             if self.closed:
                 break
@@ -488,7 +570,15 @@ class ServerConnection(SessionHandlers, FileHandlers):
             flags = HeaderFlags.SERVER_TO_REDIR | (
                 q.flags & (HeaderFlags.RELATED_OPERATIONS | HeaderFlags.PRIORITY_MASK)
             )
-            key = r.signing_key or (r.session.signing_key if r.session else b"")
+            if r.signing_key:
+                key = r.signing_key
+                algorithm = (
+                    self.signing_algorithm if r.signing_algorithm is None else r.signing_algorithm
+                )
+            elif r.session is not None:
+                key, algorithm = self._verification_key(r.session)
+            else:
+                key, algorithm = b"", self.signing_algorithm
             sign = r.sign and bool(key) and r.status != st.STATUS_PENDING and enc is None
             if sign:
                 flags |= HeaderFlags.SIGNED
@@ -514,7 +604,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
             if sign:
                 raw[SIGNATURE_OFFSET : SIGNATURE_OFFSET + 16] = compute_signature(
                     key,
-                    self.signing_algorithm,
+                    algorithm,
                     msg,
                     message_id=q.message_id,
                     is_response=True,
@@ -555,12 +645,17 @@ class ServerConnection(SessionHandlers, FileHandlers):
         if not self.window.consume(hdr.message_id, charge if charge else 1):
             raise Disconnect(f"MessageId {hdr.message_id} outside the granted window")
         try:
-            self._check_signature(req)
             if prev_status != st.STATUS_SUCCESS:
-                # 3.3.5.2.7.2: a related request after a failed one fails the same way.
+                # 3.3.5.2.7.2: a related request the chain fails (compound.RelatedChain),
+                # with the chain's status whatever its own session or signature.
+                try:
+                    self._check_signature(req)
+                except NtStatusError:
+                    pass
                 if req.session is None:
                     req.session = self.sessions.get(hdr.session_id)
                 raise NtStatusError(prev_status)
+            self._check_signature(req)
             if hdr.command not in _SESSIONLESS:
                 self._require_session(req)
                 self._check_encryption(req)
@@ -642,12 +737,15 @@ class ServerConnection(SessionHandlers, FileHandlers):
             raise NtStatusError(st.STATUS_ACCESS_DENIED, what)
 
     def _error(self, req: Request, status: int) -> Reply:
+        key, algorithm = req.reply_signing or (None, None)
         return Reply(
             req.header,
             status,
             [pack_error_response()],
             session=req.session,
-            sign=self._should_sign_reply(req),
+            sign=self._should_sign_reply(req) or key is not None,
+            signing_key=key,
+            signing_algorithm=algorithm,
             encrypted=req.encrypted,
         )
 
@@ -686,24 +784,21 @@ class ServerConnection(SessionHandlers, FileHandlers):
             return
         session = self.sessions.get(hdr.session_id)
         req.session = session
+        if session is None:
+            self._check_foreign_session(req)
+            return
         if hdr.is_signed:
-            if session is None:
-                # A signed request for a session that was logged off: answer
-                # USER_SESSION_DELETED, signed with the old key when the request proves it
-                # (MS-SMB2 3.3.5.2.4; clients that require signing insist on it).
-                old = self.logged_off.get(hdr.session_id)
-                if old is not None and self._verify(req, old):
-                    req.session, req.signed_ok = old, True
-                raise NtStatusError(st.STATUS_USER_SESSION_DELETED)
-            if not session.signing_key:
+            key, algorithm = self._verification_key(session)
+            if not key:
                 if session.state == "in_progress":
                     return  # no key yet: nothing to verify against
                 self._signing_violation(req, "signed request on a session without a key")
-            if not self._verify(req, session):
+            if not self._verify(req, key, algorithm):
+                self._check_session_key_on_channel(req, session)
                 self._signing_violation(req, "bad signature")
             req.signed_ok = True
             return
-        if session is None or session.state != "valid":
+        if session.state != "valid":
             return
         if (
             hdr.command == Command.TREE_CONNECT
@@ -720,14 +815,72 @@ class ServerConnection(SessionHandlers, FileHandlers):
         if session.signing_required:
             self._signing_violation(req, "unsigned request on a signing-required session")
 
-    def _verify(self, req: Request, session: Session) -> bool:
+    def _check_foreign_session(self, req: Request) -> None:
+        """A SessionId this connection does not hold (MS-SMB2 3.3.5.2.4, 3.3.5.2.9).
+
+        A binding SESSION_SETUP names a session of the GlobalSessionTable (or one whose
+        binding is under way here) and is verified with Session.SigningKey; it goes on to
+        :meth:`_session_bind`. Anything else fails with STATUS_USER_SESSION_DELETED --
+        signed, as Windows and Samba do, when the request proves a key of that session (one
+        logged off here a moment ago, or a live one on another connection): clients that
+        require signing insist on the SIGNED flag before they believe the status. A
+        SessionId nobody holds gets it unsigned (there is no key to sign with)."""
+        hdr = req.header
+        sid = hdr.session_id
+        binding = hdr.command == Command.SESSION_SETUP and _binding_requested(req.pdu)
+        pending = self.pending_binds.get(sid) if binding else None
+        live = pending.session if pending is not None else self.ctx.sessions.get(sid)
+        candidate = self.logged_off.get(sid) if not binding else None
+        candidate = candidate or live
+        if hdr.is_signed and candidate is not None:
+            key, algorithm = self._verification_key(candidate)
+            if key and self._verify(req, key, algorithm):
+                req.session, req.signed_ok = candidate, True
+            elif binding and live is not None:
+                self._signing_violation(req, "bad signature on a binding request")
+        if binding and ((live is not None and req.session is live) or not hdr.is_signed):
+            return  # _session_bind decides (unsigned: STATUS_INVALID_PARAMETER)
+        raise NtStatusError(st.STATUS_USER_SESSION_DELETED)
+
+    def _check_session_key_on_channel(self, req: Request, session: Session) -> None:
+        """A SESSION_SETUP signed with Session.SigningKey on a connection that already is a
+        channel of the session (a second binding, or a re-authentication that forgot the
+        channel key): refused with STATUS_ACCESS_DENIED, signed with that key so the client
+        sees the status (3.2.5.1.3: it checks failed SESSION_SETUPs with Session.SigningKey)
+        instead of dropping the connection as Windows and Samba leave it."""
+        ch = session.channels.get(self.conn_id)
+        if req.header.command != Command.SESSION_SETUP or ch is None:
+            return
+        if ch.signing_key == session.signing_key:
+            return
+        key, algorithm = self._session_signing(session)
+        if self._verify(req, key, algorithm):
+            req.reply_signing = (key, algorithm)
+            raise NtStatusError(st.STATUS_ACCESS_DENIED, "session key on a bound channel")
+
+    def _verification_key(self, session: Session) -> tuple[bytes, SigningAlgorithm]:
+        """MS-SMB2 3.3.5.2.4: Channel.SigningKey of this connection with its algorithm;
+        for a session not (yet) bound here, Session.SigningKey with the algorithm of the
+        connection that set the session up."""
+        ch = session.channels.get(self.conn_id)
+        if ch is not None:
+            return ch.signing_key, self.signing_algorithm
+        return self._session_signing(session)
+
+    def _session_signing(self, session: Session) -> tuple[bytes, SigningAlgorithm]:
+        """Session.SigningKey with the algorithm of the connection that set it up."""
+        if session.signing_algorithm is None:
+            return session.signing_key, self.signing_algorithm
+        return session.signing_key, session.signing_algorithm
+
+    def _verify(self, req: Request, key: bytes, algorithm: SigningAlgorithm) -> bool:
         pdu = req.pdu
         hdr_copy = bytearray(pdu[:SMB2_HEADER_SIZE])
         received = bytes(hdr_copy[SIGNATURE_OFFSET : SIGNATURE_OFFSET + 16])
         hdr_copy[SIGNATURE_OFFSET : SIGNATURE_OFFSET + 16] = b"\x00" * 16
         expected = compute_signature(
-            session.signing_key,
-            self.signing_algorithm,
+            key,
+            algorithm,
             [hdr_copy, pdu[SMB2_HEADER_SIZE:]],
             message_id=req.header.message_id,
             is_response=False,
@@ -766,10 +919,17 @@ class ServerConnection(SessionHandlers, FileHandlers):
         s = req.session if req.session is not None else self.sessions.get(req.header.session_id)
         if s is None:
             raise NtStatusError(st.STATUS_USER_SESSION_DELETED)
+        req.session = s
         if s.state != "valid" and req.header.command not in (Command.LOGOFF,):
             raise NtStatusError(st.STATUS_ACCESS_DENIED, "session setup in progress")
-        req.session = s
+        if s.expired(self.now) and req.header.command not in _WHILE_EXPIRED:
+            # 3.3.5.2.9: past the Kerberos ticket's end only LOGOFF/CLOSE/LOCK go on; a
+            # re-authentication (SESSION_SETUP, never checked here) revives the session.
+            raise NtStatusError(st.STATUS_NETWORK_SESSION_EXPIRED)
         s.last_activity = self.now
+        if req.header.command in _TREE_COMMANDS and req.header.tree_id not in s.trees:
+            # 3.3.5.2.11: no such TreeId in Session.TreeConnectTable
+            raise NtStatusError(st.STATUS_NETWORK_NAME_DELETED)
 
     # ---- NEGOTIATE (MS-SMB2 3.3.5.3, 3.3.5.4) ---------------------------------------
 
@@ -847,6 +1007,12 @@ class ServerConnection(SessionHandlers, FileHandlers):
         self.client_capabilities = r.capabilities
         self.client_dialects = list(r.dialects)
         self._set_dialect(dialect)
+        if (
+            dialect >= Dialect.SMB_3_0
+            and self.settings.multichannel
+            and r.capabilities & GlobalCapabilities.MULTI_CHANNEL
+        ):
+            self.server_capabilities |= GlobalCapabilities.MULTI_CHANNEL  # 3.3.5.4
         if r.security_mode & SecurityMode.SIGNING_REQUIRED:
             self.should_sign = True  # 3.3.5.4: Connection.ShouldSign
         contexts: list = []
@@ -918,7 +1084,12 @@ class ServerConnection(SessionHandlers, FileHandlers):
         return self.ok(req, [empty_body(4)])
 
     def new_async(self, req: Request, kind: str, open_id: int, max_length: int = 0) -> Reply:
-        """Answer STATUS_PENDING (never signed, 3.3.4.2) and remember the operation."""
+        """Answer STATUS_PENDING (never signed, 3.3.4.2) and remember the operation.
+
+        Only the last request of a compound goes async: one before it fails with
+        STATUS_INTERNAL_ERROR, as on Windows (MS-SMB2 3.3.4.2 leaves it to the server)."""
+        if not self.compound_last:
+            raise NtStatusError(st.STATUS_INTERNAL_ERROR, "async request inside a compound")
         if len(self.pending) >= self.settings.max_async_per_connection:
             raise NtStatusError(st.STATUS_INSUFF_SERVER_RESOURCES)
         aid = self._next_async_id

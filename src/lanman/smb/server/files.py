@@ -20,13 +20,6 @@ from lanman.smb.wire.constants import (
     FILE_READ_DATA,
     FILE_WRITE_ATTRIBUTES,
     FILE_WRITE_DATA,
-    FSCTL_DFS_GET_REFERRALS,
-    FSCTL_DFS_GET_REFERRALS_EX,
-    FSCTL_PIPE_TRANSCEIVE,
-    FSCTL_PIPE_WAIT,
-    FSCTL_QUERY_NETWORK_INTERFACE_INFO,
-    FSCTL_SRV_ENUMERATE_SNAPSHOTS,
-    FSCTL_VALIDATE_NEGOTIATE_INFO,
     MAXIMUM_ALLOWED,
     SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB,
     SMB2_FILEID_NONE,
@@ -67,7 +60,7 @@ from lanman.smb.wire.query import (
 )
 from lanman.smb.wire.session import empty_body
 
-from . import notify
+from . import filesd, notify, sharemodes
 from .fs import map_generic_access
 from .locks import ByteRangeLocks, Waiter
 from .state import DirectoryScan, Open
@@ -123,8 +116,9 @@ class FileHandlers:
         if chained:
             vid = self.compound_open_id
         else:
-            vid = int.from_bytes(file_id[8:16], "little")
-        open_ = self.opens.get(vid) if vid is not None else None
+            # 3.3.5.2.7.2: related requests after this one use the FileId it names
+            vid = self.compound_open_id = int.from_bytes(file_id[8:16], "little")
+        open_ = self._find_open(vid, req.session) if vid is not None else None
         if (
             open_ is None
             or (not chained and bytes(file_id[:8]) != open_.file_id[:8])
@@ -142,6 +136,7 @@ class FileHandlers:
             self.complete_async(p, _CLOSED_WHILE_PENDING.get(p.kind, st.STATUS_PIPE_BROKEN))
         if open_.kind == "file":
             self._drop_locks(open_)
+        sharemodes.leave(self, open_)
         try:
             open_.handle.close()
         except (OSError, NtStatusError):
@@ -182,44 +177,34 @@ class FileHandlers:
             raise NtStatusError(st.STATUS_ACCESS_DENIED, "delete-on-close without DELETE")
         vid = self._next_volatile_id
         self._next_volatile_id += 1
+        sec = None
         if tree.is_ipc:
             open_ = self._open_pipe(req, r, vid, tree)
             stat = None
             action = 1
         else:
-            granted = map_generic(r.desired_access, tree.maximal_access)
-            if (
-                tree.read_only
-                and granted & (FILE_WRITE_DATA | FILE_APPEND_DATA | DELETE | FILE_WRITE_ATTRIBUTES)
-                and not (r.desired_access & MAXIMUM_ALLOWED)
-            ):
-                raise NtStatusError(st.STATUS_ACCESS_DENIED, "read-only share")
-            if (
-                granted & FILE_ALL_ACCESS & ~tree.share_access
-                and not r.desired_access & MAXIMUM_ALLOWED
-            ):
-                # MS-SMB2 3.3.5.9: the share's permissions cap every open
-                raise NtStatusError(st.STATUS_ACCESS_DENIED, "share permissions")
-            granted &= tree.maximal_access
-            handle, action = tree.fs.open(
-                r.name,
-                desired_access=granted,
-                share_access=r.share_access,
-                create_disposition=r.create_disposition,
-                create_options=r.create_options,
-                file_attributes=r.file_attributes,
+            # MS-FSA 2.1.5.1: the file's own security descriptor (filesd.py)
+            sec = filesd.check_create(tree.fs, r, req.session, self.ctx.sid_for_uid)
+            handle, action = sharemodes.open_on_share(
+                self, tree, r, vid, sec.cap if sec is not None else None
             )
-            stat = handle.stat()
             open_ = Open(
                 vid,
                 req.session.session_id,
                 tree.tree_id,
                 "dir" if handle.is_directory else "file",
-                granted,
+                handle.granted_access,
                 handle,
                 smb_path=r.name.strip("\\"),
-                share_mode=r.share_access,
+                file_key=handle.file_key,
             )
+            try:
+                if sec is not None:
+                    sec.after_open(handle, action)
+                stat = handle.stat()
+            except BaseException:
+                self._close_open(open_)
+                raise
         self.opens[vid] = open_
         self.compound_open_id = vid
         notify.on_create(self, open_, action)
@@ -234,7 +219,8 @@ class FileHandlers:
                 r.requested_oplock_level,
                 overwrite=r.create_disposition in (0, 4, 5),
             )
-        contexts = self._create_contexts(r.contexts, open_, stat, tree)
+        maximal = tree.maximal_access if sec is None else sec.maximal & tree.maximal_access
+        contexts = self._create_contexts(r.contexts, open_, stat, tree, maximal)
         if stat is None:
             body = CreateResponse(
                 0, action, 0, 0, 0, 0, 4096, 0, FILE_ATTRIBUTE_NORMAL, open_.file_id, contexts
@@ -256,14 +242,20 @@ class FileHandlers:
         return self.ok(req, [body.pack()])
 
     def _create_contexts(
-        self, contexts: list[CreateContext], open_: Open, stat: FileStat | None, tree
+        self,
+        contexts: list[CreateContext],
+        open_: Open,
+        stat: FileStat | None,
+        tree,
+        maximal: int | None = None,
     ) -> list[CreateContext]:
         """Answer the create contexts lanman understands (MS-SMB2 3.3.5.9.5, 3.3.5.9.9);
         others (durable handles, leases, app instance ids) are not granted."""
         out = []
         for c in contexts:
             if c.name == b"MxAc":
-                out.append(CreateContext(b"MxAc", struct.pack("<II", 0, tree.maximal_access)))
+                mxac = tree.maximal_access if maximal is None else maximal
+                out.append(CreateContext(b"MxAc", struct.pack("<II", 0, mxac)))
             elif c.name == b"QFid" and stat is not None:
                 out.append(
                     CreateContext(
@@ -625,6 +617,11 @@ class FileHandlers:
             raise NtStatusError(st.STATUS_INVALID_PARAMETER)
         tree = self._tree(req)
         stat = self._pipe_stat(open_) if open_.kind == "pipe" else open_.handle.stat()
+        from .fsctl import apply_sparse_attribute
+
+        apply_sparse_attribute(self.ctx, open_, stat)
+        if open_.file_key is not None:
+            stat.delete_pending = sharemodes.delete_pending_seen(self, open_)
         status = st.STATUS_SUCCESS
         if r.info_type == InfoType.FILE:
             if r.file_info_class in (
@@ -660,9 +657,7 @@ class FileHandlers:
                 data, r.output_buffer_length, minimum=fi.FS_INFO_MIN.get(r.file_info_class, 0)
             )
         elif r.info_type == InfoType.SECURITY:
-            data = fi.encode_security_descriptor(
-                stat, r.additional_information, read_only=tree.read_only
-            )
+            data = self._query_security(req, open_, r.additional_information, stat, tree)
             if len(data) > r.output_buffer_length:
                 # MS-SMB2 3.3.5.20.3: STATUS_BUFFER_TOO_SMALL with the needed size.
                 return self.ok(
@@ -681,7 +676,7 @@ class FileHandlers:
         open_ = self._lookup_open(req, r.file_id)
         tree = self._tree(req)
         if r.info_type == InfoType.SECURITY:
-            raise NtStatusError(st.STATUS_NOT_SUPPORTED, "security descriptors are fixed")
+            return self._set_security(req, open_, r.additional_information, r.buffer, tree)
         if r.info_type != InfoType.FILE:
             raise NtStatusError(st.STATUS_NOT_SUPPORTED)
         if open_.kind == "pipe":
@@ -704,11 +699,14 @@ class FileHandlers:
             if info.root_directory:
                 raise NtStatusError(st.STATUS_INVALID_PARAMETER, "RootDirectory must be 0")
             new_path = info.file_name.strip("\\")
-            h.rename(new_path, info.replace_if_exists)
+            filesd.check_rename(
+                tree.fs, new_path, req.session, info.replace_if_exists, self.ctx.sid_for_uid
+            )
+            sharemodes.rename(self, open_, new_path, info.replace_if_exists)
             open_.smb_path = new_path
         elif isinstance(info, fi.DispositionInfo):
             self._need(ga, DELETE, tree)
-            h.set_delete_on_close(info.delete_pending)
+            sharemodes.set_disposition(self, open_, info.delete_pending)
         elif isinstance(info, fi.PositionInfo):
             open_.position = info.current_byte_offset
         elif isinstance(info, fi.ModeInfo):
@@ -722,6 +720,36 @@ class FileHandlers:
         notify.on_set_info(self, open_, info, old_path)
         return self.ok(req, [pack_set_info_response()])
 
+    def _query_security(self, req: Request, open_: Open, info: int, stat, tree) -> bytes:
+        """MS-SMB2 3.3.5.20.3 / MS-FSA 2.1.5.13: the parts of the object's descriptor that
+        AdditionalInformation names (READ_CONTROL / ACCESS_SYSTEM_SECURITY needed)."""
+        if open_.kind == "pipe":
+            return fi.encode_security_descriptor(stat, info, read_only=tree.read_only)
+        need = filesd.required_for_query(info)
+        if need & ~open_.granted_access:
+            raise NtStatusError(st.STATUS_ACCESS_DENIED, "security query not granted")
+        return filesd.query_blob(
+            filesd.load_open(open_.handle, req.session, self.ctx.sid_for_uid).sd, info
+        )
+
+    def _set_security(self, req: Request, open_: Open, info: int, data, tree) -> Reply:
+        """MS-SMB2 3.3.5.21.3 / MS-FSA 2.1.5.16: WRITE_DAC for the DACL, WRITE_OWNER for
+        owner and group; the result is persisted (filesd.py)."""
+        if open_.kind == "pipe":
+            raise NtStatusError(st.STATUS_NOT_SUPPORTED)
+        need = filesd.required_for_set(info)
+        if not need:  # only parts lanman does not keep (label, attributes, scope)
+            return self.ok(req, [pack_set_info_response()])
+        if tree.read_only or need & ~open_.granted_access:
+            raise NtStatusError(st.STATUS_ACCESS_DENIED, "security change not granted")
+        token = req.session.token
+        if token is None:
+            raise NtStatusError(st.STATUS_ACCESS_DENIED, "no token")
+        old = filesd.load_open(open_.handle, req.session, self.ctx.sid_for_uid).sd
+        filesd.store_open(open_.handle, filesd.apply_set_info(old, bytes(data), info, token))
+        notify.on_security(self, open_)
+        return self.ok(req, [pack_set_info_response()])
+
     @staticmethod
     def _need(granted: int, bit: int, tree) -> None:
         if tree.read_only or not granted & bit:
@@ -730,41 +758,10 @@ class FileHandlers:
     # ---- IOCTL ----------------------------------------------------------------------------
 
     def _ioctl(self, req: Request) -> Reply:
-        from .connection import Disconnect
+        """MS-SMB2 3.3.5.15: the FSCTL table is in fsctl.py."""
+        from .fsctl import handle_ioctl
 
-        r = IoctlRequest.unpack(req.pdu)
-        if r.max_output_response > self.max_transact_size or len(r.input) > self.max_transact_size:
-            raise NtStatusError(st.STATUS_INVALID_PARAMETER)
-        code = r.ctl_code
-        if code == FSCTL_VALIDATE_NEGOTIATE_INFO:
-            return self._validate_negotiate(req, r, Disconnect)
-        if code in (FSCTL_DFS_GET_REFERRALS, FSCTL_DFS_GET_REFERRALS_EX):
-            raise NtStatusError(st.STATUS_NOT_FOUND, "no DFS")
-        if code == FSCTL_QUERY_NETWORK_INTERFACE_INFO:
-            raise NtStatusError(st.STATUS_NOT_SUPPORTED, "no multichannel")
-        if code == FSCTL_PIPE_WAIT:
-            return self.ok(req, [pack_ioctl_response(code, r.file_id, b"")])
-        open_ = self._lookup_open(req, r.file_id)
-        if code == FSCTL_PIPE_TRANSCEIVE:
-            if open_.kind != "pipe":
-                raise NtStatusError(st.STATUS_INVALID_DEVICE_REQUEST)
-            from lanman.rpc.endpoint import RpcProtocolError
-
-            try:
-                out = open_.handle.transact(bytes(r.input), r.max_output_response)
-            except RpcProtocolError:
-                raise NtStatusError(st.STATUS_INVALID_PARAMETER, "bad RPC PDU") from None
-            status = (
-                st.STATUS_BUFFER_OVERFLOW if open_.handle.message_remaining() else st.STATUS_SUCCESS
-            )
-            return self.ok(req, [pack_ioctl_response(code, open_.file_id, out)], status=status)
-        if code == FSCTL_SRV_ENUMERATE_SNAPSHOTS:
-            if r.max_output_response < 16:
-                raise NtStatusError(st.STATUS_INVALID_PARAMETER)
-            return self.ok(req, [pack_ioctl_response(code, open_.file_id, b"\x00" * 16)])
-        if open_.kind == "pipe":
-            raise NtStatusError(st.STATUS_NOT_SUPPORTED)
-        raise NtStatusError(st.STATUS_INVALID_DEVICE_REQUEST, f"FSCTL 0x{code:08x}")
+        return handle_ioctl(self, req)
 
     def _validate_negotiate(self, req: Request, r: IoctlRequest, Disconnect) -> Reply:
         """MS-SMB2 3.3.5.15.12: any mismatch with what NEGOTIATE saw drops the connection."""

@@ -25,10 +25,11 @@ Safety model (docs/ARCHITECTURE.md rule 6: paths never leave their share):
 
 Simplifications (documented on purpose):
 
-- ``share_access`` is accepted but not enforced (no sharing violations); the open table of
-  the server is the place to add it.
-- Delete-on-close is per handle (MS-FSA keeps it per stream); the server's open table should
-  share it between handles to the same file if it needs to.
+- ``share_access`` is not enforced here: sharing is between opens, which the server's
+  open-file database (:mod:`lanman.smb.server.opendb`) knows; :meth:`ShareFS.open` calls
+  its ``admit`` hook once the object is identified, before anything is created or truncated.
+- Delete-on-close is per handle here; the server keeps the file's delete-pending state in
+  the open-file database and sets :attr:`OpenFile.delete_on_close` on the last handle.
 - ``set_allocation`` only truncates when the new size is below end of file; growing the
   allocation is a no-op (no portable ``FALLOC_FL_KEEP_SIZE`` in CPython).
 - The ``READONLY`` attribute is reported (and settable) for files only; on directories it is
@@ -42,6 +43,7 @@ import logging
 import os
 import stat as stat_mod
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Self
 
@@ -121,8 +123,11 @@ from lanman.smb.wire.constants import (
     WRITE_OWNER,
 )
 
-# What MAXIMUM_ALLOWED yields where writing is impossible (read-only share or file).
+# What MAXIMUM_ALLOWED yields where writing is impossible (read-only share).
 READ_ONLY_ACCESS = FILE_GENERIC_READ | FILE_GENERIC_EXECUTE
+# What MAXIMUM_ALLOWED leaves out on a READONLY file (MS-FSA 2.1.5.1.2.1): its data, not
+# its attributes, security or name.
+READONLY_FILE_DENIED = FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_DELETE_CHILD
 
 # Rights that change something: refused on a read-only share.
 WRITE_LIKE_ACCESS = (
@@ -426,12 +431,20 @@ class ShareFS:
         create_disposition: int,
         create_options: int,
         file_attributes: int,
+        admit: Callable[[OpenFile], None] | None = None,
+        maximum_access: int = FILE_ALL_ACCESS,
+        admit_name: Callable[[tuple[int, int]], None] | None = None,
     ) -> tuple[OpenFile, int]:
         """Open or create ``smb_path`` as an SMB2 CREATE does (MS-SMB2 3.3.5.9, MS-FSA 2.1.5.1).
 
-        Returns ``(handle, create_action)``. ``share_access`` is not enforced (see module doc).
+        Returns ``(handle, create_action)``. ``share_access`` is not enforced here (see the
+        module doc): ``admit(handle)`` runs once the object is open and its access known,
+        before an overwrite truncates it or a delete-on-close is checked; what it raises
+        fails the open (a file this call created is removed again). ``admit_name(dir)``
+        runs before a new name is made in the directory whose (st_dev, st_ino) is ``dir``.
+        MAXIMUM_ALLOWED grants at most ``maximum_access`` (what the tree connect allows).
         """
-        del share_access  # not enforced, see the module docstring
+        del share_access  # the server's open-file database decides, through ``admit``
         disposition = create_disposition
         if not FILE_SUPERSEDE <= disposition <= FILE_OVERWRITE_IF:
             raise NtStatusError(STATUS_INVALID_PARAMETER, f"CreateDisposition {disposition}")
@@ -445,6 +458,7 @@ class ShareFS:
             raise NtStatusError(STATUS_INVALID_PARAMETER, "cannot overwrite a directory")
         access = map_generic_access(desired_access)
         max_allowed = bool(desired_access & MAXIMUM_ALLOWED)
+        max_grant = maximum_access & FILE_ALL_ACCESS if max_allowed else 0
         if delete_on_close and not (access & DELETE or max_allowed):
             raise NtStatusError(STATUS_ACCESS_DENIED, "DELETE_ON_CLOSE without DELETE access")
         if self.read_only:
@@ -457,7 +471,7 @@ class ShareFS:
         look = self._lookup(parts)
         if look.name is None:  # the share root itself
             return self._open_root_handle(
-                look, disposition, want_file, delete_on_close, access, max_allowed
+                look, disposition, want_file, delete_on_close, access, max_grant, admit
             )
         try:
             if look.st is None:
@@ -468,8 +482,10 @@ class ShareFS:
                     want_dir,
                     delete_on_close,
                     access,
-                    max_allowed,
+                    max_grant,
                     file_attributes,
+                    admit,
+                    admit_name,
                 )
             return self._open_existing(
                 look,
@@ -479,8 +495,9 @@ class ShareFS:
                 want_file,
                 delete_on_close,
                 access,
-                max_allowed,
+                max_grant,
                 overwriting,
+                admit,
             )
         finally:
             os.close(look.parent_fd)
@@ -492,7 +509,8 @@ class ShareFS:
         want_file: bool,
         delete_on_close: bool,
         access: int,
-        max_allowed: bool,
+        max_grant: int,
+        admit: Callable[[OpenFile], None] | None,
     ) -> tuple[OpenFile, int]:
         fd = look.parent_fd
         try:
@@ -507,15 +525,18 @@ class ShareFS:
         except BaseException:
             os.close(fd)
             raise
-        granted = self._granted(access, max_allowed, writable=not self.read_only)
+        granted = self._granted(access, max_grant, writable=not self.read_only)
         st = look.st
         assert st is not None
         handle = OpenFile(self, fd, self.root, "", True, granted, (), (st.st_dev, st.st_ino))
+        _admit(handle, admit)
         return handle, FILE_OPENED
 
-    def _granted(self, access: int, max_allowed: bool, *, writable: bool) -> int:
-        if max_allowed:
-            access |= FILE_ALL_ACCESS if writable else READ_ONLY_ACCESS
+    def _granted(self, access: int, max_grant: int, *, writable: bool) -> int:
+        """Open.GrantedAccess (MS-FSA 2.1.5.1.2.1): the asked bits, plus for
+        MAXIMUM_ALLOWED ``max_grant`` less the data rights of an object that cannot be
+        written (a READONLY file keeps DELETE and its attribute and security rights)."""
+        access |= max_grant if writable else max_grant & ~READONLY_FILE_DENIED
         if self.read_only:
             access &= ~WRITE_LIKE_ACCESS
         return access & ~MAXIMUM_ALLOWED
@@ -528,8 +549,10 @@ class ShareFS:
         want_dir: bool,
         delete_on_close: bool,
         access: int,
-        max_allowed: bool,
+        max_grant: int,
         file_attributes: int,
+        admit: Callable[[OpenFile], None] | None,
+        admit_name: Callable[[tuple[int, int]], None] | None,
     ) -> tuple[OpenFile, int]:
         if disposition in (FILE_OPEN, FILE_OVERWRITE):
             raise NtStatusError(STATUS_OBJECT_NAME_NOT_FOUND, "no such file")
@@ -540,6 +563,12 @@ class ShareFS:
         if delete_on_close and not want_dir and file_attributes & FILE_ATTRIBUTE_READONLY:
             raise NtStatusError(STATUS_CANNOT_DELETE, "read-only file with DELETE_ON_CLOSE")
         pfd = look.parent_fd
+        if admit_name is not None:
+            try:
+                pst = os.fstat(pfd)
+            except OSError as e:
+                raise nt_error(e) from e
+            admit_name((pst.st_dev, pst.st_ino))
         try:
             if want_dir:
                 os.mkdir(name, 0o777, dir_fd=pfd)
@@ -557,7 +586,7 @@ class ShareFS:
         except OSError as e:
             os.close(fd)
             raise nt_error(e) from e
-        granted = self._granted(access, max_allowed, writable=True)
+        granted = self._granted(access, max_grant, writable=True)
         rel = look.parent_rel + (name,)
         handle = OpenFile(
             self,
@@ -569,6 +598,13 @@ class ShareFS:
             rel,
             (st.st_dev, st.st_ino),
         )
+        if admit is not None:
+            try:
+                admit(handle)
+            except BaseException:
+                handle.delete_on_close = True  # undo the creation
+                handle.close()
+                raise
         handle.delete_on_close = delete_on_close
         return handle, FILE_CREATED
 
@@ -581,8 +617,9 @@ class ShareFS:
         want_file: bool,
         delete_on_close: bool,
         access: int,
-        max_allowed: bool,
+        max_grant: int,
         overwriting: bool,
+        admit: Callable[[OpenFile], None] | None,
     ) -> tuple[OpenFile, int]:
         st = look.st
         name = look.name
@@ -610,8 +647,9 @@ class ShareFS:
                 rel,
                 smb_path,
                 True,
-                self._granted(access, max_allowed, writable=not self.read_only),
+                self._granted(access, max_grant, writable=not self.read_only),
             )
+            _admit(handle, admit)
             if delete_on_close:
                 try:
                     handle.set_delete_on_close(True)
@@ -629,7 +667,9 @@ class ShareFS:
         if delete_on_close and not owner_writable:
             raise NtStatusError(STATUS_CANNOT_DELETE, "file is read-only")
         try_write = (
-            explicit_write or overwriting or (max_allowed and owner_writable and not self.read_only)
+            explicit_write
+            or overwriting
+            or (max_grant & FILE_WRITE_DATA and owner_writable and not self.read_only)
         )
         fd = -1
         writable = False
@@ -652,10 +692,11 @@ class ShareFS:
                     fd = os.open(name, _O_PATH | _O_NOFOLLOW | _O_CLOEXEC, dir_fd=pfd)
         except OSError as e:
             raise nt_error(e) from e
-        granted = self._granted(access, max_allowed, writable=writable)
+        granted = self._granted(access, max_grant, writable=writable)
         if not writable:
             granted &= ~(FILE_WRITE_DATA | FILE_APPEND_DATA)
         handle = self._checked_handle(fd, st, rel, smb_path, False, granted)
+        _admit(handle, admit)
         action = FILE_OPENED
         try:
             if overwriting:
@@ -731,6 +772,17 @@ class ShareFS:
         return None
 
 
+def _admit(handle: OpenFile, admit: Callable[[OpenFile], None] | None) -> None:
+    """Run the caller's admission of a just-opened handle; a refusal closes it."""
+    if admit is None:
+        return
+    try:
+        admit(handle)
+    except BaseException:
+        handle.close()
+        raise
+
+
 @dataclass(slots=True, eq=False)
 class OpenFile:
     """One open of a file or directory in a :class:`ShareFS` (MS-SMB2 3.3.1.10 Open).
@@ -757,6 +809,11 @@ class OpenFile:
     def name(self) -> str:
         """Host name of the object ("" for the share root)."""
         return self._rel[-1] if self._rel else ""
+
+    @property
+    def file_key(self) -> tuple[int, int]:
+        """(st_dev, st_ino) of the open object: the server's open-file database key."""
+        return self._dev_ino
 
     def _check_open(self) -> None:
         if self.closed:
@@ -927,14 +984,21 @@ class OpenFile:
                 raise nt_error(e) from e
         self.delete_on_close = flag
 
-    def rename(self, new_smb_path: str, replace_if_exists: bool) -> None:
+    def rename(
+        self,
+        new_smb_path: str,
+        replace_if_exists: bool,
+        admit: Callable[[tuple[int, int], tuple[int, int] | None], None] | None = None,
+    ) -> None:
         """FileRenameInformation (MS-FSCC 2.4.42.2, MS-SMB2 3.3.5.21.1): move the object to
         ``new_smb_path`` (share-relative, same safety rules as CREATE).
 
         Target exists and ``replace_if_exists`` is false -> STATUS_OBJECT_NAME_COLLISION;
         replacing a directory, or replacing anything with a directory -> STATUS_ACCESS_DENIED.
         Renaming to a different case of the same name is allowed. The no-replace check and
-        the rename are two steps (no RENAME_NOREPLACE in CPython)."""
+        the rename are two steps (no RENAME_NOREPLACE in CPython). ``admit(target_dir,
+        replaced)`` -- the (st_dev, st_ino) of the target's directory and of the other object
+        the target name holds (None: none) -- may refuse the rename before anything moves."""
         self._check_open()
         self._check_writable_share()
         if not self._rel:
@@ -961,6 +1025,13 @@ class OpenFile:
             new_name = parts[-1]
             dst_name = dst.name
             assert dst_name is not None
+            if admit is not None:
+                dir_st = os.fstat(dst.parent_fd)
+                other = dst.st is not None and (dst.st.st_dev, dst.st.st_ino) != self._dev_ino
+                admit(
+                    (dir_st.st_dev, dir_st.st_ino),
+                    (dst.st.st_dev, dst.st.st_ino) if other and dst.st is not None else None,
+                )
             if dst.st is not None and (dst.st.st_dev, dst.st.st_ino) != self._dev_ino:
                 if not replace_if_exists:
                     raise NtStatusError(STATUS_OBJECT_NAME_COLLISION, new_smb_path)

@@ -358,9 +358,9 @@ class NotifyHub:
                 by_key.setdefault(w.key, []).append(w)
 
     def directory_removed(self, root: str, smb_path: str) -> None:
-        """The watched directory itself is gone: what waits on it completes with
-        STATUS_DELETE_PENDING, and so does every later request (MS-FSA 2.1.5.4;
-        smbtorture smb2.notify.rmdir1-4)."""
+        """The watched directory itself is gone or delete-pending: what waits on it
+        completes with STATUS_DELETE_PENDING, and so does every later request (MS-FSA
+        2.1.5.4; smbtorture smb2.notify.rmdir1-4)."""
         for w in list(self._dirs.get(root, {}).get(_key(_split(smb_path)), ())):
             w.deleted = True
             self._account(w, -w.size)
@@ -491,6 +491,8 @@ def on_set_info(conn: Any, open_: Open, info: Any, old_path: str) -> None:
             hub.renamed.add((conn.conn_id, open_.volatile_id))
     elif isinstance(info, (fi.EndOfFileInfo, fi.AllocationInfo)):
         hub.report(root, path, FILE_ACTION_MODIFIED, FILE_NOTIFY_CHANGE_SIZE)
+    elif isinstance(info, fi.DispositionInfo) and info.delete_pending and open_.kind == "dir":
+        hub.directory_removed(root, path)  # delete-pending: its watchers are done
 
 
 def on_rename(hub: NotifyHub, root: str, old_path: str, new_path: str, is_directory: bool) -> None:
@@ -513,6 +515,12 @@ def on_security(conn: Any, open_: Open) -> None:
         conn.ctx.notify.report(*where, FILE_ACTION_MODIFIED, FILE_NOTIFY_CHANGE_SECURITY)
 
 
+def _delete_pending(conn: Any, open_: Open) -> bool:
+    db = getattr(conn.ctx, "opendb", None)
+    key = getattr(open_, "file_key", None)
+    return db is not None and key is not None and db.is_delete_pending(key)
+
+
 def on_close(conn: Any, open_: Open) -> None:
     """After the handle closed: its watch ends, and a delete-on-close that removed the
     object is FILE_ACTION_REMOVED (MS-FSA 2.1.5.4)."""
@@ -528,5 +536,7 @@ def on_close(conn: Any, open_: Open) -> None:
         hub.report(*where, FILE_ACTION_REMOVED, name_filter(open_.kind == "dir"))
         if open_.kind == "dir":
             hub.directory_removed(*where)
+    elif open_.kind == "dir" and _delete_pending(conn, open_):
+        hub.directory_removed(*where)  # others still hold it open: gone at their close
     elif renamed:
         hub.report(*where, FILE_ACTION_MODIFIED, FILE_NOTIFY_CHANGE_ATTRIBUTES)

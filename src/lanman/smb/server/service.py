@@ -175,6 +175,7 @@ def build_context(home) -> ServerContext:
         data_dir=str(home.path),
         unix_identity=unix_identity,
         fs_identity=fs_identity,
+        sid_for_uid=lambda uid: mapped_account_sid(home.path, store, uid),
         random_bytes=os.urandom,  # nonce prefixes of the encryption keys
         logon_sids=logon_sids,
     )
@@ -185,6 +186,24 @@ def build_context(home) -> ServerContext:
         ctx.kerberos_acceptor = factory
         ctx.negotiate_mechs = (MS_KRB5_OID, KRB5_OID, NTLMSSP_OID)
     return ctx
+
+
+def mapped_account_sid(home_path, store, uid: int) -> str | None:
+    """The SID of the account ``lanman user set --unix-user`` maps to Unix ``uid`` (the
+    first in name order when several are), else None."""
+    import pwd
+
+    from lanman.directory.errors import DirectoryError
+    from lanman.directory.identity import resolve_account
+
+    for account, unix in sorted(store.unix_user_mappings().items()):
+        try:
+            if pwd.getpwnam(unix).pw_uid != uid:
+                continue
+            return resolve_account(home_path, store, account)[0]
+        except (KeyError, DirectoryError):
+            continue
+    return None
 
 
 def unix_identity_resolver(store):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import TYPE_CHECKING
 
 from lanman.crypto.smb_encryption import NonceCounter
@@ -29,6 +28,8 @@ from lanman.smb.wire.session import (
     empty_body,
 )
 
+from .session_binding import NetworkInterfaces, SessionBinding
+from .session_table import Channel
 from .state import UNMAPPABLE, Session, TreeConnect
 
 if TYPE_CHECKING:
@@ -62,7 +63,24 @@ def _auth_package(auth) -> str:
     return "NTLM" if mech == NTLMSSP_OID else "Kerberos"
 
 
-class SessionHandlers:
+def _ticket_expiration(auth) -> int:
+    """Session.ExpirationTime (FILETIME) of a Kerberos logon: the service ticket's endtime
+    (MS-SMB2 3.3.5.5.3; MS-KILE 3.4.5.2 hands it over); 0 (never) for NTLM."""
+    krb = getattr(auth, "kerberos", None)
+    if krb is None and getattr(auth, "context", None) is not None:
+        krb = auth  # a raw Kerberos acceptor
+    if not (getattr(auth, "raw_krb5", False) or _auth_package(auth) == "Kerberos"):
+        return 0
+    ctx = getattr(krb, "context", None)
+    endtime = getattr(ctx, "endtime", 0) if ctx is not None else 0
+    if not endtime:
+        return 0
+    from lanman.smb.filestat import unix_ns_to_filetime
+
+    return unix_ns_to_filetime(int(endtime) * 1_000_000_000)
+
+
+class SessionHandlers(SessionBinding, NetworkInterfaces):
     """Mixin of :class:`ServerConnection` for session and tree management."""
 
     # ---- SESSION_SETUP -----------------------------------------------------------------
@@ -92,19 +110,25 @@ class SessionHandlers:
         hdr = req.header
         r = SessionSetupRequest.unpack(req.pdu)
         if r.flags & SESSION_FLAG_BINDING:
-            # No multichannel offered (MS-SMB2 3.3.5.5: binding needs 3.x + MULTI_CHANNEL).
-            raise NtStatusError(st.STATUS_REQUEST_NOT_ACCEPTED, "session binding")
+            return self._session_bind(req, r)  # session_binding.py (3.3.5.5.2)
         if hdr.session_id == 0:
             if len(self.sessions) >= self.settings.max_sessions_per_connection:
                 raise NtStatusError(st.STATUS_REQUEST_NOT_ACCEPTED, "too many sessions")
-            sid = secrets.randbits(64) | 1
-            while sid in self.sessions or sid == 0xFFFFFFFFFFFFFFFF:
-                sid = secrets.randbits(64) | 1
+            sid = self.ctx.sessions.new_id(self.ctx.random_bytes)
+            if not sid:
+                raise NtStatusError(st.STATUS_INSUFF_SERVER_RESOURCES, "no free SessionId")
             session = Session(
-                session_id=sid, preauth_hash=self.preauth_hash, client_security_mode=r.security_mode
+                session_id=sid,
+                preauth_hash=self.preauth_hash,
+                client_security_mode=r.security_mode,
+                dialect=self.dialect,
+                signing_algorithm=self.signing_algorithm,
+                cipher=self.cipher,
             )
+            if not self.ctx.sessions.add(session):
+                raise NtStatusError(st.STATUS_REQUEST_NOT_ACCEPTED, "server session table full")
             session.auth = self._new_auth()
-            self.sessions[sid] = session
+            self.sessions[session.session_id] = session
         else:
             session = self.sessions.get(hdr.session_id)
             if session is None:
@@ -154,32 +178,12 @@ class SessionHandlers:
             return reply
         result = session.auth.result
         package = _auth_package(session.auth)
+        expires = _ticket_expiration(session.auth)
         session.auth = None
         if result.user and not (result.is_guest or result.is_anonymous):
             self.ctx.record_logon(result.user, True)
         if not first_setup:
-            if (
-                result.is_guest
-                or result.is_anonymous
-                or result.user.lower() != session.user.lower()
-            ):
-                self._auth_failed(
-                    session,
-                    False,
-                    st.STATUS_ACCESS_DENIED,
-                    reason="re-authentication as another user, guest or anonymous",
-                    user=result.user,
-                    domain=result.domain,
-                )
-                raise NtStatusError(st.STATUS_ACCESS_DENIED, "re-authentication as another user")
-            return self._setup_reply(
-                req,
-                session,
-                self._session_flags(session),
-                out_token,
-                st.STATUS_SUCCESS,
-                sign=session.can_sign,
-            )
+            return self._reauthenticated(req, session, result, out_token, expires)
         session.user, session.domain = result.user, result.domain
         session.is_guest, session.is_anonymous = result.is_guest, result.is_anonymous
         if not (session.is_guest or session.is_anonymous):
@@ -206,6 +210,8 @@ class SessionHandlers:
                 session.nonces = NonceCounter(cipher, self.ctx.random_bytes(4))
                 # Global EncryptData: every session of a client that can encrypt is.
                 session.encrypt_data = bool(self.settings.encrypt_data)
+        # Session.ChannelList: the first channel is the connection that set it up.
+        session.channels[self.conn_id] = Channel(self, session.signing_key)
         # MS-SMB2 3.3.5.5.3 step 5, never for guest/anonymous (they hold no key).
         session.signing_required = session.can_sign and bool(
             (session.client_security_mode & SecurityMode.SIGNING_REQUIRED)
@@ -215,6 +221,7 @@ class SessionHandlers:
         session.token = self._logon_token(result)
         session.auth_package = "" if session.is_guest or session.is_anonymous else package
         session.logon_time = session.last_activity = self.now
+        session.expiration_time = expires
         session.state = "valid"
         if session.is_guest:
             self.ctx.emit_event(
@@ -223,6 +230,8 @@ class SessionHandlers:
                 user=result.requested_user if hasattr(result, "requested_user") else "",
                 share="",
             )
+        if r.previous_session_id and r.previous_session_id != session.session_id:
+            self._end_previous_session(r.previous_session_id, session)
         # The final response of a real user's session is signed (3.3.5.5.3; Samba: all
         # dialects), so the client can check that the keys agree.
         return self._setup_reply(
@@ -233,6 +242,83 @@ class SessionHandlers:
             st.STATUS_SUCCESS,
             sign=session.can_sign,
         )
+
+    def _reauthenticated(self, req, session: Session, result, out_token, expires: int) -> Reply:
+        """MS-SMB2 3.3.5.5.2/3.3.5.5.3 for a live session: the keys, opens and trees stay.
+
+        The same user, or an anonymous/guest identity (Windows and Samba accept both; the
+        session then acts with that identity's token until the user re-authenticates), is
+        accepted; another named user is refused with STATUS_ACCESS_DENIED and the session
+        keeps its old identity. A new Kerberos ticket moves Session.ExpirationTime."""
+        named = not (result.is_guest or result.is_anonymous)
+        if named and (not session.can_sign or result.user.lower() != session.user.lower()):
+            self._auth_failed(
+                session,
+                False,
+                st.STATUS_ACCESS_DENIED,
+                reason="re-authentication as another user",
+                user=result.user,
+                domain=result.domain,
+                keep=True,
+            )
+            raise NtStatusError(st.STATUS_ACCESS_DENIED, "re-authentication as another user")
+        if not (result.is_guest or result.is_anonymous):
+            session.user, session.domain = result.user, result.domain
+        session.is_guest, session.is_anonymous = result.is_guest, result.is_anonymous
+        session.token = self._logon_token(result)
+        session.expiration_time = expires
+        session.last_activity = self.now
+        # Windows sets neither IS_GUEST nor IS_NULL on a re-authentication's response.
+        flags = SessionFlags.ENCRYPT_DATA if session.encrypt_data else 0
+        return self._setup_reply(
+            req, session, flags, out_token, st.STATUS_SUCCESS, sign=session.can_sign
+        )
+
+    def _end_previous_session(self, previous_id: int, session: Session) -> None:
+        """MS-SMB2 3.3.5.5.3: a logon naming PreviousSessionId ends that session (the
+        client reconnected) when it belongs to the same user; its opens are closed and its
+        next request gets STATUS_USER_SESSION_DELETED. Another user's session is left
+        alone (no one can close a session they do not own)."""
+        old = self.ctx.sessions.get(previous_id)
+        if (
+            old is None
+            or old.state != "valid"
+            or session.is_guest
+            or session.is_anonymous
+            or old.is_guest
+            or old.is_anonymous
+            or old.user.lower() != session.user.lower()
+            or old.domain.lower() != session.domain.lower()
+        ):
+            return
+        self._end_session(old)
+
+    def _end_session(self, session: Session) -> None:
+        """Tear a session down on every channel (LOGOFF 3.3.5.6, a failed re-authentication,
+        PreviousSessionId, Close-SmbSession): its opens close, its trees go, it leaves the
+        GlobalSessionTable; each connection remembers it for a while to sign the
+        STATUS_USER_SESSION_DELETED its next request gets (3.3.5.2.4)."""
+        self.ctx.sessions.remove(session)
+        conns = {id(self): self}
+        for ch in session.channels.values():
+            conns.setdefault(id(ch.connection), ch.connection)
+        for conn in conns.values():
+            conn._forget_session(session)
+        session.trees.clear()
+
+    def _forget_session(self, session: Session) -> int:
+        """This connection's half of :meth:`_end_session`; returns the files closed."""
+        sid = session.session_id
+        opens = [o for o in self.opens.values() if o.session_id == sid]
+        for open_ in opens:
+            self.admin_close_open(open_)  # as the session's Unix user
+        self.pending_binds.pop(sid, None)
+        if self.sessions.get(sid) is session:
+            del self.sessions[sid]
+            self.logged_off[sid] = session
+            while len(self.logged_off) > 8:
+                self.logged_off.pop(next(iter(self.logged_off)))
+        return sum(1 for o in opens if o.kind != "pipe")
 
     def _logon_token(self, result):
         """The session's SecurityToken (MS-DTYP 2.5.2), built once at logon from the SIDs
@@ -275,12 +361,19 @@ class SessionHandlers:
         reason: str = "authentication failed",
         user: str = "",
         domain: str = "",
+        keep: bool = False,
     ) -> None:
+        """A failed SESSION_SETUP: a new session is dropped; a failed re-authentication
+        ends the live session on all its channels (Windows/Samba: smb2.session.reauth6),
+        its LOGON_FAILURE still signed with the old key. ``keep``: the session survives
+        (another user's re-authentication, refused)."""
         self.auth_failures += 1
+        session.auth = None
         if first_setup:
             self.sessions.pop(session.session_id, None)
-        else:
-            session.auth = None
+            self.ctx.sessions.remove(session)
+        elif not keep:
+            self._end_session(session)
         self.ctx.emit_event(
             "LOGON_FAILURE",
             client=self.client_address,
@@ -293,16 +386,12 @@ class SessionHandlers:
     # ---- LOGOFF ------------------------------------------------------------------------
 
     def _logoff(self, req: Request) -> Reply:
+        """MS-SMB2 3.3.5.6: the session ends on every channel; its opens close (pending
+        operations on them complete) and its trees go. The response is signed with the
+        session's key, computed before the teardown."""
         check_empty_body(req.pdu, 4)
-        session = req.session
         reply = self.ok(req, [empty_body(4)])
-        for open_ in [o for o in self.opens.values() if o.session_id == session.session_id]:
-            self._close_open(open_)
-        self.sessions.pop(session.session_id, None)
-        session.trees.clear()
-        self.logged_off[session.session_id] = session
-        while len(self.logged_off) > 8:
-            self.logged_off.pop(next(iter(self.logged_off)))
+        self._end_session(req.session)
         return reply
 
     # ---- TREE_CONNECT / TREE_DISCONNECT -------------------------------------------

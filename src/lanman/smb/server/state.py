@@ -35,6 +35,10 @@ class ServerSettings:
     max_opens_per_connection: int = 4096
     max_async_per_connection: int = 256
     max_sessions_per_connection: int = 64
+    #: IsMultiChannelCapable (MS-SMB2 3.3.1.1): SMB2_GLOBAL_CAP_MULTI_CHANNEL is echoed to a
+    #: 3.x client that offers it, and such a client may bind its session to more
+    #: connections (3.3.5.5, session_binding.py)
+    multichannel: bool = True
     #: EncryptData: every session of an SMB 3.x client that can encrypt is encrypted
     #: (MS-SMB2 3.3.1.1 EncryptData; Set-SmbServerConfiguration -EncryptData).
     encrypt_data: bool = False
@@ -71,8 +75,12 @@ class ServerContext:
     ntlm_hooks: Any = None
     server_start_time: int = 0
     oplocks: Any = None  # OplockTable shared by all connections (set in __post_init__)
+    #: opendb.OpenDb: every open's access, share mode and delete-on-close, per file
+    #: (set in __post_init__); the place cross-connection per-file state hangs off
+    opendb: Any = None
     lock_tables: dict = field(default_factory=dict)  # file key -> ByteRangeLocks
     notify: Any = None  # notify.NotifyHub shared by all connections (set in __post_init__)
+    sparse_files: set = field(default_factory=set)  # file keys FSCTL_SET_SPARSE marked (fsctl.py)
     msg: Any = None  # lanman.msg.server.MsgServerBinding: TSTS pipes (None: not offered)
     #: () -> lanman.auth.kerberos.KerberosAcceptor, set when the home has a provisioned domain
     #: (None: NTLM only).
@@ -86,6 +94,9 @@ class ServerContext:
     #: account) or UNMAPPABLE (mapped, but the server cannot switch: no file access).
     unix_identity: Callable[[str], Any] = lambda user: None
     fs_identity: Any = None  # lanman.fsid.FsIdentity when any account may be mapped
+    #: Unix uid -> the SID of the account mapped to it (None: none), for the owner of a file
+    #: without a stored security descriptor (smb/server/filesd.py)
+    sid_for_uid: Callable[[int], str | None] = lambda uid: None
     #: (n) -> n random bytes: nonce prefixes of the encryption keys (the core draws no
     #: randomness itself; tests pass a deterministic source).
     random_bytes: Callable[[int], bytes] = field(default=None)  # type: ignore[assignment]
@@ -93,6 +104,9 @@ class ServerContext:
     #: the store's/directory's for NTLM (lanman.directory.identity.logon_sids). The default
     #: gives every real user Everyone + Authenticated Users (tests, embedders).
     logon_sids: Callable[[Any], list[str]] = field(default=None)  # type: ignore[assignment]
+    #: MS-SMB2 3.3.1.5 GlobalSessionTable (lanman.smb.server.session_table.SessionTable):
+    #: sessions by SessionId across connections (binding, PreviousSessionId, error signing)
+    sessions: Any = None
 
     def __post_init__(self) -> None:
         if self.random_bytes is None:
@@ -101,6 +115,10 @@ class ServerContext:
             self.random_bytes = os.urandom
         if self.logon_sids is None:
             self.logon_sids = default_logon_sids
+        if self.sessions is None:
+            from .session_table import SessionTable
+
+            self.sessions = SessionTable()
         if self.oplocks is None:
             from .oplocks import OplockTable
 
@@ -109,6 +127,10 @@ class ServerContext:
             from .notify import NotifyHub
 
             self.notify = NotifyHub()
+        if self.opendb is None:
+            from .opendb import OpenDb
+
+            self.opendb = OpenDb()
 
 
 def default_logon_sids(result) -> list[str]:
@@ -175,14 +197,29 @@ class Session:
     #: Close-SmbSession: an administrator closed the session; its next request gets
     #: STATUS_USER_SESSION_DELETED (MS-SMB2 3.3.5.2.9)
     closed_by_admin: bool = False
+    #: Session.Connection's Dialect and signing algorithm: a binding request is verified and
+    #: answered with them (3.3.5.2.4), and must come over the same dialect/cipher (3.3.5.5)
+    dialect: int = 0
+    signing_algorithm: Any = None
+    cipher: Any = None
+    #: Session.ChannelList (3.3.1.8): ServerConnection.conn_id -> session_table.Channel
+    channels: dict = field(default_factory=dict)
+    #: Session.ExpirationTime (FILETIME; 0: never): the Kerberos ticket's endtime; past it
+    #: requests get STATUS_NETWORK_SESSION_EXPIRED until a re-authentication (3.3.5.2.9)
+    expiration_time: int = 0
 
     @property
     def can_sign(self) -> bool:
-        return bool(self.signing_key) and not (self.is_guest or self.is_anonymous)
+        """Keys exist only for a real user's first logon; a later anonymous or guest
+        re-authentication keeps them (3.3.5.5.3: re-authentication changes no key)."""
+        return bool(self.signing_key)
 
     @property
     def can_encrypt(self) -> bool:
-        return bool(self.encryption_key) and not (self.is_guest or self.is_anonymous)
+        return bool(self.encryption_key)
+
+    def expired(self, now: int) -> bool:
+        return bool(self.expiration_time) and now >= self.expiration_time
 
 
 @dataclass(slots=True)
@@ -209,7 +246,10 @@ class Open:
     position: int = 0
     mode: int = 0
     oplock_key: tuple | None = None
-    share_mode: int = 0  # the CREATE's ShareAccess (lanman status: DenyMode)
+    resume_key: bytes = b""  # FSCTL_SRV_REQUEST_RESUME_KEY's key, once asked (fsctl.py)
+    #: opendb key (st_dev, st_ino) of a file or directory open; its ShareAccess and
+    #: delete-on-close live in ServerContext.opendb under (key, (id(conn), volatile_id))
+    file_key: tuple | None = None
 
     @property
     def file_id(self) -> bytes:

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from lanman.smb.wire.constants import FILE_SHARE_READ as _SHARE_READ
+from lanman.smb.wire.constants import FILE_SHARE_WRITE as _SHARE_WRITE
+
 from .oplocks import LEVEL_BATCH, LEVEL_EXCLUSIVE, LEVEL_II, LEVEL_LEASE, LEVEL_NONE
 
 __all__ = ["close_file", "close_session", "file_id_of", "snapshot"]
@@ -27,7 +30,6 @@ _OPLOCKS = {
     LEVEL_LEASE: "lease",
 }
 _FILE_READ_DATA, _FILE_WRITE_DATA, _FILE_APPEND_DATA, _DELETE = 0x1, 0x2, 0x4, 0x10000
-_SHARE_READ, _SHARE_WRITE, _SHARE_DELETE = 0x1, 0x2, 0x4
 _TICKS = 10_000_000  # FILETIME ticks per second
 
 
@@ -78,6 +80,15 @@ def _locks(conn, open_) -> list[dict]:
     ]
 
 
+def _sharing(conn, open_) -> tuple[int, bool]:
+    """(ShareAccess, delete pending) of the open, from the open-file database."""
+    if open_.file_key is None:
+        return 0, False
+    db = conn.ctx.opendb
+    entry = db.entry(open_.file_key, (id(conn), open_.volatile_id))
+    return (entry.share_access if entry else 0), db.is_delete_pending(open_.file_key)
+
+
 def snapshot(conns: Iterable, now: int) -> dict:
     """Sessions, tree connects, open files and byte-range locks of ``conns`` at ``now``."""
     sessions, trees, files, locks = [], [], [], []
@@ -91,6 +102,9 @@ def snapshot(conns: Iterable, now: int) -> dict:
         for s in list(conn.sessions.values()):
             if s.state != "valid":
                 continue
+            first = next(iter(s.channels.values()), None)
+            if first is not None and first.connection is not conn:
+                continue  # a multichannel session is listed once, on its first channel
             idle = max(0, (now - (s.last_activity or now)) // _TICKS)
             encrypted_trees = any(t.encrypt_data for t in s.trees.values())
             sessions.append(
@@ -130,6 +144,7 @@ def snapshot(conns: Iterable, now: int) -> dict:
             root = getattr(tree.fs, "root", "") if tree is not None and tree.fs else ""
             fid = file_id_of(conn, o.volatile_id)
             held = _locks(conn, o)
+            share_access, delete_pending = _sharing(conn, o)
             files.append(
                 {
                     "file_id": fid,
@@ -144,8 +159,9 @@ def snapshot(conns: Iterable, now: int) -> dict:
                     "directory": o.kind == "dir",
                     "access": _access_words(o.granted_access),
                     "access_mask": f"0x{o.granted_access:08X}",
-                    "share_mode": _share_words(o.share_mode),
-                    "share_access": o.share_mode,
+                    "share_mode": _share_words(share_access),
+                    "share_access": share_access,
+                    "delete_pending": delete_pending,
                     "oplock": _oplock(conn, o) if o.kind == "file" else "none",
                     "locks": len(held),
                 }

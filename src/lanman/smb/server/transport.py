@@ -142,7 +142,10 @@ class SmbProtocol(asyncio.BufferedProtocol):
         self._admitted = True
         # Replies a peer leaves unread are bounded: past this, its requests are not read.
         transport.set_write_buffer_limits(high=2 * MAX_FRAME, low=MAX_FRAME // 2)
-        self.conn = ServerConnection(self.ctx, client_address=f"{peer[0]}:{peer[1]}")
+        local = transport.get_extra_info("sockname") or ("", 0)
+        self.conn = ServerConnection(
+            self.ctx, client_address=f"{peer[0]}:{peer[1]}", server_address=str(local[0])
+        )
         self.conn.push = self._push_threadsafe
         self.shared.registry.add(self)
         self._preauth = self.loop.call_later(

@@ -84,6 +84,7 @@ FILE_READ_ONLY_VOLUME = 0x00080000
 FILE_DEVICE_DISK = 0x00000007
 FILE_READ_ONLY_DEVICE = 0x00000002
 FILE_DEVICE_IS_MOUNTED = 0x00000020
+FILE_SUPPORTS_SPARSE_FILES = 0x00000040  # MS-FSCC 2.5.1 FileSystemAttributes
 
 # MS-FSCC 2.5.7 SSINFO flags
 SSINFO_FLAGS_ALIGNED_DEVICE = 0x00000001
@@ -405,7 +406,12 @@ def encode_fs_info(
         characteristics = FILE_DEVICE_IS_MOUNTED | (FILE_READ_ONLY_DEVICE if read_only else 0)
         return _FS_DEVICE.pack(FILE_DEVICE_DISK, characteristics)
     if info_class == FILE_FS_ATTRIBUTE_INFORMATION:  # 2.5.1
-        attrs = FILE_CASE_SENSITIVE_SEARCH | FILE_CASE_PRESERVED_NAMES | FILE_UNICODE_ON_DISK
+        attrs = (
+            FILE_CASE_SENSITIVE_SEARCH
+            | FILE_CASE_PRESERVED_NAMES
+            | FILE_UNICODE_ON_DISK
+            | FILE_SUPPORTS_SPARSE_FILES  # FSCTL_SET_SPARSE / SET_ZERO_DATA (server/fsctl.py)
+        )
         if read_only:
             attrs |= FILE_READ_ONLY_VOLUME
         name = _utf16(fs_name)
