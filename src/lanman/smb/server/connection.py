@@ -323,12 +323,18 @@ class ServerConnection(SessionHandlers, FileHandlers):
             self.logged_off.pop(next(iter(self.logged_off)))
         return sum(1 for o in opens if o.kind != "pipe")
 
-    def connection_lost(self) -> None:
-        """Release every open (the transport is gone); idempotent, so a test harness may
-        call it to tear an in-process connection down."""
+    def connection_lost(self, now: int | None = None) -> None:
+        """Release every open (the transport is gone) but the durable ones, which wait in
+        the server's durable table for a reconnect (MS-SMB2 3.3.7.1); idempotent, so a test
+        harness may call it to tear an in-process connection down."""
         self.closed = True
+        if now is not None:
+            self.now = now
         if self.smb1 is not None:
             self.smb1.connection_lost()
+        for open_ in list(self.opens.values()):
+            self._keep_durable(open_)
+        kept = frozenset(e.persistent_id for e in self.ctx.durable.by_id.values() if e.home is self)
         for open_ in list(self.opens.values()):
             session = self.sessions.get(open_.session_id)
             ident = session.unix_id if session is not None else None
@@ -338,7 +344,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
                     self._close_open(open_)
             else:
                 self._close_open(open_)
-        self.ctx.oplocks.release_connection(self)
+        self.ctx.oplocks.release_connection(self, keep=kept)
         self.sessions.clear()
         self.pending.clear()
 

@@ -66,6 +66,7 @@ from lanman.smb.wire.query import (
 )
 from lanman.smb.wire.session import empty_body
 
+from .durable_handles import DurableHandlers, DurableIntent
 from .fs import map_generic_access
 from .locks import ByteRangeLocks
 from .state import DirectoryScan, Open
@@ -86,7 +87,7 @@ def map_generic(access: int, maximal: int) -> int:
     return granted
 
 
-class FileHandlers:
+class FileHandlers(DurableHandlers):
     """Mixin of :class:`ServerConnection` for the commands that act on opens."""
 
     # ---- open table -----------------------------------------------------------------
@@ -103,9 +104,28 @@ class FileHandlers:
             or open_.tree_id != req.header.tree_id
         ):
             raise NtStatusError(st.STATUS_FILE_CLOSED)
+        self._check_channel_sequence(req, open_)
         return open_
 
+    def _check_channel_sequence(self, req: Request, open_: Open) -> None:
+        """MS-SMB2 3.3.5.2.10: a request with a stale ChannelSequence (older than the
+        open's by the 16-bit difference) fails WRITE, SET_INFO and IOCTL with
+        STATUS_FILE_NOT_AVAILABLE; a newer one becomes Open.ChannelSequence. Requests
+        complete before the next is read, so no outstanding count is ever left over."""
+        if self.dialect is None or self.dialect < Dialect.SMB_3_0:
+            return
+        csn = req.header.status & 0xFFFF
+        diff = (csn - open_.channel_sequence) & 0xFFFF
+        if diff == 0:
+            return
+        if diff <= 0x7FFF:
+            open_.channel_sequence = csn
+        elif req.header.command in (Command.WRITE, Command.SET_INFO, Command.IOCTL):
+            raise NtStatusError(st.STATUS_FILE_NOT_AVAILABLE, "stale ChannelSequence")
+
     def _close_open(self, open_: Open) -> None:
+        if open_.durable is not None:
+            self.ctx.durable.forget(open_)
         self.opens.pop(open_.volatile_id, None)
         if open_.oplock_key is not None:
             self.ctx.oplocks.release(open_.oplock_key, self, open_.volatile_id)
@@ -146,14 +166,16 @@ class FileHandlers:
     def _create(self, req: Request) -> Reply:
         r = CreateRequest.unpack(req.pdu)
         tree = self._tree(req)
+        durable = self._durable_create(req, r, tree)
+        if durable is not None and not isinstance(durable, DurableIntent):
+            return durable  # a durable reconnect or a create replay, answered
         if len(self.opens) >= self.settings.max_opens_per_connection:
             raise NtStatusError(st.STATUS_INSUFFICIENT_RESOURCES, "too many open handles")
         if r.create_options & FILE_DELETE_ON_CLOSE and not (
             map_generic(r.desired_access, tree.maximal_access) & DELETE
         ):
             raise NtStatusError(st.STATUS_ACCESS_DENIED, "delete-on-close without DELETE")
-        vid = self._next_volatile_id
-        self._next_volatile_id += 1
+        vid = next(self.ctx.open_ids)
         if tree.is_ipc:
             open_ = self._open_pipe(req, r, vid, tree)
             stat = None
@@ -173,6 +195,7 @@ class FileHandlers:
                 # MS-SMB2 3.3.5.9: the share's permissions cap every open
                 raise NtStatusError(st.STATUS_ACCESS_DENIED, "share permissions")
             granted &= tree.maximal_access
+            self._purge_disconnected(path_key=(tree.fs.root, r.name.strip("\\").lower()))
             handle, action = tree.fs.open(
                 r.name,
                 desired_access=granted,
@@ -197,6 +220,7 @@ class FileHandlers:
         oplock = 0
         if open_.kind == "file":
             open_.oplock_key = (tree.fs.root, stat.file_id)
+            self._purge_disconnected(file_key=open_.oplock_key)
             oplock = self.ctx.oplocks.grant(
                 open_.oplock_key,
                 self,
@@ -206,6 +230,14 @@ class FileHandlers:
                 overwrite=r.create_disposition in (0, 4, 5),
             )
         contexts = self._create_contexts(r.contexts, open_, stat, tree)
+        contexts += self._durable_grant(durable, open_, oplock, req, tree, action)
+        return self.ok(req, [self._create_response(oplock, action, stat, open_, contexts)])
+
+    @staticmethod
+    def _create_response(
+        oplock: int, action: int, stat: FileStat | None, open_: Open, contexts: list
+    ) -> bytes:
+        """The CREATE response body (MS-SMB2 2.2.14); a pipe has no file attributes."""
         if stat is None:
             body = CreateResponse(
                 0, action, 0, 0, 0, 0, 4096, 0, FILE_ATTRIBUTE_NORMAL, open_.file_id, contexts
@@ -224,7 +256,7 @@ class FileHandlers:
                 open_.file_id,
                 contexts,
             )
-        return self.ok(req, [body.pack()])
+        return body.pack()
 
     def _create_contexts(
         self, contexts: list[CreateContext], open_: Open, stat: FileStat | None, tree

@@ -51,6 +51,12 @@ class ByteRangeLocks:
         """(offset, length, exclusive) of every lock ``owner`` holds (lanman status)."""
         return [(lk.offset, lk.length, lk.exclusive) for lk in self._locks if lk.owner == owner]
 
+    def transfer_owner(self, old: object, new: object) -> None:
+        """A reconnected durable open keeps its locks under its new owner key."""
+        for lk in self._locks:
+            if lk.owner == old:
+                lk.owner = new
+
     def release_owner(self, owner: object) -> None:
         self._locks = [lk for lk in self._locks if lk.owner != owner]
 

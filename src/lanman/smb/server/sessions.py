@@ -297,7 +297,8 @@ class SessionHandlers:
         session = req.session
         reply = self.ok(req, [empty_body(4)])
         for open_ in [o for o in self.opens.values() if o.session_id == session.session_id]:
-            self._close_open(open_)
+            if not self._keep_durable(open_):  # durable opens outlive LOGOFF (3.3.5.6)
+                self._close_open(open_)
         self.sessions.pop(session.session_id, None)
         session.trees.clear()
         self.logged_off[session.session_id] = session

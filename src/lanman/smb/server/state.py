@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -71,6 +72,11 @@ class ServerContext:
     ntlm_hooks: Any = None
     server_start_time: int = 0
     oplocks: Any = None  # OplockTable shared by all connections (set in __post_init__)
+    #: durable.DurableTable: the durable opens of every connection, connected or not
+    durable: Any = None
+    #: FileId numbers, unique across the server: a durable open keeps its FileId when it
+    #: is reconnected on another connection (MS-SMB2 3.3.5.9.7)
+    open_ids: Any = field(default_factory=lambda: itertools.count(1))
     lock_tables: dict = field(default_factory=dict)  # file key -> ByteRangeLocks
     msg: Any = None  # lanman.msg.server.MsgServerBinding: TSTS pipes (None: not offered)
     #: () -> lanman.auth.kerberos.KerberosAcceptor, set when the home has a provisioned domain
@@ -104,6 +110,10 @@ class ServerContext:
             from .oplocks import OplockTable
 
             self.oplocks = OplockTable()
+        if self.durable is None:
+            from .durable import DurableTable
+
+            self.durable = DurableTable()
 
 
 def default_logon_sids(result) -> list[str]:
@@ -205,6 +215,8 @@ class Open:
     mode: int = 0
     oplock_key: tuple | None = None
     share_mode: int = 0  # the CREATE's ShareAccess (lanman status: DenyMode)
+    durable: Any = None  # durable.DurableOpen while Open.IsDurable (MS-SMB2 3.3.1.10)
+    channel_sequence: int = 0  # Open.ChannelSequence (3.3.5.2.10)
 
     @property
     def file_id(self) -> bytes:
