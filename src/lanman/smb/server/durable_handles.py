@@ -73,8 +73,12 @@ class DurableHandlers:
                 if not req.header.flags & HeaderFlags.REPLAY_OPERATION:
                     # 3.3.5.9.10: that CreateGuid names an open already
                     raise NtStatusError(st.STATUS_DUPLICATE_OBJECTID, "CreateGuid in use")
-                return self._replay_create(req, r, tree, entry)
+                if entry.open.replay_eligible:
+                    return self._replay_create(req, r, tree, entry)
+                # the open was used since: the replay is served as a new open
             return DurableIntent(2, granted_timeout(q.timeout), q.create_guid)
+        if dhnq is None:
+            return None
         dw.parse_v1_request(dhnq)
         return DurableIntent(1, V1_TIMEOUT_MS)
 
@@ -102,6 +106,7 @@ class DurableHandlers:
             create_action=action,
         )
         self.ctx.durable.register(entry)
+        open_.replay_eligible = intent.version == 2
         if intent.version == 1:
             return [CreateContext(dw.DHNQ, dw.pack_v1_response())]
         return [CreateContext(dw.DH2Q, dw.pack_v2_response(intent.timeout_ms, 0))]

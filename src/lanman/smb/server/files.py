@@ -105,6 +105,7 @@ class FileHandlers(DurableHandlers):
         ):
             raise NtStatusError(st.STATUS_FILE_CLOSED)
         self._check_channel_sequence(req, open_)
+        open_.replay_eligible = False  # used: a replayed CREATE opens anew (3.3.5.9.10)
         return open_
 
     def _check_channel_sequence(self, req: Request, open_: Open) -> None:

@@ -217,6 +217,8 @@ class Open:
     share_mode: int = 0  # the CREATE's ShareAccess (lanman status: DenyMode)
     durable: Any = None  # durable.DurableOpen while Open.IsDurable (MS-SMB2 3.3.1.10)
     channel_sequence: int = 0  # Open.ChannelSequence (3.3.5.2.10)
+    #: Open.IsReplayEligible (3.3.5.9.10): a DH2Q open not yet used by any other request
+    replay_eligible: bool = False
 
     @property
     def file_id(self) -> bytes:
