@@ -400,3 +400,36 @@ def test_channel_sequence(env):
         # a stale ChannelSequence does not stop READ
         assert c.read(tid, fid, 0, 1) == b"z"
         c.close_file(tid, fid)
+
+
+def test_app_instance_id_replaces_the_other_clients_open(env):
+    ctx, _ = env
+    app = uuid.uuid4().bytes_le
+    app_ctx = CreateContext(dw.APP_INSTANCE_ID, dw.pack_app_instance_id(app))
+    a, tid_a = _client(ctx)
+    b, tid_b = _client(ctx)
+    with a, b:
+        status, first = _create(
+            a, tid_a, "app.txt", contexts=[dh2q(uuid.uuid4().bytes_le), app_ctx]
+        )
+        assert status == STATUS_SUCCESS and first.oplock_level == BATCH
+        status, second = _create(
+            b, tid_b, "app.txt", contexts=[dh2q(uuid.uuid4().bytes_le), app_ctx]
+        )
+        # 3.3.5.9.13: the first open is closed, not broken; the new one gets its oplock
+        assert status == STATUS_SUCCESS and second.oplock_level == BATCH
+        assert _ctx(second, dw.DH2Q) is not None
+        assert not a.pending_frames and not b.pending_frames
+        assert a.close_raw(tid_a, first.file_id).status == nts.STATUS_FILE_CLOSED
+        b.close_file(tid_b, second.file_id)
+
+
+def test_durable_allowed():
+    from lanman.smb.server.durable import durable_allowed
+
+    assert durable_allowed(BATCH)
+    assert not durable_allowed(LEVEL_II) and not durable_allowed(0x08)
+    assert durable_allowed(0xFF, 0x07) and durable_allowed(0xFF, 0x03)
+    assert not durable_allowed(0xFF, 0x05)  # a lease without handle caching
+    with pytest.raises(WireError):
+        dw.parse_app_instance_id(b"\x00" * 20)  # StructureSize 0

@@ -21,6 +21,8 @@ from typing import Any
 from lanman.errors import ntstatus as st
 from lanman.errors.ntstatus import NtStatusError
 
+from .oplocks import LEVEL_BATCH, LEVEL_LEASE
+
 #: 3.3.5.9.10: a DH2Q Timeout of 0 lets the server choose (Windows Server 2012: 60 s);
 #: lanman keeps a disconnected open at most 300 s (as Samba).
 DEFAULT_TIMEOUT_MS = 60_000
@@ -32,6 +34,17 @@ V1_TIMEOUT_MS = DEFAULT_TIMEOUT_MS
 MAX_DISCONNECTED = 1024
 
 _FILETIME_PER_MS = 10_000
+
+
+LEASE_HANDLE_CACHING = 0x02  # SMB2_LEASE_HANDLE_CACHING
+
+
+def durable_allowed(oplock_level: int, lease_state: int = 0) -> bool:
+    """3.3.5.9.6 / 3.3.5.9.10: a (non-persistent) durable handle needs a batch oplock or
+    a lease with handle caching."""
+    if oplock_level == LEVEL_BATCH:
+        return True
+    return oplock_level == LEVEL_LEASE and bool(lease_state & LEASE_HANDLE_CACHING)
 
 
 def granted_timeout(requested_ms: int) -> int:
@@ -61,6 +74,7 @@ class DurableOpen:
     disconnected_at: int | None = None  # FILETIME of the disconnect
     unix_id: Any = None  # the session's Unix identity (closing a purged open runs as it)
     create_action: int = 2  # what the CREATE answered (a replay answers the same)
+    app_instance_id: bytes | None = None  # Open.AppInstanceId (3.3.5.9.13)
 
     @property
     def persistent_id(self) -> int:
@@ -163,6 +177,20 @@ class DurableTable:
                 self.forget(e.open)
                 out.append(e)
         return out
+
+    def same_app_instance(
+        self, app_instance_id: bytes, *, share: str, path_key: tuple, client_guid: bytes
+    ) -> list[DurableOpen]:
+        """3.3.5.9.13: the opens a new open of the same application instance replaces:
+        same AppInstanceId, file and share, another client (failover to a new node)."""
+        return [
+            e
+            for e in self.by_id.values()
+            if e.app_instance_id == app_instance_id
+            and e.share.lower() == share.lower()
+            and e.path_key == path_key
+            and e.client_guid != client_guid
+        ]
 
     def expired(self, now: int) -> list[DurableOpen]:
         """3.3.2.1: disconnected opens whose DurableOpenTimeout ran out (removed)."""

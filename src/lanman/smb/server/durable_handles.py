@@ -15,7 +15,7 @@ from lanman.smb.wire import durable as dw
 from lanman.smb.wire.constants import Dialect, HeaderFlags
 from lanman.smb.wire.create import CreateContext, CreateRequest
 
-from .durable import V1_TIMEOUT_MS, DurableOpen, granted_timeout, owner_of
+from .durable import V1_TIMEOUT_MS, DurableOpen, durable_allowed, granted_timeout, owner_of
 from .oplocks import LEVEL_BATCH
 from .state import UNMAPPABLE
 
@@ -33,6 +33,7 @@ class DurableIntent:
     version: int
     timeout_ms: int
     create_guid: bytes | None = None
+    app_instance_id: bytes | None = None
 
 
 class DurableHandlers:
@@ -76,7 +77,11 @@ class DurableHandlers:
                 if entry.open.replay_eligible:
                     return self._replay_create(req, r, tree, entry)
                 # the open was used since: the replay is served as a new open
-            return DurableIntent(2, granted_timeout(q.timeout), q.create_guid)
+            raw = next((c.data for c in r.contexts if c.name == dw.APP_INSTANCE_ID), None)
+            app = None if raw is None else dw.parse_app_instance_id(raw)
+            if app is not None:
+                self._close_app_instance(app, tree, r.name)
+            return DurableIntent(2, granted_timeout(q.timeout), q.create_guid, app)
         if dhnq is None:
             return None
         dw.parse_v1_request(dhnq)
@@ -85,9 +90,11 @@ class DurableHandlers:
     def _durable_grant(
         self, intent: DurableIntent | None, open_: Open, oplock: int, req: Request, tree, action
     ) -> list[CreateContext]:
-        """3.3.5.9.6 / 3.3.5.9.10: durable only with a batch oplock (a handle lease once
-        leases exist); the response context says so."""
-        if intent is None or open_.kind != "file" or oplock != LEVEL_BATCH:
+        """3.3.5.9.6 / 3.3.5.9.10: durable only with a batch oplock or a handle lease
+        (:func:`durable_allowed`); the response context says so."""
+        # Open.lease_state: the lease layer's granted state, when it sets one
+        lease_state = getattr(open_, "lease_state", 0)
+        if intent is None or open_.kind != "file" or not durable_allowed(oplock, lease_state):
             return []
         session = req.session
         entry = DurableOpen(
@@ -104,6 +111,7 @@ class DurableHandlers:
             home=self,
             unix_id=session.unix_id,
             create_action=action,
+            app_instance_id=intent.app_instance_id,
         )
         self.ctx.durable.register(entry)
         open_.replay_eligible = intent.version == 2
@@ -169,6 +177,17 @@ class DurableHandlers:
         return self.ok(req, [body])
 
     # ---- purge, disconnect ------------------------------------------------------------
+
+    def _close_app_instance(self, app_instance_id: bytes, tree, name: str) -> None:
+        """3.3.5.9.13: a durable open with an AppInstanceId closes the opens of that
+        application instance made by another client, without an oplock break."""
+        for entry in self.ctx.durable.same_app_instance(
+            app_instance_id,
+            share=tree.share_name,
+            path_key=(tree.fs.root, name.strip("\\").lower()),
+            client_guid=self.client_guid,
+        ):
+            close_detached(self.ctx, entry)
 
     def _purge_disconnected(self, *, path_key=None, file_key=None) -> None:
         """A new open of a file closes its disconnected durable opens first (their oplock

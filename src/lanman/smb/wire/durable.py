@@ -17,6 +17,8 @@ DHNC = b"DHnC"  # SMB2_CREATE_DURABLE_HANDLE_RECONNECT
 DH2Q = b"DH2Q"  # SMB2_CREATE_DURABLE_HANDLE_REQUEST_V2 / _RESPONSE_V2
 DH2C = b"DH2C"  # SMB2_CREATE_DURABLE_HANDLE_RECONNECT_V2
 DURABLE_CONTEXT_NAMES = frozenset({DHNQ, DHNC, DH2Q, DH2C})
+#: SMB2_CREATE_APP_INSTANCE_ID (2.2.13.2.13): the name is a GUID
+APP_INSTANCE_ID = bytes.fromhex("45bca66aefa7f74a9008fa462e144d74")
 
 #: Flags of the v2 request/response/reconnect (2.2.13.2.11)
 SMB2_DHANDLE_FLAG_PERSISTENT = 0x00000002
@@ -76,6 +78,22 @@ def parse_v2_reconnect(data: bytes) -> DurableV2Reconnect:
     _exact(data, _V2_RECONNECT.size, "DH2C")
     fid, guid, flags = _V2_RECONNECT.unpack(data)
     return DurableV2Reconnect(fid, guid, flags)
+
+
+_APP_INSTANCE = struct.Struct("<HH16s")  # StructureSize (20), Reserved, AppInstanceId
+
+
+def parse_app_instance_id(data: bytes) -> bytes:
+    """2.2.13.2.13: the AppInstanceId GUID."""
+    _exact(data, _APP_INSTANCE.size, "AppInstanceId")
+    size, _, guid = _APP_INSTANCE.unpack(data)
+    if size != 20:
+        raise WireError("AppInstanceId StructureSize is not 20")
+    return guid
+
+
+def pack_app_instance_id(guid: bytes) -> bytes:
+    return _APP_INSTANCE.pack(20, 0, guid)
 
 
 def pack_v1_request() -> bytes:
