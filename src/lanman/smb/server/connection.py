@@ -334,7 +334,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
             self.smb1.connection_lost()
         for open_ in list(self.opens.values()):
             self._keep_durable(open_)
-        kept = frozenset(e.persistent_id for e in self.ctx.durable.by_id.values() if e.home is self)
+        kept = frozenset(e.persistent_id for e in self.ctx.durable.disconnected() if e.home is self)
         for open_ in list(self.opens.values()):
             session = self.sessions.get(open_.session_id)
             ident = session.unix_id if session is not None else None

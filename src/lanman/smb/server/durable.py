@@ -93,6 +93,9 @@ class DurableTable:
     by_id: dict[int, DurableOpen] = field(default_factory=dict)
     #: (ClientGuid, CreateGuid) -> entry: the replay lookup of 3.3.5.9.10
     by_create_guid: dict[tuple[bytes, bytes], DurableOpen] = field(default_factory=dict)
+    #: the disconnected ones (at most ``max_disconnected``): what purges and the scavenger
+    #: walk, so a CREATE never scans the opens of live connections
+    detached: dict[int, DurableOpen] = field(default_factory=dict)
     max_disconnected: int = MAX_DISCONNECTED
 
     # ---- bookkeeping ----------------------------------------------------------------
@@ -108,6 +111,7 @@ class DurableTable:
         entry = self.by_id.pop(open_.volatile_id, None)
         if entry is None:
             return
+        self.detached.pop(entry.persistent_id, None)
         if entry.create_guid is not None:
             key = (entry.client_guid, entry.create_guid)
             if self.by_create_guid.get(key) is entry:
@@ -124,6 +128,7 @@ class DurableTable:
         close because the table is over its cap (the oldest disconnected first)."""
         entry.conn = None
         entry.disconnected_at = now
+        self.detached[entry.persistent_id] = entry
         waiting = self.disconnected()
         excess = len(waiting) - self.max_disconnected
         if excess <= 0:
@@ -135,7 +140,7 @@ class DurableTable:
         return doomed
 
     def disconnected(self) -> list[DurableOpen]:
-        return [e for e in self.by_id.values() if e.conn is None]
+        return list(self.detached.values())
 
     def find_reconnect(
         self,
@@ -163,6 +168,7 @@ class DurableTable:
     def reattach(self, entry: DurableOpen, conn) -> None:
         entry.conn = entry.home = conn
         entry.disconnected_at = None
+        self.detached.pop(entry.persistent_id, None)
 
     # ---- purges -----------------------------------------------------------------------
 
@@ -170,6 +176,8 @@ class DurableTable:
         """The disconnected opens of a file another open now wants: their holders cannot
         answer an oplock break, so they lose their durability and get closed (3.3.4.6)."""
         out = []
+        if not self.detached:
+            return out
         for e in self.disconnected():
             if (path_key is not None and e.path_key == path_key) or (
                 file_key is not None and e.file_key == file_key
