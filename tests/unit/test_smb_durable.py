@@ -170,7 +170,20 @@ def test_table_expiry_purge_and_cap():
     timeout = c.timeout_ms * 10_000
     assert t.expired(NOW + 2 * SECOND + timeout - 1) == []
     assert t.expired(NOW + 2 * SECOND + timeout) == [c]
-    assert t.by_id == {}
+    assert t.by_id == {} and t.detached == {}
+
+
+def test_table_cap_per_owner():
+    t = DurableTable(max_disconnected_per_owner=1)
+    a = _entry(1, path="a")
+    b = _entry(2, path="b", owner=("d", "bob"))
+    c = _entry(3, path="c")
+    for e in (a, b, c):
+        t.register(e)
+    assert t.disconnect(a, NOW) == []
+    assert t.disconnect(b, NOW + SECOND) == []
+    assert t.disconnect(c, NOW + 2 * SECOND) == [a]  # alice's older one, not bob's
+    assert set(t.detached) == {2, 3}
 
 
 # ---- durable v1 through connections --------------------------------------------------------

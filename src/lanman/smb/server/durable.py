@@ -32,6 +32,8 @@ V1_TIMEOUT_MS = DEFAULT_TIMEOUT_MS
 #: disconnected opens the server keeps at most (oldest purged first): a client cannot make
 #: the server hold file descriptors forever by dropping connections.
 MAX_DISCONNECTED = 1024
+#: ... and per owner, so one account cannot push everybody else's out
+MAX_DISCONNECTED_PER_OWNER = 256
 
 _FILETIME_PER_MS = 10_000
 
@@ -97,6 +99,7 @@ class DurableTable:
     #: walk, so a CREATE never scans the opens of live connections
     detached: dict[int, DurableOpen] = field(default_factory=dict)
     max_disconnected: int = MAX_DISCONNECTED
+    max_disconnected_per_owner: int = MAX_DISCONNECTED_PER_OWNER
 
     # ---- bookkeeping ----------------------------------------------------------------
 
@@ -125,12 +128,19 @@ class DurableTable:
 
     def disconnect(self, entry: DurableOpen, now: int) -> list[DurableOpen]:
         """3.3.7.1: the connection is gone but the durable open stays. Returns entries to
-        close because the table is over its cap (the oldest disconnected first)."""
+        close because the owner's or the server's cap is exceeded (oldest first)."""
         entry.conn = None
         entry.disconnected_at = now
         self.detached[entry.persistent_id] = entry
-        waiting = self.disconnected()
-        excess = len(waiting) - self.max_disconnected
+        doomed = self._over_cap(
+            [e for e in self.detached.values() if e.owner == entry.owner],
+            self.max_disconnected_per_owner,
+        )
+        doomed += self._over_cap(list(self.detached.values()), self.max_disconnected)
+        return doomed
+
+    def _over_cap(self, waiting: list[DurableOpen], cap: int) -> list[DurableOpen]:
+        excess = len(waiting) - cap
         if excess <= 0:
             return []
         waiting.sort(key=lambda e: e.disconnected_at or 0)

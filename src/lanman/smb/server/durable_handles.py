@@ -94,9 +94,15 @@ class DurableHandlers:
         (:func:`durable_allowed`); the response context says so."""
         # Open.lease_state: the lease layer's granted state, when it sets one
         lease_state = getattr(open_, "lease_state", 0)
-        if intent is None or open_.kind != "file" or not durable_allowed(oplock, lease_state):
-            return []
         session = req.session
+        if (
+            intent is None
+            or open_.kind != "file"
+            or session.is_anonymous  # no owner to hand it back to
+            or session.is_guest
+            or not durable_allowed(oplock, lease_state)
+        ):
+            return []
         entry = DurableOpen(
             open_,
             intent.version,
