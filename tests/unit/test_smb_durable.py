@@ -378,7 +378,9 @@ def test_replay_returns_the_open_until_it_is_used(env):
         c.close_file(tid, first.file_id)
 
 
-def _write_with_csn(c, tid, fid, csn: int):
+def _csn(c, csn: int):
+    """A tamper hook: the request carries ChannelSequence ``csn`` (and is signed again)."""
+
     def set_csn(raw: bytearray) -> None:
         raw[8:10] = csn.to_bytes(2, "little")
         raw[SIGNATURE_OFFSET : SIGNATURE_OFFSET + 16] = b"\x00" * 16
@@ -387,7 +389,11 @@ def _write_with_csn(c, tid, fid, csn: int):
             c.signing_key, c.algorithm, [bytes(raw)], message_id=mid, is_response=False
         )
 
-    return c.write_raw(tid, fid, 0, b"z", tamper=set_csn).status
+    return set_csn
+
+
+def _write_with_csn(c, tid, fid, csn: int):
+    return c.write_raw(tid, fid, 0, b"z", tamper=_csn(c, csn)).status
 
 
 def test_channel_sequence(env):
@@ -412,6 +418,17 @@ def test_channel_sequence(env):
         ]
         # a stale ChannelSequence does not stop READ
         assert c.read(tid, fid, 0, 1) == b"z"
+        c.close_file(tid, fid)
+
+
+def test_channel_sequence_starts_at_the_creates(env):
+    ctx, _ = env
+    with _client(ctx)[0] as c:
+        tid = c.tree_connect("data")
+        r = c.create_raw(tid, "csn2.txt", tamper=_csn(c, 0x9000))
+        fid = CreateResponse.unpack(r.pdu).file_id
+        assert _write_with_csn(c, tid, fid, 0x9000) == STATUS_SUCCESS
+        assert _write_with_csn(c, tid, fid, 0x1000) == nts.STATUS_FILE_NOT_AVAILABLE
         c.close_file(tid, fid)
 
 

@@ -154,6 +154,7 @@ class DurableHandlers:
         table.reattach(entry, self)
         self.opens[vid] = open_
         self.compound_open_id = vid
+        open_.channel_sequence = req.header.status & 0xFFFF
         stat = open_.handle.stat()
         oplock = self.ctx.oplocks.level_of(key, self, vid) if key is not None else 0
         contexts = self._create_contexts(r.contexts, open_, stat, tree)

@@ -218,6 +218,7 @@ class FileHandlers(DurableHandlers):
             )
         self.opens[vid] = open_
         self.compound_open_id = vid
+        open_.channel_sequence = req.header.status & 0xFFFF  # 3.3.5.2.10 starts here
         oplock = 0
         if open_.kind == "file":
             open_.oplock_key = (tree.fs.root, stat.file_id)
