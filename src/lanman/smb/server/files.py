@@ -93,7 +93,8 @@ class FileHandlers(DurableHandlers):
     # ---- open table -----------------------------------------------------------------
 
     def _lookup_open(self, req: Request, file_id: bytes) -> Open:
-        if file_id == SMB2_FILEID_NONE and req.header.is_related:
+        inherited = file_id == SMB2_FILEID_NONE and req.header.is_related
+        if inherited:
             vid = self.compound_open_id
         else:
             vid = int.from_bytes(file_id[8:16], "little")
@@ -102,6 +103,8 @@ class FileHandlers(DurableHandlers):
             open_ is None
             or open_.session_id != req.session.session_id
             or open_.tree_id != req.header.tree_id
+            # Open.DurableFileId must match FileId.Persistent (e.g. MS-SMB2 3.3.5.14)
+            or (not inherited and bytes(file_id[:8]) != open_.file_id[:8])
         ):
             raise NtStatusError(st.STATUS_FILE_CLOSED)
         self._check_channel_sequence(req, open_)
