@@ -233,6 +233,11 @@ _TABLE: tuple[tuple[int, str, str], ...] = (
         "The attempt to insert the ID in the index failed because the ID is already in the index.",
     ),
     (0xC0000225, "STATUS_NOT_FOUND", "The object was not found."),
+    (
+        0xC0000467,
+        "STATUS_FILE_NOT_AVAILABLE",
+        "The file is temporarily unavailable.",
+    ),
     (0xC0000272, "STATUS_NO_MATCH", "There was no match for the specified key in the index."),
     (
         0xC000035C,
@@ -426,6 +431,8 @@ STATUS_INVALID_DEVICE_STATE = 0xC0000184
 STATUS_USER_SESSION_DELETED = 0xC0000203
 STATUS_INSUFF_SERVER_RESOURCES = 0xC0000205
 STATUS_NOT_FOUND = 0xC0000225
+STATUS_DUPLICATE_OBJECTID = 0xC000022A
+STATUS_FILE_NOT_AVAILABLE = 0xC0000467
 STATUS_NO_MATCH = 0xC0000272
 STATUS_NETWORK_SESSION_EXPIRED = 0xC000035C
 STATUS_REQUEST_OUT_OF_SEQUENCE = 0xC000042A

@@ -385,15 +385,21 @@ class ServerConnection(SessionHandlers, FileHandlers):
         closed = sum(
             1 for o in self.opens.values() if o.session_id == session_id and o.kind != "pipe"
         )
-        self._end_session(session)
+        self._end_session(session, keep_durable=False)  # Close-SmbSession closes them all
         return closed
 
-    def connection_lost(self) -> None:
-        """Release every open (the transport is gone); idempotent, so a test harness may
-        call it to tear an in-process connection down."""
+    def connection_lost(self, now: int | None = None) -> None:
+        """Release every open (the transport is gone) but the durable ones, which wait in
+        the server's durable table for a reconnect (MS-SMB2 3.3.7.1); idempotent, so a test
+        harness may call it to tear an in-process connection down."""
         self.closed = True
+        if now is not None:
+            self.now = now
         if self.smb1 is not None:
             self.smb1.connection_lost()
+        for open_ in list(self.opens.values()):
+            self._keep_durable(open_)
+        kept = frozenset(e.persistent_id for e in self.ctx.durable.disconnected() if e.home is self)
         for open_ in list(self.opens.values()):
             session = self.sessions.get(open_.session_id)
             ident = session.unix_id if session is not None else None
@@ -403,7 +409,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
                     self._close_open(open_)
             else:
                 self._close_open(open_)
-        self.ctx.oplocks.release_connection(self)
+        self.ctx.oplocks.release_connection(self, keep=kept)
         self.ctx.notify.drop_connection(self)
         for session in list(self.sessions.values()):
             # MS-SMB2 3.3.7.1: the channel goes; a session with no channel left ends.

@@ -61,6 +61,7 @@ from lanman.smb.wire.query import (
 from lanman.smb.wire.session import empty_body
 
 from . import filesd, notify, sharemodes
+from .durable_handles import DurableHandlers, DurableIntent
 from .fs import map_generic_access
 from .locks import ByteRangeLocks, Waiter
 from .state import DirectoryScan, Open
@@ -104,14 +105,15 @@ def _lock_kind(flags: int, index: int) -> tuple[bool, bool]:
     return kind
 
 
-class FileHandlers:
+class FileHandlers(DurableHandlers):
     """Mixin of :class:`ServerConnection` for the commands that act on opens."""
 
     # ---- open table -----------------------------------------------------------------
 
     def _lookup_open(self, req: Request, file_id: bytes) -> Open:
         """MS-SMB2 3.3.5.2.7.2 / 3.3.5.x: the open of a FileId (the compound's for
-        0xFF.. in a related request); both halves must match, else STATUS_FILE_CLOSED."""
+        0xFF.. in a related request); both halves must match (Open.DurableFileId is
+        FileId.Persistent), else STATUS_FILE_CLOSED."""
         chained = file_id == SMB2_FILEID_NONE and req.header.is_related
         if chained:
             vid = self.compound_open_id
@@ -126,9 +128,29 @@ class FileHandlers:
             or open_.tree_id != req.header.tree_id
         ):
             raise NtStatusError(st.STATUS_FILE_CLOSED)
+        self._check_channel_sequence(req, open_)
+        open_.replay_eligible = False  # used: a replayed CREATE opens anew (3.3.5.9.10)
         return open_
 
+    def _check_channel_sequence(self, req: Request, open_: Open) -> None:
+        """MS-SMB2 3.3.5.2.10: a request with a stale ChannelSequence (older than the
+        open's by the 16-bit difference) fails WRITE, SET_INFO and IOCTL with
+        STATUS_FILE_NOT_AVAILABLE; a newer one becomes Open.ChannelSequence. Requests
+        complete before the next is read, so no outstanding count is ever left over."""
+        if self.dialect is None or self.dialect < Dialect.SMB_3_0:
+            return
+        csn = req.header.status & 0xFFFF
+        diff = (csn - open_.channel_sequence) & 0xFFFF
+        if diff == 0:
+            return
+        if diff <= 0x7FFF:
+            open_.channel_sequence = csn
+        elif req.header.command in (Command.WRITE, Command.SET_INFO, Command.IOCTL):
+            raise NtStatusError(st.STATUS_FILE_NOT_AVAILABLE, "stale ChannelSequence")
+
     def _close_open(self, open_: Open) -> None:
+        if open_.durable is not None:
+            self.ctx.durable.forget(open_)
         self.opens.pop(open_.volatile_id, None)
         if open_.oplock_key is not None:
             self.ctx.oplocks.release(open_.oplock_key, self, open_.volatile_id)
@@ -169,6 +191,9 @@ class FileHandlers:
     def _create(self, req: Request) -> Reply:
         r = CreateRequest.unpack(req.pdu)
         tree = self._tree(req)
+        durable = self._durable_create(req, r, tree)
+        if durable is not None and not isinstance(durable, DurableIntent):
+            return durable  # a durable reconnect or a create replay, answered
         if len(self.opens) >= self.settings.max_opens_per_connection:
             raise NtStatusError(st.STATUS_INSUFFICIENT_RESOURCES, "too many open handles")
         if r.create_options & FILE_DELETE_ON_CLOSE and not (
@@ -183,6 +208,8 @@ class FileHandlers:
             stat = None
             action = 1
         else:
+            # a detached durable open of this path goes first (it cannot answer a break)
+            self._purge_disconnected(path_key=(tree.fs.root, r.name.strip("\\").lower()))
             # MS-FSA 2.1.5.1: the file's own security descriptor (filesd.py)
             sec = filesd.check_create(tree.fs, r, req.session, self.ctx.sid_for_uid)
             handle, action = sharemodes.open_on_share(
@@ -208,9 +235,11 @@ class FileHandlers:
         self.opens[vid] = open_
         self.compound_open_id = vid
         notify.on_create(self, open_, action)
+        open_.channel_sequence = req.header.status & 0xFFFF  # 3.3.5.2.10 starts here
         oplock = 0
         if open_.kind == "file":
             open_.oplock_key = (tree.fs.root, stat.file_id)
+            self._purge_disconnected(file_key=open_.oplock_key)
             oplock = self.ctx.oplocks.grant(
                 open_.oplock_key,
                 self,
@@ -221,6 +250,14 @@ class FileHandlers:
             )
         maximal = tree.maximal_access if sec is None else sec.maximal & tree.maximal_access
         contexts = self._create_contexts(r.contexts, open_, stat, tree, maximal)
+        contexts += self._durable_grant(durable, open_, oplock, req, tree, action)
+        return self.ok(req, [self._create_response(oplock, action, stat, open_, contexts)])
+
+    @staticmethod
+    def _create_response(
+        oplock: int, action: int, stat: FileStat | None, open_: Open, contexts: list
+    ) -> bytes:
+        """The CREATE response body (MS-SMB2 2.2.14); a pipe has no file attributes."""
         if stat is None:
             body = CreateResponse(
                 0, action, 0, 0, 0, 0, 4096, 0, FILE_ATTRIBUTE_NORMAL, open_.file_id, contexts
@@ -239,7 +276,7 @@ class FileHandlers:
                 open_.file_id,
                 contexts,
             )
-        return self.ok(req, [body.pack()])
+        return body.pack()
 
     def _create_contexts(
         self,

@@ -175,7 +175,8 @@ def make_filestat(name: str, st: os.stat_result) -> FileStat:
 
     CreationTime is the birth time where the platform reports one, else the earlier of
     ctime and mtime; ChangeTime is ctime. Directories report EndOfFile and AllocationSize 0;
-    files report allocation as ``st_blocks * 512`` rounded up to 4 KiB clusters.
+    files report allocation as ``st_blocks * 512`` (at most EndOfFile: xattr blocks are not
+    data) rounded up to 4 KiB clusters.
     """
     is_dir = stat_mod.S_ISDIR(st.st_mode)
     birth = getattr(st, "st_birthtime_ns", None)
@@ -193,6 +194,10 @@ def make_filestat(name: str, st: os.stat_result) -> FileStat:
         eof = st.st_size
         blocks = getattr(st, "st_blocks", None)
         raw = blocks * 512 if blocks is not None else st.st_size
+        # st_blocks also counts an extended-attribute block (the file's security
+        # descriptor, its DOS attributes): data never takes more than EOF's clusters
+        # unless the file was preallocated, which lanman does not do
+        raw = min(raw, st.st_size)
         alloc = (raw + _CLUSTER - 1) // _CLUSTER * _CLUSTER
     if name.startswith(".") and name not in (".", ".."):
         attrs |= FILE_ATTRIBUTE_HIDDEN

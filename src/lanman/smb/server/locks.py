@@ -138,6 +138,12 @@ class ByteRangeLocks:
         """(offset, length, exclusive) of every lock ``owner`` holds (lanman status)."""
         return [(lk.offset, lk.length, lk.exclusive) for lk in self._locks if lk.owner == owner]
 
+    def transfer_owner(self, old: object, new: object) -> None:
+        """A reconnected durable open keeps its locks under its new owner key."""
+        for lk in self._locks:
+            if lk.owner == old:
+                lk.owner = new
+
     def release_owner(self, owner: object) -> None:
         """The open closed: its locks go (its own waiting requests are the caller's to
         cancel first), and whoever waited on them may now be granted."""

@@ -121,6 +121,12 @@ class OpenDb:
                     return e
         return None
 
+    def transfer_owner(self, key: FileKey, old: Owner, new: Owner) -> None:
+        """A reconnected durable open (MS-SMB2 3.3.5.9.7) lives on under its new owner."""
+        e = self.entry(key, old)
+        if e is not None:
+            e.owner = new
+
     def is_delete_pending(self, key: FileKey) -> bool:
         state = self._files.get(key)
         return state is not None and state.delete_pending

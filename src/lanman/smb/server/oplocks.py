@@ -72,11 +72,28 @@ class OplockTable:
         if not holders:
             del self.files[key]
 
-    def release_connection(self, conn) -> None:
+    def release_connection(self, conn, keep: frozenset = frozenset()) -> None:
+        """Drop the connection's holders, except those of the opens in ``keep`` (volatile
+        ids of durable opens that outlive the connection)."""
         for key in list(self.files):
-            self.files[key] = [h for h in self.files[key] if h.conn is not conn]
+            self.files[key] = [
+                h for h in self.files[key] if h.conn is not conn or h.volatile_id in keep
+            ]
             if not self.files[key]:
                 del self.files[key]
+
+    def level_of(self, key: tuple, conn, volatile_id: int) -> int:
+        for h in self.files.get(key, ()):
+            if h.conn is conn and h.volatile_id == volatile_id:
+                return h.level
+        return LEVEL_NONE
+
+    def rebind(self, key: tuple, old_conn, volatile_id: int, new_conn) -> None:
+        """A durable open was reconnected on ``new_conn`` (MS-SMB2 3.3.5.9.7): its oplock
+        moves with it, unbroken."""
+        for h in self.files.get(key, ()):
+            if h.conn is old_conn and h.volatile_id == volatile_id:
+                h.conn = new_conn
 
     def on_write(self, key: tuple, conn, volatile_id: int) -> None:
         """A write breaks every other open's level II oplock to none (no ack needed)."""

@@ -20,7 +20,13 @@ from lanman.sdnotify import notify
 
 from .notify_inotify import attach_inotify
 from .state import ServerContext, ServerSettings
-from .transport import _CORE_LOCK, TransportLimits, close_connections, start_server
+from .transport import (
+    _CORE_LOCK,
+    TransportLimits,
+    close_connections,
+    run_durable_scavenger,
+    start_server,
+)
 
 log = logging.getLogger("lanman.smb")
 
@@ -398,9 +404,11 @@ async def serve(
         loop.add_signal_handler(signal.SIGHUP, reload)
         tune_gc()
     notify(f"READY=1\nSTATUS=serving SMB on {listen}:{port}")
+    scavenger = asyncio.ensure_future(run_durable_scavenger(ctx))
     try:
         await stop.wait()
     finally:
+        scavenger.cancel()
         notify("STOPPING=1")
         await status.close()
         server.close()

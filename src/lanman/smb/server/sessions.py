@@ -293,23 +293,26 @@ class SessionHandlers(SessionBinding, NetworkInterfaces):
             return
         self._end_session(old)
 
-    def _end_session(self, session: Session) -> None:
+    def _end_session(self, session: Session, *, keep_durable: bool = True) -> None:
         """Tear a session down on every channel (LOGOFF 3.3.5.6, a failed re-authentication,
-        PreviousSessionId, Close-SmbSession): its opens close, its trees go, it leaves the
-        GlobalSessionTable; each connection remembers it for a while to sign the
-        STATUS_USER_SESSION_DELETED its next request gets (3.3.5.2.4)."""
+        PreviousSessionId, Close-SmbSession): its opens close -- but durable ones, which
+        wait for a reconnect unless an administrator closed the session --, its trees go,
+        it leaves the GlobalSessionTable; each connection remembers it for a while to sign
+        the STATUS_USER_SESSION_DELETED its next request gets (3.3.5.2.4)."""
         self.ctx.sessions.remove(session)
         conns = {id(self): self}
         for ch in session.channels.values():
             conns.setdefault(id(ch.connection), ch.connection)
         for conn in conns.values():
-            conn._forget_session(session)
+            conn._forget_session(session, keep_durable=keep_durable)
         session.trees.clear()
 
-    def _forget_session(self, session: Session) -> int:
+    def _forget_session(self, session: Session, *, keep_durable: bool = True) -> int:
         """This connection's half of :meth:`_end_session`; returns the files closed."""
         sid = session.session_id
         opens = [o for o in self.opens.values() if o.session_id == sid]
+        if keep_durable:  # durable opens outlive LOGOFF (3.3.5.6)
+            opens = [o for o in opens if not self._keep_durable(o)]
         for open_ in opens:
             self.admin_close_open(open_)  # as the session's Unix user
         self.pending_binds.pop(sid, None)

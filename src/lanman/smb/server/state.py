@@ -78,6 +78,8 @@ class ServerContext:
     #: opendb.OpenDb: every open's access, share mode and delete-on-close, per file
     #: (set in __post_init__); the place cross-connection per-file state hangs off
     opendb: Any = None
+    #: durable.DurableTable: the durable opens of every connection, connected or not
+    durable: Any = None
     lock_tables: dict = field(default_factory=dict)  # file key -> ByteRangeLocks
     notify: Any = None  # notify.NotifyHub shared by all connections (set in __post_init__)
     sparse_files: set = field(default_factory=set)  # file keys FSCTL_SET_SPARSE marked (fsctl.py)
@@ -131,6 +133,10 @@ class ServerContext:
             from .opendb import OpenDb
 
             self.opendb = OpenDb()
+        if self.durable is None:
+            from .durable import DurableTable
+
+            self.durable = DurableTable()
 
 
 def default_logon_sids(result) -> list[str]:
@@ -250,6 +256,10 @@ class Open:
     #: opendb key (st_dev, st_ino) of a file or directory open; its ShareAccess and
     #: delete-on-close live in ServerContext.opendb under (key, (id(conn), volatile_id))
     file_key: tuple | None = None
+    durable: Any = None  # durable.DurableOpen while Open.IsDurable (MS-SMB2 3.3.1.10)
+    channel_sequence: int = 0  # Open.ChannelSequence (3.3.5.2.10)
+    #: Open.IsReplayEligible (3.3.5.9.10): a DH2Q open not yet used by any other request
+    replay_eligible: bool = False
 
     @property
     def file_id(self) -> bytes:

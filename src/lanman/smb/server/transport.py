@@ -168,7 +168,7 @@ class SmbProtocol(asyncio.BufferedProtocol):
             self._worker.shutdown(wait=False)
         if self.conn is not None:
             with _CORE_LOCK:
-                self.conn.connection_lost()
+                self.conn.connection_lost(unix_ns_to_filetime(time.time_ns()))
 
     def _touch(self) -> None:
         if self._idle is not None:
@@ -399,3 +399,17 @@ async def close_connections(server: asyncio.AbstractServer, timeout: float = 2.0
     deadline = time.monotonic() + timeout
     while registry and time.monotonic() < deadline:
         await asyncio.sleep(0.01)
+
+
+async def run_durable_scavenger(ctx: ServerContext, interval: float = 5.0) -> None:
+    """Drive the durable open scavenger timer (MS-SMB2 3.3.2.1) with the wall clock:
+    disconnected durable opens whose timeout ran out are closed."""
+    from .durable_handles import scavenge
+
+    while True:
+        await asyncio.sleep(interval)
+        with _CORE_LOCK:
+            try:
+                scavenge(ctx, unix_ns_to_filetime(time.time_ns()))
+            except Exception:  # a bug must not stop the timer
+                log.exception("durable open scavenger failed")

@@ -1,0 +1,238 @@
+"""CREATE with durable-handle contexts and create replay (MS-SMB2 3.3.5.9.6-3.3.5.9.12),
+disconnect and purge of durable opens. Mixin of :class:`ServerConnection` (through
+:class:`~lanman.smb.server.files.FileHandlers`); the table itself is
+:mod:`lanman.smb.server.durable`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from lanman.errors import ntstatus as st
+from lanman.errors.ntstatus import NtStatusError
+from lanman.smb.wire import durable as dw
+from lanman.smb.wire.constants import Dialect, HeaderFlags
+from lanman.smb.wire.create import CreateContext, CreateRequest
+
+from .durable import V1_TIMEOUT_MS, DurableOpen, durable_allowed, granted_timeout, owner_of
+from .oplocks import LEVEL_BATCH
+from .state import UNMAPPABLE
+
+if TYPE_CHECKING:
+    from .connection import Reply, Request
+    from .state import Open, TreeConnect
+
+FILE_OPENED = 1  # CreateAction of a reconnect (MS-SMB2 2.2.14)
+
+
+@dataclass(slots=True, frozen=True)
+class DurableIntent:
+    """What a CREATE asked for: a new durable open (DHnQ / DH2Q)."""
+
+    version: int
+    timeout_ms: int
+    create_guid: bytes | None = None
+    app_instance_id: bytes | None = None
+
+
+class DurableHandlers:
+    """The durable-handle part of CREATE, CLOSE and disconnect."""
+
+    # ---- CREATE ---------------------------------------------------------------------
+
+    def _durable_create(
+        self, req: Request, r: CreateRequest, tree: TreeConnect
+    ) -> Reply | DurableIntent | None:
+        """Check the durable contexts of a CREATE (3.3.5.9.6, 3.3.5.9.7, 3.3.5.9.10,
+        3.3.5.9.12): a reconnect or a replay is answered here (a Reply); a request for a
+        durable handle comes back as a DurableIntent for :meth:`_durable_grant`."""
+        if tree.is_ipc:
+            return None
+        by_name = {c.name: c.data for c in r.contexts if c.name in dw.DURABLE_CONTEXT_NAMES}
+        if not by_name:
+            return None
+        v2_ok = self.dialect is not None and self.dialect >= Dialect.SMB_3_0
+        if not v2_ok:  # DH2Q/DH2C are SMB 3.x contexts; older dialects ignore them
+            by_name.pop(dw.DH2Q, None)
+            by_name.pop(dw.DH2C, None)
+        dhnq, dhnc = by_name.get(dw.DHNQ), by_name.get(dw.DHNC)
+        dh2q, dh2c = by_name.get(dw.DH2Q), by_name.get(dw.DH2C)
+        if (dh2q is not None or dh2c is not None) and (dhnq is not None or dhnc is not None):
+            raise NtStatusError(st.STATUS_INVALID_PARAMETER, "durable v1 and v2 contexts mixed")
+        if dh2q is not None and dh2c is not None:
+            raise NtStatusError(st.STATUS_INVALID_PARAMETER, "DH2Q together with DH2C")
+        if dhnc is not None:  # 3.3.5.9.7: a DHnQ next to it is ignored
+            return self._durable_reconnect(req, r, tree, dw.parse_v1_reconnect(dhnc), None)
+        if dh2c is not None:
+            rc = dw.parse_v2_reconnect(dh2c)
+            return self._durable_reconnect(req, r, tree, rc.file_id, rc.create_guid)
+        if dh2q is not None:
+            q = dw.parse_v2_request(dh2q)
+            entry = self.ctx.durable.replay_candidate(self.client_guid, q.create_guid)
+            if entry is not None:
+                if not req.header.flags & HeaderFlags.REPLAY_OPERATION:
+                    # 3.3.5.9.10: that CreateGuid names an open already
+                    raise NtStatusError(st.STATUS_DUPLICATE_OBJECTID, "CreateGuid in use")
+                if entry.open.replay_eligible:
+                    return self._replay_create(req, r, tree, entry)
+                # the open was used since: the replay is served as a new open
+            raw = next((c.data for c in r.contexts if c.name == dw.APP_INSTANCE_ID), None)
+            app = None if raw is None else dw.parse_app_instance_id(raw)
+            if app is not None:
+                self._close_app_instance(app, tree, r.name)
+            return DurableIntent(2, granted_timeout(q.timeout), q.create_guid, app)
+        if dhnq is None:
+            return None
+        dw.parse_v1_request(dhnq)
+        return DurableIntent(1, V1_TIMEOUT_MS)
+
+    def _durable_grant(
+        self, intent: DurableIntent | None, open_: Open, oplock: int, req: Request, tree, action
+    ) -> list[CreateContext]:
+        """3.3.5.9.6 / 3.3.5.9.10: durable only with a batch oplock or a handle lease
+        (:func:`durable_allowed`); the response context says so."""
+        # Open.lease_state: the lease layer's granted state, when it sets one
+        lease_state = getattr(open_, "lease_state", 0)
+        session = req.session
+        if (
+            intent is None
+            or open_.kind != "file"
+            or session.is_anonymous  # no owner to hand it back to
+            or session.is_guest
+            or not durable_allowed(oplock, lease_state)
+        ):
+            return []
+        entry = DurableOpen(
+            open_,
+            intent.version,
+            owner_of(session),
+            tree.share_name,
+            open_.oplock_key,
+            (tree.fs.root, open_.smb_path.lower()),
+            client_guid=self.client_guid,
+            create_guid=intent.create_guid,
+            timeout_ms=intent.timeout_ms,
+            conn=self,
+            home=self,
+            unix_id=session.unix_id,
+            create_action=action,
+            app_instance_id=intent.app_instance_id,
+        )
+        self.ctx.durable.register(entry)
+        open_.replay_eligible = intent.version == 2
+        if intent.version == 1:
+            return [CreateContext(dw.DHNQ, dw.pack_v1_response())]
+        return [CreateContext(dw.DH2Q, dw.pack_v2_response(intent.timeout_ms, 0))]
+
+    def _durable_reconnect(
+        self, req: Request, r: CreateRequest, tree, file_id: bytes, create_guid: bytes | None
+    ) -> Reply:
+        """3.3.5.9.7 / 3.3.5.9.12: give a disconnected durable open to this session. Only
+        the FileId (and CreateGuid) count; name, access, disposition are ignored."""
+        if len(self.opens) >= self.settings.max_opens_per_connection:
+            raise NtStatusError(st.STATUS_INSUFFICIENT_RESOURCES, "too many open handles")
+        table = self.ctx.durable
+        entry = table.find_reconnect(
+            int.from_bytes(file_id[:8], "little"),
+            owner=owner_of(req.session),
+            share=tree.share_name,
+            create_guid=create_guid,
+            version=1 if create_guid is None else 2,
+        )
+        open_ = entry.open
+        old, vid = entry.home, open_.volatile_id
+        if open_.file_key is not None:  # its share mode and delete-on-close (opendb.py)
+            self.ctx.opendb.transfer_owner(open_.file_key, (id(old), vid), (id(self), vid))
+        key = open_.oplock_key
+        if key is not None:
+            self.ctx.oplocks.rebind(key, old, vid, self)
+            locks = self.ctx.lock_tables.get(key)
+            if locks is not None:
+                locks.transfer_owner((id(old), vid), (id(self), vid))
+        open_.session_id = req.session.session_id
+        open_.tree_id = tree.tree_id
+        entry.unix_id = req.session.unix_id
+        table.reattach(entry, self)
+        self.opens[vid] = open_
+        self.compound_open_id = vid
+        open_.channel_sequence = req.header.status & 0xFFFF
+        stat = open_.handle.stat()
+        oplock = self.ctx.oplocks.level_of(key, self, vid) if key is not None else 0
+        contexts = self._create_contexts(r.contexts, open_, stat, tree)
+        return self.ok(req, [self._create_response(oplock, FILE_OPENED, stat, open_, contexts)])
+
+    def _replay_create(self, req: Request, r: CreateRequest, tree, entry: DurableOpen) -> Reply:
+        """3.3.5.9.10: a replayed CREATE (REPLAY_OPERATION with a known CreateGuid) gets the
+        open it created, as first answered; the oplock and DH2Q response follow what the
+        replay asks, the open itself is unchanged."""
+        open_ = entry.open
+        if (
+            entry.conn is not self
+            or open_.session_id != req.session.session_id
+            or open_.tree_id != tree.tree_id
+        ):
+            raise NtStatusError(st.STATUS_DUPLICATE_OBJECTID, "CreateGuid of another session")
+        if open_.smb_path.lower() != r.name.strip("\\").lower():
+            raise NtStatusError(st.STATUS_INVALID_PARAMETER, "replay names another file")
+        self.compound_open_id = open_.volatile_id
+        stat = open_.handle.stat()
+        contexts = self._create_contexts(r.contexts, open_, stat, tree)
+        if r.requested_oplock_level == LEVEL_BATCH:
+            contexts.append(CreateContext(dw.DH2Q, dw.pack_v2_response(entry.timeout_ms, 0)))
+        body = self._create_response(
+            r.requested_oplock_level, entry.create_action, stat, open_, contexts
+        )
+        return self.ok(req, [body])
+
+    # ---- purge, disconnect ------------------------------------------------------------
+
+    def _close_app_instance(self, app_instance_id: bytes, tree, name: str) -> None:
+        """3.3.5.9.13: a durable open with an AppInstanceId closes the opens of that
+        application instance made by another client, without an oplock break."""
+        for entry in self.ctx.durable.same_app_instance(
+            app_instance_id,
+            share=tree.share_name,
+            path_key=(tree.fs.root, name.strip("\\").lower()),
+            client_guid=self.client_guid,
+        ):
+            close_detached(self.ctx, entry)
+
+    def _purge_disconnected(self, *, path_key=None, file_key=None) -> None:
+        """A new open of a file closes its disconnected durable opens first (their oplock
+        cannot be broken: 3.3.4.6), so the new open sees the file as they left it."""
+        for entry in self.ctx.durable.take_conflicting(path_key=path_key, file_key=file_key):
+            close_detached(self.ctx, entry)
+
+    def _keep_durable(self, open_: Open) -> bool:
+        """On disconnect (3.3.7.1) or LOGOFF: a durable open is kept, detached from its
+        session; True if it was."""
+        entry = open_.durable
+        if entry is None or entry.conn is not self:
+            return False
+        self.opens.pop(open_.volatile_id, None)
+        for p in [p for p in self.pending.values() if p.open_id == open_.volatile_id]:
+            self.pending.pop(p.async_id, None)
+        for doomed in self.ctx.durable.disconnect(entry, self.now):
+            close_detached(self.ctx, doomed)
+        return True
+
+
+def close_detached(ctx, entry: DurableOpen) -> None:
+    """Close a disconnected durable open (purged or expired) on the connection it last
+    lived on, as its owner's Unix user (a pending delete-on-close runs as them)."""
+    ident = entry.unix_id
+    if ident is not None and ident != UNMAPPABLE and ctx.fs_identity is not None:
+        with ctx.fs_identity.as_user(ident):
+            entry.home._close_open(entry.open)
+    else:
+        entry.home._close_open(entry.open)
+
+
+def scavenge(ctx, now: int) -> int:
+    """The durable open scavenger (3.3.2.1): close the disconnected opens whose timeout ran
+    out; returns how many. The service layer calls it with the clock."""
+    expired = ctx.durable.expired(now)
+    for entry in expired:
+        close_detached(ctx, entry)
+    return len(expired)
