@@ -66,6 +66,7 @@ from lanman.smb.wire.query import (
 )
 from lanman.smb.wire.session import empty_body
 
+from .caching import create_caching
 from .fs import map_generic_access
 from .locks import ByteRangeLocks
 from .state import DirectoryScan, Open
@@ -143,7 +144,7 @@ class FileHandlers:
 
     # ---- CREATE ---------------------------------------------------------------------
 
-    def _create(self, req: Request) -> Reply:
+    def _create(self, req: Request) -> Reply | None:
         r = CreateRequest.unpack(req.pdu)
         tree = self._tree(req)
         if len(self.opens) >= self.settings.max_opens_per_connection:
@@ -152,6 +153,12 @@ class FileHandlers:
             map_generic(r.desired_access, tree.maximal_access) & DELETE
         ):
             raise NtStatusError(st.STATUS_ACCESS_DENIED, "delete-on-close without DELETE")
+        caching = None
+        if not tree.is_ipc:
+            # Windows' order: oplock/lease breaks first (the CREATE may wait), then sharing.
+            caching = create_caching(self, r, tree)
+            if caching.must_wait(self, req.async_id):
+                return self._wait_for_breaks(req, caching.key)
         vid = self._next_volatile_id
         self._next_volatile_id += 1
         if tree.is_ipc:
@@ -195,17 +202,12 @@ class FileHandlers:
         self.opens[vid] = open_
         self.compound_open_id = vid
         oplock = 0
+        contexts = self._create_contexts(r.contexts, open_, stat, tree)
         if open_.kind == "file":
             open_.oplock_key = (tree.fs.root, stat.file_id)
-            oplock = self.ctx.oplocks.grant(
-                open_.oplock_key,
-                self,
-                vid,
-                open_.file_id,
-                r.requested_oplock_level,
-                overwrite=r.create_disposition in (0, 4, 5),
-            )
-        contexts = self._create_contexts(r.contexts, open_, stat, tree)
+            oplock, lease_ctx = caching.grant(self, open_)
+            if lease_ctx is not None:
+                contexts.append(lease_ctx)
         if stat is None:
             body = CreateResponse(
                 0, action, 0, 0, 0, 0, 4096, 0, FILE_ATTRIBUTE_NORMAL, open_.file_id, contexts
@@ -225,6 +227,17 @@ class FileHandlers:
                 contexts,
             )
         return self.ok(req, [body.pack()])
+
+    def _wait_for_breaks(self, req: Request, key: tuple) -> Reply | None:
+        """MS-SMB2 3.3.5.9 / 3.3.4.2: the CREATE goes async until the breaks it caused are
+        acknowledged, the holders close or the break timer fires (resume_create)."""
+        if req.async_id is not None:  # run again, and still blocked: keep waiting
+            self.ctx.oplocks.wait(key, self, req.async_id)
+            return None
+        reply = self.new_async(req, "create", 0)
+        self.pending[reply.async_id].pdu = bytes(req.pdu)
+        self.ctx.oplocks.wait(key, self, reply.async_id)
+        return reply
 
     def _create_contexts(
         self, contexts: list[CreateContext], open_: Open, stat: FileStat | None, tree
@@ -464,7 +477,7 @@ class FileHandlers:
             raise NtStatusError(st.STATUS_FILE_LOCK_CONFLICT)
         n = open_.handle.write(r.offset, r.data)
         if open_.oplock_key is not None:
-            self.ctx.oplocks.on_write(open_.oplock_key, self, open_.volatile_id)
+            self.ctx.oplocks.on_write(open_.oplock_key, self, open_.volatile_id, self.now)
         return self.ok(req, [pack_write_response(n)])
 
     def _complete_pipe_reads(self, open_: Open) -> None:
@@ -677,10 +690,17 @@ class FileHandlers:
         elif isinstance(info, fi.AllocationInfo):
             self._need(ga, FILE_WRITE_DATA, tree)
             h.set_allocation(info.allocation_size)
+            self._size_changed(open_)
         elif isinstance(info, fi.EndOfFileInfo):
             self._need(ga, FILE_WRITE_DATA, tree)
             h.set_end_of_file(info.end_of_file)
+            self._size_changed(open_)
         return self.ok(req, [pack_set_info_response()])
+
+    def _size_changed(self, open_: Open) -> None:
+        """A size change breaks the others' read caching as a write does."""
+        if open_.oplock_key is not None:
+            self.ctx.oplocks.on_write(open_.oplock_key, self, open_.volatile_id, self.now)
 
     @staticmethod
     def _need(granted: int, bit: int, tree) -> None:
@@ -763,10 +783,24 @@ class FileHandlers:
     # ---- OPLOCK_BREAK acknowledgment (MS-SMB2 3.3.5.22.1) -------------------------
 
     def _oplock_break_ack(self, req: Request) -> Reply:
-        from .oplocks import pack_oplock_break, unpack_oplock_break
+        from lanman.smb.wire.lease import (
+            LEASE_BREAK_ACK_SIZE,
+            OPLOCK_BREAK_SIZE,
+            break_structure_size,
+            pack_lease_break_ack_response,
+            pack_oplock_break,
+            unpack_lease_break_ack,
+            unpack_oplock_break,
+        )
 
-        if len(req.pdu) < 66 or struct.unpack_from("<H", req.pdu, 64)[0] != 24:
-            raise NtStatusError(st.STATUS_INVALID_PARAMETER, "lease break acks: no leases")
+        size = break_structure_size(req.pdu)
+        if size == LEASE_BREAK_ACK_SIZE and self.server_capabilities & 0x2:
+            # MS-SMB2 3.3.5.22.2: a lease break acknowledgment
+            key, state = unpack_lease_break_ack(req.pdu)
+            lease = self.ctx.oplocks.acknowledge_lease(self.client_guid, key, state)
+            return self.ok(req, [pack_lease_break_ack_response(key, lease.lease_state)])
+        if size != OPLOCK_BREAK_SIZE:
+            raise NtStatusError(st.STATUS_INVALID_PARAMETER, "bad OPLOCK_BREAK StructureSize")
         level, file_id = unpack_oplock_break(req.pdu)
         open_ = self._lookup_open(req, file_id)
         if open_.oplock_key is None:

@@ -34,6 +34,9 @@ class ServerSettings:
     max_transact_size: int = 8 * 1024 * 1024
     max_opens_per_connection: int = 4096
     max_async_per_connection: int = 256
+    #: seconds a CREATE waits for an oplock/lease break acknowledgment before the break
+    #: times out (MS-SMB2 3.3.2.1 Oplock Break Acknowledgment Timer; 35 s on Windows)
+    oplock_break_timeout: float = 35.0
     max_sessions_per_connection: int = 64
     #: EncryptData: every session of an SMB 3.x client that can encrypt is encrypted
     #: (MS-SMB2 3.3.1.1 EncryptData; Set-SmbServerConfiguration -EncryptData).
@@ -71,6 +74,8 @@ class ServerContext:
     ntlm_hooks: Any = None
     server_start_time: int = 0
     oplocks: Any = None  # OplockTable shared by all connections (set in __post_init__)
+    #: the event loop whose timer drives oplocks.tick (transport.start_server sets it)
+    break_timer_loop: Any = None
     lock_tables: dict = field(default_factory=dict)  # file key -> ByteRangeLocks
     msg: Any = None  # lanman.msg.server.MsgServerBinding: TSTS pipes (None: not offered)
     #: () -> lanman.auth.kerberos.KerberosAcceptor, set when the home has a provisioned domain
@@ -103,7 +108,9 @@ class ServerContext:
         if self.oplocks is None:
             from .oplocks import OplockTable
 
-            self.oplocks = OplockTable()
+            self.oplocks = OplockTable(
+                break_timeout=int(self.settings.oplock_break_timeout * 10_000_000)
+            )
 
 
 def default_logon_sids(result) -> list[str]:
