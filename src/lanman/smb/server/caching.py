@@ -11,6 +11,7 @@ from lanman.smb.wire.constants import (
     FILE_READ_ATTRIBUTES,
     FILE_WRITE_ATTRIBUTES,
     MAXIMUM_ALLOWED,
+    READ_CONTROL,
     SYNCHRONIZE,
     Dialect,
     GlobalCapabilities,
@@ -22,7 +23,7 @@ from .fs import map_generic_access
 from .oplocks import LEVEL_LEASE, LEVEL_NONE
 
 #: an open asking for no more than these is a "stat open": it breaks no oplock or lease
-STAT_OPEN_ACCESS = SYNCHRONIZE | FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES
+STAT_OPEN_ACCESS = SYNCHRONIZE | FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES | READ_CONTROL
 _OVERWRITING = (0, 4, 5)  # FILE_SUPERSEDE, FILE_OVERWRITE, FILE_OVERWRITE_IF
 
 

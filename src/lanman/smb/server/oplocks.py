@@ -22,7 +22,17 @@ from typing import Any
 
 from lanman.errors import ntstatus as st
 from lanman.errors.ntstatus import NtStatusError
-from lanman.smb.wire.lease import SMB2_LEASE_NONE, pack_oplock_break, unpack_oplock_break
+from lanman.smb.wire.lease import (
+    SMB2_LEASE_HANDLE_CACHING as HANDLE,
+)
+from lanman.smb.wire.lease import (
+    SMB2_LEASE_NONE,
+    pack_oplock_break,
+    unpack_oplock_break,
+)
+from lanman.smb.wire.lease import (
+    SMB2_LEASE_READ_CACHING as R_ONLY,
+)
 
 from .leases import (
     MAX_LEASES,
@@ -136,7 +146,12 @@ class OplockTable:
         if lease_request is not None:
             client_guid, req = lease_request
             lease = self.leases.get(client_guid, req.lease_key)
-            others = any(not h.stat_open and h.lease is not lease for h in holders)
+            # other leases count even on stat opens: they hold their caching state
+            others = any(
+                h.lease is not lease and (h.lease is not None or not h.stat_open) for h in holders
+            )
+            # next to an oplock (level II after its break) a lease caches reads only
+            cap = R_ONLY if any(h.lease is None and h.level != LEVEL_NONE for h in holders) else ~0
             if lease is None:
                 if len(self.leases) >= MAX_LEASES:
                     raise NtStatusError(st.STATUS_INSUFFICIENT_RESOURCES, "too many leases")
@@ -144,14 +159,14 @@ class OplockTable:
                     client_guid,
                     req.lease_key,
                     key,
-                    grant_state(req.lease_state, others=others),
+                    grant_state(req.lease_state, others=others) & cap,
                     version=req.version,
                     epoch=req.epoch + 1 if req.version == 2 else 0,
                     parent_lease_key=req.parent_lease_key,
                 )
                 self.leases.add(lease)
             elif not lease.breaking:
-                new = upgrade_state(lease.lease_state, req.lease_state, others=others)
+                new = upgrade_state(lease.lease_state, req.lease_state & cap, others=others)
                 if new != lease.lease_state:
                     lease.lease_state = new
                     if lease.version == 2:
@@ -162,6 +177,8 @@ class OplockTable:
             )
             return LEVEL_LEASE, lease
         others = any(not h.stat_open for h in holders)
+        if any(h.lease is not None and h.lease.lease_state & HANDLE for h in holders):
+            requested = LEVEL_NONE  # a handle-caching lease leaves no room for an oplock
         if requested in (LEVEL_EXCLUSIVE, LEVEL_BATCH):
             granted = requested if not others else LEVEL_II
         elif requested == LEVEL_II:
