@@ -258,3 +258,24 @@ def test_cancelled_waiting_create_is_not_resumed(tmp_path):
         _oplock_ack(a, ta, fid_a, LEVEL_II)
         assert _pushed(b) == []
         assert b.conn.pending == {}
+
+
+def test_create_inside_a_compound_does_not_wait(tmp_path):
+    """A CREATE followed by related requests breaks the holder but is answered at once,
+    with no caching, so the compound's later requests still find its handle."""
+    from smb_harness import Pdu
+
+    from lanman.smb.wire.create import CloseRequest
+
+    _ctx, ((a, ta), (b, tb)) = _pair(tmp_path)
+    with a, b:
+        _create(a, ta, oplock=LEVEL_BATCH)
+        body = CreateRequest("f.dat", 0x12019F, 0x80, FILE_SHARE_ALL, 1, 0, LEVEL_BATCH).pack()
+        close = CloseRequest(b"\xff" * 16).pack()
+        rs = b.compound(
+            [Pdu(Command.CREATE, body, tree_id=tb), Pdu(Command.CLOSE, close, related=True)]
+        )
+        assert [r.status for r in rs] == [STATUS_SUCCESS, STATUS_SUCCESS]
+        assert CreateResponse.unpack(rs[0].pdu).oplock_level == LEVEL_NONE
+        (brk,) = _pushed(a)
+        assert brk.pdu[66] == LEVEL_II

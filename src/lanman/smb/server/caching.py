@@ -86,7 +86,11 @@ def create_caching(conn, r, tree) -> CreateCaching:
     if lease is not None:
         conn.ctx.oplocks.check_lease_key(conn.client_guid, lease.lease_key, key)
     access = map_generic_access(r.desired_access)
-    stat_open = not (r.desired_access & MAXIMUM_ALLOWED) and not access & ~STAT_OPEN_ACCESS
-    return CreateCaching(
-        key, requested, lease, stat_open, overwrite=r.create_disposition in _OVERWRITING
+    overwrite = r.create_disposition in _OVERWRITING
+    # an overwriting open changes the data whatever access it asks for: never a stat open
+    stat_open = (
+        not overwrite
+        and not (r.desired_access & MAXIMUM_ALLOWED)
+        and not access & ~STAT_OPEN_ACCESS
     )
+    return CreateCaching(key, requested, lease, stat_open, overwrite=overwrite)

@@ -157,7 +157,9 @@ class FileHandlers:
         if not tree.is_ipc:
             # Windows' order: oplock/lease breaks first (the CREATE may wait), then sharing.
             caching = create_caching(self, r, tree)
-            if caching.must_wait(self, req.async_id):
+            # inside a compound with requests after it, the CREATE does not go async: it
+            # proceeds with no caching while the breaks are in flight
+            if caching.must_wait(self, req.async_id) and not req.header.next_command:
                 return self._wait_for_breaks(req, caching.key)
         vid = self._next_volatile_id
         self._next_volatile_id += 1

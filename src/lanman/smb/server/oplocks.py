@@ -143,6 +143,7 @@ class OplockTable:
         """The oplock level (or LEVEL_LEASE and the Lease) of a new open of ``key``;
         ``lease_request`` is (ClientGuid, wire LeaseRequest) when the client asked for one."""
         holders = self.files.setdefault(key, [])
+        in_flight = self._breaking(key)  # a CREATE that did not wait caches nothing new
         if lease_request is not None:
             client_guid, req = lease_request
             lease = self.leases.get(client_guid, req.lease_key)
@@ -152,6 +153,8 @@ class OplockTable:
             )
             # next to an oplock (level II after its break) a lease caches reads only
             cap = R_ONLY if any(h.lease is None and h.level != LEVEL_NONE for h in holders) else ~0
+            if in_flight:
+                cap = SMB2_LEASE_NONE
             if lease is None:
                 if len(self.leases) >= MAX_LEASES:
                     raise NtStatusError(st.STATUS_INSUFFICIENT_RESOURCES, "too many leases")
@@ -179,6 +182,8 @@ class OplockTable:
         others = any(not h.stat_open for h in holders)
         if any(h.lease is not None and h.lease.lease_state & HANDLE for h in holders):
             requested = LEVEL_NONE  # a handle-caching lease leaves no room for an oplock
+        if in_flight or stat_open:
+            requested = LEVEL_NONE
         if requested in (LEVEL_EXCLUSIVE, LEVEL_BATCH):
             granted = requested if not others else LEVEL_II
         elif requested == LEVEL_II:
@@ -227,16 +232,15 @@ class OplockTable:
     # ---- writes --------------------------------------------------------------------------
 
     def on_write(self, key: tuple, conn, volatile_id: int, now: int = 0) -> None:
-        """A write (or a size change) breaks every other open's read caching: level II
-        oplocks to none without an acknowledgment, other leases' R (3.3.4.7)."""
+        """A write (or a size change) breaks read caching without an acknowledgment: every
+        level II oplock to none, the writer's own included (as Windows does), and the R of
+        the other leases (3.3.4.7); the writer's own lease keeps its state."""
         holders = self.files.get(key, ())
         own = next(
             (h.lease for h in holders if h.conn is conn and h.volatile_id == volatile_id), None
         )
         seen: set[int] = set()
         for h in list(holders):
-            if h.conn is conn and h.volatile_id == volatile_id:
-                continue
             lease = h.lease
             if lease is not None:
                 if lease is own or id(lease) in seen or lease.breaking:
