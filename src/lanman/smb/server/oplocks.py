@@ -33,6 +33,9 @@ from lanman.smb.wire.lease import (
 from lanman.smb.wire.lease import (
     SMB2_LEASE_READ_CACHING as R_ONLY,
 )
+from lanman.smb.wire.lease import (
+    SMB2_LEASE_WRITE_CACHING as WRITE,
+)
 
 from .leases import (
     MAX_LEASES,
@@ -109,13 +112,16 @@ class OplockTable:
                 if id(lease) in seen or lease_id == (lease.client_guid, lease.lease_key):
                     continue
                 seen.add(id(lease))
+                # only losing write caching holds the open up (dirty data to flush); a
+                # handle-caching break is acknowledged later while the open goes on
                 if lease.breaking:
-                    wait = True
+                    wait = wait or bool(lease.lease_state & WRITE)
                     continue
                 target = break_target(lease.lease_state, overwrite=overwrite)
                 if target != lease.lease_state:
+                    had_write = bool(lease.lease_state & WRITE)
                     self._break_lease(lease, target, now)
-                    wait = wait or lease.breaking
+                    wait = wait or (lease.breaking and had_write)
             elif h.breaking_to is not None:
                 wait = True
             elif h.level in (LEVEL_EXCLUSIVE, LEVEL_BATCH):
