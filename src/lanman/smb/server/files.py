@@ -538,6 +538,10 @@ class FileHandlers:
             for el in done:  # all or nothing (3.3.5.14.2)
                 locks.unlock(owner, el.offset, el.length)
             raise
+        if done and open_.oplock_key is not None:
+            self.ctx.oplocks.on_write(
+                open_.oplock_key, self, open_.volatile_id, self.now, leases=False
+            )
         return self.ok(req, [empty_body(4)])
 
     # ---- QUERY_DIRECTORY ---------------------------------------------------------------

@@ -188,8 +188,8 @@ class OplockTable:
         others = any(not h.stat_open for h in holders)
         if any(h.lease is not None and h.lease.lease_state & HANDLE for h in holders):
             requested = LEVEL_NONE  # a handle-caching lease leaves no room for an oplock
-        if in_flight or stat_open:
-            requested = LEVEL_NONE
+        if in_flight or (stat_open and holders):
+            requested = LEVEL_NONE  # a stat open caches only when it is the file's only open
         if requested in (LEVEL_EXCLUSIVE, LEVEL_BATCH):
             granted = requested if not others else LEVEL_II
         elif requested == LEVEL_II:
@@ -237,10 +237,13 @@ class OplockTable:
 
     # ---- writes --------------------------------------------------------------------------
 
-    def on_write(self, key: tuple, conn, volatile_id: int, now: int = 0) -> None:
+    def on_write(
+        self, key: tuple, conn, volatile_id: int, now: int = 0, *, leases: bool = True
+    ) -> None:
         """A write (or a size change) breaks read caching without an acknowledgment: every
         level II oplock to none, the writer's own included (as Windows does), and the R of
-        the other leases (3.3.4.7); the writer's own lease keeps its state."""
+        the other leases (3.3.4.7); the writer's own lease keeps its state. A byte-range
+        lock (``leases=False``) breaks the level II oplocks only (MS-FSA 2.1.5.7)."""
         holders = self.files.get(key, ())
         own = next(
             (h.lease for h in holders if h.conn is conn and h.volatile_id == volatile_id), None
@@ -249,7 +252,7 @@ class OplockTable:
         for h in list(holders):
             lease = h.lease
             if lease is not None:
-                if lease is own or id(lease) in seen or lease.breaking:
+                if not leases or lease is own or id(lease) in seen or lease.breaking:
                     continue
                 seen.add(id(lease))
                 if lease.lease_state:
