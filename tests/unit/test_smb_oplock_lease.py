@@ -279,3 +279,24 @@ def test_create_inside_a_compound_does_not_wait(tmp_path):
         assert CreateResponse.unpack(rs[0].pdu).oplock_level == LEVEL_NONE
         (brk,) = _pushed(a)
         assert brk.pdu[66] == LEVEL_II
+
+
+def test_stat_open_alone_gets_batch_and_counts_once_it_caches(tmp_path):
+    """A stat open that is the file's only open may hold a batch oplock; a later normal open
+    breaks it to level II and gets level II itself (not batch); a write then breaks both."""
+    _ctx, ((a, ta), (b, tb)) = _pair(tmp_path)
+    with a, b:
+        r = _create(a, ta, "n.dat", oplock=LEVEL_BATCH, access=0x100180, disposition=2)
+        first = CreateResponse.unpack(r.pdu)
+        assert first.oplock_level == LEVEL_BATCH
+        assert _create(b, tb, "n.dat", oplock=LEVEL_BATCH).is_async
+        _pushed(a)
+        _oplock_ack(a, ta, first.file_id, LEVEL_II)
+        (final,) = _pushed(b)
+        second = CreateResponse.unpack(final.pdu)
+        assert second.oplock_level == LEVEL_II
+        b.write(tb, second.file_id, 0, b"x")
+        assert [x.pdu[66] for x in _pushed(a)] == [LEVEL_NONE]
+        assert [x.pdu[66] for x in b.pending_frames if x.command == Command.OPLOCK_BREAK] == [
+            LEVEL_NONE
+        ]

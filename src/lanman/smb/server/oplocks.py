@@ -185,7 +185,8 @@ class OplockTable:
                 Holder(conn, volatile_id, file_id, LEVEL_LEASE, lease=lease, stat_open=stat_open)
             )
             return LEVEL_LEASE, lease
-        others = any(not h.stat_open for h in holders)
+        # a stat open counts once it caches something (it may hold the first oplock)
+        others = any(not h.stat_open or h.level != LEVEL_NONE for h in holders)
         if any(h.lease is not None and h.lease.lease_state & HANDLE for h in holders):
             requested = LEVEL_NONE  # a handle-caching lease leaves no room for an oplock
         if in_flight or (stat_open and holders):
