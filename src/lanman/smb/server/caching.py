@@ -58,8 +58,9 @@ class CreateCaching:
         )
         if lease is None:
             return level, None
+        # the lease keeps the version it was created with, whatever this request used
         data = pack_lease_response(
-            self.lease.version,
+            lease.version,
             lease.lease_key,
             lease.lease_state,
             breaking=lease.breaking,

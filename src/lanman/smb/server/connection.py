@@ -263,13 +263,13 @@ class ServerConnection(SessionHandlers, FileHandlers):
 
     def send_lease_break(self, lease, current: int, new: int, ack_required: bool) -> None:
         """MS-SMB2 3.3.4.7: a lease break notification, on the connection of the lease's
-        latest open (encrypted as that open's session or share is)."""
+        oldest open (encrypted as that open's session or share is)."""
         from lanman.smb.wire.lease import pack_lease_break
 
         body = pack_lease_break(
             lease.lease_key, current, new, ack_required=ack_required, new_epoch=lease.epoch
         )
-        vid = next((o[1] for o in reversed(lease.opens) if o[0] is self), 0)
+        vid = next((o[1] for o in lease.opens if o[0] is self), 0)
         self._send_break(body, vid.to_bytes(8, "little") * 2)
 
     def _send_break(self, body: bytes, file_id: bytes) -> None:

@@ -49,8 +49,9 @@ class Lease:
 
     @property
     def conn(self) -> Any:
-        """The connection break notifications go to: the latest open's (3.3.4.7)."""
-        return self.opens[-1][0] if self.opens else None
+        """The connection break notifications go to: the oldest open's (3.3.4.7 takes
+        the first open of Lease.LeaseOpens that still has a connection)."""
+        return self.opens[0][0] if self.opens else None
 
 
 def sanitize(requested: int) -> int:
