@@ -300,3 +300,21 @@ def test_stat_open_alone_gets_batch_and_counts_once_it_caches(tmp_path):
         assert [x.pdu[66] for x in b.pending_frames if x.command == Command.OPLOCK_BREAK] == [
             LEVEL_NONE
         ]
+
+
+def test_malformed_lease_context_and_ack_are_refused_and_serving_goes_on(tmp_path):
+    _ctx, ((a, ta), (b, _tb)) = _pair(tmp_path)
+    with a, b:
+        short = CreateContext(LEASE_CONTEXT, b"\x01" * 20)
+        r = _create(a, ta, oplock=LEVEL_LEASE, contexts=[short])
+        assert r.status == st.STATUS_INVALID_PARAMETER
+        bad_ack = struct.pack("<HHI", 36, 0, 0)  # truncated lease break acknowledgment
+        assert a.request(Command.OPLOCK_BREAK, bad_ack, tree_id=ta).status == (
+            st.STATUS_INVALID_PARAMETER
+        )
+        odd = struct.pack("<H", 30) + b"\0" * 30  # neither 24 nor 36
+        assert a.request(Command.OPLOCK_BREAK, odd, tree_id=ta).status == (
+            st.STATUS_INVALID_PARAMETER
+        )
+        assert _create(a, ta).status == STATUS_SUCCESS
+        assert not a.closed

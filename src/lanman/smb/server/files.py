@@ -75,6 +75,8 @@ if TYPE_CHECKING:
     from .connection import Reply, Request
 
 _READ_BITS = FILE_READ_DATA | FILE_EXECUTE
+#: largest CREATE kept to run again after oplock/lease breaks (bounds what waiting costs)
+_MAX_WAITING_CREATE = 64 * 1024
 _WRITE_BITS = FILE_WRITE_DATA | FILE_APPEND_DATA
 
 
@@ -157,9 +159,13 @@ class FileHandlers:
         if not tree.is_ipc:
             # Windows' order: oplock/lease breaks first (the CREATE may wait), then sharing.
             caching = create_caching(self, r, tree)
-            # inside a compound with requests after it, the CREATE does not go async: it
-            # proceeds with no caching while the breaks are in flight
-            if caching.must_wait(self, req.async_id) and not req.header.next_command:
+            # inside a compound with requests after it (or too large to keep), the CREATE
+            # does not go async: it proceeds with no caching while the breaks are in flight
+            if (
+                caching.must_wait(self, req.async_id)
+                and not req.header.next_command
+                and len(req.pdu) <= _MAX_WAITING_CREATE
+            ):
                 return self._wait_for_breaks(req, caching.key)
         vid = self._next_volatile_id
         self._next_volatile_id += 1
