@@ -16,6 +16,7 @@ Layout (one flat table; unknown keys are an error so that typos do not go unnoti
     max_connections = 256
     max_connections_per_address = 64    # simultaneous connections from one source address
     preauth_timeout = 60                # seconds to finish NEGOTIATE + SESSION_SETUP
+    oplock_break_timeout = 35           # seconds a CREATE waits for an oplock/lease break ack
     event_log_max_kib = 20480           # event log maximum; the oldest events go first
     kdc_port = 4088                     # KDC (UDP+TCP) when a domain is provisioned
 
@@ -67,6 +68,9 @@ class ServerConfig:
     max_connections: int = 256
     max_connections_per_address: int = 64
     preauth_timeout: int = 60  # seconds for NEGOTIATE + SESSION_SETUP to produce a session
+    #: seconds a conflicting CREATE waits for an oplock/lease break acknowledgment (Windows:
+    #: 35; MS-SMB2 3.3.2.1 Oplock Break Acknowledgment Timer)
+    oplock_break_timeout: int = 35
     event_log_max_kib: int = 20480  # like Windows' Security log: 20 MiB, overwrite oldest
     kdc_port: int = 4088  # KDC UDP+TCP port when a domain is provisioned (Windows: 88)
     #: Set-SmbServerConfiguration -EncryptionCiphers: the SMB 3.1.1 ciphers offered, in the
@@ -132,6 +136,10 @@ def _check_preauth(v: int) -> str | None:
     return None if 1 <= v <= 3600 else "must be between 1 and 3600 (seconds)"
 
 
+def _check_break_timeout(v: int) -> str | None:
+    return None if 1 <= v <= 300 else "must be between 1 and 300 (seconds)"
+
+
 def _check_log_size(v: int) -> str | None:
     return None if 64 <= v <= 4 * 1024 * 1024 else "must be between 64 and 4194304 (KiB)"
 
@@ -151,6 +159,7 @@ _CHECKS = {
     "event_log_max_kib": _check_log_size,
     "max_connections_per_address": _check_max_conn,
     "preauth_timeout": _check_preauth,
+    "oplock_break_timeout": _check_break_timeout,
     "listen": _check_listen,
     "smb_port": _check_port,
     "server_name": _check_netbios,

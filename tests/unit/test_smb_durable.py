@@ -372,10 +372,18 @@ def test_replay_returns_the_open_until_it_is_used(env):
         assert status == STATUS_SUCCESS and low.oplock_level == NONE and not low.contexts
         assert not c.pending_frames
         c.write(tid, first.file_id, 0, b"x")  # used: no longer replay eligible
-        status, new = _create(c, tid, "r.txt", contexts=[dh2q(guid)], flags=replay)
-        assert status == STATUS_SUCCESS and new.file_id != first.file_id
+        # a replay now opens anew: a second open of the file, which breaks the first open's
+        # batch oplock and waits for it (MS-SMB2 3.3.5.9: the break comes first)
+        status, _ = _create(c, tid, "r.txt", contexts=[dh2q(guid)], flags=replay)
+        assert status == nts.STATUS_PENDING
+        assert [r.command for r in c.pending_frames] == [Command.OPLOCK_BREAK]
+        c.pending_frames.clear()
+        c.close_file(tid, first.file_id)  # the holder closes: the waiting CREATE goes on
+        (done,) = [r for r in c.pending_frames if r.command == Command.CREATE]
+        assert done.status == STATUS_SUCCESS
+        new = CreateResponse.unpack(done.pdu)
+        assert new.file_id != first.file_id
         c.close_file(tid, new.file_id)
-        c.close_file(tid, first.file_id)
 
 
 def _csn(c, csn: int):

@@ -127,6 +127,7 @@ class Request:
     #: (key, algorithm) its error response is signed with instead of the channel's: a
     #: SESSION_SETUP that proved Session.SigningKey but not this Channel.SigningKey
     reply_signing: tuple | None = None
+    async_id: int | None = None  # a pending CREATE run again (oplocks.OplockTable.wait)
 
 
 @dataclass(slots=True)
@@ -157,12 +158,13 @@ class PendingAsync:
     session: Session | None
     sign: bool
     open_id: int
-    kind: str  # "notify" | "pipe_read" | "lock"
+    kind: str  # "notify" | "pipe_read" | "lock" | "create"
     max_length: int = 0
     encrypted: bool = False
     #: undoes what the operation holds while it waits (a queued lock request), called when
     #: it ends without completing: CANCEL, close of its open, the connection's end
     on_abandon: Callable[[], None] | None = None
+    pdu: bytes = b""  # a waiting CREATE's request, run again when its breaks are over
 
 
 _CONNECTION_NUMBERS = itertools.count(1)
@@ -318,8 +320,22 @@ class ServerConnection(SessionHandlers, FileHandlers):
 
     def send_oplock_break(self, file_id: bytes, level: int) -> None:
         """MS-SMB2 3.3.4.6: an unsolicited OPLOCK_BREAK notification (never signed)."""
-        from .oplocks import pack_oplock_break
+        from lanman.smb.wire.lease import pack_oplock_break
 
+        self._send_break(pack_oplock_break(level, file_id), file_id)
+
+    def send_lease_break(self, lease, current: int, new: int, ack_required: bool) -> None:
+        """MS-SMB2 3.3.4.7: a lease break notification, on the connection of the lease's
+        oldest open (encrypted as that open's session or share is)."""
+        from lanman.smb.wire.lease import pack_lease_break
+
+        body = pack_lease_break(
+            lease.lease_key, current, new, ack_required=ack_required, new_epoch=lease.epoch
+        )
+        vid = next((o[1] for o in lease.opens if o[0] is self), 0)
+        self._send_break(body, vid.to_bytes(8, "little") * 2)
+
+    def _send_break(self, body: bytes, file_id: bytes) -> None:
         hdr = Smb2Header(
             command=Command.OPLOCK_BREAK,
             flags=HeaderFlags.SERVER_TO_REDIR,
@@ -328,7 +344,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
             tree_id=0,
             session_id=0,
         )
-        frame: Buffers = [hdr.pack(), pack_oplock_break(level, file_id)]
+        frame: Buffers = [hdr.pack(), body]
         enc = self._break_encryption(file_id)
         if enc is not None:
             # 3.3.4.6: on an encrypted session or share the break is encrypted, with the
@@ -346,6 +362,11 @@ class ServerConnection(SessionHandlers, FileHandlers):
             self._outbox.append(frame)
         elif not self.closed:
             self.push(frame)
+
+    def take_outbox(self) -> list[Buffers]:
+        """Frames raised outside receive_frame with no transport to push them (tests)."""
+        out, self._outbox = self._outbox, []
+        return out
 
     def _break_encryption(self, file_id: bytes) -> Session | None:
         if self.cipher is None:
@@ -974,7 +995,10 @@ class ServerConnection(SessionHandlers, FileHandlers):
         self.max_read_size = self.settings.max_read_size if large else 65536
         self.max_write_size = self.settings.max_write_size if large else 65536
         self.max_transact_size = self.settings.max_transact_size if large else 65536
-        self.server_capabilities = GlobalCapabilities.LARGE_MTU if large else 0
+        # SMB 2.1+: large MTU and leasing (MS-SMB2 3.3.5.4; no directory leases)
+        self.server_capabilities = (
+            GlobalCapabilities.LARGE_MTU | GlobalCapabilities.LEASING if large else 0
+        )
         self.server_security_mode = SecurityMode.SIGNING_ENABLED | (
             SecurityMode.SIGNING_REQUIRED if self.settings.require_message_signing else 0
         )
@@ -1031,7 +1055,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
             and CipherId.AES_128_CCM in self.settings.encryption_ciphers
         ):
             # 3.3.5.4: 3.0/3.0.2 encrypt with AES-128-CCM, announced by the capability bit
-            # (only to a client that announced it too). No multichannel or leasing.
+            # (only to a client that announced it too). No multichannel.
             self.cipher = CipherId.AES_128_CCM
             self.server_capabilities |= GlobalCapabilities.ENCRYPTION
         body = self._negotiate_response_body(dialect, contexts)
@@ -1136,6 +1160,31 @@ class ServerConnection(SessionHandlers, FileHandlers):
             encrypted=p.encrypted,
         )
         self._send_frame(self._assemble([reply]))
+
+    def resume_create(self, async_id: int) -> None:
+        """Run a CREATE that waited for oplock/lease breaks again (the acknowledgment, the
+        holder's close or the break timer ended them) and send its final response."""
+        p = self.pending.get(async_id)
+        if p is None or p.kind != "create" or self.closed:
+            return
+        req = Request(p.header, memoryview(p.pdu), p.session, encrypted=p.encrypted)
+        req.async_id = async_id
+        self.now = max(self.now, self.ctx.oplocks.clock)
+        try:
+            ident = p.session.unix_id if p.session is not None else None
+            if ident is not None and ident != UNMAPPABLE:
+                with self.ctx.fs_identity.as_user(ident):
+                    reply = self._create(req)
+            else:
+                reply = self._create(req)
+        except NtStatusError as exc:
+            self.complete_async(p, exc.status)
+            return
+        except (WireError, struct.error):
+            self.complete_async(p, st.STATUS_INVALID_PARAMETER)
+            return
+        if reply is not None:  # None: it waits again
+            self.complete_async(p, reply.status, reply.body)
 
     def _cancel(self, req: Request) -> None:
         """MS-SMB2 3.3.5.16: CANCEL gets no response; the cancelled request answers

@@ -92,8 +92,7 @@ class DurableHandlers:
     ) -> list[CreateContext]:
         """3.3.5.9.6 / 3.3.5.9.10: durable only with a batch oplock or a handle lease
         (:func:`durable_allowed`); the response context says so."""
-        # Open.lease_state: the lease layer's granted state, when it sets one
-        lease_state = getattr(open_, "lease_state", 0)
+        lease_state = open_.lease_state  # the lease granted with this open (caching.py)
         session = req.session
         if (
             intent is None

@@ -61,6 +61,7 @@ from lanman.smb.wire.query import (
 from lanman.smb.wire.session import empty_body
 
 from . import filesd, notify, sharemodes
+from .caching import create_caching
 from .durable_handles import DurableHandlers, DurableIntent
 from .fs import map_generic_access
 from .locks import ByteRangeLocks, Waiter
@@ -70,6 +71,8 @@ if TYPE_CHECKING:
     from .connection import Reply, Request
 
 _READ_BITS = FILE_READ_DATA | FILE_EXECUTE
+#: largest CREATE kept to run again after oplock/lease breaks (bounds what waiting costs)
+_MAX_WAITING_CREATE = 64 * 1024
 _WRITE_BITS = FILE_WRITE_DATA | FILE_APPEND_DATA
 
 
@@ -188,7 +191,7 @@ class FileHandlers(DurableHandlers):
 
     # ---- CREATE ---------------------------------------------------------------------
 
-    def _create(self, req: Request) -> Reply:
+    def _create(self, req: Request) -> Reply | None:
         r = CreateRequest.unpack(req.pdu)
         tree = self._tree(req)
         durable = self._durable_create(req, r, tree)
@@ -200,6 +203,20 @@ class FileHandlers(DurableHandlers):
             map_generic(r.desired_access, tree.maximal_access) & DELETE
         ):
             raise NtStatusError(st.STATUS_ACCESS_DENIED, "delete-on-close without DELETE")
+        caching = None
+        if not tree.is_ipc:
+            # a detached durable open of this path goes first (it cannot answer a break)
+            self._purge_disconnected(path_key=(tree.fs.root, r.name.strip("\\").lower()))
+            # Windows' order: oplock/lease breaks first (the CREATE may wait), then sharing.
+            caching = create_caching(self, r, tree)
+            # inside a compound with requests after it (or too large to keep), the CREATE
+            # does not go async: it proceeds with no caching while the breaks are in flight
+            if (
+                caching.must_wait(self, req.async_id)
+                and not req.header.next_command
+                and len(req.pdu) <= _MAX_WAITING_CREATE
+            ):
+                return self._wait_for_breaks(req, caching.key)
         vid = self._next_volatile_id
         self._next_volatile_id += 1
         sec = None
@@ -208,8 +225,6 @@ class FileHandlers(DurableHandlers):
             stat = None
             action = 1
         else:
-            # a detached durable open of this path goes first (it cannot answer a break)
-            self._purge_disconnected(path_key=(tree.fs.root, r.name.strip("\\").lower()))
             # MS-FSA 2.1.5.1: the file's own security descriptor (filesd.py)
             sec = filesd.check_create(tree.fs, r, req.session, self.ctx.sid_for_uid)
             handle, action = sharemodes.open_on_share(
@@ -237,19 +252,15 @@ class FileHandlers(DurableHandlers):
         notify.on_create(self, open_, action)
         open_.channel_sequence = req.header.status & 0xFFFF  # 3.3.5.2.10 starts here
         oplock = 0
+        lease_ctx = None
         if open_.kind == "file":
             open_.oplock_key = (tree.fs.root, stat.file_id)
             self._purge_disconnected(file_key=open_.oplock_key)
-            oplock = self.ctx.oplocks.grant(
-                open_.oplock_key,
-                self,
-                vid,
-                open_.file_id,
-                r.requested_oplock_level,
-                overwrite=r.create_disposition in (0, 4, 5),
-            )
+            oplock, lease_ctx = caching.grant(self, open_)
         maximal = tree.maximal_access if sec is None else sec.maximal & tree.maximal_access
         contexts = self._create_contexts(r.contexts, open_, stat, tree, maximal)
+        if lease_ctx is not None:
+            contexts.append(lease_ctx)
         contexts += self._durable_grant(durable, open_, oplock, req, tree, action)
         return self.ok(req, [self._create_response(oplock, action, stat, open_, contexts)])
 
@@ -277,6 +288,17 @@ class FileHandlers(DurableHandlers):
                 contexts,
             )
         return body.pack()
+
+    def _wait_for_breaks(self, req: Request, key: tuple) -> Reply | None:
+        """MS-SMB2 3.3.5.9 / 3.3.4.2: the CREATE goes async until the breaks it caused are
+        acknowledged, the holders close or the break timer fires (resume_create)."""
+        if req.async_id is not None:  # run again, and still blocked: keep waiting
+            self.ctx.oplocks.wait(key, self, req.async_id)
+            return None
+        reply = self.new_async(req, "create", 0)
+        self.pending[reply.async_id].pdu = bytes(req.pdu)
+        self.ctx.oplocks.wait(key, self, reply.async_id)
+        return reply
 
     def _create_contexts(
         self,
@@ -523,7 +545,7 @@ class FileHandlers(DurableHandlers):
         n = open_.handle.write(r.offset, r.data)
         notify.on_write(self, open_)
         if open_.oplock_key is not None:
-            self.ctx.oplocks.on_write(open_.oplock_key, self, open_.volatile_id)
+            self.ctx.oplocks.on_write(open_.oplock_key, self, open_.volatile_id, self.now)
         return self.ok(req, [pack_write_response(n)])
 
     def _complete_pipe_reads(self, open_: Open) -> None:
@@ -577,6 +599,10 @@ class FileHandlers(DurableHandlers):
             for el in reversed(done):  # all or nothing
                 locks.unlock(owner, el.offset, el.length)
             raise
+        if done and open_.oplock_key is not None:
+            self.ctx.oplocks.on_write(
+                open_.oplock_key, self, open_.volatile_id, self.now, leases=False
+            )
         return self.ok(req, [empty_body(4)])
 
     def _lock_wait(self, req: Request, open_: Open, locks, owner, el, exclusive: bool) -> Reply:
@@ -751,9 +777,11 @@ class FileHandlers(DurableHandlers):
         elif isinstance(info, fi.AllocationInfo):
             self._need(ga, FILE_WRITE_DATA, tree)
             h.set_allocation(info.allocation_size)
+            self._size_changed(open_)
         elif isinstance(info, fi.EndOfFileInfo):
             self._need(ga, FILE_WRITE_DATA, tree)
             h.set_end_of_file(info.end_of_file)
+            self._size_changed(open_)
         notify.on_set_info(self, open_, info, old_path)
         return self.ok(req, [pack_set_info_response()])
 
@@ -786,6 +814,11 @@ class FileHandlers(DurableHandlers):
         filesd.store_open(open_.handle, filesd.apply_set_info(old, bytes(data), info, token))
         notify.on_security(self, open_)
         return self.ok(req, [pack_set_info_response()])
+
+    def _size_changed(self, open_: Open) -> None:
+        """A size change breaks the others' read caching as a write does."""
+        if open_.oplock_key is not None:
+            self.ctx.oplocks.on_write(open_.oplock_key, self, open_.volatile_id, self.now)
 
     @staticmethod
     def _need(granted: int, bit: int, tree) -> None:
@@ -837,10 +870,24 @@ class FileHandlers(DurableHandlers):
     # ---- OPLOCK_BREAK acknowledgment (MS-SMB2 3.3.5.22.1) -------------------------
 
     def _oplock_break_ack(self, req: Request) -> Reply:
-        from .oplocks import pack_oplock_break, unpack_oplock_break
+        from lanman.smb.wire.lease import (
+            LEASE_BREAK_ACK_SIZE,
+            OPLOCK_BREAK_SIZE,
+            break_structure_size,
+            pack_lease_break_ack_response,
+            pack_oplock_break,
+            unpack_lease_break_ack,
+            unpack_oplock_break,
+        )
 
-        if len(req.pdu) < 66 or struct.unpack_from("<H", req.pdu, 64)[0] != 24:
-            raise NtStatusError(st.STATUS_INVALID_PARAMETER, "lease break acks: no leases")
+        size = break_structure_size(req.pdu)
+        if size == LEASE_BREAK_ACK_SIZE and self.server_capabilities & 0x2:
+            # MS-SMB2 3.3.5.22.2: a lease break acknowledgment
+            key, state = unpack_lease_break_ack(req.pdu)
+            lease = self.ctx.oplocks.acknowledge_lease(self.client_guid, key, state)
+            return self.ok(req, [pack_lease_break_ack_response(key, lease.lease_state)])
+        if size != OPLOCK_BREAK_SIZE:
+            raise NtStatusError(st.STATUS_INVALID_PARAMETER, "bad OPLOCK_BREAK StructureSize")
         level, file_id = unpack_oplock_break(req.pdu)
         open_ = self._lookup_open(req, file_id)
         if open_.oplock_key is None:

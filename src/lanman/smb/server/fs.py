@@ -507,6 +507,29 @@ class ShareFS:
         finally:
             os.close(look.parent_fd)
 
+    def file_key(self, smb_path: str) -> int | None:
+        """The file id (inode) an open of ``smb_path`` would reach when it names an existing
+        non-directory, else None (missing, a directory, or a bad path: ``open`` reports
+        those). CREATE breaks oplocks and leases by it before it opens (MS-SMB2 3.3.5.9)."""
+        try:
+            look = self._lookup(split_smb_path(smb_path))
+        except (NtStatusError, OSError, ValueError):
+            return None
+        try:
+            st = look.st
+            if look.name is None or st is None or stat_mod.S_ISDIR(st.st_mode):
+                return None
+            if stat_mod.S_ISLNK(st.st_mode):
+                try:
+                    st = os.stat(look.name, dir_fd=look.parent_fd)
+                except OSError:
+                    return None
+                if stat_mod.S_ISDIR(st.st_mode):
+                    return None
+            return st.st_ino & 0xFFFFFFFFFFFFFFFF
+        finally:
+            os.close(look.parent_fd)
+
     def _open_root_handle(
         self,
         look: _Lookup,

@@ -1,21 +1,53 @@
-"""Oplocks shared by every connection of one server (MS-SMB2 3.3.1.10 Open.OplockLevel,
-3.3.4.6 oplock break notification, 3.3.5.22.1 acknowledgment).
+"""Oplocks and leases shared by every connection of one server, and the CREATEs that wait
+for their breaks (MS-SMB2 3.3.1.10 Open.OplockLevel/OplockState, 3.3.4.6 oplock break,
+3.3.4.7 lease break, 3.3.5.9 step "oplock/lease", 3.3.5.22 acknowledgments, 3.3.6.2/3.3.6.5
+the acknowledgment timers).
 
-lanman grants batch/exclusive oplocks to the only open of a file and level II to
-concurrent opens. A conflicting open breaks the holder (notification sent at once); the new
-open does not wait for the acknowledgment but gets no oplock itself while the break is in
-flight. Writes by one open break the level II oplocks of the others to none. Leases are
-not granted.
+A CREATE that conflicts with an exclusive/batch oplock or with a lease holding W or H makes
+the holder break (notification sent at once) and then waits: the connection answers
+STATUS_PENDING and registers itself here with the AsyncId; the acknowledgment, the holder's
+close or the break timer (:meth:`OplockTable.tick`, driven by the service layer's clock)
+resumes it (``conn.resume_create(async_id)``), and the CREATE runs again. Nothing blocks a
+thread. Level II oplocks and read-only leases break on writes without an acknowledgment.
+
+The narrow interface a CREATE uses -- :meth:`check_lease_key`, :meth:`break_for_open`,
+:meth:`wait`, :meth:`grant`, :meth:`release` -- is keyed by the file key alone, so it can
+hang off an open-file database later; Windows breaks first, then checks share modes.
 """
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass, field
 from typing import Any
 
 from lanman.errors import ntstatus as st
 from lanman.errors.ntstatus import NtStatusError
+from lanman.smb.wire.lease import (
+    SMB2_LEASE_HANDLE_CACHING as HANDLE,
+)
+from lanman.smb.wire.lease import (
+    SMB2_LEASE_NONE,
+    pack_oplock_break,
+    unpack_oplock_break,
+)
+from lanman.smb.wire.lease import (
+    SMB2_LEASE_READ_CACHING as R_ONLY,
+)
+from lanman.smb.wire.lease import (
+    SMB2_LEASE_WRITE_CACHING as WRITE,
+)
+
+from .leases import (
+    MAX_LEASES,
+    Lease,
+    LeaseTable,
+    ack_required,
+    break_target,
+    grant_state,
+    upgrade_state,
+)
+
+__all__ = ["OplockTable", "pack_oplock_break", "unpack_oplock_break"]
 
 LEVEL_NONE = 0x00
 LEVEL_II = 0x01
@@ -23,64 +55,180 @@ LEVEL_EXCLUSIVE = 0x08
 LEVEL_BATCH = 0x09
 LEVEL_LEASE = 0xFF
 
-_BREAK = struct.Struct("<HBBI16s")  # MS-SMB2 2.2.23.1 / 2.2.24.1 / 2.2.25.1
+#: Windows' oplock/lease break acknowledgment timeout (35 s), in FILETIME units
+DEFAULT_BREAK_TIMEOUT = 35 * 10_000_000
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Holder:
+    """One open's caching of a file: an oplock level, or LEVEL_LEASE with its Lease."""
+
     conn: Any  # ServerConnection
     volatile_id: int
     file_id: bytes
     level: int
-    breaking_to: int | None = None
+    breaking_to: int | None = None  # Open.OplockState == Breaking
+    break_deadline: int = 0
+    lease: Lease | None = None
+    stat_open: bool = False  # neither breaks nor keeps others from caching
 
 
 @dataclass(slots=True)
 class OplockTable:
     files: dict[tuple, list[Holder]] = field(default_factory=dict)
+    leases: LeaseTable = field(default_factory=LeaseTable)
+    #: file key -> [(connection, AsyncId)] of CREATEs waiting for that file's breaks
+    waiters: dict[tuple, list[tuple[Any, int]]] = field(default_factory=dict)
+    break_timeout: int = DEFAULT_BREAK_TIMEOUT
+    clock: int = 0  # the latest time seen (FILETIME): resumed CREATEs run at this time
+
+    # ---- CREATE ------------------------------------------------------------------------
+
+    def check_lease_key(self, client_guid: bytes, lease_key: bytes, key: tuple | None) -> None:
+        """3.3.5.9.8: a lease key in use for another file fails the CREATE."""
+        lease = self.leases.get(client_guid, lease_key)
+        if lease is not None and lease.opens and lease.file_key != key:
+            raise NtStatusError(st.STATUS_INVALID_PARAMETER, "lease key used for another file")
+
+    def break_for_open(
+        self,
+        key: tuple,
+        lease_id: tuple[bytes, bytes] | None,
+        *,
+        stat_open: bool,
+        overwrite: bool,
+        now: int,
+    ) -> bool:
+        """Break what a new open of ``key`` conflicts with; True: the CREATE must wait
+        for acknowledgments. Opens under the requester's own lease never break it."""
+        self.clock = max(self.clock, now)
+        if stat_open:
+            return False
+        wait = False
+        seen: set[int] = set()
+        for h in list(self.files.get(key, ())):
+            lease = h.lease
+            if lease is not None:
+                if id(lease) in seen or lease_id == (lease.client_guid, lease.lease_key):
+                    continue
+                seen.add(id(lease))
+                # only losing write caching holds the open up (dirty data to flush); a
+                # handle-caching break is acknowledged later while the open goes on
+                if lease.breaking:
+                    wait = wait or bool(lease.lease_state & WRITE)
+                    continue
+                target = break_target(lease.lease_state, overwrite=overwrite)
+                if target != lease.lease_state:
+                    had_write = bool(lease.lease_state & WRITE)
+                    self._break_lease(lease, target, now)
+                    wait = wait or (lease.breaking and had_write)
+            elif h.breaking_to is not None:
+                wait = True
+            elif h.level in (LEVEL_EXCLUSIVE, LEVEL_BATCH):
+                self._break_oplock(h, LEVEL_NONE if overwrite else LEVEL_II, now)
+                wait = True
+            elif h.level == LEVEL_II and overwrite:
+                self._break_level_ii(h)
+        return wait
+
+    def wait(self, key: tuple, conn, async_id: int) -> None:
+        """Park a CREATE until ``key`` has no break in flight."""
+        self.waiters.setdefault(key, []).append((conn, async_id))
 
     def grant(
-        self, key: tuple, conn, volatile_id: int, file_id: bytes, requested: int, *, overwrite: bool
-    ) -> int:
-        """Decide the oplock of a new open, breaking conflicting holders first."""
-        others = self.files.setdefault(key, [])
-        in_flight = False
-        for h in others:
-            if h.level in (LEVEL_EXCLUSIVE, LEVEL_BATCH) and h.breaking_to is None:
-                self._break(h, LEVEL_NONE if overwrite else LEVEL_II)
-                in_flight = True
-            elif h.breaking_to is not None:
-                in_flight = True
-            elif h.level == LEVEL_II and overwrite:
-                self._break(h, LEVEL_NONE)
+        self,
+        key: tuple,
+        conn,
+        volatile_id: int,
+        file_id: bytes,
+        requested: int,
+        lease_request: tuple[bytes, Any] | None = None,
+        *,
+        stat_open: bool = False,
+    ) -> tuple[int, Lease | None]:
+        """The oplock level (or LEVEL_LEASE and the Lease) of a new open of ``key``;
+        ``lease_request`` is (ClientGuid, wire LeaseRequest) when the client asked for one."""
+        holders = self.files.setdefault(key, [])
+        in_flight = self._breaking(key)  # a CREATE that did not wait caches nothing new
+        if lease_request is not None:
+            client_guid, req = lease_request
+            lease = self.leases.get(client_guid, req.lease_key)
+            # other leases count even on stat opens: they hold their caching state
+            others = any(
+                h.lease is not lease and (h.lease is not None or not h.stat_open) for h in holders
+            )
+            # next to an oplock (level II after its break) a lease caches reads only
+            cap = R_ONLY if any(h.lease is None and h.level != LEVEL_NONE for h in holders) else ~0
+            if in_flight:
+                cap = SMB2_LEASE_NONE
+            if lease is None:
+                if len(self.leases) >= MAX_LEASES:
+                    raise NtStatusError(st.STATUS_INSUFFICIENT_RESOURCES, "too many leases")
+                lease = Lease(
+                    client_guid,
+                    req.lease_key,
+                    key,
+                    grant_state(req.lease_state, others=others) & cap,
+                    version=req.version,
+                    epoch=req.epoch + 1 if req.version == 2 else 0,
+                    parent_lease_key=req.parent_lease_key,
+                )
+                self.leases.add(lease)
+            elif not lease.breaking:
+                new = upgrade_state(lease.lease_state, req.lease_state & cap, others=others)
+                if new != lease.lease_state:
+                    lease.lease_state = new
+                    if lease.version == 2:
+                        lease.epoch += 1
+            lease.opens.append((conn, volatile_id))
+            holders.append(
+                Holder(conn, volatile_id, file_id, LEVEL_LEASE, lease=lease, stat_open=stat_open)
+            )
+            return LEVEL_LEASE, lease
+        # a stat open counts once it caches something (it may hold the first oplock)
+        others = any(not h.stat_open or h.level != LEVEL_NONE for h in holders)
+        if any(h.lease is not None and h.lease.lease_state & HANDLE for h in holders):
+            requested = LEVEL_NONE  # a handle-caching lease leaves no room for an oplock
+        if in_flight or (stat_open and holders):
+            requested = LEVEL_NONE  # a stat open caches only when it is the file's only open
         if requested in (LEVEL_EXCLUSIVE, LEVEL_BATCH):
             granted = requested if not others else LEVEL_II
         elif requested == LEVEL_II:
             granted = LEVEL_II
         else:
             granted = LEVEL_NONE
-        if in_flight:
-            granted = LEVEL_NONE
-        others.append(Holder(conn, volatile_id, file_id, granted))
-        return granted
+        holders.append(Holder(conn, volatile_id, file_id, granted, stat_open=stat_open))
+        return granted, None
+
+    # ---- closes and disconnects ---------------------------------------------------------
 
     def release(self, key: tuple, conn, volatile_id: int) -> None:
+        """The open closed: its oplock or lease open goes, and waiters may go on."""
         holders = self.files.get(key)
         if not holders:
             return
-        holders[:] = [h for h in holders if not (h.conn is conn and h.volatile_id == volatile_id)]
+        for h in [h for h in holders if h.conn is conn and h.volatile_id == volatile_id]:
+            holders.remove(h)
+            self._forget_lease_open(h)
         if not holders:
             del self.files[key]
+        self._resume(key)
 
     def release_connection(self, conn, keep: frozenset = frozenset()) -> None:
-        """Drop the connection's holders, except those of the opens in ``keep`` (volatile
-        ids of durable opens that outlive the connection)."""
+        """Drop the connection's holders and waiting CREATEs, except the holders of the
+        opens in ``keep`` (volatile ids of durable opens that outlive the connection)."""
+        for key, waiting in list(self.waiters.items()):
+            waiting[:] = [w for w in waiting if w[0] is not conn]
+            if not waiting:
+                del self.waiters[key]
         for key in list(self.files):
-            self.files[key] = [
-                h for h in self.files[key] if h.conn is not conn or h.volatile_id in keep
-            ]
-            if not self.files[key]:
+            holders = self.files[key]
+            for h in [h for h in holders if h.conn is conn and h.volatile_id not in keep]:
+                holders.remove(h)
+                self._forget_lease_open(h)
+            if not holders:
                 del self.files[key]
+            self._resume(key)
 
     def level_of(self, key: tuple, conn, volatile_id: int) -> int:
         for h in self.files.get(key, ()):
@@ -90,42 +238,152 @@ class OplockTable:
 
     def rebind(self, key: tuple, old_conn, volatile_id: int, new_conn) -> None:
         """A durable open was reconnected on ``new_conn`` (MS-SMB2 3.3.5.9.7): its oplock
-        moves with it, unbroken."""
+        or lease moves with it, unbroken."""
         for h in self.files.get(key, ()):
             if h.conn is old_conn and h.volatile_id == volatile_id:
                 h.conn = new_conn
+                lease = h.lease
+                if lease is not None:
+                    lease.opens = [
+                        (new_conn, v) if (c is old_conn and v == volatile_id) else (c, v)
+                        for c, v in lease.opens
+                    ]
 
-    def on_write(self, key: tuple, conn, volatile_id: int) -> None:
-        """A write breaks every other open's level II oplock to none (no ack needed)."""
-        for h in self.files.get(key, ()):
-            if h.level == LEVEL_II and not (h.conn is conn and h.volatile_id == volatile_id):
-                self._break(h, LEVEL_NONE)
-                h.level, h.breaking_to = LEVEL_NONE, None
+    def _forget_lease_open(self, h: Holder) -> None:
+        lease = h.lease
+        if lease is None:
+            return
+        lease.opens = [o for o in lease.opens if not (o[0] is h.conn and o[1] == h.volatile_id)]
+        if not lease.opens:  # the lease ends with its last open (3.3.4.17)
+            self.leases.drop(lease)
+
+    # ---- writes --------------------------------------------------------------------------
+
+    def on_write(
+        self, key: tuple, conn, volatile_id: int, now: int = 0, *, leases: bool = True
+    ) -> None:
+        """A write (or a size change) breaks read caching without an acknowledgment: every
+        level II oplock to none, the writer's own included (as Windows does), and the R of
+        the other leases (3.3.4.7); the writer's own lease keeps its state. A byte-range
+        lock (``leases=False``) breaks the level II oplocks only (MS-FSA 2.1.5.7)."""
+        holders = self.files.get(key, ())
+        own = next(
+            (h.lease for h in holders if h.conn is conn and h.volatile_id == volatile_id), None
+        )
+        seen: set[int] = set()
+        for h in list(holders):
+            lease = h.lease
+            if lease is not None:
+                if not leases or lease is own or id(lease) in seen or lease.breaking:
+                    continue
+                seen.add(id(lease))
+                if lease.lease_state:
+                    self._break_lease(lease, SMB2_LEASE_NONE, now)
+            elif h.level == LEVEL_II:
+                self._break_level_ii(h)
+
+    # ---- acknowledgments and the timer ---------------------------------------------------
 
     def acknowledge(self, key: tuple, conn, volatile_id: int, level: int) -> int:
-        """MS-SMB2 3.3.5.22.1: the client accepts the break; returns the new level."""
+        """MS-SMB2 3.3.5.22.1: the client accepts an oplock break; returns the new level."""
         for h in self.files.get(key, ()):
-            if h.conn is conn and h.volatile_id == volatile_id:
+            if h.conn is conn and h.volatile_id == volatile_id and h.lease is None:
                 if h.breaking_to is None:
                     raise NtStatusError(st.STATUS_INVALID_OPLOCK_PROTOCOL)
-                if level not in (LEVEL_NONE, LEVEL_II) or level > h.breaking_to:
-                    level = h.breaking_to
+                to = h.breaking_to
+                if level not in (LEVEL_NONE, LEVEL_II) or level > to:
+                    # acknowledging a level above the break: the oplock is lost
+                    h.level, h.breaking_to = LEVEL_NONE, None
+                    self._resume(key)
+                    raise NtStatusError(st.STATUS_INVALID_OPLOCK_PROTOCOL)
                 h.level, h.breaking_to = level, None
+                self._resume(key)
                 return level
-        raise NtStatusError(st.STATUS_FILE_CLOSED)
+        raise NtStatusError(st.STATUS_INVALID_OPLOCK_PROTOCOL)
 
-    @staticmethod
-    def _break(h: Holder, to_level: int) -> None:
+    def acknowledge_lease(self, client_guid: bytes, lease_key: bytes, state: int) -> Lease:
+        """MS-SMB2 3.3.5.22.2: the client accepts a lease break."""
+        lease = self.leases.get(client_guid, lease_key)
+        if lease is None:
+            raise NtStatusError(st.STATUS_OBJECT_NAME_NOT_FOUND, "no such lease")
+        if not lease.breaking:
+            raise NtStatusError(st.STATUS_UNSUCCESSFUL, "lease not breaking")
+        if state & ~lease.break_to_lease_state:
+            raise NtStatusError(st.STATUS_REQUEST_NOT_ACCEPTED, "ack above the break")
+        lease.lease_state, lease.breaking = state, False
+        self._resume(lease.file_key)
+        return lease
+
+    def next_deadline(self) -> int | None:
+        """When :meth:`tick` has work next (FILETIME), None when no break is in flight."""
+        out = None
+        for holders in self.files.values():
+            for h in holders:
+                d = None
+                if h.lease is not None and h.lease.breaking:
+                    d = h.lease.break_deadline
+                elif h.breaking_to is not None:
+                    d = h.break_deadline
+                if d is not None and (out is None or d < out):
+                    out = d
+        return out
+
+    def tick(self, now: int) -> None:
+        """3.3.6.2 / 3.3.6.5: an unacknowledged break expires; the holder is taken to the
+        state it was breaking to and the waiting CREATEs go on."""
+        self.clock = max(self.clock, now)
+        expired = []
+        for key, holders in list(self.files.items()):
+            hit = False
+            for h in holders:
+                lease = h.lease
+                if lease is not None:
+                    if lease.breaking and lease.break_deadline <= now:
+                        lease.lease_state, lease.breaking = lease.break_to_lease_state, False
+                        hit = True
+                elif h.breaking_to is not None and h.break_deadline <= now:
+                    h.level, h.breaking_to = h.breaking_to, None
+                    hit = True
+            if hit:
+                expired.append(key)
+        for key in expired:
+            self._resume(key)
+
+    # ---- internals -----------------------------------------------------------------------
+
+    def _breaking(self, key: tuple) -> bool:
+        return any(
+            (h.lease.breaking if h.lease is not None else h.breaking_to is not None)
+            for h in self.files.get(key, ())
+        )
+
+    def _resume(self, key: tuple) -> None:
+        if key not in self.waiters or self._breaking(key):
+            return
+        for conn, async_id in self.waiters.pop(key):
+            conn.resume_create(async_id)
+
+    def _break_oplock(self, h: Holder, to_level: int, now: int) -> None:
         h.breaking_to = to_level
+        h.break_deadline = now + self.break_timeout
         h.conn.send_oplock_break(h.file_id, to_level)
 
+    @staticmethod
+    def _break_level_ii(h: Holder) -> None:
+        """Level II to none: notified, never acknowledged (3.3.4.6)."""
+        h.level, h.breaking_to = LEVEL_NONE, None
+        h.conn.send_oplock_break(h.file_id, LEVEL_NONE)
 
-def pack_oplock_break(level: int, file_id: bytes) -> bytes:
-    return _BREAK.pack(24, level, 0, 0, file_id)
-
-
-def unpack_oplock_break(pdu) -> tuple[int, bytes]:
-    from lanman.smb.wire._buf import fixed
-
-    _, level, _, _, fid = fixed(pdu, _BREAK, 24)
-    return level, bytes(fid)
+    def _break_lease(self, lease: Lease, target: int, now: int) -> None:
+        current = lease.lease_state
+        need_ack = ack_required(current)
+        if lease.version == 2:
+            lease.epoch += 1
+        conn = lease.conn
+        if need_ack:
+            lease.breaking, lease.break_to_lease_state = True, target
+            lease.break_deadline = now + self.break_timeout
+        else:
+            lease.lease_state = target
+        if conn is not None:
+            conn.send_lease_break(lease, current, target, need_ack)

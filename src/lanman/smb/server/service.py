@@ -56,6 +56,7 @@ def build_settings(home) -> ServerSettings:
         reject_unencrypted_access=eff.reject_unencrypted_access,
         anonymous=eff.anonymous,
         encryption_ciphers=tuple(int(c) for c in parse_cipher_names(cfg.encryption_ciphers)),
+        oplock_break_timeout=float(cfg.oplock_break_timeout),
     )
     return settings
 
@@ -85,6 +86,7 @@ def reload_settings(home, ctx: ServerContext) -> tuple[list[str], list[str]]:
     ]
     new = replace(new, server_guid=old.server_guid)  # the GUID is the server's identity
     ctx.settings = new
+    ctx.oplocks.break_timeout = int(new.oplock_break_timeout * 10_000_000)
     for k in restart:
         log.warning("lanman.toml %s changed: takes effect when lanman up restarts", k)
     return applied, restart

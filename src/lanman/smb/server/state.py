@@ -34,6 +34,9 @@ class ServerSettings:
     max_transact_size: int = 8 * 1024 * 1024
     max_opens_per_connection: int = 4096
     max_async_per_connection: int = 256
+    #: seconds a CREATE waits for an oplock/lease break acknowledgment before the break
+    #: times out (MS-SMB2 3.3.2.1 Oplock Break Acknowledgment Timer; 35 s on Windows)
+    oplock_break_timeout: float = 35.0
     max_sessions_per_connection: int = 64
     #: IsMultiChannelCapable (MS-SMB2 3.3.1.1): SMB2_GLOBAL_CAP_MULTI_CHANNEL is echoed to a
     #: 3.x client that offers it, and such a client may bind its session to more
@@ -80,6 +83,8 @@ class ServerContext:
     opendb: Any = None
     #: durable.DurableTable: the durable opens of every connection, connected or not
     durable: Any = None
+    #: the event loop whose timer drives oplocks.tick (transport.start_server sets it)
+    break_timer_loop: Any = None
     lock_tables: dict = field(default_factory=dict)  # file key -> ByteRangeLocks
     notify: Any = None  # notify.NotifyHub shared by all connections (set in __post_init__)
     sparse_files: set = field(default_factory=set)  # file keys FSCTL_SET_SPARSE marked (fsctl.py)
@@ -124,7 +129,9 @@ class ServerContext:
         if self.oplocks is None:
             from .oplocks import OplockTable
 
-            self.oplocks = OplockTable()
+            self.oplocks = OplockTable(
+                break_timeout=int(self.settings.oplock_break_timeout * 10_000_000)
+            )
         if self.notify is None:
             from .notify import NotifyHub
 
@@ -256,6 +263,8 @@ class Open:
     #: opendb key (st_dev, st_ino) of a file or directory open; its ShareAccess and
     #: delete-on-close live in ServerContext.opendb under (key, (id(conn), volatile_id))
     file_key: tuple | None = None
+    #: the lease state granted with the open (Open.Lease.LeaseState at CREATE; caching.py)
+    lease_state: int = 0
     durable: Any = None  # durable.DurableOpen while Open.IsDurable (MS-SMB2 3.3.1.10)
     channel_sequence: int = 0  # Open.ChannelSequence (3.3.5.2.10)
     #: Open.IsReplayEligible (3.3.5.9.10): a DH2Q open not yet used by any other request

@@ -385,7 +385,35 @@ async def start_server(
         start_serving=start_serving,
     )
     server.lanman_shared = shared  # type: ignore[attr-defined]  # for tests and diagnostics
+    _drive_break_timer(ctx, loop)
     return server
+
+
+BREAK_TIMER_INTERVAL = 0.5  # seconds between checks of the oplock/lease break deadlines
+
+
+def _drive_break_timer(ctx: ServerContext, loop: asyncio.AbstractEventLoop) -> None:
+    """The clock of the oplock/lease break acknowledgment timers (MS-SMB2 3.3.6.2, 3.3.6.5):
+    the sans-IO table is told the time; expired breaks resume the CREATEs that wait."""
+    if ctx.break_timer_loop is loop:
+        return
+    ctx.break_timer_loop = loop
+
+    def tick() -> None:
+        if loop.is_closed() or ctx.break_timer_loop is not loop:
+            return
+        with _CORE_LOCK:
+            try:
+                table = ctx.oplocks
+                deadline = table.next_deadline()
+                now = unix_ns_to_filetime(time.time_ns())
+                if deadline is not None and deadline <= now:
+                    table.tick(now)
+            except Exception:  # a bug must not stop the timer
+                log.exception("oplock break timer")
+        loop.call_later(BREAK_TIMER_INTERVAL, tick)
+
+    tick()
 
 
 async def close_connections(server: asyncio.AbstractServer, timeout: float = 2.0) -> None:

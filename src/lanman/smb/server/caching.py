@@ -1,0 +1,98 @@
+"""What a CREATE asks to cache (an oplock level or a lease) and the two steps it takes with
+the shared :class:`~.oplocks.OplockTable`: break the conflicting holders before the open
+(MS-SMB2 3.3.5.9, step "oplock/lease break", before the sharing check), then grant
+(3.3.5.9.8 / 3.3.5.9.11) and build the lease response context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lanman.smb.wire.constants import (
+    FILE_READ_ATTRIBUTES,
+    FILE_WRITE_ATTRIBUTES,
+    MAXIMUM_ALLOWED,
+    READ_CONTROL,
+    SYNCHRONIZE,
+    Dialect,
+    GlobalCapabilities,
+)
+from lanman.smb.wire.create import CreateContext
+from lanman.smb.wire.lease import LEASE_CONTEXT, LeaseRequest, pack_lease_response
+
+from .fs import map_generic_access
+from .oplocks import LEVEL_LEASE, LEVEL_NONE
+
+#: an open asking for no more than these is a "stat open": it breaks no oplock or lease
+STAT_OPEN_ACCESS = SYNCHRONIZE | FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES | READ_CONTROL
+_OVERWRITING = (0, 4, 5)  # FILE_SUPERSEDE, FILE_OVERWRITE, FILE_OVERWRITE_IF
+
+
+@dataclass(slots=True)
+class CreateCaching:
+    key: tuple | None  # the existing file's key (None: nothing there to break)
+    requested: int  # RequestedOplockLevel (LEVEL_LEASE with a lease request)
+    lease: LeaseRequest | None
+    stat_open: bool
+    overwrite: bool
+
+    def must_wait(self, conn, async_id: int | None) -> bool:
+        """Break what this open conflicts with; True while acknowledgments are due."""
+        if self.key is None:
+            return False
+        lease_id = (conn.client_guid, self.lease.lease_key) if self.lease is not None else None
+        return conn.ctx.oplocks.break_for_open(
+            self.key, lease_id, stat_open=self.stat_open, overwrite=self.overwrite, now=conn.now
+        )
+
+    def grant(self, conn, open_) -> tuple[int, CreateContext | None]:
+        """(OplockLevel of the response, the lease response context or None)."""
+        lease_request = (conn.client_guid, self.lease) if self.lease is not None else None
+        level, lease = conn.ctx.oplocks.grant(
+            open_.oplock_key,
+            conn,
+            open_.volatile_id,
+            open_.file_id,
+            self.requested,
+            lease_request,
+            stat_open=self.stat_open,
+        )
+        if lease is None:
+            return level, None
+        open_.lease_state = lease.lease_state  # what a durable grant looks at (3.3.5.9.6)
+        # the lease keeps the version it was created with, whatever this request used
+        data = pack_lease_response(
+            lease.version,
+            lease.lease_key,
+            lease.lease_state,
+            breaking=lease.breaking,
+            parent_lease_key=lease.parent_lease_key,
+            epoch=lease.epoch,
+        )
+        return level, CreateContext(LEASE_CONTEXT, data)
+
+
+def create_caching(conn, r, tree) -> CreateCaching:
+    """Read the CREATE's oplock/lease request (leases only when the connection offered
+    SMB2_GLOBAL_CAP_LEASING; version 2 only at 3.x) and find the file it would open."""
+    lease = None
+    requested = r.requested_oplock_level
+    if requested == LEVEL_LEASE:
+        requested = LEVEL_NONE
+        if conn.server_capabilities & GlobalCapabilities.LEASING:
+            ctx = next((c for c in r.contexts if c.name == LEASE_CONTEXT), None)
+            if ctx is not None:
+                lease = LeaseRequest.parse(ctx.data, allow_v2=conn.dialect >= Dialect.SMB_3_0)
+                requested = LEVEL_LEASE
+    file_id = tree.fs.file_key(r.name)
+    key = (tree.fs.root, file_id) if file_id is not None else None
+    if lease is not None:
+        conn.ctx.oplocks.check_lease_key(conn.client_guid, lease.lease_key, key)
+    access = map_generic_access(r.desired_access)
+    overwrite = r.create_disposition in _OVERWRITING
+    # an overwriting open changes the data whatever access it asks for: never a stat open
+    stat_open = (
+        not overwrite
+        and not (r.desired_access & MAXIMUM_ALLOWED)
+        and not access & ~STAT_OPEN_ACCESS
+    )
+    return CreateCaching(key, requested, lease, stat_open, overwrite=overwrite)

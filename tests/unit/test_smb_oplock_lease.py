@@ -1,0 +1,320 @@
+"""Oplock breaks that wait for the acknowledgment and SMB2.1/3 leases, over the sans-IO
+core: two ServerConnections on one ServerContext (MS-SMB2 3.3.4.6, 3.3.4.7, 3.3.5.9,
+3.3.5.22, 3.3.6.2)."""
+
+from __future__ import annotations
+
+import struct
+
+from smb_harness import NOW, STATUS_SUCCESS, SmbTestClient, make_context, split_frame
+
+from lanman.errors import ntstatus as st
+from lanman.smb.server.oplocks import (
+    LEVEL_BATCH,
+    LEVEL_EXCLUSIVE,
+    LEVEL_II,
+    LEVEL_LEASE,
+    LEVEL_NONE,
+)
+from lanman.smb.wire.constants import Command, GlobalCapabilities
+from lanman.smb.wire.create import CreateContext, CreateRequest, CreateResponse
+from lanman.smb.wire.lease import (
+    LEASE_CONTEXT,
+    SMB2_NOTIFY_BREAK_LEASE_FLAG_ACK_REQUIRED,
+    pack_oplock_break,
+)
+
+R, H, W = 1, 2, 4
+FILE_SHARE_ALL = 7
+KEY1 = b"\x11" * 16
+KEY2 = b"\x22" * 16
+SECOND = 10_000_000
+
+
+def _pair(tmp_path, **settings):
+    ctx, _events, share = make_context(tmp_path, **settings)
+    (share / "f.dat").write_bytes(b"0123456789")
+    clients = []
+    for _ in range(2):
+        c = SmbTestClient(ctx)
+        assert c.login().status == STATUS_SUCCESS
+        clients.append((c, c.tree_connect("data")))
+    return ctx, clients
+
+
+def _lease_v1(key, state):
+    return CreateContext(LEASE_CONTEXT, struct.pack("<16sIIQ", key, state, 0, 0))
+
+
+def _lease_v2(key, state, epoch, parent=None):
+    flags = 0x4 if parent else 0
+    data = struct.pack("<16sIIQ16sHH", key, state, flags, 0, parent or b"\0" * 16, epoch, 0)
+    return CreateContext(LEASE_CONTEXT, data)
+
+
+def _create(c, tid, name="f.dat", *, oplock=0, contexts=(), disposition=1, access=0x12019F):
+    body = CreateRequest(
+        name, access, 0x80, FILE_SHARE_ALL, disposition, 0, oplock, contexts=list(contexts)
+    ).pack()
+    return c.request(Command.CREATE, body, tree_id=tid)
+
+
+def _lease_of(resp):
+    cr = CreateResponse.unpack(resp.pdu)
+    (ctx,) = [x for x in cr.contexts if x.name == LEASE_CONTEXT]
+    return cr, ctx.data
+
+
+def _pushed(c):
+    """Frames the server raised for ``c`` while another connection was being served."""
+    out = []
+    for bufs in c.conn.take_outbox():
+        out.extend(split_frame(b"".join(bytes(b) for b in bufs)))
+    return out
+
+
+def _oplock_ack(c, tid, file_id, level):
+    return c.request(Command.OPLOCK_BREAK, pack_oplock_break(level, file_id), tree_id=tid)
+
+
+def _lease_ack(c, tid, key, state):
+    body = struct.pack("<HHI16sIQ", 36, 0, 0, key, state, 0)
+    return c.request(Command.OPLOCK_BREAK, body, tree_id=tid)
+
+
+def test_leasing_capability_advertised_from_smb21(tmp_path):
+    ctx, _e, _s = make_context(tmp_path)
+    with SmbTestClient(ctx) as a, SmbTestClient(ctx) as b:
+        a.login(0x0311)
+        b.login(0x0202)
+        assert a.negotiate_response.capabilities & GlobalCapabilities.LEASING
+        assert not b.negotiate_response.capabilities & GlobalCapabilities.LEASING
+        assert not a.negotiate_response.capabilities & GlobalCapabilities.DIRECTORY_LEASING
+
+
+def test_conflicting_open_waits_for_the_batch_break_ack(tmp_path):
+    _ctx, ((a, ta), (b, tb)) = _pair(tmp_path)
+    with a, b:
+        r = _create(a, ta, oplock=LEVEL_BATCH)
+        fid_a = CreateResponse.unpack(r.pdu).file_id
+        assert CreateResponse.unpack(r.pdu).oplock_level == LEVEL_BATCH
+        interim = _create(b, tb, oplock=LEVEL_BATCH)
+        assert interim.status == st.STATUS_PENDING and interim.is_async
+        (brk,) = _pushed(a)
+        assert brk.command == Command.OPLOCK_BREAK and brk.header.message_id == 2**64 - 1
+        assert brk.pdu[66] == LEVEL_II
+        assert _pushed(b) == []  # still waiting
+        ack = _oplock_ack(a, ta, fid_a, LEVEL_II)
+        assert ack.status == STATUS_SUCCESS and ack.pdu[66] == LEVEL_II
+        (final,) = _pushed(b)
+        assert final.status == STATUS_SUCCESS and final.header.async_id == interim.header.async_id
+        assert CreateResponse.unpack(final.pdu).oplock_level == LEVEL_II
+
+
+def test_break_timeout_lets_the_waiting_create_go_on(tmp_path):
+    ctx, ((a, ta), (b, tb)) = _pair(tmp_path, oplock_break_timeout=2.0)
+    with a, b:
+        _create(a, ta, oplock=LEVEL_EXCLUSIVE)
+        interim = _create(b, tb, oplock=LEVEL_EXCLUSIVE)
+        assert interim.status == st.STATUS_PENDING
+        assert ctx.oplocks.next_deadline() == NOW + 2 * SECOND
+        ctx.oplocks.tick(NOW + SECOND)  # not yet
+        assert _pushed(b) == []
+        ctx.oplocks.tick(NOW + 2 * SECOND)
+        (final,) = _pushed(b)
+        assert final.status == STATUS_SUCCESS
+        assert CreateResponse.unpack(final.pdu).oplock_level == LEVEL_II
+        assert ctx.oplocks.next_deadline() is None
+
+
+def test_holder_close_resumes_the_waiting_create(tmp_path):
+    _ctx, ((a, ta), (b, tb)) = _pair(tmp_path)
+    with a, b:
+        fid_a = CreateResponse.unpack(_create(a, ta, oplock=LEVEL_BATCH).pdu).file_id
+        assert _create(b, tb, oplock=LEVEL_BATCH).status == st.STATUS_PENDING
+        _pushed(a)
+        a.close_file(ta, fid_a)
+        (final,) = _pushed(b)
+        assert CreateResponse.unpack(final.pdu).oplock_level == LEVEL_BATCH
+
+
+def test_stat_open_does_not_break(tmp_path):
+    _ctx, ((a, ta), (b, tb)) = _pair(tmp_path)
+    with a, b:
+        _create(a, ta, oplock=LEVEL_BATCH)
+        r = _create(b, tb, access=0x80)  # FILE_READ_ATTRIBUTES only
+        assert r.status == STATUS_SUCCESS and _pushed(a) == []
+
+
+def test_level_ii_breaks_to_none_on_write_without_ack(tmp_path):
+    _ctx, ((a, ta), (b, tb)) = _pair(tmp_path)
+    with a, b:
+        assert CreateResponse.unpack(_create(a, ta, oplock=LEVEL_II).pdu).oplock_level == LEVEL_II
+        fid_b = CreateResponse.unpack(_create(b, tb, oplock=LEVEL_II).pdu).file_id
+        b.write(tb, fid_b, 0, b"x")
+        (brk,) = _pushed(a)
+        assert brk.pdu[66] == LEVEL_NONE
+        # no break is in flight: a third open does not wait
+        assert _create(b, tb).status == STATUS_SUCCESS
+
+
+def test_ack_without_break_is_an_oplock_protocol_error(tmp_path):
+    _ctx, ((a, ta), (b, _tb)) = _pair(tmp_path)
+    with a, b:
+        fid = CreateResponse.unpack(_create(a, ta, oplock=LEVEL_II).pdu).file_id
+        assert _oplock_ack(a, ta, fid, LEVEL_NONE).status == st.STATUS_INVALID_OPLOCK_PROTOCOL
+
+
+def test_lease_granted_shared_by_key_and_upgraded(tmp_path):
+    _ctx, ((a, ta), (b, _tb)) = _pair(tmp_path)
+    with a, b:
+        r = _create(a, ta, oplock=LEVEL_LEASE, contexts=[_lease_v1(KEY1, R | H)])
+        cr, data = _lease_of(r)
+        assert cr.oplock_level == LEVEL_LEASE
+        assert struct.unpack_from("<16sI", data) == (KEY1, R | H)
+        # RW is not a superset of RH: kept; RWH is: upgraded
+        _cr, data = _lease_of(_create(a, ta, oplock=LEVEL_LEASE, contexts=[_lease_v1(KEY1, R | W)]))
+        assert struct.unpack_from("<I", data, 16)[0] == R | H
+        _cr, data = _lease_of(
+            _create(a, ta, oplock=LEVEL_LEASE, contexts=[_lease_v1(KEY1, R | W | H)])
+        )
+        assert struct.unpack_from("<I", data, 16)[0] == R | W | H
+        assert _pushed(a) == []  # one lease: its own opens never break it
+        # the same key for another file is refused
+        r = _create(a, ta, "other.dat", oplock=LEVEL_LEASE, contexts=[_lease_v1(KEY1, R)])
+        assert r.status == st.STATUS_INVALID_PARAMETER
+        # invalid combinations get no caching
+        _cr, data = _lease_of(
+            _create(
+                a, ta, "h.dat", oplock=LEVEL_LEASE, contexts=[_lease_v1(KEY2, H)], disposition=3
+            )
+        )
+        assert struct.unpack_from("<I", data, 16)[0] == 0
+
+
+def test_lease_break_waits_for_the_lease_ack(tmp_path):
+    _ctx, ((a, ta), (b, tb)) = _pair(tmp_path)
+    with a, b:
+        _create(a, ta, oplock=LEVEL_LEASE, contexts=[_lease_v1(KEY1, R | W | H)])
+        interim = _create(b, tb, oplock=LEVEL_LEASE, contexts=[_lease_v1(KEY2, R | W | H)])
+        assert interim.status == st.STATUS_PENDING
+        (brk,) = _pushed(a)
+        size, _epoch, flags, key, cur, new = struct.unpack_from("<HHI16sII", brk.pdu, 64)
+        assert (size, key, cur, new) == (44, KEY1, R | W | H, R | H)
+        assert flags & SMB2_NOTIFY_BREAK_LEASE_FLAG_ACK_REQUIRED
+        # acknowledging more than the break is refused; the break goes on
+        assert _lease_ack(a, ta, KEY1, R | W | H).status == st.STATUS_REQUEST_NOT_ACCEPTED
+        ack = _lease_ack(a, ta, KEY1, R | H)
+        assert ack.status == STATUS_SUCCESS
+        assert struct.unpack_from("<HHI16sI", ack.pdu, 64)[3:] == (KEY1, R | H)
+        (final,) = _pushed(b)
+        _cr, data = _lease_of(final)
+        assert struct.unpack_from("<16sI", data) == (KEY2, R | H)
+        # nothing is breaking any more
+        assert _lease_ack(a, ta, KEY1, R).status == st.STATUS_UNSUCCESSFUL
+        assert _lease_ack(a, ta, b"\x99" * 16, 0).status == st.STATUS_OBJECT_NAME_NOT_FOUND
+
+
+def test_write_breaks_read_lease_without_ack(tmp_path):
+    _ctx, ((a, ta), (b, tb)) = _pair(tmp_path)
+    with a, b:
+        _create(a, ta, oplock=LEVEL_LEASE, contexts=[_lease_v1(KEY1, R)])
+        fid_b = CreateResponse.unpack(_create(b, tb).pdu).file_id
+        b.write(tb, fid_b, 0, b"x")
+        (brk,) = _pushed(a)
+        _s, _e, flags, key, cur, new = struct.unpack_from("<HHI16sII", brk.pdu, 64)
+        assert (key, cur, new, flags) == (KEY1, R, 0, 0)
+
+
+def test_lease_v2_epoch_and_parent_key(tmp_path):
+    _ctx, ((a, ta), (b, tb)) = _pair(tmp_path)
+    with a, b:
+        parent = b"\x33" * 16
+        r = _create(a, ta, oplock=LEVEL_LEASE, contexts=[_lease_v2(KEY1, R | W | H, 5, parent)])
+        _cr, data = _lease_of(r)
+        assert len(data) == 52
+        key, state, flags, _d, pkey, epoch, _ = struct.unpack("<16sIIQ16sHH", data)
+        assert (key, state, flags & 0x4, pkey, epoch) == (KEY1, R | W | H, 0x4, parent, 6)
+        assert _create(b, tb, oplock=LEVEL_LEASE, contexts=[_lease_v2(KEY2, R, 0)]).is_async
+        (brk,) = _pushed(a)
+        assert struct.unpack_from("<H", brk.pdu, 66)[0] == 7  # NewEpoch
+        _lease_ack(a, ta, KEY1, R | H)
+        (final,) = _pushed(b)
+        _cr, data = _lease_of(final)
+        assert struct.unpack_from("<16sI", data) == (KEY2, R)
+
+
+def test_cancelled_waiting_create_is_not_resumed(tmp_path):
+    _ctx, ((a, ta), (b, tb)) = _pair(tmp_path)
+    with a, b:
+        fid_a = CreateResponse.unpack(_create(a, ta, oplock=LEVEL_BATCH).pdu).file_id
+        interim = _create(b, tb)
+        from smb_harness import Pdu
+
+        b.compound(
+            [Pdu(Command.CANCEL, struct.pack("<HH", 4, 0), async_id=interim.header.async_id)]
+        )
+        _pushed(a)
+        _oplock_ack(a, ta, fid_a, LEVEL_II)
+        assert _pushed(b) == []
+        assert b.conn.pending == {}
+
+
+def test_create_inside_a_compound_does_not_wait(tmp_path):
+    """A CREATE followed by related requests breaks the holder but is answered at once,
+    with no caching, so the compound's later requests still find its handle."""
+    from smb_harness import Pdu
+
+    from lanman.smb.wire.create import CloseRequest
+
+    _ctx, ((a, ta), (b, tb)) = _pair(tmp_path)
+    with a, b:
+        _create(a, ta, oplock=LEVEL_BATCH)
+        body = CreateRequest("f.dat", 0x12019F, 0x80, FILE_SHARE_ALL, 1, 0, LEVEL_BATCH).pack()
+        close = CloseRequest(b"\xff" * 16).pack()
+        rs = b.compound(
+            [Pdu(Command.CREATE, body, tree_id=tb), Pdu(Command.CLOSE, close, related=True)]
+        )
+        assert [r.status for r in rs] == [STATUS_SUCCESS, STATUS_SUCCESS]
+        assert CreateResponse.unpack(rs[0].pdu).oplock_level == LEVEL_NONE
+        (brk,) = _pushed(a)
+        assert brk.pdu[66] == LEVEL_II
+
+
+def test_stat_open_alone_gets_batch_and_counts_once_it_caches(tmp_path):
+    """A stat open that is the file's only open may hold a batch oplock; a later normal open
+    breaks it to level II and gets level II itself (not batch); a write then breaks both."""
+    _ctx, ((a, ta), (b, tb)) = _pair(tmp_path)
+    with a, b:
+        r = _create(a, ta, "n.dat", oplock=LEVEL_BATCH, access=0x100180, disposition=2)
+        first = CreateResponse.unpack(r.pdu)
+        assert first.oplock_level == LEVEL_BATCH
+        assert _create(b, tb, "n.dat", oplock=LEVEL_BATCH).is_async
+        _pushed(a)
+        _oplock_ack(a, ta, first.file_id, LEVEL_II)
+        (final,) = _pushed(b)
+        second = CreateResponse.unpack(final.pdu)
+        assert second.oplock_level == LEVEL_II
+        b.write(tb, second.file_id, 0, b"x")
+        assert [x.pdu[66] for x in _pushed(a)] == [LEVEL_NONE]
+        assert [x.pdu[66] for x in b.pending_frames if x.command == Command.OPLOCK_BREAK] == [
+            LEVEL_NONE
+        ]
+
+
+def test_malformed_lease_context_and_ack_are_refused_and_serving_goes_on(tmp_path):
+    _ctx, ((a, ta), (b, _tb)) = _pair(tmp_path)
+    with a, b:
+        short = CreateContext(LEASE_CONTEXT, b"\x01" * 20)
+        r = _create(a, ta, oplock=LEVEL_LEASE, contexts=[short])
+        assert r.status == st.STATUS_INVALID_PARAMETER
+        bad_ack = struct.pack("<HHI", 36, 0, 0)  # truncated lease break acknowledgment
+        assert a.request(Command.OPLOCK_BREAK, bad_ack, tree_id=ta).status == (
+            st.STATUS_INVALID_PARAMETER
+        )
+        odd = struct.pack("<H", 30) + b"\0" * 30  # neither 24 nor 36
+        assert a.request(Command.OPLOCK_BREAK, odd, tree_id=ta).status == (
+            st.STATUS_INVALID_PARAMETER
+        )
+        assert _create(a, ta).status == STATUS_SUCCESS
+        assert not a.closed
