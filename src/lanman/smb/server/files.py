@@ -155,8 +155,6 @@ class FileHandlers(DurableHandlers):
         if open_.durable is not None:
             self.ctx.durable.forget(open_)
         self.opens.pop(open_.volatile_id, None)
-        if open_.oplock_key is not None:
-            self.ctx.oplocks.release(open_.oplock_key, self, open_.volatile_id)
         for p in [p for p in self.pending.values() if p.open_id == open_.volatile_id]:
             self.complete_async(p, _CLOSED_WHILE_PENDING.get(p.kind, st.STATUS_PIPE_BROKEN))
         if open_.kind == "file":
@@ -167,6 +165,10 @@ class FileHandlers(DurableHandlers):
         except (OSError, NtStatusError):
             pass
         notify.on_close(self, open_)
+        if open_.oplock_key is not None:
+            # last: a CREATE waiting for this holder runs again now, and must find the
+            # file's share modes and delete-on-close as this close left them
+            self.ctx.oplocks.release(open_.oplock_key, self, open_.volatile_id)
 
     def locks_for(self, open_: Open) -> ByteRangeLocks:
         """The byte-range locks of the open's file, shared by every connection."""
