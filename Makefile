@@ -58,9 +58,12 @@ test: $(TEST_STAMP) peers
 	$(BIN)/python -m pytest -q
 
 # Signed SMB throughput (lanman vs smbd vs impacket; appends to bench/RESULTS.md unless
-# BENCH_SMB_ARGS=--no-append) and KDC requests/s (lanman vs krb5kdc; BENCH_KDC_ARGS=--append).
+# BENCH_SMB_ARGS=--no-append), KDC requests/s (lanman vs krb5kdc; BENCH_KDC_ARGS=--append) and
+# SMB request rates (lanman vs smbd: smbtorture bench, small files, listing, concurrent streams;
+# BENCH_OPS_ARGS=--append, or --quick for small sizes).
 bench: $(TEST_STAMP) bench-peers
 	$(BIN)/python bench/bench_smb.py $(BENCH_SMB_ARGS)
+	$(BIN)/python bench/bench_ops.py $(BENCH_OPS_ARGS)
 	$(BIN)/python bench/bench_kdc.py $(BENCH_KDC_ARGS)
 
 lint: $(TEST_STAMP)
