@@ -12,7 +12,7 @@ HOME_DIR ?= ./lanman-home
 # Real peers the interop tests drive (Debian package names).
 PEERS := smbclient samba samba-testsuite nmap tshark krb5-user iproute2 chromium
 # Reference systems the benchmarks start beside lanman (bench/bench_smb.py, bench/bench_kdc.py).
-BENCH_PEERS := samba smbclient krb5-kdc krb5-admin-server krb5-user
+BENCH_PEERS := samba smbclient samba-testsuite krb5-kdc krb5-admin-server krb5-user
 
 .PHONY: run test lint format peers bench bench-peers venv clean
 
