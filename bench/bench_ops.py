@@ -12,10 +12,12 @@ the two see the same machine load:
   smbtorture prints one ``num/s=`` figure per second (aggregate of all connections); the
   table shows the median of those seconds.
 * ``small-files`` — one smbclient session each: ``mput`` of ``--files`` 1 KiB files into a
-  new directory, ``ls`` of it, ``deltree`` of it; files/s per phase.  The mean wall time of
-  an smbclient that only connects (``connect``) is subtracted from every smbclient phase.
+  new directory, ``ls`` of it, ``deltree`` of it; files/s per phase (and for all three).
+  The median wall time of an smbclient that only connects is subtracted from ``mput`` and
+  ``deltree``; an ``ls`` is timed as the difference between a session listing 4 times and
+  one listing once (connection setup cancels out).
 * ``listing`` — ``ls`` of a directory of ``--entries`` files (created locally in the share
-  beforehand); entries/s, median of 3.
+  beforehand), timed by difference as above; entries/s, median of 3.
 * ``streams-N`` — N concurrent smbclient processes, each ``put``s then ``get``s its own
   ``--stream-mib`` MiB file signed at SMB3_11; aggregate MiB/s = N x size / wall time of
   the slowest (all start together).
@@ -130,7 +132,7 @@ def smbclient_wall(t: isup.Target, cmd: str, timeout: float, cwd=None) -> float:
 
 
 def connect_cost(t: isup.Target, timeout: float) -> float:
-    return statistics.median(smbclient_wall(t, "exit", timeout) for _ in range(3))
+    return statistics.median(smbclient_wall(t, "exit", timeout) for _ in range(5))
 
 
 def torture(t: isup.Target, test: str, key: str, nprocs: int, seconds: int) -> dict:
@@ -154,30 +156,33 @@ def torture(t: isup.Target, test: str, key: str, nprocs: int, seconds: int) -> d
     return {"rate": statistics.median(per_second), "samples": per_second}
 
 
+def listing_wall(t: isup.Target, d: str, timeout: float, extra: int = 3) -> float:
+    """Wall time of one ``ls`` of ``d``, connection setup excluded: the difference between
+    a session that lists ``1 + extra`` times and one that lists once, per extra listing."""
+    once = smbclient_wall(t, f"cd {d}; ls", timeout)
+    many = smbclient_wall(t, f"cd {d}" + "; ls" * (1 + extra), timeout)
+    return max(many - once, 1e-3) / extra
+
+
 def small_files(t: isup.Target, local: Path, n: int, base_cost: float, timeout: float) -> dict:
     d = "smallfiles"
     put = smbclient_wall(t, f"mkdir {d}; cd {d}; prompt off; lcd {local}; mput *", timeout)
-    ls = smbclient_wall(t, f"cd {d}; ls", timeout)
-    rm = smbclient_wall(t, f"deltree {d}", timeout)
-    rates = {ph: n / max(w - base_cost, 1e-3) for ph, w in (("put", put), ("ls", ls), ("rm", rm))}
-    return {
-        "rate": n / max(put + ls + rm - 3 * base_cost, 1e-3),
-        "put": rates["put"],
-        "ls": rates["ls"],
-        "rm": rates["rm"],
-    }
+    put = max(put - base_cost, 1e-3)
+    ls = listing_wall(t, d, timeout)
+    rm = max(smbclient_wall(t, f"deltree {d}", timeout) - base_cost, 1e-3)
+    return {"rate": n / (put + ls + rm), "put": n / put, "ls": n / ls, "rm": n / rm}
 
 
-def listing(t: isup.Target, n: int, base_cost: float, timeout: float) -> dict:
+def listing(t: isup.Target, n: int, timeout: float) -> dict:
     d = t.share_dir / "bigdir"
     d.mkdir(exist_ok=True)
     for i in range(n):
         (d / f"entry_{i:06d}.txt").touch()
     if t.kind == "samba":
         os.chown(d, *_owner(t.share_dir))
-    walls = [smbclient_wall(t, "cd bigdir; ls", timeout) for _ in range(3)]
+    walls = [listing_wall(t, "bigdir", timeout, extra=2) for _ in range(3)]
     shutil.rmtree(d, ignore_errors=True)
-    return {"rate": n / max(statistics.median(walls) - base_cost, 1e-3)}
+    return {"rate": n / statistics.median(walls)}
 
 
 def _owner(p: Path) -> tuple[int, int]:
@@ -258,9 +263,7 @@ def run_all(args, base: Path) -> tuple[dict, dict]:
                 lambda t: small_files(t, local, args.files, connect[t.kind], args.timeout),
             )
         )
-        workloads.append(
-            ("listing", lambda t: listing(t, args.entries, connect[t.kind], args.timeout))
-        )
+        workloads.append(("listing", lambda t: listing(t, args.entries, args.timeout)))
         for n in args.stream_clients:
             workloads.append(
                 (
@@ -306,7 +309,7 @@ def render(results: dict, connect: dict, args) -> str:
     lines = [
         f"smbtorture: {args.nprocs} connections, {args.seconds} s; small files: {args.files} x "
         f"1 KiB; listing: {args.entries} entries; streams: {args.stream_mib} MiB per client, "
-        "signed SMB3_11 (put then get, aggregate). smbclient connect cost subtracted: "
+        "signed SMB3_11 (put then get, aggregate). smbclient connect (subtracted from put/rm): "
         + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in connect.items()),
         "",
         (
