@@ -12,7 +12,7 @@ HOME_DIR ?= ./lanman-home
 # Real peers the interop tests drive (Debian package names).
 PEERS := smbclient samba samba-testsuite nmap tshark krb5-user iproute2 chromium
 # Reference systems the benchmarks start beside lanman (bench/bench_smb.py, bench/bench_kdc.py).
-BENCH_PEERS := samba smbclient krb5-kdc krb5-admin-server krb5-user
+BENCH_PEERS := samba smbclient samba-testsuite krb5-kdc krb5-admin-server krb5-user
 
 .PHONY: run test lint format peers bench bench-peers venv clean
 
@@ -58,9 +58,12 @@ test: $(TEST_STAMP) peers
 	$(BIN)/python -m pytest -q
 
 # Signed SMB throughput (lanman vs smbd vs impacket; appends to bench/RESULTS.md unless
-# BENCH_SMB_ARGS=--no-append) and KDC requests/s (lanman vs krb5kdc; BENCH_KDC_ARGS=--append).
+# BENCH_SMB_ARGS=--no-append), KDC requests/s (lanman vs krb5kdc; BENCH_KDC_ARGS=--append) and
+# SMB request rates (lanman vs smbd: smbtorture bench, small files, listing, concurrent streams;
+# BENCH_OPS_ARGS=--append, or --quick for small sizes).
 bench: $(TEST_STAMP) bench-peers
 	$(BIN)/python bench/bench_smb.py $(BENCH_SMB_ARGS)
+	$(BIN)/python bench/bench_ops.py $(BENCH_OPS_ARGS)
 	$(BIN)/python bench/bench_kdc.py $(BENCH_KDC_ARGS)
 
 lint: $(TEST_STAMP)
