@@ -70,12 +70,28 @@ class TransportLimits:
 class _Shared:
     """State every connection of one listener shares (touched on the event loop only)."""
 
-    def __init__(self, limits: TransportLimits) -> None:
+    def __init__(self, limits: TransportLimits, after_close=None) -> None:
         self.limits = limits
+        #: called (on the loop, at most once a second) after connections ended
+        self.after_close = after_close
+        self._after_close_due = False
         self.registry: set = set()
         self.connections = ConnectionLimiter(limits.max_connections, limits.max_per_address)
         self.brake = FailureBrake(limits.auth_delay_ms)
         self.buffers = BufferBudget(max(limits.max_buffered, MAX_FRAME))
+
+    def connection_ended(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self.after_close is None or self._after_close_due:
+            return
+        self._after_close_due = True
+        loop.call_later(1.0, self._run_after_close)
+
+    def _run_after_close(self) -> None:
+        self._after_close_due = False
+        try:
+            self.after_close()
+        except Exception:  # a cleanup hook must not take the server down
+            log.exception("after-close hook failed")
 
 
 class BufferBudget:
@@ -225,6 +241,7 @@ class SmbProtocol(asyncio.BufferedProtocol):
             # conn.push is a bound method of this protocol: without it the cycle
             # protocol <-> connection waits for a full garbage collection.
             self.conn.push = _discard_push
+        self.shared.connection_ended(self.loop)
 
     def _release_buffers(self) -> None:
         """Give back what this connection holds but a frame on the worker (released when
@@ -495,12 +512,15 @@ async def start_server(
     limits: TransportLimits | None = None,
     *,
     start_serving: bool = True,
+    after_close=None,
 ) -> asyncio.AbstractServer:
     """Listen on ``host:port`` with ``limits`` (defaults: :class:`TransportLimits`).
+    ``after_close()`` runs on the loop a second after connections ended (coalesced;
+    ``lanman up`` returns freed heap memory there).
     ``start_serving=False``: bound and listening, but nothing is accepted before
     ``await server.start_serving()`` (lanman up drops root in between)."""
     loop = asyncio.get_running_loop()
-    shared = _Shared(limits or TransportLimits())
+    shared = _Shared(limits or TransportLimits(), after_close)
     server = await loop.create_server(
         lambda: SmbProtocol(ctx, shared),
         host,
