@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import fields, replace
 from pathlib import Path
 
+from lanman import heap
 from lanman.crypto.smb_encryption import parse_cipher_names
 from lanman.events.catalogue import CATALOGUE
 from lanman.runtime import tune_gc
@@ -323,7 +324,9 @@ async def serve(
     limits = transport_limits(home)
     # Bound but not accepting until after_bind has run: no SMB request is ever processed
     # with the privileges the process started with.
-    server = await start_server(ctx, listen, port, limits, start_serving=False)
+    server = await start_server(
+        ctx, listen, port, limits, start_serving=False, after_close=heap.trim
+    )
     # CHANGE_NOTIFY also reports what changes on the host's disk (notify_inotify.py)
     disk_changes = attach_inotify(ctx.notify, _CORE_LOCK, asyncio.get_running_loop())
     emit = ctx.emit_event
@@ -433,4 +436,6 @@ def run(
 ) -> None:
     """Serve until SIGINT/SIGTERM (blocking); SIGHUP reloads the settings."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # Before any thread exists: worker threads share two malloc arenas (lanman.heap).
+    heap.limit_arenas()
     asyncio.run(serve(home, listen, port, kdc_port=kdc_port, after_bind=after_bind))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import struct
 import threading
@@ -42,6 +43,7 @@ MAX_QUEUED = 2  # frames waiting for the worker before the socket stops being re
 IDLE_TIMEOUT = 15 * 60  # seconds without a frame before the connection is dropped
 SMALL_REPLY = 64 * 1024  # replies up to this size are sent with a single write
 GROW_FROM = 64 * 1024  # frames up to this size get their buffer at once; larger ones grow
+MAX_BUFFERED = 256 * 1024 * 1024  # default TransportLimits.max_buffered
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,19 +60,82 @@ class TransportLimits:
     idle_timeout: float = IDLE_TIMEOUT
     #: InvalidAuthenticationDelayTimeInMs (0 turns the rate limiter off).
     auth_delay_ms: int = DEFAULT_AUTH_DELAY_MS
+    #: Bytes all connections together may hold in receive buffers (frames arriving, frames
+    #: waiting for or on a worker, spare buffers). A frame larger than GROW_FROM is read only
+    #: once its declared length fits (else its connection stops being read until buffers are
+    #: freed); smaller frames always go through. Must hold at least one MAX_FRAME.
+    max_buffered: int = MAX_BUFFERED
 
 
 class _Shared:
     """State every connection of one listener shares (touched on the event loop only)."""
 
-    def __init__(self, limits: TransportLimits) -> None:
+    def __init__(self, limits: TransportLimits, after_close=None) -> None:
         self.limits = limits
+        #: called (on the loop, at most once a second) after connections ended
+        self.after_close = after_close
+        self._after_close_due = False
         self.registry: set = set()
         self.connections = ConnectionLimiter(limits.max_connections, limits.max_per_address)
         self.brake = FailureBrake(limits.auth_delay_ms)
+        self.buffers = BufferBudget(max(limits.max_buffered, MAX_FRAME))
+
+    def connection_ended(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self.after_close is None or self._after_close_due:
+            return
+        self._after_close_due = True
+        loop.call_later(1.0, self._run_after_close)
+
+    def _run_after_close(self) -> None:
+        self._after_close_due = False
+        try:
+            self.after_close()
+        except Exception:  # a cleanup hook must not take the server down
+            log.exception("after-close hook failed")
+
+
+class BufferBudget:
+    """The server-wide cap on receive-buffer bytes (:attr:`TransportLimits.max_buffered`).
+
+    Large frames reserve their declared length before their buffer exists; a reservation is
+    never partial, so connections waiting for room cannot hold each other up. When one does
+    not fit, every connection's spare buffers are dropped first; what still does not fit
+    waits (FIFO) until frames in progress are done."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+        self.waiters: collections.deque = collections.deque()
+
+    def try_reserve(self, n: int, registry) -> bool:
+        if self.held + n > self.limit and not self.waiters:
+            for proto in registry:
+                proto._drop_spares()
+        if self.held + n <= self.limit and not self.waiters or self.held == 0:
+            self.held += n
+            return True
+        return False
+
+    def force(self, n: int) -> None:
+        self.held += n
+
+    def release(self, n: int) -> None:
+        self.held -= n
+        while self.waiters:
+            proto = self.waiters[0]
+            if proto._budget_need and self.held and self.held + proto._budget_need > self.limit:
+                return
+            self.waiters.popleft()
+            proto._budget_granted()
 
 
 _CORE_LOCK = threading.Lock()
+
+
+def _discard_push(parts: list) -> None:
+    """ServerConnection.push of a connection that is gone."""
+
+
 _READ = 0x0008
 _QUERY_DIRECTORY = 0x000E
 
@@ -126,6 +191,9 @@ class SmbProtocol(asyncio.BufferedProtocol):
         self._write_paused = False  # the peer does not read its replies fast enough
         self._reading = True
         self._worker: ThreadPoolExecutor | None = None
+        self._held = 0  # bytes of the buffer budget this connection holds
+        self._budget_need = 0  # the frame length waiting for room in the budget
+        self._buf_held = 0  # budget bytes of the frame being received
 
     # ---- connection life --------------------------------------------------------------
 
@@ -163,12 +231,42 @@ class SmbProtocol(asyncio.BufferedProtocol):
         if self._preauth is not None:
             self._preauth.cancel()
         self.shared.registry.discard(self)
-        self._queue.clear()
+        self._release_buffers()
         if self._worker is not None:
             self._worker.shutdown(wait=False)
+            self._worker = None
         if self.conn is not None:
             with _CORE_LOCK:
                 self.conn.connection_lost(unix_ns_to_filetime(time.time_ns()))
+            # conn.push is a bound method of this protocol: without it the cycle
+            # protocol <-> connection waits for a full garbage collection.
+            self.conn.push = _discard_push
+        self.shared.connection_ended(self.loop)
+
+    def _release_buffers(self) -> None:
+        """Give back what this connection holds but a frame on the worker (released when
+        that frame is done): spares, the frame being received, queued frames."""
+        self._drop_spares()
+        freed = sum(len(f.obj) for f in self._queue)
+        self._queue.clear()
+        if self._buf is not None:
+            freed += self._buf_held
+            self._buf = None
+        if self._budget_need:
+            self._budget_need = 0
+            with contextlib.suppress(ValueError):
+                self.shared.buffers.waiters.remove(self)
+        self._give_back(freed)
+
+    def _give_back(self, n: int) -> None:
+        if n:
+            self._held -= n
+            self.shared.buffers.release(n)
+
+    def _drop_spares(self) -> None:
+        freed = sum(len(b) for b in self._spares)
+        self._spares.clear()
+        self._give_back(freed)
 
     def _touch(self) -> None:
         if self._idle is not None:
@@ -197,8 +295,10 @@ class SmbProtocol(asyncio.BufferedProtocol):
                 self._close(f"bad Direct TCP frame (type {kind}, length {length})")
                 return
             self._want = length
-            self._buf = self._new_buffer(length)
             self._frame_got = 0
+            if not self._reserve(length):
+                return
+            self._buf = self._new_buffer(length)
             return
         self._frame_got += nbytes
         if self._frame_got < self._want:
@@ -221,19 +321,60 @@ class SmbProtocol(asyncio.BufferedProtocol):
         else:
             self._finish(self._process(frame), frame)
 
+    def _reserve(self, length: int) -> bool:
+        """Room in the server's buffer budget for a frame of ``length`` (a spare large
+        enough is already counted). False: reading stops until :meth:`_budget_granted`."""
+        if length <= GROW_FROM:
+            self.shared.buffers.force(length)
+            self._held += length
+            self._buf_held = length
+            return True
+        if any(len(s) >= length for s in self._spares):
+            self._buf_held = 0  # set by _new_buffer
+            return True
+        if self.shared.buffers.try_reserve(length, self.shared.registry):
+            self._held += length
+            self._buf_held = length
+            return True
+        self._budget_need = length
+        self.shared.buffers.waiters.append(self)
+        self._update_reading()
+        return False
+
+    def _budget_granted(self) -> None:
+        length, self._budget_need = self._budget_need, 0
+        if not self._admitted:
+            return
+        self.shared.buffers.force(length)
+        self._held += length
+        self._buf_held = length
+        self._buf = self._new_buffer(length)
+        self._update_reading()
+
     def _new_buffer(self, length: int) -> bytearray:
         if length <= GROW_FROM:
             return bytearray(length)
         for i, spare in enumerate(self._spares):  # memory this connection already holds
             if len(spare) >= length:
                 del self._spares[i]
+                self._buf_held = len(spare)
                 return spare
         return bytearray(GROW_FROM)
 
     def _recycle(self, frame: memoryview) -> None:
+        """A frame is done: keep its buffer as a spare (large, at most two, connection
+        alive) or give its budget back. Its budget is its length (see :meth:`_reserve`)."""
         buf = frame.obj
-        if isinstance(buf, bytearray) and len(buf) >= LARGE and len(self._spares) < 2:
+        if (
+            self._admitted
+            and isinstance(buf, bytearray)
+            and len(buf) >= LARGE
+            and len(self._spares) < 2
+            and not self.shared.buffers.waiters
+        ):
             self._spares.append(buf)
+            return
+        self._give_back(len(buf))
 
     # ---- processing ----------------------------------------------------------------------
 
@@ -305,7 +446,7 @@ class SmbProtocol(asyncio.BufferedProtocol):
         self._update_reading()
 
     def _update_reading(self) -> None:
-        want = not (self._paused or self._write_paused)
+        want = not (self._paused or self._write_paused or self._budget_need)
         if want == self._reading or self._closing():
             return
         self._reading = want
@@ -371,12 +512,15 @@ async def start_server(
     limits: TransportLimits | None = None,
     *,
     start_serving: bool = True,
+    after_close=None,
 ) -> asyncio.AbstractServer:
     """Listen on ``host:port`` with ``limits`` (defaults: :class:`TransportLimits`).
+    ``after_close()`` runs on the loop a second after connections ended (coalesced;
+    ``lanman up`` returns freed heap memory there).
     ``start_serving=False``: bound and listening, but nothing is accepted before
     ``await server.start_serving()`` (lanman up drops root in between)."""
     loop = asyncio.get_running_loop()
-    shared = _Shared(limits or TransportLimits())
+    shared = _Shared(limits or TransportLimits(), after_close)
     server = await loop.create_server(
         lambda: SmbProtocol(ctx, shared),
         host,
