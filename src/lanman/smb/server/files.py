@@ -352,6 +352,7 @@ class FileHandlers:
         resp = CloseResponse()
         if r.flags & SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB and open_.kind != "pipe":
             try:
+                open_.handle.apply_close_times()  # the times CLOSE sets are the ones it reports
                 s = open_.handle.stat()
                 resp = CloseResponse(
                     SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB,
