@@ -596,6 +596,7 @@ class FileHandlers:
                 fi.FILE_NETWORK_OPEN_INFORMATION,
             ) and not (open_.granted_access & FILE_READ_ATTRIBUTES):
                 raise NtStatusError(st.STATUS_ACCESS_DENIED)
+            handle = open_.handle
             data = fi.encode_file_info(
                 r.file_info_class,
                 stat,
@@ -603,6 +604,12 @@ class FileHandlers:
                 position=open_.position,
                 mode=open_.mode,
                 smb_path=open_.smb_path,
+                streams=handle.stream_entries()
+                if r.file_info_class == fi.FILE_STREAM_INFORMATION and open_.kind != "pipe"
+                else None,
+                alternate_name=handle.alternate_name()
+                if r.file_info_class == fi.FILE_ALTERNATE_NAME_INFORMATION and open_.kind != "pipe"
+                else None,
             )
             data, status = fi.fit_query_output(r.file_info_class, data, r.output_buffer_length)
         elif r.info_type == InfoType.FILESYSTEM:

@@ -5,7 +5,8 @@ QUERY_DIRECTORY need.
 Safety model (docs/ARCHITECTURE.md rule 6: paths never leave their share):
 
 - Client paths are validated by :func:`lanman.smb.server.fs_paths.split_smb_path` (no ``..``,
-  no ``:`` streams, no wildcards, no device names, bounded lengths).
+  no wildcards, no device names, bounded lengths); a ``file:stream:$DATA`` suffix is split
+  off first by :mod:`lanman.smb.server.streams` (streams live in the file's xattrs).
 - Lookups walk from a fresh descriptor of the share root, one component at a time, with
   ``openat(..., O_NOFOLLOW | O_DIRECTORY)``; final objects are opened with ``O_NOFOLLOW``
   relative to their parent's descriptor. A symlink is therefore never followed by the kernel.
@@ -70,7 +71,7 @@ from lanman.smb.filestat import (
     filetime_to_unix_ns,
     unix_ns_to_filetime,
 )
-from lanman.smb.server import dosattrib
+from lanman.smb.server import dosattrib, shortnames, streams
 from lanman.smb.server.dosattrib import SETTABLE_ATTRIBUTES, DosInfo, effective_attributes
 from lanman.smb.server.fs_paths import (
     MAX_COMPONENT_CHARS,
@@ -112,6 +113,7 @@ from lanman.smb.wire.constants import (
     FILE_GENERIC_READ,
     FILE_GENERIC_WRITE,
     FILE_NON_DIRECTORY_FILE,
+    FILE_READ_ATTRIBUTES,
     FILE_READ_DATA,
     FILE_WRITE_ATTRIBUTES,
     FILE_WRITE_DATA,
@@ -264,6 +266,8 @@ class ShareFS:
         self.follow_symlinks = follow_symlinks
         #: the host clock (Unix ns) for the times lanman sets itself; tests replace it
         self.clock: Callable[[], int] = time.time_ns
+        #: short names handed out, for CREATE by a short name (bounded, shortnames.py)
+        self.short_names = shortnames.ShortNameCache()
         #: The home of the server (lanman.datadir): nothing in it is ever opened, whatever
         #: the share (None: no home to protect, e.g. an embedded ShareFS).
         self.guard: DataDirGuard | None = DataDirGuard(data_dir) if data_dir is not None else None
@@ -278,9 +282,9 @@ class ShareFS:
     def _inside(self, host_path: str) -> bool:
         return host_path == self.root or host_path.startswith(self._root_prefix)
 
-    @staticmethod
-    def _find(dir_fd: int, name: str) -> tuple[str, os.stat_result | None]:
-        """``lstat`` ``name`` in ``dir_fd``; on a miss, look for a case-insensitive match."""
+    def _find(self, dir_fd: int, name: str) -> tuple[str, os.stat_result | None]:
+        """``lstat`` ``name`` in ``dir_fd``; on a miss, look for a case-insensitive match,
+        then for the long name of an 8.3 short name (shortnames.py)."""
         try:
             return name, os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
         except FileNotFoundError:
@@ -289,14 +293,27 @@ class ShareFS:
             raise nt_error(e) from e
         folded = name.casefold()
         try:
-            candidates = sorted(n for n in os.listdir(dir_fd) if n.casefold() == folded)
+            listing = os.listdir(dir_fd)
         except OSError:
-            candidates = []
+            listing = []
+        candidates = sorted(n for n in listing if n.casefold() == folded)
+        if shortnames.could_be_short(name):
+            long_name = shortnames.resolve(listing, name)
+            if long_name is not None:
+                candidates.append(long_name)
         for cand in candidates:
             try:
                 return cand, os.stat(cand, dir_fd=dir_fd, follow_symlinks=False)
             except OSError:
                 continue
+        if shortnames.could_be_short(name):
+            try:
+                dst = os.fstat(dir_fd)
+            except OSError:
+                return name, None
+            remembered = self.short_names.lookup((dst.st_dev, dst.st_ino), name)
+            if remembered is not None and is_valid_component(remembered):
+                return remembered, None  # created again under the long name it stood for
         return name, None
 
     def _follow(self, host_rel: list[str], rest: list[str]) -> list[str]:
@@ -469,6 +486,17 @@ class ShareFS:
             if access & WRITE_LIKE_ACCESS or delete_on_close:
                 raise NtStatusError(STATUS_ACCESS_DENIED, "read-only share")
 
+        sp = streams.split_stream_path(smb_path)
+        if sp.stream is not None or sp.data_suffix:
+            if want_dir:
+                raise NtStatusError(STATUS_NOT_A_DIRECTORY, "a stream is not a directory")
+            if sp.stream is None:  # "name::$DATA" is the file itself, never a directory
+                smb_path = sp.base
+                want_file = True
+            else:
+                return self._open_stream(
+                    sp, desired_access, create_disposition, create_options, file_attributes
+                )
         parts = split_smb_path(smb_path)
         look = self._lookup(parts)
         if look.name is None:  # the share root itself
@@ -501,6 +529,37 @@ class ShareFS:
             )
         finally:
             os.close(look.parent_fd)
+
+    def _open_stream(
+        self,
+        sp: streams.StreamPath,
+        desired_access: int,
+        disposition: int,
+        create_options: int,
+        file_attributes: int,
+    ) -> tuple[OpenFile | streams.StreamOpen, int]:
+        """A named stream: open (or create) its file, then the stream (streams.py)."""
+        assert sp.stream is not None
+        access = map_generic_access(desired_access)
+        base_disposition = FILE_OPEN if disposition in (FILE_OPEN, FILE_OVERWRITE) else FILE_OPEN_IF
+        base, _ = self.open(
+            sp.base,
+            desired_access=(desired_access & ~DELETE) | FILE_READ_ATTRIBUTES,
+            share_access=0,
+            create_disposition=base_disposition,
+            create_options=create_options & ~(FILE_DELETE_ON_CLOSE | FILE_DIRECTORY_FILE),
+            file_attributes=file_attributes,
+        )
+        granted = base.granted_access
+        if access & DELETE or desired_access & MAXIMUM_ALLOWED and not self.read_only:
+            granted |= DELETE
+        return streams.open_stream(
+            base,
+            sp.stream,
+            disposition=disposition,
+            granted=granted,
+            delete_on_close=bool(create_options & FILE_DELETE_ON_CLOSE),
+        )
 
     def _open_root_handle(
         self,
@@ -805,6 +864,29 @@ class OpenFile:
     def _need(self, mask: int, what: str) -> None:
         if not self.granted_access & mask:
             raise NtStatusError(STATUS_ACCESS_DENIED, f"{what} not granted")
+
+    def alternate_name(self) -> str | None:
+        """FileAlternateNameInformation: the 8.3 name (None for the share root); it is
+        remembered so a CREATE by it finds this name again."""
+        self._check_open()
+        if not self._rel:
+            return None
+        name = self._rel[-1]
+        try:
+            pst = os.stat(os.path.dirname(self.path), follow_symlinks=False)
+            self.share.short_names.remember((pst.st_dev, pst.st_ino), name)
+        except OSError:
+            pass
+        return shortnames.short_name(name)
+
+    def stream_entries(self) -> list[tuple[str, int, int]]:
+        """``(name, size, allocation)`` of the object's data streams for
+        FileStreamInformation: "" the unnamed one (files only), then the named ones."""
+        fs = self.stat()
+        out = [] if self.is_directory else [("", fs.end_of_file, fs.allocation_size)]
+        for name, size in streams.list_streams(self.fd):
+            out.append((name, size, (size + _CLUSTER - 1) // _CLUSTER * _CLUSTER))
+        return out
 
     def stat(self) -> FileStat:
         """FileStat of the open object, from ``fstat`` and the DOS record on the handle
@@ -1145,7 +1227,7 @@ class OpenFile:
                 out.append(make_filestat("..", parent, pdos))
             if not has_wildcards(pattern):
                 if component_error(pattern) is None:
-                    name, st = ShareFS._find(self.fd, pattern)
+                    name, st = self.share._find(self.fd, pattern)
                     guard = self.share.guard
                     if (
                         guard is not None
@@ -1192,7 +1274,9 @@ class OpenFile:
             return None
         else:
             dos = dosattrib.read(os.path.join(self.path, name))
-        return make_filestat(name, st, dos)
+        fs = make_filestat(name, st, dos)
+        fs.short_name = shortnames.listing_short_name(name)
+        return fs
 
     # -- CLOSE -------------------------------------------------------------------------------
 
