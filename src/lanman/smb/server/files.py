@@ -196,7 +196,8 @@ class FileHandlers:
         self.compound_open_id = vid
         oplock = 0
         if open_.kind == "file":
-            open_.oplock_key = (tree.fs.root, stat.file_id)
+            # a named stream has its own oplocks and byte-range locks (MS-FSA 2.1.1.5)
+            open_.oplock_key = (tree.fs.root, stat.file_id, *open_.handle.stream_key)
             oplock = self.ctx.oplocks.grant(
                 open_.oplock_key,
                 self,

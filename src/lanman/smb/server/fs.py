@@ -46,7 +46,7 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Self
+from typing import ClassVar, Self
 
 from lanman.datadir import SHARES_SUBDIR, DataDirGuard
 from lanman.errors.ntstatus import (
@@ -459,7 +459,7 @@ class ShareFS:
         create_disposition: int,
         create_options: int,
         file_attributes: int,
-    ) -> tuple[OpenFile, int]:
+    ) -> tuple[OpenFile | streams.StreamOpen, int]:
         """Open or create ``smb_path`` as an SMB2 CREATE does (MS-SMB2 3.3.5.9, MS-FSA 2.1.5.1).
 
         Returns ``(handle, create_action)``. ``share_access`` is not enforced (see module doc).
@@ -842,6 +842,8 @@ class OpenFile:
     _dev_ino: tuple[int, int]
     delete_on_close: bool = False
     closed: bool = False
+    #: what tells this open's stream apart in the oplock/lock tables: () for the file data
+    stream_key: ClassVar[tuple[str, ...]] = ()
     #: LastWriteTime rules of this open (lanman.smb.server.timestamps)
     times: WriteTimeState = field(default_factory=WriteTimeState)
     _modified: bool = False  # ARCHIVE was set for this open's first data change

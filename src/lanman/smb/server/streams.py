@@ -220,6 +220,10 @@ class StreamOpen:
         self.closed = False
 
     @property
+    def stream_key(self) -> tuple[str, ...]:
+        return (":" + self.stream.casefold(),)
+
+    @property
     def name(self) -> str:
         return f"{self.base.name}:{self.stream}"
 
