@@ -32,6 +32,7 @@ class FileStat:
     file_id: int  # 64-bit unique id within the share (inode number)
     number_of_links: int = 1
     delete_pending: bool = False
+    short_name: str = ""  # 8.3 name for the Both directory classes ("" when none)
 
     @property
     def is_directory(self) -> bool:

@@ -256,7 +256,8 @@ class FileHandlers(DurableHandlers):
         oplock = 0
         lease_ctx = None
         if open_.kind == "file":
-            open_.oplock_key = (tree.fs.root, stat.file_id)
+            # a named stream has its own oplocks and byte-range locks (MS-FSA 2.1.1.5)
+            open_.oplock_key = (tree.fs.root, stat.file_id, *open_.handle.stream_key)
             self._purge_disconnected(file_key=open_.oplock_key)
             oplock, lease_ctx = caching.grant(self, open_)
         maximal = tree.maximal_access if sec is None else sec.maximal & tree.maximal_access
@@ -434,6 +435,7 @@ class FileHandlers(DurableHandlers):
         resp = CloseResponse()
         if r.flags & SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB and open_.kind != "pipe":
             try:
+                open_.handle.apply_close_times()  # the times CLOSE sets are the ones it reports
                 s = open_.handle.stat()
                 resp = CloseResponse(
                     SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB,
@@ -695,6 +697,7 @@ class FileHandlers(DurableHandlers):
                 fi.FILE_NETWORK_OPEN_INFORMATION,
             ) and not (open_.granted_access & FILE_READ_ATTRIBUTES):
                 raise NtStatusError(st.STATUS_ACCESS_DENIED)
+            handle = open_.handle
             data = fi.encode_file_info(
                 r.file_info_class,
                 stat,
@@ -702,6 +705,12 @@ class FileHandlers(DurableHandlers):
                 position=open_.position,
                 mode=open_.mode,
                 smb_path=open_.smb_path,
+                streams=handle.stream_entries()
+                if r.file_info_class == fi.FILE_STREAM_INFORMATION and open_.kind != "pipe"
+                else None,
+                alternate_name=handle.alternate_name()
+                if r.file_info_class == fi.FILE_ALTERNATE_NAME_INFORMATION and open_.kind != "pipe"
+                else None,
             )
             data, status = fi.fit_query_output(r.file_info_class, data, r.output_buffer_length)
         elif r.info_type == InfoType.FILESYSTEM:

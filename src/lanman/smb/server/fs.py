@@ -5,7 +5,8 @@ QUERY_DIRECTORY need.
 Safety model (docs/ARCHITECTURE.md rule 6: paths never leave their share):
 
 - Client paths are validated by :func:`lanman.smb.server.fs_paths.split_smb_path` (no ``..``,
-  no ``:`` streams, no wildcards, no device names, bounded lengths).
+  no wildcards, no device names, bounded lengths); a ``file:stream:$DATA`` suffix is split
+  off first by :mod:`lanman.smb.server.streams` (streams live in the file's xattrs).
 - Lookups walk from a fresh descriptor of the share root, one component at a time, with
   ``openat(..., O_NOFOLLOW | O_DIRECTORY)``; final objects are opened with ``O_NOFOLLOW``
   relative to their parent's descriptor. A symlink is therefore never followed by the kernel.
@@ -42,10 +43,11 @@ import errno
 import logging
 import os
 import stat as stat_mod
+import time
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Self
+from dataclasses import dataclass, field, replace
+from typing import ClassVar, Self
 
 from lanman.datadir import SHARES_SUBDIR, DataDirGuard
 from lanman.errors.ntstatus import (
@@ -65,12 +67,13 @@ from lanman.errors.ntstatus import (
 from lanman.smb.filestat import (
     FILE_ATTRIBUTE_ARCHIVE,
     FILE_ATTRIBUTE_DIRECTORY,
-    FILE_ATTRIBUTE_HIDDEN,
     FILE_ATTRIBUTE_READONLY,
     FileStat,
     filetime_to_unix_ns,
     unix_ns_to_filetime,
 )
+from lanman.smb.server import dosattrib, shortnames, streams
+from lanman.smb.server.dosattrib import SETTABLE_ATTRIBUTES, DosInfo, effective_attributes
 from lanman.smb.server.fs_paths import (
     MAX_COMPONENT_CHARS,
     STATUS_CANNOT_DELETE,
@@ -79,6 +82,7 @@ from lanman.smb.server.fs_paths import (
     nt_error,
     split_smb_path,
 )
+from lanman.smb.server.timestamps import WriteTimeState, set_time_value
 from lanman.smb.server.wildcards import has_wildcards, pattern_matches
 
 log = logging.getLogger(__name__)
@@ -110,6 +114,7 @@ from lanman.smb.wire.constants import (
     FILE_GENERIC_READ,
     FILE_GENERIC_WRITE,
     FILE_NON_DIRECTORY_FILE,
+    FILE_READ_ATTRIBUTES,
     FILE_READ_DATA,
     FILE_WRITE_ATTRIBUTES,
     FILE_WRITE_DATA,
@@ -170,27 +175,33 @@ def map_generic_access(desired_access: int) -> int:
     return access
 
 
-def make_filestat(name: str, st: os.stat_result) -> FileStat:
-    """FileStat from a host ``stat`` result (MS-FSCC 2.4.7 times, 2.6 attributes).
+def make_filestat(name: str, st: os.stat_result, dos: DosInfo | None = None) -> FileStat:
+    """FileStat from a host ``stat`` result and the object's stored DOS record
+    (:mod:`lanman.smb.server.dosattrib`; MS-FSCC 2.4.7 times, 2.6 attributes).
 
-    CreationTime is the birth time where the platform reports one, else the earlier of
-    ctime and mtime; ChangeTime is ctime. Directories report EndOfFile and AllocationSize 0;
-    files report allocation as ``st_blocks * 512`` (at most EndOfFile: xattr blocks are not
-    data) rounded up to 4 KiB clusters.
+    CreationTime is the stored one, else the birth time where the platform reports one, else
+    the earlier of ctime and mtime. ChangeTime is ctime, or with a stored ChangeTime the later
+    of it and LastWriteTime (a write after the set moves it on). Directories report EndOfFile
+    and AllocationSize 0; files report allocation as ``st_blocks * 512`` (at most EndOfFile: xattr
+    blocks are not data) rounded up to 4 KiB clusters.
     """
     is_dir = stat_mod.S_ISDIR(st.st_mode)
-    birth = getattr(st, "st_birthtime_ns", None)
-    if birth is None:
-        bt = getattr(st, "st_birthtime", None)
-        birth = int(bt * 1_000_000_000) if bt else None
-    creation_ns = birth if birth else min(st.st_ctime_ns, st.st_mtime_ns)
+    mtime = unix_ns_to_filetime(st.st_mtime_ns)
+    if dos is not None and dos.creation_time is not None:
+        creation = dos.creation_time
+    else:
+        birth = getattr(st, "st_birthtime_ns", None)
+        if birth is None:
+            bt = getattr(st, "st_birthtime", None)
+            birth = int(bt * 1_000_000_000) if bt else None
+        creation = unix_ns_to_filetime(birth if birth else min(st.st_ctime_ns, st.st_mtime_ns))
+    if dos is not None and dos.change_time is not None:
+        change = max(dos.change_time, mtime)
+    else:
+        change = unix_ns_to_filetime(st.st_ctime_ns)
     if is_dir:
-        attrs = FILE_ATTRIBUTE_DIRECTORY
         eof = alloc = 0
     else:
-        attrs = FILE_ATTRIBUTE_ARCHIVE
-        if not st.st_mode & stat_mod.S_IWUSR:
-            attrs |= FILE_ATTRIBUTE_READONLY
         eof = st.st_size
         blocks = getattr(st, "st_blocks", None)
         raw = blocks * 512 if blocks is not None else st.st_size
@@ -199,14 +210,18 @@ def make_filestat(name: str, st: os.stat_result) -> FileStat:
         # unless the file was preallocated, which lanman does not do
         raw = min(raw, st.st_size)
         alloc = (raw + _CLUSTER - 1) // _CLUSTER * _CLUSTER
-    if name.startswith(".") and name not in (".", ".."):
-        attrs |= FILE_ATTRIBUTE_HIDDEN
+    attrs = effective_attributes(
+        dos,
+        is_directory=is_dir,
+        owner_writable=bool(st.st_mode & stat_mod.S_IWUSR),
+        name=name,
+    )
     return FileStat(
         name=name,
-        creation_time=unix_ns_to_filetime(creation_ns),
+        creation_time=creation,
         last_access_time=unix_ns_to_filetime(st.st_atime_ns),
-        last_write_time=unix_ns_to_filetime(st.st_mtime_ns),
-        change_time=unix_ns_to_filetime(st.st_ctime_ns),
+        last_write_time=mtime,
+        change_time=change,
         allocation_size=alloc,
         end_of_file=eof,
         file_attributes=attrs,
@@ -258,6 +273,10 @@ class ShareFS:
         self._root_prefix = real if real.endswith(os.sep) else real + os.sep
         self.read_only = read_only
         self.follow_symlinks = follow_symlinks
+        #: the host clock (Unix ns) for the times lanman sets itself; tests replace it
+        self.clock: Callable[[], int] = time.time_ns
+        #: short names handed out, for CREATE by a short name (bounded, shortnames.py)
+        self.short_names = shortnames.ShortNameCache()
         #: The home of the server (lanman.datadir): nothing in it is ever opened, whatever
         #: the share (None: no home to protect, e.g. an embedded ShareFS).
         self.guard: DataDirGuard | None = DataDirGuard(data_dir) if data_dir is not None else None
@@ -272,9 +291,9 @@ class ShareFS:
     def _inside(self, host_path: str) -> bool:
         return host_path == self.root or host_path.startswith(self._root_prefix)
 
-    @staticmethod
-    def _find(dir_fd: int, name: str) -> tuple[str, os.stat_result | None]:
-        """``lstat`` ``name`` in ``dir_fd``; on a miss, look for a case-insensitive match."""
+    def _find(self, dir_fd: int, name: str) -> tuple[str, os.stat_result | None]:
+        """``lstat`` ``name`` in ``dir_fd``; on a miss, look for a case-insensitive match,
+        then for the long name of an 8.3 short name (shortnames.py)."""
         try:
             return name, os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
         except FileNotFoundError:
@@ -283,14 +302,27 @@ class ShareFS:
             raise nt_error(e) from e
         folded = name.casefold()
         try:
-            candidates = sorted(n for n in os.listdir(dir_fd) if n.casefold() == folded)
+            listing = os.listdir(dir_fd)
         except OSError:
-            candidates = []
+            listing = []
+        candidates = sorted(n for n in listing if n.casefold() == folded)
+        if shortnames.could_be_short(name):
+            long_name = shortnames.resolve(listing, name)
+            if long_name is not None:
+                candidates.append(long_name)
         for cand in candidates:
             try:
                 return cand, os.stat(cand, dir_fd=dir_fd, follow_symlinks=False)
             except OSError:
                 continue
+        if shortnames.could_be_short(name):
+            try:
+                dst = os.fstat(dir_fd)
+            except OSError:
+                return name, None
+            remembered = self.short_names.lookup((dst.st_dev, dst.st_ino), name)
+            if remembered is not None and is_valid_component(remembered):
+                return remembered, None  # created again under the long name it stood for
         return name, None
 
     def _follow(self, host_rel: list[str], rest: list[str]) -> list[str]:
@@ -439,7 +471,7 @@ class ShareFS:
         admit: Callable[[OpenFile], None] | None = None,
         maximum_access: int = FILE_ALL_ACCESS,
         admit_name: Callable[[tuple[int, int]], None] | None = None,
-    ) -> tuple[OpenFile, int]:
+    ) -> tuple[OpenFile | streams.StreamOpen, int]:
         """Open or create ``smb_path`` as an SMB2 CREATE does (MS-SMB2 3.3.5.9, MS-FSA 2.1.5.1).
 
         Returns ``(handle, create_action)``. ``share_access`` is not enforced here (see the
@@ -472,6 +504,17 @@ class ShareFS:
             if access & WRITE_LIKE_ACCESS or delete_on_close:
                 raise NtStatusError(STATUS_ACCESS_DENIED, "read-only share")
 
+        sp = streams.split_stream_path(smb_path)
+        if sp.stream is not None or sp.data_suffix:
+            if want_dir:
+                raise NtStatusError(STATUS_NOT_A_DIRECTORY, "a stream is not a directory")
+            if sp.stream is None:  # "name::$DATA" is the file itself, never a directory
+                smb_path = sp.base
+                want_file = True
+            else:
+                return self._open_stream(
+                    sp, desired_access, create_disposition, create_options, file_attributes
+                )
         parts = split_smb_path(smb_path)
         look = self._lookup(parts)
         if look.name is None:  # the share root itself
@@ -503,6 +546,7 @@ class ShareFS:
                 max_grant,
                 overwriting,
                 admit,
+                file_attributes,
             )
         finally:
             os.close(look.parent_fd)
@@ -529,6 +573,37 @@ class ShareFS:
             return st.st_ino & 0xFFFFFFFFFFFFFFFF
         finally:
             os.close(look.parent_fd)
+
+    def _open_stream(
+        self,
+        sp: streams.StreamPath,
+        desired_access: int,
+        disposition: int,
+        create_options: int,
+        file_attributes: int,
+    ) -> tuple[OpenFile | streams.StreamOpen, int]:
+        """A named stream: open (or create) its file, then the stream (streams.py)."""
+        assert sp.stream is not None
+        access = map_generic_access(desired_access)
+        base_disposition = FILE_OPEN if disposition in (FILE_OPEN, FILE_OVERWRITE) else FILE_OPEN_IF
+        base, _ = self.open(
+            sp.base,
+            desired_access=(desired_access & ~DELETE) | FILE_READ_ATTRIBUTES,
+            share_access=0,
+            create_disposition=base_disposition,
+            create_options=create_options & ~(FILE_DELETE_ON_CLOSE | FILE_DIRECTORY_FILE),
+            file_attributes=file_attributes,
+        )
+        granted = base.granted_access
+        if access & DELETE or desired_access & MAXIMUM_ALLOWED and not self.read_only:
+            granted |= DELETE
+        return streams.open_stream(
+            base,
+            sp.stream,
+            disposition=disposition,
+            granted=granted,
+            delete_on_close=bool(create_options & FILE_DELETE_ON_CLOSE),
+        )
 
     def _open_root_handle(
         self,
@@ -609,6 +684,12 @@ class ShareFS:
             raise nt_error(e) from e
         try:
             st = os.fstat(fd)
+            # MS-FSA 2.1.5.1.1: the requested attributes, ARCHIVE for a file; CreationTime
+            # is the first LastWriteTime, so both read the same until the first write.
+            attrs = file_attributes & SETTABLE_ATTRIBUTES
+            if not want_dir:
+                attrs |= FILE_ATTRIBUTE_ARCHIVE
+            dosattrib.write(fd, DosInfo(attrs, unix_ns_to_filetime(st.st_mtime_ns)))
             if not want_dir and file_attributes & FILE_ATTRIBUTE_READONLY:
                 os.fchmod(fd, stat_mod.S_IMODE(st.st_mode) & ~0o222)
         except OSError as e:
@@ -648,6 +729,7 @@ class ShareFS:
         max_grant: int,
         overwriting: bool,
         admit: Callable[[OpenFile], None] | None,
+        file_attributes: int = 0,
     ) -> tuple[OpenFile, int]:
         st = look.st
         name = look.name
@@ -688,7 +770,10 @@ class ShareFS:
 
         if want_dir:
             raise NtStatusError(STATUS_NOT_A_DIRECTORY, smb_path)
-        owner_writable = bool(st.st_mode & stat_mod.S_IWUSR)
+        dos = dosattrib.read(self._host_path(rel))
+        owner_writable = not dosattrib.is_readonly(bool(st.st_mode & stat_mod.S_IWUSR), dos)
+        if overwriting and dosattrib.overwrite_denied(dos, file_attributes):
+            raise NtStatusError(STATUS_ACCESS_DENIED, "HIDDEN/SYSTEM file overwritten without")
         explicit_write = bool(access & (FILE_WRITE_DATA | FILE_APPEND_DATA))
         if (explicit_write or overwriting) and not owner_writable:
             raise NtStatusError(STATUS_ACCESS_DENIED, "file is read-only")
@@ -728,8 +813,14 @@ class ShareFS:
         action = FILE_OPENED
         try:
             if overwriting:
+                creation = make_filestat(name, st, dos).creation_time
                 os.ftruncate(fd, 0)
                 action = FILE_SUPERSEDED if disposition == FILE_SUPERSEDE else FILE_OVERWRITTEN
+                # MS-FSA 2.1.5.1.2.1: the new attributes, plus ARCHIVE; CreationTime stays
+                attrs = file_attributes & SETTABLE_ATTRIBUTES | FILE_ATTRIBUTE_ARCHIVE
+                dosattrib.write(fd, DosInfo(attrs, creation))
+                if attrs & FILE_ATTRIBUTE_READONLY:
+                    os.fchmod(fd, stat_mod.S_IMODE(os.fstat(fd).st_mode) & ~0o222)
             handle.delete_on_close = delete_on_close
         except OSError as e:
             handle.close()
@@ -830,6 +921,11 @@ class OpenFile:
     _dev_ino: tuple[int, int]
     delete_on_close: bool = False
     closed: bool = False
+    #: what tells this open's stream apart in the oplock/lock tables: () for the file data
+    stream_key: ClassVar[tuple[str, ...]] = ()
+    #: LastWriteTime rules of this open (lanman.smb.server.timestamps)
+    times: WriteTimeState = field(default_factory=WriteTimeState)
+    _modified: bool = False  # ARCHIVE was set for this open's first data change
 
     # -- state --------------------------------------------------------------------------------
 
@@ -855,16 +951,81 @@ class OpenFile:
         if not self.granted_access & mask:
             raise NtStatusError(STATUS_ACCESS_DENIED, f"{what} not granted")
 
+    def alternate_name(self) -> str | None:
+        """FileAlternateNameInformation: the 8.3 name (None for the share root); it is
+        remembered so a CREATE by it finds this name again."""
+        self._check_open()
+        if not self._rel:
+            return None
+        name = self._rel[-1]
+        try:
+            pst = os.stat(os.path.dirname(self.path), follow_symlinks=False)
+            self.share.short_names.remember((pst.st_dev, pst.st_ino), name)
+        except OSError:
+            pass
+        return shortnames.short_name(name)
+
+    def stream_entries(self) -> list[tuple[str, int, int]]:
+        """``(name, size, allocation)`` of the object's data streams for
+        FileStreamInformation: "" the unnamed one (files only), then the named ones."""
+        fs = self.stat()
+        out = [] if self.is_directory else [("", fs.end_of_file, fs.allocation_size)]
+        for name, size in streams.list_streams(self.fd):
+            out.append((name, size, (size + _CLUSTER - 1) // _CLUSTER * _CLUSTER))
+        return out
+
     def stat(self) -> FileStat:
-        """FileStat of the open object, from ``fstat`` on the handle."""
+        """FileStat of the open object, from ``fstat`` and the DOS record on the handle
+        (a delayed LastWriteTime update that is due happens first)."""
         self._check_open()
         try:
+            when = self.times.due_update(self.share.clock())
+            if when is not None:
+                self._set_mtime(when)
             st = os.fstat(self.fd)
         except OSError as e:
             raise nt_error(e) from e
-        fs = make_filestat(self.name, st)
+        fs = make_filestat(self.name, st, dosattrib.read(self.fd))
         fs.delete_pending = self.delete_on_close
         return fs
+
+    # -- times and attributes that data changes move -----------------------------------------
+
+    def _set_mtime(self, mtime_ns: int) -> None:
+        """Make ``mtime_ns`` the visible LastWriteTime (atime kept)."""
+        try:
+            st = os.fstat(self.fd)
+            os.utime(self.fd, ns=(st.st_atime_ns, mtime_ns))
+        except OSError as e:
+            log.info("cannot set the write time of %s: %s", self.smb_path, e)
+
+    def _mark_modified(self) -> None:
+        """The first data change through this open sets ARCHIVE (MS-FSA 2.1.5.3)."""
+        if self._modified:
+            return
+        self._modified = True
+        dos = dosattrib.read(self.fd)
+        if dos is not None and not dos.attributes & FILE_ATTRIBUTE_ARCHIVE:
+            dosattrib.write(self.fd, dos.with_attributes(dos.attributes | FILE_ATTRIBUTE_ARCHIVE))
+
+    def _data_changed(self, before: os.stat_result) -> None:
+        """After a size change (SET_INFO EndOfFile/Allocation): LastWriteTime becomes now
+        unless the client froze it (MS-FSA 2.1.5.14.4), a pending update included."""
+        if self.times.frozen:
+            self._set_mtime(before.st_mtime_ns)
+        else:
+            now = self.share.clock()
+            self.times.flush_pending(now)
+            self._set_mtime(now)
+        self._mark_modified()
+
+    def apply_close_times(self) -> None:
+        """CLOSE: the LastWriteTime update the writes of this open still owe (timestamps.py)."""
+        if self.closed or self.is_directory:
+            return
+        when = self.times.on_close(self.share.clock())
+        if when is not None:
+            self._set_mtime(when)
 
     # -- data path (docs/ARCHITECTURE.md rule 5) -----------------------------------------------------
 
@@ -899,17 +1060,28 @@ class OpenFile:
         self._need(FILE_WRITE_DATA | FILE_APPEND_DATA, "write access")
         mv = memoryview(data).cast("B")
         try:
+            before = os.fstat(self.fd)
             if offset == APPEND_OFFSET or not self.granted_access & FILE_WRITE_DATA:
-                offset = os.fstat(self.fd).st_size
+                offset = before.st_size
             elif offset < 0 or offset + len(mv) > _MAX_I64:
                 raise NtStatusError(STATUS_INVALID_PARAMETER, "bad offset")
+            now = self.share.clock()
+            due = self.times.due_update(now)
             done = 0
             total = len(mv)
-            while done < total:
-                n = os.pwrite(self.fd, mv[done:], offset + done)
-                if n <= 0:
-                    raise OSError(errno.ENOSPC, "No space left on device")
-                done += n
+            try:
+                while done < total:
+                    n = os.pwrite(self.fd, mv[done:], offset + done)
+                    if n <= 0:
+                        raise OSError(errno.ENOSPC, "No space left on device")
+                    done += n
+            finally:
+                # The visible LastWriteTime moves by the rules of timestamps.py, not by
+                # the host's mtime update of every pwrite.
+                if done:
+                    self.times.on_write(now)
+                    self._set_mtime(due if due is not None else before.st_mtime_ns)
+                    self._mark_modified()
             return done
         except OSError as e:
             raise nt_error(e) from e
@@ -923,6 +1095,9 @@ class OpenFile:
             os.fsync(self.fd)
         except OSError as e:
             raise nt_error(e) from e
+        when = self.times.flush_pending(self.share.clock())
+        if when is not None:
+            self._set_mtime(when)
 
     # -- SET_INFO ----------------------------------------------------------------------------
 
@@ -939,29 +1114,36 @@ class OpenFile:
         """FileEndOfFileInformation (MS-FSCC 2.4.14): truncate or extend to ``n`` bytes."""
         self._check_size_change(n)
         try:
+            before = os.fstat(self.fd)
             os.ftruncate(self.fd, n)
         except OSError as e:
             raise nt_error(e) from e
+        self._data_changed(before)
 
     def set_allocation(self, n: int) -> None:
         """FileAllocationInformation (MS-FSCC 2.4.4): an allocation below end of file
         truncates the file (MS-FSA 2.1.5.15.1); growing it is a no-op here."""
         self._check_size_change(n)
         try:
-            if n < os.fstat(self.fd).st_size:
-                os.ftruncate(self.fd, n)
+            before = os.fstat(self.fd)
+            if n >= before.st_size:
+                return
+            os.ftruncate(self.fd, n)
         except OSError as e:
             raise nt_error(e) from e
+        self._data_changed(before)
 
     def set_basic_info(
         self, creation: int, last_access: int, last_write: int, change: int, attributes: int
     ) -> None:
-        """FileBasicInformation (MS-FSCC 2.4.7, MS-FSA 2.1.5.15.2).
+        """FileBasicInformation (MS-FSCC 2.4.7, MS-FSA 2.1.5.14.2).
 
-        Times 0 and -1 (and -2) leave a time unchanged; LastAccessTime and LastWriteTime are
-        applied with ``os.utime(ns=...)``; CreationTime and ChangeTime cannot be set on a POSIX
-        host and are ignored. Attributes 0 leave them unchanged; READONLY on a file clears /
-        restores the write bits; other attributes are ignored.
+        Time 0 leaves a time unchanged, -1 freezes LastWriteTime for this open and -2 thaws
+        it (timestamps.py); a pending delayed write-time update happens first. LastAccessTime
+        and LastWriteTime go to the host with ``os.utime(ns=...)``; CreationTime and
+        ChangeTime, which a POSIX host cannot set, go to the DOS record (dosattrib.py), as do
+        the attributes (0 leaves them, NORMAL clears them). READONLY on a file also clears /
+        restores the host write bits.
         """
         self._check_open()
         self._check_writable_share()
@@ -971,20 +1153,41 @@ class OpenFile:
                 raise NtStatusError(STATUS_INVALID_PARAMETER, "bad time")
         if attributes & FILE_ATTRIBUTE_DIRECTORY and not self.is_directory:
             raise NtStatusError(STATUS_INVALID_PARAMETER, "DIRECTORY attribute on a file")
+        now = self.share.clock()
         try:
+            if not self.is_directory:
+                pending = self.times.flush_pending(now)
+                if pending is not None:
+                    self._set_mtime(pending)
             if last_access > 0 or last_write > 0:
                 st = os.fstat(self.fd)
                 atime = filetime_to_unix_ns(last_access) if last_access > 0 else st.st_atime_ns
                 mtime = filetime_to_unix_ns(last_write) if last_write > 0 else st.st_mtime_ns
                 os.utime(self.fd, ns=(atime, mtime))
+            self.times.on_set_write_time(last_write)
+            old = dosattrib.read(self.fd)
+            new = old or DosInfo(0 if self.is_directory else FILE_ATTRIBUTE_ARCHIVE)
+            if set_time_value(creation) is not None:
+                new = replace(new, creation_time=creation)
+            if set_time_value(change) is not None:
+                new = replace(new, change_time=change)
+            if attributes:
+                new = new.with_attributes(attributes)
+                if new.attributes != (old.attributes if old else -1) and change <= 0:
+                    new = replace(new, change_time=unix_ns_to_filetime(now))
+            mode = new_mode = 0
             if attributes and not self.is_directory:
                 mode = stat_mod.S_IMODE(os.fstat(self.fd).st_mode)
                 if attributes & FILE_ATTRIBUTE_READONLY:
                     new_mode = mode & ~0o222
                 else:
                     new_mode = mode | stat_mod.S_IWUSR
-                if new_mode != mode:
-                    os.fchmod(self.fd, new_mode)
+            if new_mode != mode and new_mode & stat_mod.S_IWUSR:
+                os.fchmod(self.fd, new_mode)  # writable first: the record may need it
+            if new != old:
+                dosattrib.write(self.fd, new)
+            if new_mode != mode and not new_mode & stat_mod.S_IWUSR:
+                os.fchmod(self.fd, new_mode)
         except OverflowError as e:
             raise NtStatusError(STATUS_INVALID_PARAMETER, "time out of range") from e
         except OSError as e:
@@ -1006,7 +1209,9 @@ class OpenFile:
                 if self.is_directory:
                     if os.listdir(self.fd):
                         raise NtStatusError(STATUS_DIRECTORY_NOT_EMPTY, self.smb_path)
-                elif not os.fstat(self.fd).st_mode & stat_mod.S_IWUSR:
+                elif dosattrib.is_readonly(
+                    bool(os.fstat(self.fd).st_mode & stat_mod.S_IWUSR), dosattrib.read(self.fd)
+                ):
                     raise NtStatusError(STATUS_CANNOT_DELETE, "file is read-only")
             except OSError as e:
                 raise nt_error(e) from e
@@ -1111,16 +1316,18 @@ class OpenFile:
         out: list[FileStat] = []
         try:
             if pattern_matches(pattern, "."):
-                out.append(make_filestat(".", os.fstat(self.fd)))
+                out.append(make_filestat(".", os.fstat(self.fd), dosattrib.read(self.fd)))
             if pattern_matches(pattern, ".."):
                 if self._rel:
                     parent = os.stat("..", dir_fd=self.fd, follow_symlinks=False)
+                    pdos = dosattrib.read(os.path.dirname(self.path))
                 else:
                     parent = os.fstat(self.fd)
-                out.append(make_filestat("..", parent))
+                    pdos = dosattrib.read(self.fd)
+                out.append(make_filestat("..", parent, pdos))
             if not has_wildcards(pattern):
                 if component_error(pattern) is None:
-                    name, st = ShareFS._find(self.fd, pattern)
+                    name, st = self.share._find(self.fd, pattern)
                     guard = self.share.guard
                     if (
                         guard is not None
@@ -1158,13 +1365,18 @@ class OpenFile:
     def _entry(self, name: str, st: os.stat_result | None) -> FileStat | None:
         if st is None:
             return None
+        dos = None
         if stat_mod.S_ISLNK(st.st_mode):
             st = self.share._stat_symlink_target(self._rel + (name,))
             if st is None:
                 return None
         elif not (stat_mod.S_ISREG(st.st_mode) or stat_mod.S_ISDIR(st.st_mode)):
             return None
-        return make_filestat(name, st)
+        else:
+            dos = dosattrib.read(os.path.join(self.path, name))
+        fs = make_filestat(name, st, dos)
+        fs.short_name = shortnames.listing_short_name(name)
+        return fs
 
     # -- CLOSE -------------------------------------------------------------------------------
 
@@ -1172,6 +1384,7 @@ class OpenFile:
         """Close the handle; performs a pending delete-on-close first. Idempotent."""
         if self.closed:
             return
+        self.apply_close_times()
         self.closed = True
         fd, self.fd = self.fd, -1
         try:

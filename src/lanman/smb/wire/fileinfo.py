@@ -248,14 +248,18 @@ def encode_file_info(
     mode: int = 0,
     smb_path: str = "",
     volume_serial: int = 0,
+    streams: list[tuple[str, int, int]] | None = None,
+    alternate_name: str | None = None,
 ) -> bytes:
     """Encode one SMB2_0_INFO_FILE class for QUERY_INFO (MS-SMB2 3.3.5.20.1, MS-FSCC 2.4).
 
     ``access_mask`` is the open's granted access (FileAccessInformation), ``position`` and
     ``mode`` the open's current byte offset and mode flags, ``smb_path`` the open's path
-    relative to the share root. Raises ``NtStatusError(STATUS_INVALID_INFO_CLASS)`` for a
-    class not handled here, and ``STATUS_OBJECT_NAME_NOT_FOUND`` for
-    FileAlternateNameInformation (no 8.3 short names, like NTFS with 8dot3 disabled).
+    relative to the share root, ``streams`` the object's data streams for
+    FileStreamInformation (default: the unnamed one of a file), ``alternate_name`` its 8.3
+    name. Raises ``NtStatusError(STATUS_INVALID_INFO_CLASS)`` for a class not handled here,
+    and ``STATUS_OBJECT_NAME_NOT_FOUND`` for FileAlternateNameInformation without a short
+    name.
     """
     if info_class == FILE_BASIC_INFORMATION:  # 2.4.7
         out = bytearray(40)
@@ -298,14 +302,14 @@ def encode_file_info(
         out[100:] = name
         return bytes(out)
     if info_class == FILE_ALTERNATE_NAME_INFORMATION:  # 2.4.5
-        raise NtStatusError(STATUS_OBJECT_NAME_NOT_FOUND, "no 8.3 short names")
+        if not alternate_name:
+            raise NtStatusError(STATUS_OBJECT_NAME_NOT_FOUND, "no 8.3 short name")
+        name = _utf16(alternate_name)
+        return _U32.pack(len(name)) + name
     if info_class == FILE_STREAM_INFORMATION:  # 2.4.43
-        if st.is_directory:
-            return b""  # directories have no unnamed data stream
-        return (
-            _STREAM.pack(0, len(_DATA_STREAM_NAME), st.end_of_file, st.allocation_size)
-            + _DATA_STREAM_NAME
-        )
+        if streams is None:
+            streams = [] if st.is_directory else [("", st.end_of_file, st.allocation_size)]
+        return encode_stream_entries(streams)
     if info_class == FILE_COMPRESSION_INFORMATION:  # 2.4.9: COMPRESSION_FORMAT_NONE
         return _COMPRESSION.pack(st.end_of_file, 0, 0, 0, 0)
     if info_class == FILE_NETWORK_OPEN_INFORMATION:  # 2.4.29
@@ -327,6 +331,22 @@ def encode_file_info(
             (st.file_id & 0xFFFFFFFFFFFFFFFF).to_bytes(16, "little"),
         )
     raise NtStatusError(STATUS_INVALID_INFO_CLASS, f"file info class {info_class}")
+
+
+def encode_stream_entries(streams: list[tuple[str, int, int]]) -> bytes:
+    """FILE_STREAM_INFORMATION entries (MS-FSCC 2.4.43) for ``(name, size, allocation)``;
+    name "" is the unnamed stream ``::$DATA``, others become ``:name:$DATA``. Entries are
+    8-byte aligned and chained by NextEntryOffset."""
+    out = bytearray()
+    prev = -1
+    for name, size, alloc in streams:
+        wire = _DATA_STREAM_NAME if not name else _utf16(f":{name}:$DATA")
+        if prev >= 0:
+            out.extend(bytes(-len(out) % 8))
+            struct.pack_into("<I", out, prev, len(out) - prev)
+        prev = len(out)
+        out += _STREAM.pack(0, len(wire), size, alloc) + wire
+    return bytes(out)
 
 
 def fit_query_output(info_class: int, data: bytes, output_buffer_length: int) -> tuple[bytes, int]:
@@ -702,7 +722,7 @@ def encode_directory_entries(
 
     Entries start on 8-byte boundaries and are chained by NextEntryOffset; the last one has
     NextEntryOffset 0 and is not padded. FileIndex, EaSize, reparse tag are 0; ShortName is
-    empty. Returns ``(buffer, count)``; ``count == 0`` with entries left means the first entry
+    the entry's ``short_name`` (empty when it has none). Returns ``(buffer, count)``; ``count == 0`` with entries left means the first entry
     did not fit and the caller answers with :func:`directory_no_fit_status`.
     Unknown class -> ``NtStatusError(STATUS_INVALID_INFO_CLASS)``.
     """
@@ -748,6 +768,14 @@ def encode_directory_entries(
             )
             # EaSize (68..), ShortName*, Reserved* are zero already in the fresh bytearray.
             fid = st.file_id & 0xFFFFFFFFFFFFFFFF
+            if st.short_name and info_class in (
+                FILE_BOTH_DIRECTORY_INFORMATION,
+                FILE_ID_BOTH_DIRECTORY_INFORMATION,
+            ):
+                # 2.4.8: ShortNameLength (1 byte) at 68, ShortName (24 bytes) at 70
+                short = _utf16(st.short_name)[:24]
+                out[start + 68] = len(short)
+                out[start + 70 : start + 70 + len(short)] = short
             if info_class == FILE_ID_BOTH_DIRECTORY_INFORMATION:
                 _U64.pack_into(out, start + 96, fid)
             elif info_class == FILE_ID_FULL_DIRECTORY_INFORMATION:
