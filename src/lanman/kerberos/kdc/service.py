@@ -177,16 +177,15 @@ class KdcServer:
             for old, reason, new in events:
                 if new is None:
                     log.error(
-                        "KDC worker pid %d died (%s) soon after its start; retrying later",
+                        "KDC worker pid %d died (%s) again soon after its start; "
+                        "restarting it later",
                         old,
                         reason,
                     )
-                elif old:
+                else:
                     log.warning(
                         "KDC worker pid %d died (%s); restarted as pid %d", old, reason, new
                     )
-                else:
-                    log.warning("KDC worker restarted as pid %d", new)
 
     async def close(self) -> None:
         if self.supervisor is not None:

@@ -61,9 +61,9 @@ class WorkerPool:
     """``count`` worker processes serving ``udp``/``tcp`` (the parent keeps its own copies).
 
     :meth:`restart_dead` (called periodically by the parent's service) replaces a worker that
-    died; one that dies again within ``QUICK_DEATH`` seconds of its start is restarted only
-    after a delay that doubles each time (up to ``MAX_BACKOFF``), so a worker that cannot start
-    does not become a fork loop.
+    died; one that keeps dying within ``QUICK_DEATH`` seconds of its start is restarted after a
+    delay that doubles each time (up to ``MAX_BACKOFF``), so a worker that cannot start does not
+    become a fork loop.
     """
 
     QUICK_DEATH = 5.0
@@ -100,14 +100,16 @@ class WorkerPool:
         ]
         self.procs: list[subprocess.Popen | None] = []
         self._started: list[float] = []
-        self._backoff: list[float] = []
+        self._quick: list[int] = []  # consecutive deaths soon after a start
         self._not_before: list[float] = []
+        self._dead: list[tuple[int, str]] = []
         self.restarts = 0
         for _ in range(count):
             self.procs.append(self._spawn())
             self._started.append(time.monotonic())
-            self._backoff.append(0.0)
+            self._quick.append(0)
             self._not_before.append(0.0)
+            self._dead.append((0, ""))
 
     def _spawn(self) -> subprocess.Popen:
         return subprocess.Popen(
@@ -120,7 +122,8 @@ class WorkerPool:
 
     def restart_dead(self, now: float | None = None) -> list[tuple[int, str, int | None]]:
         """Reap dead workers and start replacements: ``[(old pid, reason, new pid or None)]``
-        (None: the replacement waits for its backoff; a later call starts it)."""
+        (None: the replacement waits for its backoff; a later call starts it and reports the
+        same old pid and reason)."""
         now = time.monotonic() if now is None else now
         events: list[tuple[int, str, int | None]] = []
         for i, p in enumerate(self.procs):
@@ -131,26 +134,28 @@ class WorkerPool:
                 if p.stdin is not None:
                     with contextlib.suppress(OSError):
                         p.stdin.close()
-                lived = now - self._started[i]
-                if lived < self.QUICK_DEATH:
-                    self._backoff[i] = min(self.MAX_BACKOFF, max(1.0, 2 * self._backoff[i]))
-                else:
-                    self._backoff[i] = 0.0
-                self._not_before[i] = now + self._backoff[i]
+                self._quick[i] = (
+                    self._quick[i] + 1 if now - self._started[i] < self.QUICK_DEATH else 0
+                )
+                # the first quick death restarts at once; repeated ones wait 1, 2, 4 ... s
+                delay = (
+                    0.0
+                    if self._quick[i] <= 1
+                    else min(self.MAX_BACKOFF, 2.0 ** (self._quick[i] - 2))
+                )
+                self._not_before[i] = now + delay
+                self._dead[i] = (p.pid, exit_reason(rc))
                 self.procs[i] = None
-                reason = exit_reason(rc)
-                if now < self._not_before[i]:
-                    events.append((p.pid, reason, None))
+                if delay > 0:
+                    events.append((*self._dead[i], None))
                     continue
             elif now < self._not_before[i]:
                 continue
-            else:
-                reason = ""
             new = self._spawn()
             self.procs[i] = new
             self._started[i] = now
             self.restarts += 1
-            events.append((p.pid if p is not None else 0, reason, new.pid))
+            events.append((*self._dead[i], new.pid))
         return events
 
     def stop(self) -> None:
