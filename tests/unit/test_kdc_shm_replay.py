@@ -148,21 +148,27 @@ def test_worker_restart_and_backoff(monkeypatch):
     from lanman.kerberos.kdc.workers import WorkerPool
 
     monkeypatch.setattr(WorkerPool, "_spawn", lambda self: _FakeProc())
+    now = 0.0
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u, socket.socket() as t:
-        pool = WorkerPool(2, "/nonexistent", "/nonexistent/r.shm", u, t, 300)
+        pool = WorkerPool(2, "/nonexistent", "/nonexistent/r.shm", u, t, 300, clock=lambda: now)
     a, b = pool.procs
-    assert pool.restart_dead(now=0.0) == []
+    assert pool.restart_dead() == []
+    now = 100.0
     a.rc = -signal.SIGKILL  # dies long after its start: restarted at once
-    (ev,) = pool.restart_dead(now=100.0)
+    (ev,) = pool.restart_dead()
     assert ev[:2] == (a.pid, "killed by SIGKILL") and ev[2] == pool.procs[0].pid
     c = pool.procs[0]
     c.rc = 1  # first quick death: restarted at once
-    (ev,) = pool.restart_dead(now=101.0)
+    now = 101.0
+    (ev,) = pool.restart_dead()
     assert ev == (c.pid, "exit status 1", pool.procs[0].pid)
     d = pool.procs[0]
     d.rc = 1  # second quick death in a row: waits 1 s
-    assert pool.restart_dead(now=102.0) == [(d.pid, "exit status 1", None)]
-    assert pool.restart_dead(now=102.5) == []
-    (ev,) = pool.restart_dead(now=103.1)
+    now = 102.0
+    assert pool.restart_dead() == [(d.pid, "exit status 1", None)]
+    now = 102.5
+    assert pool.restart_dead() == []
+    now = 103.1
+    (ev,) = pool.restart_dead()
     assert ev[:2] == (d.pid, "exit status 1") and ev[2] == pool.procs[0].pid
     assert pool.procs[1] is b and pool.restarts == 3

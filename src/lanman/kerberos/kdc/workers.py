@@ -77,7 +77,9 @@ class WorkerPool:
         udp: socket.socket,
         tcp: socket.socket,
         clock_skew: int,
+        clock=time.monotonic,
     ) -> None:
+        self._clock = clock
         self._fds = (udp.fileno(), tcp.fileno())
         env = dict(os.environ)
         src = str(Path(__file__).resolve().parents[3])
@@ -106,7 +108,7 @@ class WorkerPool:
         self.restarts = 0
         for _ in range(count):
             self.procs.append(self._spawn())
-            self._started.append(time.monotonic())
+            self._started.append(clock())
             self._quick.append(0)
             self._not_before.append(0.0)
             self._dead.append((0, ""))
@@ -120,11 +122,11 @@ class WorkerPool:
     def pids(self) -> list[int]:
         return [p.pid for p in self.procs if p is not None]
 
-    def restart_dead(self, now: float | None = None) -> list[tuple[int, str, int | None]]:
+    def restart_dead(self) -> list[tuple[int, str, int | None]]:
         """Reap dead workers and start replacements: ``[(old pid, reason, new pid or None)]``
         (None: the replacement waits for its backoff; a later call starts it and reports the
         same old pid and reason)."""
-        now = time.monotonic() if now is None else now
+        now = self._clock()
         events: list[tuple[int, str, int | None]] = []
         for i, p in enumerate(self.procs):
             if p is not None:
