@@ -134,7 +134,7 @@ def add_policies(home: Path) -> None:
 
 
 def start_lanman(
-    work: Path, port: int, workers: int = 1, policies: bool = False
+    work: Path, port: int, workers: int = 1, policies: bool = False, replay: str = "shm"
 ) -> subprocess.Popen:
     home = work / ("lanman-policy-home" if policies else "lanman-home")
     provision_home(home)
@@ -151,7 +151,7 @@ def start_lanman(
         f"    d = Directory.open({str(home)!r})\n"
         "    stop = asyncio.Event()\n"
         "    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)\n"
-        f"    s = await start_kdc(KdcCore(d), '127.0.0.1', {port}, workers={workers})\n"
+        f"    s = await start_kdc(KdcCore(d), '127.0.0.1', {port}, workers={workers}, shared_replay={replay!r})\n"
         "    tune_gc()  # as lanman up does once its services are started\n"
         "    await stop.wait()\n"
         "    await s.close()\n"
@@ -357,7 +357,7 @@ def measure(work: Path, workers: int, args: argparse.Namespace) -> dict:
     sub = work / f"w{workers}"
     sub.mkdir()
     lport, mport = free_port(), free_port()
-    lproc = start_lanman(sub, lport, workers)
+    lproc = start_lanman(sub, lport, workers, replay=args.lanman_replay)
     mproc, _ = start_mit(sub, mport, workers)
     try:
         probe, _ = client.as_req(REALM, USER)
@@ -408,6 +408,12 @@ def main() -> None:
         action="store_true",
         help="also measure a lanman KDC with an enforced silo (From + To conditions)",
     )
+    ap.add_argument(
+        "--lanman-replay",
+        choices=("shm", "sqlite"),
+        default="shm",
+        help="lanman's cross-process replay cache with >1 process (sqlite: the older one)",
+    )
     ap.add_argument("--note", default="", help="a sentence appended to the RESULTS.md entry")
     ap.add_argument("--append", action="store_true", help="append the result to bench/RESULTS.md")
     args = ap.parse_args()
@@ -445,7 +451,8 @@ def main() -> None:
                 f"Python {platform.python_version()}), MIT krb5kdc {mit_version}, "
                 f"`bench/bench_kdc.py --requests {args.requests} --window {args.window} "
                 f"--rounds {args.rounds} --workers {args.workers}"
-                f"{f' --fresh-tgts {fresh}' if fresh != '0' else ''}`; "
+                f"{f' --fresh-tgts {fresh}' if fresh != '0' else ''}"
+                f"{' --lanman-replay sqlite' if args.lanman_replay == 'sqlite' else ''}`; "
                 "UDP on loopback, same load generator (pre-built unique AS-REQ with "
                 "PA-ENC-TIMESTAMP aes256 / TGS-REQ with a fresh authenticator, one TGT for all "
                 "or N different TGTs in turn), N processes per KDC (lanman "

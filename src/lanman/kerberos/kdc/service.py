@@ -250,6 +250,7 @@ async def start_kdc(
     port: int = 88,
     workers: int | None = None,
     auth_delay_ms: int = 0,
+    shared_replay: str = "shm",
 ) -> KdcServer:
     """Bind UDP and TCP on the same port (0: pick a free TCP port and use it for UDP too).
 
@@ -258,6 +259,7 @@ async def start_kdc(
     process, this one included, uses one replay cache shared across processes (a
     shared-memory table, :class:`~lanman.kerberos.kdc.replay.ShmReplayCache`); a worker that
     dies is restarted.  ``workers`` None: :func:`set_default_workers`'s value (1).
+    ``shared_replay="sqlite"``: the older SQLite replay table instead (kept for comparison).
     ``auth_delay_ms``: the rate limiter's delay for failed pre-authentication (0: none)."""
     if workers is None:
         workers = _default_workers
@@ -276,14 +278,16 @@ async def start_kdc(
         server.udp_transport = transport  # type: ignore[assignment]
         return server
 
-    from lanman.kerberos.kdc.replay import ShmReplayCache
+    from lanman.kerberos.kdc.replay import open_shared_replay
     from lanman.kerberos.kdc.workers import WorkerPool, _private_dir
 
+    if shared_replay not in ("shm", "sqlite"):
+        raise ValueError(f"shared_replay {shared_replay!r}: 'shm' or 'sqlite'")
     udp, tcp = _bind(host, port)
     replay_dir = _private_dir()
     try:
-        replay_path = os.path.join(replay_dir, "replay.shm")
-        core.replay = ShmReplayCache(
+        replay_path = os.path.join(replay_dir, f"replay.{shared_replay}")
+        core.replay = open_shared_replay(
             replay_path, window=core.config.clock_skew, max_entries=core.config.replay_entries
         )
         pool = WorkerPool(workers - 1, str(path), replay_path, udp, tcp, core.config.clock_skew)
