@@ -134,7 +134,7 @@ def add_policies(home: Path) -> None:
 
 
 def start_lanman(
-    work: Path, port: int, workers: int = 1, policies: bool = False
+    work: Path, port: int, workers: int = 1, policies: bool = False, replay: str = "shm"
 ) -> subprocess.Popen:
     home = work / ("lanman-policy-home" if policies else "lanman-home")
     provision_home(home)
@@ -151,7 +151,7 @@ def start_lanman(
         f"    d = Directory.open({str(home)!r})\n"
         "    stop = asyncio.Event()\n"
         "    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)\n"
-        f"    s = await start_kdc(KdcCore(d), '127.0.0.1', {port}, workers={workers})\n"
+        f"    s = await start_kdc(KdcCore(d), '127.0.0.1', {port}, workers={workers}, shared_replay={replay!r})\n"
         "    tune_gc()  # as lanman up does once its services are started\n"
         "    await stop.wait()\n"
         "    await s.close()\n"
@@ -317,27 +317,38 @@ def run_tgs(name: str, port: int, n: int, window: int, tgt: client.Credentials) 
     return ok / dt
 
 
-def run_one(name: str, port: int, n: int, window: int, fresh_tgts: int = 0) -> dict:
+def run_one(
+    name: str,
+    port: int,
+    n: int,
+    window: int,
+    fresh_tgts: int = 0,
+    tgt_modes: list[int] | None = None,
+) -> dict:
+    """AS, then TGS once per entry of ``tgt_modes`` (0: one TGT for all TGS-REQs, a client's
+    session; N: N different TGTs used in turn, many clients: a KDC-side cache of decrypted TGTs
+    gains nothing when N >= n). -> {"as", "tgs" (first mode), "tgs:N" per mode, ...}."""
+    modes = tgt_modes if tgt_modes is not None else [fresh_tgts]
     key = user_key(port)
     now = time.time()
     as_reqs = [client.as_req(REALM, USER, key=key, etypes=[18], now=now)[0] for _ in range(n)]
     dt, ok, bad = blast(port, as_reqs, asn1.MSG_AS_REP, window)
-    as_rate = ok / dt
-    # One TGT for all TGS-REQs (a client's session), or ``fresh_tgts`` new TGTs used in turn
-    # (many clients: a KDC-side cache of decrypted TGTs gains nothing when >= n).
-    tgts = get_tgts(port, key, max(1, fresh_tgts))
-    now = time.time()
-    tgs_reqs = [
-        client.tgs_req(tgts[i % len(tgts)], SERVICE, etypes=[18], now=now)[0] for i in range(n)
-    ]
-    dt2, ok2, bad2 = blast(port, tgs_reqs, asn1.MSG_TGS_REP, window)
-    tgs_rate = ok2 / dt2
-    print(
-        f"{name:>7}: AS {as_rate:8.0f}/s ({ok} ok, {bad} other)   "
-        f"TGS {tgs_rate:8.0f}/s ({ok2} ok, {bad2} other)",
-        flush=True,
-    )
-    return {"as": as_rate, "tgs": tgs_rate, "as_bad": bad, "tgs_bad": bad2}
+    out: dict = {"as": ok / dt, "as_bad": bad}
+    line = f"{name:>7}: AS {out['as']:8.0f}/s ({ok} ok, {bad} other)"
+    for mode in modes:
+        tgts = get_tgts(port, key, max(1, mode))
+        now = time.time()
+        tgs_reqs = [
+            client.tgs_req(tgts[i % len(tgts)], SERVICE, etypes=[18], now=now)[0] for i in range(n)
+        ]
+        dt2, ok2, bad2 = blast(port, tgs_reqs, asn1.MSG_TGS_REP, window)
+        out[f"tgs:{mode}"] = ok2 / dt2
+        out.setdefault("tgs", ok2 / dt2)
+        out.setdefault("tgs_bad", bad2)
+        what = f"{mode} TGTs" if mode else "one TGT"
+        line += f"   TGS ({what}) {ok2 / dt2:8.0f}/s ({ok2} ok, {bad2} other)"
+    print(line, flush=True)
+    return out
 
 
 def measure(work: Path, workers: int, args: argparse.Namespace) -> dict:
@@ -346,7 +357,7 @@ def measure(work: Path, workers: int, args: argparse.Namespace) -> dict:
     sub = work / f"w{workers}"
     sub.mkdir()
     lport, mport = free_port(), free_port()
-    lproc = start_lanman(sub, lport, workers)
+    lproc = start_lanman(sub, lport, workers, replay=args.lanman_replay)
     mproc, _ = start_mit(sub, mport, workers)
     try:
         probe, _ = client.as_req(REALM, USER)
@@ -356,7 +367,7 @@ def measure(work: Path, workers: int, args: argparse.Namespace) -> dict:
         for _ in range(args.rounds):
             for kdc, port in (("MIT", mport), ("lanman", lport)):
                 results[kdc.lower()].append(
-                    run_one(kdc, port, args.requests, args.window, args.fresh_tgts)
+                    run_one(kdc, port, args.requests, args.window, tgt_modes=args.tgt_modes)
                 )
     finally:
         for p in (lproc, mproc):
@@ -365,9 +376,14 @@ def measure(work: Path, workers: int, args: argparse.Namespace) -> dict:
                 p.wait(10)
             except subprocess.TimeoutExpired:
                 p.kill()
-    best = {k: {m: max(r[m] for r in v) for m in ("as", "tgs")} for k, v in results.items()}
+    metrics = ["as"] + [f"tgs:{m}" for m in args.tgt_modes]
+    best = {k: {m: max(r[m] for r in v) for m in metrics} for k, v in results.items()}
     best["runs"] = results  # type: ignore[assignment]
     return best
+
+
+def _mode_name(mode: int) -> str:
+    return f"TGS ({mode} fresh TGTs)" if mode else "TGS (one TGT)"
 
 
 def main() -> None:
@@ -382,18 +398,27 @@ def main() -> None:
     )
     ap.add_argument(
         "--fresh-tgts",
-        type=int,
-        default=0,
-        metavar="N",
-        help="rotate N different TGTs over the TGS-REQs (0: one TGT for all of them)",
+        default="0",
+        metavar="N[,N...]",
+        help="rotate N different TGTs over the TGS-REQs (0: one TGT for all of them); "
+        "a list measures each in the same run, e.g. 0,2000",
     )
     ap.add_argument(
         "--policy",
         action="store_true",
         help="also measure a lanman KDC with an enforced silo (From + To conditions)",
     )
+    ap.add_argument(
+        "--lanman-replay",
+        choices=("shm", "sqlite"),
+        default="shm",
+        help="lanman's cross-process replay cache with >1 process (sqlite: the older one)",
+    )
+    ap.add_argument("--note", default="", help="a sentence appended to the RESULTS.md entry")
     ap.add_argument("--append", action="store_true", help="append the result to bench/RESULTS.md")
     args = ap.parse_args()
+    args.tgt_modes = [int(x) for x in args.fresh_tgts.split(",") if x.strip()] or [0]
+    args.fresh_tgts = args.tgt_modes[0]  # the policy mode measures one
     if args.policy:
         policy_mode(args)
         return
@@ -402,16 +427,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-kdc-") as tmp:
         for w in counts:
             best = measure(Path(tmp), w, args)
-            ras = best["lanman"]["as"] / best["mit"]["as"]
-            rtgs = best["lanman"]["tgs"] / best["mit"]["tgs"]
-            print(
-                f"{w} process(es), best of {args.rounds}: lanman AS {best['lanman']['as']:.0f}/s "
-                f"vs MIT {best['mit']['as']:.0f}/s (ratio {ras:.2f}); lanman TGS "
-                f"{best['lanman']['tgs']:.0f}/s vs MIT {best['mit']['tgs']:.0f}/s "
-                f"(ratio {rtgs:.2f})",
-                flush=True,
-            )
-            rows.append((w, best, ras, rtgs))
+            summary = []
+            for m in ["as"] + [f"tgs:{x}" for x in args.tgt_modes]:
+                ratio = best["lanman"][m] / best["mit"][m]
+                summary.append(
+                    f"{m} lanman {best['lanman'][m]:.0f}/s vs MIT {best['mit'][m]:.0f}/s "
+                    f"({ratio:.2f})"
+                )
+            print(f"{w} process(es), best of {args.rounds}: " + "; ".join(summary), flush=True)
+            rows.append((w, best))
     if args.append:
         mit_version = subprocess.run(
             ["dpkg-query", "-W", "-f", "${Version}", "krb5-kdc"],
@@ -419,6 +443,7 @@ def main() -> None:
             text=True,
             check=False,
         ).stdout
+        fresh = ",".join(map(str, args.tgt_modes))
         with open(REPO / "bench" / "RESULTS.md", "a") as f:
             f.write(
                 f"\n## KDC: lanman vs MIT krb5kdc — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
@@ -426,26 +451,24 @@ def main() -> None:
                 f"Python {platform.python_version()}), MIT krb5kdc {mit_version}, "
                 f"`bench/bench_kdc.py --requests {args.requests} --window {args.window} "
                 f"--rounds {args.rounds} --workers {args.workers}"
-                f"{f' --fresh-tgts {args.fresh_tgts}' if args.fresh_tgts else ''}`; "
+                f"{f' --fresh-tgts {fresh}' if fresh != '0' else ''}"
+                f"{' --lanman-replay sqlite' if args.lanman_replay == 'sqlite' else ''}`; "
                 "UDP on loopback, same load generator (pre-built unique AS-REQ with "
-                "PA-ENC-TIMESTAMP aes256 / TGS-REQ with a fresh authenticator, "
-                + (
-                    f"{args.fresh_tgts} different TGTs in turn"
-                    if args.fresh_tgts
-                    else "one TGT for all"
-                )
-                + "), "
-                "N processes per KDC (lanman `start_kdc(workers=N)`, MIT `krb5kdc -w N`), "
+                "PA-ENC-TIMESTAMP aes256 / TGS-REQ with a fresh authenticator, one TGT for all "
+                "or N different TGTs in turn), N processes per KDC (lanman "
+                "`start_kdc(workers=N)` = `lanman up --kdc-workers N`, MIT `krb5kdc -w N`), "
                 "best of the rounds.\n\n"
                 "| processes | exchange | lanman /s | MIT /s | ratio |\n|---:|---|---:|---:|---:|\n"
             )
-            for w, best, ras, rtgs in rows:
-                f.write(
-                    f"| {w} | AS (pre-auth) | {best['lanman']['as']:.0f} | "
-                    f"{best['mit']['as']:.0f} | {ras:.2f} |\n"
-                    f"| {w} | TGS | {best['lanman']['tgs']:.0f} | {best['mit']['tgs']:.0f} | "
-                    f"{rtgs:.2f} |\n"
-                )
+            for w, best in rows:
+                for m in ["as"] + [f"tgs:{x}" for x in args.tgt_modes]:
+                    label = "AS (pre-auth)" if m == "as" else _mode_name(int(m.split(":")[1]))
+                    f.write(
+                        f"| {w} | {label} | {best['lanman'][m]:.0f} | {best['mit'][m]:.0f} | "
+                        f"{best['lanman'][m] / best['mit'][m]:.2f} |\n"
+                    )
+            if args.note:
+                f.write(f"\n{args.note}\n")
 
 
 def policy_mode(args: argparse.Namespace) -> None:

@@ -54,6 +54,8 @@ def run_suite(target, suite: str, bound: float = 150.0, *extra: str) -> dict:
             errors="replace"
         )
         rc = None
+    # smbtorture's own --maximum-runtime stops the suite early: that too is "not finished"
+    timed_out = timed_out or "maximum runtime exceeded" in out
     results = parse(out)
     return {
         "suite": suite,

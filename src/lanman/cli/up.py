@@ -34,6 +34,13 @@ def _client_host(listen: str) -> str:
     help="KDC UDP+TCP port when a domain is provisioned (default from lanman.toml: 4088).",
 )
 @click.option(
+    "--kdc-workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="KDC processes on the KDC port (a dead one is restarted); they share one replay cache.",
+)
+@click.option(
     "--demo",
     is_flag=True,
     help="On first run create share 'demo' and user 'demo'; print its password once.",
@@ -64,6 +71,7 @@ def up(
     listen: str | None,
     smb_port: int | None,
     kdc_port: int | None,
+    kdc_workers: int,
     demo: bool,
     run_as: str | None,
     log_level: str,
@@ -166,7 +174,13 @@ def up(
     from lanman.directory import Directory
 
     if Directory.is_provisioned(home.path):
-        click.echo(f"lanman: KDC on {listen}:{home.config.kdc_port} (UDP and TCP) for the domain.")
+        from lanman.kerberos.kdc.service import set_default_workers
+
+        set_default_workers(kdc_workers)  # this run: the SMB service starts the KDC
+        procs = f", {kdc_workers} processes" if kdc_workers > 1 else ""
+        click.echo(
+            f"lanman: KDC on {listen}:{home.config.kdc_port} (UDP and TCP{procs}) for the domain."
+        )
     sys.stdout.flush()
     try:
         run(home, listen, port, **extra)

@@ -27,7 +27,7 @@ from lanman.kerberos.kdc import errors as E
 from lanman.kerberos.kdc import wire
 from lanman.kerberos.kdc.dircache import DirectoryCache
 from lanman.kerberos.kdc.fast import FastState, fast_error_edata, outer_client
-from lanman.kerberos.kdc.replay import ReplayCache
+from lanman.kerberos.kdc.replay import ReplayCache, ReplayCacheFull
 
 __all__ = ["KdcConfig", "KdcCore", "TicketInfo"]
 
@@ -499,8 +499,13 @@ class KdcCore:
             raise E.KdcError(E.KRB_AP_ERR_SKEW, "clock skew too great")
         if tkt.flags & bit(TF.invalid):
             raise E.KdcError(E.KRB_AP_ERR_TKT_NYV, "ticket invalid")
-        if check_replay and not self.replay.check_and_store(cipher, "krbtgt", now):
-            raise E.KdcError(E.KRB_AP_ERR_REPEAT, "request is a replay")
+        if check_replay:
+            try:
+                fresh = self.replay.check_and_store(cipher, "krbtgt", now)
+            except ReplayCacheFull:
+                raise E.KdcError(E.KDC_ERR_SVC_UNAVAILABLE, "replay cache full") from None
+            if not fresh:
+                raise E.KdcError(E.KRB_AP_ERR_REPEAT, "request is a replay")
         return tkt, auth
 
     def lifetimes(

@@ -26,7 +26,7 @@ from lanman.kerberos.kdc import errors as E
 from lanman.kerberos.kdc.core import KdcCore
 from lanman.limits import ConnectionLimiter, FailureBrake, source_host
 
-__all__ = ["KdcServer", "serve_sockets", "start_kdc"]
+__all__ = ["KdcServer", "serve_sockets", "set_default_workers", "start_kdc"]
 
 log = logging.getLogger("lanman.kdc")
 
@@ -36,6 +36,19 @@ MAX_REQUESTS_PER_CONN = 64
 MAX_CONNECTIONS = 256
 MAX_PER_ADDRESS = 32
 IDLE_TIMEOUT = 15.0
+SUPERVISE_INTERVAL = 0.5  # how often the parent looks for dead worker processes
+
+# Processes per KDC when a caller of start_kdc does not say (``lanman up --kdc-workers N``
+# sets it for the run: the SMB service starts the KDC without a workers argument).
+_default_workers = 1
+
+
+def set_default_workers(count: int) -> None:
+    """The number of KDC processes :func:`start_kdc` starts when not told (>= 1)."""
+    global _default_workers
+    if count < 1:
+        raise ValueError("at least one KDC process")
+    _default_workers = count
 
 
 def _answer(core: KdcCore, data: bytes, brake: FailureBrake, addr: object) -> tuple:
@@ -96,6 +109,7 @@ class KdcServer:
     port: int = 0
     workers: object = None  # a workers.WorkerPool when other processes share the sockets
     replay_dir: str | None = None
+    supervisor: asyncio.Task | None = None
     brake: FailureBrake = field(default_factory=lambda: FailureBrake(0))
     limiter: ConnectionLimiter = field(
         default_factory=lambda: ConnectionLimiter(MAX_CONNECTIONS, MAX_PER_ADDRESS)
@@ -148,7 +162,37 @@ class KdcServer:
                 self._conns.discard(task)
             writer.close()
 
+    async def _supervise(self) -> None:
+        """Restart worker processes that die, logging why (until :meth:`close`)."""
+        while self.workers is not None:
+            await asyncio.sleep(SUPERVISE_INTERVAL)
+            pool = self.workers
+            if pool is None:
+                return
+            try:
+                events = pool.restart_dead()  # type: ignore[attr-defined]
+            except OSError as e:
+                log.error("cannot restart a KDC worker process: %s", e)
+                continue
+            for old, reason, new in events:
+                if new is None:
+                    log.error(
+                        "KDC worker pid %d died (%s) again soon after its start; "
+                        "restarting it later",
+                        old,
+                        reason,
+                    )
+                else:
+                    log.warning(
+                        "KDC worker pid %d died (%s); restarted as pid %d", old, reason, new
+                    )
+
     async def close(self) -> None:
+        if self.supervisor is not None:
+            self.supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.supervisor
+            self.supervisor = None
         if self.udp_transport is not None:
             self.udp_transport.close()
         if self.tcp_server is not None:
@@ -204,15 +248,21 @@ async def start_kdc(
     core: KdcCore,
     host: str = "127.0.0.1",
     port: int = 88,
-    workers: int = 1,
+    workers: int | None = None,
     auth_delay_ms: int = 0,
+    shared_replay: str = "shm",
 ) -> KdcServer:
     """Bind UDP and TCP on the same port (0: pick a free TCP port and use it for UDP too).
 
     ``workers`` > 1 (and a directory opened from a file, ``core.directory.path``): ``workers - 1``
     extra processes serve the same sockets (see :mod:`lanman.kerberos.kdc.workers`), and every
-    process, this one included, uses one replay cache shared across processes.
+    process, this one included, uses one replay cache shared across processes (a
+    shared-memory table, :class:`~lanman.kerberos.kdc.replay.ShmReplayCache`); a worker that
+    dies is restarted.  ``workers`` None: :func:`set_default_workers`'s value (1).
+    ``shared_replay="sqlite"``: the older SQLite replay table instead (kept for comparison).
     ``auth_delay_ms``: the rate limiter's delay for failed pre-authentication (0: none)."""
+    if workers is None:
+        workers = _default_workers
     path = getattr(core.directory, "path", None)
     if workers <= 1 or path is None:
         loop = asyncio.get_running_loop()
@@ -228,14 +278,18 @@ async def start_kdc(
         server.udp_transport = transport  # type: ignore[assignment]
         return server
 
-    from lanman.kerberos.kdc.replay import SharedReplayCache
+    from lanman.kerberos.kdc.replay import open_shared_replay
     from lanman.kerberos.kdc.workers import WorkerPool, _private_dir
 
+    if shared_replay not in ("shm", "sqlite"):
+        raise ValueError(f"shared_replay {shared_replay!r}: 'shm' or 'sqlite'")
     udp, tcp = _bind(host, port)
     replay_dir = _private_dir()
     try:
-        replay_path = os.path.join(replay_dir, "replay.sqlite")
-        core.replay = SharedReplayCache(replay_path, window=core.config.clock_skew)
+        replay_path = os.path.join(replay_dir, f"replay.{shared_replay}")
+        core.replay = open_shared_replay(
+            replay_path, window=core.config.clock_skew, max_entries=core.config.replay_entries
+        )
         pool = WorkerPool(workers - 1, str(path), replay_path, udp, tcp, core.config.clock_skew)
     except BaseException:
         udp.close()
@@ -245,4 +299,6 @@ async def start_kdc(
     server = await serve_sockets(core, udp, tcp, host, auth_delay_ms)
     server.workers = pool
     server.replay_dir = replay_dir
+    server.supervisor = asyncio.get_running_loop().create_task(server._supervise())
+    log.info("KDC: %d processes (worker pids %s)", workers, ", ".join(map(str, pool.pids)))
     return server

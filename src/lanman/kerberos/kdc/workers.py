@@ -9,15 +9,17 @@ process.  (MIT's ``krb5kdc -w N`` shares its sockets the same way.)
 
 Coherence across processes:
 
-* replay cache: a :class:`~lanman.kerberos.kdc.replay.SharedReplayCache` (one SQLite file in a
-  private temporary directory) used by the parent and every worker;
+* replay cache: a :class:`~lanman.kerberos.kdc.replay.ShmReplayCache` (a fixed-size hash
+  table in a shared-memory file in a private temporary directory) used by the parent and every
+  worker (a ``*.sqlite`` path selects the older SQLite table instead);
 * directory: each worker opens the same SQLite directory; its principal cache is dropped when
   ``PRAGMA data_version`` moves, i.e. when any process (another worker recording a bad
   password, ``lanman user ...``) commits.
 
 No orphans: each worker reads a pipe whose write end only the parent holds; when the parent
 exits (or is killed) the pipe reaches EOF and the worker exits.  On Linux the worker also asks
-for SIGTERM on the parent's death (``PR_SET_PDEATHSIG``).
+for SIGTERM on the parent's death (``PR_SET_PDEATHSIG``).  A worker that dies is restarted by
+the parent (:meth:`WorkerPool.restart_dead`), which logs why it died.
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-__all__ = ["WorkerPool", "main"]
+__all__ = ["WorkerPool", "exit_reason", "main"]
 
 STOP_TIMEOUT = 5.0
 
@@ -44,8 +47,27 @@ def _private_dir() -> str:
     return tempfile.mkdtemp(prefix="lanman-kdc-", dir=base)
 
 
+def exit_reason(returncode: int) -> str:
+    """A dead worker's status in words (``killed by SIGKILL``, ``exit status 1``)."""
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit status {returncode}"
+
+
 class WorkerPool:
-    """``count`` worker processes serving ``udp``/``tcp`` (the parent keeps its own copies)."""
+    """``count`` worker processes serving ``udp``/``tcp`` (the parent keeps its own copies).
+
+    :meth:`restart_dead` (called periodically by the parent's service) replaces a worker that
+    died; one that keeps dying within ``QUICK_DEATH`` seconds of its start is restarted after a
+    delay that doubles each time (up to ``MAX_BACKOFF``), so a worker that cannot start does not
+    become a fork loop.
+    """
+
+    QUICK_DEATH = 5.0
+    MAX_BACKOFF = 60.0
 
     def __init__(
         self,
@@ -55,48 +77,102 @@ class WorkerPool:
         udp: socket.socket,
         tcp: socket.socket,
         clock_skew: int,
+        clock=time.monotonic,
     ) -> None:
-        self.procs: list[subprocess.Popen] = []
-        fds = (udp.fileno(), tcp.fileno())
+        self._clock = clock
+        self._fds = (udp.fileno(), tcp.fileno())
         env = dict(os.environ)
         src = str(Path(__file__).resolve().parents[3])
         env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        self._env = env
+        self._cmd = [
+            sys.executable,
+            "-m",
+            "lanman.kerberos.kdc.workers",
+            "--directory",
+            directory_path,
+            "--replay",
+            replay_path,
+            "--udp-fd",
+            str(self._fds[0]),
+            "--tcp-fd",
+            str(self._fds[1]),
+            "--clock-skew",
+            str(clock_skew),
+        ]
+        self.procs: list[subprocess.Popen | None] = []
+        self._started: list[float] = []
+        self._quick: list[int] = []  # consecutive deaths soon after a start
+        self._not_before: list[float] = []
+        self._dead: list[tuple[int, str]] = []
+        self.restarts = 0
         for _ in range(count):
-            cmd = [
-                sys.executable,
-                "-m",
-                "lanman.kerberos.kdc.workers",
-                "--directory",
-                directory_path,
-                "--replay",
-                replay_path,
-                "--udp-fd",
-                str(fds[0]),
-                "--tcp-fd",
-                str(fds[1]),
-                "--clock-skew",
-                str(clock_skew),
-            ]
-            self.procs.append(
-                subprocess.Popen(cmd, stdin=subprocess.PIPE, pass_fds=fds, env=env, close_fds=True)
-            )
+            self.procs.append(self._spawn())
+            self._started.append(clock())
+            self._quick.append(0)
+            self._not_before.append(0.0)
+            self._dead.append((0, ""))
+
+    def _spawn(self) -> subprocess.Popen:
+        return subprocess.Popen(
+            self._cmd, stdin=subprocess.PIPE, pass_fds=self._fds, env=self._env, close_fds=True
+        )
 
     @property
     def pids(self) -> list[int]:
-        return [p.pid for p in self.procs]
+        return [p.pid for p in self.procs if p is not None]
+
+    def restart_dead(self) -> list[tuple[int, str, int | None]]:
+        """Reap dead workers and start replacements: ``[(old pid, reason, new pid or None)]``
+        (None: the replacement waits for its backoff; a later call starts it and reports the
+        same old pid and reason)."""
+        now = self._clock()
+        events: list[tuple[int, str, int | None]] = []
+        for i, p in enumerate(self.procs):
+            if p is not None:
+                rc = p.poll()
+                if rc is None:
+                    continue
+                if p.stdin is not None:
+                    with contextlib.suppress(OSError):
+                        p.stdin.close()
+                self._quick[i] = (
+                    self._quick[i] + 1 if now - self._started[i] < self.QUICK_DEATH else 0
+                )
+                # the first quick death restarts at once; repeated ones wait 1, 2, 4 ... s
+                delay = (
+                    0.0
+                    if self._quick[i] <= 1
+                    else min(self.MAX_BACKOFF, 2.0 ** (self._quick[i] - 2))
+                )
+                self._not_before[i] = now + delay
+                self._dead[i] = (p.pid, exit_reason(rc))
+                self.procs[i] = None
+                if delay > 0:
+                    events.append((*self._dead[i], None))
+                    continue
+            elif now < self._not_before[i]:
+                continue
+            new = self._spawn()
+            self.procs[i] = new
+            self._started[i] = now
+            self.restarts += 1
+            events.append((*self._dead[i], new.pid))
+        return events
 
     def stop(self) -> None:
-        for p in self.procs:
+        procs = [p for p in self.procs if p is not None]
+        self.procs = []
+        for p in procs:
             if p.stdin is not None:
                 with contextlib.suppress(OSError):
                     p.stdin.close()  # EOF: the worker exits
-        for p in self.procs:
+        for p in procs:
             try:
                 p.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait(STOP_TIMEOUT)
-        self.procs = []
 
 
 def _die_with_parent() -> None:
@@ -115,7 +191,7 @@ async def _serve(args: argparse.Namespace) -> None:
     from lanman.directory import Directory
     from lanman.events import EventLog
     from lanman.kerberos.kdc.core import KdcConfig, KdcCore
-    from lanman.kerberos.kdc.replay import SharedReplayCache
+    from lanman.kerberos.kdc.replay import open_shared_replay
     from lanman.kerberos.kdc.service import serve_sockets
     from lanman.runtime import tune_gc
 
@@ -138,7 +214,7 @@ async def _serve(args: argparse.Namespace) -> None:
     core = KdcCore(directory, config=KdcConfig(clock_skew=args.clock_skew))
     events = EventLog(args.directory)
     core.emit = lambda name, **data: events.emit(name, source="kdc", **data)
-    core.replay = SharedReplayCache(args.replay, window=args.clock_skew)
+    core.replay = open_shared_replay(args.replay, window=args.clock_skew)
     udp = socket.socket(fileno=args.udp_fd)
     tcp = socket.socket(fileno=args.tcp_fd)
     server = await serve_sockets(core, udp, tcp)
