@@ -130,7 +130,9 @@ class Netns445:
 def srv(tmp_path_factory):
     require_tool("smbcacls")
     if os.geteuid() != 0 or not (shutil.which("unshare") and shutil.which("nsenter")):
-        pytest.skip("needs root, unshare and nsenter for a private port 445")
+        pytest.fail(
+            "needs root, unshare and nsenter (util-linux) for a private port 445", pytrace=False
+        )
     base = tmp_path_factory.mktemp("smbcacls")
     t = start_lanman(base)
     pw = random_password()
@@ -140,7 +142,7 @@ def srv(tmp_path_factory):
         ns = Netns445(t.port)
     except (RuntimeError, OSError) as e:
         cleanup_target(t)
-        pytest.skip(f"no private network namespace: {e}")
+        pytest.fail(f"no private network namespace: {e}", pytrace=False)
     yield t, bob, ns
     ns.close()
     cleanup_target(t)

@@ -220,6 +220,12 @@ class StreamOpen:
         self.closed = False
 
     @property
+    def file_key(self) -> None:
+        """Named streams are not in the open-file database yet (their share modes are not
+        checked: a known limit)."""
+        return None
+
+    @property
     def stream_key(self) -> tuple[str, ...]:
         return (":" + self.stream.casefold(),)
 
