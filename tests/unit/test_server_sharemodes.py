@@ -22,6 +22,7 @@ STATUS_DELETE_PENDING = 0xC0000056
 STATUS_DIRECTORY_NOT_EMPTY = 0xC0000101
 STATUS_OBJECT_NAME_NOT_FOUND = 0xC0000034
 STATUS_OBJECT_NAME_COLLISION = 0xC0000035
+STATUS_INVALID_PARAMETER = 0xC000000D
 
 R, W, D = 0x1, 0x2, 0x4
 ALL_SHARE = R | W | D
@@ -363,3 +364,24 @@ def test_create_of_an_existing_file_is_a_collision_before_its_descriptor(tmp_pat
         assert create(b, tb, "mine.txt", READ_DATA, ALL_SHARE, FILE_OPEN).status == (
             STATUS_ACCESS_DENIED
         )
+
+
+def test_stream_rename_over_the_wire(env):
+    """A SET_INFO rename of a stream open to ``:new:$DATA`` renames the stream (MS-FSA
+    2.1.5.14.11.1) and keeps the connection (it once dropped it)."""
+    _ctx, share, client = env
+    (a, ta) = client()
+    f = open_ok(a, ta, "s.txt", READ_DATA | WRITE_DATA | DELETE, ALL_SHARE)
+    a.close_file(ta, f)
+    s = open_ok(a, ta, "s.txt:one", READ_DATA | WRITE_DATA | DELETE, ALL_SHARE)
+    a.write(ta, s, 0, b"stream data")
+    # a stream cannot become a file of its own
+    assert rename(a, ta, s, "other.txt").status == STATUS_INVALID_PARAMETER
+    assert rename(a, ta, s, ":two:$DATA").status == STATUS_SUCCESS
+    a.close_file(ta, s)
+    assert create(a, ta, "s.txt:one", READ_DATA, ALL_SHARE, FILE_OPEN).status == (
+        STATUS_OBJECT_NAME_NOT_FOUND
+    )
+    t = open_ok(a, ta, "s.txt:two", READ_DATA, ALL_SHARE, disposition=FILE_OPEN)
+    assert a.read(ta, t, 0, 11) == b"stream data"
+    a.close_file(ta, t)

@@ -66,6 +66,7 @@ from .durable_handles import DurableHandlers, DurableIntent
 from .fs import map_generic_access
 from .locks import ByteRangeLocks, Waiter
 from .state import DirectoryScan, Open
+from .streams import StreamOpen
 
 if TYPE_CHECKING:
     from .connection import Reply, Request
@@ -773,11 +774,17 @@ class FileHandlers(DurableHandlers):
             if info.root_directory:
                 raise NtStatusError(st.STATUS_INVALID_PARAMETER, "RootDirectory must be 0")
             new_path = info.file_name.strip("\\")
-            filesd.check_rename(
-                tree.fs, new_path, req.session, info.replace_if_exists, self.ctx.sid_for_uid
-            )
-            sharemodes.rename(self, open_, new_path, info.replace_if_exists)
-            open_.smb_path = new_path
+            if isinstance(h, StreamOpen):
+                # a stream renames within its file (MS-FSA 2.1.5.14.11.1): no directory
+                # entry changes, so neither the target directory's DACL nor share modes apply
+                h.rename(new_path, info.replace_if_exists)
+                open_.smb_path = h.smb_path
+            else:
+                filesd.check_rename(
+                    tree.fs, new_path, req.session, info.replace_if_exists, self.ctx.sid_for_uid
+                )
+                sharemodes.rename(self, open_, new_path, info.replace_if_exists)
+                open_.smb_path = new_path
         elif isinstance(info, fi.DispositionInfo):
             self._need(ga, DELETE, tree)
             sharemodes.set_disposition(self, open_, info.delete_pending)
