@@ -296,6 +296,72 @@ def _lanman(home: Path, *args: str, input: bytes | None = None) -> None:
     run(lanman_cmd() + ["--home", str(home), *args], input=input, timeout=60, check=True)
 
 
+def lanman_cli(
+    home: Path, *args: str, input_text: str | None = None, ok: bool = True
+) -> subprocess.CompletedProcess:
+    """One ``lanman --home HOME ...`` command (text in/out); ``ok`` requires exit status 0."""
+    r = subprocess.run(
+        [*lanman_cmd(), "--home", str(home), *args],
+        input=input_text,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if ok:
+        assert r.returncode == 0, r.stdout + r.stderr
+    return r
+
+
+@dataclasses.dataclass
+class UpProcess:
+    """A running ``lanman up`` (see :func:`lanman_up`)."""
+
+    proc: subprocess.Popen
+    smb_port: int
+    kdc_port: int | None
+    log_path: Path
+
+    def krb5_env(self, home: Path, base: Path) -> dict[str, str]:
+        """Environment for MIT tools: a krb5.conf naming this KDC and a private ccache."""
+        conf = base / "krb5.conf"
+        conf.write_text(
+            lanman_cli(home, "domain", "krb5conf", "--kdc", f"{HOST}:{self.kdc_port}").stdout
+        )
+        return {**os.environ, "KRB5_CONFIG": str(conf), "KRB5CCNAME": f"FILE:{base / 'cc'}"}
+
+
+@contextlib.contextmanager
+def lanman_up(home: Path, log_path: Path, *extra: str, kdc: bool = True):
+    """``lanman up`` for HOME on free loopback ports (SMB, and the KDC when ``kdc``), its
+    output appended to ``log_path``; yields an :class:`UpProcess` once the ports accept
+    connections and stops the server on exit."""
+    smb_port = free_port()
+    kdc_port = free_port() if kdc else None
+    cmd = [*lanman_cmd(), "--home", str(home), "up", "--listen", HOST]
+    cmd += ["--smb-port", str(smb_port)]
+    if kdc_port is not None:
+        cmd += ["--kdc-port", str(kdc_port)]
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [*cmd, *keep_root_args(), *extra],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    try:
+        try:
+            wait_port(smb_port, 20.0, proc)
+            if kdc_port is not None:
+                wait_port(kdc_port, 20.0, proc)
+        except (RuntimeError, TimeoutError) as e:
+            out = log_path.read_text(errors="replace")
+            raise AssertionError(f"lanman up did not start: {e}\n--- output\n{out}") from None
+        yield UpProcess(proc, smb_port, kdc_port, log_path)
+    finally:
+        stop_process(proc)
+
+
 def _lanman_start(t: Target) -> None:
     _lanman(
         t.home,

@@ -24,14 +24,7 @@ from pathlib import Path
 
 import pytest
 import smbprotocol  # noqa: F401 - a test peer: a missing one fails, never skips
-from interop_support import (
-    free_port,
-    keep_root_args,
-    lanman_cmd,
-    random_password,
-    stop_process,
-    wait_port,
-)
+from interop_support import lanman_cli, lanman_up, random_password
 from smbprotocol.connection import Connection, Dialects
 from smbprotocol.exceptions import SMBResponseException
 from smbprotocol.session import Session
@@ -59,16 +52,7 @@ def _tool(name: str) -> str:
 
 
 def _lanman(home: Path, *args: str, input_text: str | None = None) -> str:
-    r = subprocess.run(
-        [*lanman_cmd(), "--home", str(home), *args],
-        input=input_text,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert r.returncode == 0, r.stdout + r.stderr
-    return r.stdout
+    return lanman_cli(home, *args, input_text=input_text).stdout
 
 
 def _sd(sddl: str, domain_sid: str) -> bytes:
@@ -119,42 +103,18 @@ def dc(tmp_path_factory):
             enforced=True,
             computer_allowed_to=_sd(f"O:SYD:(A;;CR;;;{sids['ntlmok']})", d.domain_sid),
         )
-    smb_port, kdc_port = free_port(), free_port()
     log_path = base / "up.log"
-    log = open(log_path, "ab")  # noqa: SIM115 - handed to the child process
-    proc = subprocess.Popen(
-        [
-            *lanman_cmd(),
-            "--home",
-            str(home),
-            "up",
-            "--listen",
-            "127.0.0.1",
-            "--smb-port",
-            str(smb_port),
-            "--kdc-port",
-            str(kdc_port),
-            *keep_root_args(),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-    log.close()
-    try:
-        wait_port(smb_port, 20.0, proc)
+    with lanman_up(home, log_path) as up:
         yield {
             "home": home,
             "base": base,
-            "port": smb_port,
+            "port": up.smb_port,
             "passwords": passwords,
             "sids": sids,
             "server_account": server_account,
             "log": log_path,
-            "proc": proc,
+            "proc": up.proc,
         }
-    finally:
-        stop_process(proc)
 
 
 def _smbclient(dc, user: str, password: str, protocol: str = "SMB3_11"):

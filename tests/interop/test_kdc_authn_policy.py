@@ -8,7 +8,6 @@ rows `lanman auth ...` writes); the running KDC sees each change at its next req
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -16,14 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from interop_support import (
-    free_port,
-    keep_root_args,
-    lanman_cmd,
-    random_password,
-    stop_process,
-    wait_port,
-)
+from interop_support import lanman_cli, lanman_up, random_password
 
 from lanman.directory import Directory
 from lanman.directory.authn import TICKS_PER_MINUTE
@@ -41,18 +33,7 @@ def _tool(name: str) -> str:
     return path
 
 
-def _lanman(home: Path, *args: str, input_text: str | None = None, ok: bool = True):
-    r = subprocess.run(
-        [*lanman_cmd(), "--home", str(home), *args],
-        input=input_text,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    if ok:
-        assert r.returncode == 0, r.stdout + r.stderr
-    return r
+_lanman = lanman_cli
 
 
 def _run(args, env, input_text=None):
@@ -73,34 +54,8 @@ def dc(tmp_path_factory):
         _lanman(home, "computer", "add", comp)
     _lanman(home, "group", "add", "Tier0")
     _lanman(home, "group", "addmember", "Tier0", "WS1$")
-    smb_port, kdc_port = free_port(), free_port()
-    log = open(base / "up.log", "ab")  # noqa: SIM115 - handed to the child process
-    proc = subprocess.Popen(
-        [
-            *lanman_cmd(),
-            "--home",
-            str(home),
-            "up",
-            "--listen",
-            "127.0.0.1",
-            "--smb-port",
-            str(smb_port),
-            "--kdc-port",
-            str(kdc_port),
-            *keep_root_args(),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-    log.close()
-    try:
-        wait_port(kdc_port, 20.0, proc)
-        conf = base / "krb5.conf"
-        conf.write_text(
-            _lanman(home, "domain", "krb5conf", "--kdc", f"127.0.0.1:{kdc_port}").stdout
-        )
-        env = {**os.environ, "KRB5_CONFIG": str(conf), "KRB5CCNAME": f"FILE:{base / 'cc'}"}
+    with lanman_up(home, base / "up.log") as up:
+        env = up.krb5_env(home, base)
         armor = {}
         for comp in ("WS1", "WS2"):
             kt = base / f"{comp}.keytab"
@@ -115,8 +70,6 @@ def dc(tmp_path_factory):
             yield {"home": home, "base": base, "env": env, "pw": pw, "armor": armor, "d": d}
         finally:
             d.close()
-    finally:
-        stop_process(proc)
 
 
 @pytest.fixture

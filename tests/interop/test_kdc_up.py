@@ -5,21 +5,13 @@ krb5.conf from `lanman domain krb5conf`, a host keytab from `lanman keytab expor
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
 from pathlib import Path
 
 import pytest
-from interop_support import (
-    free_port,
-    keep_root_args,
-    lanman_cmd,
-    random_password,
-    stop_process,
-    wait_port,
-)
+from interop_support import lanman_cli, lanman_up, random_password
 
 from lanman.config import netbios_host_name
 
@@ -36,16 +28,7 @@ def _tool(name: str) -> str:
 
 
 def _lanman(home: Path, *args: str, input_text: str | None = None) -> str:
-    r = subprocess.run(
-        [*lanman_cmd(), "--home", str(home), *args],
-        input=input_text,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert r.returncode == 0, r.stdout + r.stderr
-    return r.stdout
+    return lanman_cli(home, *args, input_text=input_text).stdout
 
 
 @pytest.fixture(scope="module")
@@ -55,36 +38,9 @@ def domain(tmp_path_factory):
     _lanman(home, "domain", "provision", "--realm", REALM, "--domain", "KDCUP")
     password = random_password()
     _lanman(home, "user", "add", "dave", "--password-stdin", input_text=password + "\n")
-    smb_port, kdc_port = free_port(), free_port()
-    log = open(base / "up.log", "ab")  # noqa: SIM115 - handed to the child process
-    proc = subprocess.Popen(
-        [
-            *lanman_cmd(),
-            "--home",
-            str(home),
-            "up",
-            "--listen",
-            "127.0.0.1",
-            "--smb-port",
-            str(smb_port),
-            "--kdc-port",
-            str(kdc_port),
-            *keep_root_args(),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-    log.close()
-    try:
-        wait_port(smb_port, 20.0, proc)
-        wait_port(kdc_port, 20.0, proc)
-        conf = base / "krb5.conf"
-        conf.write_text(_lanman(home, "domain", "krb5conf", "--kdc", f"127.0.0.1:{kdc_port}"))
-        env = {**os.environ, "KRB5_CONFIG": str(conf), "KRB5CCNAME": f"FILE:{base / 'cc'}"}
-        yield {"home": home, "base": base, "env": env, "password": password, "proc": proc}
-    finally:
-        stop_process(proc)
+    with lanman_up(home, base / "up.log") as up:
+        env = up.krb5_env(home, base)
+        yield {"home": home, "base": base, "env": env, "password": password, "proc": up.proc}
 
 
 def _run(args, env, input_text=None):

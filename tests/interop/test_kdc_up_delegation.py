@@ -6,18 +6,9 @@ classic constrained delegation, RBCD, and a sensitive (NOT_DELEGATED) user refus
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 
 import pytest
-from interop_support import (
-    free_port,
-    keep_root_args,
-    lanman_cmd,
-    random_password,
-    stop_process,
-    wait_port,
-)
+from interop_support import lanman_up, random_password
 from test_kdc_up import _lanman, _run, _tool
 
 REALM = "DELEG.TEST"
@@ -35,33 +26,8 @@ def domain(tmp_path_factory):
     _lanman(home, "spn", "add", "svc1", f"http/svc1.{DNS}")
     _lanman(home, "computer", "add", "web", "--password-stdin", input_text=pw["web"] + "\n")
     _lanman(home, "computer", "add", "files")
-    smb_port, kdc_port = free_port(), free_port()
-    log = open(base / "up.log", "ab")  # noqa: SIM115 - handed to the child process
-    proc = subprocess.Popen(
-        [
-            *lanman_cmd(),
-            "--home",
-            str(home),
-            "up",
-            "--listen",
-            "127.0.0.1",
-            "--smb-port",
-            str(smb_port),
-            "--kdc-port",
-            str(kdc_port),
-            *keep_root_args(),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-    log.close()
-    try:
-        wait_port(smb_port, 20.0, proc)
-        wait_port(kdc_port, 20.0, proc)
-        conf = base / "krb5.conf"
-        conf.write_text(_lanman(home, "domain", "krb5conf", "--kdc", f"127.0.0.1:{kdc_port}"))
-        env = {**os.environ, "KRB5_CONFIG": str(conf)}
+    with lanman_up(home, base / "up.log") as up:
+        env = up.krb5_env(home, base)
         # configured while the KDC runs: its directory cache must see the change
         _lanman(
             home,
@@ -75,8 +41,6 @@ def domain(tmp_path_factory):
         _lanman(home, "computer", "delegation", "files", "--allow-from", "web")
         _lanman(home, "user", "set", "carol", "--sensitive")
         yield {"home": home, "base": base, "env": env, "pw": pw}
-    finally:
-        stop_process(proc)
 
 
 def _kinit(domain, principal: str, password: str, name: str) -> dict:

@@ -18,15 +18,13 @@ from pathlib import Path
 import pytest
 from interop_support import (
     TamperProxy,
-    free_port,
-    keep_root_args,
+    lanman_cli,
     lanman_cmd,
+    lanman_up,
     make_random_file,
     random_password,
     sha256_file,
-    stop_process,
     unsigned_traffic,
-    wait_port,
 )
 
 REALM = "LANMAN.TEST"
@@ -41,16 +39,7 @@ def _tool(name: str) -> str:
 
 
 def _lanman(home: Path, *args: str, input_text: str | None = None) -> str:
-    r = subprocess.run(
-        [*lanman_cmd(), "--home", str(home), *args],
-        input=input_text,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert r.returncode == 0, r.stdout + r.stderr
-    return r.stdout
+    return lanman_cli(home, *args, input_text=input_text).stdout
 
 
 def _run(args, env, input_text=None, timeout=60):
@@ -85,34 +74,9 @@ def domain(tmp_path_factory):
     password = random_password()
     _lanman(home, "user", "add", "dave", "--password-stdin", input_text=password + "\n")
     _lanman(home, "share", "add", "data", str(share), "--full-access", "Everyone")
-    smb_port, kdc_port = free_port(), free_port()
     log_path = base / "up.log"
-    log = open(log_path, "ab")  # noqa: SIM115 - handed to the child process
-    proc = subprocess.Popen(
-        [
-            *lanman_cmd(),
-            "--home",
-            str(home),
-            "up",
-            "--listen",
-            "127.0.0.1",
-            "--smb-port",
-            str(smb_port),
-            "--kdc-port",
-            str(kdc_port),
-            *keep_root_args(),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-    log.close()
-    try:
-        wait_port(smb_port, 20.0, proc)
-        wait_port(kdc_port, 20.0, proc)
-        conf = base / "krb5.conf"
-        conf.write_text(_lanman(home, "domain", "krb5conf", "--kdc", f"127.0.0.1:{kdc_port}"))
-        env = {**os.environ, "KRB5_CONFIG": str(conf), "KRB5CCNAME": f"FILE:{base / 'cc'}"}
+    with lanman_up(home, log_path) as up:
+        env = up.krb5_env(home, base)
         r = _run([_tool("kinit"), "dave"], env, password + "\n")
         assert r.returncode == 0, r.stderr
         yield {
@@ -121,13 +85,11 @@ def domain(tmp_path_factory):
             "share": share,
             "env": env,
             "password": password,
-            "smb_port": smb_port,
-            "kdc_port": kdc_port,
+            "smb_port": up.smb_port,
+            "kdc_port": up.kdc_port,
             "log": log_path,
-            "conf": conf,
+            "conf": base / "krb5.conf",
         }
-    finally:
-        stop_process(proc)
 
 
 def _kerberos_logons(log: Path) -> int:
