@@ -1,5 +1,9 @@
 """The KDC with worker processes: one replay cache across processes, no orphans.
 
+One authenticator replayed to every worker process (UDP and TCP, a new source port each
+time) is accepted once; ``lanman up --kdc-workers N`` restarts a killed worker and logs the
+reason; SIGTERM stops the parent and every worker.
+
 A real lanman directory (``lanman domain provision`` + ``lanman user add``) in a temporary home;
 workers are separate Python processes (``lanman.kerberos.kdc.workers``) on loopback sockets.
 """
@@ -10,6 +14,7 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -17,7 +22,12 @@ from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from interop_support import free_port, keep_root_args, lanman_cmd, stop_process
+
 from lanman.kerberos import asn1, client, crypto
+from lanman.kerberos.kdc.replay import ShmReplayCache
 from lanman.kerberos.kdc.workers import WorkerPool
 
 REALM = "WORKERS.TEST"
@@ -25,6 +35,7 @@ USER = "wuser"
 PASSWORD = "Workers-Passw0rd-1"
 SERVICE = ["cifs", "wk.workers.test"]
 VENV_BIN = Path(sys.executable).parent
+WORKER_MODULE = "lanman.kerberos.kdc.workers"
 
 
 @pytest.fixture(scope="module")
@@ -54,15 +65,32 @@ def _udp(port: int, data: bytes, timeout: float = 5.0) -> bytes:
         return s.recvfrom(65536)[0]
 
 
-def _wait(port: int) -> None:
+def _tcp(port: int, data: bytes, timeout: float = 5.0) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(struct.pack(">I", len(data)) + data)
+        head = b""
+        while len(head) < 4:
+            chunk = s.recv(4 - len(head))
+            assert chunk, "KDC closed the TCP connection"
+            head += chunk
+        (n,) = struct.unpack(">I", head)
+        body = b""
+        while len(body) < n:
+            chunk = s.recv(n - len(body))
+            assert chunk, "KDC closed the TCP connection"
+            body += chunk
+        return body
+
+
+def _wait(port: int, timeout: float = 30.0) -> None:
     probe, _ = client.as_req(REALM, USER)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             _udp(port, probe, 0.5)
             return
-        except TimeoutError:
-            continue
+        except (TimeoutError, ConnectionRefusedError):
+            time.sleep(0.1)
     raise AssertionError(f"no KDC on UDP {port}")
 
 
@@ -79,7 +107,10 @@ def _tgt(port: int):
     return client.parse_as_rep(_udp(port, req), key[1], key[0], nonce)
 
 
-def _error_code(rep: bytes) -> int:
+def _kind(rep: bytes) -> int:
+    """13 (TGS-REP) or the KRB-ERROR code."""
+    if asn1.message_type(rep) == asn1.MSG_TGS_REP:
+        return 13
     assert asn1.message_type(rep) == asn1.MSG_KRB_ERROR, asn1.message_type(rep)
     return asn1.KrbError.load(rep)["error-code"].native
 
@@ -120,8 +151,8 @@ def test_same_tgs_req_on_two_workers_is_a_replay(home, tmp_path):
         for first, second in ((pa, pb), (pb, pa)):
             req, _ = client.tgs_req(tgt, SERVICE, etypes=[18])
             assert asn1.message_type(_udp(first, req)) == asn1.MSG_TGS_REP
-            assert _error_code(_udp(second, req)) == 34  # KRB_AP_ERR_REPEAT
-            assert _error_code(_udp(first, req)) == 34
+            assert _kind(_udp(second, req)) == 34  # KRB_AP_ERR_REPEAT
+            assert _kind(_udp(first, req)) == 34
         # fresh authenticators are still served by both
         for port in (pa, pb):
             req, _ = client.tgs_req(tgt, SERVICE, etypes=[18])
@@ -182,7 +213,7 @@ def test_workers_serve_and_share_replay_cache(home):
         replies = [_udp(port, req) for _ in range(8)]
         kinds = [asn1.message_type(r) for r in replies]
         assert kinds.count(asn1.MSG_TGS_REP) == 1
-        assert all(_error_code(r) == 34 for r in replies if asn1.message_type(r) != 13)
+        assert all(_kind(r) == 34 for r in replies if asn1.message_type(r) != 13)
         for _ in range(20):
             req, _ = client.tgs_req(tgt, SERVICE, etypes=[18])
             assert asn1.message_type(_udp(port, req)) == asn1.MSG_TGS_REP
@@ -217,3 +248,140 @@ def test_close_stops_workers_and_removes_replay_cache(home):
         _reap(proc)
     assert all(_gone(p) for p in pids)
     assert not os.path.exists(replay_dir)
+
+
+def _kdc_workers_of(parent: int) -> list[int]:
+    """Live KDC worker processes whose parent is ``parent`` (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmd = f.read().split(b"\0")
+        except OSError:
+            continue
+        if (
+            int(fields[1]) == parent
+            and fields[0] not in ("Z", "X")
+            and WORKER_MODULE.encode() in cmd
+        ):
+            found.append(int(entry))
+    return sorted(found)
+
+
+def test_one_authenticator_replayed_to_every_worker(home, tmp_path):
+    """Three worker processes, each on its own address, one shared-memory replay cache: the
+    same TGS-REQ sent to each of them, over UDP (new source port each time) and TCP, gets one
+    TGS-REP (from the first) and KRB_AP_ERR_REPEAT (34) from every other copy."""
+    replay = str(tmp_path / "replay.shm")
+    ShmReplayCache(replay, window=300).close()  # lay the table out, as start_kdc does
+    pools, ports = [], []
+    try:
+        for _ in range(3):
+            udp, tcp = _sockets()
+            ports.append(udp.getsockname()[1])
+            pools.append(WorkerPool(1, str(home), replay, udp, tcp, 300))
+            udp.close()
+            tcp.close()  # the worker holds its own copies
+        pids = [pid for p in pools for pid in p.pids]
+        assert len(set(pids)) == 3
+        for port in ports:
+            _wait(port)
+        tgt = _tgt(ports[0])
+        for first in range(3):
+            req, _ = client.tgs_req(tgt, SERVICE, etypes=[18])
+            order = ports[first:] + ports[:first]
+            kinds = [_kind(_udp(order[0], req))]
+            kinds += [_kind(_udp(p, req)) for p in order[1:]]
+            kinds += [_kind(_tcp(p, req)) for p in order]
+            kinds += [_kind(_udp(p, req)) for p in order]
+            assert kinds == [13] + [34] * (len(kinds) - 1), kinds
+        # fresh authenticators are served by every worker, over both transports
+        for port in ports:
+            for send in (_udp, _tcp):
+                req, _ = client.tgs_req(tgt, SERVICE, etypes=[18])
+                assert _kind(send(port, req)) == 13
+    finally:
+        for p in pools:
+            p.stop()
+    assert all(_gone(pid) for pid in pids)
+
+
+def _log_has(path: Path, text: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and text in path.read_text(errors="replace"):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_lanman_up_kdc_workers_restart_and_stop(home, tmp_path):
+    smb_port, kdc_port = free_port(), free_port()
+    log = tmp_path / "lanman.log"
+    out = tmp_path / "up.out"
+    cmd = lanman_cmd() + [
+        "--home",
+        str(home),
+        "up",
+        "--listen",
+        "127.0.0.1",
+        "--smb-port",
+        str(smb_port),
+        "--kdc-port",
+        str(kdc_port),
+        "--kdc-workers",
+        "3",
+        "--log-file",
+        str(log),
+        *keep_root_args(),
+    ]
+    with open(out, "wb") as f:
+        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    workers: list[int] = []
+    try:
+        _wait(kdc_port)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and len(workers) != 2:
+            workers = _kdc_workers_of(proc.pid)
+            time.sleep(0.1)
+        assert len(workers) == 2, (workers, out.read_text(errors="replace"))
+        assert "3 processes" in out.read_text(errors="replace")
+
+        # the replay guarantee through the shared sockets: 12 copies, one TGS-REP
+        tgt = _tgt(kdc_port)
+        req, _ = client.tgs_req(tgt, SERVICE, etypes=[18])
+        kinds = [_kind((_udp if i % 2 else _tcp)(kdc_port, req)) for i in range(12)]
+        assert sorted(kinds) == [13] + [34] * 11, kinds
+
+        victim = workers[0]
+        os.kill(victim, signal.SIGKILL)
+        assert _log_has(
+            log, f"KDC worker pid {victim} died (killed by SIGKILL); restarted as pid", 20
+        ), log.read_text(errors="replace")
+        deadline = time.monotonic() + 20
+        after: list[int] = []
+        while time.monotonic() < deadline:
+            after = _kdc_workers_of(proc.pid)
+            if len(after) == 2 and victim not in after:
+                break
+            time.sleep(0.1)
+        assert len(after) == 2 and victim not in after, after
+        workers = after
+        for _ in range(6):  # still serving, replay cache still shared
+            req, _ = client.tgs_req(tgt, SERVICE, etypes=[18])
+            kinds = [_kind(_udp(kdc_port, req)) for _ in range(4)]
+            assert sorted(kinds) == [13, 34, 34, 34], kinds
+
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0, out.read_text(errors="replace")
+    finally:
+        stop_process(proc)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not all(_gone(p) for p in workers):
+        time.sleep(0.1)
+    assert all(_gone(p) for p in workers), "KDC workers left behind"
+    assert "lanman: stopped." in out.read_text(errors="replace")
