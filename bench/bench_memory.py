@@ -35,40 +35,17 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO / "tests" / "interop"))
+sys.path.insert(0, str(HERE))
 
 import interop_support as isup
+from bench_smb import descendants, status_kib
 
 SIZE = 2 * 2**20
 
 
-def tree(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    for _ in range(10_000):
-        if not todo:
-            break
-        p = todo.pop()
-        out.append(p)
-        try:
-            for t in os.listdir(f"/proc/{p}/task"):
-                todo += [int(k) for k in Path(f"/proc/{p}/task/{t}/children").read_text().split()]
-        except OSError:
-            pass
-    return out
-
-
-def status_kib(pid: int, key: str) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return 0
-
-
 def rss(pid: int) -> tuple[int, int, int]:
     """(sum VmRSS, sum VmHWM, processes) over the tree of ``pid``, KiB."""
-    pids = tree(pid)
+    pids = descendants(pid)
     return (
         sum(status_kib(p, "VmRSS") for p in pids),
         sum(status_kib(p, "VmHWM") for p in pids),

@@ -57,7 +57,7 @@ sys.path.insert(0, str(REPO / "tests" / "interop"))
 sys.path.insert(0, str(HERE))
 
 import interop_support as isup
-from bench_smb import descendants, machine, status_kib
+from bench_smb import MemSampler, descendants, machine, status_kib
 
 SERVERS = ("lanman", "samba")
 TORTURE = {
@@ -77,31 +77,11 @@ def tree_kib(root: int, key: str) -> int:
     return sum(status_kib(p, key) for p in descendants(root))
 
 
-class TreeMem:
+class TreeMem(MemSampler):
     """Peak of the summed VmRSS of the server's process tree while a workload runs."""
-
-    def __init__(self, root: int, period: float = 0.05):
-        self.root, self.period, self.peak_kib = root, period, 0
-        self._stop = threading.Event()
-        self._th = threading.Thread(target=self._run, daemon=True)
 
     def _sample(self):
         self.peak_kib = max(self.peak_kib, tree_kib(self.root, "VmRSS"))
-
-    def _run(self):
-        deadline = time.monotonic() + 3600
-        while not self._stop.is_set() and time.monotonic() < deadline:
-            self._sample()
-            self._stop.wait(self.period)
-
-    def __enter__(self):
-        self._th.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._sample()
-        self._stop.set()
-        self._th.join(timeout=5)
 
 
 def measure(t: isup.Target, fn):
