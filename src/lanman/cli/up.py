@@ -174,9 +174,7 @@ def up(
     from lanman.directory import Directory
 
     if Directory.is_provisioned(home.path):
-        from lanman.kerberos.kdc.service import set_default_workers
-
-        set_default_workers(kdc_workers)  # this run: the SMB service starts the KDC
+        extra["kdc_workers"] = kdc_workers
         procs = f", {kdc_workers} processes" if kdc_workers > 1 else ""
         click.echo(
             f"lanman: KDC on {listen}:{home.config.kdc_port} (UDP and TCP{procs}) for the domain."

@@ -26,7 +26,7 @@ from lanman.kerberos.kdc import errors as E
 from lanman.kerberos.kdc.core import KdcCore
 from lanman.limits import ConnectionLimiter, FailureBrake, source_host
 
-__all__ = ["KdcServer", "serve_sockets", "set_default_workers", "start_kdc"]
+__all__ = ["KdcServer", "serve_sockets", "start_kdc"]
 
 log = logging.getLogger("lanman.kdc")
 
@@ -37,18 +37,6 @@ MAX_CONNECTIONS = 256
 MAX_PER_ADDRESS = 32
 IDLE_TIMEOUT = 15.0
 SUPERVISE_INTERVAL = 0.5  # how often the parent looks for dead worker processes
-
-# Processes per KDC when a caller of start_kdc does not say (``lanman up --kdc-workers N``
-# sets it for the run: the SMB service starts the KDC without a workers argument).
-_default_workers = 1
-
-
-def set_default_workers(count: int) -> None:
-    """The number of KDC processes :func:`start_kdc` starts when not told (>= 1)."""
-    global _default_workers
-    if count < 1:
-        raise ValueError("at least one KDC process")
-    _default_workers = count
 
 
 def _answer(core: KdcCore, data: bytes, brake: FailureBrake, addr: object) -> tuple:
@@ -248,7 +236,7 @@ async def start_kdc(
     core: KdcCore,
     host: str = "127.0.0.1",
     port: int = 88,
-    workers: int | None = None,
+    workers: int = 1,
     auth_delay_ms: int = 0,
     shared_replay: str = "shm",
 ) -> KdcServer:
@@ -258,11 +246,9 @@ async def start_kdc(
     extra processes serve the same sockets (see :mod:`lanman.kerberos.kdc.workers`), and every
     process, this one included, uses one replay cache shared across processes (a
     shared-memory table, :class:`~lanman.kerberos.kdc.replay.ShmReplayCache`); a worker that
-    dies is restarted.  ``workers`` None: :func:`set_default_workers`'s value (1).
+    dies is restarted.
     ``shared_replay="sqlite"``: the older SQLite replay table instead (kept for comparison).
     ``auth_delay_ms``: the rate limiter's delay for failed pre-authentication (0: none)."""
-    if workers is None:
-        workers = _default_workers
     path = getattr(core.directory, "path", None)
     if workers <= 1 or path is None:
         loop = asyncio.get_running_loop()

@@ -288,8 +288,11 @@ def transport_limits(home) -> TransportLimits:
     )
 
 
-async def start_kdc_if_domain(home, listen: str, port: int, emit, auth_delay_ms: int = 0):
-    """Start the KDC (UDP+TCP on ``port``) when the home has a provisioned domain; else None."""
+async def start_kdc_if_domain(
+    home, listen: str, port: int, emit, auth_delay_ms: int = 0, workers: int = 1
+):
+    """Start the KDC (UDP+TCP on ``port``, ``workers`` processes) when the home has a
+    provisioned domain; else None."""
     try:
         from lanman.directory import Directory
     except ImportError:
@@ -302,7 +305,7 @@ async def start_kdc_if_domain(home, listen: str, port: int, emit, auth_delay_ms:
     directory = Directory.open(home.path)
     core = KdcCore(directory)
     core.emit = emit  # authentication-policy and Protected Users events
-    kdc = await start_kdc(core, listen, port, auth_delay_ms=auth_delay_ms)
+    kdc = await start_kdc(core, listen, port, workers=workers, auth_delay_ms=auth_delay_ms)
     kdc.directory = directory
     emit("SERVICE_STARTED", service="KDC", listen=listen, port=kdc.port, realm=directory.realm)
     return kdc
@@ -315,8 +318,10 @@ async def serve(
     stop: asyncio.Event | None = None,
     kdc_port: int | None = None,
     after_bind: Callable[[], None] | None = None,
+    kdc_workers: int = 1,
 ) -> None:
-    """Serve ``home`` until ``stop`` is set (or SIGINT/SIGTERM in the main thread).
+    """Serve ``home`` until ``stop`` is set (or SIGINT/SIGTERM in the main thread); a
+    provisioned domain's KDC runs in ``kdc_workers`` processes.
 
     ``after_bind`` runs once every socket is bound and before the first connection is
     accepted (``lanman up --run-as`` drops root privileges there)."""
@@ -338,6 +343,7 @@ async def serve(
             home.config.kdc_port if kdc_port is None else kdc_port,
             emit,
             auth_delay_ms=limits.auth_delay_ms,
+            workers=kdc_workers,
         )
         if after_bind is not None:
             after_bind()
@@ -433,9 +439,12 @@ def run(
     port: int,
     kdc_port: int | None = None,
     after_bind: Callable[[], None] | None = None,
+    kdc_workers: int = 1,
 ) -> None:
     """Serve until SIGINT/SIGTERM (blocking); SIGHUP reloads the settings."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     # Before any thread exists: worker threads share two malloc arenas (lanman.heap).
     heap.limit_arenas()
-    asyncio.run(serve(home, listen, port, kdc_port=kdc_port, after_bind=after_bind))
+    asyncio.run(
+        serve(home, listen, port, kdc_port=kdc_port, after_bind=after_bind, kdc_workers=kdc_workers)
+    )
