@@ -16,6 +16,7 @@ Layout (one flat table; unknown keys are an error so that typos do not go unnoti
     max_connections = 256
     max_connections_per_address = 64    # simultaneous connections from one source address
     preauth_timeout = 60                # seconds to finish NEGOTIATE + SESSION_SETUP
+    max_buffered_mib = 256              # receive buffers all connections together may hold
     oplock_break_timeout = 35           # seconds a CREATE waits for an oplock/lease break ack
     event_log_max_kib = 20480           # event log maximum; the oldest events go first
     kdc_port = 4088                     # KDC (UDP+TCP) when a domain is provisioned
@@ -68,6 +69,9 @@ class ServerConfig:
     max_connections: int = 256
     max_connections_per_address: int = 64
     preauth_timeout: int = 60  # seconds for NEGOTIATE + SESSION_SETUP to produce a session
+    #: MiB of receive buffers all connections together may hold (frames arriving or waiting
+    #: for a worker); past it large frames wait (TransportLimits.max_buffered)
+    max_buffered_mib: int = 256
     #: seconds a conflicting CREATE waits for an oplock/lease break acknowledgment (Windows:
     #: 35; MS-SMB2 3.3.2.1 Oplock Break Acknowledgment Timer)
     oplock_break_timeout: int = 35
@@ -136,6 +140,11 @@ def _check_preauth(v: int) -> str | None:
     return None if 1 <= v <= 3600 else "must be between 1 and 3600 (seconds)"
 
 
+def _check_buffered(v: int) -> str | None:
+    # at least two of the largest frames (8 MiB WRITE + headers) must fit
+    return None if 24 <= v <= 65536 else "must be between 24 and 65536 (MiB)"
+
+
 def _check_break_timeout(v: int) -> str | None:
     return None if 1 <= v <= 300 else "must be between 1 and 300 (seconds)"
 
@@ -159,6 +168,7 @@ _CHECKS = {
     "event_log_max_kib": _check_log_size,
     "max_connections_per_address": _check_max_conn,
     "preauth_timeout": _check_preauth,
+    "max_buffered_mib": _check_buffered,
     "oplock_break_timeout": _check_break_timeout,
     "listen": _check_listen,
     "smb_port": _check_port,

@@ -255,6 +255,20 @@ def test_config_defaults_and_round_trip(tmp_path: Path) -> None:
     assert load_config(tmp_path) == cfg
 
 
+def test_buffer_cap_reaches_the_transport(tmp_path: Path) -> None:
+    """lanman.toml max_buffered_mib becomes the transport's server-wide buffer cap."""
+    from types import SimpleNamespace
+
+    from lanman.smb.server.service import transport_limits
+    from lanman.smb.server.transport import MAX_BUFFERED
+
+    (tmp_path / "lanman.toml").write_text("[server]\nmax_buffered_mib = 64\n")
+    cfg = load_config(tmp_path)
+    assert ServerConfig().max_buffered_mib * 2**20 == MAX_BUFFERED
+    home = SimpleNamespace(config=cfg, path=tmp_path)
+    assert transport_limits(home).max_buffered == 64 * 2**20
+
+
 def test_config_string_escaping(tmp_path: Path) -> None:
     import tomllib
 
@@ -275,6 +289,7 @@ def test_config_string_escaping(tmp_path: Path) -> None:
         ("[server]\nsmb_prot = 445\n", 2, "unknown key 'smb_prot'"),
         ('listen = "127.0.0.1"\n', 1, "unknown key 'listen'"),
         ('[server]\nserver_guid = "nope"\n', 2, "not a GUID"),
+        ("[server]\nmax_buffered_mib = 8\n", 2, "between 24 and 65536 (MiB)"),
     ],
 )
 def test_broken_config_precise(tmp_path: Path, text: str, line: int, fragment: str) -> None:

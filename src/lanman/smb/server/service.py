@@ -63,7 +63,14 @@ def build_settings(home) -> ServerSettings:
 
 
 # lanman.toml keys a running server cannot change: they take effect at the next start.
-RESTART_KEYS = ("listen", "smb_port", "kdc_port", "server_guid", "max_connections")
+RESTART_KEYS = (
+    "listen",
+    "smb_port",
+    "kdc_port",
+    "server_guid",
+    "max_connections",
+    "max_buffered_mib",
+)
 
 
 def reload_settings(home, ctx: ServerContext) -> tuple[list[str], list[str]]:
@@ -284,6 +291,7 @@ def transport_limits(home) -> TransportLimits:
         max_connections=cfg.max_connections,
         max_per_address=cfg.max_connections_per_address,
         preauth_timeout=float(cfg.preauth_timeout),
+        max_buffered=cfg.max_buffered_mib * 1024 * 1024,
         auth_delay_ms=effective_server(home).auth_delay_ms,
     )
 
