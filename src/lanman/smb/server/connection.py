@@ -14,7 +14,6 @@ import itertools
 import os
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import ClassVar
 
 from lanman.crypto.smb_encryption import (
@@ -48,50 +47,19 @@ from lanman.smb.wire.header import SIGNATURE_OFFSET, Smb2Header, WireError
 from lanman.smb.wire.query import pack_error_response
 from lanman.smb.wire.smb1 import parse_smb1_negotiate
 
+from .commands import COMMANDS
 from .compound import RelatedChain
 from .credits import SequenceWindow
 from .files import FileHandlers
+from .request import AsyncKind, Buffers, Disconnect, PendingAsync, Reply, Request
 from .sessions import SessionHandlers
 from .state import UNMAPPABLE, ServerContext, Session
 
-Buffers = list  # list[bytes | bytearray | memoryview]
-
-# Commands that need no session (MS-SMB2 3.3.5.2.9).
 # Failures of the host's storage: logged (STORAGE_ERROR), at most once a minute per status.
 _STORAGE_ERRORS = frozenset(
     {st.STATUS_DISK_FULL, st.STATUS_QUOTA_EXCEEDED, st.STATUS_UNEXPECTED_IO_ERROR}
 )
 _STORAGE_LOG_INTERVAL = 60 * 10_000_000  # FILETIME units (100 ns)
-_SESSIONLESS = {Command.NEGOTIATE, Command.SESSION_SETUP, Command.ECHO, Command.CANCEL}
-# Commands an expired session still processes (MS-SMB2 3.3.5.2.9).
-_WHILE_EXPIRED = {Command.LOGOFF, Command.CLOSE, Command.LOCK}
-# Commands that need a tree connect (MS-SMB2 3.3.5.2.11).
-_TREE_COMMANDS = {
-    Command.CREATE,
-    Command.CLOSE,
-    Command.FLUSH,
-    Command.READ,
-    Command.WRITE,
-    Command.LOCK,
-    Command.IOCTL,
-    Command.QUERY_DIRECTORY,
-    Command.CHANGE_NOTIFY,
-    Command.QUERY_INFO,
-    Command.SET_INFO,
-    Command.TREE_DISCONNECT,
-}
-# Commands whose payload size sets the credit charge (MS-SMB2 3.3.5.2.5).
-_LARGE_COMMANDS = {
-    Command.READ,
-    Command.WRITE,
-    Command.IOCTL,
-    Command.QUERY_DIRECTORY,
-    Command.CHANGE_NOTIFY,
-    Command.QUERY_INFO,
-    Command.SET_INFO,
-}
-
-
 # Largest OriginalMessageSize accepted (the transport's frame limit).
 _MAX_ENCRYPTED = 8 * 1024 * 1024 + 64 * 1024
 
@@ -109,62 +77,6 @@ def choose_cipher(server_order, offered) -> CipherId | None:
 def _binding_requested(pdu: memoryview) -> bool:
     """SMB2_SESSION_FLAG_BINDING in a SESSION_SETUP request's Flags (2.2.5, byte 2)."""
     return len(pdu) > SMB2_HEADER_SIZE + 2 and bool(pdu[SMB2_HEADER_SIZE + 2] & 0x01)
-
-
-class Disconnect(Exception):
-    """The request requires the server to drop the transport connection."""
-
-
-@dataclass(slots=True)
-class Request:
-    """One PDU of a received compound, with the state resolved for it."""
-
-    header: Smb2Header
-    pdu: memoryview
-    session: Session | None = None
-    signed_ok: bool = False  # signature present and verified
-    encrypted: bool = False  # Request.IsEncrypted: arrived in a TRANSFORM_HEADER
-    #: (key, algorithm) its error response is signed with instead of the channel's: a
-    #: SESSION_SETUP that proved Session.SigningKey but not this Channel.SigningKey
-    reply_signing: tuple | None = None
-    async_id: int | None = None  # a pending CREATE run again (oplocks.OplockTable.wait)
-
-
-@dataclass(slots=True)
-class Reply:
-    """A response before it is framed and signed."""
-
-    request: Smb2Header
-    status: int
-    body: Buffers
-    session: Session | None = None
-    sign: bool = False
-    signing_key: bytes | None = None  # overrides the session key (final SESSION_SETUP)
-    signing_algorithm: SigningAlgorithm | None = None  # with signing_key (None: ours)
-    async_id: int | None = None
-    credits: int = 0
-    after_pack: Callable[[bytes], None] | None = None
-    tree_id: int | None = None
-    session_id: int | None = None
-    encrypted: bool = False  # the request arrived encrypted: so does its response
-
-
-@dataclass(slots=True)
-class PendingAsync:
-    """An operation that answered STATUS_PENDING and completes later (MS-SMB2 3.3.4.2)."""
-
-    async_id: int
-    header: Smb2Header
-    session: Session | None
-    sign: bool
-    open_id: int
-    kind: str  # "notify" | "pipe_read" | "lock" | "create"
-    max_length: int = 0
-    encrypted: bool = False
-    #: undoes what the operation holds while it waits (a queued lock request), called when
-    #: it ends without completing: CANCEL, close of its open, the connection's end
-    on_abandon: Callable[[], None] | None = None
-    pdu: bytes = b""  # a waiting CREATE's request, run again when its breaks are over
 
 
 _CONNECTION_NUMBERS = itertools.count(1)
@@ -536,7 +448,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
                 hdr.command,
                 reply.status,
                 inherited,
-                req.session is not None or hdr.command in _SESSIONLESS,
+                req.session is not None or not _needs_session(hdr.command),
             )
             if (
                 (reply.status == st.STATUS_USER_SESSION_DELETED or inherited != st.STATUS_SUCCESS)
@@ -683,14 +595,15 @@ class ServerConnection(SessionHandlers, FileHandlers):
                     req.session = self.sessions.get(hdr.session_id)
                 raise NtStatusError(prev_status)
             self._check_signature(req)
-            if hdr.command not in _SESSIONLESS:
+            spec = COMMANDS.get(hdr.command)
+            if spec is None or not spec.handler:
+                raise NtStatusError(st.STATUS_INVALID_PARAMETER, "unknown command")
+            if spec.needs_session:
                 self._require_session(req)
                 self._check_encryption(req)
-            if self.supports_multi_credit and hdr.command in _LARGE_COMMANDS:
+            if self.supports_multi_credit and spec.sized_charge:
                 self._check_credit_charge(req, charge)
-            handler = self._handlers.get(hdr.command)
-            if handler is None:
-                raise NtStatusError(st.STATUS_INVALID_PARAMETER, "unknown command")
+            handler = self._handlers[hdr.command]
             ident = req.session.unix_id if req.session is not None else None
             if ident is not None and ident != UNMAPPABLE:
                 # the file system sees the mapped Unix user for this request (lanman.fsid)
@@ -748,7 +661,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
         what = ""
         if s.encrypt_data:
             what = "unencrypted request on an encrypted session"
-        elif req.header.command in _TREE_COMMANDS:
+        elif _needs_tree(req.header.command):
             tree = s.trees.get(req.header.tree_id)
             if tree is not None and tree.encrypt_data:
                 what = "unencrypted request on a share that requires encryption"
@@ -949,12 +862,13 @@ class ServerConnection(SessionHandlers, FileHandlers):
         req.session = s
         if s.state != "valid" and req.header.command not in (Command.LOGOFF,):
             raise NtStatusError(st.STATUS_ACCESS_DENIED, "session setup in progress")
-        if s.expired(self.now) and req.header.command not in _WHILE_EXPIRED:
+        spec = COMMANDS.get(req.header.command)
+        if s.expired(self.now) and not (spec is not None and spec.while_expired):
             # 3.3.5.2.9: past the Kerberos ticket's end only LOGOFF/CLOSE/LOCK go on; a
             # re-authentication (SESSION_SETUP, never checked here) revives the session.
             raise NtStatusError(st.STATUS_NETWORK_SESSION_EXPIRED)
         s.last_activity = self.now
-        if req.header.command in _TREE_COMMANDS and req.header.tree_id not in s.trees:
+        if spec is not None and spec.needs_tree and req.header.tree_id not in s.trees:
             # 3.3.5.2.11: no such TreeId in Session.TreeConnectTable
             raise NtStatusError(st.STATUS_NETWORK_NAME_DELETED)
 
@@ -1113,7 +1027,9 @@ class ServerConnection(SessionHandlers, FileHandlers):
 
         return self.ok(req, [empty_body(4)])
 
-    def new_async(self, req: Request, kind: str, open_id: int, max_length: int = 0) -> Reply:
+    def new_async(
+        self, req: Request, kind: AsyncKind | str, open_id: int, max_length: int = 0
+    ) -> Reply:
         """Answer STATUS_PENDING (never signed, 3.3.4.2) and remember the operation.
 
         Only the last request of a compound goes async: one before it fails with
@@ -1130,7 +1046,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
             req.session,
             self._should_sign_reply(req),
             open_id,
-            kind,
+            AsyncKind(kind),
             max_length,
             req.encrypted,
         )
@@ -1200,8 +1116,15 @@ class ServerConnection(SessionHandlers, FileHandlers):
 
 
 ServerConnection._handlers = {
-    Command.NEGOTIATE: ServerConnection._negotiate,
-    Command.ECHO: ServerConnection._echo,
-    **SessionHandlers.handlers(),
-    **FileHandlers.handlers(),
+    code: getattr(ServerConnection, spec.handler) for code, spec in COMMANDS.items() if spec.handler
 }
+
+
+def _needs_session(command: int) -> bool:
+    spec = COMMANDS.get(command)
+    return spec is None or spec.needs_session
+
+
+def _needs_tree(command: int) -> bool:
+    spec = COMMANDS.get(command)
+    return spec is not None and spec.needs_tree

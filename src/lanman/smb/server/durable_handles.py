@@ -20,7 +20,7 @@ from .oplocks import LEVEL_BATCH
 from .state import UNMAPPABLE
 
 if TYPE_CHECKING:
-    from .connection import Reply, Request
+    from .request import Reply, Request
     from .state import Open, TreeConnect
 
 FILE_OPENED = 1  # CreateAction of a reconnect (MS-SMB2 2.2.14)

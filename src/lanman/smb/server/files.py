@@ -69,7 +69,7 @@ from .state import DirectoryScan, Open
 from .streams import StreamOpen
 
 if TYPE_CHECKING:
-    from .connection import Reply, Request
+    from .request import Reply, Request
 
 _READ_BITS = FILE_READ_DATA | FILE_EXECUTE
 #: largest CREATE kept to run again after oplock/lease breaks (bounds what waiting costs)
@@ -912,20 +912,3 @@ class FileHandlers(DurableHandlers):
             raise NtStatusError(st.STATUS_INVALID_OPLOCK_PROTOCOL)
         new = self.ctx.oplocks.acknowledge(open_.oplock_key, self, open_.volatile_id, level)
         return self.ok(req, [pack_oplock_break(new, open_.file_id)])
-
-    @staticmethod
-    def handlers() -> dict:
-        return {
-            Command.OPLOCK_BREAK: FileHandlers._oplock_break_ack,
-            Command.CREATE: FileHandlers._create,
-            Command.CLOSE: FileHandlers._close,
-            Command.FLUSH: FileHandlers._flush,
-            Command.READ: FileHandlers._read,
-            Command.WRITE: FileHandlers._write,
-            Command.LOCK: FileHandlers._lock,
-            Command.IOCTL: FileHandlers._ioctl,
-            Command.QUERY_DIRECTORY: FileHandlers._query_directory,
-            Command.CHANGE_NOTIFY: FileHandlers._change_notify,
-            Command.QUERY_INFO: FileHandlers._query_info,
-            Command.SET_INFO: FileHandlers._set_info,
-        }

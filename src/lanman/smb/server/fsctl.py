@@ -54,7 +54,8 @@ from lanman.smb.wire.constants import (
 from lanman.smb.wire.query import IoctlRequest, pack_ioctl_response
 
 if TYPE_CHECKING:
-    from .connection import Reply, Request, ServerConnection
+    from .connection import ServerConnection
+    from .request import Reply, Request
     from .state import Open
 
 # MS-SMB2 3.3.3: ServerSideCopyMaxNumberofChunks, ServerSideCopyMaxChunkSize,
@@ -121,7 +122,7 @@ def handle_ioctl(conn: ServerConnection, req: Request) -> Reply:
 
 
 def _validate_negotiate(conn, req, r, _open) -> Reply:
-    from .connection import Disconnect
+    from .request import Disconnect
 
     return conn._validate_negotiate(req, r, Disconnect)
 

@@ -33,7 +33,7 @@ from lanman.smb.wire.constants import FILE_READ_DATA
 from lanman.smb.wire.query import pack_output_response
 
 if TYPE_CHECKING:
-    from .connection import PendingAsync, Reply, Request
+    from .request import PendingAsync, Reply, Request
     from .state import Open
 
 # CompletionFilter bits (MS-SMB2 2.2.35, MS-FSCC 2.7.1 / MS-FSA 2.1.5.10).

@@ -19,7 +19,7 @@ from .session_table import Channel
 if TYPE_CHECKING:
     from lanman.smb.wire.session import SessionSetupRequest
 
-    from .connection import Reply, Request
+    from .request import Reply, Request
     from .state import Session
 
 _GMAC = SigningAlgorithm.AES_GMAC

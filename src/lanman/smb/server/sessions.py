@@ -12,7 +12,6 @@ from lanman.smb.wire.constants import (
     FILE_ALL_ACCESS,
     FILE_WRITE_DATA,
     SESSION_FLAG_BINDING,
-    Command,
     Dialect,
     SecurityMode,
     SessionFlags,
@@ -33,7 +32,7 @@ from .session_table import Channel
 from .state import UNMAPPABLE, Session, TreeConnect
 
 if TYPE_CHECKING:
-    from .connection import Reply, Request
+    from .request import Reply, Request
 
 
 class _IpcShare:
@@ -343,7 +342,7 @@ class SessionHandlers(SessionBinding, NetworkInterfaces):
         return SessionFlags.ENCRYPT_DATA if session.encrypt_data else 0
 
     def _setup_reply(self, req, session, flags, token, status, sign=False):
-        from .connection import Reply
+        from .request import Reply
 
         return Reply(
             req.header,
@@ -543,15 +542,6 @@ class SessionHandlers(SessionBinding, NetworkInterfaces):
         if tree is None:
             raise NtStatusError(st.STATUS_NETWORK_NAME_DELETED)
         return tree
-
-    @staticmethod
-    def handlers() -> dict:
-        return {
-            Command.SESSION_SETUP: SessionHandlers._session_setup,
-            Command.LOGOFF: SessionHandlers._logoff,
-            Command.TREE_CONNECT: SessionHandlers._tree_connect,
-            Command.TREE_DISCONNECT: SessionHandlers._tree_disconnect,
-        }
 
 
 def _anonymous_share_ok(settings, name: str, share) -> bool:
