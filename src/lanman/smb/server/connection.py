@@ -53,7 +53,7 @@ from .credits import SequenceWindow
 from .files import FileHandlers
 from .request import AsyncKind, Buffers, Disconnect, PendingAsync, Reply, Request
 from .sessions import SessionHandlers
-from .state import UNMAPPABLE, ServerContext, Session
+from .state import UNMAPPABLE, ServerContext, Session, SessionState
 
 # Failures of the host's storage: logged (STORAGE_ERROR), at most once a minute per status.
 _STORAGE_ERRORS = frozenset(
@@ -212,14 +212,16 @@ class ServerConnection(SessionHandlers, FileHandlers):
         the transport lifts its pre-authentication frame limit."""
         if self.smb1 is not None:
             return self.smb1.authenticated
-        return any(s.state == "valid" and not s.is_anonymous for s in self.sessions.values())
+        return any(
+            s.state is SessionState.VALID and not s.is_anonymous for s in self.sessions.values()
+        )
 
     @property
     def has_session(self) -> bool:
         """Any session set up (anonymous included): ends the pre-authentication deadline."""
         if self.smb1 is not None:
             return self.smb1.has_session
-        return any(s.state == "valid" for s in self.sessions.values())
+        return any(s.state is SessionState.VALID for s in self.sessions.values())
 
     @property
     def failed_logons(self) -> int:
@@ -730,7 +732,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
         if hdr.is_signed:
             key, algorithm = self._verification_key(session)
             if not key:
-                if session.state == "in_progress":
+                if session.state is SessionState.IN_PROGRESS:
                     return  # no key yet: nothing to verify against
                 self._signing_violation(req, "signed request on a session without a key")
             if not self._verify(req, key, algorithm):
@@ -738,7 +740,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
                 self._signing_violation(req, "bad signature")
             req.signed_ok = True
             return
-        if session.state != "valid":
+        if session.state is not SessionState.VALID:
             return
         if (
             hdr.command == Command.TREE_CONNECT
@@ -860,7 +862,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
         if s is None:
             raise NtStatusError(st.STATUS_USER_SESSION_DELETED)
         req.session = s
-        if s.state != "valid" and req.header.command not in (Command.LOGOFF,):
+        if s.state is not SessionState.VALID and req.header.command not in (Command.LOGOFF,):
             raise NtStatusError(st.STATUS_ACCESS_DENIED, "session setup in progress")
         spec = COMMANDS.get(req.header.command)
         if s.expired(self.now) and not (spec is not None and spec.while_expired):

@@ -15,6 +15,7 @@ from lanman.errors.ntstatus import NtStatusError
 from lanman.smb.wire.constants import Dialect
 
 from .session_table import Channel
+from .state import SessionState
 
 if TYPE_CHECKING:
     from lanman.smb.wire.session import SessionSetupRequest
@@ -62,7 +63,7 @@ def binding_refusal(conn, session: Session, signed: bool) -> int | None:
         return st.STATUS_INVALID_PARAMETER  # "Connection.Dialect is not the same"
     if session.session_id in conn.sessions:
         return st.STATUS_REQUEST_NOT_ACCEPTED  # already a channel of this connection
-    if session.state != "valid":
+    if session.state is not SessionState.VALID:
         return st.STATUS_REQUEST_NOT_ACCEPTED  # Session.State is InProgress
     if session.expired(conn.now):
         return st.STATUS_NETWORK_SESSION_EXPIRED

@@ -29,7 +29,7 @@ from lanman.smb.wire.session import (
 
 from .session_binding import NetworkInterfaces, SessionBinding
 from .session_table import Channel
-from .state import UNMAPPABLE, Session, TreeConnect
+from .state import UNMAPPABLE, Session, SessionState, TreeConnect
 
 if TYPE_CHECKING:
     from .request import Reply, Request
@@ -132,14 +132,14 @@ class SessionHandlers(SessionBinding, NetworkInterfaces):
             session = self.sessions.get(hdr.session_id)
             if session is None:
                 raise NtStatusError(st.STATUS_USER_SESSION_DELETED)
-            if session.state == "valid":
+            if session.state is SessionState.VALID:
                 # Re-authentication (3.3.5.5.2): run a new exchange, keep the keys.
                 if session.auth is None:
                     session.auth = self._new_auth()
             elif session.auth is None:
                 raise NtStatusError(st.STATUS_INVALID_PARAMETER)
         req.session = session
-        first_setup = session.state == "in_progress"
+        first_setup = session.state is SessionState.IN_PROGRESS
         if self.dialect == Dialect.SMB_3_1_1 and first_setup:
             session.preauth_hash = preauth_hash_update(session.preauth_hash, req.pdu)
         try:
@@ -221,7 +221,7 @@ class SessionHandlers(SessionBinding, NetworkInterfaces):
         session.auth_package = "" if session.is_guest or session.is_anonymous else package
         session.logon_time = session.last_activity = self.now
         session.expiration_time = expires
-        session.state = "valid"
+        session.state = SessionState.VALID
         if session.is_guest:
             self.ctx.emit_event(
                 "INSECURE_GUEST_LOGON",
@@ -281,7 +281,7 @@ class SessionHandlers(SessionBinding, NetworkInterfaces):
         old = self.ctx.sessions.get(previous_id)
         if (
             old is None
-            or old.state != "valid"
+            or old.state is not SessionState.VALID
             or session.is_guest
             or session.is_anonymous
             or old.is_guest

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Protocol
 
 
@@ -174,12 +175,19 @@ class TreeConnect:
     share_access: int = 0x001F01FF
 
 
+class SessionState(str, Enum):
+    """Session.State (MS-SMB2 3.3.1.8); an expired session is Valid past its ExpirationTime."""
+
+    IN_PROGRESS = "in_progress"
+    VALID = "valid"
+
+
 @dataclass(slots=True)
 class Session:
     """MS-SMB2 3.3.1.8."""
 
     session_id: int
-    state: str = "in_progress"  # in_progress | valid
+    state: SessionState = SessionState.IN_PROGRESS
     auth: Any = None  # SpnegoAcceptor while in progress
     user: str = ""
     domain: str = ""

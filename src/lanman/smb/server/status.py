@@ -18,6 +18,7 @@ from lanman.smb.wire.constants import FILE_SHARE_READ as _SHARE_READ
 from lanman.smb.wire.constants import FILE_SHARE_WRITE as _SHARE_WRITE
 
 from .oplocks import LEVEL_BATCH, LEVEL_EXCLUSIVE, LEVEL_II, LEVEL_LEASE, LEVEL_NONE
+from .state import SessionState
 
 __all__ = ["close_file", "close_session", "file_id_of", "snapshot"]
 
@@ -100,7 +101,7 @@ def snapshot(conns: Iterable, now: int) -> dict:
             continue
         dialect = _DIALECTS.get(conn.dialect or 0, f"0x{conn.dialect or 0:04X}")
         for s in list(conn.sessions.values()):
-            if s.state != "valid":
+            if s.state is not SessionState.VALID:
                 continue
             first = next(iter(s.channels.values()), None)
             if first is not None and first.connection is not conn:
@@ -177,7 +178,7 @@ def _smb1(conn, now: int, sessions: list, trees: list) -> None:
     """An SMB1 (NT LM 0.12) connection: its sessions and tree connects (it has no opens)."""
     smb1 = conn.smb1
     for s in list(smb1.sessions.values()):
-        if s.state != "valid":
+        if s.state is not SessionState.VALID:
             continue
         since = int(max(0, now - (s.logon_time or now)) // _TICKS)
         sessions.append(
@@ -214,7 +215,7 @@ def _find_session(conns: Iterable, session_id: int):
         if conn is None or conn.closed or conn.smb1 is not None:
             continue
         s = conn.sessions.get(session_id)
-        if s is not None and s.state == "valid":
+        if s is not None and s.state is SessionState.VALID:
             return conn, s
     return None, None
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from lanman.errors import ntstatus as st
 from lanman.errors.ntstatus import NtStatusError
 from lanman.policy.decisions import smb1_security_mode, smb1_state
+from lanman.smb.server.state import SessionState
 
 from . import wire as w
 from .signing import sign_message, verify_message
@@ -89,7 +90,7 @@ class Smb1Session:
     """MS-CIFS 3.3.1.8 Session."""
 
     uid: int
-    state: str = "in_progress"  # in_progress | valid
+    state: SessionState = SessionState.IN_PROGRESS
     auth: object = None
     user: str = ""
     domain: str = ""
@@ -139,11 +140,13 @@ class Smb1ServerConnection:
     @property
     def authenticated(self) -> bool:
         """A session set up for a named user (guest included, anonymous not)."""
-        return any(s.state == "valid" and not s.is_anonymous for s in self.sessions.values())
+        return any(
+            s.state is SessionState.VALID and not s.is_anonymous for s in self.sessions.values()
+        )
 
     @property
     def has_session(self) -> bool:
-        return any(s.state == "valid" for s in self.sessions.values())
+        return any(s.state is SessionState.VALID for s in self.sessions.values())
 
     # ---- entry point -----------------------------------------------------------------
 
@@ -388,7 +391,7 @@ class Smb1ServerConnection:
             self.sessions[uid] = session
         else:
             session = self.sessions[uid]
-            if session.state == "valid" or session.auth is None:
+            if session.state is SessionState.VALID or session.auth is None:
                 raise NtStatusError(st.STATUS_INVALID_PARAMETER, "session already set up")
         try:
             token, complete = session.auth.step(r.security_blob)
@@ -419,7 +422,7 @@ class Smb1ServerConnection:
         session.auth_package = _auth_package(session.auth)
         session.logon_time = self.now
         session.auth = None
-        session.state = "valid"
+        session.state = SessionState.VALID
         session.user, session.domain = result.user, result.domain
         session.is_guest, session.is_anonymous = result.is_guest, result.is_anonymous
         session.token = _logon_token(self.ctx, result)
@@ -474,7 +477,7 @@ class Smb1ServerConnection:
         if not (empty and not r.account_name):
             raise NtStatusError(st.STATUS_LOGON_FAILURE, "basic security logon refused")
         uid = self._alloc_uid()
-        self.sessions[uid] = Smb1Session(uid, state="valid", is_anonymous=True)
+        self.sessions[uid] = Smb1Session(uid, state=SessionState.VALID, is_anonymous=True)
         return (
             "uid",
             uid,
@@ -491,7 +494,7 @@ class Smb1ServerConnection:
 
     def _session(self, uid: int) -> Smb1Session:
         s = self.sessions.get(uid)
-        if s is None or s.state != "valid":
+        if s is None or s.state is not SessionState.VALID:
             raise NtStatusError(st.STATUS_USER_SESSION_DELETED)  # ERRSRV/ERRbaduid
         return s
 
