@@ -8,6 +8,12 @@ is never used twice with one key (the counter runs to 2**64 messages, then refus
 The Additional Authenticated Data is the transform header from offset 20 (Nonce through
 SessionId, 32 bytes); the 16-byte AEAD tag is the header's Signature field. CCM uses the
 first 11 bytes of the 16-byte Nonce field, GCM the first 12; the rest are zero on send.
+
+A :class:`CipherKey` (the session's EncryptionKey / DecryptionKey as
+``smb_signing.derive_keys`` returns them) keeps its ``AESGCM`` / ``AESCCM`` object and AES
+key schedule from the first message on; messages up to :data:`_AEAD_MAX` bytes go through
+that object in one call, larger GCM messages stream through a context built on the kept
+AES key (no joined copy of a big READ/WRITE).
 """
 
 from __future__ import annotations
@@ -20,13 +26,14 @@ from enum import IntEnum
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher as _Cipher
 from cryptography.hazmat.primitives.ciphers import algorithms, modes
-from cryptography.hazmat.primitives.ciphers.aead import AESCCM
+from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM
 
 __all__ = [
     "TRANSFORM_FLAG_ENCRYPTED",
     "TRANSFORM_HEADER_SIZE",
     "TRANSFORM_PROTOCOL_ID",
     "CipherId",
+    "CipherKey",
     "DecryptError",
     "NonceCounter",
     "TransformHeader",
@@ -99,6 +106,36 @@ def parse_cipher_names(text: str) -> tuple[CipherId, ...]:
     if not out:
         raise ValueError("at least one cipher is needed")
     return tuple(out)
+
+
+class CipherKey(bytes):
+    """An SMB 3.x cipher key (MS-SMB2 3.3.1.8 Session.EncryptionKey / DecryptionKey) that
+    keeps the AEAD object and AES key of its cipher once first used. It is the key's bytes
+    (comparisons, ``len``, truthiness)."""
+
+    def __reduce__(self):
+        return (type(self), (bytes(self),))  # the cipher objects are rebuilt, never pickled
+
+    def aead(self, cipher: CipherId) -> AESGCM | AESCCM:
+        """The ``AESGCM`` (GCM ciphers) or ``AESCCM`` (16-byte tag) object of this key."""
+        gcm = cipher.is_gcm
+        obj = self.__dict__.get(gcm)
+        if obj is None:
+            obj = AESGCM(bytes(self)) if gcm else AESCCM(bytes(self), tag_length=_TAG_SIZE)
+            self.__dict__[gcm] = obj
+        return obj
+
+    def aes(self) -> algorithms.AES:
+        """The AES algorithm object of this key (streaming GCM of large messages)."""
+        obj = self.__dict__.get("aes")
+        if obj is None:
+            obj = self.__dict__["aes"] = algorithms.AES(bytes(self))
+        return obj
+
+
+def cipher_key(key: Buffer) -> CipherKey:
+    """``key`` as a :class:`CipherKey` (itself when it already is one)."""
+    return key if isinstance(key, CipherKey) else CipherKey(key)
 
 
 class DecryptError(ValueError):
@@ -186,11 +223,12 @@ def encrypt_message(
     """
     if len(nonce) != cipher.nonce_size:
         raise ValueError("nonce size does not match the cipher")
+    ck = cipher_key(key)
     size = sum(len(p) for p in parts)
     hdr = _header(nonce, size, session_id)
     aad = bytes(hdr[_AAD_OFFSET:])
-    if cipher.is_gcm:
-        enc = _Cipher(algorithms.AES(key), modes.GCM(nonce)).encryptor()
+    if cipher.is_gcm and size > _AEAD_MAX:
+        enc = _Cipher(ck.aes(), modes.GCM(nonce)).encryptor()
         enc.authenticate_additional_data(aad)
         out: list[Buffer] = [hdr]
         scratch: bytearray | None = None
@@ -209,14 +247,19 @@ def encrypt_message(
         enc.finalize()
         tag = enc.tag
     else:
+        # One call on the key's AEAD object. CCM has no streaming form in ``cryptography``,
+        # so its parts are joined whatever their size; small GCM messages are joined too.
         data = parts[0] if len(parts) == 1 else b"".join(parts)
-        sealed = AESCCM(key, tag_length=_TAG_SIZE).encrypt(nonce, bytes(data), aad)
+        sealed = ck.aead(cipher).encrypt(nonce, data, aad)
         out = [hdr, memoryview(sealed)[:-_TAG_SIZE]]
         tag = sealed[-_TAG_SIZE:]
     hdr[4:20] = tag
     return out
 
 
+#: Messages up to this size are encrypted/decrypted in one AEAD call (parts joined);
+#: larger GCM ones stream through a context in pieces, in place where allowed.
+_AEAD_MAX = 64 * 1024
 _CHUNK = 256 * 1024  # in-place GCM decryption works through the frame in pieces this big
 
 
@@ -241,10 +284,17 @@ def decrypt_message(
         raise DecryptError("encrypted message shorter than an SMB2 header")
     aad = bytes(view[_AAD_OFFSET:TRANSFORM_HEADER_SIZE])
     nonce = th.nonce[: cipher.nonce_size]
+    ck = cipher_key(key)
     try:
-        if cipher.is_gcm and not view.readonly and len(body) > _CHUNK:
-            dec = _Cipher(algorithms.AES(key), modes.GCM(nonce, th.signature)).decryptor()
+        if cipher.is_gcm and len(body) > _AEAD_MAX:
+            dec = _Cipher(ck.aes(), modes.GCM(nonce, th.signature)).decryptor()
             dec.authenticate_additional_data(aad)
+            if view.readonly:
+                out = bytearray(len(body) + 15)
+                n = dec.update_into(body, out)
+                dec.finalize()
+                del out[n:]
+                return th, out
             scratch = bytearray(_CHUNK + 15)
             for pos in range(0, len(body), _CHUNK):
                 piece = body[pos : pos + _CHUNK]
@@ -252,15 +302,10 @@ def decrypt_message(
                 body[pos : pos + n] = memoryview(scratch)[:n]
             dec.finalize()  # raises InvalidTag: nothing decrypted is used before this
             return th, body
-        if cipher.is_gcm:
-            dec = _Cipher(algorithms.AES(key), modes.GCM(nonce, th.signature)).decryptor()
-            dec.authenticate_additional_data(aad)
-            out = bytearray(len(body) + 15)
-            n = dec.update_into(body, out)
-            dec.finalize()
-            del out[n:]
-            return th, out
-        plain = AESCCM(key, tag_length=_TAG_SIZE).decrypt(nonce, bytes(body) + th.signature, aad)
-        return th, bytearray(plain)
+        # ciphertext || tag in one piece, authenticated and decrypted in one AEAD call
+        sealed = b"".join((body, th.signature))
+        plain = bytearray(len(body))
+        ck.aead(cipher).decrypt_into(nonce, sealed, aad, plain)
+        return th, plain
     except InvalidTag:
         raise DecryptError("decryption failed (bad tag)") from None

@@ -3,6 +3,12 @@
 All functions work on *parts*: a sequence of buffers that, concatenated, form one SMB2 PDU
 (header first).  Large READ/WRITE payloads are never copied or concatenated; the MACs are
 fed incrementally.
+
+A :class:`SigningKey` (what :func:`derive_keys` returns as ``signing_key``) keeps the MAC
+primitive it was first used with -- an HMAC or CMAC state holding the keyed setup, an
+``AESGCM`` object -- and reuses it for every later message, so the per-message cost is the
+MAC itself, not a new cipher context.  Plain ``bytes`` keys still work (a one-off
+:class:`SigningKey` is made for the call).
 """
 
 from __future__ import annotations
@@ -15,9 +21,11 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.cmac import CMAC
 
 from lanman.crypto.kdf import kdf_sp800_108
+from lanman.crypto.smb_encryption import CipherKey
 
 __all__ = [
     "DIALECT_202",
@@ -31,11 +39,13 @@ __all__ = [
     "SMB2_FLAGS_SIGNED",
     "SMB2_HEADER_SIZE",
     "SigningAlgorithm",
+    "SigningKey",
     "SmbKeys",
     "compute_signature",
     "derive_keys",
     "preauth_hash_update",
     "sign_pdu",
+    "signing_key",
     "verify_pdu",
 ]
 
@@ -114,14 +124,14 @@ def derive_keys(
     if cipher_key_bits not in (128, 256):
         raise ValueError("cipher_key_bits must be 128 or 256")
     if dialect in (DIALECT_202, DIALECT_210):
-        return SmbKeys(key, key, key, b"", b"")
+        return SmbKeys(key, SigningKey(key), key, b"", b"")
     if dialect in (DIALECT_300, DIALECT_302):
         return SmbKeys(
             session_key=key,
-            signing_key=kdf_sp800_108(key, b"SMB2AESCMAC\x00", b"SmbSign\x00"),
+            signing_key=SigningKey(kdf_sp800_108(key, b"SMB2AESCMAC\x00", b"SmbSign\x00")),
             application_key=kdf_sp800_108(key, b"SMB2APP\x00", b"SmbRpc\x00"),
-            encryption_key=kdf_sp800_108(key, b"SMB2AESCCM\x00", b"ServerOut\x00"),
-            decryption_key=kdf_sp800_108(key, b"SMB2AESCCM\x00", b"ServerIn \x00"),
+            encryption_key=CipherKey(kdf_sp800_108(key, b"SMB2AESCCM\x00", b"ServerOut\x00")),
+            decryption_key=CipherKey(kdf_sp800_108(key, b"SMB2AESCCM\x00", b"ServerIn \x00")),
         )
     if dialect == DIALECT_311:
         if preauth_hash is None or len(preauth_hash) != 64:
@@ -130,23 +140,104 @@ def derive_keys(
         ck = bytes(session_key) if cipher_key_bits == 256 else key
         return SmbKeys(
             session_key=key,
-            signing_key=kdf_sp800_108(key, b"SMBSigningKey\x00", h),
+            signing_key=SigningKey(kdf_sp800_108(key, b"SMBSigningKey\x00", h)),
             application_key=kdf_sp800_108(key, b"SMBAppKey\x00", h),
-            encryption_key=kdf_sp800_108(ck, b"SMBS2CCipherKey\x00", h, cipher_key_bits),
-            decryption_key=kdf_sp800_108(ck, b"SMBC2SCipherKey\x00", h, cipher_key_bits),
+            encryption_key=CipherKey(kdf_sp800_108(ck, b"SMBS2CCipherKey\x00", h, cipher_key_bits)),
+            decryption_key=CipherKey(kdf_sp800_108(ck, b"SMBC2SCipherKey\x00", h, cipher_key_bits)),
         )
     raise ValueError(f"unknown SMB2 dialect 0x{dialect:04X}")
 
 
+_NONCE = struct.Struct("<QI")
+#: Up to this many bytes a PDU is MACed with AES-GMAC in one call (its parts joined); larger
+#: ones (big READ/WRITE payloads) stream through a GCM context instead of being copied.
+_GMAC_JOIN_MAX = 256 * 1024
+
+
 def gmac_nonce(message_id: int, *, is_response: bool, is_cancel: bool) -> bytes:
     """12-byte AES-GMAC nonce (MS-SMB2 3.1.4.1): MessageId LE, then a LE u32 of role bits."""
-    return struct.pack(
-        "<QI", message_id & 0xFFFFFFFFFFFFFFFF, (1 if is_response else 0) | (2 if is_cancel else 0)
+    return _NONCE.pack(
+        message_id & 0xFFFFFFFFFFFFFFFF, (1 if is_response else 0) | (2 if is_cancel else 0)
     )
 
 
+class SigningKey(bytes):
+    """A signing key (MS-SMB2 3.3.1.8 Session.SigningKey, 3.3.1.14 Channel.SigningKey) that
+    keeps the keyed MAC primitive of each algorithm it signs with (made on first use, then
+    reused). It is the key's bytes: comparisons, hashing and ``len`` are those of bytes."""
+
+    def __reduce__(self):
+        return (type(self), (bytes(self),))  # the primitives are rebuilt, never pickled
+
+    def _primitive(self, algorithm: int):
+        cache = self.__dict__
+        prim = cache.get(algorithm)
+        if prim is None:
+            if algorithm == SigningAlgorithm.HMAC_SHA256:
+                prim = hmac.new(bytes(self), digestmod=hashlib.sha256)
+            elif algorithm == SigningAlgorithm.AES_CMAC:
+                prim = CMAC(algorithms.AES(bytes(self)))
+            elif algorithm == SigningAlgorithm.AES_GMAC:
+                prim = (AESGCM(bytes(self)), algorithms.AES(bytes(self)))
+            else:
+                raise ValueError(f"unknown signing algorithm {algorithm!r}")
+            cache[algorithm] = prim
+        return prim
+
+    def signature(
+        self,
+        algorithm: int,
+        parts: Sequence[Buffer],
+        *,
+        message_id: int = 0,
+        is_response: bool = False,
+        is_cancel: bool = False,
+    ) -> bytes:
+        """The 16-byte signature of the PDU made of ``parts`` (MS-SMB2 3.1.4.1)."""
+        prim = self._primitive(algorithm)
+        if algorithm == SigningAlgorithm.AES_GMAC:
+            nonce = gmac_nonce(message_id, is_response=is_response, is_cancel=is_cancel)
+            aead, aes = prim
+            if len(parts) == 1:
+                return aead.encrypt(nonce, b"", parts[0])
+            if sum(len(p) for p in parts) <= _GMAC_JOIN_MAX:
+                return aead.encrypt(nonce, b"", b"".join(parts))
+            enc = Cipher(aes, modes.GCM(nonce)).encryptor()
+            for part in parts:
+                enc.authenticate_additional_data(part)
+            enc.finalize()
+            return enc.tag
+        mac = prim.copy()
+        for part in parts:
+            mac.update(part)
+        if algorithm == SigningAlgorithm.AES_CMAC:
+            return mac.finalize()
+        return mac.digest()[:16]
+
+    def verify(
+        self,
+        algorithm: int,
+        parts: Sequence[Buffer],
+        received: Buffer,
+        *,
+        message_id: int = 0,
+        is_response: bool = False,
+        is_cancel: bool = False,
+    ) -> bool:
+        """True when ``received`` is the signature of ``parts`` (constant-time compare)."""
+        expected = self.signature(
+            algorithm, parts, message_id=message_id, is_response=is_response, is_cancel=is_cancel
+        )
+        return hmac.compare_digest(expected, bytes(received))
+
+
+def signing_key(key: Buffer) -> SigningKey:
+    """``key`` as a :class:`SigningKey` (itself when it already is one)."""
+    return key if isinstance(key, SigningKey) else SigningKey(key)
+
+
 def compute_signature(
-    key: bytes,
+    key: Buffer,
     algorithm: SigningAlgorithm,
     parts: Sequence[Buffer],
     *,
@@ -157,26 +248,12 @@ def compute_signature(
     """Return the 16-byte signature of the PDU made of ``parts`` (MS-SMB2 3.1.4.1).
 
     The caller has already set SMB2_FLAGS_SIGNED and zeroed header bytes 48..64.  The parts
-    are MACed incrementally and never concatenated.
+    are MACed incrementally (small PDUs with AES-GMAC: joined once) and never copied
+    otherwise. Pass a :class:`SigningKey` to reuse its MAC primitive.
     """
-    if algorithm == SigningAlgorithm.HMAC_SHA256:
-        mac = hmac.new(key, digestmod=hashlib.sha256)
-        for part in parts:
-            mac.update(part)
-        return mac.digest()[:16]
-    if algorithm == SigningAlgorithm.AES_CMAC:
-        cmac = CMAC(algorithms.AES(key))
-        for part in parts:
-            cmac.update(part)
-        return cmac.finalize()
-    if algorithm == SigningAlgorithm.AES_GMAC:
-        nonce = gmac_nonce(message_id, is_response=is_response, is_cancel=is_cancel)
-        enc = Cipher(algorithms.AES(key), modes.GCM(nonce)).encryptor()
-        for part in parts:
-            enc.authenticate_additional_data(part)
-        enc.finalize()
-        return enc.tag
-    raise ValueError(f"unknown signing algorithm {algorithm!r}")
+    return signing_key(key).signature(
+        algorithm, parts, message_id=message_id, is_response=is_response, is_cancel=is_cancel
+    )
 
 
 def sign_pdu(buf: bytearray, key: bytes, algorithm: SigningAlgorithm, *, is_response: bool) -> None:
@@ -224,15 +301,14 @@ def verify_pdu(
     if len(first) > SMB2_HEADER_SIZE:
         rebuilt.append(first[SMB2_HEADER_SIZE:])
     rebuilt.extend(parts[1:])
-    expected = compute_signature(
-        key,
+    return signing_key(key).verify(
         algorithm,
         rebuilt,
+        received,
         message_id=message_id,
         is_response=is_response,
         is_cancel=command == SMB2_CANCEL,
     )
-    return hmac.compare_digest(expected, received)
 
 
 def preauth_hash_update(h: bytes, *parts: Buffer) -> bytes:

@@ -43,7 +43,16 @@ from lanman.smb.wire.constants import (
     NegotiateContextType,
     SecurityMode,
 )
-from lanman.smb.wire.header import SIGNATURE_OFFSET, Smb2Header, WireError
+from lanman.smb.wire.header import (
+    FLAG_ASYNC_COMMAND,
+    FLAG_PRIORITY_MASK,
+    FLAG_RELATED_OPERATIONS,
+    FLAG_SERVER_TO_REDIR,
+    FLAG_SIGNED,
+    SIGNATURE_OFFSET,
+    Smb2Header,
+    WireError,
+)
 from lanman.smb.wire.query import pack_error_response
 from lanman.smb.wire.smb1 import parse_smb1_negotiate
 
@@ -508,8 +517,8 @@ class ServerConnection(SessionHandlers, FileHandlers):
             body_len = sum(len(b) for b in r.body)
             pad = 0 if last else pad8(SMB2_HEADER_SIZE + body_len)
             q = r.request
-            flags = HeaderFlags.SERVER_TO_REDIR | (
-                q.flags & (HeaderFlags.RELATED_OPERATIONS | HeaderFlags.PRIORITY_MASK)
+            flags = FLAG_SERVER_TO_REDIR | (
+                q.flags & (FLAG_RELATED_OPERATIONS | FLAG_PRIORITY_MASK)
             )
             if r.signing_key:
                 key = r.signing_key
@@ -522,7 +531,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
                 key, algorithm = b"", self.signing_algorithm
             sign = r.sign and bool(key) and r.status != st.STATUS_PENDING and enc is None
             if sign:
-                flags |= HeaderFlags.SIGNED
+                flags |= FLAG_SIGNED
             hdr = Smb2Header(
                 command=q.command,
                 status=r.status,
@@ -536,7 +545,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
                 session_id=r.session_id if r.session_id is not None else q.session_id,
             )
             if r.async_id is not None:
-                hdr.flags |= HeaderFlags.ASYNC_COMMAND
+                hdr.flags |= FLAG_ASYNC_COMMAND
                 hdr.async_id = r.async_id
             raw = bytearray(hdr.pack())
             msg = [raw, *r.body]

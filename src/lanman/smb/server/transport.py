@@ -162,6 +162,30 @@ def _for_worker(frame: memoryview) -> bool:
     return False
 
 
+def frame_chunks(frames) -> list:
+    """The byte strings that put ``frames`` on the wire (MS-SMB2 2.1 Direct TCP: a 4-byte
+    big-endian length before each message): small pieces are gathered into one joined
+    buffer; a part of SMALL_REPLY bytes or more (a READ payload) stays its own view."""
+    out: list = []
+    pending: list = []
+    for parts in frames:
+        pending.append(_PREFIX.pack(sum(len(p) for p in parts)))
+        for p in parts:
+            if len(p) >= SMALL_REPLY:
+                if pending:
+                    out.append(b"".join(pending))
+                    pending = []
+                out.append(p)
+            else:
+                pending.append(p)
+    if pending:
+        out.append(b"".join(pending))
+    return out
+
+
+_PREFIX = struct.Struct(">I")
+
+
 class SmbProtocol(asyncio.BufferedProtocol):
     """Reads each frame into a buffer of its own size: frames up to 64 KiB get it at once,
     larger ones reuse a spare buffer of the connection or grow (x2) with what has arrived."""
@@ -463,8 +487,8 @@ class SmbProtocol(asyncio.BufferedProtocol):
         if outgoing is None:
             self._close("internal error")
             return
-        for parts in outgoing:
-            self._send(parts)
+        if outgoing:
+            self._send_frames(outgoing)
         if self.conn.closed:
             log.info("closing %s: %s", self.conn.client_address, self.conn.disconnect_reason)
             self._close(self.conn.disconnect_reason)
@@ -488,15 +512,17 @@ class SmbProtocol(asyncio.BufferedProtocol):
             self.loop.call_soon_threadsafe(self._send, parts)
 
     def _send(self, parts: list) -> None:
+        self._send_frames((parts,))
+
+    def _send_frames(self, frames) -> None:
+        """Write ``frames`` (each a list of buffers) with their Direct TCP length prefixes
+        in as few writes as possible: everything small (prefixes, headers, replies up to
+        SMALL_REPLY, a compound's or a burst's replies together) joined into one buffer, large
+        payloads passed on as the views they are. An ECHO's reply is one write, one send()."""
         if self.transport is None or self.transport.is_closing():
             return
-        size = sum(len(p) for p in parts)
-        if size <= SMALL_REPLY:  # one write (one send()) for the prefix and the whole reply
-            self.transport.write(b"".join([struct.pack(">I", size), *parts]))
-            return
-        self.transport.write(struct.pack(">I", size) + bytes(parts[0]))
-        for p in parts[1:]:  # large payloads go out as the views they are (no joining)
-            self.transport.write(p)
+        for chunk in frame_chunks(frames):
+            self.transport.write(chunk)
 
     def _close(self, reason: str) -> None:
         if self.transport is not None and not self.transport.is_closing():

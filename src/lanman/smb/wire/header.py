@@ -19,6 +19,14 @@ SIGNATURE_OFFSET = 48
 FLAGS_OFFSET = 16
 MESSAGE_ID_OFFSET = 24
 
+# The Flags bits as plain ints for the per-request path: IntFlag arithmetic builds a new
+# enum member per operation, several times per message.
+FLAG_SERVER_TO_REDIR = int(HeaderFlags.SERVER_TO_REDIR)
+FLAG_ASYNC_COMMAND = int(HeaderFlags.ASYNC_COMMAND)
+FLAG_RELATED_OPERATIONS = int(HeaderFlags.RELATED_OPERATIONS)
+FLAG_SIGNED = int(HeaderFlags.SIGNED)
+FLAG_PRIORITY_MASK = int(HeaderFlags.PRIORITY_MASK)
+
 
 @dataclass(slots=True)
 class Smb2Header:
@@ -43,22 +51,22 @@ class Smb2Header:
 
     @property
     def is_async(self) -> bool:
-        return bool(self.flags & HeaderFlags.ASYNC_COMMAND)
+        return bool(self.flags & FLAG_ASYNC_COMMAND)
 
     @property
     def is_signed(self) -> bool:
-        return bool(self.flags & HeaderFlags.SIGNED)
+        return bool(self.flags & FLAG_SIGNED)
 
     @property
     def is_related(self) -> bool:
-        return bool(self.flags & HeaderFlags.RELATED_OPERATIONS)
+        return bool(self.flags & FLAG_RELATED_OPERATIONS)
 
     @property
     def is_response(self) -> bool:
-        return bool(self.flags & HeaderFlags.SERVER_TO_REDIR)
+        return bool(self.flags & FLAG_SERVER_TO_REDIR)
 
     def pack(self) -> bytes:
-        if self.flags & HeaderFlags.ASYNC_COMMAND:
+        if self.flags & FLAG_ASYNC_COMMAND:
             mid = self.async_id
         else:
             mid = (self.tree_id << 32) | (self.process_id & 0xFFFFFFFF)
@@ -97,21 +105,21 @@ class Smb2Header:
         ) = _HDR.unpack_from(buf, 0)
         if proto != SMB2_PROTOCOL_ID or size != SMB2_HEADER_SIZE:
             raise WireError("not an SMB2 header")
-        hdr = cls(
-            command=command,
-            status=status,
-            credit_charge=charge,
-            credit=credit,
-            flags=flags,
-            next_command=next_command,
-            message_id=message_id,
-            session_id=session_id,
-            signature=bytes(signature),
-        )
-        if flags & HeaderFlags.ASYNC_COMMAND:
-            hdr.async_id = mid
-            hdr.tree_id = 0
+        if flags & FLAG_ASYNC_COMMAND:
+            async_id, tree_id, process_id = mid, 0, 0xFEFF
         else:
-            hdr.process_id = mid & 0xFFFFFFFF
-            hdr.tree_id = mid >> 32
-        return hdr
+            async_id, tree_id, process_id = 0, mid >> 32, mid & 0xFFFFFFFF
+        return cls(
+            command,
+            status,
+            charge,
+            credit,
+            flags,
+            next_command,
+            message_id,
+            process_id,
+            tree_id,
+            async_id,
+            session_id,
+            signature,
+        )
