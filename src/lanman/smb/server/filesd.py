@@ -26,15 +26,19 @@ FILE_READ_ATTRIBUTES by the parent's FILE_LIST_DIRECTORY; creating needs FILE_AD
 FILE_ADD_SUBDIRECTORY on the parent (MS-FSA 2.1.5.1.1), and the new object's descriptor is
 inherited from the parent's (MS-DTYP 2.5.3.4) merged with the client's SecD create context.
 
-Pure except :func:`read_stored`/:func:`write_stored`, the two xattr calls.
+Pure except :func:`read_stored`/:func:`write_stored`, the two xattr calls. What
+:func:`load` reads is cached per inode and change time (sdcache.py); :func:`write_stored`
+drops the entry of the object it writes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat as stat_mod
 import struct
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -70,6 +74,8 @@ from lanman.security.rights import (
     map_generic,
 )
 from lanman.security.token import SecurityToken
+
+from .sdcache import DescriptorCache, descriptors
 
 __all__ = [
     "MAX_SD_BYTES",
@@ -173,6 +179,11 @@ def write_stored(target: int | str, sd: SecurityDescriptor) -> None:
         if e.errno in (errno.ENOSPC, errno.E2BIG, errno.ERANGE):
             raise NtStatusError(st.STATUS_INSUFFICIENT_RESOURCES, "descriptor too large") from e
         raise NtStatusError(st.STATUS_ACCESS_DENIED, f"storing the descriptor: {e}") from e
+    with contextlib.suppress(OSError):  # the next load reads the new descriptor
+        if isinstance(target, int):
+            descriptors.forget(os.fstat(target))
+        else:
+            descriptors.forget(os.stat(target, follow_symlinks=False))
 
 
 # ---- the default descriptor --------------------------------------------------------------
@@ -246,10 +257,14 @@ class FileSecurity:
 
 
 def load(host_path: str, st_: os.stat_result, actor: Actor, fd: int | None = None) -> FileSecurity:
-    """The object's stored descriptor, else its synthesized default."""
-    sd = read_stored(fd) if fd is not None else None
-    if sd is None:
-        sd = read_stored(host_path)
+    """The object's stored descriptor (cached for ``st_``'s inode and ctime), else its
+    synthesized default."""
+    sd = descriptors.get(st_)
+    if DescriptorCache.is_miss(sd):
+        sd = read_stored(fd) if fd is not None else None
+        if sd is None:
+            sd = read_stored(host_path)
+        descriptors.put(st_, sd, time.time_ns())
     if sd is not None:
         return FileSecurity(sd, True)
     return FileSecurity(synthesize(st_, actor), False)

@@ -43,6 +43,7 @@ MAX_QUEUED = 2  # frames waiting for the worker before the socket stops being re
 IDLE_TIMEOUT = 15 * 60  # seconds without a frame before the connection is dropped
 SMALL_REPLY = 64 * 1024  # replies up to this size are sent with a single write
 GROW_FROM = 64 * 1024  # frames up to this size get their buffer at once; larger ones grow
+STAGE_SIZE = 8 * 1024  # per-connection receive staging buffer (must stay below GROW_FROM)
 MAX_BUFFERED = 256 * 1024 * 1024  # default TransportLimits.max_buffered
 
 
@@ -199,8 +200,13 @@ class SmbProtocol(asyncio.BufferedProtocol):
         self.loop: asyncio.AbstractEventLoop | None = None
         self.peer_host = "?"
         self._admitted = False
-        self._hdr = bytearray(4)
-        self._hdr_got = 0
+        #: what one receive brings while no frame is in progress: length prefixes and
+        #: small requests (fixed size per connection, outside the buffer budget)
+        self._stage = bytearray(STAGE_SIZE)
+        self._stage_view = memoryview(self._stage)
+        self._staged = 0
+        self._stash = b""  # the start of a frame waiting for budget (see _drain_stage)
+        self._last_frame = 0.0  # loop time of the last complete frame (idle timeout)
         self._buf: bytearray | None = None  # the frame being received (may grow)
         self._want = 0  # its length
         self._frame_got = 0
@@ -276,6 +282,7 @@ class SmbProtocol(asyncio.BufferedProtocol):
         if self._buf is not None:
             freed += self._buf_held
             self._buf = None
+        self._stash = b""
         if self._budget_need:
             self._budget_need = 0
             with contextlib.suppress(ValueError):
@@ -293,47 +300,88 @@ class SmbProtocol(asyncio.BufferedProtocol):
         self._give_back(freed)
 
     def _touch(self) -> None:
+        """(Re)start the idle timer from now. Frames only note their time (_last_frame);
+        the timer, when it fires, waits on for what is left since the last one."""
         if self._idle is not None:
             self._idle.cancel()
-        self._idle = self.loop.call_later(self.limits.idle_timeout, self._close, "idle timeout")
+        self._last_frame = self.loop.time()
+        self._idle = self.loop.call_later(self.limits.idle_timeout, self._idle_check)
+
+    def _idle_check(self) -> None:
+        left = self._last_frame + self.limits.idle_timeout - self.loop.time()
+        if left > 0:
+            self._idle = self.loop.call_later(left, self._idle_check)
+            return
+        self._close("idle timeout")
 
     # ---- receiving ----------------------------------------------------------------------
 
     def get_buffer(self, sizehint: int) -> memoryview:
         if self._buf is None:
-            return memoryview(self._hdr)[self._hdr_got :]
+            return self._stage_view[self._staged :]
         return memoryview(self._buf)[self._frame_got : self._want]
 
     def buffer_updated(self, nbytes: int) -> None:
         if self._buf is None:
-            self._hdr_got += nbytes
-            if self._hdr_got < 4:
-                return
-            self._hdr_got = 0
-            kind = self._hdr[0]
-            length = struct.unpack(">I", b"\x00" + bytes(self._hdr[1:4]))[0]
-            if kind == 0x85:  # NetBIOS keep-alive
-                return
-            limit = MAX_FRAME if self._authed else self.limits.preauth_max_frame
-            if kind != 0x00 or length < 4 or length > limit:
-                self._close(f"bad Direct TCP frame (type {kind}, length {length})")
-                return
-            self._want = length
-            self._frame_got = 0
-            if not self._reserve(length):
-                return
-            self._buf = self._new_buffer(length)
+            self._staged += nbytes
+            self._drain_stage()
             return
         self._frame_got += nbytes
         if self._frame_got < self._want:
-            if self._frame_got == len(self._buf):  # grow with what has arrived (x2)
-                bigger = bytearray(min(self._want, 2 * len(self._buf)))
-                bigger[: self._frame_got] = self._buf
-                self._buf = bigger
+            self._grow()
             return
+        self._frame_done()
+
+    def _drain_stage(self) -> None:
+        """Take the frames out of what one receive put in the staging buffer: length
+        prefixes and small requests arrive together (one recv per request, not one for the
+        prefix and one for the body). Complete frames are copied into buffers of their own
+        (they may wait for the worker); the start of a longer one becomes its buffer's
+        first bytes and the rest is received into that buffer directly."""
+        stage, pos, end = self._stage, 0, self._staged
+        while end - pos >= 4 and self._buf is None and not self._closing():
+            kind = stage[pos]
+            length = int.from_bytes(stage[pos + 1 : pos + 4], "big")
+            pos += 4
+            if kind == 0x85:  # NetBIOS keep-alive
+                continue
+            limit = MAX_FRAME if self._authed else self.limits.preauth_max_frame
+            if kind != 0x00 or length < 4 or length > limit:
+                self._staged = 0
+                self._close(f"bad Direct TCP frame (type {kind}, length {length})")
+                return
+            self._want, self._frame_got = length, 0
+            got = min(end - pos, length)
+            if not self._reserve(length):
+                # waits for room in the budget (reading stops): what arrived of it already
+                # is kept for _budget_granted (at most the staging buffer, < GROW_FROM)
+                self._stash = bytes(stage[pos : pos + got])
+                pos += got
+                break
+            self._buf = self._new_buffer(length)
+            self._buf[:got] = stage[pos : pos + got]
+            self._frame_got = got
+            pos += got
+            if got == length:
+                self._frame_done()
+            else:
+                self._grow()
+        rest = end - pos
+        if rest and pos:
+            stage[:rest] = stage[pos:end]
+        self._staged = rest if not self._closing() else 0
+
+    def _grow(self) -> None:
+        """The frame's buffer is full but the frame is not: grow it (x2) with what arrived."""
+        if self._frame_got == len(self._buf):
+            bigger = bytearray(min(self._want, 2 * len(self._buf)))
+            bigger[: self._frame_got] = self._buf
+            self._buf = bigger
+
+    def _frame_done(self) -> None:
         frame = memoryview(self._buf)[: self._want]
         self._buf = None
-        self._touch()
+        self._last_frame = self.loop.time()
         # Large I/O, and every request of a connection that holds a named pipe (an RPC call
         # may wait for a person, msg /W), run on the worker: the loop keeps serving others.
         if self._busy or _for_worker(frame) or self.conn.has_pipe_opens:
@@ -373,6 +421,10 @@ class SmbProtocol(asyncio.BufferedProtocol):
         self._held += length
         self._buf_held = length
         self._buf = self._new_buffer(length)
+        if self._stash:
+            got = len(self._stash)
+            self._buf[:got] = self._stash
+            self._frame_got, self._stash = got, b""
         self._update_reading()
 
     def _new_buffer(self, length: int) -> bytearray:
