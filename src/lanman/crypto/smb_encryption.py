@@ -127,9 +127,9 @@ class CipherKey(bytes):
 
     def aes(self) -> algorithms.AES:
         """The AES algorithm object of this key (streaming GCM of large messages)."""
-        obj = self.__dict__.get("aes")
+        obj = self.__dict__.get("_aes")
         if obj is None:
-            obj = self.__dict__["aes"] = algorithms.AES(bytes(self))
+            obj = self.__dict__["_aes"] = algorithms.AES(bytes(self))
         return obj
 
 
@@ -231,16 +231,11 @@ def encrypt_message(
         enc = _Cipher(ck.aes(), modes.GCM(nonce)).encryptor()
         enc.authenticate_additional_data(aad)
         out: list[Buffer] = [hdr]
-        scratch: bytearray | None = None
         for p in parts:
             if not len(p):
                 continue
             if in_place and isinstance(p, memoryview) and not p.readonly and len(p) > _CHUNK:
-                scratch = scratch or bytearray(_CHUNK + 15)
-                mv = p.cast("B")
-                for pos in range(0, len(mv), _CHUNK):
-                    n = enc.update_into(mv[pos : pos + _CHUNK], scratch)
-                    mv[pos : pos + n] = memoryview(scratch)[:n]
+                _gcm_in_place(enc, p.cast("B"))
                 out.append(p)
             else:
                 out.append(enc.update(p))
@@ -260,7 +255,23 @@ def encrypt_message(
 #: Messages up to this size are encrypted/decrypted in one AEAD call (parts joined);
 #: larger GCM ones stream through a context in pieces, in place where allowed.
 _AEAD_MAX = 64 * 1024
-_CHUNK = 256 * 1024  # in-place GCM decryption works through the frame in pieces this big
+_CHUNK = 256 * 1024  # in-place GCM works through a buffer in pieces this big
+
+
+def _gcm_in_place(ctx, mv: memoryview) -> None:
+    """Run a GCM encryptor/decryptor over the writable byte view ``mv`` in place, in
+    _CHUNK pieces. GCM's output is as long as its input, but ``update_into`` wants 15 bytes
+    of room past it: every piece but one at the very end writes over itself; that one goes
+    through a small scratch buffer."""
+    size = len(mv)
+    for pos in range(0, size, _CHUNK):
+        end = min(pos + _CHUNK, size)
+        if end + 15 <= size:
+            ctx.update_into(mv[pos:end], mv[pos : end + 15])
+        else:
+            scratch = bytearray(end - pos + 15)
+            n = ctx.update_into(mv[pos:end], scratch)
+            mv[pos : pos + n] = memoryview(scratch)[:n]
 
 
 def decrypt_message(
@@ -295,11 +306,7 @@ def decrypt_message(
                 dec.finalize()
                 del out[n:]
                 return th, out
-            scratch = bytearray(_CHUNK + 15)
-            for pos in range(0, len(body), _CHUNK):
-                piece = body[pos : pos + _CHUNK]
-                n = dec.update_into(piece, scratch)
-                body[pos : pos + n] = memoryview(scratch)[:n]
+            _gcm_in_place(dec, body)
             dec.finalize()  # raises InvalidTag: nothing decrypted is used before this
             return th, body
         # ciphertext || tag in one piece, authenticated and decrypted in one AEAD call
