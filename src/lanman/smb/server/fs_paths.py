@@ -23,6 +23,7 @@ applies them to a share path (backslash separated, relative to the share root):
 from __future__ import annotations
 
 import errno
+import re
 
 from lanman.errors.ntstatus import (
     STATUS_ACCESS_DENIED,
@@ -47,6 +48,10 @@ MAX_COMPONENT_CHARS = 255  # MS-FSCC 2.1.5.2 (NTFS limit), also the host's NAME_
 MAX_PATH_CHARS = 32767  # MS-FSCC 2.1.5: 32,767 UTF-16 code units
 
 _INVALID_CHARS = frozenset('"*/:<>?\\|') | frozenset(chr(c) for c in range(0x20))
+#: the first character that is invalid or an unpaired surrogate (one scan in C per name)
+_BAD_CHAR = re.compile(
+    "[" + "".join(sorted(re.escape(c) for c in _INVALID_CHARS)) + "\ud800-\udfff]"
+)
 _RESERVED_DEVICE_NAMES = frozenset(
     ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
     + [f"COM{i}" for i in range(1, 10)]
@@ -66,11 +71,12 @@ def component_error(name: str) -> str | None:
         return f"{name!r} component"
     if len(name) > MAX_COMPONENT_CHARS:
         return "component longer than 255 characters"
-    for ch in name:
+    bad = _BAD_CHAR.search(name)
+    if bad is not None:
+        ch = bad.group()
         if ch in _INVALID_CHARS:
             return f"invalid character U+{ord(ch):04X}"
-        if "\ud800" <= ch <= "\udfff":
-            return "unpaired surrogate"
+        return "unpaired surrogate"
     if name[-1] in ". ":
         return "component ends in a dot or space"
     base = name.split(".", 1)[0].rstrip(" ").upper()
