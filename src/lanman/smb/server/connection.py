@@ -54,6 +54,7 @@ from lanman.smb.wire.header import (
     WireError,
 )
 from lanman.smb.wire.query import pack_error_response
+from lanman.smb.wire.session import empty_body
 from lanman.smb.wire.smb1 import parse_smb1_negotiate
 
 from .commands import COMMANDS
@@ -69,6 +70,7 @@ _STORAGE_ERRORS = frozenset(
     {st.STATUS_DISK_FULL, st.STATUS_QUOTA_EXCEEDED, st.STATUS_UNEXPECTED_IO_ERROR}
 )
 _STORAGE_LOG_INTERVAL = 60 * 10_000_000  # FILETIME units (100 ns)
+_ECHO_BODY = empty_body(4)  # MS-SMB2 2.2.29 ECHO Response
 # Largest OriginalMessageSize accepted (the transport's frame limit).
 _MAX_ENCRYPTED = 8 * 1024 * 1024 + 64 * 1024
 
@@ -1034,9 +1036,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
     # ---- ECHO / CANCEL / async --------------------------------------------------------
 
     def _echo(self, req: Request) -> Reply:
-        from lanman.smb.wire.session import empty_body
-
-        return self.ok(req, [empty_body(4)])
+        return self.ok(req, [_ECHO_BODY])
 
     def new_async(
         self, req: Request, kind: AsyncKind | str, open_id: int, max_length: int = 0
