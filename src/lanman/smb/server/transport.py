@@ -338,7 +338,7 @@ class SmbProtocol(asyncio.BufferedProtocol):
         prefix and one for the body). Complete frames are copied into buffers of their own
         (they may wait for the worker); the start of a longer one becomes its buffer's
         first bytes and the rest is received into that buffer directly."""
-        stage, pos, end = self._stage, 0, self._staged
+        stage, view, pos, end = self._stage, self._stage_view, 0, self._staged
         while end - pos >= 4 and self._buf is None and not self._closing():
             kind = stage[pos]
             length = int.from_bytes(stage[pos + 1 : pos + 4], "big")
@@ -355,11 +355,11 @@ class SmbProtocol(asyncio.BufferedProtocol):
             if not self._reserve(length):
                 # waits for room in the budget (reading stops): what arrived of it already
                 # is kept for _budget_granted (at most the staging buffer, < GROW_FROM)
-                self._stash = bytes(stage[pos : pos + got])
+                self._stash = bytes(view[pos : pos + got])
                 pos += got
                 break
             self._buf = self._new_buffer(length)
-            self._buf[:got] = stage[pos : pos + got]
+            self._buf[:got] = view[pos : pos + got]
             self._frame_got = got
             pos += got
             if got == length:
