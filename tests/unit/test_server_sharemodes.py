@@ -369,7 +369,7 @@ def test_create_of_an_existing_file_is_a_collision_before_its_descriptor(tmp_pat
 def test_stream_rename_over_the_wire(env):
     """A SET_INFO rename of a stream open to ``:new:$DATA`` renames the stream (MS-FSA
     2.1.5.14.11.1) and keeps the connection (it once dropped it)."""
-    _ctx, share, client = env
+    _ctx, _share, client = env
     (a, ta) = client()
     f = open_ok(a, ta, "s.txt", READ_DATA | WRITE_DATA | DELETE, ALL_SHARE)
     a.close_file(ta, f)

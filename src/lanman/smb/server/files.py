@@ -775,10 +775,11 @@ class FileHandlers(DurableHandlers):
                 raise NtStatusError(st.STATUS_INVALID_PARAMETER, "RootDirectory must be 0")
             new_path = info.file_name.strip("\\")
             if isinstance(h, StreamOpen):
-                # a stream renames within its file (MS-FSA 2.1.5.14.11.1): no directory
-                # entry changes, so neither the target directory's DACL nor share modes apply
-                h.rename(new_path, info.replace_if_exists)
-                open_.smb_path = h.smb_path
+                # a stream renames within its file (MS-FSA 2.1.5.15.11.1): no directory
+                # entry changes, so the target directory's DACL does not apply
+                dir_key = tree.fs.parent_dir_key(new_path)
+                sharemodes.rename_stream(self, open_, new_path, info.replace_if_exists, dir_key)
+                open_.smb_path = open_.handle.smb_path
             else:
                 filesd.check_rename(
                     tree.fs, new_path, req.session, info.replace_if_exists, self.ctx.sid_for_uid

@@ -513,7 +513,13 @@ class ShareFS:
                 want_file = True
             else:
                 return self._open_stream(
-                    sp, desired_access, create_disposition, create_options, file_attributes
+                    sp,
+                    desired_access,
+                    create_disposition,
+                    create_options,
+                    file_attributes,
+                    admit,
+                    admit_name,
                 )
         parts = split_smb_path(smb_path)
         look = self._lookup(parts)
@@ -574,6 +580,22 @@ class ShareFS:
         finally:
             os.close(look.parent_fd)
 
+    def parent_dir_key(self, smb_path: str) -> tuple[int, int] | None:
+        """(st_dev, st_ino) of the directory that holds (or would hold) ``smb_path``, a
+        ``:stream`` suffix ignored; None when the path is bad or its directory missing."""
+        try:
+            parts = split_smb_path(streams.split_stream_path(smb_path).base)
+            if not parts:
+                return None
+            look = self._lookup(parts, follow_final=False)
+        except (NtStatusError, OSError, ValueError):
+            return None
+        try:
+            st = os.fstat(look.parent_fd)
+            return (st.st_dev, st.st_ino)
+        finally:
+            os.close(look.parent_fd)
+
     def _open_stream(
         self,
         sp: streams.StreamPath,
@@ -581,8 +603,11 @@ class ShareFS:
         disposition: int,
         create_options: int,
         file_attributes: int,
+        admit: Callable | None = None,
+        admit_name: Callable[[tuple[int, int]], None] | None = None,
     ) -> tuple[OpenFile | streams.StreamOpen, int]:
-        """A named stream: open (or create) its file, then the stream (streams.py)."""
+        """A named stream: open (or create) its file, then the stream (streams.py); the
+        stream's own open is what ``admit`` checks (its share modes, MS-FSA 2.1.1.5)."""
         assert sp.stream is not None
         access = map_generic_access(desired_access)
         base_disposition = FILE_OPEN if disposition in (FILE_OPEN, FILE_OVERWRITE) else FILE_OPEN_IF
@@ -593,6 +618,7 @@ class ShareFS:
             create_disposition=base_disposition,
             create_options=create_options & ~(FILE_DELETE_ON_CLOSE | FILE_DIRECTORY_FILE),
             file_attributes=file_attributes,
+            admit_name=admit_name,
         )
         granted = base.granted_access
         if access & DELETE or desired_access & MAXIMUM_ALLOWED and not self.read_only:
@@ -603,6 +629,7 @@ class ShareFS:
             disposition=disposition,
             granted=granted,
             delete_on_close=bool(create_options & FILE_DELETE_ON_CLOSE),
+            admit=admit,
         )
 
     def _open_root_handle(
