@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import errno
 import os
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lanman.errors.ntstatus import (
