@@ -115,3 +115,38 @@ def test_rename_with_a_path_meets_the_directory_open_first(client):
     assert rename(c, t, s, ":two").status == STATUS_SUCCESS
     c.close_file(t, s)
     c.close_file(t, d)
+
+
+def test_directory_whose_children_are_delete_pending_can_go(client):
+    """smbtorture smb2.notify rec / mask-change: a child still open elsewhere but
+    delete-pending does not keep its directory from being deleted."""
+    c, t, share = client
+    DIRECTORY_FILE = 0x1
+    d = open_ok(c, t, "top", 0x1F01FF, ALL_SHARE, options=DIRECTORY_FILE)
+    c.close_file(t, d)
+    child = open_ok(c, t, "top\\sub", 0x1F01FF, ALL_SHARE, options=DIRECTORY_FILE)
+    f = open_ok(c, t, "top\\f.txt", READ_DATA | DELETE, ALL_SHARE)
+    # a live child: not empty
+    r = create(c, t, "top", DELETE, ALL_SHARE, FILE_OPEN, DIRECTORY_FILE | DELETE_ON_CLOSE)
+    assert r.status == 0xC0000101
+    # both children delete-pending (their opens stay): the directory may go
+    for name in ("top\\sub", "top\\f.txt"):
+        opts = DELETE_ON_CLOSE | (DIRECTORY_FILE if name.endswith("sub") else 0)
+        c.close_file(t, open_ok(c, t, name, DELETE, ALL_SHARE, disposition=FILE_OPEN, options=opts))
+    assert (share / "top" / "sub").exists()
+    rm = open_ok(
+        c,
+        t,
+        "top",
+        DELETE,
+        ALL_SHARE,
+        disposition=FILE_OPEN,
+        options=DIRECTORY_FILE | DELETE_ON_CLOSE,
+    )
+    c.close_file(t, rm)
+    assert not (share / "top").exists()
+    c.close_file(t, child)  # their own close finds them gone
+    c.close_file(t, f)
+    assert create(c, t, "top", READ_DATA, ALL_SHARE, FILE_OPEN, DIRECTORY_FILE).status == (
+        STATUS_OBJECT_NAME_NOT_FOUND
+    )
