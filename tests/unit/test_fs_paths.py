@@ -167,3 +167,30 @@ def test_split_never_yields_climbing_components(path: str) -> None:
         assert part not in ("", ".", "..")
         assert not set(part) & set('\\/:*?"<>|')
         assert component_error(part) is None
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        # smbtorture smb2.timestamps test_close_not_attrib: "/" is no separator on the
+        # wire (MS-SMB2 2.2.13) and an invalid NTFS name character, as Windows answers
+        "smb2-timestamps/testfile.dat",
+        "dir\\a/b",
+        "a/..\\..\\b",
+        # smbtorture smb2.mangle: generated names may end in "." (see the module doc)
+        "mangle_test\\Ajjjjcrk44R5vz9.",
+        "mangle_test\\...",
+        "a..",
+        # smbtorture smb2.notify tree: "zqy\\.." is never normalised
+        "notify\\zqy\\..",
+    ],
+)
+def test_paths_torture_sends_that_stay_invalid(path: str) -> None:
+    with pytest.raises(NtStatusError) as e:
+        split_smb_path(path)
+    assert e.value.status == STATUS_OBJECT_NAME_INVALID
+
+
+@pytest.mark.parametrize("path", [".a", "a.b", "..a", "$~._-", "ABCDE~1.B"])
+def test_dots_inside_a_name_are_fine(path: str) -> None:
+    assert split_smb_path(path) == [path]

@@ -60,10 +60,11 @@ from lanman.smb.wire.query import (
 )
 from lanman.smb.wire.session import empty_body
 
-from . import filesd, notify, sharemodes
+from . import filesd, lock_sequence, notify, sharemodes
 from .caching import create_caching
 from .durable_handles import DurableHandlers, DurableIntent
 from .fs import map_generic_access
+from .lock_sequence import LockSequenceArray
 from .locks import ByteRangeLocks, Waiter
 from .state import DirectoryScan, Open
 from .streams import StreamOpen
@@ -578,6 +579,27 @@ class FileHandlers(DurableHandlers):
         open_ = self._lookup_open(req, r.file_id)
         if open_.kind != "file":
             raise NtStatusError(st.STATUS_INVALID_PARAMETER)
+        sequences = self._lock_sequences(open_)
+        if sequences is not None and sequences.begin(r.lock_sequence):
+            return self.ok(req, [empty_body(4)])  # a replay of a LOCK that succeeded
+        reply = self._lock_ranges(req, r, open_)
+        if sequences is not None and reply.status == st.STATUS_SUCCESS:
+            sequences.succeeded(r.lock_sequence)
+        return reply
+
+    def _lock_sequences(self, open_: Open) -> LockSequenceArray | None:
+        """Open.LockSequenceArray when this open's LOCKs are replay-checked."""
+        if not lock_sequence.applies(
+            dialect_2_0_2=self.dialect == Dialect.SMB_2_0_2,
+            durable=open_.durable is not None,
+            multichannel=self.multichannel,
+        ):
+            return None
+        if open_.lock_sequences is None:
+            open_.lock_sequences = LockSequenceArray()
+        return open_.lock_sequences
+
+    def _lock_ranges(self, req: Request, r: LockRequest, open_: Open) -> Reply:
         locks = self.locks_for(open_)
         owner = (id(self), open_.volatile_id)
         if r.locks[0].flags & SMB2_LOCKFLAG_UNLOCK:
@@ -775,10 +797,11 @@ class FileHandlers(DurableHandlers):
                 raise NtStatusError(st.STATUS_INVALID_PARAMETER, "RootDirectory must be 0")
             new_path = info.file_name.strip("\\")
             if isinstance(h, StreamOpen):
-                # a stream renames within its file (MS-FSA 2.1.5.14.11.1): no directory
-                # entry changes, so neither the target directory's DACL nor share modes apply
-                h.rename(new_path, info.replace_if_exists)
-                open_.smb_path = h.smb_path
+                # a stream renames within its file (MS-FSA 2.1.5.15.11.1): no directory
+                # entry changes, so the target directory's DACL does not apply
+                dir_key = tree.fs.parent_dir_key(new_path)
+                sharemodes.rename_stream(self, open_, new_path, info.replace_if_exists, dir_key)
+                open_.smb_path = open_.handle.smb_path
             else:
                 filesd.check_rename(
                     tree.fs, new_path, req.session, info.replace_if_exists, self.ctx.sid_for_uid

@@ -277,6 +277,10 @@ class ShareFS:
         self.clock: Callable[[], int] = time.time_ns
         #: short names handed out, for CREATE by a short name (bounded, shortnames.py)
         self.short_names = shortnames.ShortNameCache()
+        #: whether the object (st_dev, st_ino) is delete-pending in the server's open-file
+        #: database: a directory holding only such entries counts as empty, and they go
+        #: with it (they are gone at their last close anyway, MS-FSA 2.1.5.4)
+        self.delete_pending: Callable[[tuple[int, int]], bool] = lambda key: False
         #: The home of the server (lanman.datadir): nothing in it is ever opened, whatever
         #: the share (None: no home to protect, e.g. an embedded ShareFS).
         self.guard: DataDirGuard | None = DataDirGuard(data_dir) if data_dir is not None else None
@@ -513,7 +517,13 @@ class ShareFS:
                 want_file = True
             else:
                 return self._open_stream(
-                    sp, desired_access, create_disposition, create_options, file_attributes
+                    sp,
+                    desired_access,
+                    create_disposition,
+                    create_options,
+                    file_attributes,
+                    admit,
+                    admit_name,
                 )
         parts = split_smb_path(smb_path)
         look = self._lookup(parts)
@@ -574,6 +584,22 @@ class ShareFS:
         finally:
             os.close(look.parent_fd)
 
+    def parent_dir_key(self, smb_path: str) -> tuple[int, int] | None:
+        """(st_dev, st_ino) of the directory that holds (or would hold) ``smb_path``, a
+        ``:stream`` suffix ignored; None when the path is bad or its directory missing."""
+        try:
+            parts = split_smb_path(streams.split_stream_path(smb_path).base)
+            if not parts:
+                return None
+            look = self._lookup(parts, follow_final=False)
+        except (NtStatusError, OSError, ValueError):
+            return None
+        try:
+            st = os.fstat(look.parent_fd)
+            return (st.st_dev, st.st_ino)
+        finally:
+            os.close(look.parent_fd)
+
     def _open_stream(
         self,
         sp: streams.StreamPath,
@@ -581,8 +607,11 @@ class ShareFS:
         disposition: int,
         create_options: int,
         file_attributes: int,
+        admit: Callable | None = None,
+        admit_name: Callable[[tuple[int, int]], None] | None = None,
     ) -> tuple[OpenFile | streams.StreamOpen, int]:
-        """A named stream: open (or create) its file, then the stream (streams.py)."""
+        """A named stream: open (or create) its file, then the stream (streams.py); the
+        stream's own open is what ``admit`` checks (its share modes, MS-FSA 2.1.1.5)."""
         assert sp.stream is not None
         access = map_generic_access(desired_access)
         base_disposition = FILE_OPEN if disposition in (FILE_OPEN, FILE_OVERWRITE) else FILE_OPEN_IF
@@ -593,6 +622,7 @@ class ShareFS:
             create_disposition=base_disposition,
             create_options=create_options & ~(FILE_DELETE_ON_CLOSE | FILE_DIRECTORY_FILE),
             file_attributes=file_attributes,
+            admit_name=admit_name,
         )
         granted = base.granted_access
         if access & DELETE or desired_access & MAXIMUM_ALLOWED and not self.read_only:
@@ -603,6 +633,7 @@ class ShareFS:
             disposition=disposition,
             granted=granted,
             delete_on_close=bool(create_options & FILE_DELETE_ON_CLOSE),
+            admit=admit,
         )
 
     def _open_root_handle(
@@ -1207,7 +1238,7 @@ class OpenFile:
             self._need(DELETE, "DELETE")
             try:
                 if self.is_directory:
-                    if os.listdir(self.fd):
+                    if self._entries(live=True):
                         raise NtStatusError(STATUS_DIRECTORY_NOT_EMPTY, self.smb_path)
                 elif dosattrib.is_readonly(
                     bool(os.fstat(self.fd).st_mode & stat_mod.S_IWUSR), dosattrib.read(self.fd)
@@ -1378,6 +1409,37 @@ class OpenFile:
         fs.short_name = shortnames.listing_short_name(name)
         return fs
 
+    def _entries(self, *, live: bool) -> list[tuple[str, bool]]:
+        """``(name, is_dir)`` of this directory's entries that are not delete-pending
+        (``live``; stops at the first) or that are (all of them)."""
+        out: list[tuple[str, bool]] = []
+        with os.scandir(self.fd) as it:
+            for entry in it:
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if self.share.delete_pending((st.st_dev, st.st_ino)) != live:
+                    out.append((entry.name, stat_mod.S_ISDIR(st.st_mode)))
+                    if live:
+                        break
+        return out
+
+    def _remove_pending_children(self) -> None:
+        """Before this directory goes: its delete-pending entries go first (their opens
+        keep working on their descriptors; their own close finds them gone)."""
+        try:
+            for name, is_dir in self._entries(live=False):
+                try:
+                    if is_dir:
+                        os.rmdir(name, dir_fd=self.fd)
+                    else:
+                        os.unlink(name, dir_fd=self.fd)
+                except OSError as e:
+                    log.info("delete-pending %s below %s: %s", name, self.smb_path, e)
+        except OSError as e:
+            log.info("listing %s before its deletion: %s", self.smb_path, e)
+
     # -- CLOSE -------------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -1386,11 +1448,15 @@ class OpenFile:
             return
         self.apply_close_times()
         self.closed = True
-        fd, self.fd = self.fd, -1
+        fd = self.fd
         try:
             if self.delete_on_close and self._rel and not self.share.read_only:
+                if self.is_directory:
+                    self._remove_pending_children()
+                self.fd = -1
                 self.share._unlink_if_same(self._rel, self._dev_ino, self.is_directory)
         finally:
+            self.fd = -1
             os.close(fd)
 
     def __enter__(self) -> Self:

@@ -13,7 +13,11 @@ applies them to a share path (backslash separated, relative to the share root):
   drive letters) are ``STATUS_OBJECT_NAME_INVALID``; so are lone UTF-16 surrogates;
 - a component that ends in ``.`` or space is ``STATUS_OBJECT_NAME_INVALID`` (Win32 strips
   those, so Windows clients never send them; on a POSIX host ``a.`` and ``a`` would otherwise
-  be two different files that Windows cannot tell apart);
+  be two different files that Windows cannot tell apart). A Windows server's NTFS does take
+  such names from SMB clients (smbtorture smb2.mangle generates them; Samba passes it):
+  lanman refuses them on purpose;
+- ``/`` is no separator: Windows refuses it as a name character too (smbtorture
+  smb2.timestamps test_close_not_attrib sends ``dir/file``, which only Samba accepts);
 - reserved DOS device names (CON, PRN, AUX, NUL, COM1-9, LPT1-9, CONIN$, CONOUT$, with or
   without an extension, any case) are ``STATUS_OBJECT_NAME_INVALID``;
 - a component longer than 255 UTF-16 code units or 255 bytes of UTF-8 (the host NAME_MAX), or a

@@ -14,6 +14,14 @@ The interface is deliberately narrow (:meth:`OpenDb.add_open`, :meth:`OpenDb.rem
 multi-process server can put the same table in a shared store. Each call is one atomic
 step under the server's core lock; :meth:`OpenDb.add_open` checks and inserts together.
 
+Named streams (MS-FSA 2.1.1.5: each stream has its own opens and share modes) are keyed
+:data:`StreamKey` ``(st_dev, st_ino, casefolded name)``, beside their file's
+:data:`FileKey`, and tied to it by the base file's rules (MS-FSA 2.1.5.1.2): an open of the
+file's unnamed stream asking DELETE is refused while an open of one of its named streams does
+not share delete (the reverse does not hold); a stream of a delete-pending file is
+STATUS_DELETE_PENDING; and a delete-pending file whose last open of its own closes waits for
+the last open of its streams (:meth:`OpenDb.release_base`) before it goes.
+
 Bounds: one entry per open, and opens are capped per connection
 (``ServerSettings.max_opens_per_connection``) as connections are per server.
 """
@@ -37,6 +45,8 @@ from lanman.smb.wire.constants import (
 
 #: (st_dev, st_ino) of the host object: hard links and every share over it are one file
 FileKey = tuple[int, int]
+#: (st_dev, st_ino, casefolded stream name) of a named stream of a file
+StreamKey = tuple[int, int, str]
 #: who holds an open: (connection id, volatile FileId) -- what byte-range locks use too
 Owner = tuple[int, int]
 
@@ -99,10 +109,12 @@ class FileState:
 class OpenDb:
     """Cross-connection per-file state (see the module docstring)."""
 
-    __slots__ = ("_files",)
+    __slots__ = ("_files", "_streams")
 
     def __init__(self) -> None:
-        self._files: dict[FileKey, FileState] = {}
+        self._files: dict[tuple, FileState] = {}
+        #: base FileKey -> the StreamKeys of its named streams that have opens
+        self._streams: dict[FileKey, set[StreamKey]] = {}
 
     def __len__(self) -> int:
         return len(self._files)
@@ -127,9 +139,12 @@ class OpenDb:
         if e is not None:
             e.owner = new
 
-    def is_delete_pending(self, key: FileKey) -> bool:
+    def is_delete_pending(self, key: tuple) -> bool:
+        """The object's own delete-pending state; a named stream also reports its file's."""
         state = self._files.get(key)
-        return state is not None and state.delete_pending
+        if state is not None and state.delete_pending:
+            return True
+        return len(key) == 3 and self.is_delete_pending(key[:2])
 
     def reports_delete_pending(self, key: FileKey, owner: Owner) -> bool:
         """FileStandardInformation.DeletePending as ``owner``'s open sees it: the file's
@@ -167,21 +182,37 @@ class OpenDb:
 
     # -- changes -----------------------------------------------------------------------------
 
-    def add_open(self, key: FileKey, entry: OpenEntry) -> None:
+    def _check_streams_share_delete(self, key: FileKey) -> None:
+        """MS-FSA 2.1.5.1.2: DELETE on a file needs every open of its named streams to
+        share delete."""
+        for skey in self._streams.get(key, ()):
+            for e in self.opens_of(skey):
+                if not e.share_access & FILE_SHARE_DELETE:
+                    raise NtStatusError(
+                        st.STATUS_SHARING_VIOLATION, "a stream is open without FILE_SHARE_DELETE"
+                    )
+
+    def add_open(self, key: tuple, entry: OpenEntry) -> None:
         """Admit a new open: STATUS_DELETE_PENDING while the file waits for its last close,
-        STATUS_SHARING_VIOLATION on a share-mode conflict; else it joins the file's opens."""
+        STATUS_SHARING_VIOLATION on a share-mode conflict; else it joins the file's opens.
+        ``key`` is a FileKey or a StreamKey (see the module docstring)."""
+        if self.is_delete_pending(key):
+            raise NtStatusError(st.STATUS_DELETE_PENDING, "file is delete-pending")
+        if len(key) == 2 and entry.granted_access & DELETE:
+            self._check_streams_share_delete(key)
         state = self._files.get(key)
         if state is not None:
-            if state.delete_pending:
-                raise NtStatusError(st.STATUS_DELETE_PENDING, "file is delete-pending")
             self.check_share_access(key, entry.granted_access, entry.share_access)
         else:
             state = self._files[key] = FileState()
+            if len(key) == 3:
+                self._streams.setdefault(key[:2], set()).add(key)
         state.opens.append(entry)
 
-    def remove_open(self, key: FileKey, owner: Owner, *, aborted: bool = False) -> bool:
-        """Forget ``owner``'s open (its close, MS-FSA 2.1.5.4). Returns True when the file
-        is to be deleted now: it is delete-pending and this was its last open. ``aborted``:
+    def remove_open(self, key: tuple, owner: Owner, *, aborted: bool = False) -> bool:
+        """Forget ``owner``'s open (its close, MS-FSA 2.1.5.4). Returns True when the object
+        is to be deleted now: it is delete-pending and this was its last open (a file whose
+        named streams are still open waits for them: :meth:`release_base`). ``aborted``:
         the CREATE failed after admission, so its delete-on-close never took effect."""
         state = self._files.get(key)
         if state is None:
@@ -196,8 +227,40 @@ class OpenDb:
             return False
         if state.opens:
             return False
+        if len(key) == 2 and state.delete_pending and self._streams.get(key):
+            return False  # kept, empty and delete-pending, until its streams close
         del self._files[key]
+        if len(key) == 3:
+            siblings = self._streams.get(key[:2])
+            if siblings is not None:
+                siblings.discard(key)
+                if not siblings:
+                    del self._streams[key[:2]]
         return state.delete_pending
+
+    def release_base(self, key: StreamKey) -> bool:
+        """After an open of the named stream ``key`` left: True when its file is to be
+        deleted now (delete-pending, no opens of its own or of any stream left)."""
+        base = key[:2]
+        state = self._files.get(base)
+        if state is None or state.opens or self._streams.get(base):
+            return False
+        del self._files[base]
+        return state.delete_pending
+
+    def rekey(self, old: StreamKey, new: tuple, owner: Owner) -> None:
+        """A renamed stream's open moves to the stream's new key (a FileKey when it became
+        the file's unnamed stream)."""
+        entry = self.entry(old, owner)
+        if entry is None or old == new:
+            return
+        self.remove_open(old, owner, aborted=True)
+        state = self._files.get(new)
+        if state is None:
+            state = self._files[new] = FileState()
+            if len(new) == 3:
+                self._streams.setdefault(new[:2], set()).add(new)
+        state.opens.append(entry)
 
     def set_delete_pending(self, key: FileKey, pending: bool) -> None:
         """FileDispositionInformation (MS-FSA 2.1.5.15.3): set or clear the file's

@@ -430,6 +430,7 @@ class SessionHandlers(SessionBinding, NetworkInterfaces):
             read_only = share.read_only or not granted & FILE_WRITE_DATA
             try:
                 fs = ShareFS(share.path, read_only=read_only, data_dir=self.ctx.data_dir)
+                fs.delete_pending = self.ctx.opendb.is_delete_pending
             except NtStatusError as e:
                 if e.status == st.STATUS_ACCESS_DENIED:  # a share inside the data directory
                     raise

@@ -9,7 +9,7 @@ database (:mod:`lanman.smb.server.opendb`) around CREATE, CLOSE and SET_INFO.
   truncates anything. A new name in a delete-pending directory (by CREATE or rename) is
   STATUS_DELETE_PENDING.
 - CLOSE (MS-FSA 2.1.5.4): the open leaves the database; the last close of a delete-pending
-  file deletes it.
+  file deletes it (of the file and of its named streams, which have their own entries).
 - FileDispositionInformation (MS-FSA 2.1.5.15.3) sets the file's delete-pending state for
   all its opens; FileRenameInformation (MS-FSA 2.1.5.15.11) is refused while other opens do
   not share delete (STATUS_SHARING_VIOLATION), while the target directory is open in a way
@@ -99,8 +99,12 @@ def leave(conn, open_: Open) -> None:
     the file when it was the last open of a delete-pending file."""
     if open_.file_key is None:
         return
-    delete = conn.ctx.opendb.remove_open(open_.file_key, owner_of(conn, open_))
+    db = conn.ctx.opendb
+    delete = db.remove_open(open_.file_key, owner_of(conn, open_))
     open_.handle.delete_on_close = delete
+    if len(open_.file_key) == 3 and db.release_base(open_.file_key):
+        # the last open of a delete-pending file's streams: the file goes now
+        open_.handle.base.delete_on_close = True
 
 
 def delete_pending_seen(conn, open_: Open) -> bool:
@@ -116,6 +120,23 @@ def set_disposition(conn, open_: Open, pending: bool) -> None:
     open_.handle.set_delete_on_close(pending)
     if open_.file_key is not None:
         conn.ctx.opendb.set_delete_pending(open_.file_key, pending)
+
+
+def rename_stream(conn, open_: Open, new_path: str, replace_if_exists: bool, dir_key) -> None:
+    """FileRenameInformation of a named stream (MS-FSA 2.1.5.14.11.1). A ``:name`` target
+    renames the stream within its file; any other name is first the I/O manager's implicit
+    open of the target's directory (``dir_key``, its (st_dev, st_ino), None if it has no
+    such directory), so that open's sharing check comes before the refusal."""
+    db = conn.ctx.opendb
+    if not new_path.startswith(":") and dir_key is not None:
+        db.check_share_access(dir_key, RENAME_TARGET_DIR_ACCESS, RENAME_TARGET_DIR_SHARE)
+    old_key = open_.file_key
+    unnamed = open_.handle.rename(new_path, replace_if_exists)
+    if unnamed is not None:
+        open_.handle = unnamed  # renamed onto the file's data: now an open of the file
+    if old_key is not None:
+        db.rekey(old_key, open_.handle.file_key, owner_of(conn, open_))
+        open_.file_key = open_.handle.file_key
 
 
 def rename(conn, open_: Open, new_path: str, replace_if_exists: bool) -> None:

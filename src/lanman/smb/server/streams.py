@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -166,13 +167,22 @@ def _load(fd: int, name: str) -> bytes:
 
 
 def open_stream(
-    base: OpenFile, stream: str, *, disposition: int, granted: int, delete_on_close: bool
+    base: OpenFile,
+    stream: str,
+    *,
+    disposition: int,
+    granted: int,
+    delete_on_close: bool,
+    admit: Callable[[StreamOpen], None] | None = None,
 ) -> tuple[StreamOpen, int]:
     """Open or create ``stream`` of the open file ``base`` (MS-FSA 2.1.5.1.2.1 for streams).
 
-    ``base`` is owned by the result (closed with it) or closed here on failure. Returns the
-    handle and the CreateAction.
+    ``admit(handle)`` (the open-file database's share-mode check) runs once the stream is
+    identified and before an overwrite truncates it; a stream this call created is removed
+    again when it refuses. ``base`` is owned by the result (closed with it) or closed here
+    on failure. Returns the handle and the CreateAction.
     """
+    created = False
     try:
         stored = find_stream(base.fd, stream)
         if stored is None:
@@ -183,13 +193,12 @@ def open_stream(
             if len(list_streams(base.fd)) >= MAX_STREAMS:
                 raise NtStatusError(STATUS_INSUFFICIENT_RESOURCES, "too many streams")
             _store(base.fd, stream, b"")
-            stored, action = stream, CreateAction.CREATED
+            stored, action, created = stream, CreateAction.CREATED, True
         elif disposition == FILE_CREATE:
             raise NtStatusError(STATUS_OBJECT_NAME_COLLISION, "stream exists")
         elif disposition in (FILE_SUPERSEDE, FILE_OVERWRITE, FILE_OVERWRITE_IF):
             if base.share.read_only:
                 raise NtStatusError(STATUS_ACCESS_DENIED, "read-only share")
-            _store(base.fd, stored, b"")
             action = (
                 CreateAction.SUPERSEDED
                 if disposition == FILE_SUPERSEDE
@@ -198,10 +207,19 @@ def open_stream(
         else:
             assert disposition in (FILE_OPEN, FILE_OPEN_IF)
             action = CreateAction.OPENED
+        handle = StreamOpen(base, stored, granted)
+        if admit is not None:
+            admit(handle)
+        if action in (CreateAction.SUPERSEDED, CreateAction.OVERWRITTEN):
+            _store(base.fd, stored, b"")
     except BaseException:
+        if created:
+            try:
+                os.removexattr(base.fd, _key(stream))
+            except OSError:
+                pass
         base.close()
         raise
-    handle = StreamOpen(base, stored, granted)
     handle.delete_on_close = delete_on_close
     return handle, int(action)
 
@@ -220,10 +238,15 @@ class StreamOpen:
         self.closed = False
 
     @property
-    def file_key(self) -> None:
-        """Named streams are not in the open-file database yet (their share modes are not
-        checked: a known limit)."""
-        return None
+    def file_key(self) -> tuple[int, int, str]:
+        """The open-file database key of this stream (opendb.StreamKey): its file's
+        (st_dev, st_ino) and the casefolded stream name."""
+        return (*self.base.file_key, self.stream.casefold())
+
+    @property
+    def path(self) -> str:
+        """Host path of the stream's file."""
+        return self.base.path
 
     @property
     def stream_key(self) -> tuple[str, ...]:
@@ -330,9 +353,11 @@ class StreamOpen:
             self._need(DELETE, "DELETE")
         self.delete_on_close = flag
 
-    def rename(self, new_smb_path: str, replace_if_exists: bool) -> None:
+    def rename(self, new_smb_path: str, replace_if_exists: bool) -> OpenFile | None:
         """A stream renames to another stream of its file: ``:new[:$DATA]``
-        (MS-FSA 2.1.5.14.11.1)."""
+        (MS-FSA 2.1.5.15.11.1). ``::$DATA`` makes it the file's unnamed stream, which must
+        be empty and replaceable; the stream's data becomes the file's and the open of the
+        file (``self.base``, returned) is what the handle is from then on."""
         self._check_open()
         self._writable()
         self._need(DELETE, "DELETE")
@@ -340,7 +365,7 @@ class StreamOpen:
             raise NtStatusError(STATUS_INVALID_PARAMETER, "a stream renames to a stream")
         target = split_stream_path("x" + new_smb_path)
         if target.stream is None:
-            raise NtStatusError(STATUS_INVALID_PARAMETER, "cannot rename onto the file data")
+            return self._become_unnamed(replace_if_exists)
         existing = find_stream(self.fd, target.stream)
         if existing is not None and existing.casefold() == self.stream.casefold():
             return
@@ -352,6 +377,23 @@ class StreamOpen:
         self._remove(self.stream)
         self.stream = target.stream
         self.smb_path = f"{self.base.smb_path}:{target.stream}"
+        return None
+
+    def _become_unnamed(self, replace_if_exists: bool) -> OpenFile:
+        if not replace_if_exists:
+            raise NtStatusError(STATUS_OBJECT_NAME_COLLISION, "the file's data exists")
+        try:
+            if os.fstat(self.fd).st_size:
+                raise NtStatusError(STATUS_INVALID_PARAMETER, "the file's data is not empty")
+            data = _load(self.fd, self.stream)
+            if data:
+                os.pwrite(self.fd, data, 0)
+        except OSError as e:
+            raise nt_error(e) from e
+        self._remove(self.stream)
+        base, self.closed = self.base, True  # the handle lives on as the file's open
+        base.granted_access = self.granted_access
+        return base
 
     def _remove(self, name: str) -> None:
         try:
