@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lanman.errors.ntstatus import NtStatusError
 from lanman.smb.wire.constants import (
     FILE_READ_ATTRIBUTES,
     FILE_WRITE_ATTRIBUTES,
@@ -34,6 +35,7 @@ class CreateCaching:
     lease: LeaseRequest | None
     stat_open: bool
     overwrite: bool
+    sharing_violation: bool = False  # the file's opens refuse this one's share modes
 
     def must_wait(self, conn, async_id: int | None) -> bool:
         """Break what this open conflicts with; True while acknowledgments are due."""
@@ -41,7 +43,12 @@ class CreateCaching:
             return False
         lease_id = (conn.client_guid, self.lease.lease_key) if self.lease is not None else None
         return conn.ctx.oplocks.break_for_open(
-            self.key, lease_id, stat_open=self.stat_open, overwrite=self.overwrite, now=conn.now
+            self.key,
+            lease_id,
+            stat_open=self.stat_open,
+            overwrite=self.overwrite,
+            now=conn.now,
+            sharing_violation=self.sharing_violation,
         )
 
     def grant(self, conn, open_) -> tuple[int, CreateContext | None]:
@@ -95,4 +102,33 @@ def create_caching(conn, r, tree) -> CreateCaching:
         and not (r.desired_access & MAXIMUM_ALLOWED)
         and not access & ~STAT_OPEN_ACCESS
     )
-    return CreateCaching(key, requested, lease, stat_open, overwrite=overwrite)
+    violation = (
+        key is not None
+        and not stat_open
+        and _sharing_violation(conn, key, _granted(access, tree.maximal_access), r.share_access)
+    )
+    return CreateCaching(key, requested, lease, stat_open, overwrite, violation)
+
+
+def _granted(access: int, maximal: int) -> int:
+    """The access an open would hold (MAXIMUM_ALLOWED: the tree's maximal access)."""
+    return (access & ~MAXIMUM_ALLOWED) | (maximal if access & MAXIMUM_ALLOWED else 0)
+
+
+def _sharing_violation(conn, key: tuple, access: int, share: int) -> bool:
+    """MS-FSA 2.1.5.1.2.1: would the file's opens refuse this one for its share modes?
+    Asked before any break, since a refused open breaks only handle caching. The opens
+    are found through the file's oplock holders (their opendb keys)."""
+    db = conn.ctx.opendb
+    seen = set()
+    for h in conn.ctx.oplocks.files.get(key, ()):
+        open_ = h.conn.opens.get(h.volatile_id)
+        file_key = getattr(open_, "file_key", None)
+        if file_key is None or file_key in seen:
+            continue
+        seen.add(file_key)
+        try:
+            db.check_share_access(file_key, access, share)
+        except NtStatusError:
+            return True
+    return False

@@ -605,9 +605,7 @@ class FileHandlers(DurableHandlers):
                 locks.unlock(owner, el.offset, el.length)
             raise
         if done and open_.oplock_key is not None:
-            self.ctx.oplocks.on_write(
-                open_.oplock_key, self, open_.volatile_id, self.now, leases=False
-            )
+            self.ctx.oplocks.on_write(open_.oplock_key, self, open_.volatile_id, self.now)
         return self.ok(req, [empty_body(4)])
 
     def _lock_wait(self, req: Request, open_: Open, locks, owner, el, exclusive: bool) -> Reply:
@@ -785,6 +783,8 @@ class FileHandlers(DurableHandlers):
                 )
                 sharemodes.rename(self, open_, new_path, info.replace_if_exists)
                 open_.smb_path = new_path
+                if open_.oplock_key is not None:
+                    self.ctx.oplocks.on_rename(open_.oplock_key, self, open_.volatile_id, self.now)
         elif isinstance(info, fi.DispositionInfo):
             self._need(ga, DELETE, tree)
             sharemodes.set_disposition(self, open_, info.delete_pending)
@@ -902,7 +902,7 @@ class FileHandlers(DurableHandlers):
         if size == LEASE_BREAK_ACK_SIZE and self.server_capabilities & 0x2:
             # MS-SMB2 3.3.5.22.2: a lease break acknowledgment
             key, state = unpack_lease_break_ack(req.pdu)
-            lease = self.ctx.oplocks.acknowledge_lease(self.client_guid, key, state)
+            lease = self.ctx.oplocks.acknowledge_lease(self.client_guid, key, state, self.now)
             return self.ok(req, [pack_lease_break_ack_response(key, lease.lease_state)])
         if size != OPLOCK_BREAK_SIZE:
             raise NtStatusError(st.STATUS_INVALID_PARAMETER, "bad OPLOCK_BREAK StructureSize")
