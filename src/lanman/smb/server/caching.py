@@ -105,14 +105,17 @@ def create_caching(conn, r, tree) -> CreateCaching:
     violation = (
         key is not None
         and not stat_open
-        and _sharing_violation(conn, key, _granted(access, tree.maximal_access), r.share_access)
+        and _sharing_violation(
+            conn, key, _granted(r.desired_access, access, tree.maximal_access), r.share_access
+        )
     )
     return CreateCaching(key, requested, lease, stat_open, overwrite, violation)
 
 
-def _granted(access: int, maximal: int) -> int:
-    """The access an open would hold (MAXIMUM_ALLOWED: the tree's maximal access)."""
-    return (access & ~MAXIMUM_ALLOWED) | (maximal if access & MAXIMUM_ALLOWED else 0)
+def _granted(desired: int, mapped: int, maximal: int) -> int:
+    """The access an open would hold: ``mapped`` (GENERIC_* expanded), and the tree's
+    maximal access for MAXIMUM_ALLOWED."""
+    return mapped | (maximal if desired & MAXIMUM_ALLOWED else 0)
 
 
 def _sharing_violation(conn, key: tuple, access: int, share: int) -> bool:

@@ -902,8 +902,10 @@ class FileHandlers(DurableHandlers):
         if size == LEASE_BREAK_ACK_SIZE and self.server_capabilities & 0x2:
             # MS-SMB2 3.3.5.22.2: a lease break acknowledgment
             key, state = unpack_lease_break_ack(req.pdu)
-            lease = self.ctx.oplocks.acknowledge_lease(self.client_guid, key, state, self.now)
-            return self.ok(req, [pack_lease_break_ack_response(key, lease.lease_state)])
+            self.ctx.oplocks.acknowledge_lease(self.client_guid, key, state, self.now)
+            # the response names the state acknowledged, even when the next step of the
+            # break (leases.next_break_step) already took the lease below it
+            return self.ok(req, [pack_lease_break_ack_response(key, state)])
         if size != OPLOCK_BREAK_SIZE:
             raise NtStatusError(st.STATUS_INVALID_PARAMETER, "bad OPLOCK_BREAK StructureSize")
         level, file_id = unpack_oplock_break(req.pdu)
