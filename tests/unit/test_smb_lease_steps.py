@@ -155,3 +155,79 @@ def test_unacknowledged_lease_break_times_out_to_none():
     with pytest.raises(NtStatusError) as e:
         t.acknowledge_lease(GUID_A, L1, R | H)
     assert e.value.status == st.STATUS_UNSUCCESSFUL
+
+
+def test_read_control_open_breaks_oplocks_not_leases():
+    t = OplockTable()
+    batch, leased = FakeConn(), FakeConn()
+    t.grant(KEY, batch, 1, b"b" * 16, LEVEL_BATCH)
+    assert t.break_for_open(
+        KEY, None, stat_open=True, overwrite=False, now=0, oplock_stat_open=False
+    )
+    assert batch.oplock_breaks == [LEVEL_II]
+    t2 = OplockTable()
+    lease = _lease(t2, leased, 1, GUID_A, L1, R | W | H)
+    assert not t2.break_for_open(
+        KEY, None, stat_open=True, overwrite=False, now=0, oplock_stat_open=False
+    )
+    assert leased.lease_breaks == [] and lease.lease_state == R | W | H
+
+
+# ---- through the server: the pre-break admission check (caching.py) ---------------------
+
+SHARE_NONE, SHARE_DELETE = 0, 4
+
+
+def _server_pair(tmp_path):
+    from smb_harness import STATUS_SUCCESS, SmbTestClient, make_context
+
+    ctx, _events, share = make_context(tmp_path)
+    (share / "f.dat").write_bytes(b"0123456789")
+    out = []
+    for _ in range(2):
+        c = SmbTestClient(ctx)
+        assert c.login().status == STATUS_SUCCESS
+        out.append((c, c.tree_connect("data")))
+    return ctx, out
+
+
+def _open(c, tid, share, oplock=0, access=0x12019F):
+    from lanman.smb.wire.constants import Command
+    from lanman.smb.wire.create import CreateRequest
+
+    body = CreateRequest("f.dat", access, 0x80, share, 1, 0, oplock).pack()
+    return c.request(Command.CREATE, body, tree_id=tid)
+
+
+def _pushed(c):
+    from smb_harness import split_frame
+
+    out = []
+    for bufs in c.conn.take_outbox():
+        out.extend(split_frame(b"".join(bytes(b) for b in bufs)))
+    return out
+
+
+def test_server_exclusive_holder_refuses_without_a_break(tmp_path):
+    """smbtorture smb2.oplock.exclusive1: a sharing violation leaves an exclusive oplock."""
+    _ctx, ((a, ta), (b, tb)) = _server_pair(tmp_path)
+    with a, b:
+        assert _open(a, ta, SHARE_NONE, LEVEL_EXCLUSIVE).status == 0
+        assert _open(b, tb, SHARE_NONE).status == st.STATUS_SHARING_VIOLATION
+        assert _pushed(a) == []
+
+
+def test_server_delete_pending_file_breaks_nothing(tmp_path):
+    """smbtorture smb2.oplock.doc: a CREATE of a delete-pending file fails at once."""
+    from lanman.smb.wire.constants import Command, InfoType
+    from lanman.smb.wire.create import CreateResponse
+    from lanman.smb.wire.query import SetInfoRequest
+
+    _ctx, ((a, ta), (b, tb)) = _server_pair(tmp_path)
+    with a, b:
+        r = _open(a, ta, SHARE_DELETE | 3, LEVEL_BATCH, access=0x1F01FF)
+        fid = CreateResponse.unpack(r.pdu).file_id
+        body = SetInfoRequest(InfoType.FILE, 13, 0, fid, b"\x01").pack()  # disposition
+        assert a.request(Command.SET_INFO, body, tree_id=ta).status == 0
+        assert _open(b, tb, SHARE_DELETE | 3).status == st.STATUS_DELETE_PENDING
+        assert _pushed(a) == []

@@ -105,13 +105,18 @@ class OplockTable:
         overwrite: bool,
         now: int,
         sharing_violation: bool = False,
+        oplock_stat_open: bool | None = None,
     ) -> bool:
         """Break what a new open of ``key`` conflicts with; True: the CREATE must wait
         for acknowledgments. Opens under the requester's own lease never break it.
         ``sharing_violation``: the open's share modes collide with the file's opens, so
-        it breaks only what could let it in (:meth:`_break_for_sharing`)."""
+        it breaks only what could let it in (:meth:`_break_for_sharing`).
+        ``oplock_stat_open``: whether it is a stat open for the oplock holders too (None:
+        as ``stat_open``); a stat open for leases only breaks the oplocks alone."""
         self.clock = max(self.clock, now)
-        if stat_open:
+        if oplock_stat_open is None:
+            oplock_stat_open = stat_open
+        if stat_open and oplock_stat_open:
             return False
         if sharing_violation:
             return self._break_for_sharing(key, lease_id, overwrite=overwrite, now=now)
@@ -120,7 +125,9 @@ class OplockTable:
         for h in list(self.files.get(key, ())):
             lease = h.lease
             if lease is not None:
-                if id(lease) in seen or lease_id == (lease.client_guid, lease.lease_key):
+                if stat_open or id(lease) in seen:
+                    continue
+                if lease_id == (lease.client_guid, lease.lease_key):
                     continue
                 seen.add(id(lease))
                 # only losing write caching holds the open up (dirty data to flush); a
