@@ -140,7 +140,7 @@ def test_rename_breaks_handle_caching_of_other_leases():
     a, b = FakeConn(), FakeConn()
     _lease(t, a, 1, GUID_A, L1, R | H)
     _lease(t, b, 1, GUID_B, L2, R | H)
-    t.on_rename(KEY, a, 1)
+    t.break_handles(KEY, a, 1)
     assert a.lease_breaks == [] and b.lease_breaks == [(L2, R | H, R, True, 0)]
 
 
@@ -231,3 +231,12 @@ def test_server_delete_pending_file_breaks_nothing(tmp_path):
         assert a.request(Command.SET_INFO, body, tree_id=ta).status == 0
         assert _open(b, tb, SHARE_DELETE | 3).status == st.STATUS_DELETE_PENDING
         assert _pushed(a) == []
+
+
+def test_delete_on_close_open_breaks_handle_caching():
+    """smbtorture smb2.lease.unlink: an unlink (a delete-on-close open) breaks RH to R."""
+    t = OplockTable()
+    holder = FakeConn()
+    lease = _lease(t, holder, 1, GUID_A, L1, R | H)
+    assert not t.break_for_open(KEY, None, stat_open=False, overwrite=False, now=0, delete=True)
+    assert holder.lease_breaks == [(L1, R | H, R, True, 0)] and lease.breaking

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from lanman.errors.ntstatus import NtStatusError
 from lanman.smb.wire.constants import (
+    FILE_DELETE_ON_CLOSE,
     FILE_READ_ATTRIBUTES,
     FILE_WRITE_ATTRIBUTES,
     MAXIMUM_ALLOWED,
@@ -41,6 +42,7 @@ class CreateCaching:
     sharing_violation: bool = False  # the file's opens refuse this one's share modes
     delete_pending: bool = False  # the open fails with STATUS_DELETE_PENDING, breaking nothing
     oplock_stat_open: bool | None = None  # a stat open for oplock holders (None: stat_open)
+    delete: bool = False  # FILE_DELETE_ON_CLOSE: handle caching goes too
 
     def must_wait(self, conn, async_id: int | None) -> bool:
         """Break what this open conflicts with; True while acknowledgments are due."""
@@ -54,6 +56,7 @@ class CreateCaching:
             overwrite=self.overwrite,
             now=conn.now,
             oplock_stat_open=self.oplock_stat_open,
+            delete=self.delete,
             sharing_violation=self.sharing_violation,
         )
 
@@ -122,6 +125,7 @@ def create_caching(conn, r, tree) -> CreateCaching:
         violation and not stat_open,
         pending,
         oplock_stat_open,
+        bool(r.create_options & FILE_DELETE_ON_CLOSE),
     )
 
 

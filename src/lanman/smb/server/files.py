@@ -784,10 +784,14 @@ class FileHandlers(DurableHandlers):
                 sharemodes.rename(self, open_, new_path, info.replace_if_exists)
                 open_.smb_path = new_path
                 if open_.oplock_key is not None:
-                    self.ctx.oplocks.on_rename(open_.oplock_key, self, open_.volatile_id, self.now)
+                    self.ctx.oplocks.break_handles(
+                        open_.oplock_key, self, open_.volatile_id, self.now
+                    )
         elif isinstance(info, fi.DispositionInfo):
             self._need(ga, DELETE, tree)
             sharemodes.set_disposition(self, open_, info.delete_pending)
+            if info.delete_pending and open_.oplock_key is not None:
+                self.ctx.oplocks.break_handles(open_.oplock_key, self, open_.volatile_id, self.now)
         elif isinstance(info, fi.PositionInfo):
             open_.position = info.current_byte_offset
         elif isinstance(info, fi.ModeInfo):

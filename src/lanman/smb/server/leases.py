@@ -81,12 +81,13 @@ def upgrade_state(held: int, requested: int, *, others: bool) -> int:
     return held
 
 
-def break_target(state: int, *, overwrite: bool) -> int:
+def break_target(state: int, *, overwrite: bool, delete: bool = False) -> int:
     """What another open breaks a lease to (MS-FSA 2.1.5.1.2.1 for leases): write caching
-    always goes; an overwriting open takes read and handle caching too."""
+    always goes; an overwriting open takes read and handle caching too, a delete-on-close
+    open handle caching (the holder may close so the file can go: smb2.lease.unlink)."""
     if overwrite:
         return SMB2_LEASE_NONE
-    return state & ~W
+    return state & ~(W | H) if delete else state & ~W
 
 
 def sharing_break_target(state: int) -> int:

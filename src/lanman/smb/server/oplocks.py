@@ -106,13 +106,15 @@ class OplockTable:
         now: int,
         sharing_violation: bool = False,
         oplock_stat_open: bool | None = None,
+        delete: bool = False,
     ) -> bool:
         """Break what a new open of ``key`` conflicts with; True: the CREATE must wait
         for acknowledgments. Opens under the requester's own lease never break it.
         ``sharing_violation``: the open's share modes collide with the file's opens, so
         it breaks only what could let it in (:meth:`_break_for_sharing`).
         ``oplock_stat_open``: whether it is a stat open for the oplock holders too (None:
-        as ``stat_open``); a stat open for leases only breaks the oplocks alone."""
+        as ``stat_open``); a stat open for leases only breaks the oplocks alone.
+        ``delete``: a delete-on-close open, which breaks handle caching too."""
         self.clock = max(self.clock, now)
         if oplock_stat_open is None:
             oplock_stat_open = stat_open
@@ -132,7 +134,7 @@ class OplockTable:
                 seen.add(id(lease))
                 # only losing write caching holds the open up (dirty data to flush); a
                 # handle-caching break is acknowledged later while the open goes on
-                target = break_target(lease.lease_state, overwrite=overwrite)
+                target = break_target(lease.lease_state, overwrite=overwrite, delete=delete)
                 if lease.breaking:
                     # no second notification: the break goes on to this open's target
                     # once the one in flight is acknowledged (3.3.5.22.2)
@@ -339,10 +341,11 @@ class OplockTable:
             elif h.level == LEVEL_II:
                 self._break_level_ii(h)
 
-    def on_rename(self, key: tuple, conn, volatile_id: int, now: int = 0) -> None:
-        """The open renamed its file (MS-FSA 2.1.5.15.11): the other leases lose handle
-        caching -- their cached handles name the old path (smbtorture smb2.lease.v2_rename).
-        The rename does not wait for the acknowledgments."""
+    def break_handles(self, key: tuple, conn, volatile_id: int, now: int = 0) -> None:
+        """The open renamed its file (MS-FSA 2.1.5.15.11) or made it delete-pending
+        (2.1.5.15.3): the other leases lose handle caching -- their cached handles name the
+        old path, or keep the file from going (smbtorture smb2.lease.v2_rename, unlink).
+        The operation does not wait for the acknowledgments."""
         holders = self.files.get(key, ())
         own = next(
             (h.lease for h in holders if h.conn is conn and h.volatile_id == volatile_id), None
