@@ -210,7 +210,8 @@ class FileHandlers(DurableHandlers):
         if not tree.is_ipc:
             # a detached durable open of this path goes first (it cannot answer a break)
             self._purge_disconnected(path_key=(tree.fs.root, r.name.strip("\\").lower()))
-            # Windows' order: oplock/lease breaks first (the CREATE may wait), then sharing.
+            # Windows' order: the breaks the open's admission allows (the CREATE may wait),
+            # then the sharing check (caching.py)
             caching = create_caching(self, r, tree)
             # inside a compound with requests after it (or too large to keep), the CREATE
             # does not go async: it proceeds with no caching while the breaks are in flight

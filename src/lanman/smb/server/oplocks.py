@@ -12,7 +12,11 @@ thread. Level II oplocks and read-only leases break on writes without an acknowl
 
 The narrow interface a CREATE uses -- :meth:`check_lease_key`, :meth:`break_for_open`,
 :meth:`wait`, :meth:`grant`, :meth:`release` -- is keyed by the file key alone, so it can
-hang off an open-file database later; Windows breaks first, then checks share modes.
+hang off an open-file database later. The CREATE asks the open-file database first
+(caching.py): an open refused for sharing breaks handle caching only (batch oplocks, H of
+leases) and a delete-pending file nothing; otherwise the breaks run, then the sharing
+check. A lease met by further conflicting opens while it breaks goes on in steps after
+each acknowledgment (:func:`~.leases.next_break_step`, MS-SMB2 3.3.5.22.2).
 """
 
 from __future__ import annotations
