@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lanman.errors.ntstatus import NtStatusError
 from lanman.smb.wire.constants import (
+    FILE_DELETE_ON_CLOSE,
     FILE_READ_ATTRIBUTES,
     FILE_WRITE_ATTRIBUTES,
     MAXIMUM_ALLOWED,
@@ -22,8 +24,11 @@ from lanman.smb.wire.lease import LEASE_CONTEXT, LeaseRequest, pack_lease_respon
 from .fs import map_generic_access
 from .oplocks import LEVEL_LEASE, LEVEL_NONE
 
-#: an open asking for no more than these is a "stat open": it breaks no oplock or lease
+#: an open asking for no more than these is a "stat open": it breaks no lease
 STAT_OPEN_ACCESS = SYNCHRONIZE | FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES | READ_CONTROL
+#: ... and no oplock when it asks for no more than these: READ_CONTROL breaks oplocks, as
+#: on Windows (smbtorture smb2.oplock.statopen1 beside smb2.lease.statopen4)
+OPLOCK_STAT_OPEN_ACCESS = STAT_OPEN_ACCESS & ~READ_CONTROL
 _OVERWRITING = (0, 4, 5)  # FILE_SUPERSEDE, FILE_OVERWRITE, FILE_OVERWRITE_IF
 
 
@@ -34,14 +39,25 @@ class CreateCaching:
     lease: LeaseRequest | None
     stat_open: bool
     overwrite: bool
+    sharing_violation: bool = False  # the file's opens refuse this one's share modes
+    delete_pending: bool = False  # the open fails with STATUS_DELETE_PENDING, breaking nothing
+    oplock_stat_open: bool | None = None  # a stat open for oplock holders (None: stat_open)
+    delete: bool = False  # FILE_DELETE_ON_CLOSE: handle caching goes too
 
     def must_wait(self, conn, async_id: int | None) -> bool:
         """Break what this open conflicts with; True while acknowledgments are due."""
-        if self.key is None:
+        if self.key is None or self.delete_pending:
             return False
         lease_id = (conn.client_guid, self.lease.lease_key) if self.lease is not None else None
         return conn.ctx.oplocks.break_for_open(
-            self.key, lease_id, stat_open=self.stat_open, overwrite=self.overwrite, now=conn.now
+            self.key,
+            lease_id,
+            stat_open=self.stat_open,
+            overwrite=self.overwrite,
+            now=conn.now,
+            oplock_stat_open=self.oplock_stat_open,
+            delete=self.delete,
+            sharing_violation=self.sharing_violation,
         )
 
     def grant(self, conn, open_) -> tuple[int, CreateContext | None]:
@@ -95,4 +111,48 @@ def create_caching(conn, r, tree) -> CreateCaching:
         and not (r.desired_access & MAXIMUM_ALLOWED)
         and not access & ~STAT_OPEN_ACCESS
     )
-    return CreateCaching(key, requested, lease, stat_open, overwrite=overwrite)
+    violation = pending = False
+    if key is not None:
+        granted = _granted(r.desired_access, access, tree.maximal_access)
+        violation, pending = _admission(conn, key, granted, r.share_access)
+    oplock_stat_open = stat_open and not access & ~OPLOCK_STAT_OPEN_ACCESS
+    return CreateCaching(
+        key,
+        requested,
+        lease,
+        stat_open,
+        overwrite,
+        violation and not stat_open,
+        pending,
+        oplock_stat_open,
+        bool(r.create_options & FILE_DELETE_ON_CLOSE),
+    )
+
+
+def _granted(desired: int, mapped: int, maximal: int) -> int:
+    """The access an open would hold: ``mapped`` (GENERIC_* expanded), and the tree's
+    maximal access for MAXIMUM_ALLOWED."""
+    return mapped | (maximal if desired & MAXIMUM_ALLOWED else 0)
+
+
+def _admission(conn, key: tuple, access: int, share: int) -> tuple[bool, bool]:
+    """(sharing violation, delete pending): how the file's opens will receive this one
+    (MS-FSA 2.1.5.1.2.1), asked before any break -- a delete-pending file breaks nothing
+    (smbtorture smb2.oplock.doc), a refused open only handle caching. The opens are found
+    through the file's oplock holders (their opendb keys)."""
+    db = conn.ctx.opendb
+    seen = set()
+    violation = False
+    for h in conn.ctx.oplocks.files.get(key, ()):
+        open_ = h.conn.opens.get(h.volatile_id)
+        file_key = getattr(open_, "file_key", None)
+        if file_key is None or file_key in seen:
+            continue
+        seen.add(file_key)
+        if db.is_delete_pending(file_key):
+            return False, True
+        try:
+            db.check_share_access(file_key, access, share)
+        except NtStatusError:
+            violation = True
+    return violation, False

@@ -211,7 +211,8 @@ class FileHandlers(DurableHandlers):
         if not tree.is_ipc:
             # a detached durable open of this path goes first (it cannot answer a break)
             self._purge_disconnected(path_key=(tree.fs.root, r.name.strip("\\").lower()))
-            # Windows' order: oplock/lease breaks first (the CREATE may wait), then sharing.
+            # Windows' order: the breaks the open's admission allows (the CREATE may wait),
+            # then the sharing check (caching.py)
             caching = create_caching(self, r, tree)
             # inside a compound with requests after it (or too large to keep), the CREATE
             # does not go async: it proceeds with no caching while the breaks are in flight
@@ -627,9 +628,7 @@ class FileHandlers(DurableHandlers):
                 locks.unlock(owner, el.offset, el.length)
             raise
         if done and open_.oplock_key is not None:
-            self.ctx.oplocks.on_write(
-                open_.oplock_key, self, open_.volatile_id, self.now, leases=False
-            )
+            self.ctx.oplocks.on_write(open_.oplock_key, self, open_.volatile_id, self.now)
         return self.ok(req, [empty_body(4)])
 
     def _lock_wait(self, req: Request, open_: Open, locks, owner, el, exclusive: bool) -> Reply:
@@ -808,9 +807,15 @@ class FileHandlers(DurableHandlers):
                 )
                 sharemodes.rename(self, open_, new_path, info.replace_if_exists)
                 open_.smb_path = new_path
+                if open_.oplock_key is not None:
+                    self.ctx.oplocks.break_handles(
+                        open_.oplock_key, self, open_.volatile_id, self.now
+                    )
         elif isinstance(info, fi.DispositionInfo):
             self._need(ga, DELETE, tree)
             sharemodes.set_disposition(self, open_, info.delete_pending)
+            if info.delete_pending and open_.oplock_key is not None:
+                self.ctx.oplocks.break_handles(open_.oplock_key, self, open_.volatile_id, self.now)
         elif isinstance(info, fi.PositionInfo):
             open_.position = info.current_byte_offset
         elif isinstance(info, fi.ModeInfo):
@@ -925,8 +930,10 @@ class FileHandlers(DurableHandlers):
         if size == LEASE_BREAK_ACK_SIZE and self.server_capabilities & 0x2:
             # MS-SMB2 3.3.5.22.2: a lease break acknowledgment
             key, state = unpack_lease_break_ack(req.pdu)
-            lease = self.ctx.oplocks.acknowledge_lease(self.client_guid, key, state)
-            return self.ok(req, [pack_lease_break_ack_response(key, lease.lease_state)])
+            self.ctx.oplocks.acknowledge_lease(self.client_guid, key, state, self.now)
+            # the response names the state acknowledged, even when the next step of the
+            # break (leases.next_break_step) already took the lease below it
+            return self.ok(req, [pack_lease_break_ack_response(key, state)])
         if size != OPLOCK_BREAK_SIZE:
             raise NtStatusError(st.STATUS_INVALID_PARAMETER, "bad OPLOCK_BREAK StructureSize")
         level, file_id = unpack_oplock_break(req.pdu)

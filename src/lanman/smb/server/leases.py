@@ -43,6 +43,9 @@ class Lease:
     parent_lease_key: bytes | None = None
     breaking: bool = False
     break_to_lease_state: int = SMB2_LEASE_NONE
+    #: where the break must end: opens that met the lease while it was breaking lower it,
+    #: and each acknowledgment above it starts the next step (:func:`next_break_step`)
+    break_to_required: int = SMB2_LEASE_NONE
     break_deadline: int = 0  # FILETIME of the Lease Break Acknowledgment Timer
     #: (connection, volatile_id) of every open under this lease (Lease.LeaseOpens)
     opens: list = field(default_factory=list)
@@ -78,12 +81,32 @@ def upgrade_state(held: int, requested: int, *, others: bool) -> int:
     return held
 
 
-def break_target(state: int, *, overwrite: bool) -> int:
+def break_target(state: int, *, overwrite: bool, delete: bool = False) -> int:
     """What another open breaks a lease to (MS-FSA 2.1.5.1.2.1 for leases): write caching
-    always goes; an overwriting open takes read and handle caching too."""
+    always goes; an overwriting open takes read and handle caching too, a delete-on-close
+    open handle caching (the holder may close so the file can go: smb2.lease.unlink)."""
     if overwrite:
         return SMB2_LEASE_NONE
-    return state & ~W
+    return state & ~(W | H) if delete else state & ~W
+
+
+def sharing_break_target(state: int) -> int:
+    """MS-FSA 2.1.5.1.2.1 / 2.1.4.12: an open refused for sharing breaks handle caching
+    only (the holder may close cached handles); read and write caching stay."""
+    return state & ~H
+
+
+def next_break_step(acked: int, required: int) -> int | None:
+    """After an acknowledgment to ``acked`` while the break must go on to ``required``
+    (MS-SMB2 3.3.5.22.2 with further conflicting opens): the state the next break goes to,
+    or None when the break is over. Windows breaks in steps: while W or H remain, R is kept
+    for one more step (RH -> R -> none; smbtorture smb2.lease.breaking3)."""
+    target = required & acked
+    if target == acked:
+        return None
+    if acked & (W | H):
+        target |= R & acked
+    return target
 
 
 def ack_required(state: int) -> bool:

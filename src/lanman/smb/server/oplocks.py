@@ -12,7 +12,11 @@ thread. Level II oplocks and read-only leases break on writes without an acknowl
 
 The narrow interface a CREATE uses -- :meth:`check_lease_key`, :meth:`break_for_open`,
 :meth:`wait`, :meth:`grant`, :meth:`release` -- is keyed by the file key alone, so it can
-hang off an open-file database later; Windows breaks first, then checks share modes.
+hang off an open-file database later. The CREATE asks the open-file database first
+(caching.py): an open refused for sharing breaks handle caching only (batch oplocks, H of
+leases) and a delete-pending file nothing; otherwise the breaks run, then the sharing
+check. A lease met by further conflicting opens while it breaks goes on in steps after
+each acknowledgment (:func:`~.leases.next_break_step`, MS-SMB2 3.3.5.22.2).
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ from .leases import (
     ack_required,
     break_target,
     grant_state,
+    next_break_step,
+    sharing_break_target,
     upgrade_state,
 )
 
@@ -80,6 +86,10 @@ class OplockTable:
     #: file key -> [(connection, AsyncId)] of CREATEs waiting for that file's breaks
     waiters: dict[tuple, list[tuple[Any, int]]] = field(default_factory=dict)
     break_timeout: int = DEFAULT_BREAK_TIMEOUT
+    #: ClientGuid -> the connections of that client that were granted leases, oldest
+    #: first: lease breaks go to the oldest one still up (as Windows and Samba do,
+    #: smbtorture smb2.lease.v2_complex1); one entry per connection, dropped on disconnect
+    lease_clients: dict[bytes, list[Any]] = field(default_factory=dict)
     clock: int = 0  # the latest time seen (FILETIME): resumed CREATEs run at this time
 
     # ---- CREATE ------------------------------------------------------------------------
@@ -98,26 +108,43 @@ class OplockTable:
         stat_open: bool,
         overwrite: bool,
         now: int,
+        sharing_violation: bool = False,
+        oplock_stat_open: bool | None = None,
+        delete: bool = False,
     ) -> bool:
         """Break what a new open of ``key`` conflicts with; True: the CREATE must wait
-        for acknowledgments. Opens under the requester's own lease never break it."""
+        for acknowledgments. Opens under the requester's own lease never break it.
+        ``sharing_violation``: the open's share modes collide with the file's opens, so
+        it breaks only what could let it in (:meth:`_break_for_sharing`).
+        ``oplock_stat_open``: whether it is a stat open for the oplock holders too (None:
+        as ``stat_open``); a stat open for leases only breaks the oplocks alone.
+        ``delete``: a delete-on-close open, which breaks handle caching too."""
         self.clock = max(self.clock, now)
-        if stat_open:
+        if oplock_stat_open is None:
+            oplock_stat_open = stat_open
+        if stat_open and oplock_stat_open:
             return False
+        if sharing_violation:
+            return self._break_for_sharing(key, lease_id, overwrite=overwrite, now=now)
         wait = False
         seen: set[int] = set()
         for h in list(self.files.get(key, ())):
             lease = h.lease
             if lease is not None:
-                if id(lease) in seen or lease_id == (lease.client_guid, lease.lease_key):
+                if stat_open or id(lease) in seen:
+                    continue
+                if lease_id == (lease.client_guid, lease.lease_key):
                     continue
                 seen.add(id(lease))
                 # only losing write caching holds the open up (dirty data to flush); a
                 # handle-caching break is acknowledged later while the open goes on
+                target = break_target(lease.lease_state, overwrite=overwrite, delete=delete)
                 if lease.breaking:
+                    # no second notification: the break goes on to this open's target
+                    # once the one in flight is acknowledged (3.3.5.22.2)
+                    lease.break_to_required &= target
                     wait = wait or bool(lease.lease_state & WRITE)
                     continue
-                target = break_target(lease.lease_state, overwrite=overwrite)
                 if target != lease.lease_state:
                     had_write = bool(lease.lease_state & WRITE)
                     self._break_lease(lease, target, now)
@@ -129,6 +156,36 @@ class OplockTable:
                 wait = True
             elif h.level == LEVEL_II and overwrite:
                 self._break_level_ii(h)
+        return wait
+
+    def _break_for_sharing(
+        self, key: tuple, lease_id: tuple[bytes, bytes] | None, *, overwrite: bool, now: int
+    ) -> bool:
+        """MS-FSA 2.1.5.1.2.1: an open refused for sharing breaks the handle caching of
+        leases and batch oplocks (their holders may close and let it in) and waits for
+        that; exclusive and level II oplocks are left alone. The CREATE then runs again
+        and fails with STATUS_SHARING_VIOLATION if the holders kept their opens."""
+        wait = False
+        seen: set[int] = set()
+        for h in list(self.files.get(key, ())):
+            lease = h.lease
+            if lease is not None:
+                if id(lease) in seen or lease_id == (lease.client_guid, lease.lease_key):
+                    continue
+                seen.add(id(lease))
+                if not lease.lease_state & HANDLE:
+                    continue
+                target = sharing_break_target(lease.lease_state)
+                if lease.breaking:
+                    lease.break_to_required &= target
+                else:
+                    self._break_lease(lease, target, now)
+                wait = wait or lease.breaking
+            elif h.breaking_to is not None:
+                wait = True
+            elif h.level == LEVEL_BATCH:
+                self._break_oplock(h, LEVEL_NONE if overwrite else LEVEL_II, now)
+                wait = True
         return wait
 
     def wait(self, key: tuple, conn, async_id: int) -> None:
@@ -181,6 +238,9 @@ class OplockTable:
                     if lease.version == 2:
                         lease.epoch += 1
             lease.opens.append((conn, volatile_id))
+            conns = self.lease_clients.setdefault(client_guid, [])
+            if conn not in conns:
+                conns.append(conn)
             holders.append(
                 Holder(conn, volatile_id, file_id, LEVEL_LEASE, lease=lease, stat_open=stat_open)
             )
@@ -217,6 +277,11 @@ class OplockTable:
     def release_connection(self, conn, keep: frozenset = frozenset()) -> None:
         """Drop the connection's holders and waiting CREATEs, except the holders of the
         opens in ``keep`` (volatile ids of durable opens that outlive the connection)."""
+        for guid, conns in list(self.lease_clients.items()):
+            if conn in conns:
+                conns.remove(conn)
+                if not conns:
+                    del self.lease_clients[guid]
         for key, waiting in list(self.waiters.items()):
             waiting[:] = [w for w in waiting if w[0] is not conn]
             if not waiting:
@@ -259,13 +324,11 @@ class OplockTable:
 
     # ---- writes --------------------------------------------------------------------------
 
-    def on_write(
-        self, key: tuple, conn, volatile_id: int, now: int = 0, *, leases: bool = True
-    ) -> None:
-        """A write (or a size change) breaks read caching without an acknowledgment: every
-        level II oplock to none, the writer's own included (as Windows does), and the R of
-        the other leases (3.3.4.7); the writer's own lease keeps its state. A byte-range
-        lock (``leases=False``) breaks the level II oplocks only (MS-FSA 2.1.5.7)."""
+    def on_write(self, key: tuple, conn, volatile_id: int, now: int = 0) -> None:
+        """A write, a size change or a byte-range lock (MS-FSA 2.1.5.7) breaks read
+        caching: every level II oplock to none, the writer's own included (as Windows does),
+        and the other leases to none (3.3.4.7; acknowledged when they held H); the
+        writer's own lease keeps its state (smbtorture smb2.lease.lock1)."""
         holders = self.files.get(key, ())
         own = next(
             (h.lease for h in holders if h.conn is conn and h.volatile_id == volatile_id), None
@@ -274,13 +337,31 @@ class OplockTable:
         for h in list(holders):
             lease = h.lease
             if lease is not None:
-                if not leases or lease is own or id(lease) in seen or lease.breaking:
+                if lease is own or id(lease) in seen or lease.breaking:
                     continue
                 seen.add(id(lease))
                 if lease.lease_state:
                     self._break_lease(lease, SMB2_LEASE_NONE, now)
             elif h.level == LEVEL_II:
                 self._break_level_ii(h)
+
+    def break_handles(self, key: tuple, conn, volatile_id: int, now: int = 0) -> None:
+        """The open renamed its file (MS-FSA 2.1.5.15.11) or made it delete-pending
+        (2.1.5.15.3): the other leases lose handle caching -- their cached handles name the
+        old path, or keep the file from going (smbtorture smb2.lease.v2_rename, unlink).
+        The operation does not wait for the acknowledgments."""
+        holders = self.files.get(key, ())
+        own = next(
+            (h.lease for h in holders if h.conn is conn and h.volatile_id == volatile_id), None
+        )
+        seen: set[int] = set()
+        for h in list(holders):
+            lease = h.lease
+            if lease is None or lease is own or id(lease) in seen or lease.breaking:
+                continue
+            seen.add(id(lease))
+            if lease.lease_state & HANDLE:
+                self._break_lease(lease, sharing_break_target(lease.lease_state), now)
 
     # ---- acknowledgments and the timer ---------------------------------------------------
 
@@ -301,8 +382,13 @@ class OplockTable:
                 return level
         raise NtStatusError(st.STATUS_INVALID_OPLOCK_PROTOCOL)
 
-    def acknowledge_lease(self, client_guid: bytes, lease_key: bytes, state: int) -> Lease:
-        """MS-SMB2 3.3.5.22.2: the client accepts a lease break."""
+    def acknowledge_lease(
+        self, client_guid: bytes, lease_key: bytes, state: int, now: int | None = None
+    ) -> Lease:
+        """MS-SMB2 3.3.5.22.2: the client accepts a lease break; when opens met the lease
+        while it was breaking, the next step of the break goes out at once."""
+        if now is not None:
+            self.clock = max(self.clock, now)
         lease = self.leases.get(client_guid, lease_key)
         if lease is None:
             raise NtStatusError(st.STATUS_OBJECT_NAME_NOT_FOUND, "no such lease")
@@ -311,6 +397,10 @@ class OplockTable:
         if state & ~lease.break_to_lease_state:
             raise NtStatusError(st.STATUS_REQUEST_NOT_ACCEPTED, "ack above the break")
         lease.lease_state, lease.breaking = state, False
+        step = next_break_step(state, lease.break_to_required)
+        if step is not None:
+            # opens met the lease while it was breaking: the next step, same epoch
+            self._break_lease(lease, step, self.clock, next_step=True)
         self._resume(lease.file_key)
         return lease
 
@@ -339,7 +429,8 @@ class OplockTable:
                 lease = h.lease
                 if lease is not None:
                     if lease.breaking and lease.break_deadline <= now:
-                        lease.lease_state, lease.breaking = lease.break_to_lease_state, False
+                        # 3.3.6.5: an unacknowledged lease loses all its caching
+                        lease.lease_state, lease.breaking = SMB2_LEASE_NONE, False
                         hit = True
                 elif h.breaking_to is not None and h.break_deadline <= now:
                     h.level, h.breaking_to = h.breaking_to, None
@@ -374,12 +465,24 @@ class OplockTable:
         h.level, h.breaking_to = LEVEL_NONE, None
         h.conn.send_oplock_break(h.file_id, LEVEL_NONE)
 
-    def _break_lease(self, lease: Lease, target: int, now: int) -> None:
+    def _break_conn(self, lease: Lease):
+        """3.3.4.7: the connection a lease break goes to -- the client's oldest live
+        connection, else the one of the lease's oldest open."""
+        for conn in self.lease_clients.get(lease.client_guid, ()):
+            if not getattr(conn, "closed", False):
+                return conn
+        return lease.conn
+
+    def _break_lease(self, lease: Lease, target: int, now: int, *, next_step: bool = False) -> None:
+        """Notify a break of ``lease`` to ``target`` (3.3.4.7); the epoch moves when a break
+        starts, not on the further steps of one (:func:`~.leases.next_break_step`)."""
         current = lease.lease_state
         need_ack = ack_required(current)
-        if lease.version == 2:
+        if lease.version == 2 and not next_step:
             lease.epoch += 1
-        conn = lease.conn
+        if not next_step:
+            lease.break_to_required = target
+        conn = self._break_conn(lease)
         if need_ack:
             lease.breaking, lease.break_to_lease_state = True, target
             lease.break_deadline = now + self.break_timeout
