@@ -21,6 +21,7 @@ from typing import Any
 from lanman.errors import ntstatus as st
 from lanman.errors.ntstatus import NtStatusError
 
+from .create_replay import ReplayTable
 from .oplocks import LEVEL_BATCH, LEVEL_LEASE
 
 #: 3.3.5.9.10: a DH2Q Timeout of 0 lets the server choose (Windows Server 2012: 60 s);
@@ -100,6 +101,8 @@ class DurableTable:
     detached: dict[int, DurableOpen] = field(default_factory=dict)
     max_disconnected: int = MAX_DISCONNECTED
     max_disconnected_per_owner: int = MAX_DISCONNECTED_PER_OWNER
+    #: pending CREATEs and non-durable opens by CreateGuid (create_replay.py)
+    replays: ReplayTable = field(default_factory=ReplayTable)
 
     # ---- bookkeeping ----------------------------------------------------------------
 
