@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 from lanman.errors import ntstatus as st
 from lanman.errors.ntstatus import NtStatusError
 from lanman.smb.wire import durable as dw
-from lanman.smb.wire.constants import Dialect, HeaderFlags
+from lanman.smb.wire.constants import Dialect, GlobalCapabilities, HeaderFlags
 from lanman.smb.wire.create import CreateContext, CreateRequest
+from lanman.smb.wire.lease import LEASE_CONTEXT, LeaseRequest
 
 from .caching import lease_response_context, requested_lease
 from .create_replay import CreateGuidOpen, PendingCreate
@@ -182,6 +183,8 @@ class DurableHandlers:
         )
         open_ = entry.open
         old, vid = entry.home, open_.volatile_id
+        lease = self.ctx.oplocks.lease_of(open_.oplock_key, old, vid)
+        self._check_reconnect_lease(r, entry, lease)
         if open_.file_key is not None:  # its share mode and delete-on-close (opendb.py)
             self.ctx.opendb.transfer_owner(open_.file_key, (id(old), vid), (id(self), vid))
         key = open_.oplock_key
@@ -200,7 +203,32 @@ class DurableHandlers:
         stat = open_.handle.stat()
         oplock = self.ctx.oplocks.level_of(key, self, vid) if key is not None else 0
         contexts = self._create_contexts(r.contexts, open_, stat, tree)
+        if lease is not None:
+            contexts.append(lease_response_context(lease))
         return self.ok(req, [self._create_response(oplock, FILE_OPENED, stat, open_, contexts)])
+
+    def _check_reconnect_lease(self, r: CreateRequest, entry: DurableOpen, lease) -> None:
+        """3.3.5.9.7 / 3.3.5.9.12 for an open with a lease: the reconnect must come from the
+        same ClientGuid and name the same lease key (the requested state does not count),
+        else STATUS_OBJECT_NAME_NOT_FOUND; then the same file name, else
+        STATUS_INVALID_PARAMETER. A lease context for an open without a lease is
+        OBJECT_NAME_NOT_FOUND too. Only the context counts, not RequestedOplockLevel."""
+        raw = next((c.data for c in r.contexts if c.name == LEASE_CONTEXT), None)
+        asked = None
+        if raw is not None and self.server_capabilities & GlobalCapabilities.LEASING:
+            asked = LeaseRequest.parse(raw, allow_v2=self.dialect >= Dialect.SMB_3_0)
+        if lease is None:
+            if asked is not None:
+                raise NtStatusError(st.STATUS_OBJECT_NAME_NOT_FOUND, "open has no lease")
+            return
+        if (
+            entry.client_guid != self.client_guid
+            or asked is None
+            or asked.lease_key != lease.lease_key
+        ):
+            raise NtStatusError(st.STATUS_OBJECT_NAME_NOT_FOUND, "not the open's lease")
+        if entry.open.smb_path.lower() != r.name.strip("\\").lower():
+            raise NtStatusError(st.STATUS_INVALID_PARAMETER, "reconnect names another file")
 
     def _replay_create(
         self,
