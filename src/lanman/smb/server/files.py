@@ -64,6 +64,7 @@ from . import filesd, notify, sharemodes
 from .caching import create_caching
 from .durable_handles import DurableHandlers, DurableIntent
 from .fs import map_generic_access
+from .lock_sequence import lock_sequences_of
 from .locks import ByteRangeLocks, Waiter
 from .state import DirectoryScan, Open
 from .streams import StreamOpen
@@ -581,6 +582,11 @@ class FileHandlers(DurableHandlers):
         open_ = self._lookup_open(req, r.file_id)
         if open_.kind != "file":
             raise NtStatusError(st.STATUS_INVALID_PARAMETER)
+        seqs = lock_sequences_of(self, open_)  # 3.3.5.14 lock sequence verification
+        if seqs is not None:
+            replayed, slot = seqs.begin(r.lock_sequence)
+            if replayed:
+                return self.ok(req, [empty_body(4)])
         locks = self.locks_for(open_)
         owner = (id(self), open_.volatile_id)
         if r.locks[0].flags & SMB2_LOCKFLAG_UNLOCK:
@@ -588,6 +594,8 @@ class FileHandlers(DurableHandlers):
                 if el.flags != SMB2_LOCKFLAG_UNLOCK:
                     raise NtStatusError(st.STATUS_INVALID_PARAMETER, "bad unlock flags")
                 locks.unlock(owner, el.offset, el.length)
+            if seqs is not None:
+                seqs.succeeded(slot, r.lock_sequence)
             return self.ok(req, [empty_body(4)])
         done = []
         try:
@@ -611,6 +619,8 @@ class FileHandlers(DurableHandlers):
             self.ctx.oplocks.on_write(
                 open_.oplock_key, self, open_.volatile_id, self.now, leases=False
             )
+        if seqs is not None:
+            seqs.succeeded(slot, r.lock_sequence)
         return self.ok(req, [empty_body(4)])
 
     def _lock_wait(self, req: Request, open_: Open, locks, owner, el, exclusive: bool) -> Reply:

@@ -269,6 +269,8 @@ class Open:
     channel_sequence: int = 0  # Open.ChannelSequence (3.3.5.2.10)
     #: Open.IsReplayEligible (3.3.5.9.10): a DH2Q open not yet used by any other request
     replay_eligible: bool = False
+    #: Open.LockSequenceArray (3.3.5.14), made on the first checked LOCK (lock_sequence.py)
+    lock_sequences: Any = None
 
     @property
     def file_id(self) -> bytes:
