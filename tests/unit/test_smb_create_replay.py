@@ -1,6 +1,7 @@
 """Create replay beyond the durable table and lease-aware reconnects (MS-SMB2 3.3.5.9.7,
 3.3.5.9.10, 3.3.5.9.12): replays of a CREATE still waiting for breaks, of a DH2Q open that
-was not made durable, and of lease opens; reconnects that must name the open's lease.
+was not made durable, and of lease opens; reconnects that must name the open's lease; lock
+sequence verification of replayed LOCKs (3.3.5.14).
 ServerConnections driven in process by the sans-IO test client (tests/smb_harness.py)."""
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from test_smb_durable import BATCH, NONE, _client, _create, _ctx, dh2c, dh2q, dh
 
 from lanman.errors import ntstatus as nts
 from lanman.smb.server.create_replay import CreateGuidOpen, PendingCreate, ReplayTable
+from lanman.smb.server.lock_sequence import LockSequenceArray, split_lock_sequence
 from lanman.smb.wire import durable as dw
 from lanman.smb.wire.constants import Command, HeaderFlags
 from lanman.smb.wire.create import CreateContext, CreateResponse
+from lanman.smb.wire.io import LockElement, LockRequest
 from lanman.smb.wire.lease import LEASE_CONTEXT
 
 __all__ = ["env"]  # the fixture, shared with test_smb_durable
@@ -206,3 +209,53 @@ def test_replay_table_is_capped_and_drops_closed_opens():
     assert t.open_of((b"c", b"\x04")).open is opens[4]
     del conn.opens[4]  # closed
     assert t.open_of((b"c", b"\x04")) is None and len(t.opens) == 2
+
+
+# ---- lock sequence verification (MS-SMB2 3.3.5.14) -------------------------------------
+
+EXCLUSIVE_NOW, UNLOCK = 0x02 | 0x10, 0x04
+
+
+def _lock(c, tid, fid, seq, flags):
+    body = LockRequest(fid, [LockElement(0, 100, flags)], seq).pack()
+    return c.request(Command.LOCK, body, tree_id=tid).status
+
+
+def test_lock_sequence_array():
+    a = LockSequenceArray()
+    assert split_lock_sequence(0x412) == (2, 0x41)
+    assert a.begin(0x011) == (False, 1)
+    a.succeeded(1, 0x011)
+    assert a.begin(0x011) == (True, None)  # the same number in slot 1: a replay
+    assert a.begin(0x012) == (False, 1)  # another number invalidates the slot
+    assert a.begin(0x011) == (False, 1)
+    for seq in (0x001, 0x421):  # index 0 and 65: not checked
+        assert a.begin(seq) == (False, None)
+
+
+def test_lock_replay_on_a_durable_open_is_not_processed_again(env):
+    ctx, _ = env
+    with _client(ctx)[0] as c:
+        tid = c.tree_connect("data")
+        fid = _create(c, tid, "lk.txt", contexts=[dh2q(uuid.uuid4().bytes_le)])[1].file_id
+        assert _lock(c, tid, fid, 0x011, EXCLUSIVE_NOW) == STATUS_SUCCESS
+        assert _lock(c, tid, fid, 0x011, EXCLUSIVE_NOW) == STATUS_SUCCESS  # replay
+        assert _lock(c, tid, fid, 0x011, UNLOCK) == STATUS_SUCCESS  # replay: still locked
+        assert _lock(c, tid, fid, 0x012, EXCLUSIVE_NOW) == nts.STATUS_LOCK_NOT_GRANTED
+        assert _lock(c, tid, fid, 0x013, UNLOCK) == STATUS_SUCCESS
+        assert _lock(c, tid, fid, 0x013, UNLOCK) == STATUS_SUCCESS  # replay of the unlock
+        assert _lock(c, tid, fid, 0x014, UNLOCK) == nts.STATUS_RANGE_NOT_LOCKED
+        # index 0 is never checked
+        assert _lock(c, tid, fid, 0x001, EXCLUSIVE_NOW) == STATUS_SUCCESS
+        assert _lock(c, tid, fid, 0x001, EXCLUSIVE_NOW) == nts.STATUS_LOCK_NOT_GRANTED
+        c.close_file(tid, fid)
+
+
+def test_lock_sequence_ignored_without_durability_or_multichannel(env):
+    ctx, _ = env
+    with _client(ctx)[0] as c:  # the harness client does not offer multichannel
+        tid = c.tree_connect("data")
+        fid = _create(c, tid, "plain.txt", oplock=NONE)[1].file_id
+        assert _lock(c, tid, fid, 0x011, EXCLUSIVE_NOW) == STATUS_SUCCESS
+        assert _lock(c, tid, fid, 0x011, EXCLUSIVE_NOW) == nts.STATUS_LOCK_NOT_GRANTED
+        c.close_file(tid, fid)
