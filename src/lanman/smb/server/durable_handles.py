@@ -185,19 +185,12 @@ class DurableHandlers:
         old, vid = entry.home, open_.volatile_id
         lease = self.ctx.oplocks.lease_of(open_.oplock_key, old, vid)
         self._check_reconnect_lease(r, entry, lease)
-        if open_.file_key is not None:  # its share mode and delete-on-close (opendb.py)
-            self.ctx.opendb.transfer_owner(open_.file_key, (id(old), vid), (id(self), vid))
+        self._adopt_open(open_, old)
         key = open_.oplock_key
-        if key is not None:
-            self.ctx.oplocks.rebind(key, old, vid, self)
-            locks = self.ctx.lock_tables.get(key)
-            if locks is not None:
-                locks.transfer_owner((id(old), vid), (id(self), vid))
         open_.session_id = req.session.session_id
         open_.tree_id = tree.tree_id
         entry.unix_id = req.session.unix_id
         table.reattach(entry, self)
-        self.opens[vid] = open_
         self.compound_open_id = vid
         open_.channel_sequence = req.header.status & 0xFFFF
         stat = open_.handle.stat()
@@ -206,6 +199,51 @@ class DurableHandlers:
         if lease is not None:
             contexts.append(lease_response_context(lease))
         return self.ok(req, [self._create_response(oplock, FILE_OPENED, stat, open_, contexts)])
+
+    def _adopt_open(self, open_: Open, old) -> None:
+        """Move an open from connection ``old`` to this one: its share mode and
+        delete-on-close (opendb.py), oplock holder or lease open, and byte-range locks,
+        which are all keyed by the holding connection."""
+        vid = open_.volatile_id
+        if open_.file_key is not None:
+            self.ctx.opendb.transfer_owner(open_.file_key, (id(old), vid), (id(self), vid))
+        key = open_.oplock_key
+        if key is not None:
+            self.ctx.oplocks.rebind(key, old, vid, self)
+            locks = self.ctx.lock_tables.get(key)
+            if locks is not None:
+                locks.transfer_owner((id(old), vid), (id(self), vid))
+        if old.opens.get(vid) is open_:
+            del old.opens[vid]
+        self.opens[vid] = open_
+
+    def _hand_over_opens(self) -> None:
+        """3.3.7.1: a channel dropped, but its sessions' opens belong to the session: one
+        whose session still has another live channel moves to that channel's connection
+        (durable or not, nothing is detached or closed); only the last channel's loss
+        ends them."""
+        for open_ in list(self.opens.values()):
+            session = self.sessions.get(open_.session_id)
+            if session is None or open_.kind == "pipe":
+                continue
+            heir = next(
+                (
+                    ch.connection
+                    for ch in session.channels.values()
+                    if ch.connection is not self and not ch.connection.closed
+                ),
+                None,
+            )
+            if heir is None:
+                continue
+            for p in [p for p in self.pending.values() if p.open_id == open_.volatile_id]:
+                self.pending.pop(p.async_id, None)  # its answer had no channel left to go on
+                if p.on_abandon is not None:
+                    p.on_abandon()
+            heir._adopt_open(open_, self)
+            entry = open_.durable
+            if entry is not None and entry.conn is self:
+                entry.conn = entry.home = heir
 
     def _check_reconnect_lease(self, r: CreateRequest, entry: DurableOpen, lease) -> None:
         """3.3.5.9.7 / 3.3.5.9.12 for an open with a lease: the reconnect must come from the
