@@ -259,3 +259,13 @@ def test_lock_sequence_ignored_without_durability_or_multichannel(env):
         assert _lock(c, tid, fid, 0x011, EXCLUSIVE_NOW) == STATUS_SUCCESS
         assert _lock(c, tid, fid, 0x011, EXCLUSIVE_NOW) == nts.STATUS_LOCK_NOT_GRANTED
         c.close_file(tid, fid)
+
+
+def test_rehome_follows_a_moved_open():
+    t = ReplayTable()
+    o = SimpleNamespace(volatile_id=1)
+    old, new = _conn(opens={1: o}), _conn(opens={})
+    t.note_open((b"c", b"g"), CreateGuidOpen(o, old, 2))
+    old.closed, new.opens[1] = True, o  # the open moved to another channel
+    t.rehome(o, new)
+    assert t.open_of((b"c", b"g")).conn is new

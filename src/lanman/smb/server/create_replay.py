@@ -92,6 +92,12 @@ class ReplayTable:
             return None
         return rec
 
+    def rehome(self, open_, conn) -> None:
+        """The open moved to connection ``conn`` (a reconnect or a channel hand-over)."""
+        for rec in self.opens.values():
+            if rec.open is open_:
+                rec.conn = conn
+
 
 def _cap(d: dict, cap: int) -> None:
     while len(d) > cap:

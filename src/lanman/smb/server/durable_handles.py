@@ -216,6 +216,8 @@ class DurableHandlers:
         if old.opens.get(vid) is open_:
             del old.opens[vid]
         self.opens[vid] = open_
+        if open_.replay_eligible:  # a non-durable CreateGuid open follows it (replay lookup)
+            self.ctx.durable.replays.rehome(open_, self)
 
     def _hand_over_opens(self) -> None:
         """3.3.7.1: a channel dropped, but its sessions' opens belong to the session: one
