@@ -20,6 +20,7 @@ from lanman.smb.wire.create import CreateContext
 from lanman.smb.wire.lease import LEASE_CONTEXT, LeaseRequest, pack_lease_response
 
 from .fs import map_generic_access
+from .opendb import sharing_conflict
 from .oplocks import LEVEL_LEASE, LEVEL_NONE
 
 #: an open asking for no more than these is a "stat open": it breaks no oplock or lease
@@ -34,6 +35,8 @@ class CreateCaching:
     lease: LeaseRequest | None
     stat_open: bool
     overwrite: bool
+    access: int = 0  # the rights asked (generic mapped), for the share check
+    share_access: int = 0
 
     def must_wait(self, conn, async_id: int | None) -> bool:
         """Break what this open conflicts with; True while acknowledgments are due."""
@@ -41,8 +44,30 @@ class CreateCaching:
             return False
         lease_id = (conn.client_guid, self.lease.lease_key) if self.lease is not None else None
         return conn.ctx.oplocks.break_for_open(
-            self.key, lease_id, stat_open=self.stat_open, overwrite=self.overwrite, now=conn.now
+            self.key,
+            lease_id,
+            stat_open=self.stat_open,
+            overwrite=self.overwrite,
+            now=conn.now,
+            shares_with=self.shares_with(conn),
         )
+
+    def shares_with(self, conn):
+        """Whether this CREATE passes the share check against an existing open
+        (opendb.sharing_conflict), for :meth:`OplockTable.break_for_open`."""
+        db = conn.ctx.opendb
+
+        def check(holder_conn, volatile_id: int) -> bool:
+            open_ = holder_conn.opens.get(volatile_id)
+            entry = None
+            if open_ is not None and open_.file_key is not None:
+                entry = db.entry(open_.file_key, (id(holder_conn), volatile_id))
+            if entry is None:
+                return True
+            held = (entry.granted_access, entry.share_access)
+            return not sharing_conflict(*held, self.access, self.share_access)
+
+        return check
 
     def grant(self, conn, open_) -> tuple[int, CreateContext | None]:
         """(OplockLevel of the response, the lease response context or None)."""
@@ -108,4 +133,6 @@ def create_caching(conn, r, tree) -> CreateCaching:
         and not (r.desired_access & MAXIMUM_ALLOWED)
         and not access & ~STAT_OPEN_ACCESS
     )
-    return CreateCaching(key, requested, lease, stat_open, overwrite=overwrite)
+    return CreateCaching(
+        key, requested, lease, stat_open, overwrite, access & ~MAXIMUM_ALLOWED, r.share_access
+    )

@@ -98,15 +98,27 @@ class OplockTable:
         stat_open: bool,
         overwrite: bool,
         now: int,
+        shares_with=None,
     ) -> bool:
         """Break what a new open of ``key`` conflicts with; True: the CREATE must wait
-        for acknowledgments. Opens under the requester's own lease never break it."""
+        for acknowledgments. Opens under the requester's own lease never break it.
+
+        ``shares_with(conn, volatile_id)`` tells whether the new open passes the share
+        check against that open. When it fails against one, the CREATE would end in a
+        sharing violation (MS-FSA 2.1.5.1.2): the only lease breaks then are of handle
+        caching, of the leases whose opens are in the way (RWH -> RW; the holder may close
+        them), and the CREATE waits for them; no other lease is broken."""
         self.clock = max(self.clock, now)
         if stat_open:
             return False
+        holders = list(self.files.get(key, ()))
+        if shares_with is not None:
+            blocking = [h for h in holders if not shares_with(h.conn, h.volatile_id)]
+            if any(h.lease is not None for h in blocking):
+                return self._break_handle_caching(blocking, lease_id, now)
         wait = False
         seen: set[int] = set()
-        for h in list(self.files.get(key, ())):
+        for h in holders:
             lease = h.lease
             if lease is not None:
                 if id(lease) in seen or lease_id == (lease.client_guid, lease.lease_key):
@@ -129,6 +141,22 @@ class OplockTable:
                 wait = True
             elif h.level == LEVEL_II and overwrite:
                 self._break_level_ii(h)
+        return wait
+
+    def _break_handle_caching(self, blocking: list[Holder], lease_id, now: int) -> bool:
+        wait = False
+        for h in blocking:
+            lease = h.lease
+            if lease is None or lease_id == (lease.client_guid, lease.lease_key):
+                wait = wait or h.breaking_to is not None
+                continue
+            if lease.breaking:
+                wait = wait or bool(
+                    lease.break_to_lease_state & HANDLE or lease.lease_state & HANDLE
+                )
+            elif lease.lease_state & HANDLE:
+                self._break_lease(lease, lease.lease_state & ~HANDLE, now)
+                wait = wait or lease.breaking
         return wait
 
     def wait(self, key: tuple, conn, async_id: int) -> None:
