@@ -387,6 +387,24 @@ def test_close_over_a_bound_channel_releases_the_open_where_it_lives(ctx):
         assert _position_info(c1, tid, fid).status == st.STATUS_FILE_CLOSED
 
 
+def test_losing_one_channel_hands_its_opens_to_another(ctx):
+    """MS-SMB2 3.3.7.1: the opens are the session's; while another channel lives they stay
+    open and usable on it (only the last channel's loss closes or detaches them)."""
+    with _logged_in(ctx) as c1, SmbTestClient(ctx) as c2:
+        tid = c1.tree_connect()
+        fid = c1.create(tid, "f.txt")
+        c1.write(tid, fid, 0, b"kept")
+        c2.negotiate([0x0311], capabilities=MULTI_CHANNEL_CAPS)
+        r, x = _bind(c1, c2)
+        assert r.status == STATUS_SUCCESS
+        c2.signing_key = x.channel_key(c2.preauth, 0x0311)
+        c1.close()  # the first TCP connection drops
+        assert fid[8:16] in {o.file_id[8:16] for o in c2.conn.opens.values()}
+        assert c2.read(tid, fid, 0, 4) == b"kept"
+        assert c2.close_raw(tid, fid).status == STATUS_SUCCESS
+        assert not c2.conn.opens
+
+
 def test_binding_as_another_user_is_access_denied(ctx):
     with _logged_in(ctx) as c1, SmbTestClient(ctx) as c2:
         c2.negotiate([0x0311], capabilities=MULTI_CHANNEL_CAPS)

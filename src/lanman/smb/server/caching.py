@@ -75,30 +75,43 @@ class CreateCaching:
         if lease is None:
             return level, None
         open_.lease_state = lease.lease_state  # what a durable grant looks at (3.3.5.9.6)
-        # the lease keeps the version it was created with, whatever this request used
-        data = pack_lease_response(
-            lease.version,
-            lease.lease_key,
-            lease.lease_state,
-            breaking=lease.breaking,
-            parent_lease_key=lease.parent_lease_key,
-            epoch=lease.epoch,
-        )
-        return level, CreateContext(LEASE_CONTEXT, data)
+        return level, lease_response_context(lease)
+
+
+def lease_response_context(lease) -> CreateContext:
+    """The lease response create context of a lease as it is now; the lease keeps the
+    version it was created with, whatever the request used."""
+    data = pack_lease_response(
+        lease.version,
+        lease.lease_key,
+        lease.lease_state,
+        breaking=lease.breaking,
+        parent_lease_key=lease.parent_lease_key,
+        epoch=lease.epoch,
+    )
+    return CreateContext(LEASE_CONTEXT, data)
+
+
+def requested_lease(conn, r) -> LeaseRequest | None:
+    """The CREATE's lease request: only with RequestedOplockLevel LEASE, when the
+    connection offered SMB2_GLOBAL_CAP_LEASING (version 2 only at 3.x)."""
+    if r.requested_oplock_level != LEVEL_LEASE:
+        return None
+    if not conn.server_capabilities & GlobalCapabilities.LEASING:
+        return None
+    ctx = next((c for c in r.contexts if c.name == LEASE_CONTEXT), None)
+    if ctx is None:
+        return None
+    return LeaseRequest.parse(ctx.data, allow_v2=conn.dialect >= Dialect.SMB_3_0)
 
 
 def create_caching(conn, r, tree) -> CreateCaching:
     """Read the CREATE's oplock/lease request (leases only when the connection offered
     SMB2_GLOBAL_CAP_LEASING; version 2 only at 3.x) and find the file it would open."""
-    lease = None
+    lease = requested_lease(conn, r)
     requested = r.requested_oplock_level
-    if requested == LEVEL_LEASE:
+    if requested == LEVEL_LEASE and lease is None:
         requested = LEVEL_NONE
-        if conn.server_capabilities & GlobalCapabilities.LEASING:
-            ctx = next((c for c in r.contexts if c.name == LEASE_CONTEXT), None)
-            if ctx is not None:
-                lease = LeaseRequest.parse(ctx.data, allow_v2=conn.dialect >= Dialect.SMB_3_0)
-                requested = LEVEL_LEASE
     file_id = tree.fs.file_key(r.name)
     key = (tree.fs.root, file_id) if file_id is not None else None
     if lease is not None:

@@ -343,6 +343,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
             self.now = now
         if self.smb1 is not None:
             self.smb1.connection_lost()
+        self._hand_over_opens()  # to another channel of their session (durable_handles.py)
         for open_ in list(self.opens.values()):
             self._keep_durable(open_)
         kept = frozenset(e.persistent_id for e in self.ctx.durable.disconnected() if e.home is self)

@@ -21,6 +21,7 @@ from typing import Any
 from lanman.errors import ntstatus as st
 from lanman.errors.ntstatus import NtStatusError
 
+from .create_replay import ReplayTable
 from .oplocks import LEVEL_BATCH, LEVEL_LEASE
 
 #: 3.3.5.9.10: a DH2Q Timeout of 0 lets the server choose (Windows Server 2012: 60 s);
@@ -36,6 +37,7 @@ MAX_DISCONNECTED = 1024
 MAX_DISCONNECTED_PER_OWNER = 256
 
 _FILETIME_PER_MS = 10_000
+_NO_GUID = b"\x00" * 16
 
 
 LEASE_HANDLE_CACHING = 0x02  # SMB2_LEASE_HANDLE_CACHING
@@ -100,6 +102,8 @@ class DurableTable:
     detached: dict[int, DurableOpen] = field(default_factory=dict)
     max_disconnected: int = MAX_DISCONNECTED
     max_disconnected_per_owner: int = MAX_DISCONNECTED_PER_OWNER
+    #: pending CREATEs and non-durable opens by CreateGuid (create_replay.py)
+    replays: ReplayTable = field(default_factory=ReplayTable)
 
     # ---- bookkeeping ----------------------------------------------------------------
 
@@ -168,7 +172,8 @@ class DurableTable:
             entry is None
             or entry.conn is not None  # still open on a live connection
             or entry.share.lower() != share.lower()
-            or (version == 2 and entry.create_guid != create_guid)
+            # a v1 open's Open.CreateGuid is empty: a DH2C naming the zero GUID matches it
+            or (version == 2 and (entry.create_guid or _NO_GUID) != create_guid)
         ):
             raise NtStatusError(st.STATUS_OBJECT_NAME_NOT_FOUND, "no such durable open")
         if entry.owner != owner:

@@ -221,7 +221,10 @@ class FileHandlers(DurableHandlers):
                 and not req.header.next_command
                 and len(req.pdu) <= _MAX_WAITING_CREATE
             ):
-                return self._wait_for_breaks(req, caching.key)
+                reply = self._wait_for_breaks(req, caching.key)
+                aid = req.async_id if reply is None else reply.async_id
+                self._note_pending_create(durable, req, aid, caching.key)
+                return reply
         vid = self._next_volatile_id
         self._next_volatile_id += 1
         sec = None

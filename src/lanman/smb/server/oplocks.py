@@ -301,6 +301,13 @@ class OplockTable:
                 return h.level
         return LEVEL_NONE
 
+    def lease_of(self, key: tuple | None, conn, volatile_id: int) -> Lease | None:
+        """The lease an open holds (None: an oplock, or no caching)."""
+        for h in self.files.get(key, ()) if key is not None else ():
+            if h.conn is conn and h.volatile_id == volatile_id:
+                return h.lease
+        return None
+
     def rebind(self, key: tuple, old_conn, volatile_id: int, new_conn) -> None:
         """A durable open was reconnected on ``new_conn`` (MS-SMB2 3.3.5.9.7): its oplock
         or lease moves with it, unbroken."""
@@ -439,6 +446,10 @@ class OplockTable:
                 expired.append(key)
         for key in expired:
             self._resume(key)
+
+    def is_breaking(self, key: tuple) -> bool:
+        """True while a break of ``key``'s oplocks or leases waits for its acknowledgment."""
+        return self._breaking(key)
 
     # ---- internals -----------------------------------------------------------------------
 
