@@ -14,7 +14,7 @@ Layout (one flat table; unknown keys are an error so that typos do not go unnoti
     encryption_ciphers = "AES_128_GCM,AES_128_CCM,AES_256_GCM,AES_256_CCM"  # EncryptionCiphers
     server_guid = "..."                 # uuid4, generated on first save
     max_connections = 256
-    max_connections_per_address = 64    # simultaneous connections from one source address
+    max_connections_per_address = 128   # simultaneous connections from one source address
     preauth_timeout = 60                # seconds to finish NEGOTIATE + SESSION_SETUP
     max_buffered_mib = 256              # receive buffers all connections together may hold
     oplock_break_timeout = 35           # seconds a CREATE waits for an oplock/lease break ack
@@ -67,7 +67,7 @@ class ServerConfig:
     smb1_enabled: bool = False  # Set-SmbServerConfiguration -EnableSMB1Protocol; off by default
     server_guid: str = ""  # generated uuid4 on first save, persisted
     max_connections: int = 256
-    max_connections_per_address: int = 64
+    max_connections_per_address: int = 128
     preauth_timeout: int = 60  # seconds for NEGOTIATE + SESSION_SETUP to produce a session
     #: MiB of receive buffers all connections together may hold (frames arriving or waiting
     #: for a worker); past it large frames wait (TransportLimits.max_buffered)

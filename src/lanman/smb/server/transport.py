@@ -52,7 +52,7 @@ class TransportLimits:
     """Bounds on what one peer, and all peers together, can make the server hold."""
 
     max_connections: int = 256
-    max_per_address: int = 64
+    max_per_address: int = 128
     #: NEGOTIATE + SESSION_SETUP must have produced a session within this many seconds.
     preauth_timeout: float = 60.0
     #: Largest frame accepted before a user session exists (Kerberos tickets with big PACs
