@@ -146,6 +146,25 @@ def test_a_frame_larger_than_the_staging_buffer_is_received_whole(tmp_path):
     _run(tmp_path, body)
 
 
+def test_frames_already_received_wait_while_replies_are_unread(tmp_path):
+    """One receive can carry dozens of small requests that each ask for a large reply: a
+    peer that does not read its replies (write paused) must not have them all answered
+    into the server's memory; they are answered once it reads again."""
+
+    def body(proto, wire):
+        _feed(proto, NEGOTIATE, len(NEGOTIATE))
+        proto.pause_writing()  # the peer's socket is full
+        stream = b"".join(_echo(i) for i in range(1, 6))
+        _feed(proto, stream, len(stream))
+        assert [h.message_id for h in _replies(wire.writes)] == [0]
+        assert not proto._reading
+        proto.resume_writing()
+        assert [h.message_id for h in _replies(wire.writes)] == [0, 1, 2, 3, 4, 5]
+        assert proto._reading and not wire.closed
+
+    _run(tmp_path, body)
+
+
 def test_small_parts_of_several_frames_are_joined_into_one_write():
     big = memoryview(bytearray(tp.SMALL_REPLY))
     chunks = tp.frame_chunks([[b"a" * 64, b"b" * 4], [b"c" * 64, big, b"\x00" * 4]])

@@ -205,6 +205,7 @@ class SmbProtocol(asyncio.BufferedProtocol):
         self._stage = bytearray(STAGE_SIZE)
         self._stage_view = memoryview(self._stage)
         self._staged = 0
+        self._draining = False  # _drain_stage is running (never re-entered)
         self._stash = b""  # the start of a frame waiting for budget (see _drain_stage)
         self._last_frame = 0.0  # loop time of the last complete frame (idle timeout)
         self._buf: bytearray | None = None  # the frame being received (may grow)
@@ -338,8 +339,26 @@ class SmbProtocol(asyncio.BufferedProtocol):
         prefix and one for the body). Complete frames are copied into buffers of their own
         (they may wait for the worker); the start of a longer one becomes its buffer's
         first bytes and the rest is received into that buffer directly."""
+        if self._closing():
+            return
+        self._draining = True
+        try:
+            self._drain_frames()
+        finally:
+            self._draining = False
+
+    def _drain_frames(self) -> None:
         stage, view, pos, end = self._stage, self._stage_view, 0, self._staged
-        while end - pos >= 4 and self._buf is None and not self._closing():
+        # A pause (worker queue full, replies unread, budget) holds the rest of the stage
+        # back too: one receive can carry dozens of small READs asking for a MiB each, and
+        # the pause must bound what they make the server hold. Reading resumes through
+        # _update_reading, which drains the stage first.
+        while (
+            end - pos >= 4
+            and self._buf is None
+            and not (self._paused or self._write_paused or self._budget_need)
+            and not self._closing()
+        ):
             kind = stage[pos]
             length = int.from_bytes(stage[pos + 1 : pos + 4], "big")
             pos += 4
@@ -523,6 +542,9 @@ class SmbProtocol(asyncio.BufferedProtocol):
 
     def _update_reading(self) -> None:
         want = not (self._paused or self._write_paused or self._budget_need)
+        if want and self._staged >= 4 and self._buf is None and not self._draining:
+            self._drain_stage()  # frames held back in the stage by the pause go first
+            want = not (self._paused or self._write_paused or self._budget_need)
         if want == self._reading or self._closing():
             return
         self._reading = want
