@@ -833,3 +833,70 @@ def test_share_root_must_be_directory(tmp_path: Path) -> None:
         ShareFS(str(tmp_path / "f"))
     with pytest.raises(FileNotFoundError):  # the precise cause, for the server's event
         ShareFS(str(tmp_path / "missing"))
+
+
+# -- data transfers run with the core lock released ---------------------------------------------
+
+
+def test_a_transfer_releases_the_core_lock_and_a_close_meanwhile_waits_for_it(
+    share: ShareFS, share_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a worker thread (concurrency.serving) preadv/pwrite/fsync run with the core lock
+    released; another thread that closes the open in that time does not close the
+    descriptor under the transfer: the read returns the file's bytes and the descriptor is
+    closed once it is over."""
+    import threading
+
+    from lanman.concurrency import serving
+
+    core = threading.Lock()
+    f, _ = open_(share, "file.txt", access=RW)
+    fd = f.fd
+    in_io, go_on = threading.Event(), threading.Event()
+    real_preadv = os.preadv
+
+    def slow_preadv(fd_, bufs, offset):
+        in_io.set()
+        assert go_on.wait(10)
+        return real_preadv(fd_, bufs, offset)
+
+    monkeypatch.setattr(F.os, "preadv", slow_preadv)
+    got: list = []
+
+    def worker() -> None:
+        with core, serving(core.release, core.acquire):
+            buf = bytearray(16)
+            got.append(bytes(buf[: f.read_into(0, memoryview(buf))]))
+
+    t = threading.Thread(target=worker)
+    t.start()
+    try:
+        assert in_io.wait(10)
+        assert core.acquire(timeout=10), "the core lock was held across the read"
+        try:
+            f.close()  # another connection's request, under the core lock
+            os.fstat(fd)  # still open: the read in flight owns it
+        finally:
+            core.release()
+    finally:
+        go_on.set()
+        t.join(10)
+    assert got == [b"hello"]
+    with pytest.raises(OSError):
+        os.fstat(fd)  # closed by the transfer's end
+    assert f.closed and f.fd == -1
+
+
+def test_writes_and_flush_outside_a_worker_keep_their_bookkeeping(
+    share: ShareFS, share_dir: Path
+) -> None:
+    """On the event loop (no serving hooks) the same calls run in place: the write lands,
+    FLUSH succeeds and a later close closes the descriptor at once."""
+    f, _ = open_(share, "file.txt", access=RW)
+    fd = f.fd
+    assert f.write(0, b"HE") == 2
+    f.flush()
+    f.close()
+    assert (share_dir / "file.txt").read_bytes() == b"HEllo"
+    with pytest.raises(OSError):
+        os.fstat(fd)

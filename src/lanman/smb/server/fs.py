@@ -45,10 +45,12 @@ import os
 import stat as stat_mod
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import ClassVar, Self
 
+from lanman.concurrency import blocking_section
 from lanman.datadir import SHARES_SUBDIR, DataDirGuard
 from lanman.errors.ntstatus import (
     STATUS_ACCESS_DENIED,
@@ -957,6 +959,8 @@ class OpenFile:
     #: LastWriteTime rules of this open (lanman.smb.server.timestamps)
     times: WriteTimeState = field(default_factory=WriteTimeState)
     _modified: bool = False  # ARCHIVE was set for this open's first data change
+    _io_busy: int = 0  # data transfers in flight with the core lock released
+    _close_after_io: int = -1  # the descriptor a close left to the last of them
 
     # -- state --------------------------------------------------------------------------------
 
@@ -1060,6 +1064,24 @@ class OpenFile:
 
     # -- data path (docs/ARCHITECTURE.md rule 5) -----------------------------------------------------
 
+    @contextmanager
+    def _unlocked_io(self) -> Iterator[int]:
+        """The descriptor for one data transfer that runs with the server's core lock
+        released (a request on a worker thread, :func:`lanman.concurrency.blocking_section`):
+        other connections go on meanwhile. A close in that time leaves the descriptor open
+        until the transfer is over, so its number is never reused under it (smbd's close
+        waits for the file's pending aio alike)."""
+        fd = self.fd
+        self._io_busy += 1
+        try:
+            with blocking_section():
+                yield fd
+        finally:
+            self._io_busy -= 1
+            if not self._io_busy and self._close_after_io >= 0:
+                fd, self._close_after_io = self._close_after_io, -1
+                os.close(fd)
+
     def read_into(self, offset: int, buf: memoryview) -> int:
         """Read up to ``len(buf)`` bytes at ``offset`` into the caller's buffer with
         ``os.preadv`` (no intermediate bytes object). Returns the count, 0 at end of file.
@@ -1075,7 +1097,8 @@ class OpenFile:
         if not len(buf):
             return 0
         try:
-            return os.preadv(self.fd, [buf], offset)
+            with self._unlocked_io() as fd:
+                return os.preadv(fd, [buf], offset)
         except OSError as e:
             raise nt_error(e) from e
 
@@ -1101,15 +1124,16 @@ class OpenFile:
             done = 0
             total = len(mv)
             try:
-                while done < total:
-                    n = os.pwrite(self.fd, mv[done:], offset + done)
-                    if n <= 0:
-                        raise OSError(errno.ENOSPC, "No space left on device")
-                    done += n
+                with self._unlocked_io() as fd:
+                    while done < total:
+                        n = os.pwrite(fd, mv[done:], offset + done)
+                        if n <= 0:
+                            raise OSError(errno.ENOSPC, "No space left on device")
+                        done += n
             finally:
                 # The visible LastWriteTime moves by the rules of timestamps.py, not by
-                # the host's mtime update of every pwrite.
-                if done:
+                # the host's mtime update of every pwrite (a close meanwhile settled it).
+                if done and not self.closed:
                     self.times.on_write(now)
                     self._set_mtime(due if due is not None else before.st_mtime_ns)
                     self._mark_modified()
@@ -1123,9 +1147,12 @@ class OpenFile:
         if not self.is_directory:
             self._need(FILE_WRITE_DATA | FILE_APPEND_DATA, "write access")
         try:
-            os.fsync(self.fd)
+            with self._unlocked_io() as fd:
+                os.fsync(fd)
         except OSError as e:
             raise nt_error(e) from e
+        if self.closed:
+            return
         when = self.times.flush_pending(self.share.clock())
         if when is not None:
             self._set_mtime(when)
@@ -1457,7 +1484,10 @@ class OpenFile:
                 self.share._unlink_if_same(self._rel, self._dev_ino, self.is_directory)
         finally:
             self.fd = -1
-            os.close(fd)
+            if self._io_busy:  # a transfer on another thread still uses it
+                self._close_after_io = fd
+            else:
+                os.close(fd)
 
     def __enter__(self) -> Self:
         return self

@@ -1,12 +1,13 @@
 """asyncio transport for the SMB server: Direct TCP framing (MS-SMB2 2.1, RFC 1002 4.3.1)
 around a sans-IO :class:`ServerConnection`.
 
-Small requests are processed on the event loop. Large READ/WRITE frames and QUERY_DIRECTORY
-go to one worker thread per connection so that receiving the next 8 MiB from the socket overlaps with
-writing the previous one to disk (``pwrite``/``preadv`` release the GIL). Order is kept:
-while the worker has work, every later frame of that connection queues behind it. One
-process-wide lock serializes the cores of all connections (they share oplock and lock
-tables), exactly as the single-threaded loop did.
+Small requests are processed on the event loop. Large READ/WRITE frames, FLUSH and
+QUERY_DIRECTORY go to one worker thread per connection so that receiving the next 8 MiB from
+the socket overlaps with writing the previous one to disk. Order is kept: while the worker has
+work, every later frame of that connection queues behind it. One process-wide lock serializes
+the cores of all connections (they share the open-file tables), but a worker's disk work
+(``preadv``/``pwrite``, ``fsync``, a directory scan) runs with it released
+(:func:`lanman.concurrency.blocking_section`): a slow disk stalls only its own connection.
 
 What a peer that has not logged on can hold is bounded (:class:`TransportLimits`): connections
 per source address and in all, a deadline for NEGOTIATE + SESSION_SETUP, and a small frame
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from lanman.concurrency import serving
 from lanman.limits import DEFAULT_AUTH_DELAY_MS, ConnectionLimiter, FailureBrake, source_host
 from lanman.smb.filestat import unix_ns_to_filetime
+from lanman.smb.wire.constants import Command
 
 from .connection import ServerConnection
 from .state import ServerContext
@@ -137,13 +139,17 @@ def _discard_push(parts: list) -> None:
     """ServerConnection.push of a connection that is gone."""
 
 
-_READ = 0x0008
-_QUERY_DIRECTORY = 0x000E
+_READ = int(Command.READ)
+_QUERY_DIRECTORY = int(Command.QUERY_DIRECTORY)
+_FLUSH = int(Command.FLUSH)
 
 
 def _for_worker(frame: memoryview) -> bool:
-    """Large I/O, and directory listings (the scan runs with the core lock released)."""
+    """Large I/O, FLUSH and directory listings: their disk work (preadv/pwrite, fsync,
+    the scan) runs with the core lock released, so other connections go on meanwhile."""
     if len(frame) >= LARGE:
+        return True
+    if len(frame) >= 64 and frame[:4] == b"\xfeSMB" and frame[12] == _FLUSH and not frame[13]:
         return True
     # An encrypted frame hides its command: a small one may be a large READ. Once a
     # connection encrypts, its frames go to the worker (order kept, I/O and cipher work off
