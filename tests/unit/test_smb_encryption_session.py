@@ -290,6 +290,32 @@ def test_oplock_break_encrypted_on_encrypted_share(tmp_path, share):
         c.close()
 
 
+@pytest.mark.parametrize("share", ["secure", "data"])
+def test_lease_break_without_an_open_here_is_encrypted_beside_an_encrypted_share(tmp_path, share):
+    """MS-SMB2 3.3.4.7: a lease break reaching a connection that holds no open under the
+    lease (FileId unknown here) is still encrypted when a session on it encrypts; beside
+    unencrypted trees only it stays a plain SMB2 message."""
+    from lanman.smb.wire.lease import pack_lease_break
+
+    ctx, *_ = _ctx(tmp_path)
+    c = connect(ctx, dialect=0x0311, share=share)
+    try:
+        srv = c.transport.server
+        srv._send_break(
+            pack_lease_break(b"K" * 16, 7, 1, ack_required=True, new_epoch=2), bytes(16)
+        )
+        out, srv._outbox = srv._outbox, []
+        frame = b"".join(bytes(p) for p in out[0])
+        if share == "secure":
+            assert frame[:4] == TRANSFORM_PROTOCOL_ID
+            inc = c.conn.receive(frame)
+            assert inc[0].command == Command.OPLOCK_BREAK and inc[0].verified
+        else:
+            assert frame[:4] == b"\xfeSMB"
+    finally:
+        c.close()
+
+
 @pytest.mark.parametrize("cipher", ["AES_128_GCM", "AES_256_CCM"])
 def test_mutated_transform_frames_never_crash(tmp_path, cipher):
     """Seeded random mutations (bit flips, truncation, extension, header field rewrites) of a

@@ -294,17 +294,22 @@ class ServerConnection(SessionHandlers, FileHandlers):
         return out
 
     def _break_encryption(self, file_id: bytes) -> Session | None:
+        """The session whose keys encrypt a break (MS-SMB2 3.3.4.6, 3.3.4.7): the open's,
+        when its session or share encrypts. A lease break may reach a connection with no
+        open under the lease (its handles closed, or another channel's): then it is
+        encrypted when any session here encrypts, never sent in the clear beside them."""
         if self.cipher is None:
             return None
         open_ = self.opens.get(int.from_bytes(bytes(file_id[:8]), "little"))
-        if open_ is None:
-            return None
-        s = self.sessions.get(open_.session_id)
-        if s is None or not s.can_encrypt:
-            return None
-        tree = s.trees.get(open_.tree_id)
-        if s.encrypt_data or (tree is not None and tree.encrypt_data):
-            return s
+        if open_ is not None:
+            s = self.sessions.get(open_.session_id)
+            candidates = [(s, s.trees.get(open_.tree_id) if s is not None else None)]
+        else:
+            candidates = [(s, t) for s in self.sessions.values() for t in [None, *s.trees.values()]]
+        for s, tree in candidates:
+            if s is not None and s.can_encrypt:
+                if s.encrypt_data or (tree is not None and tree.encrypt_data):
+                    return s
         return None
 
     # ---- administrator actions (lanman status close-session / close-file) ---------------
