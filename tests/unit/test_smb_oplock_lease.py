@@ -260,25 +260,80 @@ def test_cancelled_waiting_create_is_not_resumed(tmp_path):
         assert b.conn.pending == {}
 
 
-def test_create_inside_a_compound_does_not_wait(tmp_path):
-    """A CREATE followed by related requests breaks the holder but is answered at once,
-    with no caching, so the compound's later requests still find its handle."""
+def _create_query_close(b, tb, *, oplock=LEVEL_BATCH, access=0x12019F):
+    """CREATE + QUERY_INFO + CLOSE as one related compound (what Linux cifs and Explorer
+    send for a stat or a delete); returns its responses so far."""
     from smb_harness import Pdu
 
     from lanman.smb.wire.create import CloseRequest
 
+    body = CreateRequest("f.dat", access, 0x80, FILE_SHARE_ALL, 1, 0, oplock).pack()
+    query = struct.pack("<HBBIHHIIIQQ", 41, 1, 0x22, 56, 0, 0, 0, 0, 0, *([2**64 - 1] * 2))
+    close = CloseRequest(b"\xff" * 16).pack()
+    return b.compound(
+        [
+            Pdu(Command.CREATE, body, tree_id=tb),
+            Pdu(Command.QUERY_INFO, query, related=True),
+            Pdu(Command.CLOSE, close, related=True),
+        ]
+    )
+
+
+def test_create_inside_a_compound_waits_and_the_rest_follows_it(tmp_path):
+    """A CREATE that must wait for a break in the middle of a related compound goes async
+    (as Windows and Samba do); the QUERY_INFO and CLOSE after it wait too and run on its
+    FileId once the holder acknowledged."""
+    _ctx, ((a, ta), (b, tb)) = _pair(tmp_path)
+    with a, b:
+        fid_a = CreateResponse.unpack(_create(a, ta, oplock=LEVEL_BATCH).pdu).file_id
+        rs = _create_query_close(b, tb)
+        assert [(r.command, r.status) for r in rs] == [(Command.CREATE, st.STATUS_PENDING)]
+        (brk,) = _pushed(a)
+        assert brk.pdu[66] == LEVEL_II
+        assert _pushed(b) == []  # nothing of the compound ran yet
+        assert _oplock_ack(a, ta, fid_a, LEVEL_II).status == STATUS_SUCCESS
+        done = _pushed(b)
+        assert [(r.command, r.status) for r in done] == [
+            (Command.CREATE, STATUS_SUCCESS),
+            (Command.QUERY_INFO, STATUS_SUCCESS),
+            (Command.CLOSE, STATUS_SUCCESS),
+        ]
+        assert done[0].header.async_id == rs[0].header.async_id
+        assert CreateResponse.unpack(done[0].pdu).oplock_level == LEVEL_II
+        assert all(b.verify(r) for r in done)  # the rest is signed as any reply
+        assert len(b.conn.opens) == 0  # the compound's CLOSE closed what its CREATE opened
+        assert b.conn.pending == {}
+
+
+def test_a_cancelled_create_in_a_compound_fails_the_related_rest(tmp_path):
+    """CANCEL of the waiting CREATE: it answers STATUS_CANCELLED and the related requests
+    after it fail with that status (3.3.5.2.7.2); the holder keeps its oplock."""
+    from smb_harness import Pdu
+
     _ctx, ((a, ta), (b, tb)) = _pair(tmp_path)
     with a, b:
         _create(a, ta, oplock=LEVEL_BATCH)
-        body = CreateRequest("f.dat", 0x12019F, 0x80, FILE_SHARE_ALL, 1, 0, LEVEL_BATCH).pack()
-        close = CloseRequest(b"\xff" * 16).pack()
+        (interim,) = _create_query_close(b, tb)
         rs = b.compound(
-            [Pdu(Command.CREATE, body, tree_id=tb), Pdu(Command.CLOSE, close, related=True)]
+            [Pdu(Command.CANCEL, struct.pack("<HH", 4, 0), async_id=interim.header.async_id)]
         )
-        assert [r.status for r in rs] == [STATUS_SUCCESS, STATUS_SUCCESS]
-        assert CreateResponse.unpack(rs[0].pdu).oplock_level == LEVEL_NONE
-        (brk,) = _pushed(a)
-        assert brk.pdu[66] == LEVEL_II
+        rs += _pushed(b)
+        assert [(r.command, r.status) for r in rs] == [
+            (Command.CREATE, st.STATUS_CANCELLED),
+            (Command.QUERY_INFO, st.STATUS_CANCELLED),
+            (Command.CLOSE, st.STATUS_CANCELLED),
+        ]
+        assert b.conn.pending == {} and len(b.conn.opens) == 0
+
+
+def test_a_break_timeout_releases_the_compound_too(tmp_path):
+    """The holder never answers: at the break timeout the CREATE and the rest complete."""
+    ctx, ((a, ta), (b, tb)) = _pair(tmp_path, oplock_break_timeout=2.0)
+    with a, b:
+        _create(a, ta, oplock=LEVEL_BATCH)
+        assert [r.status for r in _create_query_close(b, tb)] == [st.STATUS_PENDING]
+        ctx.oplocks.tick(NOW + 2 * SECOND)
+        assert [r.status for r in _pushed(b)] == [STATUS_SUCCESS] * 3
 
 
 def test_stat_open_alone_gets_batch_and_counts_once_it_caches(tmp_path):

@@ -40,6 +40,15 @@ class RelatedChain:
         self._first = True
         self._status = st.STATUS_SUCCESS  # what the next related request inherits
 
+    @classmethod
+    def after_create(cls, status: int) -> RelatedChain:
+        """The chain of a compound's rest whose previous request, a CREATE that went
+        async, ended with ``status``."""
+        chain = cls()
+        chain._first = False
+        chain.after(Command.CREATE, status, st.STATUS_SUCCESS, True)
+        return chain
+
     def status_for(self, related: bool) -> int:
         """The status this request must fail with (STATUS_SUCCESS: process it)."""
         if self._first:

@@ -61,7 +61,7 @@ from .commands import COMMANDS
 from .compound import RelatedChain
 from .credits import SequenceWindow
 from .files import FileHandlers
-from .request import AsyncKind, Buffers, Disconnect, PendingAsync, Reply, Request
+from .request import AsyncKind, Buffers, CompoundRest, Disconnect, PendingAsync, Reply, Request
 from .sessions import SessionHandlers
 from .state import UNMAPPABLE, ServerContext, Session, SessionState
 
@@ -135,6 +135,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
         self._outbox: list[Buffers] = []
         self.compound_open_id: int | None = None
         self.compound_last = True  # the request being processed ends its compound
+        self.compound_tail = 0  # bytes of its compound's requests after it
         self.push: Callable[[Buffers], None] | None = None  # transport: send now
         self._receiving = False
         self.disconnect_reason = ""
@@ -307,9 +308,12 @@ class ServerConnection(SessionHandlers, FileHandlers):
         else:
             candidates = [(s, t) for s in self.sessions.values() for t in [None, *s.trees.values()]]
         for s, tree in candidates:
-            if s is not None and s.can_encrypt:
-                if s.encrypt_data or (tree is not None and tree.encrypt_data):
-                    return s
+            if (
+                s is not None
+                and s.can_encrypt
+                and (s.encrypt_data or (tree is not None and tree.encrypt_data))
+            ):
+                return s
         return None
 
     # ---- administrator actions (lanman status close-session / close-file) ---------------
@@ -434,19 +438,60 @@ class ServerConnection(SessionHandlers, FileHandlers):
         self._receive_compound(memoryview(plain), encrypted_sid=th.session_id)
 
     def _receive_compound(self, view: memoryview, encrypted_sid: int | None = None) -> None:
-        replies: list[Reply] = []
         self.compound_open_id = None  # FileId 0xFF.. in related requests (3.3.5.2.7.2)
-        chain = RelatedChain()
+        self._run_compound(self._split(view), RelatedChain(), None, encrypted_sid)
+
+    def _resume_compound(self, rest: CompoundRest, status: int) -> None:
+        """The requests after a CREATE that went async in a compound, once it has its
+        final response: related ones get its FileId, or its failure (compound.py)."""
+        if self.closed:
+            return
+        if status != st.STATUS_SUCCESS:
+            self.compound_open_id = None  # (on success _create has just set it)
+        chain = RelatedChain.after_create(status)
+        self._receiving, receiving = True, self._receiving
+        try:
+            self._run_compound(
+                [memoryview(p) for p in rest.pdus],
+                chain,
+                (rest.session_id, rest.tree_id),
+                rest.encrypted_sid,
+            )
+        except (Disconnect, WireError) as exc:
+            self.disconnect_reason = str(exc)
+            self.closed = True
+        finally:
+            self._receiving = receiving
+        if not receiving:
+            for frame in self.take_outbox():
+                self._send_frame(frame)
+
+    def _run_compound(
+        self,
+        pdus: list[memoryview],
+        chain: RelatedChain,
+        prev_ids: tuple[int, int] | None,
+        encrypted_sid: int | None,
+    ) -> None:
+        """Process ``pdus`` in order; ``prev_ids``: the (SessionId, TreeId) a first related
+        request inherits (a compound resumed after its async CREATE)."""
+        replies: list[Reply] = []
         prev: Request | None = None
         prev_tree: int | None = None
-        pdus = self._split(view)
+        tail = sum(len(p) for p in pdus)
         for i, pdu in enumerate(pdus):
             self.compound_last = i == len(pdus) - 1
+            tail -= len(pdu)
+            self.compound_tail = tail  # bytes of the requests after this one
             hdr = Smb2Header.unpack(pdu)
             if hdr.is_response:
                 raise Disconnect("response received by server")
             req = Request(hdr, pdu, encrypted=encrypted_sid is not None)
-            related = hdr.is_related and prev is not None
+            if prev is None and prev_ids is not None and hdr.is_related:
+                hdr.session_id, hdr.tree_id = prev_ids
+                related = False  # inherited already
+            else:
+                related = hdr.is_related and prev is not None
             if (
                 encrypted_sid is not None
                 and not related
@@ -485,6 +530,13 @@ class ServerConnection(SessionHandlers, FileHandlers):
             prev = req
             prev_tree = reply.tree_id if reply.tree_id is not None else hdr.tree_id
             if self.closed:
+                break
+            if reply.status == st.STATUS_PENDING and not self.compound_last:
+                # A CREATE waiting for breaks in the middle of a compound (the only request
+                # new_async lets go async there): what follows waits for its completion.
+                self.pending[reply.async_id].rest = CompoundRest(
+                    [bytes(p) for p in pdus[i + 1 :]], hdr.session_id, prev_tree, encrypted_sid
+                )
                 break
         if replies and not self.closed:
             self._outbox.append(self._assemble(replies))
@@ -1045,13 +1097,21 @@ class ServerConnection(SessionHandlers, FileHandlers):
         return self.ok(req, [_ECHO_BODY])
 
     def new_async(
-        self, req: Request, kind: AsyncKind | str, open_id: int, max_length: int = 0
+        self,
+        req: Request,
+        kind: AsyncKind | str,
+        open_id: int,
+        max_length: int = 0,
+        *,
+        splits_compound: bool = False,
     ) -> Reply:
         """Answer STATUS_PENDING (never signed, 3.3.4.2) and remember the operation.
 
         Only the last request of a compound goes async: one before it fails with
-        STATUS_INTERNAL_ERROR, as on Windows (MS-SMB2 3.3.4.2 leaves it to the server)."""
-        if not self.compound_last:
+        STATUS_INTERNAL_ERROR, as on Windows (MS-SMB2 3.3.5.2.7 leaves it to the server),
+        except a CREATE waiting for oplock/lease breaks (``splits_compound``): the rest of
+        its compound then waits for it (CompoundRest)."""
+        if not self.compound_last and not splits_compound:
             raise NtStatusError(st.STATUS_INTERNAL_ERROR, "async request inside a compound")
         if len(self.pending) >= self.settings.max_async_per_connection:
             raise NtStatusError(st.STATUS_INSUFF_SERVER_RESOURCES)
@@ -1093,6 +1153,9 @@ class ServerConnection(SessionHandlers, FileHandlers):
             encrypted=p.encrypted,
         )
         self._send_frame(self._assemble([reply]))
+        if p.rest is not None:
+            rest, p.rest = p.rest, None
+            self._resume_compound(rest, status)
 
     def resume_create(self, async_id: int) -> None:
         """Run a CREATE that waited for oplock/lease breaks again (the acknowledgment, the
@@ -1103,21 +1166,28 @@ class ServerConnection(SessionHandlers, FileHandlers):
         req = Request(p.header, memoryview(p.pdu), p.session, encrypted=p.encrypted)
         req.async_id = async_id
         self.now = max(self.now, self.ctx.oplocks.clock)
+        # This may run inside another request of this connection (its CLOSE ended the
+        # breaks): the compound state of that request is put back afterwards.
+        saved = self.compound_last, self.compound_tail, self.compound_open_id
+        self.compound_last, self.compound_tail = True, 0
         try:
-            ident = p.session.unix_id if p.session is not None else None
-            if ident is not None and ident != UNMAPPABLE:
-                with self.ctx.fs_identity.as_user(ident):
+            try:
+                ident = p.session.unix_id if p.session is not None else None
+                if ident is not None and ident != UNMAPPABLE:
+                    with self.ctx.fs_identity.as_user(ident):
+                        reply = self._create(req)
+                else:
                     reply = self._create(req)
-            else:
-                reply = self._create(req)
-        except NtStatusError as exc:
-            self.complete_async(p, exc.status)
-            return
-        except (WireError, struct.error):
-            self.complete_async(p, st.STATUS_INVALID_PARAMETER)
-            return
-        if reply is not None:  # None: it waits again
-            self.complete_async(p, reply.status, reply.body)
+            except NtStatusError as exc:
+                self.complete_async(p, exc.status)
+                return
+            except (WireError, struct.error):
+                self.complete_async(p, st.STATUS_INVALID_PARAMETER)
+                return
+            if reply is not None:  # None: it waits again
+                self.complete_async(p, reply.status, reply.body)
+        finally:
+            self.compound_last, self.compound_tail, self.compound_open_id = saved
 
     def _cancel(self, req: Request) -> None:
         """MS-SMB2 3.3.5.16: CANCEL gets no response; the cancelled request answers

@@ -214,12 +214,13 @@ class FileHandlers(DurableHandlers):
             # Windows' order: the breaks the open's admission allows (the CREATE may wait),
             # then the sharing check (caching.py)
             caching = create_caching(self, r, tree)
-            # inside a compound with requests after it (or too large to keep), the CREATE
-            # does not go async: it proceeds with no caching while the breaks are in flight
+            # The CREATE goes async until its breaks are over; inside a compound the
+            # requests after it wait with it (connection.CompoundRest). Too large to keep,
+            # it proceeds with no caching while the breaks are in flight.
             if (
                 caching.must_wait(self, req.async_id)
-                and not req.header.next_command
                 and len(req.pdu) <= _MAX_WAITING_CREATE
+                and (self.compound_last or self.compound_tail <= _MAX_WAITING_CREATE)
             ):
                 reply = self._wait_for_breaks(req, caching.key)
                 aid = req.async_id if reply is None else reply.async_id
@@ -304,7 +305,7 @@ class FileHandlers(DurableHandlers):
         if req.async_id is not None:  # run again, and still blocked: keep waiting
             self.ctx.oplocks.wait(key, self, req.async_id)
             return None
-        reply = self.new_async(req, "create", 0)
+        reply = self.new_async(req, "create", 0, splits_compound=True)
         self.pending[reply.async_id].pdu = bytes(req.pdu)
         self.ctx.oplocks.wait(key, self, reply.async_id)
         return reply

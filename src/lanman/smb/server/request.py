@@ -88,3 +88,18 @@ class PendingAsync:
     #: it ends without completing: CANCEL, close of its open, the connection's end
     on_abandon: Callable[[], None] | None = None
     pdu: bytes = b""  # a waiting CREATE's request, run again when its breaks are over
+    #: the requests a waiting CREATE's compound holds after it (run once it completes)
+    rest: CompoundRest | None = None
+
+
+@dataclass(slots=True)
+class CompoundRest:
+    """The requests after a CREATE that went async inside a compound (MS-SMB2 3.3.5.2.7,
+    as Windows and Samba do for a CREATE that waits for oplock/lease breaks): they run,
+    in order, once the CREATE has its final response, and inherit its SessionId, TreeId
+    and FileId (or its failure) as related requests do."""
+
+    pdus: list[bytes]
+    session_id: int
+    tree_id: int
+    encrypted_sid: int | None
