@@ -73,3 +73,29 @@ def test_without_conflict_the_usual_break(tmp_path):
         (final,) = _pushed(b)
         assert final.status == st.STATUS_SUCCESS
         b.close_file(tb, CreateResponse.unpack(final.pdu).file_id)
+
+
+def test_a_compound_delete_waits_for_the_holder_to_close_its_cached_handle(tmp_path):
+    """Linux cifs deletes with CREATE(DELETE, delete-on-close) + CLOSE in one compound: a
+    holder with handle caching is broken, closes its handle, and the delete succeeds (it
+    used to fail at once with STATUS_SHARING_VIOLATION)."""
+    from smb_harness import Pdu
+
+    from lanman.smb.wire.create import CloseRequest
+
+    _ctx, ((a, ta), (b, tb)) = _pair(tmp_path)
+    with a, b:
+        fid = _holder(a, ta)
+        body = CreateRequest("f.dat", 0x110080, 0x80, 7, 1, 0x1000, 0).pack()
+        close = CloseRequest(b"\xff" * 16).pack()
+        rs = b.compound(
+            [Pdu(Command.CREATE, body, tree_id=tb), Pdu(Command.CLOSE, close, related=True)]
+        )
+        assert [r.status for r in rs] == [st.STATUS_PENDING]
+        assert _break_of(_pushed(a)) == (KEY1, R | W | H, R | W)
+        a.close_file(ta, fid)  # what a client does when its handle caching is broken
+        assert [(r.command, r.status) for r in _pushed(b)] == [
+            (Command.CREATE, st.STATUS_SUCCESS),
+            (Command.CLOSE, st.STATUS_SUCCESS),
+        ]
+    assert not (tmp_path / "share" / "f.dat").exists()
