@@ -588,3 +588,25 @@ def test_close_connections_ends_what_the_server_accepted(tmp_path):
                 c.close()
 
     asyncio.run(main())
+
+
+def test_named_pipe_opens_are_counted_for_the_transport(tmp_path):
+    """has_pipe_opens (the transport sends such a connection's requests to its worker,
+    an RPC call may wait) follows pipe opens and closes; file opens do not count."""
+    from smb_harness import SmbTestClient, make_context
+
+    ctx, _e, share = make_context(tmp_path)
+    (share / "f.txt").write_bytes(b"x")
+    with SmbTestClient(ctx) as c:
+        c.login()
+        tid = c.tree_connect("data")
+        ipc = c.tree_connect("IPC$")
+        fid = c.create(tid, "f.txt")
+        assert not c.conn.has_pipe_opens
+        pipes = [c.create(ipc, "srvsvc"), c.create(ipc, "srvsvc")]
+        assert c.conn.has_pipe_opens and c.conn.pipe_opens == 2
+        c.close_file(ipc, pipes[0])
+        assert c.conn.has_pipe_opens
+        c.close_file(ipc, pipes[1])
+        assert not c.conn.has_pipe_opens and c.conn.pipe_opens == 0
+        c.close_file(tid, fid)

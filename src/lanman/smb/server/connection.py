@@ -125,6 +125,7 @@ class ServerConnection(SessionHandlers, FileHandlers):
         self.pending_binds: dict = {}  # SessionId -> session_binding.PendingBind
         self.opens: dict = {}
         self.pending: dict[int, PendingAsync] = {}
+        self.pipe_opens = 0  # named pipe opens in self.opens (has_pipe_opens)
         self.max_read_size = 65536
         self.max_write_size = 65536
         self.max_transact_size = 65536
@@ -242,7 +243,8 @@ class ServerConnection(SessionHandlers, FileHandlers):
 
     @property
     def has_pipe_opens(self) -> bool:
-        return any(o.kind == "pipe" for o in self.opens.values())
+        """Any named pipe open here (the transport runs its requests on the worker)."""
+        return self.pipe_opens > 0
 
     def send_oplock_break(self, file_id: bytes, level: int) -> None:
         """MS-SMB2 3.3.4.6: an unsolicited OPLOCK_BREAK notification (never signed)."""

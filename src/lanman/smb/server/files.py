@@ -156,7 +156,8 @@ class FileHandlers(DurableHandlers):
     def _close_open(self, open_: Open) -> None:
         if open_.durable is not None:
             self.ctx.durable.forget(open_)
-        self.opens.pop(open_.volatile_id, None)
+        if self.opens.pop(open_.volatile_id, None) is open_ and open_.kind == "pipe":
+            self.pipe_opens -= 1
         for p in [p for p in self.pending.values() if p.open_id == open_.volatile_id]:
             self.complete_async(p, _CLOSED_WHILE_PENDING.get(p.kind, st.STATUS_PIPE_BROKEN))
         if open_.kind == "file":
@@ -257,6 +258,8 @@ class FileHandlers(DurableHandlers):
                 self._close_open(open_)
                 raise
         self.opens[vid] = open_
+        if open_.kind == "pipe":
+            self.pipe_opens += 1
         self.compound_open_id = vid
         notify.on_create(self, open_, action)
         open_.channel_sequence = req.header.status & 0xFFFF  # 3.3.5.2.10 starts here
