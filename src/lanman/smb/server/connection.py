@@ -533,10 +533,15 @@ class ServerConnection(SessionHandlers, FileHandlers):
             prev_tree = reply.tree_id if reply.tree_id is not None else hdr.tree_id
             if self.closed:
                 break
-            if reply.status == st.STATUS_PENDING and not self.compound_last:
+            waiting = (
+                self.pending.get(reply.async_id)
+                if reply.status == st.STATUS_PENDING and not self.compound_last
+                else None
+            )
+            if waiting is not None:
                 # A CREATE waiting for breaks in the middle of a compound (the only request
                 # new_async lets go async there): what follows waits for its completion.
-                self.pending[reply.async_id].rest = CompoundRest(
+                waiting.rest = CompoundRest(
                     [bytes(p) for p in pdus[i + 1 :]], hdr.session_id, prev_tree, encrypted_sid
                 )
                 break
