@@ -205,17 +205,24 @@ def test_fit_query_output() -> None:
     full = enc(fi.FILE_ALL_INFORMATION)
     data, status = fi.fit_query_output(fi.FILE_ALL_INFORMATION, full, 104)
     assert status == STATUS_BUFFER_OVERFLOW and data == full[:104]
-    with pytest.raises(NtStatusError) as e:
-        fi.fit_query_output(fi.FILE_ALL_INFORMATION, full, 99)
-    assert e.value.status == STATUS_INFO_LENGTH_MISMATCH
+    for short in (99, 103):  # Windows: BlockAlign(sizeof(FILE_ALL_INFORMATION), 8) = 104
+        with pytest.raises(NtStatusError) as e:
+            fi.fit_query_output(fi.FILE_ALL_INFORMATION, full, short)
+        assert e.value.status == STATUS_INFO_LENGTH_MISMATCH
     name = enc(fi.FILE_NAME_INFORMATION)
-    data, status = fi.fit_query_output(fi.FILE_NAME_INFORMATION, name, 6)
-    assert status == STATUS_BUFFER_OVERFLOW and len(data) == 6
+    data, status = fi.fit_query_output(fi.FILE_NAME_INFORMATION, name, 8)
+    assert status == STATUS_BUFFER_OVERFLOW and len(data) == 8
     # FileNameLength still announces the full length so the client can retry.
     assert struct.unpack_from("<I", data)[0] == len(name) - 4
+    for short in (3, 7):  # the name classes need 8 (4 + one WCHAR, padded to 8)
+        with pytest.raises(NtStatusError) as e:
+            fi.fit_query_output(fi.FILE_NAME_INFORMATION, name, short)
+        assert e.value.status == STATUS_INFO_LENGTH_MISMATCH
+    streams = b"\x00" * 40
     with pytest.raises(NtStatusError) as e:
-        fi.fit_query_output(fi.FILE_NAME_INFORMATION, name, 3)
+        fi.fit_query_output(fi.FILE_STREAM_INFORMATION, streams, 31)
     assert e.value.status == STATUS_INFO_LENGTH_MISMATCH
+    assert fi.fit_query_output(fi.FILE_STREAM_INFORMATION, streams, 32)[1] == STATUS_BUFFER_OVERFLOW
 
 
 # -- FILESYSTEM classes -----------------------------------------------------------------------

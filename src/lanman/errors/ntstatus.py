@@ -182,6 +182,11 @@ _TABLE: tuple[tuple[int, str, str], ...] = (
     (0xC000007E, "STATUS_RANGE_NOT_LOCKED", "The range specified in NtUnlockFile was not locked."),
     (0xC000007F, "STATUS_DISK_FULL", "An operation failed because the disk was full."),
     (
+        0xC00000A5,
+        "STATUS_BAD_IMPERSONATION_LEVEL",
+        "A specified impersonation level is invalid, or a required impersonation level was not provided.",
+    ),
+    (
         0xC00000BA,
         "STATUS_FILE_IS_A_DIRECTORY",
         "The file that was specified as a target is a directory and the caller specified that it could be anything but a directory.",
@@ -415,6 +420,7 @@ STATUS_PASSWORD_MUST_CHANGE = 0xC0000224
 STATUS_ACCOUNT_LOCKED_OUT = 0xC0000234
 STATUS_RANGE_NOT_LOCKED = 0xC000007E
 STATUS_DISK_FULL = 0xC000007F
+STATUS_BAD_IMPERSONATION_LEVEL = 0xC00000A5
 STATUS_FILE_IS_A_DIRECTORY = 0xC00000BA
 STATUS_NOT_SUPPORTED = 0xC00000BB
 STATUS_NETWORK_NAME_DELETED = 0xC00000C9

@@ -29,6 +29,7 @@ from lanman.smb.wire.constants import (
     SMB2_LOCKFLAG_UNLOCK,
     Command,
     Dialect,
+    HeaderFlags,
     InfoType,
     QueryDirectoryFlags,
 )
@@ -75,6 +76,7 @@ if TYPE_CHECKING:
 _READ_BITS = FILE_READ_DATA | FILE_EXECUTE
 #: largest CREATE kept to run again after oplock/lease breaks (bounds what waiting costs)
 _MAX_WAITING_CREATE = 64 * 1024
+_SECURITY_DELEGATION = 3  # the highest ImpersonationLevel (MS-SMB2 2.2.13)
 _WRITE_BITS = FILE_WRITE_DATA | FILE_APPEND_DATA
 
 
@@ -198,6 +200,12 @@ class FileHandlers(DurableHandlers):
 
     def _create(self, req: Request) -> Reply | None:
         r = CreateRequest.unpack(req.pdu)
+        # MS-SMB2 3.3.5.9: one of the four impersonation levels; a name never starts with
+        # a separator (unless the request is a DFS operation)
+        if r.impersonation_level > _SECURITY_DELEGATION:
+            raise NtStatusError(st.STATUS_BAD_IMPERSONATION_LEVEL)
+        if r.name.startswith("\\") and not req.header.flags & HeaderFlags.DFS_OPERATIONS:
+            raise NtStatusError(st.STATUS_INVALID_PARAMETER, "name starts with a separator")
         tree = self._tree(req)
         durable = self._durable_create(req, r, tree)
         if durable is not None and not isinstance(durable, DurableIntent):
@@ -679,6 +687,19 @@ class FileHandlers(DurableHandlers):
             raise NtStatusError(
                 st.STATUS_NO_SUCH_FILE if first and not scan.entries else st.STATUS_NO_MORE_FILES
             )
+        if not first:
+            # As many entries as could fit in this reply are checked again: names removed
+            # since the scan began are dropped (smbtorture smb2.dir.fixed).
+            header = fi.DIRECTORY_ENTRY_HEADER_SIZE[r.file_information_class]
+            need = r.output_buffer_length // (header + 2) + 1
+            pos = scan.index
+            while need > 0 and pos < len(scan.entries):
+                kept = open_.handle.still_present(scan.entries[pos : pos + need])
+                scan.entries[pos : pos + need] = kept
+                pos += len(kept)
+                need -= len(kept)
+            if scan.index >= len(scan.entries):
+                raise NtStatusError(st.STATUS_NO_MORE_FILES)
         todo = scan.entries[scan.index :]
         if r.flags & QueryDirectoryFlags.RETURN_SINGLE_ENTRY:
             todo = todo[:1]
@@ -724,6 +745,7 @@ class FileHandlers(DurableHandlers):
                 fi.FILE_ALL_INFORMATION,
                 fi.FILE_BASIC_INFORMATION,
                 fi.FILE_NETWORK_OPEN_INFORMATION,
+                fi.FILE_ATTRIBUTE_TAG_INFORMATION,  # MS-FSA 2.1.5.12.5
             ) and not (open_.granted_access & FILE_READ_ATTRIBUTES):
                 raise NtStatusError(st.STATUS_ACCESS_DENIED)
             handle = open_.handle

@@ -70,6 +70,7 @@ from lanman.smb.filestat import (
     FILE_ATTRIBUTE_ARCHIVE,
     FILE_ATTRIBUTE_DIRECTORY,
     FILE_ATTRIBUTE_READONLY,
+    FILE_ATTRIBUTE_TEMPORARY,
     FileStat,
     filetime_to_unix_ns,
     unix_ns_to_filetime,
@@ -1211,6 +1212,8 @@ class OpenFile:
                 raise NtStatusError(STATUS_INVALID_PARAMETER, "bad time")
         if attributes & FILE_ATTRIBUTE_DIRECTORY and not self.is_directory:
             raise NtStatusError(STATUS_INVALID_PARAMETER, "DIRECTORY attribute on a file")
+        if attributes & FILE_ATTRIBUTE_TEMPORARY and self.is_directory:
+            raise NtStatusError(STATUS_INVALID_PARAMETER, "TEMPORARY attribute on a directory")
         now = self.share.clock()
         try:
             if not self.is_directory:
@@ -1354,6 +1357,22 @@ class OpenFile:
             os.close(dst.parent_fd)
 
     # -- QUERY_DIRECTORY ---------------------------------------------------------------------
+
+    def still_present(self, entries: list[FileStat]) -> list[FileStat]:
+        """The ``entries`` of an enumeration in progress that this directory still holds:
+        a name removed since the scan began is not returned later (as NTFS enumerates;
+        smbtorture smb2.dir.fixed). ``.`` and ``..`` always stay."""
+        kept = []
+        for e in entries:
+            if e.name not in (".", ".."):
+                try:
+                    os.stat(e.name, dir_fd=self.fd, follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                except OSError:
+                    pass  # cannot tell: keep it
+            kept.append(e)
+        return kept
 
     def list_directory(self, pattern: str) -> list[FileStat]:
         """Entries of this directory that match ``pattern`` (MS-SMB2 3.3.5.18, MS-FSA 2.1.4.4).

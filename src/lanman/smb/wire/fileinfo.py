@@ -168,24 +168,27 @@ ALL_INFO_FIXED_SIZE = 100  # 40+24+8+4+4+8+4+4 + FileNameLength(4) (2.4.2)
 # ---------------------------------------------------------------------------------------------
 
 # Minimum output size of each class: the whole record for fixed classes, the header for the
-# variable classes whose data may be truncated with STATUS_BUFFER_OVERFLOW.
+# variable classes whose data may be truncated with STATUS_BUFFER_OVERFLOW. For those Windows
+# wants the size of the structure with its one-character name array, padded to 8 (MS-FSA
+# 2.1.5.12: BlockAlign(sizeof(...), 8)): 8 for the name classes, 104 for FileAllInformation,
+# 32 for FileStreamInformation (smbtorture smb2.getinfo.qfile_buffercheck).
 _FILE_INFO_MIN: dict[int, int] = {
     FILE_BASIC_INFORMATION: 40,
     FILE_STANDARD_INFORMATION: 24,
     FILE_INTERNAL_INFORMATION: 8,
     FILE_EA_INFORMATION: 4,
     FILE_ACCESS_INFORMATION: 4,
-    FILE_NAME_INFORMATION: 4,
+    FILE_NAME_INFORMATION: 8,
     FILE_POSITION_INFORMATION: 8,
     FILE_MODE_INFORMATION: 4,
     FILE_ALIGNMENT_INFORMATION: 4,
-    FILE_ALL_INFORMATION: ALL_INFO_FIXED_SIZE,
-    FILE_ALTERNATE_NAME_INFORMATION: 4,
-    FILE_STREAM_INFORMATION: 24,
+    FILE_ALL_INFORMATION: 104,
+    FILE_ALTERNATE_NAME_INFORMATION: 8,
+    FILE_STREAM_INFORMATION: 32,
     FILE_COMPRESSION_INFORMATION: 16,
     FILE_NETWORK_OPEN_INFORMATION: 56,
     FILE_ATTRIBUTE_TAG_INFORMATION: 8,
-    FILE_NORMALIZED_NAME_INFORMATION: 4,
+    FILE_NORMALIZED_NAME_INFORMATION: 8,
     FILE_ID_INFORMATION: 24,
 }
 _VARIABLE_FILE_INFO = frozenset(
