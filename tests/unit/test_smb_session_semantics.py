@@ -282,9 +282,17 @@ def test_expired_session_may_still_close(ctx):
 # ---- signing of errors for sessions this connection does not hold (3.3.5.2.4) -------
 
 
-def test_unknown_session_id_gets_unsigned_user_session_deleted(ctx):
+def test_unknown_session_id_gets_user_session_deleted_signed_only_with_a_proven_key(ctx):
+    """SessionId nobody holds: STATUS_USER_SESSION_DELETED. Signed with the key of this
+    connection's session when the request's signature proves it (a client that reused its
+    session under another id: Samba signs, and smbXcli drops the connection over an
+    unsigned answer, smbtorture smb2.tcon); unsigned when no key of ours verifies."""
     with _logged_in(ctx) as c:
+        real = c.signing_key
         c.session_id ^= 0x10000  # nobody holds it
+        r = c.tree_connect_raw("data")
+        assert r.status == st.STATUS_USER_SESSION_DELETED and r.signed and c.verify(r, real)
+        c.signing_key = bytes(16)  # a key no session here has
         r = c.tree_connect_raw("data")
         assert r.status == st.STATUS_USER_SESSION_DELETED and not r.signed
 

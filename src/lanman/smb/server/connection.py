@@ -842,7 +842,8 @@ class ServerConnection(SessionHandlers, FileHandlers):
         signed, as Windows and Samba do, when the request proves a key of that session (one
         logged off here a moment ago, or a live one on another connection): clients that
         require signing insist on the SIGNED flag before they believe the status. A
-        SessionId nobody holds gets it unsigned (there is no key to sign with)."""
+        SessionId nobody holds is signed with the key of this connection's session that
+        verifies the request, if one does, else sent unsigned (no key to sign with)."""
         hdr = req.header
         sid = hdr.session_id
         binding = hdr.command == Command.SESSION_SETUP and _binding_requested(req.pdu)
@@ -856,6 +857,17 @@ class ServerConnection(SessionHandlers, FileHandlers):
                 req.session, req.signed_ok = candidate, True
             elif binding and live is not None:
                 self._signing_violation(req, "bad signature on a binding request")
+        elif hdr.is_signed and not binding:
+            # An unknown SessionId on a request signed with the key of a session of this
+            # connection (a client that reused its session with another id): the error is
+            # signed with that key, as Samba does, so a client requiring signing believes it
+            # (smbtorture smb2.tcon). The signature proved the key; nothing else is used
+            # (the request still has no session: related requests after it fail as such).
+            for s in self.sessions.values():
+                key, algorithm = self._verification_key(s)
+                if key and self._verify(req, key, algorithm):
+                    req.reply_signing = (key, algorithm)
+                    break
         if binding and ((live is not None and req.session is live) or not hdr.is_signed):
             return  # _session_bind decides (unsigned: STATUS_INVALID_PARAMETER)
         raise NtStatusError(st.STATUS_USER_SESSION_DELETED)
