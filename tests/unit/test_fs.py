@@ -123,8 +123,6 @@ HOSTILE = [
     ("file?.txt", STATUS_OBJECT_NAME_INVALID),
     ("CON", STATUS_OBJECT_NAME_INVALID),
     ("dir\\aux.c", STATUS_OBJECT_NAME_INVALID),
-    ("file.txt.", STATUS_OBJECT_NAME_INVALID),
-    ("file.txt ", STATUS_OBJECT_NAME_INVALID),
     ("a" * 300, STATUS_OBJECT_NAME_INVALID),
     ("dir\\\\Inner.txt", STATUS_OBJECT_NAME_INVALID),
     ("link_out", STATUS_ACCESS_DENIED),
@@ -162,6 +160,22 @@ def test_hostile_paths_create(share: ShareFS, share_dir: Path, path: str, status
         # Only the plain missing names may be created (inside the share).
         assert path in ("nope", "dangling")
     assert set(os.listdir(share_dir.parent / "outside")) == before
+
+
+@pytest.mark.parametrize("name", ["file.txt.", "file.txt ", "file.txt. ."])
+def test_trailing_dots_and_spaces_name_files_of_their_own(
+    share: ShareFS, share_dir: Path, name: str
+) -> None:
+    """As on NTFS, a name ending in a dot or space is its own file: it never opens, and
+    creating it never touches, ``file.txt``."""
+    assert status_of(open_, share, name) == STATUS_OBJECT_NAME_NOT_FOUND
+    h, action = open_(share, name, F.FILE_CREATE, access=RW)
+    try:
+        assert action == F.FILE_CREATED and h.write(0, b"other") == 5
+    finally:
+        h.close()
+    assert (share_dir / name).read_bytes() == b"other"
+    assert (share_dir / "file.txt").read_text() == "hello"
 
 
 def test_resolve(share: ShareFS, share_dir: Path) -> None:
@@ -780,6 +794,7 @@ def test_list_directory_root(share: ShareFS, share_dir: Path) -> None:
         "link_file",
         "link_in",
         "link_root",
+        "trail.",  # listed and openable, as NTFS does (a name with ':' is not)
         "Zeta.TXT",
     ]
     by = {e.name: e for e in entries}

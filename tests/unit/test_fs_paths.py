@@ -40,6 +40,9 @@ from lanman.smb.server.wildcards import has_wildcards, pattern_matches
         ("Ünïcødé\\日本語.txt", ["Ünïcødé", "日本語.txt"]),
         ("CONSOLE\\COM10\\LPT0", ["CONSOLE", "COM10", "LPT0"]),
         ("x" * 255, ["x" * 255]),
+        ("name.", ["name."]),  # NTFS takes trailing dots and spaces from SMB clients
+        ("name ", ["name "]),
+        ("dir\\sub. \\f", ["dir", "sub. ", "f"]),
     ],
 )
 def test_valid_paths(path: str, parts: list[str]) -> None:
@@ -82,9 +85,6 @@ INVALID = [
     "a\\" + "y" * 256,
     "é" * 128,
     "\\".join(["a"] * 20000),
-    "name.",
-    "name ",
-    "dir\\sub. ",
     "\\\\",
     "a\\\\b",
     "\\\\server\\share",
@@ -177,10 +177,6 @@ def test_split_never_yields_climbing_components(path: str) -> None:
         "smb2-timestamps/testfile.dat",
         "dir\\a/b",
         "a/..\\..\\b",
-        # smbtorture smb2.mangle: generated names may end in "." (see the module doc)
-        "mangle_test\\Ajjjjcrk44R5vz9.",
-        "mangle_test\\...",
-        "a..",
         # smbtorture smb2.notify tree: "zqy\\.." is never normalised
         "notify\\zqy\\..",
     ],
@@ -194,3 +190,16 @@ def test_paths_torture_sends_that_stay_invalid(path: str) -> None:
 @pytest.mark.parametrize("path", [".a", "a.b", "..a", "$~._-", "ABCDE~1.B"])
 def test_dots_inside_a_name_are_fine(path: str) -> None:
     assert split_smb_path(path) == [path]
+
+
+@pytest.mark.parametrize(
+    ("path", "last"),
+    [
+        # smbtorture smb2.mangle generates names that end in "." (NTFS takes them)
+        ("mangle_test\\Ajjjjcrk44R5vz9.", "Ajjjjcrk44R5vz9."),
+        ("mangle_test\\...", "..."),
+        ("a..", "a.."),
+    ],
+)
+def test_paths_torture_sends_that_are_names(path: str, last: str) -> None:
+    assert split_smb_path(path)[-1] == last

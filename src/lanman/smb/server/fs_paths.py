@@ -11,11 +11,9 @@ applies them to a share path (backslash separated, relative to the share root):
   where Windows would normalise them (``a\\..\\b``): a share path never climbs;
 - characters below 0x20, ``" * / : < > ? \\ |`` (so wildcards, ADS ``:stream`` suffixes and
   drive letters) are ``STATUS_OBJECT_NAME_INVALID``; so are lone UTF-16 surrogates;
-- a component that ends in ``.`` or space is ``STATUS_OBJECT_NAME_INVALID`` (Win32 strips
-  those, so Windows clients never send them; on a POSIX host ``a.`` and ``a`` would otherwise
-  be two different files that Windows cannot tell apart). A Windows server's NTFS does take
-  such names from SMB clients (smbtorture smb2.mangle generates them; Samba passes it):
-  lanman refuses them on purpose;
+- a component may end in ``.`` or space, as a Windows server's NTFS takes such names from
+  SMB clients (macOS and Linux send them; Win32 strips them, so Windows clients never do):
+  ``a.`` and ``a`` are two files, there as here (smbtorture smb2.mangle generates them);
 - ``/`` is no separator: Windows refuses it as a name character too (smbtorture
   smb2.timestamps test_close_not_attrib sends ``dir/file``, which only Samba accepts);
 - reserved DOS device names (CON, PRN, AUX, NUL, COM1-9, LPT1-9, CONIN$, CONOUT$, with or
@@ -81,8 +79,6 @@ def component_error(name: str) -> str | None:
         if ch in _INVALID_CHARS:
             return f"invalid character U+{ord(ch):04X}"
         return "unpaired surrogate"
-    if name[-1] in ". ":
-        return "component ends in a dot or space"
     base = name.split(".", 1)[0].rstrip(" ").upper()
     if base in _RESERVED_DEVICE_NAMES:
         return f"reserved device name {base}"
