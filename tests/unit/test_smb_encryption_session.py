@@ -278,16 +278,23 @@ def test_oplock_break_encrypted_on_encrypted_share(tmp_path, share):
         r = c._open("o.txt", 0x00120089, 1)
         srv = c.transport.server
         srv.send_oplock_break(r.file_id, 0)
-        out, srv._outbox = srv._outbox, []
-        frame = b"".join(bytes(p) for p in out[0])
-        if share == "secure":
-            assert frame[:4] == TRANSFORM_PROTOCOL_ID
-            inc = c.conn.receive(frame)
-            assert inc[0].command == Command.OPLOCK_BREAK and inc[0].verified
-        else:
-            assert frame[:4] == b"\xfeSMB"
+        _check_break_protection(c, encrypted=share == "secure")
     finally:
         c.close()
+
+
+def _check_break_protection(c, *, encrypted: bool) -> None:
+    """The one break the server queued: a TRANSFORM frame the client decrypts and verifies,
+    or a plain SMB2 message."""
+    srv = c.transport.server
+    out, srv._outbox = srv._outbox, []
+    frame = b"".join(bytes(p) for p in out[0])
+    if encrypted:
+        assert frame[:4] == TRANSFORM_PROTOCOL_ID
+        inc = c.conn.receive(frame)
+        assert inc[0].command == Command.OPLOCK_BREAK and inc[0].verified
+    else:
+        assert frame[:4] == b"\xfeSMB"
 
 
 @pytest.mark.parametrize("share", ["secure", "data"])
@@ -304,14 +311,7 @@ def test_lease_break_without_an_open_here_is_encrypted_beside_an_encrypted_share
         srv._send_break(
             pack_lease_break(b"K" * 16, 7, 1, ack_required=True, new_epoch=2), bytes(16)
         )
-        out, srv._outbox = srv._outbox, []
-        frame = b"".join(bytes(p) for p in out[0])
-        if share == "secure":
-            assert frame[:4] == TRANSFORM_PROTOCOL_ID
-            inc = c.conn.receive(frame)
-            assert inc[0].command == Command.OPLOCK_BREAK and inc[0].verified
-        else:
-            assert frame[:4] == b"\xfeSMB"
+        _check_break_protection(c, encrypted=share == "secure")
     finally:
         c.close()
 
