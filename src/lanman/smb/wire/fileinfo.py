@@ -78,13 +78,14 @@ FILE_CASE_SENSITIVE_SEARCH = 0x00000001
 FILE_CASE_PRESERVED_NAMES = 0x00000002
 FILE_UNICODE_ON_DISK = 0x00000004
 FILE_PERSISTENT_ACLS = 0x00000008
+FILE_SUPPORTS_SPARSE_FILES = 0x00000040
+FILE_NAMED_STREAMS = 0x00040000
 FILE_READ_ONLY_VOLUME = 0x00080000
 
 # MS-FSCC 2.5.10 FileFsDeviceInformation
 FILE_DEVICE_DISK = 0x00000007
 FILE_READ_ONLY_DEVICE = 0x00000002
 FILE_DEVICE_IS_MOUNTED = 0x00000020
-FILE_SUPPORTS_SPARSE_FILES = 0x00000040  # MS-FSCC 2.5.1 FileSystemAttributes
 
 # MS-FSCC 2.5.7 SSINFO flags
 SSINFO_FLAGS_ALIGNED_DEVICE = 0x00000001
@@ -434,6 +435,12 @@ def encode_fs_info(
             | FILE_CASE_PRESERVED_NAMES
             | FILE_UNICODE_ON_DISK
             | FILE_SUPPORTS_SPARSE_FILES  # FSCTL_SET_SPARSE / SET_ZERO_DATA (server/fsctl.py)
+            # per-file security descriptors kept and enforced (server/filesd.py): Explorer
+            # shows its Security tab, robocopy /COPY:S copies them
+            | FILE_PERSISTENT_ACLS
+            # alternate data streams (server/streams.py): clients keep Zone.Identifier and
+            # macOS its AFP_AfpInfo / AFP_Resource there instead of ._ files
+            | FILE_NAMED_STREAMS
         )
         if read_only:
             attrs |= FILE_READ_ONLY_VOLUME
