@@ -43,7 +43,7 @@ import itertools
 import os
 import struct
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self, TypeVar
@@ -179,6 +179,17 @@ def make_context(
 
 
 # ---- responses ----------------------------------------------------------------------------
+
+
+def share_client(tmp_path: Path) -> Iterator[tuple[SmbTestClient, Path]]:
+    """A logged-on client with share ``data`` connected (``client.tid``) and a file
+    ``f.txt`` in it, for a pytest fixture to ``yield from``; torn down afterwards."""
+    ctx, _e, share = make_context(tmp_path)
+    (share / "f.txt").write_bytes(b"data")
+    with SmbTestClient(ctx) as c:
+        assert c.login().status == STATUS_SUCCESS
+        c.tid = c.tree_connect("data")
+        yield c, share
 
 
 class SmbError(Exception):

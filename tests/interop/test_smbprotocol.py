@@ -102,3 +102,30 @@ def test_smbprotocol_read_only_share(target):
         assert not (target.ro_dir / "new.txt").exists()
     finally:
         smbclient.reset_connection_cache(fail_on_error=False, connection_cache=cache)
+
+
+@pytest.mark.timeout(60)
+def test_smbprotocol_extended_attributes(target):
+    """smbprotocol's setxattr/getxattr/listxattr/removexattr speak FileFullEaInformation
+    (SET_INFO / QUERY_INFO): what a client stores comes back, names upper-cased as NTFS
+    keeps them, and the host file carries them in its xattr."""
+    _conn, _session, cache = open_session(
+        target.host, target.port, target.user, target.password, Dialects.SMB_3_1_1
+    )
+    try:
+        kw = {"port": target.port, "connection_cache": cache}
+        path = rf"\\{target.host}\{target.share}\ea_peer.txt"
+        with smbclient.open_file(path, mode="wb", **kw) as f:
+            f.write(b"x")
+        assert smbclient.listxattr(path, **kw) == []
+        smbclient.setxattr(path, b"user.Color", b"blue", **kw)
+        smbclient.setxattr(path, b"TAGS", b"a,b,c", **kw)
+        assert smbclient.getxattr(path, b"USER.COLOR", **kw) == b"blue"  # NTFS upper-cases
+        assert sorted(smbclient.listxattr(path, **kw)) == [b"TAGS", b"USER.COLOR"]
+        smbclient.removexattr(path, b"TAGS", **kw)
+        assert smbclient.listxattr(path, **kw) == [b"USER.COLOR"]
+        host = target.share_dir / "ea_peer.txt"
+        assert b"USER.COLOR" in os.getxattr(host, "user.lanman.ea")
+        smbclient.remove(path, **kw)
+    finally:
+        smbclient.reset_connection_cache(fail_on_error=False, connection_cache=cache)

@@ -274,7 +274,7 @@ def test_fs_attribute_and_device() -> None:
     assert attrs & fi.FILE_READ_ONLY_VOLUME
     # what lanman keeps per file: descriptors and named streams (as NTFS says)
     assert attrs & fi.FILE_PERSISTENT_ACLS and attrs & fi.FILE_NAMED_STREAMS
-    assert not attrs & 0x00800000  # FILE_SUPPORTS_EXTENDED_ATTRIBUTES: no EAs are kept
+    assert attrs & fi.FILE_SUPPORTS_EXTENDED_ATTRIBUTES
     assert max_comp == 255 and data[12:].decode("utf-16-le") == "NTFS" and name_len == 8
     dev, chars = struct.unpack("<II", fi.encode_fs_info(4, **FS_ARGS))
     assert dev == fi.FILE_DEVICE_DISK and not chars & fi.FILE_READ_ONLY_DEVICE

@@ -7,7 +7,7 @@ from __future__ import annotations
 import struct
 
 import pytest
-from smb_harness import STATUS_SUCCESS, SmbTestClient, make_context
+from smb_harness import STATUS_SUCCESS, share_client
 
 from lanman.errors import ntstatus as st
 from lanman.smb.wire.constants import Command, HeaderFlags, InfoType
@@ -21,12 +21,7 @@ SYNCHRONIZE, READ_CONTROL, FILE_READ_ATTRIBUTES = 0x100000, 0x20000, 0x80
 
 @pytest.fixture
 def client(tmp_path):
-    ctx, _e, share = make_context(tmp_path)
-    (share / "f.txt").write_bytes(b"data")
-    with SmbTestClient(ctx) as c:
-        assert c.login().status == STATUS_SUCCESS
-        c.tid = c.tree_connect("data")
-        yield c, share
+    yield from share_client(tmp_path)
 
 
 def _create(c, name, *, impersonation=2, flags=0, access=0x12019F, options=0, attrs=0x80):

@@ -312,10 +312,32 @@ _TABLE: tuple[tuple[int, str, str], ...] = (
         "The maximum number of instances of the specified pipe has been reached.",
     ),
     (
+        0x80000012,
+        "STATUS_NO_MORE_EAS",
+        "No more extended attributes (EAs) were found for the file.",
+    ),
+    (
+        0x80000013,
+        "STATUS_INVALID_EA_NAME",
+        "The specified extended attribute (EA) name contains at least one illegal character.",
+    ),
+    (
         0x80000014,
         "STATUS_EA_LIST_INCONSISTENT",
         "The extended attribute (EA) list is inconsistent.",
     ),
+    (
+        0xC000004F,
+        "STATUS_EAS_NOT_SUPPORTED",
+        "An operation involving EAs failed because the file system does not support EAs.",
+    ),
+    (0xC0000050, "STATUS_EA_TOO_LARGE", "An EA operation failed because the EA set is too large."),
+    (
+        0xC0000051,
+        "STATUS_NONEXISTENT_EA_ENTRY",
+        "An EA operation failed because the name or EA index is invalid.",
+    ),
+    (0xC0000052, "STATUS_NO_EAS_ON_FILE", "The file for which EAs were requested has no EAs."),
     (
         0xC00000E3,
         "STATUS_INVALID_OPLOCK_PROTOCOL",
@@ -385,6 +407,13 @@ STATUS_SUCCESS = 0x00000000
 STATUS_PENDING = 0x00000103
 STATUS_NOTIFY_CLEANUP = 0x0000010B
 STATUS_BUFFER_OVERFLOW = 0x80000005
+STATUS_NO_MORE_EAS = 0x80000012
+STATUS_INVALID_EA_NAME = 0x80000013
+STATUS_EA_LIST_INCONSISTENT = 0x80000014
+STATUS_EAS_NOT_SUPPORTED = 0xC000004F
+STATUS_EA_TOO_LARGE = 0xC0000050
+STATUS_NONEXISTENT_EA_ENTRY = 0xC0000051
+STATUS_NO_EAS_ON_FILE = 0xC0000052
 STATUS_NO_MORE_FILES = 0x80000006
 STATUS_UNSUCCESSFUL = 0xC0000001
 STATUS_NOT_IMPLEMENTED = 0xC0000002

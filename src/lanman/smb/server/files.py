@@ -18,8 +18,10 @@ from lanman.smb.wire.constants import (
     FILE_EXECUTE,
     FILE_READ_ATTRIBUTES,
     FILE_READ_DATA,
+    FILE_READ_EA,
     FILE_WRITE_ATTRIBUTES,
     FILE_WRITE_DATA,
+    FILE_WRITE_EA,
     MAXIMUM_ALLOWED,
     SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB,
     SMB2_FILEID_NONE,
@@ -61,7 +63,7 @@ from lanman.smb.wire.query import (
 )
 from lanman.smb.wire.session import empty_body
 
-from . import filesd, lock_sequence, notify, sharemodes
+from . import eas, filesd, lock_sequence, notify, sharemodes
 from .caching import create_caching
 from .durable_handles import DurableHandlers, DurableIntent
 from .fs import map_generic_access
@@ -77,6 +79,7 @@ _READ_BITS = FILE_READ_DATA | FILE_EXECUTE
 #: largest CREATE kept to run again after oplock/lease breaks (bounds what waiting costs)
 _MAX_WAITING_CREATE = 64 * 1024
 _SECURITY_DELEGATION = 3  # the highest ImpersonationLevel (MS-SMB2 2.2.13)
+_REPLACED_OBJECT = (0, 2, 3)  # CreateAction superseded, created, overwritten: new EAs apply
 _WRITE_BITS = FILE_WRITE_DATA | FILE_APPEND_DATA
 
 
@@ -206,6 +209,8 @@ class FileHandlers(DurableHandlers):
             raise NtStatusError(st.STATUS_BAD_IMPERSONATION_LEVEL)
         if r.name.startswith("\\") and not req.header.flags & HeaderFlags.DFS_OPERATIONS:
             raise NtStatusError(st.STATUS_INVALID_PARAMETER, "name starts with a separator")
+        # the ExtA context (MS-SMB2 2.2.13.2.1) is checked before anything is opened
+        ext_eas = eas.create_context_eas(r.contexts)
         tree = self._tree(req)
         durable = self._durable_create(req, r, tree)
         if durable is not None and not isinstance(durable, DurableIntent):
@@ -261,6 +266,8 @@ class FileHandlers(DurableHandlers):
             try:
                 if sec is not None:
                     sec.after_open(handle, action)
+                if ext_eas is not None and action in _REPLACED_OBJECT:
+                    eas.store_created(handle, ext_eas)
                 stat = handle.stat()
             except BaseException:
                 self._close_open(open_)
@@ -740,7 +747,15 @@ class FileHandlers(DurableHandlers):
         if open_.file_key is not None:
             stat.delete_pending = sharemodes.delete_pending_seen(self, open_)
         status = st.STATUS_SUCCESS
-        if r.info_type == InfoType.FILE:
+        if r.info_type == InfoType.FILE and r.file_info_class == fi.FILE_FULL_EA_INFORMATION:
+            if open_.kind == "pipe":
+                raise NtStatusError(st.STATUS_INVALID_PARAMETER, "no EAs on a pipe")
+            if not open_.granted_access & FILE_READ_EA:  # MS-FSA 2.1.5.12.11
+                raise NtStatusError(st.STATUS_ACCESS_DENIED)
+            data, status = eas.query(
+                open_, r.flags, r.additional_information, r.input_buffer, r.output_buffer_length
+            )
+        elif r.info_type == InfoType.FILE:
             if r.file_info_class in (
                 fi.FILE_ALL_INFORMATION,
                 fi.FILE_BASIC_INFORMATION,
@@ -762,6 +777,10 @@ class FileHandlers(DurableHandlers):
                 alternate_name=handle.alternate_name()
                 if r.file_info_class == fi.FILE_ALTERNATE_NAME_INFORMATION and open_.kind != "pipe"
                 else None,
+                ea_size=eas.size(handle)
+                if r.file_info_class in (fi.FILE_EA_INFORMATION, fi.FILE_ALL_INFORMATION)
+                and open_.kind != "pipe"
+                else 0,
             )
             data, status = fi.fit_query_output(r.file_info_class, data, r.output_buffer_length)
         elif r.info_type == InfoType.FILESYSTEM:
@@ -806,6 +825,10 @@ class FileHandlers(DurableHandlers):
             raise NtStatusError(st.STATUS_NOT_SUPPORTED)
         if open_.kind == "pipe":
             raise NtStatusError(st.STATUS_NOT_SUPPORTED)
+        if r.file_info_class == fi.FILE_FULL_EA_INFORMATION:  # MS-FSA 2.1.5.15.3
+            self._need(open_.granted_access, FILE_WRITE_EA, tree)
+            eas.set_eas(open_.handle, r.buffer)
+            return self.ok(req, [pack_set_info_response()])
         info = fi.decode_set_file_info(r.file_info_class, r.buffer)
         old_path = open_.handle.smb_path
         h = open_.handle

@@ -279,6 +279,7 @@ class Open:
     replay_eligible: bool = False
     #: Open.LockSequenceArray (3.3.5.14, lock_sequence.py)
     lock_sequences: Any = None
+    ea_index: int = 0  # where the next FileFullEaInformation enumeration goes on (eas.py)
 
     @property
     def file_id(self) -> bytes:

@@ -81,6 +81,7 @@ FILE_PERSISTENT_ACLS = 0x00000008
 FILE_SUPPORTS_SPARSE_FILES = 0x00000040
 FILE_NAMED_STREAMS = 0x00040000
 FILE_READ_ONLY_VOLUME = 0x00080000
+FILE_SUPPORTS_EXTENDED_ATTRIBUTES = 0x00800000
 
 # MS-FSCC 2.5.10 FileFsDeviceInformation
 FILE_DEVICE_DISK = 0x00000007
@@ -254,6 +255,7 @@ def encode_file_info(
     volume_serial: int = 0,
     streams: list[tuple[str, int, int]] | None = None,
     alternate_name: str | None = None,
+    ea_size: int = 0,
 ) -> bytes:
     """Encode one SMB2_0_INFO_FILE class for QUERY_INFO (MS-SMB2 3.3.5.20.1, MS-FSCC 2.4).
 
@@ -261,7 +263,8 @@ def encode_file_info(
     ``mode`` the open's current byte offset and mode flags, ``smb_path`` the open's path
     relative to the share root, ``streams`` the object's data streams for
     FileStreamInformation (default: the unnamed one of a file), ``alternate_name`` its 8.3
-    name. Raises ``NtStatusError(STATUS_INVALID_INFO_CLASS)`` for a class not handled here,
+    name, ``ea_size`` the size of its extended attributes (FileEaInformation, FileAll).
+    Raises ``NtStatusError(STATUS_INVALID_INFO_CLASS)`` for a class not handled here,
     and ``STATUS_OBJECT_NAME_NOT_FOUND`` for FileAlternateNameInformation without a short
     name.
     """
@@ -275,8 +278,8 @@ def encode_file_info(
         return bytes(out)
     if info_class == FILE_INTERNAL_INFORMATION:  # 2.4.22
         return _U64.pack(st.file_id & 0xFFFFFFFFFFFFFFFF)
-    if info_class == FILE_EA_INFORMATION:  # 2.4.13: EaSize 0 (no extended attributes)
-        return _U32.pack(0)
+    if info_class == FILE_EA_INFORMATION:  # 2.4.13
+        return _U32.pack(ea_size)
     if info_class == FILE_ACCESS_INFORMATION:  # 2.4.1
         return _U32.pack(access_mask & 0xFFFFFFFF)
     if info_class == FILE_NAME_INFORMATION:  # 2.4.27
@@ -297,7 +300,7 @@ def encode_file_info(
         _pack_basic(out, 0, st)
         _pack_standard(out, 40, st)
         _U64.pack_into(out, 64, st.file_id & 0xFFFFFFFFFFFFFFFF)  # Internal
-        _U32.pack_into(out, 72, 0)  # EaSize
+        _U32.pack_into(out, 72, ea_size)
         _U32.pack_into(out, 76, access_mask & 0xFFFFFFFF)
         _I64.pack_into(out, 80, position)
         _U32.pack_into(out, 88, mode & 0xFFFFFFFF)
@@ -441,6 +444,7 @@ def encode_fs_info(
             # alternate data streams (server/streams.py): clients keep Zone.Identifier and
             # macOS its AFP_AfpInfo / AFP_Resource there instead of ._ files
             | FILE_NAMED_STREAMS
+            | FILE_SUPPORTS_EXTENDED_ATTRIBUTES  # kept in an xattr (server/eas.py)
         )
         if read_only:
             attrs |= FILE_READ_ONLY_VOLUME
