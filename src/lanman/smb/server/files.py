@@ -203,6 +203,12 @@ class FileHandlers(DurableHandlers):
 
     def _create(self, req: Request) -> Reply | None:
         r = CreateRequest.unpack(req.pdu)
+        tree = self._tree(req)
+        durable = self._durable_create(req, r, tree)
+        if durable is not None and not isinstance(durable, DurableIntent):
+            # a durable reconnect or a create replay, answered: the rest of such a request
+            # is not looked at (MS-SMB2 3.3.5.9.7, smbtorture durable-open reopen2)
+            return durable
         # MS-SMB2 3.3.5.9: one of the four impersonation levels; a name never starts with
         # a separator (unless the request is a DFS operation)
         if r.impersonation_level > _SECURITY_DELEGATION:
@@ -211,10 +217,6 @@ class FileHandlers(DurableHandlers):
             raise NtStatusError(st.STATUS_INVALID_PARAMETER, "name starts with a separator")
         # the ExtA context (MS-SMB2 2.2.13.2.1) is checked before anything is opened
         ext_eas = eas.create_context_eas(r.contexts)
-        tree = self._tree(req)
-        durable = self._durable_create(req, r, tree)
-        if durable is not None and not isinstance(durable, DurableIntent):
-            return durable  # a durable reconnect or a create replay, answered
         if len(self.opens) >= self.settings.max_opens_per_connection:
             raise NtStatusError(st.STATUS_INSUFFICIENT_RESOURCES, "too many open handles")
         if r.create_options & FILE_DELETE_ON_CLOSE and not (
