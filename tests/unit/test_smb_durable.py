@@ -4,6 +4,7 @@ sans-IO test client (tests/smb_harness.py) through TCP drops, reconnects and pur
 
 from __future__ import annotations
 
+import struct
 import uuid
 
 import pytest
@@ -229,6 +230,27 @@ def test_v1_survives_tcp_drop_and_reconnects(env):
     assert ctx.durable.by_id == {}
     b.close()
     assert (share / "keep.txt").read_bytes() == b"durable"
+
+
+def test_a_reconnect_ignores_impersonation_name_and_contexts(env):
+    """DHnC: the CREATE's other fields are not looked at (MS-SMB2 3.3.5.9.7), not even an
+    impersonation level, a leading separator or an EA list a new open would refuse."""
+    ctx, _share = env
+    a, tid = _client(ctx)
+    status, resp = _create(a, tid, "keep.txt", contexts=[dhnq()])
+    assert status == STATUS_SUCCESS
+    fid = resp.file_id
+    a.close()
+    b, tid2 = _client(ctx)
+    bad_eas = CreateContext(b"ExtA", struct.pack("<IBBH", 0, 0, 3, 1) + b"a:b\0v")
+    body = bytearray(
+        CreateRequest("\\x", FILE_ALL_ACCESS, 0x80, 7, 1, 0, NONE, 2, [dhnc(fid), bad_eas]).pack()
+    )
+    struct.pack_into("<I", body, 4, 0x1234)  # ImpersonationLevel far beyond Delegation
+    r = b.request(Command.CREATE, bytes(body), tree_id=tid2)
+    assert r.status == STATUS_SUCCESS and CreateResponse.unpack(r.pdu).file_id == fid
+    b.close_file(tid2, fid)
+    b.close()
 
 
 def test_reconnect_while_connected_wrong_user_and_unknown(env):
