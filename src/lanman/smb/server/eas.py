@@ -76,8 +76,7 @@ def _store(handle, eas: list[Ea]) -> None:
             raise NtStatusError(st.STATUS_EAS_NOT_SUPPORTED, "no xattrs on this file system") from e
         if e.errno in (errno.E2BIG, errno.ENOSPC, errno.ERANGE):
             raise NtStatusError(st.STATUS_EA_TOO_LARGE, "the host cannot keep that many EAs") from e
-        if e.errno == errno.EBADF:
-            raise NtStatusError(st.STATUS_ACCESS_DENIED, "attribute-only open") from e
+        # EBADF: an attribute-only (O_PATH) open; EACCES/EPERM: the host refuses
         raise NtStatusError(st.STATUS_ACCESS_DENIED, str(e)) from e
 
 
