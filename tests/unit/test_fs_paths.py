@@ -172,8 +172,8 @@ def test_split_never_yields_climbing_components(path: str) -> None:
 @pytest.mark.parametrize(
     "path",
     [
-        # smbtorture smb2.timestamps test_close_not_attrib: "/" is no separator on the
-        # wire (MS-SMB2 2.2.13) and an invalid NTFS name character, as Windows answers
+        # "/" is an invalid name character here: a CREATE turns it into "\\" before
+        # (files.py), a rename target keeps it and is refused
         "smb2-timestamps/testfile.dat",
         "dir\\a/b",
         "a/..\\..\\b",

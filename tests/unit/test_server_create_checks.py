@@ -54,6 +54,18 @@ def test_a_name_starting_with_a_separator_is_invalid_unless_dfs(client):
     c.close_file(c.tid, _fid(r))
 
 
+def test_a_forward_slash_separates_components_in_a_create(client):
+    c, share = client
+    (share / "d").mkdir()
+    r = _create(c, "d/f.txt")  # smbtorture smb2.timestamps test_close_not_attrib
+    c.close_file(c.tid, _fid(r))
+    assert (share / "d" / "f.txt").is_file()
+    assert _create(c, "/f.txt").status == st.STATUS_INVALID_PARAMETER  # a leading one too
+    # components are checked as ever: no climbing out through "/"
+    assert _create(c, "d/../x.txt").status == st.STATUS_OBJECT_NAME_INVALID
+    assert not (share / "x.txt").exists()
+
+
 def _set_basic(c, fid, attributes):
     buf = struct.pack("<qqqqII", 0, 0, 0, 0, attributes, 0)
     body = SetInfoRequest(InfoType.FILE, 4, 0, fid, buf).pack()

@@ -204,6 +204,11 @@ class FileHandlers(DurableHandlers):
     def _create(self, req: Request) -> Reply | None:
         r = CreateRequest.unpack(req.pdu)
         tree = self._tree(req)
+        if "/" in r.name and not tree.is_ipc:
+            # a CREATE's name takes "/" as a separator, as Windows' and Samba's servers do
+            # (smbj and smbtorture smb2.timestamps close_no_attrib send "dir/file"); a
+            # rename target does not (fs_paths.py)
+            r.name = r.name.replace("/", "\\")
         durable = self._durable_create(req, r, tree)
         if durable is not None and not isinstance(durable, DurableIntent):
             # a durable reconnect or a create replay, answered: the rest of such a request

@@ -14,8 +14,8 @@ applies them to a share path (backslash separated, relative to the share root):
 - a component may end in ``.`` or space, as a Windows server's NTFS takes such names from
   SMB clients (macOS and Linux send them; Win32 strips them, so Windows clients never do):
   ``a.`` and ``a`` are two files, there as here (smbtorture smb2.mangle generates them);
-- ``/`` is no separator: Windows refuses it as a name character too (smbtorture
-  smb2.timestamps test_close_not_attrib sends ``dir/file``, which only Samba accepts);
+- ``/`` is an invalid name character, never a separator here; a CREATE turns it into
+  ``\\`` before it gets here (files.py), a rename target does not;
 - reserved DOS device names (CON, PRN, AUX, NUL, COM1-9, LPT1-9, CONIN$, CONOUT$, with or
   without an extension, any case) are ``STATUS_OBJECT_NAME_INVALID``;
 - a component longer than 255 UTF-16 code units or 255 bytes of UTF-8 (the host NAME_MAX), or a
