@@ -57,7 +57,7 @@ sys.path.insert(0, str(REPO / "tests" / "interop"))
 sys.path.insert(0, str(HERE))
 
 import interop_support as isup
-from bench_smb import MemSampler, descendants, machine, status_kib
+from bench_smb import MemSampler, descendants, machine, status_kib, warm_memory
 
 SERVERS = ("lanman", "samba")
 TORTURE = {
@@ -228,6 +228,9 @@ def run_all(args, base: Path) -> tuple[dict, dict]:
         if args.stream_clients:
             isup.make_random_file(src, args.stream_mib * 2**20, seed=14)
             os.chmod(src, 0o644)
+            # every stream client's remote and local copies, once, before either server
+            # (bench_smb.warm_memory: a VM's first touch of a page is slow)
+            warm_memory(base, 2 * max(args.stream_clients) * args.stream_mib * 2**20)
         os.chmod(base, 0o755)
 
         workloads = [

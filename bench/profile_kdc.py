@@ -86,7 +86,7 @@ def main() -> None:
         mean = (time.perf_counter() - t_all) / n
         if prof:
             prof.disable()
-            pstats.Stats(prof).sort_stats("tottime").print_stats(35)
+            pstats.Stats(prof).sort_stats(os.environ.get("PROFILE_SORT", "tottime")).print_stats(35)
         gc.callbacks.remove(on_gc)
         each.sort()
         print(

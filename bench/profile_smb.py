@@ -48,7 +48,7 @@ def op_create_close(c: h.SmbTestClient, tid: int, i: int) -> None:
 OPS = {"echo": op_echo, "create-close": op_create_close}
 
 
-def run(name: str, n: int, top: int, sort: str) -> None:
+def run(name: str, n: int, top: int, sort: str, callers: str = "") -> None:
     with tempfile.TemporaryDirectory(prefix="lanman-profile-") as tmp:
         ctx, _events, _share = h.make_context(Path(tmp))
         with h.SmbTestClient(ctx) as c:
@@ -72,6 +72,8 @@ def run(name: str, n: int, top: int, sort: str) -> None:
     out = io.StringIO()
     stats = pstats.Stats(prof, stream=out)
     stats.strip_dirs().sort_stats(sort).print_stats(top)
+    if callers:
+        stats.print_callers(callers)
     text = out.getvalue()
     # drop pstats' preamble up to the column header
     print(text[text.find("   ncalls") :] if "   ncalls" in text else text)
@@ -83,11 +85,12 @@ def main(argv=None) -> int:
     ap.add_argument("-n", type=int, default=5000, help="operations profiled per kind")
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--sort", default="tottime", help="pstats key: tottime, cumulative, ...")
+    ap.add_argument("--callers", default="", help="also print who calls functions matching this")
     args = ap.parse_args(argv)
     for name in (o for o in args.ops.split(",") if o):
         if name not in OPS:
             ap.error(f"unknown op {name}")
-        run(name, args.n, args.top, args.sort)
+        run(name, args.n, args.top, args.sort, args.callers)
     return 0
 
 

@@ -49,6 +49,7 @@ SUITES = [
     "smb2.streams",
 ]
 
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--suites", default=",".join(SUITES))

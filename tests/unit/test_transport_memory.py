@@ -206,3 +206,51 @@ def test_heap_helpers_answer_without_failing():
     from lanman import heap
 
     assert isinstance(heap.trim(), bool)  # (limit_arenas is process-wide: lanman up only)
+
+
+def test_a_large_frame_after_logon_gets_its_whole_buffer_at_once(tmp_path):
+    ctx, _, _ = make_context(tmp_path)
+    shared = tp._Shared(tp.TransportLimits())
+
+    async def main():
+        a = _open(ctx, shared, 1)  # authenticated: the budget holds the declared length
+        b = tp.SmbProtocol(ctx, shared)
+        b.connection_made(FakeTransport(2))  # before SESSION_SETUP
+        try:
+            _feed(a, _frame_header(BIG) + b"\xfe")
+            assert len(a._buf) == BIG, "no x2 growth (copies) once a session exists"
+            _feed(b, _frame_header(100_000) + b"\xfe")
+            assert len(b._buf) == tp.GROW_FROM, "before logon a buffer grows with the data"
+        finally:
+            a.connection_lost(None)
+            b.connection_lost(None)
+        assert shared.buffers.held == 0
+
+    asyncio.run(main())
+
+
+def test_spares_go_after_a_quiet_spell_and_only_as_many_as_room_needs(tmp_path, monkeypatch):
+    monkeypatch.setattr(tp, "SPARE_IDLE", 0.2)
+    ctx, _, _ = make_context(tmp_path)
+    shared = tp._Shared(tp.TransportLimits(max_buffered=tp.MAX_FRAME))
+    need = tp.MAX_FRAME - BIG  # fits beside one spare, not beside two
+
+    async def main():
+        a, b, c = (_open(ctx, shared, n) for n in (1, 2, 3))
+        try:
+            for p in (a, b):
+                _feed(p, _smb_frame(BIG))
+            await _settle([a, b])
+            assert a._spares and b._spares and shared.buffers.held == 2 * BIG
+            _feed(c, _frame_header(need))
+            assert c._buf is not None and c.transport.reading
+            assert bool(a._spares) != bool(b._spares), "one spare made room, one stayed"
+            await asyncio.sleep(0.5)  # quiet: the other spare goes too
+            assert not a._spares and not b._spares
+            assert shared.buffers.held == need  # c's frame in progress only
+        finally:
+            for p in (a, b, c):
+                p.connection_lost(None)
+        assert shared.buffers.held == 0
+
+    asyncio.run(main())

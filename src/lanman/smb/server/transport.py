@@ -46,6 +46,12 @@ IDLE_TIMEOUT = 15 * 60  # seconds without a frame before the connection is dropp
 SMALL_REPLY = 64 * 1024  # replies up to this size are sent with a single write
 GROW_FROM = 64 * 1024  # frames up to this size get their buffer at once; larger ones grow
 STAGE_SIZE = 8 * 1024  # per-connection receive staging buffer (must stay below GROW_FROM)
+#: large frame buffers a connection keeps for reuse: a client pipelining 8 MiB WRITEs has
+#: several in flight, and a fresh buffer costs page faults (py-spy: with 4 clients writing,
+#: most of the loop's time went to allocating them). Spares count in the buffer budget,
+#: give way to any connection that needs room, and go after SPARE_IDLE s without a frame.
+MAX_SPARES = 8
+SPARE_IDLE = 2.0
 MAX_BUFFERED = 256 * 1024 * 1024  # default TransportLimits.max_buffered
 
 
@@ -112,8 +118,10 @@ class BufferBudget:
 
     def try_reserve(self, n: int, registry) -> bool:
         if self.held + n > self.limit and not self.waiters:
-            for proto in registry:
+            for proto in registry:  # idle memory makes room first, as much as it takes
                 proto._drop_spares()
+                if self.held + n <= self.limit:
+                    break
         if self.held + n <= self.limit and not self.waiters or self.held == 0:
             self.held += n
             return True
@@ -195,7 +203,9 @@ _PREFIX = struct.Struct(">I")
 
 class SmbProtocol(asyncio.BufferedProtocol):
     """Reads each frame into a buffer of its own size: frames up to 64 KiB get it at once,
-    larger ones reuse a spare buffer of the connection or grow (x2) with what has arrived."""
+    larger ones reuse a spare buffer of the connection, else get their declared length once
+    a user session exists (the budget holds it already) and grow (x2) with what has arrived
+    before."""
 
     def __init__(self, ctx: ServerContext, shared: _Shared) -> None:
         self.ctx = ctx
@@ -221,6 +231,7 @@ class SmbProtocol(asyncio.BufferedProtocol):
         self._authed = False  # a user session exists: full frame size allowed
         self._failures_seen = 0
         self._spares: list[bytearray] = []  # large buffers to reuse (no page faults)
+        self._spare_timer: asyncio.TimerHandle | None = None
         self._idle: asyncio.TimerHandle | None = None
         self._queue: collections.deque[memoryview] = collections.deque()
         self._busy = False  # the worker holds a frame
@@ -304,7 +315,19 @@ class SmbProtocol(asyncio.BufferedProtocol):
     def _drop_spares(self) -> None:
         freed = sum(len(b) for b in self._spares)
         self._spares.clear()
+        if self._spare_timer is not None:
+            self._spare_timer.cancel()
+            self._spare_timer = None
         self._give_back(freed)
+
+    def _spares_idle(self) -> None:
+        """Spares go once the connection has been quiet for SPARE_IDLE seconds."""
+        self._spare_timer = None
+        left = self._last_frame + SPARE_IDLE - self.loop.time()
+        if left > 0 and self._spares:
+            self._spare_timer = self.loop.call_later(left, self._spares_idle)
+            return
+        self._drop_spares()
 
     def _touch(self) -> None:
         """(Re)start the idle timer from now. Frames only note their time (_last_frame);
@@ -445,35 +468,44 @@ class SmbProtocol(asyncio.BufferedProtocol):
         self.shared.buffers.force(length)
         self._held += length
         self._buf_held = length
-        self._buf = self._new_buffer(length)
+        # room was granted for this frame: a spare (its budget held already) is not used
+        self._buf = self._new_buffer(length, spares=False)
         if self._stash:
             got = len(self._stash)
             self._buf[:got] = self._stash
             self._frame_got, self._stash = got, b""
         self._update_reading()
 
-    def _new_buffer(self, length: int) -> bytearray:
+    def _new_buffer(self, length: int, *, spares: bool = True) -> bytearray:
         if length <= GROW_FROM:
             return bytearray(length)
-        for i, spare in enumerate(self._spares):  # memory this connection already holds
+        for i, spare in enumerate(self._spares if spares else ()):  # memory held already
             if len(spare) >= length:
                 del self._spares[i]
                 self._buf_held = len(spare)
                 return spare
+        if self._authed:
+            # the budget holds the declared length already; growing (x2) to it would
+            # copy the frame seven times over on the loop (an 8 MiB WRITE, py-spy: most
+            # of the loop's time with 4 clients writing)
+            return bytearray(length)
         return bytearray(GROW_FROM)
 
     def _recycle(self, frame: memoryview) -> None:
-        """A frame is done: keep its buffer as a spare (large, at most two, connection
-        alive) or give its budget back. Its budget is its length (see :meth:`_reserve`)."""
+        """A frame is done: keep its buffer as a spare (large, at most MAX_SPARES,
+        connection alive) or give its budget back. Its budget is its length (see
+        :meth:`_reserve`)."""
         buf = frame.obj
         if (
             self._admitted
             and isinstance(buf, bytearray)
             and len(buf) >= LARGE
-            and len(self._spares) < 2
+            and len(self._spares) < MAX_SPARES
             and not self.shared.buffers.waiters
         ):
             self._spares.append(buf)
+            if self._spare_timer is None:
+                self._spare_timer = self.loop.call_later(SPARE_IDLE, self._spares_idle)
             return
         self._give_back(len(buf))
 
