@@ -18,6 +18,7 @@ Layout (one flat table; unknown keys are an error so that typos do not go unnoti
     preauth_timeout = 60                # seconds to finish NEGOTIATE + SESSION_SETUP
     max_buffered_mib = 256              # receive buffers all connections together may hold
     oplock_break_timeout = 35           # seconds a CREATE waits for an oplock/lease break ack
+    directory_leasing = true            # SMB 3.x directory leases (R/RH on directories)
     event_log_max_kib = 20480           # event log maximum; the oldest events go first
     kdc_port = 4088                     # KDC (UDP+TCP) when a domain is provisioned
 
@@ -75,6 +76,9 @@ class ServerConfig:
     #: seconds a conflicting CREATE waits for an oplock/lease break acknowledgment (Windows:
     #: 35; MS-SMB2 3.3.2.1 Oplock Break Acknowledgment Timer)
     oplock_break_timeout: int = 35
+    #: SMB 3.x directory leases (SMB2_GLOBAL_CAP_DIRECTORY_LEASING): clients cache listings
+    #: until an entry changes; off where the share also changes beyond inotify's sight (NFS)
+    directory_leasing: bool = True
     event_log_max_kib: int = 20480  # like Windows' Security log: 20 MiB, overwrite oldest
     kdc_port: int = 4088  # KDC UDP+TCP port when a domain is provisioned (Windows: 88)
     #: Set-SmbServerConfiguration -EncryptionCiphers: the SMB 3.1.1 ciphers offered, in the

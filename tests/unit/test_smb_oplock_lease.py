@@ -84,12 +84,21 @@ def _lease_ack(c, tid, key, state):
 
 def test_leasing_capability_advertised_from_smb21(tmp_path):
     ctx, _e, _s = make_context(tmp_path)
-    with SmbTestClient(ctx) as a, SmbTestClient(ctx) as b:
+    with SmbTestClient(ctx) as a, SmbTestClient(ctx) as b, SmbTestClient(ctx) as c:
         a.login(0x0311)
         b.login(0x0202)
+        c.login(0x0210)
         assert a.negotiate_response.capabilities & GlobalCapabilities.LEASING
         assert not b.negotiate_response.capabilities & GlobalCapabilities.LEASING
-        assert not a.negotiate_response.capabilities & GlobalCapabilities.DIRECTORY_LEASING
+        assert c.negotiate_response.capabilities & GlobalCapabilities.LEASING
+        # directory leases from SMB 3.0 on (MS-SMB2 3.3.5.4)
+        assert a.negotiate_response.capabilities & GlobalCapabilities.DIRECTORY_LEASING
+        assert not c.negotiate_response.capabilities & GlobalCapabilities.DIRECTORY_LEASING
+    (tmp_path / "off").mkdir()
+    ctx, _e, _s = make_context(tmp_path / "off", directory_leasing=False)
+    with SmbTestClient(ctx) as d:
+        d.login(0x0311)
+        assert not d.negotiate_response.capabilities & GlobalCapabilities.DIRECTORY_LEASING
 
 
 def test_conflicting_open_waits_for_the_batch_break_ack(tmp_path):

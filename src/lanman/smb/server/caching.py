@@ -63,6 +63,9 @@ class CreateCaching:
     def grant(self, conn, open_) -> tuple[int, CreateContext | None]:
         """(OplockLevel of the response, the lease response context or None)."""
         lease_request = (conn.client_guid, self.lease) if self.lease is not None else None
+        directory = open_.kind == "dir"
+        if directory and (lease_request is None or not directory_leasing(conn)):
+            return LEVEL_NONE, None  # a directory holds no oplock, a lease only at 3.x
         level, lease = conn.ctx.oplocks.grant(
             open_.oplock_key,
             conn,
@@ -71,6 +74,7 @@ class CreateCaching:
             self.requested,
             lease_request,
             stat_open=self.stat_open,
+            directory=directory,
         )
         if lease is None:
             return level, None
@@ -90,6 +94,11 @@ def lease_response_context(lease) -> CreateContext:
         epoch=lease.epoch,
     )
     return CreateContext(LEASE_CONTEXT, data)
+
+
+def directory_leasing(conn) -> bool:
+    """The connection offered SMB2_GLOBAL_CAP_DIRECTORY_LEASING (3.x, the setting on)."""
+    return bool(conn.server_capabilities & GlobalCapabilities.DIRECTORY_LEASING)
 
 
 def requested_lease(conn, r) -> LeaseRequest | None:
@@ -112,7 +121,10 @@ def create_caching(conn, r, tree) -> CreateCaching:
     requested = r.requested_oplock_level
     if requested == LEVEL_LEASE and lease is None:
         requested = LEVEL_NONE
-    file_id = tree.fs.file_key(r.name)
+    # a directory has a key where it may hold a lease: this open asks for one, or one of
+    # the share's directories holds one (the open may have to break it)
+    directories = lease is not None or conn.ctx.oplocks.has_directory_leases(tree.fs.root)
+    file_id = tree.fs.file_key(r.name, directories=directories)
     key = (tree.fs.root, file_id) if file_id is not None else None
     if lease is not None:
         conn.ctx.oplocks.check_lease_key(conn.client_guid, lease.lease_key, key)

@@ -63,8 +63,8 @@ from lanman.smb.wire.query import (
 )
 from lanman.smb.wire.session import empty_body
 
-from . import eas, filesd, lock_sequence, notify, sharemodes
-from .caching import create_caching
+from . import dirleases, eas, filesd, lock_sequence, notify, sharemodes
+from .caching import create_caching, directory_leasing
 from .durable_handles import DurableHandlers, DurableIntent
 from .fs import map_generic_access
 from .lock_sequence import LockSequenceArray
@@ -173,6 +173,7 @@ class FileHandlers(DurableHandlers):
         except (OSError, NtStatusError):
             pass
         notify.on_close(self, open_)
+        dirleases.on_close(self, open_)
         if open_.oplock_key is not None:
             # last: a CREATE waiting for this holder runs again now, and must find the
             # file's share modes and delete-on-close as this close left them
@@ -292,6 +293,11 @@ class FileHandlers(DurableHandlers):
             open_.oplock_key = (tree.fs.root, stat.file_id, *open_.handle.stream_key)
             self._purge_disconnected(file_key=open_.oplock_key)
             oplock, lease_ctx = caching.grant(self, open_)
+        elif open_.kind == "dir" and caching.lease is not None and directory_leasing(self):
+            open_.oplock_key = (tree.fs.root, stat.file_id)  # its lease's (dirleases.py)
+            oplock, lease_ctx = caching.grant(self, open_)
+        if caching is not None:
+            dirleases.on_create(self, open_, action, caching.lease)
         maximal = tree.maximal_access if sec is None else sec.maximal & tree.maximal_access
         contexts = self._create_contexts(r.contexts, open_, stat, tree, maximal)
         if lease_ctx is not None:
@@ -580,6 +586,7 @@ class FileHandlers(DurableHandlers):
             raise NtStatusError(st.STATUS_FILE_LOCK_CONFLICT)
         n = open_.handle.write(r.offset, r.data)
         notify.on_write(self, open_)
+        dirleases.on_write(self, open_)
         if open_.oplock_key is not None:
             self.ctx.oplocks.on_write(open_.oplock_key, self, open_.volatile_id, self.now)
         return self.ok(req, [pack_write_response(n)])
@@ -888,6 +895,7 @@ class FileHandlers(DurableHandlers):
             h.set_end_of_file(info.end_of_file)
             self._size_changed(open_)
         notify.on_set_info(self, open_, info, old_path)
+        dirleases.on_set_info(self, open_, info, old_path)
         return self.ok(req, [pack_set_info_response()])
 
     def _query_security(self, req: Request, open_: Open, info: int, stat, tree) -> bytes:
@@ -918,6 +926,7 @@ class FileHandlers(DurableHandlers):
         old = filesd.load_open(open_.handle, req.session, self.ctx.sid_for_uid).sd
         filesd.store_open(open_.handle, filesd.apply_set_info(old, bytes(data), info, token))
         notify.on_security(self, open_)
+        dirleases.touched(self, open_)
         return self.ok(req, [pack_set_info_response()])
 
     def _size_changed(self, open_: Open) -> None:

@@ -564,24 +564,31 @@ class ShareFS:
         finally:
             os.close(look.parent_fd)
 
-    def file_key(self, smb_path: str) -> int | None:
+    def file_key(self, smb_path: str, *, directories: bool = False) -> int | None:
         """The file id (inode) an open of ``smb_path`` would reach when it names an existing
-        non-directory, else None (missing, a directory, or a bad path: ``open`` reports
-        those). CREATE breaks oplocks and leases by it before it opens (MS-SMB2 3.3.5.9)."""
+        non-directory (or, with ``directories``, a directory, the share root included),
+        else None (missing, or a bad path: ``open`` reports those). CREATE breaks oplocks
+        and leases by it before it opens (MS-SMB2 3.3.5.9)."""
         try:
             look = self._lookup(split_smb_path(smb_path))
         except (NtStatusError, OSError, ValueError):
             return None
         try:
             st = look.st
-            if look.name is None or st is None or stat_mod.S_ISDIR(st.st_mode):
+            if look.name is None and directories and st is not None:
+                return st.st_ino & 0xFFFFFFFFFFFFFFFF  # the share root
+            if (
+                look.name is None
+                or st is None
+                or (stat_mod.S_ISDIR(st.st_mode) and not directories)
+            ):
                 return None
             if stat_mod.S_ISLNK(st.st_mode):
                 try:
                     st = os.stat(look.name, dir_fd=look.parent_fd)
                 except OSError:
                     return None
-                if stat_mod.S_ISDIR(st.st_mode):
+                if stat_mod.S_ISDIR(st.st_mode) and not directories:
                     return None
             return st.st_ino & 0xFFFFFFFFFFFFFFFF
         finally:
@@ -1034,6 +1041,11 @@ class OpenFile:
             os.utime(self.fd, ns=(st.st_atime_ns, mtime_ns))
         except OSError as e:
             log.info("cannot set the write time of %s: %s", self.smb_path, e)
+
+    @property
+    def modified(self) -> bool:
+        """Data or size changed through this open (its close changes the directory entry)."""
+        return self._modified
 
     def _mark_modified(self) -> None:
         """The first data change through this open sets ARCHIVE (MS-FSA 2.1.5.3)."""

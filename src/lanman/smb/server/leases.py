@@ -47,6 +47,9 @@ class Lease:
     #: and each acknowledgment above it starts the next step (:func:`next_break_step`)
     break_to_required: int = SMB2_LEASE_NONE
     break_deadline: int = 0  # FILETIME of the Lease Break Acknowledgment Timer
+    #: a directory lease (SMB 3.x, SMB2_GLOBAL_CAP_DIRECTORY_LEASING): R and H only (no
+    #: write caching of a directory, MS-SMB2 3.3.1.4), gone when an entry changes
+    is_directory: bool = False
     #: (connection, volatile_id) of every open under this lease (Lease.LeaseOpens)
     opens: list = field(default_factory=list)
 

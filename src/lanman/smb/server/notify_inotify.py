@@ -1,5 +1,8 @@
 """Changes made on the host's disk, for CHANGE_NOTIFY: a :class:`notify.ChangeSource` over
-Linux inotify(7), read on the event loop (the I/O half of ``notify.py``).
+Linux inotify(7), read on the event loop (the I/O half of ``notify.py``). The same
+descriptor watches the directories that hold leases (dirleases.py): an entry added,
+removed, renamed, its attributes changed or a file closed after writing on the host breaks
+them, as the server's own changes do.
 
 Each watched directory (and, for SMB2_WATCH_TREE, its subdirectories, up to a bound) gets an
 inotify watch; events become FILE_NOTIFY_INFORMATION changes through
@@ -41,6 +44,7 @@ log = logging.getLogger(__name__)
 # inotify(7) event bits
 IN_MODIFY = 0x00000002
 IN_ATTRIB = 0x00000004
+IN_CLOSE_WRITE = 0x00000008
 IN_MOVED_FROM = 0x00000040
 IN_MOVED_TO = 0x00000080
 IN_CREATE = 0x00000100
@@ -58,6 +62,7 @@ IN_CLOEXEC = 0o2000000
 _MASK = (
     IN_MODIFY
     | IN_ATTRIB
+    | IN_CLOSE_WRITE  # for directory leases: a file written on the host is settled
     | IN_MOVED_FROM
     | IN_MOVED_TO
     | IN_CREATE
@@ -68,6 +73,8 @@ _MASK = (
     | IN_EXCL_UNLINK
 )
 _EVENT = struct.Struct("iIII")  # wd, mask, cookie, len (then the NUL-padded name)
+#: what changes a leased directory's listing (a write does at its close, IN_CLOSE_WRITE)
+_LEASE_EVENTS = IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE
 
 #: inotify watches one server holds, all watched directories together
 MAX_INOTIFY_WATCHES = 8192
@@ -117,6 +124,12 @@ class InotifySource:
         self._users: dict[int, dict[tuple[int, str], Watch]] = {}
         self._held: dict[int, list[tuple[int, tuple[int, str]]]] = {}  # id(watch) -> uses
         self._count = 0  # entries in _held, all watches together
+        #: directory leases (dirleases.py): wd -> {directory key: host path}, and back
+        self._leased: dict[int, dict[tuple, str]] = {}
+        self._lease_wd: dict[tuple, int] = {}
+        #: the server's lease table, whose leases the host's changes break
+        self.oplocks = None
+        self.clock = None  # -> FILETIME now (set with oplocks)
         loop.add_reader(fd, self._readable)
 
     # -- ChangeSource ------------------------------------------------------------------
@@ -142,7 +155,45 @@ class InotifySource:
             users.pop(key, None)
             if not users:
                 del self._users[wd]
+                if wd not in self._leased:
+                    self._rm_watch(self.fd, wd)
+
+    # -- directory leases ------------------------------------------------------------------
+
+    def watch_directory_lease(self, key: tuple, host_path: str) -> None:
+        """Watch the directory of a new lease (once per directory key)."""
+        if key in self._lease_wd or self.fd < 0 or self._count >= MAX_INOTIFY_WATCHES:
+            return
+        wd = self._add_watch(self.fd, os.fsencode(host_path), _MASK)
+        if wd < 0:
+            return
+        self._leased.setdefault(wd, {})[key] = host_path
+        self._lease_wd[key] = wd
+        self._count += 1
+
+    def unwatch_directory_lease(self, key: tuple) -> None:
+        """The directory's last lease ended (OplockTable.directory_lease_ended)."""
+        wd = self._lease_wd.pop(key, None)
+        if wd is None:
+            return
+        self._count -= 1
+        keys = self._leased.get(wd, {})
+        keys.pop(key, None)
+        if not keys:
+            self._leased.pop(wd, None)
+            if wd not in self._users and self.fd >= 0:
                 self._rm_watch(self.fd, wd)
+
+    def _lease_event(self, wd: int, mask: int, name: str) -> None:
+        table, leased = self.oplocks, self._leased.get(wd)
+        if table is None or not leased or not mask & (_LEASE_EVENTS | IN_DELETE_SELF):
+            return
+        now = self.clock()
+        for key, host in list(leased.items()):
+            if mask & IN_DELETE_SELF:
+                table.break_parent(key, None, now)  # the directory itself went
+            elif name:
+                table.external_change(key, host, name, now)
 
     def close(self) -> None:
         if self.fd < 0:
@@ -154,6 +205,8 @@ class InotifySource:
         self.fd = -1
         self._users.clear()
         self._held.clear()
+        self._leased.clear()
+        self._lease_wd.clear()
         self._count = 0
 
     # -- watches -----------------------------------------------------------------------
@@ -218,7 +271,18 @@ class InotifySource:
         for wd, mask, cookie, name in events:
             if mask & IN_Q_OVERFLOW:
                 hub.overflow_all()
+                for keys in list(self._leased.values()):  # lost changes: nothing cached holds
+                    for key in list(keys):
+                        if self.oplocks is not None:
+                            self.oplocks.break_parent(key, None, self.clock())
                 continue
+            if wd in self._leased:
+                if mask & IN_IGNORED:
+                    for key in self._leased.pop(wd):
+                        self._lease_wd.pop(key, None)
+                        self._count -= 1
+                else:
+                    self._lease_event(wd, mask, name)
             users = self._users.get(wd)
             if not users:
                 continue
@@ -272,9 +336,12 @@ def _join(*parts: str) -> str:
     return "\\".join(p for p in parts if p)
 
 
-def attach_inotify(hub: NotifyHub, lock: AbstractContextManager, loop) -> InotifySource | None:
+def attach_inotify(
+    hub: NotifyHub, lock: AbstractContextManager, loop, oplocks=None, clock=None
+) -> InotifySource | None:
     """Give ``hub`` an inotify source (None where inotify is missing: only the server's
-    own changes are reported then)."""
+    own changes are reported then); with ``oplocks`` (and ``clock``, FILETIME now) it
+    also watches the directories that hold leases."""
     if not sys.platform.startswith("linux"):
         return None
     try:
@@ -283,4 +350,7 @@ def attach_inotify(hub: NotifyHub, lock: AbstractContextManager, loop) -> Inotif
         log.warning("no inotify, CHANGE_NOTIFY reports the server's own changes only: %s", e)
         return None
     hub.source = source
+    if oplocks is not None:
+        source.oplocks, source.clock = oplocks, clock
+        oplocks.directory_lease_ended = source.unwatch_directory_lease
     return source

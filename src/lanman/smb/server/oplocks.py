@@ -63,6 +63,9 @@ LEVEL_LEASE = 0xFF
 
 #: Windows' oplock/lease break acknowledgment timeout (35 s), in FILETIME units
 DEFAULT_BREAK_TIMEOUT = 35 * 10_000_000
+#: how long a change the server made hides the host's report of it (FILETIME units)
+OWN_CHANGE_WINDOW = 2 * 10_000_000
+MAX_OWN_CHANGES = 4096
 
 
 @dataclass(slots=True, eq=False)
@@ -90,6 +93,15 @@ class OplockTable:
     #: first: lease breaks go to the oldest one still up (as Windows and Samba do,
     #: smbtorture smb2.lease.v2_complex1); one entry per connection, dropped on disconnect
     lease_clients: dict[bytes, list[Any]] = field(default_factory=dict)
+    #: share root -> live directory leases there: a change of a directory entry looks
+    #: for its parent's leases only where there are some (dirleases.py)
+    directory_leases: dict[str, int] = field(default_factory=dict)
+    #: (host directory, casefolded entry name) -> FILETIME of the server's last change of
+    #: that entry in a share with directory leases: the host's report of the same change
+    #: (inotify) breaks nothing more (see :meth:`external_change`)
+    own_changes: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: called with a directory's key when its last lease ends (the host watch goes)
+    directory_lease_ended: Any = None
     clock: int = 0  # the latest time seen (FILETIME): resumed CREATEs run at this time
 
     # ---- CREATE ------------------------------------------------------------------------
@@ -202,9 +214,12 @@ class OplockTable:
         lease_request: tuple[bytes, Any] | None = None,
         *,
         stat_open: bool = False,
+        directory: bool = False,
     ) -> tuple[int, Lease | None]:
         """The oplock level (or LEVEL_LEASE and the Lease) of a new open of ``key``;
-        ``lease_request`` is (ClientGuid, wire LeaseRequest) when the client asked for one."""
+        ``lease_request`` is (ClientGuid, wire LeaseRequest) when the client asked for one.
+        ``directory``: a directory open, which holds a lease of R and H at most and never
+        an oplock."""
         holders = self.files.setdefault(key, [])
         in_flight = self._breaking(key)  # a CREATE that did not wait caches nothing new
         if lease_request is not None:
@@ -218,6 +233,8 @@ class OplockTable:
             cap = R_ONLY if any(h.lease is None and h.level != LEVEL_NONE for h in holders) else ~0
             if in_flight:
                 cap = SMB2_LEASE_NONE
+            if directory:
+                cap &= ~WRITE
             if lease is None:
                 if len(self.leases) >= MAX_LEASES:
                     raise NtStatusError(st.STATUS_INSUFFICIENT_RESOURCES, "too many leases")
@@ -229,8 +246,12 @@ class OplockTable:
                     version=req.version,
                     epoch=req.epoch + 1 if req.version == 2 else 0,
                     parent_lease_key=req.parent_lease_key,
+                    is_directory=directory,
                 )
                 self.leases.add(lease)
+                if directory:
+                    root = key[0]
+                    self.directory_leases[root] = self.directory_leases.get(root, 0) + 1
             elif not lease.breaking:
                 new = upgrade_state(lease.lease_state, req.lease_state & cap, others=others)
                 if new != lease.lease_state:
@@ -328,6 +349,63 @@ class OplockTable:
         lease.opens = [o for o in lease.opens if not (o[0] is h.conn and o[1] == h.volatile_id)]
         if not lease.opens:  # the lease ends with its last open (3.3.4.17)
             self.leases.drop(lease)
+            if lease.is_directory:
+                root = lease.file_key[0]
+                left = self.directory_leases.get(root, 1) - 1
+                if left > 0:
+                    self.directory_leases[root] = left
+                else:
+                    self.directory_leases.pop(root, None)
+                if self.directory_lease_ended is not None and not self._leased(lease.file_key):
+                    self.directory_lease_ended(lease.file_key)
+
+    def _leased(self, key: tuple) -> bool:
+        return any(h.lease is not None for h in self.files.get(key, ()))
+
+    # ---- directory leases ------------------------------------------------------------------
+
+    def has_directory_leases(self, root: str) -> bool:
+        """Whether a directory of the share at ``root`` holds a lease."""
+        return root in self.directory_leases
+
+    def note_own_change(self, host_dir: str, name: str, now: int) -> None:
+        """The server changed entry ``name`` of ``host_dir`` (bounded: old notes go)."""
+        if len(self.own_changes) >= MAX_OWN_CHANGES:
+            cutoff = now - OWN_CHANGE_WINDOW
+            self.own_changes = {k: t for k, t in self.own_changes.items() if t >= cutoff}
+            if len(self.own_changes) >= MAX_OWN_CHANGES:
+                self.own_changes.clear()
+        self.own_changes[(host_dir, name.casefold())] = now
+
+    def external_change(self, key: tuple, host_dir: str, name: str, now: int) -> None:
+        """The host reported a change of entry ``name`` of the leased directory ``key``
+        at ``host_dir``: its leases break unless the server itself changed that entry in
+        the last OWN_CHANGE_WINDOW (its own change broke, or spared, them already)."""
+        seen = self.own_changes.get((host_dir, name.casefold()))
+        if seen is not None and now - seen <= OWN_CHANGE_WINDOW:
+            return
+        self.break_parent(key, None, now)
+
+    def break_parent(
+        self, key: tuple, except_lease: tuple[bytes, bytes] | None, now: int = 0
+    ) -> None:
+        """An entry of the directory ``key`` was added, removed, renamed or changed
+        (MS-SMB2 3.3.1.4, READ caching on a directory): its leases go to none, except the
+        one the change was made under (the open's ParentLeaseKey, MS-FSA 2.1.4.12.2 with
+        PARENT_OBJECT). The operation never waits for the acknowledgments."""
+        self.clock = max(self.clock, now)
+        seen: set[int] = set()
+        for h in list(self.files.get(key, ())):
+            lease = h.lease
+            if lease is None or id(lease) in seen:
+                continue
+            seen.add(id(lease))
+            if except_lease == (lease.client_guid, lease.lease_key):
+                continue
+            if lease.breaking:
+                lease.break_to_required = SMB2_LEASE_NONE  # the next step goes all the way
+            elif lease.lease_state:
+                self._break_lease(lease, SMB2_LEASE_NONE, now)
 
     # ---- writes --------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from lanman.crypto.smb_encryption import parse_cipher_names
 from lanman.events.catalogue import CATALOGUE
 from lanman.runtime import tune_gc
 from lanman.sdnotify import notify
+from lanman.smb.filestat import unix_ns_to_filetime
 
 from .notify_inotify import attach_inotify
 from .state import ServerContext, ServerSettings
@@ -58,6 +59,7 @@ def build_settings(home) -> ServerSettings:
         anonymous=eff.anonymous,
         encryption_ciphers=tuple(int(c) for c in parse_cipher_names(cfg.encryption_ciphers)),
         oplock_break_timeout=float(cfg.oplock_break_timeout),
+        directory_leasing=cfg.directory_leasing,
     )
     return settings
 
@@ -341,7 +343,13 @@ async def serve(
         ctx, listen, port, limits, start_serving=False, after_close=heap.trim
     )
     # CHANGE_NOTIFY also reports what changes on the host's disk (notify_inotify.py)
-    disk_changes = attach_inotify(ctx.notify, _CORE_LOCK, asyncio.get_running_loop())
+    disk_changes = attach_inotify(
+        ctx.notify,
+        _CORE_LOCK,
+        asyncio.get_running_loop(),
+        ctx.oplocks,
+        lambda: unix_ns_to_filetime(time.time_ns()),
+    )
     emit = ctx.emit_event
     kdc = None
     try:

@@ -43,6 +43,10 @@ class ServerSettings:
     #: 3.x client that offers it, and such a client may bind its session to more
     #: connections (3.3.5.5, session_binding.py)
     multichannel: bool = True
+    #: directory leases (MS-SMB2 3.3.1.1 "the server supports directory leasing"):
+    #: SMB2_GLOBAL_CAP_DIRECTORY_LEASING at 3.x, and R/RH leases on directories that a
+    #: change of one of their entries breaks (dirleases.py)
+    directory_leasing: bool = True
     #: EncryptData: every session of an SMB 3.x client that can encrypt is encrypted
     #: (MS-SMB2 3.3.1.1 EncryptData; Set-SmbServerConfiguration -EncryptData).
     encrypt_data: bool = False
