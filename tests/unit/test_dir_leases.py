@@ -203,3 +203,20 @@ def test_changes_made_on_the_host_break_the_lease_and_own_changes_do_not(tmp_pat
             assert not ctx.oplocks.has_directory_leases(str(share))
     finally:
         source.close()
+
+
+def test_renaming_the_directory_through_an_unleased_open_breaks_handle_caching(tmp_path):
+    _ctx, ((a, ta), (b, tb)) = _pair(tmp_path)
+    share = tmp_path / "share"
+    with a, b:
+        _leased_dir(a, ta, share)
+        fid = _fid(_open(b, tb, "d", directory=True, disposition=OPEN))
+        assert _breaks(a) == []
+        name = "e".encode("utf-16-le")
+        ren = struct.pack("<B7sQI", 0, b"", 0, len(name)) + name
+        body = SetInfoRequest(InfoType.FILE, 10, 0, fid, ren).pack()
+        assert b.request(Command.SET_INFO, body, tree_id=tb).status == STATUS_SUCCESS
+        # H goes (the cached handle names the old path); the root's listing changed, but
+        # nobody leases the root
+        assert [x[2:] for x in _breaks(a)] == [(DIR_KEY, R | H, R)]
+        assert (share / "e").is_dir()

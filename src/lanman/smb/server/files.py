@@ -293,9 +293,12 @@ class FileHandlers(DurableHandlers):
             open_.oplock_key = (tree.fs.root, stat.file_id, *open_.handle.stream_key)
             self._purge_disconnected(file_key=open_.oplock_key)
             oplock, lease_ctx = caching.grant(self, open_)
-        elif open_.kind == "dir" and caching.lease is not None and directory_leasing(self):
-            open_.oplock_key = (tree.fs.root, stat.file_id)  # its lease's (dirleases.py)
-            oplock, lease_ctx = caching.grant(self, open_)
+        elif open_.kind == "dir":
+            # the key of the directory's leases (dirleases.py): a rename or delete through
+            # any open of it breaks their handle caching, as for a file
+            open_.oplock_key = (tree.fs.root, stat.file_id)
+            if caching.lease is not None and directory_leasing(self):
+                oplock, lease_ctx = caching.grant(self, open_)
         if caching is not None:
             dirleases.on_create(self, open_, action, caching.lease)
         maximal = tree.maximal_access if sec is None else sec.maximal & tree.maximal_access
