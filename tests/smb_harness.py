@@ -491,7 +491,7 @@ class SmbTestClient:
         *,
         security_mode: int = SIGNING_REQUIRED,
         signing_algorithms: Sequence[int] | None = (GMAC, CMAC, HMAC),
-        capabilities: int = 0x44,
+        capabilities: int = 0x64,
         extra_contexts: Sequence = (),
     ) -> bytes:
         contexts = []
@@ -514,7 +514,7 @@ class SmbTestClient:
         *,
         security_mode: int = SIGNING_REQUIRED,
         signing_algorithms: Sequence[int] | None = (GMAC, CMAC, HMAC),
-        capabilities: int = 0x44,
+        capabilities: int = 0x64,
         check: bool = True,
     ) -> Response:
         body = self.negotiate_body(

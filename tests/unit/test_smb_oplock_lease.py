@@ -94,6 +94,9 @@ def test_leasing_capability_advertised_from_smb21(tmp_path):
         # directory leases from SMB 3.0 on (MS-SMB2 3.3.5.4)
         assert a.negotiate_response.capabilities & GlobalCapabilities.DIRECTORY_LEASING
         assert not c.negotiate_response.capabilities & GlobalCapabilities.DIRECTORY_LEASING
+    with SmbTestClient(ctx) as e:  # a 3.x client that does not offer it (impacket)
+        e.negotiate([0x0311], capabilities=0x44)
+        assert not e.negotiate_response.capabilities & GlobalCapabilities.DIRECTORY_LEASING
     (tmp_path / "off").mkdir()
     ctx, _e, _s = make_context(tmp_path / "off", directory_leasing=False)
     with SmbTestClient(ctx) as d:

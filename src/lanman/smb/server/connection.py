@@ -999,12 +999,10 @@ class ServerConnection(SessionHandlers, FileHandlers):
         self.max_read_size = self.settings.max_read_size if large else 65536
         self.max_write_size = self.settings.max_write_size if large else 65536
         self.max_transact_size = self.settings.max_transact_size if large else 65536
-        # SMB 2.1+: large MTU and leasing, 3.x directory leasing (MS-SMB2 3.3.5.4)
+        # SMB 2.1+: large MTU and leasing (MS-SMB2 3.3.5.4)
         self.server_capabilities = (
             GlobalCapabilities.LARGE_MTU | GlobalCapabilities.LEASING if large else 0
         )
-        if dialect >= Dialect.SMB_3_0 and large and self.settings.directory_leasing:
-            self.server_capabilities |= GlobalCapabilities.DIRECTORY_LEASING
         self.server_security_mode = SecurityMode.SIGNING_ENABLED | (
             SecurityMode.SIGNING_REQUIRED if self.settings.require_message_signing else 0
         )
@@ -1049,6 +1047,14 @@ class ServerConnection(SessionHandlers, FileHandlers):
             and r.capabilities & GlobalCapabilities.MULTI_CHANNEL
         ):
             self.server_capabilities |= GlobalCapabilities.MULTI_CHANNEL  # 3.3.5.4
+        if (
+            dialect >= Dialect.SMB_3_0
+            and self.settings.directory_leasing
+            and r.capabilities & GlobalCapabilities.DIRECTORY_LEASING
+        ):
+            # 3.3.5.4: directory leasing at 3.x, echoed to a client that offers it, as
+            # Windows and Linux clients do (impacket, which does not, breaks on it)
+            self.server_capabilities |= GlobalCapabilities.DIRECTORY_LEASING
         if r.security_mode & SecurityMode.SIGNING_REQUIRED:
             self.should_sign = True  # 3.3.5.4: Connection.ShouldSign
         contexts: list = []
