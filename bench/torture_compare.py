@@ -23,31 +23,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "interop"))
 
 from interop_support import cleanup_target, start_lanman, start_samba
-from torture import run_suite
+from torture import expectations, run_suite
 
-#: the suites of the SMB semantics issue, in the order they are reported
-SUITES = [
-    "smb2.lease",
-    "smb2.durable-open",
-    "smb2.durable-v2-open",
-    "smb2.oplock",
-    "smb2.notify",
-    "smb2.sharemode",
-    "smb2.deny",
-    "smb2.session",
-    "smb2.replay",
-    "smb2.ioctl",
-    "smb2.timestamps",
-    "smb2.compound_async",
-    "smb2.compound_find",
-    "smb2.openattr",
-    "smb2.winattr",
-    "smb2.mangle",
-    "smb2.acls",
-    "smb2.check-sharemode",
-    "smb2.read",
-    "smb2.streams",
-]
+#: every suite make test compares (tests/interop/torture_expect/), in name order
+SUITES = sorted(expectations())
 
 
 def main(argv=None) -> int:

@@ -23,6 +23,7 @@ from lanman.errors.ntstatus import (
     STATUS_OBJECT_NAME_INVALID,
     STATUS_OBJECT_NAME_NOT_FOUND,
     STATUS_OBJECT_PATH_NOT_FOUND,
+    STATUS_OBJECT_PATH_SYNTAX_BAD,
     NtStatusError,
 )
 from lanman.smb.filestat import (
@@ -99,11 +100,11 @@ def status_of(fn, *a, **kw) -> int:  # type: ignore[no-untyped-def]
 # -- hostile paths ------------------------------------------------------------------------------
 
 HOSTILE = [
-    ("..", STATUS_OBJECT_NAME_INVALID),
-    ("..\\outside\\secret.txt", STATUS_OBJECT_NAME_INVALID),
-    ("dir\\..\\..\\outside\\secret.txt", STATUS_OBJECT_NAME_INVALID),
+    ("..", STATUS_OBJECT_PATH_SYNTAX_BAD),
+    ("..\\outside\\secret.txt", STATUS_OBJECT_PATH_SYNTAX_BAD),
+    ("dir\\..\\..\\outside\\secret.txt", STATUS_OBJECT_PATH_SYNTAX_BAD),
     ("dir\\..\\file.txt", STATUS_OBJECT_NAME_INVALID),
-    ("\\..\\..\\etc\\passwd", STATUS_OBJECT_NAME_INVALID),
+    ("\\..\\..\\etc\\passwd", STATUS_OBJECT_PATH_SYNTAX_BAD),
     ("/etc/passwd", STATUS_OBJECT_NAME_INVALID),
     ("dir/Inner.txt", STATUS_OBJECT_NAME_INVALID),
     ("C:\\Windows\\win.ini", STATUS_OBJECT_NAME_INVALID),
@@ -187,7 +188,7 @@ def test_resolve(share: ShareFS, share_dir: Path) -> None:
     assert share.resolve("link_in\\Inner.txt") == os.path.join(root, "dir", "Inner.txt")
     assert share.resolve("link_root") == root
     assert status_of(share.resolve, "link_parent") == STATUS_ACCESS_DENIED
-    assert status_of(share.resolve, "..\\x") == STATUS_OBJECT_NAME_INVALID
+    assert status_of(share.resolve, "..\\x") == STATUS_OBJECT_PATH_SYNTAX_BAD
 
 
 def test_symlinks_inside_share_are_followed(share: ShareFS) -> None:
@@ -693,7 +694,7 @@ def test_rename_case_only(share: ShareFS, share_dir: Path) -> None:
 
 def test_rename_hostile_targets(share: ShareFS, share_dir: Path) -> None:
     h, _ = open_(share, "file.txt", access=READ | F.DELETE)
-    assert status_of(h.rename, "..\\escaped.txt", False) == STATUS_OBJECT_NAME_INVALID
+    assert status_of(h.rename, "..\\escaped.txt", False) == STATUS_OBJECT_PATH_SYNTAX_BAD
     assert status_of(h.rename, "a:b", False) == STATUS_OBJECT_NAME_INVALID
     assert status_of(h.rename, "link_out\\x.txt", False) == STATUS_ACCESS_DENIED
     assert status_of(h.rename, "link_parent\\x.txt", False) == STATUS_ACCESS_DENIED

@@ -14,6 +14,7 @@ from lanman.errors.ntstatus import (
     STATUS_OBJECT_NAME_INVALID,
     STATUS_OBJECT_NAME_NOT_FOUND,
     STATUS_OBJECT_PATH_NOT_FOUND,
+    STATUS_OBJECT_PATH_SYNTAX_BAD,
     NtStatusError,
 )
 from lanman.smb.server.fs_paths import (
@@ -50,11 +51,8 @@ def test_valid_paths(path: str, parts: list[str]) -> None:
 
 
 INVALID = [
-    "..",
-    "..\\x",
     "a\\..",
     "a\\..\\b",
-    "a\\..\\..\\etc",
     ".",
     "a\\.\\b",
     "\\\\?\\C:\\x",
@@ -97,6 +95,14 @@ def test_invalid_paths(path: str) -> None:
     with pytest.raises(NtStatusError) as e:
         split_smb_path(path)
     assert e.value.status == STATUS_OBJECT_NAME_INVALID
+
+
+@pytest.mark.parametrize("path", ["..", "..\\x", "a\\..\\..\\etc", "\\..\\..\\etc\\passwd"])
+def test_paths_above_the_share_root_are_bad_syntax(path: str) -> None:
+    # Windows' answer for a path that climbs above the share (smbtorture smb2.mkdir)
+    with pytest.raises(NtStatusError) as e:
+        split_smb_path(path)
+    assert e.value.status == STATUS_OBJECT_PATH_SYNTAX_BAD
 
 
 def test_component_error_messages() -> None:

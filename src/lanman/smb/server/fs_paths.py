@@ -8,7 +8,9 @@ applies them to a share path (backslash separated, relative to the share root):
 - one leading ``\\`` and one trailing ``\\`` are tolerated and stripped; any other empty
   component (``a\\\\b``, ``\\\\?\\...``) is ``STATUS_OBJECT_NAME_INVALID``;
 - ``.`` and ``..`` components are always refused with ``STATUS_OBJECT_NAME_INVALID``, also
-  where Windows would normalise them (``a\\..\\b``): a share path never climbs;
+  where Windows would normalise them (``a\\..\\b``): a share path never climbs; one that
+  would climb above the share root (``..\\x``) is ``STATUS_OBJECT_PATH_SYNTAX_BAD``, as on
+  Windows;
 - characters below 0x20, ``" * / : < > ? \\ |`` (so wildcards, ADS ``:stream`` suffixes and
   drive letters) are ``STATUS_OBJECT_NAME_INVALID``; so are lone UTF-16 surrogates;
 - a component may end in ``.`` or space, as a Windows server's NTFS takes such names from
@@ -40,6 +42,7 @@ from lanman.errors.ntstatus import (
     STATUS_OBJECT_NAME_INVALID,
     STATUS_OBJECT_NAME_NOT_FOUND,
     STATUS_OBJECT_PATH_NOT_FOUND,
+    STATUS_OBJECT_PATH_SYNTAX_BAD,
     STATUS_QUOTA_EXCEEDED,
     STATUS_SHARING_VIOLATION,
     STATUS_UNEXPECTED_IO_ERROR,
@@ -107,6 +110,12 @@ def split_smb_path(smb_path: str) -> list[str]:
             return []
         raise _bad("empty path component")
     parts = path.split("\\")
+    depth = 0
+    for part in parts:
+        depth += -1 if part == ".." else 1
+        if depth < 0:
+            # climbing above the share root: Windows' answer (smbtorture smb2.mkdir)
+            raise NtStatusError(STATUS_OBJECT_PATH_SYNTAX_BAD, "the path leaves the share")
     for part in parts:
         why = component_error(part)
         if why is not None:
