@@ -8,9 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import struct
-import sys
 
-import pytest
 from smb_harness import NOW, STATUS_SUCCESS
 from test_smb_notify_disk import _Loop
 from test_smb_oplock_lease import (
@@ -173,7 +171,6 @@ def test_no_directory_lease_below_smb3_or_when_off(tmp_path):
         assert CreateResponse.unpack(r.pdu).oplock_level == 0
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify")
 def test_changes_made_on_the_host_break_the_lease_and_own_changes_do_not(tmp_path):
     ctx, ((a, ta), (b, _tb)) = _pair(tmp_path)
     share = tmp_path / "share"
